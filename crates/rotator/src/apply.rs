@@ -1,0 +1,514 @@
+//! Observe, plan, and carry out: the workflow of one run.
+//!
+//! [`Engine::run`] reads everything first ([`Engine::observe`]: keys, credential sets,
+//! every page of groups, event handlers), plans each target with the pure
+//! [`crate::plan::plan`], and — unless it is a dry run — executes the plan. Rotation is
+//! ordered so that a failure is always safe: the new key is verified before SORACOM sees
+//! it; if anything fails before the first reference moved, the new set and key are
+//! deleted; after that the run stops and the next `reconcile` resumes the cutover.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::config::{Config, Target};
+use crate::error::{Error, Result};
+use crate::iam::IamApi;
+use crate::model::{link_description, Holder, Observed, Slot};
+use crate::plan::{plan, Action, Intent, Plan};
+use crate::refs::{group_slots, handler_slot, points_to, rewrite};
+use crate::report::{describe, Moves, Outcome, RunReport, Step, TargetReport};
+use crate::secret::NewAccessKey;
+use crate::soracom::SoracomApi;
+
+/// Group pages read at most; past this the listing is considered broken.
+const MAX_PAGES: usize = 100_000;
+/// Attempts to create the credential set (each after listing to see whether it exists).
+const CREATE_ATTEMPTS: u32 = 3;
+
+/// Progress of long steps (repointing); the CLI draws a bar on a terminal.
+pub trait Progress: Send + Sync {
+    /// A step of `total` units begins.
+    fn start(&self, label: &str, total: u64);
+    /// One unit is done.
+    fn advance(&self);
+    /// The step ended.
+    fn finish(&self);
+}
+
+/// A [`Progress`] that shows nothing.
+#[derive(Debug, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: &str, _: u64) {}
+    fn advance(&self) {}
+    fn finish(&self) {}
+}
+
+/// The command being run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Show what reconcile would do; change nothing.
+    Plan,
+    /// Do what is due.
+    Reconcile,
+    /// Rotate now even if not due.
+    Rotate,
+}
+
+impl Command {
+    fn name(self) -> &'static str {
+        match self {
+            Command::Plan => "plan",
+            Command::Reconcile => "reconcile",
+            Command::Rotate => "rotate",
+        }
+    }
+}
+
+/// The workflow over the two ports.
+pub struct Engine<'a, I, S> {
+    /// IAM and STS.
+    pub iam: &'a I,
+    /// SORACOM.
+    pub soracom: &'a S,
+    /// Validated configuration.
+    pub config: &'a Config,
+    /// Where repointing progress goes.
+    pub progress: &'a dyn Progress,
+}
+
+impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
+    /// Observes every target: one listing of credential sets, groups and event handlers
+    /// shared by all, and each target's keys. Only slots that reference a target's own
+    /// sets are kept, so memory does not grow with groups that do not matter.
+    pub async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
+        let sets = self.soracom.list_credentials().await?;
+        let owned: Vec<Box<dyn Fn(&str) -> bool + Send + Sync>> = targets
+            .iter()
+            .map(|t| {
+                let prefix = t.credential_prefix.clone();
+                let adopt = t.adopt.clone();
+                Box::new(move |id: &str| {
+                    crate::model::ManagedId::parse(&prefix, id).is_some() || adopt.iter().any(|a| a == id)
+                }) as Box<dyn Fn(&str) -> bool + Send + Sync>
+            })
+            .collect();
+        let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); targets.len()];
+        let mut after: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(Error::SoracomBody { op: "listGroups", detail: format!("more than {MAX_PAGES} pages") });
+            }
+            let page = self.soracom.list_groups(after.as_deref(), self.config.soracom.page_size).await?;
+            for g in &page.groups {
+                for (i, wanted) in owned.iter().enumerate() {
+                    slots[i].extend(group_slots(&g.id, g.name.as_deref(), &g.configuration, wanted));
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        tracing::debug!(pages, "listed groups");
+        for h in self.soracom.list_event_handlers().await? {
+            for (i, wanted) in owned.iter().enumerate() {
+                slots[i].extend(handler_slot(&h, wanted));
+            }
+        }
+        let mut out = Vec::with_capacity(targets.len());
+        for (t, slots) in targets.iter().zip(slots) {
+            out.push(
+                self.iam
+                    .list_keys(&t.iam_user)
+                    .await
+                    .map(|keys| Observed { keys, sets: sets.clone(), slots }),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Runs `command` for `targets` at `now`. `dry_run` forbids every write.
+    pub async fn run(&self, command: Command, targets: &[&Target], now: OffsetDateTime, dry_run: bool) -> Result<RunReport> {
+        let dry_run = dry_run || command == Command::Plan;
+        let observed = self.observe(targets).await?;
+        let mut reports = Vec::with_capacity(targets.len());
+        for (target, obs) in targets.iter().zip(observed) {
+            let report = match obs {
+                Err(e) => TargetReport {
+                    target: target.name.clone(),
+                    iam_user: target.iam_user.clone(),
+                    outcome: Outcome::Failed,
+                    plan: None,
+                    steps: Vec::new(),
+                    references: Moves::default(),
+                    error: Some(format!("observing: {e}")),
+                    next: Some("nothing was changed; fix the cause and run again".into()),
+                },
+                Ok(obs) => {
+                    let intent = Intent { force_rotate: command == Command::Rotate };
+                    let p = plan(target, &obs, now, intent);
+                    if dry_run {
+                        dry_report(target, p)
+                    } else {
+                        self.execute(target, &obs, p).await
+                    }
+                }
+            };
+            reports.push(report);
+        }
+        Ok(RunReport { command: command.name().into(), now, dry_run, targets: reports })
+    }
+
+    /// Carries out one target's plan.
+    async fn execute(&self, target: &Target, obs: &Observed, plan: Plan) -> TargetReport {
+        let mut run = TargetRun::new(target, &plan);
+        let user = target.iam_user.as_str();
+        let mut rotated: Option<(String, NewAccessKey)> = None;
+        for action in &plan.actions {
+            let result = match action {
+                Action::DeleteOrphanKey { key } => {
+                    self.iam.delete_key(user, key).await.map(|()| run.ok(format!("deleted orphaned access key {key}")))
+                }
+                Action::MakeRoom { key, set_id } => match self.iam.delete_key(user, key).await {
+                    Ok(()) => {
+                        run.ok(format!("deleted retired access key {key}"));
+                        self.soracom
+                            .delete_credential(set_id)
+                            .await
+                            .map(|()| run.ok(format!("deleted unused credential set {set_id}")))
+                    }
+                    Err(e) => Err(e),
+                },
+                Action::Rotate { new_set_id } => match self.rotate(target, obs, new_set_id, &mut run).await {
+                    Ok(key) => {
+                        rotated = Some((new_set_id.clone(), key));
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
+                Action::Repoint { .. } => continue,
+            };
+            if let Err(e) = result {
+                run.fail(describe(action), &e);
+                return run.finish(
+                    Outcome::Failed,
+                    Some(e.to_string()),
+                    Some("state is safe: no reference was moved; the next reconcile starts over".into()),
+                );
+            }
+        }
+
+        let repoints: Vec<&Action> = plan.actions.iter().filter(|a| matches!(a, Action::Repoint { .. })).collect();
+        run.moves.total = repoints.len();
+        let (moved, failure) = self.repoint_all(&repoints, rotated.is_some(), &mut run).await;
+        run.moves.moved = moved;
+        if let Some((what, e)) = failure {
+            run.fail(what, &e);
+            if moved == 0 && e.is_definite_rejection() {
+                if let Some((set_id, key)) = &rotated {
+                    self.undo(user, set_id, key, &mut run).await;
+                    return run.finish(
+                        Outcome::Failed,
+                        Some(e.to_string()),
+                        Some("no reference was moved; the new set and key were deleted; run again".into()),
+                    );
+                }
+            }
+            let next = format!(
+                "{moved} of {} references moved; the next reconcile resumes the cutover (no new key)",
+                run.moves.total
+            );
+            return run.finish(Outcome::Failed, Some(e.to_string()), Some(next));
+        }
+        if let Some(r) = &plan.refusal {
+            return run.finish(Outcome::Refused, Some(r.clone()), Some("a human must act; see the error".into()));
+        }
+        let outcome = if run.steps.is_empty() { Outcome::NothingDue } else { Outcome::Done };
+        let next = plan.due.next.map(|n| format!("next rotation due {}", crate::plan::fmt_time(n)));
+        run.finish(outcome, None, next)
+    }
+
+    /// Create → verify → register. On failure everything this created is removed.
+    async fn rotate(&self, target: &Target, obs: &Observed, set_id: &str, run: &mut TargetRun) -> Result<NewAccessKey> {
+        let user = target.iam_user.as_str();
+        let key = match self.iam.create_key(user).await {
+            Ok(k) => k,
+            Err(e) => {
+                if !e.is_definite_rejection() {
+                    // The key may exist without our having seen its secret: remove it now.
+                    if let Ok(keys) = self.iam.list_keys(user).await {
+                        for k in keys.iter().filter(|k| !obs.keys.iter().any(|o| o.id == k.id)) {
+                            let r = self.iam.delete_key(user, &k.id).await;
+                            run.step(format!("deleted access key {} created by the failed call", k.id), r.is_ok());
+                        }
+                    }
+                }
+                return Err(e);
+            }
+        };
+        run.ok(format!("created access key {}", key.id));
+        if let Err(e) = self.verify(user, &key).await {
+            let r = self.iam.delete_key(user, &key.id).await;
+            run.step(format!("deleted unverified access key {}", key.id), r.is_ok());
+            return Err(e);
+        }
+        run.ok(format!("verified access key {} with sts:GetCallerIdentity", key.id));
+        if let Err(e) = self.create_set(set_id, &key).await {
+            self.undo(user, set_id, &key, run).await;
+            return Err(e);
+        }
+        run.ok(format!("created credential set {set_id} holding {}", key.id));
+        Ok(key)
+    }
+
+    /// Polls STS with the new key until it succeeds `successes` times in a row as the
+    /// target's user, within the timeout (a new key takes seconds to work everywhere).
+    async fn verify(&self, user: &str, key: &NewAccessKey) -> Result<()> {
+        let v = &self.config.verify;
+        let start = Instant::now();
+        let max_attempts = v.timeout.as_millis() / v.interval.as_millis().max(1) + u128::from(v.successes) + 1;
+        let (mut streak, mut attempts) = (0u32, 0u128);
+        let mut last = String::from("no attempt");
+        loop {
+            attempts += 1;
+            match self.iam.caller_arn(key).await {
+                Ok(arn) if arn_is_user(&arn, user) => streak += 1,
+                Ok(arn) => {
+                    streak = 0;
+                    last = format!("the key authenticates as {arn}, not as user {user}");
+                }
+                Err(e) => {
+                    streak = 0;
+                    last = e.to_string();
+                }
+            }
+            if streak >= v.successes {
+                tracing::info!(key = %key.id, attempts, "new key verified");
+                return Ok(());
+            }
+            if start.elapsed() + v.interval > v.timeout || attempts >= max_attempts.min(10_000) {
+                return Err(Error::Verify {
+                    key: key.id.clone(),
+                    detail: format!(
+                        "{streak} of {} successes in a row after {attempts} attempts in {} s; last: {last}",
+                        v.successes,
+                        start.elapsed().as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(v.interval).await;
+        }
+    }
+
+    /// Creates the set; after an unclear failure, lists to see whether it exists.
+    async fn create_set(&self, set_id: &str, key: &NewAccessKey) -> Result<()> {
+        let description = link_description(&key.id);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self.soracom.create_credential(set_id, &description, key).await {
+                Ok(set) if set.id == set_id => return Ok(()),
+                Ok(set) => {
+                    return Err(Error::Unconfirmed(format!("createCredential answered with set {} instead of {set_id}", set.id)))
+                }
+                Err(e) => e,
+            };
+            let sets = self.soracom.list_credentials().await.map_err(|_| err_clone(&err))?;
+            match sets.iter().find(|s| s.id == set_id) {
+                Some(s) if s.linked_key().as_ref() == Some(&key.id) => return Ok(()),
+                Some(_) => return Err(err),
+                None if err.is_retryable() && attempt < CREATE_ATTEMPTS => {
+                    tracing::warn!(set_id, attempt, error = %err, "credential set not created; trying again");
+                    tokio::time::sleep(self.config.soracom.retry_base).await;
+                }
+                None => return Err(err),
+            }
+        }
+    }
+
+    /// Removes what a failed rotation created: the set, then the key.
+    async fn undo(&self, user: &str, set_id: &str, key: &NewAccessKey, run: &mut TargetRun) {
+        let r = self.soracom.delete_credential(set_id).await;
+        run.step(format!("deleted new credential set {set_id} (rollback)"), r.is_ok());
+        let r = self.iam.delete_key(user, &key.id).await;
+        run.step(format!("deleted new access key {} (rollback)", key.id), r.is_ok());
+    }
+
+    /// Repoints every slot: the first alone when `canary` (so a failure before any move is
+    /// clean), the rest with bounded concurrency; stops starting new writes after a failure.
+    async fn repoint_all(&self, actions: &[&Action], canary: bool, run: &mut TargetRun) -> (usize, Option<(String, Error)>) {
+        if actions.is_empty() {
+            return (0, None);
+        }
+        self.progress.start("repointing", actions.len() as u64);
+        let mut moved = 0;
+        let mut rest = actions;
+        if canary {
+            if let Some((first, tail)) = actions.split_first() {
+                if let Err(e) = self.repoint_one(first).await {
+                    self.progress.finish();
+                    return (0, Some((describe(first), e)));
+                }
+                moved += 1;
+                self.progress.advance();
+                rest = tail;
+            }
+        }
+        let stop = AtomicBool::new(false);
+        let results: Vec<(String, Option<Result<()>>)> = futures::stream::iter(rest.iter().copied())
+            .map(|a| {
+                let stop = &stop;
+                async move {
+                    if stop.load(Ordering::SeqCst) {
+                        return (describe(a), None);
+                    }
+                    let r = self.repoint_one(a).await;
+                    match &r {
+                        Ok(()) => self.progress.advance(),
+                        Err(_) => stop.store(true, Ordering::SeqCst),
+                    }
+                    (describe(a), Some(r))
+                }
+            })
+            .buffer_unordered(self.config.soracom.concurrency)
+            .collect()
+            .await;
+        self.progress.finish();
+        let mut failure = None;
+        for (what, r) in results {
+            match r {
+                Some(Ok(())) => moved += 1,
+                Some(Err(e)) if failure.is_none() => failure = Some((what, e)),
+                Some(Err(e)) => run.fail(what, &e),
+                None => {}
+            }
+        }
+        run.ok(format!("repointed {moved} of {} references", actions.len()));
+        (moved, failure)
+    }
+
+    async fn repoint_one(&self, action: &Action) -> Result<()> {
+        let Action::Repoint { slot, from, to } = action else { return Ok(()) };
+        let value = from.iter().fold(slot.value.clone(), |v, f| rewrite(&v, &slot.refs, f, to));
+        match &slot.holder {
+            Holder::GroupKey { group_id, namespace, key, .. } => {
+                let group = self.soracom.put_group_config(group_id, namespace, key, &value).await?;
+                let echoed = group.configuration.get(namespace).and_then(|ns| ns.get(key));
+                let confirmed = echoed.is_some_and(|v| from.iter().all(|f| points_to(v, &slot.refs, f, to)));
+                if !confirmed {
+                    return Err(Error::Unconfirmed(format!("{}: the response does not show {to}", slot.holder)));
+                }
+            }
+            Holder::EventHandler { handler_id, .. } => {
+                let mut body = value;
+                if let Value::Object(m) = &mut body {
+                    m.remove("handlerId");
+                }
+                self.soracom.update_event_handler(handler_id, &body).await?;
+            }
+        }
+        tracing::info!(holder = %slot.holder, to = %to, "repointed");
+        Ok(())
+    }
+}
+
+fn err_clone(e: &Error) -> Error {
+    Error::Unconfirmed(e.to_string())
+}
+
+/// Whether `arn` is the IAM user `user` (any path, any account).
+fn arn_is_user(arn: &str, user: &str) -> bool {
+    arn.starts_with("arn:") && arn.contains(":user/") && arn.rsplit('/').next() == Some(user)
+}
+
+fn dry_report(target: &Target, plan: Plan) -> TargetReport {
+    let (outcome, error) = match (&plan.refusal, plan.actions.is_empty()) {
+        (Some(r), _) => (Outcome::Refused, Some(r.clone())),
+        (None, true) => (Outcome::NothingDue, None),
+        (None, false) => (Outcome::Planned, None),
+    };
+    let moves = Moves { total: plan.actions.iter().filter(|a| matches!(a, Action::Repoint { .. })).count(), moved: 0 };
+    TargetReport {
+        target: target.name.clone(),
+        iam_user: target.iam_user.clone(),
+        outcome,
+        plan: Some(plan),
+        steps: Vec::new(),
+        references: moves,
+        error,
+        next: None,
+    }
+}
+
+/// The report under construction for one target.
+struct TargetRun {
+    target: String,
+    iam_user: String,
+    plan: Plan,
+    steps: Vec<Step>,
+    moves: Moves,
+}
+
+impl TargetRun {
+    fn new(target: &Target, plan: &Plan) -> TargetRun {
+        TargetRun {
+            target: target.name.clone(),
+            iam_user: target.iam_user.clone(),
+            plan: plan.clone(),
+            steps: Vec::new(),
+            moves: Moves::default(),
+        }
+    }
+
+    fn step(&mut self, what: String, ok: bool) {
+        if ok {
+            tracing::info!(target = %self.target, "{what}");
+        } else {
+            tracing::warn!(target = %self.target, "failed: {what}");
+        }
+        self.steps.push(Step { what, ok });
+    }
+
+    fn ok(&mut self, what: String) {
+        self.step(what, true);
+    }
+
+    fn fail(&mut self, what: String, e: &Error) {
+        self.step(format!("{what}: {e}"), false);
+    }
+
+    fn finish(self, outcome: Outcome, error: Option<String>, next: Option<String>) -> TargetReport {
+        TargetReport {
+            target: self.target,
+            iam_user: self.iam_user,
+            outcome,
+            plan: Some(self.plan),
+            steps: self.steps,
+            references: self.moves,
+            error,
+            next,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arn_must_name_the_user() {
+        assert!(arn_is_user("arn:aws:iam::123456789012:user/u1", "u1"));
+        assert!(arn_is_user("arn:aws:iam::123456789012:user/path/to/u1", "u1"));
+        assert!(!arn_is_user("arn:aws:sts::123456789012:user/moto", "u1"));
+        assert!(!arn_is_user("arn:aws:iam::123456789012:user/u10", "u1"));
+        assert!(!arn_is_user("arn:aws:sts::1:assumed-role/r/u1", "u1"));
+    }
+}

@@ -1,0 +1,369 @@
+//! The configuration file: parsed once, validated in one place.
+//!
+//! The TOML file (DESIGN §4) becomes a [`Config`] through [`Config::from_toml`], which is
+//! pure so that tests can feed it strings; [`Config::load`] only adds reading the file.
+//! Unknown keys and bad values are errors naming the key and the file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A configuration that could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+#[error("config {}: {message}", file.display())]
+pub struct ConfigError {
+    /// The file the problem is in.
+    pub file: PathBuf,
+    /// What is wrong, naming the key.
+    pub message: String,
+}
+
+/// SORACOM coverage: each has its own API endpoint and its own resources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum Coverage {
+    /// Japan coverage, `https://api.soracom.io`.
+    #[serde(rename = "jp")]
+    Jp,
+    /// Global coverage, `https://g.api.soracom.io`.
+    #[serde(rename = "g")]
+    G,
+}
+
+impl Coverage {
+    /// The API origin (without `/v1`) of this coverage.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Coverage::Jp => "https://api.soracom.io",
+            Coverage::G => "https://g.api.soracom.io",
+        }
+    }
+}
+
+/// How the new key replaces the old one in SORACOM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// A new credential set per key; every reference is repointed (the seed's way).
+    Repoint,
+}
+
+/// The whole validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// SORACOM connection settings.
+    pub soracom: SoracomSettings,
+    /// How a new key is proven to work before SORACOM sees it.
+    pub verify: VerifySettings,
+    /// The IAM users whose keys SORACOM holds; at least one.
+    pub targets: Vec<Target>,
+}
+
+/// SORACOM connection settings.
+#[derive(Clone, Debug)]
+pub struct SoracomSettings {
+    /// Coverage whose endpoint is used unless `SORACOM_ENDPOINT` overrides it; when absent,
+    /// the profile's endpoint or coverage applies, else `jp` (as soracom-cli does).
+    pub coverage: Option<Coverage>,
+    /// soracom-cli profile name to read the auth key from, when the environment has none.
+    pub profile: Option<String>,
+    /// Groups requested per page (`limit`).
+    pub page_size: u32,
+    /// References repointed at once.
+    pub concurrency: usize,
+    /// Time allowed for one HTTP request.
+    pub request_timeout: Duration,
+    /// Attempts for one idempotent call (first try included).
+    pub retry_attempts: u32,
+    /// First backoff delay; it doubles per attempt.
+    pub retry_base: Duration,
+}
+
+/// How the new key is verified with `sts:GetCallerIdentity`.
+#[derive(Clone, Debug)]
+pub struct VerifySettings {
+    /// Successes in a row required.
+    pub successes: u32,
+    /// Delay between two checks.
+    pub interval: Duration,
+    /// Give up after this long.
+    pub timeout: Duration,
+}
+
+/// One IAM user whose access key SORACOM holds, and the credential sets that carry it.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Name used in output and by `--target`.
+    pub name: String,
+    /// The IAM user whose keys are rotated.
+    pub iam_user: String,
+    /// Credential set ids are `<prefix>-<yymmdd>[-<n>]`.
+    pub credential_prefix: String,
+    /// Rotate when the current key is this many days old.
+    pub max_key_age_days: u32,
+    /// Days after cutover before an old key may be deactivated.
+    pub retire_after_days: u32,
+    /// Days after deactivation before an old key is deleted.
+    pub delete_after_days: u32,
+    /// Credential set ids made by hand that this target also owns.
+    pub adopt: Vec<String>,
+    /// How rotation reaches SORACOM.
+    pub strategy: Strategy,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    soracom: RawSoracom,
+    #[serde(default)]
+    verify: RawVerify,
+    #[serde(default)]
+    targets: Vec<RawTarget>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSoracom {
+    coverage: Option<Coverage>,
+    profile: Option<String>,
+    page_size: Option<u32>,
+    concurrency: Option<u32>,
+    request_timeout_seconds: Option<u32>,
+    retry_attempts: Option<u32>,
+    retry_base_ms: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawVerify {
+    successes: Option<u32>,
+    interval_ms: Option<u32>,
+    timeout_seconds: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    name: String,
+    iam_user: String,
+    credential_prefix: String,
+    max_key_age_days: Option<u32>,
+    retire_after_days: Option<u32>,
+    delete_after_days: Option<u32>,
+    #[serde(default)]
+    adopt: Vec<String>,
+    strategy: Option<Strategy>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::from_toml(&text, path)
+    }
+
+    /// Parses and validates configuration text; `file` is only used in messages.
+    pub fn from_toml(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let err = |message: String| ConfigError {
+            file: file.to_path_buf(),
+            message,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let s = raw.soracom;
+        let soracom = SoracomSettings {
+            coverage: s.coverage,
+            profile: s.profile,
+            page_size: range("soracom.page_size", s.page_size, 100, 1, 1000).map_err(err)?,
+            concurrency: range("soracom.concurrency", s.concurrency, 4, 1, 64).map_err(err)? as usize,
+            request_timeout: Duration::from_secs(
+                range("soracom.request_timeout_seconds", s.request_timeout_seconds, 30, 1, 300)
+                    .map_err(err)?
+                    .into(),
+            ),
+            retry_attempts: range("soracom.retry_attempts", s.retry_attempts, 5, 1, 10).map_err(err)?,
+            retry_base: Duration::from_millis(
+                range("soracom.retry_base_ms", s.retry_base_ms, 500, 1, 60_000).map_err(err)?.into(),
+            ),
+        };
+        if let Some(p) = &soracom.profile {
+            if p.is_empty() || p.contains(['/', '\\']) || p.starts_with('.') {
+                return Err(err(format!("soracom.profile: {p:?} is not a profile name")));
+            }
+        }
+        let v = raw.verify;
+        let verify = VerifySettings {
+            successes: range("verify.successes", v.successes, 3, 1, 20).map_err(err)?,
+            interval: Duration::from_millis(
+                range("verify.interval_ms", v.interval_ms, 2000, 0, 60_000).map_err(err)?.into(),
+            ),
+            timeout: Duration::from_secs(
+                range("verify.timeout_seconds", v.timeout_seconds, 120, 1, 3600).map_err(err)?.into(),
+            ),
+        };
+        if raw.targets.is_empty() {
+            return Err(err("targets: at least one [[targets]] table is required".into()));
+        }
+        let mut targets = Vec::with_capacity(raw.targets.len());
+        for (i, t) in raw.targets.into_iter().enumerate() {
+            let key = |field: &str| format!("targets[{i}].{field}");
+            check_name(&key("name"), &t.name).map_err(err)?;
+            if targets.iter().any(|o: &Target| o.name == t.name) {
+                return Err(err(format!("{}: {:?} is used by two targets", key("name"), t.name)));
+            }
+            check_iam_user(&key("iam_user"), &t.iam_user).map_err(err)?;
+            check_credential_id(&key("credential_prefix"), &t.credential_prefix).map_err(err)?;
+            if let Some(o) = targets.iter().find(|o: &&Target| {
+                o.credential_prefix == t.credential_prefix
+            }) {
+                return Err(err(format!(
+                    "{}: {:?} is also the prefix of target {:?}",
+                    key("credential_prefix"),
+                    t.credential_prefix,
+                    o.name
+                )));
+            }
+            for (j, id) in t.adopt.iter().enumerate() {
+                check_credential_id(&format!("{}[{j}]", key("adopt")), id).map_err(err)?;
+            }
+            targets.push(Target {
+                max_key_age_days: range(&key("max_key_age_days"), t.max_key_age_days, 90, 1, 3650)
+                    .map_err(err)?,
+                retire_after_days: range(&key("retire_after_days"), t.retire_after_days, 7, 0, 365)
+                    .map_err(err)?,
+                delete_after_days: range(&key("delete_after_days"), t.delete_after_days, 7, 0, 365)
+                    .map_err(err)?,
+                name: t.name,
+                iam_user: t.iam_user,
+                credential_prefix: t.credential_prefix,
+                adopt: t.adopt,
+                strategy: t.strategy.unwrap_or(Strategy::Repoint),
+            });
+        }
+        Ok(Config {
+            soracom,
+            verify,
+            targets,
+        })
+    }
+
+    /// The targets selected by `--target` (all when `None`).
+    pub fn select(&self, name: Option<&str>) -> Result<Vec<&Target>, String> {
+        match name {
+            None => Ok(self.targets.iter().collect()),
+            Some(n) => match self.targets.iter().find(|t| t.name == n) {
+                Some(t) => Ok(vec![t]),
+                None => Err(format!(
+                    "no target named {n:?}; the config has: {}",
+                    self.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+            },
+        }
+    }
+}
+
+fn range(key: &str, value: Option<u32>, default: u32, min: u32, max: u32) -> Result<u32, String> {
+    let v = value.unwrap_or(default);
+    if v < min || v > max {
+        return Err(format!("{key}: {v} is out of range ({min}..={max})"));
+    }
+    Ok(v)
+}
+
+fn check_name(key: &str, v: &str) -> Result<(), String> {
+    if v.is_empty() || v.len() > 64 || !v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(format!("{key}: {v:?} must be 1-64 characters of A-Z a-z 0-9 - _ ."));
+    }
+    Ok(())
+}
+
+/// IAM user names: 1-64 of alphanumerics and `+=,.@_-`.
+fn check_iam_user(key: &str, v: &str) -> Result<(), String> {
+    if v.is_empty() || v.len() > 64 || !v.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
+        return Err(format!("{key}: {v:?} is not a valid IAM user name"));
+    }
+    Ok(())
+}
+
+/// Credential set ids go into URL paths; keep them to characters that need no escaping.
+fn check_credential_id(key: &str, v: &str) -> Result<(), String> {
+    if v.is_empty() || v.len() > 100 || !v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(format!("{key}: {v:?} must be 1-100 characters of A-Z a-z 0-9 - _ ."));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[soracom]
+coverage = "g"
+[[targets]]
+name = "funnel"
+iam_user = "soracom-funnel-sample-user"
+credential_prefix = "aws-soracom-funnel-sample"
+[[targets]]
+name = "funk"
+iam_user = "funk-user"
+credential_prefix = "aws-funk"
+max_key_age_days = 30
+adopt = ["hand-made"]
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn parses_defaults_and_several_targets() {
+        let c = parse(GOOD).map_err(|e| e.to_string());
+        let c = match c {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(c.soracom.coverage, Some(Coverage::G));
+        assert_eq!(c.soracom.page_size, 100);
+        assert_eq!(c.verify.successes, 3);
+        assert_eq!(c.targets.len(), 2);
+        assert_eq!(c.targets[0].max_key_age_days, 90);
+        assert_eq!(c.targets[1].max_key_age_days, 30);
+        assert_eq!(c.targets[1].adopt, vec!["hand-made".to_string()]);
+        assert_eq!(c.select(Some("funk")).map(|v| v.len()), Ok(1));
+        assert!(c.select(Some("nope")).is_err());
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_file() {
+        let cases = [
+            ("[soracom]\ncoverage = \"eu\"\n", "coverage"),
+            ("[soracom]\nbogus = 1\n", "bogus"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\nextra=1\n", "extra"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\nmax_key_age_days=0\n", "targets[0].max_key_age_days"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\nmax_key_age_days=\"x\"\n", "max_key_age_days"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"bad user\"\ncredential_prefix=\"p\"\n", "targets[0].iam_user"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p/x\"\n", "targets[0].credential_prefix"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\n", "credential_prefix"),
+            ("", "at least one"),
+            ("[verify]\nsuccesses = 0\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "verify.successes"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n[[targets]]\nname=\"a\"\niam_user=\"v\"\ncredential_prefix=\"q\"\n", "targets[1].name"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n[[targets]]\nname=\"b\"\niam_user=\"v\"\ncredential_prefix=\"p\"\n", "targets[1].credential_prefix"),
+            ("[soracom]\nprofile = \"../x\"\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "soracom.profile"),
+            ("not toml =", "test.toml"),
+        ];
+        for (text, needle) in cases {
+            match parse(text) {
+                Ok(_) => panic!("accepted: {text}"),
+                Err(e) => {
+                    let msg = e.to_string();
+                    assert!(msg.contains(needle), "{text:?} -> {msg}");
+                    assert!(msg.contains("test.toml"), "{msg}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The library's error type.
+//!
+//! Each variant says which remote call failed and how, so that the CLI can print a
+//! clear chain and the Lambda entry point can tell whether a retry may help
+//! ([`Error::is_retryable`]). No variant carries a secret.
+
+use crate::secret::AccessKeyId;
+
+/// Result alias for the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration or environment is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// SORACOM credentials could not be found or read.
+    #[error("SORACOM credentials: {0}")]
+    SoracomCredentials(String),
+    /// SORACOM answered a call with an error status.
+    #[error("SORACOM {op}: HTTP {status}{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
+    SoracomStatus {
+        /// The operation (spec operationId).
+        op: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// SORACOM error code, when the body had one.
+        code: Option<String>,
+        /// Error message, or a short excerpt of a body that was not a SORACOM error.
+        message: String,
+    },
+    /// A SORACOM call did not complete (connection, timeout).
+    #[error("SORACOM {op}: {message}")]
+    SoracomTransport {
+        /// The operation.
+        op: &'static str,
+        /// What the transport said.
+        message: String,
+    },
+    /// A SORACOM response could not be understood.
+    #[error("SORACOM {op}: unexpected response: {detail}")]
+    SoracomBody {
+        /// The operation.
+        op: &'static str,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// An IAM or STS call failed.
+    #[error("AWS {op}: {message}")]
+    Aws {
+        /// The operation, e.g. `CreateAccessKey`.
+        op: &'static str,
+        /// AWS error code, when known (e.g. `LimitExceeded`).
+        code: Option<String>,
+        /// What AWS or the SDK said.
+        message: String,
+        /// Whether retrying later may help (throttling, 5xx, transport).
+        retryable: bool,
+    },
+    /// The new key did not prove itself within the bound.
+    #[error("new key {key} did not verify: {detail}")]
+    Verify {
+        /// The new key.
+        key: AccessKeyId,
+        /// Attempts and the last failure.
+        detail: String,
+    },
+    /// A write was confirmed by its response to have not taken effect.
+    #[error("{0}")]
+    Unconfirmed(String),
+}
+
+impl Error {
+    /// Whether the same call may succeed if retried later.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::SoracomStatus { status, .. } => *status == 429 || *status >= 500,
+            Error::SoracomTransport { .. } => true,
+            Error::Aws { retryable, .. } => *retryable,
+            Error::Verify { .. } => true,
+            Error::Config(_)
+            | Error::SoracomCredentials(_)
+            | Error::SoracomBody { .. }
+            | Error::Unconfirmed(_) => false,
+        }
+    }
+
+    /// Whether the server certainly did not apply the request (a definite 4xx answer).
+    pub fn is_definite_rejection(&self) -> bool {
+        match self {
+            Error::SoracomStatus { status, .. } => (400..500).contains(status),
+            Error::Aws { code, .. } => code.is_some(),
+            _ => false,
+        }
+    }
+}

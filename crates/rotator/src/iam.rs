@@ -1,0 +1,214 @@
+//! The AWS side: the [`IamApi`] port and its adapter over the official SDK.
+//!
+//! The port is shaped like the job (list keys with last use, create, deactivate, delete,
+//! verify a new key), not like the SDK, so the workflow can be driven against moto in
+//! tests and real IAM in production through the same [`AwsIam`] code. The new key is
+//! verified with `sts:GetCallerIdentity` signed by that key, through a client built from
+//! the same SDK configuration, so an endpoint override (`AWS_ENDPOINT_URL`) applies to it.
+
+use std::future::Future;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::primitives::DateTime;
+use aws_sdk_iam::types::StatusType;
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::model::{AccessKey, KeyStatus, LastUsed};
+use crate::secret::{AccessKeyId, NewAccessKey, Secret};
+
+/// The IAM and STS operations the rotator needs.
+pub trait IamApi: Send + Sync {
+    /// The user's access keys with their last use (IAM `ListAccessKeys` + `GetAccessKeyLastUsed`).
+    fn list_keys(&self, user: &str) -> impl Future<Output = Result<Vec<AccessKey>>> + Send;
+    /// Creates an access key (never retried blindly: a retry could leave a second key).
+    fn create_key(&self, user: &str) -> impl Future<Output = Result<NewAccessKey>> + Send;
+    /// Activates or deactivates a key.
+    fn set_key_status(&self, user: &str, key: &AccessKeyId, status: KeyStatus) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes a key; a key already gone is not an error.
+    fn delete_key(&self, user: &str, key: &AccessKeyId) -> impl Future<Output = Result<()>> + Send;
+    /// The ARN `sts:GetCallerIdentity` returns when signed with `key`.
+    fn caller_arn(&self, key: &NewAccessKey) -> impl Future<Output = Result<String>> + Send;
+}
+
+/// [`IamApi`] over `aws-sdk-iam` and `aws-sdk-sts`.
+#[derive(Clone, Debug)]
+pub struct AwsIam {
+    sdk: SdkConfig,
+    iam: aws_sdk_iam::Client,
+}
+
+impl AwsIam {
+    /// Loads the SDK's default configuration chain (environment, profiles, SSO, container,
+    /// instance metadata; `AWS_ENDPOINT_URL` honoured), with a rustls/ring HTTPS client.
+    /// IAM is global, so a missing region falls back to `us-east-1`.
+    pub async fn from_env() -> AwsIam {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let region = aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).http_client(http).region(region).load().await;
+        AwsIam::new(sdk)
+    }
+
+    /// Wraps an SDK configuration.
+    pub fn new(sdk: SdkConfig) -> AwsIam {
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        AwsIam { sdk, iam }
+    }
+}
+
+fn to_time(t: &DateTime) -> Option<OffsetDateTime> {
+    let nanos = i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos());
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
+/// Maps an SDK error to [`Error::Aws`], keeping AWS's code and whether a retry may help.
+fn aws_error<E, R>(op: &'static str, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let (code, message, retryable) = match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().map(str::to_string);
+            let retryable = matches!(
+                code.as_deref(),
+                Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "ServiceFailure" | "InternalFailure")
+            );
+            let message = match (e.code(), e.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_string(),
+                _ => format!("{}", aws_sdk_iam::error::DisplayErrorContext(&err)),
+            };
+            (code, message, retryable)
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            (None, format!("{}", aws_sdk_iam::error::DisplayErrorContext(&err)), true)
+        }
+        _ => (None, format!("{}", aws_sdk_iam::error::DisplayErrorContext(&err)), false),
+    };
+    Error::Aws { op, code, message, retryable }
+}
+
+fn missing(op: &'static str, what: &str) -> Error {
+    Error::Aws { op, code: None, message: format!("response has no {what}"), retryable: false }
+}
+
+impl IamApi for AwsIam {
+    async fn list_keys(&self, user: &str) -> Result<Vec<AccessKey>> {
+        let out = self
+            .iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListAccessKeys", e))?;
+        let mut keys = Vec::new();
+        for meta in out.access_key_metadata() {
+            let id = meta.access_key_id().ok_or_else(|| missing("ListAccessKeys", "AccessKeyId"))?;
+            let created = meta.create_date().and_then(to_time).ok_or_else(|| missing("ListAccessKeys", "CreateDate"))?;
+            let status = match meta.status() {
+                Some(StatusType::Active) => KeyStatus::Active,
+                Some(StatusType::Inactive) => KeyStatus::Inactive,
+                other => {
+                    return Err(Error::Aws {
+                        op: "ListAccessKeys",
+                        code: None,
+                        message: format!("unexpected key status {other:?}"),
+                        retryable: false,
+                    })
+                }
+            };
+            let used = self
+                .iam
+                .get_access_key_last_used()
+                .access_key_id(id)
+                .send()
+                .await
+                .map_err(|e| aws_error("GetAccessKeyLastUsed", e))?;
+            let last_used = used.access_key_last_used().and_then(|u| {
+                Some(LastUsed {
+                    at: u.last_used_date().and_then(to_time)?,
+                    service: u.service_name().to_string(),
+                    region: u.region().to_string(),
+                })
+            });
+            keys.push(AccessKey { id: AccessKeyId::new(id), status, created, last_used });
+        }
+        Ok(keys)
+    }
+
+    async fn create_key(&self, user: &str) -> Result<NewAccessKey> {
+        let no_retry =
+            aws_sdk_iam::config::Builder::default().retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled());
+        let out = self
+            .iam
+            .create_access_key()
+            .user_name(user)
+            .customize()
+            .config_override(no_retry)
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateAccessKey", e))?;
+        let key = out.access_key().ok_or_else(|| missing("CreateAccessKey", "AccessKey"))?;
+        if key.access_key_id().is_empty() || key.secret_access_key().is_empty() {
+            return Err(missing("CreateAccessKey", "key id or secret"));
+        }
+        Ok(NewAccessKey { id: AccessKeyId::new(key.access_key_id()), secret: Secret::new(key.secret_access_key()) })
+    }
+
+    async fn set_key_status(&self, user: &str, key: &AccessKeyId, status: KeyStatus) -> Result<()> {
+        let status = match status {
+            KeyStatus::Active => StatusType::Active,
+            KeyStatus::Inactive => StatusType::Inactive,
+        };
+        self.iam
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(key.as_str())
+            .status(status)
+            .send()
+            .await
+            .map_err(|e| aws_error("UpdateAccessKey", e))?;
+        Ok(())
+    }
+
+    async fn delete_key(&self, user: &str, key: &AccessKeyId) -> Result<()> {
+        match self.iam.delete_access_key().user_name(user).access_key_id(key.as_str()).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("NoSuchEntity") => Ok(()),
+            Err(e) => Err(aws_error("DeleteAccessKey", e)),
+        }
+    }
+
+    async fn caller_arn(&self, key: &NewAccessKey) -> Result<String> {
+        let creds = aws_sdk_sts::config::Credentials::new(
+            key.id.as_str(),
+            key.secret.expose(),
+            None,
+            None,
+            "soracom-key-rotator-new-key",
+        );
+        let conf = aws_sdk_sts::config::Builder::from(&self.sdk).credentials_provider(creds).build();
+        let sts = aws_sdk_sts::Client::from_conf(conf);
+        let out = sts.get_caller_identity().send().await.map_err(|e| {
+            // moto's auth errors are not parsed by the SDK; the raw status still says it.
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            match aws_error("GetCallerIdentity", e) {
+                Error::Aws { op, code: None, message, retryable } if status.is_some() => Error::Aws {
+                    op,
+                    code: None,
+                    message: format!("HTTP {}: {message}", status.unwrap_or_default()),
+                    retryable,
+                },
+                other => other,
+            }
+        })?;
+        out.arn().map(str::to_string).ok_or_else(|| missing("GetCallerIdentity", "Arn"))
+    }
+}

@@ -1,0 +1,31 @@
+//! soracom-key-rotator's library: rotate the AWS access keys SORACOM holds, safely.
+//!
+//! SORACOM services reach AWS with an IAM user's access key kept in SORACOM's
+//! credentials store. This crate observes the keys (IAM) and the credential sets and
+//! their references (SORACOM), plans what is due with a pure function, and applies the
+//! plan step by step so that a failure at any point leaves a state the next run repairs.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration, validated in one place.
+//! - [`model`], [`secret`]: domain types; secrets and key ids that print safely.
+//! - [`refs`]: finding and rewriting references in SORACOM JSON.
+//! - [`plan`]: the pure planner.
+//! - [`iam`], [`soracom`]: the two ports (`IamApi`, `SoracomApi`) and their real adapters.
+//! - [`apply`]: observe, then carry out a plan; [`report`]: what a run did.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod apply;
+pub mod config;
+pub mod error;
+pub mod iam;
+pub mod model;
+pub mod plan;
+pub mod refs;
+pub mod report;
+pub mod secret;
+pub mod soracom;
+
+pub use config::{Config, ConfigError, Target};
+pub use error::{Error, Result};
+pub use secret::{AccessKeyId, NewAccessKey, Secret};

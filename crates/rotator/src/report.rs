@@ -1,0 +1,189 @@
+//! What a run did: a serialisable report, its exit code, and its text rendering.
+//!
+//! The same [`RunReport`] is printed as text by the CLI, as JSON with `--output json`,
+//! and returned by the Lambda entry point. Key ids in it are masked; it never holds a
+//! secret.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::plan::{fmt_time, Action, Link, Plan};
+
+/// How one target's run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    /// Nothing was due.
+    NothingDue,
+    /// Dry run: the plan was shown, nothing changed.
+    Planned,
+    /// Every action was carried out.
+    Done,
+    /// A safety rule refused what was due; a human must act (exit 3).
+    Refused,
+    /// An action failed; the state is safe and the next run resumes (exit 1).
+    Failed,
+}
+
+/// One carried-out (or failed) step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    /// What was done, for humans (masked key ids).
+    pub what: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+}
+
+/// References counted for the cutover.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Moves {
+    /// References to repoint in this run.
+    pub total: usize,
+    /// References confirmed moved.
+    pub moved: usize,
+}
+
+/// One target's part of a run.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetReport {
+    /// Target name.
+    pub target: String,
+    /// IAM user.
+    pub iam_user: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The plan that was followed (or shown).
+    pub plan: Option<Plan>,
+    /// Steps carried out, in order.
+    pub steps: Vec<Step>,
+    /// Repointing progress.
+    pub references: Moves,
+    /// The failure or refusal, if any.
+    pub error: Option<String>,
+    /// What happens next or what the operator should do.
+    pub next: Option<String>,
+}
+
+/// The report of one run of a command.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    /// The command (`plan`, `reconcile`, `rotate`).
+    pub command: String,
+    /// The time the run planned with.
+    #[serde(with = "time::serde::rfc3339")]
+    pub now: OffsetDateTime,
+    /// True when nothing may be written.
+    pub dry_run: bool,
+    /// One entry per target.
+    pub targets: Vec<TargetReport>,
+}
+
+impl RunReport {
+    /// The process exit code (DESIGN §4): 3 if any target was refused, else 1 if any
+    /// failed, else 0. A refusal wins because it needs a human; a failure heals on rerun.
+    pub fn exit_code(&self) -> u8 {
+        if self.targets.iter().any(|t| t.outcome == Outcome::Refused) {
+            3
+        } else if self.targets.iter().any(|t| t.outcome == Outcome::Failed) {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// The report as text for a terminal or a log.
+    pub fn render_text(&self) -> String {
+        let mut out = format!(
+            "soracom-key-rotator {}{} at {}\n",
+            self.command,
+            if self.dry_run { " (dry run: nothing changed)" } else { "" },
+            fmt_time(self.now)
+        );
+        for t in &self.targets {
+            out.push_str(&format!("\ntarget {} (IAM user {})\n", t.target, t.iam_user));
+            if let Some(plan) = &t.plan {
+                render_plan(&mut out, plan);
+            }
+            if !t.steps.is_empty() {
+                out.push_str("  done:\n");
+                for s in &t.steps {
+                    out.push_str(&format!("    {} {}\n", if s.ok { "ok  " } else { "FAIL" }, s.what));
+                }
+            }
+            let result = match t.outcome {
+                Outcome::NothingDue => "nothing due".to_string(),
+                Outcome::Planned => "planned (run `reconcile` to apply)".to_string(),
+                Outcome::Done => "done".to_string(),
+                Outcome::Refused => "REFUSED".to_string(),
+                Outcome::Failed => "FAILED".to_string(),
+            };
+            let refs = if t.references.total > 0 {
+                format!(" ({}/{} references moved)", t.references.moved, t.references.total)
+            } else {
+                String::new()
+            };
+            out.push_str(&format!("  result: {result}{refs}\n"));
+            if let Some(e) = &t.error {
+                out.push_str(&format!("  error: {e}\n"));
+            }
+            if let Some(n) = &t.next {
+                out.push_str(&format!("  next: {n}\n"));
+            }
+        }
+        out
+    }
+}
+
+fn render_plan(out: &mut String, plan: &Plan) {
+    match &plan.current {
+        Some(c) => {
+            let key = match &c.link {
+                Link::Description(k) => format!("key {k}"),
+                Link::Evidence(k) => format!("key {k} (linked by evidence)"),
+                Link::Unknown => "key unknown".to_string(),
+            };
+            let age = c.age_days.map(|d| format!(", {d} days old")).unwrap_or_default();
+            out.push_str(&format!("  current: {} ({key}{age})\n", c.set_id));
+        }
+        None => out.push_str("  current: none\n"),
+    }
+    let next = plan.due.next.map(|n| format!("; due {}", fmt_time(n))).unwrap_or_default();
+    out.push_str(&format!(
+        "  rotation: {} ({}{next})\n",
+        if plan.due.now { "due" } else { "not due" },
+        plan.due.reason
+    ));
+    if plan.actions.is_empty() {
+        out.push_str("  plan: nothing to do\n");
+    } else {
+        out.push_str("  plan:\n");
+        for a in &plan.actions {
+            out.push_str(&format!("    - {}\n", describe(a)));
+        }
+    }
+    if let Some(r) = &plan.refusal {
+        out.push_str(&format!("  refused: {r}\n"));
+    }
+    for n in &plan.notes {
+        out.push_str(&format!("  note: {n}\n"));
+    }
+}
+
+/// One line describing an action.
+pub fn describe(a: &Action) -> String {
+    match a {
+        Action::DeleteOrphanKey { key } => {
+            format!("delete access key {key}, left by an interrupted run (its secret is lost)")
+        }
+        Action::MakeRoom { key, set_id } => {
+            format!("make room: delete retired inactive key {key} and its unused set {set_id}")
+        }
+        Action::Rotate { new_set_id } => {
+            format!("rotate: create an access key, verify it with STS, register it as {new_set_id}")
+        }
+        Action::Repoint { slot, from, to } => format!("repoint {}: {} -> {to}", slot.holder, from.join(", ")),
+    }
+}

@@ -1,0 +1,251 @@
+//! Where the SORACOM endpoint and auth key come from.
+//!
+//! Precedence follows soracom-cli (reference/soracom-api.md §6): the endpoint is
+//! `SORACOM_ENDPOINT` (an origin without `/v1`), else the configured coverage, else the
+//! profile's `endpoint` or `coverageType`, else Japan coverage. The auth key is
+//! `SORACOM_AUTH_KEY_ID` + `SORACOM_AUTH_KEY`, else the profile
+//! (`$SORACOM_PROFILE_DIR/<name>.json`, default `~/.soracom/<name>.json`), which, like
+//! soracom-cli, is refused when group or others can read it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::config::Coverage;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// A SORACOM auth key (id + secret).
+#[derive(Clone, Debug)]
+pub struct AuthKey {
+    /// Auth key id (`keyId-…`).
+    pub id: String,
+    /// Auth key secret (`secret-…`).
+    pub secret: Secret,
+}
+
+/// The API origin to call, without `/v1`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint(pub String);
+
+/// The fields of a soracom-cli profile this tool reads.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Profile {
+    auth_key_id: Option<String>,
+    auth_key: Option<String>,
+    coverage_type: Option<String>,
+    endpoint: Option<String>,
+}
+
+/// Resolves the endpoint and auth key. `env` reads an environment variable (injected for
+/// tests); `home` is the user's home directory.
+pub fn resolve(
+    env: &dyn Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+    coverage: Option<Coverage>,
+    profile: Option<&str>,
+) -> Result<(Endpoint, AuthKey)> {
+    let env = |k: &str| env(k).filter(|v| !v.is_empty());
+    let env_key = match (env("SORACOM_AUTH_KEY_ID"), env("SORACOM_AUTH_KEY")) {
+        (Some(id), Some(secret)) => Some(AuthKey { id, secret: Secret::new(secret) }),
+        (None, None) => None,
+        _ => {
+            return Err(Error::SoracomCredentials(
+                "set both SORACOM_AUTH_KEY_ID and SORACOM_AUTH_KEY, or neither".into(),
+            ))
+        }
+    };
+    let env_endpoint = env("SORACOM_ENDPOINT");
+    let need_profile = profile.is_some() || env_key.is_none() || (env_endpoint.is_none() && coverage.is_none());
+    let loaded = if need_profile {
+        let name = profile.unwrap_or("default");
+        let dir = match env("SORACOM_PROFILE_DIR") {
+            Some(d) => PathBuf::from(d),
+            None => home.map(|h| h.join(".soracom")).ok_or_else(|| {
+                Error::SoracomCredentials("no home directory to find soracom-cli profiles in".into())
+            })?,
+        };
+        let path = dir.join(format!("{name}.json"));
+        match read_profile(&path) {
+            Ok(p) => Some((path, p)),
+            // Without an explicit profile, a missing default profile only matters when it
+            // was the sole source of the auth key.
+            Err(ProfileError::Missing) if profile.is_none() && env_key.is_some() => None,
+            Err(ProfileError::Missing) if profile.is_none() => {
+                return Err(Error::SoracomCredentials(format!(
+                    "no SORACOM auth key: set SORACOM_AUTH_KEY_ID and SORACOM_AUTH_KEY, or create the soracom-cli profile {}",
+                    path.display()
+                )))
+            }
+            Err(ProfileError::Missing) => {
+                return Err(Error::SoracomCredentials(format!("profile {} does not exist", path.display())))
+            }
+            Err(ProfileError::Other(m)) => return Err(Error::SoracomCredentials(m)),
+        }
+    } else {
+        None
+    };
+
+    let endpoint = match (env_endpoint, coverage, &loaded) {
+        (Some(e), _, _) => origin(&e, "SORACOM_ENDPOINT")?,
+        (None, Some(c), _) => Endpoint(c.endpoint().to_string()),
+        (None, None, Some((path, p))) => match (&p.endpoint, p.coverage_type.as_deref()) {
+            (Some(e), _) if !e.is_empty() => origin(e, &format!("endpoint in {}", path.display()))?,
+            (_, Some("g")) => Endpoint(Coverage::G.endpoint().to_string()),
+            _ => Endpoint(Coverage::Jp.endpoint().to_string()),
+        },
+        (None, None, None) => Endpoint(Coverage::Jp.endpoint().to_string()),
+    };
+    let key = match env_key {
+        Some(k) => k,
+        None => {
+            let Some((path, p)) = loaded else {
+                return Err(Error::SoracomCredentials("no SORACOM auth key".into()));
+            };
+            match (p.auth_key_id, p.auth_key) {
+                (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
+                    AuthKey { id, secret: Secret::new(secret) }
+                }
+                _ => {
+                    return Err(Error::SoracomCredentials(format!(
+                        "profile {} has no authKeyId/authKey; soracom-key-rotator logs in with an auth key",
+                        path.display()
+                    )))
+                }
+            }
+        }
+    };
+    Ok((endpoint, key))
+}
+
+fn origin(value: &str, what: &str) -> Result<Endpoint> {
+    let v = value.trim().trim_end_matches('/');
+    let v = v.strip_suffix("/v1").unwrap_or(v);
+    if !(v.starts_with("https://") || v.starts_with("http://")) || v.contains(char::is_whitespace) {
+        return Err(Error::SoracomCredentials(format!("{what}: {value:?} is not an http(s) origin")));
+    }
+    Ok(Endpoint(v.to_string()))
+}
+
+enum ProfileError {
+    Missing,
+    Other(String),
+}
+
+fn read_profile(path: &Path) -> std::result::Result<Profile, ProfileError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ProfileError::Missing),
+        Err(e) => return Err(ProfileError::Other(format!("cannot read profile {}: {e}", path.display()))),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(ProfileError::Other(format!(
+                "profile {} can be read by group or others (mode {:o}); run: chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    let text = std::fs::read(path)
+        .map_err(|e| ProfileError::Other(format!("cannot read profile {}: {e}", path.display())))?;
+    // The parser's message may quote the file; it holds a secret, so only the position is kept.
+    serde_json::from_slice(&text).map_err(|e| {
+        ProfileError::Other(format!(
+            "profile {} is not valid JSON (line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn write_profile(dir: &Path, name: &str, body: &str, mode: u32) {
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, body).unwrap_or_else(|e| panic!("{e}"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    #[test]
+    fn environment_key_and_endpoint_win() {
+        let env = env_of(&[
+            ("SORACOM_AUTH_KEY_ID", "keyId-1"),
+            ("SORACOM_AUTH_KEY", "secret-1"),
+            ("SORACOM_ENDPOINT", "http://127.0.0.1:9/v1/"),
+        ]);
+        let r = resolve(&env, None, Some(Coverage::G), None);
+        let Ok((ep, key)) = r else { panic!("resolve failed") };
+        assert_eq!(ep, Endpoint("http://127.0.0.1:9".into()));
+        assert_eq!(key.id, "keyId-1");
+        assert_eq!(key.secret.expose(), "secret-1");
+    }
+
+    #[test]
+    fn coverage_picks_the_endpoint() {
+        let env = env_of(&[("SORACOM_AUTH_KEY_ID", "k"), ("SORACOM_AUTH_KEY", "s")]);
+        let Ok((ep, _)) = resolve(&env, None, Some(Coverage::G), None) else { panic!() };
+        assert_eq!(ep.0, "https://g.api.soracom.io");
+    }
+
+    #[test]
+    fn half_a_key_is_an_error() {
+        let env = env_of(&[("SORACOM_AUTH_KEY_ID", "k")]);
+        let err = resolve(&env, None, None, None).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("both"), "{err}");
+    }
+
+    #[test]
+    fn reads_a_private_profile_and_refuses_an_open_one() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.path().to_string_lossy().to_string();
+        write_profile(dir.path(), "default", r#"{"coverageType":"g","authKeyId":"keyId-p","authKey":"secret-p"}"#, 0o600);
+        let env = env_of(&[("SORACOM_PROFILE_DIR", &d)]);
+        let Ok((ep, key)) = resolve(&env, None, None, None) else { panic!("resolve failed") };
+        assert_eq!(ep.0, "https://g.api.soracom.io");
+        assert_eq!(key.id, "keyId-p");
+
+        write_profile(dir.path(), "open", r#"{"authKeyId":"keyId-o","authKey":"secret-o"}"#, 0o644);
+        let err = resolve(&env, None, None, Some("open")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("chmod 600"), "{err}");
+
+        write_profile(dir.path(), "bad", r#"{"authKeyId": "secret-in-broken-json"#, 0o600);
+        let err = resolve(&env, None, None, Some("bad")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("not valid JSON") && !err.contains("secret-in"), "{err}");
+
+        write_profile(dir.path(), "pw", r#"{"email":"a@b","password":"x"}"#, 0o600);
+        let err = resolve(&env, None, None, Some("pw")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("no authKeyId"), "{err}");
+
+        let err = resolve(&env, None, None, Some("absent")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn no_credentials_at_all_says_what_to_set() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let env = env_of(&[]);
+        let err = resolve(&env, Some(dir.path()), None, None).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("SORACOM_AUTH_KEY_ID"), "{err}");
+    }
+}

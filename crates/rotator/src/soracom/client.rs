@@ -1,0 +1,541 @@
+//! [`SoracomClient`]: the HTTP client for the SORACOM API.
+//!
+//! Every call goes through [`SoracomClient::call`], which logs in when needed (and once
+//! more if the token expires mid-run), waits out advertised rate limits, retries
+//! transport errors, 429 and 5xx with bounded backoff — 429 for any method, since the
+//! server did not process the request, the others only for idempotent calls — and hands
+//! non-2xx answers to [`error_from`], the one place that turns status and body into an
+//! error. The base URL is a field, so tests point it at the emulator.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use super::{AuthKey, Endpoint, Group, GroupPage, SoracomApi};
+use crate::config::SoracomSettings;
+use crate::error::{Error, Result};
+use crate::model::CredentialSet;
+use crate::secret::{NewAccessKey, Secret};
+
+/// Longest wait honoured from a rate-limit header.
+const MAX_RATE_WAIT: Duration = Duration::from_secs(120);
+/// Longest backoff between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Bytes of a non-JSON error body quoted in a message.
+const EXCERPT: usize = 120;
+
+/// One SORACOM operation: its spec operationId and path template (the rate-limit scope).
+#[derive(Clone, Copy, Debug)]
+struct Op {
+    id: &'static str,
+    template: &'static str,
+    idempotent: bool,
+}
+
+const AUTH: Op = Op { id: "auth", template: "/auth", idempotent: false };
+const LIST_CREDENTIALS: Op = Op { id: "listCredentials", template: "/credentials", idempotent: true };
+const CREATE_CREDENTIAL: Op = Op { id: "createCredential", template: "/credentials/{credentials_id}", idempotent: false };
+const DELETE_CREDENTIAL: Op = Op { id: "deleteCredential", template: "/credentials/{credentials_id}", idempotent: true };
+const LIST_GROUPS: Op = Op { id: "listGroups", template: "/groups", idempotent: true };
+const PUT_CONFIG: Op = Op {
+    id: "putConfigurationParameters",
+    template: "/groups/{group_id}/configuration/{namespace}",
+    idempotent: true,
+};
+const LIST_HANDLERS: Op = Op { id: "listEventHandlers", template: "/event_handlers", idempotent: true };
+const UPDATE_HANDLER: Op = Op { id: "updateEventHandler", template: "/event_handlers/{handler_id}", idempotent: true };
+
+/// An authenticated session.
+struct Session {
+    api_key: Secret,
+    token: Secret,
+    /// Bumped on each login so concurrent 401s re-login once, not once each.
+    generation: u64,
+}
+
+/// A successful response.
+struct Reply {
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// Client for the SORACOM API.
+pub struct SoracomClient {
+    http: reqwest::Client,
+    base: String,
+    key: AuthKey,
+    settings: SoracomSettings,
+    session: tokio::sync::Mutex<Option<Session>>,
+    generation: Mutex<u64>,
+    /// Per path template: do not call before this instant (advertised rate limit).
+    gate: Mutex<HashMap<&'static str, Instant>>,
+}
+
+impl std::fmt::Debug for SoracomClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoracomClient").field("base", &self.base).field("auth_key_id", &self.key.id).finish()
+    }
+}
+
+impl SoracomClient {
+    /// A client for `endpoint` that logs in with `key` on first use.
+    pub fn new(endpoint: Endpoint, key: AuthKey, settings: SoracomSettings) -> Result<SoracomClient> {
+        // reqwest is built without a default crypto provider; ring is the one linked in.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("soracom-key-rotator/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::SoracomTransport { op: "client", message: e.to_string() })?;
+        Ok(SoracomClient {
+            http,
+            base: endpoint.0,
+            key,
+            settings,
+            session: tokio::sync::Mutex::new(None),
+            generation: Mutex::new(0),
+            gate: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Logs in now (otherwise the first call does); checks the auth key early.
+    pub async fn login(&self) -> Result<()> {
+        let mut guard = self.session.lock().await;
+        *guard = Some(self.authenticate().await?);
+        Ok(())
+    }
+
+    async fn authenticate(&self) -> Result<Session> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct AuthReply {
+            api_key: String,
+            token: String,
+        }
+        let body = json!({"authKeyId": self.key.id, "authKey": self.key.secret.expose()});
+        let reply = self.send_once(AUTH, Method::POST, "/auth", &[], Some(&body), None).await?;
+        // The body holds the token: never quote it in an error.
+        let auth: AuthReply = serde_json::from_slice(&reply.body).map_err(|_| Error::SoracomBody {
+            op: AUTH.id,
+            detail: "the auth response has no apiKey/token".into(),
+        })?;
+        let generation = {
+            let mut g = self.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            *g += 1;
+            *g
+        };
+        Ok(Session { api_key: Secret::new(auth.api_key), token: Secret::new(auth.token), generation })
+    }
+
+    /// The current session's headers, logging in if there is none.
+    async fn credentials(&self) -> Result<(Secret, Secret, u64)> {
+        let mut guard = self.session.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.authenticate().await?);
+        }
+        match guard.as_ref() {
+            Some(s) => Ok((s.api_key.clone(), s.token.clone(), s.generation)),
+            None => Err(Error::SoracomCredentials("no session".into())),
+        }
+    }
+
+    /// Drops the session of `generation` (after a 401) so the next call logs in again.
+    async fn invalidate(&self, generation: u64) {
+        let mut guard = self.session.lock().await;
+        if guard.as_ref().is_some_and(|s| s.generation == generation) {
+            *guard = None;
+        }
+    }
+
+    /// One HTTP exchange: rate-limit gate, send, map the status. No retry.
+    async fn send_once(
+        &self,
+        op: Op,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        auth: Option<(&Secret, &Secret)>,
+    ) -> Result<Reply> {
+        self.wait_gate(op.template).await;
+        let mut req = self
+            .http
+            .request(method, format!("{}/v1{path}", self.base))
+            .header("Accept", "application/json")
+            .header("X-Soracom-Lang", "en");
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some((api_key, token)) = auth {
+            req = req.header("X-Soracom-API-Key", api_key.expose()).header("X-Soracom-Token", token.expose());
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| Error::SoracomTransport { op: op.id, message: transport_message(&e) })?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        self.update_gate(op.template, &headers);
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::SoracomTransport { op: op.id, message: transport_message(&e) })?
+            .to_vec();
+        if (200..300).contains(&status) {
+            Ok(Reply { headers, body })
+        } else {
+            Err(error_from(op.id, status, &headers, &body))
+        }
+    }
+
+    /// A call with login, one re-login on 401, and bounded retries.
+    async fn call(&self, op: Op, method: Method, path: &str, query: &[(&str, String)], body: Option<&Value>) -> Result<Reply> {
+        let attempts = self.settings.retry_attempts.max(1);
+        let mut relogged = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (api_key, token, generation) = self.credentials().await?;
+            let result = self.send_once(op, method.clone(), path, query, body, Some((&api_key, &token))).await;
+            let err = match result {
+                Ok(reply) => return Ok(reply),
+                Err(e) => e,
+            };
+            let retry_after = match &err {
+                Error::SoracomStatus { status: 401, .. } if !relogged => {
+                    tracing::info!(op = op.id, "token rejected; logging in again");
+                    relogged = true;
+                    self.invalidate(generation).await;
+                    // A re-login does not use up an attempt.
+                    attempt -= 1;
+                    Some(Duration::ZERO)
+                }
+                Error::SoracomStatus { status: 429, .. } => Some(self.rate_wait(op.template, attempt)),
+                Error::SoracomStatus { status, .. } if *status >= 500 && op.idempotent => Some(self.backoff(attempt)),
+                Error::SoracomTransport { .. } if op.idempotent => Some(self.backoff(attempt)),
+                _ => None,
+            };
+            match retry_after {
+                Some(wait) if attempt < attempts => {
+                    tracing::warn!(op = op.id, attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return Err(err),
+            }
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+        self.settings.retry_base.saturating_mul(factor).min(MAX_BACKOFF)
+    }
+
+    /// After a 429: the advertised refresh time if the gate knows it, else backoff.
+    fn rate_wait(&self, template: &'static str, attempt: u32) -> Duration {
+        let gate = self.gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match gate.get(template) {
+            Some(until) if *until > Instant::now() => Duration::ZERO,
+            _ => self.backoff(attempt),
+        }
+    }
+
+    async fn wait_gate(&self, template: &'static str) {
+        let until = {
+            let gate = self.gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            gate.get(template).copied()
+        };
+        if let Some(until) = until {
+            if until > Instant::now() {
+                tracing::debug!(template, wait_ms = (until - Instant::now()).as_millis() as u64, "rate limit: waiting");
+                tokio::time::sleep_until(until).await;
+            }
+        }
+    }
+
+    /// Closes the gate of `template` until the advertised refresh when no calls remain.
+    fn update_gate(&self, template: &'static str, headers: &HeaderMap) {
+        let num = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+        let remaining = num("x-soracom-ratelimit-remaining");
+        let refresh = num("x-soracom-ratelimit-seconds-before-refresh");
+        if let (Some(0), Some(secs)) = (remaining, refresh) {
+            let wait = Duration::from_secs(secs).min(MAX_RATE_WAIT);
+            let mut gate = self.gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            gate.insert(template, Instant::now() + wait);
+        }
+    }
+}
+
+/// The transport error without anything from the request but its URL path.
+fn transport_message(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "response body incomplete"
+    } else {
+        "request failed"
+    };
+    let mut msg = kind.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// The one place a non-2xx answer becomes an error. Accepts both SORACOM error envelopes
+/// (`{code, message}` and `{httpStatus, errorMessage: {code, message}}`); any other body
+/// (HTML from a load balancer, truncated JSON, empty) yields a short, single-line excerpt.
+pub(crate) fn error_from(op: &'static str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    #[derive(Deserialize)]
+    struct Plain {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Wrapped {
+        error_message: Plain,
+    }
+    let parsed = serde_json::from_slice::<Wrapped>(body)
+        .map(|w| w.error_message)
+        .ok()
+        .or_else(|| serde_json::from_slice::<Plain>(body).ok())
+        .filter(|p| p.code.is_some() || p.message.is_some());
+    let (code, mut message) = match parsed {
+        Some(p) => (p.code, p.message.unwrap_or_default()),
+        None => {
+            let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("unknown type");
+            if body.is_empty() {
+                (None, "empty body".to_string())
+            } else {
+                (None, format!("non-SORACOM body ({content_type}): {}", excerpt(body)))
+            }
+        }
+    };
+    if status == 429 {
+        let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("?").to_string();
+        message = format!(
+            "{message} (rate limited: limit {}, retry in {} s)",
+            h("x-soracom-ratelimit-limit"),
+            h("x-soracom-ratelimit-seconds-before-refresh")
+        );
+    }
+    Error::SoracomStatus { op, status, code, message }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT * 4)]);
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = one_line.chars().take(EXCERPT).collect();
+    if one_line.chars().count() > EXCERPT {
+        out.push('…');
+    }
+    out
+}
+
+fn decode<T: serde::de::DeserializeOwned>(op: &'static str, body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        let what = if body.is_empty() { "empty body".to_string() } else { format!("{e}") };
+        Error::SoracomBody { op, detail: what }
+    })
+}
+
+/// SORACOM timestamps are epoch milliseconds; a value that can only be seconds is read as such.
+fn timestamp(v: Option<i64>) -> Option<OffsetDateTime> {
+    let v = v.filter(|v| *v > 0)?;
+    let nanos = if v < 100_000_000_000 { i128::from(v) * 1_000_000_000 } else { i128::from(v) * 1_000_000 };
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireCredential {
+    credentials_id: String,
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    description: Option<String>,
+    create_date_time: Option<i64>,
+    update_date_time: Option<i64>,
+    last_used_date_time: Option<i64>,
+}
+
+impl From<WireCredential> for CredentialSet {
+    fn from(w: WireCredential) -> CredentialSet {
+        CredentialSet {
+            id: w.credentials_id,
+            kind: w.kind,
+            description: w.description.unwrap_or_default(),
+            created: timestamp(w.create_date_time),
+            updated: timestamp(w.update_date_time),
+            last_used: timestamp(w.last_used_date_time),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireGroup {
+    group_id: String,
+    #[serde(default)]
+    tags: Option<HashMap<String, Value>>,
+    #[serde(default)]
+    configuration: Option<serde_json::Map<String, Value>>,
+}
+
+impl From<WireGroup> for Group {
+    fn from(w: WireGroup) -> Group {
+        Group {
+            id: w.group_id,
+            name: w.tags.and_then(|t| t.get("name").and_then(Value::as_str).map(str::to_string)),
+            configuration: w.configuration.unwrap_or_default(),
+        }
+    }
+}
+
+/// Ids go into URL paths; refuse anything that would change the path.
+fn path_segment(op: &'static str, id: &str) -> Result<String> {
+    if id.is_empty() || id.contains(['/', '?', '#', '%']) || id == "." || id == ".." {
+        return Err(Error::SoracomBody { op, detail: format!("unusable id {id:?}") });
+    }
+    Ok(id.to_string())
+}
+
+impl SoracomApi for SoracomClient {
+    async fn list_credentials(&self) -> Result<Vec<CredentialSet>> {
+        let reply = self.call(LIST_CREDENTIALS, Method::GET, "/credentials", &[], None).await?;
+        let wire: Vec<WireCredential> = decode(LIST_CREDENTIALS.id, &reply.body)?;
+        Ok(wire.into_iter().map(CredentialSet::from).collect())
+    }
+
+    async fn create_credential(&self, id: &str, description: &str, key: &NewAccessKey) -> Result<CredentialSet> {
+        let path = format!("/credentials/{}", path_segment(CREATE_CREDENTIAL.id, id)?);
+        let body = json!({
+            "type": "aws-credentials",
+            "description": description,
+            "credentials": {"accessKeyId": key.id.as_str(), "secretAccessKey": key.secret.expose()},
+        });
+        let reply = self.call(CREATE_CREDENTIAL, Method::POST, &path, &[], Some(&body)).await?;
+        let wire: WireCredential = decode(CREATE_CREDENTIAL.id, &reply.body)?;
+        Ok(wire.into())
+    }
+
+    async fn delete_credential(&self, id: &str) -> Result<()> {
+        let path = format!("/credentials/{}", path_segment(DELETE_CREDENTIAL.id, id)?);
+        match self.call(DELETE_CREDENTIAL, Method::DELETE, &path, &[], None).await {
+            Ok(_) | Err(Error::SoracomStatus { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list_groups(&self, after: Option<&str>, limit: u32) -> Result<GroupPage> {
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(k) = after {
+            query.push(("last_evaluated_key", k.to_string()));
+        }
+        let reply = self.call(LIST_GROUPS, Method::GET, "/groups", &query, None).await?;
+        let wire: Vec<WireGroup> = decode(LIST_GROUPS.id, &reply.body)?;
+        let next = reply
+            .headers
+            .get("x-soracom-next-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string);
+        if next.is_some() && next.as_deref() == after {
+            return Err(Error::SoracomBody { op: LIST_GROUPS.id, detail: "the next-page key did not advance".into() });
+        }
+        Ok(GroupPage { groups: wire.into_iter().map(Group::from).collect(), next })
+    }
+
+    async fn put_group_config(&self, group_id: &str, namespace: &str, key: &str, value: &Value) -> Result<Group> {
+        let path = format!(
+            "/groups/{}/configuration/{}",
+            path_segment(PUT_CONFIG.id, group_id)?,
+            path_segment(PUT_CONFIG.id, namespace)?
+        );
+        let body = json!([{"key": key, "value": value}]);
+        let reply = self.call(PUT_CONFIG, Method::PUT, &path, &[], Some(&body)).await?;
+        let wire: WireGroup = decode(PUT_CONFIG.id, &reply.body)?;
+        Ok(wire.into())
+    }
+
+    async fn list_event_handlers(&self) -> Result<Vec<Value>> {
+        let reply = self.call(LIST_HANDLERS, Method::GET, "/event_handlers", &[], None).await?;
+        decode(LIST_HANDLERS.id, &reply.body)
+    }
+
+    async fn update_event_handler(&self, handler_id: &str, body: &Value) -> Result<()> {
+        let path = format!("/event_handlers/{}", path_segment(UPDATE_HANDLER.id, handler_id)?);
+        self.call(UPDATE_HANDLER, Method::PUT, &path, &[], Some(body)).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, reqwest::header::HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn maps_both_error_envelopes_and_foreign_bodies() {
+        let h = headers(&[("content-type", "application/json")]);
+        let e = error_from("listGroups", 400, &h, br#"{"code":"COM0001","message":"bad"}"#);
+        assert_eq!(e.to_string(), "SORACOM listGroups: HTTP 400 COM0001: bad");
+        let e = error_from("listGroups", 400, &h, br#"{"httpStatus":400,"errorMessage":{"code":"X1","message":"wrapped"}}"#);
+        assert_eq!(e.to_string(), "SORACOM listGroups: HTTP 400 X1: wrapped");
+        let html = headers(&[("content-type", "text/html")]);
+        let e = error_from("auth", 502, &html, b"<html>\n<body>502 Bad Gateway</body></html>");
+        let s = e.to_string();
+        assert!(s.contains("HTTP 502") && s.contains("text/html") && s.contains("502 Bad Gateway") && !s.contains('\n'), "{s}");
+        let e = error_from("auth", 500, &h, br#"{"code":"X","mess"#);
+        assert!(e.to_string().contains("non-SORACOM body"), "{e}");
+        let e = error_from("auth", 503, &h, b"");
+        assert!(e.to_string().contains("empty body"), "{e}");
+        let long = vec![b'a'; 10_000];
+        assert!(error_from("auth", 500, &h, &long).to_string().len() < 400);
+        let rl = headers(&[("x-soracom-ratelimit-limit", "60"), ("x-soracom-ratelimit-seconds-before-refresh", "7")]);
+        let s = error_from("listGroups", 429, &rl, b"").to_string();
+        assert!(s.contains("limit 60") && s.contains("retry in 7 s"), "{s}");
+    }
+
+    #[test]
+    fn timestamps_accept_milliseconds_and_seconds() {
+        let ms = timestamp(Some(1_660_089_600_000));
+        let s = timestamp(Some(1_660_089_600));
+        assert_eq!(ms, s);
+        assert_eq!(ms.map(|t| t.year()), Some(2022));
+        assert_eq!(timestamp(Some(0)), None);
+        assert_eq!(timestamp(None), None);
+    }
+
+    #[test]
+    fn ids_that_would_change_the_path_are_refused() {
+        for bad in ["", "a/b", "..", "a?b", "a%2f"] {
+            assert!(path_segment("x", bad).is_err(), "{bad}");
+        }
+        assert!(path_segment("x", "aws-x-261128-2").is_ok());
+    }
+}

@@ -1,0 +1,71 @@
+//! The SORACOM side: the [`SoracomApi`] port, its HTTP client, and where credentials come from.
+//!
+//! The port covers what rotation needs: credential sets, groups (paged) and their
+//! configuration, and event handlers. [`client::SoracomClient`] implements it over
+//! reqwest with one function mapping status and body to errors, bounded retries and
+//! rate-limit handling; [`auth`] finds the auth key (environment or soracom-cli profile).
+
+use std::future::Future;
+
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::model::CredentialSet;
+use crate::secret::NewAccessKey;
+
+pub mod auth;
+pub mod client;
+
+pub use auth::{AuthKey, Endpoint};
+pub use client::SoracomClient;
+
+/// A group as far as rotation cares.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    /// Group id.
+    pub id: String,
+    /// Its `name` tag.
+    pub name: Option<String>,
+    /// Configuration: namespace → object.
+    pub configuration: Map<String, Value>,
+}
+
+/// One page of groups.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupPage {
+    /// Groups on this page.
+    pub groups: Vec<Group>,
+    /// Key for the next page (`x-soracom-next-key`); `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// The SORACOM operations the rotator needs.
+pub trait SoracomApi: Send + Sync {
+    /// All credential sets (`listCredentials`; not paged).
+    fn list_credentials(&self) -> impl Future<Output = Result<Vec<CredentialSet>>> + Send;
+    /// Creates an `aws-credentials` set holding `key` (`createCredential`). Not retried on
+    /// an ambiguous failure: the caller lists, then decides.
+    fn create_credential(
+        &self,
+        id: &str,
+        description: &str,
+        key: &NewAccessKey,
+    ) -> impl Future<Output = Result<CredentialSet>> + Send;
+    /// Deletes a set (`deleteCredential`); a set already gone is not an error.
+    fn delete_credential(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// One page of groups (`listGroups`), after `after` (the previous page's next key).
+    fn list_groups(&self, after: Option<&str>, limit: u32) -> impl Future<Output = Result<GroupPage>> + Send;
+    /// Replaces one top-level key of a group's namespace (`putConfigurationParameters`);
+    /// returns the group as the response shows it.
+    fn put_group_config(
+        &self,
+        group_id: &str,
+        namespace: &str,
+        key: &str,
+        value: &Value,
+    ) -> impl Future<Output = Result<Group>> + Send;
+    /// All event handlers (`listEventHandlers`).
+    fn list_event_handlers(&self) -> impl Future<Output = Result<Vec<Value>>> + Send;
+    /// Replaces an event handler (`updateEventHandler`); `body` is the handler without its id.
+    fn update_event_handler(&self, handler_id: &str, body: &Value) -> impl Future<Output = Result<()>> + Send;
+}
