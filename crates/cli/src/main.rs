@@ -1,0 +1,196 @@
+//! `soracom-key-rotator`: the command-line face of the `rotator` library.
+//!
+//! This binary only wires things up: it turns arguments into a validated configuration,
+//! builds the real IAM and SORACOM clients, runs the library's engine, prints the report
+//! (text or one JSON document) on stdout, logs on stderr, and maps the outcome to the
+//! exit codes of DESIGN §4: 0 done or nothing due, 1 failed (rerun resumes), 2 usage or
+//! configuration error, 3 refused by a safety rule.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use rotator::apply::{Command, Engine, NoProgress, Progress};
+use rotator::iam::AwsIam;
+use rotator::soracom::{auth, SoracomClient};
+use rotator::Config;
+use time::OffsetDateTime;
+
+/// Rotate the AWS access keys that SORACOM keeps in its credentials store.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, default_value = "soracom-key-rotator.toml", value_name = "FILE")]
+    config: PathBuf,
+    /// Output format of the report on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// Plan as if it were this time (RFC 3339, e.g. 2026-11-28T00:00:00Z).
+    #[arg(long, global = true, value_name = "RFC3339")]
+    now: Option<String>,
+    /// More log detail on stderr (-v, -vv, -vvv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Show what reconcile would do now; change nothing.
+    Plan {
+        /// Only this target.
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Do what is due: repair, then rotate if due.
+    Reconcile {
+        /// Only this target.
+        #[arg(long)]
+        target: Option<String>,
+        /// Show the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Rotate now even if not due.
+    Rotate {
+        /// Only this target.
+        #[arg(long)]
+        target: Option<String>,
+        /// Show the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// An error with the exit code it maps to.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+fn usage(error: anyhow::Error) -> Failure {
+    Failure { code: 2, error }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let output = cli.output;
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(output, Failure { code: 1, error: e.into() }),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => fail(output, f),
+    }
+}
+
+fn fail(output: Output, f: Failure) -> ExitCode {
+    match output {
+        Output::Text => eprintln!("error: {:#}", f.error),
+        Output::Json => println!("{}", serde_json::json!({"error": format!("{:#}", f.error), "exitCode": f.code})),
+    }
+    ExitCode::from(f.code)
+}
+
+/// Our crates log at the chosen level; every other crate stays at `warn`, so that no
+/// dependency's request dump can reach the log at any verbosity.
+fn init_logging(verbose: u8) {
+    let ours = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::new(format!("warn,rotator={ours},soracom_key_rotator={ours}"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<u8, Failure> {
+    let now = match &cli.now {
+        Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .with_context(|| format!("--now {s:?} is not an RFC 3339 time"))
+            .map_err(usage)?,
+        None => OffsetDateTime::now_utc(),
+    };
+    let config = Config::load(&cli.config).map_err(|e| usage(e.into()))?;
+    let (command, target, dry_run) = match &cli.command {
+        Cmd::Plan { target } => (Command::Plan, target, true),
+        Cmd::Reconcile { target, dry_run } => (Command::Reconcile, target, *dry_run),
+        Cmd::Rotate { target, dry_run } => (Command::Rotate, target, *dry_run),
+    };
+    let targets = config.select(target.as_deref()).map_err(|e| usage(anyhow::anyhow!(e)))?;
+
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let env = |k: &str| std::env::var(k).ok();
+    let (endpoint, key) = auth::resolve(&env, home.as_deref(), config.soracom.coverage, config.soracom.profile.as_deref())
+        .map_err(|e| usage(e.into()))?;
+    tracing::info!(endpoint = %endpoint.0, "SORACOM endpoint");
+    let soracom =
+        SoracomClient::new(endpoint, key, config.soracom.clone()).map_err(|e| Failure { code: 1, error: e.into() })?;
+    let iam = AwsIam::from_env().await;
+
+    let bar = (matches!(cli.output, Output::Text) && std::io::stderr().is_terminal()).then(Bar::default);
+    let progress: &dyn Progress = match &bar {
+        Some(b) => b,
+        None => &NoProgress,
+    };
+    let engine = Engine { iam: &iam, soracom: &soracom, config: &config, progress };
+    let report = engine
+        .run(command, &targets, now, dry_run)
+        .await
+        .context("observing AWS and SORACOM; nothing was changed")
+        .map_err(|error| Failure { code: 1, error })?;
+    match cli.output {
+        Output::Text => print!("{}", report.render_text()),
+        Output::Json => {
+            let doc = serde_json::to_string_pretty(&report)
+                .context("serialising the report")
+                .map_err(|error| Failure { code: 1, error })?;
+            println!("{doc}");
+        }
+    }
+    Ok(report.exit_code())
+}
+
+/// A progress bar on stderr, used only when stderr is a terminal.
+#[derive(Default)]
+struct Bar(std::sync::Mutex<Option<indicatif::ProgressBar>>);
+
+impl Progress for Bar {
+    fn start(&self, label: &str, total: u64) {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_message(label.to_string());
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}") {
+            bar.set_style(style);
+        }
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bar);
+    }
+
+    fn advance(&self) {
+        if let Some(b) = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
+            b.inc(1);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The admin HTTP API under `/_emulator`, for the binary and demos.
+//!
+//! It lets a human or script inspect state (never secrets) and turn the same knobs the
+//! in-process `Emulator` methods turn: faults, clock, page size, rate limit, latency.
+//! Admin calls are not recorded, counted, faulted or rate limited.
+
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State as AxumState;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::faults::Fault;
+use crate::ratelimit::RateLimit;
+use crate::reply::{ApiError, Reply};
+use crate::server::{lock, to_response, Shared};
+use crate::state::StoredCredential;
+
+/// The admin routes.
+pub(crate) fn router() -> Router<Shared> {
+    Router::new()
+        .route("/state", get(state))
+        .route("/faults", post(add_fault).delete(clear_faults))
+        .route("/clock", post(clock))
+        .route("/page-size", post(page_size))
+        .route("/rate-limit", post(rate_limit))
+        .route("/latency", post(latency))
+        .route("/stats", get(stats))
+}
+
+fn ok() -> Response {
+    to_response(Reply::empty(204))
+}
+
+fn bad(e: JsonRejection) -> Response {
+    to_response(Reply::json(
+        400,
+        ApiError::bad_request(e.body_text()).body(Default::default()),
+    ))
+}
+
+async fn state(AxumState(shared): AxumState<Shared>) -> Response {
+    let st = lock(&shared);
+    let credentials: Vec<Value> = st
+        .credentials
+        .values()
+        .map(StoredCredential::model)
+        .collect();
+    let handlers: Vec<&Value> = st.event_handlers.values().collect();
+    to_response(Reply::json(
+        200,
+        json!({"credentials": credentials, "groups": st.group_models(), "eventHandlers": handlers}),
+    ))
+}
+
+async fn add_fault(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<Fault>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(fault)) => {
+            lock(&shared).faults.add(fault);
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+async fn clear_faults(AxumState(shared): AxumState<Shared>) -> Response {
+    lock(&shared).faults.clear();
+    ok()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Clock {
+    now_ms: Option<i64>,
+}
+
+async fn clock(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<Clock>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(c)) => {
+            lock(&shared).fixed_now_ms = c.now_ms;
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageSize {
+    page_size: usize,
+}
+
+async fn page_size(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<PageSize>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(p)) => {
+            lock(&shared).page_size = p.page_size.max(1);
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RateLimitBody {
+    limit: u32,
+    window_seconds: u64,
+}
+
+async fn rate_limit(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<Option<RateLimitBody>>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(r)) => {
+            lock(&shared).rate.set(r.map(|r| RateLimit {
+                limit: r.limit,
+                window: Duration::from_secs(r.window_seconds.max(1)),
+            }));
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Latency {
+    ms: u64,
+}
+
+async fn latency(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<Latency>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(l)) => {
+            lock(&shared).latency = Duration::from_millis(l.ms);
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+async fn stats(AxumState(shared): AxumState<Shared>) -> Response {
+    let st = lock(&shared);
+    to_response(Reply::json(200, json!({"callCounts": st.counts})))
+}

@@ -1,0 +1,226 @@
+//! Fault injection: which calls fail, and how.
+//!
+//! A `Fault` targets an operationId (or `*`), waits for its `nth` matching call and then fires
+//! for `times` consecutive matching calls. `FaultSet` does that counting and nothing else, so
+//! the rules can be unit-tested without a server; the server decides what each `FaultKind`
+//! means on the wire.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One injected fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fault {
+    /// The operationId it applies to (e.g. `listGroups`), or `*` for every operation.
+    pub operation: String,
+    /// 1-based: the first matching call (counted from when the fault is added) that fails.
+    #[serde(default = "one")]
+    pub nth: u32,
+    /// How many consecutive matching calls fail; 0 means every one from `nth` on.
+    #[serde(default = "one")]
+    pub times: u32,
+    /// What the failing calls get.
+    pub kind: FaultKind,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// What a faulted call gets instead of its normal answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum FaultKind {
+    /// The given status with the given kind of body; the call is not performed.
+    Status {
+        /// HTTP status to send.
+        status: u16,
+        /// The body to send with it.
+        body: FaultBody,
+    },
+    /// 429 with the rate-limit headers, `Remaining: 0`.
+    RateLimited {
+        /// Value of `X-Soracom-Ratelimit-Seconds-Before-Refresh`.
+        seconds_before_refresh: u32,
+    },
+    /// Wait this long (milliseconds in JSON), then handle the call normally.
+    Latency(#[serde(with = "duration_ms")] Duration),
+    /// Close the connection without answering; the call is not performed.
+    Drop,
+    /// 401 as for an expired token; the call is not performed.
+    ExpiredToken,
+    /// Perform the call (state changes), then close the connection without answering.
+    SucceedThenDrop,
+}
+
+/// The body of a `FaultKind::Status` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FaultBody {
+    /// A JSON error in the configured envelope.
+    Json,
+    /// An HTML page such as a load balancer sends (`<html>…502 Bad Gateway…`).
+    Html,
+    /// The first half of a JSON error body, declared as `application/json`.
+    Truncated,
+    /// No body at all.
+    Empty,
+}
+
+/// Serde helper: a `Duration` as whole milliseconds.
+pub(crate) mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[derive(Debug)]
+struct Armed {
+    fault: Fault,
+    seen: u32,
+}
+
+impl Armed {
+    fn first(&self) -> u32 {
+        self.fault.nth.max(1)
+    }
+
+    fn fires(&self) -> bool {
+        self.seen >= self.first()
+            && (self.fault.times == 0 || self.seen < self.first().saturating_add(self.fault.times))
+    }
+
+    fn spent(&self) -> bool {
+        self.fault.times != 0 && self.seen >= self.first().saturating_add(self.fault.times - 1)
+    }
+}
+
+/// The armed faults, in the order they were added.
+#[derive(Debug, Default)]
+pub(crate) struct FaultSet {
+    armed: Vec<Armed>,
+}
+
+impl FaultSet {
+    /// Arms a fault; its count starts now.
+    pub fn add(&mut self, fault: Fault) {
+        self.armed.push(Armed { fault, seen: 0 });
+    }
+
+    /// Disarms every fault.
+    pub fn clear(&mut self) {
+        self.armed.clear();
+    }
+
+    /// Counts a call to `operation` against every matching fault and returns the kind of the
+    /// first one (oldest first) that fires. A fault due to fire but shadowed by an older one
+    /// still uses up that call.
+    pub fn on_call(&mut self, operation: &str) -> Option<FaultKind> {
+        let mut fired = None;
+        for armed in &mut self.armed {
+            if armed.fault.operation != "*" && armed.fault.operation != operation {
+                continue;
+            }
+            armed.seen = armed.seen.saturating_add(1);
+            if fired.is_none() && armed.fires() {
+                fired = Some(armed.fault.kind.clone());
+            }
+        }
+        self.armed.retain(|a| !a.spent());
+        fired
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(op: &str, nth: u32, times: u32) -> Fault {
+        Fault {
+            operation: op.into(),
+            nth,
+            times,
+            kind: FaultKind::Drop,
+        }
+    }
+
+    fn pattern(set: &mut FaultSet, op: &str, calls: usize) -> Vec<bool> {
+        (0..calls).map(|_| set.on_call(op).is_some()).collect()
+    }
+
+    #[test]
+    fn nth_and_times() {
+        let mut set = FaultSet::default();
+        set.add(fault("listGroups", 2, 2));
+        assert_eq!(set.on_call("getGroup"), None);
+        assert_eq!(
+            pattern(&mut set, "listGroups", 5),
+            [false, true, true, false, false]
+        );
+        assert!(set.armed.is_empty());
+    }
+
+    #[test]
+    fn forever_and_wildcard() {
+        let mut set = FaultSet::default();
+        set.add(fault("*", 3, 0));
+        assert_eq!(pattern(&mut set, "auth", 2), [false, false]);
+        assert_eq!(pattern(&mut set, "listGroups", 4), [true; 4]);
+        assert_eq!(set.armed.len(), 1);
+        set.clear();
+        assert_eq!(set.on_call("auth"), None);
+    }
+
+    #[test]
+    fn nth_zero_means_first() {
+        let mut set = FaultSet::default();
+        set.add(fault("auth", 0, 1));
+        assert_eq!(pattern(&mut set, "auth", 2), [true, false]);
+    }
+
+    #[test]
+    fn older_fault_wins_and_both_count() {
+        let mut set = FaultSet::default();
+        set.add(Fault {
+            kind: FaultKind::ExpiredToken,
+            ..fault("auth", 1, 1)
+        });
+        set.add(fault("auth", 1, 2));
+        assert_eq!(set.on_call("auth"), Some(FaultKind::ExpiredToken));
+        assert_eq!(set.on_call("auth"), Some(FaultKind::Drop));
+        assert_eq!(set.on_call("auth"), None);
+    }
+
+    #[test]
+    fn json_shape() {
+        let f: Fault = serde_json::from_str(
+            r#"{"operation":"listGroups","kind":{"status":{"status":502,"body":"html"}}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((f.nth, f.times), (1, 1));
+        let k: FaultKind =
+            serde_json::from_str(r#"{"latency":1500}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(k, FaultKind::Latency(Duration::from_millis(1500)));
+        let k: FaultKind = serde_json::from_str(r#"{"rateLimited":{"secondsBeforeRefresh":3}}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            k,
+            FaultKind::RateLimited {
+                seconds_before_refresh: 3
+            }
+        );
+        let k: FaultKind =
+            serde_json::from_str(r#""succeedThenDrop""#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(k, FaultKind::SucceedThenDrop);
+    }
+}

@@ -1,0 +1,316 @@
+//! A stateful emulator of the SORACOM API subset soracom-key-rotator uses, with fault
+//! injection.
+//!
+//! Tests start it in-process with [`Emulator::start`] (127.0.0.1, a free port), seed data,
+//! arm faults, point the client at [`Emulator::endpoint`] and afterwards inspect state and
+//! the recorded requests. The `soracom-emulator` binary serves the same thing for demos,
+//! with an admin API under `/_emulator`.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod admin;
+mod faults;
+mod handlers;
+mod ratelimit;
+mod reply;
+mod routes;
+mod server;
+mod state;
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use faults::{Fault, FaultBody, FaultKind};
+pub use ratelimit::RateLimit;
+pub use reply::ErrorEnvelope;
+pub use state::{RecordedRequest, StoredCredential};
+
+use server::{lock, Shared};
+use state::AuthKey;
+
+/// Creation time of the seeded credential set: 2022-08-10T00:00:00Z.
+const SEED_CREATED_MS: i64 = 1_660_089_600_000;
+
+/// A running emulator. Dropping it stops the server too; [`Emulator::shutdown`] also waits.
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Shared,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Binds 127.0.0.1:0 and serves in a tokio task.
+    pub async fn start() -> std::io::Result<Emulator> {
+        Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    /// Binds the given address and serves in a tokio task.
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<Emulator> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Shared::default();
+        let app = server::app(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let serve = axum::serve(
+            server::KillableListener(listener),
+            app.into_make_service_with_connect_info::<server::Conn>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        });
+        let task = tokio::spawn(async move {
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "emulator server stopped with an error");
+            }
+        });
+        tracing::info!(%addr, "SORACOM emulator listening");
+        Ok(Emulator {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The origin without `/v1`, e.g. `http://127.0.0.1:41234`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The emulated operator's id.
+    pub fn operator_id(&self) -> String {
+        lock(&self.shared).operator_id.clone()
+    }
+
+    /// Accepts this AuthKey as a root user's key (the auth response has no `userName`).
+    pub fn add_auth_key(&self, auth_key_id: &str, auth_key: &str) {
+        self.insert_auth_key(auth_key_id, auth_key, None);
+    }
+
+    /// Accepts this AuthKey as a SAM user's key (the auth response includes `userName`).
+    pub fn add_sam_auth_key(&self, auth_key_id: &str, auth_key: &str, user_name: &str) {
+        self.insert_auth_key(auth_key_id, auth_key, Some(user_name.to_owned()));
+    }
+
+    fn insert_auth_key(&self, id: &str, secret: &str, user_name: Option<String>) {
+        lock(&self.shared).auth_keys.insert(
+            id.to_owned(),
+            AuthKey {
+                secret: secret.to_owned(),
+                user_name,
+            },
+        );
+    }
+
+    /// Seeds the original project's scenario: credential set
+    /// `aws-soracom-funnel-sample-220810` holding the given AWS key, and groups `test-1` and
+    /// `test-2` whose SoracomFunnel configuration uses it.
+    pub fn seed_funnel_sample(&self, access_key_id: &str, secret_access_key: &str) {
+        const ID: &str = "aws-soracom-funnel-sample-220810";
+        self.put_credential(
+            ID,
+            "aws-credentials",
+            "",
+            json!({"accessKeyId": access_key_id, "secretAccessKey": secret_access_key}),
+            SEED_CREATED_MS,
+        );
+        for name in ["test-1", "test-2"] {
+            self.add_group(
+                name,
+                json!({"SoracomFunnel": {
+                    "credentialsId": ID,
+                    "enabled": true,
+                    "contentType": "application/json",
+                    "destination": {
+                        "provider": "aws",
+                        "service": "aws-iot",
+                        "resourceUrl": "https://xxxx.iot.ap-northeast-1.amazonaws.com/soracom/%{imsi}",
+                    },
+                }}),
+            );
+        }
+    }
+
+    /// Adds a group tagged `{name}` with the given configuration (namespace → object);
+    /// returns its groupId. A non-object configuration counts as empty.
+    pub fn add_group(&self, name: &str, configuration: Value) -> String {
+        lock(&self.shared).add_group(name, configuration)
+    }
+
+    /// Adds an event handler; it gets a generated `handlerId` unless it has one. Returns the id.
+    pub fn add_event_handler(&self, handler: Value) -> String {
+        lock(&self.shared).add_event_handler(handler)
+    }
+
+    /// Stores a credential set directly, bypassing the API, created (and updated) at `created_ms`.
+    pub fn put_credential(
+        &self,
+        id: &str,
+        kind: &str,
+        description: &str,
+        credentials: Value,
+        created_ms: i64,
+    ) {
+        lock(&self.shared).credentials.insert(
+            id.to_owned(),
+            StoredCredential {
+                id: id.to_owned(),
+                kind: kind.to_owned(),
+                description: description.to_owned(),
+                credentials,
+                create_ms: created_ms,
+                update_ms: created_ms,
+                last_used_ms: 0,
+            },
+        );
+    }
+
+    /// The ids of all credential sets, sorted.
+    pub fn credential_ids(&self) -> Vec<String> {
+        lock(&self.shared).credentials.keys().cloned().collect()
+    }
+
+    /// One credential set as stored, secret included.
+    pub fn credential(&self, id: &str) -> Option<StoredCredential> {
+        lock(&self.shared).credentials.get(id).cloned()
+    }
+
+    /// Every group as the API shows it, ordered by groupId.
+    pub fn groups(&self) -> Vec<Value> {
+        lock(&self.shared).group_models()
+    }
+
+    /// The first group (by groupId) whose `name` tag is `name`.
+    pub fn group_by_name(&self, name: &str) -> Option<Value> {
+        let st = lock(&self.shared);
+        st.groups
+            .values()
+            .find(|g| g.name() == Some(name))
+            .map(|g| g.model(&st.operator_id))
+    }
+
+    /// Every event handler, ordered by handlerId.
+    pub fn event_handlers(&self) -> Vec<Value> {
+        lock(&self.shared)
+            .event_handlers
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The most groups one `GET /v1/groups` page holds (default 100); `limit` can lower it.
+    pub fn set_page_size(&self, n: usize) {
+        lock(&self.shared).page_size = n.max(1);
+    }
+
+    /// Fixes the emulator clock (epoch ms) used for timestamps and token expiry; `None`
+    /// returns to system time.
+    pub fn set_now_ms(&self, now: Option<i64>) {
+        lock(&self.shared).fixed_now_ms = now;
+    }
+
+    /// The lifetime of tokens issued from now on when the auth request does not set one
+    /// (default 24 h).
+    pub fn set_token_ttl(&self, ttl: Duration) {
+        lock(&self.shared).token_ttl = ttl;
+    }
+
+    /// Expires every token issued so far.
+    pub fn expire_tokens(&self) {
+        for token in lock(&self.shared).tokens.values_mut() {
+            token.revoked = true;
+        }
+    }
+
+    /// Sets a credential set's `lastUsedDateTime`; unknown ids are ignored.
+    pub fn mark_credential_used(&self, id: &str, at_ms: i64) {
+        if let Some(c) = lock(&self.shared).credentials.get_mut(id) {
+            c.last_used_ms = at_ms;
+        }
+    }
+
+    /// Arms a fault; its `nth` counts matching calls from now on.
+    pub fn add_fault(&self, fault: Fault) {
+        lock(&self.shared).faults.add(fault);
+    }
+
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        lock(&self.shared).faults.clear();
+    }
+
+    /// Sets or removes the rate limit; counters start afresh.
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        lock(&self.shared).rate.set(limit);
+    }
+
+    /// A delay added to every `/v1` call.
+    pub fn set_latency(&self, per_call: Duration) {
+        lock(&self.shared).latency = per_call;
+    }
+
+    /// The shape of error bodies from now on.
+    pub fn set_error_envelope(&self, e: ErrorEnvelope) {
+        lock(&self.shared).envelope = e;
+    }
+
+    /// Every API request so far (admin calls excluded), in order of completion.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared).requests.clone()
+    }
+
+    /// Calls per operationId, faulted calls included, unrouted calls excluded.
+    pub fn call_counts(&self) -> BTreeMap<String, u64> {
+        lock(&self.shared).counts.clone()
+    }
+
+    /// Clears the request log and the call counts.
+    pub fn reset_stats(&self) {
+        let mut st = lock(&self.shared);
+        st.requests.clear();
+        st.counts.clear();
+    }
+
+    /// Stops serving and waits (briefly) for open connections to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(server::SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+// Hand-written so that printing an `Emulator` never shows the secrets it holds.
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

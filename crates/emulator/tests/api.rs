@@ -1,0 +1,526 @@
+//! The emulated API's normal behaviour: auth, credentials, groups, event handlers, errors,
+//! and what the emulator records.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{client, send, Env, KEY, KEY_ID};
+use reqwest::Method;
+use serde_json::{json, Value};
+use soracom_emulator::{Emulator, ErrorEnvelope};
+
+#[tokio::test]
+async fn auth_ok_and_bad() {
+    let emu = Emulator::start().await.unwrap_or_else(|e| panic!("{e}"));
+    emu.add_auth_key(KEY_ID, KEY);
+    emu.add_sam_auth_key("keyId-sam", "secret-sam", "rotator");
+    let http = client();
+    let auth = |body: Value| http.post(format!("{}/v1/auth", emu.endpoint())).json(&body);
+
+    let (status, body) = send(auth(json!({"authKeyId": KEY_ID, "authKey": KEY}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["operatorId"], emu.operator_id());
+    assert!(body["apiKey"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(body["token"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(body.get("userName").is_none());
+
+    let (status, body) = send(auth(
+        json!({"authKeyId": "keyId-sam", "authKey": "secret-sam"}),
+    ))
+    .await;
+    assert_eq!((status, body["userName"].clone()), (200, json!("rotator")));
+
+    let (status, body) = send(auth(json!({"authKeyId": KEY_ID, "authKey": "wrong"}))).await;
+    assert_eq!((status, body["code"].clone()), (401, json!("AUTH0001")));
+    let (status, _) = send(auth(json!({"email": "a@b", "password": "x"}))).await;
+    assert_eq!(status, 401);
+    let (status, _) = send(auth(json!([1]))).await;
+    assert_eq!(status, 400);
+    let (status, _) = send(
+        http.post(format!("{}/v1/auth", emu.endpoint()))
+            .header("content-type", "application/json")
+            .body("{not json"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = send(auth(
+        json!({"authKeyId": KEY_ID, "authKey": KEY, "tokenTimeoutSeconds": 172_801}),
+    ))
+    .await;
+    assert_eq!(status, 400);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn headers_required() {
+    let env = Env::new().await;
+    let url = env.url("/credentials");
+    let (status, body) = send(env.http.get(&url)).await;
+    assert_eq!((status, body["code"].clone()), (401, json!("AUTH0003")));
+    let (status, _) = send(env.http.get(&url).header("X-Soracom-API-Key", &env.api_key)).await;
+    assert_eq!(status, 401);
+    let (status, body) = send(
+        env.http
+            .get(&url)
+            .header("X-Soracom-API-Key", &env.api_key)
+            .header("X-Soracom-Token", "forged"),
+    )
+    .await;
+    assert_eq!((status, body["code"].clone()), (401, json!("AUTH0004")));
+    let (status, _) = send(env.req(Method::GET, "/credentials")).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn token_expiry() {
+    let mut env = Env::new().await;
+    env.emu.expire_tokens();
+    let (status, body) = send(env.req(Method::GET, "/groups")).await;
+    assert_eq!((status, body["code"].clone()), (401, json!("AUTH0010")));
+    env.relogin().await;
+    assert_eq!(send(env.req(Method::GET, "/groups")).await.0, 200);
+
+    // TTL against the emulator clock.
+    env.emu.set_now_ms(Some(1_000_000));
+    env.emu.set_token_ttl(Duration::from_secs(60));
+    env.relogin().await;
+    env.emu.set_now_ms(Some(1_059_999));
+    assert_eq!(send(env.req(Method::GET, "/groups")).await.0, 200);
+    env.emu.set_now_ms(Some(1_060_000));
+    assert_eq!(send(env.req(Method::GET, "/groups")).await.0, 401);
+
+    // tokenTimeoutSeconds wins over the default TTL.
+    let (status, body) = send(
+        env.http
+            .post(env.url("/auth"))
+            .json(&json!({"authKeyId": KEY_ID, "authKey": KEY, "tokenTimeoutSeconds": 600})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let get = |now| {
+        env.emu.set_now_ms(Some(now));
+        env.http
+            .get(env.url("/groups"))
+            .header(
+                "X-Soracom-API-Key",
+                body["apiKey"].as_str().unwrap_or_default(),
+            )
+            .header(
+                "X-Soracom-Token",
+                body["token"].as_str().unwrap_or_default(),
+            )
+    };
+    assert_eq!(send(get(1_060_000 + 599_000)).await.0, 200);
+    assert_eq!(send(get(1_060_000 + 600_000)).await.0, 401);
+}
+
+#[tokio::test]
+async fn credentials_crud_never_returns_secrets() {
+    let env = Env::new().await;
+    env.emu.set_now_ms(Some(1_700_000_000_000));
+    let body = json!({
+        "type": "aws-credentials",
+        "description": "rotated",
+        "credentials": {"accessKeyId": "AKIA1", "secretAccessKey": "SECRET1"},
+    });
+    let (status, created) = send(env.req(Method::POST, "/credentials/my-set").json(&body)).await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        created,
+        json!({
+            "credentialsId": "my-set", "type": "aws-credentials", "description": "rotated",
+            "credentials": {}, "createDateTime": 1_700_000_000_000_i64,
+            "updateDateTime": 1_700_000_000_000_i64, "lastUsedDateTime": 0,
+        })
+    );
+    let stored = env
+        .emu
+        .credential("my-set")
+        .unwrap_or_else(|| panic!("stored"));
+    assert_eq!(stored.credentials["secretAccessKey"], "SECRET1");
+
+    let (status, dup) = send(env.req(Method::POST, "/credentials/my-set").json(&body)).await;
+    assert_eq!((status, dup["code"].clone()), (400, json!("CRD0002")));
+    for bad in [
+        json!([]),
+        json!({"credentials": {}}),
+        json!({"type": "aws-credentials"}),
+    ] {
+        assert_eq!(
+            send(env.req(Method::POST, "/credentials/x").json(&bad))
+                .await
+                .0,
+            400
+        );
+    }
+
+    env.emu.set_now_ms(Some(1_700_000_100_000));
+    env.emu.mark_credential_used("my-set", 1_700_000_050_000);
+    let update = json!({"type": "aws-credentials", "credentials": {"accessKeyId": "AKIA2", "secretAccessKey": "SECRET2"}});
+    let (status, updated) = send(env.req(Method::PUT, "/credentials/my-set").json(&update)).await;
+    assert_eq!(status, 200);
+    assert_eq!(updated["updateDateTime"], 1_700_000_100_000_i64);
+    assert_eq!(updated["createDateTime"], 1_700_000_000_000_i64);
+    assert_eq!(updated["lastUsedDateTime"], 1_700_000_050_000_i64);
+    assert_eq!(updated["credentials"], json!({}));
+    assert_eq!(
+        env.emu
+            .credential("my-set")
+            .map(|c| c.credentials["secretAccessKey"].clone()),
+        Some(json!("SECRET2"))
+    );
+    assert_eq!(
+        send(env.req(Method::PUT, "/credentials/nope").json(&update))
+            .await
+            .0,
+        404
+    );
+
+    let (status, list) = send(env.req(Method::GET, "/credentials")).await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert_eq!(list[0]["credentials"], json!({}));
+    let raw = env.requests_text().await;
+    assert!(!raw.contains("SECRET"), "a response leaked a secret: {raw}");
+
+    let (status, _) = send(env.req(Method::DELETE, "/credentials/my-set")).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        send(env.req(Method::DELETE, "/credentials/my-set")).await.0,
+        404
+    );
+    assert!(env.emu.credential_ids().is_empty());
+}
+
+trait ResponsesText {
+    async fn requests_text(&self) -> String;
+}
+
+impl ResponsesText for Env {
+    /// Every response body the API gives for the read operations, concatenated.
+    async fn requests_text(&self) -> String {
+        let mut out = String::new();
+        for path in ["/credentials", "/groups", "/event_handlers"] {
+            let resp = self
+                .req(Method::GET, path)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            out.push_str(&resp.text().await.unwrap_or_default());
+        }
+        out
+    }
+}
+
+#[tokio::test]
+async fn seed_funnel_sample() {
+    let env = Env::new().await;
+    env.emu.seed_funnel_sample("AKIASEED", "SEEDSECRET");
+    let c = env
+        .emu
+        .credential("aws-soracom-funnel-sample-220810")
+        .unwrap_or_else(|| panic!("seeded"));
+    assert_eq!(
+        (c.kind.as_str(), c.create_ms),
+        ("aws-credentials", 1_660_089_600_000)
+    );
+    let g = env
+        .emu
+        .group_by_name("test-2")
+        .unwrap_or_else(|| panic!("group"));
+    assert_eq!(
+        g["configuration"]["SoracomFunnel"]["credentialsId"],
+        "aws-soracom-funnel-sample-220810"
+    );
+    assert_eq!(g["operatorId"], env.emu.operator_id());
+    let (_, list) = send(env.req(Method::GET, "/credentials")).await;
+    assert!(list[0].get("description").is_none());
+    assert!(!env.requests_text().await.contains("SEEDSECRET"));
+}
+
+#[tokio::test]
+async fn groups_paging() {
+    let env = Env::new().await;
+    for i in 0..7 {
+        env.emu.add_group(&format!("g{i}"), json!({}));
+    }
+    env.emu.set_page_size(3);
+    let mut ids = Vec::new();
+    let mut key: Option<String> = None;
+    let mut pages = 0;
+    for _ in 0..10 {
+        let mut rb = env.req(Method::GET, "/groups");
+        if let Some(k) = &key {
+            rb = rb.query(&[("last_evaluated_key", k)]);
+        }
+        let resp = rb.send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(resp.status(), 200);
+        let next = resp
+            .headers()
+            .get("x-soracom-next-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let page: Vec<Value> = resp.json().await.unwrap_or_else(|e| panic!("{e}"));
+        pages += 1;
+        ids.extend(
+            page.iter()
+                .map(|g| g["groupId"].as_str().unwrap_or_default().to_owned()),
+        );
+        if let Some(n) = &next {
+            assert_eq!(
+                Some(n.as_str()),
+                page.last().and_then(|g| g["groupId"].as_str())
+            );
+        }
+        key = next;
+        if key.is_none() {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    let expected: Vec<String> = env
+        .emu
+        .groups()
+        .iter()
+        .map(|g| g["groupId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(ids, expected);
+    assert_eq!(ids.len(), 7);
+
+    // `limit` lowers the page size but cannot raise it.
+    let resp = env
+        .req(Method::GET, "/groups")
+        .query(&[("limit", "2")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(resp.headers().contains_key("x-soracom-next-key"));
+    let page: Vec<Value> = resp.json().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.len(), 2);
+    let (_, page) = send(env.req(Method::GET, "/groups").query(&[("limit", "50")])).await;
+    assert_eq!(page.as_array().map(Vec::len), Some(3));
+    for bad in ["0", "x", "-1"] {
+        assert_eq!(
+            send(env.req(Method::GET, "/groups").query(&[("limit", bad)]))
+                .await
+                .0,
+            400
+        );
+    }
+    // Unknown parameters are ignored; tag filters work.
+    let (status, page) = send(env.req(Method::GET, "/groups").query(&[
+        ("tag_name", "name"),
+        ("tag_value", "g4"),
+        ("whatever", "1"),
+    ]))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(page.as_array().map(Vec::len), Some(1));
+
+    let id = &ids[0];
+    let (status, g) = send(env.req(Method::GET, &format!("/groups/{id}"))).await;
+    assert_eq!((status, g["tags"]["name"].clone()), (200, json!("g0")));
+    assert_eq!(send(env.req(Method::GET, "/groups/none")).await.0, 404);
+}
+
+#[tokio::test]
+async fn put_configuration_merges_only_given_keys() {
+    let env = Env::new().await;
+    env.emu.seed_funnel_sample("AKIA", "S");
+    env.emu.set_now_ms(Some(1_700_000_000_000));
+    let group = env
+        .emu
+        .group_by_name("test-1")
+        .unwrap_or_else(|| panic!("group"));
+    let id = group["groupId"].as_str().unwrap_or_default().to_owned();
+    let other_before = env.emu.group_by_name("test-2");
+    let path = format!("/groups/{id}/configuration/SoracomFunnel");
+    let (status, after) = send(
+        env.req(Method::PUT, &path)
+            .json(&json!([{"key": "credentialsId", "value": "new-set"}])),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut expected = group["configuration"].clone();
+    expected["SoracomFunnel"]["credentialsId"] = json!("new-set");
+    assert_eq!(after["configuration"], expected);
+    assert_eq!(after["lastModifiedTime"], 1_700_000_000_000_i64);
+    assert_eq!(env.emu.group_by_name("test-2"), other_before);
+
+    let (status, after) = send(
+        env.req(
+            Method::PUT,
+            &format!("/groups/{id}/configuration/SoracomFunk"),
+        )
+        .json(&json!([{"key": "credentialsId", "value": {"$credentialsId": "x"}}])),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        after["configuration"]["SoracomFunnel"],
+        expected["SoracomFunnel"]
+    );
+    assert_eq!(
+        after["configuration"]["SoracomFunk"]["credentialsId"]["$credentialsId"],
+        "x"
+    );
+
+    let ok = json!([{"key": "a", "value": 1}]);
+    let bad_ns = format!("/groups/{id}/configuration/SoracomNope");
+    assert_eq!(send(env.req(Method::PUT, &bad_ns).json(&ok)).await.0, 400);
+    let missing = "/groups/none/configuration/SoracomFunnel";
+    assert_eq!(send(env.req(Method::PUT, missing).json(&ok)).await.0, 404);
+    for bad in [
+        json!({"key": "a", "value": 1}),
+        json!([{"key": "a"}]),
+        json!([{"key": 1, "value": 1}]),
+        json!(["a"]),
+    ] {
+        assert_eq!(
+            send(env.req(Method::PUT, &path).json(&bad)).await.0,
+            400,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        env.emu
+            .group_by_name("test-1")
+            .map(|g| g["configuration"].clone()),
+        Some(after["configuration"].clone())
+    );
+}
+
+#[tokio::test]
+async fn event_handlers_list_get_update() {
+    let env = Env::new().await;
+    let handler = json!({
+        "name": "lambda", "status": "active",
+        "ruleConfig": {"type": "SubscriberDailyTrafficRule", "properties": {"limitTotalTrafficMegaByte": 10}},
+        "actionConfigList": [{"type": "InvokeAWSLambdaAction", "properties": {"credentialsId": "old", "executionDateTimeConst": "IMMEDIATELY"}}],
+        "targetOperatorId": "OP0012345678",
+    });
+    let id = env.emu.add_event_handler(handler.clone());
+    let fixed = env.emu.add_event_handler(json!({"handlerId": "h-fixed", "name": "n", "status": "inactive", "ruleConfig": {}, "actionConfigList": []}));
+    assert_eq!(fixed, "h-fixed");
+
+    let (status, list) = send(env.req(Method::GET, "/event_handlers")).await;
+    assert_eq!((status, list.as_array().map(Vec::len)), (200, Some(2)));
+    let (status, got) = send(env.req(Method::GET, &format!("/event_handlers/{id}"))).await;
+    assert_eq!((status, got["handlerId"].clone()), (200, json!(id)));
+    assert_eq!(
+        send(env.req(Method::GET, "/event_handlers/none")).await.0,
+        404
+    );
+
+    let mut update = handler.clone();
+    update["actionConfigList"][0]["properties"]["credentialsId"] = json!("new");
+    let resp = env
+        .req(Method::PUT, &format!("/event_handlers/{id}"))
+        .json(&update)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), 200);
+    let stored = env
+        .emu
+        .event_handlers()
+        .into_iter()
+        .find(|h| h["handlerId"] == json!(id))
+        .unwrap_or_else(|| panic!("handler"));
+    let mut expected = update.clone();
+    expected["handlerId"] = json!(id);
+    assert_eq!(stored, expected);
+
+    assert_eq!(
+        send(env.req(Method::PUT, "/event_handlers/none").json(&update))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        send(
+            env.req(Method::PUT, &format!("/event_handlers/{id}"))
+                .json(&json!({"name": "x"}))
+        )
+        .await
+        .0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_error_envelope() {
+    let env = Env::new().await;
+    let (status, body) = send(env.req(Method::GET, "/nothing")).await;
+    assert_eq!(status, 404);
+    assert!(body["code"].is_string() && body["message"].is_string());
+    assert_eq!(send(env.req(Method::DELETE, "/groups")).await.0, 405);
+
+    env.emu.set_error_envelope(ErrorEnvelope::ApiCallError);
+    let (status, body) = send(env.req(Method::GET, "/groups/none")).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["httpStatus"], 404);
+    assert_eq!(body["errorMessage"]["code"], "GRP0001");
+    assert!(body.get("code").is_none());
+    env.emu.set_error_envelope(ErrorEnvelope::Plain);
+    let (_, body) = send(env.req(Method::GET, "/groups/none")).await;
+    assert_eq!(body["code"], "GRP0001");
+}
+
+#[tokio::test]
+async fn requests_and_counts_are_recorded() {
+    let env = Env::new().await;
+    env.emu.seed_funnel_sample("AKIA", "S");
+    let id = env.emu.groups()[0]["groupId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    env.emu.reset_stats();
+    let _ = send(env.req(Method::GET, "/groups").query(&[("limit", "5")])).await;
+    let _ = send(
+        env.req(
+            Method::PUT,
+            &format!("/groups/{id}/configuration/SoracomFunnel"),
+        )
+        .json(&json!([{"key": "enabled", "value": false}])),
+    )
+    .await;
+    let _ = send(env.req(Method::GET, "/nowhere")).await;
+    let _ = send(
+        env.http
+            .get(format!("{}/_emulator/state", env.emu.endpoint())),
+    )
+    .await;
+
+    let reqs = env.emu.requests();
+    assert_eq!(reqs.len(), 3, "{reqs:#?}");
+    assert_eq!(reqs[0].method, "GET");
+    assert_eq!(reqs[0].path, "/v1/groups");
+    assert_eq!(reqs[0].query.as_deref(), Some("limit=5"));
+    assert_eq!(reqs[0].operation.as_deref(), Some("listGroups"));
+    assert_eq!(reqs[0].status, 200);
+    assert!(reqs[0]
+        .headers
+        .iter()
+        .any(|(k, v)| k == "x-soracom-api-key" && *v == env.api_key));
+    assert_eq!(
+        reqs[1].path,
+        format!("/v1/groups/{id}/configuration/SoracomFunnel")
+    );
+    assert_eq!(
+        reqs[1].operation.as_deref(),
+        Some("putConfigurationParameters")
+    );
+    let body: Value =
+        serde_json::from_slice(reqs[1].body.as_deref().unwrap_or_default()).unwrap_or(Value::Null);
+    assert_eq!(body, json!([{"key": "enabled", "value": false}]));
+    assert_eq!((reqs[2].operation.clone(), reqs[2].status), (None, 404));
+
+    let counts = env.emu.call_counts();
+    assert_eq!(counts.get("listGroups"), Some(&1));
+    assert_eq!(counts.get("putConfigurationParameters"), Some(&1));
+    assert_eq!(counts.len(), 2);
+    env.emu.reset_stats();
+    assert!(env.emu.requests().is_empty() && env.emu.call_counts().is_empty());
+}
