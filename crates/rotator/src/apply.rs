@@ -94,7 +94,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 let prefix = t.credential_prefix.clone();
                 let adopt = t.adopt.clone();
                 Box::new(move |id: &str| {
-                    crate::model::ManagedId::parse(&prefix, id).is_some() || adopt.iter().any(|a| a == id)
+                    crate::model::ManagedId::parse(&prefix, id).is_some()
+                        || adopt.iter().any(|a| a == id)
                 }) as Box<dyn Fn(&str) -> bool + Send + Sync>
             })
             .collect();
@@ -104,12 +105,23 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         loop {
             pages += 1;
             if pages > MAX_PAGES {
-                return Err(Error::SoracomBody { op: "listGroups", detail: format!("more than {MAX_PAGES} pages") });
+                return Err(Error::SoracomBody {
+                    op: "listGroups",
+                    detail: format!("more than {MAX_PAGES} pages"),
+                });
             }
-            let page = self.soracom.list_groups(after.as_deref(), self.config.soracom.page_size).await?;
+            let page = self
+                .soracom
+                .list_groups(after.as_deref(), self.config.soracom.page_size)
+                .await?;
             for g in &page.groups {
                 for (i, wanted) in owned.iter().enumerate() {
-                    slots[i].extend(group_slots(&g.id, g.name.as_deref(), &g.configuration, wanted));
+                    slots[i].extend(group_slots(
+                        &g.id,
+                        g.name.as_deref(),
+                        &g.configuration,
+                        wanted,
+                    ));
                 }
             }
             match page.next {
@@ -125,18 +137,23 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         }
         let mut out = Vec::with_capacity(targets.len());
         for (t, slots) in targets.iter().zip(slots) {
-            out.push(
-                self.iam
-                    .list_keys(&t.iam_user)
-                    .await
-                    .map(|keys| Observed { keys, sets: sets.clone(), slots }),
-            );
+            out.push(self.iam.list_keys(&t.iam_user).await.map(|keys| Observed {
+                keys,
+                sets: sets.clone(),
+                slots,
+            }));
         }
         Ok(out)
     }
 
     /// Runs `command` for `targets` at `now`. `dry_run` forbids every write.
-    pub async fn run(&self, command: Command, targets: &[&Target], now: OffsetDateTime, dry_run: bool) -> Result<RunReport> {
+    pub async fn run(
+        &self,
+        command: Command,
+        targets: &[&Target],
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Result<RunReport> {
         let dry_run = dry_run || command == Command::Plan;
         let observed = self.observe(targets).await?;
         let mut reports = Vec::with_capacity(targets.len());
@@ -153,7 +170,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     next: Some("nothing was changed; fix the cause and run again".into()),
                 },
                 Ok(obs) => {
-                    let intent = Intent { force_rotate: command == Command::Rotate };
+                    let intent = Intent {
+                        force_rotate: command == Command::Rotate,
+                    };
                     let p = plan(target, &obs, now, intent);
                     if dry_run {
                         dry_report(target, p)
@@ -164,7 +183,12 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             };
             reports.push(report);
         }
-        Ok(RunReport { command: command.name().into(), now, dry_run, targets: reports })
+        Ok(RunReport {
+            command: command.name().into(),
+            now,
+            dry_run,
+            targets: reports,
+        })
     }
 
     /// Carries out one target's plan.
@@ -174,9 +198,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let mut rotated: Option<(String, NewAccessKey)> = None;
         for action in &plan.actions {
             let result = match action {
-                Action::DeleteOrphanKey { key } => {
-                    self.iam.delete_key(user, key).await.map(|()| run.ok(format!("deleted orphaned access key {key}")))
-                }
+                Action::DeleteOrphanKey { key } => self
+                    .iam
+                    .delete_key(user, key)
+                    .await
+                    .map(|()| run.ok(format!("deleted orphaned access key {key}"))),
                 Action::MakeRoom { key, set_id } => match self.iam.delete_key(user, key).await {
                     Ok(()) => {
                         run.ok(format!("deleted retired access key {key}"));
@@ -187,13 +213,15 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     }
                     Err(e) => Err(e),
                 },
-                Action::Rotate { new_set_id } => match self.rotate(target, obs, new_set_id, &mut run).await {
-                    Ok(key) => {
-                        rotated = Some((new_set_id.clone(), key));
-                        Ok(())
+                Action::Rotate { new_set_id } => {
+                    match self.rotate(target, obs, new_set_id, &mut run).await {
+                        Ok(key) => {
+                            rotated = Some((new_set_id.clone(), key));
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
                     }
-                    Err(e) => Err(e),
-                },
+                }
                 Action::Repoint { .. } => continue,
             };
             if let Err(e) = result {
@@ -201,14 +229,23 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 return run.finish(
                     Outcome::Failed,
                     Some(e.to_string()),
-                    Some("state is safe: no reference was moved; the next reconcile starts over".into()),
+                    Some(
+                        "state is safe: no reference was moved; the next reconcile starts over"
+                            .into(),
+                    ),
                 );
             }
         }
 
-        let repoints: Vec<&Action> = plan.actions.iter().filter(|a| matches!(a, Action::Repoint { .. })).collect();
+        let repoints: Vec<&Action> = plan
+            .actions
+            .iter()
+            .filter(|a| matches!(a, Action::Repoint { .. }))
+            .collect();
         run.moves.total = repoints.len();
-        let (moved, failure) = self.repoint_all(&repoints, rotated.is_some(), &mut run).await;
+        let (moved, failure) = self
+            .repoint_all(&repoints, rotated.is_some(), &mut run)
+            .await;
         run.moves.moved = moved;
         if let Some((what, e)) = failure {
             run.fail(what, &e);
@@ -218,7 +255,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     return run.finish(
                         Outcome::Failed,
                         Some(e.to_string()),
-                        Some("no reference was moved; the new set and key were deleted; run again".into()),
+                        Some(
+                            "no reference was moved; the new set and key were deleted; run again"
+                                .into(),
+                        ),
                     );
                 }
             }
@@ -229,15 +269,32 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             return run.finish(Outcome::Failed, Some(e.to_string()), Some(next));
         }
         if let Some(r) = &plan.refusal {
-            return run.finish(Outcome::Refused, Some(r.clone()), Some("a human must act; see the error".into()));
+            return run.finish(
+                Outcome::Refused,
+                Some(r.clone()),
+                Some("a human must act; see the error".into()),
+            );
         }
-        let outcome = if run.steps.is_empty() { Outcome::NothingDue } else { Outcome::Done };
-        let next = plan.due.next.map(|n| format!("next rotation due {}", crate::plan::fmt_time(n)));
+        let outcome = if run.steps.is_empty() {
+            Outcome::NothingDue
+        } else {
+            Outcome::Done
+        };
+        let next = plan
+            .due
+            .next
+            .map(|n| format!("next rotation due {}", crate::plan::fmt_time(n)));
         run.finish(outcome, None, next)
     }
 
     /// Create → verify → register. On failure everything this created is removed.
-    async fn rotate(&self, target: &Target, obs: &Observed, set_id: &str, run: &mut TargetRun) -> Result<NewAccessKey> {
+    async fn rotate(
+        &self,
+        target: &Target,
+        obs: &Observed,
+        set_id: &str,
+        run: &mut TargetRun,
+    ) -> Result<NewAccessKey> {
         let user = target.iam_user.as_str();
         let key = match self.iam.create_key(user).await {
             Ok(k) => k,
@@ -245,9 +302,15 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 if !e.is_definite_rejection() {
                     // The key may exist without our having seen its secret: remove it now.
                     if let Ok(keys) = self.iam.list_keys(user).await {
-                        for k in keys.iter().filter(|k| !obs.keys.iter().any(|o| o.id == k.id)) {
+                        for k in keys
+                            .iter()
+                            .filter(|k| !obs.keys.iter().any(|o| o.id == k.id))
+                        {
                             let r = self.iam.delete_key(user, &k.id).await;
-                            run.step(format!("deleted access key {} created by the failed call", k.id), r.is_ok());
+                            run.step(
+                                format!("deleted access key {} created by the failed call", k.id),
+                                r.is_ok(),
+                            );
                         }
                     }
                 }
@@ -257,15 +320,24 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         run.ok(format!("created access key {}", key.id));
         if let Err(e) = self.verify(user, &key).await {
             let r = self.iam.delete_key(user, &key.id).await;
-            run.step(format!("deleted unverified access key {}", key.id), r.is_ok());
+            run.step(
+                format!("deleted unverified access key {}", key.id),
+                r.is_ok(),
+            );
             return Err(e);
         }
-        run.ok(format!("verified access key {} with sts:GetCallerIdentity", key.id));
+        run.ok(format!(
+            "verified access key {} with sts:GetCallerIdentity",
+            key.id
+        ));
         if let Err(e) = self.create_set(set_id, &key).await {
             self.undo(user, set_id, &key, run).await;
             return Err(e);
         }
-        run.ok(format!("created credential set {set_id} holding {}", key.id));
+        run.ok(format!(
+            "created credential set {set_id} holding {}",
+            key.id
+        ));
         Ok(key)
     }
 
@@ -274,7 +346,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     async fn verify(&self, user: &str, key: &NewAccessKey) -> Result<()> {
         let v = &self.config.verify;
         let start = Instant::now();
-        let max_attempts = v.timeout.as_millis() / v.interval.as_millis().max(1) + u128::from(v.successes) + 1;
+        let max_attempts =
+            v.timeout.as_millis() / v.interval.as_millis().max(1) + u128::from(v.successes) + 1;
         let (mut streak, mut attempts) = (0u32, 0u128);
         let mut last = String::from("no attempt");
         loop {
@@ -314,14 +387,25 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.soracom.create_credential(set_id, &description, key).await {
+            let err = match self
+                .soracom
+                .create_credential(set_id, &description, key)
+                .await
+            {
                 Ok(set) if set.id == set_id => return Ok(()),
                 Ok(set) => {
-                    return Err(Error::Unconfirmed(format!("createCredential answered with set {} instead of {set_id}", set.id)))
+                    return Err(Error::Unconfirmed(format!(
+                        "createCredential answered with set {} instead of {set_id}",
+                        set.id
+                    )))
                 }
                 Err(e) => e,
             };
-            let sets = self.soracom.list_credentials().await.map_err(|_| err_clone(&err))?;
+            let sets = self
+                .soracom
+                .list_credentials()
+                .await
+                .map_err(|_| err_clone(&err))?;
             match sets.iter().find(|s| s.id == set_id) {
                 Some(s) if s.linked_key().as_ref() == Some(&key.id) => return Ok(()),
                 Some(_) => return Err(err),
@@ -337,14 +421,25 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// Removes what a failed rotation created: the set, then the key.
     async fn undo(&self, user: &str, set_id: &str, key: &NewAccessKey, run: &mut TargetRun) {
         let r = self.soracom.delete_credential(set_id).await;
-        run.step(format!("deleted new credential set {set_id} (rollback)"), r.is_ok());
+        run.step(
+            format!("deleted new credential set {set_id} (rollback)"),
+            r.is_ok(),
+        );
         let r = self.iam.delete_key(user, &key.id).await;
-        run.step(format!("deleted new access key {} (rollback)", key.id), r.is_ok());
+        run.step(
+            format!("deleted new access key {} (rollback)", key.id),
+            r.is_ok(),
+        );
     }
 
     /// Repoints every slot: the first alone when `canary` (so a failure before any move is
     /// clean), the rest with bounded concurrency; stops starting new writes after a failure.
-    async fn repoint_all(&self, actions: &[&Action], canary: bool, run: &mut TargetRun) -> (usize, Option<(String, Error)>) {
+    async fn repoint_all(
+        &self,
+        actions: &[&Action],
+        canary: bool,
+        run: &mut TargetRun,
+    ) -> (usize, Option<(String, Error)>) {
         if actions.is_empty() {
             return (0, None);
         }
@@ -363,24 +458,25 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             }
         }
         let stop = AtomicBool::new(false);
-        let results: Vec<(String, Option<Result<()>>)> = futures::stream::iter(rest.iter().copied())
-            .map(|a| {
-                let stop = &stop;
-                async move {
-                    if stop.load(Ordering::SeqCst) {
-                        return (describe(a), None);
+        let results: Vec<(String, Option<Result<()>>)> =
+            futures::stream::iter(rest.iter().copied())
+                .map(|a| {
+                    let stop = &stop;
+                    async move {
+                        if stop.load(Ordering::SeqCst) {
+                            return (describe(a), None);
+                        }
+                        let r = self.repoint_one(a).await;
+                        match &r {
+                            Ok(()) => self.progress.advance(),
+                            Err(_) => stop.store(true, Ordering::SeqCst),
+                        }
+                        (describe(a), Some(r))
                     }
-                    let r = self.repoint_one(a).await;
-                    match &r {
-                        Ok(()) => self.progress.advance(),
-                        Err(_) => stop.store(true, Ordering::SeqCst),
-                    }
-                    (describe(a), Some(r))
-                }
-            })
-            .buffer_unordered(self.config.soracom.concurrency)
-            .collect()
-            .await;
+                })
+                .buffer_unordered(self.config.soracom.concurrency)
+                .collect()
+                .await;
         self.progress.finish();
         let mut failure = None;
         for (what, r) in results {
@@ -396,15 +492,34 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     }
 
     async fn repoint_one(&self, action: &Action) -> Result<()> {
-        let Action::Repoint { slot, from, to } = action else { return Ok(()) };
-        let value = from.iter().fold(slot.value.clone(), |v, f| rewrite(&v, &slot.refs, f, to));
+        let Action::Repoint { slot, from, to } = action else {
+            return Ok(());
+        };
+        let value = from
+            .iter()
+            .fold(slot.value.clone(), |v, f| rewrite(&v, &slot.refs, f, to));
         match &slot.holder {
-            Holder::GroupKey { group_id, namespace, key, .. } => {
-                let group = self.soracom.put_group_config(group_id, namespace, key, &value).await?;
-                let echoed = group.configuration.get(namespace).and_then(|ns| ns.get(key));
-                let confirmed = echoed.is_some_and(|v| from.iter().all(|f| points_to(v, &slot.refs, f, to)));
+            Holder::GroupKey {
+                group_id,
+                namespace,
+                key,
+                ..
+            } => {
+                let group = self
+                    .soracom
+                    .put_group_config(group_id, namespace, key, &value)
+                    .await?;
+                let echoed = group
+                    .configuration
+                    .get(namespace)
+                    .and_then(|ns| ns.get(key));
+                let confirmed =
+                    echoed.is_some_and(|v| from.iter().all(|f| points_to(v, &slot.refs, f, to)));
                 if !confirmed {
-                    return Err(Error::Unconfirmed(format!("{}: the response does not show {to}", slot.holder)));
+                    return Err(Error::Unconfirmed(format!(
+                        "{}: the response does not show {to}",
+                        slot.holder
+                    )));
                 }
             }
             Holder::EventHandler { handler_id, .. } => {
@@ -435,7 +550,14 @@ fn dry_report(target: &Target, plan: Plan) -> TargetReport {
         (None, true) => (Outcome::NothingDue, None),
         (None, false) => (Outcome::Planned, None),
     };
-    let moves = Moves { total: plan.actions.iter().filter(|a| matches!(a, Action::Repoint { .. })).count(), moved: 0 };
+    let moves = Moves {
+        total: plan
+            .actions
+            .iter()
+            .filter(|a| matches!(a, Action::Repoint { .. }))
+            .count(),
+        moved: 0,
+    };
     TargetReport {
         target: target.name.clone(),
         iam_user: target.iam_user.clone(),
@@ -506,7 +628,10 @@ mod tests {
     #[test]
     fn arn_must_name_the_user() {
         assert!(arn_is_user("arn:aws:iam::123456789012:user/u1", "u1"));
-        assert!(arn_is_user("arn:aws:iam::123456789012:user/path/to/u1", "u1"));
+        assert!(arn_is_user(
+            "arn:aws:iam::123456789012:user/path/to/u1",
+            "u1"
+        ));
         assert!(!arn_is_user("arn:aws:sts::123456789012:user/moto", "u1"));
         assert!(!arn_is_user("arn:aws:iam::123456789012:user/u10", "u1"));
         assert!(!arn_is_user("arn:aws:sts::1:assumed-role/r/u1", "u1"));

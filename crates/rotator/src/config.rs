@@ -178,15 +178,25 @@ impl Config {
             coverage: s.coverage,
             profile: s.profile,
             page_size: range("soracom.page_size", s.page_size, 100, 1, 1000).map_err(err)?,
-            concurrency: range("soracom.concurrency", s.concurrency, 4, 1, 64).map_err(err)? as usize,
+            concurrency: range("soracom.concurrency", s.concurrency, 4, 1, 64).map_err(err)?
+                as usize,
             request_timeout: Duration::from_secs(
-                range("soracom.request_timeout_seconds", s.request_timeout_seconds, 30, 1, 300)
+                range(
+                    "soracom.request_timeout_seconds",
+                    s.request_timeout_seconds,
+                    30,
+                    1,
+                    300,
+                )
+                .map_err(err)?
+                .into(),
+            ),
+            retry_attempts: range("soracom.retry_attempts", s.retry_attempts, 5, 1, 10)
+                .map_err(err)?,
+            retry_base: Duration::from_millis(
+                range("soracom.retry_base_ms", s.retry_base_ms, 500, 1, 60_000)
                     .map_err(err)?
                     .into(),
-            ),
-            retry_attempts: range("soracom.retry_attempts", s.retry_attempts, 5, 1, 10).map_err(err)?,
-            retry_base: Duration::from_millis(
-                range("soracom.retry_base_ms", s.retry_base_ms, 500, 1, 60_000).map_err(err)?.into(),
             ),
         };
         if let Some(p) = &soracom.profile {
@@ -198,27 +208,38 @@ impl Config {
         let verify = VerifySettings {
             successes: range("verify.successes", v.successes, 3, 1, 20).map_err(err)?,
             interval: Duration::from_millis(
-                range("verify.interval_ms", v.interval_ms, 2000, 0, 60_000).map_err(err)?.into(),
+                range("verify.interval_ms", v.interval_ms, 2000, 0, 60_000)
+                    .map_err(err)?
+                    .into(),
             ),
             timeout: Duration::from_secs(
-                range("verify.timeout_seconds", v.timeout_seconds, 120, 1, 3600).map_err(err)?.into(),
+                range("verify.timeout_seconds", v.timeout_seconds, 120, 1, 3600)
+                    .map_err(err)?
+                    .into(),
             ),
         };
         if raw.targets.is_empty() {
-            return Err(err("targets: at least one [[targets]] table is required".into()));
+            return Err(err(
+                "targets: at least one [[targets]] table is required".into()
+            ));
         }
         let mut targets = Vec::with_capacity(raw.targets.len());
         for (i, t) in raw.targets.into_iter().enumerate() {
             let key = |field: &str| format!("targets[{i}].{field}");
             check_name(&key("name"), &t.name).map_err(err)?;
             if targets.iter().any(|o: &Target| o.name == t.name) {
-                return Err(err(format!("{}: {:?} is used by two targets", key("name"), t.name)));
+                return Err(err(format!(
+                    "{}: {:?} is used by two targets",
+                    key("name"),
+                    t.name
+                )));
             }
             check_iam_user(&key("iam_user"), &t.iam_user).map_err(err)?;
             check_credential_id(&key("credential_prefix"), &t.credential_prefix).map_err(err)?;
-            if let Some(o) = targets.iter().find(|o: &&Target| {
-                o.credential_prefix == t.credential_prefix
-            }) {
+            if let Some(o) = targets
+                .iter()
+                .find(|o: &&Target| o.credential_prefix == t.credential_prefix)
+            {
                 return Err(err(format!(
                     "{}: {:?} is also the prefix of target {:?}",
                     key("credential_prefix"),
@@ -258,7 +279,11 @@ impl Config {
                 Some(t) => Ok(vec![t]),
                 None => Err(format!(
                     "no target named {n:?}; the config has: {}",
-                    self.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                    self.targets
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             },
         }
@@ -274,15 +299,27 @@ fn range(key: &str, value: Option<u32>, default: u32, min: u32, max: u32) -> Res
 }
 
 fn check_name(key: &str, v: &str) -> Result<(), String> {
-    if v.is_empty() || v.len() > 64 || !v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(format!("{key}: {v:?} must be 1-64 characters of A-Z a-z 0-9 - _ ."));
+    if v.is_empty()
+        || v.len() > 64
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(
+            "{key}: {v:?} must be 1-64 characters of A-Z a-z 0-9 - _ ."
+        ));
     }
     Ok(())
 }
 
 /// IAM user names: 1-64 of alphanumerics and `+=,.@_-`.
 fn check_iam_user(key: &str, v: &str) -> Result<(), String> {
-    if v.is_empty() || v.len() > 64 || !v.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
+    if v.is_empty()
+        || v.len() > 64
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    {
         return Err(format!("{key}: {v:?} is not a valid IAM user name"));
     }
     Ok(())
@@ -290,8 +327,15 @@ fn check_iam_user(key: &str, v: &str) -> Result<(), String> {
 
 /// Credential set ids go into URL paths; keep them to characters that need no escaping.
 fn check_credential_id(key: &str, v: &str) -> Result<(), String> {
-    if v.is_empty() || v.len() > 100 || !v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(format!("{key}: {v:?} must be 1-100 characters of A-Z a-z 0-9 - _ ."));
+    if v.is_empty()
+        || v.len() > 100
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(
+            "{key}: {v:?} must be 1-100 characters of A-Z a-z 0-9 - _ ."
+        ));
     }
     Ok(())
 }

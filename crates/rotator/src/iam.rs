@@ -25,7 +25,12 @@ pub trait IamApi: Send + Sync {
     /// Creates an access key (never retried blindly: a retry could leave a second key).
     fn create_key(&self, user: &str) -> impl Future<Output = Result<NewAccessKey>> + Send;
     /// Activates or deactivates a key.
-    fn set_key_status(&self, user: &str, key: &AccessKeyId, status: KeyStatus) -> impl Future<Output = Result<()>> + Send;
+    fn set_key_status(
+        &self,
+        user: &str,
+        key: &AccessKeyId,
+        status: KeyStatus,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Deletes a key; a key already gone is not an error.
     fn delete_key(&self, user: &str, key: &AccessKeyId) -> impl Future<Output = Result<()>> + Send;
     /// The ARN `sts:GetCallerIdentity` returns when signed with `key`.
@@ -49,8 +54,13 @@ impl AwsIam {
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
-        let region = aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).http_client(http).region(region).load().await;
+        let region =
+            aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
+            .region(region)
+            .load()
+            .await;
         AwsIam::new(sdk)
     }
 
@@ -78,7 +88,13 @@ where
             let code = e.code().map(str::to_string);
             let retryable = matches!(
                 code.as_deref(),
-                Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "ServiceFailure" | "InternalFailure")
+                Some(
+                    "Throttling"
+                        | "ThrottlingException"
+                        | "RequestLimitExceeded"
+                        | "ServiceFailure"
+                        | "InternalFailure"
+                )
             );
             let message = match (e.code(), e.message()) {
                 (Some(c), Some(m)) => format!("{c}: {m}"),
@@ -87,16 +103,32 @@ where
             };
             (code, message, retryable)
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            (None, format!("{}", aws_sdk_iam::error::DisplayErrorContext(&err)), true)
-        }
-        _ => (None, format!("{}", aws_sdk_iam::error::DisplayErrorContext(&err)), false),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => (
+            None,
+            format!("{}", aws_sdk_iam::error::DisplayErrorContext(&err)),
+            true,
+        ),
+        _ => (
+            None,
+            format!("{}", aws_sdk_iam::error::DisplayErrorContext(&err)),
+            false,
+        ),
     };
-    Error::Aws { op, code, message, retryable }
+    Error::Aws {
+        op,
+        code,
+        message,
+        retryable,
+    }
 }
 
 fn missing(op: &'static str, what: &str) -> Error {
-    Error::Aws { op, code: None, message: format!("response has no {what}"), retryable: false }
+    Error::Aws {
+        op,
+        code: None,
+        message: format!("response has no {what}"),
+        retryable: false,
+    }
 }
 
 impl IamApi for AwsIam {
@@ -110,8 +142,13 @@ impl IamApi for AwsIam {
             .map_err(|e| aws_error("ListAccessKeys", e))?;
         let mut keys = Vec::new();
         for meta in out.access_key_metadata() {
-            let id = meta.access_key_id().ok_or_else(|| missing("ListAccessKeys", "AccessKeyId"))?;
-            let created = meta.create_date().and_then(to_time).ok_or_else(|| missing("ListAccessKeys", "CreateDate"))?;
+            let id = meta
+                .access_key_id()
+                .ok_or_else(|| missing("ListAccessKeys", "AccessKeyId"))?;
+            let created = meta
+                .create_date()
+                .and_then(to_time)
+                .ok_or_else(|| missing("ListAccessKeys", "CreateDate"))?;
             let status = match meta.status() {
                 Some(StatusType::Active) => KeyStatus::Active,
                 Some(StatusType::Inactive) => KeyStatus::Inactive,
@@ -138,14 +175,19 @@ impl IamApi for AwsIam {
                     region: u.region().to_string(),
                 })
             });
-            keys.push(AccessKey { id: AccessKeyId::new(id), status, created, last_used });
+            keys.push(AccessKey {
+                id: AccessKeyId::new(id),
+                status,
+                created,
+                last_used,
+            });
         }
         Ok(keys)
     }
 
     async fn create_key(&self, user: &str) -> Result<NewAccessKey> {
-        let no_retry =
-            aws_sdk_iam::config::Builder::default().retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled());
+        let no_retry = aws_sdk_iam::config::Builder::default()
+            .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled());
         let out = self
             .iam
             .create_access_key()
@@ -155,11 +197,16 @@ impl IamApi for AwsIam {
             .send()
             .await
             .map_err(|e| aws_error("CreateAccessKey", e))?;
-        let key = out.access_key().ok_or_else(|| missing("CreateAccessKey", "AccessKey"))?;
+        let key = out
+            .access_key()
+            .ok_or_else(|| missing("CreateAccessKey", "AccessKey"))?;
         if key.access_key_id().is_empty() || key.secret_access_key().is_empty() {
             return Err(missing("CreateAccessKey", "key id or secret"));
         }
-        Ok(NewAccessKey { id: AccessKeyId::new(key.access_key_id()), secret: Secret::new(key.secret_access_key()) })
+        Ok(NewAccessKey {
+            id: AccessKeyId::new(key.access_key_id()),
+            secret: Secret::new(key.secret_access_key()),
+        })
     }
 
     async fn set_key_status(&self, user: &str, key: &AccessKeyId, status: KeyStatus) -> Result<()> {
@@ -179,7 +226,14 @@ impl IamApi for AwsIam {
     }
 
     async fn delete_key(&self, user: &str, key: &AccessKeyId) -> Result<()> {
-        match self.iam.delete_access_key().user_name(user).access_key_id(key.as_str()).send().await {
+        match self
+            .iam
+            .delete_access_key()
+            .user_name(user)
+            .access_key_id(key.as_str())
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("NoSuchEntity") => Ok(()),
             Err(e) => Err(aws_error("DeleteAccessKey", e)),
@@ -194,13 +248,20 @@ impl IamApi for AwsIam {
             None,
             "soracom-key-rotator-new-key",
         );
-        let conf = aws_sdk_sts::config::Builder::from(&self.sdk).credentials_provider(creds).build();
+        let conf = aws_sdk_sts::config::Builder::from(&self.sdk)
+            .credentials_provider(creds)
+            .build();
         let sts = aws_sdk_sts::Client::from_conf(conf);
         let out = sts.get_caller_identity().send().await.map_err(|e| {
             // moto's auth errors are not parsed by the SDK; the raw status still says it.
             let status = e.raw_response().map(|r| r.status().as_u16());
             match aws_error("GetCallerIdentity", e) {
-                Error::Aws { op, code: None, message, retryable } if status.is_some() => Error::Aws {
+                Error::Aws {
+                    op,
+                    code: None,
+                    message,
+                    retryable,
+                } if status.is_some() => Error::Aws {
                     op,
                     code: None,
                     message: format!("HTTP {}: {message}", status.unwrap_or_default()),
@@ -209,6 +270,8 @@ impl IamApi for AwsIam {
                 other => other,
             }
         })?;
-        out.arn().map(str::to_string).ok_or_else(|| missing("GetCallerIdentity", "Arn"))
+        out.arn()
+            .map(str::to_string)
+            .ok_or_else(|| missing("GetCallerIdentity", "Arn"))
     }
 }

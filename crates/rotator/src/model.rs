@@ -73,7 +73,10 @@ pub const LINK_TOKEN: &str = "accessKeyId=";
 
 /// The description this tool writes into a credential set it creates.
 pub fn link_description(key: &AccessKeyId) -> String {
-    format!("Managed by soracom-key-rotator. {LINK_TOKEN}{}", key.as_str())
+    format!(
+        "Managed by soracom-key-rotator. {LINK_TOKEN}{}",
+        key.as_str()
+    )
 }
 
 impl CredentialSet {
@@ -105,7 +108,11 @@ impl ManagedId {
         let (date_part, seq) = match rest.split_once('-') {
             None => (rest, 1),
             Some((d, n)) => {
-                if n.is_empty() || n.starts_with('0') || !n.bytes().all(|b| b.is_ascii_digit()) || n.len() > 4 {
+                if n.is_empty()
+                    || n.starts_with('0')
+                    || !n.bytes().all(|b| b.is_ascii_digit())
+                    || n.len() > 4
+                {
                     return None;
                 }
                 let n: u32 = n.parse().ok()?;
@@ -141,8 +148,14 @@ impl ManagedId {
     }
 
     /// The first id for `date` not in `taken`: `<prefix>-<yymmdd>`, then `-2`, `-3`, …
-    pub fn next_free<'a>(prefix: &str, date: Date, taken: impl Fn(&str) -> bool + 'a) -> Option<String> {
-        (1..=9999).map(|seq| ManagedId { date, seq }.format(prefix)).find(|id| !taken(id))
+    pub fn next_free<'a>(
+        prefix: &str,
+        date: Date,
+        taken: impl Fn(&str) -> bool + 'a,
+    ) -> Option<String> {
+        (1..=9999)
+            .map(|seq| ManagedId { date, seq }.format(prefix))
+            .find(|id| !taken(id))
     }
 }
 
@@ -175,7 +188,12 @@ pub enum Holder {
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Holder::GroupKey { group_id, group_name, namespace, key } => {
+            Holder::GroupKey {
+                group_id,
+                group_name,
+                namespace,
+                key,
+            } => {
                 let name = group_name.as_deref().unwrap_or(group_id);
                 write!(f, "group {name} {namespace}.{key}")
             }
@@ -254,8 +272,20 @@ mod tests {
     #[test]
     fn managed_ids_match_exactly() {
         let p = "aws-x";
-        assert_eq!(ManagedId::parse(p, "aws-x-220810"), Some(ManagedId { date: date!(2022 - 08 - 10), seq: 1 }));
-        assert_eq!(ManagedId::parse(p, "aws-x-220810-3"), Some(ManagedId { date: date!(2022 - 08 - 10), seq: 3 }));
+        assert_eq!(
+            ManagedId::parse(p, "aws-x-220810"),
+            Some(ManagedId {
+                date: date!(2022 - 08 - 10),
+                seq: 1
+            })
+        );
+        assert_eq!(
+            ManagedId::parse(p, "aws-x-220810-3"),
+            Some(ManagedId {
+                date: date!(2022 - 08 - 10),
+                seq: 3
+            })
+        );
         for bad in [
             "aws-x-team2-221001",
             "xaws-x-220810",
@@ -279,8 +309,14 @@ mod tests {
         assert_eq!(ManagedId { date: d, seq: 1 }.format("p"), "p-261128");
         assert_eq!(ManagedId { date: d, seq: 2 }.format("p"), "p-261128-2");
         let taken = ["p-261128", "p-261128-2"];
-        assert_eq!(ManagedId::next_free("p", d, |id| taken.contains(&id)).as_deref(), Some("p-261128-3"));
-        assert_eq!(ManagedId::next_free("p", d, |_| false).as_deref(), Some("p-261128"));
+        assert_eq!(
+            ManagedId::next_free("p", d, |id| taken.contains(&id)).as_deref(),
+            Some("p-261128-3")
+        );
+        assert_eq!(
+            ManagedId::next_free("p", d, |_| false).as_deref(),
+            Some("p-261128")
+        );
     }
 
     #[test]
@@ -295,9 +331,15 @@ mod tests {
             last_used: None,
         };
         assert_eq!(set.linked_key(), Some(key));
-        let hand = CredentialSet { description: "made by hand".into(), ..set.clone() };
+        let hand = CredentialSet {
+            description: "made by hand".into(),
+            ..set.clone()
+        };
         assert_eq!(hand.linked_key(), None);
-        let short = CredentialSet { description: "accessKeyId=AKIA".into(), ..set };
+        let short = CredentialSet {
+            description: "accessKeyId=AKIA".into(),
+            ..set
+        };
         assert_eq!(short.linked_key(), None);
     }
 }

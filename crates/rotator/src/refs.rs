@@ -31,14 +31,22 @@ fn walk(value: &Value, path: &mut Vec<Seg>, out: &mut Vec<Ref>, depth: usize) {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(id)) = map.get(OBJECT_KEY) {
-                out.push(Ref { path: path.clone(), shape: Shape::Object, set_id: id.clone() });
+                out.push(Ref {
+                    path: path.clone(),
+                    shape: Shape::Object,
+                    set_id: id.clone(),
+                });
             }
             for (k, v) in map {
                 if k == STRING_KEY {
                     if let Value::String(id) = v {
                         let mut p = path.clone();
                         p.push(Seg::Key(k.clone()));
-                        out.push(Ref { path: p, shape: Shape::String, set_id: id.clone() });
+                        out.push(Ref {
+                            path: p,
+                            shape: Shape::String,
+                            set_id: id.clone(),
+                        });
                         continue;
                     }
                 }
@@ -67,7 +75,9 @@ pub fn group_slots(
 ) -> Vec<Slot> {
     let mut slots = Vec::new();
     for (namespace, ns_value) in configuration {
-        let Value::Object(keys) = ns_value else { continue };
+        let Value::Object(keys) = ns_value else {
+            continue;
+        };
         for (key, value) in keys {
             // A reference directly at the top-level key (Funnel's `credentialsId`) is found
             // by walking a one-member object, so its path starts with the key itself.
@@ -106,8 +116,14 @@ pub fn group_slots(
 /// The slot of an event handler, if it references a set `wanted` accepts.
 pub fn handler_slot(handler: &Value, wanted: impl Fn(&str) -> bool) -> Option<Slot> {
     let handler_id = handler.get("handlerId")?.as_str()?.to_string();
-    let name = handler.get("name").and_then(Value::as_str).map(str::to_string);
-    let refs: Vec<Ref> = find_refs(handler).into_iter().filter(|r| wanted(&r.set_id)).collect();
+    let name = handler
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let refs: Vec<Ref> = find_refs(handler)
+        .into_iter()
+        .filter(|r| wanted(&r.set_id))
+        .collect();
     (!refs.is_empty()).then(|| Slot {
         holder: Holder::EventHandler { handler_id, name },
         value: handler.clone(),
@@ -119,7 +135,9 @@ pub fn handler_slot(handler: &Value, wanted: impl Fn(&str) -> bool) -> Option<Sl
 pub fn rewrite(value: &Value, refs: &[Ref], from: &str, to: &str) -> Value {
     let mut out = value.clone();
     for r in refs.iter().filter(|r| r.set_id == from) {
-        let Some(target) = pointer_mut(&mut out, &r.path) else { continue };
+        let Some(target) = pointer_mut(&mut out, &r.path) else {
+            continue;
+        };
         match r.shape {
             Shape::String => *target = Value::String(to.to_string()),
             Shape::Object => {
@@ -138,7 +156,9 @@ pub fn points_to(value: &Value, refs: &[Ref], from: &str, to: &str) -> bool {
         let mut v = value.clone();
         match (pointer_mut(&mut v, &r.path), r.shape) {
             (Some(Value::String(s)), Shape::String) => s == to,
-            (Some(Value::Object(m)), Shape::Object) => m.get(OBJECT_KEY).and_then(Value::as_str) == Some(to),
+            (Some(Value::Object(m)), Shape::Object) => {
+                m.get(OBJECT_KEY).and_then(Value::as_str) == Some(to)
+            }
             _ => false,
         }
     })
@@ -169,7 +189,9 @@ mod tests {
             "SoracomBeam": {"http://beam.soracom.io:8888/x": {"auth": {"sigv4": {"$credentialsId": "a-3", "region": "x"}}}},
             "SoracomAir": {"metadata": {"enabled": true}},
         });
-        let Value::Object(map) = cfg else { panic!("object") };
+        let Value::Object(map) = cfg else {
+            panic!("object")
+        };
         let slots = group_slots("g1", Some("test-1"), &map, |id| id.starts_with("a-"));
         let found: Vec<(String, String, Shape)> = slots
             .iter()
@@ -178,7 +200,9 @@ mod tests {
                     Holder::GroupKey { namespace, .. } => namespace.clone(),
                     Holder::EventHandler { .. } => String::new(),
                 };
-                s.refs.iter().map(move |r| (ns.clone(), r.set_id.clone(), r.shape))
+                s.refs
+                    .iter()
+                    .map(move |r| (ns.clone(), r.set_id.clone(), r.shape))
             })
             .collect();
         assert_eq!(found.len(), 3, "{found:?}");
@@ -192,7 +216,13 @@ mod tests {
         let funk = json!({"$credentialsId": "old", "note": "keep"});
         let refs = find_refs(&json!({"credentialsId": funk.clone()}));
         assert_eq!(refs.len(), 1);
-        let refs: Vec<Ref> = refs.into_iter().map(|mut r| { r.path.remove(0); r }).collect();
+        let refs: Vec<Ref> = refs
+            .into_iter()
+            .map(|mut r| {
+                r.path.remove(0);
+                r
+            })
+            .collect();
         let new = rewrite(&funk, &refs, "old", "new");
         assert_eq!(new, json!({"$credentialsId": "new", "note": "keep"}));
         assert!(points_to(&new, &refs, "old", "new"));
@@ -206,10 +236,18 @@ mod tests {
             ]
         });
         let slot = handler_slot(&handler, |id| id == "old");
-        let Some(slot) = slot else { panic!("handler slot") };
+        let Some(slot) = slot else {
+            panic!("handler slot")
+        };
         let new = rewrite(&slot.value, &slot.refs, "old", "new");
-        assert_eq!(new["actionConfigList"][1]["properties"]["credentialsId"], "new");
-        assert_eq!(new["actionConfigList"][1]["properties"]["functionName"], "f");
+        assert_eq!(
+            new["actionConfigList"][1]["properties"]["credentialsId"],
+            "new"
+        );
+        assert_eq!(
+            new["actionConfigList"][1]["properties"]["functionName"],
+            "f"
+        );
         assert_eq!(new["actionConfigList"][0], handler["actionConfigList"][0]);
     }
 
@@ -217,7 +255,9 @@ mod tests {
     fn ignores_unwanted_ids_and_non_string_values() {
         let v = json!({"credentialsId": 5, "x": {"credentialsId": "other"}, "y": [{"$credentialsId": null}]});
         assert_eq!(find_refs(&v).len(), 1);
-        let Value::Object(map) = json!({"SoracomFunnel": {"credentialsId": "other"}}) else { panic!() };
+        let Value::Object(map) = json!({"SoracomFunnel": {"credentialsId": "other"}}) else {
+            panic!()
+        };
         assert!(group_slots("g", None, &map, |id| id == "mine").is_empty());
     }
 

@@ -99,18 +99,29 @@ impl RunReport {
         let mut out = format!(
             "soracom-key-rotator {}{} at {}\n",
             self.command,
-            if self.dry_run { " (dry run: nothing changed)" } else { "" },
+            if self.dry_run {
+                " (dry run: nothing changed)"
+            } else {
+                ""
+            },
             fmt_time(self.now)
         );
         for t in &self.targets {
-            out.push_str(&format!("\ntarget {} (IAM user {})\n", t.target, t.iam_user));
+            out.push_str(&format!(
+                "\ntarget {} (IAM user {})\n",
+                t.target, t.iam_user
+            ));
             if let Some(plan) = &t.plan {
                 render_plan(&mut out, plan);
             }
             if !t.steps.is_empty() {
                 out.push_str("  done:\n");
                 for s in &t.steps {
-                    out.push_str(&format!("    {} {}\n", if s.ok { "ok  " } else { "FAIL" }, s.what));
+                    out.push_str(&format!(
+                        "    {} {}\n",
+                        if s.ok { "ok  " } else { "FAIL" },
+                        s.what
+                    ));
                 }
             }
             let result = match t.outcome {
@@ -121,7 +132,10 @@ impl RunReport {
                 Outcome::Failed => "FAILED".to_string(),
             };
             let refs = if t.references.total > 0 {
-                format!(" ({}/{} references moved)", t.references.moved, t.references.total)
+                format!(
+                    " ({}/{} references moved)",
+                    t.references.moved, t.references.total
+                )
             } else {
                 String::new()
             };
@@ -145,12 +159,19 @@ fn render_plan(out: &mut String, plan: &Plan) {
                 Link::Evidence(k) => format!("key {k} (linked by evidence)"),
                 Link::Unknown => "key unknown".to_string(),
             };
-            let age = c.age_days.map(|d| format!(", {d} days old")).unwrap_or_default();
+            let age = c
+                .age_days
+                .map(|d| format!(", {d} days old"))
+                .unwrap_or_default();
             out.push_str(&format!("  current: {} ({key}{age})\n", c.set_id));
         }
         None => out.push_str("  current: none\n"),
     }
-    let next = plan.due.next.map(|n| format!("; due {}", fmt_time(n))).unwrap_or_default();
+    let next = plan
+        .due
+        .next
+        .map(|n| format!("; due {}", fmt_time(n)))
+        .unwrap_or_default();
     out.push_str(&format!(
         "  rotation: {} ({}{next})\n",
         if plan.due.now { "due" } else { "not due" },
@@ -184,6 +205,8 @@ pub fn describe(a: &Action) -> String {
         Action::Rotate { new_set_id } => {
             format!("rotate: create an access key, verify it with STS, register it as {new_set_id}")
         }
-        Action::Repoint { slot, from, to } => format!("repoint {}: {} -> {to}", slot.holder, from.join(", ")),
+        Action::Repoint { slot, from, to } => {
+            format!("repoint {}: {} -> {to}", slot.holder, from.join(", "))
+        }
     }
 }

@@ -118,7 +118,10 @@ mod tests {
     fn key_ids_are_masked() {
         let id = AccessKeyId::new("AKIAIOSFODNN7EXAMPLE");
         assert_eq!(id.to_string(), "AKIA************MPLE");
-        assert_eq!(serde_json::to_string(&id).ok().as_deref(), Some("\"AKIA************MPLE\""));
+        assert_eq!(
+            serde_json::to_string(&id).ok().as_deref(),
+            Some("\"AKIA************MPLE\"")
+        );
         assert_eq!(mask("short"), "*****");
         assert_eq!(mask(""), "");
     }

@@ -48,7 +48,10 @@ pub fn resolve(
 ) -> Result<(Endpoint, AuthKey)> {
     let env = |k: &str| env(k).filter(|v| !v.is_empty());
     let env_key = match (env("SORACOM_AUTH_KEY_ID"), env("SORACOM_AUTH_KEY")) {
-        (Some(id), Some(secret)) => Some(AuthKey { id, secret: Secret::new(secret) }),
+        (Some(id), Some(secret)) => Some(AuthKey {
+            id,
+            secret: Secret::new(secret),
+        }),
         (None, None) => None,
         _ => {
             return Err(Error::SoracomCredentials(
@@ -57,13 +60,16 @@ pub fn resolve(
         }
     };
     let env_endpoint = env("SORACOM_ENDPOINT");
-    let need_profile = profile.is_some() || env_key.is_none() || (env_endpoint.is_none() && coverage.is_none());
+    let need_profile =
+        profile.is_some() || env_key.is_none() || (env_endpoint.is_none() && coverage.is_none());
     let loaded = if need_profile {
         let name = profile.unwrap_or("default");
         let dir = match env("SORACOM_PROFILE_DIR") {
             Some(d) => PathBuf::from(d),
             None => home.map(|h| h.join(".soracom")).ok_or_else(|| {
-                Error::SoracomCredentials("no home directory to find soracom-cli profiles in".into())
+                Error::SoracomCredentials(
+                    "no home directory to find soracom-cli profiles in".into(),
+                )
             })?,
         };
         let path = dir.join(format!("{name}.json"));
@@ -123,7 +129,9 @@ fn origin(value: &str, what: &str) -> Result<Endpoint> {
     let v = value.trim().trim_end_matches('/');
     let v = v.strip_suffix("/v1").unwrap_or(v);
     if !(v.starts_with("https://") || v.starts_with("http://")) || v.contains(char::is_whitespace) {
-        return Err(Error::SoracomCredentials(format!("{what}: {value:?} is not an http(s) origin")));
+        return Err(Error::SoracomCredentials(format!(
+            "{what}: {value:?} is not an http(s) origin"
+        )));
     }
     Ok(Endpoint(v.to_string()))
 }
@@ -137,7 +145,12 @@ fn read_profile(path: &Path) -> std::result::Result<Profile, ProfileError> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ProfileError::Missing),
-        Err(e) => return Err(ProfileError::Other(format!("cannot read profile {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(ProfileError::Other(format!(
+                "cannot read profile {}: {e}",
+                path.display()
+            )))
+        }
     };
     #[cfg(unix)]
     {
@@ -173,7 +186,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -183,7 +199,8 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .unwrap_or_else(|e| panic!("{e}"));
         }
     }
 
@@ -195,7 +212,9 @@ mod tests {
             ("SORACOM_ENDPOINT", "http://127.0.0.1:9/v1/"),
         ]);
         let r = resolve(&env, None, Some(Coverage::G), None);
-        let Ok((ep, key)) = r else { panic!("resolve failed") };
+        let Ok((ep, key)) = r else {
+            panic!("resolve failed")
+        };
         assert_eq!(ep, Endpoint("http://127.0.0.1:9".into()));
         assert_eq!(key.id, "keyId-1");
         assert_eq!(key.secret.expose(), "secret-1");
@@ -204,14 +223,19 @@ mod tests {
     #[test]
     fn coverage_picks_the_endpoint() {
         let env = env_of(&[("SORACOM_AUTH_KEY_ID", "k"), ("SORACOM_AUTH_KEY", "s")]);
-        let Ok((ep, _)) = resolve(&env, None, Some(Coverage::G), None) else { panic!() };
+        let Ok((ep, _)) = resolve(&env, None, Some(Coverage::G), None) else {
+            panic!()
+        };
         assert_eq!(ep.0, "https://g.api.soracom.io");
     }
 
     #[test]
     fn half_a_key_is_an_error() {
         let env = env_of(&[("SORACOM_AUTH_KEY_ID", "k")]);
-        let err = resolve(&env, None, None, None).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = resolve(&env, None, None, None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("both"), "{err}");
     }
 
@@ -219,25 +243,57 @@ mod tests {
     fn reads_a_private_profile_and_refuses_an_open_one() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let d = dir.path().to_string_lossy().to_string();
-        write_profile(dir.path(), "default", r#"{"coverageType":"g","authKeyId":"keyId-p","authKey":"secret-p"}"#, 0o600);
+        write_profile(
+            dir.path(),
+            "default",
+            r#"{"coverageType":"g","authKeyId":"keyId-p","authKey":"secret-p"}"#,
+            0o600,
+        );
         let env = env_of(&[("SORACOM_PROFILE_DIR", &d)]);
-        let Ok((ep, key)) = resolve(&env, None, None, None) else { panic!("resolve failed") };
+        let Ok((ep, key)) = resolve(&env, None, None, None) else {
+            panic!("resolve failed")
+        };
         assert_eq!(ep.0, "https://g.api.soracom.io");
         assert_eq!(key.id, "keyId-p");
 
-        write_profile(dir.path(), "open", r#"{"authKeyId":"keyId-o","authKey":"secret-o"}"#, 0o644);
-        let err = resolve(&env, None, None, Some("open")).err().map(|e| e.to_string()).unwrap_or_default();
+        write_profile(
+            dir.path(),
+            "open",
+            r#"{"authKeyId":"keyId-o","authKey":"secret-o"}"#,
+            0o644,
+        );
+        let err = resolve(&env, None, None, Some("open"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("chmod 600"), "{err}");
 
-        write_profile(dir.path(), "bad", r#"{"authKeyId": "secret-in-broken-json"#, 0o600);
-        let err = resolve(&env, None, None, Some("bad")).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("not valid JSON") && !err.contains("secret-in"), "{err}");
+        write_profile(
+            dir.path(),
+            "bad",
+            r#"{"authKeyId": "secret-in-broken-json"#,
+            0o600,
+        );
+        let err = resolve(&env, None, None, Some("bad"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("not valid JSON") && !err.contains("secret-in"),
+            "{err}"
+        );
 
         write_profile(dir.path(), "pw", r#"{"email":"a@b","password":"x"}"#, 0o600);
-        let err = resolve(&env, None, None, Some("pw")).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = resolve(&env, None, None, Some("pw"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("no authKeyId"), "{err}");
 
-        let err = resolve(&env, None, None, Some("absent")).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = resolve(&env, None, None, Some("absent"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("does not exist"), "{err}");
     }
 
@@ -245,7 +301,10 @@ mod tests {
     fn no_credentials_at_all_says_what_to_set() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let env = env_of(&[]);
-        let err = resolve(&env, Some(dir.path()), None, None).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = resolve(&env, Some(dir.path()), None, None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("SORACOM_AUTH_KEY_ID"), "{err}");
     }
 }

@@ -39,18 +39,46 @@ struct Op {
     idempotent: bool,
 }
 
-const AUTH: Op = Op { id: "auth", template: "/auth", idempotent: false };
-const LIST_CREDENTIALS: Op = Op { id: "listCredentials", template: "/credentials", idempotent: true };
-const CREATE_CREDENTIAL: Op = Op { id: "createCredential", template: "/credentials/{credentials_id}", idempotent: false };
-const DELETE_CREDENTIAL: Op = Op { id: "deleteCredential", template: "/credentials/{credentials_id}", idempotent: true };
-const LIST_GROUPS: Op = Op { id: "listGroups", template: "/groups", idempotent: true };
+const AUTH: Op = Op {
+    id: "auth",
+    template: "/auth",
+    idempotent: false,
+};
+const LIST_CREDENTIALS: Op = Op {
+    id: "listCredentials",
+    template: "/credentials",
+    idempotent: true,
+};
+const CREATE_CREDENTIAL: Op = Op {
+    id: "createCredential",
+    template: "/credentials/{credentials_id}",
+    idempotent: false,
+};
+const DELETE_CREDENTIAL: Op = Op {
+    id: "deleteCredential",
+    template: "/credentials/{credentials_id}",
+    idempotent: true,
+};
+const LIST_GROUPS: Op = Op {
+    id: "listGroups",
+    template: "/groups",
+    idempotent: true,
+};
 const PUT_CONFIG: Op = Op {
     id: "putConfigurationParameters",
     template: "/groups/{group_id}/configuration/{namespace}",
     idempotent: true,
 };
-const LIST_HANDLERS: Op = Op { id: "listEventHandlers", template: "/event_handlers", idempotent: true };
-const UPDATE_HANDLER: Op = Op { id: "updateEventHandler", template: "/event_handlers/{handler_id}", idempotent: true };
+const LIST_HANDLERS: Op = Op {
+    id: "listEventHandlers",
+    template: "/event_handlers",
+    idempotent: true,
+};
+const UPDATE_HANDLER: Op = Op {
+    id: "updateEventHandler",
+    template: "/event_handlers/{handler_id}",
+    idempotent: true,
+};
 
 /// An authenticated session.
 struct Session {
@@ -80,13 +108,20 @@ pub struct SoracomClient {
 
 impl std::fmt::Debug for SoracomClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SoracomClient").field("base", &self.base).field("auth_key_id", &self.key.id).finish()
+        f.debug_struct("SoracomClient")
+            .field("base", &self.base)
+            .field("auth_key_id", &self.key.id)
+            .finish()
     }
 }
 
 impl SoracomClient {
     /// A client for `endpoint` that logs in with `key` on first use.
-    pub fn new(endpoint: Endpoint, key: AuthKey, settings: SoracomSettings) -> Result<SoracomClient> {
+    pub fn new(
+        endpoint: Endpoint,
+        key: AuthKey,
+        settings: SoracomSettings,
+    ) -> Result<SoracomClient> {
         // reqwest is built without a default crypto provider; ring is the one linked in.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -94,7 +129,10 @@ impl SoracomClient {
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("soracom-key-rotator/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::SoracomTransport { op: "client", message: e.to_string() })?;
+            .map_err(|e| Error::SoracomTransport {
+                op: "client",
+                message: e.to_string(),
+            })?;
         Ok(SoracomClient {
             http,
             base: endpoint.0,
@@ -121,18 +159,28 @@ impl SoracomClient {
             token: String,
         }
         let body = json!({"authKeyId": self.key.id, "authKey": self.key.secret.expose()});
-        let reply = self.send_once(AUTH, Method::POST, "/auth", &[], Some(&body), None).await?;
+        let reply = self
+            .send_once(AUTH, Method::POST, "/auth", &[], Some(&body), None)
+            .await?;
         // The body holds the token: never quote it in an error.
-        let auth: AuthReply = serde_json::from_slice(&reply.body).map_err(|_| Error::SoracomBody {
-            op: AUTH.id,
-            detail: "the auth response has no apiKey/token".into(),
-        })?;
+        let auth: AuthReply =
+            serde_json::from_slice(&reply.body).map_err(|_| Error::SoracomBody {
+                op: AUTH.id,
+                detail: "the auth response has no apiKey/token".into(),
+            })?;
         let generation = {
-            let mut g = self.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut g = self
+                .generation
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             *g += 1;
             *g
         };
-        Ok(Session { api_key: Secret::new(auth.api_key), token: Secret::new(auth.token), generation })
+        Ok(Session {
+            api_key: Secret::new(auth.api_key),
+            token: Secret::new(auth.token),
+            generation,
+        })
     }
 
     /// The current session's headers, logging in if there is none.
@@ -175,22 +223,27 @@ impl SoracomClient {
             req = req.query(query);
         }
         if let Some((api_key, token)) = auth {
-            req = req.header("X-Soracom-API-Key", api_key.expose()).header("X-Soracom-Token", token.expose());
+            req = req
+                .header("X-Soracom-API-Key", api_key.expose())
+                .header("X-Soracom-Token", token.expose());
         }
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| Error::SoracomTransport { op: op.id, message: transport_message(&e) })?;
+        let resp = req.send().await.map_err(|e| Error::SoracomTransport {
+            op: op.id,
+            message: transport_message(&e),
+        })?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         self.update_gate(op.template, &headers);
         let body = resp
             .bytes()
             .await
-            .map_err(|e| Error::SoracomTransport { op: op.id, message: transport_message(&e) })?
+            .map_err(|e| Error::SoracomTransport {
+                op: op.id,
+                message: transport_message(&e),
+            })?
             .to_vec();
         if (200..300).contains(&status) {
             Ok(Reply { headers, body })
@@ -200,14 +253,30 @@ impl SoracomClient {
     }
 
     /// A call with login, one re-login on 401, and bounded retries.
-    async fn call(&self, op: Op, method: Method, path: &str, query: &[(&str, String)], body: Option<&Value>) -> Result<Reply> {
+    async fn call(
+        &self,
+        op: Op,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Reply> {
         let attempts = self.settings.retry_attempts.max(1);
         let mut relogged = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let (api_key, token, generation) = self.credentials().await?;
-            let result = self.send_once(op, method.clone(), path, query, body, Some((&api_key, &token))).await;
+            let result = self
+                .send_once(
+                    op,
+                    method.clone(),
+                    path,
+                    query,
+                    body,
+                    Some((&api_key, &token)),
+                )
+                .await;
             let err = match result {
                 Ok(reply) => return Ok(reply),
                 Err(e) => e,
@@ -221,8 +290,12 @@ impl SoracomClient {
                     attempt -= 1;
                     Some(Duration::ZERO)
                 }
-                Error::SoracomStatus { status: 429, .. } => Some(self.rate_wait(op.template, attempt)),
-                Error::SoracomStatus { status, .. } if *status >= 500 && op.idempotent => Some(self.backoff(attempt)),
+                Error::SoracomStatus { status: 429, .. } => {
+                    Some(self.rate_wait(op.template, attempt))
+                }
+                Error::SoracomStatus { status, .. } if *status >= 500 && op.idempotent => {
+                    Some(self.backoff(attempt))
+                }
                 Error::SoracomTransport { .. } if op.idempotent => Some(self.backoff(attempt)),
                 _ => None,
             };
@@ -238,12 +311,18 @@ impl SoracomClient {
 
     fn backoff(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
-        self.settings.retry_base.saturating_mul(factor).min(MAX_BACKOFF)
+        self.settings
+            .retry_base
+            .saturating_mul(factor)
+            .min(MAX_BACKOFF)
     }
 
     /// After a 429: the advertised refresh time if the gate knows it, else backoff.
     fn rate_wait(&self, template: &'static str, attempt: u32) -> Duration {
-        let gate = self.gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let gate = self
+            .gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match gate.get(template) {
             Some(until) if *until > Instant::now() => Duration::ZERO,
             _ => self.backoff(attempt),
@@ -252,12 +331,19 @@ impl SoracomClient {
 
     async fn wait_gate(&self, template: &'static str) {
         let until = {
-            let gate = self.gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let gate = self
+                .gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             gate.get(template).copied()
         };
         if let Some(until) = until {
             if until > Instant::now() {
-                tracing::debug!(template, wait_ms = (until - Instant::now()).as_millis() as u64, "rate limit: waiting");
+                tracing::debug!(
+                    template,
+                    wait_ms = (until - Instant::now()).as_millis() as u64,
+                    "rate limit: waiting"
+                );
                 tokio::time::sleep_until(until).await;
             }
         }
@@ -270,7 +356,10 @@ impl SoracomClient {
         let refresh = num("x-soracom-ratelimit-seconds-before-refresh");
         if let (Some(0), Some(secs)) = (remaining, refresh) {
             let wait = Duration::from_secs(secs).min(MAX_RATE_WAIT);
-            let mut gate = self.gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut gate = self
+                .gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             gate.insert(template, Instant::now() + wait);
         }
     }
@@ -319,23 +408,40 @@ pub(crate) fn error_from(op: &'static str, status: u16, headers: &HeaderMap, bod
     let (code, mut message) = match parsed {
         Some(p) => (p.code, p.message.unwrap_or_default()),
         None => {
-            let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("unknown type");
+            let content_type = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("unknown type");
             if body.is_empty() {
                 (None, "empty body".to_string())
             } else {
-                (None, format!("non-SORACOM body ({content_type}): {}", excerpt(body)))
+                (
+                    None,
+                    format!("non-SORACOM body ({content_type}): {}", excerpt(body)),
+                )
             }
         }
     };
     if status == 429 {
-        let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("?").to_string();
+        let h = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?")
+                .to_string()
+        };
         message = format!(
             "{message} (rate limited: limit {}, retry in {} s)",
             h("x-soracom-ratelimit-limit"),
             h("x-soracom-ratelimit-seconds-before-refresh")
         );
     }
-    Error::SoracomStatus { op, status, code, message }
+    Error::SoracomStatus {
+        op,
+        status,
+        code,
+        message,
+    }
 }
 
 fn excerpt(body: &[u8]) -> String {
@@ -350,7 +456,11 @@ fn excerpt(body: &[u8]) -> String {
 
 fn decode<T: serde::de::DeserializeOwned>(op: &'static str, body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
-        let what = if body.is_empty() { "empty body".to_string() } else { format!("{e}") };
+        let what = if body.is_empty() {
+            "empty body".to_string()
+        } else {
+            format!("{e}")
+        };
         Error::SoracomBody { op, detail: what }
     })
 }
@@ -358,7 +468,11 @@ fn decode<T: serde::de::DeserializeOwned>(op: &'static str, body: &[u8]) -> Resu
 /// SORACOM timestamps are epoch milliseconds; a value that can only be seconds is read as such.
 fn timestamp(v: Option<i64>) -> Option<OffsetDateTime> {
     let v = v.filter(|v| *v > 0)?;
-    let nanos = if v < 100_000_000_000 { i128::from(v) * 1_000_000_000 } else { i128::from(v) * 1_000_000 };
+    let nanos = if v < 100_000_000_000 {
+        i128::from(v) * 1_000_000_000
+    } else {
+        i128::from(v) * 1_000_000
+    };
     OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
 }
 
@@ -402,7 +516,9 @@ impl From<WireGroup> for Group {
     fn from(w: WireGroup) -> Group {
         Group {
             id: w.group_id,
-            name: w.tags.and_then(|t| t.get("name").and_then(Value::as_str).map(str::to_string)),
+            name: w
+                .tags
+                .and_then(|t| t.get("name").and_then(Value::as_str).map(str::to_string)),
             configuration: w.configuration.unwrap_or_default(),
         }
     }
@@ -411,33 +527,48 @@ impl From<WireGroup> for Group {
 /// Ids go into URL paths; refuse anything that would change the path.
 fn path_segment(op: &'static str, id: &str) -> Result<String> {
     if id.is_empty() || id.contains(['/', '?', '#', '%']) || id == "." || id == ".." {
-        return Err(Error::SoracomBody { op, detail: format!("unusable id {id:?}") });
+        return Err(Error::SoracomBody {
+            op,
+            detail: format!("unusable id {id:?}"),
+        });
     }
     Ok(id.to_string())
 }
 
 impl SoracomApi for SoracomClient {
     async fn list_credentials(&self) -> Result<Vec<CredentialSet>> {
-        let reply = self.call(LIST_CREDENTIALS, Method::GET, "/credentials", &[], None).await?;
+        let reply = self
+            .call(LIST_CREDENTIALS, Method::GET, "/credentials", &[], None)
+            .await?;
         let wire: Vec<WireCredential> = decode(LIST_CREDENTIALS.id, &reply.body)?;
         Ok(wire.into_iter().map(CredentialSet::from).collect())
     }
 
-    async fn create_credential(&self, id: &str, description: &str, key: &NewAccessKey) -> Result<CredentialSet> {
+    async fn create_credential(
+        &self,
+        id: &str,
+        description: &str,
+        key: &NewAccessKey,
+    ) -> Result<CredentialSet> {
         let path = format!("/credentials/{}", path_segment(CREATE_CREDENTIAL.id, id)?);
         let body = json!({
             "type": "aws-credentials",
             "description": description,
             "credentials": {"accessKeyId": key.id.as_str(), "secretAccessKey": key.secret.expose()},
         });
-        let reply = self.call(CREATE_CREDENTIAL, Method::POST, &path, &[], Some(&body)).await?;
+        let reply = self
+            .call(CREATE_CREDENTIAL, Method::POST, &path, &[], Some(&body))
+            .await?;
         let wire: WireCredential = decode(CREATE_CREDENTIAL.id, &reply.body)?;
         Ok(wire.into())
     }
 
     async fn delete_credential(&self, id: &str) -> Result<()> {
         let path = format!("/credentials/{}", path_segment(DELETE_CREDENTIAL.id, id)?);
-        match self.call(DELETE_CREDENTIAL, Method::DELETE, &path, &[], None).await {
+        match self
+            .call(DELETE_CREDENTIAL, Method::DELETE, &path, &[], None)
+            .await
+        {
             Ok(_) | Err(Error::SoracomStatus { status: 404, .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -448,7 +579,9 @@ impl SoracomApi for SoracomClient {
         if let Some(k) = after {
             query.push(("last_evaluated_key", k.to_string()));
         }
-        let reply = self.call(LIST_GROUPS, Method::GET, "/groups", &query, None).await?;
+        let reply = self
+            .call(LIST_GROUPS, Method::GET, "/groups", &query, None)
+            .await?;
         let wire: Vec<WireGroup> = decode(LIST_GROUPS.id, &reply.body)?;
         let next = reply
             .headers
@@ -458,31 +591,51 @@ impl SoracomApi for SoracomClient {
             .filter(|v| !v.is_empty())
             .map(str::to_string);
         if next.is_some() && next.as_deref() == after {
-            return Err(Error::SoracomBody { op: LIST_GROUPS.id, detail: "the next-page key did not advance".into() });
+            return Err(Error::SoracomBody {
+                op: LIST_GROUPS.id,
+                detail: "the next-page key did not advance".into(),
+            });
         }
-        Ok(GroupPage { groups: wire.into_iter().map(Group::from).collect(), next })
+        Ok(GroupPage {
+            groups: wire.into_iter().map(Group::from).collect(),
+            next,
+        })
     }
 
-    async fn put_group_config(&self, group_id: &str, namespace: &str, key: &str, value: &Value) -> Result<Group> {
+    async fn put_group_config(
+        &self,
+        group_id: &str,
+        namespace: &str,
+        key: &str,
+        value: &Value,
+    ) -> Result<Group> {
         let path = format!(
             "/groups/{}/configuration/{}",
             path_segment(PUT_CONFIG.id, group_id)?,
             path_segment(PUT_CONFIG.id, namespace)?
         );
         let body = json!([{"key": key, "value": value}]);
-        let reply = self.call(PUT_CONFIG, Method::PUT, &path, &[], Some(&body)).await?;
+        let reply = self
+            .call(PUT_CONFIG, Method::PUT, &path, &[], Some(&body))
+            .await?;
         let wire: WireGroup = decode(PUT_CONFIG.id, &reply.body)?;
         Ok(wire.into())
     }
 
     async fn list_event_handlers(&self) -> Result<Vec<Value>> {
-        let reply = self.call(LIST_HANDLERS, Method::GET, "/event_handlers", &[], None).await?;
+        let reply = self
+            .call(LIST_HANDLERS, Method::GET, "/event_handlers", &[], None)
+            .await?;
         decode(LIST_HANDLERS.id, &reply.body)
     }
 
     async fn update_event_handler(&self, handler_id: &str, body: &Value) -> Result<()> {
-        let path = format!("/event_handlers/{}", path_segment(UPDATE_HANDLER.id, handler_id)?);
-        self.call(UPDATE_HANDLER, Method::PUT, &path, &[], Some(body)).await?;
+        let path = format!(
+            "/event_handlers/{}",
+            path_segment(UPDATE_HANDLER.id, handler_id)?
+        );
+        self.call(UPDATE_HANDLER, Method::PUT, &path, &[], Some(body))
+            .await?;
         Ok(())
     }
 }
@@ -502,21 +655,45 @@ mod tests {
     #[test]
     fn maps_both_error_envelopes_and_foreign_bodies() {
         let h = headers(&[("content-type", "application/json")]);
-        let e = error_from("listGroups", 400, &h, br#"{"code":"COM0001","message":"bad"}"#);
+        let e = error_from(
+            "listGroups",
+            400,
+            &h,
+            br#"{"code":"COM0001","message":"bad"}"#,
+        );
         assert_eq!(e.to_string(), "SORACOM listGroups: HTTP 400 COM0001: bad");
-        let e = error_from("listGroups", 400, &h, br#"{"httpStatus":400,"errorMessage":{"code":"X1","message":"wrapped"}}"#);
+        let e = error_from(
+            "listGroups",
+            400,
+            &h,
+            br#"{"httpStatus":400,"errorMessage":{"code":"X1","message":"wrapped"}}"#,
+        );
         assert_eq!(e.to_string(), "SORACOM listGroups: HTTP 400 X1: wrapped");
         let html = headers(&[("content-type", "text/html")]);
-        let e = error_from("auth", 502, &html, b"<html>\n<body>502 Bad Gateway</body></html>");
+        let e = error_from(
+            "auth",
+            502,
+            &html,
+            b"<html>\n<body>502 Bad Gateway</body></html>",
+        );
         let s = e.to_string();
-        assert!(s.contains("HTTP 502") && s.contains("text/html") && s.contains("502 Bad Gateway") && !s.contains('\n'), "{s}");
+        assert!(
+            s.contains("HTTP 502")
+                && s.contains("text/html")
+                && s.contains("502 Bad Gateway")
+                && !s.contains('\n'),
+            "{s}"
+        );
         let e = error_from("auth", 500, &h, br#"{"code":"X","mess"#);
         assert!(e.to_string().contains("non-SORACOM body"), "{e}");
         let e = error_from("auth", 503, &h, b"");
         assert!(e.to_string().contains("empty body"), "{e}");
         let long = vec![b'a'; 10_000];
         assert!(error_from("auth", 500, &h, &long).to_string().len() < 400);
-        let rl = headers(&[("x-soracom-ratelimit-limit", "60"), ("x-soracom-ratelimit-seconds-before-refresh", "7")]);
+        let rl = headers(&[
+            ("x-soracom-ratelimit-limit", "60"),
+            ("x-soracom-ratelimit-seconds-before-refresh", "7"),
+        ]);
         let s = error_from("listGroups", 429, &rl, b"").to_string();
         assert!(s.contains("limit 60") && s.contains("retry in 7 s"), "{s}");
     }

@@ -54,7 +54,11 @@ pub trait SoracomApi: Send + Sync {
     /// Deletes a set (`deleteCredential`); a set already gone is not an error.
     fn delete_credential(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
     /// One page of groups (`listGroups`), after `after` (the previous page's next key).
-    fn list_groups(&self, after: Option<&str>, limit: u32) -> impl Future<Output = Result<GroupPage>> + Send;
+    fn list_groups(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<GroupPage>> + Send;
     /// Replaces one top-level key of a group's namespace (`putConfigurationParameters`);
     /// returns the group as the response shows it.
     fn put_group_config(
@@ -67,5 +71,9 @@ pub trait SoracomApi: Send + Sync {
     /// All event handlers (`listEventHandlers`).
     fn list_event_handlers(&self) -> impl Future<Output = Result<Vec<Value>>> + Send;
     /// Replaces an event handler (`updateEventHandler`); `body` is the handler without its id.
-    fn update_event_handler(&self, handler_id: &str, body: &Value) -> impl Future<Output = Result<()>> + Send;
+    fn update_event_handler(
+        &self,
+        handler_id: &str,
+        body: &Value,
+    ) -> impl Future<Output = Result<()>> + Send;
 }

@@ -1,0 +1,616 @@
+//! An HTTP proxy in front of moto that injects AWS faults, per Query-protocol action.
+//!
+//! The code under test gets the proxy's address as its `AWS_ENDPOINT_URL`. The proxy forwards
+//! each request unchanged (method, path, query, headers including `Host` and the SigV4
+//! `Authorization`, body) to the upstream and relays the answer, unless a fault added with
+//! [`AwsProxy::add_fault`] matches: then it answers with an IAM error document, or closes the
+//! connection. It records every call (action, status, signing key) so tests can assert what
+//! the code did, e.g. that the new key was used for STS verification.
+//!
+//! It speaks just enough HTTP/1.1 for the AWS SDK: one request per connection
+//! (`Connection: close`), `Content-Length` bodies. It never panics on what a client sends.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Largest request head (request line + headers) accepted.
+const MAX_HEAD: usize = 64 * 1024;
+/// Largest request body accepted.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+/// Time a client gets to send its whole request.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time the upstream gets to answer.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on one connection's whole life (read, upstream, write).
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a fault does to a matching call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsFaultKind {
+    /// 500 `InternalFailure` (the SDK retries it).
+    InternalError,
+    /// 400 `Throttling` (the SDK retries it).
+    Throttling,
+    /// 403 `AccessDenied`.
+    AccessDenied,
+    /// 409 `LimitExceeded`.
+    LimitExceeded,
+    /// 404 `NoSuchEntity`.
+    NoSuchEntity,
+    /// Close the connection without an answer; the upstream is not called (the SDK retries).
+    Drop,
+    /// Forward to the upstream (so its state changes), then close the connection without
+    /// relaying the answer: the client cannot know that the call succeeded.
+    SucceedThenDrop,
+}
+
+impl AwsFaultKind {
+    /// HTTP status, error code and type of the error document, for the error kinds.
+    fn error(self) -> Option<(u16, &'static str, &'static str)> {
+        match self {
+            AwsFaultKind::InternalError => Some((500, "InternalFailure", "Receiver")),
+            AwsFaultKind::Throttling => Some((400, "Throttling", "Sender")),
+            AwsFaultKind::AccessDenied => Some((403, "AccessDenied", "Sender")),
+            AwsFaultKind::LimitExceeded => Some((409, "LimitExceeded", "Sender")),
+            AwsFaultKind::NoSuchEntity => Some((404, "NoSuchEntity", "Sender")),
+            AwsFaultKind::Drop | AwsFaultKind::SucceedThenDrop => None,
+        }
+    }
+}
+
+/// A fault to inject: calls `nth ..= nth + times - 1` among the calls matching `action`,
+/// counted from when the fault was added, get `kind`.
+///
+/// The AWS SDK itself retries (3 attempts with the default retry config) on 5xx,
+/// `Throttling` and dropped connections, and each attempt is a call here. To make such a
+/// failure visible to the code under test, use `times >= 3` or `times = 0` (forever);
+/// `times = 1` tests that the SDK's own retry absorbs it. `AccessDenied`, `LimitExceeded` and
+/// `NoSuchEntity` are not retried. `SucceedThenDrop` is retried like `Drop`, and the retry
+/// then meets the changed state (e.g. a second key): `times = 1` models "it happened but the
+/// client never heard".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsFault {
+    /// Query action, e.g. `CreateAccessKey`, or `*` for every call.
+    pub action: String,
+    /// 1-based index of the first matching call that fails (0 acts as 1).
+    pub nth: u32,
+    /// Number of consecutive matching calls that fail; 0 means every one from `nth` on.
+    pub times: u32,
+    /// What happens to those calls.
+    pub kind: AwsFaultKind,
+}
+
+impl AwsFault {
+    /// Every call of `action` from now on gets `kind`.
+    pub fn always(action: &str, kind: AwsFaultKind) -> AwsFault {
+        AwsFault {
+            action: action.to_string(),
+            nth: 1,
+            times: 0,
+            kind,
+        }
+    }
+
+    /// The next `times` calls of `action` get `kind`.
+    pub fn next(action: &str, times: u32, kind: AwsFaultKind) -> AwsFault {
+        AwsFault {
+            action: action.to_string(),
+            nth: 1,
+            times,
+            kind,
+        }
+    }
+}
+
+/// One call seen by the proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsCall {
+    /// Query action (`Action=` of the form body or query), or `""` if none.
+    pub action: String,
+    /// HTTP status the client got; 0 when the connection was dropped.
+    pub status: u16,
+    /// Access key id from the SigV4 `Authorization` header (`Credential=<id>/…`).
+    pub access_key_id: Option<String>,
+    /// The fault applied, if any.
+    pub fault: Option<AwsFaultKind>,
+}
+
+struct ActiveFault {
+    fault: AwsFault,
+    seen: u32,
+}
+
+#[derive(Default)]
+struct State {
+    faults: Vec<ActiveFault>,
+    calls: Vec<AwsCall>,
+}
+
+struct Shared {
+    upstream: String,
+    http: reqwest::Client,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means another connection task panicked; the data is still fine.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts this call against every fault for its action; returns the first that fires.
+    fn fault_for(&self, action: &str) -> Option<AwsFaultKind> {
+        let mut state = self.state();
+        let mut fired = None;
+        for f in state.faults.iter_mut() {
+            if f.fault.action != "*" && f.fault.action != action {
+                continue;
+            }
+            f.seen = f.seen.saturating_add(1);
+            let start = f.fault.nth.max(1);
+            let in_window =
+                f.seen >= start && (f.fault.times == 0 || f.seen - start < f.fault.times);
+            if in_window && fired.is_none() {
+                fired = Some(f.fault.kind);
+            }
+        }
+        fired
+    }
+
+    fn record(&self, call: AwsCall) {
+        self.state().calls.push(call);
+    }
+}
+
+/// The fault proxy. Stops when [`AwsProxy::shutdown`] is called or it is dropped.
+pub struct AwsProxy {
+    addr: std::net::SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for AwsProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsProxy")
+            .field("addr", &self.addr)
+            .field("upstream", &self.shared.upstream)
+            .finish()
+    }
+}
+
+impl AwsProxy {
+    /// Starts a proxy on 127.0.0.1 (a free port) forwarding to `upstream`, e.g. moto's
+    /// `http://127.0.0.1:PORT`.
+    pub async fn start(upstream: &str) -> std::io::Result<AwsProxy> {
+        crate::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(UPSTREAM_TIMEOUT)
+            .build()
+            .map_err(std::io::Error::other)?;
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            http,
+            state: Mutex::new(State::default()),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
+        Ok(AwsProxy {
+            addr,
+            shared,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// The proxy's address, `http://127.0.0.1:PORT`, to use as `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Adds a fault; its call count starts now. Faults are checked in the order added and
+    /// the first that fires applies (all matching faults count the call).
+    pub fn add_fault(&self, fault: AwsFault) {
+        self.shared
+            .state()
+            .faults
+            .push(ActiveFault { fault, seen: 0 });
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.shared.state().faults.clear();
+    }
+
+    /// Every call so far, in order of arrival.
+    pub fn calls(&self) -> Vec<AwsCall> {
+        self.shared.state().calls.clone()
+    }
+
+    /// Number of calls per action so far.
+    pub fn call_counts(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for call in self.shared.state().calls.iter() {
+            *counts.entry(call.action.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Stops accepting connections and waits (at most 5 s) for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for AwsProxy {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => {
+                // Accept errors (e.g. too many open files) are transient: keep serving.
+                if let Ok((stream, _)) = accepted {
+                    tokio::spawn(tokio::time::timeout(CONNECTION_TIMEOUT, handle(stream, shared.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// A parsed request, as received.
+struct Incoming {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
+    let req = match tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await {
+        Ok(Ok(req)) => req,
+        Ok(Err(ReadError::Closed)) | Err(_) => return,
+        Ok(Err(ReadError::Bad(status, reason))) => {
+            let _ = write_plain(&mut stream, status, reason).await;
+            return;
+        }
+    };
+    let action = query_action(&req);
+    let access_key_id = header(&req.headers, "authorization").and_then(credential_key_id);
+    let fault = shared.fault_for(&action);
+    // What the client gets: `None` = the connection is dropped.
+    let answer: Option<Answer> = match fault {
+        Some(AwsFaultKind::Drop) => None,
+        Some(AwsFaultKind::SucceedThenDrop) => {
+            let _ = forward(&shared, &req).await;
+            None
+        }
+        Some(kind) => kind.error().map(|(status, code, kind_type)| Answer {
+            status,
+            headers: vec![("content-type".to_string(), "text/xml".to_string())],
+            body: error_document(code, kind_type).into_bytes(),
+        }),
+        None => Some(match forward(&shared, &req).await {
+            Ok(response) => response,
+            Err(e) => Answer {
+                status: 502,
+                headers: vec![("content-type".to_string(), "text/plain".to_string())],
+                body: format!("upstream failed: {e}").into_bytes(),
+            },
+        }),
+    };
+    // Recorded before answering, so a test that got its answer also sees the call.
+    shared.record(AwsCall {
+        action,
+        status: answer.as_ref().map_or(0, |a| a.status),
+        access_key_id,
+        fault,
+    });
+    if let Some(a) = answer {
+        let _ = write_response(&mut stream, a.status, &a.headers, &a.body).await;
+    }
+    let _ = stream.shutdown().await;
+}
+
+enum ReadError {
+    /// The client went away before sending a whole request.
+    Closed,
+    /// The request is malformed or too large: answer with this status.
+    Bad(u16, &'static str),
+}
+
+async fn read_request(stream: &mut TcpStream) -> Result<Incoming, ReadError> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(pos) = find(&buf, b"\r\n\r\n") {
+            break pos;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(ReadError::Bad(431, "request head too large"));
+        }
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|_| ReadError::Closed)?;
+        if n == 0 {
+            return Err(ReadError::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = std::str::from_utf8(&buf[..head_end])
+        .map_err(|_| ReadError::Bad(400, "request head is not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default();
+    let mut parts = request_line.split(' ');
+    let (method, target) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(m), Some(t), Some(v))
+            if !m.is_empty() && t.starts_with('/') && v.starts_with("HTTP/") =>
+        {
+            (m.to_string(), t.to_string())
+        }
+        _ => return Err(ReadError::Bad(400, "malformed request line")),
+    };
+    let mut headers = Vec::new();
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(ReadError::Bad(400, "malformed header line"));
+        };
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+    }
+    if header(&headers, "transfer-encoding").is_some() {
+        return Err(ReadError::Bad(
+            501,
+            "chunked request bodies are not supported",
+        ));
+    }
+    let length = match header(&headers, "content-length") {
+        None => 0,
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| ReadError::Bad(400, "bad content-length"))?,
+    };
+    if length > MAX_BODY {
+        return Err(ReadError::Bad(413, "request body too large"));
+    }
+    let mut body = buf.split_off(head_end + 4);
+    while body.len() < length {
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|_| ReadError::Closed)?;
+        if n == 0 {
+            return Err(ReadError::Closed);
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    body.truncate(length);
+    Ok(Incoming {
+        method,
+        target,
+        headers,
+        body,
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Hop-by-hop headers (and the length, which is recomputed) are not relayed.
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "content-length"
+    )
+}
+
+/// A response to send back.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+async fn forward(shared: &Shared, req: &Incoming) -> Result<Answer, String> {
+    let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
+    let url = format!("{}{}", shared.upstream, req.target);
+    let mut builder = shared.http.request(method, url);
+    for (name, value) in &req.headers {
+        if !is_hop_by_hop(name) {
+            // Host is kept as the client sent it: it is part of the SigV4 signature.
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+    }
+    let resp = builder
+        .body(req.body.clone())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .filter(|(n, _)| !is_hop_by_hop(n.as_str()))
+        .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    Ok(Answer {
+        status,
+        headers,
+        body: body.to_vec(),
+    })
+}
+
+async fn write_response(
+    stream: &mut TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    stream.flush().await
+}
+
+async fn write_plain(stream: &mut TcpStream, status: u16, text: &str) -> std::io::Result<()> {
+    let headers = [("content-type".to_string(), "text/plain".to_string())];
+    write_response(stream, status, &headers, text.as_bytes()).await
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        _ => "Status",
+    }
+}
+
+/// An error in the IAM Query XML shape the SDK parses.
+fn error_document(code: &str, kind: &str) -> String {
+    format!(
+        "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+         <Error><Type>{kind}</Type><Code>{code}</Code>\
+         <Message>injected by testkit::aws_proxy: {code}</Message></Error>\
+         <RequestId>testkit-aws-proxy-fault</RequestId></ErrorResponse>"
+    )
+}
+
+/// The `Action` of an AWS Query request: from the form body, else from the query string.
+fn query_action(req: &Incoming) -> String {
+    let from_body = std::str::from_utf8(&req.body)
+        .ok()
+        .and_then(|b| form_value(b, "Action"));
+    let from_query = || {
+        req.target
+            .split_once('?')
+            .and_then(|(_, q)| form_value(q, "Action"))
+    };
+    from_body.or_else(from_query).unwrap_or_default()
+}
+
+fn form_value(form: &str, key: &str) -> Option<String> {
+    form.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (percent_decode(k) == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |j: usize| bytes.get(j).and_then(|b| (*b as char).to_digit(16));
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                // Two hex digits are below 256.
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `AWS4-HMAC-SHA256 Credential=AKID/20261128/us-east-1/iam/aws4_request, …` → `AKID`.
+fn credential_key_id(authorization: &str) -> Option<String> {
+    let start = authorization.find("Credential=")? + "Credential=".len();
+    let rest = &authorization[start..];
+    let id = rest.split(['/', ',', ' ']).next()?;
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_credential_and_form() {
+        assert_eq!(
+            credential_key_id(
+                "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261128/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=ab"
+            )
+            .as_deref(),
+            Some("AKIAEXAMPLE")
+        );
+        assert_eq!(credential_key_id("Bearer x"), None);
+        assert_eq!(
+            form_value(
+                "Version=2010-05-08&Action=CreateAccessKey&UserName=a%2Bb",
+                "Action"
+            )
+            .as_deref(),
+            Some("CreateAccessKey")
+        );
+        assert_eq!(percent_decode("a%2Bb+c%zz%4"), "a+b c%zz%4");
+    }
+}

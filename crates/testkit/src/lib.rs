@@ -1,0 +1,17 @@
+//! Test support for soracom-key-rotator.
+//!
+//! - [`moto`]: reach the moto IAM/STS emulator that `scripts/with-moto` starts, with the real
+//!   AWS SDK, and a small [`moto::Iam`] helper to arrange and inspect IAM state.
+//! - [`aws_proxy`]: an HTTP proxy in front of moto that injects AWS faults per action.
+//! - [`contract`]: checks SORACOM API requests against the official OpenAPI spec.
+#![deny(missing_docs)]
+
+pub mod aws_proxy;
+pub mod contract;
+pub mod moto;
+
+/// Installs rustls' ring crypto provider for reqwest (built with `rustls-no-provider`).
+/// Safe to call any number of times; only the first call installs it.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

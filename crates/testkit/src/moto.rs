@@ -1,0 +1,284 @@
+//! Reach moto (the AWS IAM/STS emulator from PyPI) with the real AWS SDK.
+//!
+//! `scripts/with-moto` starts one `moto_server` for a whole test run and exports its address
+//! as `MOTO_ENDPOINT`. Tests share that server without resetting it, so each test names its
+//! IAM users with [`unique`] and only looks at its own users.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::SdkConfig;
+use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
+use aws_sdk_iam::error::DisplayErrorContext;
+use aws_sdk_iam::types::StatusType;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::Provider;
+
+/// Region every test client uses.
+pub const REGION: &str = "us-east-1";
+/// Access key id of the static test credentials (moto accepts any key unless auth is on).
+pub const TEST_ACCESS_KEY_ID: &str = "testing";
+/// Secret of the static test credentials.
+pub const TEST_SECRET_ACCESS_KEY: &str = "testing";
+
+/// The moto address from `MOTO_ENDPOINT`, e.g. `http://127.0.0.1:40123`.
+///
+/// # Panics
+/// When `MOTO_ENDPOINT` is not set: a test that needs moto must not pass silently without it.
+pub fn endpoint() -> String {
+    match std::env::var("MOTO_ENDPOINT") {
+        Ok(v) if !v.trim().is_empty() => v.trim().trim_end_matches('/').to_string(),
+        _ => {
+            panic!("MOTO_ENDPOINT is not set: run the tests through scripts/test (it starts moto)")
+        }
+    }
+}
+
+/// A name no other test (in this or a parallel process) uses: `<prefix>-<pid>-<millis>-<n>`.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{millis}-{n}", std::process::id())
+}
+
+/// The SDK's HTTP(S) client with rustls on ring; the workspace builds the SDK without its
+/// default client, so every config must be given one (it serves plain http too).
+pub fn http_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// SDK config for moto (or a proxy in front of it): region us-east-1, static credentials
+/// `testing`/`testing`, the given endpoint, the ring HTTP client.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(
+            TEST_ACCESS_KEY_ID,
+            TEST_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "testkit",
+        ))
+        .endpoint_url(endpoint)
+        .http_client(http_client())
+        .load()
+        .await
+}
+
+/// A failed moto call: which operation, and the SDK's full error text.
+#[derive(Debug, thiserror::Error)]
+#[error("moto {operation} failed: {message}")]
+pub struct MotoError {
+    /// The IAM/STS operation, e.g. `CreateAccessKey`.
+    pub operation: &'static str,
+    /// The SDK error with its whole source chain.
+    pub message: String,
+}
+
+fn err<E: std::error::Error>(operation: &'static str) -> impl FnOnce(E) -> MotoError {
+    move |e| MotoError {
+        operation,
+        message: DisplayErrorContext(e).to_string(),
+    }
+}
+
+fn missing(operation: &'static str, what: &str) -> MotoError {
+    MotoError {
+        operation,
+        message: format!("response has no {what}"),
+    }
+}
+
+/// One access key as `ListAccessKeys` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The access key id.
+    pub id: String,
+    /// `Active` or `Inactive`.
+    pub status: String,
+    /// Creation time.
+    pub created: SystemTime,
+}
+
+/// Arranges and inspects IAM state in moto for a test.
+#[derive(Debug, Clone)]
+pub struct Iam {
+    config: SdkConfig,
+    iam: aws_sdk_iam::Client,
+}
+
+impl Iam {
+    /// A helper talking to the moto of `MOTO_ENDPOINT` (panics if unset, see [`endpoint`]).
+    pub async fn from_env() -> Iam {
+        Iam::connect(&endpoint()).await
+    }
+
+    /// A helper talking to moto (or a proxy) at `endpoint`.
+    pub async fn connect(endpoint: &str) -> Iam {
+        let config = sdk_config(endpoint).await;
+        let iam = aws_sdk_iam::Client::new(&config);
+        Iam { config, iam }
+    }
+
+    /// The SDK config this helper uses.
+    pub fn config(&self) -> &SdkConfig {
+        &self.config
+    }
+
+    /// The underlying IAM client, for calls this helper does not wrap.
+    pub fn client(&self) -> &aws_sdk_iam::Client {
+        &self.iam
+    }
+
+    /// Creates IAM user `name`.
+    pub async fn create_user(&self, name: &str) -> Result<(), MotoError> {
+        self.iam
+            .create_user()
+            .user_name(name)
+            .send()
+            .await
+            .map_err(err("CreateUser"))?;
+        Ok(())
+    }
+
+    /// The ARN of IAM user `user`.
+    pub async fn user_arn(&self, user: &str) -> Result<String, MotoError> {
+        let out = self
+            .iam
+            .get_user()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(err("GetUser"))?;
+        out.user
+            .map(|u| u.arn)
+            .ok_or_else(|| missing("GetUser", "User"))
+    }
+
+    /// Creates an access key for `user`; returns `(access key id, secret)`.
+    pub async fn create_access_key(&self, user: &str) -> Result<(String, String), MotoError> {
+        let out = self
+            .iam
+            .create_access_key()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(err("CreateAccessKey"))?;
+        let key = out
+            .access_key
+            .ok_or_else(|| missing("CreateAccessKey", "AccessKey"))?;
+        Ok((key.access_key_id, key.secret_access_key))
+    }
+
+    /// The access keys of `user`, in moto's order.
+    pub async fn list_keys(&self, user: &str) -> Result<Vec<KeyInfo>, MotoError> {
+        let out = self
+            .iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(err("ListAccessKeys"))?;
+        out.access_key_metadata
+            .into_iter()
+            .map(|m| {
+                let id = m
+                    .access_key_id
+                    .ok_or_else(|| missing("ListAccessKeys", "AccessKeyId"))?;
+                let status = m
+                    .status
+                    .map(|s| s.as_str().to_string())
+                    .ok_or_else(|| missing("ListAccessKeys", "Status"))?;
+                let created = m
+                    .create_date
+                    .and_then(|d| SystemTime::try_from(d).ok())
+                    .ok_or_else(|| missing("ListAccessKeys", "CreateDate"))?;
+                Ok(KeyInfo {
+                    id,
+                    status,
+                    created,
+                })
+            })
+            .collect()
+    }
+
+    /// Sets key `id` of `user` to `Active` or `Inactive`.
+    pub async fn set_key_status(
+        &self,
+        user: &str,
+        id: &str,
+        active: bool,
+    ) -> Result<(), MotoError> {
+        let status = if active {
+            StatusType::Active
+        } else {
+            StatusType::Inactive
+        };
+        self.iam
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(id)
+            .status(status)
+            .send()
+            .await
+            .map_err(err("UpdateAccessKey"))?;
+        Ok(())
+    }
+
+    /// Deletes key `id` of `user`.
+    pub async fn delete_access_key(&self, user: &str, id: &str) -> Result<(), MotoError> {
+        self.iam
+            .delete_access_key()
+            .user_name(user)
+            .access_key_id(id)
+            .send()
+            .await
+            .map_err(err("DeleteAccessKey"))?;
+        Ok(())
+    }
+
+    /// When key `id` was last used, by which service, in which region; `None` if never.
+    pub async fn last_used(
+        &self,
+        id: &str,
+    ) -> Result<Option<(SystemTime, String, String)>, MotoError> {
+        let out = self
+            .iam
+            .get_access_key_last_used()
+            .access_key_id(id)
+            .send()
+            .await
+            .map_err(err("GetAccessKeyLastUsed"))?;
+        let Some(used) = out.access_key_last_used else {
+            return Ok(None);
+        };
+        let Some(date) = used.last_used_date else {
+            return Ok(None);
+        };
+        let when = SystemTime::try_from(date).map_err(|e| MotoError {
+            operation: "GetAccessKeyLastUsed",
+            message: format!("LastUsedDate out of range: {e}"),
+        })?;
+        Ok(Some((when, used.service_name, used.region)))
+    }
+
+    /// Calls `sts:GetCallerIdentity` signed with this key (moto then records its last use);
+    /// returns the caller ARN.
+    pub async fn use_key(&self, id: &str, secret: &str) -> Result<String, MotoError> {
+        let conf = aws_sdk_sts::config::Builder::from(&self.config)
+            .credentials_provider(Credentials::new(id, secret, None, None, "testkit-use-key"))
+            .build();
+        let out = aws_sdk_sts::Client::from_conf(conf)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(err("GetCallerIdentity"))?;
+        out.arn.ok_or_else(|| missing("GetCallerIdentity", "Arn"))
+    }
+}
