@@ -23,7 +23,12 @@ use time::OffsetDateTime;
 #[command(version, about, long_about = None)]
 struct Cli {
     /// Configuration file (TOML).
-    #[arg(long, global = true, default_value = "soracom-key-rotator.toml", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "soracom-key-rotator.toml",
+        value_name = "FILE"
+    )]
     config: PathBuf,
     /// Output format of the report on stdout.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
@@ -86,9 +91,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let output = cli.output;
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
-        Err(e) => return fail(output, Failure { code: 1, error: e.into() }),
+        Err(e) => {
+            return fail(
+                output,
+                Failure {
+                    code: 1,
+                    error: e.into(),
+                },
+            )
+        }
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
@@ -99,7 +115,10 @@ fn main() -> ExitCode {
 fn fail(output: Output, f: Failure) -> ExitCode {
     match output {
         Output::Text => eprintln!("error: {:#}", f.error),
-        Output::Json => println!("{}", serde_json::json!({"error": format!("{:#}", f.error), "exitCode": f.code})),
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({"error": format!("{:#}", f.error), "exitCode": f.code})
+        ),
     }
     ExitCode::from(f.code)
 }
@@ -113,7 +132,9 @@ fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::new(format!("warn,rotator={ours},soracom_key_rotator={ours}"));
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "warn,rotator={ours},soracom_key_rotator={ours}"
+    ));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -134,23 +155,39 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Reconcile { target, dry_run } => (Command::Reconcile, target, *dry_run),
         Cmd::Rotate { target, dry_run } => (Command::Rotate, target, *dry_run),
     };
-    let targets = config.select(target.as_deref()).map_err(|e| usage(anyhow::anyhow!(e)))?;
+    let targets = config
+        .select(target.as_deref())
+        .map_err(|e| usage(anyhow::anyhow!(e)))?;
 
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let env = |k: &str| std::env::var(k).ok();
-    let (endpoint, key) = auth::resolve(&env, home.as_deref(), config.soracom.coverage, config.soracom.profile.as_deref())
-        .map_err(|e| usage(e.into()))?;
+    let (endpoint, key) = auth::resolve(
+        &env,
+        home.as_deref(),
+        config.soracom.coverage,
+        config.soracom.profile.as_deref(),
+    )
+    .map_err(|e| usage(e.into()))?;
     tracing::info!(endpoint = %endpoint.0, "SORACOM endpoint");
     let soracom =
-        SoracomClient::new(endpoint, key, config.soracom.clone()).map_err(|e| Failure { code: 1, error: e.into() })?;
+        SoracomClient::new(endpoint, key, config.soracom.clone()).map_err(|e| Failure {
+            code: 1,
+            error: e.into(),
+        })?;
     let iam = AwsIam::from_env().await;
 
-    let bar = (matches!(cli.output, Output::Text) && std::io::stderr().is_terminal()).then(Bar::default);
+    let bar =
+        (matches!(cli.output, Output::Text) && std::io::stderr().is_terminal()).then(Bar::default);
     let progress: &dyn Progress = match &bar {
         Some(b) => b,
         None => &NoProgress,
     };
-    let engine = Engine { iam: &iam, soracom: &soracom, config: &config, progress };
+    let engine = Engine {
+        iam: &iam,
+        soracom: &soracom,
+        config: &config,
+        progress,
+    };
     let report = engine
         .run(command, &targets, now, dry_run)
         .await
@@ -179,17 +216,30 @@ impl Progress for Bar {
         if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}") {
             bar.set_style(style);
         }
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bar);
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bar);
     }
 
     fn advance(&self) {
-        if let Some(b) = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
+        if let Some(b) = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
             b.inc(1);
         }
     }
 
     fn finish(&self) {
-        if let Some(b) = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+        if let Some(b) = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
             b.finish_and_clear();
         }
     }

@@ -88,17 +88,6 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// sets are kept, so memory does not grow with groups that do not matter.
     pub async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
         let sets = self.soracom.list_credentials().await?;
-        let owned: Vec<Box<dyn Fn(&str) -> bool + Send + Sync>> = targets
-            .iter()
-            .map(|t| {
-                let prefix = t.credential_prefix.clone();
-                let adopt = t.adopt.clone();
-                Box::new(move |id: &str| {
-                    crate::model::ManagedId::parse(&prefix, id).is_some()
-                        || adopt.iter().any(|a| a == id)
-                }) as Box<dyn Fn(&str) -> bool + Send + Sync>
-            })
-            .collect();
         let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); targets.len()];
         let mut after: Option<String> = None;
         let mut pages = 0;
@@ -115,12 +104,13 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 .list_groups(after.as_deref(), self.config.soracom.page_size)
                 .await?;
             for g in &page.groups {
-                for (i, wanted) in owned.iter().enumerate() {
+                for (i, t) in targets.iter().enumerate() {
+                    let owns = |id: &str| t.owns(id);
                     slots[i].extend(group_slots(
                         &g.id,
                         g.name.as_deref(),
                         &g.configuration,
-                        wanted,
+                        owns,
                     ));
                 }
             }
@@ -131,8 +121,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         }
         tracing::debug!(pages, "listed groups");
         for h in self.soracom.list_event_handlers().await? {
-            for (i, wanted) in owned.iter().enumerate() {
-                slots[i].extend(handler_slot(&h, wanted));
+            for (i, t) in targets.iter().enumerate() {
+                slots[i].extend(handler_slot(&h, |id| t.owns(id)));
             }
         }
         let mut out = Vec::with_capacity(targets.len());

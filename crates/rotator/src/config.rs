@@ -111,6 +111,15 @@ pub struct Target {
     pub strategy: Strategy,
 }
 
+impl Target {
+    /// Whether credential set `id` belongs to this target: `<prefix>-<yymmdd>[-<n>]`
+    /// exactly, or listed in `adopt`. Never a substring match.
+    pub fn owns(&self, id: &str) -> bool {
+        crate::model::ManagedId::parse(&self.credential_prefix, id).is_some()
+            || self.adopt.iter().any(|a| a == id)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {

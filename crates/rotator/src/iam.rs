@@ -54,13 +54,19 @@ impl AwsIam {
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
-        let region =
-            aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
+        // Every provider of the chain must get this client: a separately built region chain
+        // would lack it and fail at run time, so the fallback region is applied afterwards.
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
-            .region(region)
             .load()
             .await;
+        let sdk = match sdk.region() {
+            Some(_) => sdk,
+            None => sdk
+                .into_builder()
+                .region(aws_config::Region::new("us-east-1"))
+                .build(),
+        };
         AwsIam::new(sdk)
     }
 

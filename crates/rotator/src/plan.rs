@@ -136,8 +136,7 @@ struct Candidate<'a> {
 /// Plans one target. Pure: same input, same plan.
 pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, intent: Intent) -> Plan {
     let prefix = target.credential_prefix.as_str();
-    let owned =
-        |id: &str| ManagedId::parse(prefix, id).is_some() || target.adopt.iter().any(|a| a == id);
+    let owned = |id: &str| target.owns(id);
     let mut candidates: Vec<Candidate> = obs
         .sets
         .iter()

@@ -1,0 +1,599 @@
+//! End-to-end scenarios: the `soracom-key-rotator` binary against moto (IAM/STS, through
+//! the fault proxy) and the SORACOM emulator. Each scenario ends with the shared checks:
+//! DESIGN §3's invariants, every SORACOM request valid under the official spec, and no
+//! secret in anything the binary printed.
+
+mod common;
+
+use common::{days_from_now, funnel, id_for, World, PREFIX};
+use serde_json::json;
+use soracom_emulator::{Fault, FaultBody, FaultKind, RateLimit};
+use std::time::Duration;
+use testkit::aws_proxy::{AwsFault, AwsFaultKind};
+
+/// The seed's scenario: a fresh key is not due; 91 days later reconcile rotates it,
+/// registers the new set with the link, and repoints both groups, touching nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_scenario_rotates_end_to_end() {
+    let w = World::new().await;
+    let old_key = w.seed().await;
+    let before = w.emu.group_by_name("test-1").expect("group");
+
+    let run = w.expect(&["plan"], 0).await;
+    assert!(run.stdout.contains("not due"), "{}", run.stdout);
+    assert!(run.stdout.contains("linked by evidence"), "{}", run.stdout);
+
+    let later = days_from_now(91);
+    let run = w.expect(&["-vvv", "reconcile", "--now", &later], 0).await;
+    let new_set = id_for(91);
+    assert!(run.stdout.contains(&new_set), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("2/2 references moved"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains(&old_key),
+        "key ids must be masked:\n{}",
+        run.stdout
+    );
+
+    let set = w.emu.credential(&new_set).expect("new set");
+    let new_key = w.key_of_set(&new_set).expect("new key id");
+    assert_eq!(set.kind, "aws-credentials");
+    assert!(
+        set.description.contains(&format!("accessKeyId={new_key}")),
+        "{}",
+        set.description
+    );
+    assert_ne!(new_key, old_key);
+    for g in ["test-1", "test-2"] {
+        assert_eq!(w.funnel_of(g), json!(new_set), "{g}");
+    }
+    // Only the reference changed: the rest of the group is as it was.
+    let after = w.emu.group_by_name("test-1").expect("group");
+    let mut expected = before["configuration"].clone();
+    expected["SoracomFunnel"]["credentialsId"] = json!(new_set);
+    assert_eq!(after["configuration"], expected);
+    // The old key is kept (retiring it is a separate, evidence-gated step).
+    let keys = w.keys().await;
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|k| k.status == "Active"));
+    // The new key was verified with STS signed by itself, several times.
+    let sts_by_new = w
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.action == "GetCallerIdentity" && c.access_key_id.as_deref() == Some(new_key.as_str())
+        })
+        .count();
+    assert!(sts_by_new >= 3, "{sts_by_new} verification calls");
+    w.assert_converged(&new_set).await;
+
+    // Idempotent: reconcile again (at the real time, when the new key is fresh) does nothing.
+    let writes = (w.soracom_writes(), w.iam_writes());
+    let run = w.expect(&["reconcile"], 0).await;
+    assert!(run.stdout.contains("nothing due"), "{}", run.stdout);
+    assert_eq!((w.soracom_writes(), w.iam_writes()), writes);
+
+    let json = w.expect(&["--output", "json", "plan"], 0).await.json();
+    assert_eq!(
+        json["targets"][0]["plan"]["current"]["setId"],
+        json!(new_set)
+    );
+    assert_eq!(json["targets"][0]["outcome"], json!("nothingDue"));
+    w.finish().await;
+}
+
+/// Ids that merely contain the prefix belong to someone else and are never touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decoy_ids_are_untouched() {
+    let w = World::new().await;
+    w.seed().await;
+    for decoy in [
+        format!("{PREFIX}-team2-220810"),
+        format!("x{PREFIX}-220810"),
+    ] {
+        w.emu.put_credential(
+            &decoy,
+            "aws-credentials",
+            "",
+            json!({"accessKeyId": "AKIADECOYDECOYDECOY1", "secretAccessKey": "s"}),
+            1,
+        );
+        w.emu.add_group(&format!("g-{decoy}"), funnel(&decoy));
+    }
+    w.expect(&["rotate", "--target", "funnel"], 0).await;
+    for decoy in [
+        format!("{PREFIX}-team2-220810"),
+        format!("x{PREFIX}-220810"),
+    ] {
+        assert_eq!(w.funnel_of(&format!("g-{decoy}")), json!(decoy));
+        assert!(w.emu.credential(&decoy).is_some());
+    }
+    assert_eq!(w.funnel_of("test-1"), json!(id_for(0)));
+    w.finish().await;
+}
+
+/// Every page of groups is read (the seed read one), with `limit` and the next key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_of_groups_is_repointed() {
+    let w = World::new().await;
+    w.seed().await;
+    w.emu.set_page_size(2);
+    for i in 0..5 {
+        w.emu
+            .add_group(&format!("extra-{i}"), funnel(&format!("{PREFIX}-220810")));
+        w.emu.add_group(
+            &format!("other-{i}"),
+            json!({"SoracomAir": {"metadata": {"enabled": true}}}),
+        );
+    }
+    w.expect(&["rotate"], 0).await;
+    let new_set = id_for(0);
+    for i in 0..5 {
+        assert_eq!(w.funnel_of(&format!("extra-{i}")), json!(new_set));
+    }
+    let pages = w.emu.call_counts().get("listGroups").copied().unwrap_or(0);
+    assert_eq!(pages, 6, "12 groups at 2 per page");
+    assert!(w.emu.requests().iter().any(|r| r
+        .query
+        .as_deref()
+        .is_some_and(|q| q.contains("last_evaluated_key="))));
+    assert_eq!(
+        w.emu
+            .call_counts()
+            .get("putConfigurationParameters")
+            .copied(),
+        Some(7)
+    );
+    w.assert_converged(&new_set).await;
+    w.finish().await;
+}
+
+/// Funk's object shape and an event handler's action are rewritten in the shape read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn funk_object_and_event_handler_references_move_in_their_shape() {
+    let w = World::new().await;
+    w.seed().await;
+    let old = format!("{PREFIX}-220810");
+    w.emu.add_group(
+        "funk",
+        json!({"SoracomFunk": {"credentialsId": {"$credentialsId": old}, "enabled": true,
+               "destination": {"provider": "aws", "service": "lambda", "resourceUrl": "arn:aws:lambda:ap-northeast-1:1:function:f"}}}),
+    );
+    let handler = w.emu.add_event_handler(json!({
+        "name": "lambda-on-usage", "status": "active", "targetOperatorId": "OP0012345678",
+        "ruleConfig": {"type": "SubscriberDailyTrafficRule", "properties": {"inactiveTimeoutDateConst": "BEGINNING_OF_NEXT_DAY", "limitTotalTrafficMegaByte": "100"}},
+        "actionConfigList": [
+            {"type": "SendMailToOperatorAction", "properties": {"executionDateTimeConst": "IMMEDIATELY", "title": "t", "message": "m"}},
+            {"type": "InvokeAWSLambdaAction", "properties": {"executionDateTimeConst": "IMMEDIATELY", "endpoint": "https://lambda.ap-northeast-1.amazonaws.com", "functionName": "f", "credentialsId": old}}
+        ]
+    }));
+    w.expect(&["rotate"], 0).await;
+    let new_set = id_for(0);
+    let funk = &w.emu.group_by_name("funk").expect("funk")["configuration"]["SoracomFunk"];
+    assert_eq!(funk["credentialsId"], json!({"$credentialsId": new_set}));
+    assert_eq!(funk["destination"]["service"], json!("lambda"));
+    let h = w
+        .emu
+        .event_handlers()
+        .into_iter()
+        .find(|h| h["handlerId"] == json!(handler))
+        .expect("handler");
+    assert_eq!(
+        h["actionConfigList"][1]["properties"]["credentialsId"],
+        json!(new_set)
+    );
+    assert_eq!(
+        h["actionConfigList"][1]["properties"]["functionName"],
+        json!("f")
+    );
+    assert_eq!(h["actionConfigList"][0]["properties"]["title"], json!("t"));
+    w.assert_converged(&new_set).await;
+    w.finish().await;
+}
+
+/// A second rotation on the same UTC day gets `-2`; a taken id never fails the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_day_second_rotation_takes_the_next_suffix() {
+    let w = World::new().await;
+    w.seed().await;
+    w.expect(&["rotate"], 0).await;
+    let first = id_for(0);
+    // Retire the hand-made set's key as the tool would (inactive, unreferenced), to free a slot.
+    let old = w.key_of_set(&format!("{PREFIX}-220810")).expect("old key");
+    w.iam
+        .set_key_status(&w.user, &old, false)
+        .await
+        .expect("deactivate");
+    // Make it a set this tool linked, so it counts as retired by the tool.
+    let c = w.emu.credential(&format!("{PREFIX}-220810")).expect("set");
+    w.emu.put_credential(
+        &c.id,
+        &c.kind,
+        &format!("accessKeyId={old}"),
+        c.credentials.clone(),
+        c.create_ms,
+    );
+    let run = w.expect(&["rotate"], 0).await;
+    let second = format!("{first}-2");
+    assert!(run.stdout.contains(&second), "{}", run.stdout);
+    assert!(
+        w.emu.credential(&format!("{PREFIX}-220810")).is_none(),
+        "retired set deleted to make room"
+    );
+    assert_eq!(w.funnel_of("test-1"), json!(second));
+    assert!(
+        w.emu.credential(&first).is_some(),
+        "the first rotation's set is kept"
+    );
+    w.assert_invariants().await;
+    w.finish().await;
+}
+
+/// Both key slots hold active keys in use: exit 3 naming both keys, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_slots_full_is_refused_and_nothing_changes() {
+    let w = World::new().await;
+    let (other, other_secret) = w.iam.create_access_key(&w.user).await.expect("other key");
+    w.iam.use_key(&other, &other_secret).await.expect("use");
+    w.seed().await;
+    let groups = w.emu.groups();
+    let sets = w.emu.credential_ids();
+    let keys = w.keys().await;
+    let later = days_from_now(91);
+    let run = w.expect(&["reconcile", "--now", &later], 3).await;
+    let masked = format!("AKIA************{}", &other[16..]);
+    assert!(run.stdout.contains(&masked), "{}", run.stdout);
+    assert!(run.stdout.contains("two access keys"), "{}", run.stdout);
+    assert_eq!(w.emu.groups(), groups);
+    assert_eq!(w.emu.credential_ids(), sets);
+    assert_eq!(w.keys().await, keys);
+    assert_eq!((w.soracom_writes(), w.iam_writes()), (0, 0));
+    w.finish().await;
+}
+
+/// `plan` and `--dry-run` make no write call of any kind, even when rotation is due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_and_dry_run_write_nothing() {
+    let w = World::new().await;
+    w.seed().await;
+    let later = days_from_now(100);
+    let run = w.expect(&["plan", "--now", &later], 0).await;
+    assert!(run.stdout.contains("rotate:"), "{}", run.stdout);
+    w.expect(&["reconcile", "--dry-run", "--now", &later], 0)
+        .await;
+    w.expect(&["rotate", "--dry-run"], 0).await;
+    assert_eq!((w.soracom_writes(), w.iam_writes()), (0, 0));
+    assert_eq!(w.keys().await.len(), 1);
+    w.finish().await;
+}
+
+/// A key left by a crash between CreateAccessKey and the set's creation (used only by
+/// our STS check) is found and deleted by the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphan_key_from_a_crash_is_deleted() {
+    let w = World::new().await;
+    let first = w.seed().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (orphan, secret) = w.iam.create_access_key(&w.user).await.expect("orphan");
+    w.iam.use_key(&orphan, &secret).await.expect("sts");
+    let run = w.expect(&["reconcile"], 0).await;
+    assert!(
+        run.stdout.contains("deleted orphaned access key"),
+        "{}",
+        run.stdout
+    );
+    let keys = w.keys().await;
+    assert_eq!(
+        keys.iter().map(|k| k.id.clone()).collect::<Vec<_>>(),
+        vec![first]
+    );
+    w.finish().await;
+}
+
+/// A token that expires mid-run is renewed once and the run continues.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_token_mid_run_logs_in_again() {
+    let w = World::new().await;
+    w.seed().await;
+    w.emu.add_fault(Fault {
+        operation: "putConfigurationParameters".into(),
+        nth: 2,
+        times: 1,
+        kind: FaultKind::ExpiredToken,
+    });
+    w.expect(&["rotate"], 0).await;
+    assert_eq!(w.emu.call_counts().get("auth").copied(), Some(2));
+    w.assert_converged(&id_for(0)).await;
+    w.finish().await;
+}
+
+/// A storm of 429s and an advertised rate limit slow the run down but do not fail it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_waited_out() {
+    let w = World::new().await;
+    w.seed().await;
+    for i in 0..8 {
+        w.emu
+            .add_group(&format!("more-{i}"), funnel(&format!("{PREFIX}-220810")));
+    }
+    w.emu.add_fault(Fault {
+        operation: "*".into(),
+        nth: 3,
+        times: 4,
+        kind: FaultKind::RateLimited {
+            seconds_before_refresh: 1,
+        },
+    });
+    w.emu.set_rate_limit(Some(RateLimit {
+        limit: 4,
+        window: Duration::from_secs(1),
+    }));
+    w.expect(&["rotate"], 0).await;
+    assert!(w.emu.requests().iter().any(|r| r.status == 429));
+    w.assert_converged(&id_for(0)).await;
+    w.finish().await;
+}
+
+/// Configuration errors name the key and the file and exit 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_errors_exit_2_naming_key_and_file() {
+    let w = World::new().await;
+    w.write_config("max_key_age_days = \"ninety\"");
+    let run = w.expect(&["plan"], 2).await;
+    assert!(
+        run.stderr.contains("max_key_age_days") && run.stderr.contains("rotator.toml"),
+        "{}",
+        run.stderr
+    );
+    w.write_config("");
+    let run = w.expect(&["rotate", "--target", "nope"], 2).await;
+    assert!(run.stderr.contains("nope"), "{}", run.stderr);
+    let run = w.expect(&["plan", "--now", "yesterday"], 2).await;
+    assert!(run.stderr.contains("--now"), "{}", run.stderr);
+    w.expect(&["frobnicate"], 2).await;
+}
+
+/// The SORACOM auth key can come from a soracom-cli profile; an open profile is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soracom_profile_is_read_and_open_profiles_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new().await;
+    w.seed().await;
+    let dir = w.dir.path().join(".soracom");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let profile = dir.join("ci.json");
+    std::fs::write(
+        &profile,
+        format!(
+            r#"{{"coverageType":"jp","authKeyId":"{}","authKey":"{}"}}"#,
+            common::AUTH_KEY_ID,
+            common::AUTH_KEY
+        ),
+    )
+    .expect("write");
+    std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let text = std::fs::read_to_string(w.config_path()).expect("config");
+    std::fs::write(
+        w.config_path(),
+        text.replace("[soracom]\n", "[soracom]\nprofile = \"ci\"\n"),
+    )
+    .expect("config");
+    // The environment's auth key is ignored here because the config names a profile only
+    // for the key; prove the profile works by running without the env key.
+    let run = w.run_without_env_key(&["plan"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let run = w.run_without_env_key(&["plan"]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
+    w.finish().await;
+}
+
+/// A SORACOM listing that fails outright changes nothing and exits 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_observation_changes_nothing() {
+    let w = World::new().await;
+    w.seed().await;
+    w.emu.add_fault(Fault {
+        operation: "listGroups".into(),
+        nth: 1,
+        times: 0,
+        kind: FaultKind::Status {
+            status: 502,
+            body: FaultBody::Html,
+        },
+    });
+    let run = w.expect(&["rotate"], 1).await;
+    assert!(
+        run.stderr.contains("listGroups") && run.stderr.contains("502"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!((w.soracom_writes(), w.iam_writes()), (0, 0));
+    w.emu.clear_faults();
+    w.expect(&["rotate"], 0).await;
+    w.assert_converged(&id_for(0)).await;
+    w.finish().await;
+}
+
+/// One case of the fault table: where the fault is, what the first run must give.
+struct FaultCase {
+    name: &'static str,
+    soracom: Option<Fault>,
+    aws: Option<AwsFault>,
+    first_exit: i32,
+}
+
+fn soracom(op: &str, nth: u32, times: u32, kind: FaultKind) -> Option<Fault> {
+    Some(Fault {
+        operation: op.into(),
+        nth,
+        times,
+        kind,
+    })
+}
+
+fn status(code: u16) -> FaultKind {
+    FaultKind::Status {
+        status: code,
+        body: FaultBody::Json,
+    }
+}
+
+/// A failure injected at each write call of a rotation leaves a safe state (invariants
+/// hold, the exit code says what happened) and a rerun without the fault converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_at_each_write_is_safe_and_a_rerun_converges() {
+    let cases = vec![
+        FaultCase {
+            name: "CreateAccessKey 500",
+            soracom: None,
+            aws: Some(AwsFault::always(
+                "CreateAccessKey",
+                AwsFaultKind::InternalError,
+            )),
+            first_exit: 1,
+        },
+        FaultCase {
+            name: "CreateAccessKey answer lost",
+            soracom: None,
+            aws: Some(AwsFault::next(
+                "CreateAccessKey",
+                1,
+                AwsFaultKind::SucceedThenDrop,
+            )),
+            first_exit: 1,
+        },
+        FaultCase {
+            name: "CreateAccessKey access denied",
+            soracom: None,
+            aws: Some(AwsFault::always(
+                "CreateAccessKey",
+                AwsFaultKind::AccessDenied,
+            )),
+            first_exit: 1,
+        },
+        FaultCase {
+            name: "verification fails",
+            soracom: None,
+            aws: Some(AwsFault::always(
+                "GetCallerIdentity",
+                AwsFaultKind::AccessDenied,
+            )),
+            first_exit: 1,
+        },
+        FaultCase {
+            name: "createCredential 500",
+            soracom: soracom("createCredential", 1, 0, status(500)),
+            aws: None,
+            first_exit: 1,
+        },
+        FaultCase {
+            name: "createCredential 400",
+            soracom: soracom("createCredential", 1, 0, status(400)),
+            aws: None,
+            first_exit: 1,
+        },
+        FaultCase {
+            name: "createCredential answer lost",
+            soracom: soracom("createCredential", 1, 1, FaultKind::SucceedThenDrop),
+            aws: None,
+            first_exit: 0,
+        },
+        FaultCase {
+            name: "createCredential dropped",
+            soracom: soracom("createCredential", 1, 1, FaultKind::Drop),
+            aws: None,
+            first_exit: 0,
+        },
+        FaultCase {
+            name: "first repoint rejected",
+            soracom: soracom("putConfigurationParameters", 1, 0, status(400)),
+            aws: None,
+            first_exit: 1,
+        },
+        FaultCase {
+            name: "first repoint 500 throughout",
+            soracom: soracom("putConfigurationParameters", 1, 0, status(500)),
+            aws: None,
+            first_exit: 1,
+        },
+        FaultCase {
+            name: "second repoint rejected",
+            soracom: soracom("putConfigurationParameters", 2, 0, status(400)),
+            aws: None,
+            first_exit: 1,
+        },
+        FaultCase {
+            name: "repoint answer lost once",
+            soracom: soracom(
+                "putConfigurationParameters",
+                2,
+                1,
+                FaultKind::SucceedThenDrop,
+            ),
+            aws: None,
+            first_exit: 0,
+        },
+        FaultCase {
+            name: "event handler update rejected",
+            soracom: soracom("updateEventHandler", 1, 0, status(400)),
+            aws: None,
+            first_exit: 1,
+        },
+        FaultCase {
+            name: "rollback delete fails too",
+            soracom: soracom("putConfigurationParameters", 1, 0, status(403)),
+            aws: Some(AwsFault::always(
+                "DeleteAccessKey",
+                AwsFaultKind::InternalError,
+            )),
+            first_exit: 1,
+        },
+    ];
+    let mut tasks = Vec::new();
+    for case in cases {
+        tasks.push(tokio::spawn(async move {
+            let w = World::new().await;
+            w.seed().await;
+            let handler_set = format!("{PREFIX}-220810");
+            w.emu.add_event_handler(json!({
+                "name": "h", "status": "active", "targetOperatorId": "OP0012345678",
+                "ruleConfig": {"type": "SubscriberDailyTrafficRule", "properties": {"inactiveTimeoutDateConst": "BEGINNING_OF_NEXT_DAY", "limitTotalTrafficMegaByte": "1"}},
+                "actionConfigList": [{"type": "InvokeAWSLambdaAction", "properties": {"executionDateTimeConst": "IMMEDIATELY", "endpoint": "https://lambda.ap-northeast-1.amazonaws.com", "functionName": "f", "credentialsId": handler_set}}]
+            }));
+            if let Some(f) = case.soracom.clone() {
+                w.emu.add_fault(f);
+            }
+            if let Some(f) = case.aws.clone() {
+                w.proxy.add_fault(f);
+            }
+            let run = w.run(&["rotate"]).await;
+            assert_eq!(run.code, case.first_exit, "{}: first run\n{}\n{}", case.name, run.stdout, run.stderr);
+            w.assert_invariants().await;
+            let keys = w.keys().await;
+            assert!(keys.len() <= 2, "{}: {keys:?}", case.name);
+            w.emu.clear_faults();
+            w.proxy.clear_faults();
+            // The rerun finishes the job: rotate again only if the first run undid itself.
+            let resumed = w.emu.credential(&id_for(0)).is_some();
+            let rerun = if resumed { w.run(&["reconcile"]).await } else { w.run(&["rotate"]).await };
+            assert_eq!(rerun.code, 0, "{}: rerun\n{}\n{}", case.name, rerun.stdout, rerun.stderr);
+            if resumed {
+                assert!(!rerun.stdout.contains("created access key"), "{}: resume made a new key", case.name);
+            }
+            // A third run has nothing left to do.
+            let third = w.run(&["reconcile"]).await;
+            assert!(third.stdout.contains("nothing due"), "{}: {}", case.name, third.stdout);
+            w.assert_converged(&id_for(0)).await;
+            w.finish().await;
+        }));
+    }
+    for t in tasks {
+        t.await.expect("case");
+    }
+}
