@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::config::{Config, Target};
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
-use crate::model::{link_description, Holder, Observed, Slot};
+use crate::model::{link_description, AccessKey, Holder, Observed, Slot};
 use crate::plan::{plan, Action, Intent, Plan};
 use crate::refs::{group_slots, handler_slot, points_to, rewrite};
 use crate::report::{describe, Moves, Outcome, RunReport, Step, TargetReport};
@@ -292,10 +292,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 if !e.is_definite_rejection() {
                     // The key may exist without our having seen its secret: remove it now.
                     if let Ok(keys) = self.iam.list_keys(user).await {
-                        for k in keys
-                            .iter()
-                            .filter(|k| !obs.keys.iter().any(|o| o.id == k.id))
-                        {
+                        // A key our call created is new since observing and unused.
+                        let fresh = |k: &&AccessKey| {
+                            !obs.keys.iter().any(|o| o.id == k.id) && k.last_used.is_none()
+                        };
+                        for k in keys.iter().filter(fresh) {
                             let r = self.iam.delete_key(user, &k.id).await;
                             run.step(
                                 format!("deleted access key {} created by the failed call", k.id),
@@ -410,11 +411,23 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
 
     /// Removes what a failed rotation created: the set, then the key.
     async fn undo(&self, user: &str, set_id: &str, key: &NewAccessKey, run: &mut TargetRun) {
-        let r = self.soracom.delete_credential(set_id).await;
-        run.step(
-            format!("deleted new credential set {set_id} (rollback)"),
-            r.is_ok(),
-        );
+        // Delete the set only when the listing shows it is ours: someone may have created
+        // a set of that id between observing and creating, and it must not be touched.
+        match self.soracom.list_credentials().await {
+            Ok(sets) => {
+                let ours = sets
+                    .iter()
+                    .any(|s| s.id == set_id && s.linked_key().as_ref() == Some(&key.id));
+                if ours {
+                    let r = self.soracom.delete_credential(set_id).await;
+                    run.step(
+                        format!("deleted new credential set {set_id} (rollback)"),
+                        r.is_ok(),
+                    );
+                }
+            }
+            Err(e) => run.fail(format!("listing credential sets to roll back {set_id}"), &e),
+        }
         let r = self.iam.delete_key(user, &key.id).await;
         run.step(
             format!("deleted new access key {} (rollback)", key.id),

@@ -54,6 +54,11 @@ const CREATE_CREDENTIAL: Op = Op {
     template: "/credentials/{credentials_id}",
     idempotent: false,
 };
+const UPDATE_CREDENTIAL: Op = Op {
+    id: "updateCredential",
+    template: "/credentials/{credentials_id}",
+    idempotent: true,
+};
 const DELETE_CREDENTIAL: Op = Op {
     id: "deleteCredential",
     template: "/credentials/{credentials_id}",
@@ -365,6 +370,28 @@ impl SoracomClient {
     }
 }
 
+impl SoracomClient {
+    /// Creates or replaces an `aws-credentials` set; the body carries the secret.
+    async fn write_credential(
+        &self,
+        op: Op,
+        method: Method,
+        id: &str,
+        description: &str,
+        key: &NewAccessKey,
+    ) -> Result<CredentialSet> {
+        let path = format!("/credentials/{}", path_segment(op.id, id)?);
+        let body = json!({
+            "type": "aws-credentials",
+            "description": description,
+            "credentials": {"accessKeyId": key.id.as_str(), "secretAccessKey": key.secret.expose()},
+        });
+        let reply = self.call(op, method, &path, &[], Some(&body)).await?;
+        let wire: WireCredential = decode(op.id, &reply.body)?;
+        Ok(wire.into())
+    }
+}
+
 /// The transport error without anything from the request but its URL path.
 fn transport_message(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
@@ -550,17 +577,18 @@ impl SoracomApi for SoracomClient {
         description: &str,
         key: &NewAccessKey,
     ) -> Result<CredentialSet> {
-        let path = format!("/credentials/{}", path_segment(CREATE_CREDENTIAL.id, id)?);
-        let body = json!({
-            "type": "aws-credentials",
-            "description": description,
-            "credentials": {"accessKeyId": key.id.as_str(), "secretAccessKey": key.secret.expose()},
-        });
-        let reply = self
-            .call(CREATE_CREDENTIAL, Method::POST, &path, &[], Some(&body))
-            .await?;
-        let wire: WireCredential = decode(CREATE_CREDENTIAL.id, &reply.body)?;
-        Ok(wire.into())
+        self.write_credential(CREATE_CREDENTIAL, Method::POST, id, description, key)
+            .await
+    }
+
+    async fn update_credential(
+        &self,
+        id: &str,
+        description: &str,
+        key: &NewAccessKey,
+    ) -> Result<CredentialSet> {
+        self.write_credential(UPDATE_CREDENTIAL, Method::PUT, id, description, key)
+            .await
     }
 
     async fn delete_credential(&self, id: &str) -> Result<()> {

@@ -51,6 +51,14 @@ pub trait SoracomApi: Send + Sync {
         description: &str,
         key: &NewAccessKey,
     ) -> impl Future<Output = Result<CredentialSet>> + Send;
+    /// Replaces the key an existing `aws-credentials` set holds (`updateCredential`);
+    /// every reference switches at once. Idempotent.
+    fn update_credential(
+        &self,
+        id: &str,
+        description: &str,
+        key: &NewAccessKey,
+    ) -> impl Future<Output = Result<CredentialSet>> + Send;
     /// Deletes a set (`deleteCredential`); a set already gone is not an error.
     fn delete_credential(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
     /// One page of groups (`listGroups`), after `after` (the previous page's next key).
