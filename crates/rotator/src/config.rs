@@ -46,6 +46,8 @@ impl Coverage {
 pub enum Strategy {
     /// A new credential set per key; every reference is repointed (the seed's way).
     Repoint,
+    /// One fixed credential set whose key is replaced in place; references never move.
+    InPlace,
 }
 
 /// The whole validated configuration.

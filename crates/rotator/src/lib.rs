@@ -12,6 +12,7 @@
 //! - [`plan`]: the pure planner.
 //! - [`iam`], [`soracom`]: the two ports (`IamApi`, `SoracomApi`) and their real adapters.
 //! - [`apply`]: observe, then carry out a plan; [`report`]: what a run did.
+//! - [`policy`]: the least privilege the tool needs, derived from the configuration.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod iam;
 pub mod model;
 pub mod plan;
+pub mod policy;
 pub mod refs;
 pub mod report;
 pub mod secret;

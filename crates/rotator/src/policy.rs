@@ -1,0 +1,140 @@
+//! The least privilege the tool needs, derived from the configuration.
+//!
+//! One list per remote system names every operation the code calls and why; `policy`
+//! prints an IAM policy scoped to the targets' users and a SORACOM SAM permission built
+//! from these lists, and the tests assert that every call the tool makes is on them. A
+//! new remote call must be added here, or those tests fail.
+
+use serde_json::{json, Value};
+
+use crate::config::{Config, Strategy};
+
+/// An operation the tool performs, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Permission {
+    /// The IAM action (`iam:CreateAccessKey`) or SAM API name (`Credential:createCredential`).
+    pub name: &'static str,
+    /// Why the tool calls it.
+    pub why: &'static str,
+    /// Needed only when a target uses the in-place strategy.
+    pub in_place_only: bool,
+}
+
+const fn p(name: &'static str, why: &'static str) -> Permission {
+    Permission {
+        name,
+        why,
+        in_place_only: false,
+    }
+}
+
+/// IAM actions on the targets' users. `sts:GetCallerIdentity` needs no permission.
+pub const IAM: &[Permission] = &[
+    p("iam:ListAccessKeys", "observe the user's keys"),
+    p(
+        "iam:GetAccessKeyLastUsed",
+        "evidence of use before retiring a key",
+    ),
+    p("iam:CreateAccessKey", "rotate"),
+    p(
+        "iam:UpdateAccessKey",
+        "deactivate a retired key (and reactivate on rollback)",
+    ),
+    p(
+        "iam:DeleteAccessKey",
+        "delete a retired, orphaned or rolled-back key",
+    ),
+    p("iam:ListUserTags", "read when a key was deactivated"),
+    p("iam:TagUser", "record when a key was deactivated"),
+    p(
+        "iam:UntagUser",
+        "forget that record once the key is deleted",
+    ),
+];
+
+/// SORACOM SAM API names (`<tag>:<operationId>`). `Auth:auth` is how the tool logs in.
+pub const SORACOM: &[Permission] = &[
+    p("Credential:listCredentials", "observe credential sets"),
+    p(
+        "Credential:createCredential",
+        "register a new key (repoint strategy)",
+    ),
+    Permission {
+        name: "Credential:updateCredential",
+        why: "swap the key of a set (in-place strategy)",
+        in_place_only: true,
+    },
+    p(
+        "Credential:deleteCredential",
+        "delete a retired or rolled-back set",
+    ),
+    p("Group:listGroups", "find references in group configuration"),
+    p(
+        "Group:putConfigurationParameters",
+        "repoint a group's reference",
+    ),
+    p(
+        "EventHandler:listEventHandlers",
+        "find references in event handlers",
+    ),
+    p(
+        "EventHandler:updateEventHandler",
+        "repoint an event handler's reference",
+    ),
+];
+
+fn needed<'a>(list: &'a [Permission], config: &Config) -> impl Iterator<Item = &'a Permission> {
+    let in_place = config
+        .targets
+        .iter()
+        .any(|t| t.strategy == Strategy::InPlace);
+    list.iter().filter(move |p| in_place || !p.in_place_only)
+}
+
+/// The IAM policy for the tool's own principal: the actions above on each target's user.
+/// `account` is the AWS account id, or `*`.
+pub fn iam_policy(config: &Config, account: &str) -> Value {
+    let mut users: Vec<String> = config
+        .targets
+        .iter()
+        .map(|t| format!("arn:aws:iam::{account}:user/{}", t.iam_user))
+        .collect();
+    users.sort();
+    users.dedup();
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "RotateSoracomKeys",
+            "Effect": "Allow",
+            "Action": needed(IAM, config).map(|p| p.name).collect::<Vec<_>>(),
+            "Resource": users,
+        }]
+    })
+}
+
+/// The SORACOM SAM permission for the user whose auth key the tool logs in with.
+pub fn sam_permission(config: &Config) -> Value {
+    json!({
+        "statements": [{
+            "effect": "allow",
+            "api": needed(SORACOM, config).map(|p| p.name).collect::<Vec<_>>(),
+        }]
+    })
+}
+
+/// Whether the IAM action (`CreateAccessKey` or `iam:CreateAccessKey`) is on the list.
+pub fn allows_iam(action: &str) -> bool {
+    let full = if action.contains(':') {
+        action.to_string()
+    } else {
+        format!("iam:{action}")
+    };
+    IAM.iter().any(|p| p.name == full)
+}
+
+/// Whether the SORACOM operationId (`createCredential`) is on the list.
+pub fn allows_soracom(operation_id: &str) -> bool {
+    SORACOM
+        .iter()
+        .any(|p| p.name.split_once(':').map(|(_, op)| op) == Some(operation_id))
+}
