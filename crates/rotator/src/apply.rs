@@ -17,11 +17,13 @@ use tokio::time::Instant;
 use crate::config::{Config, Target};
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
-use crate::model::{link_description, AccessKey, Holder, Observed, Slot};
-use crate::plan::{plan, Action, Intent, Plan};
+use crate::model::{
+    in_place_description, link_description, AccessKey, Holder, KeyStatus, Observed, Slot,
+};
+use crate::plan::{plan, Action, Mode, Plan};
 use crate::refs::{group_slots, handler_slot, points_to, rewrite};
 use crate::report::{describe, Moves, Outcome, RunReport, Step, TargetReport};
-use crate::secret::NewAccessKey;
+use crate::secret::{AccessKeyId, NewAccessKey};
 use crate::soracom::SoracomApi;
 
 /// Group pages read at most; past this the listing is considered broken.
@@ -54,10 +56,14 @@ impl Progress for NoProgress {
 pub enum Command {
     /// Show what reconcile would do; change nothing.
     Plan,
-    /// Do what is due.
+    /// Do what is due: repair, rotate if due, retire if due.
     Reconcile,
     /// Rotate now even if not due.
     Rotate,
+    /// Only the retire steps that are due.
+    Retire,
+    /// Point every reference back to the previous set and deactivate the new key.
+    Rollback,
 }
 
 impl Command {
@@ -66,6 +72,17 @@ impl Command {
             Command::Plan => "plan",
             Command::Reconcile => "reconcile",
             Command::Rotate => "rotate",
+            Command::Retire => "retire",
+            Command::Rollback => "rollback",
+        }
+    }
+
+    fn mode(self) -> Mode {
+        match self {
+            Command::Plan | Command::Reconcile => Mode::Reconcile,
+            Command::Rotate => Mode::Rotate,
+            Command::Retire => Mode::Retire,
+            Command::Rollback => Mode::Rollback,
         }
     }
 }
@@ -127,11 +144,17 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         }
         let mut out = Vec::with_capacity(targets.len());
         for (t, slots) in targets.iter().zip(slots) {
-            out.push(self.iam.list_keys(&t.iam_user).await.map(|keys| Observed {
-                keys,
-                sets: sets.clone(),
-                slots,
-            }));
+            let observed = async {
+                let keys = self.iam.list_keys(&t.iam_user).await?;
+                let deactivated = self.iam.deactivations(&t.iam_user).await?;
+                Ok(Observed {
+                    keys,
+                    sets: sets.clone(),
+                    slots,
+                    deactivated,
+                })
+            };
+            out.push(observed.await);
         }
         Ok(out)
     }
@@ -160,14 +183,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     next: Some("nothing was changed; fix the cause and run again".into()),
                 },
                 Ok(obs) => {
-                    let intent = Intent {
-                        force_rotate: command == Command::Rotate,
-                    };
-                    let p = plan(target, &obs, now, intent);
+                    let p = plan(target, &obs, now, command.mode());
                     if dry_run {
                         dry_report(target, p)
                     } else {
-                        self.execute(target, &obs, p).await
+                        self.execute(target, &obs, p, now).await
                     }
                 }
             };
@@ -181,28 +201,34 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         })
     }
 
-    /// Carries out one target's plan.
-    async fn execute(&self, target: &Target, obs: &Observed, plan: Plan) -> TargetReport {
+    /// Carries out one target's plan in three phases: make room and rotate; repoint;
+    /// retire. A failure stops the run (the next one resumes); retiring comes last so
+    /// that a failed cutover never loses the old key.
+    async fn execute(
+        &self,
+        target: &Target,
+        obs: &Observed,
+        plan: Plan,
+        now: OffsetDateTime,
+    ) -> TargetReport {
         let mut run = TargetRun::new(target, &plan);
         let user = target.iam_user.as_str();
         let mut rotated: Option<(String, NewAccessKey)> = None;
-        for action in &plan.actions {
+        let fail = |mut run: TargetRun, what: String, e: Error, next: &str| {
+            run.fail(what, &e);
+            run.finish(Outcome::Failed, Some(e.to_string()), Some(next.to_string()))
+        };
+        for action in plan.actions.iter().filter(|a| phase(a) == 0) {
             let result = match action {
                 Action::DeleteOrphanKey { key } => self
                     .iam
                     .delete_key(user, key)
                     .await
                     .map(|()| run.ok(format!("deleted orphaned access key {key}"))),
-                Action::MakeRoom { key, set_id } => match self.iam.delete_key(user, key).await {
-                    Ok(()) => {
-                        run.ok(format!("deleted retired access key {key}"));
-                        self.soracom
-                            .delete_credential(set_id)
-                            .await
-                            .map(|()| run.ok(format!("deleted unused credential set {set_id}")))
-                    }
-                    Err(e) => Err(e),
-                },
+                Action::MakeRoom { key, set_id } => {
+                    self.delete_retired(user, key, set_id.as_deref(), &mut run)
+                        .await
+                }
                 Action::Rotate { new_set_id } => {
                     match self.rotate(target, obs, new_set_id, &mut run).await {
                         Ok(key) => {
@@ -212,43 +238,37 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                         Err(e) => Err(e),
                     }
                 }
-                Action::Repoint { .. } => continue,
+                Action::RotateInPlace { set_id, previous } => {
+                    self.rotate_in_place(target, obs, set_id, previous.as_ref(), &mut run)
+                        .await
+                }
+                _ => Ok(()),
             };
             if let Err(e) = result {
-                run.fail(describe(action), &e);
-                return run.finish(
-                    Outcome::Failed,
-                    Some(e.to_string()),
-                    Some(
-                        "state is safe: no reference was moved; the next reconcile starts over"
-                            .into(),
-                    ),
+                return fail(
+                    run,
+                    describe(action),
+                    e,
+                    "state is safe: no reference was moved; the next reconcile starts over",
                 );
             }
         }
 
-        let repoints: Vec<&Action> = plan
-            .actions
-            .iter()
-            .filter(|a| matches!(a, Action::Repoint { .. }))
-            .collect();
+        let repoints: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 1).collect();
         run.moves.total = repoints.len();
         let (moved, failure) = self
             .repoint_all(&repoints, rotated.is_some(), &mut run)
             .await;
         run.moves.moved = moved;
         if let Some((what, e)) = failure {
-            run.fail(what, &e);
             if moved == 0 && e.is_definite_rejection() {
                 if let Some((set_id, key)) = &rotated {
                     self.undo(user, set_id, key, &mut run).await;
-                    return run.finish(
-                        Outcome::Failed,
-                        Some(e.to_string()),
-                        Some(
-                            "no reference was moved; the new set and key were deleted; run again"
-                                .into(),
-                        ),
+                    return fail(
+                        run,
+                        what,
+                        e,
+                        "no reference was moved; the new set and key were deleted; run again",
                     );
                 }
             }
@@ -256,12 +276,43 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 "{moved} of {} references moved; the next reconcile resumes the cutover (no new key)",
                 run.moves.total
             );
-            return run.finish(Outcome::Failed, Some(e.to_string()), Some(next));
+            return fail(run, what, e, &next);
         }
-        if let Some(r) = &plan.refusal {
+
+        for action in plan.actions.iter().filter(|a| phase(a) == 2) {
+            let result = match action {
+                Action::Deactivate { key, set_id } => {
+                    self.deactivate(user, key, set_id, now, &mut run).await
+                }
+                Action::DeleteRetired { key, set_id } => {
+                    self.delete_retired(user, key, set_id.as_deref(), &mut run)
+                        .await
+                }
+                Action::DeleteSet { set_id } => {
+                    self.soracom.delete_credential(set_id).await.map(|()| {
+                        run.ok(format!(
+                            "deleted credential set {set_id}, whose key no longer exists"
+                        ))
+                    })
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = result {
+                return fail(
+                    run,
+                    describe(action),
+                    e,
+                    "the next run retries this retire step",
+                );
+            }
+        }
+
+        if plan.refused() {
+            let mut reasons: Vec<String> = plan.refusal.iter().cloned().collect();
+            reasons.extend(plan.blocked.iter().map(|b| b.message.clone()));
             return run.finish(
                 Outcome::Refused,
-                Some(r.clone()),
+                Some(reasons.join("\n")),
                 Some("a human must act; see the error".into()),
             );
         }
@@ -271,18 +322,57 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             Outcome::Done
         };
         let next = plan
-            .due
-            .next
-            .map(|n| format!("next rotation due {}", crate::plan::fmt_time(n)));
+            .upcoming
+            .first()
+            .map(|u| format!("next: {} from {}", u.step, crate::plan::fmt_time(u.due)));
         run.finish(outcome, None, next)
     }
 
-    /// Create → verify → register. On failure everything this created is removed.
-    async fn rotate(
+    /// Deactivates a retired key and records when on the IAM user (for the delete delay).
+    async fn deactivate(
+        &self,
+        user: &str,
+        key: &AccessKeyId,
+        set_id: &str,
+        now: OffsetDateTime,
+        run: &mut TargetRun,
+    ) -> Result<()> {
+        self.iam
+            .set_key_status(user, key, KeyStatus::Inactive)
+            .await?;
+        run.ok(format!("deactivated access key {key} of {set_id}"));
+        if let Err(e) = self.iam.record_deactivation(user, key, now).await {
+            // Without the record, deletion is timed from when deactivation became due.
+            run.fail(format!("recording when {key} was deactivated"), &e);
+        }
+        Ok(())
+    }
+
+    /// Deletes an inactive key, forgets its record, then deletes its set.
+    async fn delete_retired(
+        &self,
+        user: &str,
+        key: &AccessKeyId,
+        set_id: Option<&str>,
+        run: &mut TargetRun,
+    ) -> Result<()> {
+        self.iam.delete_key(user, key).await?;
+        run.ok(format!("deleted retired access key {key}"));
+        if let Err(e) = self.iam.forget_deactivation(user, key).await {
+            run.fail(format!("removing the deactivation record of {key}"), &e);
+        }
+        if let Some(set_id) = set_id {
+            self.soracom.delete_credential(set_id).await?;
+            run.ok(format!("deleted unused credential set {set_id}"));
+        }
+        Ok(())
+    }
+
+    /// Creates a key and verifies it; on failure, whatever was created is deleted.
+    async fn new_verified_key(
         &self,
         target: &Target,
         obs: &Observed,
-        set_id: &str,
         run: &mut TargetRun,
     ) -> Result<NewAccessKey> {
         let user = target.iam_user.as_str();
@@ -321,8 +411,20 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             "verified access key {} with sts:GetCallerIdentity",
             key.id
         ));
+        Ok(key)
+    }
+
+    /// Create → verify → register. On failure everything this created is removed.
+    async fn rotate(
+        &self,
+        target: &Target,
+        obs: &Observed,
+        set_id: &str,
+        run: &mut TargetRun,
+    ) -> Result<NewAccessKey> {
+        let key = self.new_verified_key(target, obs, run).await?;
         if let Err(e) = self.create_set(set_id, &key).await {
-            self.undo(user, set_id, &key, run).await;
+            self.undo(&target.iam_user, set_id, &key, run).await;
             return Err(e);
         }
         run.ok(format!(
@@ -330,6 +432,59 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             key.id
         ));
         Ok(key)
+    }
+
+    /// Create → verify → put the key into the existing set; every reference switches at
+    /// once. If the update cannot be confirmed, the new key is deleted.
+    async fn rotate_in_place(
+        &self,
+        target: &Target,
+        obs: &Observed,
+        set_id: &str,
+        previous: Option<&AccessKeyId>,
+        run: &mut TargetRun,
+    ) -> Result<()> {
+        let key = self.new_verified_key(target, obs, run).await?;
+        let description = in_place_description(&key.id, previous);
+        let result = match self
+            .soracom
+            .update_credential(set_id, &description, &key)
+            .await
+        {
+            Ok(set) if set.linked_key().as_ref() == Some(&key.id) => Ok(()),
+            Ok(_) => Err(Error::Unconfirmed(format!(
+                "updateCredential of {set_id} did not show the new key"
+            ))),
+            // After an unclear failure the listing tells whether the update took place.
+            Err(e) if !e.is_definite_rejection() => match self.soracom.list_credentials().await {
+                Ok(sets)
+                    if sets
+                        .iter()
+                        .any(|s| s.id == set_id && s.linked_key().as_ref() == Some(&key.id)) =>
+                {
+                    Ok(())
+                }
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                run.ok(format!(
+                    "put access key {} into credential set {set_id}",
+                    key.id
+                ));
+                Ok(())
+            }
+            Err(e) => {
+                let r = self.iam.delete_key(&target.iam_user, &key.id).await;
+                run.step(
+                    format!("deleted new access key {} (rollback)", key.id),
+                    r.is_ok(),
+                );
+                Err(e)
+            }
+        }
     }
 
     /// Polls STS with the new key until it succeeds `successes` times in a row as the
@@ -547,11 +702,29 @@ fn arn_is_user(arn: &str, user: &str) -> bool {
     arn.starts_with("arn:") && arn.contains(":user/") && arn.rsplit('/').next() == Some(user)
 }
 
+/// 0: before the cutover (orphans, room, rotation); 1: repointing; 2: retiring.
+fn phase(a: &Action) -> u8 {
+    match a {
+        Action::DeleteOrphanKey { .. }
+        | Action::MakeRoom { .. }
+        | Action::Rotate { .. }
+        | Action::RotateInPlace { .. } => 0,
+        Action::Repoint { .. } => 1,
+        Action::Deactivate { .. } | Action::DeleteRetired { .. } | Action::DeleteSet { .. } => 2,
+    }
+}
+
 fn dry_report(target: &Target, plan: Plan) -> TargetReport {
-    let (outcome, error) = match (&plan.refusal, plan.actions.is_empty()) {
-        (Some(r), _) => (Outcome::Refused, Some(r.clone())),
-        (None, true) => (Outcome::NothingDue, None),
-        (None, false) => (Outcome::Planned, None),
+    let refusal: Vec<String> = plan
+        .refusal
+        .iter()
+        .cloned()
+        .chain(plan.blocked.iter().map(|b| b.message.clone()))
+        .collect();
+    let (outcome, error) = match (refusal.is_empty(), plan.actions.is_empty()) {
+        (false, _) => (Outcome::Refused, Some(refusal.join("\n"))),
+        (true, true) => (Outcome::NothingDue, None),
+        (true, false) => (Outcome::Planned, None),
     };
     let moves = Moves {
         total: plan

@@ -4,6 +4,7 @@
 //! pure so that tests can feed it strings; [`Config::load`] only adds reading the file.
 //! Unknown keys and bad values are errors naming the key and the file.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -99,16 +100,23 @@ pub struct Target {
     pub name: String,
     /// The IAM user whose keys are rotated.
     pub iam_user: String,
-    /// Credential set ids are `<prefix>-<yymmdd>[-<n>]`.
+    /// Credential set ids are `<prefix>-<yymmdd>[-<n>]` (repoint strategy; empty for in-place).
     pub credential_prefix: String,
+    /// The one credential set whose key is replaced (in-place strategy only).
+    pub credential_id: Option<String>,
     /// Rotate when the current key is this many days old.
     pub max_key_age_days: u32,
     /// Days after cutover before an old key may be deactivated.
     pub retire_after_days: u32,
     /// Days after deactivation before an old key is deleted.
     pub delete_after_days: u32,
+    /// Use of an old key up to this long after cutover is not counted against retiring it
+    /// (last-used data is coarse and may lag).
+    pub settle_minutes: u32,
     /// Credential set ids made by hand that this target also owns.
     pub adopt: Vec<String>,
+    /// The access key id a set holds, where its description does not say (hand-made sets).
+    pub adopt_keys: BTreeMap<String, String>,
     /// How rotation reaches SORACOM.
     pub strategy: Strategy,
 }
@@ -117,8 +125,11 @@ impl Target {
     /// Whether credential set `id` belongs to this target: `<prefix>-<yymmdd>[-<n>]`
     /// exactly, or listed in `adopt`. Never a substring match.
     pub fn owns(&self, id: &str) -> bool {
-        crate::model::ManagedId::parse(&self.credential_prefix, id).is_some()
-            || self.adopt.iter().any(|a| a == id)
+        let named = match &self.credential_id {
+            Some(fixed) => fixed == id,
+            None => crate::model::ManagedId::parse(&self.credential_prefix, id).is_some(),
+        };
+        named || self.adopt.iter().any(|a| a == id)
     }
 }
 
@@ -158,12 +169,16 @@ struct RawVerify {
 struct RawTarget {
     name: String,
     iam_user: String,
-    credential_prefix: String,
+    credential_prefix: Option<String>,
+    credential_id: Option<String>,
     max_key_age_days: Option<u32>,
     retire_after_days: Option<u32>,
     delete_after_days: Option<u32>,
+    settle_minutes: Option<u32>,
     #[serde(default)]
     adopt: Vec<String>,
+    #[serde(default)]
+    adopt_keys: BTreeMap<String, String>,
     strategy: Option<Strategy>,
 }
 
@@ -246,20 +261,62 @@ impl Config {
                 )));
             }
             check_iam_user(&key("iam_user"), &t.iam_user).map_err(err)?;
-            check_credential_id(&key("credential_prefix"), &t.credential_prefix).map_err(err)?;
-            if let Some(o) = targets
-                .iter()
-                .find(|o: &&Target| o.credential_prefix == t.credential_prefix)
-            {
+            let strategy = t.strategy.unwrap_or(Strategy::Repoint);
+            let (credential_prefix, credential_id) =
+                match (strategy, t.credential_prefix, t.credential_id) {
+                    (Strategy::Repoint, Some(p), None) => {
+                        check_credential_id(&key("credential_prefix"), &p).map_err(err)?;
+                        (p, None)
+                    }
+                    (Strategy::InPlace, None, Some(id)) => {
+                        check_credential_id(&key("credential_id"), &id).map_err(err)?;
+                        (String::new(), Some(id))
+                    }
+                    (Strategy::Repoint, _, _) => {
+                        return Err(err(format!(
+                            "{}: required (and {} is only for strategy = \"in-place\")",
+                            key("credential_prefix"),
+                            key("credential_id")
+                        )))
+                    }
+                    (Strategy::InPlace, _, _) => {
+                        return Err(err(format!(
+                    "{}: required with strategy = \"in-place\" (and {} is only for \"repoint\")",
+                    key("credential_id"),
+                    key("credential_prefix")
+                )))
+                    }
+                };
+            let clash = targets.iter().find(|o: &&Target| {
+                (!credential_prefix.is_empty() && o.credential_prefix == credential_prefix)
+                    || (credential_id.is_some() && o.credential_id == credential_id)
+            });
+            if let Some(o) = clash {
+                let field = if credential_id.is_some() {
+                    "credential_id"
+                } else {
+                    "credential_prefix"
+                };
                 return Err(err(format!(
-                    "{}: {:?} is also the prefix of target {:?}",
-                    key("credential_prefix"),
-                    t.credential_prefix,
+                    "{}: also used by target {:?}",
+                    key(field),
                     o.name
                 )));
             }
             for (j, id) in t.adopt.iter().enumerate() {
                 check_credential_id(&format!("{}[{j}]", key("adopt")), id).map_err(err)?;
+            }
+            for (id, access_key) in &t.adopt_keys {
+                let k = format!("{}.{id}", key("adopt_keys"));
+                check_credential_id(&k, id).map_err(err)?;
+                if access_key.len() < 16
+                    || access_key.len() > 128
+                    || !access_key
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                {
+                    return Err(err(format!("{k}: {access_key:?} is not an access key id")));
+                }
             }
             targets.push(Target {
                 max_key_age_days: range(&key("max_key_age_days"), t.max_key_age_days, 90, 1, 3650)
@@ -268,11 +325,15 @@ impl Config {
                     .map_err(err)?,
                 delete_after_days: range(&key("delete_after_days"), t.delete_after_days, 7, 0, 365)
                     .map_err(err)?,
+                settle_minutes: range(&key("settle_minutes"), t.settle_minutes, 60, 0, 10_080)
+                    .map_err(err)?,
                 name: t.name,
                 iam_user: t.iam_user,
-                credential_prefix: t.credential_prefix,
+                credential_prefix,
+                credential_id,
                 adopt: t.adopt,
-                strategy: t.strategy.unwrap_or(Strategy::Repoint),
+                adopt_keys: t.adopt_keys,
+                strategy,
             });
         }
         Ok(Config {
@@ -368,6 +429,12 @@ iam_user = "funk-user"
 credential_prefix = "aws-funk"
 max_key_age_days = 30
 adopt = ["hand-made"]
+adopt_keys = { "hand-made" = "AKIAIOSFODNN7EXAMPLE" }
+[[targets]]
+name = "fixed"
+iam_user = "fixed-user"
+strategy = "in-place"
+credential_id = "aws-fixed"
 "#;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -384,7 +451,15 @@ adopt = ["hand-made"]
         assert_eq!(c.soracom.coverage, Some(Coverage::G));
         assert_eq!(c.soracom.page_size, 100);
         assert_eq!(c.verify.successes, 3);
-        assert_eq!(c.targets.len(), 2);
+        assert_eq!(c.targets.len(), 3);
+        assert_eq!(c.targets[0].settle_minutes, 60);
+        assert_eq!(c.targets[2].strategy, Strategy::InPlace);
+        assert!(c.targets[2].owns("aws-fixed") && !c.targets[2].owns("aws-fixed-261128"));
+        assert!(c.targets[1].owns("aws-funk-261128") && c.targets[1].owns("hand-made"));
+        assert_eq!(
+            c.targets[1].adopt_keys.get("hand-made").map(String::as_str),
+            Some("AKIAIOSFODNN7EXAMPLE")
+        );
         assert_eq!(c.targets[0].max_key_age_days, 90);
         assert_eq!(c.targets[1].max_key_age_days, 30);
         assert_eq!(c.targets[1].adopt, vec!["hand-made".to_string()]);
@@ -407,6 +482,11 @@ adopt = ["hand-made"]
             ("[verify]\nsuccesses = 0\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "verify.successes"),
             ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n[[targets]]\nname=\"a\"\niam_user=\"v\"\ncredential_prefix=\"q\"\n", "targets[1].name"),
             ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n[[targets]]\nname=\"b\"\niam_user=\"v\"\ncredential_prefix=\"p\"\n", "targets[1].credential_prefix"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\nstrategy=\"in-place\"\ncredential_prefix=\"p\"\n", "targets[0].credential_id"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\ncredential_id=\"x\"\n", "targets[0].credential_prefix"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\nadopt_keys={\"h\"=\"nope\"}\n", "targets[0].adopt_keys.h"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\nsettle_minutes=99999\n", "targets[0].settle_minutes"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\nstrategy=\"sideways\"\ncredential_prefix=\"p\"\n", "strategy"),
             ("[soracom]\nprofile = \"../x\"\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "soracom.profile"),
             ("not toml =", "test.toml"),
         ];

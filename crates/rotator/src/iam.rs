@@ -6,12 +6,14 @@
 //! verified with `sts:GetCallerIdentity` signed by that key, through a client built from
 //! the same SDK configuration, so an endpoint override (`AWS_ENDPOINT_URL`) applies to it.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::primitives::DateTime;
 use aws_sdk_iam::types::StatusType;
+use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
@@ -35,7 +37,30 @@ pub trait IamApi: Send + Sync {
     fn delete_key(&self, user: &str, key: &AccessKeyId) -> impl Future<Output = Result<()>> + Send;
     /// The ARN `sts:GetCallerIdentity` returns when signed with `key`.
     fn caller_arn(&self, key: &NewAccessKey) -> impl Future<Output = Result<String>> + Send;
+    /// When this tool deactivated each key, from the user's tags (`ListUserTags`).
+    fn deactivations(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<BTreeMap<AccessKeyId, OffsetDateTime>>> + Send;
+    /// Records on the user when `key` was deactivated (`TagUser`).
+    fn record_deactivation(
+        &self,
+        user: &str,
+        key: &AccessKeyId,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Removes that record (`UntagUser`); an absent record is not an error.
+    fn forget_deactivation(
+        &self,
+        user: &str,
+        key: &AccessKeyId,
+    ) -> impl Future<Output = Result<()>> + Send;
 }
+
+/// Prefix of the user tag that records when a key was deactivated; the key id follows.
+pub const DEACTIVATED_TAG: &str = "soracom-key-rotator:deactivated:";
+/// Pages of user tags read at most (a user has at most 50 tags).
+const MAX_TAG_PAGES: usize = 10;
 
 /// [`IamApi`] over `aws-sdk-iam` and `aws-sdk-sts`.
 #[derive(Clone, Debug)]
@@ -244,6 +269,78 @@ impl IamApi for AwsIam {
             Err(e) if e.code() == Some("NoSuchEntity") => Ok(()),
             Err(e) => Err(aws_error("DeleteAccessKey", e)),
         }
+    }
+
+    async fn deactivations(&self, user: &str) -> Result<BTreeMap<AccessKeyId, OffsetDateTime>> {
+        let mut out = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_TAG_PAGES {
+            let resp = self
+                .iam
+                .list_user_tags()
+                .user_name(user)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("ListUserTags", e))?;
+            for tag in resp.tags() {
+                let Some(id) = tag.key().strip_prefix(DEACTIVATED_TAG) else {
+                    continue;
+                };
+                // A tag edited by hand into something unreadable is ignored, not fatal.
+                if let Ok(at) = OffsetDateTime::parse(tag.value(), &Rfc3339) {
+                    out.insert(AccessKeyId::new(id), at);
+                }
+            }
+            match (resp.is_truncated(), resp.marker()) {
+                (true, Some(m)) => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn record_deactivation(
+        &self,
+        user: &str,
+        key: &AccessKeyId,
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        let value = at.format(&Rfc3339).map_err(|e| Error::Aws {
+            op: "TagUser",
+            code: None,
+            message: format!("cannot format the time: {e}"),
+            retryable: false,
+        })?;
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key(format!("{DEACTIVATED_TAG}{}", key.as_str()))
+            .value(value)
+            .build()
+            .map_err(|e| Error::Aws {
+                op: "TagUser",
+                code: None,
+                message: e.to_string(),
+                retryable: false,
+            })?;
+        self.iam
+            .tag_user()
+            .user_name(user)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| aws_error("TagUser", e))?;
+        Ok(())
+    }
+
+    async fn forget_deactivation(&self, user: &str, key: &AccessKeyId) -> Result<()> {
+        self.iam
+            .untag_user()
+            .user_name(user)
+            .tag_keys(format!("{DEACTIVATED_TAG}{}", key.as_str()))
+            .send()
+            .await
+            .map_err(|e| aws_error("UntagUser", e))?;
+        Ok(())
     }
 
     async fn caller_arn(&self, key: &NewAccessKey) -> Result<String> {

@@ -79,15 +79,36 @@ pub fn link_description(key: &AccessKeyId) -> String {
     )
 }
 
+/// The token naming the key an in-place set held before (its retirement is still due).
+pub const PREVIOUS_TOKEN: &str = "previousAccessKeyId=";
+
+/// The description of an in-place set: the key it holds and the one it replaced.
+pub fn in_place_description(key: &AccessKeyId, previous: Option<&AccessKeyId>) -> String {
+    match previous {
+        Some(p) => format!("{} {PREVIOUS_TOKEN}{}", link_description(key), p.as_str()),
+        None => link_description(key),
+    }
+}
+
+/// The key id following `token` in `text`, if it looks like one.
+fn key_after(text: &str, token: &str) -> Option<AccessKeyId> {
+    let start = text.find(token)? + token.len();
+    let id: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    (id.len() >= 16).then(|| AccessKeyId::new(id))
+}
+
 impl CredentialSet {
     /// The access key id named in the description, if this tool linked it.
     pub fn linked_key(&self) -> Option<AccessKeyId> {
-        let start = self.description.find(LINK_TOKEN)? + LINK_TOKEN.len();
-        let id: String = self.description[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        (id.len() >= 16).then(|| AccessKeyId::new(id))
+        key_after(&self.description, LINK_TOKEN)
+    }
+
+    /// The key an in-place set held before its last rotation, if the description says.
+    pub fn previous_key(&self) -> Option<AccessKeyId> {
+        key_after(&self.description, PREVIOUS_TOKEN)
     }
 }
 
@@ -262,6 +283,8 @@ pub struct Observed {
     pub sets: Vec<CredentialSet>,
     /// Slots referencing this target's sets (managed or adopted).
     pub slots: Vec<Slot>,
+    /// When this tool deactivated a key, as recorded on the IAM user.
+    pub deactivated: std::collections::BTreeMap<AccessKeyId, OffsetDateTime>,
 }
 
 #[cfg(test)]

@@ -1,28 +1,37 @@
 //! The planner: a pure function from observed state, policy and time to actions.
 //!
-//! [`plan`] decides, for one target, what `reconcile` (or a forced `rotate`) must do now:
-//! delete a key orphaned by a crashed run, make room in IAM's two key slots, rotate, and
-//! repoint references (DESIGN §3, steps 2–3). It performs no I/O, so every rule is tested
-//! table-driven below; the executor in [`crate::apply`] carries the actions out.
+//! [`plan`] decides, for one target, what a command must do now (DESIGN §3): delete a key
+//! orphaned by a crashed run, repoint references left on older sets, make room in IAM's
+//! two key slots, rotate, and retire old keys on evidence — deactivate once the cutover is
+//! `retire_after_days` old and no use after it shows, delete `delete_after_days` after
+//! deactivation. [`resolve`] is the shared first step: which key each set holds and which
+//! set is current; `status` reports from it too. Nothing here performs I/O, so every rule
+//! is tested table-driven below; [`crate::apply`] carries the actions out.
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::config::Target;
-use crate::model::{AccessKey, CredentialSet, KeyStatus, ManagedId, Observed, Slot};
+use crate::config::{Strategy, Target};
+use crate::model::{AccessKey, CredentialSet, KeyStatus, LastUsed, ManagedId, Observed, Slot};
 use crate::secret::AccessKeyId;
 
 /// How long after its creation a key's only use may be our own STS verification for the
 /// key to still count as an orphan (last-used data is coarse and may lag by hours).
 const ORPHAN_USE_WINDOW: Duration = Duration::days(1);
 
-/// What the planner was asked.
-#[derive(Clone, Copy, Debug)]
-pub struct Intent {
-    /// Rotate even if the current key is not yet due (`rotate`).
-    pub force_rotate: bool,
+/// What the planner was asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Repair, rotate if due, retire what is due.
+    Reconcile,
+    /// Repair and rotate now, due or not.
+    Rotate,
+    /// Only the retire steps that are due.
+    Retire,
+    /// Undo the last cutover while the previous set's key is still active.
+    Rollback,
 }
 
 /// How the planner knows which key a credential set holds.
@@ -31,6 +40,8 @@ pub struct Intent {
 pub enum Link {
     /// The description written by this tool names the key.
     Description(AccessKeyId),
+    /// The configuration's `adopt_keys` names the key.
+    Adopted(AccessKeyId),
     /// Unambiguous evidence: the only unlinked set and the only unclaimed key.
     Evidence(AccessKeyId),
     /// Not known.
@@ -41,9 +52,67 @@ impl Link {
     /// The key, when known.
     pub fn key(&self) -> Option<&AccessKeyId> {
         match self {
-            Link::Description(k) | Link::Evidence(k) => Some(k),
+            Link::Description(k) | Link::Adopted(k) | Link::Evidence(k) => Some(k),
             Link::Unknown => None,
         }
+    }
+
+    /// The key, when the link is certain enough to retire it (not mere evidence).
+    pub fn certain(&self) -> Option<&AccessKeyId> {
+        match self {
+            Link::Description(k) | Link::Adopted(k) => Some(k),
+            Link::Evidence(_) | Link::Unknown => None,
+        }
+    }
+}
+
+/// The state of the key a set holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum KeyState {
+    /// The key exists and is active.
+    Active,
+    /// The key exists and is inactive.
+    Inactive,
+    /// The key no longer exists.
+    Missing,
+    /// Which key the set holds is not known.
+    Unknown,
+}
+
+/// One owned credential set with what is known about it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetView {
+    /// The set as listed.
+    pub set: CredentialSet,
+    /// Which key it holds.
+    pub link: Link,
+    /// That key's state.
+    pub key_state: KeyState,
+    /// In-place sets: the key held before the last rotation, still to be retired.
+    pub previous: Option<AccessKeyId>,
+    /// References to it, as `Holder` descriptions.
+    pub references: Vec<String>,
+}
+
+/// What is known about a target before deciding anything.
+#[derive(Clone, Debug, PartialEq)]
+pub struct View {
+    /// Owned sets, oldest first.
+    pub sets: Vec<SetView>,
+    /// Index in `sets` of the current set: the newest whose key is active (or unknown).
+    pub current: Option<usize>,
+    /// Keys left by a crashed run.
+    pub orphans: Vec<AccessKeyId>,
+    /// Things the operator should know.
+    pub notes: Vec<String>,
+}
+
+impl View {
+    /// The current set, if any.
+    pub fn current_set(&self) -> Option<&SetView> {
+        self.current.and_then(|i| self.sets.get(i))
     }
 }
 
@@ -75,14 +144,22 @@ pub enum Action {
     MakeRoom {
         /// The inactive key.
         key: AccessKeyId,
-        /// Its credential set, referenced by nothing.
-        set_id: String,
+        /// Its credential set, referenced by nothing (`None`: an in-place set, kept).
+        set_id: Option<String>,
     },
     /// Create a key, verify it, and register it as a new credential set.
     #[serde(rename_all = "camelCase")]
     Rotate {
         /// Id of the set to create.
         new_set_id: String,
+    },
+    /// Create a key, verify it, and put it into the existing set (in-place strategy).
+    #[serde(rename_all = "camelCase")]
+    RotateInPlace {
+        /// The set whose key is replaced.
+        set_id: String,
+        /// The key it holds now, named in the description as the one to retire.
+        previous: Option<AccessKeyId>,
     },
     /// Point one slot's references at `to`.
     #[serde(rename_all = "camelCase")]
@@ -93,6 +170,28 @@ pub enum Action {
         from: Vec<String>,
         /// The set it will reference.
         to: String,
+    },
+    /// Deactivate an old key: its cutover is old enough and nothing used it since.
+    #[serde(rename_all = "camelCase")]
+    Deactivate {
+        /// The key.
+        key: AccessKeyId,
+        /// The set that held it.
+        set_id: String,
+    },
+    /// Delete a key deactivated long enough ago, then its set.
+    #[serde(rename_all = "camelCase")]
+    DeleteRetired {
+        /// The inactive key.
+        key: AccessKeyId,
+        /// Its set, deleted after the key (`None`: an in-place set, kept).
+        set_id: Option<String>,
+    },
+    /// Delete an unreferenced set whose key no longer exists.
+    #[serde(rename_all = "camelCase")]
+    DeleteSet {
+        /// The set.
+        set_id: String,
     },
 }
 
@@ -109,6 +208,37 @@ pub struct Due {
     pub next: Option<OffsetDateTime>,
 }
 
+/// A step that will become due later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Upcoming {
+    /// What will be done.
+    pub step: String,
+    /// From when.
+    #[serde(with = "time::serde::rfc3339")]
+    pub due: OffsetDateTime,
+}
+
+/// An old key that must not be retired: it was used after its cutover.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blocked {
+    /// The key.
+    pub key: AccessKeyId,
+    /// The set that held it.
+    pub set_id: String,
+    /// When SORACOM stopped using it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub cutover: OffsetDateTime,
+    /// IAM's last use of the key.
+    pub key_last_used: Option<LastUsed>,
+    /// SORACOM's last use of the set.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub set_last_used: Option<OffsetDateTime>,
+    /// What happened and what to check.
+    pub message: String,
+}
+
 /// The plan for one target.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -121,49 +251,47 @@ pub struct Plan {
     pub due: Due,
     /// Actions in execution order.
     pub actions: Vec<Action>,
-    /// Set when a safety rule forbids what is due; the operator must act (exit 3).
+    /// Set when a safety rule forbids the rotation that is due; the operator must act.
     pub refusal: Option<String>,
+    /// Old keys used after their cutover: never touched, reported (exit 3).
+    pub blocked: Vec<Blocked>,
+    /// Steps that become due later, with their dates.
+    pub upcoming: Vec<Upcoming>,
     /// Things the operator should know.
     pub notes: Vec<String>,
 }
 
-/// An owned credential set with the key its description names.
-struct Candidate<'a> {
-    set: &'a CredentialSet,
-    described: Option<AccessKeyId>,
+impl Plan {
+    /// Whether a safety rule stopped something that was due.
+    pub fn refused(&self) -> bool {
+        self.refusal.is_some() || !self.blocked.is_empty()
+    }
 }
 
-/// Plans one target. Pure: same input, same plan.
-pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, intent: Intent) -> Plan {
+/// Which key each owned set holds, which set is current, which keys are orphans.
+pub fn resolve(target: &Target, obs: &Observed) -> View {
     let prefix = target.credential_prefix.as_str();
-    let owned = |id: &str| target.owns(id);
-    let mut candidates: Vec<Candidate> = obs
-        .sets
-        .iter()
-        .filter(|s| owned(&s.id))
-        .map(|set| Candidate {
-            set,
-            described: set.linked_key(),
-        })
-        .collect();
-    candidates.sort_by(|a, b| {
-        let order = |c: &Candidate| (c.set.created, ManagedId::parse(prefix, &c.set.id));
-        order(a)
-            .cmp(&order(b))
-            .then_with(|| a.set.id.cmp(&b.set.id))
+    let mut owned: Vec<&CredentialSet> = obs.sets.iter().filter(|s| target.owns(&s.id)).collect();
+    owned.sort_by(|a, b| {
+        let order = |s: &CredentialSet| (s.created, ManagedId::parse(prefix, &s.id));
+        order(a).cmp(&order(b)).then_with(|| a.id.cmp(&b.id))
     });
     let key = |id: &AccessKeyId| obs.keys.iter().find(|k| &k.id == id);
     let active = |id: &AccessKeyId| key(id).is_some_and(|k| k.status == KeyStatus::Active);
-    let mut notes = Vec::new();
-
-    let claimed: BTreeSet<&AccessKeyId> = candidates
+    let explicit = |s: &CredentialSet| -> Option<Link> {
+        if let Some(k) = target.adopt_keys.get(&s.id) {
+            return Some(Link::Adopted(AccessKeyId::new(k.clone())));
+        }
+        s.linked_key().map(Link::Description)
+    };
+    let links: Vec<Option<Link>> = owned.iter().map(|s| explicit(s)).collect();
+    let mut claimed: BTreeSet<AccessKeyId> = links
         .iter()
-        .filter_map(|c| c.described.as_ref())
+        .flatten()
+        .filter_map(|l| l.key().cloned())
         .collect();
-    let unlinked: Vec<&Candidate> = candidates
-        .iter()
-        .filter(|c| c.described.is_none())
-        .collect();
+    claimed.extend(owned.iter().filter_map(|s| s.previous_key()));
+    let unlinked: Vec<usize> = (0..owned.len()).filter(|i| links[*i].is_none()).collect();
     let mut unclaimed: Vec<&AccessKey> = obs
         .keys
         .iter()
@@ -172,13 +300,13 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, intent: Intent
     unclaimed.sort_by_key(|k| k.created);
 
     // A crashed run leaves at most one key behind, the newest; it is an orphan only if
-    // the other unclaimed keys still cover every unlinked set.
-    let ref_time = candidates
-        .iter()
+    // the other unclaimed keys still cover every unlinked set. The key went in after the
+    // newest live set was created (or, in place, last updated).
+    let ref_time = (0..owned.len())
         .rev()
-        .find(|c| c.described.as_ref().is_none_or(active))
-        .and_then(|c| c.set.created);
-    let mut orphans: Vec<AccessKeyId> = Vec::new();
+        .find(|i| links[*i].as_ref().and_then(Link::key).is_none_or(active))
+        .and_then(|i| owned[i].updated.max(owned[i].created));
+    let mut orphans = Vec::new();
     if unclaimed.len() > unlinked.len() {
         if let (Some(newest), Some(t)) = (unclaimed.last(), ref_time) {
             if newest.created > t && only_our_verification(newest) {
@@ -189,18 +317,10 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, intent: Intent
     unclaimed.retain(|k| !orphans.contains(&k.id));
 
     let evidence = match (unlinked.as_slice(), unclaimed.as_slice()) {
-        ([c], [k]) => Some((c.set.id.clone(), k.id.clone())),
+        ([i], [k]) => Some((*i, k.id.clone())),
         _ => None,
     };
-    let link_of = |c: &Candidate| -> Link {
-        if let Some(k) = &c.described {
-            return Link::Description(k.clone());
-        }
-        match &evidence {
-            Some((id, k)) if *id == c.set.id => Link::Evidence(k.clone()),
-            _ => Link::Unknown,
-        }
-    };
+    let mut notes = Vec::new();
     for k in &unclaimed {
         if evidence.as_ref().is_some_and(|(_, e)| e == &k.id) {
             continue;
@@ -219,87 +339,174 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, intent: Intent
             k.id, target.iam_user
         ));
     }
-    if evidence.is_none() {
-        for c in &unlinked {
-            notes.push(format!(
-                "credential set {} names no access key and the evidence is ambiguous; which key it holds is unknown",
-                c.set.id
-            ));
-        }
-    }
-
-    // The current set: the newest owned set whose key is active, or unknown.
-    let current_cand = candidates
+    let sets: Vec<SetView> = owned
         .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let link = match (&links[i], &evidence) {
+                (Some(l), _) => l.clone(),
+                (None, Some((j, k))) if *j == i => Link::Evidence(k.clone()),
+                (None, _) => Link::Unknown,
+            };
+            if link == Link::Unknown {
+                notes.push(format!(
+                    "credential set {} names no access key and the evidence is ambiguous; record its key in adopt_keys",
+                    s.id
+                ));
+            }
+            let key_state = match link.key().map(&key) {
+                None => KeyState::Unknown,
+                Some(None) => KeyState::Missing,
+                Some(Some(k)) if k.status == KeyStatus::Active => KeyState::Active,
+                Some(Some(_)) => KeyState::Inactive,
+            };
+            let references = obs.slots.iter().filter(|sl| sl.references(&s.id)).map(|sl| sl.holder.to_string()).collect();
+            SetView { set: (*s).clone(), link, key_state, previous: s.previous_key(), references }
+        })
+        .collect();
+    let current = (0..sets.len())
         .rev()
-        .find(|c| link_of(c).key().is_none_or(active));
-    let basis = current_cand.and_then(|c| {
-        link_of(c)
+        .find(|i| matches!(sets[*i].key_state, KeyState::Active | KeyState::Unknown));
+    View {
+        sets,
+        current,
+        orphans,
+        notes,
+    }
+}
+
+/// Plans one target. Pure: same input, same plan.
+pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) -> Plan {
+    let view = resolve(target, obs);
+    let key = |id: &AccessKeyId| obs.keys.iter().find(|k| &k.id == id);
+    let cur = view.current_set();
+    let basis = cur.and_then(|c| {
+        c.link
             .key()
             .and_then(key)
             .map(|k| k.created)
             .or(c.set.created)
     });
-    let current = current_cand.map(|c| Current {
+    let current = cur.map(|c| Current {
         set_id: c.set.id.clone(),
-        link: link_of(c),
+        link: c.link.clone(),
         age_days: basis.map(|b| (now - b).whole_days()),
     });
+    let due = decide(
+        target,
+        obs,
+        current.as_ref(),
+        basis,
+        now,
+        mode == Mode::Rotate,
+    );
+    let mut plan = Plan {
+        target: target.name.clone(),
+        current,
+        due,
+        actions: Vec::new(),
+        refusal: None,
+        blocked: Vec::new(),
+        upcoming: Vec::new(),
+        notes: view.notes.clone(),
+    };
+    match mode {
+        Mode::Rollback => rollback(target, obs, &view, &mut plan),
+        Mode::Retire => retire(target, obs, &view, now, &mut plan),
+        Mode::Rotate | Mode::Reconcile => {
+            plan.actions.extend(
+                view.orphans
+                    .iter()
+                    .map(|k| Action::DeleteOrphanKey { key: k.clone() }),
+            );
+            rotate_and_repoint(target, obs, &view, now, mode, &mut plan);
+            if mode == Mode::Reconcile {
+                retire(target, obs, &view, now, &mut plan);
+            }
+        }
+    }
+    if let Some(next) = plan.due.next.filter(|n| *n > now) {
+        plan.upcoming.insert(
+            0,
+            Upcoming {
+                step: "rotate the current key".into(),
+                due: next,
+            },
+        );
+    }
+    plan
+}
 
-    let due = decide(target, obs, current.as_ref(), basis, now, intent);
-    let mut actions: Vec<Action> = orphans
-        .iter()
-        .map(|k| Action::DeleteOrphanKey { key: k.clone() })
-        .collect();
-    let mut refusal = None;
-    let cur_id = current.as_ref().map(|c| c.set_id.clone());
-
+fn rotate_and_repoint(
+    target: &Target,
+    obs: &Observed,
+    view: &View,
+    now: OffsetDateTime,
+    mode: Mode,
+    plan: &mut Plan,
+) {
+    let cur_id = view.current_set().map(|c| c.set.id.clone());
     let mut destination = cur_id.clone();
-    if due.now {
+    let due = plan.due.now && (mode == Mode::Rotate || mode == Mode::Reconcile);
+    if due {
         let remaining: Vec<&AccessKey> = obs
             .keys
             .iter()
-            .filter(|k| !orphans.contains(&k.id))
+            .filter(|k| !view.orphans.contains(&k.id))
             .collect();
         let mut room = remaining.len() < 2;
         if !room {
-            // Only an inactive key that this tool linked to an older, unreferenced set may go.
-            let retired = candidates.iter().find_map(|c| {
-                let k = remaining
-                    .iter()
-                    .find(|r| Some(&r.id) == c.described.as_ref())?;
-                let unreferenced = !obs.slots.iter().any(|slot| slot.references(&c.set.id));
-                (k.status == KeyStatus::Inactive
-                    && unreferenced
-                    && Some(&c.set.id) != cur_id.as_ref())
-                .then(|| (k.id.clone(), c.set.id.clone()))
+            // Only an inactive key that this tool retired may go: one whose certain link
+            // is an older, unreferenced set, or the previous key of an in-place set.
+            let retired = view.sets.iter().find_map(|s| {
+                let in_place = target.strategy == Strategy::InPlace;
+                let (k, set_id) = if in_place {
+                    (s.previous.as_ref()?, None)
+                } else {
+                    let unused = s.references.is_empty() && Some(&s.set.id) != cur_id.as_ref();
+                    (s.link.certain().filter(|_| unused)?, Some(s.set.id.clone()))
+                };
+                let k = remaining.iter().find(|r| &r.id == k)?;
+                (k.status == KeyStatus::Inactive).then(|| (k.id.clone(), set_id))
             });
             match retired {
                 Some((key, set_id)) => {
-                    actions.push(Action::MakeRoom { key, set_id });
+                    plan.actions.push(Action::MakeRoom { key, set_id });
                     room = true;
                 }
-                None => refusal = Some(slots_full_message(target, &remaining)),
+                None => plan.refusal = Some(slots_full_message(target, &remaining)),
             }
         }
         if room {
-            let taken = |id: &str| obs.sets.iter().any(|s| s.id == id);
-            match ManagedId::next_free(prefix, now.date(), taken) {
-                Some(new_set_id) => {
-                    actions.push(Action::Rotate {
-                        new_set_id: new_set_id.clone(),
+            match (&target.credential_id, view.current_set()) {
+                (Some(id), Some(c)) if c.set.id == *id => {
+                    plan.actions.push(Action::RotateInPlace {
+                        set_id: id.clone(),
+                        previous: c.link.key().cloned(),
                     });
-                    destination = Some(new_set_id);
                 }
-                None => {
-                    refusal = Some(format!(
-                        "no free credential set id for {prefix} on this date"
-                    ))
+                (Some(id), _) => {
+                    plan.refusal = Some(format!(
+                        "credential set {id} does not exist or holds no usable key; create it by hand once, then rotate"
+                    ));
+                }
+                (None, _) => {
+                    let taken = |id: &str| obs.sets.iter().any(|s| s.id == id);
+                    match ManagedId::next_free(&target.credential_prefix, now.date(), taken) {
+                        Some(new_set_id) => {
+                            plan.actions.push(Action::Rotate {
+                                new_set_id: new_set_id.clone(),
+                            });
+                            destination = Some(new_set_id);
+                        }
+                        None => {
+                            plan.refusal = Some("no free credential set id on this date".into())
+                        }
+                    }
                 }
             }
         }
     }
-
     match destination {
         Some(to) => {
             for slot in &obs.slots {
@@ -307,10 +514,10 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, intent: Intent
                     .refs
                     .iter()
                     .map(|r| &r.set_id)
-                    .filter(|id| owned(id) && **id != to)
+                    .filter(|id| target.owns(id) && **id != to)
                     .collect();
                 if !from.is_empty() {
-                    actions.push(Action::Repoint {
+                    plan.actions.push(Action::Repoint {
                         slot: slot.clone(),
                         from: from.into_iter().cloned().collect(),
                         to: to.clone(),
@@ -319,21 +526,230 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, intent: Intent
             }
         }
         None if !obs.slots.is_empty() => {
-            notes.push(
+            plan.notes.push(
                 "references exist but no credential set of this target has a usable key"
                     .to_string(),
             );
         }
         None => {}
     }
+}
 
-    Plan {
-        target: target.name.clone(),
-        current,
-        due,
-        actions,
-        refusal,
-        notes,
+/// Rollback: every reference on the current set goes back to the set before it, then
+/// the current key is deactivated — only while that previous set's key is still active.
+fn rollback(target: &Target, obs: &Observed, view: &View, plan: &mut Plan) {
+    let refuse =
+        |plan: &mut Plan, why: String| plan.refusal = Some(format!("rollback refused: {why}"));
+    if target.strategy == Strategy::InPlace {
+        return refuse(
+            plan,
+            "an in-place set cannot go back: SORACOM never returns the previous secret".into(),
+        );
+    }
+    let Some(ci) = view.current else {
+        return refuse(plan, "there is no current credential set".into());
+    };
+    let cur = &view.sets[ci];
+    let Some(cur_key) = cur.link.certain() else {
+        return refuse(
+            plan,
+            format!(
+                "the current set {} was not made by soracom-key-rotator",
+                cur.set.id
+            ),
+        );
+    };
+    let Some(prev) = ci.checked_sub(1).and_then(|i| view.sets.get(i)) else {
+        return refuse(plan, format!("there is no set older than {}", cur.set.id));
+    };
+    match prev.key_state {
+        KeyState::Active if prev.link.key() != Some(cur_key) => {}
+        KeyState::Inactive | KeyState::Missing => {
+            return refuse(
+                plan,
+                format!(
+                    "the key of the previous set {} is already inactive or deleted; rotate instead",
+                    prev.set.id
+                ),
+            );
+        }
+        _ => {
+            return refuse(
+                plan,
+                format!(
+                    "which key the previous set {} holds is not known",
+                    prev.set.id
+                ),
+            )
+        }
+    }
+    for slot in obs.slots.iter().filter(|s| s.references(&cur.set.id)) {
+        plan.actions.push(Action::Repoint {
+            slot: slot.clone(),
+            from: vec![cur.set.id.clone()],
+            to: prev.set.id.clone(),
+        });
+    }
+    plan.actions.push(Action::Deactivate {
+        key: cur_key.clone(),
+        set_id: cur.set.id.clone(),
+    });
+}
+
+/// The retire rules (DESIGN §3 step 4) for every owned set but the current one.
+fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, plan: &mut Plan) {
+    let key = |id: &AccessKeyId| obs.keys.iter().find(|k| &k.id == id);
+    let settle = Duration::minutes(target.settle_minutes.into());
+    let making_room: Vec<AccessKeyId> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::MakeRoom { key, .. } => Some(key.clone()),
+            _ => None,
+        })
+        .collect();
+    // Keys that something in use still holds are never retired, whatever set they are in.
+    let in_use: BTreeSet<&AccessKeyId> = view
+        .sets
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| !s.references.is_empty() || Some(*i) == view.current)
+        .filter_map(|(_, s)| s.link.key())
+        .collect();
+
+    // Old keys and the time SORACOM stopped using them.
+    let mut olds: Vec<(
+        AccessKeyId,
+        Option<String>,
+        OffsetDateTime,
+        Option<OffsetDateTime>,
+    )> = Vec::new();
+    if target.strategy == Strategy::InPlace {
+        if let Some(c) = view.current_set() {
+            if let (Some(prev), Some(cutover)) = (&c.previous, c.set.updated.or(c.set.created)) {
+                olds.push((prev.clone(), None, cutover, None));
+            }
+        }
+    } else {
+        for (i, s) in view.sets.iter().enumerate() {
+            if Some(i) == view.current || !s.references.is_empty() {
+                continue;
+            }
+            let Some(k) = s.link.certain() else {
+                if let Link::Evidence(k) = &s.link {
+                    plan.notes.push(format!(
+                        "set {} is linked to key {k} by evidence only; add it to adopt_keys to let it be retired",
+                        s.set.id
+                    ));
+                }
+                continue;
+            };
+            if s.key_state == KeyState::Missing {
+                plan.actions.push(Action::DeleteSet {
+                    set_id: s.set.id.clone(),
+                });
+                continue;
+            }
+            // The cutover is when the set that replaced it appeared.
+            let Some(cutover) = view.sets.get(i + 1).and_then(|n| n.set.created) else {
+                continue;
+            };
+            olds.push((k.clone(), Some(s.set.id.clone()), cutover, s.set.last_used));
+        }
+    }
+
+    for (k, set_id, cutover, set_last_used) in olds {
+        let Some(access) = key(&k) else { continue };
+        if in_use.contains(&k) || making_room.contains(&k) {
+            continue;
+        }
+        let label = set_id
+            .clone()
+            .unwrap_or_else(|| target.credential_id.clone().unwrap_or_default());
+        match access.status {
+            KeyStatus::Active => {
+                let key_after = access
+                    .last_used
+                    .as_ref()
+                    .filter(|u| u.at > cutover + settle);
+                let set_after = set_last_used.filter(|t| *t > cutover + settle);
+                if key_after.is_some() || set_after.is_some() {
+                    plan.blocked.push(blocked(
+                        &k,
+                        &label,
+                        cutover,
+                        access.last_used.clone(),
+                        set_last_used,
+                    ));
+                    continue;
+                }
+                let due = cutover + Duration::days(target.retire_after_days.into());
+                if now >= due {
+                    plan.actions.push(Action::Deactivate {
+                        key: k,
+                        set_id: label,
+                    });
+                } else {
+                    plan.upcoming.push(Upcoming {
+                        step: format!("deactivate key {k} of {label}"),
+                        due,
+                    });
+                }
+            }
+            KeyStatus::Inactive => {
+                // Without the record (deactivated by hand), count from when it became due.
+                let since = obs
+                    .deactivated
+                    .get(&k)
+                    .copied()
+                    .unwrap_or(cutover + Duration::days(target.retire_after_days.into()));
+                let due = since + Duration::days(target.delete_after_days.into());
+                let what = match &set_id {
+                    Some(s) => format!("delete key {k}, then set {s}"),
+                    None => format!("delete key {k}"),
+                };
+                if now >= due {
+                    plan.actions.push(Action::DeleteRetired { key: k, set_id });
+                } else {
+                    plan.upcoming.push(Upcoming { step: what, due });
+                }
+            }
+        }
+    }
+}
+
+fn blocked(
+    k: &AccessKeyId,
+    set_id: &str,
+    cutover: OffsetDateTime,
+    key_last_used: Option<LastUsed>,
+    set_last_used: Option<OffsetDateTime>,
+) -> Blocked {
+    let mut evidence = Vec::new();
+    if let Some(u) = key_last_used.as_ref().filter(|u| u.at > cutover) {
+        evidence.push(format!(
+            "IAM shows it used {} by {} in {}",
+            fmt_time(u.at),
+            u.service,
+            u.region
+        ));
+    }
+    if let Some(t) = set_last_used.filter(|t| *t > cutover) {
+        evidence.push(format!("SORACOM shows set {set_id} used {}", fmt_time(t)));
+    }
+    Blocked {
+        key: k.clone(),
+        set_id: set_id.to_string(),
+        cutover,
+        key_last_used,
+        set_last_used,
+        message: format!(
+            "old key {k} of {set_id} was used after the cutover at {}: {}. Something outside SORACOM may still \
+             use this key (check CloudTrail for the access key id, and any group or device config not covered \
+             by this target); it stays active until that use stops",
+            fmt_time(cutover),
+            evidence.join("; ")
+        ),
     }
 }
 
@@ -350,11 +766,11 @@ fn decide(
     current: Option<&Current>,
     basis: Option<OffsetDateTime>,
     now: OffsetDateTime,
-    intent: Intent,
+    force: bool,
 ) -> Due {
     let max_age = Duration::days(target.max_key_age_days.into());
     let next = basis.map(|b| b + max_age);
-    if intent.force_rotate {
+    if force {
         return Due {
             now: true,
             reason: "rotation requested".into(),
@@ -362,13 +778,17 @@ fn decide(
         };
     }
     let Some(current) = current else {
+        let first = match &target.credential_id {
+            Some(id) => format!("credential set {id} does not exist; create it by hand once"),
+            None => format!(
+                "no credential set {}-<yymmdd> exists; run `rotate --target {}` to create the first, or adopt the set in use",
+                target.credential_prefix, target.name
+            ),
+        };
         return if obs.slots.is_empty() {
             Due {
                 now: false,
-                reason: format!(
-                    "no credential set {}-<yymmdd> exists; run `rotate --target {}` to create the first, or adopt the set in use",
-                    target.credential_prefix, target.name
-                ),
+                reason: first,
                 next: None,
             }
         } else {
@@ -448,7 +868,10 @@ mod tests {
             max_key_age_days: 90,
             retire_after_days: 7,
             delete_after_days: 7,
+            credential_id: None,
+            settle_minutes: 60,
             adopt: vec!["hand".into()],
+            adopt_keys: Default::default(),
             strategy: Strategy::Repoint,
         }
     }
@@ -507,9 +930,28 @@ mod tests {
             .map(|a| match a {
                 Action::DeleteOrphanKey { key } => format!("orphan {}", &key.as_str()[16..]),
                 Action::MakeRoom { key, set_id } => {
-                    format!("room {} {set_id}", &key.as_str()[16..])
+                    format!(
+                        "room {} {}",
+                        &key.as_str()[16..],
+                        set_id.as_deref().unwrap_or("-")
+                    )
                 }
                 Action::Rotate { new_set_id } => format!("rotate {new_set_id}"),
+                Action::RotateInPlace { set_id, previous } => format!(
+                    "in-place {set_id} prev {}",
+                    previous.as_ref().map(|k| &k.as_str()[16..]).unwrap_or("-")
+                ),
+                Action::Deactivate { key, set_id } => {
+                    format!("deactivate {} {set_id}", &key.as_str()[16..])
+                }
+                Action::DeleteRetired { key, set_id } => {
+                    format!(
+                        "delete {} {}",
+                        &key.as_str()[16..],
+                        set_id.as_deref().unwrap_or("-")
+                    )
+                }
+                Action::DeleteSet { set_id } => format!("delete-set {set_id}"),
                 Action::Repoint { slot, from, to } => {
                     let g = match &slot.holder {
                         Holder::GroupKey { group_id, .. } => group_id.clone(),
@@ -721,13 +1163,16 @@ mod tests {
                 keys: c.keys,
                 sets: c.sets,
                 slots: c.slots,
+                deactivated: Default::default(),
             };
             let p = plan(
                 &target(),
                 &obs,
                 NOW,
-                Intent {
-                    force_rotate: c.force,
+                if c.force {
+                    Mode::Rotate
+                } else {
+                    Mode::Reconcile
                 },
             );
             assert_eq!(p.due.now, c.due, "{}: due ({})", c.name, p.due.reason);
@@ -750,8 +1195,10 @@ mod tests {
                 &target(),
                 &obs,
                 NOW,
-                Intent {
-                    force_rotate: c.force,
+                if c.force {
+                    Mode::Rotate
+                } else {
+                    Mode::Reconcile
                 },
             );
             assert_eq!(p, again, "{}: not deterministic", c.name);
@@ -767,15 +1214,9 @@ mod tests {
             ],
             sets: vec![set("p-220810", 100, Some(K1))],
             slots: vec![],
+            deactivated: Default::default(),
         };
-        let p = plan(
-            &target(),
-            &obs,
-            NOW,
-            Intent {
-                force_rotate: false,
-            },
-        );
+        let p = plan(&target(), &obs, NOW, Mode::Reconcile);
         let r = p.refusal.unwrap_or_default();
         assert!(
             r.contains("AKIA************AAA1") && r.contains("AKIA************AAA2"),
@@ -797,15 +1238,9 @@ mod tests {
             keys: vec![key(K1, 10, KeyStatus::Active, None)],
             sets: vec![set("p-220810", 500, None)],
             slots: vec![],
+            deactivated: Default::default(),
         };
-        let p = plan(
-            &target(),
-            &obs,
-            NOW,
-            Intent {
-                force_rotate: false,
-            },
-        );
+        let p = plan(&target(), &obs, NOW, Mode::Reconcile);
         let cur = p.current.unwrap_or_else(|| panic!("no current"));
         assert_eq!(cur.link, Link::Evidence(AccessKeyId::new(K1)));
         assert_eq!(cur.age_days, Some(10));
@@ -813,5 +1248,337 @@ mod tests {
             p.due.next,
             Some(NOW - Duration::days(10) + Duration::days(90))
         );
+    }
+
+    /// A retire scenario: an old set (K1) replaced `cutover_days` ago by a new set (K2)
+    /// that every reference uses.
+    struct Retire {
+        name: &'static str,
+        cutover_days: i64,
+        k1: AccessKey,
+        old_desc: Option<&'static str>,
+        old_last_used_days: Option<i64>,
+        deactivated_days: Option<i64>,
+        adopt_keys: bool,
+        mode: Mode,
+        actions: &'static [&'static str],
+        blocked: bool,
+        upcoming: usize,
+    }
+
+    fn retire_world(r: &Retire) -> (Target, Observed) {
+        let mut old = set("p-260801", 120, r.old_desc);
+        old.last_used = r.old_last_used_days.map(|d| NOW - Duration::days(d));
+        let new = set("p-261120", r.cutover_days, Some(K2));
+        let mut t = target();
+        if r.adopt_keys {
+            t.adopt_keys.insert("p-260801".into(), K1.into());
+        }
+        let mut deactivated = std::collections::BTreeMap::new();
+        if let Some(d) = r.deactivated_days {
+            deactivated.insert(AccessKeyId::new(K1), NOW - Duration::days(d));
+        }
+        let keys = vec![
+            r.k1.clone(),
+            key(K2, r.cutover_days, KeyStatus::Active, Some(("iot", 5))),
+        ];
+        (
+            t,
+            Observed {
+                keys,
+                sets: vec![old, new],
+                slots: vec![funnel("g1", "p-261120")],
+                deactivated,
+            },
+        )
+    }
+
+    fn k1(status: KeyStatus, used_days_ago: Option<i64>) -> AccessKey {
+        let mut k = key(K1, 130, status, None);
+        k.last_used = used_days_ago.map(|d| LastUsed {
+            at: NOW - Duration::days(d),
+            service: "iot".into(),
+            region: "ap-northeast-1".into(),
+        });
+        k
+    }
+
+    #[test]
+    fn retirement_follows_the_evidence() {
+        let cases = vec![
+            Retire {
+                name: "cutover old enough and no use since: deactivate",
+                cutover_days: 8,
+                k1: k1(KeyStatus::Active, Some(9)),
+                old_desc: Some(K1),
+                old_last_used_days: Some(9),
+                deactivated_days: None,
+                adopt_keys: false,
+                mode: Mode::Reconcile,
+                actions: &["deactivate AAA1 p-260801"],
+                blocked: false,
+                upcoming: 1,
+            },
+            Retire {
+                name: "cutover too recent: deactivation is upcoming",
+                cutover_days: 3,
+                k1: k1(KeyStatus::Active, Some(4)),
+                old_desc: Some(K1),
+                old_last_used_days: None,
+                deactivated_days: None,
+                adopt_keys: false,
+                mode: Mode::Reconcile,
+                actions: &[],
+                blocked: false,
+                upcoming: 2,
+            },
+            Retire {
+                name: "key used after cutover: kept and reported",
+                cutover_days: 8,
+                k1: k1(KeyStatus::Active, Some(2)),
+                old_desc: Some(K1),
+                old_last_used_days: None,
+                deactivated_days: None,
+                adopt_keys: false,
+                mode: Mode::Reconcile,
+                actions: &[],
+                blocked: true,
+                upcoming: 1,
+            },
+            Retire {
+                name: "set used after cutover: kept and reported",
+                cutover_days: 8,
+                k1: k1(KeyStatus::Active, Some(9)),
+                old_desc: Some(K1),
+                old_last_used_days: Some(1),
+                deactivated_days: None,
+                adopt_keys: false,
+                mode: Mode::Reconcile,
+                actions: &[],
+                blocked: true,
+                upcoming: 1,
+            },
+            Retire {
+                name: "inactive long enough: delete the key, then the set",
+                cutover_days: 20,
+                k1: k1(KeyStatus::Inactive, Some(21)),
+                old_desc: Some(K1),
+                old_last_used_days: None,
+                deactivated_days: Some(8),
+                adopt_keys: false,
+                mode: Mode::Reconcile,
+                actions: &["delete AAA1 p-260801"],
+                blocked: false,
+                upcoming: 1,
+            },
+            Retire {
+                name: "inactive recently: deletion is upcoming",
+                cutover_days: 20,
+                k1: k1(KeyStatus::Inactive, Some(21)),
+                old_desc: Some(K1),
+                old_last_used_days: None,
+                deactivated_days: Some(3),
+                adopt_keys: false,
+                mode: Mode::Reconcile,
+                actions: &[],
+                blocked: false,
+                upcoming: 2,
+            },
+            Retire {
+                name: "inactive without a record: counted from when deactivation was due",
+                cutover_days: 20,
+                k1: k1(KeyStatus::Inactive, None),
+                old_desc: Some(K1),
+                old_last_used_days: None,
+                deactivated_days: None,
+                adopt_keys: false,
+                mode: Mode::Reconcile,
+                actions: &["delete AAA1 p-260801"],
+                blocked: false,
+                upcoming: 1,
+            },
+            Retire {
+                name: "linked by evidence only: not retired",
+                cutover_days: 8,
+                k1: k1(KeyStatus::Active, Some(9)),
+                old_desc: None,
+                old_last_used_days: None,
+                deactivated_days: None,
+                adopt_keys: false,
+                mode: Mode::Reconcile,
+                actions: &[],
+                blocked: false,
+                upcoming: 1,
+            },
+            Retire {
+                name: "adopt_keys makes the link certain",
+                cutover_days: 8,
+                k1: k1(KeyStatus::Active, Some(9)),
+                old_desc: None,
+                old_last_used_days: None,
+                deactivated_days: None,
+                adopt_keys: true,
+                mode: Mode::Reconcile,
+                actions: &["deactivate AAA1 p-260801"],
+                blocked: false,
+                upcoming: 1,
+            },
+            Retire {
+                name: "retire mode does only retire steps",
+                cutover_days: 95,
+                k1: k1(KeyStatus::Active, Some(96)),
+                old_desc: Some(K1),
+                old_last_used_days: None,
+                deactivated_days: None,
+                adopt_keys: false,
+                mode: Mode::Retire,
+                actions: &["deactivate AAA1 p-260801"],
+                blocked: false,
+                upcoming: 0,
+            },
+            Retire {
+                name: "rollback before deactivation: references go back, new key off",
+                cutover_days: 1,
+                k1: k1(KeyStatus::Active, Some(2)),
+                old_desc: Some(K1),
+                old_last_used_days: None,
+                deactivated_days: None,
+                adopt_keys: false,
+                mode: Mode::Rollback,
+                actions: &["repoint g1 p-261120>p-260801", "deactivate AAA2 p-261120"],
+                blocked: false,
+                upcoming: 1,
+            },
+        ];
+        for c in cases {
+            let (t, obs) = retire_world(&c);
+            let p = plan(&t, &obs, NOW, c.mode);
+            assert_eq!(summary(&p), c.actions, "{}: actions", c.name);
+            assert_eq!(
+                !p.blocked.is_empty(),
+                c.blocked,
+                "{}: blocked {:?}",
+                c.name,
+                p.blocked
+            );
+            assert_eq!(
+                p.upcoming.len(),
+                c.upcoming,
+                "{}: upcoming {:?}",
+                c.name,
+                p.upcoming
+            );
+            assert!(p.refusal.is_none(), "{}: {:?}", c.name, p.refusal);
+        }
+    }
+
+    #[test]
+    fn a_blocked_key_is_named_with_when_and_where() {
+        let c = Retire {
+            name: "",
+            cutover_days: 8,
+            k1: k1(KeyStatus::Active, Some(2)),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &[],
+            blocked: true,
+            upcoming: 0,
+        };
+        let (t, obs) = retire_world(&c);
+        let p = plan(&t, &obs, NOW, Mode::Reconcile);
+        let m = &p.blocked[0].message;
+        assert!(
+            m.contains("AKIA************AAA1") && m.contains("iot") && m.contains("ap-northeast-1"),
+            "{m}"
+        );
+        assert!(m.contains(&fmt_time(NOW - Duration::days(2))), "{m}");
+        assert!(p.refused());
+    }
+
+    #[test]
+    fn rollback_is_refused_once_the_old_key_is_off() {
+        let c = Retire {
+            name: "",
+            cutover_days: 10,
+            k1: k1(KeyStatus::Inactive, None),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: Some(2),
+            adopt_keys: false,
+            mode: Mode::Rollback,
+            actions: &[],
+            blocked: false,
+            upcoming: 0,
+        };
+        let (t, obs) = retire_world(&c);
+        let p = plan(&t, &obs, NOW, Mode::Rollback);
+        assert!(p.actions.is_empty());
+        assert!(
+            p.refusal
+                .as_deref()
+                .is_some_and(|r| r.contains("inactive or deleted")),
+            "{:?}",
+            p.refusal
+        );
+        // Gone entirely.
+        let c = Retire {
+            name: "",
+            cutover_days: 10,
+            k1: k1(KeyStatus::Active, None),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Rollback,
+            actions: &[],
+            blocked: false,
+            upcoming: 0,
+        };
+        let (t, mut obs) = retire_world(&c);
+        obs.keys.retain(|k| k.id.as_str() != K1);
+        let p = plan(&t, &obs, NOW, Mode::Rollback);
+        assert!(p.refusal.is_some() && p.actions.is_empty());
+    }
+
+    #[test]
+    fn in_place_rotates_the_fixed_set_and_retires_the_previous_key() {
+        let mut t = target();
+        t.strategy = Strategy::InPlace;
+        t.credential_prefix = String::new();
+        t.credential_id = Some("fixed".into());
+        t.adopt.clear();
+        let mut fixed = set("fixed", 300, None);
+        fixed.description =
+            crate::model::in_place_description(&AccessKeyId::new(K2), Some(&AccessKeyId::new(K1)));
+        fixed.updated = Some(NOW - Duration::days(8));
+        let slots = vec![funnel("g1", "fixed")];
+        let obs = Observed {
+            keys: vec![
+                k1(KeyStatus::Active, Some(9)),
+                key(K2, 8, KeyStatus::Active, Some(("iot", 5))),
+            ],
+            sets: vec![fixed.clone()],
+            slots: slots.clone(),
+            deactivated: Default::default(),
+        };
+        let p = plan(&t, &obs, NOW, Mode::Reconcile);
+        assert_eq!(summary(&p), ["deactivate AAA1 fixed"]);
+        // Due again later: the fixed set gets the new key, naming the current one as previous;
+        // the inactive previous key is deleted first to make room.
+        let later = NOW + Duration::days(90);
+        let obs = Observed {
+            keys: vec![
+                k1(KeyStatus::Inactive, Some(9)),
+                key(K2, 8, KeyStatus::Active, Some(("iot", 5))),
+            ],
+            sets: vec![fixed],
+            slots,
+            deactivated: [(AccessKeyId::new(K1), NOW)].into_iter().collect(),
+        };
+        let p = plan(&t, &obs, later, Mode::Reconcile);
+        assert_eq!(summary(&p), ["room AAA1 -", "in-place fixed prev AAA2"]);
     }
 }

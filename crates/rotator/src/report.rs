@@ -156,6 +156,7 @@ fn render_plan(out: &mut String, plan: &Plan) {
         Some(c) => {
             let key = match &c.link {
                 Link::Description(k) => format!("key {k}"),
+                Link::Adopted(k) => format!("key {k} (from adopt_keys)"),
                 Link::Evidence(k) => format!("key {k} (linked by evidence)"),
                 Link::Unknown => "key unknown".to_string(),
             };
@@ -188,6 +189,12 @@ fn render_plan(out: &mut String, plan: &Plan) {
     if let Some(r) = &plan.refusal {
         out.push_str(&format!("  refused: {r}\n"));
     }
+    for b in &plan.blocked {
+        out.push_str(&format!("  KEPT: {}\n", b.message));
+    }
+    for u in &plan.upcoming {
+        out.push_str(&format!("  later: {} (from {})\n", u.step, fmt_time(u.due)));
+    }
     for n in &plan.notes {
         out.push_str(&format!("  note: {n}\n"));
     }
@@ -199,14 +206,36 @@ pub fn describe(a: &Action) -> String {
         Action::DeleteOrphanKey { key } => {
             format!("delete access key {key}, left by an interrupted run (its secret is lost)")
         }
-        Action::MakeRoom { key, set_id } => {
+        Action::MakeRoom {
+            key,
+            set_id: Some(set_id),
+        } => {
             format!("make room: delete retired inactive key {key} and its unused set {set_id}")
+        }
+        Action::MakeRoom { key, set_id: None } => {
+            format!("make room: delete retired inactive key {key}")
         }
         Action::Rotate { new_set_id } => {
             format!("rotate: create an access key, verify it with STS, register it as {new_set_id}")
         }
+        Action::RotateInPlace { set_id, .. } => {
+            format!(
+                "rotate in place: create an access key, verify it with STS, put it into {set_id}"
+            )
+        }
         Action::Repoint { slot, from, to } => {
             format!("repoint {}: {} -> {to}", slot.holder, from.join(", "))
+        }
+        Action::Deactivate { key, set_id } => format!("deactivate access key {key} of {set_id}"),
+        Action::DeleteRetired {
+            key,
+            set_id: Some(set_id),
+        } => {
+            format!("delete inactive access key {key}, then its set {set_id}")
+        }
+        Action::DeleteRetired { key, set_id: None } => format!("delete inactive access key {key}"),
+        Action::DeleteSet { set_id } => {
+            format!("delete credential set {set_id}, whose key no longer exists")
         }
     }
 }
