@@ -14,8 +14,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use rotator::apply::{Command, Engine, NoProgress, Progress};
 use rotator::iam::AwsIam;
+use rotator::report::RunReport;
 use rotator::soracom::{auth, SoracomClient};
-use rotator::Config;
+use rotator::status::StatusReport;
+use rotator::{policy, Config};
 use time::OffsetDateTime;
 
 /// Rotate the AWS access keys that SORACOM keeps in its credentials store.
@@ -57,7 +59,7 @@ enum Cmd {
         #[arg(long)]
         target: Option<String>,
     },
-    /// Do what is due: repair, then rotate if due.
+    /// Do what is due: repair, rotate if due, retire old keys if due.
     Reconcile {
         /// Only this target.
         #[arg(long)]
@@ -74,6 +76,37 @@ enum Cmd {
         /// Show the plan; change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Only the retire steps that are due (deactivate, then delete old keys and sets).
+    Retire {
+        /// Only this target.
+        #[arg(long)]
+        target: Option<String>,
+        /// Show the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Point every reference back to the previous set and deactivate the new key, while
+    /// the previous key is still active.
+    Rollback {
+        /// Only this target.
+        #[arg(long)]
+        target: Option<String>,
+        /// Show the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Keys, sets, references, what is due when, and compliance.
+    Status {
+        /// Only this target.
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Print the least-privilege IAM policy and SORACOM SAM permission for this config.
+    Policy {
+        /// AWS account id for the user ARNs (default: any account, `*`).
+        #[arg(long, default_value = "*")]
+        account: String,
     },
 }
 
@@ -151,9 +184,13 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
     };
     let config = Config::load(&cli.config).map_err(|e| usage(e.into()))?;
     let (command, target, dry_run) = match &cli.command {
-        Cmd::Plan { target } => (Command::Plan, target, true),
-        Cmd::Reconcile { target, dry_run } => (Command::Reconcile, target, *dry_run),
-        Cmd::Rotate { target, dry_run } => (Command::Rotate, target, *dry_run),
+        Cmd::Policy { account } => return print_policy(&config, account, cli.output),
+        Cmd::Status { target } => (None, target, true),
+        Cmd::Plan { target } => (Some(Command::Plan), target, true),
+        Cmd::Reconcile { target, dry_run } => (Some(Command::Reconcile), target, *dry_run),
+        Cmd::Rotate { target, dry_run } => (Some(Command::Rotate), target, *dry_run),
+        Cmd::Retire { target, dry_run } => (Some(Command::Retire), target, *dry_run),
+        Cmd::Rollback { target, dry_run } => (Some(Command::Rollback), target, *dry_run),
     };
     let targets = config
         .select(target.as_deref())
@@ -188,21 +225,70 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         config: &config,
         progress,
     };
+    let observing = "observing AWS and SORACOM; nothing was changed";
+    let Some(command) = command else {
+        let report = engine
+            .status(&targets, now)
+            .await
+            .context(observing)
+            .map_err(|error| Failure { code: 1, error })?;
+        let code = if report.errors.is_empty() { 0 } else { 1 };
+        print_report(cli.output, &report, StatusReport::render_text)?;
+        return Ok(code);
+    };
     let report = engine
         .run(command, &targets, now, dry_run)
         .await
-        .context("observing AWS and SORACOM; nothing was changed")
+        .context(observing)
         .map_err(|error| Failure { code: 1, error })?;
-    match cli.output {
-        Output::Text => print!("{}", report.render_text()),
+    print_report(cli.output, &report, RunReport::render_text)?;
+    Ok(report.exit_code())
+}
+
+/// Prints a report as text or as one JSON document.
+fn print_report<T: serde::Serialize>(
+    output: Output,
+    report: &T,
+    text: fn(&T) -> String,
+) -> Result<(), Failure> {
+    match output {
+        Output::Text => print!("{}", text(report)),
         Output::Json => {
-            let doc = serde_json::to_string_pretty(&report)
+            let doc = serde_json::to_string_pretty(report)
                 .context("serialising the report")
                 .map_err(|error| Failure { code: 1, error })?;
             println!("{doc}");
         }
     }
-    Ok(report.exit_code())
+    Ok(())
+}
+
+/// `policy`: needs no credentials, only the configuration.
+fn print_policy(config: &Config, account: &str, output: Output) -> Result<u8, Failure> {
+    let valid =
+        account == "*" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
+    if !valid {
+        return Err(usage(anyhow::anyhow!(
+            "--account {account:?} is not a 12-digit AWS account id or *"
+        )));
+    }
+    let iam = policy::iam_policy(config, account);
+    let sam = policy::sam_permission(config);
+    let pretty =
+        |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    match output {
+        Output::Text => println!(
+            "# IAM policy for the principal that runs soracom-key-rotator\n{}\n\n\
+             # SORACOM SAM permission for the user whose auth key it logs in with\n{}",
+            pretty(&iam),
+            pretty(&sam)
+        ),
+        Output::Json => println!(
+            "{}",
+            pretty(&serde_json::json!({"iam": iam, "soracom": sam}))
+        ),
+    }
+    Ok(0)
 }
 
 /// A progress bar on stderr, used only when stderr is a terminal.

@@ -25,6 +25,7 @@ use crate::refs::{group_slots, handler_slot, points_to, rewrite};
 use crate::report::{describe, Moves, Outcome, RunReport, Step, TargetReport};
 use crate::secret::{AccessKeyId, NewAccessKey};
 use crate::soracom::SoracomApi;
+use crate::status::{status, StatusReport, TargetError};
 
 /// Group pages read at most; past this the listing is considered broken.
 const MAX_PAGES: usize = 100_000;
@@ -157,6 +158,26 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             out.push(observed.await);
         }
         Ok(out)
+    }
+
+    /// The status of `targets` at `now`; changes nothing.
+    pub async fn status(&self, targets: &[&Target], now: OffsetDateTime) -> Result<StatusReport> {
+        let observed = self.observe(targets).await?;
+        let mut report = StatusReport {
+            now,
+            targets: Vec::new(),
+            errors: Vec::new(),
+        };
+        for (target, obs) in targets.iter().zip(observed) {
+            match obs {
+                Ok(obs) => report.targets.push(status(target, &obs, now)),
+                Err(e) => report.errors.push(TargetError {
+                    target: target.name.clone(),
+                    error: e.to_string(),
+                }),
+            }
+        }
+        Ok(report)
     }
 
     /// Runs `command` for `targets` at `now`. `dry_run` forbids every write.

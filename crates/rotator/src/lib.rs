@@ -12,6 +12,7 @@
 //! - [`plan`]: the pure planner.
 //! - [`iam`], [`soracom`]: the two ports (`IamApi`, `SoracomApi`) and their real adapters.
 //! - [`apply`]: observe, then carry out a plan; [`report`]: what a run did.
+//! - [`status`]: keys, sets, references, due dates and compliance of each target.
 //! - [`policy`]: the least privilege the tool needs, derived from the configuration.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -27,6 +28,7 @@ pub mod refs;
 pub mod report;
 pub mod secret;
 pub mod soracom;
+pub mod status;
 
 pub use config::{Config, ConfigError, Target};
 pub use error::{Error, Result};

@@ -282,3 +282,81 @@ impl Iam {
         out.arn.ok_or_else(|| missing("GetCallerIdentity", "Arn"))
     }
 }
+
+/// A moto of a test's own whose clock the test moves (`moto_clock.py`): keys created and
+/// used "later" get later timestamps, as `--now` travels. Stopped when dropped.
+#[derive(Debug)]
+pub struct ClockedMoto {
+    child: std::process::Child,
+    endpoint: String,
+    clock: tempfile::NamedTempFile,
+}
+
+impl ClockedMoto {
+    /// Starts it on a free 127.0.0.1 port with the interpreter of `MOTO_PYTHON` (exported
+    /// by `scripts/with-moto`) and waits, at most 30 s, until it answers.
+    ///
+    /// # Panics
+    /// When `MOTO_PYTHON` is unset or moto does not come up: the test must not pass silently.
+    pub async fn start() -> ClockedMoto {
+        let python = match std::env::var("MOTO_PYTHON") {
+            Ok(p) if !p.is_empty() => p,
+            _ => panic!(
+                "MOTO_PYTHON is not set: run the tests through scripts/test (it installs moto)"
+            ),
+        };
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("moto_clock.py");
+        let clock = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("clock file: {e}"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("free port: {e}"));
+        let child = std::process::Command::new(python)
+            .arg(&script)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_CLOCK_FILE", clock.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", script.display()));
+        let moto = ClockedMoto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            clock,
+        };
+        crate::install_crypto_provider();
+        let probe = reqwest::Client::new();
+        for _ in 0..150 {
+            let ready = probe
+                .get(format!("{}/moto-api/data.json", moto.endpoint))
+                .send()
+                .await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return moto;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!(
+            "moto_clock.py did not answer at {} within 30 s",
+            moto.endpoint
+        );
+    }
+
+    /// Its address.
+    pub fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    /// Moves moto's clock to real time plus `offset`.
+    pub fn set_offset(&self, offset: std::time::Duration) {
+        std::fs::write(self.clock.path(), offset.as_secs_f64().to_string())
+            .unwrap_or_else(|e| panic!("writing the clock file: {e}"));
+    }
+}
+
+impl Drop for ClockedMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

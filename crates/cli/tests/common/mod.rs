@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use soracom_emulator::Emulator;
 use testkit::aws_proxy::AwsProxy;
 use testkit::contract::{assert_conforms, Request, Spec};
-use testkit::moto::{self, Iam};
+use testkit::moto::{self, ClockedMoto, Iam};
 use time::OffsetDateTime;
 
 pub const PREFIX: &str = "aws-soracom-funnel-sample";
@@ -35,6 +35,8 @@ pub struct World {
     pub dir: tempfile::TempDir,
     /// Everything the binary printed in this world, for the secret check.
     pub printed: std::sync::Mutex<String>,
+    /// This world's own moto, when its clock must move.
+    pub clocked: Option<ClockedMoto>,
 }
 
 /// What one run of the binary gave.
@@ -85,24 +87,48 @@ pub fn funnel(set: &str) -> Value {
 
 impl World {
     pub async fn new() -> World {
+        World::on(moto::endpoint(), None).await
+    }
+
+    /// A world with a moto of its own whose clock [`World::travel`] moves.
+    pub async fn clocked() -> World {
+        let moto = ClockedMoto::start().await;
+        World::on(moto.endpoint(), Some(moto)).await
+    }
+
+    async fn on(moto_endpoint: String, clocked: Option<ClockedMoto>) -> World {
         testkit::install_crypto_provider();
         let emu = Emulator::start().await.expect("emulator");
         emu.add_auth_key(AUTH_KEY_ID, AUTH_KEY);
-        let proxy = AwsProxy::start(&moto::endpoint()).await.expect("proxy");
-        let iam = Iam::from_env().await;
+        let proxy = AwsProxy::start(&moto_endpoint).await.expect("proxy");
+        let iam = Iam::connect(&moto_endpoint).await;
         let user = moto::unique("funnel-user");
         iam.create_user(&user).await.expect("create user");
         let dir = tempfile::tempdir().expect("tempdir");
+        let printed = Default::default();
         let w = World {
             emu,
             proxy,
             iam,
             user,
             dir,
-            printed: Default::default(),
+            printed,
+            clocked,
         };
         w.write_config("");
         w
+    }
+
+    /// Moves the world's clocks (moto's and the emulator's) to `days` from now and
+    /// returns that time for `--now`.
+    pub fn travel(&self, days: i64) -> String {
+        let moto = self.clocked.as_ref().expect("travel needs World::clocked");
+        moto.set_offset(Duration::from_secs((days * 86_400) as u64));
+        let t = OffsetDateTime::now_utc() + time::Duration::days(days);
+        self.emu
+            .set_now_ms(Some((t.unix_timestamp_nanos() / 1_000_000) as i64));
+        t.format(&time::format_description::well_known::Rfc3339)
+            .expect("format")
     }
 
     /// Writes the config with one target `funnel` for this world's user; `extra` is
@@ -123,23 +149,23 @@ impl World {
     /// The seed's scenario: a first key registered by hand as `<prefix>-220810` (no link in
     /// its description), groups test-1 and test-2 using it. Returns the key id.
     pub async fn seed(&self) -> String {
+        self.seed_set(&format!("{PREFIX}-220810")).await.0
+    }
+
+    /// A first key registered by hand as set `set_id`, used by groups test-1 and test-2.
+    /// Returns the key id and its secret.
+    pub async fn seed_set(&self, set_id: &str) -> (String, String) {
         let (id, secret) = self
             .iam
             .create_access_key(&self.user)
             .await
             .expect("first key");
-        self.emu.put_credential(
-            &format!("{PREFIX}-220810"),
-            "aws-credentials",
-            "",
-            json!({"accessKeyId": id, "secretAccessKey": secret}),
-            now_ms(),
-        );
+        let creds = json!({"accessKeyId": id, "secretAccessKey": secret});
         self.emu
-            .add_group("test-1", funnel(&format!("{PREFIX}-220810")));
-        self.emu
-            .add_group("test-2", funnel(&format!("{PREFIX}-220810")));
-        id
+            .put_credential(set_id, "aws-credentials", "", creds, now_ms());
+        self.emu.add_group("test-1", funnel(set_id));
+        self.emu.add_group("test-2", funnel(set_id));
+        (id, secret)
     }
 
     /// Runs the binary with this world's environment.
@@ -363,11 +389,37 @@ impl World {
             .sum()
     }
 
+    /// Every call the tool made is covered by the permissions `policy` prints.
+    pub fn assert_policy_covers_calls(&self) {
+        for call in self.proxy.calls() {
+            // sts:GetCallerIdentity needs no permission.
+            if call.action != "GetCallerIdentity" {
+                assert!(
+                    rotator::policy::allows_iam(&call.action),
+                    "IAM {} is not in the policy",
+                    call.action
+                );
+            }
+        }
+        for op in self
+            .emu
+            .call_counts()
+            .keys()
+            .filter(|op| op.as_str() != "auth")
+        {
+            assert!(
+                rotator::policy::allows_soracom(op),
+                "SORACOM {op} is not in the SAM permission"
+            );
+        }
+    }
+
     /// Every world check at the end of a scenario.
     pub async fn finish(&self) {
         self.assert_invariants().await;
         self.assert_contract();
         self.assert_no_secret();
+        self.assert_policy_covers_calls();
     }
 }
 

@@ -1,0 +1,306 @@
+//! `status`: what each target looks like now — keys, sets, references, what is due and
+//! when, and compliance findings.
+//!
+//! Built from the same observation and [`crate::plan::resolve`] as every command, so it
+//! shows exactly what `reconcile` would act on. The JSON form is a stable, documented
+//! shape (docs/STATUS.md); field names only ever get added.
+
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+
+use crate::config::{Strategy, Target};
+use crate::model::{Holder, KeyStatus, LastUsed, Observed};
+use crate::plan::{fmt_time, plan, resolve, Blocked, KeyState, Link, Mode, Upcoming};
+use crate::report::describe;
+use crate::secret::AccessKeyId;
+
+/// Security Hub IAM.3 fails active access keys older than this.
+pub const IAM3_MAX_AGE_DAYS: i64 = 90;
+
+/// One access key of the target's user.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyInfo {
+    /// Masked key id.
+    pub id: AccessKeyId,
+    /// `active` or `inactive`.
+    pub status: KeyStatus,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// Whole days since creation.
+    pub age_days: i64,
+    /// Last use according to IAM.
+    pub last_used: Option<LastUsed>,
+    /// The owned set holding it (or that held it, for an in-place previous key).
+    pub set: Option<String>,
+    /// When this tool deactivated it, if recorded.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deactivated: Option<OffsetDateTime>,
+}
+
+/// One credential set owned by the target.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetInfo {
+    /// Set id.
+    pub id: String,
+    /// Credential type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub created: Option<OffsetDateTime>,
+    /// Last update.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub updated: Option<OffsetDateTime>,
+    /// Last use by SORACOM.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used: Option<OffsetDateTime>,
+    /// Which key it holds and how that is known.
+    pub link: Link,
+    /// The state of that key.
+    pub key_state: KeyState,
+    /// Whether it is the set in use.
+    pub current: bool,
+    /// Where it is referenced (`group test-1 SoracomFunnel.credentialsId`, …).
+    pub references: Vec<String>,
+}
+
+/// A compliance finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// `IAM.3` (Security Hub) or `ROLE_CREDENTIALS` (advice).
+    pub code: String,
+    /// `fail` or `advice`.
+    pub severity: String,
+    /// What and why.
+    pub message: String,
+}
+
+/// The status of one target.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetStatus {
+    /// Target name.
+    pub target: String,
+    /// IAM user.
+    pub iam_user: String,
+    /// `repoint` or `in-place`.
+    pub strategy: Strategy,
+    /// The set in use.
+    pub current_set: Option<String>,
+    /// The user's keys.
+    pub keys: Vec<KeyInfo>,
+    /// The target's credential sets, oldest first.
+    pub sets: Vec<SetInfo>,
+    /// What `reconcile` would do now.
+    pub due_now: Vec<String>,
+    /// What becomes due later, soonest first.
+    pub next: Vec<Upcoming>,
+    /// Old keys kept because they were used after cutover.
+    pub blocked: Vec<Blocked>,
+    /// Compliance findings.
+    pub compliance: Vec<Finding>,
+    /// Other things worth knowing.
+    pub notes: Vec<String>,
+}
+
+/// `status` for every target.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReport {
+    /// The time the status was computed for.
+    #[serde(with = "time::serde::rfc3339")]
+    pub now: OffsetDateTime,
+    /// One entry per target that could be observed.
+    pub targets: Vec<TargetStatus>,
+    /// Targets that could not be observed.
+    pub errors: Vec<TargetError>,
+}
+
+/// A target that could not be observed.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetError {
+    /// Target name.
+    pub target: String,
+    /// What failed.
+    pub error: String,
+}
+
+/// The status of one target at `now`. Pure.
+pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetStatus {
+    let view = resolve(target, obs);
+    let p = plan(target, obs, now, Mode::Reconcile);
+    let holder = |k: &AccessKeyId| {
+        view.sets
+            .iter()
+            .find(|s| s.link.key() == Some(k) || s.previous.as_ref() == Some(k))
+            .map(|s| s.set.id.clone())
+    };
+    let keys: Vec<KeyInfo> = obs
+        .keys
+        .iter()
+        .map(|k| KeyInfo {
+            id: k.id.clone(),
+            status: k.status,
+            created: k.created,
+            age_days: (now - k.created).whole_days(),
+            last_used: k.last_used.clone(),
+            set: holder(&k.id),
+            deactivated: obs.deactivated.get(&k.id).copied(),
+        })
+        .collect();
+    let mut compliance: Vec<Finding> = keys
+        .iter()
+        .filter(|k| k.status == KeyStatus::Active && now - k.created > Duration::days(IAM3_MAX_AGE_DAYS))
+        .map(|k| Finding {
+            code: "IAM.3".into(),
+            severity: "fail".into(),
+            message: format!(
+                "active key {} is {} days old; Security Hub IAM.3 fails active keys older than {IAM3_MAX_AGE_DAYS} days",
+                k.id, k.age_days
+            ),
+        })
+        .collect();
+    if let Some(advice) = role_advice(target, obs) {
+        compliance.push(advice);
+    }
+    let mut next = p.upcoming.clone();
+    next.sort_by_key(|u| u.due);
+    TargetStatus {
+        target: target.name.clone(),
+        iam_user: target.iam_user.clone(),
+        strategy: target.strategy,
+        current_set: view.current_set().map(|c| c.set.id.clone()),
+        keys,
+        sets: view
+            .sets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SetInfo {
+                id: s.set.id.clone(),
+                kind: s.set.kind.clone(),
+                created: s.set.created,
+                updated: s.set.updated,
+                last_used: s.set.last_used,
+                link: s.link.clone(),
+                key_state: s.key_state,
+                current: Some(i) == view.current,
+                references: s.references.clone(),
+            })
+            .collect(),
+        due_now: p.actions.iter().map(describe).collect(),
+        next,
+        blocked: p.blocked.clone(),
+        compliance,
+        notes: p.notes.clone(),
+    }
+}
+
+/// SORACOM services that accept `aws-iam-role-credentials` in place of a key: Funnel,
+/// Funk and the event handler's Lambda action (its spec text names both credential types).
+const ROLE_CAPABLE: &[&str] = &["SoracomFunnel", "SoracomFunk"];
+
+fn role_advice(target: &Target, obs: &Observed) -> Option<Finding> {
+    let capable = |h: &Holder| match h {
+        Holder::GroupKey { namespace, .. } => ROLE_CAPABLE.contains(&namespace.as_str()),
+        Holder::EventHandler { .. } => true,
+    };
+    if obs.slots.is_empty() || !obs.slots.iter().all(|s| capable(&s.holder)) {
+        return None;
+    }
+    Some(Finding {
+        code: "ROLE_CREDENTIALS".into(),
+        severity: "advice".into(),
+        message: format!(
+            "every reference of this target is in a service that accepts credential type \
+             aws-iam-role-credentials, which needs no access key: create an IAM role with the permissions \
+             of user {} that trusts SORACOM's AWS account with the external id SORACOM gives you, register \
+             it as a credential set (roleArn + externalId), point the references at it, and then retire \
+             this user's keys for good",
+            target.iam_user
+        ),
+    })
+}
+
+impl StatusReport {
+    /// The report as text.
+    pub fn render_text(&self) -> String {
+        let mut out = format!("soracom-key-rotator status at {}\n", fmt_time(self.now));
+        for e in &self.errors {
+            out.push_str(&format!(
+                "\ntarget {}: could not be observed: {}\n",
+                e.target, e.error
+            ));
+        }
+        for t in &self.targets {
+            out.push_str(&format!(
+                "\ntarget {} (IAM user {}, {:?})\n",
+                t.target, t.iam_user, t.strategy
+            ));
+            out.push_str("  keys:\n");
+            for k in &t.keys {
+                let used = match &k.last_used {
+                    Some(u) => {
+                        format!("last used {} ({}, {})", fmt_time(u.at), u.service, u.region)
+                    }
+                    None => "never used".into(),
+                };
+                let set = k
+                    .set
+                    .as_deref()
+                    .map(|s| format!(", in {s}"))
+                    .unwrap_or_default();
+                let status = match k.status {
+                    KeyStatus::Active => "active",
+                    KeyStatus::Inactive => "inactive",
+                };
+                out.push_str(&format!(
+                    "    {} {status:<8} created {} ({} days), {used}{set}\n",
+                    k.id,
+                    fmt_time(k.created),
+                    k.age_days
+                ));
+            }
+            out.push_str("  credential sets:\n");
+            for s in &t.sets {
+                let key = match &s.link {
+                    Link::Description(k) => format!("key {k}"),
+                    Link::Adopted(k) => format!("key {k} (adopt_keys)"),
+                    Link::Evidence(k) => format!("key {k} (by evidence)"),
+                    Link::Unknown => "key unknown".into(),
+                };
+                let used = s.last_used.map(fmt_time).unwrap_or_else(|| "never".into());
+                out.push_str(&format!(
+                    "    {}{} created {}, last used {used}, {key} ({:?})\n",
+                    s.id,
+                    if s.current { " [current]" } else { "" },
+                    s.created.map(fmt_time).unwrap_or_else(|| "?".into()),
+                    s.key_state
+                ));
+                for r in &s.references {
+                    out.push_str(&format!("      referenced by {r}\n"));
+                }
+            }
+            for d in &t.due_now {
+                out.push_str(&format!("  due now: {d}\n"));
+            }
+            for u in &t.next {
+                out.push_str(&format!("  next: {} from {}\n", u.step, fmt_time(u.due)));
+            }
+            for b in &t.blocked {
+                out.push_str(&format!("  KEPT: {}\n", b.message));
+            }
+            for f in &t.compliance {
+                out.push_str(&format!("  {} [{}]: {}\n", f.code, f.severity, f.message));
+            }
+            for n in &t.notes {
+                out.push_str(&format!("  note: {n}\n"));
+            }
+        }
+        out
+    }
+}
