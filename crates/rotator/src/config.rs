@@ -261,6 +261,16 @@ impl Config {
                 )));
             }
             check_iam_user(&key("iam_user"), &t.iam_user).map_err(err)?;
+            // Two targets on one user would see each other's new keys as unlinked (and a
+            // fresh one as an orphan), and share its two key slots: one target per user.
+            if let Some(o) = targets.iter().find(|o: &&Target| o.iam_user == t.iam_user) {
+                return Err(err(format!(
+                    "{}: {:?} is also the user of target {:?}; give each target its own IAM user",
+                    key("iam_user"),
+                    t.iam_user,
+                    o.name
+                )));
+            }
             let strategy = t.strategy.unwrap_or(Strategy::Repoint);
             let (credential_prefix, credential_id) =
                 match (strategy, t.credential_prefix, t.credential_id) {
@@ -487,6 +497,7 @@ credential_id = "aws-fixed"
             ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\nadopt_keys={\"h\"=\"nope\"}\n", "targets[0].adopt_keys.h"),
             ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\nsettle_minutes=99999\n", "targets[0].settle_minutes"),
             ("[[targets]]\nname=\"a\"\niam_user=\"u\"\nstrategy=\"sideways\"\ncredential_prefix=\"p\"\n", "strategy"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n[[targets]]\nname=\"b\"\niam_user=\"u\"\ncredential_prefix=\"q\"\n", "targets[1].iam_user"),
             ("[soracom]\nprofile = \"../x\"\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "soracom.profile"),
             ("not toml =", "test.toml"),
         ];
