@@ -346,6 +346,16 @@ impl Config {
                 strategy,
             });
         }
+        for (i, t) in targets.iter().enumerate() {
+            for (j, id) in t.adopt.iter().enumerate() {
+                if let Some(o) = targets.iter().find(|o| o.name != t.name && o.owns(id)) {
+                    return Err(err(format!(
+                        "targets[{i}].adopt[{j}]: {id:?} already belongs to target {:?}",
+                        o.name
+                    )));
+                }
+            }
+        }
         Ok(Config {
             soracom,
             verify,
@@ -498,6 +508,7 @@ credential_id = "aws-fixed"
             ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\nsettle_minutes=99999\n", "targets[0].settle_minutes"),
             ("[[targets]]\nname=\"a\"\niam_user=\"u\"\nstrategy=\"sideways\"\ncredential_prefix=\"p\"\n", "strategy"),
             ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n[[targets]]\nname=\"b\"\niam_user=\"u\"\ncredential_prefix=\"q\"\n", "targets[1].iam_user"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n[[targets]]\nname=\"b\"\niam_user=\"v\"\ncredential_prefix=\"q\"\nadopt=[\"p-220810\"]\n", "targets[1].adopt[0]"),
             ("[soracom]\nprofile = \"../x\"\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "soracom.profile"),
             ("not toml =", "test.toml"),
         ];
