@@ -597,3 +597,35 @@ async fn failure_at_each_write_is_safe_and_a_rerun_converges() {
         t.await.expect("case");
     }
 }
+
+/// One success is not proof: a failure between successes resets the count, so a flapping
+/// new key is verified only after `successes` in a row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_needs_successes_in_a_row() {
+    let w = World::new().await;
+    w.seed().await;
+    w.proxy.add_fault(AwsFault {
+        action: "GetCallerIdentity".into(),
+        nth: 2,
+        times: 1,
+        kind: AwsFaultKind::AccessDenied,
+    });
+    w.expect(&["rotate"], 0).await;
+    let new_key = w.key_of_set(&id_for(0)).expect("new key");
+    let by_new: Vec<u16> = w
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.action == "GetCallerIdentity" && c.access_key_id.as_deref() == Some(new_key.as_str())
+        })
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(
+        by_new,
+        vec![200, 403, 200, 200, 200],
+        "success, failure, then three in a row"
+    );
+    w.assert_converged(&id_for(0)).await;
+    w.finish().await;
+}
