@@ -13,6 +13,8 @@
 //! - [`iam`], [`soracom`]: the two ports (`IamApi`, `SoracomApi`) and their real adapters.
 //! - [`apply`]: observe, then carry out a plan; [`report`]: what a run did.
 //! - [`policy`]: the least privilege the tool needs, derived from the configuration.
+//! - [`selfkey`]: `rotate-soracom-key`, replacing the tool's own SORACOM AuthKey.
+//! - [`notify`]: messages to a human (SNS, webhook) when a run needs attention.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -21,11 +23,13 @@ pub mod config;
 pub mod error;
 pub mod iam;
 pub mod model;
+pub mod notify;
 pub mod plan;
 pub mod policy;
 pub mod refs;
 pub mod report;
 pub mod secret;
+pub mod selfkey;
 pub mod soracom;
 
 pub use config::{Config, ConfigError, Target};

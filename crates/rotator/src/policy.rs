@@ -83,6 +83,29 @@ pub const SORACOM: &[Permission] = &[
     ),
 ];
 
+/// SORACOM SAM API names `rotate-soracom-key` needs on top of [`SORACOM`]: the `User:`
+/// operations for a SAM user's own AuthKeys, the `Operator:` ones for the root user's.
+pub const SORACOM_SELF_ROTATION: &[Permission] = &[
+    p(
+        "User:listUserAuthKeys",
+        "find a key a failed generate call left",
+    ),
+    p("User:generateUserAuthKey", "rotate-soracom-key"),
+    p("User:deleteUserAuthKey", "delete the replaced AuthKey"),
+    p(
+        "Operator:listOperatorAuthKeys",
+        "as above, when the tool logs in as the root user",
+    ),
+    p(
+        "Operator:generateOperatorAuthKey",
+        "as above, when the tool logs in as the root user",
+    ),
+    p(
+        "Operator:deleteOperatorAuthKey",
+        "as above, when the tool logs in as the root user",
+    ),
+];
+
 fn needed<'a>(list: &'a [Permission], config: &Config) -> impl Iterator<Item = &'a Permission> {
     let in_place = config
         .targets
