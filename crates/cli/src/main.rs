@@ -18,6 +18,8 @@ use rotator::soracom::{auth, SoracomClient};
 use rotator::Config;
 use time::OffsetDateTime;
 
+mod selfkey;
+
 /// Rotate the AWS access keys that SORACOM keeps in its credentials store.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
@@ -75,6 +77,9 @@ enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Replace the SORACOM AuthKey in the soracom-cli profile with a new one, then delete
+    /// the old key.
+    RotateSoracomKey,
 }
 
 /// An error with the exit code it maps to.
@@ -154,6 +159,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Plan { target } => (Command::Plan, target, true),
         Cmd::Reconcile { target, dry_run } => (Command::Reconcile, target, *dry_run),
         Cmd::Rotate { target, dry_run } => (Command::Rotate, target, *dry_run),
+        Cmd::RotateSoracomKey => return selfkey::run(&config, cli.output).await,
     };
     let targets = config
         .select(target.as_deref())
@@ -193,6 +199,15 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         .await
         .context("observing AWS and SORACOM; nothing was changed")
         .map_err(|error| Failure { code: 1, error })?;
+    if config.notify.enabled() {
+        // Logged inside; a failed notification never changes the outcome or exit code.
+        match rotator::notify::Notifiers::from_settings(&config.notify, iam.sdk_config()) {
+            Ok(n) => {
+                n.deliver(&report, &config.notify).await;
+            }
+            Err(e) => tracing::warn!(error = %e, "notifications not set up"),
+        }
+    }
     match cli.output {
         Output::Text => print!("{}", report.render_text()),
         Output::Json => {
