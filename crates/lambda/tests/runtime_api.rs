@@ -16,11 +16,14 @@ use common::World;
 use serde_json::{json, Value};
 use testkit::moto;
 
+/// What the function posted: request id, `response` or `error`, the error-type header,
+/// and the body.
+type Posted = (String, String, Option<String>, Value);
+
 #[derive(Default)]
 struct Fake {
     events: Mutex<VecDeque<(String, Value)>>,
-    /// (request id, "response" | "error", error type header, body)
-    results: Mutex<Vec<(String, String, Option<String>, Value)>>,
+    results: Mutex<Vec<Posted>>,
 }
 
 async fn next(State(f): State<Arc<Fake>>) -> impl IntoResponse {
