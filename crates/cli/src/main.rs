@@ -20,6 +20,8 @@ use rotator::status::StatusReport;
 use rotator::{policy, Config};
 use time::OffsetDateTime;
 
+mod selfkey;
+
 /// Rotate the AWS access keys that SORACOM keeps in its credentials store.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
@@ -108,6 +110,9 @@ enum Cmd {
         #[arg(long, default_value = "*")]
         account: String,
     },
+    /// Replace the SORACOM AuthKey in the soracom-cli profile with a new one, then delete
+    /// the old key.
+    RotateSoracomKey,
 }
 
 /// An error with the exit code it maps to.
@@ -191,6 +196,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Rotate { target, dry_run } => (Some(Command::Rotate), target, *dry_run),
         Cmd::Retire { target, dry_run } => (Some(Command::Retire), target, *dry_run),
         Cmd::Rollback { target, dry_run } => (Some(Command::Rollback), target, *dry_run),
+        Cmd::RotateSoracomKey => return selfkey::run(&config, cli.output).await,
     };
     let targets = config
         .select(target.as_deref())
@@ -241,6 +247,15 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         .await
         .context(observing)
         .map_err(|error| Failure { code: 1, error })?;
+    if config.notify.enabled() && !report.dry_run {
+        // Logged inside; a failed notification never changes the outcome or exit code.
+        match rotator::notify::Notifiers::from_settings(&config.notify, iam.sdk_config()) {
+            Ok(n) => {
+                n.deliver(&report, &config.notify).await;
+            }
+            Err(e) => tracing::warn!(error = %e, "notifications not set up"),
+        }
+    }
     print_report(cli.output, &report, RunReport::render_text)?;
     Ok(report.exit_code())
 }

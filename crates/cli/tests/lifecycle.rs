@@ -428,5 +428,19 @@ async fn policy_names_every_operation_on_the_targets_users() {
         "only in-place targets need it"
     );
     assert!(api.contains(&"Group:putConfigurationParameters"));
+    // rotate-soracom-key may touch only the tool's own auth keys.
+    let own = &doc["soracom"]["statements"][1];
+    assert_eq!(
+        own["condition"],
+        json!("pathVariable('user_name') == samUserName")
+    );
+    assert_eq!(
+        own["api"],
+        json!([
+            "User:listUserAuthKeys",
+            "User:generateUserAuthKey",
+            "User:deleteUserAuthKey"
+        ])
+    );
     w.expect(&["policy", "--account", "12"], 2).await;
 }

@@ -113,6 +113,12 @@ fn dispatch(st: &mut State, call: &Call<'_>) -> Result<Reply, ApiError> {
             .map(|h| Reply::json(200, h.clone()))
             .ok_or_else(|| event_handler_not_found(404)),
         "updateEventHandler" => update_event_handler(st, param(0), call.body),
+        "listOperatorAuthKeys" => list_auth_keys(st, param(0), None),
+        "generateOperatorAuthKey" => generate_auth_key(st, param(0), None),
+        "deleteOperatorAuthKey" => delete_auth_key(st, param(0), None, param(1)),
+        "listUserAuthKeys" => list_auth_keys(st, param(0), Some(param(1))),
+        "generateUserAuthKey" => generate_auth_key(st, param(0), Some(param(1))),
+        "deleteUserAuthKey" => delete_auth_key(st, param(0), Some(param(1)), param(2)),
         other => Err(ApiError::new(
             404,
             codes::NO_SUCH_ROUTE,
@@ -280,6 +286,83 @@ fn delete_credential(st: &mut State, id: &str) -> Result<Reply, ApiError> {
         .remove(id)
         .map(|_| Reply::empty(204))
         .ok_or_else(|| credential_not_found(id))
+}
+
+/// The operator in the path must be the emulated one.
+fn check_operator(st: &State, operator_id: &str) -> Result<(), ApiError> {
+    if operator_id == st.operator_id {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            400,
+            codes::BAD_REQUEST,
+            format!("invalid operator id {operator_id}"),
+        ))
+    }
+}
+
+/// AuthKeyResponse items of the root user (`user` `None`) or a SAM user, by id.
+fn list_auth_keys(st: &State, operator_id: &str, user: Option<&str>) -> Result<Reply, ApiError> {
+    check_operator(st, operator_id)?;
+    let mut keys: Vec<(&String, &crate::state::AuthKey)> = st
+        .auth_keys
+        .iter()
+        .filter(|(_, k)| k.user_name.as_deref() == user)
+        .collect();
+    keys.sort_by(|a, b| a.0.cmp(b.0));
+    Ok(Reply::json(
+        200,
+        Value::Array(
+            keys.into_iter()
+                .map(|(id, k)| json!({"authKeyId": id, "createDateTime": k.created_ms / 1000}))
+                .collect(),
+        ),
+    ))
+}
+
+/// A new AuthKey; 201 for the operator (root) path, 200 for a SAM user, as in the spec.
+fn generate_auth_key(
+    st: &mut State,
+    operator_id: &str,
+    user: Option<&str>,
+) -> Result<Reply, ApiError> {
+    check_operator(st, operator_id)?;
+    let id = format!("keyId-{}", st.random_hex());
+    let secret = format!("secret-{}{}", st.random_hex(), st.random_hex());
+    let created_ms = st.now_ms();
+    st.auth_keys.insert(
+        id.clone(),
+        crate::state::AuthKey {
+            secret: secret.clone(),
+            user_name: user.map(str::to_owned),
+            created_ms,
+        },
+    );
+    let status = if user.is_some() { 200 } else { 201 };
+    Ok(Reply::json(
+        status,
+        json!({"authKeyId": id, "authKey": secret}),
+    ))
+}
+
+fn delete_auth_key(
+    st: &mut State,
+    operator_id: &str,
+    user: Option<&str>,
+    key_id: &str,
+) -> Result<Reply, ApiError> {
+    check_operator(st, operator_id)?;
+    match st.auth_keys.get(key_id) {
+        Some(k) if k.user_name.as_deref() == user => {
+            st.auth_keys.remove(key_id);
+            Ok(Reply::empty(204))
+        }
+        _ => Err(ApiError::new(
+            404,
+            codes::AUTH_KEY_NOT_FOUND,
+            format!("no such AuthKey {key_id}"),
+        )),
+    }
 }
 
 /// Decoded query parameters; for a repeated name the last value wins.

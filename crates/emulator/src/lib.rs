@@ -104,13 +104,23 @@ impl Emulator {
     }
 
     fn insert_auth_key(&self, id: &str, secret: &str, user_name: Option<String>) {
-        lock(&self.shared).auth_keys.insert(
+        let mut st = lock(&self.shared);
+        let now_ms = st.now_ms();
+        st.auth_keys.insert(
             id.to_owned(),
             AuthKey {
                 secret: secret.to_owned(),
                 user_name,
+                created_ms: now_ms,
             },
         );
+    }
+
+    /// The ids of the AuthKeys the emulator accepts, sorted.
+    pub fn auth_key_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = lock(&self.shared).auth_keys.keys().cloned().collect();
+        ids.sort();
+        ids
     }
 
     /// Seeds the original project's scenario: credential set

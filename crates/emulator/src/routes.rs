@@ -77,6 +77,35 @@ pub(crate) fn resolve(method: &str, path: &str) -> Resolved {
                 _ => Resolved::MethodNotAllowed,
             }
         }
+        (["operators", _, "auth_keys"], m) => {
+            const T: &str = "/v1/operators/{operator_id}/auth_keys";
+            match m {
+                "GET" => found("listOperatorAuthKeys", T, &[1]),
+                "POST" => found("generateOperatorAuthKey", T, &[1]),
+                _ => Resolved::MethodNotAllowed,
+            }
+        }
+        (["operators", _, "auth_keys", _], "DELETE") => found(
+            "deleteOperatorAuthKey",
+            "/v1/operators/{operator_id}/auth_keys/{auth_key_id}",
+            &[1, 3],
+        ),
+        (["operators", _, "users", _, "auth_keys"], m) => {
+            const T: &str = "/v1/operators/{operator_id}/users/{user_name}/auth_keys";
+            match m {
+                "GET" => found("listUserAuthKeys", T, &[1, 3]),
+                "POST" => found("generateUserAuthKey", T, &[1, 3]),
+                _ => Resolved::MethodNotAllowed,
+            }
+        }
+        (["operators", _, "users", _, "auth_keys", _], "DELETE") => found(
+            "deleteUserAuthKey",
+            "/v1/operators/{operator_id}/users/{user_name}/auth_keys/{auth_key_id}",
+            &[1, 3, 5],
+        ),
+        (["operators", _, "auth_keys", _] | ["operators", _, "users", _, "auth_keys", _], _) => {
+            Resolved::MethodNotAllowed
+        }
         (["auth"] | ["credentials"] | ["groups"] | ["groups", _] | ["event_handlers"], _)
         | (["groups", _, "configuration", _], _) => Resolved::MethodNotAllowed,
         _ => Resolved::NotFound,
@@ -138,6 +167,21 @@ mod tests {
         assert_eq!(resolve("GET", "/v1/credentials/"), Resolved::NotFound);
         assert_eq!(resolve("GET", "/auth"), Resolved::NotFound);
         assert_eq!(resolve("GET", "/v1/nothing"), Resolved::NotFound);
+        assert_eq!(
+            op("DELETE", "/v1/operators/OP1/users/u1/auth_keys/keyId-1"),
+            Some((
+                "deleteUserAuthKey",
+                vec!["OP1".to_owned(), "u1".to_owned(), "keyId-1".to_owned()]
+            ))
+        );
+        assert_eq!(
+            op("POST", "/v1/operators/OP1/auth_keys").map(|r| r.0),
+            Some("generateOperatorAuthKey")
+        );
+        assert_eq!(
+            resolve("PUT", "/v1/operators/OP1/auth_keys"),
+            Resolved::MethodNotAllowed
+        );
         assert_eq!(resolve("GET", "/v1/credentials/%zz"), Resolved::NotFound);
     }
 }

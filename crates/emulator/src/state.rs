@@ -113,6 +113,8 @@ pub(crate) struct AuthKey {
     pub secret: String,
     /// Set for a SAM user's key; returned as `userName`.
     pub user_name: Option<String>,
+    /// When it was added or generated, epoch ms.
+    pub created_ms: i64,
 }
 
 /// An issued API key / token pair. No `Debug`: it holds a secret.

@@ -60,6 +60,29 @@ pub struct Config {
     pub verify: VerifySettings,
     /// The IAM users whose keys SORACOM holds; at least one.
     pub targets: Vec<Target>,
+    /// Where to send notifications (`[notify]`); empty when the table is absent.
+    pub notify: NotifySettings,
+}
+
+/// Where and when to notify a human (`[notify]`). Secrets never go into a message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotifySettings {
+    /// SNS topic to publish to (`arn:aws:sns:…`).
+    pub sns_topic_arn: Option<String>,
+    /// Slack-compatible webhook (`{"text": …}` is POSTed); may embed a token, so it is
+    /// never logged.
+    pub webhook_url: Option<crate::secret::Secret>,
+    /// Also send a summary when a rotation succeeded.
+    pub on_success: bool,
+    /// Warn when a key's rotation is due within this many days (0: never).
+    pub due_warning_days: u32,
+}
+
+impl NotifySettings {
+    /// Whether any channel is configured.
+    pub fn enabled(&self) -> bool {
+        self.sns_topic_arn.is_some() || self.webhook_url.is_some()
+    }
 }
 
 /// SORACOM connection settings.
@@ -142,6 +165,17 @@ struct RawConfig {
     verify: RawVerify,
     #[serde(default)]
     targets: Vec<RawTarget>,
+    #[serde(default)]
+    notify: RawNotify,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    sns_topic_arn: Option<String>,
+    webhook_url: Option<String>,
+    on_success: Option<bool>,
+    due_warning_days: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -356,10 +390,12 @@ impl Config {
                 }
             }
         }
+        let notify = notify_settings(raw.notify).map_err(err)?;
         Ok(Config {
             soracom,
             verify,
             targets,
+            notify,
         })
     }
 
@@ -380,6 +416,31 @@ impl Config {
             },
         }
     }
+}
+
+fn notify_settings(n: RawNotify) -> Result<NotifySettings, String> {
+    if let Some(arn) = &n.sns_topic_arn {
+        let parts: Vec<&str> = arn.split(':').collect();
+        if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+            return Err(format!(
+                "notify.sns_topic_arn: {arn:?} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+            ));
+        }
+    }
+    if let Some(url) = &n.webhook_url {
+        // The URL may carry a token: name the key, never quote the value.
+        if !(url.starts_with("https://") || url.starts_with("http://"))
+            || url.contains(char::is_whitespace)
+        {
+            return Err("notify.webhook_url: must be an http(s) URL".into());
+        }
+    }
+    Ok(NotifySettings {
+        sns_topic_arn: n.sns_topic_arn,
+        webhook_url: n.webhook_url.map(crate::secret::Secret::new),
+        on_success: n.on_success.unwrap_or(false),
+        due_warning_days: range("notify.due_warning_days", n.due_warning_days, 7, 0, 365)?,
+    })
 }
 
 fn range(key: &str, value: Option<u32>, default: u32, min: u32, max: u32) -> Result<u32, String> {
@@ -485,6 +546,27 @@ credential_id = "aws-fixed"
         assert_eq!(c.targets[1].adopt, vec!["hand-made".to_string()]);
         assert_eq!(c.select(Some("funk")).map(|v| v.len()), Ok(1));
         assert!(c.select(Some("nope")).is_err());
+        assert!(!c.notify.enabled());
+        assert_eq!(c.notify.due_warning_days, 7);
+    }
+
+    #[test]
+    fn parses_the_notify_table() {
+        let text = format!(
+            "{GOOD}\n[notify]\nsns_topic_arn = \"arn:aws:sns:us-east-1:123456789012:rotator\"\nwebhook_url = \"https://hooks.example.com/T0/B0/tok\"\non_success = true\ndue_warning_days = 0\n"
+        );
+        let c = match parse(&text) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(c.notify.enabled());
+        assert!(c.notify.on_success);
+        assert_eq!(c.notify.due_warning_days, 0);
+        assert_eq!(
+            c.notify.webhook_url.as_ref().map(|u| u.expose()),
+            Some("https://hooks.example.com/T0/B0/tok")
+        );
+        assert!(!format!("{:?}", c.notify).contains("tok"));
     }
 
     #[test]
@@ -511,6 +593,10 @@ credential_id = "aws-fixed"
             ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n[[targets]]\nname=\"b\"\niam_user=\"v\"\ncredential_prefix=\"q\"\nadopt=[\"p-220810\"]\n", "targets[1].adopt[0]"),
             ("[soracom]\nprofile = \"../x\"\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "soracom.profile"),
             ("not toml =", "test.toml"),
+            ("[notify]\nsns_topic = \"x\"\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "sns_topic"),
+            ("[notify]\nsns_topic_arn = \"arn:aws:s3:::b\"\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "notify.sns_topic_arn"),
+            ("[notify]\nwebhook_url = \"ftp://x\"\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "notify.webhook_url"),
+            ("[notify]\ndue_warning_days = 999\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "notify.due_warning_days"),
         ];
         for (text, needle) in cases {
             match parse(text) {

@@ -70,6 +70,16 @@ pub enum Error {
     /// A write was confirmed by its response to have not taken effect.
     #[error("{0}")]
     Unconfirmed(String),
+    /// The place the SORACOM auth key is kept (profile file, Secrets Manager) failed.
+    #[error("SORACOM auth key store {store}: {message}")]
+    KeyStore {
+        /// Which store (a path or a secret name; never its content).
+        store: String,
+        /// What went wrong.
+        message: String,
+        /// Whether retrying later may help.
+        retryable: bool,
+    },
 }
 
 impl Error {
@@ -80,6 +90,7 @@ impl Error {
             Error::SoracomTransport { .. } => true,
             Error::Aws { retryable, .. } => *retryable,
             Error::Verify { .. } => true,
+            Error::KeyStore { retryable, .. } => *retryable,
             Error::Config(_)
             | Error::SoracomCredentials(_)
             | Error::SoracomBody { .. }

@@ -100,6 +100,11 @@ impl AwsIam {
         let iam = aws_sdk_iam::Client::new(&sdk);
         AwsIam { sdk, iam }
     }
+
+    /// The SDK configuration, for other AWS clients of the same run (SNS, Secrets Manager).
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk
+    }
 }
 
 fn to_time(t: &DateTime) -> Option<OffsetDateTime> {

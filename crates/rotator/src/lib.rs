@@ -14,6 +14,8 @@
 //! - [`apply`]: observe, then carry out a plan; [`report`]: what a run did.
 //! - [`status`]: keys, sets, references, due dates and compliance of each target.
 //! - [`policy`]: the least privilege the tool needs, derived from the configuration.
+//! - [`selfkey`]: `rotate-soracom-key`, replacing the tool's own SORACOM AuthKey.
+//! - [`notify`]: messages to a human (SNS, webhook) when a run needs attention.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -22,11 +24,13 @@ pub mod config;
 pub mod error;
 pub mod iam;
 pub mod model;
+pub mod notify;
 pub mod plan;
 pub mod policy;
 pub mod refs;
 pub mod report;
 pub mod secret;
+pub mod selfkey;
 pub mod soracom;
 pub mod status;
 

@@ -83,6 +83,29 @@ pub const SORACOM: &[Permission] = &[
     ),
 ];
 
+/// SORACOM SAM API names `rotate-soracom-key` needs on top of [`SORACOM`]: the `User:`
+/// operations for a SAM user's own AuthKeys, the `Operator:` ones for the root user's.
+pub const SORACOM_SELF_ROTATION: &[Permission] = &[
+    p(
+        "User:listUserAuthKeys",
+        "find a key a failed generate call left",
+    ),
+    p("User:generateUserAuthKey", "rotate-soracom-key"),
+    p("User:deleteUserAuthKey", "delete the replaced AuthKey"),
+    p(
+        "Operator:listOperatorAuthKeys",
+        "as above, when the tool logs in as the root user",
+    ),
+    p(
+        "Operator:generateOperatorAuthKey",
+        "as above, when the tool logs in as the root user",
+    ),
+    p(
+        "Operator:deleteOperatorAuthKey",
+        "as above, when the tool logs in as the root user",
+    ),
+];
+
 fn needed<'a>(list: &'a [Permission], config: &Config) -> impl Iterator<Item = &'a Permission> {
     let in_place = config
         .targets
@@ -112,13 +135,27 @@ pub fn iam_policy(config: &Config, account: &str) -> Value {
     })
 }
 
-/// The SORACOM SAM permission for the user whose auth key the tool logs in with.
+/// The SORACOM SAM permission for the user whose auth key the tool logs in with: the
+/// rotation's operations, and (for `rotate-soracom-key`) its own auth keys only — the root
+/// user needs no permission, so the `Operator:` operations are not listed.
 pub fn sam_permission(config: &Config) -> Value {
+    let own_keys: Vec<&str> = SORACOM_SELF_ROTATION
+        .iter()
+        .map(|p| p.name)
+        .filter(|n| n.starts_with("User:"))
+        .collect();
     json!({
-        "statements": [{
-            "effect": "allow",
-            "api": needed(SORACOM, config).map(|p| p.name).collect::<Vec<_>>(),
-        }]
+        "statements": [
+            {
+                "effect": "allow",
+                "api": needed(SORACOM, config).map(|p| p.name).collect::<Vec<_>>(),
+            },
+            {
+                "effect": "allow",
+                "api": own_keys,
+                "condition": "pathVariable('user_name') == samUserName",
+            }
+        ]
     })
 }
 
@@ -132,9 +169,10 @@ pub fn allows_iam(action: &str) -> bool {
     IAM.iter().any(|p| p.name == full)
 }
 
-/// Whether the SORACOM operationId (`createCredential`) is on the list.
+/// Whether the SORACOM operationId (`createCredential`) is on a list.
 pub fn allows_soracom(operation_id: &str) -> bool {
     SORACOM
         .iter()
+        .chain(SORACOM_SELF_ROTATION)
         .any(|p| p.name.split_once(':').map(|(_, op)| op) == Some(operation_id))
 }

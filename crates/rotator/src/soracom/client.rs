@@ -19,6 +19,8 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::{AuthKey, Endpoint, Group, GroupPage, SoracomApi};
+
+mod authkeys;
 use crate::config::SoracomSettings;
 use crate::error::{Error, Result};
 use crate::model::CredentialSet;

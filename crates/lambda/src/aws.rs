@@ -1,0 +1,229 @@
+//! The AWS adapters of the Lambda ports: the SORACOM AuthKey in Secrets Manager
+//! ([`SecretsManagerStore`]) and the configuration in an SSM parameter ([`SsmConfig`]).
+
+use aws_config::SdkConfig;
+use serde::Deserialize;
+
+use rotator::selfkey::KeyStore;
+use rotator::soracom::AuthKey;
+use rotator::{Error, Secret};
+
+use crate::{ConfigSource, HandlerError};
+
+/// Whether an SDK error may go away on retry: transport, timeouts, throttling, 5xx.
+fn retryable<E, R>(e: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata,
+{
+    use aws_sdk_secretsmanager::error::SdkError;
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ServiceError(s) => {
+            matches!(
+                s.err().code(),
+                Some("ThrottlingException" | "InternalServiceError" | "InternalServerError")
+            )
+        }
+        _ => false,
+    }
+}
+
+/// The SORACOM AuthKey as a Secrets Manager secret `{"authKeyId": …, "authKey": …}`.
+#[derive(Clone, Debug)]
+pub struct SecretsManagerStore {
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: Option<String>,
+}
+
+impl SecretsManagerStore {
+    /// The store for `secret_id` (ARN or name; from `SORACOM_AUTH_SECRET_ID`). `None` makes
+    /// every call fail with a message saying what to set.
+    pub fn new(sdk: &SdkConfig, secret_id: Option<String>) -> SecretsManagerStore {
+        SecretsManagerStore {
+            client: aws_sdk_secretsmanager::Client::new(sdk),
+            secret_id: secret_id.filter(|s| !s.is_empty()),
+        }
+    }
+
+    fn id(&self) -> Result<&str, Error> {
+        self.secret_id.as_deref().ok_or_else(|| Error::KeyStore {
+            store: "Secrets Manager".into(),
+            message: "SORACOM_AUTH_SECRET_ID is not set".into(),
+            retryable: false,
+        })
+    }
+
+    fn err(&self, message: String, retryable: bool) -> Error {
+        Error::KeyStore {
+            store: self.name(),
+            message,
+            retryable,
+        }
+    }
+}
+
+/// The secret's JSON. No `Debug`: it holds the AuthKey.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredKey {
+    auth_key_id: String,
+    auth_key: String,
+}
+
+impl KeyStore for SecretsManagerStore {
+    fn name(&self) -> String {
+        format!(
+            "secret {}",
+            self.secret_id
+                .as_deref()
+                .unwrap_or("(SORACOM_AUTH_SECRET_ID unset)")
+        )
+    }
+
+    async fn load(&self) -> Result<AuthKey, Error> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(self.id()?)
+            .send()
+            .await
+            .map_err(|e| {
+                let r = retryable(&e);
+                self.err(
+                    format!(
+                        "GetSecretValue: {}",
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                    ),
+                    r,
+                )
+            })?;
+        let text = out.secret_string().unwrap_or_default();
+        // Never quote the secret in an error.
+        let key: StoredKey = serde_json::from_str(text).map_err(|_| {
+            self.err(
+                "the secret is not JSON {\"authKeyId\": …, \"authKey\": …}; put the SORACOM \
+                 AuthKey there (see the README)"
+                    .into(),
+                false,
+            )
+        })?;
+        if key.auth_key_id.is_empty() || key.auth_key.is_empty() {
+            return Err(self.err("authKeyId or authKey is empty".into(), false));
+        }
+        Ok(AuthKey {
+            id: key.auth_key_id,
+            secret: Secret::new(key.auth_key),
+        })
+    }
+
+    async fn store(&self, key: &AuthKey) -> Result<(), Error> {
+        let body = serde_json::json!({"authKeyId": key.id, "authKey": key.secret.expose()});
+        self.client
+            .put_secret_value()
+            .secret_id(self.id()?)
+            .secret_string(body.to_string())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                let r = retryable(&e);
+                self.err(
+                    format!(
+                        "PutSecretValue: {}",
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                    ),
+                    r,
+                )
+            })
+    }
+}
+
+/// The TOML configuration in an SSM parameter (`ROTATOR_CONFIG_PARAMETER`; String or
+/// SecureString).
+#[derive(Clone, Debug)]
+pub struct SsmConfig {
+    client: aws_sdk_ssm::Client,
+    parameter: String,
+}
+
+impl SsmConfig {
+    /// The source reading `parameter`.
+    pub fn new(sdk: &SdkConfig, parameter: impl Into<String>) -> SsmConfig {
+        SsmConfig {
+            client: aws_sdk_ssm::Client::new(sdk),
+            parameter: parameter.into(),
+        }
+    }
+}
+
+impl ConfigSource for SsmConfig {
+    fn name(&self) -> String {
+        format!("ssm:{}", self.parameter)
+    }
+
+    async fn load(&self) -> Result<String, HandlerError> {
+        let out = self
+            .client
+            .get_parameter()
+            .name(&self.parameter)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| {
+                HandlerError::Rotator(Error::Aws {
+                    op: "ssm:GetParameter",
+                    code: aws_sdk_ssm::error::ProvideErrorMetadata::code(&e).map(str::to_string),
+                    retryable: matches!(
+                        e,
+                        aws_sdk_ssm::error::SdkError::TimeoutError(_)
+                            | aws_sdk_ssm::error::SdkError::DispatchFailure(_)
+                    ),
+                    message: aws_sdk_ssm::error::DisplayErrorContext(e).to_string(),
+                })
+            })?;
+        out.parameter()
+            .and_then(|p| p.value())
+            .map(str::to_string)
+            .ok_or_else(|| HandlerError::Config(format!("{} has no value", self.name())))
+    }
+}
+
+/// Where this function's configuration comes from: SSM when `ROTATOR_CONFIG_PARAMETER`
+/// is set, else `ROTATOR_CONFIG`.
+#[derive(Clone, Debug)]
+pub enum RuntimeConfig {
+    /// An SSM parameter.
+    Ssm(SsmConfig),
+    /// Inline TOML (or none).
+    Inline(crate::InlineConfig),
+}
+
+impl RuntimeConfig {
+    /// Chooses the source from the two variables' values.
+    pub fn from_vars(
+        sdk: &SdkConfig,
+        parameter: Option<String>,
+        inline: Option<String>,
+    ) -> RuntimeConfig {
+        match parameter.filter(|p| !p.is_empty()) {
+            Some(p) => RuntimeConfig::Ssm(SsmConfig::new(sdk, p)),
+            None => RuntimeConfig::Inline(crate::InlineConfig(inline.filter(|s| !s.is_empty()))),
+        }
+    }
+}
+
+impl ConfigSource for RuntimeConfig {
+    fn name(&self) -> String {
+        match self {
+            RuntimeConfig::Ssm(s) => s.name(),
+            RuntimeConfig::Inline(i) => i.name(),
+        }
+    }
+
+    async fn load(&self) -> Result<String, HandlerError> {
+        match self {
+            RuntimeConfig::Ssm(s) => s.load().await,
+            RuntimeConfig::Inline(i) => i.load().await,
+        }
+    }
+}

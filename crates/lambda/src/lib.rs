@@ -1,0 +1,299 @@
+//! soracom-key-rotator as an AWS Lambda function: the handler, kept free of the runtime.
+//!
+//! [`handle`] is a plain async function generic over the ports — IAM ([`IamApi`]), where
+//! the SORACOM AuthKey is kept ([`KeyStore`]) and where the configuration comes from
+//! ([`ConfigSource`]) — so tests call it directly against moto and the emulator, and
+//! `main.rs` only builds the real clients once per cold start and hands the handler to
+//! `lambda_runtime`. SORACOM is logged in to per invocation: a scheduled run is rare and
+//! an API token has a lifetime.
+//!
+//! Event: `{"command": "reconcile"|"plan"|"rotate-soracom-key", "target"?: NAME,
+//! "force"?: bool, "now"?: RFC3339}`. `force` turns `reconcile` into `rotate`; `now`
+//! plans as if it were that time. The result is the run's report (JSON). A run whose
+//! outcome is *failed* or *refused* is returned as a Lambda error after notifying, so that
+//! the function's error alarm fires: [`HandlerError::error_type`] says whether a retry can
+//! help (`Retryable`) or a human must act (`NonRetryable`).
+
+use std::future::Future;
+use std::path::Path;
+
+use aws_config::SdkConfig;
+use serde::Deserialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use rotator::apply::{Command, Engine, NoProgress};
+use rotator::iam::IamApi;
+use rotator::notify::Notifiers;
+use rotator::selfkey::{rotate_soracom_key, KeyStore};
+use rotator::soracom::{Endpoint, SoracomClient};
+use rotator::Config;
+
+pub mod aws;
+
+/// What the function is asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LambdaCommand {
+    /// Do what is due (the scheduled command); with `force`, rotate now.
+    Reconcile,
+    /// Show what reconcile would do; change nothing.
+    Plan,
+    /// Keys, sets, references, due dates and compliance (the CLI's `status`).
+    Status,
+    /// Replace the SORACOM AuthKey kept in Secrets Manager.
+    RotateSoracomKey,
+}
+
+/// The invocation event.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// The command.
+    pub command: LambdaCommand,
+    /// Only this target (all when absent).
+    pub target: Option<String>,
+    /// With `reconcile`: rotate even if not due.
+    #[serde(default)]
+    pub force: bool,
+    /// Plan as if it were this time (RFC 3339); for tests and what-if plans.
+    pub now: Option<String>,
+}
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The event is not a valid request.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The function is not set up right (environment, configuration).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A library call failed before a report could be made.
+    #[error(transparent)]
+    Rotator(#[from] rotator::Error),
+    /// The run ended failed or refused; the report was logged and notified.
+    #[error("{summary}")]
+    Outcome {
+        /// Each failed or refused target with its error.
+        summary: String,
+        /// Failed (the next run resumes) rather than refused (a human must act).
+        retryable: bool,
+    },
+}
+
+impl HandlerError {
+    /// Whether invoking again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            HandlerError::BadRequest(_) | HandlerError::Config(_) => false,
+            HandlerError::Rotator(e) => e.is_retryable(),
+            HandlerError::Outcome { retryable, .. } => *retryable,
+        }
+    }
+
+    /// The Lambda error type: `Retryable` or `NonRetryable`.
+    pub fn error_type(&self) -> &'static str {
+        if self.is_retryable() {
+            "Retryable"
+        } else {
+            "NonRetryable"
+        }
+    }
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type().into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// Where the TOML configuration comes from.
+pub trait ConfigSource: Send + Sync {
+    /// A name for messages (the parameter name or the variable).
+    fn name(&self) -> String;
+    /// The configuration text.
+    fn load(&self) -> impl Future<Output = Result<String, HandlerError>> + Send;
+}
+
+/// Configuration given inline (environment variable `ROTATOR_CONFIG`), or its absence.
+#[derive(Clone, Debug)]
+pub struct InlineConfig(pub Option<String>);
+
+impl ConfigSource for InlineConfig {
+    fn name(&self) -> String {
+        "ROTATOR_CONFIG".into()
+    }
+
+    async fn load(&self) -> Result<String, HandlerError> {
+        self.0.clone().ok_or_else(|| {
+            HandlerError::Config(
+                "set ROTATOR_CONFIG_PARAMETER (an SSM parameter holding the TOML configuration) \
+                 or ROTATOR_CONFIG (the TOML itself)"
+                    .into(),
+            )
+        })
+    }
+}
+
+/// What the handler works with; built once per cold start.
+pub struct Ports<'a, I, K, C> {
+    /// IAM and STS.
+    pub iam: &'a I,
+    /// Where the SORACOM AuthKey is kept.
+    pub key_store: &'a K,
+    /// Where the configuration comes from.
+    pub config: &'a C,
+    /// AWS configuration for the notification clients.
+    pub sdk: &'a SdkConfig,
+    /// `SORACOM_ENDPOINT`, which overrides the configured coverage (tests).
+    pub soracom_endpoint: Option<String>,
+}
+
+/// Handles one invocation: parse the event, load the configuration, log in to SORACOM,
+/// run the command, notify, and return the report.
+pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
+    event: Value,
+    ports: &Ports<'_, I, K, C>,
+) -> Result<Value, HandlerError> {
+    let req: Request =
+        serde_json::from_value(event).map_err(|e| HandlerError::BadRequest(e.to_string()))?;
+    let now = match &req.now {
+        Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| HandlerError::BadRequest(format!("now {s:?}: {e}")))?,
+        None => OffsetDateTime::now_utc(),
+    };
+    let text = ports.config.load().await?;
+    let config = Config::from_toml(&text, Path::new(&ports.config.name()))
+        .map_err(|e| HandlerError::Config(e.to_string()))?;
+    let endpoint = endpoint(ports.soracom_endpoint.as_deref(), &config)?;
+
+    let command = match (req.command, req.force) {
+        (LambdaCommand::Reconcile, false) => Some(Command::Reconcile),
+        (LambdaCommand::Reconcile, true) => Some(Command::Rotate),
+        (LambdaCommand::Plan, _) => Some(Command::Plan),
+        (LambdaCommand::Status, _) => None,
+        (LambdaCommand::RotateSoracomKey, _) => {
+            let done = rotate_soracom_key(&endpoint, &config.soracom, ports.key_store).await?;
+            tracing::info!(result = %serde_json::to_string(&done).unwrap_or_default(), "rotate-soracom-key");
+            return serde_json::to_value(&done).map_err(|e| HandlerError::Config(e.to_string()));
+        }
+    };
+    let targets = config
+        .select(req.target.as_deref())
+        .map_err(HandlerError::BadRequest)?;
+
+    let key = ports.key_store.load().await?;
+    let soracom = SoracomClient::new(endpoint, key, config.soracom.clone())?;
+    soracom.login().await?;
+    let engine = Engine {
+        iam: ports.iam,
+        soracom: &soracom,
+        config: &config,
+        progress: &NoProgress,
+    };
+    let Some(command) = command else {
+        let status = engine.status(&targets, now).await?;
+        return serde_json::to_value(&status).map_err(|e| HandlerError::Config(e.to_string()));
+    };
+    let report = engine.run(command, &targets, now, false).await?;
+    let json = serde_json::to_value(&report).map_err(|e| HandlerError::Config(e.to_string()))?;
+    tracing::info!(report = %json, exit_code = report.exit_code(), "run finished");
+
+    if config.notify.enabled() {
+        match Notifiers::from_settings(&config.notify, ports.sdk) {
+            Ok(n) => {
+                let d = n.deliver(&report, &config.notify).await;
+                tracing::info!(sent = d.sent, failed = d.failed, "notifications");
+            }
+            Err(e) => tracing::warn!(error = %e, "notifications not set up"),
+        }
+    }
+
+    match report.exit_code() {
+        0 => Ok(json),
+        code => {
+            let summary = report
+                .targets
+                .iter()
+                .filter_map(|t| {
+                    t.error
+                        .as_ref()
+                        .map(|e| format!("target {} {:?}: {e}", t.target, t.outcome))
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            Err(HandlerError::Outcome {
+                summary,
+                retryable: code == 1,
+            })
+        }
+    }
+}
+
+/// `SORACOM_ENDPOINT` (an origin, `/v1` optional) or the configured coverage (default jp).
+fn endpoint(over: Option<&str>, config: &Config) -> Result<Endpoint, HandlerError> {
+    match over.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(e) => {
+            let e = e.trim_end_matches('/');
+            let e = e.strip_suffix("/v1").unwrap_or(e);
+            if e.starts_with("https://") || e.starts_with("http://") {
+                Ok(Endpoint(e.to_string()))
+            } else {
+                Err(HandlerError::Config(format!(
+                    "SORACOM_ENDPOINT {e:?} is not an http(s) origin"
+                )))
+            }
+        }
+        None => Ok(Endpoint(
+            config
+                .soracom
+                .coverage
+                .unwrap_or(rotator::config::Coverage::Jp)
+                .endpoint()
+                .to_string(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse_strictly() {
+        let r: Result<Request, _> = serde_json::from_value(
+            serde_json::json!({"command": "reconcile", "target": "funnel", "force": true}),
+        );
+        assert!(r.is_ok_and(|r| r.force && r.command == LambdaCommand::Reconcile));
+        let r: Result<Request, _> =
+            serde_json::from_value(serde_json::json!({"command": "rotate-soracom-key"}));
+        assert!(r.is_ok_and(|r| r.command == LambdaCommand::RotateSoracomKey));
+        for bad in [
+            serde_json::json!({"command": "destroy"}),
+            serde_json::json!({"command": "plan", "extra": 1}),
+            serde_json::json!({}),
+        ] {
+            assert!(serde_json::from_value::<Request>(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn error_types_say_whether_a_retry_helps() {
+        let d: lambda_runtime::Diagnostic = HandlerError::BadRequest("x".into()).into();
+        assert_eq!(d.error_type, "NonRetryable");
+        let e = HandlerError::Rotator(rotator::Error::SoracomTransport {
+            op: "listGroups",
+            message: "timed out".into(),
+        });
+        assert_eq!(e.error_type(), "Retryable");
+        let e = HandlerError::Outcome {
+            summary: "refused".into(),
+            retryable: false,
+        };
+        assert_eq!(e.error_type(), "NonRetryable");
+    }
+}

@@ -1,0 +1,65 @@
+//! `bootstrap`: the Lambda entry point (runtime `provided.al2023`).
+//!
+//! Built once per cold start: the AWS SDK configuration and the IAM/STS, Secrets Manager
+//! and SSM clients. Every invocation goes to [`rotator_lambda::handle`]. Environment:
+//! `SORACOM_AUTH_SECRET_ID` (the secret holding the SORACOM AuthKey),
+//! `ROTATOR_CONFIG_PARAMETER` (SSM parameter with the TOML) or `ROTATOR_CONFIG` (the TOML),
+//! and optionally `SORACOM_ENDPOINT`. Logs go to stdout (CloudWatch Logs), as JSON when
+//! `AWS_LAMBDA_LOG_FORMAT=JSON`, at `AWS_LAMBDA_LOG_LEVEL` (default info).
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use rotator::iam::AwsIam;
+use rotator_lambda::aws::{RuntimeConfig, SecretsManagerStore};
+use rotator_lambda::{handle, Ports};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    init_logging();
+    let var = |k: &str| std::env::var(k).ok();
+    let iam = AwsIam::from_env().await;
+    let sdk = iam.sdk_config().clone();
+    let key_store = SecretsManagerStore::new(&sdk, var("SORACOM_AUTH_SECRET_ID"));
+    let config =
+        RuntimeConfig::from_vars(&sdk, var("ROTATOR_CONFIG_PARAMETER"), var("ROTATOR_CONFIG"));
+    let ports = Ports {
+        iam: &iam,
+        key_store: &key_store,
+        config: &config,
+        sdk: &sdk,
+        soracom_endpoint: var("SORACOM_ENDPOINT"),
+    };
+    let ports = &ports;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        tracing::info!(request_id = %event.context.request_id, "invocation");
+        let result = handle(event.payload, ports).await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, error_type = e.error_type(), "invocation failed");
+        }
+        result
+    }))
+    .await
+}
+
+/// Our crates at the chosen level, every other crate at `warn`, so that no dependency's
+/// request dump can reach the log.
+fn init_logging() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .ok()
+        .map(|l| l.to_lowercase())
+        .filter(|l| ["trace", "debug", "info", "warn", "error"].contains(&l.as_str()))
+        .unwrap_or_else(|| "info".into());
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "warn,rotator={level},rotator_lambda={level},bootstrap={level}"
+    ));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .without_time();
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,267 @@
+//! Harness for the Lambda tests: moto (IAM, STS, Secrets Manager, SSM, SNS) started by
+//! scripts/with-moto, the SORACOM emulator in-process, and a webhook listener on
+//! 127.0.0.1 — each test's world with its own IAM user, secret, parameter and topic.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use serde_json::{json, Value};
+use soracom_emulator::Emulator;
+use testkit::contract::{assert_conforms, Request, Spec};
+use testkit::moto::{self, Iam};
+use time::OffsetDateTime;
+
+pub const PREFIX: &str = "aws-soracom-funnel-sample";
+pub const AUTH_KEY_ID: &str = "keyId-lambda-test";
+pub const AUTH_KEY: &str = "secret-lambda-soracom-auth-key-0123456789";
+
+pub struct World {
+    pub emu: Emulator,
+    pub iam: Iam,
+    pub sdk: SdkConfig,
+    pub user: String,
+    pub secret_id: String,
+    pub parameter: String,
+    pub topic_arn: String,
+    pub webhook: Webhook,
+    /// Secrets of this world (for the no-secret checks).
+    pub secrets: Mutex<Vec<String>>,
+}
+
+/// A local HTTP listener recording the JSON bodies POSTed to it.
+pub struct Webhook {
+    pub url: String,
+    pub bodies: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Webhook {
+    pub async fn start() -> Webhook {
+        let bodies: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let b = bodies.clone();
+        let app = axum::Router::new().route(
+            "/hook/T000/B000/token",
+            axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+                let b = b.clone();
+                async move {
+                    b.lock().unwrap_or_else(|e| e.into_inner()).push(v);
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind webhook");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Webhook {
+            url: format!("http://{addr}/hook/T000/B000/token"),
+            bodies,
+        }
+    }
+
+    pub fn texts(&self) -> Vec<String> {
+        self.bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(|v| v["text"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+pub fn days_from_now(days: i64) -> String {
+    (OffsetDateTime::now_utc() + time::Duration::days(days))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("format")
+}
+
+pub fn funnel(set: &str) -> Value {
+    json!({"SoracomFunnel": {
+        "credentialsId": set, "enabled": true, "contentType": "application/json",
+        "destination": {"provider": "aws", "service": "aws-iot", "resourceUrl": "https://x.iot.ap-northeast-1.amazonaws.com/soracom/%{imsi}"}
+    }})
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl World {
+    pub async fn new() -> World {
+        testkit::install_crypto_provider();
+        let emu = Emulator::start().await.expect("emulator");
+        emu.add_sam_auth_key(AUTH_KEY_ID, AUTH_KEY, "rotator");
+        let sdk = moto::sdk_config(&moto::endpoint()).await;
+        let iam = Iam::connect(&moto::endpoint()).await;
+        let user = moto::unique("lambda-user");
+        iam.create_user(&user).await.expect("create user");
+        let secret_id = moto::unique("soracom-auth");
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(&secret_id)
+            .secret_string(json!({"authKeyId": AUTH_KEY_ID, "authKey": AUTH_KEY}).to_string())
+            .send()
+            .await
+            .expect("create secret");
+        let topic_arn = aws_sdk_sns::Client::new(&sdk)
+            .create_topic()
+            .name(moto::unique("rotator"))
+            .send()
+            .await
+            .expect("create topic")
+            .topic_arn()
+            .expect("topic arn")
+            .to_string();
+        let webhook = Webhook::start().await;
+        let w = World {
+            emu,
+            iam,
+            sdk,
+            user,
+            secret_id,
+            parameter: format!("/{}", moto::unique("rotator-config")),
+            topic_arn,
+            webhook,
+            secrets: Mutex::new(vec![AUTH_KEY.to_string()]),
+        };
+        w.put_config().await;
+        w
+    }
+
+    pub fn config_text(&self) -> String {
+        format!(
+            "[soracom]\nretry_base_ms = 20\n\n[verify]\nsuccesses = 2\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
+             [notify]\nsns_topic_arn = \"{}\"\nwebhook_url = \"{}\"\n\n\
+             [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n",
+            self.topic_arn, self.webhook.url, self.user
+        )
+    }
+
+    pub async fn put_config(&self) {
+        aws_sdk_ssm::Client::new(&self.sdk)
+            .put_parameter()
+            .name(&self.parameter)
+            .value(self.config_text())
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("put parameter");
+    }
+
+    /// A first key registered by hand as `<prefix>-220810`, used by group test-1.
+    pub async fn seed(&self) -> String {
+        let (id, secret) = self.iam.create_access_key(&self.user).await.expect("key");
+        self.secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(secret.clone());
+        self.emu.put_credential(
+            &format!("{PREFIX}-220810"),
+            "aws-credentials",
+            "",
+            json!({"accessKeyId": id, "secretAccessKey": secret}),
+            now_ms(),
+        );
+        self.emu
+            .add_group("test-1", funnel(&format!("{PREFIX}-220810")));
+        id
+    }
+
+    pub async fn key_count(&self) -> usize {
+        self.iam.list_keys(&self.user).await.expect("keys").len()
+    }
+
+    /// The SNS messages moto recorded for this world's topic (from /moto-api/data.json).
+    pub async fn sns_messages(&self) -> Vec<(String, String)> {
+        let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto::endpoint()))
+            .await
+            .expect("moto data")
+            .json()
+            .await
+            .expect("json");
+        let mut out = Vec::new();
+        for t in data["sns"]["Topic"].as_array().into_iter().flatten() {
+            if t["arn"] != json!(self.topic_arn) {
+                continue;
+            }
+            for n in t["sent_notifications"].as_array().into_iter().flatten() {
+                out.push((
+                    n[2].as_str().unwrap_or_default().to_string(),
+                    n[1].as_str().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Every secret this world knows: the AuthKey, the AWS secrets SORACOM was given, and
+    /// the API keys and tokens the emulator issued.
+    pub fn all_secrets(&self) -> Vec<String> {
+        let mut s = self
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for r in self.emu.requests() {
+            if let Some(b) = r
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+            {
+                if let Some(x) = b["credentials"]["secretAccessKey"].as_str() {
+                    s.push(x.to_string());
+                }
+            }
+            for (k, v) in &r.headers {
+                if k == "x-soracom-api-key" || k == "x-soracom-token" {
+                    s.push(v.clone());
+                }
+            }
+        }
+        s.retain(|x| x.len() >= 8);
+        s
+    }
+
+    pub fn assert_no_secret(&self, text: &str) {
+        for s in self.all_secrets() {
+            assert!(!text.contains(&s), "a secret leaked: {}…", &s[..4]);
+        }
+    }
+
+    pub fn assert_contract(&self) {
+        let reqs = self.emu.requests();
+        assert_conforms(
+            Spec::load_default(),
+            reqs.iter().map(|r| Request {
+                method: &r.method,
+                path: &r.path,
+                query: r.query.as_deref(),
+                headers: &r.headers,
+                body: r.body.as_deref(),
+            }),
+        );
+    }
+}
+
+/// Polls `f` every 50 ms for at most `limit`.
+pub async fn eventually<F: FnMut() -> bool>(limit: Duration, mut f: F) -> bool {
+    let start = tokio::time::Instant::now();
+    for _ in 0..10_000 {
+        if f() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}

@@ -1,0 +1,219 @@
+//! The Lambda handler in-process against moto (IAM, STS, Secrets Manager, SSM, SNS) and
+//! the SORACOM emulator: a scheduled reconcile, a failure that notifies, and
+//! rotate-soracom-key with the key in Secrets Manager.
+
+mod common;
+
+use common::{days_from_now, World, AUTH_KEY_ID, PREFIX};
+use rotator::iam::AwsIam;
+use rotator_lambda::aws::{RuntimeConfig, SecretsManagerStore};
+use rotator_lambda::{handle, HandlerError, Ports};
+use serde_json::{json, Value};
+use soracom_emulator::{Fault, FaultBody, FaultKind};
+
+async fn invoke(w: &World, event: Value) -> Result<Value, HandlerError> {
+    let iam = AwsIam::new(w.sdk.clone());
+    let store = SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
+    let config = RuntimeConfig::from_vars(&w.sdk, Some(w.parameter.clone()), None);
+    let ports = Ports {
+        iam: &iam,
+        key_store: &store,
+        config: &config,
+        sdk: &w.sdk,
+        soracom_endpoint: Some(w.emu.endpoint()),
+    };
+    handle(event, &ports).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_reconcile_rotates_when_due_and_is_a_no_op_otherwise() {
+    let w = World::new().await;
+    w.seed().await;
+
+    let out = invoke(&w, json!({"command": "reconcile", "target": "funnel"}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out["targets"][0]["outcome"], json!("nothingDue"), "{out}");
+    assert_eq!(w.key_count().await, 1);
+    assert!(!w.emu.call_counts().contains_key("createCredential"));
+
+    let later = days_from_now(91);
+    let out = invoke(
+        &w,
+        json!({"command": "reconcile", "target": "funnel", "now": later}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out["targets"][0]["outcome"], json!("done"), "{out}");
+    assert_eq!(w.key_count().await, 2);
+    let group = w.emu.group_by_name("test-1").expect("group");
+    let now_set = group["configuration"]["SoracomFunnel"]["credentialsId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        now_set.starts_with(PREFIX) && !now_set.ends_with("220810"),
+        "{now_set}"
+    );
+    w.assert_no_secret(&out.to_string());
+    // status answers with the CLI's status document and changes nothing.
+    let status = invoke(&w, json!({"command": "status", "target": "funnel"}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        status["targets"][0]["currentSet"],
+        json!(now_set),
+        "{status}"
+    );
+    assert_eq!(
+        status["targets"][0]["keys"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(w.key_count().await, 2);
+    // Nothing needed a human: no notification (on_success is off).
+    assert!(w.sns_messages().await.is_empty());
+    assert!(w.webhook.texts().is_empty());
+    w.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_is_a_retryable_error_and_notifies_sns_and_the_webhook_without_secrets() {
+    let w = World::new().await;
+    let first = w.seed().await;
+    w.emu.add_fault(Fault {
+        operation: "createCredential".into(),
+        nth: 1,
+        times: 0,
+        kind: FaultKind::Status {
+            status: 400,
+            body: FaultBody::Json,
+        },
+    });
+    let later = days_from_now(91);
+    let err = invoke(&w, json!({"command": "reconcile", "now": later}))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("the run should fail"));
+    assert_eq!(err.error_type(), "Retryable", "{err}");
+    // Rolled back: only the first key is left.
+    assert_eq!(w.key_count().await, 1);
+
+    let messages = w.sns_messages().await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let (subject, text) = &messages[0];
+    assert!(
+        subject.contains("funnel") && subject.contains("FAILED"),
+        "{subject}"
+    );
+    assert!(
+        text.contains(&w.user) && text.contains("What to do:"),
+        "{text}"
+    );
+    assert!(text.contains("createCredential"), "{text}");
+    assert!(!text.contains(&first), "key ids are masked: {text}");
+    w.assert_no_secret(text);
+
+    assert!(
+        common::eventually(std::time::Duration::from_secs(10), || !w
+            .webhook
+            .texts()
+            .is_empty())
+        .await,
+        "the webhook got nothing"
+    );
+    let hook = w.webhook.texts().join("\n");
+    assert!(hook.contains("FAILED") && hook.contains("funnel"), "{hook}");
+    w.assert_no_secret(&hook);
+    w.assert_no_secret(&err.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_failure_does_not_change_the_outcome() {
+    let w = World::new().await;
+    w.seed().await;
+    // A topic that does not exist and a webhook nobody listens on.
+    let text = w
+        .config_text()
+        .replace(
+            &w.topic_arn,
+            "arn:aws:sns:us-east-1:123456789012:missing-topic",
+        )
+        .replace(&w.webhook.url, "http://127.0.0.1:9/hook");
+    let iam = AwsIam::new(w.sdk.clone());
+    let store = SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
+    let config = RuntimeConfig::from_vars(&w.sdk, None, Some(text));
+    let ports = Ports {
+        iam: &iam,
+        key_store: &store,
+        config: &config,
+        sdk: &w.sdk,
+        soracom_endpoint: Some(w.emu.endpoint()),
+    };
+    // Plan at a time when rotation is due: a past-due notice is attempted and fails.
+    let out = handle(json!({"command": "plan", "now": days_from_now(91)}), &ports)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out["targets"][0]["outcome"], json!("planned"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_soracom_key_replaces_the_key_in_secrets_manager() {
+    let w = World::new().await;
+    let out = invoke(&w, json!({"command": "rotate-soracom-key"}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out["oldKeyDeleted"], json!(true), "{out}");
+    let stored: Value = serde_json::from_str(
+        aws_sdk_secretsmanager::Client::new(&w.sdk)
+            .get_secret_value()
+            .secret_id(&w.secret_id)
+            .send()
+            .await
+            .expect("secret")
+            .secret_string()
+            .unwrap_or_default(),
+    )
+    .expect("json");
+    assert_ne!(stored["authKeyId"], json!(AUTH_KEY_ID));
+    assert_eq!(
+        w.emu.auth_key_ids(),
+        vec![stored["authKeyId"].as_str().unwrap_or_default().to_string()]
+    );
+    w.assert_no_secret(&out.to_string());
+    // The stored key works for the next invocation.
+    invoke(&w, json!({"command": "plan"}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_events_and_missing_setup_are_non_retryable() {
+    let w = World::new().await;
+    for event in [
+        json!({"command": "nope"}),
+        json!({"command": "plan", "target": "other"}),
+    ] {
+        let e = invoke(&w, event)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert_eq!(e.error_type(), "NonRetryable", "{e}");
+    }
+    let iam = AwsIam::new(w.sdk.clone());
+    let store = SecretsManagerStore::new(&w.sdk, None);
+    let config = RuntimeConfig::from_vars(&w.sdk, None, None);
+    let ports = Ports {
+        iam: &iam,
+        key_store: &store,
+        config: &config,
+        sdk: &w.sdk,
+        soracom_endpoint: Some(w.emu.endpoint()),
+    };
+    let e = handle(json!({"command": "plan"}), &ports)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    assert!(e.to_string().contains("ROTATOR_CONFIG_PARAMETER"), "{e}");
+    assert_eq!(e.error_type(), "NonRetryable");
+}

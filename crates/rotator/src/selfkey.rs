@@ -1,0 +1,404 @@
+//! `rotate-soracom-key`: replace the SORACOM AuthKey the tool itself logs in with.
+//!
+//! [`rotate_soracom_key`] generates a new AuthKey for the user the current key logs in
+//! as (a SAM user, or the root user through the operator paths when the auth response
+//! names no user), proves it with `POST /auth`, stores it in a [`KeyStore`] (the
+//! soracom-cli profile file for the CLI, Secrets Manager for Lambda), and only then
+//! deletes the old key, logged in with the new one. At every step a failure leaves a
+//! stored key that works:
+//! - generating fails → nothing changed (a key the failed call may have created is found
+//!   by listing and deleted);
+//! - the new key does not verify → it is deleted, the old key stays;
+//! - storing fails → the store is read back: if it still holds the old key, the new key is
+//!   deleted; if it cannot be read, both keys are kept and the error says so;
+//! - deleting the old key fails → reported; the new key is stored and works.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::SoracomSettings;
+use crate::error::{Error, Result};
+use crate::secret::{mask, Secret};
+use crate::soracom::{AuthKey, Endpoint, SoracomClient};
+
+/// Attempts to authenticate with the new key before giving up on it.
+const VERIFY_ATTEMPTS: u32 = 3;
+
+/// Whom an AuthKey logs in as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The operator.
+    pub operator_id: String,
+    /// The SAM user; `None` for the root user.
+    pub user_name: Option<String>,
+}
+
+/// Where the tool's SORACOM AuthKey is kept.
+pub trait KeyStore: Send + Sync {
+    /// A name for messages (a path or a secret id; never the content).
+    fn name(&self) -> String;
+    /// The stored key.
+    fn load(&self) -> impl Future<Output = Result<AuthKey>> + Send;
+    /// Replaces the stored key.
+    fn store(&self, key: &AuthKey) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// What `rotate-soracom-key` did. Key ids are masked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRotation {
+    /// `user NAME` or `root user` of operator `OP…`.
+    pub user: String,
+    /// Where the key is kept.
+    pub store: String,
+    /// The key replaced (masked).
+    pub old_key: String,
+    /// The key now stored (masked).
+    pub new_key: String,
+    /// Whether the old key was deleted.
+    pub old_key_deleted: bool,
+    /// What the operator must still do, if anything.
+    pub warning: Option<String>,
+}
+
+impl KeyRotation {
+    /// The result as text.
+    pub fn render_text(&self) -> String {
+        let mut out = format!(
+            "rotated the SORACOM AuthKey of {}: {} -> {} (stored in {})\n",
+            self.user, self.old_key, self.new_key, self.store
+        );
+        out.push_str(if self.old_key_deleted {
+            "old key deleted\n"
+        } else {
+            "old key NOT deleted\n"
+        });
+        if let Some(w) = &self.warning {
+            out.push_str(&format!("warning: {w}\n"));
+        }
+        out
+    }
+}
+
+fn describe(who: &Identity) -> String {
+    match &who.user_name {
+        Some(u) => format!("SAM user {u} of operator {}", who.operator_id),
+        None => format!("the root user of operator {}", who.operator_id),
+    }
+}
+
+/// Rotates the AuthKey held by `store`; see the module documentation for the safety rules.
+pub async fn rotate_soracom_key<K: KeyStore>(
+    endpoint: &Endpoint,
+    settings: &SoracomSettings,
+    store: &K,
+) -> Result<KeyRotation> {
+    let old = store.load().await?;
+    let client = SoracomClient::new(endpoint.clone(), old.clone(), settings.clone())?;
+    let who = client.identify(&old).await?;
+    tracing::info!(user = %describe(&who), key = %mask(&old.id), "rotating the SORACOM AuthKey");
+
+    let before = client.list_auth_key_ids(&who).await?;
+    let new = match client.generate_auth_key(&who).await {
+        Ok(k) => k,
+        Err(e) => {
+            if !e.is_definite_rejection() {
+                // The call may have created a key whose secret we never saw: delete it.
+                if let Ok(after) = client.list_auth_key_ids(&who).await {
+                    for id in after.iter().filter(|id| !before.contains(id)) {
+                        let r = client.delete_auth_key(&who, id).await;
+                        tracing::warn!(key = %mask(id), deleted = r.is_ok(), "removing an AuthKey left by the failed call");
+                    }
+                }
+            }
+            return Err(e);
+        }
+    };
+
+    if let Err(e) = verify(&client, &who, &new, settings.retry_base).await {
+        discard(&client, &who, &new).await;
+        return Err(e);
+    }
+
+    if let Err(e) = store.store(&new).await {
+        return match store.load().await {
+            Ok(k) if k.id == new.id => {
+                tracing::warn!(error = %e, "storing reported an error, but the store holds the new key");
+                finish(endpoint, settings, store, &who, &old, &new).await
+            }
+            Ok(_) => {
+                discard(&client, &who, &new).await;
+                Err(e)
+            }
+            Err(read) => Err(Error::KeyStore {
+                store: store.name(),
+                message: format!(
+                    "storing the new key failed ({e}) and the store cannot be read back ({read}); \
+                     both AuthKeys ({} and {}) were kept: check which one the store holds, then \
+                     delete the other",
+                    mask(&old.id),
+                    mask(&new.id)
+                ),
+                retryable: false,
+            }),
+        };
+    }
+    finish(endpoint, settings, store, &who, &old, &new).await
+}
+
+/// The new key is stored: delete the old one, logged in with the new key.
+async fn finish<K: KeyStore>(
+    endpoint: &Endpoint,
+    settings: &SoracomSettings,
+    store: &K,
+    who: &Identity,
+    old: &AuthKey,
+    new: &AuthKey,
+) -> Result<KeyRotation> {
+    let deleted = match SoracomClient::new(endpoint.clone(), new.clone(), settings.clone()) {
+        Ok(c) => c.delete_auth_key(who, &old.id).await,
+        Err(e) => Err(e),
+    };
+    let warning = deleted.as_ref().err().map(|e| {
+        format!(
+            "the new key is stored and works, but deleting the old AuthKey {} failed ({e}); \
+             delete it by hand (soracom users auth-keys delete / soracom operator auth-keys delete)",
+            mask(&old.id)
+        )
+    });
+    Ok(KeyRotation {
+        user: describe(who),
+        store: store.name(),
+        old_key: mask(&old.id),
+        new_key: mask(&new.id),
+        old_key_deleted: deleted.is_ok(),
+        warning,
+    })
+}
+
+/// Authenticates with `new` until it works, at most [`VERIFY_ATTEMPTS`] times, and checks
+/// that it logs in as the same user.
+async fn verify(
+    client: &SoracomClient,
+    who: &Identity,
+    new: &AuthKey,
+    delay: Duration,
+) -> Result<()> {
+    let mut last = None;
+    for attempt in 1..=VERIFY_ATTEMPTS {
+        match client.identify(new).await {
+            Ok(w) if &w == who => return Ok(()),
+            Ok(w) => {
+                return Err(Error::Unconfirmed(format!(
+                    "the new AuthKey {} logs in as {}, not {}",
+                    mask(&new.id),
+                    describe(&w),
+                    describe(who)
+                )))
+            }
+            Err(e) => last = Some(e),
+        }
+        if attempt < VERIFY_ATTEMPTS {
+            tokio::time::sleep(delay).await;
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Unconfirmed("the new AuthKey did not verify".into())))
+}
+
+/// Deletes a new key that will not be used.
+async fn discard(client: &SoracomClient, who: &Identity, new: &AuthKey) {
+    match client.delete_auth_key(who, &new.id).await {
+        Ok(()) => tracing::info!(key = %mask(&new.id), "deleted the unused new AuthKey"),
+        Err(e) => {
+            tracing::warn!(key = %mask(&new.id), error = %e, "could not delete the unused new AuthKey; delete it by hand")
+        }
+    }
+}
+
+/// The soracom-cli profile file (`~/.soracom/<name>.json`), written atomically with mode
+/// 0600; other fields of the profile are kept.
+#[derive(Clone, Debug)]
+pub struct ProfileStore {
+    path: PathBuf,
+}
+
+impl ProfileStore {
+    /// The store at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> ProfileStore {
+        ProfileStore { path: path.into() }
+    }
+
+    /// The profile `name` (default `default`) in `$SORACOM_PROFILE_DIR` or `~/.soracom`.
+    pub fn locate(
+        env: &dyn Fn(&str) -> Option<String>,
+        home: Option<&Path>,
+        name: Option<&str>,
+    ) -> Result<ProfileStore> {
+        let dir = match env("SORACOM_PROFILE_DIR").filter(|d| !d.is_empty()) {
+            Some(d) => PathBuf::from(d),
+            None => home.map(|h| h.join(".soracom")).ok_or_else(|| {
+                Error::SoracomCredentials(
+                    "no home directory to find soracom-cli profiles in".into(),
+                )
+            })?,
+        };
+        Ok(ProfileStore::new(
+            dir.join(format!("{}.json", name.unwrap_or("default"))),
+        ))
+    }
+
+    /// The profile's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, message: String) -> Error {
+        Error::KeyStore {
+            store: self.path.display().to_string(),
+            message,
+            retryable: false,
+        }
+    }
+
+    fn read(&self) -> Result<Map<String, Value>> {
+        let text = std::fs::read(&self.path).map_err(|e| self.err(format!("cannot read: {e}")))?;
+        // The parser's message may quote the file, which holds a secret: keep the position.
+        match serde_json::from_slice(&text) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(_) => Err(self.err("is not a JSON object".into())),
+            Err(e) => Err(self.err(format!(
+                "is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))),
+        }
+    }
+}
+
+impl KeyStore for ProfileStore {
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    async fn load(&self) -> Result<AuthKey> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let meta =
+                std::fs::metadata(&self.path).map_err(|e| self.err(format!("cannot read: {e}")))?;
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                return Err(self.err(format!(
+                    "can be read by group or others (mode {:o}); run: chmod 600 {}",
+                    mode & 0o777,
+                    self.path.display()
+                )));
+            }
+        }
+        let m = self.read()?;
+        let field = |k: &str| m.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
+        match (field("authKeyId"), field("authKey")) {
+            (Some(id), Some(secret)) => Ok(AuthKey {
+                id: id.to_string(),
+                secret: Secret::new(secret),
+            }),
+            _ => Err(self.err("has no authKeyId/authKey".into())),
+        }
+    }
+
+    async fn store(&self, key: &AuthKey) -> Result<()> {
+        let mut m = self.read()?;
+        m.insert("authKeyId".into(), Value::String(key.id.clone()));
+        m.insert(
+            "authKey".into(),
+            Value::String(key.secret.expose().to_string()),
+        );
+        let text = serde_json::to_vec_pretty(&Value::Object(m))
+            .map_err(|e| self.err(format!("cannot serialise: {e}")))?;
+        write_private_atomically(&self.path, &text).map_err(|e| self.err(e))
+    }
+}
+
+/// Writes `data` to a temporary file with mode 0600 beside `path`, syncs it, and renames
+/// it over `path`, so that a crash leaves the old file or the new one, never half of one.
+fn write_private_atomically(path: &Path, data: &[u8]) -> std::result::Result<(), String> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "profile".into());
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = (|| {
+        let mut f = options
+            .open(&tmp)
+            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        f.write_all(data)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace the profile: {e}"))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn profile_store_keeps_other_fields_and_mode_0600() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("default.json");
+        std::fs::write(
+            &path,
+            r#"{"coverageType":"g","authKeyId":"keyId-old","authKey":"secret-old"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let store = ProfileStore::new(&path);
+        let old = store.load().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(old.id, "keyId-old");
+        let new = AuthKey {
+            id: "keyId-new".into(),
+            secret: Secret::new("secret-new"),
+        };
+        store.store(&new).await.unwrap_or_else(|e| panic!("{e}"));
+        let back = store.load().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.id, "keyId-new");
+        assert_eq!(back.secret.expose(), "secret-new");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(text.contains("\"coverageType\": \"g\""), "{text}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0);
+            assert_eq!(mode, 0o600);
+        }
+        let leftovers = std::fs::read_dir(dir.path())
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(leftovers, 1, "no temporary file is left");
+    }
+}

@@ -1,0 +1,147 @@
+//! AuthKey operations of [`SoracomClient`], for `rotate-soracom-key`: who a key logs in
+//! as, and listing, generating and deleting the AuthKeys of that SAM user (or of the root
+//! user, through the operator paths, when the auth response names no user).
+//!
+//! A child of the client module so that these calls go through the same
+//! [`SoracomClient::call`] (login, retries, rate limits, one error mapping) as every other.
+
+use super::*;
+use crate::secret::mask;
+use crate::selfkey::Identity;
+
+const LIST_USER_KEYS: Op = Op {
+    id: "listUserAuthKeys",
+    template: "/operators/{operator_id}/users/{user_name}/auth_keys",
+    idempotent: true,
+};
+const GENERATE_USER_KEY: Op = Op {
+    id: "generateUserAuthKey",
+    template: "/operators/{operator_id}/users/{user_name}/auth_keys",
+    idempotent: false,
+};
+const DELETE_USER_KEY: Op = Op {
+    id: "deleteUserAuthKey",
+    template: "/operators/{operator_id}/users/{user_name}/auth_keys/{auth_key_id}",
+    idempotent: true,
+};
+const LIST_OPERATOR_KEYS: Op = Op {
+    id: "listOperatorAuthKeys",
+    template: "/operators/{operator_id}/auth_keys",
+    idempotent: true,
+};
+const GENERATE_OPERATOR_KEY: Op = Op {
+    id: "generateOperatorAuthKey",
+    template: "/operators/{operator_id}/auth_keys",
+    idempotent: false,
+};
+const DELETE_OPERATOR_KEY: Op = Op {
+    id: "deleteOperatorAuthKey",
+    template: "/operators/{operator_id}/auth_keys/{auth_key_id}",
+    idempotent: true,
+};
+
+impl SoracomClient {
+    /// The id of the AuthKey this client logs in with.
+    pub fn auth_key_id(&self) -> &str {
+        &self.key.id
+    }
+
+    /// `POST /auth` with `key` (not necessarily this client's): proves that the key works
+    /// and tells whose it is. Not retried; the caller bounds its attempts.
+    pub async fn identify(&self, key: &AuthKey) -> Result<Identity> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Who {
+            operator_id: String,
+            user_name: Option<String>,
+        }
+        let body = json!({"authKeyId": key.id, "authKey": key.secret.expose()});
+        let reply = self
+            .send_once(AUTH, Method::POST, "/auth", &[], Some(&body), None)
+            .await?;
+        // The body holds a token: never quote it.
+        let who: Who = serde_json::from_slice(&reply.body).map_err(|_| Error::SoracomBody {
+            op: AUTH.id,
+            detail: "the auth response has no operatorId".into(),
+        })?;
+        Ok(Identity {
+            operator_id: who.operator_id,
+            user_name: who.user_name.filter(|u| !u.is_empty()),
+        })
+    }
+
+    fn auth_keys_path(&self, op: Op, who: &Identity) -> Result<String> {
+        let operator = path_segment(op.id, &who.operator_id)?;
+        Ok(match &who.user_name {
+            Some(user) => format!(
+                "/operators/{operator}/users/{}/auth_keys",
+                path_segment(op.id, user)?
+            ),
+            None => format!("/operators/{operator}/auth_keys"),
+        })
+    }
+
+    /// The ids of `who`'s AuthKeys (`listUserAuthKeys` / `listOperatorAuthKeys`).
+    pub async fn list_auth_key_ids(&self, who: &Identity) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Item {
+            auth_key_id: String,
+        }
+        let op = if who.user_name.is_some() {
+            LIST_USER_KEYS
+        } else {
+            LIST_OPERATOR_KEYS
+        };
+        let path = self.auth_keys_path(op, who)?;
+        let reply = self.call(op, Method::GET, &path, &[], None).await?;
+        let items: Vec<Item> = decode(op.id, &reply.body)?;
+        Ok(items.into_iter().map(|i| i.auth_key_id).collect())
+    }
+
+    /// Generates an AuthKey for `who` (`generateUserAuthKey` / `generateOperatorAuthKey`).
+    /// Never retried on an ambiguous failure: the caller lists, then cleans up.
+    pub async fn generate_auth_key(&self, who: &Identity) -> Result<AuthKey> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Generated {
+            auth_key_id: String,
+            auth_key: String,
+        }
+        let op = if who.user_name.is_some() {
+            GENERATE_USER_KEY
+        } else {
+            GENERATE_OPERATOR_KEY
+        };
+        let path = self.auth_keys_path(op, who)?;
+        let reply = self.call(op, Method::POST, &path, &[], None).await?;
+        // The body holds the new secret: never quote it.
+        let g: Generated = serde_json::from_slice(&reply.body).map_err(|_| Error::SoracomBody {
+            op: op.id,
+            detail: "the response has no authKeyId/authKey".into(),
+        })?;
+        tracing::info!(auth_key = %mask(&g.auth_key_id), "generated a SORACOM AuthKey");
+        Ok(AuthKey {
+            id: g.auth_key_id,
+            secret: Secret::new(g.auth_key),
+        })
+    }
+
+    /// Deletes AuthKey `key_id` of `who`; a key already gone (404) is not an error.
+    pub async fn delete_auth_key(&self, who: &Identity, key_id: &str) -> Result<()> {
+        let op = if who.user_name.is_some() {
+            DELETE_USER_KEY
+        } else {
+            DELETE_OPERATOR_KEY
+        };
+        let path = format!(
+            "{}/{}",
+            self.auth_keys_path(op, who)?,
+            path_segment(op.id, key_id)?
+        );
+        match self.call(op, Method::DELETE, &path, &[], None).await {
+            Ok(_) | Err(Error::SoracomStatus { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
