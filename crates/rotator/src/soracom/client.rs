@@ -30,6 +30,9 @@ const MAX_RATE_WAIT: Duration = Duration::from_secs(120);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Bytes of a non-JSON error body quoted in a message.
 const EXCERPT: usize = 120;
+/// Largest response body read. The biggest legitimate answer is a page of groups (at most
+/// 1,000 groups with their configuration); anything larger is refused, never buffered.
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
 /// One SORACOM operation: its spec operationId and path template (the rate-limit scope).
 #[derive(Clone, Copy, Debug)]
@@ -242,14 +245,7 @@ impl SoracomClient {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         self.update_gate(op.template, &headers);
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::SoracomTransport {
-                op: op.id,
-                message: transport_message(&e),
-            })?
-            .to_vec();
+        let body = read_bounded(op.id, resp).await?;
         if (200..300).contains(&status) {
             Ok(Reply { headers, body })
         } else {
@@ -390,6 +386,33 @@ impl SoracomClient {
         let wire: WireCredential = decode(op.id, &reply.body)?;
         Ok(wire.into())
     }
+}
+
+/// Reads a response body of at most [`MAX_RESPONSE_BYTES`]; a larger one is an error
+/// before it is buffered (the request timeout bounds the time).
+async fn read_bounded(op: &'static str, mut resp: reqwest::Response) -> Result<Vec<u8>> {
+    let too_large = || Error::SoracomTooLarge {
+        op,
+        limit: MAX_RESPONSE_BYTES,
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    // Each chunk adds bytes and the total is capped, so this ends.
+    while let Some(chunk) = resp.chunk().await.map_err(|e| Error::SoracomTransport {
+        op,
+        message: transport_message(&e),
+    })? {
+        if body.len().saturating_add(chunk.len()) > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The transport error without anything from the request but its URL path.
