@@ -456,7 +456,11 @@ pub(crate) fn error_from(op: &'static str, status: u16, headers: &HeaderMap, bod
         .or_else(|| serde_json::from_slice::<Plain>(body).ok())
         .filter(|p| p.code.is_some() || p.message.is_some());
     let (code, mut message) = match parsed {
-        Some(p) => (p.code, p.message.unwrap_or_default()),
+        // The server's words go into a one-line message: keep them one line, and bounded.
+        Some(p) => (
+            p.code.map(|c| one_line(&c, 40)),
+            one_line(&p.message.unwrap_or_default(), 4 * EXCERPT),
+        ),
         None => {
             let content_type = headers
                 .get("content-type")
@@ -496,10 +500,23 @@ pub(crate) fn error_from(op: &'static str, status: u16, headers: &HeaderMap, bod
 
 fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT * 4)]);
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut out: String = one_line.chars().take(EXCERPT).collect();
-    if one_line.chars().count() > EXCERPT {
-        out.push('…');
+    one_line(&text, EXCERPT)
+}
+
+/// `text` on one line (whitespace runs, newlines included, become one space), at most
+/// `max` characters, `…` marking a cut.
+fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for word in text.split_whitespace() {
+        for c in (count > 0).then_some(' ').into_iter().chain(word.chars()) {
+            if count == max {
+                out.push('…');
+                return out;
+            }
+            out.push(c);
+            count += 1;
+        }
     }
     out
 }
@@ -513,6 +530,23 @@ fn decode<T: serde::de::DeserializeOwned>(op: &'static str, body: &[u8]) -> Resu
         };
         Error::SoracomBody { op, detail: what }
     })
+}
+
+/// Decodes a `listCredentials` answer as the client does (for the fuzz targets).
+pub(crate) fn decode_credentials(body: &[u8]) -> Result<Vec<CredentialSet>> {
+    let wire: Vec<WireCredential> = decode(LIST_CREDENTIALS.id, body)?;
+    Ok(wire.into_iter().map(CredentialSet::from).collect())
+}
+
+/// Decodes a `listGroups` page as the client does (for the fuzz targets).
+pub(crate) fn decode_groups(body: &[u8]) -> Result<Vec<Group>> {
+    let wire: Vec<WireGroup> = decode(LIST_GROUPS.id, body)?;
+    Ok(wire.into_iter().map(Group::from).collect())
+}
+
+/// Decodes a `putConfigurationParameters` answer as the client does (for the fuzz targets).
+pub(crate) fn decode_group(body: &[u8]) -> Result<Group> {
+    decode::<WireGroup>(PUT_CONFIG.id, body).map(Group::from)
 }
 
 /// SORACOM timestamps are epoch milliseconds; a value that can only be seconds is read as such.
