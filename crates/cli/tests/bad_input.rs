@@ -75,8 +75,11 @@ enum Ty {
     Map,
 }
 
+/// One table of the configuration: its header and its keys (name, good value, type).
+type Table = (&'static str, Vec<(&'static str, String, Ty)>);
+
 /// The good configuration, table by table; `USER` is replaced by the world's user.
-fn good() -> Vec<(&'static str, Vec<(&'static str, String, Ty)>)> {
+fn good() -> Vec<Table> {
     let s = |v: &str| format!("{v:?}");
     vec![
         (
