@@ -50,16 +50,28 @@ pub fn check_config(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// The profile parser's properties: its error never quotes the file (it holds a secret).
+/// The profile parser's properties: its error never quotes the file (it holds a secret):
+/// it is exactly `is not valid JSON (line N, column M)`.
 pub fn check_profile(bytes: &[u8]) -> Result<(), String> {
-    match profile(bytes) {
-        Ok(()) => Ok(()),
-        Err(m) => match std::str::from_utf8(bytes) {
-            Ok(s) if s.trim().len() >= 8 && m.contains(s.trim()) => {
-                Err(format!("the error quotes the profile: {m}"))
-            }
-            _ => Ok(()),
-        },
+    let Err(m) = profile(bytes) else {
+        return Ok(());
+    };
+    let position = m
+        .strip_prefix("is not valid JSON (line ")
+        .and_then(|r| r.strip_suffix(')'))
+        .and_then(|r| r.split_once(", column "));
+    match position {
+        Some((line, column))
+            if !line.is_empty()
+                && !column.is_empty()
+                && line
+                    .bytes()
+                    .chain(column.bytes())
+                    .all(|b| b.is_ascii_digit()) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!("an error that may quote the profile: {m}")),
     }
 }
 
