@@ -217,7 +217,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             code: 1,
             error: e.into(),
         })?;
-    let iam = AwsIam::from_env().await;
+    let iam = AwsIam::from_env_with_timeout(config.soracom.request_timeout).await;
 
     let bar =
         (matches!(cli.output, Output::Text) && std::io::stderr().is_terminal()).then(Bar::default);

@@ -53,7 +53,14 @@ pub enum FaultKind {
     ExpiredToken,
     /// Perform the call (state changes), then close the connection without answering.
     SucceedThenDrop,
+    /// Perform the call (state changes), count it in [`crate::Emulator::held`], then hold
+    /// the connection without answering for at most [`HOLD_LIMIT`]: a test kills the client
+    /// meanwhile, which models a process that died right after its call succeeded.
+    SucceedThenHang,
 }
+
+/// The longest a `SucceedThenHang` call holds its connection before closing it.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(30);
 
 /// The body of a `FaultKind::Status` answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +74,15 @@ pub enum FaultBody {
     Truncated,
     /// No body at all.
     Empty,
+    /// Valid JSON of the wrong shape for every operation (an object with fields of the
+    /// wrong types), declared as `application/json`.
+    WrongType,
+    /// A JSON-looking body of [`HUGE_BODY`] bytes, declared as `application/json`.
+    Huge,
 }
+
+/// Size of a `FaultBody::Huge` body: 50 MiB.
+pub const HUGE_BODY: usize = 50 << 20;
 
 /// Serde helper: a `Duration` as whole milliseconds.
 pub(crate) mod duration_ms {

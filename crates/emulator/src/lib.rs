@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use faults::{Fault, FaultBody, FaultKind};
+pub use faults::{Fault, FaultBody, FaultKind, HOLD_LIMIT, HUGE_BODY};
 pub use ratelimit::RateLimit;
 pub use reply::ErrorEnvelope;
 pub use state::{RecordedRequest, StoredCredential};
@@ -283,6 +283,11 @@ impl Emulator {
     /// Calls per operationId, faulted calls included, unrouted calls excluded.
     pub fn call_counts(&self) -> BTreeMap<String, u64> {
         lock(&self.shared).counts.clone()
+    }
+
+    /// Calls a `SucceedThenHang` fault performed and is holding (or held) unanswered.
+    pub fn held(&self) -> u64 {
+        lock(&self.shared).held
     }
 
     /// Clears the request log and the call counts.

@@ -187,6 +187,7 @@ async fn api(
         body: None,
         operation: None,
         status: 0,
+        at: Instant::now(),
     };
     let outcome = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => {
@@ -258,6 +259,7 @@ async fn process(shared: &Shared, record: &mut RecordedRequest) -> Outcome {
         (fault, st.envelope, st.rate.config().map(|r| r.limit))
     };
     let mut drop_after = false;
+    let mut hang_after = false;
     match fault {
         None => {}
         Some(FaultKind::Status { status, body }) => {
@@ -281,7 +283,9 @@ async fn process(shared: &Shared, record: &mut RecordedRequest) -> Outcome {
             return Outcome::Answer(token_expired().into_reply(envelope))
         }
         Some(FaultKind::SucceedThenDrop) => drop_after = true,
+        Some(FaultKind::SucceedThenHang) => hang_after = true,
     }
+    record.at = Instant::now();
     let reply = {
         let mut st = lock(shared);
         handlers::handle(
@@ -291,10 +295,16 @@ async fn process(shared: &Shared, record: &mut RecordedRequest) -> Outcome {
                 headers: &record.headers,
                 query: record.query.as_deref(),
                 body: record.body.as_deref().unwrap_or_default(),
-                now: Instant::now(),
+                now: record.at,
             },
         )
     };
+    if hang_after {
+        lock(shared).held += 1;
+        // The client is killed meanwhile; if it is not, give up holding after the bound.
+        tokio::time::sleep(crate::faults::HOLD_LIMIT).await;
+        return Outcome::Drop;
+    }
     if drop_after {
         Outcome::Drop
     } else {
@@ -323,6 +333,28 @@ fn fault_reply(status: u16, body: FaultBody, envelope: ErrorEnvelope) -> Reply {
                         "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
                     )
                     .into_bytes(),
+                },
+            }
+        }
+        FaultBody::WrongType => Reply {
+            status,
+            headers: Vec::new(),
+            body: Body::Raw {
+                content_type: "application/json",
+                bytes: br#"{"apiKey":7,"token":[],"credentialsId":42,"groupId":{},"configuration":"x","code":false}"#.to_vec(),
+            },
+        },
+        FaultBody::Huge => {
+            let mut bytes = Vec::with_capacity(crate::faults::HUGE_BODY);
+            bytes.extend_from_slice(b"{\"message\":\"");
+            bytes.resize(crate::faults::HUGE_BODY - 2, b'a');
+            bytes.extend_from_slice(b"\"}");
+            Reply {
+                status,
+                headers: Vec::new(),
+                body: Body::Raw {
+                    content_type: "application/json",
+                    bytes,
                 },
             }
         }

@@ -70,6 +70,8 @@ pub struct RecordedRequest {
     pub operation: Option<String>,
     /// Status sent; 0 when the connection was closed without an answer.
     pub status: u16,
+    /// When it was received; for a routed call, when the rate limit counted it.
+    pub at: std::time::Instant,
 }
 
 /// A group as stored.
@@ -163,6 +165,8 @@ pub(crate) struct State {
     pub requests: Vec<RecordedRequest>,
     /// Calls per operationId.
     pub counts: BTreeMap<String, u64>,
+    /// Calls performed and then held unanswered by a `SucceedThenHang` fault.
+    pub held: u64,
     /// Random per emulator, so ids differ between runs.
     id_prefix: u32,
     /// Source of id uniqueness.
@@ -191,6 +195,7 @@ impl Default for State {
             envelope: ErrorEnvelope::Plain,
             requests: Vec::new(),
             counts: BTreeMap::new(),
+            held: 0,
             id_prefix,
             id_counter: 0,
             random,

@@ -34,6 +34,8 @@ async fn status_faults_with_each_body() {
         (FaultBody::Html, Some("text/html")),
         (FaultBody::Truncated, Some("application/json")),
         (FaultBody::Empty, None),
+        (FaultBody::WrongType, Some("application/json")),
+        (FaultBody::Huge, Some("application/json")),
     ];
     for (body, content_type) in cases {
         env.emu
@@ -66,6 +68,13 @@ async fn status_faults_with_each_body() {
                 )
             }
             FaultBody::Empty => assert!(text.is_empty()),
+            FaultBody::WrongType => {
+                assert_eq!(
+                    parsed.ok().map(|v| v["credentialsId"].is_number()),
+                    Some(true)
+                )
+            }
+            FaultBody::Huge => assert_eq!(text.len(), soracom_emulator::HUGE_BODY),
         }
         // Spent after one call.
         assert_eq!(send(env.req(Method::GET, "/credentials")).await.0, 200);

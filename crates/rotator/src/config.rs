@@ -97,7 +97,7 @@ pub struct SoracomSettings {
     pub page_size: u32,
     /// References repointed at once.
     pub concurrency: usize,
-    /// Time allowed for one HTTP request.
+    /// Time allowed for one HTTP request to SORACOM, and for each attempt of an AWS call.
     pub request_timeout: Duration,
     /// Attempts for one idempotent call (first try included).
     pub retry_attempts: u32,

@@ -47,6 +47,14 @@ pub enum Error {
         /// What was wrong with it.
         detail: String,
     },
+    /// A SORACOM response was larger than the client reads; it was not buffered.
+    #[error("SORACOM {op}: response larger than {limit} bytes; refused")]
+    SoracomTooLarge {
+        /// The operation.
+        op: &'static str,
+        /// The bound, in bytes.
+        limit: usize,
+    },
     /// An IAM or STS call failed.
     #[error("AWS {op}: {message}")]
     Aws {
@@ -94,6 +102,7 @@ impl Error {
             Error::Config(_)
             | Error::SoracomCredentials(_)
             | Error::SoracomBody { .. }
+            | Error::SoracomTooLarge { .. }
             | Error::Unconfirmed(_) => false,
         }
     }

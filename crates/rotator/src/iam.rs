@@ -59,6 +59,8 @@ pub trait IamApi: Send + Sync {
 
 /// Prefix of the user tag that records when a key was deactivated; the key id follows.
 pub const DEACTIVATED_TAG: &str = "soracom-key-rotator:deactivated:";
+/// Bound on one attempt of an IAM or STS call when none is given.
+pub const DEFAULT_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Pages of user tags read at most (a user has at most 50 tags).
 const MAX_TAG_PAGES: usize = 10;
 
@@ -74,6 +76,17 @@ impl AwsIam {
     /// instance metadata; `AWS_ENDPOINT_URL` honoured), with a rustls/ring HTTPS client.
     /// IAM is global, so a missing region falls back to `us-east-1`.
     pub async fn from_env() -> AwsIam {
+        AwsIam::from_env_with_timeout(DEFAULT_ATTEMPT_TIMEOUT).await
+    }
+
+    /// As [`AwsIam::from_env`], with each attempt of a call (connecting included) bounded
+    /// by `attempt`: without a bound, an endpoint that accepts the connection and never
+    /// answers would hold the run for as long as it keeps the connection open.
+    pub async fn from_env_with_timeout(attempt: std::time::Duration) -> AwsIam {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(attempt.min(std::time::Duration::from_secs(10)))
+            .operation_attempt_timeout(attempt)
+            .build();
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
@@ -83,6 +96,7 @@ impl AwsIam {
         // would lack it and fail at run time, so the fallback region is applied afterwards.
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
+            .timeout_config(timeouts)
             .load()
             .await;
         let sdk = match sdk.region() {

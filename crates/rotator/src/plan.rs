@@ -550,6 +550,20 @@ fn rollback(target: &Target, obs: &Observed, view: &View, plan: &mut Plan) {
         return refuse(plan, "there is no current credential set".into());
     };
     let cur = &view.sets[ci];
+    // Run again after it finished (or after a crash right at its end): the set after the
+    // current one is unreferenced and its key inactive — that is the rolled-back state.
+    if let Some(newer) = view.sets.get(ci + 1) {
+        if newer.references.is_empty()
+            && newer.key_state == KeyState::Inactive
+            && newer.link.certain().is_some()
+        {
+            plan.notes.push(format!(
+                "already rolled back: references are on {} and the key of {} is inactive",
+                cur.set.id, newer.set.id
+            ));
+            return;
+        }
+    }
     let Some(cur_key) = cur.link.certain() else {
         return refuse(
             plan,

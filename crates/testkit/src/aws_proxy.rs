@@ -48,7 +48,18 @@ pub enum AwsFaultKind {
     /// Forward to the upstream (so its state changes), then close the connection without
     /// relaying the answer: the client cannot know that the call succeeded.
     SucceedThenDrop,
+    /// Do not forward; hold the connection without answering for at most [`HOLD_LIMIT`]
+    /// (a server that never answers: the client's own timeout must fire).
+    Hang,
+    /// Forward to the upstream (its state changes), count the call in [`AwsProxy::held`],
+    /// then hold the connection without answering for at most [`HOLD_LIMIT`]: a test kills
+    /// the client meanwhile, which models a process that died right after its call
+    /// succeeded.
+    SucceedThenHang,
 }
+
+/// The longest a `Hang` or `SucceedThenHang` call holds its connection.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(30);
 
 impl AwsFaultKind {
     /// HTTP status, error code and type of the error document, for the error kinds.
@@ -59,7 +70,10 @@ impl AwsFaultKind {
             AwsFaultKind::AccessDenied => Some((403, "AccessDenied", "Sender")),
             AwsFaultKind::LimitExceeded => Some((409, "LimitExceeded", "Sender")),
             AwsFaultKind::NoSuchEntity => Some((404, "NoSuchEntity", "Sender")),
-            AwsFaultKind::Drop | AwsFaultKind::SucceedThenDrop => None,
+            AwsFaultKind::Drop
+            | AwsFaultKind::SucceedThenDrop
+            | AwsFaultKind::Hang
+            | AwsFaultKind::SucceedThenHang => None,
         }
     }
 }
@@ -130,6 +144,7 @@ struct ActiveFault {
 struct State {
     faults: Vec<ActiveFault>,
     calls: Vec<AwsCall>,
+    held: u64,
 }
 
 struct Shared {
@@ -237,6 +252,11 @@ impl AwsProxy {
         self.shared.state().calls.clone()
     }
 
+    /// Calls a `SucceedThenHang` fault forwarded and is holding (or held) unanswered.
+    pub fn held(&self) -> u64 {
+        self.shared.state().held
+    }
+
     /// Number of calls per action so far.
     pub fn call_counts(&self) -> BTreeMap<String, u64> {
         let mut counts = BTreeMap::new();
@@ -314,6 +334,28 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
         Some(AwsFaultKind::SucceedThenDrop) => {
             let _ = forward(&shared, &req).await;
             None
+        }
+        Some(AwsFaultKind::Hang) => {
+            shared.record(AwsCall {
+                action,
+                status: 0,
+                access_key_id,
+                fault,
+            });
+            tokio::time::sleep(HOLD_LIMIT).await;
+            return;
+        }
+        Some(AwsFaultKind::SucceedThenHang) => {
+            let _ = forward(&shared, &req).await;
+            shared.record(AwsCall {
+                action,
+                status: 0,
+                access_key_id,
+                fault,
+            });
+            shared.state().held += 1;
+            tokio::time::sleep(HOLD_LIMIT).await;
+            return;
         }
         Some(kind) => kind.error().map(|(status, code, kind_type)| Answer {
             status,

@@ -134,8 +134,13 @@ impl World {
     /// Writes the config with one target `funnel` for this world's user; `extra` is
     /// appended to the target table.
     pub fn write_config(&self, extra: &str) {
+        self.write_config_with("", extra);
+    }
+
+    /// As [`World::write_config`], with `soracom` appended to the `[soracom]` table.
+    pub fn write_config_with(&self, soracom: &str, extra: &str) {
         let text = format!(
-            "[soracom]\npage_size = 100\nretry_base_ms = 20\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
+            "[soracom]\npage_size = 100\nretry_base_ms = 20\n{soracom}\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
              [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n{extra}\n",
             self.user
         );
@@ -179,6 +184,17 @@ impl World {
     }
 
     async fn exec(&self, args: &[&str], env_key: bool) -> Run {
+        let mut cmd = self.command(args, env_key);
+        let out = tokio::time::timeout(Duration::from_secs(180), cmd.output())
+            .await
+            .expect("the binary finished within 180 s")
+            .expect("the binary ran");
+        self.record_output(&out)
+    }
+
+    /// The binary with this world's environment, for tests that drive the child process
+    /// themselves (e.g. kill it); pass its output to [`World::record_output`].
+    pub fn command(&self, args: &[&str], env_key: bool) -> tokio::process::Command {
         let home = self.dir.path();
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_soracom-key-rotator"));
         cmd.env_clear()
@@ -202,10 +218,12 @@ impl World {
             cmd.env("SORACOM_AUTH_KEY_ID", AUTH_KEY_ID)
                 .env("SORACOM_AUTH_KEY", AUTH_KEY);
         }
-        let out = tokio::time::timeout(Duration::from_secs(180), cmd.output())
-            .await
-            .expect("the binary finished within 180 s")
-            .expect("the binary ran");
+        cmd
+    }
+
+    /// Keeps what a run printed for the secret check and asserts it did not panic (a
+    /// panic exits 101 and prints "panicked"); a run killed by a signal has code -1.
+    pub fn record_output(&self, out: &std::process::Output) -> Run {
         let run = Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -217,6 +235,12 @@ impl World {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         printed.push_str(&run.stdout);
         printed.push_str(&run.stderr);
+        drop(printed);
+        assert!(
+            run.code != 101 && !run.stderr.contains("panicked"),
+            "the binary panicked:\n{}",
+            run.stderr
+        );
         run
     }
 
@@ -326,6 +350,29 @@ impl World {
     /// Every SORACOM request of this world conformed to the official spec.
     pub fn assert_contract(&self) {
         let reqs = self.emu.requests();
+        let spec = Spec::load_default();
+        let valid = reqs
+            .iter()
+            .filter(|r| {
+                spec.check(&Request {
+                    method: &r.method,
+                    path: &r.path,
+                    query: r.query.as_deref(),
+                    headers: &r.headers,
+                    body: r.body.as_deref(),
+                })
+                .is_ok()
+            })
+            .count();
+        let mut ops = std::collections::BTreeMap::<String, u64>::new();
+        for r in &reqs {
+            *ops.entry(r.operation.clone().unwrap_or_else(|| "-".into()))
+                .or_insert(0) += 1;
+        }
+        append_figures(
+            "contract.jsonl",
+            &json!({"requests": reqs.len(), "valid": valid, "operations": ops}),
+        );
         let report = assert_conforms(
             Spec::load_default(),
             reqs.iter().map(|r| Request {
@@ -364,7 +411,18 @@ impl World {
                 }
             }
         }
-        for s in secrets.iter().filter(|s| s.len() >= 8) {
+        secrets.sort();
+        secrets.dedup();
+        secrets.retain(|s| s.len() >= 8);
+        let found = secrets
+            .iter()
+            .filter(|s| printed.contains(s.as_str()))
+            .count();
+        append_figures(
+            "secrets.jsonl",
+            &json!({"secrets": secrets.len(), "bytes": printed.len(), "found": found}),
+        );
+        for s in &secrets {
             assert!(
                 !printed.contains(s.as_str()),
                 "a secret was printed: {}…",
@@ -420,6 +478,29 @@ impl World {
         self.assert_contract();
         self.assert_no_secret();
         self.assert_policy_covers_calls();
+    }
+}
+
+/// Where the reliability figures go: `<target>/reliability` (read by scripts/reliability).
+pub fn figures_dir() -> PathBuf {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(&tmp).join("reliability")
+}
+
+/// Appends one JSON line to a figures file. One `write` of a whole line on a file opened
+/// with O_APPEND, so lines from tests running in parallel never interleave.
+pub fn append_figures(file: &str, line: &Value) {
+    use std::io::Write;
+    let dir = figures_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let mut text = line.to_string();
+    text.push('\n');
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(file))
+    {
+        let _ = f.write_all(text.as_bytes());
     }
 }
 

@@ -31,7 +31,7 @@ pub struct Endpoint(pub String);
 /// The fields of a soracom-cli profile this tool reads.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct Profile {
+pub(crate) struct Profile {
     auth_key_id: Option<String>,
     auth_key: Option<String>,
     coverage_type: Option<String>,
@@ -169,14 +169,18 @@ fn read_profile(path: &Path) -> std::result::Result<Profile, ProfileError> {
     let _ = meta;
     let text = std::fs::read(path)
         .map_err(|e| ProfileError::Other(format!("cannot read profile {}: {e}", path.display())))?;
+    parse_profile(&text).map_err(|m| ProfileError::Other(format!("profile {} {m}", path.display())))
+}
+
+/// Parses a profile's bytes; the error says what is wrong without quoting the file.
+pub(crate) fn parse_profile(text: &[u8]) -> std::result::Result<Profile, String> {
     // The parser's message may quote the file; it holds a secret, so only the position is kept.
-    serde_json::from_slice(&text).map_err(|e| {
-        ProfileError::Other(format!(
-            "profile {} is not valid JSON (line {}, column {})",
-            path.display(),
+    serde_json::from_slice(text).map_err(|e| {
+        format!(
+            "is not valid JSON (line {}, column {})",
             e.line(),
             e.column()
-        ))
+        )
     })
 }
 

@@ -32,6 +32,9 @@ const MAX_RATE_WAIT: Duration = Duration::from_secs(120);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Bytes of a non-JSON error body quoted in a message.
 const EXCERPT: usize = 120;
+/// Largest response body read. The biggest legitimate answer is a page of groups (at most
+/// 1,000 groups with their configuration); anything larger is refused, never buffered.
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
 /// One SORACOM operation: its spec operationId and path template (the rate-limit scope).
 #[derive(Clone, Copy, Debug)]
@@ -244,14 +247,7 @@ impl SoracomClient {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         self.update_gate(op.template, &headers);
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::SoracomTransport {
-                op: op.id,
-                message: transport_message(&e),
-            })?
-            .to_vec();
+        let body = read_bounded(op.id, resp).await?;
         if (200..300).contains(&status) {
             Ok(Reply { headers, body })
         } else {
@@ -394,6 +390,33 @@ impl SoracomClient {
     }
 }
 
+/// Reads a response body of at most [`MAX_RESPONSE_BYTES`]; a larger one is an error
+/// before it is buffered (the request timeout bounds the time).
+async fn read_bounded(op: &'static str, mut resp: reqwest::Response) -> Result<Vec<u8>> {
+    let too_large = || Error::SoracomTooLarge {
+        op,
+        limit: MAX_RESPONSE_BYTES,
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    // Each chunk adds bytes and the total is capped, so this ends.
+    while let Some(chunk) = resp.chunk().await.map_err(|e| Error::SoracomTransport {
+        op,
+        message: transport_message(&e),
+    })? {
+        if body.len().saturating_add(chunk.len()) > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The transport error without anything from the request but its URL path.
 fn transport_message(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
@@ -435,7 +458,11 @@ pub(crate) fn error_from(op: &'static str, status: u16, headers: &HeaderMap, bod
         .or_else(|| serde_json::from_slice::<Plain>(body).ok())
         .filter(|p| p.code.is_some() || p.message.is_some());
     let (code, mut message) = match parsed {
-        Some(p) => (p.code, p.message.unwrap_or_default()),
+        // The server's words go into a one-line message: keep them one line, and bounded.
+        Some(p) => (
+            p.code.map(|c| one_line(&c, 40)),
+            one_line(&p.message.unwrap_or_default(), 4 * EXCERPT),
+        ),
         None => {
             let content_type = headers
                 .get("content-type")
@@ -475,10 +502,23 @@ pub(crate) fn error_from(op: &'static str, status: u16, headers: &HeaderMap, bod
 
 fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT * 4)]);
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut out: String = one_line.chars().take(EXCERPT).collect();
-    if one_line.chars().count() > EXCERPT {
-        out.push('…');
+    one_line(&text, EXCERPT)
+}
+
+/// `text` on one line (whitespace runs, newlines included, become one space), at most
+/// `max` characters, `…` marking a cut.
+fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for word in text.split_whitespace() {
+        for c in (count > 0).then_some(' ').into_iter().chain(word.chars()) {
+            if count == max {
+                out.push('…');
+                return out;
+            }
+            out.push(c);
+            count += 1;
+        }
     }
     out
 }
@@ -492,6 +532,23 @@ fn decode<T: serde::de::DeserializeOwned>(op: &'static str, body: &[u8]) -> Resu
         };
         Error::SoracomBody { op, detail: what }
     })
+}
+
+/// Decodes a `listCredentials` answer as the client does (for the fuzz targets).
+pub(crate) fn decode_credentials(body: &[u8]) -> Result<Vec<CredentialSet>> {
+    let wire: Vec<WireCredential> = decode(LIST_CREDENTIALS.id, body)?;
+    Ok(wire.into_iter().map(CredentialSet::from).collect())
+}
+
+/// Decodes a `listGroups` page as the client does (for the fuzz targets).
+pub(crate) fn decode_groups(body: &[u8]) -> Result<Vec<Group>> {
+    let wire: Vec<WireGroup> = decode(LIST_GROUPS.id, body)?;
+    Ok(wire.into_iter().map(Group::from).collect())
+}
+
+/// Decodes a `putConfigurationParameters` answer as the client does (for the fuzz targets).
+pub(crate) fn decode_group(body: &[u8]) -> Result<Group> {
+    decode::<WireGroup>(PUT_CONFIG.id, body).map(Group::from)
 }
 
 /// SORACOM timestamps are epoch milliseconds; a value that can only be seconds is read as such.
