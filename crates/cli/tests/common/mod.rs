@@ -108,8 +108,13 @@ impl World {
     /// Writes the config with one target `funnel` for this world's user; `extra` is
     /// appended to the target table.
     pub fn write_config(&self, extra: &str) {
+        self.write_config_with("", extra);
+    }
+
+    /// Like [`World::write_config`], with `soracom` appended to the `[soracom]` table.
+    pub fn write_config_with(&self, soracom: &str, extra: &str) {
         let text = format!(
-            "[soracom]\npage_size = 100\nretry_base_ms = 20\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
+            "[soracom]\npage_size = 100\nretry_base_ms = 20\n{soracom}\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
              [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n{extra}\n",
             self.user
         );
