@@ -245,6 +245,10 @@ def machine():
             "kernel": platform.release()}
 
 
+def ratio_of(a, b):
+    return f"{a / b:.2f}" if b > 0 else "-"
+
+
 def fmt_calls(c):
     order = ["auth", "listCredentials", "listGroups", "listEventHandlers", "createCredential",
              "putConfigurationParameters"]
@@ -290,6 +294,7 @@ def main():
         cases.append({"G": g, "R": g // 10, "rate": rate, "page": 1000, "emu_page": 1000,
                       "note": "page 1000", "baseline": False})
 
+    load_before = os.getloadavg()
     rows = []
     for c in cases:
         log(f"tool: G={c['G']} R={c['R']} {c['note']}")
@@ -302,6 +307,7 @@ def main():
             row["base_full"] = run_baseline(a, moto, c["G"], c["R"], c["G"])
         rows.append(row)
 
+    load_after = os.getloadavg()
     help_ms, help_sd, help_how = help_time(a)
     size_mb = os.path.getsize(a.tool) / 1048576
     m = machine()
@@ -312,7 +318,9 @@ def main():
         f"Linux {m['kernel']}. Latency {a.latency_ms} ms per SORACOM call; tool "
         f"concurrency {a.concurrency}, page_size {a.page_size}; emulator max page "
         f"{a.emulator_page_size}; rate limit {'%d per %d s' % rate if rate else 'none'} "
-        "unless noted.",
+        "unless noted. Load average (1 min) "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after (other work on the machine "
+        "shows up as noise).",
         "",
         "| G | R | note | tool s | bound s | tool/bound | 429s | left | peak RSS MB "
         "| baseline s (1 page of 100) | missed | baseline s (1 page of G) | baseline/tool |",
@@ -324,11 +332,11 @@ def main():
         ratio = f"{bf['wall'] / t['wall']:.1f}x" if bf else "-"
         lines.append(
             f"| {r['G']} | {r['R']} | {r['note'] or '-'} | {t['wall']:.2f} | {t['bound']:.2f} "
-            f"| {t['wall'] / t['bound']:.2f} | {t['statuses'].get('429', 0)} | {t['left']} "
+            f"| {ratio_of(t['wall'], t['bound'])} | {t['statuses'].get('429', 0)} | {t['left']} "
             f"| {t['rss_mb']:.1f} | {bd['wall']:.2f} | {bd['missed']} | {bf['wall']:.2f} | {ratio} |"
             if bd and bf else
             f"| {r['G']} | {r['R']} | {r['note'] or '-'} | {t['wall']:.2f} | {t['bound']:.2f} "
-            f"| {t['wall'] / t['bound']:.2f} | {t['statuses'].get('429', 0)} | {t['left']} "
+            f"| {ratio_of(t['wall'], t['bound'])} | {t['statuses'].get('429', 0)} | {t['left']} "
             f"| {t['rss_mb']:.1f} | - | - | - | - |")
     lines += ["", "SORACOM calls of the tool per case (from `GET /_emulator/stats`):", ""]
     for r in rows:
