@@ -156,5 +156,12 @@ async fn latency(
 
 async fn stats(AxumState(shared): AxumState<Shared>) -> Response {
     let st = lock(&shared);
-    to_response(Reply::json(200, json!({"callCounts": st.counts})))
+    let mut statuses = std::collections::BTreeMap::<String, u64>::new();
+    for r in &st.requests {
+        *statuses.entry(r.status.to_string()).or_insert(0) += 1;
+    }
+    to_response(Reply::json(
+        200,
+        json!({"callCounts": st.counts, "statusCounts": statuses}),
+    ))
 }

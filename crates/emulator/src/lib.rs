@@ -152,6 +152,48 @@ impl Emulator {
         }
     }
 
+    /// Seeds a scale scenario: credential set `aws-soracom-funnel-sample-220810` holding the
+    /// given AWS key, and `groups` groups named `scale-00001`, … of which `referencing`
+    /// (spread evenly over the list, so over every page) use it in their SoracomFunnel
+    /// configuration; the others have only a SoracomAir configuration. `referencing` is
+    /// capped at `groups`.
+    pub fn seed_scale(
+        &self,
+        access_key_id: &str,
+        secret_access_key: &str,
+        groups: usize,
+        referencing: usize,
+    ) {
+        const ID: &str = "aws-soracom-funnel-sample-220810";
+        self.put_credential(
+            ID,
+            "aws-credentials",
+            "",
+            json!({"accessKeyId": access_key_id, "secretAccessKey": secret_access_key}),
+            SEED_CREATED_MS,
+        );
+        let referencing = referencing.min(groups);
+        let mut st = lock(&self.shared);
+        for i in 0..groups {
+            // Group i references when the running share of referencing groups steps up.
+            let refers = (i + 1) * referencing / groups.max(1) > i * referencing / groups.max(1);
+            let mut configuration = json!({"SoracomAir": {"metadata": {"enabled": true}}});
+            if refers {
+                configuration["SoracomFunnel"] = json!({
+                    "credentialsId": ID,
+                    "enabled": true,
+                    "contentType": "application/json",
+                    "destination": {
+                        "provider": "aws",
+                        "service": "aws-iot",
+                        "resourceUrl": "https://xxxx.iot.ap-northeast-1.amazonaws.com/soracom/%{imsi}",
+                    },
+                });
+            }
+            st.add_group(&format!("scale-{:05}", i + 1), configuration);
+        }
+    }
+
     /// Adds a group tagged `{name}` with the given configuration (namespace → object);
     /// returns its groupId. A non-object configuration counts as empty.
     pub fn add_group(&self, name: &str, configuration: Value) -> String {

@@ -37,9 +37,18 @@ struct Args {
     /// Delay added to every API call, in milliseconds.
     #[arg(long)]
     latency_ms: Option<u64>,
-    /// Calls allowed per minute per API path.
+    /// Calls allowed per rate-limit window per API path.
     #[arg(long)]
     rate_limit: Option<u32>,
+    /// Length of the rate-limit window in seconds (SORACOM's is a minute).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    rate_window_seconds: u64,
+    /// With `--seed scale`: number of groups.
+    #[arg(long, default_value_t = 1000)]
+    seed_groups: usize,
+    /// With `--seed scale`: how many of the groups use the seeded credential set.
+    #[arg(long, default_value_t = 100)]
+    seed_referencing: usize,
 }
 
 /// Seed scenarios.
@@ -47,6 +56,9 @@ struct Args {
 enum Seed {
     /// A credential set used by the SoracomFunnel config of groups test-1 and test-2.
     FunnelSample,
+    /// The funnel-sample credential set and `--seed-groups` groups, `--seed-referencing` of
+    /// which use it (for benchmarks).
+    Scale,
 }
 
 fn env(name: &str) -> anyhow::Result<String> {
@@ -74,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     let seed_key = match args.seed {
-        Some(Seed::FunnelSample) => Some((
+        Some(Seed::FunnelSample | Seed::Scale) => Some((
             env("SEED_AWS_ACCESS_KEY_ID")?,
             env("SEED_AWS_SECRET_ACCESS_KEY")?,
         )),
@@ -88,7 +100,16 @@ async fn main() -> anyhow::Result<()> {
         emulator.add_auth_key(&id, &secret);
     }
     if let Some((access_key_id, secret)) = seed_key {
-        emulator.seed_funnel_sample(&access_key_id, &secret);
+        if matches!(args.seed, Some(Seed::Scale)) {
+            emulator.seed_scale(
+                &access_key_id,
+                &secret,
+                args.seed_groups,
+                args.seed_referencing,
+            );
+        } else {
+            emulator.seed_funnel_sample(&access_key_id, &secret);
+        }
     }
     if let Some(n) = args.page_size {
         emulator.set_page_size(n);
@@ -99,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(limit) = args.rate_limit {
         emulator.set_rate_limit(Some(RateLimit {
             limit,
-            window: Duration::from_secs(60),
+            window: Duration::from_secs(args.rate_window_seconds),
         }));
     }
 

@@ -95,6 +95,42 @@ async fn admin_api() {
         .all(|r| !r.path.starts_with("/_emulator")));
 }
 
+/// The scale seed spreads the referencing groups over the list; stats count statuses.
+#[tokio::test]
+async fn scale_seed_and_status_counts() {
+    let env = Env::new().await;
+    env.emu.seed_scale("AKIA", "SCALESECRET", 10, 4);
+    let groups = env.emu.groups();
+    assert_eq!(groups.len(), 10);
+    let referencing: Vec<usize> = groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| {
+            g["configuration"]["SoracomFunnel"]["credentialsId"]
+                == json!("aws-soracom-funnel-sample-220810")
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(referencing.len(), 4);
+    assert!(referencing[0] < 3 && referencing[3] >= 7, "{referencing:?}");
+    env.emu.seed_scale("AKIA", "SCALESECRET", 3, 99);
+    assert_eq!(env.emu.groups().len(), 13);
+
+    env.emu.reset_stats();
+    env.emu.set_rate_limit(Some(soracom_emulator::RateLimit {
+        limit: 1,
+        window: Duration::from_secs(60),
+    }));
+    assert_eq!(send(env.req(Method::GET, "/groups")).await.0, 200);
+    assert_eq!(send(env.req(Method::GET, "/groups")).await.0, 429);
+    let admin = format!("{}/_emulator/stats", env.emu.endpoint());
+    let (code, stats) = send(env.http.get(admin)).await;
+    assert_eq!(code, 200);
+    assert_eq!(stats["statusCounts"]["200"], 1);
+    assert_eq!(stats["statusCounts"]["429"], 1);
+    assert_eq!(stats["callCounts"]["listGroups"], 2);
+}
+
 fn binary() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_soracom-emulator"));
     cmd.env_remove("SORACOM_EMULATOR_AUTH_KEY")

@@ -238,7 +238,7 @@ impl Config {
             coverage: s.coverage,
             profile: s.profile,
             page_size: range("soracom.page_size", s.page_size, 100, 1, 1000).map_err(err)?,
-            concurrency: range("soracom.concurrency", s.concurrency, 4, 1, 64).map_err(err)?
+            concurrency: range("soracom.concurrency", s.concurrency, 16, 1, 64).map_err(err)?
                 as usize,
             request_timeout: Duration::from_secs(
                 range(

@@ -1,7 +1,8 @@
 //! [`SoracomClient`]: the HTTP client for the SORACOM API.
 //!
 //! Every call goes through [`SoracomClient::call`], which logs in when needed (and once
-//! more if the token expires mid-run), waits out advertised rate limits, retries
+//! more if the token expires mid-run), paces itself by the advertised rate limits (see
+//! [`super::limiter`]: with the headers present no call draws a 429), retries
 //! transport errors, 429 and 5xx with bounded backoff — 429 for any method, since the
 //! server did not process the request, the others only for idempotent calls — and hands
 //! non-2xx answers to [`error_from`], the one place that turns status and body into an
@@ -16,8 +17,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
-use tokio::time::Instant;
 
+use super::limiter::{Limiter, Seen};
 use super::{AuthKey, Endpoint, Group, GroupPage, SoracomApi};
 
 mod authkeys;
@@ -26,8 +27,6 @@ use crate::error::{Error, Result};
 use crate::model::CredentialSet;
 use crate::secret::{NewAccessKey, Secret};
 
-/// Longest wait honoured from a rate-limit header.
-const MAX_RATE_WAIT: Duration = Duration::from_secs(120);
 /// Longest backoff between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Bytes of a non-JSON error body quoted in a message.
@@ -112,8 +111,8 @@ pub struct SoracomClient {
     settings: SoracomSettings,
     session: tokio::sync::Mutex<Option<Session>>,
     generation: Mutex<u64>,
-    /// Per path template: do not call before this instant (advertised rate limit).
-    gate: Mutex<HashMap<&'static str, Instant>>,
+    /// Per path template pacing by the advertised rate limits.
+    limiter: Limiter,
 }
 
 impl std::fmt::Debug for SoracomClient {
@@ -150,7 +149,7 @@ impl SoracomClient {
             settings,
             session: tokio::sync::Mutex::new(None),
             generation: Mutex::new(0),
-            gate: Mutex::new(HashMap::new()),
+            limiter: Limiter::default(),
         })
     }
 
@@ -213,7 +212,7 @@ impl SoracomClient {
         }
     }
 
-    /// One HTTP exchange: rate-limit gate, send, map the status. No retry.
+    /// One HTTP exchange: rate-limit pacing, send, map the status. No retry.
     async fn send_once(
         &self,
         op: Op,
@@ -223,7 +222,7 @@ impl SoracomClient {
         body: Option<&Value>,
         auth: Option<(&Secret, &Secret)>,
     ) -> Result<Reply> {
-        self.wait_gate(op.template).await;
+        let permit = self.limiter.acquire(op.template).await;
         let mut req = self
             .http
             .request(method, format!("{}/v1{path}", self.base))
@@ -240,13 +239,14 @@ impl SoracomClient {
         if let Some(b) = body {
             req = req.json(b);
         }
+        // A transport error drops the permit: counted as a call without an answer.
         let resp = req.send().await.map_err(|e| Error::SoracomTransport {
             op: op.id,
             message: transport_message(&e),
         })?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        self.update_gate(op.template, &headers);
+        permit.done(Seen::from_answer(status, &headers));
         let body = read_bounded(op.id, resp).await?;
         if (200..300).contains(&status) {
             Ok(Reply { headers, body })
@@ -320,50 +320,13 @@ impl SoracomClient {
             .min(MAX_BACKOFF)
     }
 
-    /// After a 429: the advertised refresh time if the gate knows it, else backoff.
+    /// After a 429: none when the limit is advertised (the limiter waits for the refresh
+    /// before the next attempt), else the bounded backoff.
     fn rate_wait(&self, template: &'static str, attempt: u32) -> Duration {
-        let gate = self
-            .gate
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match gate.get(template) {
-            Some(until) if *until > Instant::now() => Duration::ZERO,
-            _ => self.backoff(attempt),
-        }
-    }
-
-    async fn wait_gate(&self, template: &'static str) {
-        let until = {
-            let gate = self
-                .gate
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            gate.get(template).copied()
-        };
-        if let Some(until) = until {
-            if until > Instant::now() {
-                tracing::debug!(
-                    template,
-                    wait_ms = (until - Instant::now()).as_millis() as u64,
-                    "rate limit: waiting"
-                );
-                tokio::time::sleep_until(until).await;
-            }
-        }
-    }
-
-    /// Closes the gate of `template` until the advertised refresh when no calls remain.
-    fn update_gate(&self, template: &'static str, headers: &HeaderMap) {
-        let num = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
-        let remaining = num("x-soracom-ratelimit-remaining");
-        let refresh = num("x-soracom-ratelimit-seconds-before-refresh");
-        if let (Some(0), Some(secs)) = (remaining, refresh) {
-            let wait = Duration::from_secs(secs).min(MAX_RATE_WAIT);
-            let mut gate = self
-                .gate
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            gate.insert(template, Instant::now() + wait);
+        if self.limiter.is_limited(template) {
+            Duration::ZERO
+        } else {
+            self.backoff(attempt)
         }
     }
 }

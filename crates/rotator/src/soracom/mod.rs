@@ -15,6 +15,7 @@ use crate::secret::NewAccessKey;
 
 pub mod auth;
 pub mod client;
+mod limiter;
 
 pub use auth::{AuthKey, Endpoint};
 pub use client::SoracomClient;
