@@ -237,17 +237,8 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
 /// `SORACOM_ENDPOINT` (an origin, `/v1` optional) or the configured coverage (default jp).
 fn endpoint(over: Option<&str>, config: &Config) -> Result<Endpoint, HandlerError> {
     match over.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(e) => {
-            let e = e.trim_end_matches('/');
-            let e = e.strip_suffix("/v1").unwrap_or(e);
-            if e.starts_with("https://") || e.starts_with("http://") {
-                Ok(Endpoint(e.to_string()))
-            } else {
-                Err(HandlerError::Config(format!(
-                    "SORACOM_ENDPOINT {e:?} is not an http(s) origin"
-                )))
-            }
-        }
+        Some(e) => rotator::soracom::auth::origin(e, "SORACOM_ENDPOINT")
+            .map_err(|e| HandlerError::Config(e.to_string())),
         None => Ok(Endpoint(
             config
                 .soracom

@@ -18,7 +18,8 @@ use crate::config::{Config, Target};
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
 use crate::model::{
-    in_place_description, link_description, AccessKey, Holder, KeyStatus, Observed, Slot,
+    in_place_description, link_description, AccessKey, CredentialSet, Holder, KeyStatus, Observed,
+    Slot,
 };
 use crate::plan::{plan, Action, Mode, Plan};
 use crate::refs::{group_slots, handler_slot, points_to, rewrite};
@@ -102,9 +103,37 @@ pub struct Engine<'a, I, S> {
 
 impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// Observes every target: one listing of credential sets, groups and event handlers
-    /// shared by all, and each target's keys. Only slots that reference a target's own
-    /// sets are kept, so memory does not grow with groups that do not matter.
+    /// shared by all, and each target's keys, the two sides at the same time. Only slots
+    /// that reference a target's own sets are kept, so memory does not grow with groups
+    /// that do not matter.
     pub async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
+        let keys = futures::future::join_all(targets.iter().map(|t| async move {
+            let keys = self.iam.list_keys(&t.iam_user).await?;
+            let deactivated = self.iam.deactivations(&t.iam_user).await?;
+            Ok::<_, Error>((keys, deactivated))
+        }));
+        let (soracom, keys) = futures::join!(self.observe_soracom(targets), keys);
+        let (sets, slots) = soracom?;
+        Ok(keys
+            .into_iter()
+            .zip(slots)
+            .map(|(k, slots)| {
+                k.map(|(keys, deactivated)| Observed {
+                    keys,
+                    sets: sets.clone(),
+                    slots,
+                    deactivated,
+                })
+            })
+            .collect())
+    }
+
+    /// The SORACOM side of [`Engine::observe`]: credential sets, and per target the slots
+    /// of every page of groups and of the event handlers that reference its sets.
+    async fn observe_soracom(
+        &self,
+        targets: &[&Target],
+    ) -> Result<(Vec<CredentialSet>, Vec<Vec<Slot>>)> {
         let sets = self.soracom.list_credentials().await?;
         let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); targets.len()];
         let mut after: Option<String> = None;
@@ -143,21 +172,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 slots[i].extend(handler_slot(&h, |id| t.owns(id)));
             }
         }
-        let mut out = Vec::with_capacity(targets.len());
-        for (t, slots) in targets.iter().zip(slots) {
-            let observed = async {
-                let keys = self.iam.list_keys(&t.iam_user).await?;
-                let deactivated = self.iam.deactivations(&t.iam_user).await?;
-                Ok(Observed {
-                    keys,
-                    sets: sets.clone(),
-                    slots,
-                    deactivated,
-                })
-            };
-            out.push(observed.await);
-        }
-        Ok(out)
+        Ok((sets, slots))
     }
 
     /// The status of `targets` at `now`; changes nothing.

@@ -162,9 +162,8 @@ fn notice_for(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -
         text.push_str("Steps:\n");
         for s in &t.steps {
             text.push_str(&format!(
-                "  {} {}\n",
-                if s.ok { "ok  " } else { "FAIL" },
-                s.what
+                "  {s}
+"
             ));
         }
     }

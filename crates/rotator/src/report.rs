@@ -35,6 +35,12 @@ pub struct Step {
     pub ok: bool,
 }
 
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", if self.ok { "ok  " } else { "FAIL" }, self.what)
+    }
+}
+
 /// References counted for the cutover.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Moves {
@@ -118,9 +124,8 @@ impl RunReport {
                 out.push_str("  done:\n");
                 for s in &t.steps {
                     out.push_str(&format!(
-                        "    {} {}\n",
-                        if s.ok { "ok  " } else { "FAIL" },
-                        s.what
+                        "    {s}
+"
                     ));
                 }
             }

@@ -9,7 +9,7 @@ use rotator::selfkey::{rotate_soracom_key, KeyStore, ProfileStore};
 use rotator::soracom::{AuthKey, Endpoint, SoracomClient};
 use rotator::{Config, Error};
 use soracom_emulator::{Emulator, Fault, FaultBody, FaultKind};
-use testkit::contract::{assert_conforms, Request, Spec};
+use testkit::contract::{assert_conforms, recorded, Spec};
 
 const OLD_ID: &str = "keyId-old-0001";
 const OLD_SECRET: &str = "secret-old-soracom-auth-key-0123456789";
@@ -129,16 +129,7 @@ impl World {
             self.emu.auth_key_ids()
         );
         let reqs = self.emu.requests();
-        assert_conforms(
-            Spec::load_default(),
-            reqs.iter().map(|r| Request {
-                method: &r.method,
-                path: &r.path,
-                query: r.query.as_deref(),
-                headers: &r.headers,
-                body: r.body.as_deref(),
-            }),
-        );
+        assert_conforms(Spec::load_default(), recorded(&reqs));
         key
     }
 }

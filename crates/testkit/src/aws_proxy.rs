@@ -10,6 +10,7 @@
 //! It speaks just enough HTTP/1.1 for the AWS SDK: one request per connection
 //! (`Connection: close`), `Content-Length` bodies. It never panics on what a client sends.
 
+use crate::contract::percent_decode;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -594,33 +595,8 @@ fn query_action(req: &Incoming) -> String {
 fn form_value(form: &str, key: &str) -> Option<String> {
     form.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
-        (percent_decode(k) == key).then(|| percent_decode(v))
+        (percent_decode(k, true) == key).then(|| percent_decode(v, true))
     })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |j: usize| bytes.get(j).and_then(|b| (*b as char).to_digit(16));
-        match (bytes[i], hex(i + 1), hex(i + 2)) {
-            (b'%', Some(hi), Some(lo)) => {
-                // Two hex digits are below 256.
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `AWS4-HMAC-SHA256 Credential=AKID/20261128/us-east-1/iam/aws4_request, …` → `AKID`.
@@ -653,6 +629,6 @@ mod tests {
             .as_deref(),
             Some("CreateAccessKey")
         );
-        assert_eq!(percent_decode("a%2Bb+c%zz%4"), "a+b c%zz%4");
+        assert_eq!(percent_decode("a%2Bb+c%zz%4", true), "a+b c%zz%4");
     }
 }

@@ -831,6 +831,17 @@ impl Spec {
     }
 }
 
+/// The emulator's recorded requests, as requests to check.
+pub fn recorded(reqs: &[soracom_emulator::RecordedRequest]) -> impl Iterator<Item = Request<'_>> {
+    reqs.iter().map(|r| Request {
+        method: &r.method,
+        path: &r.path,
+        query: r.query.as_deref(),
+        headers: &r.headers,
+        body: r.body.as_deref(),
+    })
+}
+
 /// Checks every request; returns what was checked.
 ///
 /// # Panics
@@ -989,7 +1000,8 @@ fn escape(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
-fn percent_decode(s: &str, plus_is_space: bool) -> String {
+/// Decodes `%XX` escapes (and `+` as a space in form-encoded text).
+pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

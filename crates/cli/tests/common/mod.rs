@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Value};
 use soracom_emulator::Emulator;
 use testkit::aws_proxy::AwsProxy;
-use testkit::contract::{assert_conforms, Request, Spec};
+use testkit::contract::{assert_conforms, recorded, Spec};
 use testkit::moto::{self, ClockedMoto, Iam};
 use time::OffsetDateTime;
 
@@ -351,19 +351,7 @@ impl World {
     pub fn assert_contract(&self) {
         let reqs = self.emu.requests();
         let spec = Spec::load_default();
-        let valid = reqs
-            .iter()
-            .filter(|r| {
-                spec.check(&Request {
-                    method: &r.method,
-                    path: &r.path,
-                    query: r.query.as_deref(),
-                    headers: &r.headers,
-                    body: r.body.as_deref(),
-                })
-                .is_ok()
-            })
-            .count();
+        let valid = recorded(&reqs).filter(|r| spec.check(r).is_ok()).count();
         let mut ops = std::collections::BTreeMap::<String, u64>::new();
         for r in &reqs {
             *ops.entry(r.operation.clone().unwrap_or_else(|| "-".into()))
@@ -373,16 +361,7 @@ impl World {
             "contract.jsonl",
             &json!({"requests": reqs.len(), "valid": valid, "operations": ops}),
         );
-        let report = assert_conforms(
-            Spec::load_default(),
-            reqs.iter().map(|r| Request {
-                method: &r.method,
-                path: &r.path,
-                query: r.query.as_deref(),
-                headers: &r.headers,
-                body: r.body.as_deref(),
-            }),
-        );
+        let report = assert_conforms(Spec::load_default(), recorded(&reqs));
         assert!(report.checked > 0, "no SORACOM request was made");
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
 use soracom_emulator::Emulator;
-use testkit::contract::{assert_conforms, Request, Spec};
+use testkit::contract::{assert_conforms, recorded, Spec};
 use testkit::moto::{self, Iam};
 use time::OffsetDateTime;
 
@@ -238,16 +238,7 @@ impl World {
 
     pub fn assert_contract(&self) {
         let reqs = self.emu.requests();
-        assert_conforms(
-            Spec::load_default(),
-            reqs.iter().map(|r| Request {
-                method: &r.method,
-                path: &r.path,
-                query: r.query.as_deref(),
-                headers: &r.headers,
-                body: r.body.as_deref(),
-            }),
-        );
+        assert_conforms(Spec::load_default(), recorded(&reqs));
     }
 }
 

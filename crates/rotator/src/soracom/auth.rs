@@ -125,7 +125,9 @@ pub fn resolve(
     Ok((endpoint, key))
 }
 
-fn origin(value: &str, what: &str) -> Result<Endpoint> {
+/// `value` as an API origin: trimmed, without a trailing `/` or `/v1`, http(s) only;
+/// `what` names where it came from in the error.
+pub fn origin(value: &str, what: &str) -> Result<Endpoint> {
     let v = value.trim().trim_end_matches('/');
     let v = v.strip_suffix("/v1").unwrap_or(v);
     if !(v.starts_with("https://") || v.starts_with("http://")) || v.contains(char::is_whitespace) {

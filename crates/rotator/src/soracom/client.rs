@@ -43,51 +43,39 @@ struct Op {
     idempotent: bool,
 }
 
-const AUTH: Op = Op {
-    id: "auth",
-    template: "/auth",
-    idempotent: false,
-};
-const LIST_CREDENTIALS: Op = Op {
-    id: "listCredentials",
-    template: "/credentials",
-    idempotent: true,
-};
-const CREATE_CREDENTIAL: Op = Op {
-    id: "createCredential",
-    template: "/credentials/{credentials_id}",
-    idempotent: false,
-};
-const UPDATE_CREDENTIAL: Op = Op {
-    id: "updateCredential",
-    template: "/credentials/{credentials_id}",
-    idempotent: true,
-};
-const DELETE_CREDENTIAL: Op = Op {
-    id: "deleteCredential",
-    template: "/credentials/{credentials_id}",
-    idempotent: true,
-};
-const LIST_GROUPS: Op = Op {
-    id: "listGroups",
-    template: "/groups",
-    idempotent: true,
-};
-const PUT_CONFIG: Op = Op {
-    id: "putConfigurationParameters",
-    template: "/groups/{group_id}/configuration/{namespace}",
-    idempotent: true,
-};
-const LIST_HANDLERS: Op = Op {
-    id: "listEventHandlers",
-    template: "/event_handlers",
-    idempotent: true,
-};
-const UPDATE_HANDLER: Op = Op {
-    id: "updateEventHandler",
-    template: "/event_handlers/{handler_id}",
-    idempotent: true,
-};
+impl Op {
+    /// An operation that may be sent again after a transport error or 5xx.
+    const fn idempotent(id: &'static str, template: &'static str) -> Op {
+        Op {
+            id,
+            template,
+            idempotent: true,
+        }
+    }
+
+    /// An operation sent again only after a 429 (the server did not process it): a
+    /// create, after which the caller lists, then decides.
+    const fn once(id: &'static str, template: &'static str) -> Op {
+        Op {
+            id,
+            template,
+            idempotent: false,
+        }
+    }
+}
+
+const AUTH: Op = Op::once("auth", "/auth");
+const LIST_CREDENTIALS: Op = Op::idempotent("listCredentials", "/credentials");
+const CREATE_CREDENTIAL: Op = Op::once("createCredential", "/credentials/{credentials_id}");
+const UPDATE_CREDENTIAL: Op = Op::idempotent("updateCredential", "/credentials/{credentials_id}");
+const DELETE_CREDENTIAL: Op = Op::idempotent("deleteCredential", "/credentials/{credentials_id}");
+const LIST_GROUPS: Op = Op::idempotent("listGroups", "/groups");
+const PUT_CONFIG: Op = Op::idempotent(
+    "putConfigurationParameters",
+    "/groups/{group_id}/configuration/{namespace}",
+);
+const LIST_HANDLERS: Op = Op::idempotent("listEventHandlers", "/event_handlers");
+const UPDATE_HANDLER: Op = Op::idempotent("updateEventHandler", "/event_handlers/{handler_id}");
 
 /// An authenticated session.
 struct Session {

@@ -9,36 +9,28 @@ use super::*;
 use crate::secret::mask;
 use crate::selfkey::Identity;
 
-const LIST_USER_KEYS: Op = Op {
-    id: "listUserAuthKeys",
-    template: "/operators/{operator_id}/users/{user_name}/auth_keys",
-    idempotent: true,
-};
-const GENERATE_USER_KEY: Op = Op {
-    id: "generateUserAuthKey",
-    template: "/operators/{operator_id}/users/{user_name}/auth_keys",
-    idempotent: false,
-};
-const DELETE_USER_KEY: Op = Op {
-    id: "deleteUserAuthKey",
-    template: "/operators/{operator_id}/users/{user_name}/auth_keys/{auth_key_id}",
-    idempotent: true,
-};
-const LIST_OPERATOR_KEYS: Op = Op {
-    id: "listOperatorAuthKeys",
-    template: "/operators/{operator_id}/auth_keys",
-    idempotent: true,
-};
-const GENERATE_OPERATOR_KEY: Op = Op {
-    id: "generateOperatorAuthKey",
-    template: "/operators/{operator_id}/auth_keys",
-    idempotent: false,
-};
-const DELETE_OPERATOR_KEY: Op = Op {
-    id: "deleteOperatorAuthKey",
-    template: "/operators/{operator_id}/auth_keys/{auth_key_id}",
-    idempotent: true,
-};
+const LIST_USER_KEYS: Op = Op::idempotent(
+    "listUserAuthKeys",
+    "/operators/{operator_id}/users/{user_name}/auth_keys",
+);
+const GENERATE_USER_KEY: Op = Op::once(
+    "generateUserAuthKey",
+    "/operators/{operator_id}/users/{user_name}/auth_keys",
+);
+const DELETE_USER_KEY: Op = Op::idempotent(
+    "deleteUserAuthKey",
+    "/operators/{operator_id}/users/{user_name}/auth_keys/{auth_key_id}",
+);
+const LIST_OPERATOR_KEYS: Op =
+    Op::idempotent("listOperatorAuthKeys", "/operators/{operator_id}/auth_keys");
+const GENERATE_OPERATOR_KEY: Op = Op::once(
+    "generateOperatorAuthKey",
+    "/operators/{operator_id}/auth_keys",
+);
+const DELETE_OPERATOR_KEY: Op = Op::idempotent(
+    "deleteOperatorAuthKey",
+    "/operators/{operator_id}/auth_keys/{auth_key_id}",
+);
 
 impl SoracomClient {
     /// The id of the AuthKey this client logs in with.
