@@ -317,9 +317,7 @@ impl SoracomClient {
             self.backoff(attempt)
         }
     }
-}
 
-impl SoracomClient {
     /// Creates or replaces an `aws-credentials` set; the body carries the secret.
     async fn write_credential(
         &self,
