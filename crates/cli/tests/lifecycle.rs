@@ -227,7 +227,8 @@ async fn in_place_life_cycle() {
     let (k1, _) = w.seed_set(fixed).await;
     let text = format!(
         "[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n[[targets]]\nname = \"funnel\"\n\
-         iam_user = \"{}\"\nstrategy = \"in-place\"\ncredential_id = \"{fixed}\"\n",
+         iam_user = \"{}\"\nstrategy = \"in-place\"\ncredential_id = \"{fixed}\"\n\
+         adopt_keys = {{ \"{fixed}\" = \"{k1}\" }}\n",
         w.user
     );
     std::fs::write(w.config_path(), text).expect("config");

@@ -18,8 +18,8 @@ use crate::config::{Config, Target};
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
 use crate::model::{
-    in_place_description, link_description, AccessKey, CredentialSet, Holder, KeyStatus, Observed,
-    Slot,
+    in_place_description, link_description, AccessKey, CredentialSet, Holder, KeyStatus, Mark,
+    Observed, Slot,
 };
 use crate::plan::{plan, Action, Mode, Plan};
 use crate::refs::{group_slots, handler_slot, points_to, rewrite};
@@ -109,8 +109,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     pub async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
         let keys = futures::future::join_all(targets.iter().map(|t| async move {
             let keys = self.iam.list_keys(&t.iam_user).await?;
-            let deactivated = self.iam.deactivations(&t.iam_user).await?;
-            Ok::<_, Error>((keys, deactivated))
+            let marks = self.iam.marks(&t.iam_user).await?;
+            Ok::<_, Error>((keys, marks))
         }));
         let (soracom, keys) = futures::join!(self.observe_soracom(targets), keys);
         let (sets, slots) = soracom?;
@@ -118,11 +118,12 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .into_iter()
             .zip(slots)
             .map(|(k, slots)| {
-                k.map(|(keys, deactivated)| Observed {
+                k.map(|(keys, marks)| Observed {
                     keys,
                     sets: sets.clone(),
                     slots,
-                    deactivated,
+                    deactivated: marks.deactivated,
+                    released: marks.released,
                 })
             })
             .collect())
@@ -324,6 +325,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     self.delete_retired(user, key, set_id.as_deref(), &mut run)
                         .await
                 }
+                Action::Record { key, mark } => self
+                    .iam
+                    .record_mark(user, *mark, key, now)
+                    .await
+                    .map(|()| run.ok(describe(action))),
                 Action::DeleteSet { set_id } => {
                     self.soracom.delete_credential(set_id).await.map(|()| {
                         run.ok(format!(
@@ -377,10 +383,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .set_key_status(user, key, KeyStatus::Inactive)
             .await?;
         run.ok(format!("deactivated access key {key} of {set_id}"));
-        if let Err(e) = self.iam.record_deactivation(user, key, now).await {
-            // Without the record, deletion is timed from when deactivation became due.
-            run.fail(format!("recording when {key} was deactivated"), &e);
-        }
+        // Without the record the next run records the time it first sees the key inactive,
+        // so the delete delay is never cut short; still, the failure is the run's.
+        self.iam
+            .record_mark(user, Mark::Deactivated, key, now)
+            .await?;
         Ok(())
     }
 
@@ -394,8 +401,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     ) -> Result<()> {
         self.iam.delete_key(user, key).await?;
         run.ok(format!("deleted retired access key {key}"));
-        if let Err(e) = self.iam.forget_deactivation(user, key).await {
-            run.fail(format!("removing the deactivation record of {key}"), &e);
+        if let Err(e) = self.iam.forget_marks(user, key).await {
+            // Harmless: a record of a key that no longer exists is never read.
+            run.fail(format!("removing the records of {key}"), &e);
         }
         if let Some(set_id) = set_id {
             self.soracom.delete_credential(set_id).await?;
@@ -482,41 +490,60 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     ) -> Result<()> {
         let key = self.new_verified_key(target, obs, run).await?;
         let description = in_place_description(&key.id, previous);
-        let result = match self
+        let err = match self
             .soracom
             .update_credential(set_id, &description, &key)
             .await
         {
-            Ok(set) if set.linked_key().as_ref() == Some(&key.id) => Ok(()),
-            Ok(_) => Err(Error::Unconfirmed(format!(
+            Ok(set) if set.linked_key().as_ref() == Some(&key.id) => None,
+            Ok(_) => Some(Error::Unconfirmed(format!(
                 "updateCredential of {set_id} did not show the new key"
             ))),
-            // After an unclear failure the listing tells whether the update took place.
-            Err(e) if !e.is_definite_rejection() => match self.soracom.list_credentials().await {
-                Ok(sets)
-                    if sets
-                        .iter()
-                        .any(|s| s.id == set_id && s.linked_key().as_ref() == Some(&key.id)) =>
-                {
-                    Ok(())
-                }
-                _ => Err(e),
-            },
-            Err(e) => Err(e),
+            Err(e) => Some(e),
         };
-        match result {
-            Ok(()) => {
+        let Some(e) = err else {
+            run.ok(format!(
+                "put access key {} into credential set {set_id}",
+                key.id
+            ));
+            return Ok(());
+        };
+        // Every reference uses this one set: the new key may be deleted only when the set is
+        // known not to hold it. A definite rejection says so; otherwise the listing must.
+        let holds_new = if e.is_definite_rejection() {
+            Some(false)
+        } else {
+            match self.soracom.list_credentials().await {
+                Ok(sets) => Some(
+                    sets.iter()
+                        .any(|s| s.id == set_id && s.linked_key().as_ref() == Some(&key.id)),
+                ),
+                Err(_) => None,
+            }
+        };
+        match holds_new {
+            Some(true) => {
                 run.ok(format!(
                     "put access key {} into credential set {set_id}",
                     key.id
                 ));
                 Ok(())
             }
-            Err(e) => {
+            Some(false) => {
                 let r = self.iam.delete_key(&target.iam_user, &key.id).await;
                 run.step(
                     format!("deleted new access key {} (rollback)", key.id),
                     r.is_ok(),
+                );
+                Err(e)
+            }
+            None => {
+                run.step(
+                    format!(
+                        "kept new access key {}: whether {set_id} holds it is unknown; the next run finds out",
+                        key.id
+                    ),
+                    false,
                 );
                 Err(e)
             }
@@ -746,7 +773,10 @@ fn phase(a: &Action) -> u8 {
         | Action::Rotate { .. }
         | Action::RotateInPlace { .. } => 0,
         Action::Repoint { .. } => 1,
-        Action::Deactivate { .. } | Action::DeleteRetired { .. } | Action::DeleteSet { .. } => 2,
+        Action::Deactivate { .. }
+        | Action::DeleteRetired { .. }
+        | Action::DeleteSet { .. }
+        | Action::Record { .. } => 2,
     }
 }
 

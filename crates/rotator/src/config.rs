@@ -381,6 +381,14 @@ impl Config {
             });
         }
         for (i, t) in targets.iter().enumerate() {
+            if let Some(id) = &t.credential_id {
+                if let Some(o) = targets.iter().find(|o| o.name != t.name && o.owns(id)) {
+                    return Err(err(format!(
+                        "targets[{i}].credential_id: {id:?} already belongs to target {:?}",
+                        o.name
+                    )));
+                }
+            }
             for (j, id) in t.adopt.iter().enumerate() {
                 if let Some(o) = targets.iter().find(|o| o.name != t.name && o.owns(id)) {
                     return Err(err(format!(
@@ -591,6 +599,7 @@ credential_id = "aws-fixed"
             ("[[targets]]\nname=\"a\"\niam_user=\"u\"\nstrategy=\"sideways\"\ncredential_prefix=\"p\"\n", "strategy"),
             ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n[[targets]]\nname=\"b\"\niam_user=\"u\"\ncredential_prefix=\"q\"\n", "targets[1].iam_user"),
             ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n[[targets]]\nname=\"b\"\niam_user=\"v\"\ncredential_prefix=\"q\"\nadopt=[\"p-220810\"]\n", "targets[1].adopt[0]"),
+            ("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n[[targets]]\nname=\"b\"\niam_user=\"v\"\nstrategy=\"in-place\"\ncredential_id=\"p-220810\"\n", "targets[1].credential_id"),
             ("[soracom]\nprofile = \"../x\"\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "soracom.profile"),
             ("not toml =", "test.toml"),
             ("[notify]\nsns_topic = \"x\"\n[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n", "sns_topic"),

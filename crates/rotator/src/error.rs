@@ -111,7 +111,10 @@ impl Error {
     pub fn is_definite_rejection(&self) -> bool {
         match self {
             Error::SoracomStatus { status, .. } => (400..500).contains(status),
-            Error::Aws { code, .. } => code.is_some(),
+            // A throttled or failed (5xx) AWS call may still have been applied.
+            Error::Aws {
+                code, retryable, ..
+            } => code.is_some() && !retryable,
             _ => false,
         }
     }

@@ -17,7 +17,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::model::{AccessKey, KeyStatus, LastUsed};
+use crate::model::{AccessKey, KeyStatus, LastUsed, Mark};
 use crate::secret::{AccessKeyId, NewAccessKey, Secret};
 
 /// The IAM and STS operations the rotator needs.
@@ -37,28 +37,33 @@ pub trait IamApi: Send + Sync {
     fn delete_key(&self, user: &str, key: &AccessKeyId) -> impl Future<Output = Result<()>> + Send;
     /// The ARN `sts:GetCallerIdentity` returns when signed with `key`.
     fn caller_arn(&self, key: &NewAccessKey) -> impl Future<Output = Result<String>> + Send;
-    /// When this tool deactivated each key, from the user's tags (`ListUserTags`).
-    fn deactivations(
+    /// What this tool recorded about each key on the user's tags (`ListUserTags`).
+    fn marks(&self, user: &str) -> impl Future<Output = Result<Marks>> + Send;
+    /// Records on the user when `mark` happened to `key` (`TagUser`).
+    fn record_mark(
         &self,
         user: &str,
-    ) -> impl Future<Output = Result<BTreeMap<AccessKeyId, OffsetDateTime>>> + Send;
-    /// Records on the user when `key` was deactivated (`TagUser`).
-    fn record_deactivation(
-        &self,
-        user: &str,
+        mark: Mark,
         key: &AccessKeyId,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Removes that record (`UntagUser`); an absent record is not an error.
-    fn forget_deactivation(
+    /// Removes every record about `key` (`UntagUser`); absent records are not an error.
+    fn forget_marks(
         &self,
         user: &str,
         key: &AccessKeyId,
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// Prefix of the user tag that records when a key was deactivated; the key id follows.
-pub const DEACTIVATED_TAG: &str = "soracom-key-rotator:deactivated:";
+/// The recorded marks of a user's keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// When the last reference left each key's set.
+    pub released: BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// When each key was deactivated.
+    pub deactivated: BTreeMap<AccessKeyId, OffsetDateTime>,
+}
+
 /// Bound on one attempt of an IAM or STS call when none is given.
 pub const DEFAULT_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Pages of user tags read at most (a user has at most 50 tags).
@@ -290,8 +295,8 @@ impl IamApi for AwsIam {
         }
     }
 
-    async fn deactivations(&self, user: &str) -> Result<BTreeMap<AccessKeyId, OffsetDateTime>> {
-        let mut out = BTreeMap::new();
+    async fn marks(&self, user: &str) -> Result<Marks> {
+        let mut out = Marks::default();
         let mut marker: Option<String> = None;
         for _ in 0..MAX_TAG_PAGES {
             let resp = self
@@ -303,12 +308,19 @@ impl IamApi for AwsIam {
                 .await
                 .map_err(|e| aws_error("ListUserTags", e))?;
             for tag in resp.tags() {
-                let Some(id) = tag.key().strip_prefix(DEACTIVATED_TAG) else {
-                    continue;
-                };
-                // A tag edited by hand into something unreadable is ignored, not fatal.
-                if let Ok(at) = OffsetDateTime::parse(tag.value(), &Rfc3339) {
-                    out.insert(AccessKeyId::new(id), at);
+                for mark in Mark::ALL {
+                    let Some(id) = tag.key().strip_prefix(mark.tag_prefix()) else {
+                        continue;
+                    };
+                    // A tag edited by hand into something unreadable is ignored, not fatal.
+                    let Ok(at) = OffsetDateTime::parse(tag.value(), &Rfc3339) else {
+                        continue;
+                    };
+                    let map = match mark {
+                        Mark::Released => &mut out.released,
+                        Mark::Deactivated => &mut out.deactivated,
+                    };
+                    map.insert(AccessKeyId::new(id), at);
                 }
             }
             match (resp.is_truncated(), resp.marker()) {
@@ -319,28 +331,27 @@ impl IamApi for AwsIam {
         Ok(out)
     }
 
-    async fn record_deactivation(
+    async fn record_mark(
         &self,
         user: &str,
+        mark: Mark,
         key: &AccessKeyId,
         at: OffsetDateTime,
     ) -> Result<()> {
-        let value = at.format(&Rfc3339).map_err(|e| Error::Aws {
+        let local = |message: String| Error::Aws {
             op: "TagUser",
             code: None,
-            message: format!("cannot format the time: {e}"),
+            message,
             retryable: false,
-        })?;
+        };
+        let value = at
+            .format(&Rfc3339)
+            .map_err(|e| local(format!("cannot format the time: {e}")))?;
         let tag = aws_sdk_iam::types::Tag::builder()
-            .key(format!("{DEACTIVATED_TAG}{}", key.as_str()))
+            .key(format!("{}{}", mark.tag_prefix(), key.as_str()))
             .value(value)
             .build()
-            .map_err(|e| Error::Aws {
-                op: "TagUser",
-                code: None,
-                message: e.to_string(),
-                retryable: false,
-            })?;
+            .map_err(|e| local(e.to_string()))?;
         self.iam
             .tag_user()
             .user_name(user)
@@ -351,14 +362,12 @@ impl IamApi for AwsIam {
         Ok(())
     }
 
-    async fn forget_deactivation(&self, user: &str, key: &AccessKeyId) -> Result<()> {
-        self.iam
-            .untag_user()
-            .user_name(user)
-            .tag_keys(format!("{DEACTIVATED_TAG}{}", key.as_str()))
-            .send()
-            .await
-            .map_err(|e| aws_error("UntagUser", e))?;
+    async fn forget_marks(&self, user: &str, key: &AccessKeyId) -> Result<()> {
+        let mut call = self.iam.untag_user().user_name(user);
+        for mark in Mark::ALL {
+            call = call.tag_keys(format!("{}{}", mark.tag_prefix(), key.as_str()));
+        }
+        call.send().await.map_err(|e| aws_error("UntagUser", e))?;
         Ok(())
     }
 

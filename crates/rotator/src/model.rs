@@ -180,6 +180,30 @@ impl ManagedId {
     }
 }
 
+/// Something this tool records about a key, as a tag on its IAM user, so that the
+/// evidence it times retirement by lives in IAM rather than in a local database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mark {
+    /// The last reference left the set holding the key (the cutover).
+    Released,
+    /// The key was deactivated (the delete delay counts from here).
+    Deactivated,
+}
+
+impl Mark {
+    /// Every kind of mark.
+    pub const ALL: [Mark; 2] = [Mark::Released, Mark::Deactivated];
+
+    /// The tag key prefix; the access key id follows.
+    pub fn tag_prefix(self) -> &'static str {
+        match self {
+            Mark::Released => "soracom-key-rotator:released:",
+            Mark::Deactivated => "soracom-key-rotator:deactivated:",
+        }
+    }
+}
+
 /// Where a reference to a credential set lives, and the unit written back.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -285,6 +309,8 @@ pub struct Observed {
     pub slots: Vec<Slot>,
     /// When this tool deactivated a key, as recorded on the IAM user.
     pub deactivated: std::collections::BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// When the last reference left the set holding a key, as recorded on the IAM user.
+    pub released: std::collections::BTreeMap<AccessKeyId, OffsetDateTime>,
 }
 
 #[cfg(test)]

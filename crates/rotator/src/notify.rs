@@ -115,7 +115,7 @@ fn notice_for(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -
         Outcome::Planned | Outcome::NothingDue | Outcome::Done => {
             let next = due.and_then(|d| d.next)?;
             let window = time::Duration::days(i64::from(settings.due_warning_days));
-            if settings.due_warning_days == 0 || next > report.now + window {
+            if settings.due_warning_days == 0 || next > report.now.saturating_add(window) {
                 return None;
             }
             (

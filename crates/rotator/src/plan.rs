@@ -14,7 +14,9 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{Strategy, Target};
-use crate::model::{AccessKey, CredentialSet, KeyStatus, LastUsed, ManagedId, Observed, Slot};
+use crate::model::{
+    AccessKey, CredentialSet, KeyStatus, LastUsed, ManagedId, Mark, Observed, Slot,
+};
 use crate::secret::AccessKeyId;
 
 /// How long after its creation a key's only use may be our own STS verification for the
@@ -187,6 +189,15 @@ pub enum Action {
         /// Its set, deleted after the key (`None`: an in-place set, kept).
         set_id: Option<String>,
     },
+    /// Record on the IAM user when something happened to a key (the evidence retirement
+    /// is timed by).
+    #[serde(rename_all = "camelCase")]
+    Record {
+        /// The key.
+        key: AccessKeyId,
+        /// What happened to it, now.
+        mark: Mark,
+    },
     /// Delete an unreferenced set whose key no longer exists.
     #[serde(rename_all = "camelCase")]
     DeleteSet {
@@ -273,16 +284,24 @@ pub fn resolve(target: &Target, obs: &Observed) -> View {
     let prefix = target.credential_prefix.as_str();
     let mut owned: Vec<&CredentialSet> = obs.sets.iter().filter(|s| target.owns(&s.id)).collect();
     owned.sort_by(|a, b| {
-        let order = |s: &CredentialSet| (s.created, ManagedId::parse(prefix, &s.id));
+        // A set whose creation time is missing is placed by the date in its id.
+        let order = |s: &CredentialSet| {
+            let managed = ManagedId::parse(prefix, &s.id);
+            let dated = managed.map(|m| m.date.midnight().assume_utc());
+            (s.created.or(dated), managed)
+        };
         order(a).cmp(&order(b)).then_with(|| a.id.cmp(&b.id))
     });
     let key = |id: &AccessKeyId| obs.keys.iter().find(|k| &k.id == id);
     let active = |id: &AccessKeyId| key(id).is_some_and(|k| k.status == KeyStatus::Active);
+    // What this tool wrote into a set wins; adopt_keys speaks for sets it never wrote.
     let explicit = |s: &CredentialSet| -> Option<Link> {
-        if let Some(k) = target.adopt_keys.get(&s.id) {
-            return Some(Link::Adopted(AccessKeyId::new(k.clone())));
-        }
-        s.linked_key().map(Link::Description)
+        s.linked_key().map(Link::Description).or_else(|| {
+            target
+                .adopt_keys
+                .get(&s.id)
+                .map(|k| Link::Adopted(AccessKeyId::new(k.clone())))
+        })
     };
     let links: Vec<Option<Link>> = owned.iter().map(|s| explicit(s)).collect();
     let mut claimed: BTreeSet<AccessKeyId> = links
@@ -446,7 +465,11 @@ fn rotate_and_repoint(
     plan: &mut Plan,
 ) {
     let cur_id = view.current_set().map(|c| c.set.id.clone());
-    let mut destination = cur_id.clone();
+    // References are only ever moved onto a set whose key is known to be active.
+    let mut destination = view
+        .current_set()
+        .filter(|c| c.key_state == KeyState::Active)
+        .map(|c| c.set.id.clone());
     let due = plan.due.now && (mode == Mode::Rotate || mode == Mode::Reconcile);
     if due {
         let remaining: Vec<&AccessKey> = obs
@@ -482,7 +505,8 @@ fn rotate_and_repoint(
                 (Some(id), Some(c)) if c.set.id == *id => {
                     plan.actions.push(Action::RotateInPlace {
                         set_id: id.clone(),
-                        previous: c.link.key().cloned(),
+                        // Named as the one to retire later, so only a certain link.
+                        previous: c.link.certain().cloned(),
                     });
                 }
                 (Some(id), _) => {
@@ -532,6 +556,26 @@ fn rotate_and_repoint(
             );
         }
         None => {}
+    }
+    // Every reference to the sets left behind moves in this run: their keys' cutover is
+    // now (recorded after the repointing succeeds).
+    let left: BTreeSet<&String> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Repoint { from, .. } => Some(from),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let released: Vec<AccessKeyId> = view
+        .sets
+        .iter()
+        .filter(|s| left.contains(&s.set.id) && s.key_state != KeyState::Missing)
+        .filter_map(|s| s.link.certain().cloned())
+        .collect();
+    for k in released {
+        record(plan, &k, Mark::Released);
     }
 }
 
@@ -631,17 +675,17 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
         .filter_map(|(_, s)| s.link.key())
         .collect();
 
-    // Old keys and the time SORACOM stopped using them.
+    // Old keys and the time SORACOM stopped using them (None: not recorded yet).
     let mut olds: Vec<(
         AccessKeyId,
         Option<String>,
-        OffsetDateTime,
+        Option<OffsetDateTime>,
         Option<OffsetDateTime>,
     )> = Vec::new();
     if target.strategy == Strategy::InPlace {
         if let Some(c) = view.current_set() {
-            if let (Some(prev), Some(cutover)) = (&c.previous, c.set.updated.or(c.set.created)) {
-                olds.push((prev.clone(), None, cutover, None));
+            if let Some(prev) = &c.previous {
+                olds.push((prev.clone(), None, c.set.updated.or(c.set.created), None));
             }
         }
     } else {
@@ -659,15 +703,24 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
                 continue;
             };
             if s.key_state == KeyState::Missing {
-                plan.actions.push(Action::DeleteSet {
-                    set_id: s.set.id.clone(),
-                });
+                // Only a set this tool made and linked; a hand-made set's key may have been
+                // mistyped in adopt_keys, so it is reported, never deleted.
+                match &s.link {
+                    Link::Description(_) => plan.actions.push(Action::DeleteSet { set_id: s.set.id.clone() }),
+                    _ => plan.notes.push(format!(
+                        "set {} names key {k}, which no longer exists; check adopt_keys, or delete the set by hand",
+                        s.set.id
+                    )),
+                }
                 continue;
             }
-            // The cutover is when the set that replaced it appeared.
-            let Some(cutover) = view.sets.get(i + 1).and_then(|n| n.set.created) else {
-                continue;
-            };
+            // The cutover is when the last reference left (recorded), and never before the
+            // set that replaced it appeared.
+            let next_created = view.sets.get(i + 1).and_then(|n| n.set.created);
+            let cutover = obs
+                .released
+                .get(k)
+                .map(|r| next_created.map_or(*r, |n| n.max(*r)));
             olds.push((k.clone(), Some(s.set.id.clone()), cutover, s.set.last_used));
         }
     }
@@ -682,11 +735,22 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
             .unwrap_or_else(|| target.credential_id.clone().unwrap_or_default());
         match access.status {
             KeyStatus::Active => {
+                let Some(cutover) = cutover else {
+                    // No record of when references left (an interrupted run, or a set from
+                    // before this tool): start the grace period now.
+                    record(plan, &k, Mark::Released);
+                    let due = now.saturating_add(Duration::days(target.retire_after_days.into()));
+                    plan.upcoming.push(Upcoming {
+                        step: format!("deactivate key {k} of {label}"),
+                        due,
+                    });
+                    continue;
+                };
                 let key_after = access
                     .last_used
                     .as_ref()
-                    .filter(|u| u.at > cutover + settle);
-                let set_after = set_last_used.filter(|t| *t > cutover + settle);
+                    .filter(|u| u.at > cutover.saturating_add(settle));
+                let set_after = set_last_used.filter(|t| *t > cutover.saturating_add(settle));
                 if key_after.is_some() || set_after.is_some() {
                     plan.blocked.push(blocked(
                         &k,
@@ -697,7 +761,7 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
                     ));
                     continue;
                 }
-                let due = cutover + Duration::days(target.retire_after_days.into());
+                let due = cutover.saturating_add(Duration::days(target.retire_after_days.into()));
                 if now >= due {
                     plan.actions.push(Action::Deactivate {
                         key: k,
@@ -711,17 +775,19 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
                 }
             }
             KeyStatus::Inactive => {
-                // Without the record (deactivated by hand), count from when it became due.
-                let since = obs
-                    .deactivated
-                    .get(&k)
-                    .copied()
-                    .unwrap_or(cutover + Duration::days(target.retire_after_days.into()));
-                let due = since + Duration::days(target.delete_after_days.into());
                 let what = match &set_id {
                     Some(s) => format!("delete key {k}, then set {s}"),
                     None => format!("delete key {k}"),
                 };
+                // Without the record (deactivated by hand, or the record failed), the delay
+                // counts from the first run that sees the key inactive: never cut short.
+                let Some(since) = obs.deactivated.get(&k).copied() else {
+                    record(plan, &k, Mark::Deactivated);
+                    let due = now.saturating_add(Duration::days(target.delete_after_days.into()));
+                    plan.upcoming.push(Upcoming { step: what, due });
+                    continue;
+                };
+                let due = since.saturating_add(Duration::days(target.delete_after_days.into()));
                 if now >= due {
                     plan.actions.push(Action::DeleteRetired { key: k, set_id });
                 } else {
@@ -729,6 +795,17 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
                 }
             }
         }
+    }
+}
+
+/// Adds a `Record` action unless the plan already has it.
+fn record(plan: &mut Plan, key: &AccessKeyId, mark: Mark) {
+    let action = Action::Record {
+        key: key.clone(),
+        mark,
+    };
+    if !plan.actions.contains(&action) {
+        plan.actions.push(action);
     }
 }
 
@@ -770,7 +847,7 @@ fn blocked(
 fn only_our_verification(k: &AccessKey) -> bool {
     match &k.last_used {
         None => true,
-        Some(u) => u.service == "sts" && u.at <= k.created + ORPHAN_USE_WINDOW,
+        Some(u) => u.service == "sts" && u.at <= k.created.saturating_add(ORPHAN_USE_WINDOW),
     }
 }
 
@@ -783,7 +860,7 @@ fn decide(
     force: bool,
 ) -> Due {
     let max_age = Duration::days(target.max_key_age_days.into());
-    let next = basis.map(|b| b + max_age);
+    let next = basis.map(|b| b.saturating_add(max_age));
     if force {
         return Due {
             now: true,
@@ -966,6 +1043,7 @@ mod tests {
                     )
                 }
                 Action::DeleteSet { set_id } => format!("delete-set {set_id}"),
+                Action::Record { key, mark } => format!("record {mark:?} {}", &key.as_str()[16..]),
                 Action::Repoint { slot, from, to } => {
                     let g = match &slot.holder {
                         Holder::GroupKey { group_id, .. } => group_id.clone(),
@@ -1022,7 +1100,7 @@ mod tests {
                 force: true,
                 due: true,
                 current: Some("p-261128"),
-                actions: &["rotate p-261128-3", "repoint g1 p-261128>p-261128-3"],
+                actions: &["rotate p-261128-3", "repoint g1 p-261128>p-261128-3", "record Released AAA1"],
                 refused: false,
             },
             Case {
@@ -1047,7 +1125,12 @@ mod tests {
                 force: false,
                 due: true,
                 current: Some("p-220810"),
-                actions: &["room AAA1 p-220510", "rotate p-261128", "repoint g1 p-220810>p-261128"],
+                actions: &[
+                    "room AAA1 p-220510",
+                    "rotate p-261128",
+                    "repoint g1 p-220810>p-261128",
+                    "record Released AAA2",
+                ],
                 refused: false,
             },
             Case {
@@ -1058,7 +1141,7 @@ mod tests {
                 force: false,
                 due: true,
                 current: Some("p-220810"),
-                actions: &["repoint g2 p-220510>p-220810"],
+                actions: &["repoint g2 p-220510>p-220810", "record Released AAA1"],
                 refused: true,
             },
             Case {
@@ -1113,7 +1196,7 @@ mod tests {
                 force: false,
                 due: false,
                 current: Some("p-261128"),
-                actions: &["repoint g2 p-220810>p-261128"],
+                actions: &["repoint g2 p-220810>p-261128", "record Released AAA1"],
                 refused: false,
             },
             Case {
@@ -1178,6 +1261,7 @@ mod tests {
                 sets: c.sets,
                 slots: c.slots,
                 deactivated: Default::default(),
+                released: Default::default(),
             };
             let p = plan(
                 &target(),
@@ -1229,6 +1313,7 @@ mod tests {
             sets: vec![set("p-220810", 100, Some(K1))],
             slots: vec![],
             deactivated: Default::default(),
+            released: Default::default(),
         };
         let p = plan(&target(), &obs, NOW, Mode::Reconcile);
         let r = p.refusal.unwrap_or_default();
@@ -1253,6 +1338,7 @@ mod tests {
             sets: vec![set("p-220810", 500, None)],
             slots: vec![],
             deactivated: Default::default(),
+            released: Default::default(),
         };
         let p = plan(&target(), &obs, NOW, Mode::Reconcile);
         let cur = p.current.unwrap_or_else(|| panic!("no current"));
@@ -1303,6 +1389,10 @@ mod tests {
                 sets: vec![old, new],
                 slots: vec![funnel("g1", "p-261120")],
                 deactivated,
+                // The references left the old set when the new one was created.
+                released: [(AccessKeyId::new(K1), NOW - Duration::days(r.cutover_days))]
+                    .into_iter()
+                    .collect(),
             },
         )
     }
@@ -1399,7 +1489,7 @@ mod tests {
                 upcoming: 2,
             },
             Retire {
-                name: "inactive without a record: counted from when deactivation was due",
+                name: "inactive without a record: the delay starts now",
                 cutover_days: 20,
                 k1: k1(KeyStatus::Inactive, None),
                 old_desc: Some(K1),
@@ -1407,9 +1497,9 @@ mod tests {
                 deactivated_days: None,
                 adopt_keys: false,
                 mode: Mode::Reconcile,
-                actions: &["delete AAA1 p-260801"],
+                actions: &["record Deactivated AAA1"],
                 blocked: false,
-                upcoming: 1,
+                upcoming: 2,
             },
             Retire {
                 name: "linked by evidence only: not retired",
@@ -1577,6 +1667,7 @@ mod tests {
             sets: vec![fixed.clone()],
             slots: slots.clone(),
             deactivated: Default::default(),
+            released: Default::default(),
         };
         let p = plan(&t, &obs, NOW, Mode::Reconcile);
         assert_eq!(summary(&p), ["deactivate AAA1 fixed"]);
@@ -1591,8 +1682,50 @@ mod tests {
             sets: vec![fixed],
             slots,
             deactivated: [(AccessKeyId::new(K1), NOW)].into_iter().collect(),
+            released: Default::default(),
         };
         let p = plan(&t, &obs, later, Mode::Reconcile);
         assert_eq!(summary(&p), ["room AAA1 -", "in-place fixed prev AAA2"]);
+    }
+
+    #[test]
+    fn the_cutover_is_when_the_last_reference_left() {
+        let c = Retire {
+            name: "",
+            cutover_days: 8,
+            k1: k1(KeyStatus::Active, Some(2)),
+            old_desc: Some(K1),
+            old_last_used_days: Some(2),
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &[],
+            blocked: false,
+            upcoming: 0,
+        };
+        // The new set appeared 8 days ago, but the interrupted cutover finished only a day
+        // ago: use of the old key and set 2 days ago is the cutover itself, not a stranger.
+        let (t, mut obs) = retire_world(&c);
+        obs.released
+            .insert(AccessKeyId::new(K1), NOW - Duration::days(1));
+        let p = plan(&t, &obs, NOW, Mode::Reconcile);
+        assert!(p.blocked.is_empty(), "{:?}", p.blocked);
+        assert_eq!(summary(&p), Vec::<String>::new());
+        let deactivate = p
+            .upcoming
+            .iter()
+            .find(|u| u.step.starts_with("deactivate"))
+            .map(|u| u.due);
+        assert_eq!(deactivate, Some(NOW + Duration::days(6)));
+        // With no record at all, it is recorded now and the grace period starts now.
+        obs.released.clear();
+        let p = plan(&t, &obs, NOW, Mode::Reconcile);
+        assert_eq!(summary(&p), ["record Released AAA1"]);
+        let deactivate = p
+            .upcoming
+            .iter()
+            .find(|u| u.step.starts_with("deactivate"))
+            .map(|u| u.due);
+        assert_eq!(deactivate, Some(NOW + Duration::days(7)));
     }
 }

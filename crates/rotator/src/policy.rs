@@ -38,7 +38,7 @@ pub const IAM: &[Permission] = &[
     p("iam:CreateAccessKey", "rotate"),
     p(
         "iam:UpdateAccessKey",
-        "deactivate a retired key (and reactivate on rollback)",
+        "deactivate a retired key, or the new key on rollback",
     ),
     p(
         "iam:DeleteAccessKey",

@@ -7,6 +7,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::model::Mark;
 use crate::plan::{fmt_time, Action, Link, Plan};
 
 /// How one target's run ended.
@@ -239,6 +240,18 @@ pub fn describe(a: &Action) -> String {
             format!("delete inactive access key {key}, then its set {set_id}")
         }
         Action::DeleteRetired { key, set_id: None } => format!("delete inactive access key {key}"),
+        Action::Record {
+            key,
+            mark: Mark::Released,
+        } => {
+            format!("record that the set of key {key} has no reference left (its cutover)")
+        }
+        Action::Record {
+            key,
+            mark: Mark::Deactivated,
+        } => {
+            format!("record that key {key} is inactive (the delete delay counts from now)")
+        }
         Action::DeleteSet { set_id } => {
             format!("delete credential set {set_id}, whose key no longer exists")
         }

@@ -37,6 +37,9 @@ pub struct KeyInfo {
     /// When this tool deactivated it, if recorded.
     #[serde(with = "time::serde::rfc3339::option")]
     pub deactivated: Option<OffsetDateTime>,
+    /// When the last reference left the set holding it (its cutover), if recorded.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub released: Option<OffsetDateTime>,
 }
 
 /// One credential set owned by the target.
@@ -151,6 +154,7 @@ pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetSta
             last_used: k.last_used.clone(),
             set: holder(&k.id),
             deactivated: obs.deactivated.get(&k.id).copied(),
+            released: obs.released.get(&k.id).copied(),
         })
         .collect();
     let mut compliance: Vec<Finding> = keys

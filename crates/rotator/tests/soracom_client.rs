@@ -246,3 +246,32 @@ async fn an_advertised_rate_limit_is_waited_for() {
     let limited = emu.requests().iter().filter(|r| r.status == 429).count();
     assert_eq!(limited, 0);
 }
+
+#[tokio::test]
+async fn a_rejection_after_an_unanswered_attempt_is_not_definite() {
+    let (emu, client) = setup().await;
+    let g = emu.add_group("g", json!({"SoracomAir": {}}));
+    // The first attempt may have been applied (no answer); a 400 on the retry does not
+    // prove the write did not happen, so the caller must not roll back on it.
+    emu.add_fault(fault(
+        "putConfigurationParameters",
+        1,
+        1,
+        FaultKind::SucceedThenDrop,
+    ));
+    emu.add_fault(fault(
+        "putConfigurationParameters",
+        2,
+        1,
+        FaultKind::Status {
+            status: 400,
+            body: FaultBody::Json,
+        },
+    ));
+    let err = client
+        .put_group_config(&g, "SoracomFunnel", "credentialsId", &json!("x"))
+        .await
+        .expect_err("400 on the retry");
+    assert!(!err.is_definite_rejection(), "{err}");
+    assert!(err.to_string().contains("outcome is unknown"), "{err}");
+}

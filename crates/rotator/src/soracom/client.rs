@@ -35,6 +35,9 @@ const EXCERPT: usize = 120;
 /// 1,000 groups with their configuration); anything larger is refused, never buffered.
 pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
+/// Operations whose request body carries a secret (an AWS secret access key or an auth key).
+const SECRET_BEARING: &[&str] = &["auth", "createCredential", "updateCredential"];
+
 /// One SORACOM operation: its spec operationId and path template (the rate-limit scope).
 #[derive(Clone, Copy, Debug)]
 struct Op {
@@ -255,6 +258,9 @@ impl SoracomClient {
         let attempts = self.settings.retry_attempts.max(1);
         let mut relogged = false;
         let mut attempt = 0;
+        // Whether an earlier attempt may have been applied (no answer, or a 5xx): then a
+        // later 4xx does not prove the request was rejected.
+        let mut unknown_outcome = false;
         loop {
             attempt += 1;
             let (api_key, token, generation) = self.credentials().await?;
@@ -293,7 +299,14 @@ impl SoracomClient {
             match retry_after {
                 Some(wait) if attempt < attempts => {
                     tracing::warn!(op = op.id, attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
+                    unknown_outcome |= !err.is_definite_rejection();
                     tokio::time::sleep(wait).await;
+                }
+                _ if unknown_outcome && err.is_definite_rejection() => {
+                    return Err(Error::SoracomTransport {
+                        op: op.id,
+                        message: format!("{err}; an earlier attempt's outcome is unknown"),
+                    })
                 }
                 _ => return Err(err),
             }
@@ -427,6 +440,11 @@ pub(crate) fn error_from(op: &'static str, status: u16, headers: &HeaderMap, bod
             }
         }
     };
+    // The request of these operations carried a secret; a server or proxy that echoes
+    // the request in its error must not carry it into logs and notifications.
+    if SECRET_BEARING.contains(&op) {
+        message = "(the server's text is not shown: the request carried a secret)".into();
+    }
     if status == 429 {
         let h = |n: &str| {
             headers
@@ -707,7 +725,7 @@ mod tests {
         assert_eq!(e.to_string(), "SORACOM listGroups: HTTP 400 X1: wrapped");
         let html = headers(&[("content-type", "text/html")]);
         let e = error_from(
-            "auth",
+            "listGroups",
             502,
             &html,
             b"<html>\n<body>502 Bad Gateway</body></html>",
@@ -720,18 +738,33 @@ mod tests {
                 && !s.contains('\n'),
             "{s}"
         );
-        let e = error_from("auth", 500, &h, br#"{"code":"X","mess"#);
+        let e = error_from("listGroups", 500, &h, br#"{"code":"X","mess"#);
         assert!(e.to_string().contains("non-SORACOM body"), "{e}");
-        let e = error_from("auth", 503, &h, b"");
+        let e = error_from("listGroups", 503, &h, b"");
         assert!(e.to_string().contains("empty body"), "{e}");
         let long = vec![b'a'; 10_000];
-        assert!(error_from("auth", 500, &h, &long).to_string().len() < 400);
+        assert!(error_from("listGroups", 500, &h, &long).to_string().len() < 400);
         let rl = headers(&[
             ("x-soracom-ratelimit-limit", "60"),
             ("x-soracom-ratelimit-seconds-before-refresh", "7"),
         ]);
         let s = error_from("listGroups", 429, &rl, b"").to_string();
         assert!(s.contains("limit 60") && s.contains("retry in 7 s"), "{s}");
+    }
+
+    #[test]
+    fn errors_of_secret_bearing_calls_never_quote_the_server() {
+        let h = headers(&[("content-type", "application/json")]);
+        let echo = br#"{"code":"CRD0001","message":"bad secretAccessKey wJalrXUtnFEMI"}"#;
+        let s = error_from("createCredential", 400, &h, echo).to_string();
+        assert!(s.contains("CRD0001") && !s.contains("wJalr"), "{s}");
+        let s = error_from("updateCredential", 500, &h, b"<html>wJalrXUtnFEMI</html>").to_string();
+        assert!(!s.contains("wJalr"), "{s}");
+        let s = error_from("listCredentials", 400, &h, echo).to_string();
+        assert!(
+            s.contains("bad secretAccessKey"),
+            "other calls keep the server's words: {s}"
+        );
     }
 
     #[test]
