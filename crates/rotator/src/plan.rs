@@ -676,16 +676,16 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
         .collect();
 
     // Old keys and the time SORACOM stopped using them (None: not recorded yet).
-    let mut olds: Vec<(
-        AccessKeyId,
-        Option<String>,
-        Option<OffsetDateTime>,
-        Option<OffsetDateTime>,
-    )> = Vec::new();
+    let mut olds: Vec<OldKey> = Vec::new();
     if target.strategy == Strategy::InPlace {
         if let Some(c) = view.current_set() {
             if let Some(prev) = &c.previous {
-                olds.push((prev.clone(), None, c.set.updated.or(c.set.created), None));
+                olds.push(OldKey {
+                    key: prev.clone(),
+                    set_id: None,
+                    cutover: c.set.updated.or(c.set.created),
+                    set_last_used: None,
+                });
             }
         }
     } else {
@@ -721,11 +721,22 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
                 .released
                 .get(k)
                 .map(|r| next_created.map_or(*r, |n| n.max(*r)));
-            olds.push((k.clone(), Some(s.set.id.clone()), cutover, s.set.last_used));
+            olds.push(OldKey {
+                key: k.clone(),
+                set_id: Some(s.set.id.clone()),
+                cutover,
+                set_last_used: s.set.last_used,
+            });
         }
     }
 
-    for (k, set_id, cutover, set_last_used) in olds {
+    for OldKey {
+        key: k,
+        set_id,
+        cutover,
+        set_last_used,
+    } in olds
+    {
         let Some(access) = key(&k) else { continue };
         if in_use.contains(&k) || making_room.contains(&k) {
             continue;
@@ -796,6 +807,15 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
             }
         }
     }
+}
+
+/// An old key to retire: the set that held it (none in place), when SORACOM stopped using
+/// it (None: not recorded yet), and SORACOM's last use of that set.
+struct OldKey {
+    key: AccessKeyId,
+    set_id: Option<String>,
+    cutover: Option<OffsetDateTime>,
+    set_last_used: Option<OffsetDateTime>,
 }
 
 /// Adds a `Record` action unless the plan already has it.
