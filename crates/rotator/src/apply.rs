@@ -330,12 +330,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     .record_mark(user, *mark, key, now)
                     .await
                     .map(|()| run.ok(describe(action))),
-                Action::DeleteSet { set_id } => {
-                    self.soracom.delete_credential(set_id).await.map(|()| {
-                        run.ok(format!(
-                            "deleted credential set {set_id}, whose key no longer exists"
-                        ))
-                    })
+                Action::DeleteSet { set_id, key } => {
+                    self.delete_retired_set(user, key, set_id, &mut run).await
                 }
                 _ => Ok(()),
             };
@@ -401,15 +397,35 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     ) -> Result<()> {
         self.iam.delete_key(user, key).await?;
         run.ok(format!("deleted retired access key {key}"));
+        match set_id {
+            Some(set_id) => self.delete_retired_set(user, key, set_id, run).await,
+            None => {
+                self.forget(user, key, run).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes the set of a retired key, then the key's records. The records go last: while
+    /// the set remains, they are the proof that this tool retired its key.
+    async fn delete_retired_set(
+        &self,
+        user: &str,
+        key: &AccessKeyId,
+        set_id: &str,
+        run: &mut TargetRun,
+    ) -> Result<()> {
+        self.soracom.delete_credential(set_id).await?;
+        run.ok(format!("deleted unused credential set {set_id}"));
+        self.forget(user, key, run).await;
+        Ok(())
+    }
+
+    async fn forget(&self, user: &str, key: &AccessKeyId, run: &mut TargetRun) {
         if let Err(e) = self.iam.forget_marks(user, key).await {
-            // Harmless: a record of a key that no longer exists is never read.
+            // Harmless once the set is gone: nothing names the key any more.
             run.fail(format!("removing the records of {key}"), &e);
         }
-        if let Some(set_id) = set_id {
-            self.soracom.delete_credential(set_id).await?;
-            run.ok(format!("deleted unused credential set {set_id}"));
-        }
-        Ok(())
     }
 
     /// Creates a key and verifies it; on failure, whatever was created is deleted.

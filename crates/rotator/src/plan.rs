@@ -198,11 +198,13 @@ pub enum Action {
         /// What happened to it, now.
         mark: Mark,
     },
-    /// Delete an unreferenced set whose key no longer exists.
+    /// Delete an unreferenced set whose key no longer exists, then forget that key's records.
     #[serde(rename_all = "camelCase")]
     DeleteSet {
         /// The set.
         set_id: String,
+        /// The key it named.
+        key: AccessKeyId,
     },
 }
 
@@ -703,10 +705,17 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
                 continue;
             };
             if s.key_state == KeyState::Missing {
-                // Only a set this tool made and linked; a hand-made set's key may have been
-                // mistyped in adopt_keys, so it is reported, never deleted.
+                // A set this tool made, or one whose key this tool retired (its records are
+                // still on the user: a retirement cut short). A hand-made set's key may just
+                // be mistyped in adopt_keys: that is reported, never acted on.
+                let retired_here = obs.deactivated.contains_key(k) || obs.released.contains_key(k);
                 match &s.link {
-                    Link::Description(_) => plan.actions.push(Action::DeleteSet { set_id: s.set.id.clone() }),
+                    Link::Description(_) => {
+                        plan.actions.push(Action::DeleteSet { set_id: s.set.id.clone(), key: k.clone() })
+                    }
+                    Link::Adopted(_) if retired_here => {
+                        plan.actions.push(Action::DeleteSet { set_id: s.set.id.clone(), key: k.clone() })
+                    }
                     _ => plan.notes.push(format!(
                         "set {} names key {k}, which no longer exists; check adopt_keys, or delete the set by hand",
                         s.set.id
@@ -1062,7 +1071,7 @@ mod tests {
                         set_id.as_deref().unwrap_or("-")
                     )
                 }
-                Action::DeleteSet { set_id } => format!("delete-set {set_id}"),
+                Action::DeleteSet { set_id, .. } => format!("delete-set {set_id}"),
                 Action::Record { key, mark } => format!("record {mark:?} {}", &key.as_str()[16..]),
                 Action::Repoint { slot, from, to } => {
                     let g = match &slot.holder {
@@ -1747,5 +1756,38 @@ mod tests {
             .find(|u| u.step.starts_with("deactivate"))
             .map(|u| u.due);
         assert_eq!(deactivate, Some(NOW + Duration::days(7)));
+    }
+
+    #[test]
+    fn a_hand_made_set_whose_key_is_gone_is_deleted_only_after_this_tool_retired_it() {
+        let c = Retire {
+            name: "",
+            cutover_days: 30,
+            k1: k1(KeyStatus::Active, None),
+            old_desc: None,
+            old_last_used_days: None,
+            deactivated_days: None,
+            adopt_keys: true,
+            mode: Mode::Reconcile,
+            actions: &[],
+            blocked: false,
+            upcoming: 0,
+        };
+        let (t, mut obs) = retire_world(&c);
+        obs.keys.retain(|k| k.id.as_str() != K1);
+        obs.released.clear();
+        // A mistyped adopt_keys also looks like this: report, never delete.
+        let p = plan(&t, &obs, NOW, Mode::Reconcile);
+        assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+        assert!(
+            p.notes.iter().any(|n| n.contains("no longer exists")),
+            "{:?}",
+            p.notes
+        );
+        // The tool's own record of retiring that key makes it certain.
+        obs.deactivated
+            .insert(AccessKeyId::new(K1), NOW - Duration::days(10));
+        let p = plan(&t, &obs, NOW, Mode::Reconcile);
+        assert_eq!(summary(&p), ["delete-set p-260801"]);
     }
 }

@@ -252,7 +252,7 @@ pub fn describe(a: &Action) -> String {
         } => {
             format!("record that key {key} is inactive (the delete delay counts from now)")
         }
-        Action::DeleteSet { set_id } => {
+        Action::DeleteSet { set_id, .. } => {
             format!("delete credential set {set_id}, whose key no longer exists")
         }
     }
