@@ -270,7 +270,7 @@ def main():
     ap.add_argument("--latency-ms", type=int, default=20)
     ap.add_argument("--rate-limit", type=int, default=0, help="calls per window per path; 0 = none")
     ap.add_argument("--rate-window-seconds", type=int, default=1)
-    ap.add_argument("--page-size", type=int, default=100, help="tool's [soracom] page_size")
+    ap.add_argument("--page-size", type=int, default=1000, help="tool's [soracom] page_size (its default)")
     ap.add_argument("--concurrency", type=int, default=16, help="tool's [soracom] concurrency")
     ap.add_argument("--emulator-page-size", type=int, default=100, help="emulator's max page")
     ap.add_argument("--no-baseline", action="store_true")

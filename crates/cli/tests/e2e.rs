@@ -629,3 +629,43 @@ async fn verification_needs_successes_in_a_row() {
     w.assert_converged(&id_for(0)).await;
     w.finish().await;
 }
+
+/// Large pages keep a run fast, but the API states no maximum for `limit`: a server that
+/// refuses the configured size gets 100 from then on, and the run completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_page_size_falls_back_to_100() {
+    let w = World::new().await;
+    w.seed().await;
+    let text = std::fs::read_to_string(w.config_path()).expect("config");
+    std::fs::write(
+        w.config_path(),
+        text.replace("page_size = 100", "page_size = 1000"),
+    )
+    .expect("config");
+    w.emu.add_fault(Fault {
+        operation: "listGroups".into(),
+        nth: 1,
+        times: 1,
+        kind: FaultKind::Status {
+            status: 400,
+            body: FaultBody::Json,
+        },
+    });
+    w.expect(&["rotate"], 0).await;
+    let limits: Vec<String> = w
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.operation.as_deref() == Some("listGroups"))
+        .filter_map(|r| r.query.clone())
+        .collect();
+    assert!(limits[0].contains("limit=1000"), "{limits:?}");
+    assert!(
+        limits[1..]
+            .iter()
+            .all(|q| q.contains("limit=100") && !q.contains("limit=1000")),
+        "{limits:?}"
+    );
+    w.assert_converged(&id_for(0)).await;
+    w.finish().await;
+}

@@ -14,7 +14,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use crate::config::{Config, Target};
+use crate::config::{Config, Target, FALLBACK_PAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
 use crate::model::{
@@ -139,6 +139,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); targets.len()];
         let mut after: Option<String> = None;
         let mut pages = 0;
+        let mut limit = self.config.soracom.page_size;
         loop {
             pages += 1;
             if pages > MAX_PAGES {
@@ -147,10 +148,20 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     detail: format!("more than {MAX_PAGES} pages"),
                 });
             }
-            let page = self
-                .soracom
-                .list_groups(after.as_deref(), self.config.soracom.page_size)
-                .await?;
+            let page = match self.soracom.list_groups(after.as_deref(), limit).await {
+                // Few pages keep a run fast, but the API states no maximum for `limit`: a
+                // server that refuses a large one gets the common size from then on.
+                Err(Error::SoracomStatus { status: 400, .. }) if limit > FALLBACK_PAGE_SIZE => {
+                    tracing::warn!(
+                        limit,
+                        fallback = FALLBACK_PAGE_SIZE,
+                        "listGroups refused the page size"
+                    );
+                    limit = FALLBACK_PAGE_SIZE;
+                    self.soracom.list_groups(after.as_deref(), limit).await?
+                }
+                other => other?,
+            };
             for g in &page.groups {
                 for (i, t) in targets.iter().enumerate() {
                     let owns = |id: &str| t.owns(id);

@@ -20,6 +20,10 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// The page size used when the server refuses a larger `limit` (the API documents no
+/// maximum; 100 is the smallest any client of it is known to use by default).
+pub const FALLBACK_PAGE_SIZE: u32 = 100;
+
 /// SORACOM coverage: each has its own API endpoint and its own resources.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub enum Coverage {
@@ -93,7 +97,8 @@ pub struct SoracomSettings {
     pub coverage: Option<Coverage>,
     /// soracom-cli profile name to read the auth key from, when the environment has none.
     pub profile: Option<String>,
-    /// Groups requested per page (`limit`).
+    /// Groups requested per page (`limit`); a server that refuses it gets
+    /// [`FALLBACK_PAGE_SIZE`] for the rest of the run.
     pub page_size: u32,
     /// References repointed at once.
     pub concurrency: usize,
@@ -237,7 +242,7 @@ impl Config {
         let soracom = SoracomSettings {
             coverage: s.coverage,
             profile: s.profile,
-            page_size: range("soracom.page_size", s.page_size, 100, 1, 1000).map_err(err)?,
+            page_size: range("soracom.page_size", s.page_size, 1000, 1, 1000).map_err(err)?,
             concurrency: range("soracom.concurrency", s.concurrency, 16, 1, 64).map_err(err)?
                 as usize,
             request_timeout: Duration::from_secs(
@@ -538,7 +543,7 @@ credential_id = "aws-fixed"
             Err(e) => panic!("{e}"),
         };
         assert_eq!(c.soracom.coverage, Some(Coverage::G));
-        assert_eq!(c.soracom.page_size, 100);
+        assert_eq!(c.soracom.page_size, 1000);
         assert_eq!(c.verify.successes, 3);
         assert_eq!(c.targets.len(), 3);
         assert_eq!(c.targets[0].settle_minutes, 60);
