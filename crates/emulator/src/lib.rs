@@ -35,6 +35,22 @@ use state::AuthKey;
 
 /// Creation time of the seeded credential set: 2022-08-10T00:00:00Z.
 const SEED_CREATED_MS: i64 = 1_660_089_600_000;
+/// The seed's credential set id (the original post's naming).
+const SEED_SET_ID: &str = "aws-soracom-funnel-sample-220810";
+
+/// The seed's SoracomFunnel configuration, using the seed's credential set.
+fn seed_funnel_config() -> Value {
+    json!({
+        "credentialsId": SEED_SET_ID,
+        "enabled": true,
+        "contentType": "application/json",
+        "destination": {
+            "provider": "aws",
+            "service": "aws-iot",
+            "resourceUrl": "https://xxxx.iot.ap-northeast-1.amazonaws.com/soracom/%{imsi}",
+        },
+    })
+}
 
 /// A running emulator. Dropping it stops the server too; [`Emulator::shutdown`] also waits.
 pub struct Emulator {
@@ -127,29 +143,21 @@ impl Emulator {
     /// `aws-soracom-funnel-sample-220810` holding the given AWS key, and groups `test-1` and
     /// `test-2` whose SoracomFunnel configuration uses it.
     pub fn seed_funnel_sample(&self, access_key_id: &str, secret_access_key: &str) {
-        const ID: &str = "aws-soracom-funnel-sample-220810";
+        self.seed_credential(access_key_id, secret_access_key);
+        for name in ["test-1", "test-2"] {
+            self.add_group(name, json!({"SoracomFunnel": seed_funnel_config()}));
+        }
+    }
+
+    /// The seed's credential set, created on the seed's date.
+    fn seed_credential(&self, access_key_id: &str, secret_access_key: &str) {
         self.put_credential(
-            ID,
+            SEED_SET_ID,
             "aws-credentials",
             "",
             json!({"accessKeyId": access_key_id, "secretAccessKey": secret_access_key}),
             SEED_CREATED_MS,
         );
-        for name in ["test-1", "test-2"] {
-            self.add_group(
-                name,
-                json!({"SoracomFunnel": {
-                    "credentialsId": ID,
-                    "enabled": true,
-                    "contentType": "application/json",
-                    "destination": {
-                        "provider": "aws",
-                        "service": "aws-iot",
-                        "resourceUrl": "https://xxxx.iot.ap-northeast-1.amazonaws.com/soracom/%{imsi}",
-                    },
-                }}),
-            );
-        }
     }
 
     /// Seeds a scale scenario: credential set `aws-soracom-funnel-sample-220810` holding the
@@ -164,14 +172,7 @@ impl Emulator {
         groups: usize,
         referencing: usize,
     ) {
-        const ID: &str = "aws-soracom-funnel-sample-220810";
-        self.put_credential(
-            ID,
-            "aws-credentials",
-            "",
-            json!({"accessKeyId": access_key_id, "secretAccessKey": secret_access_key}),
-            SEED_CREATED_MS,
-        );
+        self.seed_credential(access_key_id, secret_access_key);
         let referencing = referencing.min(groups);
         let mut st = lock(&self.shared);
         for i in 0..groups {
@@ -179,16 +180,7 @@ impl Emulator {
             let refers = (i + 1) * referencing / groups.max(1) > i * referencing / groups.max(1);
             let mut configuration = json!({"SoracomAir": {"metadata": {"enabled": true}}});
             if refers {
-                configuration["SoracomFunnel"] = json!({
-                    "credentialsId": ID,
-                    "enabled": true,
-                    "contentType": "application/json",
-                    "destination": {
-                        "provider": "aws",
-                        "service": "aws-iot",
-                        "resourceUrl": "https://xxxx.iot.ap-northeast-1.amazonaws.com/soracom/%{imsi}",
-                    },
-                });
+                configuration["SoracomFunnel"] = seed_funnel_config();
             }
             st.add_group(&format!("scale-{:05}", i + 1), configuration);
         }
