@@ -19,6 +19,18 @@ async fn keys_by_status(w: &World) -> (Vec<String>, Vec<String>) {
     (of("Active"), of("Inactive"))
 }
 
+/// A clocked world whose hand-made seed set is adopted (its key in `adopt_keys`), rotated by
+/// `reconcile` 91 days on: the world, the old key and the old set.
+async fn rotated_at_day_91() -> (World, String, String) {
+    let w = World::clocked().await;
+    let k1 = w.seed().await;
+    let old = format!("{PREFIX}-220810");
+    w.write_config(&format!("adopt_keys = {{ \"{old}\" = \"{k1}\" }}"));
+    let now = w.travel(91);
+    w.expect(&["reconcile", "--now", &now], 0).await;
+    (w, k1, old)
+}
+
 /// Rotate at 90 days, deactivate after the grace period, delete after the quiet period,
 /// rotate again: 200 days, invariants after every step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,13 +164,7 @@ async fn an_old_key_used_after_cutover_is_kept_and_reported() {
 /// SORACOM still using the old set after cutover blocks retirement the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_set_used_after_cutover_is_kept() {
-    let w = World::clocked().await;
-    let k1 = w.seed().await;
-    w.write_config(&format!(
-        "adopt_keys = {{ \"{PREFIX}-220810\" = \"{k1}\" }}"
-    ));
-    let now = w.travel(91);
-    w.expect(&["reconcile", "--now", &now], 0).await;
+    let (w, _, _) = rotated_at_day_91().await;
     let used = time::OffsetDateTime::parse(
         &w.travel(96),
         &time::format_description::well_known::Rfc3339,
@@ -179,12 +185,7 @@ async fn an_old_set_used_after_cutover_is_kept() {
 /// key is deactivated, rollback is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_before_and_after_deactivation() {
-    let w = World::clocked().await;
-    let k1 = w.seed().await;
-    let old = format!("{PREFIX}-220810");
-    w.write_config(&format!("adopt_keys = {{ \"{old}\" = \"{k1}\" }}"));
-    let now = w.travel(91);
-    w.expect(&["reconcile", "--now", &now], 0).await;
+    let (w, k1, old) = rotated_at_day_91().await;
     let s1 = id_for(91);
     let k2 = w.key_of_set(&s1).expect("k2");
 
@@ -285,12 +286,7 @@ async fn adopted_set_is_rotated_and_retired() {
 /// `status` as JSON, field by field, on a seeded account; and the same as text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_reports_keys_sets_dates_and_compliance() {
-    let w = World::clocked().await;
-    let k1 = w.seed().await;
-    let old = format!("{PREFIX}-220810");
-    w.write_config(&format!("adopt_keys = {{ \"{old}\" = \"{k1}\" }}"));
-    let now = w.travel(91);
-    w.expect(&["reconcile", "--now", &now], 0).await;
+    let (w, k1, old) = rotated_at_day_91().await;
     let s1 = id_for(91);
     let k2 = w.key_of_set(&s1).expect("k2");
     let now = w.travel(95);
