@@ -637,11 +637,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 }
                 Err(e) => e,
             };
-            let sets = self
-                .soracom
-                .list_credentials()
-                .await
-                .map_err(|_| err_clone(&err))?;
+            // Without the listing nothing can be decided: the create's own error stands.
+            let Ok(sets) = self.soracom.list_credentials().await else {
+                return Err(err);
+            };
             match sets.iter().find(|s| s.id == set_id) {
                 Some(s) if s.linked_key().as_ref() == Some(&key.id) => return Ok(()),
                 Some(_) => return Err(err),
@@ -781,10 +780,6 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         tracing::info!(holder = %slot.holder, to = %to, "repointed");
         Ok(())
     }
-}
-
-fn err_clone(e: &Error) -> Error {
-    Error::Unconfirmed(e.to_string())
 }
 
 /// Whether `arn` is the IAM user `user` (any path, any account).

@@ -42,7 +42,8 @@ pub struct KeyInfo {
     pub released: Option<OffsetDateTime>,
 }
 
-/// One credential set owned by the target.
+/// One credential set owned by the target. Not the listed `CredentialSet` itself: its
+/// description holds the full access key id, which output shows only masked (in `link`).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SetInfo {

@@ -62,15 +62,22 @@ impl SoracomClient {
         })
     }
 
-    fn auth_keys_path(&self, op: Op, who: &Identity) -> Result<String> {
+    /// The operation (the user's or, for the root user, the operator's) and its path.
+    fn route(&self, who: &Identity, user_op: Op, operator_op: Op) -> Result<(Op, String)> {
+        let op = if who.user_name.is_some() {
+            user_op
+        } else {
+            operator_op
+        };
         let operator = path_segment(op.id, &who.operator_id)?;
-        Ok(match &who.user_name {
+        let path = match &who.user_name {
             Some(user) => format!(
                 "/operators/{operator}/users/{}/auth_keys",
                 path_segment(op.id, user)?
             ),
             None => format!("/operators/{operator}/auth_keys"),
-        })
+        };
+        Ok((op, path))
     }
 
     /// The ids of `who`'s AuthKeys (`listUserAuthKeys` / `listOperatorAuthKeys`).
@@ -80,12 +87,7 @@ impl SoracomClient {
         struct Item {
             auth_key_id: String,
         }
-        let op = if who.user_name.is_some() {
-            LIST_USER_KEYS
-        } else {
-            LIST_OPERATOR_KEYS
-        };
-        let path = self.auth_keys_path(op, who)?;
+        let (op, path) = self.route(who, LIST_USER_KEYS, LIST_OPERATOR_KEYS)?;
         let reply = self.call(op, Method::GET, &path, &[], None).await?;
         let items: Vec<Item> = decode(op.id, &reply.body)?;
         Ok(items.into_iter().map(|i| i.auth_key_id).collect())
@@ -100,12 +102,7 @@ impl SoracomClient {
             auth_key_id: String,
             auth_key: String,
         }
-        let op = if who.user_name.is_some() {
-            GENERATE_USER_KEY
-        } else {
-            GENERATE_OPERATOR_KEY
-        };
-        let path = self.auth_keys_path(op, who)?;
+        let (op, path) = self.route(who, GENERATE_USER_KEY, GENERATE_OPERATOR_KEY)?;
         let reply = self.call(op, Method::POST, &path, &[], None).await?;
         // The body holds the new secret: never quote it.
         let g: Generated = serde_json::from_slice(&reply.body).map_err(|_| Error::SoracomBody {
@@ -121,16 +118,8 @@ impl SoracomClient {
 
     /// Deletes AuthKey `key_id` of `who`; a key already gone (404) is not an error.
     pub async fn delete_auth_key(&self, who: &Identity, key_id: &str) -> Result<()> {
-        let op = if who.user_name.is_some() {
-            DELETE_USER_KEY
-        } else {
-            DELETE_OPERATOR_KEY
-        };
-        let path = format!(
-            "{}/{}",
-            self.auth_keys_path(op, who)?,
-            path_segment(op.id, key_id)?
-        );
+        let (op, keys) = self.route(who, DELETE_USER_KEY, DELETE_OPERATOR_KEY)?;
+        let path = format!("{keys}/{}", path_segment(op.id, key_id)?);
         match self.call(op, Method::DELETE, &path, &[], None).await {
             Ok(_) | Err(Error::SoracomStatus { status: 404, .. }) => Ok(()),
             Err(e) => Err(e),
