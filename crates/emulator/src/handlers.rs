@@ -330,6 +330,7 @@ fn generate_auth_key(
     let id = format!("keyId-{}", st.random_hex());
     let secret = format!("secret-{}{}", st.random_hex(), st.random_hex());
     let created_ms = st.now_ms();
+    st.issued_auth_keys.push(secret.clone());
     st.auth_keys.insert(
         id.clone(),
         crate::state::AuthKey {

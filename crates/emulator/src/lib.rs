@@ -122,6 +122,7 @@ impl Emulator {
     fn insert_auth_key(&self, id: &str, secret: &str, user_name: Option<String>) {
         let mut st = lock(&self.shared);
         let now_ms = st.now_ms();
+        st.issued_auth_keys.push(secret.to_owned());
         st.auth_keys.insert(
             id.to_owned(),
             AuthKey {
@@ -322,6 +323,18 @@ impl Emulator {
     /// Calls a `SucceedThenHang` fault performed and is holding (or held) unanswered.
     pub fn held(&self) -> u64 {
         lock(&self.shared).held
+    }
+
+    /// Each injected fault that fired so far: the operation and the kind, in order
+    /// (recorded when it fires, so a call whose answer never arrived is there too).
+    pub fn fired(&self) -> Vec<(String, FaultKind)> {
+        lock(&self.shared).fired.clone()
+    }
+
+    /// Every AuthKey secret accepted or generated so far, deleted ones included (for the
+    /// tests' search for secrets in output).
+    pub fn issued_auth_keys(&self) -> Vec<String> {
+        lock(&self.shared).issued_auth_keys.clone()
     }
 
     /// Clears the request log and the call counts.

@@ -72,6 +72,9 @@ pub struct RecordedRequest {
     pub status: u16,
     /// When it was received; for a routed call, when the rate limit counted it.
     pub at: std::time::Instant,
+    /// The injected fault this call got, if one fired (a 429 without one came from the
+    /// rate limit).
+    pub fault: Option<crate::faults::FaultKind>,
 }
 
 /// A group as stored.
@@ -167,6 +170,12 @@ pub(crate) struct State {
     pub counts: BTreeMap<String, u64>,
     /// Calls performed and then held unanswered by a `SucceedThenHang` fault.
     pub held: u64,
+    /// Each injected fault that fired: the operation and the kind, in order, recorded when
+    /// it fires (a call whose answer never arrived included).
+    pub fired: Vec<(String, crate::faults::FaultKind)>,
+    /// Every AuthKey secret the emulator accepted or generated, deleted ones included:
+    /// tests look for them in what the client printed.
+    pub issued_auth_keys: Vec<String>,
     /// Random per emulator, so ids differ between runs.
     id_prefix: u32,
     /// Source of id uniqueness.
@@ -196,6 +205,8 @@ impl Default for State {
             requests: Vec::new(),
             counts: BTreeMap::new(),
             held: 0,
+            fired: Vec::new(),
+            issued_auth_keys: Vec::new(),
             id_prefix,
             id_counter: 0,
             random,
