@@ -201,12 +201,13 @@ fn check_token(st: &State, headers: &[(String, String)]) -> Result<(), ApiError>
 }
 
 fn list_credentials(st: &State) -> Reply {
+    let show_key_id = !st.omit_access_key_id;
     Reply::json(
         200,
         Value::Array(
             st.credentials
                 .values()
-                .map(StoredCredential::model)
+                .map(|c| c.model(show_key_id))
                 .collect(),
         ),
     )
@@ -262,13 +263,14 @@ fn create_credential(st: &mut State, id: &str, body: &[u8]) -> Result<Reply, Api
         update_ms: now,
         last_used_ms: 0,
     };
-    let model = stored.model();
+    let model = stored.model(!st.omit_access_key_id);
     st.credentials.insert(id.to_owned(), stored);
     Ok(Reply::json(201, model))
 }
 
 fn update_credential(st: &mut State, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
     let now = st.now_ms();
+    let show_key_id = !st.omit_access_key_id;
     let stored = st
         .credentials
         .get_mut(id)
@@ -278,7 +280,7 @@ fn update_credential(st: &mut State, id: &str, body: &[u8]) -> Result<Reply, Api
     stored.description = description;
     stored.credentials = credentials;
     stored.update_ms = now;
-    Ok(Reply::json(200, stored.model()))
+    Ok(Reply::json(200, stored.model(show_key_id)))
 }
 
 fn delete_credential(st: &mut State, id: &str) -> Result<Reply, ApiError> {

@@ -277,11 +277,18 @@ impl Emulator {
         }
     }
 
-    /// Sets a credential set's `lastUsedDateTime`; unknown ids are ignored.
+    /// Sets a credential set's `lastUsedDateTime` (traffic through it at `at_ms`); unknown
+    /// ids are ignored.
     pub fn mark_credential_used(&self, id: &str, at_ms: i64) {
         if let Some(c) = lock(&self.shared).credentials.get_mut(id) {
             c.last_used_ms = at_ms;
         }
+    }
+
+    /// Leaves `credentials.accessKeyId` out of every credential answer from now on (`true`),
+    /// or shows it again (`false`, the default). Models an API answer without it.
+    pub fn set_omit_access_key_id(&self, omit: bool) {
+        lock(&self.shared).omit_access_key_id = omit;
     }
 
     /// Arms a fault; its `nth` counts matching calls from now on.

@@ -36,12 +36,13 @@ pub struct StoredCredential {
 }
 
 impl StoredCredential {
-    /// The `CredentialsModel` the API returns: `credentials` is always `{}`.
-    pub(crate) fn model(&self) -> Value {
+    /// The `CredentialsModel` the API returns; `credentials` is [`credentials_view`], which
+    /// shows the access key id only if `show_key_id`.
+    pub(crate) fn model(&self, show_key_id: bool) -> Value {
         let mut m = json!({
             "credentialsId": self.id,
             "type": self.kind,
-            "credentials": {},
+            "credentials": credentials_view(&self.kind, &self.credentials, show_key_id),
             "createDateTime": self.create_ms,
             "updateDateTime": self.update_ms,
             "lastUsedDateTime": self.last_used_ms,
@@ -51,6 +52,26 @@ impl StoredCredential {
         }
         m
     }
+}
+
+/// The `credentials` object the API shows for a stored set. It never holds a secret.
+///
+/// For `aws-credentials` the real API returns the access key id: SORACOM's Swift SDK parses
+/// `credentials.accessKeyId` from list answers and its sandbox test expects a created set to
+/// echo it (shared/reference/soracom-real-api-facts.md, "Credential sets", SDKSWIFT). It is
+/// left out when the stored set has none, or when `show_key_id` is off (the knob that models
+/// an answer without it). For every other type neither the spec nor the facts say which
+/// fields come back, so none do: `{}`. That includes `aws-iam-role-credentials`, whose
+/// `roleArn` would identify it but is not documented as echoed (and `externalId` guards the
+/// role, so it stays hidden anyway).
+pub(crate) fn credentials_view(kind: &str, credentials: &Value, show_key_id: bool) -> Value {
+    let mut out = Map::new();
+    if kind == "aws-credentials" && show_key_id {
+        if let Some(id) = credentials.get("accessKeyId").filter(|v| v.is_string()) {
+            out.insert("accessKeyId".into(), id.clone());
+        }
+    }
+    Value::Object(out)
 }
 
 /// One request as received on the API side, with the status that was sent.
@@ -151,6 +172,8 @@ pub(crate) struct State {
     pub groups: BTreeMap<String, Group>,
     /// Event handlers (EventHandlerModel JSON) by handlerId.
     pub event_handlers: BTreeMap<String, Value>,
+    /// Leave `credentials.accessKeyId` out of credential answers.
+    pub omit_access_key_id: bool,
     /// Most groups per page.
     pub page_size: usize,
     /// Armed faults.
@@ -188,6 +211,7 @@ impl Default for State {
             credentials: BTreeMap::new(),
             groups: BTreeMap::new(),
             event_handlers: BTreeMap::new(),
+            omit_access_key_id: false,
             page_size: 100,
             faults: FaultSet::default(),
             rate: RateLimiter::default(),
@@ -401,6 +425,59 @@ mod tests {
         );
     }
 
+    /// Every type with the spec's example fields (`components/examples`), secret values
+    /// marked: only an AWS set's access key id may show.
+    #[test]
+    fn credentials_view_shows_no_secret() {
+        let examples = [
+            ("api-token-credentials", json!({"token": "SECRET"})),
+            (
+                "aws-credentials",
+                json!({"accessKeyId": "AKIA1", "secretAccessKey": "SECRET"}),
+            ),
+            (
+                "aws-iam-role-credentials",
+                json!({"roleArn": "SECRET", "externalId": "SECRET"}),
+            ),
+            (
+                "azure-credentials",
+                json!({"key": "SECRET", "policyName": "SECRET"}),
+            ),
+            ("psk", json!({"key": "SECRET"})),
+            (
+                "username-password-credentials",
+                json!({"username": "SECRET", "password": "SECRET"}),
+            ),
+            (
+                "x509",
+                json!({"ca": "SECRET", "cert": "SECRET", "key": "SECRET"}),
+            ),
+            // A non-AWS set that happens to hold an accessKeyId shows nothing either.
+            ("psk", json!({"accessKeyId": "SECRET", "key": "SECRET"})),
+        ];
+        for (kind, credentials) in examples {
+            for show in [true, false] {
+                let view = credentials_view(kind, &credentials, show);
+                assert!(!view.to_string().contains("SECRET"), "{kind}: {view}");
+                let expected = if kind == "aws-credentials" && show {
+                    json!({"accessKeyId": "AKIA1"})
+                } else {
+                    json!({})
+                };
+                assert_eq!(view, expected, "{kind} show={show}");
+            }
+        }
+        // No access key id stored (or not a string): nothing to show.
+        assert_eq!(
+            credentials_view("aws-credentials", &json!({"secretAccessKey": "S"}), true),
+            json!({})
+        );
+        assert_eq!(
+            credentials_view("aws-credentials", &json!({"accessKeyId": 7}), true),
+            json!({})
+        );
+    }
+
     #[test]
     fn secrets_not_in_model_and_ids_sort_in_order() {
         let c = StoredCredential {
@@ -412,8 +489,8 @@ mod tests {
             update_ms: 2,
             last_used_ms: 0,
         };
-        assert_eq!(c.model()["credentials"], json!({}));
-        assert!(c.model().get("description").is_none());
+        assert_eq!(c.model(true)["credentials"], json!({}));
+        assert!(c.model(true).get("description").is_none());
         let mut st = State::default();
         let a = st.next_id();
         let b = st.next_id();

@@ -22,7 +22,10 @@ async fn admin_api() {
 
     let (code, state) = send(env.http.get(admin("/state"))).await;
     assert_eq!(code, 200);
-    assert_eq!(state["credentials"][0]["credentials"], json!({}));
+    assert_eq!(
+        state["credentials"][0]["credentials"],
+        json!({"accessKeyId": "AKIA"})
+    );
     assert_eq!(state["groups"].as_array().map(Vec::len), Some(2));
     assert_eq!(state["eventHandlers"].as_array().map(Vec::len), Some(1));
     assert!(!state.to_string().contains("ADMINSECRET"));
@@ -84,6 +87,38 @@ async fn admin_api() {
     assert_eq!(send(env.req(Method::GET, "/event_handlers")).await.0, 200);
 
     assert_eq!(send(post("/latency", json!({"ms": 0}))).await.0, 204);
+
+    // A set's last use, and answers without the access key id.
+    let seed_set = "aws-soracom-funnel-sample-220810";
+    let used = json!({"credentialsId": seed_set, "atMs": 1_650_000_000_000_i64});
+    assert_eq!(send(post("/credential-used", used)).await.0, 204);
+    assert_eq!(
+        env.emu.credential(seed_set).map(|c| c.last_used_ms),
+        Some(1_650_000_000_000)
+    );
+    let unknown = json!({"credentialsId": "nope", "atMs": 1});
+    assert_eq!(send(post("/credential-used", unknown)).await.0, 404);
+    assert_eq!(
+        send(post("/credential-used", json!({"atMs": 1}))).await.0,
+        400
+    );
+    assert_eq!(
+        send(post("/omit-access-key-id", json!({"omit": true})))
+            .await
+            .0,
+        204
+    );
+    let (_, list) = send(env.req(Method::GET, "/credentials")).await;
+    assert_eq!(list[0]["credentials"], json!({}));
+    assert_eq!(list[0]["lastUsedDateTime"], 1_650_000_000_000_i64);
+    assert_eq!(
+        send(post("/omit-access-key-id", json!({"omit": false})))
+            .await
+            .0,
+        204
+    );
+    let (_, list) = send(env.req(Method::GET, "/credentials")).await;
+    assert_eq!(list[0]["credentials"], json!({"accessKeyId": "AKIA"}));
     let (code, stats) = send(env.http.get(admin("/stats"))).await;
     assert_eq!(code, 200);
     assert_eq!(stats["callCounts"]["listEventHandlers"], 3);

@@ -130,7 +130,7 @@ async fn credentials_crud_never_returns_secrets() {
         created,
         json!({
             "credentialsId": "my-set", "type": "aws-credentials", "description": "rotated",
-            "credentials": {}, "createDateTime": 1_700_000_000_000_i64,
+            "credentials": {"accessKeyId": "AKIA1"}, "createDateTime": 1_700_000_000_000_i64,
             "updateDateTime": 1_700_000_000_000_i64, "lastUsedDateTime": 0,
         })
     );
@@ -163,7 +163,7 @@ async fn credentials_crud_never_returns_secrets() {
     assert_eq!(updated["updateDateTime"], 1_700_000_100_000_i64);
     assert_eq!(updated["createDateTime"], 1_700_000_000_000_i64);
     assert_eq!(updated["lastUsedDateTime"], 1_700_000_050_000_i64);
-    assert_eq!(updated["credentials"], json!({}));
+    assert_eq!(updated["credentials"], json!({"accessKeyId": "AKIA2"}));
     assert_eq!(
         env.emu
             .credential("my-set")
@@ -180,7 +180,7 @@ async fn credentials_crud_never_returns_secrets() {
     let (status, list) = send(env.req(Method::GET, "/credentials")).await;
     assert_eq!(status, 200);
     assert_eq!(list.as_array().map(Vec::len), Some(1));
-    assert_eq!(list[0]["credentials"], json!({}));
+    assert_eq!(list[0]["credentials"], json!({"accessKeyId": "AKIA2"}));
     let raw = env.requests_text().await;
     assert!(!raw.contains("SECRET"), "a response leaked a secret: {raw}");
 
@@ -191,6 +191,121 @@ async fn credentials_crud_never_returns_secrets() {
         404
     );
     assert!(env.emu.credential_ids().is_empty());
+}
+
+/// The spec's example `credentials` of every type (`components/examples`), each value a
+/// marked secret except an AWS set's access key id.
+fn every_type() -> Vec<(&'static str, Value)> {
+    vec![
+        ("api-token-credentials", json!({"token": "SECRET-token"})),
+        (
+            "aws-credentials",
+            json!({"accessKeyId": "AKIAVIEW", "secretAccessKey": "SECRET-aws"}),
+        ),
+        (
+            "aws-iam-role-credentials",
+            json!({"roleArn": "SECRET-arn", "externalId": "SECRET-ext"}),
+        ),
+        (
+            "azure-credentials",
+            json!({"key": "SECRET-az", "policyName": "SECRET-pol"}),
+        ),
+        (
+            "azureIoT-credentials",
+            json!({"sharedAccessKey": "SECRET-sak", "sharedAccessKeyName": "SECRET-n"}),
+        ),
+        ("esrij-credentials", json!({"refererUrl": "SECRET-url"})),
+        (
+            "google-service-account-json",
+            json!({"credentials": "SECRET-json"}),
+        ),
+        (
+            "infoteria-platio-credentials",
+            json!({"secretToken": "SECRET-st", "tokenId": "SECRET-ti"}),
+        ),
+        (
+            "kii-thingif-credentials",
+            json!({"app_id": "SECRET-a", "app_key": "SECRET-k", "client_id": "SECRET-c", "client_secret": "SECRET-s"}),
+        ),
+        ("psk", json!({"key": "SECRET-psk"})),
+        (
+            "pubnub-credentials",
+            json!({"pubKey": "SECRET-pub", "subKey": "SECRET-sub"}),
+        ),
+        (
+            "username-password-credentials",
+            json!({"username": "SECRET-u", "password": "SECRET-p"}),
+        ),
+        (
+            "x509",
+            json!({"ca": "SECRET-ca", "cert": "SECRET-cert", "key": "SECRET-key"}),
+        ),
+    ]
+}
+
+/// No credential answer (create, update, list, admin state) shows a secret, for any type;
+/// an AWS set shows its access key id unless the omit knob is on.
+#[tokio::test]
+async fn no_secret_in_any_credentials_answer() {
+    let env = Env::new().await;
+    let mut texts = Vec::new();
+    for (i, (kind, credentials)) in every_type().into_iter().enumerate() {
+        let body = json!({"type": kind, "credentials": credentials});
+        let path = format!("/credentials/set-{i}");
+        let resp = env.req(Method::POST, &path).json(&body).send().await;
+        let resp = resp.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(resp.status(), 201, "{kind}");
+        let created = resp.text().await.unwrap_or_default();
+        let resp = env.req(Method::PUT, &path).json(&body).send().await;
+        let resp = resp.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(resp.status(), 200, "{kind}");
+        let updated = resp.text().await.unwrap_or_default();
+        let expected = if kind == "aws-credentials" {
+            json!({"accessKeyId": "AKIAVIEW"})
+        } else {
+            json!({})
+        };
+        for text in [&created, &updated] {
+            let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            assert_eq!(v["credentials"], expected, "{kind}: {text}");
+        }
+        texts.extend([created, updated]);
+    }
+    texts.push(env.requests_text().await);
+    let (_, state) = send(
+        env.http
+            .get(format!("{}/_emulator/state", env.emu.endpoint())),
+    )
+    .await;
+    texts.push(state.to_string());
+    for text in &texts {
+        assert!(
+            !text.contains("SECRET"),
+            "an answer leaked a secret: {text}"
+        );
+    }
+    assert!(texts.iter().any(|t| t.contains("AKIAVIEW")));
+
+    // The knob: answers without accessKeyId, from create, update and list alike.
+    env.emu.set_omit_access_key_id(true);
+    let body = json!({"type": "aws-credentials", "credentials": {"accessKeyId": "AKIAHIDE", "secretAccessKey": "SECRET-h"}});
+    let (status, created) = send(env.req(Method::POST, "/credentials/hidden").json(&body)).await;
+    assert_eq!((status, created["credentials"].clone()), (201, json!({})));
+    let (status, updated) = send(env.req(Method::PUT, "/credentials/hidden").json(&body)).await;
+    assert_eq!((status, updated["credentials"].clone()), (200, json!({})));
+    let (_, list) = send(env.req(Method::GET, "/credentials")).await;
+    let list = list.as_array().cloned().unwrap_or_default();
+    assert!(!list.is_empty() && list.iter().all(|c| c["credentials"] == json!({})));
+    // The admin state still shows what the store holds, the key id but no secret.
+    let (_, state) = send(
+        env.http
+            .get(format!("{}/_emulator/state", env.emu.endpoint())),
+    )
+    .await;
+    assert!(state.to_string().contains("AKIAHIDE") && !state.to_string().contains("SECRET"));
+    env.emu.set_omit_access_key_id(false);
+    let (_, list) = send(env.req(Method::GET, "/credentials")).await;
+    assert!(list.to_string().contains("AKIAHIDE"));
 }
 
 trait ResponsesText {
