@@ -2,7 +2,7 @@
 //!
 //! It lets a human or script inspect state (never secrets) and turn the same knobs the
 //! in-process `Emulator` methods turn: faults, clock, page size, rate limit, latency, a set's
-//! last use, whether answers show access key ids.
+//! last use, whether answers show access key ids, paging mode and `limit` maximum.
 //! Admin calls are not recorded, counted, faulted or rate limited.
 
 use std::time::Duration;
@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::faults::Fault;
+use crate::paging::PagingMode;
 use crate::ratelimit::RateLimit;
 use crate::reply::{codes, ApiError, Reply};
 use crate::server::{lock, to_response, Shared};
@@ -32,6 +33,8 @@ pub(crate) fn router() -> Router<Shared> {
         .route("/stats", get(stats))
         .route("/credential-used", post(credential_used))
         .route("/omit-access-key-id", post(omit_access_key_id))
+        .route("/paging", post(paging))
+        .route("/max-limit", post(max_limit))
 }
 
 fn ok() -> Response {
@@ -205,6 +208,43 @@ async fn omit_access_key_id(
     match body {
         Ok(Json(o)) => {
             lock(&shared).omit_access_key_id = o.omit;
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    mode: PagingMode,
+}
+
+async fn paging(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<Paging>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(p)) => {
+            lock(&shared).paging = p.mode;
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MaxLimit {
+    max_limit: Option<usize>,
+}
+
+async fn max_limit(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<MaxLimit>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(m)) => {
+            lock(&shared).max_limit = m.max_limit;
             ok()
         }
         Err(e) => bad(e),

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
+use crate::paging::{self, NextPage, PagingMode};
 use crate::reply::{codes, ApiError, Reply};
 use crate::routes::{percent_decode, Route};
 use crate::state::{merge_configuration, page, State, StoredCredential};
@@ -100,7 +101,7 @@ fn dispatch(st: &mut State, call: &Call<'_>) -> Result<Reply, ApiError> {
         "createCredential" => create_credential(st, param(0), call.body),
         "updateCredential" => update_credential(st, param(0), call.body),
         "deleteCredential" => delete_credential(st, param(0)),
-        "listGroups" => list_groups(st, call.query),
+        "listGroups" => list_groups(st, call),
         "getGroup" => get_group(st, param(0)),
         "putConfigurationParameters" => put_configuration(st, param(0), param(1), call.body),
         "listEventHandlers" => Ok(Reply::json(
@@ -385,33 +386,76 @@ fn query_params(query: Option<&str>) -> Result<HashMap<String, String>, ApiError
     Ok(out)
 }
 
-fn list_groups(st: &State, query: Option<&str>) -> Result<Reply, ApiError> {
-    let q = query_params(query)?;
-    let limit = match q.get("limit") {
-        None => usize::MAX,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| ApiError::bad_request("limit must be a positive integer"))?,
-    };
-    let size = limit.min(st.page_size.max(1));
-    let tag = q.get("tag_name").map(|name| {
+/// A `tag_name` / `tag_value` / `tag_value_match_mode` filter: name, value, prefix match.
+type TagFilter<'a> = (&'a str, &'a str, bool);
+
+/// The tag filter of a list query, if it has one.
+fn tag_filter(q: &HashMap<String, String>) -> Option<TagFilter<'_>> {
+    q.get("tag_name").map(|name| {
         let value = q.get("tag_value").map(String::as_str).unwrap_or_default();
         let prefix = q.get("tag_value_match_mode").map(String::as_str) == Some("prefix");
         (name.as_str(), value, prefix)
-    });
-    let matching = st.groups.values().filter(|g| {
-        tag.is_none_or(|(name, value, prefix)| {
-            g.tags.get(name).and_then(Value::as_str).is_some_and(|v| {
-                if prefix {
-                    v.starts_with(value)
-                } else {
-                    v == value
-                }
-            })
+    })
+}
+
+/// Whether `tags` pass the filter (no filter passes everything).
+fn tags_match(tags: &Map<String, Value>, filter: Option<TagFilter<'_>>) -> bool {
+    filter.is_none_or(|(name, value, prefix)| {
+        tags.get(name).and_then(Value::as_str).is_some_and(|v| {
+            if prefix {
+                v.starts_with(value)
+            } else {
+                v == value
+            }
         })
-    });
+    })
+}
+
+/// The page size a list query asks for, within the emulator's page size and `limit` maximum.
+fn list_page_size(st: &State, q: &HashMap<String, String>) -> Result<usize, ApiError> {
+    paging::page_size(
+        q.get("limit").map(String::as_str),
+        st.page_size,
+        st.max_limit,
+    )
+}
+
+/// One page of a list, with the headers leading to the next page (in the emulator's paging
+/// mode, `documented` being what the spec documents for this list) when more remain.
+fn page_reply(
+    st: &State,
+    call: &Call<'_>,
+    documented: PagingMode,
+    items: Vec<Value>,
+    next: Option<String>,
+) -> Reply {
+    let mut reply = Reply::json(200, Value::Array(items));
+    if let Some(key) = next {
+        let host = call
+            .headers
+            .iter()
+            .find(|(k, _)| k == "host")
+            .map(|(_, v)| v.as_str());
+        reply.headers.extend(paging::next_page_headers(
+            st.paging,
+            documented,
+            &NextPage {
+                host,
+                // A list's route has no path parameters: its template is its path.
+                path: call.route.template,
+                query: call.query,
+                key: &key,
+            },
+        ));
+    }
+    reply
+}
+
+fn list_groups(st: &State, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let q = query_params(call.query)?;
+    let size = list_page_size(st, &q)?;
+    let tag = tag_filter(&q);
+    let matching = st.groups.values().filter(|g| tags_match(&g.tags, tag));
     let (ids, next) = page(
         matching.map(|g| &g.id),
         q.get("last_evaluated_key").map(String::as_str),
@@ -422,11 +466,8 @@ fn list_groups(st: &State, query: Option<&str>) -> Result<Reply, ApiError> {
         .filter_map(|id| st.groups.get(id.as_str()))
         .map(|g| g.model(&st.operator_id))
         .collect();
-    let reply = Reply::json(200, Value::Array(items));
-    Ok(match next {
-        Some(key) => reply.with_header("x-soracom-next-key", key),
-        None => reply,
-    })
+    // listGroups' x-soracom-cli-pagination names x-soracom-next-key.
+    Ok(page_reply(st, call, PagingMode::NextKey, items, next))
 }
 
 fn group_not_found(id: &str) -> ApiError {

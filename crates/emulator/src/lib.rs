@@ -11,6 +11,7 @@
 mod admin;
 mod faults;
 mod handlers;
+mod paging;
 mod ratelimit;
 mod reply;
 mod routes;
@@ -26,6 +27,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultBody, FaultKind, HOLD_LIMIT, HUGE_BODY};
+pub use paging::PagingMode;
 pub use ratelimit::RateLimit;
 pub use reply::ErrorEnvelope;
 pub use state::{RecordedRequest, StoredCredential};
@@ -253,9 +255,22 @@ impl Emulator {
             .collect()
     }
 
-    /// The most groups one `GET /v1/groups` page holds (default 100); `limit` can lower it.
+    /// The most items one page of a paged list (`GET /v1/groups`, …) holds (default 100);
+    /// `limit` can lower it.
     pub fn set_page_size(&self, n: usize) {
         lock(&self.shared).page_size = n.max(1);
+    }
+
+    /// Refuses (400) a paged list's `limit` above `max` from now on; `None` (the default)
+    /// accepts any positive `limit`. Models an API that refuses a large `limit`.
+    pub fn set_max_limit(&self, max: Option<usize>) {
+        lock(&self.shared).max_limit = max;
+    }
+
+    /// How paged lists lead to the next page from now on (default
+    /// [`PagingMode::Documented`]).
+    pub fn set_paging_mode(&self, mode: PagingMode) {
+        lock(&self.shared).paging = mode;
     }
 
     /// Fixes the emulator clock (epoch ms) used for timestamps and token expiry; `None`

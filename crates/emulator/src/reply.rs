@@ -129,12 +129,6 @@ impl Reply {
             body: Body::Empty,
         }
     }
-
-    /// The reply with one more header.
-    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.headers.push((name.to_owned(), value.into()));
-        self
-    }
 }
 
 #[cfg(test)]

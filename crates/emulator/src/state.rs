@@ -2,7 +2,7 @@
 //!
 //! `State` owns credential sets (with their secrets), groups, event handlers, AuthKeys and
 //! issued tokens, the clock, and the test-facing knobs (faults, rate limit, latency, error
-//! envelope) plus the request log. Pure pieces (paging, configuration merge, the JSON the
+//! envelope, paging) plus the request log. Pure pieces (paging, configuration merge, the JSON the
 //! API shows) live here as functions so they can be unit-tested without HTTP.
 
 use std::collections::hash_map::RandomState;
@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use crate::faults::FaultSet;
+use crate::paging::PagingMode;
 use crate::ratelimit::RateLimiter;
 use crate::reply::ErrorEnvelope;
 
@@ -174,8 +175,12 @@ pub(crate) struct State {
     pub event_handlers: BTreeMap<String, Value>,
     /// Leave `credentials.accessKeyId` out of credential answers.
     pub omit_access_key_id: bool,
-    /// Most groups per page.
+    /// Most items per page of a paged list.
     pub page_size: usize,
+    /// The largest `limit` a paged list accepts; `None` for no maximum.
+    pub max_limit: Option<usize>,
+    /// How paged lists lead to the next page.
+    pub paging: PagingMode,
     /// Armed faults.
     pub faults: FaultSet,
     /// Rate limit and its counters.
@@ -213,6 +218,8 @@ impl Default for State {
             event_handlers: BTreeMap::new(),
             omit_access_key_id: false,
             page_size: 100,
+            max_limit: None,
+            paging: PagingMode::default(),
             faults: FaultSet::default(),
             rate: RateLimiter::default(),
             latency: Duration::ZERO,

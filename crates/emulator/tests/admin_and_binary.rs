@@ -119,6 +119,33 @@ async fn admin_api() {
     );
     let (_, list) = send(env.req(Method::GET, "/credentials")).await;
     assert_eq!(list[0]["credentials"], json!({"accessKeyId": "AKIA"}));
+
+    // Paging mode and `limit` maximum (page size is still 1, so test-1 has a next page).
+    assert_eq!(send(post("/paging", json!({"mode": "link"}))).await.0, 204);
+    let resp = env
+        .req(Method::GET, "/groups")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(resp.headers().contains_key("link"));
+    assert!(!resp.headers().contains_key("x-soracom-next-key"));
+    assert_eq!(send(post("/paging", json!({"mode": "nope"}))).await.0, 400);
+    assert_eq!(
+        send(post("/paging", json!({"mode": "documented"}))).await.0,
+        204
+    );
+    assert_eq!(
+        send(post("/max-limit", json!({"maxLimit": 100}))).await.0,
+        204
+    );
+    let over = env.req(Method::GET, "/groups").query(&[("limit", "1000")]);
+    assert_eq!(send(over).await.0, 400);
+    assert_eq!(
+        send(post("/max-limit", json!({"maxLimit": null}))).await.0,
+        204
+    );
+    let over = env.req(Method::GET, "/groups").query(&[("limit", "1000")]);
+    assert_eq!(send(over).await.0, 200);
     let (code, stats) = send(env.http.get(admin("/stats"))).await;
     assert_eq!(code, 200);
     assert_eq!(stats["callCounts"]["listEventHandlers"], 3);

@@ -5,10 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, send, Env, KEY, KEY_ID};
+use common::{client, get_page, link_url, send, Env, KEY, KEY_ID};
 use reqwest::Method;
 use serde_json::{json, Value};
-use soracom_emulator::{Emulator, ErrorEnvelope};
+use soracom_emulator::{Emulator, ErrorEnvelope, PagingMode};
 
 #[tokio::test]
 async fn auth_ok_and_bad() {
@@ -437,6 +437,94 @@ async fn groups_paging() {
     let (status, g) = send(env.req(Method::GET, &format!("/groups/{id}"))).await;
     assert_eq!((status, g["tags"]["name"].clone()), (200, json!("g0")));
     assert_eq!(send(env.req(Method::GET, "/groups/none")).await.0, 404);
+}
+
+/// Each paging mode leads through every group; the broken ones signal more pages without a
+/// usable key.
+#[tokio::test]
+async fn groups_paging_modes_and_max_limit() {
+    let env = Env::new().await;
+    for i in 0..7 {
+        env.emu.add_group(&format!("g{i}"), json!({}));
+    }
+    let all: Vec<Value> = env.emu.groups();
+    env.emu.set_page_size(3);
+    let query = [
+        ("tag_name", "name"),
+        ("tag_value", "g"),
+        ("tag_value_match_mode", "prefix"),
+    ];
+    for mode in [
+        PagingMode::Documented,
+        PagingMode::NextKey,
+        PagingMode::Link,
+        PagingMode::Both,
+    ] {
+        env.emu.set_paging_mode(mode);
+        let first = get_page(env.req(Method::GET, "/groups").query(&query)).await;
+        let (has_key, has_link) = match mode {
+            PagingMode::Link => (false, true),
+            PagingMode::Both => (true, true),
+            _ => (true, false),
+        };
+        assert_eq!(first.next_key.is_some(), has_key, "{mode:?}");
+        assert_eq!(first.link.is_some(), has_link, "{mode:?}");
+        if let Some(link) = &first.link {
+            // The form the Go SDK parses, keeping the request's conditions.
+            let url = link_url(link).unwrap_or_else(|| panic!("{link}"));
+            assert!(
+                url.starts_with(&format!("{}/v1/groups?", env.emu.endpoint())),
+                "{url}"
+            );
+            assert!(url.contains("tag_value_match_mode=prefix"), "{url}");
+            let key = all[2]["groupId"].as_str().unwrap_or_default();
+            assert!(
+                url.ends_with(&format!("&last_evaluated_key={key}")),
+                "{url}"
+            );
+        }
+        let (items, pages) = env.collect_pages("/groups", &query, 10).await;
+        assert_eq!((items, pages), (all.clone(), 3), "{mode:?}");
+    }
+
+    env.emu.set_paging_mode(PagingMode::EmptyNextKey);
+    let first = get_page(env.req(Method::GET, "/groups")).await;
+    assert_eq!(
+        (first.next_key.as_deref(), first.link.as_deref()),
+        (Some(""), None)
+    );
+    let last = get_page(env.req(Method::GET, "/groups").query(&[(
+        "last_evaluated_key",
+        all[5]["groupId"].as_str().unwrap_or_default(),
+    )]))
+    .await;
+    assert_eq!(
+        (last.items.len(), last.next_key, last.link),
+        (1, None, None)
+    );
+
+    env.emu.set_paging_mode(PagingMode::LinkWithoutKey);
+    let first = get_page(env.req(Method::GET, "/groups").query(&[("limit", "2")])).await;
+    assert_eq!(first.next_key, None);
+    let url = first.link.as_deref().and_then(link_url).unwrap_or_default();
+    assert_eq!(url, format!("{}/v1/groups?limit=2", env.emu.endpoint()));
+
+    // A `limit` above the maximum is refused; at or below it, and without one, it is not.
+    env.emu.set_paging_mode(PagingMode::Documented);
+    env.emu.set_page_size(100);
+    env.emu.set_max_limit(Some(100));
+    let (status, body) = send(env.req(Method::GET, "/groups").query(&[("limit", "1000")])).await;
+    assert_eq!((status, body["code"].clone()), (400, json!("COM0001")));
+    assert_eq!(
+        send(env.req(Method::GET, "/groups").query(&[("limit", "100")]))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(send(env.req(Method::GET, "/groups")).await.0, 200);
+    env.emu.set_max_limit(None);
+    let (status, page) = send(env.req(Method::GET, "/groups").query(&[("limit", "1000")])).await;
+    assert_eq!((status, page.as_array().map(Vec::len)), (200, Some(7)));
 }
 
 #[tokio::test]
