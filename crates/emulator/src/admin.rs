@@ -2,7 +2,8 @@
 //!
 //! It lets a human or script inspect state (never secrets) and turn the same knobs the
 //! in-process `Emulator` methods turn: faults, clock, page size, rate limit, latency, a set's
-//! last use, whether answers show access key ids, paging mode and `limit` maximum.
+//! last use, whether answers show access key ids, paging mode and `limit` maximum, and it
+//! writes error logs.
 //! Admin calls are not recorded, counted, faulted or rate limited.
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::faults::Fault;
+use crate::logs::LogEntry;
 use crate::paging::PagingMode;
 use crate::ratelimit::RateLimit;
 use crate::reply::{codes, ApiError, Reply};
@@ -34,6 +36,7 @@ pub(crate) fn router() -> Router<Shared> {
         .route("/credential-used", post(credential_used))
         .route("/omit-access-key-id", post(omit_access_key_id))
         .route("/paging", post(paging))
+        .route("/logs", post(emit_log))
         .route("/max-limit", post(max_limit))
 }
 
@@ -55,7 +58,12 @@ async fn state(AxumState(shared): AxumState<Shared>) -> Response {
     let handlers: Vec<&Value> = st.event_handlers.values().collect();
     to_response(Reply::json(
         200,
-        json!({"credentials": credentials, "groups": st.group_models(), "eventHandlers": handlers}),
+        json!({
+            "credentials": credentials,
+            "groups": st.group_models(),
+            "eventHandlers": handlers,
+            "logs": st.log_models(),
+        }),
     ))
 }
 
@@ -245,6 +253,19 @@ async fn max_limit(
     match body {
         Ok(Json(m)) => {
             lock(&shared).max_limit = m.max_limit;
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+async fn emit_log(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<LogEntry>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(entry)) => {
+            lock(&shared).emit_log(entry);
             ok()
         }
         Err(e) => bad(e),

@@ -3,13 +3,14 @@
 //! Each handler validates its input, changes state and returns a `Reply` or an `ApiError`.
 //! `handle` runs the steps every routed call shares (token check, rate limit, dispatch) so
 //! the async server only deals with timing, faults and the wire. Shapes follow the
-//! official spec (CredentialsModel, Group, EventHandlerModel, AuthResponse).
+//! official spec (CredentialsModel, Group, EventHandlerModel, AuthResponse, LogEntry).
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
+use crate::logs::{LogFilter, LogResourceType, LogService};
 use crate::paging::{self, NextPage, PagingMode};
 use crate::reply::{codes, ApiError, Reply};
 use crate::routes::{percent_decode, Route};
@@ -104,6 +105,7 @@ fn dispatch(st: &mut State, call: &Call<'_>) -> Result<Reply, ApiError> {
         "listGroups" => list_groups(st, call),
         "getGroup" => get_group(st, param(0)),
         "putConfigurationParameters" => put_configuration(st, param(0), param(1), call.body),
+        "getLogs" => get_logs(st, call),
         "listEventHandlers" => Ok(Reply::json(
             200,
             Value::Array(st.event_handlers.values().cloned().collect()),
@@ -468,6 +470,51 @@ fn list_groups(st: &State, call: &Call<'_>) -> Result<Reply, ApiError> {
         .collect();
     // listGroups' x-soracom-cli-pagination names x-soracom-next-key.
     Ok(page_reply(st, call, PagingMode::NextKey, items, next))
+}
+
+/// An optional query value of one of the spec's enums; 400 when it is not one.
+fn enum_param<T>(
+    q: &HashMap<String, String>,
+    name: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    q.get(name)
+        .map(|v| parse(v).ok_or_else(|| ApiError::bad_request(format!("invalid {name} {v}"))))
+        .transpose()
+}
+
+/// An optional integer query value; 400 when it is not one.
+fn int_param(q: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+    q.get(name)
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("{name} must be an integer")))
+        })
+        .transpose()
+}
+
+fn get_logs(st: &State, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let q = query_params(call.query)?;
+    let size = list_page_size(st, &q)?;
+    let filter = LogFilter {
+        service: enum_param(&q, "service", LogService::parse)?,
+        resource_type: enum_param(&q, "resource_type", LogResourceType::parse)?,
+        resource_id: q.get("resource_id").cloned(),
+        from: int_param(&q, "from")?,
+        to: int_param(&q, "to")?,
+    };
+    let matching = st.logs.iter().filter(|(_, e)| filter.matches(e));
+    let (keys, next) = page(
+        matching.map(|(k, _)| k),
+        q.get("last_evaluated_key").map(String::as_str),
+        size,
+    );
+    let items = keys
+        .iter()
+        .filter_map(|k| st.logs.get(k.as_str()))
+        .map(|e| e.model(&st.operator_id))
+        .collect();
+    Ok(page_reply(st, call, PagingMode::Both, items, next))
 }
 
 fn group_not_found(id: &str) -> ApiError {

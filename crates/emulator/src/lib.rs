@@ -11,6 +11,7 @@
 mod admin;
 mod faults;
 mod handlers;
+mod logs;
 mod paging;
 mod ratelimit;
 mod reply;
@@ -27,6 +28,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultBody, FaultKind, HOLD_LIMIT, HUGE_BODY};
+pub use logs::{LogEntry, LogLevel, LogResourceType, LogService};
 pub use paging::PagingMode;
 pub use ratelimit::RateLimit;
 pub use reply::ErrorEnvelope;
@@ -253,6 +255,16 @@ impl Emulator {
             .values()
             .cloned()
             .collect()
+    }
+
+    /// Writes an error log entry, as a SORACOM service would; `GET /v1/logs` lists it.
+    pub fn emit_log(&self, entry: LogEntry) {
+        lock(&self.shared).emit_log(entry);
+    }
+
+    /// Every error log entry as the API shows it, newest first.
+    pub fn logs(&self) -> Vec<Value> {
+        lock(&self.shared).log_models()
     }
 
     /// The most items one page of a paged list (`GET /v1/groups`, …) holds (default 100);

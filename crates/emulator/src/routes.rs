@@ -68,6 +68,7 @@ pub(crate) fn resolve(method: &str, path: &str) -> Resolved {
             "/v1/groups/{group_id}/configuration/{namespace}",
             &[1, 3],
         ),
+        (["logs"], "GET") => found("getLogs", "/v1/logs", &[]),
         (["event_handlers"], "GET") => found("listEventHandlers", "/v1/event_handlers", &[]),
         (["event_handlers", _], m) => {
             const T: &str = "/v1/event_handlers/{handler_id}";
@@ -106,7 +107,10 @@ pub(crate) fn resolve(method: &str, path: &str) -> Resolved {
         (["operators", _, "auth_keys", _] | ["operators", _, "users", _, "auth_keys", _], _) => {
             Resolved::MethodNotAllowed
         }
-        (["auth"] | ["credentials"] | ["groups"] | ["groups", _] | ["event_handlers"], _)
+        (
+            ["auth"] | ["credentials"] | ["groups"] | ["groups", _] | ["event_handlers"] | ["logs"],
+            _,
+        )
         | (["groups", _, "configuration", _], _) => Resolved::MethodNotAllowed,
         _ => Resolved::NotFound,
     }
@@ -183,5 +187,8 @@ mod tests {
             Resolved::MethodNotAllowed
         );
         assert_eq!(resolve("GET", "/v1/credentials/%zz"), Resolved::NotFound);
+        assert_eq!(op("GET", "/v1/logs"), Some(("getLogs", vec![])));
+        assert_eq!(resolve("POST", "/v1/logs"), Resolved::MethodNotAllowed);
+        assert_eq!(resolve("GET", "/v1/logs/x"), Resolved::NotFound);
     }
 }

@@ -1,7 +1,7 @@
 //! The emulated operator's data and the emulator's settings, behind one mutex.
 //!
-//! `State` owns credential sets (with their secrets), groups, event handlers, AuthKeys and
-//! issued tokens, the clock, and the test-facing knobs (faults, rate limit, latency, error
+//! `State` owns credential sets (with their secrets), groups, event handlers, error logs,
+//! AuthKeys and issued tokens, the clock, and the test-facing knobs (faults, rate limit, latency, error
 //! envelope, paging) plus the request log. Pure pieces (paging, configuration merge, the JSON the
 //! API shows) live here as functions so they can be unit-tested without HTTP.
 
@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use crate::faults::FaultSet;
+use crate::logs::{log_key, LogEntry};
 use crate::paging::PagingMode;
 use crate::ratelimit::RateLimiter;
 use crate::reply::ErrorEnvelope;
@@ -173,6 +174,8 @@ pub(crate) struct State {
     pub groups: BTreeMap<String, Group>,
     /// Event handlers (EventHandlerModel JSON) by handlerId.
     pub event_handlers: BTreeMap<String, Value>,
+    /// Error logs by [`crate::logs::log_key`], so newest first.
+    pub logs: BTreeMap<String, LogEntry>,
     /// Leave `credentials.accessKeyId` out of credential answers.
     pub omit_access_key_id: bool,
     /// Most items per page of a paged list.
@@ -216,6 +219,7 @@ impl Default for State {
             credentials: BTreeMap::new(),
             groups: BTreeMap::new(),
             event_handlers: BTreeMap::new(),
+            logs: BTreeMap::new(),
             omit_access_key_id: false,
             page_size: 100,
             max_limit: None,
@@ -329,6 +333,21 @@ impl State {
         self.event_handlers
             .insert(id.clone(), Value::Object(handler));
         id
+    }
+
+    /// Stores an error log entry.
+    pub fn emit_log(&mut self, entry: LogEntry) {
+        self.id_counter += 1;
+        self.logs
+            .insert(log_key(entry.time, self.id_counter), entry);
+    }
+
+    /// All error logs as API JSON, newest first.
+    pub fn log_models(&self) -> Vec<Value> {
+        self.logs
+            .values()
+            .map(|e| e.model(&self.operator_id))
+            .collect()
     }
 
     /// All groups as API JSON, by groupId.

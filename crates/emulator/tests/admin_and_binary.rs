@@ -146,6 +146,26 @@ async fn admin_api() {
     );
     let over = env.req(Method::GET, "/groups").query(&[("limit", "1000")]);
     assert_eq!(send(over).await.0, 200);
+
+    // Error logs: written through the admin API, listed by the API and the state.
+    let entry = json!({
+        "service": "Funnel", "resourceType": "Subscriber", "resourceId": "440100000000001",
+        "time": 1_650_000_000_000_i64, "logLevel": "error",
+        "body": {"message": "AccessDenied"},
+    });
+    assert_eq!(send(post("/logs", entry.clone())).await.0, 204);
+    let mut bad_entry = entry.clone();
+    bad_entry["service"] = json!("Nope");
+    assert_eq!(send(post("/logs", bad_entry)).await.0, 400);
+    let mut bad_entry = entry.clone();
+    bad_entry["body"] = json!("not an object");
+    assert_eq!(send(post("/logs", bad_entry)).await.0, 400);
+    let (_, logs) = send(env.req(Method::GET, "/logs")).await;
+    let mut expected = entry.clone();
+    expected["operatorId"] = json!(env.emu.operator_id());
+    assert_eq!(logs, json!([expected]));
+    let (_, state) = send(env.http.get(admin("/state"))).await;
+    assert_eq!(state["logs"], logs);
     let (code, stats) = send(env.http.get(admin("/stats"))).await;
     assert_eq!(code, 200);
     assert_eq!(stats["callCounts"]["listEventHandlers"], 3);

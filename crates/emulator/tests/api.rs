@@ -8,7 +8,9 @@ use std::time::Duration;
 use common::{client, get_page, link_url, send, Env, KEY, KEY_ID};
 use reqwest::Method;
 use serde_json::{json, Value};
-use soracom_emulator::{Emulator, ErrorEnvelope, PagingMode};
+use soracom_emulator::{
+    Emulator, ErrorEnvelope, LogEntry, LogLevel, LogResourceType, LogService, PagingMode,
+};
 
 #[tokio::test]
 async fn auth_ok_and_bad() {
@@ -525,6 +527,152 @@ async fn groups_paging_modes_and_max_limit() {
     env.emu.set_max_limit(None);
     let (status, page) = send(env.req(Method::GET, "/groups").query(&[("limit", "1000")])).await;
     assert_eq!((status, page.as_array().map(Vec::len)), (200, Some(7)));
+}
+
+fn log(service: LogService, imsi: &str, time: i64, message: &str) -> LogEntry {
+    let mut body = serde_json::Map::new();
+    body.insert("message".into(), json!(message));
+    LogEntry {
+        service,
+        resource_type: LogResourceType::Subscriber,
+        resource_id: imsi.into(),
+        time,
+        log_level: LogLevel::Error,
+        body,
+    }
+}
+
+/// `GET /v1/logs`: newest first, filtered by service, resource and time, paged with both
+/// headers by default; auth and faults apply as to any call.
+#[tokio::test]
+async fn logs_filter_page_and_auth() {
+    let env = Env::new().await;
+    let (a, b) = ("440100000000001", "440100000000002");
+    env.emu
+        .emit_log(log(LogService::Funnel, a, 1_000, "f-a-1000"));
+    env.emu
+        .emit_log(log(LogService::Funk, a, 3_000, "k-a-3000"));
+    env.emu
+        .emit_log(log(LogService::Funnel, b, 2_000, "f-b-2000"));
+    env.emu
+        .emit_log(log(LogService::Funnel, a, 4_000, "f-a-4000"));
+    let mut device = log(LogService::Harvest, "dev-1", 5_000, "h-dev-5000");
+    device.resource_type = LogResourceType::Device;
+    device.log_level = LogLevel::Warning;
+    env.emu.emit_log(device);
+
+    let messages = |items: &[Value]| -> Vec<String> {
+        items
+            .iter()
+            .map(|e| e["body"]["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let (status, all) = send(env.req(Method::GET, "/logs")).await;
+    assert_eq!(status, 200);
+    let all = all.as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        messages(&all),
+        ["h-dev-5000", "f-a-4000", "k-a-3000", "f-b-2000", "f-a-1000"]
+    );
+    assert_eq!(
+        all[0],
+        json!({
+            "operatorId": env.emu.operator_id(), "service": "Harvest", "resourceType": "Device",
+            "resourceId": "dev-1", "time": 5_000, "logLevel": "warning",
+            "body": {"message": "h-dev-5000"},
+        })
+    );
+    assert_eq!(env.emu.logs(), all);
+
+    let get = |query: &[(&str, &str)]| {
+        let rb = env.req(Method::GET, "/logs").query(query);
+        async move {
+            let (status, v) = send(rb).await;
+            (
+                status,
+                messages(v.as_array().map(Vec::as_slice).unwrap_or_default()),
+            )
+        }
+    };
+    assert_eq!(
+        get(&[("service", "Funnel")]).await,
+        (
+            200,
+            vec!["f-a-4000".into(), "f-b-2000".into(), "f-a-1000".into()]
+        )
+    );
+    assert_eq!(
+        get(&[
+            ("service", "Funnel"),
+            ("resource_type", "Subscriber"),
+            ("resource_id", a)
+        ])
+        .await,
+        (200, vec!["f-a-4000".into(), "f-a-1000".into()])
+    );
+    assert_eq!(
+        get(&[("resource_type", "Device")]).await,
+        (200, vec!["h-dev-5000".into()])
+    );
+    // `from` and `to` are inclusive.
+    assert_eq!(
+        get(&[("from", "2000"), ("to", "4000")]).await,
+        (
+            200,
+            vec!["f-a-4000".into(), "k-a-3000".into(), "f-b-2000".into()]
+        )
+    );
+    assert_eq!(get(&[("from", "6000")]).await, (200, vec![]));
+    for bad in [
+        [("service", "funnel")],
+        [("resource_type", "Sim")],
+        [("from", "yesterday")],
+        [("to", "1.5")],
+        [("limit", "0")],
+    ] {
+        assert_eq!(get(&bad).await.0, 400, "{bad:?}");
+    }
+
+    // Paged: both headers by default (getLogs' description names `link`, its parameter
+    // `x-soracom-next-key`); following either leads through every match, in order.
+    env.emu.set_page_size(2);
+    let query = [("service", "Funnel")];
+    let first = get_page(env.req(Method::GET, "/logs").query(&query)).await;
+    assert_eq!(first.items.len(), 2);
+    let key = first.next_key.clone().unwrap_or_default();
+    let url = first.link.as_deref().and_then(link_url).unwrap_or_default();
+    assert!(!key.is_empty() && url.contains("service=Funnel"), "{url}");
+    let (items, pages) = env.collect_pages("/logs", &query, 5).await;
+    assert_eq!((messages(&items).len(), pages), (3, 2));
+    let next = get_page(env.req_url(Method::GET, &url)).await;
+    assert_eq!(messages(&next.items), ["f-a-1000"]);
+    assert_eq!((next.next_key, next.link), (None, None));
+    env.emu.set_paging_mode(PagingMode::Link);
+    let (linked, _) = env.collect_pages("/logs", &query, 5).await;
+    assert_eq!(linked, items);
+    env.emu.set_max_limit(Some(1));
+    assert_eq!(get(&[("limit", "2")]).await.0, 400);
+    env.emu.set_max_limit(None);
+
+    // Auth, faults and counts as for every call.
+    assert_eq!(send(env.http.get(env.url("/logs"))).await.0, 401);
+    env.emu.add_fault(soracom_emulator::Fault {
+        operation: "getLogs".into(),
+        nth: 1,
+        times: 1,
+        kind: soracom_emulator::FaultKind::Status {
+            status: 503,
+            body: soracom_emulator::FaultBody::Json,
+        },
+    });
+    assert_eq!(get(&[]).await.0, 503);
+    assert_eq!(get(&[]).await.0, 200);
+    assert!(env
+        .emu
+        .call_counts()
+        .get("getLogs")
+        .is_some_and(|n| *n > 10));
+    assert_eq!(send(env.req(Method::POST, "/logs")).await.0, 405);
 }
 
 #[tokio::test]
