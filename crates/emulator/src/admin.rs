@@ -3,7 +3,7 @@
 //! It lets a human or script inspect state (never secrets) and turn the same knobs the
 //! in-process `Emulator` methods turn: faults, clock, page size, rate limit, latency, a set's
 //! last use, whether answers show access key ids, paging mode and `limit` maximum, and it
-//! writes error logs.
+//! writes error logs and adds VPGs.
 //! Admin calls are not recorded, counted, faulted or rate limited.
 
 use std::time::Duration;
@@ -37,6 +37,7 @@ pub(crate) fn router() -> Router<Shared> {
         .route("/omit-access-key-id", post(omit_access_key_id))
         .route("/paging", post(paging))
         .route("/logs", post(emit_log))
+        .route("/vpgs", post(add_vpg))
         .route("/max-limit", post(max_limit))
 }
 
@@ -62,6 +63,7 @@ async fn state(AxumState(shared): AxumState<Shared>) -> Response {
             "credentials": credentials,
             "groups": st.group_models(),
             "eventHandlers": handlers,
+            "virtualPrivateGateways": st.vpg_models(),
             "logs": st.log_models(),
         }),
     ))
@@ -266,6 +268,27 @@ async fn emit_log(
     match body {
         Ok(Json(entry)) => {
             lock(&shared).emit_log(entry);
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddVpg {
+    vpg_id: String,
+    #[serde(default)]
+    inspection: Option<serde_json::Map<String, Value>>,
+}
+
+async fn add_vpg(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<AddVpg>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(v)) => {
+            lock(&shared).add_vpg(&v.vpg_id, v.inspection);
             ok()
         }
         Err(e) => bad(e),

@@ -3,7 +3,8 @@
 //! Each handler validates its input, changes state and returns a `Reply` or an `ApiError`.
 //! `handle` runs the steps every routed call shares (token check, rate limit, dispatch) so
 //! the async server only deals with timing, faults and the wire. Shapes follow the
-//! official spec (CredentialsModel, Group, EventHandlerModel, AuthResponse, LogEntry).
+//! official spec (CredentialsModel, Group, EventHandlerModel, AuthResponse, LogEntry,
+//! VirtualPrivateGateway).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -106,6 +107,13 @@ fn dispatch(st: &mut State, call: &Call<'_>) -> Result<Reply, ApiError> {
         "getGroup" => get_group(st, param(0)),
         "putConfigurationParameters" => put_configuration(st, param(0), param(1), call.body),
         "getLogs" => get_logs(st, call),
+        "listVirtualPrivateGateways" => list_vpgs(st, call),
+        "getVirtualPrivateGateway" => st
+            .vpgs
+            .get(param(0))
+            .map(|v| Reply::json(200, v.model(&st.operator_id)))
+            .ok_or_else(|| vpg_not_found(param(0))),
+        "setInspectionConfiguration" => set_inspection(st, param(0), call.body),
         "listEventHandlers" => Ok(Reply::json(
             200,
             Value::Array(st.event_handlers.values().cloned().collect()),
@@ -569,6 +577,68 @@ fn put_configuration(
     Ok(Reply::json(200, group.model(&operator_id)))
 }
 
+fn vpg_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        404,
+        codes::VPG_NOT_FOUND,
+        format!("No such VPG found: {id}"),
+    )
+}
+
+fn list_vpgs(st: &State, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let q = query_params(call.query)?;
+    let size = list_page_size(st, &q)?;
+    let tag = tag_filter(&q);
+    let matching = st.vpgs.values().filter(|v| tags_match(&v.tags, tag));
+    let (ids, next) = page(
+        matching.map(|v| &v.id),
+        q.get("last_evaluated_key").map(String::as_str),
+        size,
+    );
+    let items = ids
+        .iter()
+        .filter_map(|id| st.vpgs.get(id.as_str()))
+        .map(|v| v.model(&st.operator_id))
+        .collect();
+    // listVirtualPrivateGateways' x-soracom-cli-pagination names x-soracom-next-key.
+    Ok(page_reply(st, call, PagingMode::NextKey, items, next))
+}
+
+/// Checks a `JunctionInspectionConfiguration`: `enabled` a boolean, `report` a
+/// `FunnelConfiguration` object whose `credentialsId`, if any, is a string.
+fn inspection_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let req = parse_object(body)?;
+    if req.get("enabled").is_some_and(|v| !v.is_boolean()) {
+        return Err(ApiError::bad_request("enabled must be a boolean"));
+    }
+    match req.get("report") {
+        None => Ok(req),
+        Some(Value::Object(report))
+            if report.get("credentialsId").is_some_and(|v| !v.is_string()) =>
+        {
+            Err(ApiError::bad_request(
+                "report.credentialsId must be a string",
+            ))
+        }
+        Some(Value::Object(_)) => Ok(req),
+        Some(_) => Err(ApiError::bad_request("report must be an object")),
+    }
+}
+
+/// Sets (replaces) a VPG's inspection configuration with the body as sent.
+fn set_inspection(st: &mut State, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    if !st.vpgs.contains_key(id) {
+        return Err(vpg_not_found(id));
+    }
+    let inspection = inspection_body(body)?;
+    let now = st.now_ms();
+    let vpg = st.vpgs.get_mut(id).ok_or_else(|| vpg_not_found(id))?;
+    vpg.inspection = Some(inspection);
+    vpg.modified_ms = now;
+    // The spec documents 200 "Configuration added/updated" without a body.
+    Ok(Reply::empty(200))
+}
+
 /// The spec gives 404 for an unknown handler on GET and 400 ("Invalid event handler ID")
 /// on PUT.
 fn event_handler_not_found(status: u16) -> ApiError {
@@ -618,6 +688,22 @@ mod tests {
         assert_eq!(q.get("x").map(String::as_str), Some("1 2"));
         assert_eq!(q.get("flag").map(String::as_str), Some(""));
         assert!(query_params(Some("a=%G0")).is_err());
+    }
+
+    #[test]
+    fn inspection_body_validation() {
+        let ok = br#"{"enabled":true,"report":{"credentialsId":"c","enabled":true}}"#;
+        assert!(inspection_body(ok).is_ok());
+        assert!(inspection_body(b"{}").is_ok());
+        for bad in [
+            &br#"[]"#[..],
+            br#"{"enabled":"yes"}"#,
+            br#"{"report":"c"}"#,
+            br#"{"report":{"credentialsId":{"$credentialsId":"c"}}}"#,
+            b"{",
+        ] {
+            assert!(inspection_body(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

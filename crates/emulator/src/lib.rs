@@ -257,6 +257,39 @@ impl Emulator {
             .collect()
     }
 
+    /// Adds a VPG `vpg_id` (replacing one of that id) whose Junction inspection
+    /// configuration (`JunctionInspectionConfiguration`: `enabled`, and `report` holding a
+    /// Funnel configuration with `credentialsId`) is `inspection`; anything but an object
+    /// means none is set.
+    pub fn add_vpg(&self, vpg_id: &str, inspection: Value) {
+        let inspection = match inspection {
+            Value::Object(m) => Some(m),
+            _ => None,
+        };
+        lock(&self.shared).add_vpg(vpg_id, inspection);
+    }
+
+    /// Every VPG as the API shows it, ordered by vpgId.
+    pub fn vpgs(&self) -> Vec<Value> {
+        lock(&self.shared).vpg_models()
+    }
+
+    /// One VPG as the API shows it.
+    pub fn vpg(&self, vpg_id: &str) -> Option<Value> {
+        let st = lock(&self.shared);
+        st.vpgs.get(vpg_id).map(|v| v.model(&st.operator_id))
+    }
+
+    /// A VPG's inspection configuration as last set; `None` when the VPG does not exist or
+    /// has none.
+    pub fn vpg_inspection(&self, vpg_id: &str) -> Option<Value> {
+        lock(&self.shared)
+            .vpgs
+            .get(vpg_id)
+            .and_then(|v| v.inspection.clone())
+            .map(Value::Object)
+    }
+
     /// Writes an error log entry, as a SORACOM service would; `GET /v1/logs` lists it.
     pub fn emit_log(&self, entry: LogEntry) {
         lock(&self.shared).emit_log(entry);

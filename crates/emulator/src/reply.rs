@@ -79,6 +79,7 @@ pub(crate) mod codes {
     pub const GROUP_NOT_FOUND: &str = "GRP0001";
     pub const BAD_NAMESPACE: &str = "GRP0002";
     pub const EVENT_HANDLER_NOT_FOUND: &str = "EVT0001";
+    pub const VPG_NOT_FOUND: &str = "VPG0001";
     /// No such AuthKey (delete of an unknown or another user's key).
     pub const AUTH_KEY_NOT_FOUND: &str = "AUTH0404";
     pub const INJECTED: &str = "EMU0001";

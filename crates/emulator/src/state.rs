@@ -1,7 +1,7 @@
 //! The emulated operator's data and the emulator's settings, behind one mutex.
 //!
-//! `State` owns credential sets (with their secrets), groups, event handlers, error logs,
-//! AuthKeys and issued tokens, the clock, and the test-facing knobs (faults, rate limit, latency, error
+//! `State` owns credential sets (with their secrets), groups, event handlers, VPGs, error
+//! logs, AuthKeys and issued tokens, the clock, and the test-facing knobs (faults, rate limit, latency, error
 //! envelope, paging) plus the request log. Pure pieces (paging, configuration merge, the JSON the
 //! API shows) live here as functions so they can be unit-tested without HTTP.
 
@@ -131,6 +131,47 @@ impl Group {
     }
 }
 
+/// A VPG as stored: what the emulated operations show and change.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Vpg {
+    /// `vpgId`.
+    pub id: String,
+    /// `createdTime`, epoch ms.
+    pub created_ms: i64,
+    /// `lastModifiedTime`, epoch ms.
+    pub modified_ms: i64,
+    /// `tags`; always holds `name` (empty, as for an unnamed resource).
+    pub tags: Map<String, Value>,
+    /// `inspection` (a `JunctionInspectionConfiguration`) as last set; `None` if never set.
+    pub inspection: Option<Map<String, Value>>,
+}
+
+impl Vpg {
+    /// The `VirtualPrivateGateway` JSON the API returns. Only fields the emulator knows
+    /// are shown (the schema requires none); `junctionEnabled` follows `inspection.enabled`.
+    pub fn model(&self, operator_id: &str) -> Value {
+        let junction = self
+            .inspection
+            .as_ref()
+            .and_then(|i| i.get("enabled"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let mut m = json!({
+            "vpgId": self.id,
+            "operatorId": operator_id,
+            "createdTime": self.created_ms,
+            "lastModifiedTime": self.modified_ms,
+            "status": "running",
+            "tags": self.tags,
+            "junctionEnabled": junction,
+        });
+        if let Some(inspection) = &self.inspection {
+            m["inspection"] = Value::Object(inspection.clone());
+        }
+        m
+    }
+}
+
 /// An AuthKey the emulator accepts. No `Debug`: it holds a secret.
 #[derive(Clone)]
 pub(crate) struct AuthKey {
@@ -174,6 +215,8 @@ pub(crate) struct State {
     pub groups: BTreeMap<String, Group>,
     /// Event handlers (EventHandlerModel JSON) by handlerId.
     pub event_handlers: BTreeMap<String, Value>,
+    /// VPGs by vpgId.
+    pub vpgs: BTreeMap<String, Vpg>,
     /// Error logs by [`crate::logs::log_key`], so newest first.
     pub logs: BTreeMap<String, LogEntry>,
     /// Leave `credentials.accessKeyId` out of credential answers.
@@ -219,6 +262,7 @@ impl Default for State {
             credentials: BTreeMap::new(),
             groups: BTreeMap::new(),
             event_handlers: BTreeMap::new(),
+            vpgs: BTreeMap::new(),
             logs: BTreeMap::new(),
             omit_access_key_id: false,
             page_size: 100,
@@ -333,6 +377,31 @@ impl State {
         self.event_handlers
             .insert(id.clone(), Value::Object(handler));
         id
+    }
+
+    /// Adds (or replaces) a VPG with the given inspection configuration (`None`: none).
+    pub fn add_vpg(&mut self, id: &str, inspection: Option<Map<String, Value>>) {
+        let now = self.now_ms();
+        let mut tags = Map::new();
+        tags.insert("name".into(), Value::String(String::new()));
+        self.vpgs.insert(
+            id.to_owned(),
+            Vpg {
+                id: id.to_owned(),
+                created_ms: now,
+                modified_ms: now,
+                tags,
+                inspection,
+            },
+        );
+    }
+
+    /// All VPGs as API JSON, by vpgId.
+    pub fn vpg_models(&self) -> Vec<Value> {
+        self.vpgs
+            .values()
+            .map(|v| v.model(&self.operator_id))
+            .collect()
     }
 
     /// Stores an error log entry.

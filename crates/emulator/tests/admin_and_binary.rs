@@ -166,6 +166,19 @@ async fn admin_api() {
     assert_eq!(logs, json!([expected]));
     let (_, state) = send(env.http.get(admin("/state"))).await;
     assert_eq!(state["logs"], logs);
+
+    // VPGs: added through the admin API, with or without an inspection configuration.
+    let inspection = json!({"enabled": true, "report": {"credentialsId": seed_set}});
+    let vpg = json!({"vpgId": "vpg-1", "inspection": inspection});
+    assert_eq!(send(post("/vpgs", vpg)).await.0, 204);
+    assert_eq!(send(post("/vpgs", json!({"vpgId": "vpg-2"}))).await.0, 204);
+    assert_eq!(send(post("/vpgs", json!({"inspection": {}}))).await.0, 400);
+    assert_eq!(env.emu.vpg_inspection("vpg-1"), Some(inspection.clone()));
+    let (_, state) = send(env.http.get(admin("/state"))).await;
+    let vpgs = state["virtualPrivateGateways"].clone();
+    assert_eq!(vpgs.as_array().map(Vec::len), Some(2));
+    assert_eq!(vpgs[0]["inspection"], inspection);
+    assert!(vpgs[1].get("inspection").is_none());
     let (code, stats) = send(env.http.get(admin("/stats"))).await;
     assert_eq!(code, 200);
     assert_eq!(stats["callCounts"]["listEventHandlers"], 3);

@@ -675,6 +675,135 @@ async fn logs_filter_page_and_auth() {
     assert_eq!(send(env.req(Method::POST, "/logs")).await.0, 405);
 }
 
+/// The seed's Funnel configuration shape, as a Junction inspection report.
+fn inspection(credentials_id: &str, enabled: bool) -> Value {
+    json!({
+        "enabled": enabled,
+        "report": {
+            "credentialsId": credentials_id,
+            "enabled": true,
+            "contentType": "json",
+            "destination": {
+                "provider": "aws",
+                "service": "aws-iot",
+                "resourceUrl": "https://xxxx.iot.ap-northeast-1.amazonaws.com/soracom/%{imsi}",
+            },
+        },
+    })
+}
+
+/// VPGs: list (paged, tag filter), get, and set_inspection as the spec answers it.
+#[tokio::test]
+async fn vpgs_list_get_and_set_inspection() {
+    let env = Env::new().await;
+    env.emu.set_now_ms(Some(1_700_000_000_000));
+    env.emu.add_vpg("vpg-a", inspection("set-old", true));
+    env.emu.add_vpg("vpg-b", Value::Null);
+    env.emu.add_vpg("vpg-c", inspection("set-other", false));
+
+    let (status, a) = send(env.req(Method::GET, "/virtual_private_gateways/vpg-a")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        a,
+        json!({
+            "vpgId": "vpg-a", "operatorId": env.emu.operator_id(),
+            "createdTime": 1_700_000_000_000_i64, "lastModifiedTime": 1_700_000_000_000_i64,
+            "status": "running", "tags": {"name": ""}, "junctionEnabled": true,
+            "inspection": inspection("set-old", true),
+        })
+    );
+    let (_, b) = send(env.req(Method::GET, "/virtual_private_gateways/vpg-b")).await;
+    assert!(b.get("inspection").is_none() && b["junctionEnabled"] == json!(false));
+    let (status, missing) = send(env.req(Method::GET, "/virtual_private_gateways/none")).await;
+    assert_eq!((status, missing["code"].clone()), (404, json!("VPG0001")));
+
+    // Paged by vpgId with x-soracom-next-key, like groups; the paging knobs apply.
+    env.emu.set_page_size(2);
+    let first = get_page(env.req(Method::GET, "/virtual_private_gateways")).await;
+    assert_eq!(
+        (first.items.len(), first.next_key.as_deref(), first.link),
+        (2, Some("vpg-b"), None)
+    );
+    let (items, pages) = env.collect_pages("/virtual_private_gateways", &[], 5).await;
+    assert_eq!((items, pages), (env.emu.vpgs(), 2));
+    env.emu.set_paging_mode(PagingMode::Link);
+    let (items, _) = env
+        .collect_pages("/virtual_private_gateways", &[("limit", "1")], 5)
+        .await;
+    assert_eq!(items.len(), 3);
+    env.emu.set_paging_mode(PagingMode::Documented);
+    env.emu.set_max_limit(Some(10));
+    let over = env
+        .req(Method::GET, "/virtual_private_gateways")
+        .query(&[("limit", "11")]);
+    assert_eq!(send(over).await.0, 400);
+    env.emu.set_max_limit(None);
+    let (status, tagged) = send(
+        env.req(Method::GET, "/virtual_private_gateways")
+            .query(&[("tag_name", "name"), ("tag_value", "")]),
+    )
+    .await;
+    assert_eq!((status, tagged.as_array().map(Vec::len)), (200, Some(2)));
+
+    // set_inspection replaces the configuration; 200 without a body, as the spec says.
+    env.emu.set_now_ms(Some(1_700_000_100_000));
+    let path = "/virtual_private_gateways/vpg-a/junction/set_inspection";
+    let resp = env
+        .req(Method::POST, path)
+        .json(&inspection("set-new", true))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), 200);
+    assert!(resp.bytes().await.map(|b| b.is_empty()).unwrap_or(false));
+    assert_eq!(
+        env.emu.vpg_inspection("vpg-a"),
+        Some(inspection("set-new", true))
+    );
+    let a = env.emu.vpg("vpg-a").unwrap_or_default();
+    assert_eq!(a["lastModifiedTime"], 1_700_000_100_000_i64);
+    assert_eq!(a["inspection"]["report"]["credentialsId"], "set-new");
+    // Only the one VPG changed.
+    assert_eq!(
+        env.emu.vpg_inspection("vpg-c"),
+        Some(inspection("set-other", false))
+    );
+    assert_eq!(env.emu.vpg_inspection("vpg-b"), None);
+    assert_eq!(env.emu.vpg_inspection("none"), None);
+
+    let body = inspection("x", true);
+    let missing = "/virtual_private_gateways/none/junction/set_inspection";
+    assert_eq!(
+        send(env.req(Method::POST, missing).json(&body)).await.0,
+        404
+    );
+    for bad in [json!([]), json!({"enabled": "yes"}), json!({"report": "x"})] {
+        assert_eq!(
+            send(env.req(Method::POST, path).json(&bad)).await.0,
+            400,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        env.emu.vpg_inspection("vpg-a"),
+        Some(inspection("set-new", true))
+    );
+    assert_eq!(send(env.req(Method::GET, path)).await.0, 405);
+    assert_eq!(
+        send(env.http.get(env.url("/virtual_private_gateways")))
+            .await
+            .0,
+        401
+    );
+    let counts = env.emu.call_counts();
+    // One set, one for a missing VPG, three refused bodies; the GET is unrouted.
+    assert_eq!(counts.get("setInspectionConfiguration"), Some(&5));
+    assert!(
+        counts.contains_key("getVirtualPrivateGateway")
+            && counts.contains_key("listVirtualPrivateGateways")
+    );
+}
+
 #[tokio::test]
 async fn put_configuration_merges_only_given_keys() {
     let env = Env::new().await;
