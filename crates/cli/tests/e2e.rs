@@ -15,7 +15,9 @@ use testkit::aws_proxy::{AwsFault, AwsFaultKind};
 /// registers the new set with the link, and repoints both groups, touching nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_scenario_rotates_end_to_end() {
-    let w = World::new().await;
+    // moto checks signatures: the new key verifies only with its own secret, and `finish`
+    // proves the secret SORACOM was given signs as the user.
+    let w = World::authenticated().await;
     let old_key = w.seed().await;
     let before = w.emu.group_by_name("test-1").expect("group");
 
@@ -84,6 +86,48 @@ async fn seed_scenario_rotates_end_to_end() {
     );
     assert_eq!(json["targets"][0]["outcome"], json!("nothingDue"));
     w.finish().await;
+}
+
+/// A new key registered with a wrong secret would break every reference it is moved to:
+/// with moto checking signatures, verification catches it before SORACOM sees anything,
+/// and the key is deleted. Without signature checks (moto's default) the same wrong secret
+/// verifies, which is why the scenarios that create keys turn them on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_fails_verification_and_nothing_is_registered() {
+    for checked in [true, false] {
+        let w = if checked {
+            World::authenticated().await
+        } else {
+            World::new().await
+        };
+        let old_key = w.seed().await;
+        let groups = w.emu.groups();
+        // IAM's answer reaches the tool with another secret of the same shape.
+        w.proxy
+            .add_fault(AwsFault::next("CreateAccessKey", 1, AwsFaultKind::AlterSecret));
+        let run = w.run(&["rotate"]).await;
+        if !checked {
+            assert_eq!(run.code, 0, "moto without checks accepts any secret");
+            continue;
+        }
+        assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("did not verify") || run.stderr.contains("did not verify"),
+            "{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            w.emu.credential(&w.id_for(0)).is_none(),
+            "no set is registered with the wrong secret"
+        );
+        assert_eq!(w.emu.groups(), groups, "no reference moved");
+        let keys = w.keys().await;
+        assert_eq!(keys.len(), 1, "the unverified key is deleted: {keys:?}");
+        assert_eq!(keys[0].id, old_key);
+        assert!(!w.emu.call_counts().contains_key("createCredential"));
+        w.finish().await;
+    }
 }
 
 /// Ids that merely contain the prefix belong to someone else and are never touched.

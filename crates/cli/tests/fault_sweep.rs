@@ -618,7 +618,19 @@ async fn case(p: Point, kind: Kind, expected: Value) -> Vec<i32> {
     let mut codes = vec![first.code];
     codes.extend(rerun(&w, p.scenario).await);
     p.scenario.assert_end(&w).await;
-    let end = shape(&w).await;
+    let mut end = shape(&w).await;
+    if p.scenario == Scenario::SoracomKey
+        && kind == Kind::Killed
+        && p.op.starts_with("generate")
+    {
+        // The run died with the only copy of the new AuthKey's secret: nothing proves that
+        // key is the tool's, so it is reported (every later run names it), never deleted.
+        assert!(
+            w.ledger.output().contains("is not the stored one"),
+            "the left-over AuthKey is reported"
+        );
+        end["authKeys"] = json!(end["authKeys"].as_u64().unwrap_or(0) - 1);
+    }
     assert_eq!(end, expected, "end state differs from the fault-free run's");
     w.finish().await;
     codes

@@ -130,10 +130,10 @@ impl World {
         World::on(moto::endpoint(), None).await
     }
 
-    /// A world with a moto of its own whose clock [`World::travel`] moves.
+    /// A world with a moto of its own whose clock [`World::travel`] moves; it checks every
+    /// signature, as [`World::authenticated`].
     pub async fn clocked() -> World {
-        let moto = ClockedMoto::start().await;
-        World::on(moto.endpoint(), Some(moto)).await
+        World::authenticated().await
     }
 
     /// A world with a moto of its own (clock movable) that checks every signature: a key
@@ -702,8 +702,45 @@ impl World {
         }
     }
 
+    /// In a world that checks signatures: the secret every set of the target holds signs
+    /// `sts:GetCallerIdentity` as the target's user, when its key is active.
+    pub async fn assert_sets_authenticate(&self) {
+        let user_arn = self.iam.user_arn(&self.user).await.expect("user arn");
+        let active: Vec<String> = self
+            .keys()
+            .await
+            .into_iter()
+            .filter(|k| k.status == "Active")
+            .map(|k| k.id)
+            .collect();
+        for id in self.emu.credential_ids().iter().filter(|s| self.owns(s)) {
+            let Some(c) = self.emu.credential(id) else {
+                continue;
+            };
+            let key = c.credentials["accessKeyId"].as_str().unwrap_or_default();
+            let secret = c.credentials["secretAccessKey"].as_str().unwrap_or_default();
+            if !active.iter().any(|a| a == key) {
+                continue;
+            }
+            let arn = self
+                .iam
+                .use_key(key, secret)
+                .await
+                .unwrap_or_else(|e| panic!("set {id}: its secret does not sign for its key: {e}"));
+            assert_eq!(arn, user_arn, "set {id} authenticates as someone else");
+        }
+    }
+
+    /// Whether this world's moto checks signatures.
+    pub fn checks_signatures(&self) -> bool {
+        self.aws_key.0 != moto::TEST_ACCESS_KEY_ID
+    }
+
     /// Every world check at the end of a scenario.
     pub async fn finish(&self) {
+        if self.checks_signatures() {
+            self.assert_sets_authenticate().await;
+        }
         self.assert_invariants().await;
         self.assert_contract();
         self.assert_no_secret();
@@ -711,37 +748,8 @@ impl World {
     }
 }
 
-/// Where the reliability figures go: `<target>/reliability` (read by scripts/reliability).
-pub fn figures_dir() -> PathBuf {
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(&tmp).join("reliability")
-}
-
-/// Appends one JSON line to a figures file. One `write` of a whole line on a file opened
-/// with O_APPEND, so lines from tests running in parallel never interleave. A figure that
-/// cannot be written fails the test: a report must not silently miss it.
-pub fn append_figures(file: &str, line: &Value) {
-    use std::io::Write;
-    let dir = figures_dir();
-    std::fs::create_dir_all(&dir).expect("create the figures directory");
-    let mut text = line.to_string();
-    text.push('\n');
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(file))
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .unwrap_or_else(|e| panic!("writing figures to {file}: {e}"));
-}
-
-/// Writes a figures document whole; failing to is a test failure.
-pub fn write_figures(file: &str, doc: &Value) {
-    let dir = figures_dir();
-    std::fs::create_dir_all(&dir).expect("create the figures directory");
-    let text = serde_json::to_string_pretty(doc).expect("figures are JSON");
-    std::fs::write(dir.join(file), text)
-        .unwrap_or_else(|e| panic!("writing figures to {file}: {e}"));
-}
+#[allow(unused_imports)]
+pub use testkit::figures::{append as append_figures, write as write_figures};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
