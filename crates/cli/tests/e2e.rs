@@ -103,8 +103,11 @@ async fn a_wrong_secret_fails_verification_and_nothing_is_registered() {
         let old_key = w.seed().await;
         let groups = w.emu.groups();
         // IAM's answer reaches the tool with another secret of the same shape.
-        w.proxy
-            .add_fault(AwsFault::next("CreateAccessKey", 1, AwsFaultKind::AlterSecret));
+        w.proxy.add_fault(AwsFault::next(
+            "CreateAccessKey",
+            1,
+            AwsFaultKind::AlterSecret,
+        ));
         let run = w.run(&["rotate"]).await;
         if !checked {
             assert_eq!(run.code, 0, "moto without checks accepts any secret");

@@ -836,7 +836,8 @@ fn forget_stale(obs: &Observed, view: &View, plan: &mut Plan) {
         .iter()
         .flat_map(|s| s.link.key().into_iter().chain(s.previous.as_ref()))
         .collect();
-    let recorded: BTreeSet<&AccessKeyId> = obs.released.keys().chain(obs.deactivated.keys()).collect();
+    let recorded: BTreeSet<&AccessKeyId> =
+        obs.released.keys().chain(obs.deactivated.keys()).collect();
     for k in recorded {
         let exists = obs.keys.iter().any(|x| &x.id == k);
         let deleted_here = plan.actions.iter().any(|a| {

@@ -465,7 +465,10 @@ mod tests {
         assert_eq!(back.key.id, "keyId-new");
         assert_eq!(back.key.secret.expose(), "secret-new");
         assert_eq!(back.replaced.as_deref(), Some("keyId-old"));
-        store.store(&new, None).await.unwrap_or_else(|e| panic!("{e}"));
+        store
+            .store(&new, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let back = store.load().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back.replaced, None);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));

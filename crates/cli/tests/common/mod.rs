@@ -718,15 +718,16 @@ impl World {
                 continue;
             };
             let key = c.credentials["accessKeyId"].as_str().unwrap_or_default();
-            let secret = c.credentials["secretAccessKey"].as_str().unwrap_or_default();
+            let secret = c.credentials["secretAccessKey"]
+                .as_str()
+                .unwrap_or_default();
             if !active.iter().any(|a| a == key) {
                 continue;
             }
-            let arn = self
-                .iam
-                .use_key(key, secret)
-                .await
-                .unwrap_or_else(|e| panic!("set {id}: its secret does not sign for its key: {e}"));
+            let arn =
+                self.iam.use_key(key, secret).await.unwrap_or_else(|e| {
+                    panic!("set {id}: its secret does not sign for its key: {e}")
+                });
             assert_eq!(arn, user_arn, "set {id} authenticates as someone else");
         }
     }

@@ -70,8 +70,7 @@ impl std::io::Write for LogWriter {
 
 /// Everything the handler logged in this process so far.
 pub fn logs() -> String {
-    String::from_utf8_lossy(&captured_logs().lock().unwrap_or_else(|e| e.into_inner()))
-        .into_owned()
+    String::from_utf8_lossy(&captured_logs().lock().unwrap_or_else(|e| e.into_inner())).into_owned()
 }
 
 /// A local HTTP listener recording the JSON bodies POSTed to it.
