@@ -12,7 +12,7 @@ mod common;
 use std::future::Future;
 use std::sync::Arc;
 
-use common::{append_figures, id_for, World, PREFIX};
+use common::{append_figures, World, PREFIX};
 use serde_json::json;
 use soracom_emulator::{Fault, FaultBody, FaultKind};
 use testkit::aws_proxy::{AwsFault, AwsFaultKind};
@@ -309,6 +309,7 @@ async fn broken_profiles_exit_2_without_printing_them() {
         ),
     ];
     let w = World::new().await;
+    w.ledger.add(SECRET);
     w.seed().await;
     let dir = w.dir.path().join(".soracom");
     std::fs::create_dir_all(&dir).expect("profile dir");
@@ -323,10 +324,20 @@ async fn broken_profiles_exit_2_without_printing_them() {
         }
         // The bad endpoint is only read when nothing else names one.
         let run = if what == "bad endpoint" {
-            let mut cmd = w.command(&["plan"], false);
+            // Without SORACOM_ENDPOINT a regression could reach for the real API: the run
+            // is bounded, and it must end before any request.
+            let args = w.with_now(&["plan"]);
+            let before = w.snapshot().await;
+            let requests = w.emu.requests().len();
+            let mut cmd = w.command_raw(&args, false);
             cmd.env_remove("SORACOM_ENDPOINT");
-            let out = cmd.output().await.expect("run");
-            w.record_output(&out)
+            let out = tokio::time::timeout(std::time::Duration::from_secs(30), cmd.output())
+                .await
+                .expect("the run ended within 30 s")
+                .expect("run");
+            let run = w.after_run(&args, before, &out).await;
+            assert_eq!(w.emu.requests().len(), requests, "no request was made");
+            run
         } else {
             w.run_without_env_key(&["plan"]).await
         };
@@ -339,8 +350,10 @@ async fn broken_profiles_exit_2_without_printing_them() {
             ));
         }
     }
-    let printed = w.printed.lock().map(|p| p.clone()).unwrap_or_default();
-    assert!(!printed.contains(SECRET), "a profile's secret was printed");
+    assert!(
+        !w.ledger.output().contains(SECRET),
+        "a profile's secret was printed"
+    );
     assert_eq!(w.soracom_writes() + w.iam_writes(), 0);
     append_figures(
         "bad_input.jsonl",
@@ -380,10 +393,10 @@ async fn safe_and_converges(w: &World) {
     w.proxy.clear_faults();
     let run = w.run(&["reconcile"]).await;
     assert_eq!(run.code, 0, "rerun\n{}\n{}", run.stdout, run.stderr);
-    if w.emu.credential(&id_for(0)).is_none() {
+    if w.emu.credential(&w.id_for(0)).is_none() {
         w.expect(&["rotate"], 0).await;
     }
-    w.assert_converged(&id_for(0)).await;
+    w.assert_converged(&w.id_for(0)).await;
     w.finish().await;
 }
 

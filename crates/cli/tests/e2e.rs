@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{days_from_now, funnel, id_for, World, PREFIX};
+use common::{funnel, World, PREFIX};
 use serde_json::json;
 use soracom_emulator::{Fault, FaultBody, FaultKind, RateLimit};
 use std::time::Duration;
@@ -15,7 +15,9 @@ use testkit::aws_proxy::{AwsFault, AwsFaultKind};
 /// registers the new set with the link, and repoints both groups, touching nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_scenario_rotates_end_to_end() {
-    let w = World::new().await;
+    // moto checks signatures: the new key verifies only with its own secret, and `finish`
+    // proves the secret SORACOM was given signs as the user.
+    let w = World::authenticated().await;
     let old_key = w.seed().await;
     let before = w.emu.group_by_name("test-1").expect("group");
 
@@ -23,9 +25,9 @@ async fn seed_scenario_rotates_end_to_end() {
     assert!(run.stdout.contains("not due"), "{}", run.stdout);
     assert!(run.stdout.contains("linked by evidence"), "{}", run.stdout);
 
-    let later = days_from_now(91);
+    let later = w.at(91);
     let run = w.expect(&["-vvv", "reconcile", "--now", &later], 0).await;
-    let new_set = id_for(91);
+    let new_set = w.id_for(91);
     assert!(run.stdout.contains(&new_set), "{}", run.stdout);
     assert!(
         run.stdout.contains("2/2 references moved"),
@@ -86,6 +88,51 @@ async fn seed_scenario_rotates_end_to_end() {
     w.finish().await;
 }
 
+/// A new key registered with a wrong secret would break every reference it is moved to:
+/// with moto checking signatures, verification catches it before SORACOM sees anything,
+/// and the key is deleted. Without signature checks (moto's default) the same wrong secret
+/// verifies, which is why the scenarios that create keys turn them on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_fails_verification_and_nothing_is_registered() {
+    for checked in [true, false] {
+        let w = if checked {
+            World::authenticated().await
+        } else {
+            World::new().await
+        };
+        let old_key = w.seed().await;
+        let groups = w.emu.groups();
+        // IAM's answer reaches the tool with another secret of the same shape.
+        w.proxy.add_fault(AwsFault::next(
+            "CreateAccessKey",
+            1,
+            AwsFaultKind::AlterSecret,
+        ));
+        let run = w.run(&["rotate"]).await;
+        if !checked {
+            assert_eq!(run.code, 0, "moto without checks accepts any secret");
+            continue;
+        }
+        assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("did not verify") || run.stderr.contains("did not verify"),
+            "{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            w.emu.credential(&w.id_for(0)).is_none(),
+            "no set is registered with the wrong secret"
+        );
+        assert_eq!(w.emu.groups(), groups, "no reference moved");
+        let keys = w.keys().await;
+        assert_eq!(keys.len(), 1, "the unverified key is deleted: {keys:?}");
+        assert_eq!(keys[0].id, old_key);
+        assert!(!w.emu.call_counts().contains_key("createCredential"));
+        w.finish().await;
+    }
+}
+
 /// Ids that merely contain the prefix belong to someone else and are never touched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decoy_ids_are_untouched() {
@@ -112,7 +159,7 @@ async fn decoy_ids_are_untouched() {
         assert_eq!(w.funnel_of(&format!("g-{decoy}")), json!(decoy));
         assert!(w.emu.credential(&decoy).is_some());
     }
-    assert_eq!(w.funnel_of("test-1"), json!(id_for(0)));
+    assert_eq!(w.funnel_of("test-1"), json!(w.id_for(0)));
     w.finish().await;
 }
 
@@ -131,7 +178,7 @@ async fn every_page_of_groups_is_repointed() {
         );
     }
     w.expect(&["rotate"], 0).await;
-    let new_set = id_for(0);
+    let new_set = w.id_for(0);
     for i in 0..5 {
         assert_eq!(w.funnel_of(&format!("extra-{i}")), json!(new_set));
     }
@@ -172,7 +219,7 @@ async fn funk_object_and_event_handler_references_move_in_their_shape() {
         ]
     }));
     w.expect(&["rotate"], 0).await;
-    let new_set = id_for(0);
+    let new_set = w.id_for(0);
     let funk = &w.emu.group_by_name("funk").expect("funk")["configuration"]["SoracomFunk"];
     assert_eq!(funk["credentialsId"], json!({"$credentialsId": new_set}));
     assert_eq!(funk["destination"]["service"], json!("lambda"));
@@ -201,7 +248,7 @@ async fn same_day_second_rotation_takes_the_next_suffix() {
     let w = World::new().await;
     w.seed().await;
     w.expect(&["rotate"], 0).await;
-    let first = id_for(0);
+    let first = w.id_for(0);
     // Retire the hand-made set's key as the tool would (inactive, unreferenced), to free a slot.
     let old = w.key_of_set(&format!("{PREFIX}-220810")).expect("old key");
     w.iam
@@ -238,12 +285,13 @@ async fn same_day_second_rotation_takes_the_next_suffix() {
 async fn both_slots_full_is_refused_and_nothing_changes() {
     let w = World::new().await;
     let (other, other_secret) = w.iam.create_access_key(&w.user).await.expect("other key");
-    w.iam.use_key(&other, &other_secret).await.expect("use");
+    w.ledger.add(other_secret.clone());
+    w.use_key(&other, &other_secret).await;
     w.seed().await;
     let groups = w.emu.groups();
     let sets = w.emu.credential_ids();
     let keys = w.keys().await;
-    let later = days_from_now(91);
+    let later = w.at(91);
     let run = w.expect(&["reconcile", "--now", &later], 3).await;
     let masked = format!("AKIA************{}", &other[16..]);
     assert!(run.stdout.contains(&masked), "{}", run.stdout);
@@ -260,7 +308,7 @@ async fn both_slots_full_is_refused_and_nothing_changes() {
 async fn plan_and_dry_run_write_nothing() {
     let w = World::new().await;
     w.seed().await;
-    let later = days_from_now(100);
+    let later = w.at(100);
     let run = w.expect(&["plan", "--now", &later], 0).await;
     assert!(run.stdout.contains("rotate:"), "{}", run.stdout);
     w.expect(&["reconcile", "--dry-run", "--now", &later], 0)
@@ -279,7 +327,8 @@ async fn orphan_key_from_a_crash_is_deleted() {
     let first = w.seed().await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (orphan, secret) = w.iam.create_access_key(&w.user).await.expect("orphan");
-    w.iam.use_key(&orphan, &secret).await.expect("sts");
+    w.ledger.add(secret.clone());
+    w.use_key(&orphan, &secret).await;
     let run = w.expect(&["reconcile"], 0).await;
     assert!(
         run.stdout.contains("deleted orphaned access key"),
@@ -307,7 +356,7 @@ async fn expired_token_mid_run_logs_in_again() {
     });
     w.expect(&["rotate"], 0).await;
     assert_eq!(w.emu.call_counts().get("auth").copied(), Some(2));
-    w.assert_converged(&id_for(0)).await;
+    w.assert_converged(&w.id_for(0)).await;
     w.finish().await;
 }
 
@@ -334,7 +383,7 @@ async fn rate_limits_are_waited_out() {
     }));
     w.expect(&["rotate"], 0).await;
     assert!(w.emu.requests().iter().any(|r| r.status == 429));
-    w.assert_converged(&id_for(0)).await;
+    w.assert_converged(&w.id_for(0)).await;
     w.finish().await;
 }
 
@@ -416,7 +465,7 @@ async fn failed_observation_changes_nothing() {
     assert_eq!((w.soracom_writes(), w.iam_writes()), (0, 0));
     w.emu.clear_faults();
     w.expect(&["rotate"], 0).await;
-    w.assert_converged(&id_for(0)).await;
+    w.assert_converged(&w.id_for(0)).await;
     w.finish().await;
 }
 
@@ -580,7 +629,7 @@ async fn failure_at_each_write_is_safe_and_a_rerun_converges() {
             w.emu.clear_faults();
             w.proxy.clear_faults();
             // The rerun finishes the job: rotate again only if the first run undid itself.
-            let resumed = w.emu.credential(&id_for(0)).is_some();
+            let resumed = w.emu.credential(&w.id_for(0)).is_some();
             let rerun = if resumed { w.run(&["reconcile"]).await } else { w.run(&["rotate"]).await };
             assert_eq!(rerun.code, 0, "{}: rerun\n{}\n{}", case.name, rerun.stdout, rerun.stderr);
             if resumed {
@@ -589,7 +638,7 @@ async fn failure_at_each_write_is_safe_and_a_rerun_converges() {
             // A third run has nothing left to do.
             let third = w.run(&["reconcile"]).await;
             assert!(third.stdout.contains("nothing due"), "{}: {}", case.name, third.stdout);
-            w.assert_converged(&id_for(0)).await;
+            w.assert_converged(&w.id_for(0)).await;
             w.finish().await;
         }));
     }
@@ -611,7 +660,7 @@ async fn verification_needs_successes_in_a_row() {
         kind: AwsFaultKind::AccessDenied,
     });
     w.expect(&["rotate"], 0).await;
-    let new_key = w.key_of_set(&id_for(0)).expect("new key");
+    let new_key = w.key_of_set(&w.id_for(0)).expect("new key");
     let by_new: Vec<u16> = w
         .proxy
         .calls()
@@ -626,7 +675,7 @@ async fn verification_needs_successes_in_a_row() {
         vec![200, 403, 200, 200, 200],
         "success, failure, then three in a row"
     );
-    w.assert_converged(&id_for(0)).await;
+    w.assert_converged(&w.id_for(0)).await;
     w.finish().await;
 }
 
@@ -666,6 +715,6 @@ async fn a_refused_page_size_falls_back_to_100() {
             .all(|q| q.contains("limit=100") && !q.contains("limit=1000")),
         "{limits:?}"
     );
-    w.assert_converged(&id_for(0)).await;
+    w.assert_converged(&w.id_for(0)).await;
     w.finish().await;
 }

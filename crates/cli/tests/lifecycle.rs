@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{id_for, World, PREFIX};
+use common::{World, PREFIX};
 use serde_json::{json, Value};
 
 async fn keys_by_status(w: &World) -> (Vec<String>, Vec<String>) {
@@ -48,7 +48,7 @@ async fn keys_live_and_retire_over_200_days() {
 
     let now = w.travel(91);
     w.expect(&["reconcile", "--now", &now], 0).await;
-    let s1 = id_for(91);
+    let s1 = w.id_for(91);
     w.assert_converged(&s1).await;
     let k2 = w.key_of_set(&s1).expect("k2");
     assert_eq!(keys_by_status(&w).await.0.len(), 2);
@@ -99,7 +99,7 @@ async fn keys_live_and_retire_over_200_days() {
 
     let now = w.travel(182);
     w.expect(&["reconcile", "--now", &now], 0).await;
-    let s2 = id_for(182);
+    let s2 = w.id_for(182);
     w.assert_converged(&s2).await;
 
     let now = w.travel(190);
@@ -129,10 +129,8 @@ async fn an_old_key_used_after_cutover_is_kept_and_reported() {
     let now = w.travel(91);
     w.expect(&["reconcile", "--now", &now], 0).await;
     w.travel(95);
-    w.iam
-        .use_key(&k1, &secret)
-        .await
-        .expect("someone still uses the old key");
+    // Someone still uses the old key.
+    w.use_key(&k1, &secret).await;
     let now = w.travel(99);
     let run = w.expect(&["retire", "--now", &now], 3).await;
     let masked = format!("AKIA************{}", &k1[16..]);
@@ -165,15 +163,8 @@ async fn an_old_key_used_after_cutover_is_kept_and_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_set_used_after_cutover_is_kept() {
     let (w, _, _) = rotated_at_day_91().await;
-    let used = time::OffsetDateTime::parse(
-        &w.travel(96),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .expect("t");
-    w.emu.mark_credential_used(
-        &format!("{PREFIX}-220810"),
-        (used.unix_timestamp_nanos() / 1_000_000) as i64,
-    );
+    w.travel(96);
+    w.use_set(&format!("{PREFIX}-220810"), w.time(96));
     let now = w.travel(99);
     let run = w.expect(&["reconcile", "--now", &now], 3).await;
     assert!(run.stdout.contains("SORACOM shows set"), "{}", run.stdout);
@@ -186,7 +177,7 @@ async fn an_old_set_used_after_cutover_is_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_before_and_after_deactivation() {
     let (w, k1, old) = rotated_at_day_91().await;
-    let s1 = id_for(91);
+    let s1 = w.id_for(91);
     let k2 = w.key_of_set(&s1).expect("k2");
 
     let now = w.travel(92);
@@ -203,7 +194,7 @@ async fn rollback_before_and_after_deactivation() {
 
     // The next reconcile rotates again (the old key is past due), reusing the slot.
     w.expect(&["reconcile", "--now", &now], 0).await;
-    let s2 = id_for(92);
+    let s2 = w.id_for(92);
     w.assert_converged(&s2).await;
     let now = w.travel(100);
     w.expect(&["reconcile", "--now", &now], 0).await;
@@ -273,7 +264,7 @@ async fn adopted_set_is_rotated_and_retired() {
     ));
     let now = w.travel(91);
     w.expect(&["reconcile", "--now", &now], 0).await;
-    w.assert_converged(&id_for(91)).await;
+    w.assert_converged(&w.id_for(91)).await;
     let now = w.travel(99);
     w.expect(&["reconcile", "--now", &now], 0).await;
     let now = w.travel(107);
@@ -287,7 +278,7 @@ async fn adopted_set_is_rotated_and_retired() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_reports_keys_sets_dates_and_compliance() {
     let (w, k1, old) = rotated_at_day_91().await;
-    let s1 = id_for(91);
+    let s1 = w.id_for(91);
     let k2 = w.key_of_set(&s1).expect("k2");
     let now = w.travel(95);
     let writes = (w.soracom_writes(), w.iam_writes());

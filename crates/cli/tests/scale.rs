@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{funnel, id_for, World, PREFIX};
+use common::{funnel, World, PREFIX};
 use serde_json::json;
 use soracom_emulator::{Fault, FaultBody, FaultKind, RateLimit};
 
@@ -76,7 +76,7 @@ async fn a_rotation_makes_exactly_the_calls_it_needs() {
             ("GetCallerIdentity", 3),
         ])
     );
-    w.assert_converged(&id_for(0)).await;
+    w.assert_converged(&w.id_for(0)).await;
     w.finish().await;
 }
 
@@ -101,7 +101,7 @@ async fn an_advertised_limit_draws_no_429() {
         Some(referencing as u64),
         "no write was sent twice"
     );
-    w.assert_converged(&id_for(0)).await;
+    w.assert_converged(&w.id_for(0)).await;
     w.finish().await;
 }
 
@@ -132,6 +132,6 @@ async fn a_429_storm_without_headers_is_backed_off() {
             .copied(),
         Some(referencing as u64 + u64::from(storm))
     );
-    w.assert_converged(&id_for(0)).await;
+    w.assert_converged(&w.id_for(0)).await;
     w.finish().await;
 }

@@ -1,7 +1,9 @@
 //! The admin HTTP API under `/_emulator`, for the binary and demos.
 //!
 //! It lets a human or script inspect state (never secrets) and turn the same knobs the
-//! in-process `Emulator` methods turn: faults, clock, page size, rate limit, latency.
+//! in-process `Emulator` methods turn: faults, clock, page size, rate limit, latency, a set's
+//! last use, whether answers show access key ids, paging mode and `limit` maximum, and it
+//! writes error logs and adds VPGs.
 //! Admin calls are not recorded, counted, faulted or rate limited.
 
 use std::time::Duration;
@@ -15,10 +17,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::faults::Fault;
+use crate::logs::LogEntry;
+use crate::paging::PagingMode;
 use crate::ratelimit::RateLimit;
-use crate::reply::{ApiError, Reply};
+use crate::reply::{codes, ApiError, Reply};
 use crate::server::{lock, to_response, Shared};
-use crate::state::StoredCredential;
 
 /// The admin routes.
 pub(crate) fn router() -> Router<Shared> {
@@ -30,6 +33,12 @@ pub(crate) fn router() -> Router<Shared> {
         .route("/rate-limit", post(rate_limit))
         .route("/latency", post(latency))
         .route("/stats", get(stats))
+        .route("/credential-used", post(credential_used))
+        .route("/omit-access-key-id", post(omit_access_key_id))
+        .route("/paging", post(paging))
+        .route("/logs", post(emit_log))
+        .route("/vpgs", post(add_vpg))
+        .route("/max-limit", post(max_limit))
 }
 
 fn ok() -> Response {
@@ -45,15 +54,18 @@ fn bad(e: JsonRejection) -> Response {
 
 async fn state(AxumState(shared): AxumState<Shared>) -> Response {
     let st = lock(&shared);
-    let credentials: Vec<Value> = st
-        .credentials
-        .values()
-        .map(StoredCredential::model)
-        .collect();
+    // What the API shows, access key ids included whatever the omit knob says.
+    let credentials: Vec<Value> = st.credentials.values().map(|c| c.model(true)).collect();
     let handlers: Vec<&Value> = st.event_handlers.values().collect();
     to_response(Reply::json(
         200,
-        json!({"credentials": credentials, "groups": st.group_models(), "eventHandlers": handlers}),
+        json!({
+            "credentials": credentials,
+            "groups": st.group_models(),
+            "eventHandlers": handlers,
+            "virtualPrivateGateways": st.vpg_models(),
+            "logs": st.log_models(),
+        }),
     ))
 }
 
@@ -164,4 +176,121 @@ async fn stats(AxumState(shared): AxumState<Shared>) -> Response {
         200,
         json!({"callCounts": st.counts, "statusCounts": statuses}),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CredentialUsed {
+    credentials_id: String,
+    at_ms: i64,
+}
+
+/// Sets a set's `lastUsedDateTime`; 404 when there is no such set.
+async fn credential_used(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<CredentialUsed>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(u)) => match lock(&shared).credentials.get_mut(&u.credentials_id) {
+            Some(c) => {
+                c.last_used_ms = u.at_ms;
+                ok()
+            }
+            None => to_response(Reply::json(
+                404,
+                ApiError::new(404, codes::CREDENTIAL_NOT_FOUND, "no such credential set")
+                    .body(Default::default()),
+            )),
+        },
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Omit {
+    omit: bool,
+}
+
+async fn omit_access_key_id(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<Omit>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(o)) => {
+            lock(&shared).omit_access_key_id = o.omit;
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    mode: PagingMode,
+}
+
+async fn paging(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<Paging>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(p)) => {
+            lock(&shared).paging = p.mode;
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MaxLimit {
+    max_limit: Option<usize>,
+}
+
+async fn max_limit(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<MaxLimit>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(m)) => {
+            lock(&shared).max_limit = m.max_limit;
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+async fn emit_log(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<LogEntry>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(entry)) => {
+            lock(&shared).emit_log(entry);
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddVpg {
+    vpg_id: String,
+    #[serde(default)]
+    inspection: Option<serde_json::Map<String, Value>>,
+}
+
+async fn add_vpg(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<AddVpg>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(v)) => {
+            lock(&shared).add_vpg(&v.vpg_id, v.inspection);
+            ok()
+        }
+        Err(e) => bad(e),
+    }
 }

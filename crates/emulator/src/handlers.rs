@@ -3,13 +3,16 @@
 //! Each handler validates its input, changes state and returns a `Reply` or an `ApiError`.
 //! `handle` runs the steps every routed call shares (token check, rate limit, dispatch) so
 //! the async server only deals with timing, faults and the wire. Shapes follow the
-//! official spec (CredentialsModel, Group, EventHandlerModel, AuthResponse).
+//! official spec (CredentialsModel, Group, EventHandlerModel, AuthResponse, LogEntry,
+//! VirtualPrivateGateway).
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
+use crate::logs::{LogFilter, LogResourceType, LogService};
+use crate::paging::{self, NextPage, PagingMode};
 use crate::reply::{codes, ApiError, Reply};
 use crate::routes::{percent_decode, Route};
 use crate::state::{merge_configuration, page, State, StoredCredential};
@@ -100,9 +103,17 @@ fn dispatch(st: &mut State, call: &Call<'_>) -> Result<Reply, ApiError> {
         "createCredential" => create_credential(st, param(0), call.body),
         "updateCredential" => update_credential(st, param(0), call.body),
         "deleteCredential" => delete_credential(st, param(0)),
-        "listGroups" => list_groups(st, call.query),
+        "listGroups" => list_groups(st, call),
         "getGroup" => get_group(st, param(0)),
         "putConfigurationParameters" => put_configuration(st, param(0), param(1), call.body),
+        "getLogs" => get_logs(st, call),
+        "listVirtualPrivateGateways" => list_vpgs(st, call),
+        "getVirtualPrivateGateway" => st
+            .vpgs
+            .get(param(0))
+            .map(|v| Reply::json(200, v.model(&st.operator_id)))
+            .ok_or_else(|| vpg_not_found(param(0))),
+        "setInspectionConfiguration" => set_inspection(st, param(0), call.body),
         "listEventHandlers" => Ok(Reply::json(
             200,
             Value::Array(st.event_handlers.values().cloned().collect()),
@@ -201,12 +212,13 @@ fn check_token(st: &State, headers: &[(String, String)]) -> Result<(), ApiError>
 }
 
 fn list_credentials(st: &State) -> Reply {
+    let show_key_id = !st.omit_access_key_id;
     Reply::json(
         200,
         Value::Array(
             st.credentials
                 .values()
-                .map(StoredCredential::model)
+                .map(|c| c.model(show_key_id))
                 .collect(),
         ),
     )
@@ -262,13 +274,14 @@ fn create_credential(st: &mut State, id: &str, body: &[u8]) -> Result<Reply, Api
         update_ms: now,
         last_used_ms: 0,
     };
-    let model = stored.model();
+    let model = stored.model(!st.omit_access_key_id);
     st.credentials.insert(id.to_owned(), stored);
     Ok(Reply::json(201, model))
 }
 
 fn update_credential(st: &mut State, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
     let now = st.now_ms();
+    let show_key_id = !st.omit_access_key_id;
     let stored = st
         .credentials
         .get_mut(id)
@@ -278,7 +291,7 @@ fn update_credential(st: &mut State, id: &str, body: &[u8]) -> Result<Reply, Api
     stored.description = description;
     stored.credentials = credentials;
     stored.update_ms = now;
-    Ok(Reply::json(200, stored.model()))
+    Ok(Reply::json(200, stored.model(show_key_id)))
 }
 
 fn delete_credential(st: &mut State, id: &str) -> Result<Reply, ApiError> {
@@ -330,6 +343,7 @@ fn generate_auth_key(
     let id = format!("keyId-{}", st.random_hex());
     let secret = format!("secret-{}{}", st.random_hex(), st.random_hex());
     let created_ms = st.now_ms();
+    st.issued_auth_keys.push(secret.clone());
     st.auth_keys.insert(
         id.clone(),
         crate::state::AuthKey {
@@ -383,33 +397,76 @@ fn query_params(query: Option<&str>) -> Result<HashMap<String, String>, ApiError
     Ok(out)
 }
 
-fn list_groups(st: &State, query: Option<&str>) -> Result<Reply, ApiError> {
-    let q = query_params(query)?;
-    let limit = match q.get("limit") {
-        None => usize::MAX,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| ApiError::bad_request("limit must be a positive integer"))?,
-    };
-    let size = limit.min(st.page_size.max(1));
-    let tag = q.get("tag_name").map(|name| {
+/// A `tag_name` / `tag_value` / `tag_value_match_mode` filter: name, value, prefix match.
+type TagFilter<'a> = (&'a str, &'a str, bool);
+
+/// The tag filter of a list query, if it has one.
+fn tag_filter(q: &HashMap<String, String>) -> Option<TagFilter<'_>> {
+    q.get("tag_name").map(|name| {
         let value = q.get("tag_value").map(String::as_str).unwrap_or_default();
         let prefix = q.get("tag_value_match_mode").map(String::as_str) == Some("prefix");
         (name.as_str(), value, prefix)
-    });
-    let matching = st.groups.values().filter(|g| {
-        tag.is_none_or(|(name, value, prefix)| {
-            g.tags.get(name).and_then(Value::as_str).is_some_and(|v| {
-                if prefix {
-                    v.starts_with(value)
-                } else {
-                    v == value
-                }
-            })
+    })
+}
+
+/// Whether `tags` pass the filter (no filter passes everything).
+fn tags_match(tags: &Map<String, Value>, filter: Option<TagFilter<'_>>) -> bool {
+    filter.is_none_or(|(name, value, prefix)| {
+        tags.get(name).and_then(Value::as_str).is_some_and(|v| {
+            if prefix {
+                v.starts_with(value)
+            } else {
+                v == value
+            }
         })
-    });
+    })
+}
+
+/// The page size a list query asks for, within the emulator's page size and `limit` maximum.
+fn list_page_size(st: &State, q: &HashMap<String, String>) -> Result<usize, ApiError> {
+    paging::page_size(
+        q.get("limit").map(String::as_str),
+        st.page_size,
+        st.max_limit,
+    )
+}
+
+/// One page of a list, with the headers leading to the next page (in the emulator's paging
+/// mode, `documented` being what the spec documents for this list) when more remain.
+fn page_reply(
+    st: &State,
+    call: &Call<'_>,
+    documented: PagingMode,
+    items: Vec<Value>,
+    next: Option<String>,
+) -> Reply {
+    let mut reply = Reply::json(200, Value::Array(items));
+    if let Some(key) = next {
+        let host = call
+            .headers
+            .iter()
+            .find(|(k, _)| k == "host")
+            .map(|(_, v)| v.as_str());
+        reply.headers.extend(paging::next_page_headers(
+            st.paging,
+            documented,
+            &NextPage {
+                host,
+                // A list's route has no path parameters: its template is its path.
+                path: call.route.template,
+                query: call.query,
+                key: &key,
+            },
+        ));
+    }
+    reply
+}
+
+fn list_groups(st: &State, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let q = query_params(call.query)?;
+    let size = list_page_size(st, &q)?;
+    let tag = tag_filter(&q);
+    let matching = st.groups.values().filter(|g| tags_match(&g.tags, tag));
     let (ids, next) = page(
         matching.map(|g| &g.id),
         q.get("last_evaluated_key").map(String::as_str),
@@ -420,11 +477,53 @@ fn list_groups(st: &State, query: Option<&str>) -> Result<Reply, ApiError> {
         .filter_map(|id| st.groups.get(id.as_str()))
         .map(|g| g.model(&st.operator_id))
         .collect();
-    let reply = Reply::json(200, Value::Array(items));
-    Ok(match next {
-        Some(key) => reply.with_header("x-soracom-next-key", key),
-        None => reply,
-    })
+    // listGroups' x-soracom-cli-pagination names x-soracom-next-key.
+    Ok(page_reply(st, call, PagingMode::NextKey, items, next))
+}
+
+/// An optional query value of one of the spec's enums; 400 when it is not one.
+fn enum_param<T>(
+    q: &HashMap<String, String>,
+    name: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    q.get(name)
+        .map(|v| parse(v).ok_or_else(|| ApiError::bad_request(format!("invalid {name} {v}"))))
+        .transpose()
+}
+
+/// An optional integer query value; 400 when it is not one.
+fn int_param(q: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+    q.get(name)
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("{name} must be an integer")))
+        })
+        .transpose()
+}
+
+fn get_logs(st: &State, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let q = query_params(call.query)?;
+    let size = list_page_size(st, &q)?;
+    let filter = LogFilter {
+        service: enum_param(&q, "service", LogService::parse)?,
+        resource_type: enum_param(&q, "resource_type", LogResourceType::parse)?,
+        resource_id: q.get("resource_id").cloned(),
+        from: int_param(&q, "from")?,
+        to: int_param(&q, "to")?,
+    };
+    let matching = st.logs.iter().filter(|(_, e)| filter.matches(e));
+    let (keys, next) = page(
+        matching.map(|(k, _)| k),
+        q.get("last_evaluated_key").map(String::as_str),
+        size,
+    );
+    let items = keys
+        .iter()
+        .filter_map(|k| st.logs.get(k.as_str()))
+        .map(|e| e.model(&st.operator_id))
+        .collect();
+    Ok(page_reply(st, call, PagingMode::Both, items, next))
 }
 
 fn group_not_found(id: &str) -> ApiError {
@@ -479,6 +578,68 @@ fn put_configuration(
     Ok(Reply::json(200, group.model(&operator_id)))
 }
 
+fn vpg_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        404,
+        codes::VPG_NOT_FOUND,
+        format!("No such VPG found: {id}"),
+    )
+}
+
+fn list_vpgs(st: &State, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let q = query_params(call.query)?;
+    let size = list_page_size(st, &q)?;
+    let tag = tag_filter(&q);
+    let matching = st.vpgs.values().filter(|v| tags_match(&v.tags, tag));
+    let (ids, next) = page(
+        matching.map(|v| &v.id),
+        q.get("last_evaluated_key").map(String::as_str),
+        size,
+    );
+    let items = ids
+        .iter()
+        .filter_map(|id| st.vpgs.get(id.as_str()))
+        .map(|v| v.model(&st.operator_id))
+        .collect();
+    // listVirtualPrivateGateways' x-soracom-cli-pagination names x-soracom-next-key.
+    Ok(page_reply(st, call, PagingMode::NextKey, items, next))
+}
+
+/// Checks a `JunctionInspectionConfiguration`: `enabled` a boolean, `report` a
+/// `FunnelConfiguration` object whose `credentialsId`, if any, is a string.
+fn inspection_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let req = parse_object(body)?;
+    if req.get("enabled").is_some_and(|v| !v.is_boolean()) {
+        return Err(ApiError::bad_request("enabled must be a boolean"));
+    }
+    match req.get("report") {
+        None => Ok(req),
+        Some(Value::Object(report))
+            if report.get("credentialsId").is_some_and(|v| !v.is_string()) =>
+        {
+            Err(ApiError::bad_request(
+                "report.credentialsId must be a string",
+            ))
+        }
+        Some(Value::Object(_)) => Ok(req),
+        Some(_) => Err(ApiError::bad_request("report must be an object")),
+    }
+}
+
+/// Sets (replaces) a VPG's inspection configuration with the body as sent.
+fn set_inspection(st: &mut State, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    if !st.vpgs.contains_key(id) {
+        return Err(vpg_not_found(id));
+    }
+    let inspection = inspection_body(body)?;
+    let now = st.now_ms();
+    let vpg = st.vpgs.get_mut(id).ok_or_else(|| vpg_not_found(id))?;
+    vpg.inspection = Some(inspection);
+    vpg.modified_ms = now;
+    // The spec documents 200 "Configuration added/updated" without a body.
+    Ok(Reply::empty(200))
+}
+
 /// The spec gives 404 for an unknown handler on GET and 400 ("Invalid event handler ID")
 /// on PUT.
 fn event_handler_not_found(status: u16) -> ApiError {
@@ -528,6 +689,22 @@ mod tests {
         assert_eq!(q.get("x").map(String::as_str), Some("1 2"));
         assert_eq!(q.get("flag").map(String::as_str), Some(""));
         assert!(query_params(Some("a=%G0")).is_err());
+    }
+
+    #[test]
+    fn inspection_body_validation() {
+        let ok = br#"{"enabled":true,"report":{"credentialsId":"c","enabled":true}}"#;
+        assert!(inspection_body(ok).is_ok());
+        assert!(inspection_body(b"{}").is_ok());
+        for bad in [
+            &br#"[]"#[..],
+            br#"{"enabled":"yes"}"#,
+            br#"{"report":"c"}"#,
+            br#"{"report":{"credentialsId":{"$credentialsId":"c"}}}"#,
+            b"{",
+        ] {
+            assert!(inspection_body(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -11,6 +11,8 @@
 mod admin;
 mod faults;
 mod handlers;
+mod logs;
+mod paging;
 mod ratelimit;
 mod reply;
 mod routes;
@@ -26,6 +28,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultBody, FaultKind, HOLD_LIMIT, HUGE_BODY};
+pub use logs::{LogEntry, LogLevel, LogResourceType, LogService};
+pub use paging::PagingMode;
 pub use ratelimit::RateLimit;
 pub use reply::ErrorEnvelope;
 pub use state::{RecordedRequest, StoredCredential};
@@ -122,6 +126,7 @@ impl Emulator {
     fn insert_auth_key(&self, id: &str, secret: &str, user_name: Option<String>) {
         let mut st = lock(&self.shared);
         let now_ms = st.now_ms();
+        st.issued_auth_keys.push(secret.to_owned());
         st.auth_keys.insert(
             id.to_owned(),
             AuthKey {
@@ -253,9 +258,65 @@ impl Emulator {
             .collect()
     }
 
-    /// The most groups one `GET /v1/groups` page holds (default 100); `limit` can lower it.
+    /// Adds a VPG `vpg_id` (replacing one of that id) whose Junction inspection
+    /// configuration (`JunctionInspectionConfiguration`: `enabled`, and `report` holding a
+    /// Funnel configuration with `credentialsId`) is `inspection`; anything but an object
+    /// means none is set.
+    pub fn add_vpg(&self, vpg_id: &str, inspection: Value) {
+        let inspection = match inspection {
+            Value::Object(m) => Some(m),
+            _ => None,
+        };
+        lock(&self.shared).add_vpg(vpg_id, inspection);
+    }
+
+    /// Every VPG as the API shows it, ordered by vpgId.
+    pub fn vpgs(&self) -> Vec<Value> {
+        lock(&self.shared).vpg_models()
+    }
+
+    /// One VPG as the API shows it.
+    pub fn vpg(&self, vpg_id: &str) -> Option<Value> {
+        let st = lock(&self.shared);
+        st.vpgs.get(vpg_id).map(|v| v.model(&st.operator_id))
+    }
+
+    /// A VPG's inspection configuration as last set; `None` when the VPG does not exist or
+    /// has none.
+    pub fn vpg_inspection(&self, vpg_id: &str) -> Option<Value> {
+        lock(&self.shared)
+            .vpgs
+            .get(vpg_id)
+            .and_then(|v| v.inspection.clone())
+            .map(Value::Object)
+    }
+
+    /// Writes an error log entry, as a SORACOM service would; `GET /v1/logs` lists it.
+    pub fn emit_log(&self, entry: LogEntry) {
+        lock(&self.shared).emit_log(entry);
+    }
+
+    /// Every error log entry as the API shows it, newest first.
+    pub fn logs(&self) -> Vec<Value> {
+        lock(&self.shared).log_models()
+    }
+
+    /// The most items one page of a paged list (`GET /v1/groups`, …) holds (default 100);
+    /// `limit` can lower it.
     pub fn set_page_size(&self, n: usize) {
         lock(&self.shared).page_size = n.max(1);
+    }
+
+    /// Refuses (400) a paged list's `limit` above `max` from now on; `None` (the default)
+    /// accepts any positive `limit`. Models an API that refuses a large `limit`.
+    pub fn set_max_limit(&self, max: Option<usize>) {
+        lock(&self.shared).max_limit = max;
+    }
+
+    /// How paged lists lead to the next page from now on (default
+    /// [`PagingMode::Documented`]).
+    pub fn set_paging_mode(&self, mode: PagingMode) {
+        lock(&self.shared).paging = mode;
     }
 
     /// Fixes the emulator clock (epoch ms) used for timestamps and token expiry; `None`
@@ -277,11 +338,18 @@ impl Emulator {
         }
     }
 
-    /// Sets a credential set's `lastUsedDateTime`; unknown ids are ignored.
+    /// Sets a credential set's `lastUsedDateTime` (traffic through it at `at_ms`); unknown
+    /// ids are ignored.
     pub fn mark_credential_used(&self, id: &str, at_ms: i64) {
         if let Some(c) = lock(&self.shared).credentials.get_mut(id) {
             c.last_used_ms = at_ms;
         }
+    }
+
+    /// Leaves `credentials.accessKeyId` out of every credential answer from now on (`true`),
+    /// or shows it again (`false`, the default). Models an API answer without it.
+    pub fn set_omit_access_key_id(&self, omit: bool) {
+        lock(&self.shared).omit_access_key_id = omit;
     }
 
     /// Arms a fault; its `nth` counts matching calls from now on.
@@ -322,6 +390,18 @@ impl Emulator {
     /// Calls a `SucceedThenHang` fault performed and is holding (or held) unanswered.
     pub fn held(&self) -> u64 {
         lock(&self.shared).held
+    }
+
+    /// Each injected fault that fired so far: the operation and the kind, in order
+    /// (recorded when it fires, so a call whose answer never arrived is there too).
+    pub fn fired(&self) -> Vec<(String, FaultKind)> {
+        lock(&self.shared).fired.clone()
+    }
+
+    /// Every AuthKey secret accepted or generated so far, deleted ones included (for the
+    /// tests' search for secrets in output).
+    pub fn issued_auth_keys(&self) -> Vec<String> {
+        lock(&self.shared).issued_auth_keys.clone()
     }
 
     /// Clears the request log and the call counts.

@@ -14,7 +14,8 @@ use soracom_emulator::{Emulator, RateLimit};
 /// Environment variable holding the AuthKey secret for `--auth-key-id`.
 const AUTH_KEY_ENV: &str = "SORACOM_EMULATOR_AUTH_KEY";
 
-/// Serve a stateful SORACOM API emulator (auth, credentials, groups, event handlers).
+/// Serve a stateful SORACOM API emulator (auth, credentials, groups, event handlers, VPGs,
+/// error logs).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {

@@ -79,6 +79,7 @@ pub(crate) mod codes {
     pub const GROUP_NOT_FOUND: &str = "GRP0001";
     pub const BAD_NAMESPACE: &str = "GRP0002";
     pub const EVENT_HANDLER_NOT_FOUND: &str = "EVT0001";
+    pub const VPG_NOT_FOUND: &str = "VPG0001";
     /// No such AuthKey (delete of an unknown or another user's key).
     pub const AUTH_KEY_NOT_FOUND: &str = "AUTH0404";
     pub const INJECTED: &str = "EMU0001";
@@ -128,12 +129,6 @@ impl Reply {
             headers: Vec::new(),
             body: Body::Empty,
         }
-    }
-
-    /// The reply with one more header.
-    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.headers.push((name.to_owned(), value.into()));
-        self
     }
 }
 

@@ -68,6 +68,22 @@ pub(crate) fn resolve(method: &str, path: &str) -> Resolved {
             "/v1/groups/{group_id}/configuration/{namespace}",
             &[1, 3],
         ),
+        (["logs"], "GET") => found("getLogs", "/v1/logs", &[]),
+        (["virtual_private_gateways"], "GET") => found(
+            "listVirtualPrivateGateways",
+            "/v1/virtual_private_gateways",
+            &[],
+        ),
+        (["virtual_private_gateways", _], "GET") => found(
+            "getVirtualPrivateGateway",
+            "/v1/virtual_private_gateways/{vpg_id}",
+            &[1],
+        ),
+        (["virtual_private_gateways", _, "junction", "set_inspection"], "POST") => found(
+            "setInspectionConfiguration",
+            "/v1/virtual_private_gateways/{vpg_id}/junction/set_inspection",
+            &[1],
+        ),
         (["event_handlers"], "GET") => found("listEventHandlers", "/v1/event_handlers", &[]),
         (["event_handlers", _], m) => {
             const T: &str = "/v1/event_handlers/{handler_id}";
@@ -106,8 +122,17 @@ pub(crate) fn resolve(method: &str, path: &str) -> Resolved {
         (["operators", _, "auth_keys", _] | ["operators", _, "users", _, "auth_keys", _], _) => {
             Resolved::MethodNotAllowed
         }
-        (["auth"] | ["credentials"] | ["groups"] | ["groups", _] | ["event_handlers"], _)
+        (
+            ["auth"] | ["credentials"] | ["groups"] | ["groups", _] | ["event_handlers"] | ["logs"],
+            _,
+        )
         | (["groups", _, "configuration", _], _) => Resolved::MethodNotAllowed,
+        (
+            ["virtual_private_gateways"]
+            | ["virtual_private_gateways", _]
+            | ["virtual_private_gateways", _, "junction", "set_inspection"],
+            _,
+        ) => Resolved::MethodNotAllowed,
         _ => Resolved::NotFound,
     }
 }
@@ -183,5 +208,41 @@ mod tests {
             Resolved::MethodNotAllowed
         );
         assert_eq!(resolve("GET", "/v1/credentials/%zz"), Resolved::NotFound);
+        assert_eq!(op("GET", "/v1/logs"), Some(("getLogs", vec![])));
+        assert_eq!(resolve("POST", "/v1/logs"), Resolved::MethodNotAllowed);
+        assert_eq!(resolve("GET", "/v1/logs/x"), Resolved::NotFound);
+        assert_eq!(
+            op("GET", "/v1/virtual_private_gateways").map(|r| r.0),
+            Some("listVirtualPrivateGateways")
+        );
+        assert_eq!(
+            op("GET", "/v1/virtual_private_gateways/vpg-1"),
+            Some(("getVirtualPrivateGateway", vec!["vpg-1".to_owned()]))
+        );
+        assert_eq!(
+            op(
+                "POST",
+                "/v1/virtual_private_gateways/vpg-1/junction/set_inspection"
+            ),
+            Some(("setInspectionConfiguration", vec!["vpg-1".to_owned()]))
+        );
+        assert_eq!(
+            resolve(
+                "GET",
+                "/v1/virtual_private_gateways/vpg-1/junction/set_inspection"
+            ),
+            Resolved::MethodNotAllowed
+        );
+        assert_eq!(
+            resolve("POST", "/v1/virtual_private_gateways"),
+            Resolved::MethodNotAllowed
+        );
+        assert_eq!(
+            resolve(
+                "POST",
+                "/v1/virtual_private_gateways/vpg-1/junction/unset_inspection"
+            ),
+            Resolved::NotFound
+        );
     }
 }

@@ -188,6 +188,7 @@ async fn api(
         operation: None,
         status: 0,
         at: Instant::now(),
+        fault: None,
     };
     let outcome = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => {
@@ -256,8 +257,12 @@ async fn process(shared: &Shared, record: &mut RecordedRequest) -> Outcome {
         let mut st = lock(shared);
         *st.counts.entry(route.operation.to_owned()).or_insert(0) += 1;
         let fault = st.faults.on_call(route.operation);
+        if let Some(kind) = &fault {
+            st.fired.push((route.operation.to_owned(), kind.clone()));
+        }
         (fault, st.envelope, st.rate.config().map(|r| r.limit))
     };
+    record.fault.clone_from(&fault);
     let mut drop_after = false;
     let mut hang_after = false;
     match fault {

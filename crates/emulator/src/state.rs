@@ -1,8 +1,8 @@
 //! The emulated operator's data and the emulator's settings, behind one mutex.
 //!
-//! `State` owns credential sets (with their secrets), groups, event handlers, AuthKeys and
-//! issued tokens, the clock, and the test-facing knobs (faults, rate limit, latency, error
-//! envelope) plus the request log. Pure pieces (paging, configuration merge, the JSON the
+//! `State` owns credential sets (with their secrets), groups, event handlers, VPGs, error
+//! logs, AuthKeys and issued tokens, the clock, and the test-facing knobs (faults, rate limit, latency, error
+//! envelope, paging) plus the request log. Pure pieces (paging, configuration merge, the JSON the
 //! API shows) live here as functions so they can be unit-tested without HTTP.
 
 use std::collections::hash_map::RandomState;
@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use crate::faults::FaultSet;
+use crate::logs::{log_key, LogEntry};
+use crate::paging::PagingMode;
 use crate::ratelimit::RateLimiter;
 use crate::reply::ErrorEnvelope;
 
@@ -36,12 +38,13 @@ pub struct StoredCredential {
 }
 
 impl StoredCredential {
-    /// The `CredentialsModel` the API returns: `credentials` is always `{}`.
-    pub(crate) fn model(&self) -> Value {
+    /// The `CredentialsModel` the API returns; `credentials` is [`credentials_view`], which
+    /// shows the access key id only if `show_key_id`.
+    pub(crate) fn model(&self, show_key_id: bool) -> Value {
         let mut m = json!({
             "credentialsId": self.id,
             "type": self.kind,
-            "credentials": {},
+            "credentials": credentials_view(&self.kind, &self.credentials, show_key_id),
             "createDateTime": self.create_ms,
             "updateDateTime": self.update_ms,
             "lastUsedDateTime": self.last_used_ms,
@@ -51,6 +54,26 @@ impl StoredCredential {
         }
         m
     }
+}
+
+/// The `credentials` object the API shows for a stored set. It never holds a secret.
+///
+/// For `aws-credentials` the real API returns the access key id: SORACOM's Swift SDK parses
+/// `credentials.accessKeyId` from list answers and its sandbox test expects a created set to
+/// echo it (shared/reference/soracom-real-api-facts.md, "Credential sets", SDKSWIFT). It is
+/// left out when the stored set has none, or when `show_key_id` is off (the knob that models
+/// an answer without it). For every other type neither the spec nor the facts say which
+/// fields come back, so none do: `{}`. That includes `aws-iam-role-credentials`, whose
+/// `roleArn` would identify it but is not documented as echoed (and `externalId` guards the
+/// role, so it stays hidden anyway).
+pub(crate) fn credentials_view(kind: &str, credentials: &Value, show_key_id: bool) -> Value {
+    let mut out = Map::new();
+    if kind == "aws-credentials" && show_key_id {
+        if let Some(id) = credentials.get("accessKeyId").filter(|v| v.is_string()) {
+            out.insert("accessKeyId".into(), id.clone());
+        }
+    }
+    Value::Object(out)
 }
 
 /// One request as received on the API side, with the status that was sent.
@@ -72,6 +95,9 @@ pub struct RecordedRequest {
     pub status: u16,
     /// When it was received; for a routed call, when the rate limit counted it.
     pub at: std::time::Instant,
+    /// The injected fault this call got, if one fired (a 429 without one came from the
+    /// rate limit).
+    pub fault: Option<crate::faults::FaultKind>,
 }
 
 /// A group as stored.
@@ -105,6 +131,47 @@ impl Group {
     /// The `name` tag.
     pub fn name(&self) -> Option<&str> {
         self.tags.get("name").and_then(Value::as_str)
+    }
+}
+
+/// A VPG as stored: what the emulated operations show and change.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Vpg {
+    /// `vpgId`.
+    pub id: String,
+    /// `createdTime`, epoch ms.
+    pub created_ms: i64,
+    /// `lastModifiedTime`, epoch ms.
+    pub modified_ms: i64,
+    /// `tags`; always holds `name` (empty, as for an unnamed resource).
+    pub tags: Map<String, Value>,
+    /// `inspection` (a `JunctionInspectionConfiguration`) as last set; `None` if never set.
+    pub inspection: Option<Map<String, Value>>,
+}
+
+impl Vpg {
+    /// The `VirtualPrivateGateway` JSON the API returns. Only fields the emulator knows
+    /// are shown (the schema requires none); `junctionEnabled` follows `inspection.enabled`.
+    pub fn model(&self, operator_id: &str) -> Value {
+        let junction = self
+            .inspection
+            .as_ref()
+            .and_then(|i| i.get("enabled"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let mut m = json!({
+            "vpgId": self.id,
+            "operatorId": operator_id,
+            "createdTime": self.created_ms,
+            "lastModifiedTime": self.modified_ms,
+            "status": "running",
+            "tags": self.tags,
+            "junctionEnabled": junction,
+        });
+        if let Some(inspection) = &self.inspection {
+            m["inspection"] = Value::Object(inspection.clone());
+        }
+        m
     }
 }
 
@@ -151,8 +218,18 @@ pub(crate) struct State {
     pub groups: BTreeMap<String, Group>,
     /// Event handlers (EventHandlerModel JSON) by handlerId.
     pub event_handlers: BTreeMap<String, Value>,
-    /// Most groups per page.
+    /// VPGs by vpgId.
+    pub vpgs: BTreeMap<String, Vpg>,
+    /// Error logs by [`crate::logs::log_key`], so newest first.
+    pub logs: BTreeMap<String, LogEntry>,
+    /// Leave `credentials.accessKeyId` out of credential answers.
+    pub omit_access_key_id: bool,
+    /// Most items per page of a paged list.
     pub page_size: usize,
+    /// The largest `limit` a paged list accepts; `None` for no maximum.
+    pub max_limit: Option<usize>,
+    /// How paged lists lead to the next page.
+    pub paging: PagingMode,
     /// Armed faults.
     pub faults: FaultSet,
     /// Rate limit and its counters.
@@ -167,6 +244,12 @@ pub(crate) struct State {
     pub counts: BTreeMap<String, u64>,
     /// Calls performed and then held unanswered by a `SucceedThenHang` fault.
     pub held: u64,
+    /// Each injected fault that fired: the operation and the kind, in order, recorded when
+    /// it fires (a call whose answer never arrived included).
+    pub fired: Vec<(String, crate::faults::FaultKind)>,
+    /// Every AuthKey secret the emulator accepted or generated, deleted ones included:
+    /// tests look for them in what the client printed.
+    pub issued_auth_keys: Vec<String>,
     /// Random per emulator, so ids differ between runs.
     id_prefix: u32,
     /// Source of id uniqueness.
@@ -188,7 +271,12 @@ impl Default for State {
             credentials: BTreeMap::new(),
             groups: BTreeMap::new(),
             event_handlers: BTreeMap::new(),
+            vpgs: BTreeMap::new(),
+            logs: BTreeMap::new(),
+            omit_access_key_id: false,
             page_size: 100,
+            max_limit: None,
+            paging: PagingMode::default(),
             faults: FaultSet::default(),
             rate: RateLimiter::default(),
             latency: Duration::ZERO,
@@ -196,6 +284,8 @@ impl Default for State {
             requests: Vec::new(),
             counts: BTreeMap::new(),
             held: 0,
+            fired: Vec::new(),
+            issued_auth_keys: Vec::new(),
             id_prefix,
             id_counter: 0,
             random,
@@ -300,6 +390,46 @@ impl State {
         id
     }
 
+    /// Adds (or replaces) a VPG with the given inspection configuration (`None`: none).
+    pub fn add_vpg(&mut self, id: &str, inspection: Option<Map<String, Value>>) {
+        let now = self.now_ms();
+        let mut tags = Map::new();
+        tags.insert("name".into(), Value::String(String::new()));
+        self.vpgs.insert(
+            id.to_owned(),
+            Vpg {
+                id: id.to_owned(),
+                created_ms: now,
+                modified_ms: now,
+                tags,
+                inspection,
+            },
+        );
+    }
+
+    /// All VPGs as API JSON, by vpgId.
+    pub fn vpg_models(&self) -> Vec<Value> {
+        self.vpgs
+            .values()
+            .map(|v| v.model(&self.operator_id))
+            .collect()
+    }
+
+    /// Stores an error log entry.
+    pub fn emit_log(&mut self, entry: LogEntry) {
+        self.id_counter += 1;
+        self.logs
+            .insert(log_key(entry.time, self.id_counter), entry);
+    }
+
+    /// All error logs as API JSON, newest first.
+    pub fn log_models(&self) -> Vec<Value> {
+        self.logs
+            .values()
+            .map(|e| e.model(&self.operator_id))
+            .collect()
+    }
+
     /// All groups as API JSON, by groupId.
     pub fn group_models(&self) -> Vec<Value> {
         self.groups
@@ -401,6 +531,59 @@ mod tests {
         );
     }
 
+    /// Every type with the spec's example fields (`components/examples`), secret values
+    /// marked: only an AWS set's access key id may show.
+    #[test]
+    fn credentials_view_shows_no_secret() {
+        let examples = [
+            ("api-token-credentials", json!({"token": "SECRET"})),
+            (
+                "aws-credentials",
+                json!({"accessKeyId": "AKIA1", "secretAccessKey": "SECRET"}),
+            ),
+            (
+                "aws-iam-role-credentials",
+                json!({"roleArn": "SECRET", "externalId": "SECRET"}),
+            ),
+            (
+                "azure-credentials",
+                json!({"key": "SECRET", "policyName": "SECRET"}),
+            ),
+            ("psk", json!({"key": "SECRET"})),
+            (
+                "username-password-credentials",
+                json!({"username": "SECRET", "password": "SECRET"}),
+            ),
+            (
+                "x509",
+                json!({"ca": "SECRET", "cert": "SECRET", "key": "SECRET"}),
+            ),
+            // A non-AWS set that happens to hold an accessKeyId shows nothing either.
+            ("psk", json!({"accessKeyId": "SECRET", "key": "SECRET"})),
+        ];
+        for (kind, credentials) in examples {
+            for show in [true, false] {
+                let view = credentials_view(kind, &credentials, show);
+                assert!(!view.to_string().contains("SECRET"), "{kind}: {view}");
+                let expected = if kind == "aws-credentials" && show {
+                    json!({"accessKeyId": "AKIA1"})
+                } else {
+                    json!({})
+                };
+                assert_eq!(view, expected, "{kind} show={show}");
+            }
+        }
+        // No access key id stored (or not a string): nothing to show.
+        assert_eq!(
+            credentials_view("aws-credentials", &json!({"secretAccessKey": "S"}), true),
+            json!({})
+        );
+        assert_eq!(
+            credentials_view("aws-credentials", &json!({"accessKeyId": 7}), true),
+            json!({})
+        );
+    }
+
     #[test]
     fn secrets_not_in_model_and_ids_sort_in_order() {
         let c = StoredCredential {
@@ -412,8 +595,8 @@ mod tests {
             update_ms: 2,
             last_used_ms: 0,
         };
-        assert_eq!(c.model()["credentials"], json!({}));
-        assert!(c.model().get("description").is_none());
+        assert_eq!(c.model(true)["credentials"], json!({}));
+        assert!(c.model(true).get("description").is_none());
         let mut st = State::default();
         let a = st.next_id();
         let b = st.next_id();

@@ -22,7 +22,10 @@ async fn admin_api() {
 
     let (code, state) = send(env.http.get(admin("/state"))).await;
     assert_eq!(code, 200);
-    assert_eq!(state["credentials"][0]["credentials"], json!({}));
+    assert_eq!(
+        state["credentials"][0]["credentials"],
+        json!({"accessKeyId": "AKIA"})
+    );
     assert_eq!(state["groups"].as_array().map(Vec::len), Some(2));
     assert_eq!(state["eventHandlers"].as_array().map(Vec::len), Some(1));
     assert!(!state.to_string().contains("ADMINSECRET"));
@@ -84,6 +87,98 @@ async fn admin_api() {
     assert_eq!(send(env.req(Method::GET, "/event_handlers")).await.0, 200);
 
     assert_eq!(send(post("/latency", json!({"ms": 0}))).await.0, 204);
+
+    // A set's last use, and answers without the access key id.
+    let seed_set = "aws-soracom-funnel-sample-220810";
+    let used = json!({"credentialsId": seed_set, "atMs": 1_650_000_000_000_i64});
+    assert_eq!(send(post("/credential-used", used)).await.0, 204);
+    assert_eq!(
+        env.emu.credential(seed_set).map(|c| c.last_used_ms),
+        Some(1_650_000_000_000)
+    );
+    let unknown = json!({"credentialsId": "nope", "atMs": 1});
+    assert_eq!(send(post("/credential-used", unknown)).await.0, 404);
+    assert_eq!(
+        send(post("/credential-used", json!({"atMs": 1}))).await.0,
+        400
+    );
+    assert_eq!(
+        send(post("/omit-access-key-id", json!({"omit": true})))
+            .await
+            .0,
+        204
+    );
+    let (_, list) = send(env.req(Method::GET, "/credentials")).await;
+    assert_eq!(list[0]["credentials"], json!({}));
+    assert_eq!(list[0]["lastUsedDateTime"], 1_650_000_000_000_i64);
+    assert_eq!(
+        send(post("/omit-access-key-id", json!({"omit": false})))
+            .await
+            .0,
+        204
+    );
+    let (_, list) = send(env.req(Method::GET, "/credentials")).await;
+    assert_eq!(list[0]["credentials"], json!({"accessKeyId": "AKIA"}));
+
+    // Paging mode and `limit` maximum (page size is still 1, so test-1 has a next page).
+    assert_eq!(send(post("/paging", json!({"mode": "link"}))).await.0, 204);
+    let resp = env
+        .req(Method::GET, "/groups")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(resp.headers().contains_key("link"));
+    assert!(!resp.headers().contains_key("x-soracom-next-key"));
+    assert_eq!(send(post("/paging", json!({"mode": "nope"}))).await.0, 400);
+    assert_eq!(
+        send(post("/paging", json!({"mode": "documented"}))).await.0,
+        204
+    );
+    assert_eq!(
+        send(post("/max-limit", json!({"maxLimit": 100}))).await.0,
+        204
+    );
+    let over = env.req(Method::GET, "/groups").query(&[("limit", "1000")]);
+    assert_eq!(send(over).await.0, 400);
+    assert_eq!(
+        send(post("/max-limit", json!({"maxLimit": null}))).await.0,
+        204
+    );
+    let over = env.req(Method::GET, "/groups").query(&[("limit", "1000")]);
+    assert_eq!(send(over).await.0, 200);
+
+    // Error logs: written through the admin API, listed by the API and the state.
+    let entry = json!({
+        "service": "Funnel", "resourceType": "Subscriber", "resourceId": "440100000000001",
+        "time": 1_650_000_000_000_i64, "logLevel": "error",
+        "body": {"message": "AccessDenied"},
+    });
+    assert_eq!(send(post("/logs", entry.clone())).await.0, 204);
+    let mut bad_entry = entry.clone();
+    bad_entry["service"] = json!("Nope");
+    assert_eq!(send(post("/logs", bad_entry)).await.0, 400);
+    let mut bad_entry = entry.clone();
+    bad_entry["body"] = json!("not an object");
+    assert_eq!(send(post("/logs", bad_entry)).await.0, 400);
+    let (_, logs) = send(env.req(Method::GET, "/logs")).await;
+    let mut expected = entry.clone();
+    expected["operatorId"] = json!(env.emu.operator_id());
+    assert_eq!(logs, json!([expected]));
+    let (_, state) = send(env.http.get(admin("/state"))).await;
+    assert_eq!(state["logs"], logs);
+
+    // VPGs: added through the admin API, with or without an inspection configuration.
+    let inspection = json!({"enabled": true, "report": {"credentialsId": seed_set}});
+    let vpg = json!({"vpgId": "vpg-1", "inspection": inspection});
+    assert_eq!(send(post("/vpgs", vpg)).await.0, 204);
+    assert_eq!(send(post("/vpgs", json!({"vpgId": "vpg-2"}))).await.0, 204);
+    assert_eq!(send(post("/vpgs", json!({"inspection": {}}))).await.0, 400);
+    assert_eq!(env.emu.vpg_inspection("vpg-1"), Some(inspection.clone()));
+    let (_, state) = send(env.http.get(admin("/state"))).await;
+    let vpgs = state["virtualPrivateGateways"].clone();
+    assert_eq!(vpgs.as_array().map(Vec::len), Some(2));
+    assert_eq!(vpgs[0]["inspection"], inspection);
+    assert!(vpgs[1].get("inspection").is_none());
     let (code, stats) = send(env.http.get(admin("/stats"))).await;
     assert_eq!(code, 200);
     assert_eq!(stats["callCounts"]["listEventHandlers"], 3);

@@ -4,7 +4,7 @@
 use aws_config::SdkConfig;
 use serde::Deserialize;
 
-use rotator::selfkey::KeyStore;
+use rotator::selfkey::{KeyStore, Stored};
 use rotator::soracom::AuthKey;
 use rotator::{Error, Secret};
 
@@ -68,6 +68,8 @@ impl SecretsManagerStore {
 struct StoredKey {
     auth_key_id: String,
     auth_key: String,
+    #[serde(default)]
+    replaced_auth_key_id: Option<String>,
 }
 
 impl KeyStore for SecretsManagerStore {
@@ -80,7 +82,7 @@ impl KeyStore for SecretsManagerStore {
         )
     }
 
-    async fn load(&self) -> Result<AuthKey, Error> {
+    async fn load(&self) -> Result<Stored, Error> {
         let out = self
             .client
             .get_secret_value()
@@ -110,14 +112,20 @@ impl KeyStore for SecretsManagerStore {
         if key.auth_key_id.is_empty() || key.auth_key.is_empty() {
             return Err(self.err("authKeyId or authKey is empty".into(), false));
         }
-        Ok(AuthKey {
-            id: key.auth_key_id,
-            secret: Secret::new(key.auth_key),
+        Ok(Stored {
+            key: AuthKey {
+                id: key.auth_key_id,
+                secret: Secret::new(key.auth_key),
+            },
+            replaced: key.replaced_auth_key_id.filter(|r| !r.is_empty()),
         })
     }
 
-    async fn store(&self, key: &AuthKey) -> Result<(), Error> {
-        let body = serde_json::json!({"authKeyId": key.id, "authKey": key.secret.expose()});
+    async fn store(&self, key: &AuthKey, replaced: Option<&str>) -> Result<(), Error> {
+        let mut body = serde_json::json!({"authKeyId": key.id, "authKey": key.secret.expose()});
+        if let Some(r) = replaced {
+            body[rotator::selfkey::REPLACED_FIELD] = serde_json::Value::String(r.to_string());
+        }
         self.client
             .put_secret_value()
             .secret_id(self.id()?)

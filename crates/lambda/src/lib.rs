@@ -186,7 +186,7 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
         .select(req.target.as_deref())
         .map_err(HandlerError::BadRequest)?;
 
-    let key = ports.key_store.load().await?;
+    let key = ports.key_store.load().await?.key;
     let soracom = SoracomClient::new(endpoint, key, config.soracom.clone())?;
     soracom.login().await?;
     let engine = Engine {
@@ -232,6 +232,19 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
             })
         }
     }
+}
+
+/// The function's log filter: our crates at `level` (`AWS_LAMBDA_LOG_LEVEL`: trace, debug,
+/// info, warn or error; info when absent or unknown), every other crate at `warn`, so that
+/// no dependency's request dump can reach the log.
+pub fn log_filter(level: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let level = level
+        .map(str::to_lowercase)
+        .filter(|l| ["trace", "debug", "info", "warn", "error"].contains(&l.as_str()))
+        .unwrap_or_else(|| "info".into());
+    tracing_subscriber::EnvFilter::new(format!(
+        "warn,rotator={level},rotator_lambda={level},bootstrap={level}"
+    ))
 }
 
 /// `SORACOM_ENDPOINT` (an origin, `/v1` optional) or the configured coverage (default jp).

@@ -41,17 +41,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// Our crates at the chosen level, every other crate at `warn`, so that no dependency's
-/// request dump can reach the log.
+/// Logging at `AWS_LAMBDA_LOG_LEVEL`, as [`rotator_lambda::log_filter`] says.
 fn init_logging() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .ok()
-        .map(|l| l.to_lowercase())
-        .filter(|l| ["trace", "debug", "info", "warn", "error"].contains(&l.as_str()))
-        .unwrap_or_else(|| "info".into());
-    let filter = tracing_subscriber::EnvFilter::new(format!(
-        "warn,rotator={level},rotator_lambda={level},bootstrap={level}"
-    ));
+    let filter = rotator_lambda::log_filter(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref());
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -109,7 +109,8 @@ async fn bootstrap_serves_a_success_and_an_error_through_the_runtime_api() {
         .env("AWS_LAMBDA_FUNCTION_NAME", "rotator")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_ENDPOINT_URL", moto::endpoint())
+        .env("AWS_ENDPOINT_URL", w.proxy.endpoint())
+        .env("AWS_LAMBDA_LOG_LEVEL", "trace")
         .env("AWS_ACCESS_KEY_ID", moto::TEST_ACCESS_KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", moto::TEST_SECRET_ACCESS_KEY)
         .env("AWS_REGION", moto::REGION)
@@ -166,6 +167,7 @@ async fn bootstrap_serves_a_success_and_an_error_through_the_runtime_api() {
             .is_some_and(|m| m.contains("bad request")),
         "{bad:?}"
     );
-    w.assert_no_secret(&logs);
-    w.assert_no_secret(&format!("{results:?}"));
+    w.wrote(&logs);
+    w.wrote(&format!("{results:?}"));
+    w.assert_no_secret().await;
 }

@@ -344,6 +344,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 Action::DeleteSet { set_id, key } => {
                     self.delete_retired_set(user, key, set_id, &mut run).await
                 }
+                Action::Forget { key } => self
+                    .iam
+                    .forget_marks(user, key)
+                    .await
+                    .map(|()| run.ok(describe(action))),
                 _ => Ok(()),
             };
             if let Err(e) = result {
@@ -410,10 +415,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         run.ok(format!("deleted retired access key {key}"));
         match set_id {
             Some(set_id) => self.delete_retired_set(user, key, set_id, run).await,
-            None => {
-                self.forget(user, key, run).await;
-                Ok(())
-            }
+            None => self.forget(user, key, run).await,
         }
     }
 
@@ -428,15 +430,16 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     ) -> Result<()> {
         self.soracom.delete_credential(set_id).await?;
         run.ok(format!("deleted unused credential set {set_id}"));
-        self.forget(user, key, run).await;
-        Ok(())
+        self.forget(user, key, run).await
     }
 
-    async fn forget(&self, user: &str, key: &AccessKeyId, run: &mut TargetRun) {
-        if let Err(e) = self.iam.forget_marks(user, key).await {
-            // Harmless once the set is gone: nothing names the key any more.
-            run.fail(format!("removing the records of {key}"), &e);
-        }
+    /// Removes the records of a key that is gone. A failure fails the run: the records are
+    /// harmless once nothing names the key, and the next run removes them
+    /// ([`Action::Forget`]), but the tags count toward IAM's limit of 50 per user.
+    async fn forget(&self, user: &str, key: &AccessKeyId, run: &mut TargetRun) -> Result<()> {
+        self.iam.forget_marks(user, key).await?;
+        run.ok(format!("removed the records of access key {key}"));
+        Ok(())
     }
 
     /// Creates a key and verifies it; on failure, whatever was created is deleted.
@@ -798,6 +801,7 @@ fn phase(a: &Action) -> u8 {
         Action::Deactivate { .. }
         | Action::DeleteRetired { .. }
         | Action::DeleteSet { .. }
+        | Action::Forget { .. }
         | Action::Record { .. } => 2,
     }
 }

@@ -206,6 +206,13 @@ pub enum Action {
         /// The key it named.
         key: AccessKeyId,
     },
+    /// Remove the records (user tags) of a key that no longer exists and that no set of
+    /// the target names: left by a run whose removal of them failed.
+    #[serde(rename_all = "camelCase")]
+    Forget {
+        /// The key the records are about.
+        key: AccessKeyId,
+    },
 }
 
 /// Whether rotation is due, and why.
@@ -433,7 +440,10 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
     };
     match mode {
         Mode::Rollback => rollback(target, obs, &view, &mut plan),
-        Mode::Retire => retire(target, obs, &view, now, &mut plan),
+        Mode::Retire => {
+            retire(target, obs, &view, now, &mut plan);
+            forget_stale(obs, &view, &mut plan);
+        }
         Mode::Rotate | Mode::Reconcile => {
             plan.actions.extend(
                 view.orphans
@@ -443,6 +453,7 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
             rotate_and_repoint(target, obs, &view, now, mode, &mut plan);
             if mode == Mode::Reconcile {
                 retire(target, obs, &view, now, &mut plan);
+                forget_stale(obs, &view, &mut plan);
             }
         }
     }
@@ -818,6 +829,26 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
     }
 }
 
+/// Records of keys that are gone and that no owned set names: nothing needs them any more.
+fn forget_stale(obs: &Observed, view: &View, plan: &mut Plan) {
+    let named: BTreeSet<&AccessKeyId> = view
+        .sets
+        .iter()
+        .flat_map(|s| s.link.key().into_iter().chain(s.previous.as_ref()))
+        .collect();
+    let recorded: BTreeSet<&AccessKeyId> =
+        obs.released.keys().chain(obs.deactivated.keys()).collect();
+    for k in recorded {
+        let exists = obs.keys.iter().any(|x| &x.id == k);
+        let deleted_here = plan.actions.iter().any(|a| {
+            matches!(a, Action::DeleteSet { key, .. } | Action::DeleteRetired { key, .. } | Action::MakeRoom { key, .. } if key == k)
+        });
+        if !exists && !named.contains(k) && !deleted_here {
+            plan.actions.push(Action::Forget { key: k.clone() });
+        }
+    }
+}
+
 /// An old key to retire: the set that held it (none in place), when SORACOM stopped using
 /// it (None: not recorded yet), and SORACOM's last use of that set.
 struct OldKey {
@@ -1057,6 +1088,7 @@ mod tests {
                     )
                 }
                 Action::Rotate { new_set_id } => format!("rotate {new_set_id}"),
+                Action::Forget { key } => format!("forget {}", &key.as_str()[16..]),
                 Action::RotateInPlace { set_id, previous } => format!(
                     "in-place {set_id} prev {}",
                     previous.as_ref().map(|k| &k.as_str()[16..]).unwrap_or("-")

@@ -255,5 +255,8 @@ pub fn describe(a: &Action) -> String {
         Action::DeleteSet { set_id, .. } => {
             format!("delete credential set {set_id}, whose key no longer exists")
         }
+        Action::Forget { key } => {
+            format!("remove the records of access key {key}, which no longer exists")
+        }
     }
 }

@@ -3,15 +3,20 @@
 //! [`rotate_soracom_key`] generates a new AuthKey for the user the current key logs in
 //! as (a SAM user, or the root user through the operator paths when the auth response
 //! names no user), proves it with `POST /auth`, stores it in a [`KeyStore`] (the
-//! soracom-cli profile file for the CLI, Secrets Manager for Lambda), and only then
-//! deletes the old key, logged in with the new one. At every step a failure leaves a
-//! stored key that works:
+//! soracom-cli profile file for the CLI, Secrets Manager for Lambda) together with the id
+//! of the key it replaces, and only then deletes the old key, logged in with the new one,
+//! and clears that record. At every step a failure leaves a stored key that works:
 //! - generating fails → nothing changed (a key the failed call may have created is found
 //!   by listing and deleted);
 //! - the new key does not verify → it is deleted, the old key stays;
 //! - storing fails → the store is read back: if it still holds the old key, the new key is
 //!   deleted; if it cannot be read, both keys are kept and the error says so;
-//! - deleting the old key fails → reported; the new key is stored and works.
+//! - deleting the old key fails (or the run dies first) → the run fails; the store still
+//!   names the old key, and the next run deletes it before anything else.
+//!
+//! A key of the user that is neither stored nor recorded (a person's, or one generated
+//! by a run that died before storing it, whose secret is lost) is reported, never
+//! deleted: nothing proves it is the tool's.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -25,6 +30,10 @@ use crate::error::{Error, Result};
 use crate::secret::{mask, Secret};
 use crate::soracom::{AuthKey, Endpoint, SoracomClient};
 
+/// The member of a soracom-cli profile (and of the Lambda's secret) naming the key a
+/// rotation replaced until it is deleted; soracom-cli ignores members it does not know.
+pub const REPLACED_FIELD: &str = "replacedAuthKeyId";
+
 /// Attempts to authenticate with the new key before giving up on it.
 const VERIFY_ATTEMPTS: u32 = 3;
 
@@ -37,14 +46,28 @@ pub struct Identity {
     pub user_name: Option<String>,
 }
 
+/// What a [`KeyStore`] holds: the key, and the key it replaced while that one is not yet
+/// known to be deleted.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// The key to log in with.
+    pub key: AuthKey,
+    /// The id of the key it replaced, still to be deleted.
+    pub replaced: Option<String>,
+}
+
 /// Where the tool's SORACOM AuthKey is kept.
 pub trait KeyStore: Send + Sync {
     /// A name for messages (a path or a secret id; never the content).
     fn name(&self) -> String;
-    /// The stored key.
-    fn load(&self) -> impl Future<Output = Result<AuthKey>> + Send;
-    /// Replaces the stored key.
-    fn store(&self, key: &AuthKey) -> impl Future<Output = Result<()>> + Send;
+    /// The stored key, and the id of the key it replaced if that is still to be deleted.
+    fn load(&self) -> impl Future<Output = Result<Stored>> + Send;
+    /// Replaces the stored key; `replaced` names the key still to be deleted, if any.
+    fn store(
+        &self,
+        key: &AuthKey,
+        replaced: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// What `rotate-soracom-key` did. Key ids are masked.
@@ -61,6 +84,10 @@ pub struct KeyRotation {
     pub new_key: String,
     /// Whether the old key was deleted.
     pub old_key_deleted: bool,
+    /// The key an earlier run replaced and this run deleted (masked), if there was one.
+    pub earlier_key_deleted: Option<String>,
+    /// Other AuthKeys of the user (masked): neither stored nor recorded, so never deleted.
+    pub other_keys: Vec<String>,
     /// What the operator must still do, if anything.
     pub warning: Option<String>,
 }
@@ -72,11 +99,20 @@ impl KeyRotation {
             "rotated the SORACOM AuthKey of {}: {} -> {} (stored in {})\n",
             self.user, self.old_key, self.new_key, self.store
         );
+        if let Some(k) = &self.earlier_key_deleted {
+            out.push_str(&format!("deleted {k}, left by an earlier rotation\n"));
+        }
         out.push_str(if self.old_key_deleted {
             "old key deleted\n"
         } else {
             "old key NOT deleted\n"
         });
+        for k in &self.other_keys {
+            out.push_str(&format!(
+                "note: AuthKey {k} of this user is not the stored one; it is left alone (if \
+                 nobody uses it — e.g. an interrupted run generated it — delete it by hand)\n"
+            ));
+        }
         if let Some(w) = &self.warning {
             out.push_str(&format!("warning: {w}\n"));
         }
@@ -97,12 +133,29 @@ pub async fn rotate_soracom_key<K: KeyStore>(
     settings: &SoracomSettings,
     store: &K,
 ) -> Result<KeyRotation> {
-    let old = store.load().await?;
+    let stored = store.load().await?;
+    let old = stored.key;
     let client = SoracomClient::new(endpoint.clone(), old.clone(), settings.clone())?;
     let who = client.identify(&old).await?;
     tracing::info!(user = %describe(&who), key = %mask(&old.id), "rotating the SORACOM AuthKey");
 
+    // An earlier rotation stored this key but did not get to delete the one it replaced.
+    let earlier = match stored.replaced.filter(|id| *id != old.id) {
+        Some(id) => {
+            client.delete_auth_key(&who, &id).await?;
+            store.store(&old, None).await?;
+            tracing::info!(key = %mask(&id), "deleted the AuthKey an earlier rotation replaced");
+            Some(mask(&id))
+        }
+        None => None,
+    };
+
     let before = client.list_auth_key_ids(&who).await?;
+    let other_keys: Vec<String> = before
+        .iter()
+        .filter(|id| **id != old.id)
+        .map(|id| mask(id))
+        .collect();
     let new = match client.generate_auth_key(&who).await {
         Ok(k) => k,
         Err(e) => {
@@ -124,11 +177,22 @@ pub async fn rotate_soracom_key<K: KeyStore>(
         return Err(e);
     }
 
-    if let Err(e) = store.store(&new).await {
+    let done = |old_key_deleted, warning| KeyRotation {
+        user: describe(&who),
+        store: store.name(),
+        old_key: mask(&old.id),
+        new_key: mask(&new.id),
+        old_key_deleted,
+        earlier_key_deleted: earlier.clone(),
+        other_keys: other_keys.clone(),
+        warning,
+    };
+    if let Err(e) = store.store(&new, Some(&old.id)).await {
         return match store.load().await {
-            Ok(k) if k.id == new.id => {
+            Ok(k) if k.key.id == new.id => {
                 tracing::warn!(error = %e, "storing reported an error, but the store holds the new key");
-                finish(endpoint, settings, store, &who, &old, &new).await
+                let (deleted, warning) = finish(endpoint, settings, store, &who, &old, &new).await;
+                Ok(done(deleted, warning))
             }
             Ok(_) => {
                 discard(&client, &who, &new).await;
@@ -147,10 +211,13 @@ pub async fn rotate_soracom_key<K: KeyStore>(
             }),
         };
     }
-    finish(endpoint, settings, store, &who, &old, &new).await
+    let (deleted, warning) = finish(endpoint, settings, store, &who, &old, &new).await;
+    Ok(done(deleted, warning))
 }
 
-/// The new key is stored: delete the old one, logged in with the new key.
+/// The new key is stored: delete the old one, logged in with the new key, then clear the
+/// record of it. Returns whether the old key is gone, and what the operator should know
+/// if it is not.
 async fn finish<K: KeyStore>(
     endpoint: &Endpoint,
     settings: &SoracomSettings,
@@ -158,26 +225,26 @@ async fn finish<K: KeyStore>(
     who: &Identity,
     old: &AuthKey,
     new: &AuthKey,
-) -> Result<KeyRotation> {
+) -> (bool, Option<String>) {
     let deleted = match SoracomClient::new(endpoint.clone(), new.clone(), settings.clone()) {
         Ok(c) => c.delete_auth_key(who, &old.id).await,
         Err(e) => Err(e),
     };
-    let warning = deleted.as_ref().err().map(|e| {
-        format!(
-            "the new key is stored and works, but deleting the old AuthKey {} failed ({e}); \
-             delete it by hand (soracom users auth-keys delete / soracom operator auth-keys delete)",
-            mask(&old.id)
-        )
-    });
-    Ok(KeyRotation {
-        user: describe(who),
-        store: store.name(),
-        old_key: mask(&old.id),
-        new_key: mask(&new.id),
-        old_key_deleted: deleted.is_ok(),
-        warning,
-    })
+    if let Err(e) = deleted {
+        return (
+            false,
+            Some(format!(
+                "the new key is stored and works, but deleting the old AuthKey {} failed ({e}); \
+                 the next rotate-soracom-key deletes it first",
+                mask(&old.id)
+            )),
+        );
+    }
+    // A record left behind is harmless: the next run finds the key gone and clears it.
+    if let Err(e) = store.store(new, None).await {
+        tracing::warn!(error = %e, "the old AuthKey is deleted; clearing its record failed");
+    }
+    (true, None)
 }
 
 /// Authenticates with `new` until it works, at most [`VERIFY_ATTEMPTS`] times, and checks
@@ -284,7 +351,7 @@ impl KeyStore for ProfileStore {
         self.path.display().to_string()
     }
 
-    async fn load(&self) -> Result<AuthKey> {
+    async fn load(&self) -> Result<Stored> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -302,21 +369,28 @@ impl KeyStore for ProfileStore {
         let m = self.read()?;
         let field = |k: &str| m.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
         match (field("authKeyId"), field("authKey")) {
-            (Some(id), Some(secret)) => Ok(AuthKey {
-                id: id.to_string(),
-                secret: Secret::new(secret),
+            (Some(id), Some(secret)) => Ok(Stored {
+                key: AuthKey {
+                    id: id.to_string(),
+                    secret: Secret::new(secret),
+                },
+                replaced: field(REPLACED_FIELD).map(str::to_string),
             }),
             _ => Err(self.err("has no authKeyId/authKey".into())),
         }
     }
 
-    async fn store(&self, key: &AuthKey) -> Result<()> {
+    async fn store(&self, key: &AuthKey, replaced: Option<&str>) -> Result<()> {
         let mut m = self.read()?;
         m.insert("authKeyId".into(), Value::String(key.id.clone()));
         m.insert(
             "authKey".into(),
             Value::String(key.secret.expose().to_string()),
         );
+        match replaced {
+            Some(id) => m.insert(REPLACED_FIELD.into(), Value::String(id.to_string())),
+            None => m.remove(REPLACED_FIELD),
+        };
         let text = serde_json::to_vec_pretty(&Value::Object(m))
             .map_err(|e| self.err(format!("cannot serialise: {e}")))?;
         write_private_atomically(&self.path, &text).map_err(|e| self.err(e))
@@ -377,15 +451,26 @@ mod tests {
         }
         let store = ProfileStore::new(&path);
         let old = store.load().await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(old.id, "keyId-old");
+        assert_eq!(old.key.id, "keyId-old");
+        assert_eq!(old.replaced, None);
         let new = AuthKey {
             id: "keyId-new".into(),
             secret: Secret::new("secret-new"),
         };
-        store.store(&new).await.unwrap_or_else(|e| panic!("{e}"));
+        store
+            .store(&new, Some("keyId-old"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let back = store.load().await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(back.id, "keyId-new");
-        assert_eq!(back.secret.expose(), "secret-new");
+        assert_eq!(back.key.id, "keyId-new");
+        assert_eq!(back.key.secret.expose(), "secret-new");
+        assert_eq!(back.replaced.as_deref(), Some("keyId-old"));
+        store
+            .store(&new, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let back = store.load().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.replaced, None);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
         assert!(text.contains("\"coverageType\": \"g\""), "{text}");
         #[cfg(unix)]

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rotator::config::SoracomSettings;
-use rotator::selfkey::{rotate_soracom_key, KeyStore, ProfileStore};
+use rotator::selfkey::{rotate_soracom_key, KeyStore, ProfileStore, Stored};
 use rotator::soracom::{AuthKey, Endpoint, SoracomClient};
 use rotator::{Config, Error};
 use soracom_emulator::{Emulator, Fault, FaultBody, FaultKind};
@@ -34,7 +34,7 @@ impl KeyStore for Faulty {
     fn name(&self) -> String {
         self.inner.name()
     }
-    async fn load(&self) -> Result<AuthKey, Error> {
+    async fn load(&self) -> Result<Stored, Error> {
         if self.fail_reads_after_store && self.stored.load(Ordering::SeqCst) {
             return Err(Error::KeyStore {
                 store: self.name(),
@@ -44,7 +44,7 @@ impl KeyStore for Faulty {
         }
         self.inner.load().await
     }
-    async fn store(&self, key: &AuthKey) -> Result<(), Error> {
+    async fn store(&self, key: &AuthKey, replaced: Option<&str>) -> Result<(), Error> {
         if self.fail_store {
             self.stored.store(true, Ordering::SeqCst);
             return Err(Error::KeyStore {
@@ -53,7 +53,7 @@ impl KeyStore for Faulty {
                 retryable: true,
             });
         }
-        self.inner.store(key).await
+        self.inner.store(key, replaced).await
     }
 }
 
@@ -115,7 +115,12 @@ impl World {
     /// The stored key logs in, and it is the only key left unless `keys` says otherwise.
     async fn assert_stored_key_works(&self, keys: usize) -> AuthKey {
         self.emu.clear_faults();
-        let key = self.store().load().await.unwrap_or_else(|e| panic!("{e}"));
+        let key = self
+            .store()
+            .load()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .key;
         let client = SoracomClient::new(self.endpoint(), key.clone(), settings())
             .unwrap_or_else(|e| panic!("{e}"));
         client
@@ -225,7 +230,7 @@ async fn an_unreadable_store_after_a_failed_write_keeps_both_keys() {
 }
 
 #[tokio::test]
-async fn a_failed_delete_of_the_old_key_is_reported_and_the_new_key_works() {
+async fn a_failed_delete_of_the_old_key_is_finished_by_the_next_rotation() {
     let w = World::new(Some("rotator")).await;
     w.fault("deleteUserAuthKey", 1, 0, status(500));
     let done = rotate_soracom_key(&w.endpoint(), &settings(), &w.store())
@@ -235,9 +240,21 @@ async fn a_failed_delete_of_the_old_key_is_reported_and_the_new_key_works() {
     assert!(
         done.warning
             .as_deref()
-            .is_some_and(|m| m.contains("delete it by hand")),
+            .is_some_and(|m| m.contains("the next rotate-soracom-key deletes it first")),
         "{done:?}"
     );
     let key = w.assert_stored_key_works(2).await;
     assert_ne!(key.id, OLD_ID);
+    // The store remembers the key it replaced: the next rotation deletes it first.
+    let record = w.store().load().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(record.replaced.as_deref(), Some(OLD_ID));
+    let again = rotate_soracom_key(&w.endpoint(), &settings(), &w.store())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.old_key_deleted, "{again:?}");
+    assert!(again.earlier_key_deleted.is_some(), "{again:?}");
+    assert!(again.other_keys.is_empty(), "{again:?}");
+    w.assert_stored_key_works(1).await;
+    let record = w.store().load().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(record.replaced, None);
 }

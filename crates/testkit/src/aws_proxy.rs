@@ -57,6 +57,10 @@ pub enum AwsFaultKind {
     /// the client meanwhile, which models a process that died right after its call
     /// succeeded.
     SucceedThenHang,
+    /// Forward to the upstream and relay the answer with every `SecretAccessKey` in it
+    /// replaced by another of the same length: the client holds a key id with a wrong
+    /// secret (what a registration that sends a wrong secret looks like to IAM).
+    AlterSecret,
 }
 
 /// The longest a `Hang` or `SucceedThenHang` call holds its connection.
@@ -74,7 +78,8 @@ impl AwsFaultKind {
             AwsFaultKind::Drop
             | AwsFaultKind::SucceedThenDrop
             | AwsFaultKind::Hang
-            | AwsFaultKind::SucceedThenHang => None,
+            | AwsFaultKind::SucceedThenHang
+            | AwsFaultKind::AlterSecret => None,
         }
     }
 }
@@ -134,6 +139,12 @@ pub struct AwsCall {
     pub access_key_id: Option<String>,
     /// The fault applied, if any.
     pub fault: Option<AwsFaultKind>,
+    /// The error code of the answer (`<Code>` of an IAM/STS error document), if it was one.
+    pub error_code: Option<String>,
+    /// Every `SecretAccessKey` the upstream answered with (a `CreateAccessKey`), whether or
+    /// not the client got the answer, and any replacement an `AlterSecret` fault sent: the
+    /// secrets tests look for in what the client printed.
+    pub secrets: Vec<String>,
 }
 
 struct ActiveFault {
@@ -329,35 +340,50 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
     let action = query_action(&req);
     let access_key_id = header(&req.headers, "authorization").and_then(credential_key_id);
     let fault = shared.fault_for(&action);
+    let call = |status: u16, error_code: Option<String>, secrets: Vec<String>| AwsCall {
+        action: action.clone(),
+        status,
+        access_key_id: access_key_id.clone(),
+        fault,
+        error_code,
+        secrets,
+    };
     // What the client gets: `None` = the connection is dropped.
     let answer: Option<Answer> = match fault {
         Some(AwsFaultKind::Drop) => None,
         Some(AwsFaultKind::SucceedThenDrop) => {
-            let _ = forward(&shared, &req).await;
-            None
+            let upstream = forward(&shared, &req).await.ok();
+            shared.record(call(
+                0,
+                None,
+                upstream.map(|a| secrets_in(&a.body)).unwrap_or_default(),
+            ));
+            let _ = stream.shutdown().await;
+            return;
         }
         Some(AwsFaultKind::Hang) => {
-            shared.record(AwsCall {
-                action,
-                status: 0,
-                access_key_id,
-                fault,
-            });
+            shared.record(call(0, None, Vec::new()));
             tokio::time::sleep(HOLD_LIMIT).await;
             return;
         }
         Some(AwsFaultKind::SucceedThenHang) => {
-            let _ = forward(&shared, &req).await;
-            shared.record(AwsCall {
-                action,
-                status: 0,
-                access_key_id,
-                fault,
-            });
+            let upstream = forward(&shared, &req).await.ok();
+            shared.record(call(
+                0,
+                None,
+                upstream.map(|a| secrets_in(&a.body)).unwrap_or_default(),
+            ));
             shared.state().held += 1;
             tokio::time::sleep(HOLD_LIMIT).await;
             return;
         }
+        Some(AwsFaultKind::AlterSecret) => Some(match forward(&shared, &req).await {
+            Ok(mut response) => {
+                response.body = alter_secrets(&response.body);
+                response
+            }
+            Err(e) => upstream_failed(&e),
+        }),
         Some(kind) => kind.error().map(|(status, code, kind_type)| Answer {
             status,
             headers: vec![("content-type".to_string(), "text/xml".to_string())],
@@ -365,24 +391,105 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
         }),
         None => Some(match forward(&shared, &req).await {
             Ok(response) => response,
-            Err(e) => Answer {
-                status: 502,
-                headers: vec![("content-type".to_string(), "text/plain".to_string())],
-                body: format!("upstream failed: {e}").into_bytes(),
-            },
+            Err(e) => upstream_failed(&e),
         }),
     };
     // Recorded before answering, so a test that got its answer also sees the call.
-    shared.record(AwsCall {
-        action,
-        status: answer.as_ref().map_or(0, |a| a.status),
-        access_key_id,
-        fault,
-    });
+    let recorded = match &answer {
+        None => call(0, None, Vec::new()),
+        Some(a) => {
+            let mut secrets = secrets_in(&a.body);
+            if fault == Some(AwsFaultKind::AlterSecret) {
+                // The original secrets went to the upstream's answer before the change.
+                secrets.extend(secrets_in(&unalter_secrets(&a.body)));
+            }
+            call(a.status, tag_value(&a.body, "Code"), secrets)
+        }
+    };
+    shared.record(recorded);
     if let Some(a) = answer {
         let _ = write_response(&mut stream, a.status, &a.headers, &a.body).await;
     }
     let _ = stream.shutdown().await;
+}
+
+fn upstream_failed(e: &str) -> Answer {
+    Answer {
+        status: 502,
+        headers: vec![("content-type".to_string(), "text/plain".to_string())],
+        body: format!("upstream failed: {e}").into_bytes(),
+    }
+}
+
+/// The text of the first `<tag>…</tag>` in an XML body.
+fn tag_value(body: &[u8], tag: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let open = format!("<{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find('<')? + start;
+    Some(text[start..end].to_string())
+}
+
+/// Every `<SecretAccessKey>` value in an XML body.
+fn secrets_in(body: &[u8]) -> Vec<String> {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Vec::new();
+    };
+    let open = "<SecretAccessKey>";
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(open) {
+        rest = &rest[i + open.len()..];
+        let Some(end) = rest.find('<') else { break };
+        out.push(rest[..end].to_string());
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// Maps every character of a secret to another in the same class (a letter to the next
+/// letter, a digit to the next digit), so the result has the secret's length and shape.
+fn shift_secret(secret: &str, forward: bool) -> String {
+    let rotate = |c: char, base: u8, n: u8| {
+        let i = c as u8 - base;
+        let j = if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        };
+        (base + j) as char
+    };
+    secret
+        .chars()
+        .map(|c| match c {
+            'a'..='z' => rotate(c, b'a', 26),
+            'A'..='Z' => rotate(c, b'A', 26),
+            '0'..='9' => rotate(c, b'0', 10),
+            other => other,
+        })
+        .collect()
+}
+
+fn replace_secrets(body: &[u8], forward: bool) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return body.to_vec();
+    };
+    let mut out = text.to_string();
+    for secret in secrets_in(body) {
+        out = out.replace(
+            &format!("<SecretAccessKey>{secret}<"),
+            &format!("<SecretAccessKey>{}<", shift_secret(&secret, forward)),
+        );
+    }
+    out.into_bytes()
+}
+
+fn alter_secrets(body: &[u8]) -> Vec<u8> {
+    replace_secrets(body, true)
+}
+
+fn unalter_secrets(body: &[u8]) -> Vec<u8> {
+    replace_secrets(body, false)
 }
 
 enum ReadError {
@@ -630,5 +737,19 @@ mod tests {
             Some("CreateAccessKey")
         );
         assert_eq!(percent_decode("a%2Bb+c%zz%4", true), "a+b c%zz%4");
+    }
+
+    #[test]
+    fn finds_and_alters_secrets() {
+        let body = b"<CreateAccessKeyResult><AccessKey><AccessKeyId>AKIA1</AccessKeyId>\
+            <SecretAccessKey>abZ9/x</SecretAccessKey></AccessKey></CreateAccessKeyResult>";
+        assert_eq!(secrets_in(body), ["abZ9/x"]);
+        let altered = alter_secrets(body);
+        assert_eq!(secrets_in(&altered), ["bcA0/y"]);
+        assert_eq!(secrets_in(&unalter_secrets(&altered)), ["abZ9/x"]);
+        assert_eq!(
+            tag_value(b"<Error><Code>LimitExceeded</Code></Error>", "Code").as_deref(),
+            Some("LimitExceeded")
+        );
     }
 }

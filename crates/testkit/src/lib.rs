@@ -4,11 +4,16 @@
 //!   AWS SDK, and a small [`moto::Iam`] helper to arrange and inspect IAM state.
 //! - [`aws_proxy`]: an HTTP proxy in front of moto that injects AWS faults per action.
 //! - [`contract`]: checks SORACOM API requests against the official OpenAPI spec.
+//! - [`figures`]: where tests leave the figures `scripts/reliability` reports.
+//! - [`secrets`]: a world's secrets from its whole history, and the search for them in
+//!   everything the code under test wrote.
 #![deny(missing_docs)]
 
 pub mod aws_proxy;
 pub mod contract;
+pub mod figures;
 pub mod moto;
+pub mod secrets;
 
 /// Installs rustls' ring crypto provider for reqwest (built with `rustls-no-provider`).
 /// Safe to call any number of times; only the first call installs it.

@@ -16,10 +16,12 @@ use aws_smithy_http_client::tls::Provider;
 
 /// Region every test client uses.
 pub const REGION: &str = "us-east-1";
-/// Access key id of the static test credentials (moto accepts any key unless auth is on).
+/// Access key id of the static test credentials (moto accepts any key unless auth is on,
+/// and maps this one to its default account).
 pub const TEST_ACCESS_KEY_ID: &str = "testing";
-/// Secret of the static test credentials.
-pub const TEST_SECRET_ACCESS_KEY: &str = "testing";
+/// Secret of the static test credentials: of a real secret's length and distinctive, so
+/// the tests' search for secrets in output would find it.
+pub const TEST_SECRET_ACCESS_KEY: &str = "tkToolSecret/e2eRotatorOwnCredential0001";
 
 /// The moto address from `MOTO_ENDPOINT`, e.g. `http://127.0.0.1:40123`.
 ///
@@ -53,18 +55,17 @@ pub fn http_client() -> SharedHttpClient {
         .build_https()
 }
 
-/// SDK config for moto (or a proxy in front of it): region us-east-1, static credentials
-/// `testing`/`testing`, the given endpoint, the ring HTTP client.
+/// SDK config for moto (or a proxy in front of it): region us-east-1, the static test
+/// credentials, the given endpoint, the ring HTTP client.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    sdk_config_as(endpoint, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY).await
+}
+
+/// As [`sdk_config`], signing with the given key (for a moto that checks signatures).
+pub async fn sdk_config_as(endpoint: &str, key_id: &str, secret: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(
-            TEST_ACCESS_KEY_ID,
-            TEST_SECRET_ACCESS_KEY,
-            None,
-            None,
-            "testkit",
-        ))
+        .credentials_provider(Credentials::new(key_id, secret, None, None, "testkit"))
         .endpoint_url(endpoint)
         .http_client(http_client())
         .load()
@@ -121,7 +122,12 @@ impl Iam {
 
     /// A helper talking to moto (or a proxy) at `endpoint`.
     pub async fn connect(endpoint: &str) -> Iam {
-        let config = sdk_config(endpoint).await;
+        Iam::connect_as(endpoint, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY).await
+    }
+
+    /// A helper signing with the given key (for a moto that checks signatures).
+    pub async fn connect_as(endpoint: &str, key_id: &str, secret: &str) -> Iam {
+        let config = sdk_config_as(endpoint, key_id, secret).await;
         let iam = aws_sdk_iam::Client::new(&config);
         Iam { config, iam }
     }
@@ -284,12 +290,14 @@ impl Iam {
 }
 
 /// A moto of a test's own whose clock the test moves (`moto_clock.py`): keys created and
-/// used "later" get later timestamps, as `--now` travels. Stopped when dropped.
+/// used "later" get later timestamps, as `--now` travels. Optionally it checks every
+/// request's signature ([`ClockedMoto::start_authenticated`]). Stopped when dropped.
 #[derive(Debug)]
 pub struct ClockedMoto {
     child: std::process::Child,
     endpoint: String,
     clock: tempfile::NamedTempFile,
+    credentials: (String, String),
 }
 
 impl ClockedMoto {
@@ -323,6 +331,10 @@ impl ClockedMoto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
             clock,
+            credentials: (
+                TEST_ACCESS_KEY_ID.to_string(),
+                TEST_SECRET_ACCESS_KEY.to_string(),
+            ),
         };
         crate::install_crypto_provider();
         let probe = reqwest::Client::new();
@@ -340,6 +352,55 @@ impl ClockedMoto {
             "moto_clock.py did not answer at {} within 30 s",
             moto.endpoint
         );
+    }
+
+    /// As [`ClockedMoto::start`], then with moto's request authentication on: an IAM user
+    /// `rotator-admin` allowed every action is created with an access key, and from then on
+    /// moto accepts only requests signed by a key it issued, with that key's secret (it
+    /// still accepts inactive keys). [`ClockedMoto::credentials`] is that admin key.
+    ///
+    /// # Panics
+    /// When moto does not come up or refuses the setup.
+    pub async fn start_authenticated() -> ClockedMoto {
+        let mut moto = ClockedMoto::start().await;
+        let iam = Iam::connect(&moto.endpoint).await;
+        let admin = "rotator-admin";
+        iam.create_user(admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let everything = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+        iam.client()
+            .put_user_policy()
+            .user_name(admin)
+            .policy_name("everything")
+            .policy_document(everything)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put_user_policy: {}", DisplayErrorContext(e)));
+        moto.credentials = iam
+            .create_access_key(admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The body is the number of unauthenticated actions still allowed (a bare number).
+        let resp = reqwest::Client::new()
+            .post(format!("{}/moto-api/reset-auth", moto.endpoint))
+            .header("content-type", "text/plain")
+            .body("0")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("reset-auth: {e}"));
+        assert!(
+            resp.status().is_success(),
+            "reset-auth answered {}",
+            resp.status()
+        );
+        moto
+    }
+
+    /// The key to sign with: the admin key when authentication is on, else the static test
+    /// credentials.
+    pub fn credentials(&self) -> (String, String) {
+        self.credentials.clone()
     }
 
     /// Its address.

@@ -1,16 +1,20 @@
 //! Harness for the Lambda tests: moto (IAM, STS, Secrets Manager, SSM, SNS) started by
-//! scripts/with-moto, the SORACOM emulator in-process, and a webhook listener on
-//! 127.0.0.1 — each test's world with its own IAM user, secret, parameter and topic.
+//! scripts/with-moto behind the AWS fault proxy, the SORACOM emulator in-process, and a
+//! webhook listener on 127.0.0.1 — each test's world with its own IAM user, secret,
+//! parameter and topic. The handler's logs are captured at the most verbose level the
+//! function can be set to, and searched for secrets with everything else it wrote.
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
 use soracom_emulator::Emulator;
+use testkit::aws_proxy::AwsProxy;
 use testkit::contract::{assert_conforms, recorded, Spec};
 use testkit::moto::{self, Iam};
+use testkit::secrets::Ledger;
 use time::OffsetDateTime;
 
 pub const PREFIX: &str = "aws-soracom-funnel-sample";
@@ -19,15 +23,54 @@ pub const AUTH_KEY: &str = "secret-lambda-soracom-auth-key-0123456789";
 
 pub struct World {
     pub emu: Emulator,
+    /// In front of moto: every AWS call of the handler goes through it.
+    pub proxy: AwsProxy,
     pub iam: Iam,
+    /// The handler's AWS configuration (through the proxy).
     pub sdk: SdkConfig,
     pub user: String,
     pub secret_id: String,
     pub parameter: String,
     pub topic_arn: String,
     pub webhook: Webhook,
-    /// Secrets of this world (for the no-secret checks).
-    pub secrets: Mutex<Vec<String>>,
+    /// This world's secrets and what the handler returned, for the no-secret check.
+    pub ledger: Ledger,
+}
+
+/// The handler's logs in this test process, at the function's most verbose level.
+fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let sink = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(rotator_lambda::log_filter(Some("trace")))
+            .with_ansi(false)
+            .with_writer(move || LogWriter(sink.clone()))
+            .try_init();
+        buf
+    })
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything the handler logged in this process so far.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&captured_logs().lock().unwrap_or_else(|e| e.into_inner())).into_owned()
 }
 
 /// A local HTTP listener recording the JSON bodies POSTed to it.
@@ -96,9 +139,11 @@ fn now_ms() -> i64 {
 impl World {
     pub async fn new() -> World {
         testkit::install_crypto_provider();
+        captured_logs();
         let emu = Emulator::start().await.expect("emulator");
         emu.add_sam_auth_key(AUTH_KEY_ID, AUTH_KEY, "rotator");
-        let sdk = moto::sdk_config(&moto::endpoint()).await;
+        let proxy = AwsProxy::start(&moto::endpoint()).await.expect("proxy");
+        let sdk = moto::sdk_config(&proxy.endpoint()).await;
         let iam = Iam::connect(&moto::endpoint()).await;
         let user = moto::unique("lambda-user");
         iam.create_user(&user).await.expect("create user");
@@ -120,8 +165,14 @@ impl World {
             .expect("topic arn")
             .to_string();
         let webhook = Webhook::start().await;
+        let ledger = Ledger::new();
+        ledger.add(AUTH_KEY);
+        ledger.add(moto::TEST_SECRET_ACCESS_KEY);
+        // The webhook URL may embed a token: it is a secret too.
+        ledger.add(webhook.url.clone());
         let w = World {
             emu,
+            proxy,
             iam,
             sdk,
             user,
@@ -129,7 +180,7 @@ impl World {
             parameter: format!("/{}", moto::unique("rotator-config")),
             topic_arn,
             webhook,
-            secrets: Mutex::new(vec![AUTH_KEY.to_string()]),
+            ledger,
         };
         w.put_config().await;
         w
@@ -159,10 +210,7 @@ impl World {
     /// A first key registered by hand as `<prefix>-220810`, used by group test-1.
     pub async fn seed(&self) -> String {
         let (id, secret) = self.iam.create_access_key(&self.user).await.expect("key");
-        self.secrets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(secret.clone());
+        self.ledger.add(secret.clone());
         self.emu.put_credential(
             &format!("{PREFIX}-220810"),
             "aws-credentials",
@@ -202,38 +250,31 @@ impl World {
         out
     }
 
-    /// Every secret this world knows: the AuthKey, the AWS secrets SORACOM was given, and
-    /// the API keys and tokens the emulator issued.
-    pub fn all_secrets(&self) -> Vec<String> {
-        let mut s = self
-            .secrets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        for r in self.emu.requests() {
-            if let Some(b) = r
-                .body
-                .as_deref()
-                .and_then(|b| serde_json::from_slice::<Value>(b).ok())
-            {
-                if let Some(x) = b["credentials"]["secretAccessKey"].as_str() {
-                    s.push(x.to_string());
-                }
-            }
-            for (k, v) in &r.headers {
-                if k == "x-soracom-api-key" || k == "x-soracom-token" {
-                    s.push(v.clone());
-                }
-            }
-        }
-        s.retain(|x| x.len() >= 8);
-        s
+    /// Something the handler produced (its response, an error, a notification) that must
+    /// hold no secret; searched in [`World::assert_no_secret`].
+    pub fn wrote(&self, text: &str) {
+        self.ledger.wrote(text.as_bytes());
     }
 
-    pub fn assert_no_secret(&self, text: &str) {
-        for s in self.all_secrets() {
-            assert!(!text.contains(&s), "a secret leaked: {}…", &s[..4]);
+    /// Nothing the handler returned, sent or logged holds a secret of this world's
+    /// history (handed to it, sent to SORACOM or issued by it, created by IAM), the webhook
+    /// URL included. Every notification received is searched too.
+    pub async fn assert_no_secret(&self) {
+        self.ledger.harvest(&self.emu, Some(&self.proxy));
+        for text in self.webhook.texts() {
+            self.wrote(&text);
         }
+        for (subject, message) in self.sns_messages().await {
+            self.wrote(&subject);
+            self.wrote(&message);
+        }
+        self.wrote(&logs());
+        let scan = self.ledger.scan();
+        testkit::figures::append(
+            "secrets.jsonl",
+            &json!({"harness": "lambda", "secrets": scan.secrets, "bytes": scan.bytes, "found": scan.found.len()}),
+        );
+        assert!(scan.found.is_empty(), "secrets leaked: {:?}…", scan.found);
     }
 
     pub fn assert_contract(&self) {
