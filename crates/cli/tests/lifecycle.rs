@@ -192,11 +192,20 @@ async fn rollback_before_and_after_deactivation() {
     assert_eq!(keys_by_status(&w).await, (vec![k1.clone()], vec![k2]));
     w.assert_invariants().await;
 
-    // The next reconcile rotates again (the old key is past due), reusing the slot.
-    w.expect(&["reconcile", "--now", &now], 0).await;
-    let s2 = w.id_for(92);
-    w.assert_converged(&s2).await;
+    // The old key is past due, but the slot of the rolled-back key frees up only
+    // delete_after_days after its deactivation: until then reconcile refuses and says when.
+    let run = w.expect(&["reconcile", "--now", &now], 3).await;
+    assert!(
+        run.stdout.contains("may be deleted to make room only from"),
+        "{}",
+        run.stdout
+    );
+    // Then it rotates again, reusing the slot.
     let now = w.travel(100);
+    w.expect(&["reconcile", "--now", &now], 0).await;
+    let s2 = w.id_for(100);
+    w.assert_converged(&s2).await;
+    let now = w.travel(108);
     w.expect(&["reconcile", "--now", &now], 0).await;
     assert_eq!(
         keys_by_status(&w).await.1,
@@ -321,14 +330,15 @@ async fn status_reports_keys_sets_dates_and_compliance() {
     let sets = t["sets"].as_array().expect("sets");
     assert_eq!(sets.len(), 2);
     assert_eq!(sets[0]["id"], json!(old));
-    assert_eq!(sets[0]["link"], json!({"by": "adopted", "key": mask(&k1)}));
+    // SORACOM reports the key a set holds: that is the link, for the hand-made set too.
+    assert_eq!(sets[0]["link"], json!({"by": "api", "key": mask(&k1)}));
     assert_eq!(sets[0]["keyState"], json!("active"));
     assert_eq!(sets[0]["current"], json!(false));
     assert_eq!(sets[0]["references"], json!([]));
     assert_eq!(sets[1]["id"], json!(s1));
     assert_eq!(
         sets[1]["link"],
-        json!({"by": "description", "key": mask(&k2)})
+        json!({"by": "api", "key": mask(&k2)})
     );
     assert_eq!(sets[1]["current"], json!(true));
     assert_eq!(

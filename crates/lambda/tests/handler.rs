@@ -15,12 +15,15 @@ async fn invoke(w: &World, event: Value) -> Result<Value, HandlerError> {
     let iam = AwsIam::new(w.sdk.clone());
     let store = SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
     let config = RuntimeConfig::from_vars(&w.sdk, Some(w.parameter.clone()), None);
+    let clock = w.clock();
     let ports = Ports {
         iam: &iam,
         key_store: &store,
         config: &config,
         sdk: &w.sdk,
         soracom_endpoint: Some(w.emu.endpoint()),
+        allow_any_endpoint: true,
+        clock: &clock,
     };
     handle(event, &ports).await
 }
@@ -37,11 +40,9 @@ async fn scheduled_reconcile_rotates_when_due_and_is_a_no_op_otherwise() {
     assert_eq!(w.key_count().await, 1);
     assert!(!w.emu.call_counts().contains_key("createCredential"));
 
-    let later = days_from_now(91);
-    let out = invoke(
-        &w,
-        json!({"command": "reconcile", "target": "funnel", "now": later}),
-    )
+    // Time moves by the clock the function is given: an event cannot set it.
+    w.travel(91);
+    let out = invoke(&w, json!({"command": "reconcile", "target": "funnel"}))
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out["targets"][0]["outcome"], json!("done"), "{out}");
@@ -91,8 +92,8 @@ async fn a_failure_is_a_retryable_error_and_notifies_sns_and_the_webhook_without
             body: FaultBody::Json,
         },
     });
-    let later = days_from_now(91);
-    let err = invoke(&w, json!({"command": "reconcile", "now": later}))
+    w.travel(91);
+    let err = invoke(&w, json!({"command": "reconcile"}))
         .await
         .err()
         .unwrap_or_else(|| panic!("the run should fail"));
@@ -138,12 +139,15 @@ async fn a_notification_failure_does_not_change_the_outcome() {
     let iam = AwsIam::new(w.sdk.clone());
     let store = SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
     let config = RuntimeConfig::from_vars(&w.sdk, None, Some(text));
+    let clock = w.clock();
     let ports = Ports {
         iam: &iam,
         key_store: &store,
         config: &config,
         sdk: &w.sdk,
         soracom_endpoint: Some(w.emu.endpoint()),
+        allow_any_endpoint: true,
+        clock: &clock,
     };
     // Plan at a time when rotation is due: the past-due notice goes to both channels, SNS
     // refuses it, and the outcome is still the plan's.
@@ -232,12 +236,15 @@ async fn bad_events_and_missing_setup_are_non_retryable() {
     let iam = AwsIam::new(w.sdk.clone());
     let store = SecretsManagerStore::new(&w.sdk, None);
     let config = RuntimeConfig::from_vars(&w.sdk, None, None);
+    let clock = w.clock();
     let ports = Ports {
         iam: &iam,
         key_store: &store,
         config: &config,
         sdk: &w.sdk,
         soracom_endpoint: Some(w.emu.endpoint()),
+        allow_any_endpoint: true,
+        clock: &clock,
     };
     let e = handle(json!({"command": "plan"}), &ports)
         .await
