@@ -346,7 +346,9 @@ async fn keys_made_by_hand_are_never_deleted() {
             let run = w.expect(&["reconcile"], 0).await;
             assert!(
                 run.stdout.contains(&masked)
-                    && run.stdout.contains("was not created by a run of soracom-key-rotator"),
+                    && run
+                        .stdout
+                        .contains("was not created by a run of soracom-key-rotator"),
                 "{}",
                 run.stdout
             );
@@ -380,7 +382,11 @@ async fn the_key_of_a_run_killed_after_creating_it_is_deleted_later() {
     assert_eq!(w.keys().await.len(), 2, "the dead run's key exists");
 
     let soon = w.expect(&["reconcile"], 3).await;
-    assert!(soon.stdout.contains("another run has been rotating"), "{}", soon.stdout);
+    assert!(
+        soon.stdout.contains("another run has been rotating"),
+        "{}",
+        soon.stdout
+    );
     assert_eq!(w.keys().await.len(), 2, "a run at work is never cleaned up");
 
     w.travel_hours(3);

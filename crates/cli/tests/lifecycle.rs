@@ -336,10 +336,7 @@ async fn status_reports_keys_sets_dates_and_compliance() {
     assert_eq!(sets[0]["current"], json!(false));
     assert_eq!(sets[0]["references"], json!([]));
     assert_eq!(sets[1]["id"], json!(s1));
-    assert_eq!(
-        sets[1]["link"],
-        json!({"by": "api", "key": mask(&k2)})
-    );
+    assert_eq!(sets[1]["link"], json!({"by": "api", "key": mask(&k2)}));
     assert_eq!(sets[1]["current"], json!(true));
     assert_eq!(
         sets[1]["references"],

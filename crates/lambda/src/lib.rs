@@ -273,7 +273,11 @@ pub fn log_filter(level: Option<&str>) -> tracing_subscriber::EnvFilter {
 /// `SORACOM_ENDPOINT` (an origin, `/v1` optional) or the configured coverage (default jp).
 /// The function sends its AuthKey and new AWS secrets there, so only SORACOM's own API
 /// origins are accepted unless `allow_any` (a test setting).
-fn endpoint(over: Option<&str>, config: &Config, allow_any: bool) -> Result<Endpoint, HandlerError> {
+fn endpoint(
+    over: Option<&str>,
+    config: &Config,
+    allow_any: bool,
+) -> Result<Endpoint, HandlerError> {
     match over.map(str::trim).filter(|s| !s.is_empty()) {
         Some(e) => {
             let ep = rotator::soracom::auth::origin(e, "SORACOM_ENDPOINT")

@@ -548,9 +548,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let fresh = self.observe_one(target).await?;
         let again = plan(target, &fresh, now, mode);
         let moving_off = |set: &str| {
-            again.actions.iter().any(|a| {
-                matches!(a, Action::Repoint { from, .. } if from.iter().any(|f| f == set))
-            })
+            again
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::Repoint { from, .. } if from.iter().any(|f| f == set)))
         };
         Ok(actions
             .iter()
@@ -609,12 +610,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 continue;
             };
             // `view.sets` is oldest first: the newest usable set is the last one.
-            let target_set = view
-                .sets
-                .iter()
-                .rev()
-                .map(|s| &s.set.id)
-                .find(|id| from.contains(id) && key_of(id).is_some_and(|k| active.contains(&k)));
+            let target_set =
+                view.sets.iter().rev().map(|s| &s.set.id).find(|id| {
+                    from.contains(id) && key_of(id).is_some_and(|k| active.contains(&k))
+                });
             let Some(prev) = target_set else {
                 stuck += 1;
                 continue;
@@ -805,13 +804,19 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         if let Err(e) = self.record_key(user, &key.id, &record).await {
             // Without its record the key could not be told from someone else's later.
             let r = self.iam.delete_key(user, &key.id).await;
-            run.step(format!("deleted new access key {} (rollback)", key.id), r.is_ok());
+            run.step(
+                format!("deleted new access key {} (rollback)", key.id),
+                r.is_ok(),
+            );
             return Err(e);
         }
         if let Err(e) = self.iam.untag(user, std::slice::from_ref(&tag_key)).await {
             // Harmless for the rotation (the key's own record now says it is this tool's,
             // and a later run removes the announcement), but the run reports it failed.
-            run.fail("removing this run's announcement from the IAM user".into(), &e);
+            run.fail(
+                "removing this run's announcement from the IAM user".into(),
+                &e,
+            );
         }
         if let Err(e) = self.verify(user, &key).await {
             let r = self.discard_key(user, &key.id).await;
@@ -1021,13 +1026,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// decision is checked against a fresh observation: the set is deleted only when it is
     /// ours and nothing references it (another run may have moved references onto it),
     /// and the key only when no set holds it any more.
-    async fn undo(
-        &self,
-        target: &Target,
-        set_id: &str,
-        key: &NewAccessKey,
-        run: &mut TargetRun,
-    ) {
+    async fn undo(&self, target: &Target, set_id: &str, key: &NewAccessKey, run: &mut TargetRun) {
         let user = target.iam_user.as_str();
         let fresh = match self.observe_one(target).await {
             Ok(o) => o,
@@ -1210,11 +1209,7 @@ fn run_id(at: OffsetDateTime) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!(
-        "{}-{}-{nanos}-{n}",
-        at.unix_timestamp(),
-        std::process::id()
-    )
+    format!("{}-{}-{nanos}-{n}", at.unix_timestamp(), std::process::id())
 }
 
 fn dry_report(target: &Target, plan: Plan) -> TargetReport {

@@ -666,15 +666,24 @@ credential_id = "aws-fixed"
             format!("{secret} = 1\n"),
             format!("[[targets]]\nname = '{secret}\n"),
         ] {
-            let msg = parse(&text).err().map(|e| e.to_string()).unwrap_or_default();
+            let msg = parse(&text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(msg.contains("test.toml") && msg.contains("line "), "{msg}");
-            assert!(!msg.contains("s3cr3t") && !msg.contains("hooks.example"), "{msg}");
+            assert!(
+                !msg.contains("s3cr3t") && !msg.contains("hooks.example"),
+                "{msg}"
+            );
         }
         let msg = parse("[notify]\ndue_warning_days = \"x\"\n")
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(msg.contains("line 2, column 20 (due_warning_days)"), "{msg}");
+        assert!(
+            msg.contains("line 2, column 20 (due_warning_days)"),
+            "{msg}"
+        );
     }
 
     #[test]

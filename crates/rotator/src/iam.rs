@@ -45,8 +45,7 @@ pub trait IamApi: Send + Sync {
     /// ([`crate::records`]).
     fn tags(&self, user: &str) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
     /// Sets one tag on the user (`TagUser`), replacing its value if it exists.
-    fn tag(&self, user: &str, key: &str, value: &str)
-        -> impl Future<Output = Result<()>> + Send;
+    fn tag(&self, user: &str, key: &str, value: &str) -> impl Future<Output = Result<()>> + Send;
     /// Removes tags from the user (`UntagUser`); absent ones are not an error.
     fn untag(&self, user: &str, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
 }

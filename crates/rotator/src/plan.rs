@@ -444,11 +444,7 @@ pub fn resolve(target: &Target, obs: &Observed, now: OffsetDateTime) -> View {
             continue;
         }
         // The run got its key and recorded it: the announcement is only a leftover.
-        let recorded = obs
-            .records
-            .keys
-            .keys()
-            .any(|k| !c.existing.contains(k));
+        let recorded = obs.records.keys.keys().any(|k| !c.existing.contains(k));
         if recorded {
             stale_creating.push(c.run.clone());
             continue;
@@ -514,7 +510,9 @@ pub fn resolve(target: &Target, obs: &Observed, now: OffsetDateTime) -> View {
         .collect();
     // A set whose key a running rotation has not finished moving onto is not current yet.
     for s in &sets {
-        if let Some(KeyRecord::InFlight { since, .. }) = s.link.key().and_then(|k| obs.records.keys.get(k)) {
+        if let Some(KeyRecord::InFlight { since, .. }) =
+            s.link.key().and_then(|k| obs.records.keys.get(k))
+        {
             if young(*since) {
                 hold(*since);
             }
@@ -689,8 +687,14 @@ fn rotate_and_repoint(
                     if c.key_state != KeyState::Active {
                         plan.notes.push(format!(
                             "credential set {id} held key {}, which is {}; it gets a new key",
-                            c.link.key().map_or("(unknown)".to_string(), |k| k.to_string()),
-                            if c.key_state == KeyState::Missing { "gone" } else { "not active" }
+                            c.link
+                                .key()
+                                .map_or("(unknown)".to_string(), |k| k.to_string()),
+                            if c.key_state == KeyState::Missing {
+                                "gone"
+                            } else {
+                                "not active"
+                            }
                         ));
                     }
                     plan.actions.push(Action::RotateInPlace {
@@ -936,7 +940,8 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
                 // A set this tool made, or one whose key this tool retired (its records are
                 // still on the user: a retirement cut short). A hand-made set's key may just
                 // be mistyped in adopt_keys: that is reported, never acted on.
-                let retired_here = obs.records.deactivated.contains_key(k) || obs.records.released.contains_key(k);
+                let retired_here =
+                    obs.records.deactivated.contains_key(k) || obs.records.released.contains_key(k);
                 match &s.link {
                     Link::Description(_) => {
                         plan.actions.push(Action::DeleteSet { set_id: s.set.id.clone(), key: k.clone() })
@@ -1082,8 +1087,12 @@ fn forget_stale(obs: &Observed, view: &View, plan: &mut Plan) {
         .iter()
         .flat_map(|s| s.link.key().into_iter().chain(s.previous.as_ref()))
         .collect();
-    let recorded: BTreeSet<&AccessKeyId> =
-        obs.records.released.keys().chain(obs.records.deactivated.keys()).collect();
+    let recorded: BTreeSet<&AccessKeyId> = obs
+        .records
+        .released
+        .keys()
+        .chain(obs.records.deactivated.keys())
+        .collect();
     for k in recorded {
         let exists = obs.keys.iter().any(|x| &x.id == k);
         let deleted_here = plan.actions.iter().any(|a| {
@@ -2169,7 +2178,8 @@ mod tests {
         // The new set appeared 8 days ago, but the interrupted cutover finished only a day
         // ago: use of the old key and set 2 days ago is the cutover itself, not a stranger.
         let (t, mut obs) = retire_world(&c);
-        obs.records.released
+        obs.records
+            .released
             .insert(AccessKeyId::new(K1), NOW - Duration::days(1));
         let p = plan(&t, &obs, NOW, Mode::Reconcile);
         assert!(p.blocked.is_empty(), "{:?}", p.blocked);
@@ -2219,9 +2229,125 @@ mod tests {
             p.notes
         );
         // The tool's own record of retiring that key makes it certain.
-        obs.records.deactivated
+        obs.records
+            .deactivated
             .insert(AccessKeyId::new(K1), NOW - Duration::days(10));
         let p = plan(&t, &obs, NOW, Mode::Reconcile);
         assert_eq!(summary(&p), ["delete-set p-260801"]);
+    }
+
+    #[test]
+    fn deactivation_never_comes_before_the_cutover_plus_the_settle_window() {
+        let c = Retire {
+            name: "",
+            cutover_days: 0,
+            k1: k1(KeyStatus::Active, None),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &[],
+            blocked: false,
+            upcoming: 0,
+        };
+        let (mut t, obs) = retire_world(&c);
+        t.retire_after_days = 0;
+        // Cutover a minute from NOW (when the new set appeared): the settle window (60
+        // minutes) runs from there.
+        let p = plan(&t, &obs, NOW, Mode::Reconcile);
+        assert!(
+            !summary(&p).iter().any(|a| a.starts_with("deactivate")),
+            "{:?}",
+            summary(&p)
+        );
+        let due = p.upcoming.iter().find(|u| u.step.starts_with("deactivate"));
+        assert_eq!(due.map(|u| u.due), Some(NOW + Duration::minutes(61)));
+        let p = plan(&t, &obs, NOW + Duration::minutes(62), Mode::Reconcile);
+        assert_eq!(summary(&p), ["deactivate AAA1 p-260801"]);
+    }
+
+    #[test]
+    fn people_win_and_stale_records_never_shorten_a_delay() {
+        // The tool deactivated K1; a person turned it back on.
+        let c = Retire {
+            name: "",
+            cutover_days: 20,
+            k1: k1(KeyStatus::Active, Some(1)),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: Some(5),
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &[],
+            blocked: false,
+            upcoming: 0,
+        };
+        let (t, obs) = retire_world(&c);
+        let p = plan(&t, &obs, NOW, Mode::Reconcile);
+        assert_eq!(
+            summary(&p),
+            ["unrecord Deactivated AAA1", "record Released AAA1"],
+            "left active, its retirement starts over"
+        );
+        assert!(
+            p.blocked.is_empty(),
+            "use before the new cutover is not held against it"
+        );
+        assert!(
+            p.notes.iter().any(|n| n.contains("active again")),
+            "{:?}",
+            p.notes
+        );
+        // Inactive again, with a record older than its last use: the record is stale.
+        let c = Retire {
+            k1: k1(KeyStatus::Inactive, Some(2)),
+            deactivated_days: Some(10),
+            ..c
+        };
+        let (t, obs) = retire_world(&c);
+        let p = plan(&t, &obs, NOW, Mode::Reconcile);
+        assert_eq!(
+            summary(&p),
+            ["record Deactivated AAA1"],
+            "the delay counts from now"
+        );
+    }
+
+    #[test]
+    fn what_soracom_reports_wins_and_other_types_are_never_ours() {
+        let mut t = target();
+        t.adopt.clear();
+        // The description is forged to name K2; SORACOM says the set holds K1.
+        let mut s1 = set("p-260801", 120, Some(K2));
+        s1.api_key = Some(AccessKeyId::new(K1));
+        let mut role = set("p-261101", 20, None);
+        role.kind = "aws-iam-role-credentials".into();
+        let obs = Observed {
+            keys: vec![
+                key(K1, 120, KeyStatus::Active, Some(("iot", 1))),
+                key(K2, 30, KeyStatus::Active, Some(("s3", 1))),
+            ],
+            sets: vec![s1, role],
+            slots: vec![funnel("g1", "p-260801")],
+            ..Default::default()
+        };
+        let view = resolve(&t, &obs, NOW);
+        assert_eq!(view.sets.len(), 1, "the role set is not ours");
+        assert_eq!(view.sets[0].link, Link::Api(AccessKeyId::new(K1)));
+        assert!(
+            view.notes
+                .iter()
+                .any(|n| n.contains("aws-iam-role-credentials")),
+            "{:?}",
+            view.notes
+        );
+        assert!(
+            view.notes
+                .iter()
+                .any(|n| n.contains("AKIA************AAA2")),
+            "K2 is someone else's, reported: {:?}",
+            view.notes
+        );
     }
 }

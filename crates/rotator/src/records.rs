@@ -119,7 +119,10 @@ impl Records {
                     out.creating.push(Creating {
                         run: run.to_string(),
                         since,
-                        existing: words.filter(|w| is_key_id(w)).map(AccessKeyId::new).collect(),
+                        existing: words
+                            .filter(|w| is_key_id(w))
+                            .map(AccessKeyId::new)
+                            .collect(),
                     });
                 }
                 continue;
@@ -266,7 +269,10 @@ mod tests {
             (K, "the key of our billing exporter"),
             (K, "soracom-key-rotator/in-flight/yesterday/p-1"),
             ("soracom-key-rotator:released:short", "2026-12-01T09:00:00Z"),
-            ("soracom-key-rotator:deactivated:AKIAIOSFODNN7EXAMPLE", "not a time"),
+            (
+                "soracom-key-rotator:deactivated:AKIAIOSFODNN7EXAMPLE",
+                "not a time",
+            ),
             ("soracom-key-rotator:creating:r", "garbage"),
             ("team", "iot"),
         ]);

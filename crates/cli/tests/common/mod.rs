@@ -66,6 +66,31 @@ pub struct World {
     limit_exceeded_expected: std::sync::atomic::AtomicBool,
 }
 
+/// A run of the binary started in the background.
+pub struct Spawned {
+    child: tokio::process::Child,
+    args: Vec<String>,
+    snapshot: Snapshot,
+}
+
+/// Polls `f` every 20 ms for at most `limit`; whether it became true.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    mut f: impl FnMut() -> F,
+) -> bool {
+    let start = tokio::time::Instant::now();
+    for _ in 0..100_000 {
+        if f().await {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
 /// Which side holds the call a killed run dies at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Held {
@@ -178,7 +203,10 @@ impl World {
         // a UTC day, so that hours travelled within a scenario never change its date.
         let now = OffsetDateTime::now_utc() + EPOCH_LEAD;
         let now = if now.hour() >= LATEST_EPOCH_HOUR {
-            (now.date() + time::Duration::days(1)).midnight().assume_utc() + time::Duration::hours(1)
+            (now.date() + time::Duration::days(1))
+                .midnight()
+                .assume_utc()
+                + time::Duration::hours(1)
         } else {
             now
         };
@@ -295,6 +323,17 @@ impl World {
         let text = format!(
             "[soracom]\npage_size = 100\nretry_base_ms = 20\n{soracom}\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
              [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n{extra}\n",
+            self.user
+        );
+        std::fs::write(self.config_path(), text).expect("write config");
+    }
+
+    /// Writes the config with one target `funnel` for this world's user whose table, after
+    /// `name` and `iam_user`, is `target` (no prefix added: an in-place target, say).
+    pub fn write_config_target(&self, target: &str) {
+        let text = format!(
+            "[soracom]\npage_size = 100\nretry_base_ms = 20\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
+             [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\n{target}\n",
             self.user
         );
         std::fs::write(self.config_path(), text).expect("write config");
@@ -519,8 +558,16 @@ impl World {
 
     /// Whether credential set `id` belongs to the world's target, by what the written
     /// config says: its prefix's `<prefix>-<yymmdd>[-n]`, an `adopt` id, the in-place
-    /// `credential_id`.
+    /// `credential_id` — and only if it is not a set of another type.
     pub fn owns(&self, id: &str) -> bool {
+        // Only `aws-credentials` sets can be the target's, whatever their id.
+        if self
+            .emu
+            .credential(id)
+            .is_some_and(|c| c.kind != "aws-credentials")
+        {
+            return false;
+        }
         let text = std::fs::read_to_string(self.config_path()).unwrap_or_default();
         let doc: toml::Value = toml::from_str(&text).unwrap_or(toml::Value::Integer(0));
         let target = doc.get("targets").and_then(|t| t.get(0));
@@ -586,6 +633,31 @@ impl World {
             stderr: err_task.await.unwrap_or_default(),
         };
         (self.after_run(&args, snapshot, &out).await, seen)
+    }
+
+    /// Starts the binary in the background (with the world's `--now`); [`World::wait`]
+    /// collects it. For runs that overlap.
+    pub async fn spawn(&self, args: &[&str]) -> Spawned {
+        let args = self.with_now(args);
+        let snapshot = self.snapshot().await;
+        let mut cmd = self.command_raw(&args, true);
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let child = cmd.spawn().expect("spawn the binary");
+        Spawned {
+            child,
+            args,
+            snapshot,
+        }
+    }
+
+    /// Waits (bounded) for a run started with [`World::spawn`].
+    pub async fn wait(&self, s: Spawned) -> Run {
+        let out = tokio::time::timeout(RUN_LIMIT, s.child.wait_with_output())
+            .await
+            .expect("the binary finished within its limit")
+            .expect("the binary ran");
+        self.after_run(&s.args, s.snapshot, &out).await
     }
 
     /// Runs and asserts the exit code, showing the output if it differs.

@@ -256,7 +256,8 @@ mod tests {
         ] {
             let e = origin(bad, "SORACOM_ENDPOINT").err().map(|e| e.to_string());
             assert!(
-                e.as_deref().is_some_and(|m| m.contains("SORACOM_ENDPOINT") && !m.contains(bad)),
+                e.as_deref()
+                    .is_some_and(|m| m.contains("SORACOM_ENDPOINT") && !m.contains(bad)),
                 "{bad}: {e:?}"
             );
         }
