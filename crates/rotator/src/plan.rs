@@ -1080,7 +1080,8 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
     }
 }
 
-/// Records of keys that are gone and that no owned set names: nothing needs them any more.
+/// Records of keys that are gone and that no owned set names (cutover, deactivation, the
+/// key's own record): nothing needs them any more.
 fn forget_stale(obs: &Observed, view: &View, plan: &mut Plan) {
     let named: BTreeSet<&AccessKeyId> = view
         .sets
@@ -1092,6 +1093,7 @@ fn forget_stale(obs: &Observed, view: &View, plan: &mut Plan) {
         .released
         .keys()
         .chain(obs.records.deactivated.keys())
+        .chain(obs.records.keys.keys())
         .collect();
     for k in recorded {
         let exists = obs.keys.iter().any(|x| &x.id == k);
