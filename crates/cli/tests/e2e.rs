@@ -399,7 +399,7 @@ async fn the_key_of_a_run_killed_after_creating_it_is_deleted_later() {
     let keys: Vec<String> = w.keys().await.into_iter().map(|k| k.id).collect();
     assert_eq!(keys, vec![first]);
     w.expect(&["rotate"], 0).await;
-    w.assert_converged(&w.id_for(0)).await;
+    w.assert_converged(&w.current_id()).await;
     w.finish().await;
 }
 
@@ -525,7 +525,7 @@ async fn failed_observation_changes_nothing() {
     assert_eq!((w.soracom_writes(), w.iam_writes()), (0, 0));
     w.emu.clear_faults();
     w.expect(&["rotate"], 0).await;
-    w.assert_converged(&w.id_for(0)).await;
+    w.assert_converged(&w.current_id()).await;
     w.finish().await;
 }
 

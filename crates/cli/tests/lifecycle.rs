@@ -318,10 +318,21 @@ async fn status_reports_keys_sets_dates_and_compliance() {
     };
     let (j1, j2) = (key(&k1), key(&k2));
     assert_eq!(j1["status"], json!("active"));
-    assert_eq!(j1["ageDays"], json!(95));
+    // Whole days from each key's creation (a moment after day 0 and day 91) to day 95.
+    let age = |j: &Value| {
+        let created = time::OffsetDateTime::parse(
+            j["created"].as_str().unwrap_or_default(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("created");
+        json!((w.time(95) - created).whole_days())
+    };
+    assert_eq!(j1["ageDays"], age(&j1));
+    assert!((94..=95).contains(&j1["ageDays"].as_i64().unwrap_or(0)));
     assert_eq!(j1["set"], json!(old));
     assert_eq!(j1["lastUsed"], Value::Null);
-    assert_eq!(j2["ageDays"], json!(4));
+    assert_eq!(j2["ageDays"], age(&j2));
+    assert!((3..=4).contains(&j2["ageDays"].as_i64().unwrap_or(0)));
     assert_eq!(j2["set"], json!(s1));
     assert!(
         j2["lastUsed"]["service"] == json!("sts"),

@@ -103,11 +103,10 @@ async fn a_second_run_during_registration_leaves_the_first_alone() {
     settles(&w).await;
 }
 
-/// Run A is held between its first and second reference write; run B resumes the cutover
-/// onto A's set (the set holds the key, so the cutover may be resumed): both write the
-/// same, and the world converges.
+/// Run A is held between its first and second reference write: its key stays in flight
+/// until the cutover is done, so run B (a scheduled reconcile) changes nothing; A finishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_run_during_repointing_finishes_the_same_cutover() {
+async fn a_second_run_during_repointing_leaves_the_first_alone() {
     let (w, _) = seeded().await;
     w.emu.add_fault(Fault {
         operation: "putConfigurationParameters".into(),
@@ -125,7 +124,7 @@ async fn a_second_run_during_repointing_finishes_the_same_cutover() {
     .await;
     assert!(reached, "run A never reached repointing");
     let b = w.run(&["reconcile"]).await;
-    assert_eq!(b.code, 0, "B:\n{}\n{}", b.stdout, b.stderr);
+    assert_eq!(b.code, 3, "B:\n{}\n{}", b.stdout, b.stderr);
     let a = w.wait(a).await;
     assert_eq!(a.code, 0, "A:\n{}\n{}", a.stdout, a.stderr);
     w.assert_converged(&w.id_for(0)).await;
@@ -133,9 +132,9 @@ async fn a_second_run_during_repointing_finishes_the_same_cutover() {
     settles(&w).await;
 }
 
-/// A rollback while a rotation is still moving references: whatever order the writes
-/// land in, no reference ends on a set whose key is inactive; the rotation sees its key
-/// deactivated under it and moves its references back.
+/// A rollback while a rotation is still moving references: the rotation's key is in
+/// flight, so the rollback changes nothing; no reference ends on a set whose key is
+/// inactive. Then the other way round: a rotation while a rollback holds its lease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollback_during_a_rotation_never_strands_a_reference() {
     let (w, _) = seeded().await;
@@ -155,9 +154,29 @@ async fn a_rollback_during_a_rotation_never_strands_a_reference() {
     .await;
     assert!(reached, "run A never reached repointing");
     let b = w.run(&["rollback"]).await;
-    assert!([0, 1, 3].contains(&b.code), "B:\n{}", b.stdout);
+    assert_eq!(b.code, 3, "B:\n{}", b.stdout);
     let a = w.wait(a).await;
-    assert!([0, 1].contains(&a.code), "A:\n{}\n{}", a.stdout, a.stderr);
+    assert_eq!(a.code, 0, "A:\n{}\n{}", a.stdout, a.stderr);
+    w.assert_invariants().await;
+
+    // A rollback held while it moves references back; a rotation meanwhile changes nothing.
+    w.emu.add_fault(Fault {
+        operation: "putConfigurationParameters".into(),
+        nth: 2,
+        times: 1,
+        kind: FaultKind::Latency(HOLD),
+    });
+    let fired = w.emu.fired().len();
+    let r = w.spawn(&["rollback"]).await;
+    let reached = eventually(REACH, || async { w.emu.fired().len() > fired }).await;
+    assert!(reached, "the rollback never reached repointing");
+    let b = w.run(&["reconcile"]).await;
+    assert_eq!(b.code, 3, "B:\n{}", b.stdout);
+    let r = w.wait(r).await;
+    assert_eq!(r.code, 0, "rollback:\n{}\n{}", r.stdout, r.stderr);
+    for g in ["test-1", "test-2", "test-3"] {
+        assert_eq!(w.funnel_of(g), json!(old_set()), "{g} rolled back");
+    }
     w.assert_invariants().await;
     settles(&w).await;
 }

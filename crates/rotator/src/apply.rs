@@ -18,17 +18,22 @@ use crate::config::{Config, Target, FALLBACK_PAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
 use crate::model::{
-    in_place_description, link_description, AccessKey, CredentialSet, Holder, KeyStatus, Mark,
-    Observed, Slot,
+    in_place_description, link_description, CredentialSet, Holder, KeyStatus, Mark, Observed, Slot,
 };
 use crate::plan::{plan, Action, Mode, Plan, AWS_CREDENTIALS};
-use crate::records::{creating_key, creating_tag, key_tag, mark_tag, tags_of, KeyRecord, Records};
+use crate::records::{
+    creating_key, creating_tag, key_tag, lease_key, lease_tag, mark_tag, tags_of, KeyRecord,
+    Records,
+};
 use crate::refs::{group_slots, handler_slot, points_to, rewrite};
 use crate::report::{describe, Moves, Outcome, RunReport, Step, TargetReport};
 use crate::secret::{AccessKeyId, NewAccessKey};
 use crate::soracom::SoracomApi;
 use crate::status::{status, StatusReport, TargetError};
 
+/// How long after creating a key a run may still write it into SORACOM: well within
+/// [`crate::plan::IN_FLIGHT_LIMIT`], after which another run may take it for an orphan.
+const WRITE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(105 * 60);
 /// Group pages read at most; past this the listing is considered broken.
 const MAX_PAGES: usize = 100_000;
 /// Attempts to create the credential set (each after listing to see whether it exists).
@@ -233,6 +238,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         dry_run: bool,
     ) -> Result<RunReport> {
         let dry_run = dry_run || command == Command::Plan;
+        // The run's clock: `now` when it started, moving with the wall clock from there, so
+        // that what it records is never dated before it happened.
+        let started = Instant::now();
         let observed = self.observe(targets).await?;
         let mut reports = Vec::with_capacity(targets.len());
         for (target, obs) in targets.iter().zip(observed) {
@@ -252,7 +260,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     if dry_run {
                         dry_report(target, p)
                     } else {
-                        self.execute(target, &obs, p, now, command.mode()).await
+                        self.execute(target, &obs, p, (now, started), command.mode())
+                            .await
                     }
                 }
             };
@@ -276,11 +285,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         target: &Target,
         obs: &Observed,
         plan: Plan,
-        now: OffsetDateTime,
+        (now, started): (OffsetDateTime, Instant),
         mode: Mode,
     ) -> TargetReport {
-        let started = Instant::now();
-        // The run's own time: it starts at `now` and moves with the wall clock.
+        // The run's own time: it started at `now` and moves with the wall clock.
         let clock = || {
             now.saturating_add(
                 time::Duration::try_from(started.elapsed()).unwrap_or(time::Duration::ZERO),
@@ -300,7 +308,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         };
 
         let phase0: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 0).collect();
-        let allowed = match self.recheck(target, &phase0, now, mode).await {
+        let allowed = match self.recheck(target, &phase0, now, mode, None).await {
             Ok(a) => a,
             Err(e) => {
                 return fail(
@@ -353,182 +361,251 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             }
         }
 
-        let repoints: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 1).collect();
-        run.moves.total = repoints.len();
-        let view = crate::plan::resolve(target, obs, now);
-        let destination = repoints.first().and_then(|a| match a {
-            Action::Repoint { to, .. } => Some(to.clone()),
-            _ => None,
-        });
-        // The key references move onto: the new one, or the one the destination set holds.
-        let dest_key = match (&rotated, &destination) {
-            (Some((_, k)), _) => Some(k.id.clone()),
-            (None, Some(to)) => view
-                .sets
-                .iter()
-                .find(|s| &s.set.id == to)
-                .and_then(|s| s.link.key().cloned()),
-            (None, None) => None,
-        };
-        if let (Some(to), Some(k)) = (&destination, &dest_key) {
-            if let Err(e) = self.key_still_active(user, k).await {
-                if let Some((set_id, key)) = &rotated {
-                    self.undo(target, set_id, key, &mut run).await;
-                }
-                return fail(
-                    run,
-                    format!("checking key {k} of {to} right before the first move"),
-                    e,
-                    "no reference was moved; the next reconcile starts over",
-                );
-            }
-        }
-        let (moved, failure) = self
-            .repoint_all(&repoints, rotated.is_some(), &mut run)
-            .await;
-        run.moves.moved = moved.len();
-        if let Some((what, e)) = failure {
-            if moved.is_empty() && e.is_definite_rejection() {
-                if let Some((set_id, key)) = &rotated {
-                    self.undo(target, set_id, key, &mut run).await;
+        // A rollback leases the target while it moves references back and deactivates the
+        // key: other runs leave it alone meanwhile.
+        let lease = if mode == Mode::Rollback && !plan.actions.is_empty() {
+            let keys: Vec<AccessKeyId> = obs.keys.iter().map(|k| k.id.clone()).collect();
+            let (k, v) = lease_tag(&run_id(now), clock());
+            match self.claim(user, &k, &v, &keys, clock()).await {
+                Ok(()) => Some(k),
+                Err(e) => {
                     return fail(
                         run,
-                        what,
+                        "leasing the target for the rollback".into(),
                         e,
-                        "no reference was moved; the new set and key were deleted; run again",
+                        "nothing was changed; run again later",
+                    )
+                }
+            }
+        } else {
+            None
+        };
+        let mut report = async {
+            let repoints: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 1).collect();
+            run.moves.total = repoints.len();
+            let view = crate::plan::resolve(target, obs, now);
+            let destination = repoints.first().and_then(|a| match a {
+                Action::Repoint { to, .. } => Some(to.clone()),
+                _ => None,
+            });
+            // The key references move onto: the new one, or the one the destination set holds.
+            let dest_key = match (&rotated, &destination) {
+                (Some((_, k)), _) => Some(k.id.clone()),
+                (None, Some(to)) => view
+                    .sets
+                    .iter()
+                    .find(|s| &s.set.id == to)
+                    .and_then(|s| s.link.key().cloned()),
+                (None, None) => None,
+            };
+            if let (Some(to), Some(k)) = (&destination, &dest_key) {
+                if let Err(e) = self.key_still_active(user, k).await {
+                    if let Some((set_id, key)) = &rotated {
+                        self.undo(target, set_id, key, &mut run).await;
+                    }
+                    return fail(
+                        run,
+                        format!("checking key {k} of {to} right before the first move"),
+                        e,
+                        "no reference was moved; the next reconcile starts over",
                     );
                 }
             }
-            let next = format!(
-                "{} of {} references moved; the next reconcile resumes the cutover (no new key)",
-                moved.len(),
-                run.moves.total
-            );
-            return fail(run, what, e, &next);
-        }
-        if let (Some(to), Some(k), false) = (&destination, &dest_key, moved.is_empty()) {
-            if let Err(e) = self.key_still_active(user, k).await {
-                // The key went away while references moved onto it: they go back.
-                let back = self.move_back(user, &view, &moved, &mut run).await;
-                return fail(
-                    run,
-                    format!("checking key {k} of {to} after the last move"),
-                    e,
-                    &back,
+            let (moved, failure) = self
+                .repoint_all(&repoints, rotated.is_some(), &mut run)
+                .await;
+            run.moves.moved = moved.len();
+            // After the last move (or the one that failed): references that moved onto a key
+            // that someone deleted or deactivated meanwhile go back where they came from.
+            if let (Some(to), Some(k), false) = (&destination, &dest_key, moved.is_empty()) {
+                match self.key_still_active(user, k).await {
+                    Ok(()) => {}
+                    Err(e @ Error::Unconfirmed(_)) => {
+                        let back = self.move_back(user, &view, &moved, &mut run).await;
+                        return fail(
+                            run,
+                            format!("checking key {k} of {to} after the last move"),
+                            e,
+                            &back,
+                        );
+                    }
+                    Err(e) => {
+                        // Not known either way: the references stay; the next run checks again.
+                        self.hand_over(user, rotated.as_ref(), clock(), &mut run)
+                            .await;
+                        return fail(
+                            run,
+                            format!("checking key {k} of {to} after the last move"),
+                            e,
+                            "the next reconcile checks the key again and finishes the cutover",
+                        );
+                    }
+                }
+            }
+            if let Some((what, e)) = failure {
+                if moved.is_empty() && e.is_definite_rejection() {
+                    if let Some((set_id, key)) = &rotated {
+                        self.undo(target, set_id, key, &mut run).await;
+                        return fail(
+                            run,
+                            what,
+                            e,
+                            "no reference was moved; the new set and key were deleted; run again",
+                        );
+                    }
+                }
+                // The set holds the new key: the next run may resume the cutover at once.
+                self.hand_over(user, rotated.as_ref(), clock(), &mut run)
+                    .await;
+                let next = format!(
+                    "{} of {} references moved; the next reconcile resumes the cutover (no new key)",
+                    moved.len(),
+                    run.moves.total
                 );
+                return fail(run, what, e, &next);
             }
-        }
+            // The cutover is done: from now on the set holds the key, and other runs may act.
+            if let Some((set_id, key)) = &rotated {
+                let held = KeyRecord::HeldBy {
+                    set_id: set_id.clone(),
+                    since: clock(),
+                };
+                if let Err(e) = self.record_key(user, &key.id, &held).await {
+                    return fail(
+                        run,
+                        format!("recording that {set_id} holds access key {}", key.id),
+                        e,
+                        "every reference moved; the next run (in two hours at the latest) records the rest",
+                    );
+                }
+            }
 
-        let phase2: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 2).collect();
-        let allowed = match self.recheck(target, &phase2, now, mode).await {
-            Ok(a) => a,
-            Err(e) => {
-                return fail(
-                    run,
-                    "observing again before retiring".into(),
-                    e,
-                    "nothing was retired; the next run tries again",
-                )
-            }
-        };
-        for action in phase2 {
-            if !allowed.contains(&action) {
-                run.skip(action);
-                continue;
-            }
-            let result = match action {
-                Action::Deactivate { key, set_id } => {
-                    self.deactivate(user, key, set_id, clock(), &mut run).await
+            let phase2: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 2).collect();
+            let allowed = match self.recheck(target, &phase2, now, mode, lease.as_deref()).await
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    return fail(
+                        run,
+                        "observing again before retiring".into(),
+                        e,
+                        "nothing was retired; the next run tries again",
+                    )
                 }
-                Action::DeleteRetired { key, set_id } => {
-                    self.delete_retired(user, key, set_id.as_deref(), &mut run)
-                        .await
-                }
-                Action::Record { key, mark } => {
-                    let (k, v) = mark_tag(*mark, key, clock());
-                    self.iam
-                        .tag(user, &k, &v)
-                        .await
-                        .map(|()| run.ok(describe(action)))
-                }
-                Action::Unrecord { key, mark } => {
-                    let (k, _) = mark_tag(*mark, key, now);
-                    self.iam
-                        .untag(user, &[k])
-                        .await
-                        .map(|()| run.ok(describe(action)))
-                }
-                Action::MarkHeld { key, set_id } => {
-                    let record = KeyRecord::HeldBy {
-                        set_id: set_id.clone(),
-                        since: clock(),
-                    };
-                    self.record_key(user, key, &record)
-                        .await
-                        .map(|()| run.ok(describe(action)))
-                }
-                Action::DeleteSet { set_id, key } => {
-                    self.delete_retired_set(user, key, set_id, &mut run).await
-                }
-                Action::Forget { key } => self
-                    .iam
-                    .untag(user, &tags_of(key))
-                    .await
-                    .map(|()| run.ok(describe(action))),
-                Action::ForgetRun { run: id } => self
-                    .iam
-                    .untag(user, &[creating_key(id)])
-                    .await
-                    .map(|()| run.ok(describe(action))),
-                _ => Ok(()),
             };
-            if let Err(e) = result {
-                return fail(
-                    run,
-                    describe(action),
-                    e,
-                    "the next run retries this retire step",
+            for action in phase2 {
+                if !allowed.contains(&action) {
+                    run.skip(action);
+                    continue;
+                }
+                let result = match action {
+                    Action::Deactivate { key, set_id } => {
+                        self.deactivate(user, key, set_id, clock(), &mut run).await
+                    }
+                    Action::DeleteRetired { key, set_id } => {
+                        self.delete_retired(user, key, set_id.as_deref(), &mut run)
+                            .await
+                    }
+                    Action::Record { key, mark } => {
+                        let (k, v) = mark_tag(*mark, key, clock());
+                        self.iam
+                            .tag(user, &k, &v)
+                            .await
+                            .map(|()| run.ok(describe(action)))
+                    }
+                    Action::Unrecord { key, mark } => {
+                        let (k, _) = mark_tag(*mark, key, now);
+                        self.iam
+                            .untag(user, &[k])
+                            .await
+                            .map(|()| run.ok(describe(action)))
+                    }
+                    Action::MarkHeld { key, set_id } => {
+                        let record = KeyRecord::HeldBy {
+                            set_id: set_id.clone(),
+                            since: clock(),
+                        };
+                        self.record_key(user, key, &record)
+                            .await
+                            .map(|()| run.ok(describe(action)))
+                    }
+                    Action::DeleteSet { set_id, key } => {
+                        self.delete_retired_set(user, key, set_id, &mut run).await
+                    }
+                    Action::Forget { key } => self
+                        .iam
+                        .untag(user, &tags_of(key))
+                        .await
+                        .map(|()| run.ok(describe(action))),
+                    Action::ForgetRun { tag } => self
+                        .iam
+                        .untag(user, std::slice::from_ref(tag))
+                        .await
+                        .map(|()| run.ok(describe(action))),
+                    _ => Ok(()),
+                };
+                if let Err(e) = result {
+                    return fail(
+                        run,
+                        describe(action),
+                        e,
+                        "the next run retries this retire step",
+                    );
+                }
+            }
+
+            if plan.refused() {
+                let mut reasons: Vec<String> = plan.refusal.iter().cloned().collect();
+                reasons.extend(plan.blocked.iter().map(|b| b.message.clone()));
+                return run.finish(
+                    Outcome::Refused,
+                    Some(reasons.join("\n")),
+                    Some("a human must act; see the error".into()),
                 );
             }
+            if run.skipped > 0 {
+                let skipped = run.skipped;
+                return run.finish(
+                    Outcome::Failed,
+                    Some(format!(
+                        "{skipped} step(s) were not taken: the state changed since this run observed it"
+                    )),
+                    Some("the next run decides again from what it sees".into()),
+                );
+            }
+            if let Some(failed) = run.steps.iter().find(|s| !s.ok) {
+                let what = failed.what.clone();
+                return run.finish(
+                    Outcome::Failed,
+                    Some(format!("a step failed: {what}")),
+                    Some("the state is safe; the next run finishes what is left".into()),
+                );
+            }
+            let outcome = if run.steps.is_empty() {
+                Outcome::NothingDue
+            } else {
+                Outcome::Done
+            };
+            let next = plan
+                .upcoming
+                .first()
+                .map(|u| format!("next: {} from {}", u.step, crate::plan::fmt_time(u.due)));
+            run.finish(outcome, None, next)
         }
-
-        if plan.refused() {
-            let mut reasons: Vec<String> = plan.refusal.iter().cloned().collect();
-            reasons.extend(plan.blocked.iter().map(|b| b.message.clone()));
-            return run.finish(
-                Outcome::Refused,
-                Some(reasons.join("\n")),
-                Some("a human must act; see the error".into()),
-            );
+        .await;
+        if let Some(k) = lease {
+            if let Err(e) = self.iam.untag(user, std::slice::from_ref(&k)).await {
+                report.steps.push(Step {
+                    what: format!("removing this run's lease from the IAM user: {e}"),
+                    ok: false,
+                });
+                if report.outcome != Outcome::Refused {
+                    report.outcome = Outcome::Failed;
+                    report.error = Some(format!("removing this run's lease failed: {e}"));
+                }
+            }
         }
-        if run.skipped > 0 {
-            let skipped = run.skipped;
-            return run.finish(
-                Outcome::Failed,
-                Some(format!(
-                    "{skipped} step(s) were not taken: the state changed since this run observed it"
-                )),
-                Some("the next run decides again from what it sees".into()),
-            );
-        }
-        if let Some(failed) = run.steps.iter().find(|s| !s.ok) {
-            let what = failed.what.clone();
-            return run.finish(
-                Outcome::Failed,
-                Some(format!("a step failed: {what}")),
-                Some("the state is safe; the next run finishes what is left".into()),
-            );
-        }
-        let outcome = if run.steps.is_empty() {
-            Outcome::NothingDue
-        } else {
-            Outcome::Done
-        };
-        let next = plan
-            .upcoming
-            .first()
-            .map(|u| format!("next: {} from {}", u.step, crate::plan::fmt_time(u.due)));
-        run.finish(outcome, None, next)
+        report
     }
 
     /// The destructive steps among `actions` (deleting or deactivating a key, deleting a
@@ -541,11 +618,17 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         actions: &[&'p Action],
         now: OffsetDateTime,
         mode: Mode,
+        own_lease: Option<&str>,
     ) -> Result<Vec<&'p Action>> {
         if !actions.iter().any(|a| a.is_destructive()) {
             return Ok(actions.to_vec());
         }
-        let fresh = self.observe_one(target).await?;
+        let mut fresh = self.observe_one(target).await?;
+        // This run's own lease is not another run at work.
+        fresh
+            .records
+            .leases
+            .retain(|(run, _)| Some(lease_key(run).as_str()) != own_lease);
         let again = plan(target, &fresh, now, mode);
         let moving_off = |set: &str| {
             again
@@ -564,7 +647,34 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .collect())
     }
 
-    /// Fails unless `key` of the target's user exists and is active, as IAM says now.
+    /// A run that stops during its cutover records that the new set holds its key, so the
+    /// next run may resume the cutover at once (a run that dies leaves the key in flight,
+    /// and other runs wait out the limit).
+    async fn hand_over(
+        &self,
+        user: &str,
+        rotated: Option<&(String, NewAccessKey)>,
+        at: OffsetDateTime,
+        run: &mut TargetRun,
+    ) {
+        let Some((set_id, key)) = rotated else {
+            return;
+        };
+        let held = KeyRecord::HeldBy {
+            set_id: set_id.clone(),
+            since: at,
+        };
+        if let Err(e) = self.record_key(user, &key.id, &held).await {
+            run.fail(
+                format!("recording that {set_id} holds access key {}", key.id),
+                &e,
+            );
+        }
+    }
+
+    /// Fails unless `key` of the target's user exists and is active, as IAM says now
+    /// (`Error::Unconfirmed` when it is not: gone or inactive; another error when IAM could
+    /// not tell).
     async fn key_still_active(&self, user: &str, key: &AccessKeyId) -> Result<()> {
         let keys = self.iam.key_statuses(user).await?;
         match keys.iter().find(|(id, _)| id == key) {
@@ -735,7 +845,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         set_id: &str,
         at: OffsetDateTime,
         run: &mut TargetRun,
-    ) -> Result<NewAccessKey> {
+    ) -> Result<(NewAccessKey, Instant)> {
         let user = target.iam_user.as_str();
         let before: Vec<AccessKeyId> = self
             .iam
@@ -746,53 +856,46 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .collect();
         let run_id = run_id(at);
         let (tag_key, tag_value) = creating_tag(&run_id, at, &before);
-        self.iam.tag(user, &tag_key, &tag_value).await?;
-        // Another run that announced itself first, or has a key in flight, goes on; this
-        // one steps back (IAM has no lock: both write, then the older announcement wins).
-        let records = Records::parse(
-            self.iam
-                .tags(user)
-                .await?
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        );
-        let young = |t: OffsetDateTime| at < t.saturating_add(crate::plan::IN_FLIGHT_LIMIT);
-        let first = records.creating.iter().any(|c| {
-            c.run != run_id && young(c.since) && (c.since, c.run.as_str()) < (at, run_id.as_str())
-        });
-        let in_flight = records
-            .keys
-            .values()
-            .any(|r| matches!(r, KeyRecord::InFlight { since, .. } if young(*since)));
-        if first || in_flight {
-            let _ = self.iam.untag(user, std::slice::from_ref(&tag_key)).await;
-            return Err(Error::Busy(
-                "another run started rotating this target at the same time; it goes on, this \
-                 one changed nothing"
-                    .into(),
-            ));
-        }
+        self.claim(user, &tag_key, &tag_value, &before, at).await?;
         let created = self.iam.create_key(user).await;
+        let born = Instant::now();
         let key = match created {
             Ok(k) => k,
+            Err(e) if e.is_definite_rejection() => {
+                // IAM refused: no key was created.
+                self.release(user, &tag_key, run).await;
+                return Err(e);
+            }
             Err(e) => {
-                if !e.is_definite_rejection() {
-                    // The key may exist without our having seen its secret: one the user
-                    // did not have before and that was never used is the failed call's.
-                    if let Ok(keys) = self.iam.list_keys(user).await {
-                        let fresh =
-                            |k: &&AccessKey| !before.contains(&k.id) && k.last_used.is_none();
-                        for k in keys.iter().filter(fresh) {
-                            let r = self.iam.delete_key(user, &k.id).await;
+                // The key may exist without our having seen its secret. One new key, never
+                // used, is this run's (the announcement keeps other runs from creating
+                // one): delete it. If that cannot be told, the announcement stays — the
+                // proof a later run needs to delete that key once this run is surely over.
+                if let Ok(keys) = self.iam.list_keys(user).await {
+                    let new: Vec<&AccessKeyId> = keys
+                        .iter()
+                        .filter(|k| !before.contains(&k.id))
+                        .map(|k| &k.id)
+                        .collect();
+                    let unused = keys
+                        .iter()
+                        .filter(|k| !before.contains(&k.id))
+                        .all(|k| k.last_used.is_none());
+                    match (new.as_slice(), unused) {
+                        ([], _) => self.release(user, &tag_key, run).await,
+                        ([k], true) => {
+                            let r = self.iam.delete_key(user, k).await;
                             run.step(
-                                format!("deleted access key {} created by the failed call", k.id),
+                                format!("deleted access key {k} created by the failed call"),
                                 r.is_ok(),
                             );
+                            if r.is_ok() {
+                                self.release(user, &tag_key, run).await;
+                            }
                         }
+                        _ => {}
                     }
                 }
-                // Left behind on failure, the announcement is removed by a later run.
-                let _ = self.iam.untag(user, std::slice::from_ref(&tag_key)).await;
                 return Err(e);
             }
         };
@@ -802,22 +905,19 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             set_id: set_id.to_string(),
         };
         if let Err(e) = self.record_key(user, &key.id, &record).await {
-            // Without its record the key could not be told from someone else's later.
+            // The announcement still proves the key is this run's; delete it now.
             let r = self.iam.delete_key(user, &key.id).await;
             run.step(
                 format!("deleted new access key {} (rollback)", key.id),
                 r.is_ok(),
             );
+            if r.is_ok() {
+                self.release(user, &tag_key, run).await;
+            }
             return Err(e);
         }
-        if let Err(e) = self.iam.untag(user, std::slice::from_ref(&tag_key)).await {
-            // Harmless for the rotation (the key's own record now says it is this tool's,
-            // and a later run removes the announcement), but the run reports it failed.
-            run.fail(
-                "removing this run's announcement from the IAM user".into(),
-                &e,
-            );
-        }
+        // The key's own record now says it is this run's: the announcement can go.
+        self.release(user, &tag_key, run).await;
         if let Err(e) = self.verify(user, &key).await {
             let r = self.discard_key(user, &key.id).await;
             run.step(
@@ -830,7 +930,84 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             "verified access key {} with sts:GetCallerIdentity",
             key.id
         ));
-        Ok(key)
+        Ok((key, born))
+    }
+
+    /// Gives the key up if the run has taken so long since creating it that another run
+    /// could soon take it for a dead run's orphan: it must never reach SORACOM then.
+    async fn within_deadline(
+        &self,
+        user: &str,
+        key: &NewAccessKey,
+        born: Instant,
+        run: &mut TargetRun,
+    ) -> Result<()> {
+        if born.elapsed() < WRITE_DEADLINE {
+            return Ok(());
+        }
+        let r = self.discard_key(user, &key.id).await;
+        run.step(
+            format!("deleted new access key {} (too late to use)", key.id),
+            r.is_ok(),
+        );
+        Err(Error::Unconfirmed(format!(
+            "the new key {} is older than this run may hold a key in flight; it was given up",
+            key.id
+        )))
+    }
+
+    /// Announces (or leases) the target for this run, then steps back if any other run's
+    /// announcement, lease or key in flight younger than the limit is there: IAM has no
+    /// lock, so both runs write and then read, and either sees the other (both may step
+    /// back; the next run goes on).
+    async fn claim(
+        &self,
+        user: &str,
+        tag_key: &str,
+        tag_value: &str,
+        keys: &[AccessKeyId],
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        self.iam.tag(user, tag_key, tag_value).await?;
+        let tags = match self.iam.tags(user).await {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = self.iam.untag(user, &[tag_key.to_string()]).await;
+                return Err(e);
+            }
+        };
+        let records = Records::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let young = |t: OffsetDateTime| at < t.saturating_add(crate::plan::IN_FLIGHT_LIMIT);
+        let ours = |run: &str| tag_key == creating_key(run) || tag_key == lease_key(run);
+        let other_announcement = records
+            .creating
+            .iter()
+            .any(|c| !ours(&c.run) && young(c.since));
+        let other_lease = records
+            .leases
+            .iter()
+            .any(|(run, since)| !ours(run) && young(*since));
+        // A record of a key that no longer exists is a leftover, not a run at work.
+        let in_flight = records.keys.iter().any(|(k, r)| {
+            keys.contains(k) && matches!(r, KeyRecord::InFlight { since, .. } if young(*since))
+        });
+        if other_announcement || other_lease || in_flight {
+            let _ = self.iam.untag(user, &[tag_key.to_string()]).await;
+            return Err(Error::Busy(
+                "another run started changing this target at the same time; this one changed \
+                 nothing (the next run goes on)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes this run's announcement or lease; a failure fails the run (a later run
+    /// removes the leftover).
+    async fn release(&self, user: &str, tag_key: &str, run: &mut TargetRun) {
+        if let Err(e) = self.iam.untag(user, &[tag_key.to_string()]).await {
+            run.fail("removing this run's record from the IAM user".into(), &e);
+        }
     }
 
     /// Deletes a key this run created and gives up, then its record. The record says
@@ -855,7 +1032,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         at: OffsetDateTime,
         run: &mut TargetRun,
     ) -> Result<NewAccessKey> {
-        let key = self.new_verified_key(target, set_id, at, run).await?;
+        let (key, born) = self.new_verified_key(target, set_id, at, run).await?;
+        self.within_deadline(&target.iam_user, &key, born, run)
+            .await?;
         if let Err(e) = self.create_set(set_id, &key).await {
             self.undo(target, set_id, &key, run).await;
             return Err(e);
@@ -864,15 +1043,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             "created credential set {set_id} holding {}",
             key.id
         ));
-        // From here the set holds the key: a later run may resume the cutover onto it.
-        let held = KeyRecord::HeldBy {
-            set_id: set_id.to_string(),
-            since: at,
-        };
-        if let Err(e) = self.record_key(&target.iam_user, &key.id, &held).await {
-            self.undo(target, set_id, &key, run).await;
-            return Err(e);
-        }
+        // The key stays in flight until the cutover is done: other runs leave the target
+        // alone meanwhile.
         Ok(key)
     }
 
@@ -887,7 +1059,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         run: &mut TargetRun,
     ) -> Result<()> {
         let user = target.iam_user.as_str();
-        let key = self.new_verified_key(target, set_id, at, run).await?;
+        let (key, born) = self.new_verified_key(target, set_id, at, run).await?;
+        self.within_deadline(user, &key, born, run).await?;
         let description = in_place_description(&key.id, previous);
         let err = match self
             .soracom

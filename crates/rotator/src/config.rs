@@ -274,18 +274,29 @@ const KNOWN_KEYS: &[&str] = &[
     "strategy",
 ];
 
-/// `message` with every `"…"` and `'…'` part replaced by `…`.
+/// `message` with every `"…"` and `'…'` part replaced by `…`, and every `` `…` `` part
+/// too unless it looks like a key or a word of ours (lowercase letters and underscores, at
+/// most 32 of them: a misspelt key is worth naming, a pasted token is not).
 fn hide_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    let mut quote: Option<char> = None;
+    let mut quote: Option<(char, String)> = None;
+    let word = |s: &str| {
+        !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    };
     for c in message.chars() {
-        match quote {
-            Some(q) if c == q => {
+        match &mut quote {
+            Some((q, inner)) if c == *q => {
+                if *q == '`' && word(inner) {
+                    out.push('`');
+                    out.push_str(inner);
+                    out.push('`');
+                } else {
+                    out.push('…');
+                }
                 quote = None;
-                out.push('…');
             }
-            Some(_) => {}
-            None if c == '"' || c == '\'' => quote = Some(c),
+            Some((_, inner)) => inner.push(c),
+            None if matches!(c, '"' | '\'' | '`') => quote = Some((c, String::new())),
             None => out.push(c),
         }
     }
@@ -665,6 +676,7 @@ credential_id = "aws-fixed"
             format!("[notify]\nwebhook_url = \"{secret}\" extra\n"),
             format!("{secret} = 1\n"),
             format!("[[targets]]\nname = '{secret}\n"),
+            "[soracom]\ncoverage = \"xoxb-123-s3cr3t\"\n".to_string(),
         ] {
             let msg = parse(&text)
                 .err()

@@ -17,7 +17,7 @@ use crate::config::{Strategy, Target};
 use crate::model::{
     AccessKey, CredentialSet, KeyStatus, LastUsed, ManagedId, Mark, Observed, Slot,
 };
-use crate::records::KeyRecord;
+use crate::records::{creating_key, lease_key, KeyRecord};
 use crate::secret::AccessKeyId;
 
 /// The longest a run can take (verification may take up to an hour, then the cutover): a
@@ -25,6 +25,13 @@ use crate::secret::AccessKeyId;
 /// is a run at work — the target is left to it; older, that run died and its key is an
 /// orphan (deleted: its secret died with the run).
 pub const IN_FLIGHT_LIMIT: Duration = Duration::hours(2);
+
+/// How much earlier than its run's announcement a key may be dated and still be that run's
+/// (the clocks of IAM and of the run may differ a little).
+const CREATE_SKEW: Duration = Duration::minutes(5);
+/// How much later than its run's announcement a key may be dated and still be that run's:
+/// the run creates it right after announcing.
+const CREATE_WINDOW: Duration = Duration::minutes(15);
 
 /// The only credential set type that holds an access key this tool rotates.
 pub const AWS_CREDENTIALS: &str = "aws-credentials";
@@ -115,7 +122,8 @@ pub struct View {
     pub current: Option<usize>,
     /// Keys this tool recorded as in flight (or announced) for a run that died: deleted.
     pub orphans: Vec<AccessKeyId>,
-    /// Announcements of runs that are long over: their records are removed.
+    /// Tag keys of announcements and leases of runs that are long over (or leftovers):
+    /// they are removed.
     pub stale_creating: Vec<String>,
     /// Since when a run is rotating this target (a key in flight, or announced, younger
     /// than [`IN_FLIGHT_LIMIT`]); nothing else may change it meanwhile.
@@ -235,11 +243,11 @@ pub enum Action {
         /// The record removed.
         mark: Mark,
     },
-    /// Remove the announcement of a run that is long over.
+    /// Remove the announcement (or lease) of a run that is long over, or a leftover.
     #[serde(rename_all = "camelCase")]
     ForgetRun {
-        /// The run's id.
-        run: String,
+        /// The record's tag key.
+        tag: String,
     },
     /// Record that a key this tool had in flight is now held by its set (a cutover that an
     /// interrupted run left, now finished).
@@ -414,15 +422,31 @@ pub fn resolve(target: &Target, obs: &Observed, now: OffsetDateTime) -> View {
         .filter(|k| !claimed.contains(&k.id))
         .collect();
     unclaimed.sort_by_key(|k| k.created);
-    for k in unclaimed {
-        // The run that announced it was creating a key, if this is that key: one the user
-        // did not have then, never used since (only that run ever knew its secret).
-        let announced = obs
-            .records
-            .creating
+    // A dead run's key is the one key the user did not have when the run announced it,
+    // created just after the announcement, never used (only that run knew its secret), and
+    // not described by a person.
+    let candidates = |c: &crate::records::Creating| -> Vec<&AccessKey> {
+        obs.keys
             .iter()
-            .find(|c| !c.existing.contains(&k.id) && k.last_used.is_none());
-        match (obs.records.keys.get(&k.id), announced) {
+            .filter(|k| {
+                !claimed.contains(&k.id)
+                    && !c.existing.contains(&k.id)
+                    && k.last_used.is_none()
+                    && !obs.records.keys.contains_key(&k.id)
+                    && !obs.records.described.contains(&k.id)
+                    && k.created >= c.since.saturating_sub(CREATE_SKEW)
+                    && k.created <= c.since.saturating_add(CREATE_WINDOW)
+            })
+            .collect()
+    };
+    let announced_key = |k: &AccessKey| {
+        obs.records.creating.iter().find(|c| {
+            let found = candidates(c);
+            found.len() == 1 && found[0].id == k.id
+        })
+    };
+    for k in unclaimed {
+        match (obs.records.keys.get(&k.id), announced_key(k)) {
             (Some(KeyRecord::InFlight { since, .. }), _) if young(*since) => hold(*since),
             (Some(KeyRecord::InFlight { .. } | KeyRecord::Abandoned { .. }), _) => {
                 orphans.push(k.id.clone())
@@ -433,7 +457,7 @@ pub fn resolve(target: &Target, obs: &Observed, now: OffsetDateTime) -> View {
                     hold(c.since);
                 } else {
                     orphans.push(k.id.clone());
-                    stale_creating.push(c.run.clone());
+                    stale_creating.push(creating_key(&c.run));
                 }
             }
             _ => foreign.push(k),
@@ -444,16 +468,26 @@ pub fn resolve(target: &Target, obs: &Observed, now: OffsetDateTime) -> View {
             continue;
         }
         // The run got its key and recorded it: the announcement is only a leftover.
-        let recorded = obs.records.keys.keys().any(|k| !c.existing.contains(k));
-        if recorded {
-            stale_creating.push(c.run.clone());
-            continue;
-        }
+        let recorded = obs.records.keys.iter().any(|(k, r)| {
+            let since = match r {
+                KeyRecord::InFlight { since, .. }
+                | KeyRecord::Abandoned { since }
+                | KeyRecord::HeldBy { since, .. } => *since,
+            };
+            !c.existing.contains(k) && since >= c.since && obs.keys.iter().any(|x| &x.id == k)
+        });
         // A run announced a key and nothing came of it yet: running, or long dead.
-        if young(c.since) {
+        if !recorded && young(c.since) {
             hold(c.since);
         } else {
-            stale_creating.push(c.run.clone());
+            stale_creating.push(creating_key(&c.run));
+        }
+    }
+    for (run, since) in &obs.records.leases {
+        if young(*since) {
+            hold(*since);
+        } else {
+            stale_creating.push(lease_key(run));
         }
     }
 
@@ -590,7 +624,7 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
             plan.actions.extend(
                 view.stale_creating
                     .iter()
-                    .map(|run| Action::ForgetRun { run: run.clone() }),
+                    .map(|tag| Action::ForgetRun { tag: tag.clone() }),
             );
             rotate_and_repoint(target, obs, &view, now, mode, &mut plan);
             if mode == Mode::Reconcile {
@@ -649,10 +683,19 @@ fn rotate_and_repoint(
                 (k.status == KeyStatus::Inactive).then(|| (k.id.clone(), set_id))
             });
             let delete_after = Duration::days(target.delete_after_days.into());
+            // A record older than the key's last use is stale (the key was active again
+            // after it): it never shortens the delay.
             let deletable_from = |k: &AccessKeyId| {
+                let last_use = obs
+                    .keys
+                    .iter()
+                    .find(|x| &x.id == k)
+                    .and_then(|x| x.last_used.as_ref())
+                    .map(|u| u.at);
                 obs.records
                     .deactivated
                     .get(k)
+                    .filter(|t| last_use.is_none_or(|u| u <= **t))
                     .map(|t| t.saturating_add(delete_after))
             };
             match retired {
@@ -661,6 +704,9 @@ fn rotate_and_repoint(
                     room = true;
                 }
                 Some((key, _)) => {
+                    if deletable_from(&key).is_none() {
+                        record(plan, &key, Mark::Deactivated);
+                    }
                     let when = match deletable_from(&key) {
                         Some(t) => format!("from {}", fmt_time(t)),
                         None => format!(
@@ -697,15 +743,19 @@ fn rotate_and_repoint(
                             }
                         ));
                     }
+                    // Named as the one to retire later, so only a certain link to a key that
+                    // still exists; when the current key is gone, the one before it (still
+                    // being retired) stays named.
+                    let exists = |k: &&AccessKeyId| obs.keys.iter().any(|x| &x.id == *k);
+                    let previous = c
+                        .link
+                        .certain()
+                        .filter(|_| c.key_state != KeyState::Missing)
+                        .or_else(|| c.previous.as_ref().filter(exists))
+                        .cloned();
                     plan.actions.push(Action::RotateInPlace {
                         set_id: id.clone(),
-                        // Named as the one to retire later, so only a certain link to a key
-                        // that still exists.
-                        previous: c
-                            .link
-                            .certain()
-                            .filter(|_| c.key_state != KeyState::Missing)
-                            .cloned(),
+                        previous,
                     });
                 }
                 (Some(id), _) => {
@@ -762,7 +812,10 @@ fn rotate_and_repoint(
         .and_then(|to| view.sets.iter().find(|s| &s.set.id == to))
     {
         if let Some(k) = set.link.key() {
-            if matches!(obs.records.keys.get(k), Some(KeyRecord::InFlight { .. })) {
+            if matches!(
+                obs.records.keys.get(k),
+                Some(KeyRecord::InFlight { .. } | KeyRecord::Abandoned { .. })
+            ) {
                 plan.actions.push(Action::MarkHeld {
                     key: k.clone(),
                     set_id: set.set.id.clone(),
@@ -914,10 +967,17 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
     if target.strategy == Strategy::InPlace {
         if let Some(c) = view.current_set() {
             if let Some(prev) = &c.previous {
+                // The update put the new key in; a later record (a retirement started over)
+                // counts from its own time.
+                let updated = c.set.updated.or(c.set.created);
+                let recorded = obs.records.released.get(prev).copied();
                 olds.push(OldKey {
                     key: prev.clone(),
                     set_id: None,
-                    cutover: c.set.updated.or(c.set.created),
+                    cutover: match (updated, recorded) {
+                        (Some(u), Some(r)) => Some(u.max(r)),
+                        (u, r) => u.or(r),
+                    },
                     set_last_used: None,
                 });
             }
@@ -946,7 +1006,7 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
                     Link::Description(_) => {
                         plan.actions.push(Action::DeleteSet { set_id: s.set.id.clone(), key: k.clone() })
                     }
-                    Link::Adopted(_) if retired_here => {
+                    Link::Adopted(_) | Link::Api(_) if retired_here => {
                         plan.actions.push(Action::DeleteSet { set_id: s.set.id.clone(), key: k.clone() })
                     }
                     _ => plan.notes.push(format!(
@@ -1312,6 +1372,13 @@ mod tests {
         }
     }
 
+    /// K2, created a minute after a run announced it `hours` ago, never used.
+    fn announced_key(hours: i64) -> AccessKey {
+        let mut k = key(K2, 0, KeyStatus::Active, None);
+        k.created = NOW - Duration::hours(hours) + Duration::minutes(1);
+        k
+    }
+
     fn set(id: &str, days_old: i64, linked: Option<&str>) -> CredentialSet {
         CredentialSet {
             id: id.into(),
@@ -1364,7 +1431,9 @@ mod tests {
                 Action::Unrecord { key, mark } => {
                     format!("unrecord {mark:?} {}", &key.as_str()[16..])
                 }
-                Action::ForgetRun { run } => format!("forget-run {run}"),
+                Action::ForgetRun { tag } => {
+                    format!("forget-run {}", tag.rsplit(':').next().unwrap_or(tag))
+                }
                 Action::MarkHeld { key, set_id } => {
                     format!("held {} {set_id}", &key.as_str()[16..])
                 }
@@ -1584,13 +1653,25 @@ mod tests {
             },
             Case {
                 name: "a run that announced a key and died: the never-used new key is an orphan",
-                keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, None)],
+                keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), announced_key(3)],
                 sets: vec![set("p-261029", 30, Some(K1))],
                 slots: vec![funnel("g1", "p-261029")],
                 force: false,
                 due: false,
                 current: Some("p-261029"),
                 actions: &["orphan AAA2", "forget-run r1"],
+                refused: false,
+                records: announced(3),
+            },
+            Case {
+                name: "a key created long after a dead run's announcement is not that run's",
+                keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, None)],
+                sets: vec![set("p-261029", 30, Some(K1))],
+                slots: vec![funnel("g1", "p-261029")],
+                force: false,
+                due: false,
+                current: Some("p-261029"),
+                actions: &["forget-run r1"],
                 refused: false,
                 records: announced(3),
             },
@@ -1632,7 +1713,7 @@ mod tests {
             },
             Case {
                 name: "crash after CreateAccessKey next to a hand-made set: orphan found, old key linked",
-                keys: vec![key(K1, 100, KeyStatus::Active, None), key(K2, 0, KeyStatus::Active, None)],
+                keys: vec![key(K1, 100, KeyStatus::Active, None), announced_key(3)],
                 sets: vec![set("p-220810", 99, None)],
                 slots: vec![funnel("g1", "p-220810")],
                 force: false,

@@ -9,6 +9,8 @@
 //!   key; the ids are the keys the user had just before. Written before `CreateAccessKey`,
 //!   so a run that dies before it hears the answer still leaves proof that the one new key
 //!   is its own.
+//! - `soracom-key-rotator:run:<run id>` = `time`: a run is rolling the target back; other
+//!   runs leave it alone meanwhile.
 //! - `<key id>` = `soracom-key-rotator/in-flight/time/set-id`, then
 //!   `soracom-key-rotator/held-by/set-id/time`: the key is this tool's, on its way into that
 //!   credential set, then held by it. The IAM console shows a user tag named after an
@@ -34,6 +36,8 @@ use crate::secret::AccessKeyId;
 const OURS: &str = "soracom-key-rotator";
 /// Tag key prefix of a run's announcement that it is creating a key.
 const CREATING: &str = "soracom-key-rotator:creating:";
+/// Tag key prefix of a run's lease on a target while it rolls back.
+const LEASE: &str = "soracom-key-rotator:run:";
 
 /// What this tool recorded about one of its keys.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -89,6 +93,11 @@ pub struct Records {
     pub keys: BTreeMap<AccessKeyId, KeyRecord>,
     /// Runs that announced they are creating a key.
     pub creating: Vec<Creating>,
+    /// Runs holding a lease on the target (a rollback): their id and since when.
+    pub leases: Vec<(String, OffsetDateTime)>,
+    /// Keys a person described (a user tag named after the key id that this tool did not
+    /// write): never this tool's.
+    pub described: std::collections::BTreeSet<AccessKeyId>,
 }
 
 fn time(s: &str) -> Option<OffsetDateTime> {
@@ -127,6 +136,12 @@ impl Records {
                 }
                 continue;
             }
+            if let Some(run) = key.strip_prefix(LEASE) {
+                if let Some(since) = time(value) {
+                    out.leases.push((run.to_string(), since));
+                }
+                continue;
+            }
             if let Some(mark) = Mark::ALL
                 .into_iter()
                 .find(|m| key.starts_with(m.tag_prefix()))
@@ -159,8 +174,14 @@ impl Records {
                 }),
                 _ => None,
             };
-            if let Some(r) = record {
-                out.keys.insert(AccessKeyId::new(key), r);
+            match record {
+                Some(r) => {
+                    out.keys.insert(AccessKeyId::new(key), r);
+                }
+                None if !value.starts_with(OURS) => {
+                    out.described.insert(AccessKeyId::new(key));
+                }
+                None => {}
             }
         }
         out
@@ -199,6 +220,16 @@ pub fn creating_tag(run: &str, at: OffsetDateTime, existing: &[AccessKeyId]) -> 
 /// The tag key of run `run`'s announcement.
 pub fn creating_key(run: &str) -> String {
     format!("{CREATING}{run}")
+}
+
+/// The tag of run `run`'s lease on the target.
+pub fn lease_tag(run: &str, at: OffsetDateTime) -> (String, String) {
+    (lease_key(run), stamp(at))
+}
+
+/// The tag key of run `run`'s lease.
+pub fn lease_key(run: &str) -> String {
+    format!("{LEASE}{run}")
 }
 
 /// Every tag key this tool may have written about `key`.
@@ -265,8 +296,12 @@ mod tests {
 
     #[test]
     fn tags_of_people_and_broken_tags_are_ignored() {
+        let r = Records::parse([(K, "the key of our billing exporter")]);
+        assert!(
+            r.described.contains(&AccessKeyId::new(K)),
+            "a person described it"
+        );
         let r = Records::parse([
-            (K, "the key of our billing exporter"),
             (K, "soracom-key-rotator/in-flight/yesterday/p-1"),
             ("soracom-key-rotator:released:short", "2026-12-01T09:00:00Z"),
             (

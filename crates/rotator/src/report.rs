@@ -276,8 +276,8 @@ pub fn describe(a: &Action) -> String {
         } => {
             format!("remove the cutover record of key {key}: its set is referenced again")
         }
-        Action::ForgetRun { run } => {
-            format!("remove the announcement of run {run}, which ended long ago")
+        Action::ForgetRun { tag } => {
+            format!("remove the record {tag} of a run that ended")
         }
         Action::MarkHeld { key, set_id } => {
             format!("record that credential set {set_id} holds access key {key}")

@@ -27,10 +27,6 @@ use time::OffsetDateTime;
 pub const PREFIX: &str = "aws-soracom-funnel-sample";
 pub const AUTH_KEY_ID: &str = "keyId-e2e-test";
 pub const AUTH_KEY: &str = "secret-e2e-soracom-auth-key-0123456789";
-/// How far the world's epoch is ahead of the real time when the world is made.
-pub const EPOCH_LEAD: time::Duration = time::Duration::minutes(10);
-/// A world's epoch falls before this hour of its UTC day (else at 01:00 the next day).
-const LATEST_EPOCH_HOUR: u8 = 20;
 /// Longest a run of the binary may take in a test.
 pub const RUN_LIMIT: Duration = Duration::from_secs(180);
 /// Writes the emulator sees; everything else is a read or auth.
@@ -197,19 +193,9 @@ impl World {
         let ledger = Ledger::new();
         ledger.add(AUTH_KEY);
         ledger.add(aws_key.1.clone());
-        // The epoch is a little ahead of the real time, so that what the test arranges in
-        // moto and the emulator right after making the world (at real time) is dated
-        // before the world's day 0, as it would be in production; and it is never late in
-        // a UTC day, so that hours travelled within a scenario never change its date.
-        let now = OffsetDateTime::now_utc() + EPOCH_LEAD;
-        let now = if now.hour() >= LATEST_EPOCH_HOUR {
-            (now.date() + time::Duration::days(1))
-                .midnight()
-                .assume_utc()
-                + time::Duration::hours(1)
-        } else {
-            now
-        };
+        // The epoch is the real time the world is made (to the second): moto's and the
+        // emulator's clocks agree with the world's, as IAM's and the run's do in production.
+        let now = OffsetDateTime::now_utc();
         let t0 = now.replace_nanosecond(0).unwrap_or(now);
         let w = World {
             emu,
@@ -242,6 +228,11 @@ impl World {
     /// The managed id the tool gives a set it creates `days` after the world's epoch.
     pub fn id_for(&self, days: i64) -> String {
         managed_id(self.time(days))
+    }
+
+    /// The managed id the tool gives a set it creates at the world's current time.
+    pub fn current_id(&self) -> String {
+        managed_id(self.t0 + *lock(&self.offset))
     }
 
     /// The `--now` runs get when they name none.

@@ -504,10 +504,18 @@ fn one_line(text: &str, max: usize) -> String {
 
 fn decode<T: serde::de::DeserializeOwned>(op: &'static str, body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
+        // The parser's message may quote a value of the answer (a group's configuration
+        // holds third parties' secrets): only the kind of error and its position are kept.
         let what = if body.is_empty() {
             "empty body".to_string()
         } else {
-            format!("{e}")
+            let kind = match e.classify() {
+                serde_json::error::Category::Syntax => "not valid JSON",
+                serde_json::error::Category::Eof => "truncated JSON",
+                serde_json::error::Category::Data => "JSON of the wrong shape",
+                serde_json::error::Category::Io => "unreadable",
+            };
+            format!("{kind} (line {}, column {})", e.line(), e.column())
         };
         Error::SoracomBody { op, detail: what }
     })
