@@ -475,6 +475,7 @@ async fn shape(w: &World) -> Value {
 
 /// The step with only the base faults: its points, and the end shape after the rerun.
 async fn record(scenario: Scenario) -> (Vec<Point>, Value) {
+    eprintln!("recording the base run of {}", scenario.name());
     let w = scenario.setup().await;
     scenario.arm_base(&w);
     let (r0, c0) = (w.emu.requests().len(), w.proxy.calls().len());

@@ -257,7 +257,9 @@ impl World {
             moto.set_offset(Duration::from_secs(offset.whole_seconds().max(0) as u64));
         }
         *lock(&self.offset) = offset;
-        self.emu.set_now_ms(Some(ms(self.t0 + offset)));
+        // The emulator's clock moves like moto's: real time plus the offset travelled.
+        self.emu
+            .set_clock_offset_ms((offset.whole_milliseconds()) as i64);
         self.now()
     }
 
