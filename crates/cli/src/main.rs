@@ -201,6 +201,13 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
     let targets = config
         .select(target.as_deref())
         .map_err(|e| usage(anyhow::anyhow!(e)))?;
+    if cli.now.is_some() && !dry_run {
+        // Tests and sandbox what-ifs need it; in production it would skip delays.
+        eprintln!(
+            "warning: --now overrides the clock: the times this run records on the IAM user \
+             (cutover, deactivation, keys in flight) are that time, not the real one"
+        );
+    }
 
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let env = |k: &str| std::env::var(k).ok();

@@ -192,11 +192,20 @@ async fn rollback_before_and_after_deactivation() {
     assert_eq!(keys_by_status(&w).await, (vec![k1.clone()], vec![k2]));
     w.assert_invariants().await;
 
-    // The next reconcile rotates again (the old key is past due), reusing the slot.
-    w.expect(&["reconcile", "--now", &now], 0).await;
-    let s2 = w.id_for(92);
-    w.assert_converged(&s2).await;
+    // The old key is past due, but the slot of the rolled-back key frees up only
+    // delete_after_days after its deactivation: until then reconcile refuses and says when.
+    let run = w.expect(&["reconcile", "--now", &now], 3).await;
+    assert!(
+        run.stdout.contains("may be deleted to make room only from"),
+        "{}",
+        run.stdout
+    );
+    // Then it rotates again, reusing the slot.
     let now = w.travel(100);
+    w.expect(&["reconcile", "--now", &now], 0).await;
+    let s2 = w.id_for(100);
+    w.assert_converged(&s2).await;
+    let now = w.travel(108);
     w.expect(&["reconcile", "--now", &now], 0).await;
     assert_eq!(
         keys_by_status(&w).await.1,
@@ -309,10 +318,21 @@ async fn status_reports_keys_sets_dates_and_compliance() {
     };
     let (j1, j2) = (key(&k1), key(&k2));
     assert_eq!(j1["status"], json!("active"));
-    assert_eq!(j1["ageDays"], json!(95));
+    // Whole days from each key's creation (a moment after day 0 and day 91) to day 95.
+    let age = |j: &Value| {
+        let created = time::OffsetDateTime::parse(
+            j["created"].as_str().unwrap_or_default(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("created");
+        json!((w.time(95) - created).whole_days())
+    };
+    assert_eq!(j1["ageDays"], age(&j1));
+    assert!((94..=95).contains(&j1["ageDays"].as_i64().unwrap_or(0)));
     assert_eq!(j1["set"], json!(old));
     assert_eq!(j1["lastUsed"], Value::Null);
-    assert_eq!(j2["ageDays"], json!(4));
+    assert_eq!(j2["ageDays"], age(&j2));
+    assert!((3..=4).contains(&j2["ageDays"].as_i64().unwrap_or(0)));
     assert_eq!(j2["set"], json!(s1));
     assert!(
         j2["lastUsed"]["service"] == json!("sts"),
@@ -321,15 +341,13 @@ async fn status_reports_keys_sets_dates_and_compliance() {
     let sets = t["sets"].as_array().expect("sets");
     assert_eq!(sets.len(), 2);
     assert_eq!(sets[0]["id"], json!(old));
-    assert_eq!(sets[0]["link"], json!({"by": "adopted", "key": mask(&k1)}));
+    // SORACOM reports the key a set holds: that is the link, for the hand-made set too.
+    assert_eq!(sets[0]["link"], json!({"by": "api", "key": mask(&k1)}));
     assert_eq!(sets[0]["keyState"], json!("active"));
     assert_eq!(sets[0]["current"], json!(false));
     assert_eq!(sets[0]["references"], json!([]));
     assert_eq!(sets[1]["id"], json!(s1));
-    assert_eq!(
-        sets[1]["link"],
-        json!({"by": "description", "key": mask(&k2)})
-    );
+    assert_eq!(sets[1]["link"], json!({"by": "api", "key": mask(&k2)}));
     assert_eq!(sets[1]["current"], json!(true));
     assert_eq!(
         sets[1]["references"],

@@ -42,9 +42,14 @@ fn statuses_429(w: &World) -> usize {
 
 /// G groups of which R reference the target: 1 auth, 1 listCredentials, ceil(G/page)
 /// listGroups, 1 listEventHandlers, 1 createCredential, R PUTs (their responses confirm
-/// the writes: no reads after them); on AWS 1 ListAccessKeys, 1 GetAccessKeyLastUsed per
-/// key, 1 ListUserTags (when the tool deactivated which key), 1 CreateAccessKey and one
-/// GetCallerIdentity per required verification success.
+/// the writes: no reads after them); on AWS: observing, 1 ListAccessKeys, 1
+/// GetAccessKeyLastUsed per key and 1 ListUserTags (the tool's records); before creating,
+/// 1 ListAccessKeys (the keys there are) and a TagUser announcing the run, then a
+/// ListUserTags (did another run announce itself first?); 1 CreateAccessKey, a TagUser
+/// recording the key in flight and an UntagUser removing the announcement; one
+/// GetCallerIdentity per required verification success; a TagUser once the set holds the
+/// key; 1 ListAccessKeys right before the first move and 1 after the last; a TagUser
+/// recording the old key's cutover.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_makes_exactly_the_calls_it_needs() {
     let w = World::new().await;
@@ -69,9 +74,11 @@ async fn a_rotation_makes_exactly_the_calls_it_needs() {
     assert_eq!(
         w.proxy.call_counts(),
         counts(&[
-            ("ListAccessKeys", 1),
+            ("ListAccessKeys", 4),
             ("GetAccessKeyLastUsed", 1),
-            ("ListUserTags", 1),
+            ("ListUserTags", 2),
+            ("TagUser", 4),
+            ("UntagUser", 1),
             ("CreateAccessKey", 1),
             ("GetCallerIdentity", 3),
         ])

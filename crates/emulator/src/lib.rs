@@ -325,6 +325,14 @@ impl Emulator {
         lock(&self.shared).fixed_now_ms = now;
     }
 
+    /// Moves the emulator clock: system time plus `offset_ms` (it keeps moving, as a clock
+    /// a test travels with does); unfixes a fixed clock.
+    pub fn set_clock_offset_ms(&self, offset_ms: i64) {
+        let mut st = lock(&self.shared);
+        st.fixed_now_ms = None;
+        st.clock_offset_ms = offset_ms;
+    }
+
     /// The lifetime of tokens issued from now on when the auth request does not set one
     /// (default 24 h).
     pub fn set_token_ttl(&self, ttl: Duration) {

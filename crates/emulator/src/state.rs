@@ -212,6 +212,8 @@ pub(crate) struct State {
     pub token_ttl: Duration,
     /// The fixed clock, if set.
     pub fixed_now_ms: Option<i64>,
+    /// Added to the system time when the clock is not fixed (a clock that moves, ahead).
+    pub clock_offset_ms: i64,
     /// Credential sets by id.
     pub credentials: BTreeMap<String, StoredCredential>,
     /// Groups by groupId.
@@ -268,6 +270,7 @@ impl Default for State {
             tokens: HashMap::new(),
             token_ttl: Duration::from_secs(86_400),
             fixed_now_ms: None,
+            clock_offset_ms: 0,
             credentials: BTreeMap::new(),
             groups: BTreeMap::new(),
             event_handlers: BTreeMap::new(),
@@ -301,6 +304,7 @@ impl State {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
                 .unwrap_or(0)
+                .saturating_add(self.clock_offset_ms)
         })
     }
 

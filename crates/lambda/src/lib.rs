@@ -9,7 +9,9 @@
 //!
 //! Event: `{"command": "reconcile"|"plan"|"rotate-soracom-key", "target"?: NAME,
 //! "force"?: bool, "now"?: RFC3339}`. `force` turns `reconcile` into `rotate`; `now`
-//! plans as if it were that time. The result is the run's report (JSON). A run whose
+//! plans (or reports status) as if it were that time, and is refused for every command that
+//! writes: whoever may invoke the function must not be able to skip a delay. The result is
+//! the run's report (JSON). A run whose
 //! outcome is *failed* or *refused* is returned as a Lambda error after notifying, so that
 //! the function's error alarm fires: [`HandlerError::error_type`] says whether a retry can
 //! help (`Retryable`) or a human must act (`NonRetryable`).
@@ -56,7 +58,7 @@ pub struct Request {
     /// With `reconcile`: rotate even if not due.
     #[serde(default)]
     pub force: bool,
-    /// Plan as if it were this time (RFC 3339); for tests and what-if plans.
+    /// Plan as if it were this time (RFC 3339): `plan` and `status` only.
     pub now: Option<String>,
 }
 
@@ -149,8 +151,14 @@ pub struct Ports<'a, I, K, C> {
     pub config: &'a C,
     /// AWS configuration for the notification clients.
     pub sdk: &'a SdkConfig,
-    /// `SORACOM_ENDPOINT`, which overrides the configured coverage (tests).
+    /// `SORACOM_ENDPOINT`, which overrides the configured coverage: one of SORACOM's own
+    /// API origins, unless `allow_any_endpoint`.
     pub soracom_endpoint: Option<String>,
+    /// Accept any https (or loopback) `SORACOM_ENDPOINT`: an explicit test setting
+    /// (`ROTATOR_TEST_ALLOW_ANY_SORACOM_ENDPOINT=1`), never the default.
+    pub allow_any_endpoint: bool,
+    /// The time (the system clock in production; tests move it).
+    pub clock: &'a (dyn Fn() -> OffsetDateTime + Send + Sync),
 }
 
 /// Handles one invocation: parse the event, load the configuration, log in to SORACOM,
@@ -161,15 +169,30 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
 ) -> Result<Value, HandlerError> {
     let req: Request =
         serde_json::from_value(event).map_err(|e| HandlerError::BadRequest(e.to_string()))?;
+    let writes = matches!(
+        req.command,
+        LambdaCommand::Reconcile | LambdaCommand::RotateSoracomKey
+    );
     let now = match &req.now {
+        Some(_) if writes => {
+            return Err(HandlerError::BadRequest(
+                "now is accepted only for plan and status: a command that writes runs at the \
+                 real time (the delays it records must not be skipped)"
+                    .into(),
+            ))
+        }
         Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .map_err(|e| HandlerError::BadRequest(format!("now {s:?}: {e}")))?,
-        None => OffsetDateTime::now_utc(),
+            .map_err(|_| HandlerError::BadRequest("now is not an RFC 3339 time".into()))?,
+        None => (ports.clock)(),
     };
     let text = ports.config.load().await?;
     let config = Config::from_toml(&text, Path::new(&ports.config.name()))
         .map_err(|e| HandlerError::Config(e.to_string()))?;
-    let endpoint = endpoint(ports.soracom_endpoint.as_deref(), &config)?;
+    let endpoint = endpoint(
+        ports.soracom_endpoint.as_deref(),
+        &config,
+        ports.allow_any_endpoint,
+    )?;
 
     let command = match (req.command, req.force) {
         (LambdaCommand::Reconcile, false) => Some(Command::Reconcile),
@@ -248,10 +271,25 @@ pub fn log_filter(level: Option<&str>) -> tracing_subscriber::EnvFilter {
 }
 
 /// `SORACOM_ENDPOINT` (an origin, `/v1` optional) or the configured coverage (default jp).
-fn endpoint(over: Option<&str>, config: &Config) -> Result<Endpoint, HandlerError> {
+/// The function sends its AuthKey and new AWS secrets there, so only SORACOM's own API
+/// origins are accepted unless `allow_any` (a test setting).
+fn endpoint(
+    over: Option<&str>,
+    config: &Config,
+    allow_any: bool,
+) -> Result<Endpoint, HandlerError> {
     match over.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(e) => rotator::soracom::auth::origin(e, "SORACOM_ENDPOINT")
-            .map_err(|e| HandlerError::Config(e.to_string())),
+        Some(e) => {
+            let ep = rotator::soracom::auth::origin(e, "SORACOM_ENDPOINT")
+                .map_err(|e| HandlerError::Config(e.to_string()))?;
+            if !allow_any && !rotator::soracom::auth::is_soracom(&ep) {
+                return Err(HandlerError::Config(format!(
+                    "SORACOM_ENDPOINT is not one of SORACOM's API origins ({})",
+                    rotator::soracom::auth::SORACOM_ORIGINS.join(", ")
+                )));
+            }
+            Ok(ep)
+        }
         None => Ok(Endpoint(
             config
                 .soracom

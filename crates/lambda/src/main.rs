@@ -4,7 +4,8 @@
 //! and SSM clients. Every invocation goes to [`rotator_lambda::handle`]. Environment:
 //! `SORACOM_AUTH_SECRET_ID` (the secret holding the SORACOM AuthKey),
 //! `ROTATOR_CONFIG_PARAMETER` (SSM parameter with the TOML) or `ROTATOR_CONFIG` (the TOML),
-//! and optionally `SORACOM_ENDPOINT`. Logs go to stdout (CloudWatch Logs), as JSON when
+//! and optionally `SORACOM_ENDPOINT` (one of SORACOM's API origins; tests against an
+//! emulator also set `ROTATOR_TEST_ALLOW_ANY_SORACOM_ENDPOINT=1`). Logs go to stdout (CloudWatch Logs), as JSON when
 //! `AWS_LAMBDA_LOG_FORMAT=JSON`, at `AWS_LAMBDA_LOG_LEVEL` (default info).
 
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -28,6 +29,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config: &config,
         sdk: &sdk,
         soracom_endpoint: var("SORACOM_ENDPOINT"),
+        allow_any_endpoint: var("ROTATOR_TEST_ALLOW_ANY_SORACOM_ENDPOINT").as_deref() == Some("1"),
+        clock: &time::OffsetDateTime::now_utc,
     };
     let ports = &ports;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -15,12 +15,15 @@ async fn invoke(w: &World, event: Value) -> Result<Value, HandlerError> {
     let iam = AwsIam::new(w.sdk.clone());
     let store = SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
     let config = RuntimeConfig::from_vars(&w.sdk, Some(w.parameter.clone()), None);
+    let clock = w.clock();
     let ports = Ports {
         iam: &iam,
         key_store: &store,
         config: &config,
         sdk: &w.sdk,
         soracom_endpoint: Some(w.emu.endpoint()),
+        allow_any_endpoint: true,
+        clock: &clock,
     };
     handle(event, &ports).await
 }
@@ -37,13 +40,11 @@ async fn scheduled_reconcile_rotates_when_due_and_is_a_no_op_otherwise() {
     assert_eq!(w.key_count().await, 1);
     assert!(!w.emu.call_counts().contains_key("createCredential"));
 
-    let later = days_from_now(91);
-    let out = invoke(
-        &w,
-        json!({"command": "reconcile", "target": "funnel", "now": later}),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    // Time moves by the clock the function is given: an event cannot set it.
+    w.travel(91);
+    let out = invoke(&w, json!({"command": "reconcile", "target": "funnel"}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out["targets"][0]["outcome"], json!("done"), "{out}");
     assert_eq!(w.key_count().await, 2);
     let group = w.emu.group_by_name("test-1").expect("group");
@@ -91,8 +92,8 @@ async fn a_failure_is_a_retryable_error_and_notifies_sns_and_the_webhook_without
             body: FaultBody::Json,
         },
     });
-    let later = days_from_now(91);
-    let err = invoke(&w, json!({"command": "reconcile", "now": later}))
+    w.travel(91);
+    let err = invoke(&w, json!({"command": "reconcile"}))
         .await
         .err()
         .unwrap_or_else(|| panic!("the run should fail"));
@@ -138,12 +139,15 @@ async fn a_notification_failure_does_not_change_the_outcome() {
     let iam = AwsIam::new(w.sdk.clone());
     let store = SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
     let config = RuntimeConfig::from_vars(&w.sdk, None, Some(text));
+    let clock = w.clock();
     let ports = Ports {
         iam: &iam,
         key_store: &store,
         config: &config,
         sdk: &w.sdk,
         soracom_endpoint: Some(w.emu.endpoint()),
+        allow_any_endpoint: true,
+        clock: &clock,
     };
     // Plan at a time when rotation is due: the past-due notice goes to both channels, SNS
     // refuses it, and the outcome is still the plan's.
@@ -232,12 +236,15 @@ async fn bad_events_and_missing_setup_are_non_retryable() {
     let iam = AwsIam::new(w.sdk.clone());
     let store = SecretsManagerStore::new(&w.sdk, None);
     let config = RuntimeConfig::from_vars(&w.sdk, None, None);
+    let clock = w.clock();
     let ports = Ports {
         iam: &iam,
         key_store: &store,
         config: &config,
         sdk: &w.sdk,
         soracom_endpoint: Some(w.emu.endpoint()),
+        allow_any_endpoint: true,
+        clock: &clock,
     };
     let e = handle(json!({"command": "plan"}), &ports)
         .await
@@ -245,4 +252,57 @@ async fn bad_events_and_missing_setup_are_non_retryable() {
         .unwrap_or_else(|| panic!("accepted"));
     assert!(e.to_string().contains("ROTATOR_CONFIG_PARAMETER"), "{e}");
     assert_eq!(e.error_type(), "NonRetryable");
+}
+
+/// Whoever may invoke the function must not be able to skip a delay: `now` is refused for
+/// every command that writes (it is fine for plan and status); and SORACOM_ENDPOINT must be
+/// one of SORACOM's own origins unless the test setting allows any.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn now_only_plans_and_the_endpoint_must_be_soracoms() {
+    let w = World::new().await;
+    w.seed().await;
+    for event in [
+        json!({"command": "reconcile", "now": days_from_now(400)}),
+        json!({"command": "reconcile", "force": true, "now": days_from_now(1)}),
+        json!({"command": "rotate-soracom-key", "now": days_from_now(1)}),
+    ] {
+        let e = invoke(&w, event.clone())
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("accepted {event}"));
+        assert_eq!(e.error_type(), "NonRetryable", "{e}");
+        assert!(e.to_string().contains("now is accepted only"), "{e}");
+    }
+    assert_eq!(w.key_count().await, 1, "nothing was written");
+    let plan = invoke(&w, json!({"command": "plan", "now": days_from_now(91)}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        plan["targets"][0]["plan"]["due"]["now"],
+        json!(true),
+        "{plan}"
+    );
+
+    let iam = AwsIam::new(w.sdk.clone());
+    let store = SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
+    let config = RuntimeConfig::from_vars(&w.sdk, Some(w.parameter.clone()), None);
+    let clock = w.clock();
+    let ports = Ports {
+        iam: &iam,
+        key_store: &store,
+        config: &config,
+        sdk: &w.sdk,
+        soracom_endpoint: Some(w.emu.endpoint()),
+        allow_any_endpoint: false,
+        clock: &clock,
+    };
+    let sent = w.emu.requests().len();
+    let e = handle(json!({"command": "plan"}), &ports)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("an emulator endpoint was accepted in production"));
+    assert!(e.to_string().contains("SORACOM's API origins"), "{e}");
+    assert_eq!(w.emu.requests().len(), sent, "nothing was sent to it");
+    w.wrote(&plan.to_string());
+    w.assert_no_secret().await;
 }

@@ -121,6 +121,7 @@ async fn bootstrap_serves_a_success_and_an_error_through_the_runtime_api() {
         .env("SORACOM_ENDPOINT", w.emu.endpoint())
         .env("SORACOM_AUTH_SECRET_ID", &w.secret_id)
         .env("ROTATOR_CONFIG_PARAMETER", &w.parameter)
+        .env("ROTATOR_TEST_ALLOW_ANY_SORACOM_ENDPOINT", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)

@@ -112,3 +112,19 @@ fn the_deployment_has_runtime_schedule_alarm_and_retention() {
         Some("AWS::SecretsManager::Secret")
     );
 }
+
+/// One run at a time, and no retry of a failed or refused run by Lambda (the next schedule
+/// resumes; a refusal notifies once).
+#[test]
+fn runs_never_overlap_and_a_failure_is_not_run_three_times() {
+    let t = template();
+    let f = &t["Resources"]["Function"]["Properties"];
+    assert_eq!(f["ReservedConcurrentExecutions"].as_u64(), Some(1));
+    let c = &t["Resources"]["FunctionInvokeConfig"];
+    assert_eq!(c["Type"].as_str(), Some("AWS::Lambda::EventInvokeConfig"));
+    assert_eq!(c["Properties"]["MaximumRetryAttempts"].as_u64(), Some(0));
+    assert_eq!(
+        c["Properties"]["FunctionName"]["Ref"].as_str(),
+        Some("Function")
+    );
+}

@@ -18,16 +18,22 @@ use crate::config::{Config, Target, FALLBACK_PAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
 use crate::model::{
-    in_place_description, link_description, AccessKey, CredentialSet, Holder, KeyStatus, Mark,
-    Observed, Slot,
+    in_place_description, link_description, CredentialSet, Holder, KeyStatus, Mark, Observed, Slot,
 };
-use crate::plan::{plan, Action, Mode, Plan};
+use crate::plan::{plan, Action, Mode, Plan, AWS_CREDENTIALS};
+use crate::records::{
+    creating_key, creating_tag, key_tag, lease_key, lease_tag, mark_tag, tags_of, KeyRecord,
+    Records,
+};
 use crate::refs::{group_slots, handler_slot, points_to, rewrite};
 use crate::report::{describe, Moves, Outcome, RunReport, Step, TargetReport};
 use crate::secret::{AccessKeyId, NewAccessKey};
 use crate::soracom::SoracomApi;
 use crate::status::{status, StatusReport, TargetError};
 
+/// How long after creating a key a run may still write it into SORACOM: well within
+/// [`crate::plan::IN_FLIGHT_LIMIT`], after which another run may take it for an orphan.
+const WRITE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(105 * 60);
 /// Group pages read at most; past this the listing is considered broken.
 const MAX_PAGES: usize = 100_000;
 /// Attempts to create the credential set (each after listing to see whether it exists).
@@ -109,8 +115,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     pub async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
         let keys = futures::future::join_all(targets.iter().map(|t| async move {
             let keys = self.iam.list_keys(&t.iam_user).await?;
-            let marks = self.iam.marks(&t.iam_user).await?;
-            Ok::<_, Error>((keys, marks))
+            let tags = self.iam.tags(&t.iam_user).await?;
+            let records = Records::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            Ok::<_, Error>((keys, records))
         }));
         let (soracom, keys) = futures::join!(self.observe_soracom(targets), keys);
         let (sets, slots) = soracom?;
@@ -118,12 +125,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .into_iter()
             .zip(slots)
             .map(|(k, slots)| {
-                k.map(|(keys, marks)| Observed {
+                k.map(|(keys, records)| Observed {
                     keys,
                     sets: sets.clone(),
                     slots,
-                    deactivated: marks.deactivated,
-                    released: marks.released,
+                    records,
                 })
             })
             .collect())
@@ -136,6 +142,14 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         targets: &[&Target],
     ) -> Result<(Vec<CredentialSet>, Vec<Vec<Slot>>)> {
         let sets = self.soracom.list_credentials().await?;
+        // A reference to a set of another type (e.g. IAM role credentials) is not the
+        // tool's, whatever its id: it is never moved.
+        let other_type: std::collections::BTreeSet<&str> = sets
+            .iter()
+            .filter(|s| s.kind != AWS_CREDENTIALS)
+            .map(|s| s.id.as_str())
+            .collect();
+        let ours = |t: &Target, id: &str| t.owns(id) && !other_type.contains(id);
         let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); targets.len()];
         let mut after: Option<String> = None;
         let mut pages = 0;
@@ -164,7 +178,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             };
             for g in &page.groups {
                 for (i, t) in targets.iter().enumerate() {
-                    let owns = |id: &str| t.owns(id);
+                    let owns = |id: &str| ours(t, id);
                     slots[i].extend(group_slots(
                         &g.id,
                         g.name.as_deref(),
@@ -181,10 +195,18 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         tracing::debug!(pages, "listed groups");
         for h in self.soracom.list_event_handlers().await? {
             for (i, t) in targets.iter().enumerate() {
-                slots[i].extend(handler_slot(&h, |id| t.owns(id)));
+                slots[i].extend(handler_slot(&h, |id| ours(t, id)));
             }
         }
         Ok((sets, slots))
+    }
+
+    /// Observes one target again, for the re-check of a destructive step.
+    async fn observe_one(&self, target: &Target) -> Result<Observed> {
+        self.observe(&[target])
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(Error::Unconfirmed("no observation".into())))
     }
 
     /// The status of `targets` at `now`; changes nothing.
@@ -216,6 +238,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         dry_run: bool,
     ) -> Result<RunReport> {
         let dry_run = dry_run || command == Command::Plan;
+        // The run's clock: `now` when it started, moving with the wall clock from there, so
+        // that what it records is never dated before it happened.
+        let started = Instant::now();
         let observed = self.observe(targets).await?;
         let mut reports = Vec::with_capacity(targets.len());
         for (target, obs) in targets.iter().zip(observed) {
@@ -235,7 +260,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     if dry_run {
                         dry_report(target, p)
                     } else {
-                        self.execute(target, &obs, p, now).await
+                        self.execute(target, &obs, p, (now, started), command.mode())
+                            .await
                     }
                 }
             };
@@ -249,36 +275,69 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         })
     }
 
-    /// Carries out one target's plan in three phases: make room and rotate; repoint;
-    /// retire. A failure stops the run (the next one resumes); retiring comes last so
-    /// that a failed cutover never loses the old key.
+    /// Carries out one target's plan in three phases: repair, make room and rotate;
+    /// repoint; retire. A failure stops the run (the next one resumes); retiring comes last
+    /// so that a failed cutover never loses the old key. Every destructive step is first
+    /// checked against a fresh observation, and the key references move onto is checked
+    /// right before the first move and after the last.
     async fn execute(
         &self,
         target: &Target,
         obs: &Observed,
         plan: Plan,
-        now: OffsetDateTime,
+        (now, started): (OffsetDateTime, Instant),
+        mode: Mode,
     ) -> TargetReport {
+        // The run's own time: it started at `now` and moves with the wall clock.
+        let clock = || {
+            now.saturating_add(
+                time::Duration::try_from(started.elapsed()).unwrap_or(time::Duration::ZERO),
+            )
+        };
         let mut run = TargetRun::new(target, &plan);
         let user = target.iam_user.as_str();
         let mut rotated: Option<(String, NewAccessKey)> = None;
         let fail = |mut run: TargetRun, what: String, e: Error, next: &str| {
             run.fail(what, &e);
-            run.finish(Outcome::Failed, Some(e.to_string()), Some(next.to_string()))
+            let outcome = if matches!(e, Error::Busy(_)) {
+                Outcome::Refused
+            } else {
+                Outcome::Failed
+            };
+            run.finish(outcome, Some(e.to_string()), Some(next.to_string()))
         };
-        for action in plan.actions.iter().filter(|a| phase(a) == 0) {
+
+        let phase0: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 0).collect();
+        let allowed = match self.recheck(target, &phase0, now, mode, None).await {
+            Ok(a) => a,
+            Err(e) => {
+                return fail(
+                    run,
+                    "observing again before deleting a key".into(),
+                    e,
+                    "nothing was changed; the next run tries again",
+                )
+            }
+        };
+        for action in phase0 {
+            if !allowed.contains(&action) {
+                run.skip(action);
+                continue;
+            }
             let result = match action {
-                Action::DeleteOrphanKey { key } => self
-                    .iam
-                    .delete_key(user, key)
-                    .await
-                    .map(|()| run.ok(format!("deleted orphaned access key {key}"))),
+                Action::DeleteOrphanKey { key } => match self.iam.delete_key(user, key).await {
+                    Ok(()) => {
+                        run.ok(format!("deleted access key {key}, left by a run that died (its secret was lost)"));
+                        self.forget(user, key, &mut run).await
+                    }
+                    Err(e) => Err(e),
+                },
                 Action::MakeRoom { key, set_id } => {
                     self.delete_retired(user, key, set_id.as_deref(), &mut run)
                         .await
                 }
                 Action::Rotate { new_set_id } => {
-                    match self.rotate(target, obs, new_set_id, &mut run).await {
+                    match self.rotate(target, new_set_id, clock(), &mut run).await {
                         Ok(key) => {
                             rotated = Some((new_set_id.clone(), key));
                             Ok(())
@@ -287,7 +346,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     }
                 }
                 Action::RotateInPlace { set_id, previous } => {
-                    self.rotate_in_place(target, obs, set_id, previous.as_ref(), &mut run)
+                    self.rotate_in_place(target, set_id, previous.as_ref(), clock(), &mut run)
                         .await
                 }
                 _ => Ok(()),
@@ -302,93 +361,420 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             }
         }
 
-        let repoints: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 1).collect();
-        run.moves.total = repoints.len();
-        let (moved, failure) = self
-            .repoint_all(&repoints, rotated.is_some(), &mut run)
-            .await;
-        run.moves.moved = moved;
-        if let Some((what, e)) = failure {
-            if moved == 0 && e.is_definite_rejection() {
-                if let Some((set_id, key)) = &rotated {
-                    self.undo(user, set_id, key, &mut run).await;
+        // A rollback leases the target while it moves references back and deactivates the
+        // key: other runs leave it alone meanwhile.
+        let lease = if mode == Mode::Rollback && !plan.actions.is_empty() {
+            let keys: Vec<AccessKeyId> = obs.keys.iter().map(|k| k.id.clone()).collect();
+            let (k, v) = lease_tag(&run_id(now), clock());
+            match self.claim(user, &k, &v, &keys, clock()).await {
+                Ok(()) => Some(k),
+                Err(e) => {
                     return fail(
                         run,
-                        what,
+                        "leasing the target for the rollback".into(),
                         e,
-                        "no reference was moved; the new set and key were deleted; run again",
+                        "nothing was changed; run again later",
+                    )
+                }
+            }
+        } else {
+            None
+        };
+        let mut report = async {
+            let repoints: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 1).collect();
+            run.moves.total = repoints.len();
+            let view = crate::plan::resolve(target, obs, now);
+            let destination = repoints.first().and_then(|a| match a {
+                Action::Repoint { to, .. } => Some(to.clone()),
+                _ => None,
+            });
+            // The key references move onto: the new one, or the one the destination set holds.
+            let dest_key = match (&rotated, &destination) {
+                (Some((_, k)), _) => Some(k.id.clone()),
+                (None, Some(to)) => view
+                    .sets
+                    .iter()
+                    .find(|s| &s.set.id == to)
+                    .and_then(|s| s.link.key().cloned()),
+                (None, None) => None,
+            };
+            if let (Some(to), Some(k)) = (&destination, &dest_key) {
+                if let Err(e) = self.key_still_active(user, k).await {
+                    if let Some((set_id, key)) = &rotated {
+                        self.undo(target, set_id, key, &mut run).await;
+                    }
+                    return fail(
+                        run,
+                        format!("checking key {k} of {to} right before the first move"),
+                        e,
+                        "no reference was moved; the next reconcile starts over",
                     );
                 }
             }
-            let next = format!(
-                "{moved} of {} references moved; the next reconcile resumes the cutover (no new key)",
-                run.moves.total
-            );
-            return fail(run, what, e, &next);
-        }
+            let (moved, failure) = self
+                .repoint_all(&repoints, rotated.is_some(), &mut run)
+                .await;
+            run.moves.moved = moved.len();
+            // After the last move (or the one that failed): references that moved onto a key
+            // that someone deleted or deactivated meanwhile go back where they came from.
+            if let (Some(to), Some(k), false) = (&destination, &dest_key, moved.is_empty()) {
+                match self.key_still_active(user, k).await {
+                    Ok(()) => {}
+                    Err(e @ Error::Unconfirmed(_)) => {
+                        let back = self.move_back(user, &view, &moved, &mut run).await;
+                        return fail(
+                            run,
+                            format!("checking key {k} of {to} after the last move"),
+                            e,
+                            &back,
+                        );
+                    }
+                    Err(e) => {
+                        // Not known either way: the references stay; the next run checks again.
+                        self.hand_over(user, rotated.as_ref(), clock(), &mut run)
+                            .await;
+                        return fail(
+                            run,
+                            format!("checking key {k} of {to} after the last move"),
+                            e,
+                            "the next reconcile checks the key again and finishes the cutover",
+                        );
+                    }
+                }
+            }
+            if let Some((what, e)) = failure {
+                if moved.is_empty() && e.is_definite_rejection() {
+                    if let Some((set_id, key)) = &rotated {
+                        self.undo(target, set_id, key, &mut run).await;
+                        return fail(
+                            run,
+                            what,
+                            e,
+                            "no reference was moved; the new set and key were deleted; run again",
+                        );
+                    }
+                }
+                // The set holds the new key: the next run may resume the cutover at once.
+                self.hand_over(user, rotated.as_ref(), clock(), &mut run)
+                    .await;
+                let next = format!(
+                    "{} of {} references moved; the next reconcile resumes the cutover (no new key)",
+                    moved.len(),
+                    run.moves.total
+                );
+                return fail(run, what, e, &next);
+            }
+            // The cutover is done: from now on the set holds the key, and other runs may act.
+            if let Some((set_id, key)) = &rotated {
+                let held = KeyRecord::HeldBy {
+                    set_id: set_id.clone(),
+                    since: clock(),
+                };
+                if let Err(e) = self.record_key(user, &key.id, &held).await {
+                    return fail(
+                        run,
+                        format!("recording that {set_id} holds access key {}", key.id),
+                        e,
+                        "every reference moved; the next run (in two hours at the latest) records the rest",
+                    );
+                }
+            }
 
-        for action in plan.actions.iter().filter(|a| phase(a) == 2) {
-            let result = match action {
-                Action::Deactivate { key, set_id } => {
-                    self.deactivate(user, key, set_id, now, &mut run).await
+            let phase2: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 2).collect();
+            let allowed = match self.recheck(target, &phase2, now, mode, lease.as_deref()).await
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    return fail(
+                        run,
+                        "observing again before retiring".into(),
+                        e,
+                        "nothing was retired; the next run tries again",
+                    )
                 }
-                Action::DeleteRetired { key, set_id } => {
-                    self.delete_retired(user, key, set_id.as_deref(), &mut run)
-                        .await
-                }
-                Action::Record { key, mark } => self
-                    .iam
-                    .record_mark(user, *mark, key, now)
-                    .await
-                    .map(|()| run.ok(describe(action))),
-                Action::DeleteSet { set_id, key } => {
-                    self.delete_retired_set(user, key, set_id, &mut run).await
-                }
-                Action::Forget { key } => self
-                    .iam
-                    .forget_marks(user, key)
-                    .await
-                    .map(|()| run.ok(describe(action))),
-                _ => Ok(()),
             };
-            if let Err(e) = result {
-                return fail(
-                    run,
-                    describe(action),
-                    e,
-                    "the next run retries this retire step",
+            for action in phase2 {
+                if !allowed.contains(&action) {
+                    run.skip(action);
+                    continue;
+                }
+                let result = match action {
+                    Action::Deactivate { key, set_id } => {
+                        self.deactivate(user, key, set_id, clock(), &mut run).await
+                    }
+                    Action::DeleteRetired { key, set_id } => {
+                        self.delete_retired(user, key, set_id.as_deref(), &mut run)
+                            .await
+                    }
+                    Action::Record { key, mark } => {
+                        let (k, v) = mark_tag(*mark, key, clock());
+                        self.iam
+                            .tag(user, &k, &v)
+                            .await
+                            .map(|()| run.ok(describe(action)))
+                    }
+                    Action::Unrecord { key, mark } => {
+                        let (k, _) = mark_tag(*mark, key, now);
+                        self.iam
+                            .untag(user, &[k])
+                            .await
+                            .map(|()| run.ok(describe(action)))
+                    }
+                    Action::MarkHeld { key, set_id } => {
+                        let record = KeyRecord::HeldBy {
+                            set_id: set_id.clone(),
+                            since: clock(),
+                        };
+                        self.record_key(user, key, &record)
+                            .await
+                            .map(|()| run.ok(describe(action)))
+                    }
+                    Action::DeleteSet { set_id, key } => {
+                        self.delete_retired_set(user, key, set_id, &mut run).await
+                    }
+                    Action::Forget { key } => self
+                        .iam
+                        .untag(user, &tags_of(key))
+                        .await
+                        .map(|()| run.ok(describe(action))),
+                    Action::ForgetRun { tag } => self
+                        .iam
+                        .untag(user, std::slice::from_ref(tag))
+                        .await
+                        .map(|()| run.ok(describe(action))),
+                    _ => Ok(()),
+                };
+                if let Err(e) = result {
+                    return fail(
+                        run,
+                        describe(action),
+                        e,
+                        "the next run retries this retire step",
+                    );
+                }
+            }
+
+            if plan.refused() {
+                let mut reasons: Vec<String> = plan.refusal.iter().cloned().collect();
+                reasons.extend(plan.blocked.iter().map(|b| b.message.clone()));
+                return run.finish(
+                    Outcome::Refused,
+                    Some(reasons.join("\n")),
+                    Some("a human must act; see the error".into()),
                 );
             }
+            if run.skipped > 0 {
+                let skipped = run.skipped;
+                return run.finish(
+                    Outcome::Failed,
+                    Some(format!(
+                        "{skipped} step(s) were not taken: the state changed since this run observed it"
+                    )),
+                    Some("the next run decides again from what it sees".into()),
+                );
+            }
+            if let Some(failed) = run.steps.iter().find(|s| !s.ok) {
+                let what = failed.what.clone();
+                return run.finish(
+                    Outcome::Failed,
+                    Some(format!("a step failed: {what}")),
+                    Some("the state is safe; the next run finishes what is left".into()),
+                );
+            }
+            let outcome = if run.steps.is_empty() {
+                Outcome::NothingDue
+            } else {
+                Outcome::Done
+            };
+            let next = plan
+                .upcoming
+                .first()
+                .map(|u| format!("next: {} from {}", u.step, crate::plan::fmt_time(u.due)));
+            run.finish(outcome, None, next)
         }
-
-        if plan.refused() {
-            let mut reasons: Vec<String> = plan.refusal.iter().cloned().collect();
-            reasons.extend(plan.blocked.iter().map(|b| b.message.clone()));
-            return run.finish(
-                Outcome::Refused,
-                Some(reasons.join("\n")),
-                Some("a human must act; see the error".into()),
-            );
+        .await;
+        if let Some(k) = lease {
+            if let Err(e) = self.iam.untag(user, std::slice::from_ref(&k)).await {
+                report.steps.push(Step {
+                    what: format!("removing this run's lease from the IAM user: {e}"),
+                    ok: false,
+                });
+                if report.outcome != Outcome::Refused {
+                    report.outcome = Outcome::Failed;
+                    report.error = Some(format!("removing this run's lease failed: {e}"));
+                }
+            }
         }
-        let outcome = if run.steps.is_empty() {
-            Outcome::NothingDue
-        } else {
-            Outcome::Done
-        };
-        let next = plan
-            .upcoming
-            .first()
-            .map(|u| format!("next: {} from {}", u.step, crate::plan::fmt_time(u.due)));
-        run.finish(outcome, None, next)
+        report
     }
 
+    /// The destructive steps among `actions` (deleting or deactivating a key, deleting a
+    /// set) that a plan made from a fresh observation still calls for; every other step is
+    /// allowed as it is. A deactivation is also dropped when the fresh plan would move
+    /// references off that key's set (someone moved them onto it meanwhile).
+    async fn recheck<'p>(
+        &self,
+        target: &Target,
+        actions: &[&'p Action],
+        now: OffsetDateTime,
+        mode: Mode,
+        own_lease: Option<&str>,
+    ) -> Result<Vec<&'p Action>> {
+        if !actions.iter().any(|a| a.is_destructive()) {
+            return Ok(actions.to_vec());
+        }
+        let mut fresh = self.observe_one(target).await?;
+        // This run's own lease is not another run at work.
+        fresh
+            .records
+            .leases
+            .retain(|(run, _)| Some(lease_key(run).as_str()) != own_lease);
+        let again = plan(target, &fresh, now, mode);
+        let moving_off = |set: &str| {
+            again
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::Repoint { from, .. } if from.iter().any(|f| f == set)))
+        };
+        Ok(actions
+            .iter()
+            .copied()
+            .filter(|a| {
+                !a.is_destructive()
+                    || (again.actions.contains(a)
+                        && !matches!(a, Action::Deactivate { set_id, .. } if moving_off(set_id)))
+            })
+            .collect())
+    }
+
+    /// A run that stops during its cutover records that the new set holds its key, so the
+    /// next run may resume the cutover at once (a run that dies leaves the key in flight,
+    /// and other runs wait out the limit).
+    async fn hand_over(
+        &self,
+        user: &str,
+        rotated: Option<&(String, NewAccessKey)>,
+        at: OffsetDateTime,
+        run: &mut TargetRun,
+    ) {
+        let Some((set_id, key)) = rotated else {
+            return;
+        };
+        let held = KeyRecord::HeldBy {
+            set_id: set_id.clone(),
+            since: at,
+        };
+        if let Err(e) = self.record_key(user, &key.id, &held).await {
+            run.fail(
+                format!("recording that {set_id} holds access key {}", key.id),
+                &e,
+            );
+        }
+    }
+
+    /// Fails unless `key` of the target's user exists and is active, as IAM says now
+    /// (`Error::Unconfirmed` when it is not: gone or inactive; another error when IAM could
+    /// not tell).
+    async fn key_still_active(&self, user: &str, key: &AccessKeyId) -> Result<()> {
+        let keys = self.iam.key_statuses(user).await?;
+        match keys.iter().find(|(id, _)| id == key) {
+            Some((_, KeyStatus::Active)) => Ok(()),
+            Some(_) => Err(Error::Unconfirmed(format!(
+                "access key {key} is no longer active (someone deactivated it)"
+            ))),
+            None => Err(Error::Unconfirmed(format!(
+                "access key {key} no longer exists (someone deleted it)"
+            ))),
+        }
+    }
+
+    /// Moves the references `moved` back to the newest set each came from whose key is
+    /// active now. Returns what to tell the operator.
+    async fn move_back(
+        &self,
+        user: &str,
+        view: &crate::plan::View,
+        moved: &[&Action],
+        run: &mut TargetRun,
+    ) -> String {
+        let active: Vec<AccessKeyId> = self
+            .iam
+            .key_statuses(user)
+            .await
+            .map(|ks| {
+                ks.into_iter()
+                    .filter(|(_, s)| *s == KeyStatus::Active)
+                    .map(|(id, _)| id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let key_of = |set: &str| {
+            view.sets
+                .iter()
+                .find(|s| s.set.id == set)
+                .and_then(|s| s.link.key().cloned())
+        };
+        let (mut back, mut stuck) = (0, 0);
+        for a in moved {
+            let Action::Repoint { slot, from, to } = a else {
+                continue;
+            };
+            // `view.sets` is oldest first: the newest usable set is the last one.
+            let target_set =
+                view.sets.iter().rev().map(|s| &s.set.id).find(|id| {
+                    from.contains(id) && key_of(id).is_some_and(|k| active.contains(&k))
+                });
+            let Some(prev) = target_set else {
+                stuck += 1;
+                continue;
+            };
+            let value = from
+                .iter()
+                .fold(slot.value.clone(), |v, f| rewrite(&v, &slot.refs, f, to));
+            let refs = slot
+                .refs
+                .iter()
+                .map(|r| crate::model::Ref {
+                    set_id: if from.contains(&r.set_id) {
+                        to.clone()
+                    } else {
+                        r.set_id.clone()
+                    },
+                    ..r.clone()
+                })
+                .collect();
+            let reverse = Action::Repoint {
+                slot: Slot {
+                    holder: slot.holder.clone(),
+                    value,
+                    refs,
+                },
+                from: vec![to.clone()],
+                to: prev.clone(),
+            };
+            match self.repoint_one(&reverse).await {
+                Ok(()) => {
+                    back += 1;
+                    run.ok(format!("moved back: {}", describe(&reverse)));
+                }
+                Err(e) => {
+                    stuck += 1;
+                    run.fail(describe(&reverse), &e);
+                }
+            }
+        }
+        format!(
+            "{back} reference(s) moved back to the previous set; {stuck} could not be: \
+             a human must check them now"
+        )
+    }
     /// Deactivates a retired key and records when on the IAM user (for the delete delay).
     async fn deactivate(
         &self,
         user: &str,
         key: &AccessKeyId,
         set_id: &str,
-        now: OffsetDateTime,
+        at: OffsetDateTime,
         run: &mut TargetRun,
     ) -> Result<()> {
         self.iam
@@ -397,13 +783,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         run.ok(format!("deactivated access key {key} of {set_id}"));
         // Without the record the next run records the time it first sees the key inactive,
         // so the delete delay is never cut short; still, the failure is the run's.
-        self.iam
-            .record_mark(user, Mark::Deactivated, key, now)
-            .await?;
-        Ok(())
+        let (k, v) = mark_tag(Mark::Deactivated, key, at);
+        self.iam.tag(user, &k, &v).await
     }
 
-    /// Deletes an inactive key, forgets its record, then deletes its set.
+    /// Deletes an inactive key, then its set, then the key's records.
     async fn delete_retired(
         &self,
         user: &str,
@@ -433,48 +817,109 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         self.forget(user, key, run).await
     }
 
-    /// Removes the records of a key that is gone. A failure fails the run: the records are
+    /// Removes every record of a key that is gone. A failure fails the run: the records are
     /// harmless once nothing names the key, and the next run removes them
     /// ([`Action::Forget`]), but the tags count toward IAM's limit of 50 per user.
     async fn forget(&self, user: &str, key: &AccessKeyId, run: &mut TargetRun) -> Result<()> {
-        self.iam.forget_marks(user, key).await?;
+        self.iam.untag(user, &tags_of(key)).await?;
         run.ok(format!("removed the records of access key {key}"));
         Ok(())
     }
 
-    /// Creates a key and verifies it; on failure, whatever was created is deleted.
+    /// Writes a key's own record (its state, and which set it is for).
+    async fn record_key(&self, user: &str, key: &AccessKeyId, record: &KeyRecord) -> Result<()> {
+        let (k, v) = key_tag(key, record);
+        self.iam.tag(user, &k, &v).await
+    }
+
+    /// Announces the run's key, creates it, records it as this tool's and in flight, and
+    /// verifies it; on failure, whatever was created is deleted.
+    ///
+    /// The announcement (the user's keys before, under a run id) is written before
+    /// `CreateAccessKey`, so that a run dying before it hears the answer still leaves proof
+    /// that the new key is its own: a later run deletes it once the announcement is older
+    /// than [`crate::plan::IN_FLIGHT_LIMIT`]. A key without such proof is never deleted.
     async fn new_verified_key(
         &self,
         target: &Target,
-        obs: &Observed,
+        set_id: &str,
+        at: OffsetDateTime,
         run: &mut TargetRun,
-    ) -> Result<NewAccessKey> {
+    ) -> Result<(NewAccessKey, Instant)> {
         let user = target.iam_user.as_str();
-        let key = match self.iam.create_key(user).await {
+        let before: Vec<AccessKeyId> = self
+            .iam
+            .key_statuses(user)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let run_id = run_id(at);
+        let (tag_key, tag_value) = creating_tag(&run_id, at, &before);
+        self.claim(user, &tag_key, &tag_value, &before, at).await?;
+        let created = self.iam.create_key(user).await;
+        let born = Instant::now();
+        let key = match created {
             Ok(k) => k,
+            Err(e) if e.is_definite_rejection() => {
+                // IAM refused: no key was created.
+                self.release(user, &tag_key, run).await;
+                return Err(e);
+            }
             Err(e) => {
-                if !e.is_definite_rejection() {
-                    // The key may exist without our having seen its secret: remove it now.
-                    if let Ok(keys) = self.iam.list_keys(user).await {
-                        // A key our call created is new since observing and unused.
-                        let fresh = |k: &&AccessKey| {
-                            !obs.keys.iter().any(|o| o.id == k.id) && k.last_used.is_none()
-                        };
-                        for k in keys.iter().filter(fresh) {
-                            let r = self.iam.delete_key(user, &k.id).await;
+                // The key may exist without our having seen its secret. One new key, never
+                // used, is this run's (the announcement keeps other runs from creating
+                // one): delete it. If that cannot be told, the announcement stays — the
+                // proof a later run needs to delete that key once this run is surely over.
+                if let Ok(keys) = self.iam.list_keys(user).await {
+                    let new: Vec<&AccessKeyId> = keys
+                        .iter()
+                        .filter(|k| !before.contains(&k.id))
+                        .map(|k| &k.id)
+                        .collect();
+                    let unused = keys
+                        .iter()
+                        .filter(|k| !before.contains(&k.id))
+                        .all(|k| k.last_used.is_none());
+                    match (new.as_slice(), unused) {
+                        ([], _) => self.release(user, &tag_key, run).await,
+                        ([k], true) => {
+                            let r = self.iam.delete_key(user, k).await;
                             run.step(
-                                format!("deleted access key {} created by the failed call", k.id),
+                                format!("deleted access key {k} created by the failed call"),
                                 r.is_ok(),
                             );
+                            if r.is_ok() {
+                                self.release(user, &tag_key, run).await;
+                            }
                         }
+                        _ => {}
                     }
                 }
                 return Err(e);
             }
         };
         run.ok(format!("created access key {}", key.id));
-        if let Err(e) = self.verify(user, &key).await {
+        let record = KeyRecord::InFlight {
+            since: at,
+            set_id: set_id.to_string(),
+        };
+        if let Err(e) = self.record_key(user, &key.id, &record).await {
+            // The announcement still proves the key is this run's; delete it now.
             let r = self.iam.delete_key(user, &key.id).await;
+            run.step(
+                format!("deleted new access key {} (rollback)", key.id),
+                r.is_ok(),
+            );
+            if r.is_ok() {
+                self.release(user, &tag_key, run).await;
+            }
+            return Err(e);
+        }
+        // The key's own record now says it is this run's: the announcement can go.
+        self.release(user, &tag_key, run).await;
+        if let Err(e) = self.verify(user, &key).await {
+            let r = self.discard_key(user, &key.id).await;
             run.step(
                 format!("deleted unverified access key {}", key.id),
                 r.is_ok(),
@@ -485,26 +930,121 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             "verified access key {} with sts:GetCallerIdentity",
             key.id
         ));
-        Ok(key)
+        Ok((key, born))
+    }
+
+    /// Gives the key up if the run has taken so long since creating it that another run
+    /// could soon take it for a dead run's orphan: it must never reach SORACOM then.
+    async fn within_deadline(
+        &self,
+        user: &str,
+        key: &NewAccessKey,
+        born: Instant,
+        run: &mut TargetRun,
+    ) -> Result<()> {
+        if born.elapsed() < WRITE_DEADLINE {
+            return Ok(());
+        }
+        let r = self.discard_key(user, &key.id).await;
+        run.step(
+            format!("deleted new access key {} (too late to use)", key.id),
+            r.is_ok(),
+        );
+        Err(Error::Unconfirmed(format!(
+            "the new key {} is older than this run may hold a key in flight; it was given up",
+            key.id
+        )))
+    }
+
+    /// Announces (or leases) the target for this run, then steps back if any other run's
+    /// announcement, lease or key in flight younger than the limit is there: IAM has no
+    /// lock, so both runs write and then read, and either sees the other (both may step
+    /// back; the next run goes on).
+    async fn claim(
+        &self,
+        user: &str,
+        tag_key: &str,
+        tag_value: &str,
+        keys: &[AccessKeyId],
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        self.iam.tag(user, tag_key, tag_value).await?;
+        let tags = match self.iam.tags(user).await {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = self.iam.untag(user, &[tag_key.to_string()]).await;
+                return Err(e);
+            }
+        };
+        let records = Records::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let young = |t: OffsetDateTime| at < t.saturating_add(crate::plan::IN_FLIGHT_LIMIT);
+        let ours = |run: &str| tag_key == creating_key(run) || tag_key == lease_key(run);
+        let other_announcement = records
+            .creating
+            .iter()
+            .any(|c| !ours(&c.run) && young(c.since));
+        let other_lease = records
+            .leases
+            .iter()
+            .any(|(run, since)| !ours(run) && young(*since));
+        // A record of a key that no longer exists is a leftover, not a run at work.
+        let in_flight = records.keys.iter().any(|(k, r)| {
+            keys.contains(k) && matches!(r, KeyRecord::InFlight { since, .. } if young(*since))
+        });
+        if other_announcement || other_lease || in_flight {
+            let _ = self.iam.untag(user, &[tag_key.to_string()]).await;
+            return Err(Error::Busy(
+                "another run started changing this target at the same time; this one changed \
+                 nothing (the next run goes on)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes this run's announcement or lease; a failure fails the run (a later run
+    /// removes the leftover).
+    async fn release(&self, user: &str, tag_key: &str, run: &mut TargetRun) {
+        if let Err(e) = self.iam.untag(user, &[tag_key.to_string()]).await {
+            run.fail("removing this run's record from the IAM user".into(), &e);
+        }
+    }
+
+    /// Deletes a key this run created and gives up, then its record. The record says
+    /// "abandoned" first, so that if the deletion fails a later run deletes the key at once
+    /// (no run will use it).
+    async fn discard_key(&self, user: &str, key: &AccessKeyId) -> Result<()> {
+        let abandoned = KeyRecord::Abandoned {
+            since: OffsetDateTime::now_utc(),
+        };
+        if let Err(e) = self.record_key(user, key, &abandoned).await {
+            tracing::warn!(error = %e, key = %key, "recording the key as abandoned failed");
+        }
+        self.iam.delete_key(user, key).await?;
+        self.iam.untag(user, &tags_of(key)).await
     }
 
     /// Create → verify → register. On failure everything this created is removed.
     async fn rotate(
         &self,
         target: &Target,
-        obs: &Observed,
         set_id: &str,
+        at: OffsetDateTime,
         run: &mut TargetRun,
     ) -> Result<NewAccessKey> {
-        let key = self.new_verified_key(target, obs, run).await?;
+        let (key, born) = self.new_verified_key(target, set_id, at, run).await?;
+        self.within_deadline(&target.iam_user, &key, born, run)
+            .await?;
         if let Err(e) = self.create_set(set_id, &key).await {
-            self.undo(&target.iam_user, set_id, &key, run).await;
+            self.undo(target, set_id, &key, run).await;
             return Err(e);
         }
         run.ok(format!(
             "created credential set {set_id} holding {}",
             key.id
         ));
+        // The key stays in flight until the cutover is done: other runs leave the target
+        // alone meanwhile.
         Ok(key)
     }
 
@@ -513,61 +1053,60 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     async fn rotate_in_place(
         &self,
         target: &Target,
-        obs: &Observed,
         set_id: &str,
         previous: Option<&AccessKeyId>,
+        at: OffsetDateTime,
         run: &mut TargetRun,
     ) -> Result<()> {
-        let key = self.new_verified_key(target, obs, run).await?;
+        let user = target.iam_user.as_str();
+        let (key, born) = self.new_verified_key(target, set_id, at, run).await?;
+        self.within_deadline(user, &key, born, run).await?;
         let description = in_place_description(&key.id, previous);
         let err = match self
             .soracom
             .update_credential(set_id, &description, &key)
             .await
         {
-            Ok(set) if set.linked_key().as_ref() == Some(&key.id) => None,
+            Ok(set) if set.key().as_ref() == Some(&key.id) => None,
             Ok(_) => Some(Error::Unconfirmed(format!(
                 "updateCredential of {set_id} did not show the new key"
             ))),
             Err(e) => Some(e),
         };
-        let Some(e) = err else {
-            run.ok(format!(
-                "put access key {} into credential set {set_id}",
-                key.id
-            ));
-            return Ok(());
-        };
         // Every reference uses this one set: the new key may be deleted only when the set is
         // known not to hold it. A definite rejection says so; otherwise the listing must.
-        let holds_new = if e.is_definite_rejection() {
-            Some(false)
-        } else {
-            match self.soracom.list_credentials().await {
+        let holds_new = match &err {
+            None => Some(true),
+            Some(e) if e.is_definite_rejection() => Some(false),
+            Some(_) => match self.soracom.list_credentials().await {
                 Ok(sets) => Some(
                     sets.iter()
-                        .any(|s| s.id == set_id && s.linked_key().as_ref() == Some(&key.id)),
+                        .any(|s| s.id == set_id && s.key().as_ref() == Some(&key.id)),
                 ),
                 Err(_) => None,
-            }
+            },
         };
-        match holds_new {
-            Some(true) => {
+        match (holds_new, err) {
+            (Some(true), _) => {
                 run.ok(format!(
                     "put access key {} into credential set {set_id}",
                     key.id
                 ));
-                Ok(())
+                let held = KeyRecord::HeldBy {
+                    set_id: set_id.to_string(),
+                    since: at,
+                };
+                self.record_key(user, &key.id, &held).await
             }
-            Some(false) => {
-                let r = self.iam.delete_key(&target.iam_user, &key.id).await;
+            (Some(false), Some(e)) => {
+                let r = self.discard_key(user, &key.id).await;
                 run.step(
                     format!("deleted new access key {} (rollback)", key.id),
                     r.is_ok(),
                 );
                 Err(e)
             }
-            None => {
+            (_, e) => {
                 run.step(
                     format!(
                         "kept new access key {}: whether {set_id} holds it is unknown; the next run finds out",
@@ -575,7 +1114,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     ),
                     false,
                 );
-                Err(e)
+                Err(e.unwrap_or_else(|| Error::Unconfirmed(format!("updating {set_id}"))))
             }
         }
     }
@@ -645,7 +1184,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 return Err(err);
             };
             match sets.iter().find(|s| s.id == set_id) {
-                Some(s) if s.linked_key().as_ref() == Some(&key.id) => return Ok(()),
+                Some(s) if s.key().as_ref() == Some(&key.id) => return Ok(()),
                 Some(_) => return Err(err),
                 None if err.is_retryable() && attempt < CREATE_ATTEMPTS => {
                     tracing::warn!(set_id, attempt, error = %err, "credential set not created; trying again");
@@ -656,26 +1195,47 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         }
     }
 
-    /// Removes what a failed rotation created: the set, then the key.
-    async fn undo(&self, user: &str, set_id: &str, key: &NewAccessKey, run: &mut TargetRun) {
-        // Delete the set only when the listing shows it is ours: someone may have created
-        // a set of that id between observing and creating, and it must not be touched.
-        match self.soracom.list_credentials().await {
-            Ok(sets) => {
-                let ours = sets
-                    .iter()
-                    .any(|s| s.id == set_id && s.linked_key().as_ref() == Some(&key.id));
-                if ours {
-                    let r = self.soracom.delete_credential(set_id).await;
-                    run.step(
-                        format!("deleted new credential set {set_id} (rollback)"),
-                        r.is_ok(),
-                    );
-                }
+    /// Removes what a failed rotation created: the set, then the key and its record. The
+    /// decision is checked against a fresh observation: the set is deleted only when it is
+    /// ours and nothing references it (another run may have moved references onto it),
+    /// and the key only when no set holds it any more.
+    async fn undo(&self, target: &Target, set_id: &str, key: &NewAccessKey, run: &mut TargetRun) {
+        let user = target.iam_user.as_str();
+        let fresh = match self.observe_one(target).await {
+            Ok(o) => o,
+            Err(e) => {
+                run.fail(
+                    format!("observing again to roll back {set_id}; the new set and key are kept"),
+                    &e,
+                );
+                return;
             }
-            Err(e) => run.fail(format!("listing credential sets to roll back {set_id}"), &e),
+        };
+        let ours = fresh
+            .sets
+            .iter()
+            .any(|s| s.id == set_id && s.key().as_ref() == Some(&key.id));
+        if ours && fresh.slots.iter().any(|s| s.references(set_id)) {
+            run.step(
+                format!(
+                    "kept new credential set {set_id} and key {}: references were moved onto it meanwhile",
+                    key.id
+                ),
+                false,
+            );
+            return;
         }
-        let r = self.iam.delete_key(user, &key.id).await;
+        if ours {
+            let r = self.soracom.delete_credential(set_id).await;
+            run.step(
+                format!("deleted new credential set {set_id} (rollback)"),
+                r.is_ok(),
+            );
+            if r.is_err() {
+                return;
+            }
+        }
+        let r = self.discard_key(user, &key.id).await;
         run.step(
             format!("deleted new access key {} (rollback)", key.id),
             r.is_ok(),
@@ -684,44 +1244,44 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
 
     /// Repoints every slot: the first alone when `canary` (so a failure before any move is
     /// clean), the rest with bounded concurrency; stops starting new writes after a failure.
-    async fn repoint_all(
+    async fn repoint_all<'p>(
         &self,
-        actions: &[&Action],
+        actions: &[&'p Action],
         canary: bool,
         run: &mut TargetRun,
-    ) -> (usize, Option<(String, Error)>) {
+    ) -> (Vec<&'p Action>, Option<(String, Error)>) {
         if actions.is_empty() {
-            return (0, None);
+            return (Vec::new(), None);
         }
         self.progress.start("repointing", actions.len() as u64);
-        let mut moved = 0;
+        let mut moved: Vec<&'p Action> = Vec::new();
         let mut rest = actions;
         if canary {
             if let Some((first, tail)) = actions.split_first() {
                 if let Err(e) = self.repoint_one(first).await {
                     self.progress.finish();
-                    return (0, Some((describe(first), e)));
+                    return (moved, Some((describe(first), e)));
                 }
-                moved += 1;
+                moved.push(first);
                 self.progress.advance();
                 rest = tail;
             }
         }
         let stop = AtomicBool::new(false);
-        let results: Vec<(String, Option<Result<()>>)> =
+        let results: Vec<(&'p Action, Option<Result<()>>)> =
             futures::stream::iter(rest.iter().copied())
                 .map(|a| {
                     let stop = &stop;
                     async move {
                         if stop.load(Ordering::SeqCst) {
-                            return (describe(a), None);
+                            return (a, None);
                         }
                         let r = self.repoint_one(a).await;
                         match &r {
                             Ok(()) => self.progress.advance(),
                             Err(_) => stop.store(true, Ordering::SeqCst),
                         }
-                        (describe(a), Some(r))
+                        (a, Some(r))
                     }
                 })
                 .buffer_unordered(self.config.soracom.concurrency)
@@ -729,15 +1289,19 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 .await;
         self.progress.finish();
         let mut failure = None;
-        for (what, r) in results {
+        for (a, r) in results {
             match r {
-                Some(Ok(())) => moved += 1,
-                Some(Err(e)) if failure.is_none() => failure = Some((what, e)),
-                Some(Err(e)) => run.fail(what, &e),
+                Some(Ok(())) => moved.push(a),
+                Some(Err(e)) if failure.is_none() => failure = Some((describe(a), e)),
+                Some(Err(e)) => run.fail(describe(a), &e),
                 None => {}
             }
         }
-        run.ok(format!("repointed {moved} of {} references", actions.len()));
+        run.ok(format!(
+            "repointed {} of {} references",
+            moved.len(),
+            actions.len()
+        ));
         (moved, failure)
     }
 
@@ -790,7 +1354,8 @@ fn arn_is_user(arn: &str, user: &str) -> bool {
     arn.starts_with("arn:") && arn.contains(":user/") && arn.rsplit('/').next() == Some(user)
 }
 
-/// 0: before the cutover (orphans, room, rotation); 1: repointing; 2: retiring.
+/// 0: before the cutover (orphans, room, rotation); 1: repointing; 2: retiring and
+/// records.
 fn phase(a: &Action) -> u8 {
     match a {
         Action::DeleteOrphanKey { .. }
@@ -802,8 +1367,22 @@ fn phase(a: &Action) -> u8 {
         | Action::DeleteRetired { .. }
         | Action::DeleteSet { .. }
         | Action::Forget { .. }
+        | Action::ForgetRun { .. }
+        | Action::Unrecord { .. }
+        | Action::MarkHeld { .. }
         | Action::Record { .. } => 2,
     }
+}
+
+/// A run id for the announcement tag: the run's time and process, and a counter.
+fn run_id(at: OffsetDateTime) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{}-{nanos}-{n}", at.unix_timestamp(), std::process::id())
 }
 
 fn dry_report(target: &Target, plan: Plan) -> TargetReport {
@@ -845,6 +1424,8 @@ struct TargetRun {
     plan: Plan,
     steps: Vec<Step>,
     moves: Moves,
+    /// Destructive steps left out because a fresh observation no longer called for them.
+    skipped: usize,
 }
 
 impl TargetRun {
@@ -855,7 +1436,20 @@ impl TargetRun {
             plan: plan.clone(),
             steps: Vec::new(),
             moves: Moves::default(),
+            skipped: 0,
         }
+    }
+
+    /// A planned step not taken: the state it was planned on changed.
+    fn skip(&mut self, action: &Action) {
+        self.skipped += 1;
+        self.step(
+            format!(
+                "not done, the state changed since this run observed it: {}",
+                describe(action)
+            ),
+            false,
+        );
     }
 
     fn step(&mut self, what: String, ok: bool) {

@@ -221,6 +221,91 @@ struct RawTarget {
     strategy: Option<Strategy>,
 }
 
+/// A TOML error as `line L, column C: what`, never quoting the file: a value in the wrong
+/// place (say a `webhook_url`) may be a secret. Quoted values in the parser's message are
+/// left out too.
+fn parse_error(text: &str, e: &toml::de::Error) -> String {
+    let message = hide_quoted(e.message().lines().next().unwrap_or_default());
+    let Some(span) = e.span() else {
+        return message;
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    // The key of that line, when it is one of ours (anything else could be a pasted secret).
+    let key = text
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| KNOWN_KEYS.contains(k));
+    match key {
+        Some(k) => format!("line {line}, column {column} ({k}): {message}"),
+        None => format!("line {line}, column {column}: {message}"),
+    }
+}
+
+/// Every key of the configuration file, for naming the key of a line in a parse error.
+const KNOWN_KEYS: &[&str] = &[
+    "coverage",
+    "profile",
+    "page_size",
+    "concurrency",
+    "request_timeout_seconds",
+    "retry_attempts",
+    "retry_base_ms",
+    "successes",
+    "interval_ms",
+    "timeout_seconds",
+    "sns_topic_arn",
+    "webhook_url",
+    "on_success",
+    "due_warning_days",
+    "name",
+    "iam_user",
+    "credential_prefix",
+    "credential_id",
+    "max_key_age_days",
+    "retire_after_days",
+    "delete_after_days",
+    "settle_minutes",
+    "adopt",
+    "adopt_keys",
+    "strategy",
+];
+
+/// `message` with every `"…"` and `'…'` part replaced by `…`, and every `` `…` `` part
+/// too unless it looks like a key or a word of ours (lowercase letters and underscores, at
+/// most 32 of them: a misspelt key is worth naming, a pasted token is not).
+fn hide_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quote: Option<(char, String)> = None;
+    let word = |s: &str| {
+        !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    };
+    for c in message.chars() {
+        match &mut quote {
+            Some((q, inner)) if c == *q => {
+                if *q == '`' && word(inner) {
+                    out.push('`');
+                    out.push_str(inner);
+                    out.push('`');
+                } else {
+                    out.push('…');
+                }
+                quote = None;
+            }
+            Some((_, inner)) => inner.push(c),
+            None if matches!(c, '"' | '\'' | '`') => quote = Some((c, String::new())),
+            None => out.push(c),
+        }
+    }
+    if quote.is_some() {
+        out.push('…');
+    }
+    out
+}
+
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -237,7 +322,7 @@ impl Config {
             file: file.to_path_buf(),
             message,
         };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| err(parse_error(text, &e)))?;
         let s = raw.soracom;
         let soracom = SoracomSettings {
             coverage: s.coverage,
@@ -580,6 +665,37 @@ credential_id = "aws-fixed"
             Some("https://hooks.example.com/T0/B0/tok")
         );
         assert!(!format!("{:?}", c.notify).contains("tok"));
+    }
+
+    #[test]
+    fn parse_errors_give_the_position_never_the_text() {
+        let secret = "https://hooks.example.com/services/T0/B0/s3cr3t-token";
+        for text in [
+            format!("[soracom]\nwebhook_url = \"{secret}\"\n"),
+            format!("[notify]\ndue_warning_days = \"{secret}\"\n"),
+            format!("[notify]\nwebhook_url = \"{secret}\" extra\n"),
+            format!("{secret} = 1\n"),
+            format!("[[targets]]\nname = '{secret}\n"),
+            "[soracom]\ncoverage = \"xoxb-123-s3cr3t\"\n".to_string(),
+        ] {
+            let msg = parse(&text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(msg.contains("test.toml") && msg.contains("line "), "{msg}");
+            assert!(
+                !msg.contains("s3cr3t") && !msg.contains("hooks.example"),
+                "{msg}"
+            );
+        }
+        let msg = parse("[notify]\ndue_warning_days = \"x\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            msg.contains("line 2, column 20 (due_warning_days)"),
+            "{msg}"
+        );
     }
 
     #[test]

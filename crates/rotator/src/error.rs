@@ -78,6 +78,9 @@ pub enum Error {
     /// A write was confirmed by its response to have not taken effect.
     #[error("{0}")]
     Unconfirmed(String),
+    /// Another run is changing the same target; this one stepped back.
+    #[error("{0}")]
+    Busy(String),
     /// The place the SORACOM auth key is kept (profile file, Secrets Manager) failed.
     #[error("SORACOM auth key store {store}: {message}")]
     KeyStore {
@@ -103,7 +106,8 @@ impl Error {
             | Error::SoracomCredentials(_)
             | Error::SoracomBody { .. }
             | Error::SoracomTooLarge { .. }
-            | Error::Unconfirmed(_) => false,
+            | Error::Unconfirmed(_)
+            | Error::Busy(_) => false,
         }
     }
 

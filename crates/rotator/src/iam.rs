@@ -6,24 +6,28 @@
 //! verified with `sts:GetCallerIdentity` signed by that key, through a client built from
 //! the same SDK configuration, so an endpoint override (`AWS_ENDPOINT_URL`) applies to it.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::primitives::DateTime;
 use aws_sdk_iam::types::StatusType;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::model::{AccessKey, KeyStatus, LastUsed, Mark};
+use crate::model::{AccessKey, KeyStatus, LastUsed};
 use crate::secret::{AccessKeyId, NewAccessKey, Secret};
 
 /// The IAM and STS operations the rotator needs.
 pub trait IamApi: Send + Sync {
     /// The user's access keys with their last use (IAM `ListAccessKeys` + `GetAccessKeyLastUsed`).
     fn list_keys(&self, user: &str) -> impl Future<Output = Result<Vec<AccessKey>>> + Send;
+    /// The user's keys and their status only (`ListAccessKeys`, no last use): for the
+    /// checks right before and after a cutover.
+    fn key_statuses(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<(AccessKeyId, KeyStatus)>>> + Send;
     /// Creates an access key (never retried blindly: a retry could leave a second key).
     fn create_key(&self, user: &str) -> impl Future<Output = Result<NewAccessKey>> + Send;
     /// Activates or deactivates a key.
@@ -37,31 +41,13 @@ pub trait IamApi: Send + Sync {
     fn delete_key(&self, user: &str, key: &AccessKeyId) -> impl Future<Output = Result<()>> + Send;
     /// The ARN `sts:GetCallerIdentity` returns when signed with `key`.
     fn caller_arn(&self, key: &NewAccessKey) -> impl Future<Output = Result<String>> + Send;
-    /// What this tool recorded about each key on the user's tags (`ListUserTags`).
-    fn marks(&self, user: &str) -> impl Future<Output = Result<Marks>> + Send;
-    /// Records on the user when `mark` happened to `key` (`TagUser`).
-    fn record_mark(
-        &self,
-        user: &str,
-        mark: Mark,
-        key: &AccessKeyId,
-        at: OffsetDateTime,
-    ) -> impl Future<Output = Result<()>> + Send;
-    /// Removes every record about `key` (`UntagUser`); absent records are not an error.
-    fn forget_marks(
-        &self,
-        user: &str,
-        key: &AccessKeyId,
-    ) -> impl Future<Output = Result<()>> + Send;
-}
-
-/// The recorded marks of a user's keys.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Marks {
-    /// When the last reference left each key's set.
-    pub released: BTreeMap<AccessKeyId, OffsetDateTime>,
-    /// When each key was deactivated.
-    pub deactivated: BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// The user's tags (`ListUserTags`, every page), where this tool keeps its records
+    /// ([`crate::records`]).
+    fn tags(&self, user: &str) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    /// Sets one tag on the user (`TagUser`), replacing its value if it exists.
+    fn tag(&self, user: &str, key: &str, value: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Removes tags from the user (`UntagUser`); absent ones are not an error.
+    fn untag(&self, user: &str, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// Bound on one attempt of an IAM or STS call when none is given.
@@ -177,6 +163,19 @@ where
     }
 }
 
+fn key_status(status: Option<&StatusType>) -> Result<KeyStatus> {
+    match status {
+        Some(StatusType::Active) => Ok(KeyStatus::Active),
+        Some(StatusType::Inactive) => Ok(KeyStatus::Inactive),
+        other => Err(Error::Aws {
+            op: "ListAccessKeys",
+            code: None,
+            message: format!("unexpected key status {other:?}"),
+            retryable: false,
+        }),
+    }
+}
+
 fn missing(op: &'static str, what: &str) -> Error {
     Error::Aws {
         op,
@@ -187,6 +186,25 @@ fn missing(op: &'static str, what: &str) -> Error {
 }
 
 impl IamApi for AwsIam {
+    async fn key_statuses(&self, user: &str) -> Result<Vec<(AccessKeyId, KeyStatus)>> {
+        let out = self
+            .iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListAccessKeys", e))?;
+        out.access_key_metadata()
+            .iter()
+            .map(|meta| {
+                let id = meta
+                    .access_key_id()
+                    .ok_or_else(|| missing("ListAccessKeys", "AccessKeyId"))?;
+                Ok((AccessKeyId::new(id), key_status(meta.status())?))
+            })
+            .collect()
+    }
+
     async fn list_keys(&self, user: &str) -> Result<Vec<AccessKey>> {
         let out = self
             .iam
@@ -204,18 +222,7 @@ impl IamApi for AwsIam {
                 .create_date()
                 .and_then(to_time)
                 .ok_or_else(|| missing("ListAccessKeys", "CreateDate"))?;
-            let status = match meta.status() {
-                Some(StatusType::Active) => KeyStatus::Active,
-                Some(StatusType::Inactive) => KeyStatus::Inactive,
-                other => {
-                    return Err(Error::Aws {
-                        op: "ListAccessKeys",
-                        code: None,
-                        message: format!("unexpected key status {other:?}"),
-                        retryable: false,
-                    })
-                }
-            };
+            let status = key_status(meta.status())?;
             let used = self
                 .iam
                 .get_access_key_last_used()
@@ -295,8 +302,8 @@ impl IamApi for AwsIam {
         }
     }
 
-    async fn marks(&self, user: &str) -> Result<Marks> {
-        let mut out = Marks::default();
+    async fn tags(&self, user: &str) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
         let mut marker: Option<String> = None;
         for _ in 0..MAX_TAG_PAGES {
             let resp = self
@@ -307,22 +314,11 @@ impl IamApi for AwsIam {
                 .send()
                 .await
                 .map_err(|e| aws_error("ListUserTags", e))?;
-            for tag in resp.tags() {
-                for mark in Mark::ALL {
-                    let Some(id) = tag.key().strip_prefix(mark.tag_prefix()) else {
-                        continue;
-                    };
-                    // A tag edited by hand into something unreadable is ignored, not fatal.
-                    let Ok(at) = OffsetDateTime::parse(tag.value(), &Rfc3339) else {
-                        continue;
-                    };
-                    let map = match mark {
-                        Mark::Released => &mut out.released,
-                        Mark::Deactivated => &mut out.deactivated,
-                    };
-                    map.insert(AccessKeyId::new(id), at);
-                }
-            }
+            out.extend(
+                resp.tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string())),
+            );
             match (resp.is_truncated(), resp.marker()) {
                 (true, Some(m)) => marker = Some(m.to_string()),
                 _ => break,
@@ -331,43 +327,44 @@ impl IamApi for AwsIam {
         Ok(out)
     }
 
-    async fn record_mark(
-        &self,
-        user: &str,
-        mark: Mark,
-        key: &AccessKeyId,
-        at: OffsetDateTime,
-    ) -> Result<()> {
-        let local = |message: String| Error::Aws {
-            op: "TagUser",
-            code: None,
-            message,
-            retryable: false,
-        };
-        let value = at
-            .format(&Rfc3339)
-            .map_err(|e| local(format!("cannot format the time: {e}")))?;
+    async fn tag(&self, user: &str, key: &str, value: &str) -> Result<()> {
         let tag = aws_sdk_iam::types::Tag::builder()
-            .key(format!("{}{}", mark.tag_prefix(), key.as_str()))
+            .key(key)
             .value(value)
             .build()
-            .map_err(|e| local(e.to_string()))?;
-        self.iam
-            .tag_user()
-            .user_name(user)
-            .tags(tag)
-            .send()
-            .await
-            .map_err(|e| aws_error("TagUser", e))?;
-        Ok(())
+            .map_err(|e| Error::Aws {
+                op: "TagUser",
+                code: None,
+                message: e.to_string(),
+                retryable: false,
+            })?;
+        match self.iam.tag_user().user_name(user).tags(tag).send().await {
+            Ok(_) => Ok(()),
+            // A user has at most 50 tags: say so, or the run would stall without a reason.
+            Err(e) if e.code() == Some("LimitExceeded") => Err(Error::Aws {
+                op: "TagUser",
+                code: Some("LimitExceeded".into()),
+                message: format!(
+                    "IAM user {user} has no room for another tag (IAM allows 50 per user); \
+                     soracom-key-rotator keeps its records there: remove tags it does not need"
+                ),
+                retryable: false,
+            }),
+            Err(e) => Err(aws_error("TagUser", e)),
+        }
     }
 
-    async fn forget_marks(&self, user: &str, key: &AccessKeyId) -> Result<()> {
-        let mut call = self.iam.untag_user().user_name(user);
-        for mark in Mark::ALL {
-            call = call.tag_keys(format!("{}{}", mark.tag_prefix(), key.as_str()));
+    async fn untag(&self, user: &str, keys: &[String]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
         }
-        call.send().await.map_err(|e| aws_error("UntagUser", e))?;
+        self.iam
+            .untag_user()
+            .user_name(user)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| aws_error("UntagUser", e))?;
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`config`]: the TOML configuration, validated in one place.
 //! - [`model`], [`secret`]: domain types; secrets and key ids that print safely.
+//! - [`records`]: what the tool records on the IAM user (tags), so no local state is needed.
 //! - [`refs`]: finding and rewriting references in SORACOM JSON.
 //! - [`plan`]: the pure planner.
 //! - [`iam`], [`soracom`]: the two ports (`IamApi`, `SoracomApi`) and their real adapters.
@@ -29,6 +30,7 @@ pub mod model;
 pub mod notify;
 pub mod plan;
 pub mod policy;
+pub mod records;
 pub mod refs;
 pub mod report;
 pub mod secret;

@@ -2,8 +2,9 @@
 //!
 //! These are plain data shared by the pure planner and the executor. Credential set ids
 //! owned by a target follow `<prefix>-<yymmdd>[-<n>]` (DESIGN §3) and are matched by that
-//! exact pattern, never by substring; the link to the key a set holds is the
-//! `accessKeyId=` token this tool writes into the set's description.
+//! exact pattern, never by substring; the key a set holds is what SORACOM reports
+//! (`credentials.accessKeyId`), else the `accessKeyId=` token this tool writes into the
+//! set's description.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -66,6 +67,9 @@ pub struct CredentialSet {
     /// Last time SORACOM used the set, if ever.
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used: Option<OffsetDateTime>,
+    /// The access key id SORACOM reports the set holds (`credentials.accessKeyId`; never
+    /// the secret). It wins over what the description says.
+    pub api_key: Option<AccessKeyId>,
 }
 
 /// The token written into a set's description to name the key it holds.
@@ -104,6 +108,11 @@ impl CredentialSet {
     /// The access key id named in the description, if this tool linked it.
     pub fn linked_key(&self) -> Option<AccessKeyId> {
         key_after(&self.description, LINK_TOKEN)
+    }
+
+    /// The key the set holds: what SORACOM reports, else what this tool's description says.
+    pub fn key(&self) -> Option<AccessKeyId> {
+        self.api_key.clone().or_else(|| self.linked_key())
     }
 
     /// The key an in-place set held before its last rotation, if the description says.
@@ -285,7 +294,10 @@ pub struct Ref {
 pub struct Slot {
     /// Where it lives.
     pub holder: Holder,
-    /// The value as read (the top-level key's value, or the whole handler).
+    /// The value as read (the top-level key's value, or the whole handler). Never shown:
+    /// beside the reference it may hold a third party's secrets (a webhook URL, a header,
+    /// a password); reports carry the holder, the reference paths and the ids instead.
+    #[serde(skip)]
     pub value: Value,
     /// The references inside `value`.
     pub refs: Vec<Ref>,
@@ -307,10 +319,9 @@ pub struct Observed {
     pub sets: Vec<CredentialSet>,
     /// Slots referencing this target's sets (managed or adopted).
     pub slots: Vec<Slot>,
-    /// When this tool deactivated a key, as recorded on the IAM user.
-    pub deactivated: std::collections::BTreeMap<AccessKeyId, OffsetDateTime>,
-    /// When the last reference left the set holding a key, as recorded on the IAM user.
-    pub released: std::collections::BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// What this tool recorded on the IAM user (cutovers, deactivations, its own keys, runs
+    /// creating a key).
+    pub records: crate::records::Records,
 }
 
 #[cfg(test)]
@@ -378,6 +389,7 @@ mod tests {
             created: None,
             updated: None,
             last_used: None,
+            api_key: None,
         };
         assert_eq!(set.linked_key(), Some(key));
         let hand = CredentialSet {

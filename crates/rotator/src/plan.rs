@@ -17,11 +17,24 @@ use crate::config::{Strategy, Target};
 use crate::model::{
     AccessKey, CredentialSet, KeyStatus, LastUsed, ManagedId, Mark, Observed, Slot,
 };
+use crate::records::{creating_key, lease_key, KeyRecord};
 use crate::secret::AccessKeyId;
 
-/// How long after its creation a key's only use may be our own STS verification for the
-/// key to still count as an orphan (last-used data is coarse and may lag by hours).
-const ORPHAN_USE_WINDOW: Duration = Duration::days(1);
+/// The longest a run can take (verification may take up to an hour, then the cutover): a
+/// key this tool has in flight, or a run announcing it is creating one, younger than this
+/// is a run at work — the target is left to it; older, that run died and its key is an
+/// orphan (deleted: its secret died with the run).
+pub const IN_FLIGHT_LIMIT: Duration = Duration::hours(2);
+
+/// How much earlier than its run's announcement a key may be dated and still be that run's
+/// (the clocks of IAM and of the run may differ a little).
+const CREATE_SKEW: Duration = Duration::minutes(5);
+/// How much later than its run's announcement a key may be dated and still be that run's:
+/// the run creates it right after announcing.
+const CREATE_WINDOW: Duration = Duration::minutes(15);
+
+/// The only credential set type that holds an access key this tool rotates.
+pub const AWS_CREDENTIALS: &str = "aws-credentials";
 
 /// What the planner was asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +59,8 @@ pub enum Link {
     Adopted(AccessKeyId),
     /// Unambiguous evidence: the only unlinked set and the only unclaimed key.
     Evidence(AccessKeyId),
+    /// SORACOM reports the key id (`credentials.accessKeyId`).
+    Api(AccessKeyId),
     /// Not known.
     Unknown,
 }
@@ -54,7 +69,7 @@ impl Link {
     /// The key, when known.
     pub fn key(&self) -> Option<&AccessKeyId> {
         match self {
-            Link::Description(k) | Link::Adopted(k) | Link::Evidence(k) => Some(k),
+            Link::Api(k) | Link::Description(k) | Link::Adopted(k) | Link::Evidence(k) => Some(k),
             Link::Unknown => None,
         }
     }
@@ -62,7 +77,7 @@ impl Link {
     /// The key, when the link is certain enough to retire it (not mere evidence).
     pub fn certain(&self) -> Option<&AccessKeyId> {
         match self {
-            Link::Description(k) | Link::Adopted(k) => Some(k),
+            Link::Api(k) | Link::Description(k) | Link::Adopted(k) => Some(k),
             Link::Evidence(_) | Link::Unknown => None,
         }
     }
@@ -105,8 +120,14 @@ pub struct View {
     pub sets: Vec<SetView>,
     /// Index in `sets` of the current set: the newest whose key is active (or unknown).
     pub current: Option<usize>,
-    /// Keys left by a crashed run.
+    /// Keys this tool recorded as in flight (or announced) for a run that died: deleted.
     pub orphans: Vec<AccessKeyId>,
+    /// Tag keys of announcements and leases of runs that are long over (or leftovers):
+    /// they are removed.
+    pub stale_creating: Vec<String>,
+    /// Since when a run is rotating this target (a key in flight, or announced, younger
+    /// than [`IN_FLIGHT_LIMIT`]); nothing else may change it meanwhile.
+    pub busy: Option<OffsetDateTime>,
     /// Things the operator should know.
     pub notes: Vec<String>,
 }
@@ -213,6 +234,45 @@ pub enum Action {
         /// The key the records are about.
         key: AccessKeyId,
     },
+    /// Remove one record of a key that no longer holds (a re-activated key's deactivation,
+    /// a cutover undone because references came back).
+    #[serde(rename_all = "camelCase")]
+    Unrecord {
+        /// The key.
+        key: AccessKeyId,
+        /// The record removed.
+        mark: Mark,
+    },
+    /// Remove the announcement (or lease) of a run that is long over, or a leftover.
+    #[serde(rename_all = "camelCase")]
+    ForgetRun {
+        /// The record's tag key.
+        tag: String,
+    },
+    /// Record that a key this tool had in flight is now held by its set (a cutover that an
+    /// interrupted run left, now finished).
+    #[serde(rename_all = "camelCase")]
+    MarkHeld {
+        /// The key.
+        key: AccessKeyId,
+        /// The set holding it.
+        set_id: String,
+    },
+}
+
+impl Action {
+    /// Whether the step deletes or deactivates something: it is taken only when a fresh
+    /// observation still calls for it.
+    pub fn is_destructive(&self) -> bool {
+        matches!(
+            self,
+            Action::DeleteOrphanKey { .. }
+                | Action::MakeRoom { .. }
+                | Action::Deactivate { .. }
+                | Action::DeleteRetired { .. }
+                | Action::DeleteSet { .. }
+        )
+    }
 }
 
 /// Whether rotation is due, and why.
@@ -288,10 +348,28 @@ impl Plan {
     }
 }
 
-/// Which key each owned set holds, which set is current, which keys are orphans.
-pub fn resolve(target: &Target, obs: &Observed) -> View {
+/// Which key each owned set holds, which set is current, which keys are orphans of a
+/// crashed run (deleted) and which are foreign (reported, never touched), and whether a
+/// run is rotating the target right now.
+pub fn resolve(target: &Target, obs: &Observed, now: OffsetDateTime) -> View {
     let prefix = target.credential_prefix.as_str();
-    let mut owned: Vec<&CredentialSet> = obs.sets.iter().filter(|s| target.owns(&s.id)).collect();
+    let mut notes = Vec::new();
+    // Only `aws-credentials` sets are the tool's, whatever their id.
+    for s in obs
+        .sets
+        .iter()
+        .filter(|s| target.owns(&s.id) && s.kind != AWS_CREDENTIALS)
+    {
+        notes.push(format!(
+            "credential set {} is of type {}: only {AWS_CREDENTIALS} sets are managed; it is left alone",
+            s.id, s.kind
+        ));
+    }
+    let mut owned: Vec<&CredentialSet> = obs
+        .sets
+        .iter()
+        .filter(|s| target.owns(&s.id) && s.kind == AWS_CREDENTIALS)
+        .collect();
     owned.sort_by(|a, b| {
         // A set whose creation time is missing is placed by the date in its id.
         let order = |s: &CredentialSet| {
@@ -302,15 +380,24 @@ pub fn resolve(target: &Target, obs: &Observed) -> View {
         order(a).cmp(&order(b)).then_with(|| a.id.cmp(&b.id))
     });
     let key = |id: &AccessKeyId| obs.keys.iter().find(|k| &k.id == id);
-    let active = |id: &AccessKeyId| key(id).is_some_and(|k| k.status == KeyStatus::Active);
-    // What this tool wrote into a set wins; adopt_keys speaks for sets it never wrote.
+    // What SORACOM reports wins; then what this tool wrote; adopt_keys speaks for the rest.
     let explicit = |s: &CredentialSet| -> Option<Link> {
-        s.linked_key().map(Link::Description).or_else(|| {
-            target
-                .adopt_keys
-                .get(&s.id)
-                .map(|k| Link::Adopted(AccessKeyId::new(k.clone())))
-        })
+        s.api_key
+            .clone()
+            .map(Link::Api)
+            .or_else(|| s.linked_key().map(Link::Description))
+            .or_else(|| {
+                target
+                    .adopt_keys
+                    .get(&s.id)
+                    .map(|k| Link::Adopted(AccessKeyId::new(k.clone())))
+            })
+    };
+    // The key an in-place set held before counts only when the description is this tool's
+    // and agrees with what SORACOM reports the set holds.
+    let previous = |s: &CredentialSet| {
+        let consistent = s.api_key.is_none() || s.api_key == s.linked_key();
+        s.previous_key().filter(|_| consistent)
     };
     let links: Vec<Option<Link>> = owned.iter().map(|s| explicit(s)).collect();
     let mut claimed: BTreeSet<AccessKeyId> = links
@@ -318,38 +405,98 @@ pub fn resolve(target: &Target, obs: &Observed) -> View {
         .flatten()
         .filter_map(|l| l.key().cloned())
         .collect();
-    claimed.extend(owned.iter().filter_map(|s| s.previous_key()));
-    let unlinked: Vec<usize> = (0..owned.len()).filter(|i| links[*i].is_none()).collect();
+    claimed.extend(owned.iter().filter_map(|s| previous(s)));
+
+    // Keys no set claims: a crashed run's (deleted), a running rotation's (wait), or
+    // someone else's (reported).
+    let young = |since: OffsetDateTime| now < since.saturating_add(IN_FLIGHT_LIMIT);
+    let mut orphans = Vec::new();
+    let mut busy: Option<OffsetDateTime> = None;
+    let mut hold = |since: OffsetDateTime| busy = Some(busy.map_or(since, |b| b.min(since)));
+    let mut foreign: Vec<&AccessKey> = Vec::new();
+    let mut stale_creating: Vec<String> = Vec::new();
+    let mut matched_creating: BTreeSet<&str> = BTreeSet::new();
     let mut unclaimed: Vec<&AccessKey> = obs
         .keys
         .iter()
         .filter(|k| !claimed.contains(&k.id))
         .collect();
     unclaimed.sort_by_key(|k| k.created);
-
-    // A crashed run leaves at most one key behind, the newest; it is an orphan only if
-    // the other unclaimed keys still cover every unlinked set. The key went in after the
-    // newest live set was created (or, in place, last updated).
-    let ref_time = (0..owned.len())
-        .rev()
-        .find(|i| links[*i].as_ref().and_then(Link::key).is_none_or(active))
-        .and_then(|i| owned[i].updated.max(owned[i].created));
-    let mut orphans = Vec::new();
-    if unclaimed.len() > unlinked.len() {
-        if let (Some(newest), Some(t)) = (unclaimed.last(), ref_time) {
-            if newest.created > t && only_our_verification(newest) {
-                orphans.push(newest.id.clone());
+    // A dead run's key is the one key the user did not have when the run announced it,
+    // created just after the announcement, never used (only that run knew its secret), and
+    // not described by a person.
+    let candidates = |c: &crate::records::Creating| -> Vec<&AccessKey> {
+        obs.keys
+            .iter()
+            .filter(|k| {
+                !claimed.contains(&k.id)
+                    && !c.existing.contains(&k.id)
+                    && k.last_used.is_none()
+                    && !obs.records.keys.contains_key(&k.id)
+                    && !obs.records.described.contains(&k.id)
+                    && k.created >= c.since.saturating_sub(CREATE_SKEW)
+                    && k.created <= c.since.saturating_add(CREATE_WINDOW)
+            })
+            .collect()
+    };
+    let announced_key = |k: &AccessKey| {
+        obs.records.creating.iter().find(|c| {
+            let found = candidates(c);
+            found.len() == 1 && found[0].id == k.id
+        })
+    };
+    for k in unclaimed {
+        match (obs.records.keys.get(&k.id), announced_key(k)) {
+            (Some(KeyRecord::InFlight { since, .. }), _) if young(*since) => hold(*since),
+            (Some(KeyRecord::InFlight { .. } | KeyRecord::Abandoned { .. }), _) => {
+                orphans.push(k.id.clone())
             }
+            (None, Some(c)) => {
+                matched_creating.insert(c.run.as_str());
+                if young(c.since) {
+                    hold(c.since);
+                } else {
+                    orphans.push(k.id.clone());
+                    stale_creating.push(creating_key(&c.run));
+                }
+            }
+            _ => foreign.push(k),
         }
     }
-    unclaimed.retain(|k| !orphans.contains(&k.id));
+    for c in &obs.records.creating {
+        if matched_creating.contains(c.run.as_str()) {
+            continue;
+        }
+        // The run got its key and recorded it: the announcement is only a leftover.
+        let recorded = obs.records.keys.iter().any(|(k, r)| {
+            let since = match r {
+                KeyRecord::InFlight { since, .. }
+                | KeyRecord::Abandoned { since }
+                | KeyRecord::HeldBy { since, .. } => *since,
+            };
+            !c.existing.contains(k) && since >= c.since && obs.keys.iter().any(|x| &x.id == k)
+        });
+        // A run announced a key and nothing came of it yet: running, or long dead.
+        if !recorded && young(c.since) {
+            hold(c.since);
+        } else {
+            stale_creating.push(creating_key(&c.run));
+        }
+    }
+    for (run, since) in &obs.records.leases {
+        if young(*since) {
+            hold(*since);
+        } else {
+            stale_creating.push(lease_key(run));
+        }
+    }
 
-    let evidence = match (unlinked.as_slice(), unclaimed.as_slice()) {
+    let unlinked: Vec<usize> = (0..owned.len()).filter(|i| links[*i].is_none()).collect();
+    let evidence = match (unlinked.as_slice(), foreign.as_slice()) {
         ([i], [k]) => Some((*i, k.id.clone())),
         _ => None,
     };
-    let mut notes = Vec::new();
-    for k in &unclaimed {
+    for k in &foreign {
         if evidence.as_ref().is_some_and(|(_, e)| e == &k.id) {
             continue;
         }
@@ -363,8 +510,11 @@ pub fn resolve(target: &Target, obs: &Observed) -> View {
             None => "never used".to_string(),
         };
         notes.push(format!(
-            "key {} of {} is not linked to any credential set of this target ({used}); it is left alone",
-            k.id, target.iam_user
+            "key {} of {} ({} days old, {used}) is not held by any credential set of this target and \
+             was not created by a run of soracom-key-rotator; it is left alone",
+            k.id,
+            target.iam_user,
+            (now - k.created).whole_days()
         ));
     }
     let sets: Vec<SetView> = owned
@@ -389,9 +539,19 @@ pub fn resolve(target: &Target, obs: &Observed) -> View {
                 Some(Some(_)) => KeyState::Inactive,
             };
             let references = obs.slots.iter().filter(|sl| sl.references(&s.id)).map(|sl| sl.holder.to_string()).collect();
-            SetView { set: (*s).clone(), link, key_state, previous: s.previous_key(), references }
+            SetView { set: (*s).clone(), link, key_state, previous: previous(s), references }
         })
         .collect();
+    // A set whose key a running rotation has not finished moving onto is not current yet.
+    for s in &sets {
+        if let Some(KeyRecord::InFlight { since, .. }) =
+            s.link.key().and_then(|k| obs.records.keys.get(k))
+        {
+            if young(*since) {
+                hold(*since);
+            }
+        }
+    }
     let current = (0..sets.len())
         .rev()
         .find(|i| matches!(sets[*i].key_state, KeyState::Active | KeyState::Unknown));
@@ -399,13 +559,15 @@ pub fn resolve(target: &Target, obs: &Observed) -> View {
         sets,
         current,
         orphans,
+        stale_creating,
+        busy,
         notes,
     }
 }
 
 /// Plans one target. Pure: same input, same plan.
 pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) -> Plan {
-    let view = resolve(target, obs);
+    let view = resolve(target, obs, now);
     let key = |id: &AccessKeyId| obs.keys.iter().find(|k| &k.id == id);
     let cur = view.current_set();
     let basis = cur.and_then(|c| {
@@ -423,6 +585,7 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
     let due = decide(
         target,
         obs,
+        &view,
         current.as_ref(),
         basis,
         now,
@@ -438,17 +601,30 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
         upcoming: Vec::new(),
         notes: view.notes.clone(),
     };
-    match mode {
-        Mode::Rollback => rollback(target, obs, &view, &mut plan),
-        Mode::Retire => {
+    match (mode, view.busy) {
+        (_, Some(since)) => {
+            plan.refusal = Some(format!(
+                "another run has been rotating this target since {} (a key in flight); this run \
+                 changes nothing. If that run died, its key is cleaned up from {}",
+                fmt_time(since),
+                fmt_time(since.saturating_add(IN_FLIGHT_LIMIT))
+            ));
+        }
+        (Mode::Rollback, None) => rollback(target, obs, &view, &mut plan),
+        (Mode::Retire, None) => {
             retire(target, obs, &view, now, &mut plan);
             forget_stale(obs, &view, &mut plan);
         }
-        Mode::Rotate | Mode::Reconcile => {
+        (Mode::Rotate | Mode::Reconcile, None) => {
             plan.actions.extend(
                 view.orphans
                     .iter()
                     .map(|k| Action::DeleteOrphanKey { key: k.clone() }),
+            );
+            plan.actions.extend(
+                view.stale_creating
+                    .iter()
+                    .map(|tag| Action::ForgetRun { tag: tag.clone() }),
             );
             rotate_and_repoint(target, obs, &view, now, mode, &mut plan);
             if mode == Mode::Reconcile {
@@ -493,7 +669,8 @@ fn rotate_and_repoint(
         let mut room = remaining.len() < 2;
         if !room {
             // Only an inactive key that this tool retired may go: one whose certain link
-            // is an older, unreferenced set, or the previous key of an in-place set.
+            // is an older, unreferenced set, or the previous key of an in-place set — and
+            // never sooner than `delete_after_days` after this tool deactivated it.
             let retired = view.sets.iter().find_map(|s| {
                 let in_place = target.strategy == Strategy::InPlace;
                 let (k, set_id) = if in_place {
@@ -505,21 +682,80 @@ fn rotate_and_repoint(
                 let k = remaining.iter().find(|r| &r.id == k)?;
                 (k.status == KeyStatus::Inactive).then(|| (k.id.clone(), set_id))
             });
+            let delete_after = Duration::days(target.delete_after_days.into());
+            // A record older than the key's last use is stale (the key was active again
+            // after it): it never shortens the delay.
+            let deletable_from = |k: &AccessKeyId| {
+                let last_use = obs
+                    .keys
+                    .iter()
+                    .find(|x| &x.id == k)
+                    .and_then(|x| x.last_used.as_ref())
+                    .map(|u| u.at);
+                obs.records
+                    .deactivated
+                    .get(k)
+                    .filter(|t| last_use.is_none_or(|u| u <= **t))
+                    .map(|t| t.saturating_add(delete_after))
+            };
             match retired {
-                Some((key, set_id)) => {
+                Some((key, set_id)) if deletable_from(&key).is_some_and(|t| now >= t) => {
                     plan.actions.push(Action::MakeRoom { key, set_id });
                     room = true;
+                }
+                Some((key, _)) => {
+                    if deletable_from(&key).is_none() {
+                        record(plan, &key, Mark::Deactivated);
+                    }
+                    let when = match deletable_from(&key) {
+                        Some(t) => format!("from {}", fmt_time(t)),
+                        None => format!(
+                            "{} days after this tool records it inactive",
+                            target.delete_after_days
+                        ),
+                    };
+                    plan.refusal = Some(format!(
+                        "{} The retired key {key} may be deleted to make room only {when} \
+                         (delete_after_days).",
+                        slots_full_message(target, &remaining)
+                    ));
                 }
                 None => plan.refusal = Some(slots_full_message(target, &remaining)),
             }
         }
         if room {
-            match (&target.credential_id, view.current_set()) {
-                (Some(id), Some(c)) if c.set.id == *id => {
+            let fixed = target
+                .credential_id
+                .as_ref()
+                .and_then(|id| view.sets.iter().find(|s| &s.set.id == id));
+            match (&target.credential_id, fixed) {
+                (Some(id), Some(c)) => {
+                    if c.key_state != KeyState::Active {
+                        plan.notes.push(format!(
+                            "credential set {id} held key {}, which is {}; it gets a new key",
+                            c.link
+                                .key()
+                                .map_or("(unknown)".to_string(), |k| k.to_string()),
+                            if c.key_state == KeyState::Missing {
+                                "gone"
+                            } else {
+                                "not active"
+                            }
+                        ));
+                    }
+                    // Named as the one to retire later, so only a certain link to a key that
+                    // still exists; when the current key is gone, the one before it (still
+                    // being retired) stays named.
+                    let exists = |k: &&AccessKeyId| obs.keys.iter().any(|x| &x.id == *k);
+                    let previous = c
+                        .link
+                        .certain()
+                        .filter(|_| c.key_state != KeyState::Missing)
+                        .or_else(|| c.previous.as_ref().filter(exists))
+                        .cloned();
                     plan.actions.push(Action::RotateInPlace {
                         set_id: id.clone(),
-                        // Named as the one to retire later, so only a certain link.
-                        previous: c.link.certain().cloned(),
+                        previous,
                     });
                 }
                 (Some(id), _) => {
@@ -544,7 +780,7 @@ fn rotate_and_repoint(
             }
         }
     }
-    match destination {
+    match destination.clone() {
         Some(to) => {
             for slot in &obs.slots {
                 let from: BTreeSet<&String> = slot
@@ -569,6 +805,23 @@ fn rotate_and_repoint(
             );
         }
         None => {}
+    }
+    // A key an interrupted run left in flight, now in use by its set: record it as held.
+    if let Some(set) = destination
+        .as_ref()
+        .and_then(|to| view.sets.iter().find(|s| &s.set.id == to))
+    {
+        if let Some(k) = set.link.key() {
+            if matches!(
+                obs.records.keys.get(k),
+                Some(KeyRecord::InFlight { .. } | KeyRecord::Abandoned { .. })
+            ) {
+                plan.actions.push(Action::MarkHeld {
+                    key: k.clone(),
+                    set_id: set.set.id.clone(),
+                });
+            }
+        }
     }
     // Every reference to the sets left behind moves in this run: their keys' cutover is
     // now (recorded after the repointing succeeds).
@@ -688,15 +941,43 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
         .filter_map(|(_, s)| s.link.key())
         .collect();
 
+    // A cutover recorded for a key whose set is referenced again (a rollback, a person)
+    // no longer holds: it would cut the next grace period short.
+    for s in view.sets.iter().filter(|s| !s.references.is_empty()) {
+        let released_now = |k: &AccessKeyId| {
+            plan.actions.contains(&Action::Record {
+                key: k.clone(),
+                mark: Mark::Released,
+            })
+        };
+        if let Some(k) = s
+            .link
+            .certain()
+            .filter(|k| obs.records.released.contains_key(*k) && !released_now(k))
+        {
+            plan.actions.push(Action::Unrecord {
+                key: k.clone(),
+                mark: Mark::Released,
+            });
+        }
+    }
+
     // Old keys and the time SORACOM stopped using them (None: not recorded yet).
     let mut olds: Vec<OldKey> = Vec::new();
     if target.strategy == Strategy::InPlace {
         if let Some(c) = view.current_set() {
             if let Some(prev) = &c.previous {
+                // The update put the new key in; a later record (a retirement started over)
+                // counts from its own time.
+                let updated = c.set.updated.or(c.set.created);
+                let recorded = obs.records.released.get(prev).copied();
                 olds.push(OldKey {
                     key: prev.clone(),
                     set_id: None,
-                    cutover: c.set.updated.or(c.set.created),
+                    cutover: match (updated, recorded) {
+                        (Some(u), Some(r)) => Some(u.max(r)),
+                        (u, r) => u.or(r),
+                    },
                     set_last_used: None,
                 });
             }
@@ -719,12 +1000,13 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
                 // A set this tool made, or one whose key this tool retired (its records are
                 // still on the user: a retirement cut short). A hand-made set's key may just
                 // be mistyped in adopt_keys: that is reported, never acted on.
-                let retired_here = obs.deactivated.contains_key(k) || obs.released.contains_key(k);
+                let retired_here =
+                    obs.records.deactivated.contains_key(k) || obs.records.released.contains_key(k);
                 match &s.link {
                     Link::Description(_) => {
                         plan.actions.push(Action::DeleteSet { set_id: s.set.id.clone(), key: k.clone() })
                     }
-                    Link::Adopted(_) if retired_here => {
+                    Link::Adopted(_) | Link::Api(_) if retired_here => {
                         plan.actions.push(Action::DeleteSet { set_id: s.set.id.clone(), key: k.clone() })
                     }
                     _ => plan.notes.push(format!(
@@ -738,6 +1020,7 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
             // set that replaced it appeared.
             let next_created = view.sets.get(i + 1).and_then(|n| n.set.created);
             let cutover = obs
+                .records
                 .released
                 .get(k)
                 .map(|r| next_created.map_or(*r, |n| n.max(*r)));
@@ -766,14 +1049,29 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
             .unwrap_or_else(|| target.credential_id.clone().unwrap_or_default());
         match access.status {
             KeyStatus::Active => {
-                let Some(cutover) = cutover else {
+                // An old key is never deactivated before its cutover plus the settle window,
+                // whatever retire_after_days says.
+                let grace = Duration::days(target.retire_after_days.into()).max(settle);
+                // People win: a key active again after this tool deactivated it stays
+                // active; its retirement starts over from now.
+                let reactivated = obs.records.deactivated.contains_key(&k);
+                if reactivated {
+                    plan.notes.push(format!(
+                        "key {k} of {label} is active again after soracom-key-rotator deactivated it; \
+                         it is left active and its retirement starts over"
+                    ));
+                    plan.actions.push(Action::Unrecord {
+                        key: k.clone(),
+                        mark: Mark::Deactivated,
+                    });
+                }
+                let Some(cutover) = cutover.filter(|_| !reactivated) else {
                     // No record of when references left (an interrupted run, or a set from
-                    // before this tool): start the grace period now.
+                    // before this tool), or a re-activation: the grace period starts now.
                     record(plan, &k, Mark::Released);
-                    let due = now.saturating_add(Duration::days(target.retire_after_days.into()));
                     plan.upcoming.push(Upcoming {
                         step: format!("deactivate key {k} of {label}"),
-                        due,
+                        due: now.saturating_add(grace),
                     });
                     continue;
                 };
@@ -792,7 +1090,7 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
                     ));
                     continue;
                 }
-                let due = cutover.saturating_add(Duration::days(target.retire_after_days.into()));
+                let due = cutover.saturating_add(grace);
                 if now >= due {
                     plan.actions.push(Action::Deactivate {
                         key: k,
@@ -812,7 +1110,20 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
                 };
                 // Without the record (deactivated by hand, or the record failed), the delay
                 // counts from the first run that sees the key inactive: never cut short.
-                let Some(since) = obs.deactivated.get(&k).copied() else {
+                // A record older than the key's last use is stale: the key was active again
+                // after it (someone re-activated it, then deactivated it again), so the delay
+                // counts from now, never from the old record.
+                let stale = |since: &OffsetDateTime| {
+                    access.last_used.as_ref().is_some_and(|u| u.at > *since)
+                };
+                let recorded = obs.records.deactivated.get(&k).copied();
+                let Some(since) = recorded.filter(|t| !stale(t)) else {
+                    if recorded.is_some() {
+                        plan.notes.push(format!(
+                            "key {k} of {label} was used after it was recorded inactive; its delete \
+                             delay starts over"
+                        ));
+                    }
                     record(plan, &k, Mark::Deactivated);
                     let due = now.saturating_add(Duration::days(target.delete_after_days.into()));
                     plan.upcoming.push(Upcoming { step: what, due });
@@ -829,15 +1140,21 @@ fn retire(target: &Target, obs: &Observed, view: &View, now: OffsetDateTime, pla
     }
 }
 
-/// Records of keys that are gone and that no owned set names: nothing needs them any more.
+/// Records of keys that are gone and that no owned set names (cutover, deactivation, the
+/// key's own record): nothing needs them any more.
 fn forget_stale(obs: &Observed, view: &View, plan: &mut Plan) {
     let named: BTreeSet<&AccessKeyId> = view
         .sets
         .iter()
         .flat_map(|s| s.link.key().into_iter().chain(s.previous.as_ref()))
         .collect();
-    let recorded: BTreeSet<&AccessKeyId> =
-        obs.released.keys().chain(obs.deactivated.keys()).collect();
+    let recorded: BTreeSet<&AccessKeyId> = obs
+        .records
+        .released
+        .keys()
+        .chain(obs.records.deactivated.keys())
+        .chain(obs.records.keys.keys())
+        .collect();
     for k in recorded {
         let exists = obs.keys.iter().any(|x| &x.id == k);
         let deleted_here = plan.actions.iter().any(|a| {
@@ -904,16 +1221,10 @@ fn blocked(
     }
 }
 
-fn only_our_verification(k: &AccessKey) -> bool {
-    match &k.last_used {
-        None => true,
-        Some(u) => u.service == "sts" && u.at <= k.created.saturating_add(ORPHAN_USE_WINDOW),
-    }
-}
-
 fn decide(
     target: &Target,
     obs: &Observed,
+    view: &View,
     current: Option<&Current>,
     basis: Option<OffsetDateTime>,
     now: OffsetDateTime,
@@ -929,6 +1240,26 @@ fn decide(
         };
     }
     let Some(current) = current else {
+        // In place, a fixed set whose key is missing or inactive breaks every reference at
+        // once: it gets a new key now.
+        if let Some(broken) = target
+            .credential_id
+            .as_ref()
+            .and_then(|id| view.sets.iter().find(|s| &s.set.id == id))
+        {
+            return Due {
+                now: true,
+                reason: format!(
+                    "credential set {} holds a key that is {}: it gets a new, verified key",
+                    broken.set.id,
+                    match broken.key_state {
+                        KeyState::Missing => "gone",
+                        _ => "not active",
+                    }
+                ),
+                next: None,
+            };
+        }
         let first = match &target.credential_id {
             Some(id) => format!("credential set {id} does not exist; create it by hand once"),
             None => format!(
@@ -1041,6 +1372,13 @@ mod tests {
         }
     }
 
+    /// K2, created a minute after a run announced it `hours` ago, never used.
+    fn announced_key(hours: i64) -> AccessKey {
+        let mut k = key(K2, 0, KeyStatus::Active, None);
+        k.created = NOW - Duration::hours(hours) + Duration::minutes(1);
+        k
+    }
+
     fn set(id: &str, days_old: i64, linked: Option<&str>) -> CredentialSet {
         CredentialSet {
             id: id.into(),
@@ -1051,6 +1389,7 @@ mod tests {
             created: Some(NOW - Duration::days(days_old) + Duration::minutes(1)),
             updated: None,
             last_used: None,
+            api_key: None,
         }
     }
 
@@ -1089,6 +1428,15 @@ mod tests {
                 }
                 Action::Rotate { new_set_id } => format!("rotate {new_set_id}"),
                 Action::Forget { key } => format!("forget {}", &key.as_str()[16..]),
+                Action::Unrecord { key, mark } => {
+                    format!("unrecord {mark:?} {}", &key.as_str()[16..])
+                }
+                Action::ForgetRun { tag } => {
+                    format!("forget-run {}", tag.rsplit(':').next().unwrap_or(tag))
+                }
+                Action::MarkHeld { key, set_id } => {
+                    format!("held {} {set_id}", &key.as_str()[16..])
+                }
                 Action::RotateInPlace { set_id, previous } => format!(
                     "in-place {set_id} prev {}",
                     previous.as_ref().map(|k| &k.as_str()[16..]).unwrap_or("-")
@@ -1126,6 +1474,32 @@ mod tests {
         current: Option<&'static str>,
         actions: &'static [&'static str],
         refused: bool,
+        records: crate::records::Records,
+    }
+
+    /// Records: K2 in flight since `hours` ago.
+    fn in_flight(hours: i64) -> crate::records::Records {
+        let mut r = crate::records::Records::default();
+        r.keys.insert(
+            AccessKeyId::new(K2),
+            KeyRecord::InFlight {
+                since: NOW - Duration::hours(hours),
+                set_id: "p-261128".into(),
+            },
+        );
+        r
+    }
+
+    /// Records: a run announced a key `hours` ago, when the user had only K1.
+    fn announced(hours: i64) -> crate::records::Records {
+        crate::records::Records {
+            creating: vec![crate::records::Creating {
+                run: "r1".into(),
+                since: NOW - Duration::hours(hours),
+                existing: vec![AccessKeyId::new(K1)],
+            }],
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -1141,6 +1515,7 @@ mod tests {
                 current: Some("p-220810"),
                 actions: &[],
                 refused: false,
+                records: Default::default(),
             },
             Case {
                 name: "key past max age: rotate and repoint every reference",
@@ -1152,6 +1527,7 @@ mod tests {
                 current: Some("p-220810"),
                 actions: &["rotate p-261128", "repoint g1 p-220810>p-261128", "repoint g2 p-220810>p-261128"],
                 refused: false,
+                records: Default::default(),
             },
             Case {
                 name: "forced rotation on a day whose ids are taken gets -3",
@@ -1163,6 +1539,7 @@ mod tests {
                 current: Some("p-261128"),
                 actions: &["rotate p-261128-3", "repoint g1 p-261128>p-261128-3", "record Released AAA1"],
                 refused: false,
+                records: Default::default(),
             },
             Case {
                 name: "both slots active, other key used elsewhere: refuse, touch nothing",
@@ -1177,9 +1554,10 @@ mod tests {
                 current: Some("p-220810"),
                 actions: &[],
                 refused: true,
+                records: Default::default(),
             },
             Case {
-                name: "inactive key retired by the tool makes room",
+                name: "inactive key retired by the tool makes room once its delete delay passed",
                 keys: vec![key(K1, 200, KeyStatus::Inactive, None), key(K2, 100, KeyStatus::Active, Some(("iot", 5)))],
                 sets: vec![set("p-220510", 200, Some(K1)), set("p-220810", 100, Some(K2))],
                 slots: vec![funnel("g1", "p-220810")],
@@ -1193,6 +1571,37 @@ mod tests {
                     "record Released AAA2",
                 ],
                 refused: false,
+                records: crate::records::Records {
+                    deactivated: [(AccessKeyId::new(K1), NOW - Duration::days(8))].into_iter().collect(),
+                    ..Default::default()
+                },
+            },
+            Case {
+                name: "making room never deletes a key sooner than delete_after_days after deactivation",
+                keys: vec![key(K1, 200, KeyStatus::Inactive, None), key(K2, 100, KeyStatus::Active, Some(("iot", 5)))],
+                sets: vec![set("p-220510", 200, Some(K1)), set("p-220810", 100, Some(K2))],
+                slots: vec![funnel("g1", "p-220810")],
+                force: false,
+                due: true,
+                current: Some("p-220810"),
+                actions: &[],
+                refused: true,
+                records: crate::records::Records {
+                    deactivated: [(AccessKeyId::new(K1), NOW - Duration::days(2))].into_iter().collect(),
+                    ..Default::default()
+                },
+            },
+            Case {
+                name: "an inactive key without the tool's record does not make room: its delay starts",
+                keys: vec![key(K1, 200, KeyStatus::Inactive, None), key(K2, 100, KeyStatus::Active, Some(("iot", 5)))],
+                sets: vec![set("p-220510", 200, Some(K1)), set("p-220810", 100, Some(K2))],
+                slots: vec![funnel("g1", "p-220810")],
+                force: false,
+                due: true,
+                current: Some("p-220810"),
+                actions: &["record Deactivated AAA1"],
+                refused: true,
+                records: Default::default(),
             },
             Case {
                 name: "inactive key whose set is still referenced does not make room",
@@ -1204,10 +1613,23 @@ mod tests {
                 current: Some("p-220810"),
                 actions: &["repoint g2 p-220510>p-220810", "record Released AAA1"],
                 refused: true,
+                records: Default::default(),
             },
             Case {
-                name: "key newer than the current set, used only by our STS check: orphan",
-                keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, Some(("sts", 1)))],
+                name: "a key created by hand minutes ago, used only by STS: foreign, left alone",
+                keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, Some(("sts", 0)))],
+                sets: vec![set("p-261029", 30, Some(K1))],
+                slots: vec![funnel("g1", "p-261029")],
+                force: false,
+                due: false,
+                current: Some("p-261029"),
+                actions: &[],
+                refused: false,
+                records: Default::default(),
+            },
+            Case {
+                name: "the tool's key in flight longer than a run can take, held by no set: orphan",
+                keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, Some(("sts", 0)))],
                 sets: vec![set("p-261029", 30, Some(K1))],
                 slots: vec![funnel("g1", "p-261029")],
                 force: false,
@@ -1215,6 +1637,55 @@ mod tests {
                 current: Some("p-261029"),
                 actions: &["orphan AAA2"],
                 refused: false,
+                records: in_flight(3),
+            },
+            Case {
+                name: "the tool's key in flight for less than a run can take: a run is at work, nothing is done",
+                keys: vec![key(K1, 100, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, Some(("sts", 0)))],
+                sets: vec![set("p-220810", 100, Some(K1))],
+                slots: vec![funnel("g1", "p-220810")],
+                force: false,
+                due: true,
+                current: Some("p-220810"),
+                actions: &[],
+                refused: true,
+                records: in_flight(1),
+            },
+            Case {
+                name: "a run that announced a key and died: the never-used new key is an orphan",
+                keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), announced_key(3)],
+                sets: vec![set("p-261029", 30, Some(K1))],
+                slots: vec![funnel("g1", "p-261029")],
+                force: false,
+                due: false,
+                current: Some("p-261029"),
+                actions: &["orphan AAA2", "forget-run r1"],
+                refused: false,
+                records: announced(3),
+            },
+            Case {
+                name: "a key created long after a dead run's announcement is not that run's",
+                keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, None)],
+                sets: vec![set("p-261029", 30, Some(K1))],
+                slots: vec![funnel("g1", "p-261029")],
+                force: false,
+                due: false,
+                current: Some("p-261029"),
+                actions: &["forget-run r1"],
+                refused: false,
+                records: announced(3),
+            },
+            Case {
+                name: "an announced run's key that has been used is not the run's: left alone",
+                keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, Some(("s3", 0)))],
+                sets: vec![set("p-261029", 30, Some(K1))],
+                slots: vec![funnel("g1", "p-261029")],
+                force: false,
+                due: false,
+                current: Some("p-261029"),
+                actions: &["forget-run r1"],
+                refused: false,
+                records: announced(3),
             },
             Case {
                 name: "unlinked key used by another service is left alone",
@@ -1226,6 +1697,7 @@ mod tests {
                 current: Some("p-261029"),
                 actions: &[],
                 refused: false,
+                records: Default::default(),
             },
             Case {
                 name: "unlinked key older than the current set is not an orphan",
@@ -1237,17 +1709,19 @@ mod tests {
                 current: Some("p-261029"),
                 actions: &[],
                 refused: false,
+                records: Default::default(),
             },
             Case {
                 name: "crash after CreateAccessKey next to a hand-made set: orphan found, old key linked",
-                keys: vec![key(K1, 100, KeyStatus::Active, None), key(K2, 0, KeyStatus::Active, Some(("sts", 1)))],
+                keys: vec![key(K1, 100, KeyStatus::Active, None), announced_key(3)],
                 sets: vec![set("p-220810", 99, None)],
                 slots: vec![funnel("g1", "p-220810")],
                 force: false,
                 due: true,
                 current: Some("p-220810"),
-                actions: &["orphan AAA2", "rotate p-261128", "repoint g1 p-220810>p-261128"],
+                actions: &["orphan AAA2", "forget-run r1", "rotate p-261128", "repoint g1 p-220810>p-261128"],
                 refused: false,
+                records: announced(3),
             },
             Case {
                 name: "unfinished cutover is resumed without a new key",
@@ -1259,6 +1733,7 @@ mod tests {
                 current: Some("p-261128"),
                 actions: &["repoint g2 p-220810>p-261128", "record Released AAA1"],
                 refused: false,
+                records: Default::default(),
             },
             Case {
                 name: "a reference to a set whose key is gone is repaired",
@@ -1270,6 +1745,7 @@ mod tests {
                 current: Some("p-261118"),
                 actions: &["repoint g1 p-220810>p-261118"],
                 refused: false,
+                records: Default::default(),
             },
             Case {
                 name: "no set at all: nothing due, and no key is touched",
@@ -1281,6 +1757,7 @@ mod tests {
                 current: None,
                 actions: &[],
                 refused: false,
+                records: Default::default(),
             },
             Case {
                 name: "sets whose ids only contain the prefix are not ours",
@@ -1292,6 +1769,7 @@ mod tests {
                 current: Some("p-220810"),
                 actions: &["rotate p-261128", "repoint g1 p-220810>p-261128"],
                 refused: false,
+                records: Default::default(),
             },
             Case {
                 name: "an adopted set's references move with the rotation",
@@ -1303,6 +1781,7 @@ mod tests {
                 current: Some("hand"),
                 actions: &["rotate p-261128", "repoint g1 hand>p-261128"],
                 refused: false,
+                records: Default::default(),
             },
             Case {
                 name: "every set's key missing while references exist: rotation repairs",
@@ -1314,6 +1793,7 @@ mod tests {
                 current: None,
                 actions: &["rotate p-261128", "repoint g1 p-220810>p-261128"],
                 refused: false,
+                records: Default::default(),
             },
         ];
         for c in cases {
@@ -1321,8 +1801,7 @@ mod tests {
                 keys: c.keys,
                 sets: c.sets,
                 slots: c.slots,
-                deactivated: Default::default(),
-                released: Default::default(),
+                records: c.records,
             };
             let p = plan(
                 &target(),
@@ -1373,8 +1852,11 @@ mod tests {
             ],
             sets: vec![set("p-220810", 100, Some(K1))],
             slots: vec![],
-            deactivated: Default::default(),
-            released: Default::default(),
+            records: crate::records::Records {
+                deactivated: Default::default(),
+                released: Default::default(),
+                ..Default::default()
+            },
         };
         let p = plan(&target(), &obs, NOW, Mode::Reconcile);
         let r = p.refusal.unwrap_or_default();
@@ -1398,8 +1880,11 @@ mod tests {
             keys: vec![key(K1, 10, KeyStatus::Active, None)],
             sets: vec![set("p-220810", 500, None)],
             slots: vec![],
-            deactivated: Default::default(),
-            released: Default::default(),
+            records: crate::records::Records {
+                deactivated: Default::default(),
+                released: Default::default(),
+                ..Default::default()
+            },
         };
         let p = plan(&target(), &obs, NOW, Mode::Reconcile);
         let cur = p.current.unwrap_or_else(|| panic!("no current"));
@@ -1449,11 +1934,14 @@ mod tests {
                 keys,
                 sets: vec![old, new],
                 slots: vec![funnel("g1", "p-261120")],
-                deactivated,
-                // The references left the old set when the new one was created.
-                released: [(AccessKeyId::new(K1), NOW - Duration::days(r.cutover_days))]
-                    .into_iter()
-                    .collect(),
+                records: crate::records::Records {
+                    deactivated,
+                    // The references left the old set when the new one was created.
+                    released: [(AccessKeyId::new(K1), NOW - Duration::days(r.cutover_days))]
+                        .into_iter()
+                        .collect(),
+                    ..Default::default()
+                },
             },
         )
     }
@@ -1727,8 +2215,11 @@ mod tests {
             ],
             sets: vec![fixed.clone()],
             slots: slots.clone(),
-            deactivated: Default::default(),
-            released: Default::default(),
+            records: crate::records::Records {
+                deactivated: Default::default(),
+                released: Default::default(),
+                ..Default::default()
+            },
         };
         let p = plan(&t, &obs, NOW, Mode::Reconcile);
         assert_eq!(summary(&p), ["deactivate AAA1 fixed"]);
@@ -1742,8 +2233,11 @@ mod tests {
             ],
             sets: vec![fixed],
             slots,
-            deactivated: [(AccessKeyId::new(K1), NOW)].into_iter().collect(),
-            released: Default::default(),
+            records: crate::records::Records {
+                deactivated: [(AccessKeyId::new(K1), NOW)].into_iter().collect(),
+                released: Default::default(),
+                ..Default::default()
+            },
         };
         let p = plan(&t, &obs, later, Mode::Reconcile);
         assert_eq!(summary(&p), ["room AAA1 -", "in-place fixed prev AAA2"]);
@@ -1767,7 +2261,8 @@ mod tests {
         // The new set appeared 8 days ago, but the interrupted cutover finished only a day
         // ago: use of the old key and set 2 days ago is the cutover itself, not a stranger.
         let (t, mut obs) = retire_world(&c);
-        obs.released
+        obs.records
+            .released
             .insert(AccessKeyId::new(K1), NOW - Duration::days(1));
         let p = plan(&t, &obs, NOW, Mode::Reconcile);
         assert!(p.blocked.is_empty(), "{:?}", p.blocked);
@@ -1779,7 +2274,7 @@ mod tests {
             .map(|u| u.due);
         assert_eq!(deactivate, Some(NOW + Duration::days(6)));
         // With no record at all, it is recorded now and the grace period starts now.
-        obs.released.clear();
+        obs.records.released.clear();
         let p = plan(&t, &obs, NOW, Mode::Reconcile);
         assert_eq!(summary(&p), ["record Released AAA1"]);
         let deactivate = p
@@ -1807,7 +2302,7 @@ mod tests {
         };
         let (t, mut obs) = retire_world(&c);
         obs.keys.retain(|k| k.id.as_str() != K1);
-        obs.released.clear();
+        obs.records.released.clear();
         // A mistyped adopt_keys also looks like this: report, never delete.
         let p = plan(&t, &obs, NOW, Mode::Reconcile);
         assert!(summary(&p).is_empty(), "{:?}", summary(&p));
@@ -1817,9 +2312,125 @@ mod tests {
             p.notes
         );
         // The tool's own record of retiring that key makes it certain.
-        obs.deactivated
+        obs.records
+            .deactivated
             .insert(AccessKeyId::new(K1), NOW - Duration::days(10));
         let p = plan(&t, &obs, NOW, Mode::Reconcile);
         assert_eq!(summary(&p), ["delete-set p-260801"]);
+    }
+
+    #[test]
+    fn deactivation_never_comes_before_the_cutover_plus_the_settle_window() {
+        let c = Retire {
+            name: "",
+            cutover_days: 0,
+            k1: k1(KeyStatus::Active, None),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &[],
+            blocked: false,
+            upcoming: 0,
+        };
+        let (mut t, obs) = retire_world(&c);
+        t.retire_after_days = 0;
+        // Cutover a minute from NOW (when the new set appeared): the settle window (60
+        // minutes) runs from there.
+        let p = plan(&t, &obs, NOW, Mode::Reconcile);
+        assert!(
+            !summary(&p).iter().any(|a| a.starts_with("deactivate")),
+            "{:?}",
+            summary(&p)
+        );
+        let due = p.upcoming.iter().find(|u| u.step.starts_with("deactivate"));
+        assert_eq!(due.map(|u| u.due), Some(NOW + Duration::minutes(61)));
+        let p = plan(&t, &obs, NOW + Duration::minutes(62), Mode::Reconcile);
+        assert_eq!(summary(&p), ["deactivate AAA1 p-260801"]);
+    }
+
+    #[test]
+    fn people_win_and_stale_records_never_shorten_a_delay() {
+        // The tool deactivated K1; a person turned it back on.
+        let c = Retire {
+            name: "",
+            cutover_days: 20,
+            k1: k1(KeyStatus::Active, Some(1)),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: Some(5),
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &[],
+            blocked: false,
+            upcoming: 0,
+        };
+        let (t, obs) = retire_world(&c);
+        let p = plan(&t, &obs, NOW, Mode::Reconcile);
+        assert_eq!(
+            summary(&p),
+            ["unrecord Deactivated AAA1", "record Released AAA1"],
+            "left active, its retirement starts over"
+        );
+        assert!(
+            p.blocked.is_empty(),
+            "use before the new cutover is not held against it"
+        );
+        assert!(
+            p.notes.iter().any(|n| n.contains("active again")),
+            "{:?}",
+            p.notes
+        );
+        // Inactive again, with a record older than its last use: the record is stale.
+        let c = Retire {
+            k1: k1(KeyStatus::Inactive, Some(2)),
+            deactivated_days: Some(10),
+            ..c
+        };
+        let (t, obs) = retire_world(&c);
+        let p = plan(&t, &obs, NOW, Mode::Reconcile);
+        assert_eq!(
+            summary(&p),
+            ["record Deactivated AAA1"],
+            "the delay counts from now"
+        );
+    }
+
+    #[test]
+    fn what_soracom_reports_wins_and_other_types_are_never_ours() {
+        let mut t = target();
+        t.adopt.clear();
+        // The description is forged to name K2; SORACOM says the set holds K1.
+        let mut s1 = set("p-260801", 120, Some(K2));
+        s1.api_key = Some(AccessKeyId::new(K1));
+        let mut role = set("p-261101", 20, None);
+        role.kind = "aws-iam-role-credentials".into();
+        let obs = Observed {
+            keys: vec![
+                key(K1, 120, KeyStatus::Active, Some(("iot", 1))),
+                key(K2, 30, KeyStatus::Active, Some(("s3", 1))),
+            ],
+            sets: vec![s1, role],
+            slots: vec![funnel("g1", "p-260801")],
+            ..Default::default()
+        };
+        let view = resolve(&t, &obs, NOW);
+        assert_eq!(view.sets.len(), 1, "the role set is not ours");
+        assert_eq!(view.sets[0].link, Link::Api(AccessKeyId::new(K1)));
+        assert!(
+            view.notes
+                .iter()
+                .any(|n| n.contains("aws-iam-role-credentials")),
+            "{:?}",
+            view.notes
+        );
+        assert!(
+            view.notes
+                .iter()
+                .any(|n| n.contains("AKIA************AAA2")),
+            "K2 is someone else's, reported: {:?}",
+            view.notes
+        );
     }
 }

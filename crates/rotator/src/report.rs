@@ -160,12 +160,7 @@ impl RunReport {
 fn render_plan(out: &mut String, plan: &Plan) {
     match &plan.current {
         Some(c) => {
-            let key = match &c.link {
-                Link::Description(k) => format!("key {k}"),
-                Link::Adopted(k) => format!("key {k} (from adopt_keys)"),
-                Link::Evidence(k) => format!("key {k} (linked by evidence)"),
-                Link::Unknown => "key unknown".to_string(),
-            };
+            let key = describe_link(&c.link);
             let age = c
                 .age_days
                 .map(|d| format!(", {d} days old"))
@@ -203,6 +198,17 @@ fn render_plan(out: &mut String, plan: &Plan) {
     }
     for n in &plan.notes {
         out.push_str(&format!("  note: {n}\n"));
+    }
+}
+
+/// Which key a set holds, and how that is known.
+pub fn describe_link(link: &Link) -> String {
+    match link {
+        Link::Api(k) => format!("key {k} (reported by SORACOM)"),
+        Link::Description(k) => format!("key {k} (named in its description)"),
+        Link::Adopted(k) => format!("key {k} (from adopt_keys)"),
+        Link::Evidence(k) => format!("key {k} (linked by evidence)"),
+        Link::Unknown => "key unknown".to_string(),
     }
 }
 
@@ -257,6 +263,24 @@ pub fn describe(a: &Action) -> String {
         }
         Action::Forget { key } => {
             format!("remove the records of access key {key}, which no longer exists")
+        }
+        Action::Unrecord {
+            key,
+            mark: Mark::Deactivated,
+        } => {
+            format!("remove the record that key {key} is inactive: it is active again")
+        }
+        Action::Unrecord {
+            key,
+            mark: Mark::Released,
+        } => {
+            format!("remove the cutover record of key {key}: its set is referenced again")
+        }
+        Action::ForgetRun { tag } => {
+            format!("remove the record {tag} of a run that ended")
+        }
+        Action::MarkHeld { key, set_id } => {
+            format!("record that credential set {set_id} holds access key {key}")
         }
     }
 }

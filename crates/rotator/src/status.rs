@@ -136,7 +136,7 @@ pub struct TargetError {
 
 /// The status of one target at `now`. Pure.
 pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetStatus {
-    let view = resolve(target, obs);
+    let view = resolve(target, obs, now);
     let p = plan(target, obs, now, Mode::Reconcile);
     let holder = |k: &AccessKeyId| {
         view.sets
@@ -154,8 +154,8 @@ pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetSta
             age_days: (now - k.created).whole_days(),
             last_used: k.last_used.clone(),
             set: holder(&k.id),
-            deactivated: obs.deactivated.get(&k.id).copied(),
-            released: obs.released.get(&k.id).copied(),
+            deactivated: obs.records.deactivated.get(&k.id).copied(),
+            released: obs.records.released.get(&k.id).copied(),
         })
         .collect();
     let mut compliance: Vec<Finding> = keys
@@ -272,12 +272,7 @@ impl StatusReport {
             }
             out.push_str("  credential sets:\n");
             for s in &t.sets {
-                let key = match &s.link {
-                    Link::Description(k) => format!("key {k}"),
-                    Link::Adopted(k) => format!("key {k} (adopt_keys)"),
-                    Link::Evidence(k) => format!("key {k} (by evidence)"),
-                    Link::Unknown => "key unknown".into(),
-                };
+                let key = crate::report::describe_link(&s.link);
                 let used = s.last_used.map(fmt_time).unwrap_or_else(|| "never".into());
                 out.push_str(&format!(
                     "    {}{} created {}, last used {used}, {key} ({:?})\n",

@@ -61,6 +61,9 @@ pub enum AwsFaultKind {
     /// replaced by another of the same length: the client holds a key id with a wrong
     /// secret (what a registration that sends a wrong secret looks like to IAM).
     AlterSecret,
+    /// Wait this long, then forward and relay as usual: holds the client at this call
+    /// (for a test that acts meanwhile, as a second run or a person would).
+    Delay(Duration),
 }
 
 /// The longest a `Hang` or `SucceedThenHang` call holds its connection.
@@ -79,7 +82,8 @@ impl AwsFaultKind {
             | AwsFaultKind::SucceedThenDrop
             | AwsFaultKind::Hang
             | AwsFaultKind::SucceedThenHang
-            | AwsFaultKind::AlterSecret => None,
+            | AwsFaultKind::AlterSecret
+            | AwsFaultKind::Delay(_) => None,
         }
     }
 }
@@ -376,6 +380,13 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
             shared.state().held += 1;
             tokio::time::sleep(HOLD_LIMIT).await;
             return;
+        }
+        Some(AwsFaultKind::Delay(d)) => {
+            tokio::time::sleep(d.min(HOLD_LIMIT)).await;
+            Some(match forward(&shared, &req).await {
+                Ok(response) => response,
+                Err(e) => upstream_failed(&e),
+            })
         }
         Some(AwsFaultKind::AlterSecret) => Some(match forward(&shared, &req).await {
             Ok(mut response) => {

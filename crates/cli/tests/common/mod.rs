@@ -27,8 +27,6 @@ use time::OffsetDateTime;
 pub const PREFIX: &str = "aws-soracom-funnel-sample";
 pub const AUTH_KEY_ID: &str = "keyId-e2e-test";
 pub const AUTH_KEY: &str = "secret-e2e-soracom-auth-key-0123456789";
-/// How far the world's epoch is ahead of the real time when the world is made.
-pub const EPOCH_LEAD: time::Duration = time::Duration::minutes(10);
 /// Longest a run of the binary may take in a test.
 pub const RUN_LIMIT: Duration = Duration::from_secs(180);
 /// Writes the emulator sees; everything else is a read or auth.
@@ -56,12 +54,44 @@ pub struct World {
     aws_key: (String, String),
     /// The world's epoch: `--now` of a run is this plus the days travelled.
     t0: OffsetDateTime,
-    /// Days travelled.
-    day: Mutex<i64>,
+    /// How far the world's clock has travelled from its epoch.
+    offset: Mutex<time::Duration>,
     /// Runs' effects and the test's uses of keys and sets.
     track: Mutex<Tracker>,
     /// Whether a `LimitExceeded` from IAM itself is what the scenario is about.
     limit_exceeded_expected: std::sync::atomic::AtomicBool,
+}
+
+/// A run of the binary started in the background.
+pub struct Spawned {
+    child: tokio::process::Child,
+    args: Vec<String>,
+    snapshot: Snapshot,
+}
+
+/// Polls `f` every 20 ms for at most `limit`; whether it became true.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    mut f: impl FnMut() -> F,
+) -> bool {
+    let start = tokio::time::Instant::now();
+    for _ in 0..100_000 {
+        if f().await {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// Which side holds the call a killed run dies at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    Soracom,
+    Aws,
 }
 
 /// What one run of the binary gave.
@@ -163,10 +193,9 @@ impl World {
         let ledger = Ledger::new();
         ledger.add(AUTH_KEY);
         ledger.add(aws_key.1.clone());
-        // The epoch is a little ahead of the real time, so that what the test arranges in
-        // moto and the emulator right after making the world (at real time) is dated
-        // before the world's day 0, as it would be in production.
-        let now = OffsetDateTime::now_utc() + EPOCH_LEAD;
+        // The epoch is the real time the world is made (to the second): moto's and the
+        // emulator's clocks agree with the world's, as IAM's and the run's do in production.
+        let now = OffsetDateTime::now_utc();
         let t0 = now.replace_nanosecond(0).unwrap_or(now);
         let w = World {
             emu,
@@ -178,7 +207,7 @@ impl World {
             clocked,
             aws_key,
             t0,
-            day: Mutex::new(0),
+            offset: Mutex::new(time::Duration::ZERO),
             track: Mutex::default(),
             limit_exceeded_expected: Default::default(),
         };
@@ -201,27 +230,49 @@ impl World {
         managed_id(self.time(days))
     }
 
+    /// The managed id the tool gives a set it creates at the world's current time.
+    pub fn current_id(&self) -> String {
+        managed_id(self.t0 + *lock(&self.offset))
+    }
+
     /// The `--now` runs get when they name none.
     pub fn now(&self) -> String {
-        self.at(*lock(&self.day))
+        rfc3339(self.t0 + *lock(&self.offset))
     }
 
     /// Moves the world's clock to `days` after its epoch: runs that name no `--now` get that
     /// time, the emulator's clock shows it, and a clocked moto moves with it. Returns it.
     pub fn travel(&self, days: i64) -> String {
+        self.travel_by(time::Duration::days(days))
+    }
+
+    /// As [`World::travel`], to `hours` after the epoch.
+    pub fn travel_hours(&self, hours: i64) -> String {
+        self.travel_by(time::Duration::hours(hours))
+    }
+
+    /// Moves the world's clock to `offset` after its epoch.
+    pub fn travel_by(&self, offset: time::Duration) -> String {
         if let Some(moto) = &self.clocked {
-            moto.set_offset(Duration::from_secs(days.max(0) as u64 * 86_400));
+            moto.set_offset(Duration::from_secs(offset.whole_seconds().max(0) as u64));
         }
-        *lock(&self.day) = days;
-        self.emu.set_now_ms(Some(ms(self.time(days))));
-        self.at(days)
+        *lock(&self.offset) = offset;
+        // The emulator's clock moves like moto's: real time plus the offset travelled.
+        self.emu
+            .set_clock_offset_ms((offset.whole_milliseconds()) as i64);
+        self.now()
+    }
+
+    /// How far the world's clock has travelled.
+    pub fn offset(&self) -> time::Duration {
+        *lock(&self.offset)
     }
 
     /// What moto records as the time of a call made now (its clock moves with a clocked
     /// world's travels).
     fn moto_now(&self) -> OffsetDateTime {
         let offset = match &self.clocked {
-            Some(_) => time::Duration::days(*lock(&self.day)),
+            Some(_) => *lock(&self.offset),
             None => time::Duration::ZERO,
         };
         OffsetDateTime::now_utc() + offset
@@ -265,6 +316,17 @@ impl World {
         let text = format!(
             "[soracom]\npage_size = 100\nretry_base_ms = 20\n{soracom}\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
              [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n{extra}\n",
+            self.user
+        );
+        std::fs::write(self.config_path(), text).expect("write config");
+    }
+
+    /// Writes the config with one target `funnel` for this world's user whose table, after
+    /// `name` and `iam_user`, is `target` (no prefix added: an in-place target, say).
+    pub fn write_config_target(&self, target: &str) {
+        let text = format!(
+            "[soracom]\npage_size = 100\nretry_base_ms = 20\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
+             [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\n{target}\n",
             self.user
         );
         std::fs::write(self.config_path(), text).expect("write config");
@@ -489,8 +551,16 @@ impl World {
 
     /// Whether credential set `id` belongs to the world's target, by what the written
     /// config says: its prefix's `<prefix>-<yymmdd>[-n]`, an `adopt` id, the in-place
-    /// `credential_id`.
+    /// `credential_id` — and only if it is not a set of another type.
     pub fn owns(&self, id: &str) -> bool {
+        // Only `aws-credentials` sets can be the target's, whatever their id.
+        if self
+            .emu
+            .credential(id)
+            .is_some_and(|c| c.kind != "aws-credentials")
+        {
+            return false;
+        }
         let text = std::fs::read_to_string(self.config_path()).unwrap_or_default();
         let doc: toml::Value = toml::from_str(&text).unwrap_or(toml::Value::Integer(0));
         let target = doc.get("targets").and_then(|t| t.get(0));
@@ -506,6 +576,83 @@ impl World {
             || field("credential_id").and_then(toml::Value::as_str) == Some(id)
     }
 
+    /// Runs the binary and kills it (SIGKILL) as soon as `side` holds a call back: a
+    /// faulted call (`SucceedThenHang`) was performed and its answer is being withheld.
+    /// Bounded: 60 s of 10 ms polls. Returns the run and whether a held call was seen.
+    pub async fn run_and_kill(&self, args: &[&str], side: Held, env_key: bool) -> (Run, bool) {
+        use tokio::io::AsyncReadExt;
+        let held = || match side {
+            Held::Soracom => self.emu.held(),
+            Held::Aws => self.proxy.held(),
+        };
+        let before = held();
+        let args = self.with_now(args);
+        let snapshot = self.snapshot().await;
+        let mut cmd = self.command_raw(&args, env_key);
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn the binary");
+        let mut out_pipe = child.stdout.take().expect("stdout");
+        let mut err_pipe = child.stderr.take().expect("stderr");
+        let out_task = tokio::spawn(async move {
+            let mut b = Vec::new();
+            let _ = out_pipe.read_to_end(&mut b).await;
+            b
+        });
+        let err_task = tokio::spawn(async move {
+            let mut b = Vec::new();
+            let _ = err_pipe.read_to_end(&mut b).await;
+            b
+        });
+        let mut seen = false;
+        for _ in 0..6_000 {
+            if held() > before {
+                seen = true;
+                let _ = child.start_kill();
+                break;
+            }
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let status = tokio::time::timeout(Duration::from_secs(120), child.wait())
+            .await
+            .expect("the binary ended")
+            .expect("wait");
+        let out = std::process::Output {
+            status,
+            stdout: out_task.await.unwrap_or_default(),
+            stderr: err_task.await.unwrap_or_default(),
+        };
+        (self.after_run(&args, snapshot, &out).await, seen)
+    }
+
+    /// Starts the binary in the background (with the world's `--now`); [`World::wait`]
+    /// collects it. For runs that overlap.
+    pub async fn spawn(&self, args: &[&str]) -> Spawned {
+        let args = self.with_now(args);
+        let snapshot = self.snapshot().await;
+        let mut cmd = self.command_raw(&args, true);
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let child = cmd.spawn().expect("spawn the binary");
+        Spawned {
+            child,
+            args,
+            snapshot,
+        }
+    }
+
+    /// Waits (bounded) for a run started with [`World::spawn`].
+    pub async fn wait(&self, s: Spawned) -> Run {
+        let out = tokio::time::timeout(RUN_LIMIT, s.child.wait_with_output())
+            .await
+            .expect("the binary finished within its limit")
+            .expect("the binary ran");
+        self.after_run(&s.args, s.snapshot, &out).await
+    }
+
     /// Runs and asserts the exit code, showing the output if it differs.
     pub async fn expect(&self, args: &[&str], code: i32) -> Run {
         let run = self.run(args).await;
@@ -515,6 +662,38 @@ impl World {
             run.code, run.stdout, run.stderr
         );
         run
+    }
+
+    /// Sets a tag on the world's user, as a person (or an earlier run) would.
+    pub async fn tag_user(&self, key: &str, value: &str) {
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .expect("tag");
+        self.iam
+            .client()
+            .tag_user()
+            .user_name(&self.user)
+            .tags(tag)
+            .send()
+            .await
+            .expect("tag the user");
+    }
+
+    /// The world's user's tags.
+    pub async fn user_tags(&self) -> Vec<(String, String)> {
+        self.iam
+            .client()
+            .list_user_tags()
+            .user_name(&self.user)
+            .send()
+            .await
+            .expect("list tags")
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()
     }
 
     pub async fn keys(&self) -> Vec<testkit::moto::KeyInfo> {

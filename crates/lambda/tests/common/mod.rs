@@ -35,6 +35,8 @@ pub struct World {
     pub webhook: Webhook,
     /// This world's secrets and what the handler returned, for the no-secret check.
     pub ledger: Ledger,
+    /// How far the function's clock is ahead of the real time.
+    offset: Mutex<time::Duration>,
 }
 
 /// The handler's logs in this test process, at the function's most verbose level.
@@ -181,6 +183,7 @@ impl World {
             topic_arn,
             webhook,
             ledger,
+            offset: Mutex::new(time::Duration::ZERO),
         };
         w.put_config().await;
         w
@@ -221,6 +224,20 @@ impl World {
         self.emu
             .add_group("test-1", funnel(&format!("{PREFIX}-220810")));
         id
+    }
+
+    /// The clock handed to the function: the real time plus the days travelled.
+    pub fn clock(&self) -> impl Fn() -> OffsetDateTime + Send + Sync + '_ {
+        move || OffsetDateTime::now_utc() + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves the function's clock (and the emulator's) to `days` from now.
+    pub fn travel(&self, days: i64) {
+        let offset = time::Duration::days(days);
+        *self.offset.lock().unwrap_or_else(|e| e.into_inner()) = offset;
+        let t = OffsetDateTime::now_utc() + offset;
+        self.emu
+            .set_now_ms(Some((t.unix_timestamp_nanos() / 1_000_000) as i64));
     }
 
     pub async fn key_count(&self) -> usize {

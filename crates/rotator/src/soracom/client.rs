@@ -25,7 +25,7 @@ mod authkeys;
 use crate::config::SoracomSettings;
 use crate::error::{Error, Result};
 use crate::model::CredentialSet;
-use crate::secret::{NewAccessKey, Secret};
+use crate::secret::{AccessKeyId, NewAccessKey, Secret};
 
 /// Longest backoff between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -35,8 +35,17 @@ const EXCERPT: usize = 120;
 /// 1,000 groups with their configuration); anything larger is refused, never buffered.
 pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
-/// Operations whose request body carries a secret (an AWS secret access key or an auth key).
-const SECRET_BEARING: &[&str] = &["auth", "createCredential", "updateCredential"];
+/// Operations whose request body may carry a secret: an AWS secret access key or an auth
+/// key, or — in a group's configuration or an event handler written back — a third
+/// party's value (a webhook URL, a password, a header) that happens to sit beside the
+/// reference.
+const SECRET_BEARING: &[&str] = &[
+    "auth",
+    "createCredential",
+    "updateCredential",
+    "putConfigurationParameters",
+    "updateEventHandler",
+];
 
 /// One SORACOM operation: its spec operationId and path template (the rate-limit scope).
 #[derive(Clone, Copy, Debug)]
@@ -124,7 +133,10 @@ impl SoracomClient {
     ) -> Result<SoracomClient> {
         // reqwest is built without a default crypto provider; ring is the one linked in.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // Redirects are never followed: they would carry the API key and token headers (and,
+        // on 307/308, a body with a secret) to wherever the answer points.
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.request_timeout)
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("soracom-key-rotator/", env!("CARGO_PKG_VERSION")))
@@ -492,10 +504,18 @@ fn one_line(text: &str, max: usize) -> String {
 
 fn decode<T: serde::de::DeserializeOwned>(op: &'static str, body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
+        // The parser's message may quote a value of the answer (a group's configuration
+        // holds third parties' secrets): only the kind of error and its position are kept.
         let what = if body.is_empty() {
             "empty body".to_string()
         } else {
-            format!("{e}")
+            let kind = match e.classify() {
+                serde_json::error::Category::Syntax => "not valid JSON",
+                serde_json::error::Category::Eof => "truncated JSON",
+                serde_json::error::Category::Data => "JSON of the wrong shape",
+                serde_json::error::Category::Io => "unreadable",
+            };
+            format!("{kind} (line {}, column {})", e.line(), e.column())
         };
         Error::SoracomBody { op, detail: what }
     })
@@ -540,10 +560,24 @@ struct WireCredential {
     create_date_time: Option<i64>,
     update_date_time: Option<i64>,
     last_used_date_time: Option<i64>,
+    /// For `aws-credentials`, SORACOM reports the access key id here (never the secret).
+    #[serde(default)]
+    credentials: Option<Value>,
 }
 
 impl From<WireCredential> for CredentialSet {
     fn from(w: WireCredential) -> CredentialSet {
+        let api_key = w
+            .credentials
+            .as_ref()
+            .and_then(|c| c.get("accessKeyId"))
+            .and_then(Value::as_str)
+            .filter(|k| {
+                (16..=128).contains(&k.len())
+                    && k.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            })
+            .map(AccessKeyId::new);
         CredentialSet {
             id: w.credentials_id,
             kind: w.kind,
@@ -551,6 +585,7 @@ impl From<WireCredential> for CredentialSet {
             created: timestamp(w.create_date_time),
             updated: timestamp(w.update_date_time),
             last_used: timestamp(w.last_used_date_time),
+            api_key,
         }
     }
 }

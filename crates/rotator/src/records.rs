@@ -1,0 +1,316 @@
+//! What this tool records on a target's IAM user, as user tags, so that every stage that
+//! spans runs lives in IAM rather than in a local file.
+//!
+//! - `soracom-key-rotator:released:<key id>` = time: the last reference left the set
+//!   holding the key (its cutover; the grace period counts from here).
+//! - `soracom-key-rotator:deactivated:<key id>` = time: this tool deactivated the key (the
+//!   delete delay counts from here).
+//! - `soracom-key-rotator:creating:<run id>` = `time/key-id/…`: a run is about to create a
+//!   key; the ids are the keys the user had just before. Written before `CreateAccessKey`,
+//!   so a run that dies before it hears the answer still leaves proof that the one new key
+//!   is its own.
+//! - `soracom-key-rotator:run:<run id>` = `time`: a run is rolling the target back; other
+//!   runs leave it alone meanwhile.
+//! - `<key id>` = `soracom-key-rotator/in-flight/time/set-id`, then
+//!   `soracom-key-rotator/held-by/set-id/time`: the key is this tool's, on its way into that
+//!   credential set, then held by it. The IAM console shows a user tag named after an
+//!   access key id as that key's description, so people see which key is the tool's and
+//!   which set holds it. `soracom-key-rotator/abandoned/time`: a failed rotation gave the
+//!   key up and is deleting it. A tag of that name written by a person (any other value) is theirs
+//!   and is left alone.
+//!
+//! Values use `/` between their parts: IAM allows it in tags, and a space would have to be
+//! encoded in the signed request in a way some IAM look-alikes check differently.
+//!
+//! Parsing is pure ([`Records::parse`]); tags that do not parse are ignored, never fatal.
+
+use std::collections::BTreeMap;
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::model::Mark;
+use crate::secret::AccessKeyId;
+
+/// The first word of the value of a key's own tag written by this tool.
+const OURS: &str = "soracom-key-rotator";
+/// Tag key prefix of a run's announcement that it is creating a key.
+const CREATING: &str = "soracom-key-rotator:creating:";
+/// Tag key prefix of a run's lease on a target while it rolls back.
+const LEASE: &str = "soracom-key-rotator:run:";
+
+/// What this tool recorded about one of its keys.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum KeyRecord {
+    /// Created by a rotation at `since`, on its way into `set_id`; the cutover is not done.
+    #[serde(rename_all = "camelCase")]
+    InFlight {
+        /// When the key was created.
+        #[serde(with = "time::serde::rfc3339")]
+        since: OffsetDateTime,
+        /// The credential set it is for.
+        set_id: String,
+    },
+    /// Given up by the run that created it (its rotation failed) and being deleted: no
+    /// run will use it, so a later run deletes it at once if the deletion failed.
+    #[serde(rename_all = "camelCase")]
+    Abandoned {
+        /// When it was given up.
+        #[serde(with = "time::serde::rfc3339")]
+        since: OffsetDateTime,
+    },
+    /// Held by `set_id` since `since`.
+    #[serde(rename_all = "camelCase")]
+    HeldBy {
+        /// The credential set holding it.
+        set_id: String,
+        /// Since when.
+        #[serde(with = "time::serde::rfc3339")]
+        since: OffsetDateTime,
+    },
+}
+
+/// A run's announcement that it is creating a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Creating {
+    /// The run's id (the tag key's suffix).
+    pub run: String,
+    /// When the run was about to create the key.
+    pub since: OffsetDateTime,
+    /// The keys the user had just before.
+    pub existing: Vec<AccessKeyId>,
+}
+
+/// Everything recorded on one user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Records {
+    /// When the last reference left each key's set.
+    pub released: BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// When each key was deactivated by this tool.
+    pub deactivated: BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// The tool's own keys and their state.
+    pub keys: BTreeMap<AccessKeyId, KeyRecord>,
+    /// Runs that announced they are creating a key.
+    pub creating: Vec<Creating>,
+    /// Runs holding a lease on the target (a rollback): their id and since when.
+    pub leases: Vec<(String, OffsetDateTime)>,
+    /// Keys a person described (a user tag named after the key id that this tool did not
+    /// write): never this tool's.
+    pub described: std::collections::BTreeSet<AccessKeyId>,
+}
+
+fn time(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+/// A time as a tag value (RFC 3339 uses only characters IAM allows in tags).
+pub fn stamp(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// Whether `s` has the shape of an access key id (the only tag keys named after a key).
+fn is_key_id(s: &str) -> bool {
+    (16..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+impl Records {
+    /// Reads the records out of a user's tags.
+    pub fn parse<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Records {
+        let mut out = Records::default();
+        for (key, value) in tags {
+            if let Some(run) = key.strip_prefix(CREATING) {
+                let mut words = value.split('/');
+                if let Some(since) = words.next().and_then(time) {
+                    out.creating.push(Creating {
+                        run: run.to_string(),
+                        since,
+                        existing: words
+                            .filter(|w| is_key_id(w))
+                            .map(AccessKeyId::new)
+                            .collect(),
+                    });
+                }
+                continue;
+            }
+            if let Some(run) = key.strip_prefix(LEASE) {
+                if let Some(since) = time(value) {
+                    out.leases.push((run.to_string(), since));
+                }
+                continue;
+            }
+            if let Some(mark) = Mark::ALL
+                .into_iter()
+                .find(|m| key.starts_with(m.tag_prefix()))
+            {
+                let id = &key[mark.tag_prefix().len()..];
+                if let (true, Some(at)) = (is_key_id(id), time(value)) {
+                    let map = match mark {
+                        Mark::Released => &mut out.released,
+                        Mark::Deactivated => &mut out.deactivated,
+                    };
+                    map.insert(AccessKeyId::new(id), at);
+                }
+                continue;
+            }
+            if !is_key_id(key) {
+                continue;
+            }
+            let words: Vec<&str> = value.split('/').collect();
+            let record = match words.as_slice() {
+                [OURS, "in-flight", since, set] => time(since).map(|since| KeyRecord::InFlight {
+                    since,
+                    set_id: (*set).to_string(),
+                }),
+                [OURS, "abandoned", since] => {
+                    time(since).map(|since| KeyRecord::Abandoned { since })
+                }
+                [OURS, "held-by", set, since] => time(since).map(|since| KeyRecord::HeldBy {
+                    set_id: (*set).to_string(),
+                    since,
+                }),
+                _ => None,
+            };
+            match record {
+                Some(r) => {
+                    out.keys.insert(AccessKeyId::new(key), r);
+                }
+                None if !value.starts_with(OURS) => {
+                    out.described.insert(AccessKeyId::new(key));
+                }
+                None => {}
+            }
+        }
+        out
+    }
+}
+
+/// The tag of a mark about `key`.
+pub fn mark_tag(mark: Mark, key: &AccessKeyId, at: OffsetDateTime) -> (String, String) {
+    (format!("{}{}", mark.tag_prefix(), key.as_str()), stamp(at))
+}
+
+/// The tag of a key's own record.
+pub fn key_tag(key: &AccessKeyId, record: &KeyRecord) -> (String, String) {
+    let value = match record {
+        KeyRecord::InFlight { since, set_id } => {
+            format!("{OURS}/in-flight/{}/{set_id}", stamp(*since))
+        }
+        KeyRecord::Abandoned { since } => format!("{OURS}/abandoned/{}", stamp(*since)),
+        KeyRecord::HeldBy { set_id, since } => {
+            format!("{OURS}/held-by/{set_id}/{}", stamp(*since))
+        }
+    };
+    (key.as_str().to_string(), value)
+}
+
+/// The tag announcing that run `run` is creating a key, given the keys there are now.
+pub fn creating_tag(run: &str, at: OffsetDateTime, existing: &[AccessKeyId]) -> (String, String) {
+    let mut value = stamp(at);
+    for k in existing {
+        value.push('/');
+        value.push_str(k.as_str());
+    }
+    (format!("{CREATING}{run}"), value)
+}
+
+/// The tag key of run `run`'s announcement.
+pub fn creating_key(run: &str) -> String {
+    format!("{CREATING}{run}")
+}
+
+/// The tag of run `run`'s lease on the target.
+pub fn lease_tag(run: &str, at: OffsetDateTime) -> (String, String) {
+    (lease_key(run), stamp(at))
+}
+
+/// The tag key of run `run`'s lease.
+pub fn lease_key(run: &str) -> String {
+    format!("{LEASE}{run}")
+}
+
+/// Every tag key this tool may have written about `key`.
+pub fn tags_of(key: &AccessKeyId) -> Vec<String> {
+    let mut v: Vec<String> = Mark::ALL
+        .iter()
+        .map(|m| format!("{}{}", m.tag_prefix(), key.as_str()))
+        .collect();
+    v.push(key.as_str().to_string());
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const K: &str = "AKIAIOSFODNN7EXAMPLE";
+
+    #[test]
+    fn tags_round_trip() {
+        let k = AccessKeyId::new(K);
+        let t = datetime!(2026-12-01 09:00 UTC);
+        let tags = [
+            mark_tag(Mark::Released, &k, t),
+            mark_tag(Mark::Deactivated, &k, t),
+            key_tag(
+                &k,
+                &KeyRecord::InFlight {
+                    since: t,
+                    set_id: "p-261201".into(),
+                },
+            ),
+            creating_tag("run-1", t, std::slice::from_ref(&k)),
+        ];
+        let r = Records::parse(tags.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+        assert_eq!(r.released.get(&k), Some(&t));
+        assert_eq!(r.deactivated.get(&k), Some(&t));
+        assert_eq!(
+            r.keys.get(&k),
+            Some(&KeyRecord::InFlight {
+                since: t,
+                set_id: "p-261201".into()
+            })
+        );
+        assert_eq!(
+            r.creating,
+            [Creating {
+                run: "run-1".into(),
+                since: t,
+                existing: vec![k.clone()]
+            }]
+        );
+        let held = key_tag(
+            &k,
+            &KeyRecord::HeldBy {
+                set_id: "p-261201".into(),
+                since: t,
+            },
+        );
+        let r = Records::parse([(held.0.as_str(), held.1.as_str())]);
+        assert!(matches!(r.keys.get(&k), Some(KeyRecord::HeldBy { .. })));
+    }
+
+    #[test]
+    fn tags_of_people_and_broken_tags_are_ignored() {
+        let r = Records::parse([(K, "the key of our billing exporter")]);
+        assert!(
+            r.described.contains(&AccessKeyId::new(K)),
+            "a person described it"
+        );
+        let r = Records::parse([
+            (K, "soracom-key-rotator/in-flight/yesterday/p-1"),
+            ("soracom-key-rotator:released:short", "2026-12-01T09:00:00Z"),
+            (
+                "soracom-key-rotator:deactivated:AKIAIOSFODNN7EXAMPLE",
+                "not a time",
+            ),
+            ("soracom-key-rotator:creating:r", "garbage"),
+            ("team", "iot"),
+        ]);
+        assert_eq!(r, Records::default());
+    }
+}
