@@ -357,17 +357,24 @@ async fn status_reports_keys_sets_dates_and_compliance() {
         ])
     );
     assert_eq!(t["dueNow"], json!([]));
-    let next: Vec<String> = t["next"]
+    // Each step has a stable code (and its fields) and a message worded for people.
+    let next: Vec<(String, String)> = t["next"]
         .as_array()
         .expect("next")
         .iter()
-        .map(|u| u["step"].as_str().unwrap_or("").to_string())
+        .map(|u| {
+            let s = |k: &str| u["step"][k].as_str().unwrap_or("").to_string();
+            (s("code"), s("message"))
+        })
         .collect();
     assert_eq!(
         next,
         vec![
-            format!("deactivate key {} of {old}", mask(&k1)),
-            "rotate the current key".to_string()
+            (
+                "deactivate".to_string(),
+                format!("deactivate key {} of {old}", mask(&k1))
+            ),
+            ("rotate".to_string(), "rotate the current key".to_string())
         ]
     );
     let codes: Vec<&str> = t["compliance"]
