@@ -866,4 +866,49 @@ credential_id = "aws-fixed"
             }
         }
     }
+
+    /// The README's configuration tables say what the code does: every numeric setting's
+    /// default and range, table by table.
+    #[test]
+    fn the_readme_tables_match_the_settings() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+        let mut table = "";
+        let mut rows = std::collections::BTreeMap::new();
+        for line in readme.lines() {
+            let heading = line.trim();
+            for t in ["soracom", "verify", "notify"] {
+                if heading == format!("`[{t}]`") {
+                    table = t;
+                }
+            }
+            if heading.starts_with("`[[targets]]`") {
+                table = "targets";
+            }
+            if heading.starts_with("## ") {
+                // A section without a table heading ends the tables of the last one.
+                if !heading.contains("[notify]") {
+                    table = "";
+                }
+            }
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            if table.is_empty() || cells.len() < 4 || !cells[1].starts_with('`') {
+                continue;
+            }
+            let key = cells[1].trim_matches('`');
+            rows.insert((table, key), (cells[2].to_string(), cells[3].to_string()));
+        }
+        for s in settings::ALL {
+            let (default, allowed) = rows
+                .get(&(s.table, s.key))
+                .unwrap_or_else(|| panic!("README has no row for {}.{}", s.table, s.key));
+            assert_eq!(default, &s.default.to_string(), "{}.{} default", s.table, s.key);
+            assert_eq!(
+                allowed,
+                &format!("{}–{}", s.min, s.max),
+                "{}.{} range",
+                s.table,
+                s.key
+            );
+        }
+    }
 }
