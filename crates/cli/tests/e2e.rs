@@ -778,3 +778,38 @@ async fn a_refused_page_size_falls_back_to_100() {
     w.assert_converged(&w.id_for(0)).await;
     w.finish().await;
 }
+
+/// A long report piped into something that stops reading (`| head`) ends quietly with
+/// exit 0, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_pipe_ends_the_report_quietly() {
+    use tokio::io::AsyncReadExt;
+    let w = World::new().await;
+    w.seed().await;
+    for i in 0..400 {
+        w.emu
+            .add_group(&format!("many-{i}"), funnel(&format!("{PREFIX}-220810")));
+    }
+    let args = w.with_now(&["--output", "json", "plan"]);
+    let before = w.snapshot().await;
+    let mut cmd = w.command_raw(&args, true);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut head = [0u8; 64];
+    out.read_exact(&mut head).await.expect("the report begins");
+    drop(out);
+    let done = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("bounded")
+        .expect("ran");
+    let run = w.after_run(&args, before, &done).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.is_empty() || !run.stderr.contains("Broken pipe"),
+        "{}",
+        run.stderr
+    );
+    w.finish().await;
+}

@@ -901,7 +901,13 @@ credential_id = "aws-fixed"
             let (default, allowed) = rows
                 .get(&(s.table, s.key))
                 .unwrap_or_else(|| panic!("README has no row for {}.{}", s.table, s.key));
-            assert_eq!(default, &s.default.to_string(), "{}.{} default", s.table, s.key);
+            assert_eq!(
+                default,
+                &s.default.to_string(),
+                "{}.{} default",
+                s.table,
+                s.key
+            );
             assert_eq!(
                 allowed,
                 &format!("{}–{}", s.min, s.max),

@@ -14,6 +14,7 @@
 //! - [`iam`], [`soracom`]: the two ports (`IamApi`, `SoracomApi`) and their real adapters.
 //! - [`observe`]: what IAM and SORACOM say now, the first step of every run.
 //! - [`apply`]: carry a plan out, phase by phase; [`report`]: what a run did.
+//! - [`invoke`]: one run of a command as both binaries make it (select, log in, run, notify).
 //! - [`status`]: keys, sets, references, due dates and compliance of each target.
 //! - [`policy`]: the least privilege the tool needs, derived from the configuration.
 //! - [`selfkey`]: `rotate-soracom-key`, replacing the tool's own SORACOM AuthKey.
@@ -28,6 +29,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod iam;
+pub mod invoke;
 pub mod model;
 pub mod notify;
 pub mod observe;
