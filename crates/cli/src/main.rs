@@ -3,7 +3,7 @@
 //! This binary only wires things up: it turns arguments into a validated configuration,
 //! builds the real IAM and SORACOM clients, runs the library's engine, prints the report
 //! (text or one JSON document) on stdout, logs on stderr, and maps the outcome to the
-//! exit codes of DESIGN §4: 0 done or nothing due, 1 failed (rerun resumes), 2 usage or
+//! exit codes of the README: 0 done or nothing due, 1 failed (rerun resumes), 2 usage or
 //! configuration error, 3 refused by a safety rule.
 
 use std::io::IsTerminal;
