@@ -182,6 +182,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// so that a failed cutover never loses the old key. Every destructive step is first
     /// checked against a fresh observation, and the key references move onto is checked
     /// right before the first move and after the last.
+    #[tracing::instrument(name = "target", skip_all, fields(target = %target.name))]
     async fn execute(
         &self,
         target: &Target,

@@ -23,6 +23,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// shared by all, and each target's keys, the two sides at the same time. Only slots
     /// that reference a target's own sets are kept, so memory does not grow with groups
     /// that do not matter.
+    #[tracing::instrument(name = "observe", skip_all, fields(targets = targets.len()))]
     pub async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
         let keys = futures::future::join_all(targets.iter().map(|t| async move {
             let keys = self.iam.list_keys(&t.iam_user).await?;
