@@ -79,6 +79,10 @@ enum Cmd {
         /// Show the plan; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The key is exposed: once every reference is on the new key, deactivate the old
+        /// one at once (use after the cutover is reported, not waited on).
+        #[arg(long)]
+        emergency: bool,
     },
     /// Only the retire steps that are due (deactivate, then delete old keys and sets).
     Retire {
@@ -217,7 +221,18 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Status { target } => (Request::Status, target),
         Cmd::Plan { target } => (run(Command::Plan, true), target),
         Cmd::Reconcile { target, dry_run } => (run(Command::Reconcile, *dry_run), target),
-        Cmd::Rotate { target, dry_run } => (run(Command::Rotate, *dry_run), target),
+        Cmd::Rotate {
+            target,
+            dry_run,
+            emergency,
+        } => {
+            let command = if *emergency {
+                Command::Emergency
+            } else {
+                Command::Rotate
+            };
+            (run(command, *dry_run), target)
+        }
         Cmd::Retire { target, dry_run } => (run(Command::Retire, *dry_run), target),
         Cmd::Rollback { target, dry_run } => (run(Command::Rollback, *dry_run), target),
     };
@@ -259,6 +274,10 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         .await
         .map_err(|e| match e {
             InvokeError::NoSuchTarget(m) => usage(anyhow::anyhow!(m)),
+            e @ InvokeError::NotOurs(_) => Failure {
+                code: 3,
+                error: e.into(),
+            },
             InvokeError::Failed(e) => Failure {
                 code: 1,
                 error: anyhow::Error::from(e)

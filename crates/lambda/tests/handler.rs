@@ -24,6 +24,7 @@ async fn invoke(w: &World, event: Value) -> Result<Value, HandlerError> {
         soracom_endpoint: Some(w.emu.endpoint()),
         allow_any_endpoint: true,
         clock: &clock,
+        metrics: &|_: &str| {},
     };
     handle(event, &ports).await
 }
@@ -148,6 +149,7 @@ async fn a_notification_failure_does_not_change_the_outcome() {
         soracom_endpoint: Some(w.emu.endpoint()),
         allow_any_endpoint: true,
         clock: &clock,
+        metrics: &|_: &str| {},
     };
     // Plan at a time when rotation is due: the past-due notice goes to both channels, SNS
     // refuses it, and the outcome is still the plan's.
@@ -245,6 +247,7 @@ async fn bad_events_and_missing_setup_are_non_retryable() {
         soracom_endpoint: Some(w.emu.endpoint()),
         allow_any_endpoint: true,
         clock: &clock,
+        metrics: &|_: &str| {},
     };
     let e = handle(json!({"command": "plan"}), &ports)
         .await
@@ -295,6 +298,7 @@ async fn now_only_plans_and_the_endpoint_must_be_soracoms() {
         soracom_endpoint: Some(w.emu.endpoint()),
         allow_any_endpoint: false,
         clock: &clock,
+        metrics: &|_: &str| {},
     };
     let sent = w.emu.requests().len();
     let e = handle(json!({"command": "plan"}), &ports)

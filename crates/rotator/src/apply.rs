@@ -30,7 +30,7 @@ use crate::records::{
     Records,
 };
 use crate::refs::{points_to, rewrite};
-use crate::report::{describe, Moves, Outcome, RunReport, Step as DoneStep, TargetReport};
+use crate::report::{describe, Change, Moves, Outcome, RunReport, Step as DoneStep, TargetReport};
 use crate::secret::{AccessKeyId, NewAccessKey};
 use crate::soracom::SoracomApi;
 use crate::status::{status, StatusReport, TargetError};
@@ -75,6 +75,8 @@ pub enum Command {
     Retire,
     /// Point every reference back to the previous set and deactivate the new key.
     Rollback,
+    /// An exposed key: rotate now and deactivate the old key once the cutover is done.
+    Emergency,
 }
 
 impl Command {
@@ -85,6 +87,7 @@ impl Command {
             Command::Rotate => "rotate",
             Command::Retire => "retire",
             Command::Rollback => "rollback",
+            Command::Emergency => "rotate --emergency",
         }
     }
 
@@ -94,6 +97,7 @@ impl Command {
             Command::Rotate => Mode::Rotate,
             Command::Retire => Mode::Retire,
             Command::Rollback => Mode::Rollback,
+            Command::Emergency => Mode::Emergency,
         }
     }
 }
@@ -156,15 +160,19 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     references: Moves::default(),
                     error: Some(format!("observing: {e}")),
                     next: Some("nothing was changed; fix the cause and run again".into()),
+                    changes: Vec::new(),
+                    notified: Default::default(),
                 },
                 Ok(obs) => {
                     let p = plan(target, &obs, now, command.mode());
-                    if dry_run {
+                    let mut report = if dry_run {
                         dry_report(target, p)
                     } else {
                         self.execute(target, &obs, p, (now, started), command.mode())
                             .await
-                    }
+                    };
+                    report.notified = obs.records.notified.clone();
+                    report
                 }
             };
             reports.push(report);
@@ -379,6 +387,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                         "every reference moved; the next run (in two hours at the latest) records the rest",
                     );
                 }
+                run.changes.push(Change::Rotated {
+                    key: key.id.clone(),
+                    set_id: set_id.clone(),
+                    previous: plan.current.as_ref().and_then(|c| c.link.key().cloned()),
+                });
             }
 
             let allowed = match self
@@ -685,6 +698,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .set_key_status(user, key, KeyStatus::Inactive)
             .await?;
         run.ok(format!("deactivated access key {key} of {set_id}"));
+        run.changes.push(Change::Deactivated {
+            key: key.clone(),
+            set_id: set_id.to_string(),
+        });
         // Without the record the next run records the time it first sees the key inactive,
         // so the delete delay is never cut short; still, the failure is the run's.
         let (k, v) = mark_tag(Mark::Deactivated, key, at);
@@ -701,6 +718,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     ) -> Result<()> {
         self.iam.delete_key(user, key).await?;
         run.ok(format!("deleted retired access key {key}"));
+        run.changes.push(Change::Deleted {
+            key: key.clone(),
+            set_id: set_id.map(str::to_string),
+        });
         match set_id {
             Some(set_id) => self.delete_retired_set(user, key, set_id, run).await,
             None => self.forget(user, key, run).await,
@@ -1000,7 +1021,13 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     set_id: set_id.to_string(),
                     since: at,
                 };
-                self.record_key(user, &key.id, &held).await
+                self.record_key(user, &key.id, &held).await?;
+                run.changes.push(Change::Rotated {
+                    key: key.id.clone(),
+                    set_id: set_id.to_string(),
+                    previous: previous.cloned(),
+                });
+                Ok(())
             }
             (Some(false), Some(e)) => {
                 let r = self.discard_key(user, &key.id).await;
@@ -1325,6 +1352,8 @@ fn dry_report(target: &Target, plan: Plan) -> TargetReport {
         references: moves,
         error,
         next: None,
+        changes: Vec::new(),
+        notified: Default::default(),
     }
 }
 
@@ -1337,6 +1366,8 @@ struct TargetRun {
     moves: Moves,
     /// Destructive steps left out because a fresh observation no longer called for them.
     skipped: usize,
+    /// What people are told this run changed.
+    changes: Vec<Change>,
 }
 
 impl TargetRun {
@@ -1348,6 +1379,7 @@ impl TargetRun {
             steps: Vec::new(),
             moves: Moves::default(),
             skipped: 0,
+            changes: Vec::new(),
         }
     }
 
@@ -1390,6 +1422,8 @@ impl TargetRun {
             references: self.moves,
             error,
             next,
+            changes: self.changes,
+            notified: Default::default(),
         }
     }
 }

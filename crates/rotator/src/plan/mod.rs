@@ -9,7 +9,9 @@
 //!   or the in-place update, and moving every reference onto the key in use;
 //! - [`rollback`]: back to the previous set while its key is active;
 //! - [`retire`]: deactivating old keys on evidence and deleting them later, and the
-//!   records that time it.
+//!   records that time it;
+//! - [`deadline`]: the age no active key may reach, when rotation starts so that the old
+//!   key is off before it, and which keys are at risk.
 //!
 //! A plan is typed through and through: its steps come in three phases ([`Repair`],
 //! [`Repoint`], [`Retire`]) that the executor matches exhaustively, and every refusal,
@@ -17,6 +19,7 @@
 //! one place ([`crate::wording`]). Nothing here performs I/O; [`crate::apply`] carries
 //! plans out.
 
+mod deadline;
 mod outcome;
 pub mod resolve;
 mod retire;
@@ -32,8 +35,10 @@ use crate::config::Target;
 use crate::model::{Mark, Observed, Slot};
 use crate::secret::AccessKeyId;
 
+pub use deadline::{deadline_of, floor_days, grace, rotation_age, severity, EARLY, URGENT_DAYS};
 pub use outcome::{
-    Blocked, Due, DueReason, KeyBrief, Next, Note, Refusal, RetiredKey, RollbackRefusal, Upcoming,
+    Blocked, Due, DueReason, KeyBrief, KeyDeadline, KeyRole, Next, Note, Refusal, RetiredKey, Risk,
+    RiskCause, RollbackRefusal, Severity, Upcoming,
 };
 pub use resolve::{resolve, KeyState, Link, SetView, View, AWS_CREDENTIALS, IN_FLIGHT_LIMIT};
 
@@ -48,6 +53,11 @@ pub enum Mode {
     Retire,
     /// Undo the last cutover while the previous set's key is still active.
     Rollback,
+    /// An exposed key: rotate now (unless an older key is still active: then that one
+    /// goes), move every reference, and deactivate every older key as soon as the cutover
+    /// is done, without waiting for `retire_after_days`; use after the cutover is reported,
+    /// not waited on. Deletion keeps to `delete_after_days`.
+    Emergency,
 }
 
 /// The credential set the target currently uses.
@@ -239,6 +249,8 @@ pub struct Plan {
     /// Things the operator should know.
     #[serde(serialize_with = "crate::wording::worded_all")]
     pub notes: Vec<Note>,
+    /// Every active key's deadline under this plan, and the keys at risk.
+    pub deadlines: Vec<KeyDeadline>,
 }
 
 impl Plan {
@@ -261,6 +273,11 @@ impl Plan {
         self.repair.is_empty() && self.cutover.is_empty() && self.retire.is_empty()
     }
 
+    /// The keys that may still be active at their deadline.
+    pub fn at_risk(&self) -> impl Iterator<Item = (&KeyDeadline, Risk)> {
+        self.deadlines.iter().filter_map(|d| d.risk.map(|r| (d, r)))
+    }
+
     /// Adds a record of `mark` about `key` unless the plan already has it.
     fn record(&mut self, key: &AccessKeyId, mark: Mark) {
         let step = Retire::Record {
@@ -276,7 +293,7 @@ impl Plan {
 /// Plans one target. Pure: same input, same plan.
 pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) -> Plan {
     let view = resolve(target, obs, now);
-    let (current, due) = rotate::rotation_due(target, obs, &view, now, mode == Mode::Rotate);
+    let (current, due) = rotate::rotation_due(target, obs, &view, now, mode);
     let mut plan = Plan {
         target: target.name.clone(),
         current,
@@ -288,6 +305,7 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
         blocked: Vec::new(),
         upcoming: Vec::new(),
         notes: view.notes.clone(),
+        deadlines: Vec::new(),
     };
     match (mode, view.busy) {
         (_, Some(since)) => {
@@ -297,16 +315,21 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
             });
         }
         (Mode::Rollback, None) => rollback::rollback(target, obs, &view, &mut plan),
-        (Mode::Retire, None) => retire::retire(target, obs, &view, now, &mut plan),
-        (Mode::Rotate | Mode::Reconcile, None) => {
+        (Mode::Retire, None) => retire::retire(target, obs, &view, now, mode, &mut plan),
+        (Mode::Rotate | Mode::Reconcile | Mode::Emergency, None) => {
             resolve::clean_up(&view, &mut plan);
             rotate::rotate_and_repoint(target, obs, &view, now, mode, &mut plan);
-            if mode == Mode::Reconcile {
-                retire::retire(target, obs, &view, now, &mut plan);
+            match mode {
+                Mode::Reconcile => retire::retire(target, obs, &view, now, mode, &mut plan),
+                Mode::Emergency => {
+                    retire::retire(target, obs, &view, now, mode, &mut plan);
+                    retire::retire_released(obs, &view, &mut plan);
+                }
+                _ => {}
             }
         }
     }
-    if let Some(next) = plan.due.next.filter(|n| *n > now) {
+    if let Some(next) = plan.due.next.filter(|_| !plan.due.now) {
         plan.upcoming.insert(
             0,
             Upcoming {
@@ -315,6 +338,7 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
             },
         );
     }
+    plan.deadlines = deadline::deadlines(target, obs, &view, now, mode, &plan);
     plan
 }
 
