@@ -80,9 +80,14 @@ enum Cmd {
         #[arg(long)]
         dry_run: bool,
         /// The key is exposed: once every reference is on the new key, deactivate the old
-        /// one at once (use after the cutover is reported, not waited on).
+        /// one at once (use after the cutover is reported, not waited on). Run it again to
+        /// finish an emergency that failed part-way.
         #[arg(long)]
         emergency: bool,
+        /// With --emergency: the exposed access key id (default: the current key, unless an
+        /// emergency is already recorded for the target). Repeat for several.
+        #[arg(long = "key", value_name = "ACCESS_KEY_ID", requires = "emergency")]
+        keys: Vec<String>,
     },
     /// Only the retire steps that are due (deactivate, then delete old keys and sets).
     Retire {
@@ -224,20 +229,30 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Rotate {
             target,
             dry_run,
-            emergency,
+            emergency: true,
+            keys,
         } => {
-            let command = if *emergency {
-                Command::Emergency
-            } else {
-                Command::Rotate
-            };
-            (run(command, *dry_run), target)
+            let keys = keys
+                .iter()
+                .map(|k| parse_key_id(k))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(usage)?;
+            (
+                Request::Emergency {
+                    keys,
+                    dry_run: *dry_run,
+                },
+                target,
+            )
         }
+        Cmd::Rotate {
+            target, dry_run, ..
+        } => (run(Command::Rotate, *dry_run), target),
         Cmd::Retire { target, dry_run } => (run(Command::Retire, *dry_run), target),
         Cmd::Rollback { target, dry_run } => (run(Command::Rollback, *dry_run), target),
     };
-    let writes =
-        matches!(request, Request::Run { command, dry_run: false } if command != Command::Plan);
+    let writes = matches!(request, Request::Run { command, dry_run: false } if command != Command::Plan)
+        || matches!(request, Request::Emergency { dry_run: false, .. });
     if cli.now.is_some() && writes {
         // Tests and sandbox what-ifs need it; in production it would skip delays.
         eprintln!(
@@ -289,6 +304,13 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         Outcome::Status(s) => print_report(cli.output, s, StatusReport::render_text)?,
     }
     Ok(outcome.exit_code())
+}
+
+/// An access key id as `--key` takes it.
+fn parse_key_id(s: &str) -> anyhow::Result<rotator::secret::AccessKeyId> {
+    rotator::secret::AccessKeyId::parse(s).ok_or_else(|| {
+        anyhow::anyhow!("--key: not an access key id (16 to 128 upper-case letters and digits)")
+    })
 }
 
 /// A command run, writing unless `dry_run`.

@@ -199,12 +199,7 @@ fn exposed_keys(event: &Value) -> Option<Result<Vec<AccessKeyId>, HandlerError>>
         .into_iter()
         .flatten()
         .filter_map(|e| e.get("entityValue").and_then(Value::as_str))
-        .filter(|v| {
-            (16..=128).contains(&v.len())
-                && v.bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        })
-        .map(AccessKeyId::new)
+        .filter_map(AccessKeyId::parse)
         .collect();
     Some(if keys.is_empty() {
         Err(HandlerError::BadRequest(format!(
@@ -328,10 +323,16 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
     )?;
 
     let request = match (req.command, exposed) {
-        (_, Some(keys)) => Run::Exposed { keys },
+        (_, Some(keys)) => Run::Emergency {
+            keys,
+            dry_run: false,
+        },
         (LambdaCommand::Reconcile, None) if req.force => run(Command::Rotate),
         (LambdaCommand::Reconcile, None) => run(Command::Reconcile),
-        (LambdaCommand::Rotate, None) if req.emergency => run(Command::Emergency),
+        (LambdaCommand::Rotate, None) if req.emergency => Run::Emergency {
+            keys: Vec::new(),
+            dry_run: false,
+        },
         (LambdaCommand::Rotate, None) => run(Command::Rotate),
         (LambdaCommand::Plan, None) => run(Command::Plan),
         (LambdaCommand::Status, None) => Run::Status,

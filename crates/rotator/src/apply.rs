@@ -143,6 +143,77 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         now: OffsetDateTime,
         dry_run: bool,
     ) -> Result<RunReport> {
+        self.run_exposing(command, targets, &[], now, dry_run).await
+    }
+
+    /// An emergency rotation of `targets` at `now`: each target's exposed keys — those of
+    /// `exposed` its IAM user holds active; when `exposed` is empty, its current key, unless
+    /// an exposure is already recorded on the user (then this run finishes that emergency)
+    /// — are recorded as exposed on the IAM user first, so that a rerun after a failure
+    /// finishes the same emergency; then the target is planned in [`Mode::Emergency`].
+    pub async fn emergency(
+        &self,
+        targets: &[&Target],
+        exposed: &[AccessKeyId],
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Result<RunReport> {
+        self.run_exposing(Command::Emergency, targets, exposed, now, dry_run)
+            .await
+    }
+
+    /// Records the exposure of an emergency on the target's IAM user (unless `dry_run`)
+    /// and in `obs`.
+    async fn expose(
+        &self,
+        target: &Target,
+        obs: &mut Observed,
+        exposed: &[AccessKeyId],
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Result<()> {
+        let active = |k: &AccessKeyId| {
+            obs.keys
+                .iter()
+                .any(|x| &x.id == k && x.status == KeyStatus::Active)
+        };
+        let keys: Vec<AccessKeyId> = if exposed.is_empty() {
+            if obs.records.exposed.is_empty() {
+                let view = crate::plan::resolve(target, obs, now);
+                view.current_set()
+                    .and_then(|c| c.link.key())
+                    .filter(|k| active(k))
+                    .cloned()
+                    .into_iter()
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        } else {
+            exposed.iter().filter(|k| active(k)).cloned().collect()
+        };
+        for k in keys {
+            if obs.records.exposed.contains_key(&k) {
+                continue;
+            }
+            if !dry_run {
+                let (tag, value) = mark_tag(Mark::Exposed, &k, now);
+                self.iam.tag(&target.iam_user, &tag, &value).await?;
+                tracing::warn!(target = %target.name, key = %k, "recorded the key as exposed");
+            }
+            obs.records.exposed.insert(k, now);
+        }
+        Ok(())
+    }
+
+    async fn run_exposing(
+        &self,
+        command: Command,
+        targets: &[&Target],
+        exposed: &[AccessKeyId],
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Result<RunReport> {
         let dry_run = dry_run || command == Command::Plan;
         // The run's clock: `now` when it started, moving with the wall clock from there, so
         // that what it records is never dated before it happened.
@@ -163,7 +234,26 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     changes: Vec::new(),
                     notified: Default::default(),
                 },
-                Ok(obs) => {
+                Ok(mut obs) => {
+                    if command == Command::Emergency {
+                        if let Err(e) = self.expose(target, &mut obs, exposed, now, dry_run).await {
+                            reports.push(TargetReport {
+                                target: target.name.clone(),
+                                iam_user: target.iam_user.clone(),
+                                outcome: Outcome::Failed,
+                                plan: None,
+                                steps: Vec::new(),
+                                references: Moves::default(),
+                                error: Some(format!("recording the exposed key: {e}")),
+                                next: Some(
+                                    "nothing was changed; run the emergency rotation again".into(),
+                                ),
+                                changes: Vec::new(),
+                                notified: obs.records.notified.clone(),
+                            });
+                            continue;
+                        }
+                    }
                     let p = plan(target, &obs, now, command.mode());
                     let mut report = if dry_run {
                         dry_report(target, p)

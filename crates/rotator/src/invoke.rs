@@ -30,11 +30,14 @@ pub enum Request {
     },
     /// Keys, sets, references, due dates and compliance; changes nothing.
     Status,
-    /// These access keys are exposed (an AWS Health `AWS_RISK_CREDENTIALS_EXPOSED` event):
-    /// an emergency rotation of every target whose IAM user holds one of them active.
-    Exposed {
-        /// The exposed keys.
+    /// An emergency rotation (`rotate --emergency`; an AWS Health
+    /// `AWS_RISK_CREDENTIALS_EXPOSED` event): with `keys`, of every target whose IAM user
+    /// holds one of them active; without, of the current key of every target selected.
+    Emergency {
+        /// The exposed keys (none: the current key).
         keys: Vec<AccessKeyId>,
+        /// Show the plan, change nothing.
+        dry_run: bool,
     },
 }
 
@@ -108,20 +111,26 @@ pub async fn invoke<I: IamApi>(
         config,
         progress: clients.progress,
     };
-    let (command, dry_run, targets) = match request {
+    let report = match request {
         Request::Status => return Ok(Outcome::Status(engine.status(&targets, now).await?)),
-        Request::Run { command, dry_run } => (command, dry_run, targets),
-        Request::Exposed { keys } => {
+        Request::Run {
+            command: Command::Emergency,
+            dry_run,
+        } => engine.emergency(&targets, &[], now, dry_run).await?,
+        Request::Run { command, dry_run } => engine.run(command, &targets, now, dry_run).await?,
+        Request::Emergency { keys, dry_run } if keys.is_empty() => {
+            engine.emergency(&targets, &[], now, dry_run).await?
+        }
+        Request::Emergency { keys, dry_run } => {
             let (hit, known) = holders(clients.iam, &targets, &keys).await?;
             if known.is_empty() {
                 return Err(InvokeError::NotOurs(keys));
             }
-            // A key already inactive everywhere needs nothing (a repeated event).
+            // A key already inactive everywhere needs nothing more (a repeated event).
             tracing::warn!(targets = ?hit.iter().map(|t| &t.name).collect::<Vec<_>>(), "exposed key: emergency rotation");
-            (Command::Emergency, false, hit)
+            engine.emergency(&hit, &keys, now, dry_run).await?
         }
     };
-    let report = engine.run(command, &targets, now, dry_run).await?;
     tracing::info!(
         command = %report.command,
         exit_code = report.exit_code(),

@@ -5,6 +5,8 @@
 //!   holding the key (its cutover; the grace period counts from here).
 //! - `soracom-key-rotator:deactivated:<key id>` = time: this tool deactivated the key (the
 //!   delete delay counts from here).
+//! - `soracom-key-rotator:exposed:<key id>` = time: the key was reported exposed; an
+//!   emergency rotation retires it at once (written before the emergency acts).
 //! - `soracom-key-rotator:creating:<run id>` = `time/key-id/…`: a run is about to create a
 //!   key; the ids are the keys the user had just before. Written before `CreateAccessKey`,
 //!   so a run that dies before it hears the answer still leaves proof that the one new key
@@ -143,6 +145,8 @@ pub struct Records {
     pub released: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// When each key was deactivated by this tool.
     pub deactivated: BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// When each key was reported exposed (an emergency retires it at once).
+    pub exposed: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// The tool's own keys and their state.
     pub keys: BTreeMap<AccessKeyId, KeyRecord>,
     /// Runs that announced they are creating a key.
@@ -166,11 +170,8 @@ pub fn stamp(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
-/// Whether `s` has the shape of an access key id (the only tag keys named after a key).
 fn is_key_id(s: &str) -> bool {
-    (16..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    AccessKeyId::is_shaped(s)
 }
 
 impl Records {
@@ -218,6 +219,7 @@ impl Records {
                     let map = match mark {
                         Mark::Released => &mut out.released,
                         Mark::Deactivated => &mut out.deactivated,
+                        Mark::Exposed => &mut out.exposed,
                     };
                     map.insert(AccessKeyId::new(id), at);
                 }

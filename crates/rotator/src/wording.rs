@@ -94,6 +94,10 @@ impl Words for Retire {
                 key,
                 mark: Mark::Deactivated,
             } => format!("record that key {key} is inactive (the delete delay counts from now)"),
+            Retire::Record {
+                key,
+                mark: Mark::Exposed,
+            } => format!("record that key {key} is exposed (an emergency retires it at once)"),
             Retire::DeleteSet { set_id, .. } => {
                 format!("delete credential set {set_id}, whose key no longer exists")
             }
@@ -108,6 +112,10 @@ impl Words for Retire {
                 key,
                 mark: Mark::Released,
             } => format!("remove the cutover record of key {key}: its set is referenced again"),
+            Retire::Unrecord {
+                key,
+                mark: Mark::Exposed,
+            } => format!("remove the record that key {key} is exposed"),
             Retire::ForgetRun { tag } => format!("remove the record {tag} of a run that ended"),
             Retire::MarkHeld { key, set_id } => {
                 format!("record that credential set {set_id} holds access key {key}")

@@ -76,11 +76,7 @@ pub(super) fn deadlines(
         // A rollback changes which set is current: the next run shows the schedule.
         return Vec::new();
     }
-    let grace = if mode == Mode::Emergency {
-        Duration::ZERO
-    } else {
-        grace(target)
-    };
+    let grace = grace(target);
     let current = view.current_set();
     let rotating = plan
         .repair
@@ -105,7 +101,13 @@ pub(super) fn deadlines(
             };
             let held_by = if is_current { current } else { held_by };
             let set_id = held_by.map(|s| s.set.id.clone());
+            let deactivating = plan
+                .retire
+                .iter()
+                .any(|r| matches!(r, Retire::Deactivate { key, .. } if key == &k.id));
             let (rotation_starts, deactivation_due, cause) = match role {
+                // Once the cutover is done (an emergency deactivates the exposed key then).
+                _ if deactivating => (None, Some(now), None),
                 KeyRole::Current => {
                     let starts = plan
                         .due
@@ -124,10 +126,6 @@ pub(super) fn deadlines(
                     }
                 }
                 KeyRole::Old | KeyRole::Other => {
-                    let deactivating = plan
-                        .retire
-                        .iter()
-                        .any(|r| matches!(r, Retire::Deactivate { key, .. } if key == &k.id));
                     let upcoming = plan.upcoming.iter().find_map(|u| match &u.step {
                         Next::Deactivate { key, .. } if key == &k.id => Some(u.due),
                         _ => None,
@@ -135,9 +133,7 @@ pub(super) fn deadlines(
                     let moving_off = set_id.as_ref().is_some_and(|id| {
                         plan.cutover.iter().any(|r| r.from.iter().any(|f| f == id))
                     });
-                    if deactivating {
-                        (None, Some(now), None)
-                    } else if plan.blocked.iter().any(|b| b.key == k.id) {
+                    if plan.blocked.iter().any(|b| b.key == k.id) {
                         (None, None, Some(RiskCause::Blocked))
                     } else if let Some(due) = upcoming {
                         (None, Some(due), None)

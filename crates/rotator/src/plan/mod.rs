@@ -53,10 +53,11 @@ pub enum Mode {
     Retire,
     /// Undo the last cutover while the previous set's key is still active.
     Rollback,
-    /// An exposed key: rotate now (unless an older key is still active: then that one
-    /// goes), move every reference, and deactivate every older key as soon as the cutover
-    /// is done, without waiting for `retire_after_days`; use after the cutover is reported,
-    /// not waited on. Deletion keeps to `delete_after_days`.
+    /// The keys recorded exposed ([`Mark::Exposed`]) go at once: the current one is
+    /// rotated, every reference moves, and each exposed key is deactivated as soon as the
+    /// cutover is done, without waiting for `retire_after_days`; use after the cutover is
+    /// reported, not waited on. Deletion keeps to `delete_after_days`; everything else is
+    /// as in reconcile.
     Emergency,
 }
 

@@ -59,9 +59,9 @@ pub(super) fn retire(
     forget_stale(obs, view, plan);
 }
 
-/// In an emergency, the keys this run's cutover leaves behind (or an in-place update
-/// replaces) are deactivated as soon as it is done: the executor reaches the retire phase
-/// only after every reference moved and the new key was confirmed active.
+/// In an emergency, the exposed keys this run's cutover leaves behind (or an in-place
+/// update replaces) are deactivated as soon as it is done: the executor reaches the retire
+/// phase only after every reference moved and the new key was confirmed active.
 pub(super) fn retire_released(obs: &Observed, view: &View, plan: &mut Plan) {
     let left: BTreeSet<&String> = plan.cutover.iter().flat_map(|r| &r.from).collect();
     let destinations: BTreeSet<&String> = plan.cutover.iter().map(|r| &r.to).collect();
@@ -73,9 +73,11 @@ pub(super) fn retire_released(obs: &Observed, view: &View, plan: &mut Plan) {
         .filter_map(|s| s.link.key())
         .collect();
     let active = |k: &AccessKeyId| {
-        obs.keys
-            .iter()
-            .any(|x| &x.id == k && x.status == KeyStatus::Active)
+        obs.records.exposed.contains_key(k)
+            && obs
+                .keys
+                .iter()
+                .any(|x| &x.id == k && x.status == KeyStatus::Active)
     };
     let mut off: Vec<(AccessKeyId, String)> = view
         .sets
@@ -233,7 +235,7 @@ fn judge(
     let k = &old.key;
     let settle = Duration::minutes(target.settle_minutes.into());
     match access.status {
-        KeyStatus::Active if mode == Mode::Emergency => {
+        KeyStatus::Active if mode == Mode::Emergency && obs.records.exposed.contains_key(k) => {
             // The key is exposed: it goes now. Use since its cutover is reported, not waited on.
             match old.cutover {
                 Some(cutover) => {
@@ -368,6 +370,7 @@ fn forget_stale(obs: &Observed, view: &View, plan: &mut Plan) {
         .released
         .keys()
         .chain(obs.records.deactivated.keys())
+        .chain(obs.records.exposed.keys())
         .chain(obs.records.keys.keys())
         .collect();
     for k in recorded {

@@ -17,8 +17,8 @@ use crate::secret::AccessKeyId;
 
 /// The current set (with its key's age) and whether rotation is due: when the current key
 /// reaches the age rotation starts at (early enough for its deadline), when asked, or when
-/// no usable key backs the references. An emergency asks for it unless an older key is
-/// still active: that one is retired first, and the new key's slot is the one it frees.
+/// no usable key backs the references. An emergency asks for it when the current key is
+/// recorded exposed (and still active).
 pub(super) fn rotation_due(
     target: &Target,
     obs: &Observed,
@@ -42,13 +42,13 @@ pub(super) fn rotation_due(
     });
     let next = basis.map(|b| b.saturating_add(rotation_age(target)));
     let due = |now: bool, reason, next| Due { now, reason, next };
-    let current_key = cur.and_then(|c| c.link.key());
-    let older_active = obs.keys.iter().any(|k| {
-        k.status == KeyStatus::Active && Some(&k.id) != current_key && !view.orphans.contains(&k.id)
-    });
+    let exposed_current = cur
+        .filter(|c| c.key_state == KeyState::Active)
+        .and_then(|c| c.link.key())
+        .is_some_and(|k| obs.records.exposed.contains_key(k));
     let requested = match mode {
         Mode::Rotate => true,
-        Mode::Emergency => !older_active,
+        Mode::Emergency => exposed_current,
         Mode::Reconcile | Mode::Retire | Mode::Rollback => false,
     };
     if requested {

@@ -1286,9 +1286,18 @@ fn a_late_retirement_and_a_key_nothing_retires_are_at_risk() {
     }
 }
 
+fn exposed(obs: &mut Observed, k: &str) {
+    obs.records
+        .exposed
+        .insert(AccessKeyId::new(k), NOW - Duration::minutes(1));
+}
+
 #[test]
 fn an_emergency_rotates_and_deactivates_the_old_key_once_the_cutover_is_done() {
-    let obs = current_only(Duration::days(10));
+    let mut obs = current_only(Duration::days(10));
+    // Without an exposure recorded, an emergency does what reconcile does: nothing here.
+    assert!(plan(&target(), &obs, NOW, Mode::Emergency).is_empty());
+    exposed(&mut obs, K1);
     let p = plan(&target(), &obs, NOW, Mode::Emergency);
     assert_eq!(
         summary(&p),
@@ -1301,14 +1310,14 @@ fn an_emergency_rotates_and_deactivates_the_old_key_once_the_cutover_is_done() {
     );
     let d = only_deadline(&p, K1);
     assert_eq!((d.deactivation_due, d.risk), (Some(NOW), None));
-    // The same key in reconcile: nothing is due.
+    // Reconcile ignores the exposure: nothing is due.
     assert!(plan(&target(), &obs, NOW, Mode::Reconcile).is_empty());
 }
 
 #[test]
-fn an_emergency_with_an_older_key_active_deactivates_that_one_even_if_used() {
+fn an_emergency_for_an_older_key_deactivates_it_at_once_even_if_used() {
     // K1 cut over two days ago and used a day ago; K2 holds every reference.
-    let (t, obs) = retire_world(&RetireCase {
+    let (t, mut obs) = retire_world(&RetireCase {
         name: "emergency",
         cutover_days: 2,
         k1: k1(KeyStatus::Active, Some(1)),
@@ -1327,6 +1336,12 @@ fn an_emergency_with_an_older_key_active_deactivates_that_one_even_if_used() {
         1,
         "reconcile waits for the use to stop"
     );
+    assert_eq!(
+        plan(&t, &obs, NOW, Mode::Emergency).blocked.len(),
+        1,
+        "a key not recorded exposed is retired as usual"
+    );
+    exposed(&mut obs, K1);
     let p = plan(&t, &obs, NOW, Mode::Emergency);
     assert_eq!(
         summary(&p),
@@ -1342,4 +1357,18 @@ fn an_emergency_with_an_older_key_active_deactivates_that_one_even_if_used() {
         p.notes
     );
     assert!(!p.due.now);
+    // Once the exposed key is inactive the emergency is over: a rerun makes no new key.
+    obs.keys[0].status = KeyStatus::Inactive;
+    obs.records
+        .deactivated
+        .insert(AccessKeyId::new(K1), NOW - Duration::minutes(1));
+    let again = plan(&t, &obs, NOW, Mode::Emergency);
+    assert!(!again.due.now, "{:?}", again.due);
+    assert!(
+        !summary(&again)
+            .iter()
+            .any(|s| s.starts_with("rotate") || s.starts_with("deactivate")),
+        "{:?}",
+        summary(&again)
+    );
 }
