@@ -506,7 +506,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 let done = action.words();
                 let result = match action {
                     Retire::Deactivate { key, set_id } => {
-                        self.deactivate(user, key, set_id, clock(), &mut run).await
+                        let exposed = mode == Mode::Emergency && obs.records.exposed.contains_key(key);
+                        self.deactivate(user, (key, exposed), set_id, clock(), &mut run)
+                            .await
                     }
                     Retire::DeleteRetired { key, set_id } => {
                         self.delete_retired(user, key, set_id.as_deref(), &mut run)
@@ -775,11 +777,12 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
              a human must check them now"
         )
     }
-    /// Deactivates a retired key and records when on the IAM user (for the delete delay).
+    /// Deactivates a retired key (`exposed`: by an emergency) and records when on the IAM
+    /// user (for the delete delay).
     async fn deactivate(
         &self,
         user: &str,
-        key: &AccessKeyId,
+        (key, exposed): (&AccessKeyId, bool),
         set_id: &str,
         at: OffsetDateTime,
         run: &mut TargetRun,
@@ -791,6 +794,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         run.changes.push(Change::Deactivated {
             key: key.clone(),
             set_id: set_id.to_string(),
+            exposed,
         });
         // Without the record the next run records the time it first sees the key inactive,
         // so the delete delay is never cut short; still, the failure is the run's.

@@ -97,6 +97,8 @@ pub enum Rung {
     Rotated,
     /// An old key was deactivated.
     Deactivated,
+    /// An emergency deactivated an exposed key (after its rotation, if it was current).
+    Emergency,
     /// An old key (and its set) was deleted.
     Deleted,
     /// An old key's retirement is blocked: it was used after its cutover.
@@ -109,10 +111,11 @@ pub enum Rung {
 
 impl Rung {
     /// Every rung, in the order of a key's life.
-    pub const ALL: [Rung; 7] = [
+    pub const ALL: [Rung; 8] = [
         Rung::DueSoon,
         Rung::Rotated,
         Rung::Deactivated,
+        Rung::Emergency,
         Rung::Deleted,
         Rung::Blocked,
         Rung::Failed,
@@ -125,6 +128,7 @@ impl Rung {
             Rung::DueSoon => "due_soon",
             Rung::Rotated => "rotated",
             Rung::Deactivated => "deactivated",
+            Rung::Emergency => "emergency",
             Rung::Deleted => "deleted",
             Rung::Blocked => "blocked",
             Rung::Failed => "failed",
@@ -416,6 +420,7 @@ struct RawNotify {
     on_due_soon: Option<bool>,
     on_rotated: Option<bool>,
     on_deactivated: Option<bool>,
+    on_emergency: Option<bool>,
     on_deleted: Option<bool>,
     on_blocked: Option<bool>,
     on_failed: Option<bool>,
@@ -787,6 +792,7 @@ fn notify_settings(n: RawNotify) -> Result<NotifySettings, String> {
                 Rung::DueSoon => n.on_due_soon,
                 Rung::Rotated => n.on_rotated,
                 Rung::Deactivated => n.on_deactivated,
+                Rung::Emergency => n.on_emergency,
                 Rung::Deleted => n.on_deleted,
                 Rung::Blocked => n.on_blocked,
                 Rung::Failed => n.on_failed,

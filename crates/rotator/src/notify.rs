@@ -249,7 +249,35 @@ fn events(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -> Ve
                     "nothing",
                 )
             }
-            Change::Deactivated { key, set_id } => message(
+            Change::Deactivated {
+                key,
+                set_id,
+                exposed: true,
+            } => {
+                let used: Vec<String> = plan
+                    .notes
+                    .iter()
+                    .filter(|n| matches!(n, crate::plan::Note::UsedAfterCutover { key: k, .. } if k == key))
+                    .map(Words::words)
+                    .collect();
+                message(
+                    t,
+                    Rung::Emergency,
+                    None,
+                    key.as_str().to_string(),
+                    format!("exposed key {key} of {set_id} deactivated"),
+                    format!(
+                        "Emergency: exposed key {key} of {set_id} was deactivated once every \
+                         reference had moved off it.{}",
+                        used.iter().map(|u| format!(" {u}.")).collect::<String>()
+                    ),
+                    None,
+                    "check CloudTrail for what the exposed key did while it was public; remove \
+                     the quarantine policy AWS may have attached to the user once you have; the \
+                     key is deleted after delete_after_days",
+                )
+            }
+            Change::Deactivated { key, set_id, .. } => message(
                 t,
                 Rung::Deactivated,
                 None,
@@ -952,6 +980,7 @@ mod tests {
             Change::Deactivated {
                 key: AccessKeyId::new(K1),
                 set_id: "aws-x-260901".into(),
+                exposed: false,
             },
             Change::Deleted {
                 key: AccessKeyId::new(K1),
@@ -982,6 +1011,15 @@ mod tests {
         );
         assert!(got[0].text.contains("deactivated from"), "{}", got[0].text);
         assert!(remember(&r, &r.targets[0], &all, &got.iter().collect::<Vec<_>>()).is_empty());
+        // An emergency's deactivation is told by default.
+        r.targets[0].changes = vec![Change::Deactivated {
+            key: AccessKeyId::new(K1),
+            set_id: "aws-x-260901".into(),
+            exposed: true,
+        }];
+        let got = notices(&r, &NotifySettings::default());
+        assert_eq!(rungs(&got), [(Rung::Emergency, None)]);
+        assert!(got[0].text.contains("CloudTrail"), "{}", got[0].text);
     }
 
     #[test]

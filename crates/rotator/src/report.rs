@@ -75,6 +75,8 @@ pub enum Change {
         key: AccessKeyId,
         /// The set that held it.
         set_id: String,
+        /// By an emergency: the key was recorded exposed.
+        exposed: bool,
     },
     /// A retired key was deleted (its set follows).
     #[serde(rename_all = "camelCase")]
