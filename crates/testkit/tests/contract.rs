@@ -194,6 +194,36 @@ fn rejects_with_a_reason_naming_the_problem() {
             "body/actionConfigList/0/properties/executionDateTimeConst: expected string, got integer 1",
         ),
         (not_json, "request body is not valid JSON"),
+        // Caught since the schemas are checked by the jsonschema crate: int32 bounds, formats,
+        // patterns, uniqueItems, and additionalProperties: false beside no properties.
+        (
+            req("GET", "/v1/batch_groups?limit=2147483648", None),
+            "query parameter `limit`: 2147483648 is above the maximum 2147483647",
+        ),
+        (
+            req("POST", "/v1/device_object_models", Some(json!({"createdTime": "yesterday"}))),
+            "body/createdTime: \"yesterday\" is not a \"date-time\"",
+        ),
+        (
+            req(
+                "POST",
+                "/v1/sora_cam/devices/d1/atom_cam/settings/self_reboot",
+                Some(json!({"enabled": true, "time": "25:00"})),
+            ),
+            "body/time: \"25:00\" does not match \"^([01][0-9]|2[0-3]):[0-5][0-9]$\"",
+        ),
+        (
+            req(
+                "POST",
+                "/v1/lora_network_sets",
+                Some(json!({"allowedOperators": ["OP1", "OP1"]})),
+            ),
+            "body/allowedOperators: [\"OP1\",\"OP1\"] has non-unique elements",
+        ),
+        (
+            req("POST", "/v1/sims/s1/sessions/arc", Some(json!({"x": 1}))),
+            "body: property `x` is not allowed (additionalProperties: false)",
+        ),
     ];
     let mut failures = Vec::new();
     for (r, phrase) in &cases {
@@ -388,6 +418,165 @@ components:
     let e = err("/v1/things/1?must=true", json!({"kind": "a", "note": 1.5}));
     assert!(
         e.contains("body/note: expected string, got number 1.5"),
+        "{e}"
+    );
+}
+
+/// What OpenAPI 3.0 adds to or changes in JSON Schema, and the keywords checked since the
+/// jsonschema crate does the checking.
+#[test]
+fn openapi_schema_dialect_on_a_small_spec() {
+    let colours: Vec<String> = (0..100).map(|i| format!("colour-{i:03}")).collect();
+    let text = r##"
+openapi: 3.0.0
+paths:
+  /things:
+    post:
+      operationId: postThing
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Thing'}
+  /broken:
+    post:
+      operationId: postBroken
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Nowhere'}
+components:
+  schemas:
+    Thing:
+      type: object
+      required: [id, name]
+      x-internal: true
+      example: {id: 1}
+      properties:
+        id: {type: string, readOnly: true}
+        name: {type: string, example: 5}
+        action: {type: string, nullable: true, enum: [stop, go]}
+        flag: {type: string, enum: [true, false]}
+        at: {type: string, format: date-time}
+        link: {type: string, format: uri}
+        month: {type: string, format: yyyyMM}
+        count: {type: integer, format: int32}
+        code: {type: string, pattern: '^[a-z]+$'}
+        tags: {type: array, uniqueItems: true, items: {type: string}}
+        ratio: {type: number, minimum: 0, exclusiveMinimum: true}
+        either: {anyOf: [{type: string}, {type: integer}]}
+        empty: {type: object, additionalProperties: false}
+        colour: {type: string, enum: [COLOURS]}
+        many: {type: array, items: {type: integer}}
+"##
+    .replace("COLOURS", &colours.join(", "));
+    let spec = Spec::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let check = |path: &str, body: serde_json::Value| {
+        let r = req("POST", path, Some(body));
+        spec.check(&r.as_request()).map_err(|v| v.reason)
+    };
+    // readOnly `id` is not required; `example` and `x-*` constrain nothing; nullable admits
+    // null beside the enum; a string enum's unquoted YAML `true` is the text "true".
+    assert_eq!(
+        check(
+            "/v1/things",
+            json!({
+                "name": "n", "action": null, "flag": "true", "at": "2026-11-28T10:00:00Z",
+                "link": "https://example.com/x", "month": "202611", "count": 2147483647,
+                "code": "abc", "tags": ["a", "b"], "ratio": 0.5, "either": 3, "empty": {},
+                "colour": "colour-042", "many": [1, 2]
+            })
+        ),
+        Ok("postThing".to_string())
+    );
+    let err = |body: serde_json::Value| check("/v1/things", body).err().unwrap_or_default();
+    let with = |key: &str, value: serde_json::Value| {
+        let mut body = json!({"name": "n"});
+        body[key] = value;
+        err(body)
+    };
+    let e = err(json!({}));
+    assert!(e.contains("body: missing required property `name`"), "{e}");
+    assert!(!e.contains("`id`"), "{e}");
+    let cases = [
+        (
+            "action",
+            json!("run"),
+            "body/action: \"run\" is not one of [stop, go, null]",
+        ),
+        (
+            "flag",
+            json!(true),
+            "body/flag: expected string, got boolean true",
+        ),
+        (
+            "at",
+            json!("yesterday"),
+            "body/at: \"yesterday\" is not a \"date-time\"",
+        ),
+        (
+            "link",
+            json!("not a uri"),
+            "body/link: \"not a uri\" is not a \"uri\"",
+        ),
+        (
+            "month",
+            json!("2026-11"),
+            "body/month: \"2026-11\" is not a \"yyyyMM\"",
+        ),
+        (
+            "count",
+            json!(2147483648u64),
+            "body/count: 2147483648 is above the maximum 2147483647",
+        ),
+        (
+            "count",
+            json!(1.0),
+            "body/count: expected integer, got number 1.0",
+        ),
+        (
+            "code",
+            json!("ABC"),
+            "body/code: \"ABC\" does not match \"^[a-z]+$\"",
+        ),
+        (
+            "tags",
+            json!(["a", "a"]),
+            "body/tags: [\"a\",\"a\"] has non-unique elements",
+        ),
+        (
+            "ratio",
+            json!(0),
+            "body/ratio: 0 is less than or equal to the minimum of 0",
+        ),
+        (
+            "either",
+            json!(true),
+            "body/either: matches none of anyOf (expected string, got",
+        ),
+        (
+            "empty",
+            json!({"a": 1, "b": 2}),
+            "body/empty: properties `a`, `b` are not allowed (additionalProperties: false)",
+        ),
+    ];
+    for (key, value, phrase) in cases {
+        let e = with(key, value);
+        assert!(e.contains(phrase), "{e}\n    expected to contain: {phrase}");
+        assert!(e.starts_with("[postThing] "), "{e}");
+    }
+    // Messages stay bounded: a long enum is cut, and so is a long list of problems.
+    let e = with("colour", json!("x".repeat(500)));
+    assert!(e.contains("is not one of [colour-000, colour-001"), "{e}");
+    assert!(e.contains('…') && e.len() < 600, "{} chars: {e}", e.len());
+    let e = with("many", json!(vec!["a"; 30]));
+    assert!(e.contains("body/many/9: expected integer"), "{e}");
+    assert!(!e.contains("body/many/10:"), "{e}");
+    assert!(e.contains("… and 20 more"), "{e}");
+    // A schema the spec cannot resolve is a violation, never a silent pass.
+    let e = check("/v1/broken", json!({})).err().unwrap_or_default();
+    assert!(
+        e.contains("[postBroken] body: the spec's schema cannot be compiled"),
         "{e}"
     );
 }
