@@ -18,8 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use jsonschema::error::{TypeKind, ValidationErrorKind as Kind};
-use jsonschema::{Draft, Registry, ValidationError, Validator};
+use jsonschema::{Draft, Registry, Validator};
 use serde_json::{json, Map, Value};
 
 /// Environment variable naming the spec file, overriding the default location.
@@ -176,10 +175,6 @@ enum SchemeLocation {
     Authorization,
     Unchecked,
 }
-
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 impl Spec {
     /// Reads and indexes the spec at `path` (YAML or JSON).
@@ -363,26 +358,7 @@ impl Spec {
             .iter()
             .filter_map(|t| self.operation(t, &lower).map(|op| (*t, op)))
             .max_by_key(|(t, _)| literalness(t));
-        match best {
-            Some(found) => Ok(found),
-            None => {
-                let allowed: Vec<String> = candidates
-                    .iter()
-                    .map(|t| {
-                        let methods: Vec<String> = METHODS
-                            .iter()
-                            .filter(|m| self.operation(t, m).is_some())
-                            .map(|m| m.to_ascii_uppercase())
-                            .collect();
-                        format!("{} allows {}", t.template, methods.join(", "))
-                    })
-                    .collect();
-                Err(format!(
-                    "method {method} is not defined for this path ({})",
-                    allowed.join("; ")
-                ))
-            }
-        }
+        best.ok_or_else(|| format!("method {method} is not defined for this path"))
     }
 
     /// The operation for `method` (lowercase) under template `t`, if the spec has one.
@@ -451,15 +427,7 @@ impl Spec {
         }
         for (name, values) in &given {
             let Some(def) = find_param(params, "query", name) else {
-                let declared: Vec<&str> = params
-                    .iter()
-                    .filter(|p| p.get("in").and_then(Value::as_str) == Some("query"))
-                    .filter_map(|p| p.get("name").and_then(Value::as_str))
-                    .collect();
-                problems.push(format!(
-                    "query parameter `{name}` is not declared for this operation (declared: [{}])",
-                    declared.join(", ")
-                ));
+                problems.push(format!("query parameter `{name}` is not declared"));
                 continue;
             };
             let schema = def.get("schema").map(|s| self.resolve(s, 0));
@@ -622,41 +590,26 @@ impl Spec {
         }
     }
 
-    /// Coerces a raw string to the schema's type, then validates it.
+    /// Reads a raw string as the schema's type (as text when it is not one, for the
+    /// validator to reject), then validates it.
     fn check_raw_value(&self, schema: &Value, raw: &str) -> Result<(), String> {
-        let resolved = self.resolve(schema, 0);
-        let ty = resolved.get("type").and_then(Value::as_str);
-        let value = match ty {
-            Some("integer") => match raw.parse::<i64>() {
-                Ok(n) => Value::from(n),
-                Err(_) => return Err(format!("{raw:?} is not an integer")),
-            },
-            Some("number") => match raw
+        let value = match self.resolve(schema, 0).get("type").and_then(Value::as_str) {
+            Some("integer") => raw.parse::<i64>().ok().map(Value::from),
+            Some("number") => raw
                 .parse::<f64>()
                 .ok()
                 .and_then(serde_json::Number::from_f64)
-            {
-                Some(n) => Value::Number(n),
-                None => return Err(format!("{raw:?} is not a number")),
-            },
-            Some("boolean") => match raw {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                _ => return Err(format!("{raw:?} is not a boolean (true or false)")),
-            },
-            _ => Value::String(raw.to_string()),
+                .map(Value::Number),
+            Some("boolean") => raw.parse::<bool>().ok().map(Value::Bool),
+            _ => None,
         };
-        let errs = self.schema_problems(schema, &value);
+        let errs = self.schema_problems(schema, &value.unwrap_or_else(|| raw.into()));
         if errs.is_empty() {
-            Ok(())
-        } else {
-            // Pointers of a scalar are empty: drop the leading ": ".
-            Err(errs
-                .iter()
-                .map(|e| e.trim_start_matches(": ").to_string())
-                .collect::<Vec<_>>()
-                .join(", "))
+            return Ok(());
         }
+        // Pointers of a scalar are empty: drop the leading ": ".
+        let errs: Vec<&str> = errs.iter().map(|e| e.trim_start_matches(": ")).collect();
+        Err(errs.join(", "))
     }
 
     /// Follows `$ref` chains (local `#/...` refs only), bounded.
@@ -674,27 +627,15 @@ impl Spec {
     }
 
     /// What is wrong with `value` under the OpenAPI `schema`: `"<JSON pointer>: <problem>"`
-    /// each, the pointer empty for `value` itself.
+    /// each (the validator's words, bounded), the pointer empty for `value` itself.
     fn schema_problems(&self, schema: &Value, value: &Value) -> Vec<String> {
         let validator = match self.validator(schema) {
             Ok(v) => v,
             Err(e) => return vec![format!(": the spec's schema cannot be compiled: {e}")],
         };
-        let errors: Vec<ValidationError<'_>> = validator.iter_errors(value).collect();
-        // A value of the wrong type fails its other keywords too (`enum`, mostly): only the
-        // type is news.
-        let mistyped: Vec<&str> = errors
-            .iter()
-            .filter(|e| matches!(e.kind(), Kind::Type { .. }))
-            .map(|e| e.instance_path().as_str())
-            .collect();
-        let mut problems: Vec<String> = errors
-            .iter()
-            .filter(|e| {
-                matches!(e.kind(), Kind::Type { .. })
-                    || !mistyped.contains(&e.instance_path().as_str())
-            })
-            .map(|e| format!("{}: {}", e.instance_path(), explain(e, value)))
+        let mut problems: Vec<String> = validator
+            .iter_errors(value)
+            .map(|e| format!("{}: {}", e.instance_path(), bounded(&e.to_string(), 300)))
             .collect();
         if problems.len() > MAX_SCHEMA_PROBLEMS {
             let more = problems.len() - MAX_SCHEMA_PROBLEMS;
@@ -740,7 +681,8 @@ const JSON_SCHEMA_KEYWORDS: &str = "type enum required properties additionalProp
 ///   `deprecated`, `discriminator`, `x-*` and the like constrain nothing.
 /// - `nullable: true` adds `"null"` to `type`, and `null` to `enum` if there is one: null is
 ///   then accepted wherever the spec says nullable.
-/// - A property marked `readOnly` is sent by the server only: it leaves `required`.
+/// - `readOnly` is an annotation: a required read-only property stays required, as the
+///   hand-written check had it (the spec marks none).
 /// - A `type: string` enum's members that YAML read as booleans or numbers (the spec has an
 ///   unquoted `enum: [true, false]`) become their text.
 /// - `format: int32` and `int64` become `minimum`/`maximum` bounds where none is given; the
@@ -760,7 +702,6 @@ fn to_json_schema(schema: &Value) -> Value {
         return json!({ "$ref": target });
     }
     let mut out = Map::new();
-    let mut read_only = Vec::new();
     for (key, v) in obj {
         let v = match key.as_str() {
             k if !JSON_SCHEMA_KEYWORDS.split_whitespace().any(|w| w == k) => continue,
@@ -768,11 +709,6 @@ fn to_json_schema(schema: &Value) -> Value {
                 v.as_object()
                     .into_iter()
                     .flatten()
-                    .inspect(|(name, s)| {
-                        if s.get("readOnly") == Some(&Value::Bool(true)) {
-                            read_only.push(Value::String(name.to_string()));
-                        }
-                    })
                     .map(|(name, s)| (name.clone(), to_json_schema(s)))
                     .collect(),
             ),
@@ -805,13 +741,6 @@ fn to_json_schema(schema: &Value) -> Value {
             *ty = json!([ty.take(), "null"]);
         }
     }
-    if let Some(Value::Array(required)) = out.get_mut("required") {
-        required.retain(|name| !read_only.contains(name));
-        if required.is_empty() {
-            // Draft 4 wants at least one name.
-            out.remove("required");
-        }
-    }
     let bounds: Option<(Value, Value)> = match obj.get("format").and_then(Value::as_str) {
         Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
         Some("int64") => Some((i64::MIN.into(), i64::MAX.into())),
@@ -822,96 +751,6 @@ fn to_json_schema(schema: &Value) -> Value {
         out.entry("maximum").or_insert(max);
     }
     Value::Object(out)
-}
-
-/// One schema problem in words, the offending value shown bounded; `whole` is the value that
-/// was validated. The crate's own wording serves, except where this check's is clearer.
-fn explain(e: &ValidationError<'_>, whole: &Value) -> String {
-    let value = e.instance();
-    let short = describe_short(value);
-    let chars = value.as_str().map_or(0, |s| s.chars().count());
-    match e.kind() {
-        Kind::Type { kind } => {
-            let types: Vec<&str> = match kind {
-                TypeKind::Single(t) => vec![t.as_str()],
-                TypeKind::Multiple(set) => set.iter().map(|t| t.as_str()).collect(),
-            };
-            // `null` is there only for `nullable`; the type that was meant is the news.
-            let meant: Vec<&str> = types.into_iter().filter(|t| *t != "null").collect();
-            format!("expected {}, got {}", meant.join(" or "), describe(value))
-        }
-        Kind::Enum { options } => {
-            let members: Vec<String> = options
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(scalar_text)
-                .collect();
-            let members = bounded(&members.join(", "), 300);
-            format!("{short} is not one of [{members}]")
-        }
-        Kind::Required { property } => {
-            format!("missing required property `{}`", scalar_text(property))
-        }
-        Kind::AdditionalProperties { unexpected } => not_allowed(unexpected),
-        // `additionalProperties: false` beside no `properties`: every member is unexpected, and
-        // the error shows the first one's value only.
-        Kind::FalseSchema if e.schema_path().as_str().ends_with("/additionalProperties") => {
-            let object = whole.pointer(e.instance_path().as_str());
-            let names: Vec<String> = object
-                .and_then(Value::as_object)
-                .map(|o| o.keys().cloned().collect())
-                .unwrap_or_default();
-            not_allowed(&names)
-        }
-        Kind::MinLength { limit } => {
-            format!("string of length {chars} is shorter than minLength {limit}")
-        }
-        Kind::MaxLength { limit } => {
-            format!("string of length {chars} is longer than maxLength {limit}")
-        }
-        Kind::Minimum { limit } => format!("{short} is below the minimum {limit}"),
-        Kind::Maximum { limit } => format!("{short} is above the maximum {limit}"),
-        Kind::AnyOf { context } | Kind::OneOfNotValid { context } => {
-            let reasons = first_reasons(context, e.instance_path().as_str(), whole);
-            format!("matches none of {} ({reasons})", e.kind().keyword())
-        }
-        Kind::OneOfMultipleValid { context } => format!(
-            "matches {} of oneOf's alternatives, must match exactly one",
-            context.iter().filter(|branch| branch.is_empty()).count()
-        ),
-        _ => bounded(&e.masked_with(short).to_string(), 300),
-    }
-}
-
-/// The first problem of each of the first three alternatives, `|`-separated, each at its
-/// pointer below `at` (the value the alternatives were for).
-fn first_reasons(alternatives: &[Vec<ValidationError<'_>>], at: &str, whole: &Value) -> String {
-    alternatives
-        .iter()
-        .filter_map(|problems| problems.first())
-        .take(3)
-        .map(|e| {
-            let path = e.instance_path().as_str();
-            match path.strip_prefix(at).unwrap_or(path) {
-                "" => explain(e, whole),
-                below => format!("{below}: {}", explain(e, whole)),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" | ")
-}
-
-fn not_allowed(names: &[String]) -> String {
-    let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    let (noun, verb) = match names.len() {
-        1 => ("property", "is"),
-        _ => ("properties", "are"),
-    };
-    format!(
-        "{noun} {} {verb} not allowed (additionalProperties: false)",
-        bounded(&names.join(", "), 200)
-    )
 }
 
 fn is_digits(s: &str, len: usize) -> bool {
@@ -995,33 +834,6 @@ fn check_header_params(
                 problems.push(format!("required header `{name}` is missing"));
             }
         }
-    }
-}
-
-fn describe(value: &Value) -> String {
-    let kind = match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "number",
-        Value::Number(_) => "integer",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    };
-    match value {
-        Value::Null | Value::Array(_) | Value::Object(_) => kind.to_string(),
-        _ => format!("{kind} {}", describe_short(value)),
-    }
-}
-
-fn describe_short(value: &Value) -> String {
-    bounded(&value.to_string(), 60)
-}
-
-fn scalar_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
