@@ -5,7 +5,7 @@
 
 use reqwest::header::{HeaderMap, HeaderValue};
 
-use crate::soracom::{auth, client};
+use crate::soracom::client;
 
 /// Parses configuration text; `Ok` only for a configuration that validated.
 pub fn config(text: &str) -> Result<crate::Config, crate::ConfigError> {
@@ -14,7 +14,9 @@ pub fn config(text: &str) -> Result<crate::Config, crate::ConfigError> {
 
 /// Parses a soracom-cli profile; the error is the message the user would see.
 pub fn profile(bytes: &[u8]) -> Result<(), String> {
-    auth::parse_profile(bytes).map(|_| ())
+    crate::soracom::profile::parse(bytes)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// The message the client gives for a non-2xx answer with this status, content type and
