@@ -23,8 +23,6 @@
 pub mod apply;
 pub mod config;
 pub mod error;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod iam;
 pub mod model;
 pub mod notify;
