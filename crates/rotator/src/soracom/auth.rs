@@ -1,8 +1,9 @@
 //! Where the SORACOM endpoint and auth key come from.
 //!
-//! Precedence follows soracom-cli (reference/soracom-api.md §6): the endpoint is
+//! Precedence follows soracom-cli, as the README's *Credentials* says: the endpoint is
 //! `SORACOM_ENDPOINT` (an origin without `/v1`), else the configured coverage, else the
-//! profile's `endpoint` or `coverageType`, else Japan coverage. The auth key is
+//! profile's `endpoint` or `coverageType`, else Japan coverage ([`endpoint`], for the CLI
+//! and the Lambda function alike). The auth key is
 //! `SORACOM_AUTH_KEY_ID` + `SORACOM_AUTH_KEY`, else the profile
 //! (`$SORACOM_PROFILE_DIR/<name>.json`, default `~/.soracom/<name>.json`), which, like
 //! soracom-cli, is refused when group or others can read it ([`super::profile`]).
@@ -75,16 +76,11 @@ pub fn resolve(
         None
     };
 
-    let endpoint = match (env_endpoint, coverage, &loaded) {
-        (Some(e), _, _) => origin(&e, "SORACOM_ENDPOINT")?,
-        (None, Some(c), _) => Endpoint(c.endpoint().to_string()),
-        (None, None, Some((path, p))) => match (&p.endpoint, p.coverage_type.as_deref()) {
-            (Some(e), _) if !e.is_empty() => origin(e, &format!("endpoint in {}", path.display()))?,
-            (_, Some("g")) => Endpoint(Coverage::G.endpoint().to_string()),
-            _ => Endpoint(Coverage::Jp.endpoint().to_string()),
-        },
-        (None, None, None) => Endpoint(Coverage::Jp.endpoint().to_string()),
-    };
+    let endpoint = endpoint(
+        env_endpoint.as_deref(),
+        coverage,
+        loaded.as_ref().map(|(path, p)| (path.as_path(), p)),
+    )?;
     let key = match env_key {
         Some(k) => k,
         None => {
@@ -100,6 +96,26 @@ pub fn resolve(
         }
     };
     Ok((endpoint, key))
+}
+
+/// The API origin: `SORACOM_ENDPOINT` (`over`), else the configured coverage, else the
+/// profile's `endpoint` or `coverageType` (the Lambda function has no profile), else Japan
+/// coverage.
+pub fn endpoint(
+    over: Option<&str>,
+    coverage: Option<Coverage>,
+    profile: Option<(&Path, &super::profile::Profile)>,
+) -> Result<Endpoint> {
+    Ok(match (over.map(str::trim).filter(|e| !e.is_empty()), coverage, profile) {
+        (Some(e), _, _) => origin(e, "SORACOM_ENDPOINT")?,
+        (None, Some(c), _) => Endpoint(c.endpoint().to_string()),
+        (None, None, Some((path, p))) => match (&p.endpoint, p.coverage_type.as_deref()) {
+            (Some(e), _) if !e.is_empty() => origin(e, &format!("endpoint in {}", path.display()))?,
+            (_, Some("g")) => Endpoint(Coverage::G.endpoint().to_string()),
+            _ => Endpoint(Coverage::Jp.endpoint().to_string()),
+        },
+        (None, None, None) => Endpoint(Coverage::Jp.endpoint().to_string()),
+    })
 }
 
 /// SORACOM's own API origins (Japan and global coverage, and the API sandbox).
