@@ -7,12 +7,10 @@
 //! a panic (the harness asserts that for every run). Figures go to
 //! `target/reliability/bad_input.jsonl` for `scripts/reliability`.
 
-mod common;
-
 use std::future::Future;
 use std::sync::Arc;
 
-use common::{append_figures, World, PREFIX};
+use crate::common::{append_figures, World, PREFIX};
 use serde_json::json;
 use soracom_emulator::{Fault, FaultBody, FaultKind};
 use testkit::aws_proxy::{AwsFault, AwsFaultKind};

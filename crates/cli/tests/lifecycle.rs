@@ -3,9 +3,7 @@
 //! deletion after the quiet period, rollback, in-place rotation, adopted sets, `status`
 //! and `policy`. DESIGN §3's invariants are checked after every step.
 
-mod common;
-
-use common::{World, PREFIX};
+use crate::common::{World, PREFIX};
 use serde_json::{json, Value};
 
 async fn keys_by_status(w: &World) -> (Vec<String>, Vec<String>) {

@@ -8,12 +8,10 @@
 //! (issue 6 adds adaptive pacing); without it, calls already in flight when the window
 //! runs out go over the limit.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{funnel, write_figures, World, PREFIX};
+use crate::common::{funnel, write_figures, World, PREFIX};
 use serde_json::json;
 use soracom_emulator::{Fault, FaultKind, RateLimit};
 

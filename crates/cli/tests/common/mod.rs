@@ -8,7 +8,6 @@
 //! each run's effect (which keys stopped being referenced, which were deactivated) and the
 //! uses a test makes of keys and sets, to check that no key used after its cutover is
 //! ever deactivated.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -58,8 +57,6 @@ pub struct World {
     offset: Mutex<time::Duration>,
     /// Runs' effects and the test's uses of keys and sets.
     track: Mutex<Tracker>,
-    /// Whether a `LimitExceeded` from IAM itself is what the scenario is about.
-    limit_exceeded_expected: std::sync::atomic::AtomicBool,
 }
 
 /// A run of the binary started in the background.
@@ -110,7 +107,6 @@ pub struct Run {
 pub struct Snapshot {
     held_by_referenced: BTreeSet<String>,
     statuses: BTreeMap<String, String>,
-    key_of_set: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -209,7 +205,6 @@ impl World {
             t0,
             offset: Mutex::new(time::Duration::ZERO),
             track: Mutex::default(),
-            limit_exceeded_expected: Default::default(),
         };
         w.write_config("");
         w
@@ -292,12 +287,6 @@ impl World {
         if let Some(key) = self.key_of_set(set_id) {
             lock(&self.track).uses.push((key, at));
         }
-    }
-
-    /// The scenario is about IAM's key quota: a `LimitExceeded` from moto is expected.
-    pub fn expect_limit_exceeded(&self) {
-        self.limit_exceeded_expected
-            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Remembers a secret the test planted (a third-party value, a webhook URL).
@@ -406,13 +395,6 @@ impl World {
         v
     }
 
-    /// The binary with this world's environment and the world's `--now`, for tests that
-    /// drive the child process themselves (e.g. kill it). Take a [`World::snapshot`] before
-    /// starting it and pass both to [`World::after_run`].
-    pub fn command(&self, args: &[&str], env_key: bool) -> tokio::process::Command {
-        self.command_raw(&self.with_now(args), env_key)
-    }
-
     /// The binary with exactly these arguments and this world's environment.
     pub fn command_raw(&self, args: &[String], env_key: bool) -> tokio::process::Command {
         let home = self.dir.path();
@@ -464,7 +446,6 @@ impl World {
         Snapshot {
             held_by_referenced,
             statuses,
-            key_of_set,
         }
     }
 
@@ -730,8 +711,8 @@ impl World {
 
     /// The invariants that hold at every moment: no reference to a set of the target names
     /// a missing set or a set whose key is missing or inactive (adopted and in-place sets
-    /// included), and IAM never refused a new key for the quota unless the scenario is
-    /// about the quota (moto itself refuses a third key, so counting keys proves nothing).
+    /// included), and IAM never refused a new key for the quota (moto itself refuses a
+    /// third key, so counting keys proves nothing).
     pub async fn assert_invariants(&self) {
         let keys = self.keys().await;
         let ids = self.emu.credential_ids();
@@ -747,21 +728,16 @@ impl World {
                 "referenced set {set} holds a key that is not active: {k:?}"
             );
         }
-        if !self
-            .limit_exceeded_expected
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            let refused: Vec<_> = self
-                .proxy
-                .calls()
-                .into_iter()
-                .filter(|c| c.fault.is_none() && c.error_code.as_deref() == Some("LimitExceeded"))
-                .collect();
-            assert!(
-                refused.is_empty(),
-                "IAM refused a call for its quota: {refused:?}"
-            );
-        }
+        let refused: Vec<_> = self
+            .proxy
+            .calls()
+            .into_iter()
+            .filter(|c| c.fault.is_none() && c.error_code.as_deref() == Some("LimitExceeded"))
+            .collect();
+        assert!(
+            refused.is_empty(),
+            "IAM refused a call for its quota: {refused:?}"
+        );
     }
 
     /// The state a finished rotation converges to: one newest set holding an active key,
@@ -928,7 +904,6 @@ impl World {
     }
 }
 
-#[allow(unused_imports)]
 pub use testkit::figures::{append as append_figures, write as write_figures};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

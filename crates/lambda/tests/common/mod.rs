@@ -3,7 +3,6 @@
 //! webhook listener on 127.0.0.1 — each test's world with its own IAM user, secret,
 //! parameter and topic. The handler's logs are captured at the most verbose level the
 //! function can be set to, and searched for secrets with everything else it wrote.
-#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
