@@ -114,10 +114,9 @@ async fn a_failure_is_a_retryable_error_and_notifies_sns_and_the_webhook_without
     assert!(!text.contains(&first), "key ids are masked: {text}");
 
     assert!(
-        crate::common::eventually(std::time::Duration::from_secs(10), || !w
-            .webhook
-            .texts()
-            .is_empty())
+        crate::common::eventually(std::time::Duration::from_secs(10), || async {
+            !w.webhook.texts().is_empty()
+        })
         .await,
         "the webhook got nothing"
     );
@@ -164,10 +163,9 @@ async fn a_notification_failure_does_not_change_the_outcome() {
         "SNS was tried and refused: {publish:?}"
     );
     assert!(
-        crate::common::eventually(std::time::Duration::from_secs(10), || !w
-            .webhook
-            .texts()
-            .is_empty())
+        crate::common::eventually(std::time::Duration::from_secs(10), || async {
+            !w.webhook.texts().is_empty()
+        })
         .await,
         "the webhook got nothing"
     );

@@ -126,7 +126,7 @@ async fn bootstrap_serves_a_success_and_an_error_through_the_runtime_api() {
         .spawn()
         .expect("start bootstrap");
 
-    let done = crate::common::eventually(Duration::from_secs(60), || {
+    let done = crate::common::eventually(Duration::from_secs(60), || async {
         fake.results.lock().unwrap_or_else(|e| e.into_inner()).len() >= 2
     })
     .await;
