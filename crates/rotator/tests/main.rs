@@ -3,5 +3,6 @@
 //! Run one part with a filter, e.g. `cargo test -p rotator --test rotator fuzz_seeds::`.
 
 mod fuzz_seeds;
+mod recovery;
 mod selfkey;
 mod soracom_client;
