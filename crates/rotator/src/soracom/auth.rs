@@ -106,16 +106,24 @@ pub fn endpoint(
     coverage: Option<Coverage>,
     profile: Option<(&Path, &super::profile::Profile)>,
 ) -> Result<Endpoint> {
-    Ok(match (over.map(str::trim).filter(|e| !e.is_empty()), coverage, profile) {
-        (Some(e), _, _) => origin(e, "SORACOM_ENDPOINT")?,
-        (None, Some(c), _) => Endpoint(c.endpoint().to_string()),
-        (None, None, Some((path, p))) => match (&p.endpoint, p.coverage_type.as_deref()) {
-            (Some(e), _) if !e.is_empty() => origin(e, &format!("endpoint in {}", path.display()))?,
-            (_, Some("g")) => Endpoint(Coverage::G.endpoint().to_string()),
-            _ => Endpoint(Coverage::Jp.endpoint().to_string()),
+    Ok(
+        match (
+            over.map(str::trim).filter(|e| !e.is_empty()),
+            coverage,
+            profile,
+        ) {
+            (Some(e), _, _) => origin(e, "SORACOM_ENDPOINT")?,
+            (None, Some(c), _) => Endpoint(c.endpoint().to_string()),
+            (None, None, Some((path, p))) => match (&p.endpoint, p.coverage_type.as_deref()) {
+                (Some(e), _) if !e.is_empty() => {
+                    origin(e, &format!("endpoint in {}", path.display()))?
+                }
+                (_, Some("g")) => Endpoint(Coverage::G.endpoint().to_string()),
+                _ => Endpoint(Coverage::Jp.endpoint().to_string()),
+            },
+            (None, None, None) => Endpoint(Coverage::Jp.endpoint().to_string()),
         },
-        (None, None, None) => Endpoint(Coverage::Jp.endpoint().to_string()),
-    })
+    )
 }
 
 /// SORACOM's own API origins (Japan and global coverage, and the API sandbox).
