@@ -2,7 +2,7 @@
 //! adapters ([`AwsIam`] through the AWS fault proxy to moto, [`SoracomClient`] to the
 //! emulator) on a [`testkit::world::World`], with a fault or a person acting in the middle
 //! of a run. Each test asserts the report's typed fields (outcome, steps' success,
-//! references moved, the plan's actions) and the state the run left in IAM and SORACOM;
+//! references moved, the plan's steps) and the state the run left in IAM and SORACOM;
 //! every world ends with the contract and no-secret checks (the reports are searched).
 //!
 //! The subprocess fault sweep (`crates/cli/tests/fault_sweep.rs`) reaches these paths
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use rotator::apply::{Command, Engine, NoProgress};
 use rotator::iam::AwsIam;
-use rotator::plan::Action;
+use rotator::plan::{Repair, Retire};
 use rotator::report::{Outcome, TargetReport};
 use rotator::soracom::{AuthKey, Endpoint, SoracomClient};
 use rotator::{Config, Secret};
@@ -222,9 +222,9 @@ async fn a_rejected_first_move_deletes_the_new_set_and_key() {
     assert_eq!((t.references.total, t.references.moved), (2, 0));
     let plan = t.plan.as_ref().expect("plan");
     assert!(plan
-        .actions
+        .repair
         .iter()
-        .any(|a| matches!(a, Action::Rotate { .. })));
+        .any(|a| matches!(a, Repair::Rotate { .. })));
     // Rolled back: created, then deleted (set first, then key).
     let counts = r.w.emu.call_counts();
     assert_eq!(counts.get("createCredential"), Some(&1));
@@ -323,11 +323,11 @@ async fn a_deactivation_is_skipped_when_a_reference_came_back_to_the_old_set() {
     let t = r.run_while(Command::Reconcile, DEACTIVATE_AT, person).await;
     let plan = t.plan.as_ref().expect("plan");
     assert!(
-        plan.actions.iter().any(
-            |a| matches!(a, Action::Deactivate { key, set_id } if key.as_str() == r.k1 && *set_id == r.old)
+        plan.retire.iter().any(
+            |a| matches!(a, Retire::Deactivate { key, set_id } if key.as_str() == r.k1 && *set_id == r.old)
         ),
         "the plan deactivates the old key: {:?}",
-        plan.actions
+        plan.retire
     );
     assert_eq!(t.outcome, Outcome::Failed, "{:#?}", t.steps);
     assert!(
@@ -380,12 +380,12 @@ async fn a_deletion_is_skipped_when_the_old_key_was_reactivated() {
     let t = r.run_while(Command::Reconcile, DELETE_AT, person).await;
     let plan = t.plan.as_ref().expect("plan");
     assert!(
-        plan.actions.iter().any(|a| matches!(
+        plan.retire.iter().any(|a| matches!(
             a,
-            Action::DeleteRetired { key, set_id: Some(s) } if key.as_str() == r.k1 && *s == r.old
+            Retire::DeleteRetired { key, set_id: Some(s) } if key.as_str() == r.k1 && *s == r.old
         )),
         "the plan deletes the old key and set: {:?}",
-        plan.actions
+        plan.retire
     );
     assert_eq!(t.outcome, Outcome::Failed, "{:#?}", t.steps);
     assert!(oks(&t).contains(&false), "{:#?}", t.steps);
