@@ -301,6 +301,11 @@ async fn a_new_key_deleted_after_the_last_move_sends_the_references_back() {
     let new_set = r.w.current_id();
     assert_eq!(r.w.emu.credential_ids(), [r.old.clone(), new_set.clone()]);
     assert_eq!(r.w.key_of_set(&new_set).as_deref(), Some(deleted.as_str()));
+    // The next run, at once, is not held back by the deleted key's record (no run is at
+    // work) and removes the leftover set and every record.
+    let next = r.run(Command::Reconcile, 0).await;
+    assert_eq!(next.outcome, Outcome::Done, "{:#?}", next.steps);
+    r.assert_back_to_the_seed().await;
     r.finish();
 }
 
