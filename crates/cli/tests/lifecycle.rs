@@ -1,11 +1,9 @@
 //! The whole life of keys over months, with time moved by `--now` and a moto whose clock
 //! moves with it: rotation when due, deactivation after the grace period on evidence,
 //! deletion after the quiet period, rollback, in-place rotation, adopted sets, `status`
-//! and `policy`. DESIGN §3's invariants are checked after every step.
+//! and `policy`. docs/ARCHITECTURE.md's invariants are checked after every step.
 
-mod common;
-
-use common::{World, PREFIX};
+use crate::common::{World, PREFIX};
 use serde_json::{json, Value};
 
 async fn keys_by_status(w: &World) -> (Vec<String>, Vec<String>) {

@@ -421,27 +421,16 @@ fn endpoint(
     config: &Config,
     allow_any: bool,
 ) -> Result<Endpoint, HandlerError> {
-    match over.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(e) => {
-            let ep = rotator::soracom::auth::origin(e, "SORACOM_ENDPOINT")
-                .map_err(|e| HandlerError::Config(e.to_string()))?;
-            if !allow_any && !rotator::soracom::auth::is_soracom(&ep) {
-                return Err(HandlerError::Config(format!(
-                    "SORACOM_ENDPOINT is not one of SORACOM's API origins ({})",
-                    rotator::soracom::auth::SORACOM_ORIGINS.join(", ")
-                )));
-            }
-            Ok(ep)
-        }
-        None => Ok(Endpoint(
-            config
-                .soracom
-                .coverage
-                .unwrap_or(rotator::config::Coverage::Jp)
-                .endpoint()
-                .to_string(),
-        )),
+    use rotator::soracom::auth;
+    let ep = auth::endpoint(over, config.soracom.coverage, None)
+        .map_err(|e| HandlerError::Config(e.to_string()))?;
+    if !allow_any && !auth::is_soracom(&ep) {
+        return Err(HandlerError::Config(format!(
+            "SORACOM_ENDPOINT is not one of SORACOM's API origins ({})",
+            auth::SORACOM_ORIGINS.join(", ")
+        )));
     }
+    Ok(ep)
 }
 
 #[cfg(test)]

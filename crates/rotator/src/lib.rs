@@ -26,8 +26,6 @@
 pub mod apply;
 pub mod config;
 pub mod error;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod iam;
 pub mod invoke;
 pub mod model;

@@ -335,11 +335,13 @@ pub fn resolve(target: &Target, obs: &Observed, now: OffsetDateTime) -> View {
         })
         .collect();
     // A set whose key a running rotation has not finished moving onto is not current yet.
+    // A record of a key that no longer exists is a leftover (a person deleted the key and
+    // the run moved the references back), not a run at work.
     for s in &sets {
         if let Some(KeyRecord::InFlight { since, .. }) =
             s.link.key().and_then(|k| obs.records.keys.get(k))
         {
-            if young(*since) {
+            if young(*since) && s.key_state != KeyState::Missing {
                 hold(*since);
             }
         }

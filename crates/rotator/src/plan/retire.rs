@@ -179,14 +179,17 @@ fn old_keys(target: &Target, obs: &Observed, view: &View, plan: &mut Plan) -> Ve
             continue;
         };
         if s.key_state == KeyState::Missing {
-            // A set this tool made, or one whose key this tool retired (its records are
-            // still on the user: a retirement cut short). A hand-made set's key may just be
+            // A set this tool made (its description names the key SORACOM reports), or one
+            // whose key this tool retired or recorded (its records are still on the user: a
+            // retirement or a rotation cut short). A hand-made set's key may just be
             // mistyped in adopt_keys: that is reported, never acted on.
-            let retired_here =
-                obs.records.deactivated.contains_key(k) || obs.records.released.contains_key(k);
+            let recorded = obs.records.deactivated.contains_key(k)
+                || obs.records.released.contains_key(k)
+                || obs.records.keys.contains_key(k);
             let delete = match &s.link {
                 Link::Description(_) => true,
-                Link::Adopted(_) | Link::Api(_) => retired_here,
+                Link::Api(_) => recorded || s.set.linked_key().as_ref() == Some(k),
+                Link::Adopted(_) => recorded,
                 Link::Evidence(_) | Link::Unknown => false,
             };
             if delete {

@@ -316,6 +316,23 @@ fn plans_match_the_rules() {
             records: in_flight(1),
         },
         Case {
+            name: "a key in flight that a person deleted (the run moved references back): a leftover, not a run at work; its set is this tool's and goes",
+            keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60)))],
+            sets: vec![set("p-261029", 30, Some(K1)), {
+                // SORACOM reports the key (Link::Api); the description is this tool's.
+                let mut s = set("p-261128", 0, Some(K2));
+                s.api_key = Some(AccessKeyId::new(K2));
+                s
+            }],
+            slots: vec![funnel("g1", "p-261029")],
+            force: false,
+            due: false,
+            current: Some("p-261029"),
+            actions: &["delete-set p-261128"],
+            refused: false,
+            records: in_flight(1),
+        },
+        Case {
             name: "a run that announced a key and died: the never-used new key is an orphan",
             keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), announced_key(3)],
             sets: vec![set("p-261029", 30, Some(K1))],
