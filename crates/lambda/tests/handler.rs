@@ -10,21 +10,7 @@ use serde_json::{json, Value};
 use soracom_emulator::{Fault, FaultBody, FaultKind};
 
 async fn invoke(w: &World, event: Value) -> Result<Value, HandlerError> {
-    let iam = AwsIam::new(w.sdk.clone());
-    let store = SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
-    let config = RuntimeConfig::from_vars(&w.sdk, Some(w.parameter.clone()), None);
-    let clock = w.clock();
-    let ports = Ports {
-        iam: &iam,
-        key_store: &store,
-        config: &config,
-        sdk: &w.sdk,
-        soracom_endpoint: Some(w.emu.endpoint()),
-        allow_any_endpoint: true,
-        clock: &clock,
-        metrics: &|_: &str| {},
-    };
-    handle(event, &ports).await
+    crate::common::invoke_with(w, event, &|_: &str| {}).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -404,6 +404,12 @@ fn message(
         }
     }
     text.push_str(&format!("What to do: {todo}\n"));
+    // A stable line to filter mail or chat by: the rung, and the severity when it has one.
+    let code = match severity {
+        Some(s) => format!("{}/{}", rung.name(), severity_name(s)),
+        None => rung.name().to_string(),
+    };
+    text.push_str(&format!("Notice: {code}\n"));
     let tag = match severity {
         Some(Severity::Urgent) => "[URGENT] ",
         Some(Severity::Missed) => "[MISSED] ",
