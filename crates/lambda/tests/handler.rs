@@ -292,3 +292,99 @@ async fn now_only_plans_and_the_endpoint_must_be_soracoms() {
     w.wrote(&plan.to_string());
     w.assert_no_secret().await;
 }
+
+/// The AWS Health event EventBridge delivers when AWS finds an access key exposed in
+/// public (the template's rule forwards it to the function).
+fn exposed_event(key: &str) -> Value {
+    json!({
+        "version": "0",
+        "source": "aws.health",
+        "detail-type": "AWS Health Event",
+        "detail": {
+            "eventArn": "arn:aws:health:global::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/1",
+            "service": "RISK",
+            "eventTypeCode": rotator_lambda::EXPOSED,
+            "eventTypeCategory": "issue",
+            "affectedEntities": [{"entityValue": key}]
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exposed_key_event_rotates_at_once_and_takes_the_key_off() {
+    let w = crate::common::World::with(testkit::world::Moto::Authenticated).await;
+    let first = w.seed().await;
+
+    // A key this function does not look after: an error a retry cannot fix, nothing done.
+    let err = invoke(&w, exposed_event("AKIAZZZZZZZZZZZZZZZZ"))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a stranger's key is refused"));
+    assert_eq!(err.error_type(), "NonRetryable", "{err}");
+    assert_eq!(w.key_count().await, 1);
+    // Another kind of AWS Health event is not ours to act on.
+    let mut other = exposed_event(&first);
+    other["detail"]["eventTypeCode"] = json!("AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED");
+    let err = invoke(&w, other)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("refused"));
+    assert_eq!(err.error_type(), "NonRetryable", "{err}");
+    assert_eq!(w.key_count().await, 1);
+
+    let out = invoke(&w, exposed_event(&first))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out["targets"][0]["outcome"], json!("done"), "{out}");
+    w.wrote(&out.to_string());
+    let keys = w.keys().await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.id == first && k.status == "Inactive"),
+        "the exposed key is off at once: {keys:?}"
+    );
+    let group = w.emu.group_by_name("test-1").expect("group");
+    let now_set = group["configuration"]["SoracomFunnel"]["credentialsId"].clone();
+    assert_eq!(now_set, json!(w.current_id()));
+    // The emergency rung is on by default: one message says the exposed key went off.
+    let hooks = w.webhook.texts();
+    assert!(
+        hooks.iter().any(|t| t.contains("Notice: emergency")),
+        "{hooks:?}"
+    );
+
+    // The same event again (EventBridge may deliver twice): nothing more is made.
+    let out = invoke(&w, exposed_event(&first))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.wrote(&out.to_string());
+    assert_eq!(w.key_count().await, 2, "{out}");
+    assert_eq!(w.webhook.texts().len(), hooks.len(), "told once");
+    w.assert_no_secret().await;
+    w.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emergency_request_rotates_the_current_key_and_only_with_rotate() {
+    let w = World::new().await;
+    let first = w.seed().await;
+    let err = invoke(&w, json!({"command": "reconcile", "emergency": true}))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("emergency needs rotate"));
+    assert_eq!(err.error_type(), "NonRetryable", "{err}");
+    assert_eq!(w.key_count().await, 1);
+
+    let out = invoke(&w, json!({"command": "rotate", "emergency": true}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out["targets"][0]["outcome"], json!("done"), "{out}");
+    w.wrote(&out.to_string());
+    let keys = w.keys().await;
+    assert!(
+        keys.iter().any(|k| k.id == first && k.status == "Inactive"),
+        "{keys:?}"
+    );
+    assert_eq!(keys.len(), 2);
+    w.assert_no_secret().await;
+}
