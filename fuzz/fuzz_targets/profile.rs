@@ -1,8 +1,8 @@
-//! Fuzz target `profile`: `rotator::fuzzing::check_profile` must hold for any input, without panicking.
+//! Fuzz target `profile`: `soracom_key_rotator_fuzz::check_profile` must hold for any input, without panicking.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    if let Err(e) = rotator::fuzzing::check_profile(data) {
+    if let Err(e) = soracom_key_rotator_fuzz::check_profile(data) {
         panic!("property violated: {e}");
     }
 });

@@ -1,8 +1,8 @@
-//! Fuzz target `refs`: `rotator::fuzzing::check_refs` must hold for any input, without panicking.
+//! Fuzz target `refs`: `soracom_key_rotator_fuzz::check_refs` must hold for any input, without panicking.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    if let Err(e) = rotator::fuzzing::check_refs(data) {
+    if let Err(e) = soracom_key_rotator_fuzz::check_refs(data) {
         panic!("property violated: {e}");
     }
 });

@@ -3,7 +3,7 @@
 //! This binary only wires things up: it turns arguments into a validated configuration,
 //! builds the real IAM and SORACOM clients, runs the library's engine, prints the report
 //! (text or one JSON document) on stdout, logs on stderr, and maps the outcome to the
-//! exit codes of DESIGN §4: 0 done or nothing due, 1 failed (rerun resumes), 2 usage or
+//! exit codes of the README: 0 done or nothing due, 1 failed (rerun resumes), 2 usage or
 //! configuration error, 3 refused by a safety rule.
 
 use std::io::IsTerminal;
@@ -12,10 +12,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use rotator::apply::{Command, Engine, NoProgress, Progress};
+use rotator::apply::{Command, NoProgress, Progress};
 use rotator::iam::AwsIam;
+use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request};
 use rotator::report::RunReport;
-use rotator::soracom::{auth, SoracomClient};
+use rotator::soracom::auth;
 use rotator::status::StatusReport;
 use rotator::{policy, Config};
 use time::OffsetDateTime;
@@ -144,21 +145,43 @@ fn main() -> ExitCode {
             )
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(main_run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(f) => fail(output, f),
     }
 }
 
 fn fail(output: Output, f: Failure) -> ExitCode {
+    if f.code == 0 {
+        // Whoever read stdout stopped (a closed pipe, as with `| head`): not an error.
+        return ExitCode::SUCCESS;
+    }
     match output {
         Output::Text => eprintln!("error: {:#}", f.error),
-        Output::Json => println!(
-            "{}",
-            serde_json::json!({"error": format!("{:#}", f.error), "exitCode": f.code})
-        ),
+        Output::Json => {
+            let doc = serde_json::json!({"error": format!("{:#}", f.error), "exitCode": f.code});
+            let _ = write_stdout(&format!("{doc}\n"));
+        }
     }
     ExitCode::from(f.code)
+}
+
+/// Writes to stdout. A reader that went away (`| head`) ends the program quietly with
+/// exit 0, as ripgrep does; any other write error is a failure.
+fn write_stdout(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure {
+            code: 0,
+            error: e.into(),
+        }),
+        Err(e) => Err(Failure {
+            code: 1,
+            error: anyhow::Error::from(e).context("writing to stdout"),
+        }),
+    }
 }
 
 /// Our crates log at the chosen level; every other crate stays at `warn`, so that no
@@ -180,7 +203,7 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-async fn run(cli: Cli) -> Result<u8, Failure> {
+async fn main_run(cli: Cli) -> Result<u8, Failure> {
     let now = match &cli.now {
         Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .with_context(|| format!("--now {s:?} is not an RFC 3339 time"))
@@ -188,20 +211,19 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         None => OffsetDateTime::now_utc(),
     };
     let config = Config::load(&cli.config).map_err(|e| usage(e.into()))?;
-    let (command, target, dry_run) = match &cli.command {
+    let (request, target) = match &cli.command {
         Cmd::Policy { account } => return print_policy(&config, account, cli.output),
-        Cmd::Status { target } => (None, target, true),
-        Cmd::Plan { target } => (Some(Command::Plan), target, true),
-        Cmd::Reconcile { target, dry_run } => (Some(Command::Reconcile), target, *dry_run),
-        Cmd::Rotate { target, dry_run } => (Some(Command::Rotate), target, *dry_run),
-        Cmd::Retire { target, dry_run } => (Some(Command::Retire), target, *dry_run),
-        Cmd::Rollback { target, dry_run } => (Some(Command::Rollback), target, *dry_run),
         Cmd::RotateSoracomKey => return selfkey::run(&config, cli.output).await,
+        Cmd::Status { target } => (Request::Status, target),
+        Cmd::Plan { target } => (run(Command::Plan, true), target),
+        Cmd::Reconcile { target, dry_run } => (run(Command::Reconcile, *dry_run), target),
+        Cmd::Rotate { target, dry_run } => (run(Command::Rotate, *dry_run), target),
+        Cmd::Retire { target, dry_run } => (run(Command::Retire, *dry_run), target),
+        Cmd::Rollback { target, dry_run } => (run(Command::Rollback, *dry_run), target),
     };
-    let targets = config
-        .select(target.as_deref())
-        .map_err(|e| usage(anyhow::anyhow!(e)))?;
-    if cli.now.is_some() && !dry_run {
+    let writes =
+        matches!(request, Request::Run { command, dry_run: false } if command != Command::Plan);
+    if cli.now.is_some() && writes {
         // Tests and sandbox what-ifs need it; in production it would skip delays.
         eprintln!(
             "warning: --now overrides the clock: the times this run records on the IAM user \
@@ -219,52 +241,40 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
     )
     .map_err(|e| usage(e.into()))?;
     tracing::info!(endpoint = %endpoint.0, "SORACOM endpoint");
-    let soracom =
-        SoracomClient::new(endpoint, key, config.soracom.clone()).map_err(|e| Failure {
-            code: 1,
-            error: e.into(),
-        })?;
     let iam = AwsIam::from_env_with_timeout(config.soracom.request_timeout).await;
-
     let bar =
         (matches!(cli.output, Output::Text) && std::io::stderr().is_terminal()).then(Bar::default);
     let progress: &dyn Progress = match &bar {
         Some(b) => b,
         None => &NoProgress,
     };
-    let engine = Engine {
+    let clients = Clients {
         iam: &iam,
-        soracom: &soracom,
-        config: &config,
+        endpoint,
+        key,
+        sdk: iam.sdk_config(),
         progress,
     };
-    let observing = "observing AWS and SORACOM; nothing was changed";
-    let Some(command) = command else {
-        let report = engine
-            .status(&targets, now)
-            .await
-            .context(observing)
-            .map_err(|error| Failure { code: 1, error })?;
-        let code = if report.errors.is_empty() { 0 } else { 1 };
-        print_report(cli.output, &report, StatusReport::render_text)?;
-        return Ok(code);
-    };
-    let report = engine
-        .run(command, &targets, now, dry_run)
+    let outcome = invoke(&config, target.as_deref(), request, now, clients)
         .await
-        .context(observing)
-        .map_err(|error| Failure { code: 1, error })?;
-    if config.notify.enabled() && !report.dry_run {
-        // Logged inside; a failed notification never changes the outcome or exit code.
-        match rotator::notify::Notifiers::from_settings(&config.notify, iam.sdk_config()) {
-            Ok(n) => {
-                n.deliver(&report, &config.notify).await;
-            }
-            Err(e) => tracing::warn!(error = %e, "notifications not set up"),
-        }
+        .map_err(|e| match e {
+            InvokeError::NoSuchTarget(m) => usage(anyhow::anyhow!(m)),
+            InvokeError::Failed(e) => Failure {
+                code: 1,
+                error: anyhow::Error::from(e)
+                    .context("observing AWS and SORACOM; nothing was changed"),
+            },
+        })?;
+    match &outcome {
+        Outcome::Run(r) => print_report(cli.output, r, RunReport::render_text)?,
+        Outcome::Status(s) => print_report(cli.output, s, StatusReport::render_text)?,
     }
-    print_report(cli.output, &report, RunReport::render_text)?;
-    Ok(report.exit_code())
+    Ok(outcome.exit_code())
+}
+
+/// A command run, writing unless `dry_run`.
+fn run(command: Command, dry_run: bool) -> Request {
+    Request::Run { command, dry_run }
 }
 
 /// Prints a report as text or as one JSON document.
@@ -274,15 +284,14 @@ fn print_report<T: serde::Serialize>(
     text: fn(&T) -> String,
 ) -> Result<(), Failure> {
     match output {
-        Output::Text => print!("{}", text(report)),
+        Output::Text => write_stdout(&text(report)),
         Output::Json => {
             let doc = serde_json::to_string_pretty(report)
                 .context("serialising the report")
                 .map_err(|error| Failure { code: 1, error })?;
-            println!("{doc}");
+            write_stdout(&format!("{doc}\n"))
         }
     }
-    Ok(())
 }
 
 /// `policy`: needs no credentials, only the configuration.
@@ -298,18 +307,19 @@ fn print_policy(config: &Config, account: &str, output: Output) -> Result<u8, Fa
     let sam = policy::sam_permission(config);
     let pretty =
         |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
-    match output {
-        Output::Text => println!(
+    let text = match output {
+        Output::Text => format!(
             "# IAM policy for the principal that runs soracom-key-rotator\n{}\n\n\
-             # SORACOM SAM permission for the user whose auth key it logs in with\n{}",
+             # SORACOM SAM permission for the user whose auth key it logs in with\n{}\n",
             pretty(&iam),
             pretty(&sam)
         ),
-        Output::Json => println!(
-            "{}",
+        Output::Json => format!(
+            "{}\n",
             pretty(&serde_json::json!({"iam": iam, "soracom": sam}))
         ),
-    }
+    };
+    write_stdout(&text)?;
     Ok(0)
 }
 

@@ -34,12 +34,13 @@ pub(crate) async fn run(config: &Config, output: Output) -> Result<u8, Failure> 
         .await
         .context("rotate-soracom-key; the stored AuthKey still works")
         .map_err(|error| Failure { code: 1, error })?;
-    match output {
-        Output::Text => print!("{}", done.render_text()),
-        Output::Json => println!(
-            "{}",
+    let text = match output {
+        Output::Text => done.render_text(),
+        Output::Json => format!(
+            "{}\n",
             serde_json::to_string_pretty(&done).unwrap_or_else(|_| "{}".into())
         ),
-    }
+    };
+    crate::write_stdout(&text)?;
     Ok(if done.old_key_deleted { 0 } else { 1 })
 }

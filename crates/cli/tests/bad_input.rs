@@ -1,18 +1,16 @@
-//! Bad input (issue 5): configuration files broken one key at a time, soracom-cli profiles
+//! Bad input: configuration files broken one key at a time, soracom-cli profiles
 //! that are not JSON or readable by others, SORACOM answers that are HTML, truncated, of the
 //! wrong type, 50 MiB or empty, unexpected statuses on every call, and IAM errors on every
 //! action. Each must give a message naming what was wrong, the documented exit code (2 for
 //! configuration and credentials, 1 for a failed remote call, 3 for a safety refusal), a
-//! safe state (DESIGN §3's invariants, and a rerun without the fault converges), and never
+//! safe state (docs/ARCHITECTURE.md's invariants, and a rerun without the fault converges), and never
 //! a panic (the harness asserts that for every run). Figures go to
 //! `target/reliability/bad_input.jsonl` for `scripts/reliability`.
-
-mod common;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use common::{append_figures, World, PREFIX};
+use crate::common::{append_figures, World, PREFIX};
 use serde_json::json;
 use soracom_emulator::{Fault, FaultBody, FaultKind};
 use testkit::aws_proxy::{AwsFault, AwsFaultKind};

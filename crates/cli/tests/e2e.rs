@@ -1,11 +1,9 @@
 //! End-to-end scenarios: the `soracom-key-rotator` binary against moto (IAM/STS, through
 //! the fault proxy) and the SORACOM emulator. Each scenario ends with the shared checks:
-//! DESIGN §3's invariants, every SORACOM request valid under the official spec, and no
+//! docs/ARCHITECTURE.md's invariants, every SORACOM request valid under the official spec, and no
 //! secret in anything the binary printed.
 
-mod common;
-
-use common::{funnel, World, PREFIX};
+use crate::common::{funnel, World, PREFIX};
 use serde_json::json;
 use soracom_emulator::{Fault, FaultBody, FaultKind, RateLimit};
 use std::time::Duration;
@@ -259,7 +257,7 @@ async fn same_day_second_rotation_takes_the_next_suffix() {
     // As the tool records it, long enough ago for the delete delay to have passed.
     w.tag_user(
         &format!("soracom-key-rotator:deactivated:{old}"),
-        &common::rfc3339(w.time(-8)),
+        &crate::common::rfc3339(w.time(-8)),
     )
     .await;
     // Make it a set this tool linked, so it counts as retired by the tool.
@@ -376,7 +374,9 @@ async fn the_key_of_a_run_killed_after_creating_it_is_deleted_later() {
         times: 1,
         kind: AwsFaultKind::SucceedThenHang,
     });
-    let (run, held) = w.run_and_kill(&["rotate"], common::Held::Aws, true).await;
+    let (run, held) = w
+        .run_and_kill(&["rotate"], crate::common::Held::Aws, true)
+        .await;
     assert!(held && run.signal == Some(9), "{run:?}");
     w.proxy.clear_faults();
     assert_eq!(w.keys().await.len(), 2, "the dead run's key exists");
@@ -479,8 +479,8 @@ async fn soracom_profile_is_read_and_open_profiles_refused() {
         &profile,
         format!(
             r#"{{"coverageType":"jp","authKeyId":"{}","authKey":"{}"}}"#,
-            common::AUTH_KEY_ID,
-            common::AUTH_KEY
+            crate::common::AUTH_KEY_ID,
+            crate::common::AUTH_KEY
         ),
     )
     .expect("write");
@@ -776,5 +776,40 @@ async fn a_refused_page_size_falls_back_to_100() {
         "{limits:?}"
     );
     w.assert_converged(&w.id_for(0)).await;
+    w.finish().await;
+}
+
+/// A long report piped into something that stops reading (`| head`) ends quietly with
+/// exit 0, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_pipe_ends_the_report_quietly() {
+    use tokio::io::AsyncReadExt;
+    let w = World::new().await;
+    w.seed().await;
+    for i in 0..400 {
+        w.emu
+            .add_group(&format!("many-{i}"), funnel(&format!("{PREFIX}-220810")));
+    }
+    let args = w.with_now(&["--output", "json", "plan"]);
+    let before = w.snapshot().await;
+    let mut cmd = w.command_raw(&args, true);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut head = [0u8; 64];
+    out.read_exact(&mut head).await.expect("the report begins");
+    drop(out);
+    let done = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("bounded")
+        .expect("ran");
+    let run = w.after_run(&args, before, &done).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.is_empty() || !run.stderr.contains("Broken pipe"),
+        "{}",
+        run.stderr
+    );
     w.finish().await;
 }

@@ -18,13 +18,11 @@
 //! invariants hold after every run, and that the world ends in the fault-free run's shape.
 //! Figures go to `target/reliability/fault_sweep.json` for `scripts/reliability`.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{write_figures, Run, World, PREFIX};
+use crate::common::{write_figures, Run, World, PREFIX};
 use serde_json::{json, Value};
 use soracom_emulator::{Fault, FaultBody, FaultKind};
 use testkit::aws_proxy::{AwsFault, AwsFaultKind};
@@ -241,8 +239,8 @@ impl Scenario {
                 &profile,
                 format!(
                     r#"{{"coverageType":"jp","authKeyId":"{}","authKey":"{}"}}"#,
-                    common::AUTH_KEY_ID,
-                    common::AUTH_KEY
+                    crate::common::AUTH_KEY_ID,
+                    crate::common::AUTH_KEY
                 ),
             )
             .expect("write profile");
@@ -294,7 +292,7 @@ impl Scenario {
             Scenario::SoracomKey => {
                 let ids = w.emu.auth_key_ids();
                 assert!(
-                    !ids.contains(&common::AUTH_KEY_ID.to_string()),
+                    !ids.contains(&crate::common::AUTH_KEY_ID.to_string()),
                     "the old AuthKey is deleted: {ids:?}"
                 );
                 // The stored key logs in.
@@ -305,7 +303,7 @@ impl Scenario {
                     .emu
                     .credential_ids()
                     .into_iter()
-                    .filter(|id| common::is_managed(id) && *id != old_set())
+                    .filter(|id| crate::common::is_managed(id) && *id != old_set())
                     .max()
                     .expect("a set of the rotation");
                 w.assert_converged(&newest).await
@@ -461,7 +459,10 @@ async fn shape(w: &World) -> Value {
     statuses.sort();
     // The tool's own set ids carry the date of the run that made them: a rerun hours later
     // may fall on the next day, so they are compared by their order, not their date.
-    let mut managed: Vec<&String> = sets.keys().filter(|id| common::is_managed(id)).collect();
+    let mut managed: Vec<&String> = sets
+        .keys()
+        .filter(|id| crate::common::is_managed(id))
+        .collect();
     managed.sort();
     let name = |id: &str| match managed.iter().position(|m| *m == id) {
         Some(i) if id != old_set() => format!("managed-{i}"),
@@ -545,7 +546,7 @@ async fn rerun(w: &World, scenario: Scenario) -> Vec<Run> {
         !w.emu
             .credential_ids()
             .iter()
-            .any(|id| common::is_managed(id) && *id != old_set())
+            .any(|id| crate::common::is_managed(id) && *id != old_set())
     };
     if scenario.rotates() && undone {
         let third = w.run(&["rotate", "--output", "json"]).await;
@@ -569,8 +570,8 @@ async fn case(p: Point, kind: Kind, expected: Value) -> Vec<i32> {
     let env_key = p.scenario.env_key();
     let first = if kind == Kind::Killed {
         let side = match p.side {
-            Side::Soracom => common::Held::Soracom,
-            Side::Aws => common::Held::Aws,
+            Side::Soracom => crate::common::Held::Soracom,
+            Side::Aws => crate::common::Held::Aws,
         };
         let (run, held) = w.run_and_kill(&step, side, env_key).await;
         assert!(held, "the call was never held: the fault did not fire");

@@ -1,11 +1,9 @@
 //! The whole life of keys over months, with time moved by `--now` and a moto whose clock
 //! moves with it: rotation when due, deactivation after the grace period on evidence,
 //! deletion after the quiet period, rollback, in-place rotation, adopted sets, `status`
-//! and `policy`. DESIGN §3's invariants are checked after every step.
+//! and `policy`. docs/ARCHITECTURE.md's invariants are checked after every step.
 
-mod common;
-
-use common::{World, PREFIX};
+use crate::common::{World, PREFIX};
 use serde_json::{json, Value};
 
 async fn keys_by_status(w: &World) -> (Vec<String>, Vec<String>) {
@@ -357,17 +355,24 @@ async fn status_reports_keys_sets_dates_and_compliance() {
         ])
     );
     assert_eq!(t["dueNow"], json!([]));
-    let next: Vec<String> = t["next"]
+    // Each step has a stable code (and its fields) and a message worded for people.
+    let next: Vec<(String, String)> = t["next"]
         .as_array()
         .expect("next")
         .iter()
-        .map(|u| u["step"].as_str().unwrap_or("").to_string())
+        .map(|u| {
+            let s = |k: &str| u["step"][k].as_str().unwrap_or("").to_string();
+            (s("code"), s("message"))
+        })
         .collect();
     assert_eq!(
         next,
         vec![
-            format!("deactivate key {} of {old}", mask(&k1)),
-            "rotate the current key".to_string()
+            (
+                "deactivate".to_string(),
+                format!("deactivate key {} of {old}", mask(&k1))
+            ),
+            ("rotate".to_string(), "rotate the current key".to_string())
         ]
     );
     let codes: Vec<&str> = t["compliance"]

@@ -1,19 +1,17 @@
-//! Load (issue 5): a rotation over 10,000 groups, every one referencing the set, with a
+//! Load: a rotation over 10,000 groups, every one referencing the set, with a
 //! rate limit, latency on every call and bursts of 429 (a "storm" the client must wait
 //! out) completes, converges, and never sends more calls per rate-limit window than the
 //! emulator advertises (`X-Soracom-Ratelimit-Limit`), counted from the emulator's own
 //! record of when each call arrived. Figures go to `target/reliability/load.json`.
 //!
 //! The per-window bound depends on the client pacing itself to the advertised limit
-//! (issue 6 adds adaptive pacing); without it, calls already in flight when the window
+//! (`rotator::soracom::client` does); without it, calls already in flight when the window
 //! runs out go over the limit.
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{funnel, write_figures, World, PREFIX};
+use crate::common::{funnel, write_figures, World, PREFIX};
 use serde_json::json;
 use soracom_emulator::{Fault, FaultKind, RateLimit};
 
@@ -131,7 +129,7 @@ async fn ten_thousand_groups_rotate_within_the_rate_limit() {
         assert!(
             *max <= LIMIT,
             "{template}: {max} calls in one {WINDOW:?} window, over the advertised {LIMIT} \
-             (needs the client to pace itself to the limit: issue 6)\n{figures:#}"
+             (the client must pace itself to the limit)\n{figures:#}"
         );
     }
 }

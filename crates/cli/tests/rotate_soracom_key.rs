@@ -2,9 +2,7 @@
 //! soracom-cli profile (mode 0600 kept), the new key works for the next command, and a key
 //! given in the environment is refused as a usage error.
 
-mod common;
-
-use common::{World, AUTH_KEY, AUTH_KEY_ID};
+use crate::common::{World, AUTH_KEY, AUTH_KEY_ID};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotates_the_profile_key_and_the_next_run_logs_in_with_it() {

@@ -4,11 +4,9 @@
 //! descriptions, endpoints that are not SORACOM's, and third parties' secrets beside the
 //! references. Every scenario ends with the world's checks (invariants, contract, secrets).
 
-mod common;
-
 use std::time::Duration;
 
-use common::{eventually, funnel, World, PREFIX};
+use crate::common::{eventually, funnel, World, PREFIX};
 use serde_json::{json, Value};
 use soracom_emulator::{Fault, FaultKind};
 use testkit::aws_proxy::{AwsFault, AwsFaultKind};

@@ -2,12 +2,10 @@
 //! advertised rate limit so that it draws no 429, and still finishes through a storm of
 //! 429s without rate-limit headers. Counts, never timings: speed is shown by `bench/run`.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{funnel, World, PREFIX};
+use crate::common::{funnel, World, PREFIX};
 use serde_json::json;
 use soracom_emulator::{Fault, FaultBody, FaultKind, RateLimit};
 

@@ -4,7 +4,8 @@
 //! SORACOM's paged lists take `limit` and `last_evaluated_key` and give the next page's key
 //! in `x-soracom-next-key`; SORACOM's paging doc warns that some APIs send only
 //! `Link: <…>; rel=next` instead, and the Go SDK pages groups by `Link`
-//! (shared/reference/soracom-real-api-facts.md, "Groups"). [`PagingMode`] picks what the
+//! (users.soracom.io/ja-jp/tools/api/paging/; soracom/soracom-sdk-go `sdk.go`). [`PagingMode`]
+//! picks what the
 //! emulator sends, including broken answers a client must refuse. Pure functions, so the
 //! rules are unit-tested without a server.
 

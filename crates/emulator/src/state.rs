@@ -60,7 +60,8 @@ impl StoredCredential {
 ///
 /// For `aws-credentials` the real API returns the access key id: SORACOM's Swift SDK parses
 /// `credentials.accessKeyId` from list answers and its sandbox test expects a created set to
-/// echo it (shared/reference/soracom-real-api-facts.md, "Credential sets", SDKSWIFT). It is
+/// echo it (soracom/soracom-sdk-swift: `Sources/Credential.swift`,
+/// `Tests/SoracomAPITests/Request+CredentialsTests.swift`). It is
 /// left out when the stored set has none, or when `show_key_id` is off (the knob that models
 /// an answer without it). For every other type neither the spec nor the facts say which
 /// fields come back, so none do: `{}`. That includes `aws-iam-role-credentials`, whose

@@ -1,11 +1,9 @@
 //! The admin API under `/_emulator` and the `soracom-emulator` binary.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{client, send, Env};
+use crate::common::{client, send, Env};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};

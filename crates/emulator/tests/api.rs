@@ -1,11 +1,9 @@
 //! The emulated API's normal behaviour: auth, credentials, groups, event handlers, errors,
 //! and what the emulator records.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{client, get_page, link_url, send, Env, KEY, KEY_ID};
+use crate::common::{client, get_page, link_url, send, Env, KEY, KEY_ID};
 use reqwest::Method;
 use serde_json::{json, Value};
 use soracom_emulator::{

@@ -1,10 +1,8 @@
 //! Fault injection, latency and rate limiting, seen from an HTTP client.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{send, Env};
+use crate::common::{send, Env};
 use reqwest::Method;
 use serde_json::json;
 use soracom_emulator::{ErrorEnvelope, Fault, FaultBody, FaultKind, RateLimit};

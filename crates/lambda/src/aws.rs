@@ -4,29 +4,12 @@
 use aws_config::SdkConfig;
 use serde::Deserialize;
 
+use rotator::error::aws_retryable;
 use rotator::selfkey::{KeyStore, Stored};
 use rotator::soracom::AuthKey;
 use rotator::{Error, Secret};
 
 use crate::{ConfigSource, HandlerError};
-
-/// Whether an SDK error may go away on retry: transport, timeouts, throttling, 5xx.
-fn retryable<E, R>(e: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata,
-{
-    use aws_sdk_secretsmanager::error::SdkError;
-    match e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        SdkError::ServiceError(s) => {
-            matches!(
-                s.err().code(),
-                Some("ThrottlingException" | "InternalServiceError" | "InternalServerError")
-            )
-        }
-        _ => false,
-    }
-}
 
 /// The SORACOM AuthKey as a Secrets Manager secret `{"authKeyId": …, "authKey": …}`.
 #[derive(Clone, Debug)]
@@ -90,7 +73,7 @@ impl KeyStore for SecretsManagerStore {
             .send()
             .await
             .map_err(|e| {
-                let r = retryable(&e);
+                let r = aws_retryable(&e);
                 self.err(
                     format!(
                         "GetSecretValue: {}",
@@ -134,7 +117,7 @@ impl KeyStore for SecretsManagerStore {
             .await
             .map(|_| ())
             .map_err(|e| {
-                let r = retryable(&e);
+                let r = aws_retryable(&e);
                 self.err(
                     format!(
                         "PutSecretValue: {}",
@@ -181,11 +164,7 @@ impl ConfigSource for SsmConfig {
                 HandlerError::Rotator(Error::Aws {
                     op: "ssm:GetParameter",
                     code: aws_sdk_ssm::error::ProvideErrorMetadata::code(&e).map(str::to_string),
-                    retryable: matches!(
-                        e,
-                        aws_sdk_ssm::error::SdkError::TimeoutError(_)
-                            | aws_sdk_ssm::error::SdkError::DispatchFailure(_)
-                    ),
+                    retryable: aws_retryable(&e),
                     message: aws_sdk_ssm::error::DisplayErrorContext(e).to_string(),
                 })
             })?;

@@ -24,11 +24,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use rotator::apply::{Command, Engine, NoProgress};
+use rotator::apply::{Command, NoProgress};
 use rotator::iam::IamApi;
-use rotator::notify::Notifiers;
+use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request as Run};
 use rotator::selfkey::{rotate_soracom_key, KeyStore};
-use rotator::soracom::{Endpoint, SoracomClient};
+use rotator::soracom::Endpoint;
 use rotator::Config;
 
 pub mod aws;
@@ -194,48 +194,39 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
         ports.allow_any_endpoint,
     )?;
 
-    let command = match (req.command, req.force) {
-        (LambdaCommand::Reconcile, false) => Some(Command::Reconcile),
-        (LambdaCommand::Reconcile, true) => Some(Command::Rotate),
-        (LambdaCommand::Plan, _) => Some(Command::Plan),
-        (LambdaCommand::Status, _) => None,
+    let request = match (req.command, req.force) {
+        (LambdaCommand::Reconcile, false) => run(Command::Reconcile),
+        (LambdaCommand::Reconcile, true) => run(Command::Rotate),
+        (LambdaCommand::Plan, _) => run(Command::Plan),
+        (LambdaCommand::Status, _) => Run::Status,
         (LambdaCommand::RotateSoracomKey, _) => {
             let done = rotate_soracom_key(&endpoint, &config.soracom, ports.key_store).await?;
             tracing::info!(result = %serde_json::to_string(&done).unwrap_or_default(), "rotate-soracom-key");
             return serde_json::to_value(&done).map_err(|e| HandlerError::Config(e.to_string()));
         }
     };
-    let targets = config
-        .select(req.target.as_deref())
-        .map_err(HandlerError::BadRequest)?;
-
     let key = ports.key_store.load().await?.key;
-    let soracom = SoracomClient::new(endpoint, key, config.soracom.clone())?;
-    soracom.login().await?;
-    let engine = Engine {
+    let clients = Clients {
         iam: ports.iam,
-        soracom: &soracom,
-        config: &config,
+        endpoint,
+        key,
+        sdk: ports.sdk,
         progress: &NoProgress,
     };
-    let Some(command) = command else {
-        let status = engine.status(&targets, now).await?;
-        return serde_json::to_value(&status).map_err(|e| HandlerError::Config(e.to_string()));
+    let outcome = invoke(&config, req.target.as_deref(), request, now, clients)
+        .await
+        .map_err(|e| match e {
+            InvokeError::NoSuchTarget(m) => HandlerError::BadRequest(m),
+            InvokeError::Failed(e) => HandlerError::Rotator(e),
+        })?;
+    let report = match outcome {
+        Outcome::Status(status) => {
+            return serde_json::to_value(&status).map_err(|e| HandlerError::Config(e.to_string()))
+        }
+        Outcome::Run(report) => report,
     };
-    let report = engine.run(command, &targets, now, false).await?;
     let json = serde_json::to_value(&report).map_err(|e| HandlerError::Config(e.to_string()))?;
     tracing::info!(report = %json, exit_code = report.exit_code(), "run finished");
-
-    if config.notify.enabled() {
-        match Notifiers::from_settings(&config.notify, ports.sdk) {
-            Ok(n) => {
-                let d = n.deliver(&report, &config.notify).await;
-                tracing::info!(sent = d.sent, failed = d.failed, "notifications");
-            }
-            Err(e) => tracing::warn!(error = %e, "notifications not set up"),
-        }
-    }
-
     match report.exit_code() {
         0 => Ok(json),
         code => {
@@ -254,6 +245,14 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
                 retryable: code == 1,
             })
         }
+    }
+}
+
+/// A command that writes unless it is `plan`.
+fn run(command: Command) -> Run {
+    Run::Run {
+        command,
+        dry_run: false,
     }
 }
 
@@ -278,27 +277,16 @@ fn endpoint(
     config: &Config,
     allow_any: bool,
 ) -> Result<Endpoint, HandlerError> {
-    match over.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(e) => {
-            let ep = rotator::soracom::auth::origin(e, "SORACOM_ENDPOINT")
-                .map_err(|e| HandlerError::Config(e.to_string()))?;
-            if !allow_any && !rotator::soracom::auth::is_soracom(&ep) {
-                return Err(HandlerError::Config(format!(
-                    "SORACOM_ENDPOINT is not one of SORACOM's API origins ({})",
-                    rotator::soracom::auth::SORACOM_ORIGINS.join(", ")
-                )));
-            }
-            Ok(ep)
-        }
-        None => Ok(Endpoint(
-            config
-                .soracom
-                .coverage
-                .unwrap_or(rotator::config::Coverage::Jp)
-                .endpoint()
-                .to_string(),
-        )),
+    use rotator::soracom::auth;
+    let ep = auth::endpoint(over, config.soracom.coverage, None)
+        .map_err(|e| HandlerError::Config(e.to_string()))?;
+    if !allow_any && !auth::is_soracom(&ep) {
+        return Err(HandlerError::Config(format!(
+            "SORACOM_ENDPOINT is not one of SORACOM's API origins ({})",
+            auth::SORACOM_ORIGINS.join(", ")
+        )));
     }
+    Ok(ep)
 }
 
 #[cfg(test)]

@@ -2,9 +2,7 @@
 //! the SORACOM emulator: a scheduled reconcile, a failure that notifies, and
 //! rotate-soracom-key with the key in Secrets Manager.
 
-mod common;
-
-use common::{days_from_now, World, AUTH_KEY_ID, PREFIX};
+use crate::common::{days_from_now, World, AUTH_KEY_ID, PREFIX};
 use rotator::iam::AwsIam;
 use rotator_lambda::aws::{RuntimeConfig, SecretsManagerStore};
 use rotator_lambda::{handle, HandlerError, Ports};
@@ -116,10 +114,9 @@ async fn a_failure_is_a_retryable_error_and_notifies_sns_and_the_webhook_without
     assert!(!text.contains(&first), "key ids are masked: {text}");
 
     assert!(
-        common::eventually(std::time::Duration::from_secs(10), || !w
-            .webhook
-            .texts()
-            .is_empty())
+        crate::common::eventually(std::time::Duration::from_secs(10), || async {
+            !w.webhook.texts().is_empty()
+        })
         .await,
         "the webhook got nothing"
     );
@@ -166,10 +163,9 @@ async fn a_notification_failure_does_not_change_the_outcome() {
         "SNS was tried and refused: {publish:?}"
     );
     assert!(
-        common::eventually(std::time::Duration::from_secs(10), || !w
-            .webhook
-            .texts()
-            .is_empty())
+        crate::common::eventually(std::time::Duration::from_secs(10), || async {
+            !w.webhook.texts().is_empty()
+        })
         .await,
         "the webhook got nothing"
     );
@@ -180,7 +176,7 @@ async fn a_notification_failure_does_not_change_the_outcome() {
         assert!(hook.contains(needle), "{needle} missing from: {hook}");
     }
     assert!(
-        common::logs().contains("notification not delivered"),
+        crate::common::logs().contains("notification not delivered"),
         "the failed channel is logged"
     );
     w.wrote(&out.to_string());

@@ -2,17 +2,15 @@
 //! one invocation that succeeds (a plan against moto and the emulator) and one that fails
 //! (an unknown command, reported as a `NonRetryable` error).
 
-mod common;
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::World;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use common::World;
 use serde_json::{json, Value};
 use testkit::moto;
 
@@ -128,7 +126,7 @@ async fn bootstrap_serves_a_success_and_an_error_through_the_runtime_api() {
         .spawn()
         .expect("start bootstrap");
 
-    let done = common::eventually(Duration::from_secs(60), || {
+    let done = crate::common::eventually(Duration::from_secs(60), || async {
         fake.results.lock().unwrap_or_else(|e| e.into_inner()).len() >= 2
     })
     .await;

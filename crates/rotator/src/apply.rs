@@ -1,11 +1,15 @@
-//! Observe, plan, and carry out: the workflow of one run.
+//! Carrying plans out: the workflow of one run and the executor of each phase.
 //!
-//! [`Engine::run`] reads everything first ([`Engine::observe`]: keys, credential sets,
-//! every page of groups, event handlers), plans each target with the pure
-//! [`crate::plan::plan`], and — unless it is a dry run — executes the plan. Rotation is
-//! ordered so that a failure is always safe: the new key is verified before SORACOM sees
-//! it; if anything fails before the first reference moved, the new set and key are
-//! deleted; after that the run stops and the next `reconcile` resumes the cutover.
+//! [`Engine::run`] observes first ([`crate::observe`]), plans each target with the pure
+//! [`crate::plan::plan`], and — unless it is a dry run — executes the plan in its three
+//! phases, each matched exhaustively: [`Repair`] (orphans, room, the new key: created,
+//! recorded as the tool's and in flight, verified, registered), the cutover ([`Repoint`]:
+//! the first reference alone, then bounded concurrency; the key checked right before the
+//! first move and after the last), and [`Retire`] (records, deactivations, deletions).
+//! Every destructive step is taken only if a plan from a fresh observation still calls
+//! for it. If the first reference write is definitely rejected (a 4xx answer), the new set
+//! and key are deleted; any other failure after registration leaves them for the next run
+//! to resume from.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,28 +18,27 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use crate::config::{Config, Target, FALLBACK_PAGE_SIZE};
+use crate::config::{Config, Target};
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
 use crate::model::{
-    in_place_description, link_description, CredentialSet, Holder, KeyStatus, Mark, Observed, Slot,
+    in_place_description, link_description, Holder, KeyStatus, Mark, Observed, Slot,
 };
-use crate::plan::{plan, Action, Mode, Plan, AWS_CREDENTIALS};
+use crate::plan::{plan, Mode, Plan, Repair, Repoint, Retire, Step};
 use crate::records::{
     creating_key, creating_tag, key_tag, lease_key, lease_tag, mark_tag, tags_of, KeyRecord,
     Records,
 };
-use crate::refs::{group_slots, handler_slot, points_to, rewrite};
-use crate::report::{describe, Moves, Outcome, RunReport, Step, TargetReport};
+use crate::refs::{points_to, rewrite};
+use crate::report::{describe, Moves, Outcome, RunReport, Step as DoneStep, TargetReport};
 use crate::secret::{AccessKeyId, NewAccessKey};
 use crate::soracom::SoracomApi;
 use crate::status::{status, StatusReport, TargetError};
+use crate::wording::Words;
 
 /// How long after creating a key a run may still write it into SORACOM: well within
 /// [`crate::plan::IN_FLIGHT_LIMIT`], after which another run may take it for an orphan.
 const WRITE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(105 * 60);
-/// Group pages read at most; past this the listing is considered broken.
-const MAX_PAGES: usize = 100_000;
 /// Attempts to create the credential set (each after listing to see whether it exists).
 const CREATE_ATTEMPTS: u32 = 3;
 
@@ -108,107 +111,6 @@ pub struct Engine<'a, I, S> {
 }
 
 impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
-    /// Observes every target: one listing of credential sets, groups and event handlers
-    /// shared by all, and each target's keys, the two sides at the same time. Only slots
-    /// that reference a target's own sets are kept, so memory does not grow with groups
-    /// that do not matter.
-    pub async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
-        let keys = futures::future::join_all(targets.iter().map(|t| async move {
-            let keys = self.iam.list_keys(&t.iam_user).await?;
-            let tags = self.iam.tags(&t.iam_user).await?;
-            let records = Records::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            Ok::<_, Error>((keys, records))
-        }));
-        let (soracom, keys) = futures::join!(self.observe_soracom(targets), keys);
-        let (sets, slots) = soracom?;
-        Ok(keys
-            .into_iter()
-            .zip(slots)
-            .map(|(k, slots)| {
-                k.map(|(keys, records)| Observed {
-                    keys,
-                    sets: sets.clone(),
-                    slots,
-                    records,
-                })
-            })
-            .collect())
-    }
-
-    /// The SORACOM side of [`Engine::observe`]: credential sets, and per target the slots
-    /// of every page of groups and of the event handlers that reference its sets.
-    async fn observe_soracom(
-        &self,
-        targets: &[&Target],
-    ) -> Result<(Vec<CredentialSet>, Vec<Vec<Slot>>)> {
-        let sets = self.soracom.list_credentials().await?;
-        // A reference to a set of another type (e.g. IAM role credentials) is not the
-        // tool's, whatever its id: it is never moved.
-        let other_type: std::collections::BTreeSet<&str> = sets
-            .iter()
-            .filter(|s| s.kind != AWS_CREDENTIALS)
-            .map(|s| s.id.as_str())
-            .collect();
-        let ours = |t: &Target, id: &str| t.owns(id) && !other_type.contains(id);
-        let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); targets.len()];
-        let mut after: Option<String> = None;
-        let mut pages = 0;
-        let mut limit = self.config.soracom.page_size;
-        loop {
-            pages += 1;
-            if pages > MAX_PAGES {
-                return Err(Error::SoracomBody {
-                    op: "listGroups",
-                    detail: format!("more than {MAX_PAGES} pages"),
-                });
-            }
-            let page = match self.soracom.list_groups(after.as_deref(), limit).await {
-                // Few pages keep a run fast, but the API states no maximum for `limit`: a
-                // server that refuses a large one gets the common size from then on.
-                Err(Error::SoracomStatus { status: 400, .. }) if limit > FALLBACK_PAGE_SIZE => {
-                    tracing::warn!(
-                        limit,
-                        fallback = FALLBACK_PAGE_SIZE,
-                        "listGroups refused the page size"
-                    );
-                    limit = FALLBACK_PAGE_SIZE;
-                    self.soracom.list_groups(after.as_deref(), limit).await?
-                }
-                other => other?,
-            };
-            for g in &page.groups {
-                for (i, t) in targets.iter().enumerate() {
-                    let owns = |id: &str| ours(t, id);
-                    slots[i].extend(group_slots(
-                        &g.id,
-                        g.name.as_deref(),
-                        &g.configuration,
-                        owns,
-                    ));
-                }
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        tracing::debug!(pages, "listed groups");
-        for h in self.soracom.list_event_handlers().await? {
-            for (i, t) in targets.iter().enumerate() {
-                slots[i].extend(handler_slot(&h, |id| ours(t, id)));
-            }
-        }
-        Ok((sets, slots))
-    }
-
-    /// Observes one target again, for the re-check of a destructive step.
-    async fn observe_one(&self, target: &Target) -> Result<Observed> {
-        self.observe(&[target])
-            .await?
-            .pop()
-            .unwrap_or_else(|| Err(Error::Unconfirmed("no observation".into())))
-    }
-
     /// The status of `targets` at `now`; changes nothing.
     pub async fn status(&self, targets: &[&Target], now: OffsetDateTime) -> Result<StatusReport> {
         let observed = self.observe(targets).await?;
@@ -280,6 +182,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// so that a failed cutover never loses the old key. Every destructive step is first
     /// checked against a fresh observation, and the key references move onto is checked
     /// right before the first move and after the last.
+    #[tracing::instrument(name = "target", skip_all, fields(target = %target.name))]
     async fn execute(
         &self,
         target: &Target,
@@ -307,8 +210,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             run.finish(outcome, Some(e.to_string()), Some(next.to_string()))
         };
 
-        let phase0: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 0).collect();
-        let allowed = match self.recheck(target, &phase0, now, mode, None).await {
+        let allowed = match self
+            .recheck(target, &plan.repair, |p| &p.repair, now, mode, None)
+            .await
+        {
             Ok(a) => a,
             Err(e) => {
                 return fail(
@@ -319,24 +224,24 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 )
             }
         };
-        for action in phase0 {
-            if !allowed.contains(&action) {
-                run.skip(action);
+        for (action, allowed) in plan.repair.iter().zip(allowed) {
+            if !allowed {
+                run.skip(Step::Repair(action));
                 continue;
             }
             let result = match action {
-                Action::DeleteOrphanKey { key } => match self.iam.delete_key(user, key).await {
+                Repair::DeleteOrphanKey { key } => match self.iam.delete_key(user, key).await {
                     Ok(()) => {
                         run.ok(format!("deleted access key {key}, left by a run that died (its secret was lost)"));
                         self.forget(user, key, &mut run).await
                     }
                     Err(e) => Err(e),
                 },
-                Action::MakeRoom { key, set_id } => {
+                Repair::MakeRoom { key, set_id } => {
                     self.delete_retired(user, key, set_id.as_deref(), &mut run)
                         .await
                 }
-                Action::Rotate { new_set_id } => {
+                Repair::Rotate { new_set_id } => {
                     match self.rotate(target, new_set_id, clock(), &mut run).await {
                         Ok(key) => {
                             rotated = Some((new_set_id.clone(), key));
@@ -345,16 +250,15 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                         Err(e) => Err(e),
                     }
                 }
-                Action::RotateInPlace { set_id, previous } => {
+                Repair::RotateInPlace { set_id, previous } => {
                     self.rotate_in_place(target, set_id, previous.as_ref(), clock(), &mut run)
                         .await
                 }
-                _ => Ok(()),
             };
             if let Err(e) = result {
                 return fail(
                     run,
-                    describe(action),
+                    action.words(),
                     e,
                     "state is safe: no reference was moved; the next reconcile starts over",
                 );
@@ -363,7 +267,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
 
         // A rollback leases the target while it moves references back and deactivates the
         // key: other runs leave it alone meanwhile.
-        let lease = if mode == Mode::Rollback && !plan.actions.is_empty() {
+        let lease = if mode == Mode::Rollback && !plan.is_empty() {
             let keys: Vec<AccessKeyId> = obs.keys.iter().map(|k| k.id.clone()).collect();
             let (k, v) = lease_tag(&run_id(now), clock());
             match self.claim(user, &k, &v, &keys, clock()).await {
@@ -381,13 +285,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             None
         };
         let mut report = async {
-            let repoints: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 1).collect();
+            let repoints: Vec<&Repoint> = plan.cutover.iter().collect();
             run.moves.total = repoints.len();
             let view = crate::plan::resolve(target, obs, now);
-            let destination = repoints.first().and_then(|a| match a {
-                Action::Repoint { to, .. } => Some(to.clone()),
-                _ => None,
-            });
+            let destination = repoints.first().map(|r| r.to.clone());
             // The key references move onto: the new one, or the one the destination set holds.
             let dest_key = match (&rotated, &destination) {
                 (Some((_, k)), _) => Some(k.id.clone()),
@@ -480,8 +381,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 }
             }
 
-            let phase2: Vec<&Action> = plan.actions.iter().filter(|a| phase(a) == 2).collect();
-            let allowed = match self.recheck(target, &phase2, now, mode, lease.as_deref()).await
+            let allowed = match self
+                .recheck(target, &plan.retire, |p| &p.retire, now, mode, lease.as_deref())
+                .await
             {
                 Ok(a) => a,
                 Err(e) => {
@@ -493,61 +395,61 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     )
                 }
             };
-            for action in phase2 {
-                if !allowed.contains(&action) {
-                    run.skip(action);
+            for (action, allowed) in plan.retire.iter().zip(allowed) {
+                if !allowed {
+                    run.skip(Step::Retire(action));
                     continue;
                 }
+                let done = action.words();
                 let result = match action {
-                    Action::Deactivate { key, set_id } => {
+                    Retire::Deactivate { key, set_id } => {
                         self.deactivate(user, key, set_id, clock(), &mut run).await
                     }
-                    Action::DeleteRetired { key, set_id } => {
+                    Retire::DeleteRetired { key, set_id } => {
                         self.delete_retired(user, key, set_id.as_deref(), &mut run)
                             .await
                     }
-                    Action::Record { key, mark } => {
+                    Retire::Record { key, mark } => {
                         let (k, v) = mark_tag(*mark, key, clock());
                         self.iam
                             .tag(user, &k, &v)
                             .await
-                            .map(|()| run.ok(describe(action)))
+                            .map(|()| run.ok(done))
                     }
-                    Action::Unrecord { key, mark } => {
+                    Retire::Unrecord { key, mark } => {
                         let (k, _) = mark_tag(*mark, key, now);
                         self.iam
                             .untag(user, &[k])
                             .await
-                            .map(|()| run.ok(describe(action)))
+                            .map(|()| run.ok(done))
                     }
-                    Action::MarkHeld { key, set_id } => {
+                    Retire::MarkHeld { key, set_id } => {
                         let record = KeyRecord::HeldBy {
                             set_id: set_id.clone(),
                             since: clock(),
                         };
                         self.record_key(user, key, &record)
                             .await
-                            .map(|()| run.ok(describe(action)))
+                            .map(|()| run.ok(done))
                     }
-                    Action::DeleteSet { set_id, key } => {
+                    Retire::DeleteSet { set_id, key } => {
                         self.delete_retired_set(user, key, set_id, &mut run).await
                     }
-                    Action::Forget { key } => self
+                    Retire::Forget { key } => self
                         .iam
                         .untag(user, &tags_of(key))
                         .await
-                        .map(|()| run.ok(describe(action))),
-                    Action::ForgetRun { tag } => self
+                        .map(|()| run.ok(done)),
+                    Retire::ForgetRun { tag } => self
                         .iam
                         .untag(user, std::slice::from_ref(tag))
                         .await
-                        .map(|()| run.ok(describe(action))),
-                    _ => Ok(()),
+                        .map(|()| run.ok(done)),
                 };
                 if let Err(e) = result {
                     return fail(
                         run,
-                        describe(action),
+                        action.words(),
                         e,
                         "the next run retries this retire step",
                     );
@@ -555,8 +457,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             }
 
             if plan.refused() {
-                let mut reasons: Vec<String> = plan.refusal.iter().cloned().collect();
-                reasons.extend(plan.blocked.iter().map(|b| b.message.clone()));
+                let reasons = refusals(&plan);
                 return run.finish(
                     Outcome::Refused,
                     Some(reasons.join("\n")),
@@ -589,13 +490,19 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             let next = plan
                 .upcoming
                 .first()
-                .map(|u| format!("next: {} from {}", u.step, crate::plan::fmt_time(u.due)));
+                .map(|u| {
+                    format!(
+                        "next: {} from {}",
+                        u.step.words(),
+                        crate::plan::fmt_time(u.due)
+                    )
+                });
             run.finish(outcome, None, next)
         }
         .await;
         if let Some(k) = lease {
             if let Err(e) = self.iam.untag(user, std::slice::from_ref(&k)).await {
-                report.steps.push(Step {
+                report.steps.push(DoneStep {
                     what: format!("removing this run's lease from the IAM user: {e}"),
                     ok: false,
                 });
@@ -612,16 +519,17 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// set) that a plan made from a fresh observation still calls for; every other step is
     /// allowed as it is. A deactivation is also dropped when the fresh plan would move
     /// references off that key's set (someone moved them onto it meanwhile).
-    async fn recheck<'p>(
+    async fn recheck<T: Destructive>(
         &self,
         target: &Target,
-        actions: &[&'p Action],
+        steps: &[T],
+        phase: impl Fn(&Plan) -> &Vec<T>,
         now: OffsetDateTime,
         mode: Mode,
         own_lease: Option<&str>,
-    ) -> Result<Vec<&'p Action>> {
-        if !actions.iter().any(|a| a.is_destructive()) {
-            return Ok(actions.to_vec());
+    ) -> Result<Vec<bool>> {
+        if !steps.iter().any(Destructive::destructive) {
+            return Ok(vec![true; steps.len()]);
         }
         let mut fresh = self.observe_one(target).await?;
         // This run's own lease is not another run at work.
@@ -632,17 +540,15 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let again = plan(target, &fresh, now, mode);
         let moving_off = |set: &str| {
             again
-                .actions
+                .cutover
                 .iter()
-                .any(|a| matches!(a, Action::Repoint { from, .. } if from.iter().any(|f| f == set)))
+                .any(|r| r.from.iter().any(|f| f == set))
         };
-        Ok(actions
+        let still = phase(&again);
+        Ok(steps
             .iter()
-            .copied()
-            .filter(|a| {
-                !a.is_destructive()
-                    || (again.actions.contains(a)
-                        && !matches!(a, Action::Deactivate { set_id, .. } if moving_off(set_id)))
+            .map(|s| {
+                !s.destructive() || (still.contains(s) && !s.deactivates().is_some_and(&moving_off))
             })
             .collect())
     }
@@ -694,7 +600,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         &self,
         user: &str,
         view: &crate::plan::View,
-        moved: &[&Action],
+        moved: &[&Repoint],
         run: &mut TargetRun,
     ) -> String {
         let active: Vec<AccessKeyId> = self
@@ -716,9 +622,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         };
         let (mut back, mut stuck) = (0, 0);
         for a in moved {
-            let Action::Repoint { slot, from, to } = a else {
-                continue;
-            };
+            let Repoint { slot, from, to } = a;
             // `view.sets` is oldest first: the newest usable set is the last one.
             let target_set =
                 view.sets.iter().rev().map(|s| &s.set.id).find(|id| {
@@ -743,7 +647,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     ..r.clone()
                 })
                 .collect();
-            let reverse = Action::Repoint {
+            let reverse = Repoint {
                 slot: Slot {
                     holder: slot.holder.clone(),
                     value,
@@ -755,11 +659,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             match self.repoint_one(&reverse).await {
                 Ok(()) => {
                     back += 1;
-                    run.ok(format!("moved back: {}", describe(&reverse)));
+                    run.ok(format!("moved back: {}", reverse.words()));
                 }
                 Err(e) => {
                     stuck += 1;
-                    run.fail(describe(&reverse), &e);
+                    run.fail(reverse.words(), &e);
                 }
             }
         }
@@ -819,7 +723,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
 
     /// Removes every record of a key that is gone. A failure fails the run: the records are
     /// harmless once nothing names the key, and the next run removes them
-    /// ([`Action::Forget`]), but the tags count toward IAM's limit of 50 per user.
+    /// ([`Retire::Forget`]), but the tags count toward IAM's limit of 50 per user.
     async fn forget(&self, user: &str, key: &AccessKeyId, run: &mut TargetRun) -> Result<()> {
         self.iam.untag(user, &tags_of(key)).await?;
         run.ok(format!("removed the records of access key {key}"));
@@ -1246,21 +1150,21 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// clean), the rest with bounded concurrency; stops starting new writes after a failure.
     async fn repoint_all<'p>(
         &self,
-        actions: &[&'p Action],
+        actions: &[&'p Repoint],
         canary: bool,
         run: &mut TargetRun,
-    ) -> (Vec<&'p Action>, Option<(String, Error)>) {
+    ) -> (Vec<&'p Repoint>, Option<(String, Error)>) {
         if actions.is_empty() {
             return (Vec::new(), None);
         }
         self.progress.start("repointing", actions.len() as u64);
-        let mut moved: Vec<&'p Action> = Vec::new();
+        let mut moved: Vec<&'p Repoint> = Vec::new();
         let mut rest = actions;
         if canary {
             if let Some((first, tail)) = actions.split_first() {
                 if let Err(e) = self.repoint_one(first).await {
                     self.progress.finish();
-                    return (moved, Some((describe(first), e)));
+                    return (moved, Some((first.words(), e)));
                 }
                 moved.push(first);
                 self.progress.advance();
@@ -1268,7 +1172,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             }
         }
         let stop = AtomicBool::new(false);
-        let results: Vec<(&'p Action, Option<Result<()>>)> =
+        let results: Vec<(&'p Repoint, Option<Result<()>>)> =
             futures::stream::iter(rest.iter().copied())
                 .map(|a| {
                     let stop = &stop;
@@ -1292,8 +1196,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         for (a, r) in results {
             match r {
                 Some(Ok(())) => moved.push(a),
-                Some(Err(e)) if failure.is_none() => failure = Some((describe(a), e)),
-                Some(Err(e)) => run.fail(describe(a), &e),
+                Some(Err(e)) if failure.is_none() => failure = Some((a.words(), e)),
+                Some(Err(e)) => run.fail(a.words(), &e),
                 None => {}
             }
         }
@@ -1305,10 +1209,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         (moved, failure)
     }
 
-    async fn repoint_one(&self, action: &Action) -> Result<()> {
-        let Action::Repoint { slot, from, to } = action else {
-            return Ok(());
-        };
+    async fn repoint_one(&self, action: &Repoint) -> Result<()> {
+        let Repoint { slot, from, to } = action;
         let value = from
             .iter()
             .fold(slot.value.clone(), |v, f| rewrite(&v, &slot.refs, f, to));
@@ -1354,23 +1256,32 @@ fn arn_is_user(arn: &str, user: &str) -> bool {
     arn.starts_with("arn:") && arn.contains(":user/") && arn.rsplit('/').next() == Some(user)
 }
 
-/// 0: before the cutover (orphans, room, rotation); 1: repointing; 2: retiring and
-/// records.
-fn phase(a: &Action) -> u8 {
-    match a {
-        Action::DeleteOrphanKey { .. }
-        | Action::MakeRoom { .. }
-        | Action::Rotate { .. }
-        | Action::RotateInPlace { .. } => 0,
-        Action::Repoint { .. } => 1,
-        Action::Deactivate { .. }
-        | Action::DeleteRetired { .. }
-        | Action::DeleteSet { .. }
-        | Action::Forget { .. }
-        | Action::ForgetRun { .. }
-        | Action::Unrecord { .. }
-        | Action::MarkHeld { .. }
-        | Action::Record { .. } => 2,
+/// A step of a phase whose destructive ones are re-checked against fresh state.
+trait Destructive: PartialEq {
+    /// Whether it deletes or deactivates something.
+    fn destructive(&self) -> bool;
+    /// The set whose key it deactivates, if it does.
+    fn deactivates(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Destructive for Repair {
+    fn destructive(&self) -> bool {
+        self.is_destructive()
+    }
+}
+
+impl Destructive for Retire {
+    fn destructive(&self) -> bool {
+        self.is_destructive()
+    }
+
+    fn deactivates(&self) -> Option<&str> {
+        match self {
+            Retire::Deactivate { set_id, .. } => Some(set_id),
+            _ => None,
+        }
     }
 }
 
@@ -1385,24 +1296,24 @@ fn run_id(at: OffsetDateTime) -> String {
     format!("{}-{}-{nanos}-{n}", at.unix_timestamp(), std::process::id())
 }
 
-fn dry_report(target: &Target, plan: Plan) -> TargetReport {
-    let refusal: Vec<String> = plan
-        .refusal
+/// The refusal and the blocked keys of a plan, as one message.
+fn refusals(plan: &Plan) -> Vec<String> {
+    plan.refusal
         .iter()
-        .cloned()
-        .chain(plan.blocked.iter().map(|b| b.message.clone()))
-        .collect();
-    let (outcome, error) = match (refusal.is_empty(), plan.actions.is_empty()) {
+        .map(Words::words)
+        .chain(plan.blocked.iter().map(Words::words))
+        .collect()
+}
+
+fn dry_report(target: &Target, plan: Plan) -> TargetReport {
+    let refusal = refusals(&plan);
+    let (outcome, error) = match (refusal.is_empty(), plan.is_empty()) {
         (false, _) => (Outcome::Refused, Some(refusal.join("\n"))),
         (true, true) => (Outcome::NothingDue, None),
         (true, false) => (Outcome::Planned, None),
     };
     let moves = Moves {
-        total: plan
-            .actions
-            .iter()
-            .filter(|a| matches!(a, Action::Repoint { .. }))
-            .count(),
+        total: plan.cutover.len(),
         moved: 0,
     };
     TargetReport {
@@ -1422,7 +1333,7 @@ struct TargetRun {
     target: String,
     iam_user: String,
     plan: Plan,
-    steps: Vec<Step>,
+    steps: Vec<DoneStep>,
     moves: Moves,
     /// Destructive steps left out because a fresh observation no longer called for them.
     skipped: usize,
@@ -1441,7 +1352,7 @@ impl TargetRun {
     }
 
     /// A planned step not taken: the state it was planned on changed.
-    fn skip(&mut self, action: &Action) {
+    fn skip(&mut self, action: Step<'_>) {
         self.skipped += 1;
         self.step(
             format!(
@@ -1458,7 +1369,7 @@ impl TargetRun {
         } else {
             tracing::warn!(target = %self.target, "failed: {what}");
         }
-        self.steps.push(Step { what, ok });
+        self.steps.push(DoneStep { what, ok });
     }
 
     fn ok(&mut self, what: String) {

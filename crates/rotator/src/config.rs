@@ -1,8 +1,11 @@
 //! The configuration file: parsed once, validated in one place.
 //!
-//! The TOML file (DESIGN §4) becomes a [`Config`] through [`Config::from_toml`], which is
-//! pure so that tests can feed it strings; [`Config::load`] only adds reading the file.
-//! Unknown keys and bad values are errors naming the key and the file.
+//! The TOML file (the README's *Configuration*) becomes a [`Config`] through
+//! [`Config::from_toml`], which is pure so that tests can feed it strings; [`Config::load`]
+//! only adds reading the file. Each table is validated by a function of its own; each
+//! numeric setting's default and range is one [`Setting`] in [`settings`], used by the
+//! code and checked against the README's tables. Unknown keys and bad values are errors
+//! naming the key and the file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -128,10 +131,8 @@ pub struct Target {
     pub name: String,
     /// The IAM user whose keys are rotated.
     pub iam_user: String,
-    /// Credential set ids are `<prefix>-<yymmdd>[-<n>]` (repoint strategy; empty for in-place).
-    pub credential_prefix: String,
-    /// The one credential set whose key is replaced (in-place strategy only).
-    pub credential_id: Option<String>,
+    /// Where the target's key goes in SORACOM.
+    pub placement: Placement,
     /// Rotate when the current key is this many days old.
     pub max_key_age_days: u32,
     /// Days after cutover before an old key may be deactivated.
@@ -143,22 +144,163 @@ pub struct Target {
     pub settle_minutes: u32,
     /// Credential set ids made by hand that this target also owns.
     pub adopt: Vec<String>,
-    /// The access key id a set holds, where its description does not say (hand-made sets).
+    /// The access key id a set holds, where SORACOM and its description do not say.
     pub adopt_keys: BTreeMap<String, String>,
-    /// How rotation reaches SORACOM.
-    pub strategy: Strategy,
+}
+
+/// Where a target's key goes in SORACOM: one choice, so no other combination can be
+/// written down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// A new credential set `<prefix>-<yymmdd>[-<n>]` per key; references are repointed
+    /// (`strategy = "repoint"`, the default).
+    Managed {
+        /// The id prefix.
+        prefix: String,
+    },
+    /// One fixed credential set whose key is replaced in place (`strategy = "in-place"`).
+    Fixed {
+        /// The set's id.
+        id: String,
+    },
 }
 
 impl Target {
     /// Whether credential set `id` belongs to this target: `<prefix>-<yymmdd>[-<n>]`
-    /// exactly, or listed in `adopt`. Never a substring match.
+    /// exactly (or the fixed set), or listed in `adopt`. Never a substring match.
     pub fn owns(&self, id: &str) -> bool {
-        let named = match &self.credential_id {
-            Some(fixed) => fixed == id,
-            None => crate::model::ManagedId::parse(&self.credential_prefix, id).is_some(),
+        let named = match &self.placement {
+            Placement::Fixed { id: fixed } => fixed == id,
+            Placement::Managed { prefix } => crate::model::ManagedId::parse(prefix, id).is_some(),
         };
         named || self.adopt.iter().any(|a| a == id)
     }
+
+    /// The strategy, as the configuration names it.
+    pub fn strategy(&self) -> Strategy {
+        match self.placement {
+            Placement::Managed { .. } => Strategy::Repoint,
+            Placement::Fixed { .. } => Strategy::InPlace,
+        }
+    }
+
+    /// The managed ids' prefix (repoint), if any.
+    pub fn prefix(&self) -> Option<&str> {
+        match &self.placement {
+            Placement::Managed { prefix } => Some(prefix),
+            Placement::Fixed { .. } => None,
+        }
+    }
+
+    /// The fixed set's id (in place), if any.
+    pub fn fixed_id(&self) -> Option<&str> {
+        match &self.placement {
+            Placement::Fixed { id } => Some(id),
+            Placement::Managed { .. } => None,
+        }
+    }
+}
+
+/// A numeric setting: its key, default and allowed range, named once for the code and the
+/// README's tables (a test compares them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setting {
+    /// The key in its table (`page_size`; a target's keys without `targets[i].`).
+    pub key: &'static str,
+    /// The table (`soracom`, `verify`, `notify`, `targets`).
+    pub table: &'static str,
+    /// The value when the key is absent.
+    pub default: u32,
+    /// The smallest value accepted.
+    pub min: u32,
+    /// The largest value accepted.
+    pub max: u32,
+}
+
+impl Setting {
+    /// The value given (or the default), checked against the range; the error names
+    /// `key` (the setting's full key, e.g. `targets[0].max_key_age_days`).
+    fn read(&self, key: &str, value: Option<u32>) -> Result<u32, String> {
+        let v = value.unwrap_or(self.default);
+        if v < self.min || v > self.max {
+            return Err(format!(
+                "{key}: {v} is out of range ({}..={})",
+                self.min, self.max
+            ));
+        }
+        Ok(v)
+    }
+
+    /// As [`Setting::read`], for a setting of a top-level table.
+    fn get(&self, value: Option<u32>) -> Result<u32, String> {
+        self.read(&format!("{}.{}", self.table, self.key), value)
+    }
+}
+
+/// Every numeric setting, with its default and range.
+pub mod settings {
+    use super::Setting;
+
+    const fn s(
+        table: &'static str,
+        key: &'static str,
+        default: u32,
+        min: u32,
+        max: u32,
+    ) -> Setting {
+        Setting {
+            key,
+            table,
+            default,
+            min,
+            max,
+        }
+    }
+
+    /// Groups requested per page.
+    pub const PAGE_SIZE: Setting = s("soracom", "page_size", 1000, 1, 1000);
+    /// References repointed at once.
+    pub const CONCURRENCY: Setting = s("soracom", "concurrency", 16, 1, 64);
+    /// Seconds one HTTP request (and each attempt of an AWS call) may take.
+    pub const REQUEST_TIMEOUT_SECONDS: Setting =
+        s("soracom", "request_timeout_seconds", 30, 1, 300);
+    /// Attempts per call, the first included.
+    pub const RETRY_ATTEMPTS: Setting = s("soracom", "retry_attempts", 5, 1, 10);
+    /// The first backoff, in milliseconds.
+    pub const RETRY_BASE_MS: Setting = s("soracom", "retry_base_ms", 500, 1, 60_000);
+    /// STS successes in a row.
+    pub const SUCCESSES: Setting = s("verify", "successes", 3, 1, 20);
+    /// Milliseconds between two checks.
+    pub const INTERVAL_MS: Setting = s("verify", "interval_ms", 2000, 0, 60_000);
+    /// Seconds before verification gives up.
+    pub const TIMEOUT_SECONDS: Setting = s("verify", "timeout_seconds", 120, 1, 3600);
+    /// Days before a due rotation the notice warns.
+    pub const DUE_WARNING_DAYS: Setting = s("notify", "due_warning_days", 7, 0, 365);
+    /// Rotate when the current key is this many days old.
+    pub const MAX_KEY_AGE_DAYS: Setting = s("targets", "max_key_age_days", 90, 1, 3650);
+    /// Days after cutover before an old key may be deactivated.
+    pub const RETIRE_AFTER_DAYS: Setting = s("targets", "retire_after_days", 7, 0, 365);
+    /// Days after deactivation before an old key is deleted.
+    pub const DELETE_AFTER_DAYS: Setting = s("targets", "delete_after_days", 7, 0, 365);
+    /// Minutes after cutover during which use of the old key is not counted.
+    pub const SETTLE_MINUTES: Setting = s("targets", "settle_minutes", 60, 0, 10_080);
+
+    /// All of them, for the README check.
+    pub const ALL: [Setting; 13] = [
+        PAGE_SIZE,
+        CONCURRENCY,
+        REQUEST_TIMEOUT_SECONDS,
+        RETRY_ATTEMPTS,
+        RETRY_BASE_MS,
+        SUCCESSES,
+        INTERVAL_MS,
+        TIMEOUT_SECONDS,
+        DUE_WARNING_DAYS,
+        MAX_KEY_AGE_DAYS,
+        RETIRE_AFTER_DAYS,
+        DELETE_AFTER_DAYS,
+        SETTLE_MINUTES,
+    ];
 }
 
 #[derive(Deserialize)]
@@ -323,177 +465,11 @@ impl Config {
             message,
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| err(parse_error(text, &e)))?;
-        let s = raw.soracom;
-        let soracom = SoracomSettings {
-            coverage: s.coverage,
-            profile: s.profile,
-            page_size: range("soracom.page_size", s.page_size, 1000, 1, 1000).map_err(err)?,
-            concurrency: range("soracom.concurrency", s.concurrency, 16, 1, 64).map_err(err)?
-                as usize,
-            request_timeout: Duration::from_secs(
-                range(
-                    "soracom.request_timeout_seconds",
-                    s.request_timeout_seconds,
-                    30,
-                    1,
-                    300,
-                )
-                .map_err(err)?
-                .into(),
-            ),
-            retry_attempts: range("soracom.retry_attempts", s.retry_attempts, 5, 1, 10)
-                .map_err(err)?,
-            retry_base: Duration::from_millis(
-                range("soracom.retry_base_ms", s.retry_base_ms, 500, 1, 60_000)
-                    .map_err(err)?
-                    .into(),
-            ),
-        };
-        if let Some(p) = &soracom.profile {
-            if p.is_empty() || p.contains(['/', '\\']) || p.starts_with('.') {
-                return Err(err(format!("soracom.profile: {p:?} is not a profile name")));
-            }
-        }
-        let v = raw.verify;
-        let verify = VerifySettings {
-            successes: range("verify.successes", v.successes, 3, 1, 20).map_err(err)?,
-            interval: Duration::from_millis(
-                range("verify.interval_ms", v.interval_ms, 2000, 0, 60_000)
-                    .map_err(err)?
-                    .into(),
-            ),
-            timeout: Duration::from_secs(
-                range("verify.timeout_seconds", v.timeout_seconds, 120, 1, 3600)
-                    .map_err(err)?
-                    .into(),
-            ),
-        };
-        if raw.targets.is_empty() {
-            return Err(err(
-                "targets: at least one [[targets]] table is required".into()
-            ));
-        }
-        let mut targets = Vec::with_capacity(raw.targets.len());
-        for (i, t) in raw.targets.into_iter().enumerate() {
-            let key = |field: &str| format!("targets[{i}].{field}");
-            check_name(&key("name"), &t.name).map_err(err)?;
-            if targets.iter().any(|o: &Target| o.name == t.name) {
-                return Err(err(format!(
-                    "{}: {:?} is used by two targets",
-                    key("name"),
-                    t.name
-                )));
-            }
-            check_iam_user(&key("iam_user"), &t.iam_user).map_err(err)?;
-            // Two targets on one user would see each other's new keys as unlinked (and a
-            // fresh one as an orphan), and share its two key slots: one target per user.
-            if let Some(o) = targets.iter().find(|o: &&Target| o.iam_user == t.iam_user) {
-                return Err(err(format!(
-                    "{}: {:?} is also the user of target {:?}; give each target its own IAM user",
-                    key("iam_user"),
-                    t.iam_user,
-                    o.name
-                )));
-            }
-            let strategy = t.strategy.unwrap_or(Strategy::Repoint);
-            let (credential_prefix, credential_id) =
-                match (strategy, t.credential_prefix, t.credential_id) {
-                    (Strategy::Repoint, Some(p), None) => {
-                        check_credential_id(&key("credential_prefix"), &p).map_err(err)?;
-                        (p, None)
-                    }
-                    (Strategy::InPlace, None, Some(id)) => {
-                        check_credential_id(&key("credential_id"), &id).map_err(err)?;
-                        (String::new(), Some(id))
-                    }
-                    (Strategy::Repoint, _, _) => {
-                        return Err(err(format!(
-                            "{}: required (and {} is only for strategy = \"in-place\")",
-                            key("credential_prefix"),
-                            key("credential_id")
-                        )))
-                    }
-                    (Strategy::InPlace, _, _) => {
-                        return Err(err(format!(
-                    "{}: required with strategy = \"in-place\" (and {} is only for \"repoint\")",
-                    key("credential_id"),
-                    key("credential_prefix")
-                )))
-                    }
-                };
-            let clash = targets.iter().find(|o: &&Target| {
-                (!credential_prefix.is_empty() && o.credential_prefix == credential_prefix)
-                    || (credential_id.is_some() && o.credential_id == credential_id)
-            });
-            if let Some(o) = clash {
-                let field = if credential_id.is_some() {
-                    "credential_id"
-                } else {
-                    "credential_prefix"
-                };
-                return Err(err(format!(
-                    "{}: also used by target {:?}",
-                    key(field),
-                    o.name
-                )));
-            }
-            for (j, id) in t.adopt.iter().enumerate() {
-                check_credential_id(&format!("{}[{j}]", key("adopt")), id).map_err(err)?;
-            }
-            for (id, access_key) in &t.adopt_keys {
-                let k = format!("{}.{id}", key("adopt_keys"));
-                check_credential_id(&k, id).map_err(err)?;
-                if access_key.len() < 16
-                    || access_key.len() > 128
-                    || !access_key
-                        .chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-                {
-                    return Err(err(format!("{k}: {access_key:?} is not an access key id")));
-                }
-            }
-            targets.push(Target {
-                max_key_age_days: range(&key("max_key_age_days"), t.max_key_age_days, 90, 1, 3650)
-                    .map_err(err)?,
-                retire_after_days: range(&key("retire_after_days"), t.retire_after_days, 7, 0, 365)
-                    .map_err(err)?,
-                delete_after_days: range(&key("delete_after_days"), t.delete_after_days, 7, 0, 365)
-                    .map_err(err)?,
-                settle_minutes: range(&key("settle_minutes"), t.settle_minutes, 60, 0, 10_080)
-                    .map_err(err)?,
-                name: t.name,
-                iam_user: t.iam_user,
-                credential_prefix,
-                credential_id,
-                adopt: t.adopt,
-                adopt_keys: t.adopt_keys,
-                strategy,
-            });
-        }
-        for (i, t) in targets.iter().enumerate() {
-            if let Some(id) = &t.credential_id {
-                if let Some(o) = targets.iter().find(|o| o.name != t.name && o.owns(id)) {
-                    return Err(err(format!(
-                        "targets[{i}].credential_id: {id:?} already belongs to target {:?}",
-                        o.name
-                    )));
-                }
-            }
-            for (j, id) in t.adopt.iter().enumerate() {
-                if let Some(o) = targets.iter().find(|o| o.name != t.name && o.owns(id)) {
-                    return Err(err(format!(
-                        "targets[{i}].adopt[{j}]: {id:?} already belongs to target {:?}",
-                        o.name
-                    )));
-                }
-            }
-        }
-        let notify = notify_settings(raw.notify).map_err(err)?;
         Ok(Config {
-            soracom,
-            verify,
-            targets,
-            notify,
+            soracom: soracom_settings(raw.soracom).map_err(err)?,
+            verify: verify_settings(raw.verify).map_err(err)?,
+            targets: targets(raw.targets).map_err(err)?,
+            notify: notify_settings(raw.notify).map_err(err)?,
         })
     }
 
@@ -516,6 +492,159 @@ impl Config {
     }
 }
 
+/// The `[soracom]` table.
+fn soracom_settings(s: RawSoracom) -> Result<SoracomSettings, String> {
+    use settings::*;
+    if let Some(p) = &s.profile {
+        if p.is_empty() || p.contains(['/', '\\']) || p.starts_with('.') {
+            return Err(format!("soracom.profile: {p:?} is not a profile name"));
+        }
+    }
+    Ok(SoracomSettings {
+        coverage: s.coverage,
+        profile: s.profile,
+        page_size: PAGE_SIZE.get(s.page_size)?,
+        concurrency: CONCURRENCY.get(s.concurrency)? as usize,
+        request_timeout: Duration::from_secs(
+            REQUEST_TIMEOUT_SECONDS
+                .get(s.request_timeout_seconds)?
+                .into(),
+        ),
+        retry_attempts: RETRY_ATTEMPTS.get(s.retry_attempts)?,
+        retry_base: Duration::from_millis(RETRY_BASE_MS.get(s.retry_base_ms)?.into()),
+    })
+}
+
+/// The `[verify]` table.
+fn verify_settings(v: RawVerify) -> Result<VerifySettings, String> {
+    use settings::*;
+    Ok(VerifySettings {
+        successes: SUCCESSES.get(v.successes)?,
+        interval: Duration::from_millis(INTERVAL_MS.get(v.interval_ms)?.into()),
+        timeout: Duration::from_secs(TIMEOUT_SECONDS.get(v.timeout_seconds)?.into()),
+    })
+}
+
+/// The `[[targets]]` tables, each on its own and then against each other.
+fn targets(raw: Vec<RawTarget>) -> Result<Vec<Target>, String> {
+    if raw.is_empty() {
+        return Err("targets: at least one [[targets]] table is required".into());
+    }
+    let mut targets: Vec<Target> = Vec::with_capacity(raw.len());
+    for (i, t) in raw.into_iter().enumerate() {
+        let t = target(i, t)?;
+        let key = |field: &str| format!("targets[{i}].{field}");
+        if targets.iter().any(|o| o.name == t.name) {
+            return Err(format!(
+                "{}: {:?} is used by two targets",
+                key("name"),
+                t.name
+            ));
+        }
+        // Two targets on one user would take each other's new keys for someone else's and
+        // share its two key slots: one target per user.
+        if let Some(o) = targets.iter().find(|o| o.iam_user == t.iam_user) {
+            return Err(format!(
+                "{}: {:?} is also the user of target {:?}; give each target its own IAM user",
+                key("iam_user"),
+                t.iam_user,
+                o.name
+            ));
+        }
+        if let Some(o) = targets.iter().find(|o| o.placement == t.placement) {
+            let field = match t.placement {
+                Placement::Fixed { .. } => "credential_id",
+                Placement::Managed { .. } => "credential_prefix",
+            };
+            return Err(format!("{}: also used by target {:?}", key(field), o.name));
+        }
+        targets.push(t);
+    }
+    for (i, t) in targets.iter().enumerate() {
+        if let Some(id) = t.fixed_id() {
+            if let Some(o) = targets.iter().find(|o| o.name != t.name && o.owns(id)) {
+                return Err(format!(
+                    "targets[{i}].credential_id: {id:?} already belongs to target {:?}",
+                    o.name
+                ));
+            }
+        }
+        for (j, id) in t.adopt.iter().enumerate() {
+            if let Some(o) = targets.iter().find(|o| o.name != t.name && o.owns(id)) {
+                return Err(format!(
+                    "targets[{i}].adopt[{j}]: {id:?} already belongs to target {:?}",
+                    o.name
+                ));
+            }
+        }
+    }
+    Ok(targets)
+}
+
+/// One `[[targets]]` table, the `i`-th.
+fn target(i: usize, t: RawTarget) -> Result<Target, String> {
+    use settings::*;
+    let key = |field: &str| format!("targets[{i}].{field}");
+    check_name(&key("name"), &t.name)?;
+    check_iam_user(&key("iam_user"), &t.iam_user)?;
+    let placement = match (
+        t.strategy.unwrap_or(Strategy::Repoint),
+        t.credential_prefix,
+        t.credential_id,
+    ) {
+        (Strategy::Repoint, Some(prefix), None) => {
+            check_credential_id(&key("credential_prefix"), &prefix)?;
+            Placement::Managed { prefix }
+        }
+        (Strategy::InPlace, None, Some(id)) => {
+            check_credential_id(&key("credential_id"), &id)?;
+            Placement::Fixed { id }
+        }
+        (Strategy::Repoint, _, _) => {
+            return Err(format!(
+                "{}: required (and {} is only for strategy = \"in-place\")",
+                key("credential_prefix"),
+                key("credential_id")
+            ))
+        }
+        (Strategy::InPlace, _, _) => {
+            return Err(format!(
+                "{}: required with strategy = \"in-place\" (and {} is only for \"repoint\")",
+                key("credential_id"),
+                key("credential_prefix")
+            ))
+        }
+    };
+    for (j, id) in t.adopt.iter().enumerate() {
+        check_credential_id(&format!("{}[{j}]", key("adopt")), id)?;
+    }
+    for (id, access_key) in &t.adopt_keys {
+        let k = format!("{}.{id}", key("adopt_keys"));
+        check_credential_id(&k, id)?;
+        if access_key.len() < 16
+            || access_key.len() > 128
+            || !access_key
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            return Err(format!("{k}: {access_key:?} is not an access key id"));
+        }
+    }
+    let get = |s: Setting, v| s.read(&key(s.key), v);
+    Ok(Target {
+        max_key_age_days: get(MAX_KEY_AGE_DAYS, t.max_key_age_days)?,
+        retire_after_days: get(RETIRE_AFTER_DAYS, t.retire_after_days)?,
+        delete_after_days: get(DELETE_AFTER_DAYS, t.delete_after_days)?,
+        settle_minutes: get(SETTLE_MINUTES, t.settle_minutes)?,
+        name: t.name,
+        iam_user: t.iam_user,
+        placement,
+        adopt: t.adopt,
+        adopt_keys: t.adopt_keys,
+    })
+}
+
+/// The `[notify]` table.
 fn notify_settings(n: RawNotify) -> Result<NotifySettings, String> {
     if let Some(arn) = &n.sns_topic_arn {
         let parts: Vec<&str> = arn.split(':').collect();
@@ -537,16 +666,8 @@ fn notify_settings(n: RawNotify) -> Result<NotifySettings, String> {
         sns_topic_arn: n.sns_topic_arn,
         webhook_url: n.webhook_url.map(crate::secret::Secret::new),
         on_success: n.on_success.unwrap_or(false),
-        due_warning_days: range("notify.due_warning_days", n.due_warning_days, 7, 0, 365)?,
+        due_warning_days: settings::DUE_WARNING_DAYS.get(n.due_warning_days)?,
     })
-}
-
-fn range(key: &str, value: Option<u32>, default: u32, min: u32, max: u32) -> Result<u32, String> {
-    let v = value.unwrap_or(default);
-    if v < min || v > max {
-        return Err(format!("{key}: {v} is out of range ({min}..={max})"));
-    }
-    Ok(v)
 }
 
 fn check_name(key: &str, v: &str) -> Result<(), String> {
@@ -632,7 +753,13 @@ credential_id = "aws-fixed"
         assert_eq!(c.verify.successes, 3);
         assert_eq!(c.targets.len(), 3);
         assert_eq!(c.targets[0].settle_minutes, 60);
-        assert_eq!(c.targets[2].strategy, Strategy::InPlace);
+        assert_eq!(c.targets[2].strategy(), Strategy::InPlace);
+        assert_eq!(
+            c.targets[2].placement,
+            Placement::Fixed {
+                id: "aws-fixed".into()
+            }
+        );
         assert!(c.targets[2].owns("aws-fixed") && !c.targets[2].owns("aws-fixed-261128"));
         assert!(c.targets[1].owns("aws-funk-261128") && c.targets[1].owns("hand-made"));
         assert_eq!(
@@ -737,6 +864,57 @@ credential_id = "aws-fixed"
                     assert!(msg.contains("test.toml"), "{msg}");
                 }
             }
+        }
+    }
+
+    /// The README's configuration tables say what the code does: every numeric setting's
+    /// default and range, table by table.
+    #[test]
+    fn the_readme_tables_match_the_settings() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+        let mut table = "";
+        let mut rows = std::collections::BTreeMap::new();
+        for line in readme.lines() {
+            let heading = line.trim();
+            for t in ["soracom", "verify", "notify"] {
+                if heading == format!("`[{t}]`") {
+                    table = t;
+                }
+            }
+            if heading.starts_with("`[[targets]]`") {
+                table = "targets";
+            }
+            if heading.starts_with("## ") {
+                // A section without a table heading ends the tables of the last one.
+                if !heading.contains("[notify]") {
+                    table = "";
+                }
+            }
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            if table.is_empty() || cells.len() < 4 || !cells[1].starts_with('`') {
+                continue;
+            }
+            let key = cells[1].trim_matches('`');
+            rows.insert((table, key), (cells[2].to_string(), cells[3].to_string()));
+        }
+        for s in settings::ALL {
+            let (default, allowed) = rows
+                .get(&(s.table, s.key))
+                .unwrap_or_else(|| panic!("README has no row for {}.{}", s.table, s.key));
+            assert_eq!(
+                default,
+                &s.default.to_string(),
+                "{}.{} default",
+                s.table,
+                s.key
+            );
+            assert_eq!(
+                allowed,
+                &format!("{}–{}", s.min, s.max),
+                "{}.{} range",
+                s.table,
+                s.key
+            );
         }
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! Each variant says which remote call failed and how, so that the CLI can print a
 //! clear chain and the Lambda entry point can tell whether a retry may help
-//! ([`Error::is_retryable`]). No variant carries a secret.
+//! ([`Error::is_retryable`]). No variant carries a secret. [`aws_retryable`] is the one
+//! place an AWS SDK error is judged worth a retry, for every AWS service the tool calls.
+
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 
 use crate::secret::AccessKeyId;
 
@@ -121,5 +124,70 @@ impl Error {
             } => code.is_some() && !retryable,
             _ => false,
         }
+    }
+}
+
+/// AWS error codes after which the same call may succeed later: throttling and failures on
+/// AWS's side, as IAM/STS, Secrets Manager and SSM name them (the union of what the IAM
+/// adapter and the Lambda's Secrets Manager and SSM adapters each listed before).
+pub const RETRYABLE_AWS_CODES: &[&str] = &[
+    // Throttling: IAM's `Throttling`, the common `ThrottlingException` (Secrets Manager,
+    // SSM), and `RequestLimitExceeded` (EC2's name for it).
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    // Failures on AWS's side: IAM's `ServiceFailure`, the common `InternalFailure`,
+    // Secrets Manager's `InternalServiceError`, SSM's `InternalServerError`.
+    "ServiceFailure",
+    "InternalFailure",
+    "InternalServiceError",
+    "InternalServerError",
+];
+
+/// Whether an AWS SDK error (of any service's SDK) may go away on retry: no answer (a
+/// timeout, a connection that failed, a response that could not be read), or a service
+/// error whose code is one of [`RETRYABLE_AWS_CODES`]. Anything else — a construction
+/// failure, or a service error that says the request is wrong — is not.
+pub fn aws_retryable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(s) => s
+            .err()
+            .code()
+            .is_some_and(|c| RETRYABLE_AWS_CODES.contains(&c)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_iam::error::ErrorMetadata;
+    use aws_sdk_iam::operation::list_access_keys::ListAccessKeysError;
+
+    type Sdk = SdkError<ListAccessKeysError, ()>;
+
+    fn service(code: &str) -> Sdk {
+        let meta = ErrorMetadata::builder().code(code).build();
+        SdkError::service_error(ListAccessKeysError::generic(meta), ())
+    }
+
+    #[test]
+    fn aws_errors_worth_a_retry_are_throttling_aws_failures_and_no_answer() {
+        for code in RETRYABLE_AWS_CODES {
+            assert!(aws_retryable(&service(code)), "{code}");
+        }
+        for code in [
+            "NoSuchEntity",
+            "AccessDenied",
+            "LimitExceeded",
+            "ParameterNotFound",
+        ] {
+            assert!(!aws_retryable(&service(code)), "{code}");
+        }
+        assert!(aws_retryable(&Sdk::timeout_error("slow")));
+        assert!(!aws_retryable(&Sdk::construction_failure("bad input")));
     }
 }

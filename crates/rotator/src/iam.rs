@@ -14,7 +14,7 @@ use aws_sdk_iam::primitives::DateTime;
 use aws_sdk_iam::types::StatusType;
 use time::OffsetDateTime;
 
-use crate::error::{Error, Result};
+use crate::error::{aws_retryable, Error, Result};
 use crate::model::{AccessKey, KeyStatus, LastUsed};
 use crate::secret::{AccessKeyId, NewAccessKey, Secret};
 
@@ -123,43 +123,26 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let (code, message, retryable) = match &err {
+    let (code, message) = match &err {
         SdkError::ServiceError(service) => {
             let e = service.err();
-            let code = e.code().map(str::to_string);
-            let retryable = matches!(
-                code.as_deref(),
-                Some(
-                    "Throttling"
-                        | "ThrottlingException"
-                        | "RequestLimitExceeded"
-                        | "ServiceFailure"
-                        | "InternalFailure"
-                )
-            );
             let message = match (e.code(), e.message()) {
                 (Some(c), Some(m)) => format!("{c}: {m}"),
                 (Some(c), None) => c.to_string(),
                 _ => format!("{}", aws_sdk_iam::error::DisplayErrorContext(&err)),
             };
-            (code, message, retryable)
+            (e.code().map(str::to_string), message)
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => (
-            None,
-            format!("{}", aws_sdk_iam::error::DisplayErrorContext(&err)),
-            true,
-        ),
         _ => (
             None,
             format!("{}", aws_sdk_iam::error::DisplayErrorContext(&err)),
-            false,
         ),
     };
     Error::Aws {
         op,
         code,
         message,
-        retryable,
+        retryable: aws_retryable(&err),
     }
 }
 

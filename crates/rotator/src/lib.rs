@@ -12,10 +12,13 @@
 //! - [`refs`]: finding and rewriting references in SORACOM JSON.
 //! - [`plan`]: the pure planner.
 //! - [`iam`], [`soracom`]: the two ports (`IamApi`, `SoracomApi`) and their real adapters.
-//! - [`apply`]: observe, then carry out a plan; [`report`]: what a run did.
+//! - [`observe`]: what IAM and SORACOM say now, the first step of every run.
+//! - [`apply`]: carry a plan out, phase by phase; [`report`]: what a run did.
+//! - [`invoke`]: one run of a command as both binaries make it (select, log in, run, notify).
 //! - [`status`]: keys, sets, references, due dates and compliance of each target.
 //! - [`policy`]: the least privilege the tool needs, derived from the configuration.
 //! - [`selfkey`]: `rotate-soracom-key`, replacing the tool's own SORACOM AuthKey.
+//! - [`wording`]: every sentence about a plan, in one place.
 //! - [`notify`]: messages to a human (SNS, webhook) when a run needs attention.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -23,11 +26,11 @@
 pub mod apply;
 pub mod config;
 pub mod error;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod iam;
+pub mod invoke;
 pub mod model;
 pub mod notify;
+pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod records;
@@ -37,6 +40,7 @@ pub mod secret;
 pub mod selfkey;
 pub mod soracom;
 pub mod status;
+pub mod wording;
 
 pub use config::{Config, ConfigError, Target};
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 //! Domain types: keys, credential sets, references, and what a run observed.
 //!
 //! These are plain data shared by the pure planner and the executor. Credential set ids
-//! owned by a target follow `<prefix>-<yymmdd>[-<n>]` (DESIGN §3) and are matched by that
+//! owned by a target follow `<prefix>-<yymmdd>[-<n>]` (docs/ARCHITECTURE.md) and are matched by that
 //! exact pattern, never by substring; the key a set holds is what SORACOM reports
 //! (`credentials.accessKeyId`), else the `accessKeyId=` token this tool writes into the
 //! set's description.

@@ -18,9 +18,10 @@ use aws_config::SdkConfig;
 use serde::Serialize;
 
 use crate::config::NotifySettings;
-use crate::plan::{fmt_time, Action};
+use crate::plan::{fmt_time, Repair};
 use crate::report::{Outcome, RunReport, TargetReport};
 use crate::secret::Secret;
+use crate::wording::Words;
 
 /// Longest SNS subject (SNS allows 100 characters).
 const MAX_SUBJECT: usize = 100;
@@ -81,7 +82,7 @@ fn notice_for(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -
     let rotated = t
         .plan
         .as_ref()
-        .is_some_and(|p| p.actions.iter().any(|a| matches!(a, Action::Rotate { .. })));
+        .is_some_and(|p| p.repair.iter().any(|a| matches!(a, Repair::Rotate { .. })));
     let (kind, headline, todo) = match t.outcome {
         Outcome::Failed => (
             NoticeKind::Failed,
@@ -155,7 +156,7 @@ fn notice_for(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -
         text.push_str(&format!(
             "Rotation: {} ({}).\n",
             if p.due.now { "due" } else { "not due" },
-            p.due.reason
+            p.due.reason.words()
         ));
     }
     if !t.steps.is_empty() {
@@ -349,7 +350,7 @@ fn record(d: &mut Delivery, n: &Notice, r: Result<(), NotifyError>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Current, Due, Link, Plan};
+    use crate::plan::{Current, Due, DueReason, Link, Plan};
     use crate::report::{Moves, Step};
     use crate::secret::AccessKeyId;
     use time::macros::datetime;
@@ -371,16 +372,18 @@ mod tests {
                 }),
                 due: Due {
                     now: due_now,
-                    reason: "test".into(),
+                    reason: DueReason::Requested,
                     next: Some(now + time::Duration::days(next_days)),
                 },
-                actions: if outcome == Outcome::Done {
-                    vec![Action::Rotate {
+                repair: if outcome == Outcome::Done {
+                    vec![Repair::Rotate {
                         new_set_id: "aws-x-261128".into(),
                     }]
                 } else {
                     vec![]
                 },
+                cutover: vec![],
+                retire: vec![],
                 refusal: None,
                 blocked: Vec::new(),
                 upcoming: Vec::new(),

@@ -110,7 +110,7 @@ fn needed<'a>(list: &'a [Permission], config: &Config) -> impl Iterator<Item = &
     let in_place = config
         .targets
         .iter()
-        .any(|t| t.strategy == Strategy::InPlace);
+        .any(|t| t.strategy() == Strategy::InPlace);
     list.iter().filter(move |p| in_place || !p.in_place_only)
 }
 

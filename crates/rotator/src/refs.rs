@@ -1,6 +1,6 @@
 //! Finding and rewriting references to credential sets inside SORACOM JSON.
 //!
-//! References come in more than one shape (DESIGN §2): a string `credentialsId`
+//! References come in more than one shape (SORACOM's API spec): a string `credentialsId`
 //! (Funnel, event handler actions) or an object `{"$credentialsId": …}` (Funk, Beam).
 //! Rather than naming fields per service, the walker visits the whole value; the
 //! rewriter writes each reference back in the shape it was read, changing nothing else.

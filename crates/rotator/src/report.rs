@@ -7,8 +7,9 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::model::Mark;
-use crate::plan::{fmt_time, Action, Link, Plan};
+use crate::plan::{fmt_time, Plan};
+use crate::wording::Words;
+pub use crate::wording::{describe, describe_link};
 
 /// How one target's run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -89,8 +90,8 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// The process exit code (DESIGN §4): 3 if any target was refused, else 1 if any
-    /// failed, else 0. A refusal wins because it needs a human; a failure heals on rerun.
+    /// The process exit code (the README's *Exit codes*): 3 if any target was refused,
+    /// else 1 if any failed, else 0. A refusal wins because it needs a human; a failure heals on rerun.
     pub fn exit_code(&self) -> u8 {
         if self.targets.iter().any(|t| t.outcome == Outcome::Refused) {
             3
@@ -177,110 +178,30 @@ fn render_plan(out: &mut String, plan: &Plan) {
     out.push_str(&format!(
         "  rotation: {} ({}{next})\n",
         if plan.due.now { "due" } else { "not due" },
-        plan.due.reason
+        plan.due.reason.words()
     ));
-    if plan.actions.is_empty() {
+    if plan.is_empty() {
         out.push_str("  plan: nothing to do\n");
     } else {
         out.push_str("  plan:\n");
-        for a in &plan.actions {
+        for a in plan.steps() {
             out.push_str(&format!("    - {}\n", describe(a)));
         }
     }
     if let Some(r) = &plan.refusal {
-        out.push_str(&format!("  refused: {r}\n"));
+        out.push_str(&format!("  refused: {}\n", r.words()));
     }
     for b in &plan.blocked {
-        out.push_str(&format!("  KEPT: {}\n", b.message));
+        out.push_str(&format!("  KEPT: {}\n", b.words()));
     }
     for u in &plan.upcoming {
-        out.push_str(&format!("  later: {} (from {})\n", u.step, fmt_time(u.due)));
+        out.push_str(&format!(
+            "  later: {} (from {})\n",
+            u.step.words(),
+            fmt_time(u.due)
+        ));
     }
     for n in &plan.notes {
-        out.push_str(&format!("  note: {n}\n"));
-    }
-}
-
-/// Which key a set holds, and how that is known.
-pub fn describe_link(link: &Link) -> String {
-    match link {
-        Link::Api(k) => format!("key {k} (reported by SORACOM)"),
-        Link::Description(k) => format!("key {k} (named in its description)"),
-        Link::Adopted(k) => format!("key {k} (from adopt_keys)"),
-        Link::Evidence(k) => format!("key {k} (linked by evidence)"),
-        Link::Unknown => "key unknown".to_string(),
-    }
-}
-
-/// One line describing an action.
-pub fn describe(a: &Action) -> String {
-    match a {
-        Action::DeleteOrphanKey { key } => {
-            format!("delete access key {key}, left by an interrupted run (its secret is lost)")
-        }
-        Action::MakeRoom {
-            key,
-            set_id: Some(set_id),
-        } => {
-            format!("make room: delete retired inactive key {key} and its unused set {set_id}")
-        }
-        Action::MakeRoom { key, set_id: None } => {
-            format!("make room: delete retired inactive key {key}")
-        }
-        Action::Rotate { new_set_id } => {
-            format!("rotate: create an access key, verify it with STS, register it as {new_set_id}")
-        }
-        Action::RotateInPlace { set_id, .. } => {
-            format!(
-                "rotate in place: create an access key, verify it with STS, put it into {set_id}"
-            )
-        }
-        Action::Repoint { slot, from, to } => {
-            format!("repoint {}: {} -> {to}", slot.holder, from.join(", "))
-        }
-        Action::Deactivate { key, set_id } => format!("deactivate access key {key} of {set_id}"),
-        Action::DeleteRetired {
-            key,
-            set_id: Some(set_id),
-        } => {
-            format!("delete inactive access key {key}, then its set {set_id}")
-        }
-        Action::DeleteRetired { key, set_id: None } => format!("delete inactive access key {key}"),
-        Action::Record {
-            key,
-            mark: Mark::Released,
-        } => {
-            format!("record that the set of key {key} has no reference left (its cutover)")
-        }
-        Action::Record {
-            key,
-            mark: Mark::Deactivated,
-        } => {
-            format!("record that key {key} is inactive (the delete delay counts from now)")
-        }
-        Action::DeleteSet { set_id, .. } => {
-            format!("delete credential set {set_id}, whose key no longer exists")
-        }
-        Action::Forget { key } => {
-            format!("remove the records of access key {key}, which no longer exists")
-        }
-        Action::Unrecord {
-            key,
-            mark: Mark::Deactivated,
-        } => {
-            format!("remove the record that key {key} is inactive: it is active again")
-        }
-        Action::Unrecord {
-            key,
-            mark: Mark::Released,
-        } => {
-            format!("remove the cutover record of key {key}: its set is referenced again")
-        }
-        Action::ForgetRun { tag } => {
-            format!("remove the record {tag} of a run that ended")
-        }
-        Action::MarkHeld { key, set_id } => {
-            format!("record that credential set {set_id} holds access key {key}")
-        }
+        out.push_str(&format!("  note: {}\n", n.words()));
     }
 }

@@ -23,12 +23,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::config::SoracomSettings;
 use crate::error::{Error, Result};
-use crate::secret::{mask, Secret};
-use crate::soracom::{AuthKey, Endpoint, SoracomClient};
+use crate::secret::mask;
+use crate::soracom::{profile, AuthKey, Endpoint, SoracomClient};
 
 /// The member of a soracom-cli profile (and of the Lambda's secret) naming the key a
 /// rotation replaced until it is deleted; soracom-cli ignores members it does not know.
@@ -286,8 +286,8 @@ async fn discard(client: &SoracomClient, who: &Identity, new: &AuthKey) {
     }
 }
 
-/// The soracom-cli profile file (`~/.soracom/<name>.json`), written atomically with mode
-/// 0600; other fields of the profile are kept.
+/// The soracom-cli profile file (`~/.soracom/<name>.json`, see [`crate::soracom::profile`]),
+/// written atomically with mode 0600; other fields of the profile are kept.
 #[derive(Clone, Debug)]
 pub struct ProfileStore {
     path: PathBuf,
@@ -305,17 +305,7 @@ impl ProfileStore {
         home: Option<&Path>,
         name: Option<&str>,
     ) -> Result<ProfileStore> {
-        let dir = match env("SORACOM_PROFILE_DIR").filter(|d| !d.is_empty()) {
-            Some(d) => PathBuf::from(d),
-            None => home.map(|h| h.join(".soracom")).ok_or_else(|| {
-                Error::SoracomCredentials(
-                    "no home directory to find soracom-cli profiles in".into(),
-                )
-            })?,
-        };
-        Ok(ProfileStore::new(
-            dir.join(format!("{}.json", name.unwrap_or("default"))),
-        ))
+        profile::locate(env, home, name).map(ProfileStore::new)
     }
 
     /// The profile's path.
@@ -323,25 +313,11 @@ impl ProfileStore {
         &self.path
     }
 
-    fn err(&self, message: String) -> Error {
+    fn err(&self, e: profile::ProfileError) -> Error {
         Error::KeyStore {
             store: self.path.display().to_string(),
-            message,
+            message: e.to_string(),
             retryable: false,
-        }
-    }
-
-    fn read(&self) -> Result<Map<String, Value>> {
-        let text = std::fs::read(&self.path).map_err(|e| self.err(format!("cannot read: {e}")))?;
-        // The parser's message may quote the file, which holds a secret: keep the position.
-        match serde_json::from_slice(&text) {
-            Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err(self.err("is not a JSON object".into())),
-            Err(e) => Err(self.err(format!(
-                "is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ))),
         }
     }
 }
@@ -352,87 +328,39 @@ impl KeyStore for ProfileStore {
     }
 
     async fn load(&self) -> Result<Stored> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let meta =
-                std::fs::metadata(&self.path).map_err(|e| self.err(format!("cannot read: {e}")))?;
-            let mode = meta.permissions().mode();
-            if mode & 0o077 != 0 {
-                return Err(self.err(format!(
-                    "can be read by group or others (mode {:o}); run: chmod 600 {}",
-                    mode & 0o777,
-                    self.path.display()
-                )));
-            }
-        }
-        let m = self.read()?;
-        let field = |k: &str| m.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
-        match (field("authKeyId"), field("authKey")) {
-            (Some(id), Some(secret)) => Ok(Stored {
-                key: AuthKey {
-                    id: id.to_string(),
-                    secret: Secret::new(secret),
-                },
-                replaced: field(REPLACED_FIELD).map(str::to_string),
-            }),
-            _ => Err(self.err("has no authKeyId/authKey".into())),
-        }
+        let p = profile::read(&self.path).map_err(|e| self.err(e))?;
+        let Some(key) = p.key() else {
+            return Err(Error::KeyStore {
+                store: self.name(),
+                message: "has no authKeyId/authKey".into(),
+                retryable: false,
+            });
+        };
+        Ok(Stored {
+            key,
+            replaced: p.member(REPLACED_FIELD).map(str::to_string),
+        })
     }
 
     async fn store(&self, key: &AuthKey, replaced: Option<&str>) -> Result<()> {
-        let mut m = self.read()?;
-        m.insert("authKeyId".into(), Value::String(key.id.clone()));
-        m.insert(
-            "authKey".into(),
-            Value::String(key.secret.expose().to_string()),
-        );
-        match replaced {
-            Some(id) => m.insert(REPLACED_FIELD.into(), Value::String(id.to_string())),
-            None => m.remove(REPLACED_FIELD),
-        };
-        let text = serde_json::to_vec_pretty(&Value::Object(m))
-            .map_err(|e| self.err(format!("cannot serialise: {e}")))?;
-        write_private_atomically(&self.path, &text).map_err(|e| self.err(e))
+        profile::update(&self.path, |p| {
+            p.auth_key_id = Some(key.id.clone());
+            p.auth_key = Some(key.secret.expose().to_string());
+            match replaced {
+                Some(id) => p
+                    .other
+                    .insert(REPLACED_FIELD.into(), Value::String(id.into())),
+                None => p.other.remove(REPLACED_FIELD),
+            };
+        })
+        .map_err(|e| self.err(e))
     }
-}
-
-/// Writes `data` to a temporary file with mode 0600 beside `path`, syncs it, and renames
-/// it over `path`, so that a crash leaves the old file or the new one, never half of one.
-fn write_private_atomically(path: &Path, data: &[u8]) -> std::result::Result<(), String> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "profile".into());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let result = (|| {
-        let mut f = options
-            .open(&tmp)
-            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-        f.write_all(data)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace the profile: {e}"))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
 
     #[tokio::test]
     async fn profile_store_keeps_other_fields_and_mode_0600() {

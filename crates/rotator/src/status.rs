@@ -10,9 +10,10 @@ use time::{Duration, OffsetDateTime};
 
 use crate::config::{Strategy, Target};
 use crate::model::{Holder, KeyStatus, LastUsed, Observed};
-use crate::plan::{fmt_time, plan, resolve, Blocked, KeyState, Link, Mode, Upcoming};
+use crate::plan::{fmt_time, plan, resolve, Blocked, KeyState, Link, Mode, Note, Upcoming};
 use crate::report::describe;
 use crate::secret::AccessKeyId;
+use crate::wording::Words;
 
 /// Security Hub IAM.3 fails active access keys older than this.
 pub const IAM3_MAX_AGE_DAYS: i64 = 90;
@@ -104,11 +105,13 @@ pub struct TargetStatus {
     /// What becomes due later, soonest first.
     pub next: Vec<Upcoming>,
     /// Old keys kept because they were used after cutover.
+    #[serde(serialize_with = "crate::wording::worded_all")]
     pub blocked: Vec<Blocked>,
     /// Compliance findings.
     pub compliance: Vec<Finding>,
     /// Other things worth knowing.
-    pub notes: Vec<String>,
+    #[serde(serialize_with = "crate::wording::worded_all")]
+    pub notes: Vec<Note>,
 }
 
 /// `status` for every target.
@@ -178,7 +181,7 @@ pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetSta
     TargetStatus {
         target: target.name.clone(),
         iam_user: target.iam_user.clone(),
-        strategy: target.strategy,
+        strategy: target.strategy(),
         current_set: view.current_set().map(|c| c.set.id.clone()),
         keys,
         sets: view
@@ -194,10 +197,10 @@ pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetSta
                 link: s.link.clone(),
                 key_state: s.key_state,
                 current: Some(i) == view.current,
-                references: s.references.clone(),
+                references: s.references.iter().map(ToString::to_string).collect(),
             })
             .collect(),
-        due_now: p.actions.iter().map(describe).collect(),
+        due_now: p.steps().map(describe).collect(),
         next,
         blocked: p.blocked.clone(),
         compliance,
@@ -289,16 +292,20 @@ impl StatusReport {
                 out.push_str(&format!("  due now: {d}\n"));
             }
             for u in &t.next {
-                out.push_str(&format!("  next: {} from {}\n", u.step, fmt_time(u.due)));
+                out.push_str(&format!(
+                    "  next: {} from {}\n",
+                    u.step.words(),
+                    fmt_time(u.due)
+                ));
             }
             for b in &t.blocked {
-                out.push_str(&format!("  KEPT: {}\n", b.message));
+                out.push_str(&format!("  KEPT: {}\n", b.words()));
             }
             for f in &t.compliance {
                 out.push_str(&format!("  {} [{}]: {}\n", f.code, f.severity, f.message));
             }
             for n in &t.notes {
-                out.push_str(&format!("  note: {n}\n"));
+                out.push_str(&format!("  note: {}\n", n.words()));
             }
         }
         out

@@ -1,64 +1,76 @@
-//! The fuzz targets' properties (`rotator::fuzzing`) on their seed corpora and on every
-//! input a fuzzer once found failing (`fuzz/regressions/<target>/`), as plain tests, so the
-//! suite keeps them without a fuzzer installed. `scripts/fuzz` runs the real fuzzers.
+//! The fuzz targets' properties live in the fuzz crate (`fuzz/src/lib.rs`) and reach the
+//! client's private decoders only in a `--cfg fuzzing` build, so their seed corpora
+//! (`fuzz/seeds/<target>/`) and every input a fuzzer once found failing
+//! (`fuzz/regressions/<target>/`) are replayed through the targets by `scripts/fuzz`, which
+//! `scripts/test` runs. This plain test keeps that replay from going quiet: every target has
+//! seeds, is a bin of the fuzz crate, and is one `scripts/fuzz` runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-type Check = fn(&[u8]) -> Result<(), String>;
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
-const TARGETS: [(&str, Check); 4] = [
-    ("config", rotator::fuzzing::check_config),
-    ("profile", rotator::fuzzing::check_profile),
-    ("soracom_response", rotator::fuzzing::check_soracom_error),
-    ("refs", rotator::fuzzing::check_refs),
-];
-
-fn inputs(kind: &str, target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz")
-        .join(kind)
-        .join(target);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(PathBuf, Vec<u8>)> = entries
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.is_file())
-        .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, b)))
         .collect();
     out.sort();
     out
 }
 
-#[test]
-fn seeds_and_regressions_hold_every_property() {
-    let mut checked = 0;
-    for (target, check) in TARGETS {
-        let seeds = inputs("seeds", target);
-        assert!(!seeds.is_empty(), "no seeds for {target}");
-        for (path, bytes) in seeds.into_iter().chain(inputs("regressions", target)) {
-            if let Err(e) = check(&bytes) {
-                panic!("{target}: {}: {e}", path.display());
-            }
-            checked += 1;
-        }
-    }
-    assert!(checked >= 8);
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
-fn a_long_soracom_error_message_is_one_bounded_line() {
-    // Valid JSON whose message holds an escaped newline and 100 kB.
-    let mut body = br#"{"code":"X","message":"line one\nline two "#.to_vec();
-    body.extend(std::iter::repeat_n(b'a', 100_000));
-    body.extend_from_slice(br#""}"#);
-    let mut input = vec![0x01, 0x90, 0x00];
-    input.extend(body);
-    let result = rotator::fuzzing::check_soracom_error(&input);
-    assert!(
-        result.is_ok(),
-        "{}",
-        result.unwrap_err().chars().take(300).collect::<String>()
+fn every_fuzz_target_has_seeds_and_is_replayed_by_scripts_fuzz() {
+    let fuzz = root().join("fuzz");
+    let mut targets: Vec<String> = files(&fuzz.join("fuzz_targets"))
+        .iter()
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().to_string()))
+        .collect();
+    targets.sort();
+    assert!(targets.len() >= 4, "{targets:?}");
+
+    let script = read(&root().join("scripts/fuzz"));
+    let mut replayed: Vec<String> = script
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("for t in ")?.strip_suffix("; do"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    replayed.sort();
+    assert_eq!(
+        replayed, targets,
+        "the targets scripts/fuzz replays and fuzzes"
     );
+
+    let manifest = read(&fuzz.join("Cargo.toml"));
+    for t in &targets {
+        assert!(
+            manifest.contains(&format!("name = \"{t}\"\npath = \"fuzz_targets/{t}.rs\"")),
+            "{t} is not a bin of fuzz/Cargo.toml"
+        );
+        assert!(
+            !files(&fuzz.join("seeds").join(t)).is_empty(),
+            "no seeds for {t}"
+        );
+    }
+    // A regression outside regressions/<target>/ would be replayed by no target.
+    let stray = files(&fuzz.join("regressions"));
+    assert!(stray.is_empty(), "not in a target's folder: {stray:?}");
+    for dir in std::fs::read_dir(fuzz.join("regressions"))
+        .into_iter()
+        .flatten()
+    {
+        let name = dir.map(|d| d.file_name().to_string_lossy().to_string());
+        let name = name.unwrap_or_default();
+        assert!(targets.contains(&name), "regressions/{name} is no target's");
+    }
 }

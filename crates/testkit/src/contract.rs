@@ -5,15 +5,21 @@
 //! the JSON request body against its schema. Tests record the requests the client sent and
 //! pass them to [`assert_conforms`].
 //!
+//! The OpenAPI parts (routing, parameters, security, content type) are checked here; schemas
+//! are checked by the `jsonschema` crate (Draft 4, which OpenAPI 3.0 schemas extend), after
+//! [`to_json_schema`] has translated each one, with the spec's `components/schemas` as the
+//! store that `$ref`s resolve in.
+//!
 //! The spec is not part of the repository: it is read from `shared/` beside the workspace
 //! (see [`Spec::load_default`]), parsed once per test process.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use serde_json::{Map, Value};
+use jsonschema::{Draft, Registry, Validator};
+use serde_json::{json, Map, Value};
 
 /// Environment variable naming the spec file, overriding the default location.
 pub const SPEC_ENV: &str = "SORACOM_SPEC";
@@ -21,8 +27,14 @@ pub const SPEC_ENV: &str = "SORACOM_SPEC";
 /// Base path of every operation (`servers[].url` ends with it).
 const BASE_PATH: &str = "/v1";
 
-/// Bound on nested `$ref`/composition while validating one value (the spec has cycles).
+/// Bound on a chain of `$ref`s to parameters and request bodies.
 const MAX_DEPTH: u32 = 64;
+
+/// Base URI of the schema store: `components/schemas` of the spec, translated.
+const STORE_URI: &str = "urn:soracom-api";
+
+/// At most this many schema problems are reported per value, so a message stays readable.
+const MAX_SCHEMA_PROBLEMS: usize = 10;
 
 /// Loading the spec failed.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +148,16 @@ pub struct Spec {
     by_len: BTreeMap<usize, Vec<PathTemplate>>,
     /// Security scheme name → where it is sent.
     schemes: BTreeMap<String, SchemeLocation>,
+    /// Behind a lock, which also keeps `Spec` unwind-safe as it was.
+    schemas: Mutex<Schemas>,
+}
+
+/// The schema store and the validators compiled against it.
+struct Schemas {
+    /// `components/schemas`, translated, at [`STORE_URI`].
+    store: Registry<'static>,
+    /// Validators by the text of the OpenAPI schema they were compiled from.
+    compiled: HashMap<String, Arc<Validator>>,
 }
 
 impl fmt::Debug for Spec {
@@ -153,10 +175,6 @@ enum SchemeLocation {
     Authorization,
     Unchecked,
 }
-
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 impl Spec {
     /// Reads and indexes the spec at `path` (YAML or JSON).
@@ -214,10 +232,26 @@ impl Spec {
                 schemes.insert(name.clone(), location);
             }
         }
+        let schemas: Map<String, Value> = root
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(name, schema)| (name.clone(), to_json_schema(schema)))
+            .collect();
+        let store = Registry::new()
+            .draft(Draft::Draft4)
+            .add(STORE_URI, json!({ "components": { "schemas": schemas } }))
+            .and_then(|builder| builder.prepare())
+            .map_err(|e| format!("cannot index components/schemas: {e}"))?;
         Ok(Spec {
             root,
             by_len,
             schemes,
+            schemas: Mutex::new(Schemas {
+                store,
+                compiled: HashMap::new(),
+            }),
         })
     }
 
@@ -313,13 +347,6 @@ impl Spec {
             return Err(format!("no path in the spec matches {rest}"));
         }
         let lower = method.to_ascii_lowercase();
-        let op_of = |t: &PathTemplate| {
-            self.root
-                .get("paths")
-                .and_then(|p| p.get(&t.template))
-                .and_then(|p| p.get(&lower))
-                .filter(|o| o.is_object())
-        };
         // Literal segments win over parameters, the leftmost difference deciding.
         let literalness = |t: &PathTemplate| -> Vec<bool> {
             t.segments
@@ -329,36 +356,15 @@ impl Spec {
         };
         let best = candidates
             .iter()
-            .filter_map(|t| op_of(t).map(|op| (*t, op)))
+            .filter_map(|t| self.operation(t, &lower).map(|op| (*t, op)))
             .max_by_key(|(t, _)| literalness(t));
-        match best {
-            Some(found) => Ok(found),
-            None => {
-                let allowed: Vec<String> = candidates
-                    .iter()
-                    .map(|t| {
-                        let methods: Vec<String> = METHODS
-                            .iter()
-                            .filter(|m| self.has_method(t, m))
-                            .map(|m| m.to_ascii_uppercase())
-                            .collect();
-                        format!("{} allows {}", t.template, methods.join(", "))
-                    })
-                    .collect();
-                Err(format!(
-                    "method {method} is not defined for this path ({})",
-                    allowed.join("; ")
-                ))
-            }
-        }
+        best.ok_or_else(|| format!("method {method} is not defined for this path"))
     }
 
-    fn has_method(&self, t: &PathTemplate, method: &str) -> bool {
-        self.root
-            .get("paths")
-            .and_then(|p| p.get(&t.template))
-            .and_then(|p| p.get(method))
-            .is_some_and(Value::is_object)
+    /// The operation for `method` (lowercase) under template `t`, if the spec has one.
+    fn operation(&self, t: &PathTemplate, method: &str) -> Option<&Value> {
+        let op = self.root.get("paths")?.get(&t.template)?.get(method)?;
+        op.is_object().then_some(op)
     }
 
     /// Path-level and operation-level parameters, `$ref`s resolved; the operation's win.
@@ -421,15 +427,7 @@ impl Spec {
         }
         for (name, values) in &given {
             let Some(def) = find_param(params, "query", name) else {
-                let declared: Vec<&str> = params
-                    .iter()
-                    .filter(|p| p.get("in").and_then(Value::as_str) == Some("query"))
-                    .filter_map(|p| p.get("name").and_then(Value::as_str))
-                    .collect();
-                problems.push(format!(
-                    "query parameter `{name}` is not declared for this operation (declared: [{}])",
-                    declared.join(", ")
-                ));
+                problems.push(format!("query parameter `{name}` is not declared"));
                 continue;
             };
             let schema = def.get("schema").map(|s| self.resolve(s, 0));
@@ -557,8 +555,7 @@ impl Spec {
                 Err(e) => problems.push(format!("request body is not valid JSON: {e}")),
                 Ok(value) => {
                     if let Some(schema) = media.get("schema") {
-                        let mut errs = Vec::new();
-                        self.validate(schema, &value, "", 0, &mut errs);
+                        let errs = self.schema_problems(schema, &value);
                         problems.extend(errs.into_iter().map(|e| format!("body{e}")));
                     }
                 }
@@ -593,42 +590,26 @@ impl Spec {
         }
     }
 
-    /// Coerces a raw string to the schema's type, then validates it.
+    /// Reads a raw string as the schema's type (as text when it is not one, for the
+    /// validator to reject), then validates it.
     fn check_raw_value(&self, schema: &Value, raw: &str) -> Result<(), String> {
-        let resolved = self.resolve(schema, 0);
-        let ty = resolved.get("type").and_then(Value::as_str);
-        let value = match ty {
-            Some("integer") => match raw.parse::<i64>() {
-                Ok(n) => Value::from(n),
-                Err(_) => return Err(format!("{raw:?} is not an integer")),
-            },
-            Some("number") => match raw
+        let value = match self.resolve(schema, 0).get("type").and_then(Value::as_str) {
+            Some("integer") => raw.parse::<i64>().ok().map(Value::from),
+            Some("number") => raw
                 .parse::<f64>()
                 .ok()
                 .and_then(serde_json::Number::from_f64)
-            {
-                Some(n) => Value::Number(n),
-                None => return Err(format!("{raw:?} is not a number")),
-            },
-            Some("boolean") => match raw {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                _ => return Err(format!("{raw:?} is not a boolean (true or false)")),
-            },
-            _ => Value::String(raw.to_string()),
+                .map(Value::Number),
+            Some("boolean") => raw.parse::<bool>().ok().map(Value::Bool),
+            _ => None,
         };
-        let mut errs = Vec::new();
-        self.validate(resolved, &value, "", 0, &mut errs);
+        let errs = self.schema_problems(schema, &value.unwrap_or_else(|| raw.into()));
         if errs.is_empty() {
-            Ok(())
-        } else {
-            // Pointers of a scalar are empty: drop the leading ": ".
-            Err(errs
-                .iter()
-                .map(|e| e.trim_start_matches(": ").to_string())
-                .collect::<Vec<_>>()
-                .join(", "))
+            return Ok(());
         }
+        // Pointers of a scalar are empty: drop the leading ": ".
+        let errs: Vec<&str> = errs.iter().map(|e| e.trim_start_matches(": ")).collect();
+        Err(errs.join(", "))
     }
 
     /// Follows `$ref` chains (local `#/...` refs only), bounded.
@@ -645,189 +626,142 @@ impl Spec {
         v
     }
 
-    /// Validates `value` at JSON pointer `ptr`; pushes `"<ptr>: <problem>"` per problem.
-    fn validate(
-        &self,
-        schema: &Value,
-        value: &Value,
-        ptr: &str,
-        depth: u32,
-        errs: &mut Vec<String>,
-    ) {
-        if depth >= MAX_DEPTH {
-            return;
-        }
-        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-            match r.strip_prefix('#').and_then(|p| self.root.pointer(p)) {
-                Some(target) => self.validate(target, value, ptr, depth + 1, errs),
-                None => errs.push(format!("{ptr}: spec has an unresolvable $ref {r}")),
-            }
-            return;
-        }
-        let Some(schema) = schema.as_object() else {
-            return;
+    /// What is wrong with `value` under the OpenAPI `schema`: `"<JSON pointer>: <problem>"`
+    /// each (the validator's words, bounded), the pointer empty for `value` itself.
+    fn schema_problems(&self, schema: &Value, value: &Value) -> Vec<String> {
+        let validator = match self.validator(schema) {
+            Ok(v) => v,
+            Err(e) => return vec![format!(": the spec's schema cannot be compiled: {e}")],
         };
-        let ty = schema.get("type").and_then(Value::as_str);
-        if value.is_null() {
-            if schema.get("nullable").and_then(Value::as_bool) == Some(true) {
-                return;
-            }
-            if let Some(ty) = ty {
-                errs.push(format!("{ptr}: expected {ty}, got null"));
-                return;
-            }
+        let mut problems: Vec<String> = validator
+            .iter_errors(value)
+            .map(|e| format!("{}: {}", e.instance_path(), bounded(&e.to_string(), 300)))
+            .collect();
+        if problems.len() > MAX_SCHEMA_PROBLEMS {
+            let more = problems.len() - MAX_SCHEMA_PROBLEMS;
+            problems.truncate(MAX_SCHEMA_PROBLEMS);
+            problems.push(format!(": … and {more} more"));
         }
-        if let Some(ty) = ty {
-            let fits = match ty {
-                "object" => value.is_object(),
-                "array" => value.is_array(),
-                "string" => value.is_string(),
-                "integer" => value.is_i64() || value.is_u64(),
-                "number" => value.is_number(),
-                "boolean" => value.is_boolean(),
-                _ => true,
+        problems
+    }
+
+    /// The validator for an OpenAPI schema, compiled on first use.
+    fn validator(&self, schema: &Value) -> Result<Arc<Validator>, String> {
+        let key = schema.to_string();
+        // A panic while the lock was held (none is expected) leaves nothing half-done.
+        let mut schemas = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = schemas.compiled.get(&key) {
+            return Ok(Arc::clone(v));
+        }
+        let validator = jsonschema::options()
+            .with_draft(Draft::Draft4)
+            .with_registry(&schemas.store)
+            .offline() // a `$ref` outside the store fails; nothing is fetched
+            .should_validate_formats(true)
+            .with_format("yyyyMM", |s: &str| is_digits(s, 6))
+            .with_format("yyyyMMdd", |s: &str| is_digits(s, 8))
+            .with_format("yyyyMMddHHmmss", |s: &str| is_digits(s, 14))
+            .build(&to_json_schema(schema))
+            .map(Arc::new)
+            .map_err(|e| bounded(&e.to_string(), 200))?;
+        schemas.compiled.insert(key, Arc::clone(&validator));
+        Ok(validator)
+    }
+}
+
+/// The JSON Schema keywords an OpenAPI 3.0 Schema Object takes over (OAS 3.0.3, Schema
+/// Object), annotations left out: nothing else constrains a value.
+const JSON_SCHEMA_KEYWORDS: &str = "type enum required properties additionalProperties items \
+    allOf oneOf anyOf not format pattern minLength maxLength minimum maximum exclusiveMinimum \
+    exclusiveMaximum multipleOf minItems maxItems uniqueItems minProperties maxProperties";
+
+/// Translates an OpenAPI 3.0 Schema Object into a Draft 4 JSON Schema that checks a request.
+///
+/// - Only [`JSON_SCHEMA_KEYWORDS`] are kept: `example`, `description`, `default`,
+///   `deprecated`, `discriminator`, `x-*` and the like constrain nothing.
+/// - `nullable: true` adds `"null"` to `type`, and `null` to `enum` if there is one: null is
+///   then accepted wherever the spec says nullable.
+/// - `readOnly` is an annotation: a required read-only property stays required, as the
+///   hand-written check had it (the spec marks none).
+/// - A `type: string` enum's members that YAML read as booleans or numbers (the spec has an
+///   unquoted `enum: [true, false]`) become their text.
+/// - `format: int32` and `int64` become `minimum`/`maximum` bounds where none is given; the
+///   other formats are checked by the validator: `date-time` and `uri` as JSON Schema defines
+///   them, `yyyyMM`, `yyyyMMdd` and `yyyyMMddHHmmss` as that many digits, any other one not.
+/// - `$ref: '#/…'` points into the store at [`STORE_URI`]; a `$ref`'s siblings are dropped,
+///   as OpenAPI 3.0 ignores them.
+fn to_json_schema(schema: &Value) -> Value {
+    let Some(obj) = schema.as_object() else {
+        return schema.clone();
+    };
+    if let Some(target) = obj.get("$ref").and_then(Value::as_str) {
+        let target = match target.strip_prefix('#') {
+            Some(pointer) => format!("{STORE_URI}#{pointer}"),
+            None => target.to_string(),
+        };
+        return json!({ "$ref": target });
+    }
+    let mut out = Map::new();
+    for (key, v) in obj {
+        let v = match key.as_str() {
+            k if !JSON_SCHEMA_KEYWORDS.split_whitespace().any(|w| w == k) => continue,
+            "properties" => Value::Object(
+                v.as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, s)| (name.clone(), to_json_schema(s)))
+                    .collect(),
+            ),
+            "items" | "additionalProperties" | "not" => to_json_schema(v),
+            "allOf" | "anyOf" | "oneOf" => match v {
+                Value::Array(items) => Value::Array(items.iter().map(to_json_schema).collect()),
+                _ => v.clone(),
+            },
+            _ => v.clone(),
+        };
+        out.insert(key.clone(), v);
+    }
+    let nullable = obj.get("nullable") == Some(&Value::Bool(true));
+    let is_string = out.get("type") == Some(&json!("string"));
+    if let Some(Value::Array(members)) = out.get_mut("enum") {
+        let mut unique: Vec<Value> = Vec::new();
+        for m in members.drain(..).chain(nullable.then_some(Value::Null)) {
+            let m = match m {
+                Value::Bool(_) | Value::Number(_) if is_string => Value::String(m.to_string()),
+                m => m,
             };
-            if !fits {
-                errs.push(format!("{ptr}: expected {ty}, got {}", describe(value)));
-                return;
+            if !unique.contains(&m) {
+                unique.push(m);
             }
         }
-        if let Some(members) = schema.get("enum").and_then(Value::as_array) {
-            if !members.iter().any(|m| enum_matches(m, value)) {
-                let list: Vec<String> = members.iter().map(scalar_text).collect();
-                errs.push(format!(
-                    "{ptr}: {} is not one of [{}]",
-                    describe_short(value),
-                    list.join(", ")
-                ));
-            }
-        }
-        match value {
-            Value::String(s) => check_string(schema, s, ptr, errs),
-            Value::Number(n) => check_number(schema, n, ptr, errs),
-            Value::Object(obj) => self.validate_object(schema, obj, ptr, depth, errs),
-            Value::Array(items) => {
-                if let Some(item_schema) = schema.get("items") {
-                    for (i, item) in items.iter().enumerate() {
-                        self.validate(item_schema, item, &format!("{ptr}/{i}"), depth + 1, errs);
-                    }
-                }
-                let n = items.len() as u64;
-                if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-                    if n < min {
-                        errs.push(format!("{ptr}: {n} items, fewer than minItems {min}"));
-                    }
-                }
-                if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-                    if n > max {
-                        errs.push(format!("{ptr}: {n} items, more than maxItems {max}"));
-                    }
-                }
-            }
-            _ => {}
-        }
-        if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-            for sub in all {
-                self.validate(sub, value, ptr, depth + 1, errs);
-            }
-        }
-        if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
-            let results: Vec<Vec<String>> = any
-                .iter()
-                .map(|s| self.sub_errors(s, value, ptr, depth))
-                .collect();
-            if !results.iter().any(Vec::is_empty) {
-                errs.push(format!(
-                    "{ptr}: matches none of anyOf ({})",
-                    first_reasons(&results)
-                ));
-            }
-        }
-        if let Some(one) = schema.get("oneOf").and_then(Value::as_array) {
-            let results: Vec<Vec<String>> = one
-                .iter()
-                .map(|s| self.sub_errors(s, value, ptr, depth))
-                .collect();
-            match results.iter().filter(|r| r.is_empty()).count() {
-                1 => {}
-                0 => errs.push(format!(
-                    "{ptr}: matches none of oneOf ({})",
-                    first_reasons(&results)
-                )),
-                n => errs.push(format!(
-                    "{ptr}: matches {n} of oneOf's alternatives, must match exactly one"
-                )),
-            }
-        }
-        if let Some(not) = schema.get("not") {
-            if self.sub_errors(not, value, ptr, depth).is_empty() {
-                errs.push(format!("{ptr}: matches a `not` schema"));
-            }
+        *members = unique;
+    }
+    if nullable {
+        if let Some(ty @ Value::String(_)) = out.get_mut("type") {
+            *ty = json!([ty.take(), "null"]);
         }
     }
-
-    fn sub_errors(&self, schema: &Value, value: &Value, ptr: &str, depth: u32) -> Vec<String> {
-        let mut errs = Vec::new();
-        self.validate(schema, value, ptr, depth + 1, &mut errs);
-        errs
+    let bounds: Option<(Value, Value)> = match obj.get("format").and_then(Value::as_str) {
+        Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+        Some("int64") => Some((i64::MIN.into(), i64::MAX.into())),
+        _ => None,
+    };
+    if let Some((min, max)) = bounds {
+        out.entry("minimum").or_insert(min);
+        out.entry("maximum").or_insert(max);
     }
+    Value::Object(out)
+}
 
-    fn validate_object(
-        &self,
-        schema: &Map<String, Value>,
-        obj: &Map<String, Value>,
-        ptr: &str,
-        depth: u32,
-        errs: &mut Vec<String>,
-    ) {
-        let props = schema.get("properties").and_then(Value::as_object);
-        if let Some(props) = props {
-            for (name, sub) in props {
-                if let Some(v) = obj.get(name) {
-                    self.validate(sub, v, &format!("{ptr}/{}", escape(name)), depth + 1, errs);
-                }
-            }
-        }
-        if let Some(required) = schema.get("required").and_then(Value::as_array) {
-            for name in required.iter().filter_map(Value::as_str) {
-                if !obj.contains_key(name) {
-                    errs.push(format!("{ptr}: missing required property `{name}`"));
-                }
-            }
-        }
-        let extra = obj
-            .iter()
-            .filter(|(k, _)| props.is_none_or(|p| !p.contains_key(*k)));
-        match schema.get("additionalProperties") {
-            Some(Value::Bool(false)) => {
-                for (k, _) in extra {
-                    errs.push(format!(
-                        "{ptr}: property `{k}` is not allowed (additionalProperties: false)"
-                    ));
-                }
-            }
-            Some(sub @ Value::Object(_)) => {
-                for (k, v) in extra {
-                    self.validate(sub, v, &format!("{ptr}/{}", escape(k)), depth + 1, errs);
-                }
-            }
-            _ => {}
-        }
-        let n = obj.len() as u64;
-        if let Some(min) = schema.get("minProperties").and_then(Value::as_u64) {
-            if n < min {
-                errs.push(format!(
-                    "{ptr}: {n} properties, fewer than minProperties {min}"
-                ));
-            }
-        }
-        if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64) {
-            if n > max {
-                errs.push(format!(
-                    "{ptr}: {n} properties, more than maxProperties {max}"
-                ));
-            }
-        }
+fn is_digits(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `text` cut to `max` characters, `…` marking the cut.
+fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
     }
 }
 
@@ -901,103 +835,6 @@ fn check_header_params(
             }
         }
     }
-}
-
-/// Enum members compare as JSON values; a string schema whose YAML enum lists bare `true` or
-/// numbers (the spec has `enum: [true, false]` on a string) also accepts their text.
-fn enum_matches(member: &Value, value: &Value) -> bool {
-    if member == value {
-        return true;
-    }
-    match (member, value) {
-        (Value::Bool(_) | Value::Number(_), Value::String(s)) => &member.to_string() == s,
-        _ => false,
-    }
-}
-
-fn check_string(schema: &Map<String, Value>, s: &str, ptr: &str, errs: &mut Vec<String>) {
-    let len = s.chars().count() as u64;
-    if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
-        if len < min {
-            errs.push(format!(
-                "{ptr}: string of length {len} is shorter than minLength {min}"
-            ));
-        }
-    }
-    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
-        if len > max {
-            errs.push(format!(
-                "{ptr}: string of length {len} is longer than maxLength {max}"
-            ));
-        }
-    }
-}
-
-fn check_number(
-    schema: &Map<String, Value>,
-    n: &serde_json::Number,
-    ptr: &str,
-    errs: &mut Vec<String>,
-) {
-    let Some(x) = n.as_f64() else { return };
-    let exclusive = |k: &str| schema.get(k).and_then(Value::as_bool) == Some(true);
-    if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-        if x < min || (exclusive("exclusiveMinimum") && x == min) {
-            errs.push(format!("{ptr}: {n} is below the minimum {min}"));
-        }
-    }
-    if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-        if x > max || (exclusive("exclusiveMaximum") && x == max) {
-            errs.push(format!("{ptr}: {n} is above the maximum {max}"));
-        }
-    }
-}
-
-fn describe(value: &Value) -> String {
-    let kind = match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "number",
-        Value::Number(_) => "integer",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    };
-    match value {
-        Value::Array(_) | Value::Object(_) => kind.to_string(),
-        _ => format!("{kind} {}", describe_short(value)),
-    }
-}
-
-fn describe_short(value: &Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() > 60 {
-        format!("{}…", text.chars().take(60).collect::<String>())
-    } else {
-        text
-    }
-}
-
-fn scalar_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn first_reasons(results: &[Vec<String>]) -> String {
-    results
-        .iter()
-        .filter_map(|r| r.first())
-        .take(3)
-        .map(|s| s.trim_start_matches(": ").to_string())
-        .collect::<Vec<_>>()
-        .join(" | ")
-}
-
-/// JSON pointer escaping of one reference token.
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }
 
 /// Decodes `%XX` escapes (and `+` as a space in form-encoded text).

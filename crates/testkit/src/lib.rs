@@ -7,6 +7,9 @@
 //! - [`figures`]: where tests leave the figures `scripts/reliability` reports.
 //! - [`secrets`]: a world's secrets from its whole history, and the search for them in
 //!   everything the code under test wrote.
+//! - [`world`]: one scenario's world (emulator, proxy in front of moto, IAM user, ledger,
+//!   clock) with the checks every scenario ends with; the CLI's, the Lambda's and the
+//!   library's harnesses are built on it.
 #![deny(missing_docs)]
 
 pub mod aws_proxy;
@@ -14,6 +17,7 @@ pub mod contract;
 pub mod figures;
 pub mod moto;
 pub mod secrets;
+pub mod world;
 
 /// Installs rustls' ring crypto provider for reqwest (built with `rustls-no-provider`).
 /// Safe to call any number of times; only the first call installs it.

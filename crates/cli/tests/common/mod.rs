@@ -2,64 +2,54 @@
 //! proxy) and an in-process SORACOM emulator, with the checks every scenario shares —
 //! the invariants, the SORACOM contract, and no secret in any output.
 //!
+//! The world itself (emulator, proxy, IAM user, ledger, clock, seeding, the contract and
+//! secret checks) is [`testkit::world::World`], which this harness's [`World`] wraps and
+//! dereferences to; what is the CLI's own is here: the binary's config file and
+//! environment, running it, and tracking what each run did.
+//!
 //! Every run of the binary gets `--now` (the world's clock: the moment the world was made,
 //! plus the days it travelled), so dates the test expects and dates the binary computes
 //! come from one time and a run that crosses UTC midnight cannot fail. The world tracks
 //! each run's effect (which keys stopped being referenced, which were deactivated) and the
 //! uses a test makes of keys and sets, to check that no key used after its cutover is
 //! ever deactivated.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use soracom_emulator::Emulator;
-use testkit::aws_proxy::AwsProxy;
-use testkit::contract::{assert_conforms, recorded, Spec};
-use testkit::moto::{self, ClockedMoto, Iam};
-use testkit::secrets::Ledger;
+use serde_json::Value;
+use testkit::moto;
+use testkit::world::{Moto, Options};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-pub const PREFIX: &str = "aws-soracom-funnel-sample";
+pub use testkit::figures::{append as append_figures, write as write_figures};
+pub use testkit::world::{eventually, funnel, is_managed, is_managed_by, rfc3339, PREFIX};
+
 pub const AUTH_KEY_ID: &str = "keyId-e2e-test";
 pub const AUTH_KEY: &str = "secret-e2e-soracom-auth-key-0123456789";
 /// Longest a run of the binary may take in a test.
 pub const RUN_LIMIT: Duration = Duration::from_secs(180);
-/// Writes the emulator sees; everything else is a read or auth.
-const SORACOM_WRITES: [&str; 5] = [
-    "createCredential",
-    "updateCredential",
-    "deleteCredential",
-    "putConfigurationParameters",
-    "updateEventHandler",
-];
-const IAM_WRITES: [&str; 3] = ["CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey"];
 
-/// One scenario's world.
+/// One scenario's world: the shared [`testkit::world::World`] (reached through `Deref`:
+/// `w.emu`, `w.proxy`, `w.travel(…)`), the binary's home and config, and the record of
+/// what each run did.
 pub struct World {
-    pub emu: Emulator,
-    pub proxy: AwsProxy,
-    pub iam: Iam,
-    pub user: String,
+    world: testkit::world::World,
+    /// The binary's `HOME`, holding its config file (and a soracom-cli profile, if any).
     pub dir: tempfile::TempDir,
-    /// This world's secrets and everything the binary wrote, for the secret check.
-    pub ledger: Ledger,
-    /// This world's own moto, when its clock must move or it checks signatures.
-    pub clocked: Option<ClockedMoto>,
-    /// The key the binary signs its own AWS calls with.
-    aws_key: (String, String),
-    /// The world's epoch: `--now` of a run is this plus the days travelled.
-    t0: OffsetDateTime,
-    /// How far the world's clock has travelled from its epoch.
-    offset: Mutex<time::Duration>,
     /// Runs' effects and the test's uses of keys and sets.
     track: Mutex<Tracker>,
-    /// Whether a `LimitExceeded` from IAM itself is what the scenario is about.
-    limit_exceeded_expected: std::sync::atomic::AtomicBool,
+}
+
+impl std::ops::Deref for World {
+    type Target = testkit::world::World;
+
+    fn deref(&self) -> &testkit::world::World {
+        &self.world
+    }
 }
 
 /// A run of the binary started in the background.
@@ -67,24 +57,6 @@ pub struct Spawned {
     child: tokio::process::Child,
     args: Vec<String>,
     snapshot: Snapshot,
-}
-
-/// Polls `f` every 20 ms for at most `limit`; whether it became true.
-pub async fn eventually<F: std::future::Future<Output = bool>>(
-    limit: Duration,
-    mut f: impl FnMut() -> F,
-) -> bool {
-    let start = tokio::time::Instant::now();
-    for _ in 0..100_000 {
-        if f().await {
-            return true;
-        }
-        if start.elapsed() > limit {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
 }
 
 /// Which side holds the call a killed run dies at.
@@ -110,7 +82,6 @@ pub struct Run {
 pub struct Snapshot {
     held_by_referenced: BTreeSet<String>,
     statuses: BTreeMap<String, String>,
-    key_of_set: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -128,40 +99,14 @@ impl Run {
     }
 }
 
-/// RFC 3339 of a time.
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).expect("format")
-}
-
-fn ms(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-/// The managed id of a set created at time `t`.
-pub fn managed_id(t: OffsetDateTime) -> String {
-    let d = t.date();
-    format!(
-        "{PREFIX}-{:02}{:02}{:02}",
-        d.year() % 100,
-        u8::from(d.month()),
-        d.day()
-    )
-}
-
-pub fn funnel(set: &str) -> Value {
-    json!({"SoracomFunnel": {
-        "credentialsId": set, "enabled": true, "contentType": "application/json",
-        "destination": {"provider": "aws", "service": "aws-iot", "resourceUrl": "https://x.iot.ap-northeast-1.amazonaws.com/soracom/%{imsi}"}
-    }, "SoracomAir": {"metadata": {"enabled": true}}})
-}
-
 impl World {
+    /// A world on the moto every test shares.
     pub async fn new() -> World {
-        World::on(moto::endpoint(), None).await
+        World::on(Moto::Shared).await
     }
 
-    /// A world with a moto of its own whose clock [`World::travel`] moves; it checks every
-    /// signature, as [`World::authenticated`].
+    /// A world with a moto of its own whose clock [`testkit::world::World::travel`] moves;
+    /// it checks every signature, as [`World::authenticated`].
     pub async fn clocked() -> World {
         World::authenticated().await
     }
@@ -170,139 +115,41 @@ impl World {
     /// works only with its own secret, so verification and the secret SORACOM was given
     /// mean something.
     pub async fn authenticated() -> World {
-        let moto = ClockedMoto::start_authenticated().await;
-        World::on(moto.endpoint(), Some(moto)).await
+        World::on(Moto::Authenticated).await
     }
 
-    async fn on(moto_endpoint: String, clocked: Option<ClockedMoto>) -> World {
-        testkit::install_crypto_provider();
-        let emu = Emulator::start().await.expect("emulator");
-        emu.add_auth_key(AUTH_KEY_ID, AUTH_KEY);
-        let proxy = AwsProxy::start(&moto_endpoint).await.expect("proxy");
-        let aws_key = match &clocked {
-            Some(m) => m.credentials(),
-            None => (
-                moto::TEST_ACCESS_KEY_ID.to_string(),
-                moto::TEST_SECRET_ACCESS_KEY.to_string(),
-            ),
-        };
-        let iam = Iam::connect_as(&moto_endpoint, &aws_key.0, &aws_key.1).await;
-        let user = moto::unique("funnel-user");
-        iam.create_user(&user).await.expect("create user");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ledger = Ledger::new();
-        ledger.add(AUTH_KEY);
-        ledger.add(aws_key.1.clone());
-        // The epoch is the real time the world is made (to the second): moto's and the
-        // emulator's clocks agree with the world's, as IAM's and the run's do in production.
-        let now = OffsetDateTime::now_utc();
-        let t0 = now.replace_nanosecond(0).unwrap_or(now);
+    async fn on(moto: Moto) -> World {
+        let world = testkit::world::World::start(Options {
+            harness: "cli",
+            user_prefix: "funnel-user",
+            auth_key: (AUTH_KEY_ID, AUTH_KEY),
+            sam_user: None,
+            moto,
+        })
+        .await;
         let w = World {
-            emu,
-            proxy,
-            iam,
-            user,
-            dir,
-            ledger,
-            clocked,
-            aws_key,
-            t0,
-            offset: Mutex::new(time::Duration::ZERO),
+            world,
+            dir: tempfile::tempdir().expect("tempdir"),
             track: Mutex::default(),
-            limit_exceeded_expected: Default::default(),
         };
         w.write_config("");
         w
-    }
-
-    /// The world's time `days` after its epoch.
-    pub fn time(&self, days: i64) -> OffsetDateTime {
-        self.t0 + time::Duration::days(days)
-    }
-
-    /// `--now` for `days` after the world's epoch.
-    pub fn at(&self, days: i64) -> String {
-        rfc3339(self.time(days))
-    }
-
-    /// The managed id the tool gives a set it creates `days` after the world's epoch.
-    pub fn id_for(&self, days: i64) -> String {
-        managed_id(self.time(days))
-    }
-
-    /// The managed id the tool gives a set it creates at the world's current time.
-    pub fn current_id(&self) -> String {
-        managed_id(self.t0 + *lock(&self.offset))
-    }
-
-    /// The `--now` runs get when they name none.
-    pub fn now(&self) -> String {
-        rfc3339(self.t0 + *lock(&self.offset))
-    }
-
-    /// Moves the world's clock to `days` after its epoch: runs that name no `--now` get that
-    /// time, the emulator's clock shows it, and a clocked moto moves with it. Returns it.
-    pub fn travel(&self, days: i64) -> String {
-        self.travel_by(time::Duration::days(days))
-    }
-
-    /// As [`World::travel`], to `hours` after the epoch.
-    pub fn travel_hours(&self, hours: i64) -> String {
-        self.travel_by(time::Duration::hours(hours))
-    }
-
-    /// Moves the world's clock to `offset` after its epoch.
-    pub fn travel_by(&self, offset: time::Duration) -> String {
-        if let Some(moto) = &self.clocked {
-            moto.set_offset(Duration::from_secs(offset.whole_seconds().max(0) as u64));
-        }
-        *lock(&self.offset) = offset;
-        // The emulator's clock moves like moto's: real time plus the offset travelled.
-        self.emu
-            .set_clock_offset_ms((offset.whole_milliseconds()) as i64);
-        self.now()
-    }
-
-    /// How far the world's clock has travelled.
-    pub fn offset(&self) -> time::Duration {
-        *lock(&self.offset)
-    }
-
-    /// What moto records as the time of a call made now (its clock moves with a clocked
-    /// world's travels).
-    fn moto_now(&self) -> OffsetDateTime {
-        let offset = match &self.clocked {
-            Some(_) => *lock(&self.offset),
-            None => time::Duration::ZERO,
-        };
-        OffsetDateTime::now_utc() + offset
     }
 
     /// Signs an STS call with a key of the user, as something outside the tool would; the
     /// world remembers the use (for the use-after-cutover check).
     pub async fn use_key(&self, id: &str, secret: &str) {
         let at = self.moto_now();
-        self.iam.use_key(id, secret).await.expect("use the key");
+        self.world.use_key(id, secret).await;
         lock(&self.track).uses.push((id.to_string(), at));
     }
 
     /// Marks a credential set used by SORACOM at `at`; the world remembers it.
     pub fn use_set(&self, set_id: &str, at: OffsetDateTime) {
-        self.emu.mark_credential_used(set_id, ms(at));
+        self.world.use_set(set_id, at);
         if let Some(key) = self.key_of_set(set_id) {
             lock(&self.track).uses.push((key, at));
         }
-    }
-
-    /// The scenario is about IAM's key quota: a `LimitExceeded` from moto is expected.
-    pub fn expect_limit_exceeded(&self) {
-        self.limit_exceeded_expected
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// Remembers a secret the test planted (a third-party value, a webhook URL).
-    pub fn plant_secret(&self, secret: &str) {
-        self.ledger.add(secret);
     }
 
     /// Writes the config with one target `funnel` for this world's user; `extra` is
@@ -345,18 +192,7 @@ impl World {
     /// A first key registered by hand as set `set_id`, used by groups test-1 and test-2.
     /// Returns the key id and its secret.
     pub async fn seed_set(&self, set_id: &str) -> (String, String) {
-        let (id, secret) = self
-            .iam
-            .create_access_key(&self.user)
-            .await
-            .expect("first key");
-        self.ledger.add(secret.clone());
-        let creds = json!({"accessKeyId": id, "secretAccessKey": secret});
-        self.emu
-            .put_credential(set_id, "aws-credentials", "", creds, ms(self.moto_now()));
-        self.emu.add_group("test-1", funnel(set_id));
-        self.emu.add_group("test-2", funnel(set_id));
-        (id, secret)
+        self.seed_key(set_id, &["test-1", "test-2"]).await
     }
 
     /// Runs the binary with this world's environment.
@@ -406,16 +242,10 @@ impl World {
         v
     }
 
-    /// The binary with this world's environment and the world's `--now`, for tests that
-    /// drive the child process themselves (e.g. kill it). Take a [`World::snapshot`] before
-    /// starting it and pass both to [`World::after_run`].
-    pub fn command(&self, args: &[&str], env_key: bool) -> tokio::process::Command {
-        self.command_raw(&self.with_now(args), env_key)
-    }
-
     /// The binary with exactly these arguments and this world's environment.
     pub fn command_raw(&self, args: &[String], env_key: bool) -> tokio::process::Command {
         let home = self.dir.path();
+        let (key_id, secret) = self.aws_key();
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_soracom-key-rotator"));
         cmd.env_clear()
             .arg("--config")
@@ -424,8 +254,8 @@ impl World {
             .env("HOME", home)
             .env("SORACOM_ENDPOINT", self.emu.endpoint())
             .env("AWS_ENDPOINT_URL", self.proxy.endpoint())
-            .env("AWS_ACCESS_KEY_ID", &self.aws_key.0)
-            .env("AWS_SECRET_ACCESS_KEY", &self.aws_key.1)
+            .env("AWS_ACCESS_KEY_ID", key_id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
             .env("AWS_REGION", moto::REGION)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
@@ -464,7 +294,6 @@ impl World {
         Snapshot {
             held_by_referenced,
             statuses,
-            key_of_set,
         }
     }
 
@@ -664,74 +493,10 @@ impl World {
         run
     }
 
-    /// Sets a tag on the world's user, as a person (or an earlier run) would.
-    pub async fn tag_user(&self, key: &str, value: &str) {
-        let tag = aws_sdk_iam::types::Tag::builder()
-            .key(key)
-            .value(value)
-            .build()
-            .expect("tag");
-        self.iam
-            .client()
-            .tag_user()
-            .user_name(&self.user)
-            .tags(tag)
-            .send()
-            .await
-            .expect("tag the user");
-    }
-
-    /// The world's user's tags.
-    pub async fn user_tags(&self) -> Vec<(String, String)> {
-        self.iam
-            .client()
-            .list_user_tags()
-            .user_name(&self.user)
-            .send()
-            .await
-            .expect("list tags")
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect()
-    }
-
-    pub async fn keys(&self) -> Vec<testkit::moto::KeyInfo> {
-        self.iam.list_keys(&self.user).await.expect("list keys")
-    }
-
-    /// The access key id a credential set holds (from the emulator's store).
-    pub fn key_of_set(&self, set_id: &str) -> Option<String> {
-        let c = self.emu.credential(set_id)?;
-        c.credentials
-            .get("accessKeyId")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    }
-
-    /// Every credential set id referenced anywhere (groups and event handlers).
-    pub fn referenced(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for g in self.emu.groups() {
-            collect_refs(&g["configuration"], &mut out);
-        }
-        for h in self.emu.event_handlers() {
-            collect_refs(&h, &mut out);
-        }
-        out.sort();
-        out
-    }
-
-    pub fn funnel_of(&self, group: &str) -> Value {
-        self.emu.group_by_name(group).expect("group")["configuration"]["SoracomFunnel"]
-            ["credentialsId"]
-            .clone()
-    }
-
     /// The invariants that hold at every moment: no reference to a set of the target names
     /// a missing set or a set whose key is missing or inactive (adopted and in-place sets
-    /// included), and IAM never refused a new key for the quota unless the scenario is
-    /// about the quota (moto itself refuses a third key, so counting keys proves nothing).
+    /// included), and IAM never refused a new key for the quota (moto itself refuses a
+    /// third key, so counting keys proves nothing).
     pub async fn assert_invariants(&self) {
         let keys = self.keys().await;
         let ids = self.emu.credential_ids();
@@ -747,21 +512,16 @@ impl World {
                 "referenced set {set} holds a key that is not active: {k:?}"
             );
         }
-        if !self
-            .limit_exceeded_expected
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            let refused: Vec<_> = self
-                .proxy
-                .calls()
-                .into_iter()
-                .filter(|c| c.fault.is_none() && c.error_code.as_deref() == Some("LimitExceeded"))
-                .collect();
-            assert!(
-                refused.is_empty(),
-                "IAM refused a call for its quota: {refused:?}"
-            );
-        }
+        let refused: Vec<_> = self
+            .proxy
+            .calls()
+            .into_iter()
+            .filter(|c| c.fault.is_none() && c.error_code.as_deref() == Some("LimitExceeded"))
+            .collect();
+        assert!(
+            refused.is_empty(),
+            "IAM refused a call for its quota: {refused:?}"
+        );
     }
 
     /// The state a finished rotation converges to: one newest set holding an active key,
@@ -803,57 +563,6 @@ impl World {
                 "set {s} holds a deleted key (orphan set)"
             );
         }
-    }
-
-    /// Every SORACOM request of this world conformed to the official spec.
-    pub fn assert_contract(&self) {
-        let reqs = self.emu.requests();
-        let spec = Spec::load_default();
-        let valid = recorded(&reqs).filter(|r| spec.check(r).is_ok()).count();
-        let mut ops = std::collections::BTreeMap::<String, u64>::new();
-        for r in &reqs {
-            *ops.entry(r.operation.clone().unwrap_or_else(|| "-".into()))
-                .or_insert(0) += 1;
-        }
-        append_figures(
-            "contract.jsonl",
-            &json!({"requests": reqs.len(), "valid": valid, "operations": ops}),
-        );
-        let report = assert_conforms(Spec::load_default(), recorded(&reqs));
-        assert!(report.checked > 0, "no SORACOM request was made");
-    }
-
-    /// Nothing the binary wrote contains a secret of this world: the ones the test handed
-    /// it, and every one in the world's history (sent to SORACOM, issued by it, created by
-    /// IAM — rolled back and deleted ones included).
-    pub fn assert_no_secret(&self) {
-        self.ledger.harvest(&self.emu, Some(&self.proxy));
-        let scan = self.ledger.scan();
-        append_figures(
-            "secrets.jsonl",
-            &json!({"harness": "cli", "secrets": scan.secrets, "bytes": scan.bytes, "found": scan.found.len()}),
-        );
-        assert!(
-            scan.found.is_empty(),
-            "secrets were printed: {:?}…",
-            scan.found
-        );
-    }
-
-    pub fn soracom_writes(&self) -> u64 {
-        let counts = self.emu.call_counts();
-        SORACOM_WRITES
-            .iter()
-            .map(|op| counts.get(*op).copied().unwrap_or(0))
-            .sum()
-    }
-
-    pub fn iam_writes(&self) -> u64 {
-        let counts = self.proxy.call_counts();
-        IAM_WRITES
-            .iter()
-            .map(|op| counts.get(*op).copied().unwrap_or(0))
-            .sum()
     }
 
     /// Every call the tool made is covered by the permissions `policy` prints.
@@ -911,11 +620,6 @@ impl World {
         }
     }
 
-    /// Whether this world's moto checks signatures.
-    pub fn checks_signatures(&self) -> bool {
-        self.aws_key.0 != moto::TEST_ACCESS_KEY_ID
-    }
-
     /// Every world check at the end of a scenario.
     pub async fn finish(&self) {
         if self.checks_signatures() {
@@ -928,45 +632,6 @@ impl World {
     }
 }
 
-#[allow(unused_imports)]
-pub use testkit::figures::{append as append_figures, write as write_figures};
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// `<PREFIX>-<yymmdd>[-<n>]`, the default target's own sets (decoys that merely contain
-/// the prefix are someone else's).
-pub fn is_managed(id: &str) -> bool {
-    is_managed_by(PREFIX, id)
-}
-
-/// `<prefix>-<yymmdd>[-<n>]`.
-pub fn is_managed_by(prefix: &str, id: &str) -> bool {
-    let Some(rest) = id.strip_prefix(prefix).and_then(|r| r.strip_prefix('-')) else {
-        return false;
-    };
-    let (date, n) = rest.split_once('-').unwrap_or((rest, "2"));
-    date.len() == 6
-        && date.bytes().all(|b| b.is_ascii_digit())
-        && !n.is_empty()
-        && n.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn collect_refs(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::String(s)) = m.get("$credentialsId") {
-                out.push(s.clone());
-            }
-            for (k, x) in m {
-                match (k.as_str(), x) {
-                    ("credentialsId", Value::String(s)) => out.push(s.clone()),
-                    _ => collect_refs(x, out),
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| collect_refs(x, out)),
-        _ => {}
-    }
 }

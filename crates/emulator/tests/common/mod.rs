@@ -1,5 +1,4 @@
 //! Shared helpers for the integration tests: a started emulator, a client, a login.
-#![allow(dead_code)]
 
 use std::time::Duration;
 

@@ -3,40 +3,43 @@
 //! webhook listener on 127.0.0.1 — each test's world with its own IAM user, secret,
 //! parameter and topic. The handler's logs are captured at the most verbose level the
 //! function can be set to, and searched for secrets with everything else it wrote.
-#![allow(dead_code)]
+//!
+//! The world itself (emulator, proxy, IAM user, ledger, clock, seeding, the contract and
+//! secret checks) is [`testkit::world::World`], which this harness's [`World`] wraps and
+//! dereferences to; what is the Lambda's own is here: the handler's AWS configuration,
+//! Secrets Manager, SSM, SNS, the webhook, and the function's clock.
 
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
-use soracom_emulator::Emulator;
-use testkit::aws_proxy::AwsProxy;
-use testkit::contract::{assert_conforms, recorded, Spec};
-use testkit::moto::{self, Iam};
-use testkit::secrets::Ledger;
+use testkit::moto;
+use testkit::world::{Moto, Options};
 use time::OffsetDateTime;
 
-pub const PREFIX: &str = "aws-soracom-funnel-sample";
+pub use testkit::world::{eventually, PREFIX};
+
 pub const AUTH_KEY_ID: &str = "keyId-lambda-test";
 pub const AUTH_KEY: &str = "secret-lambda-soracom-auth-key-0123456789";
 
+/// One test's world: the shared [`testkit::world::World`] (reached through `Deref`:
+/// `w.emu`, `w.proxy`, `w.travel(…)`) and the function's own AWS resources.
 pub struct World {
-    pub emu: Emulator,
-    /// In front of moto: every AWS call of the handler goes through it.
-    pub proxy: AwsProxy,
-    pub iam: Iam,
+    world: testkit::world::World,
     /// The handler's AWS configuration (through the proxy).
     pub sdk: SdkConfig,
-    pub user: String,
     pub secret_id: String,
     pub parameter: String,
     pub topic_arn: String,
     pub webhook: Webhook,
-    /// This world's secrets and what the handler returned, for the no-secret check.
-    pub ledger: Ledger,
-    /// How far the function's clock is ahead of the real time.
-    offset: Mutex<time::Duration>,
+}
+
+impl std::ops::Deref for World {
+    type Target = testkit::world::World;
+
+    fn deref(&self) -> &testkit::world::World {
+        &self.world
+    }
 }
 
 /// The handler's logs in this test process, at the function's most verbose level.
@@ -124,31 +127,18 @@ pub fn days_from_now(days: i64) -> String {
         .expect("format")
 }
 
-pub fn funnel(set: &str) -> Value {
-    json!({"SoracomFunnel": {
-        "credentialsId": set, "enabled": true, "contentType": "application/json",
-        "destination": {"provider": "aws", "service": "aws-iot", "resourceUrl": "https://x.iot.ap-northeast-1.amazonaws.com/soracom/%{imsi}"}
-    }})
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 impl World {
     pub async fn new() -> World {
-        testkit::install_crypto_provider();
         captured_logs();
-        let emu = Emulator::start().await.expect("emulator");
-        emu.add_sam_auth_key(AUTH_KEY_ID, AUTH_KEY, "rotator");
-        let proxy = AwsProxy::start(&moto::endpoint()).await.expect("proxy");
-        let sdk = moto::sdk_config(&proxy.endpoint()).await;
-        let iam = Iam::connect(&moto::endpoint()).await;
-        let user = moto::unique("lambda-user");
-        iam.create_user(&user).await.expect("create user");
+        let world = testkit::world::World::start(Options {
+            harness: "lambda",
+            user_prefix: "lambda-user",
+            auth_key: (AUTH_KEY_ID, AUTH_KEY),
+            sam_user: Some("rotator"),
+            moto: Moto::Shared,
+        })
+        .await;
+        let sdk = world.sdk_config().await;
         let secret_id = moto::unique("soracom-auth");
         aws_sdk_secretsmanager::Client::new(&sdk)
             .create_secret()
@@ -167,23 +157,15 @@ impl World {
             .expect("topic arn")
             .to_string();
         let webhook = Webhook::start().await;
-        let ledger = Ledger::new();
-        ledger.add(AUTH_KEY);
-        ledger.add(moto::TEST_SECRET_ACCESS_KEY);
         // The webhook URL may embed a token: it is a secret too.
-        ledger.add(webhook.url.clone());
+        world.plant_secret(&webhook.url);
         let w = World {
-            emu,
-            proxy,
-            iam,
+            world,
             sdk,
-            user,
             secret_id,
             parameter: format!("/{}", moto::unique("rotator-config")),
             topic_arn,
             webhook,
-            ledger,
-            offset: Mutex::new(time::Duration::ZERO),
         };
         w.put_config().await;
         w
@@ -212,41 +194,24 @@ impl World {
 
     /// A first key registered by hand as `<prefix>-220810`, used by group test-1.
     pub async fn seed(&self) -> String {
-        let (id, secret) = self.iam.create_access_key(&self.user).await.expect("key");
-        self.ledger.add(secret.clone());
-        self.emu.put_credential(
-            &format!("{PREFIX}-220810"),
-            "aws-credentials",
-            "",
-            json!({"accessKeyId": id, "secretAccessKey": secret}),
-            now_ms(),
-        );
-        self.emu
-            .add_group("test-1", funnel(&format!("{PREFIX}-220810")));
-        id
+        self.seed_key(&format!("{PREFIX}-220810"), &["test-1"])
+            .await
+            .0
     }
 
-    /// The clock handed to the function: the real time plus the days travelled.
+    /// The clock handed to the function: the real time plus the days travelled
+    /// ([`testkit::world::World::travel`] moves it, and the emulator's with it).
     pub fn clock(&self) -> impl Fn() -> OffsetDateTime + Send + Sync + '_ {
-        move || OffsetDateTime::now_utc() + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Moves the function's clock (and the emulator's) to `days` from now.
-    pub fn travel(&self, days: i64) {
-        let offset = time::Duration::days(days);
-        *self.offset.lock().unwrap_or_else(|e| e.into_inner()) = offset;
-        let t = OffsetDateTime::now_utc() + offset;
-        self.emu
-            .set_now_ms(Some((t.unix_timestamp_nanos() / 1_000_000) as i64));
+        move || self.live()
     }
 
     pub async fn key_count(&self) -> usize {
-        self.iam.list_keys(&self.user).await.expect("keys").len()
+        self.keys().await.len()
     }
 
     /// The SNS messages moto recorded for this world's topic (from /moto-api/data.json).
     pub async fn sns_messages(&self) -> Vec<(String, String)> {
-        let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto::endpoint()))
+        let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.moto_endpoint()))
             .await
             .expect("moto data")
             .json()
@@ -267,17 +232,11 @@ impl World {
         out
     }
 
-    /// Something the handler produced (its response, an error, a notification) that must
-    /// hold no secret; searched in [`World::assert_no_secret`].
-    pub fn wrote(&self, text: &str) {
-        self.ledger.wrote(text.as_bytes());
-    }
-
     /// Nothing the handler returned, sent or logged holds a secret of this world's
     /// history (handed to it, sent to SORACOM or issued by it, created by IAM), the webhook
-    /// URL included. Every notification received is searched too.
+    /// URL included. Every notification received and the handler's logs are searched with
+    /// what the test handed to [`testkit::world::World::wrote`] (its responses and errors).
     pub async fn assert_no_secret(&self) {
-        self.ledger.harvest(&self.emu, Some(&self.proxy));
         for text in self.webhook.texts() {
             self.wrote(&text);
         }
@@ -286,31 +245,6 @@ impl World {
             self.wrote(&message);
         }
         self.wrote(&logs());
-        let scan = self.ledger.scan();
-        testkit::figures::append(
-            "secrets.jsonl",
-            &json!({"harness": "lambda", "secrets": scan.secrets, "bytes": scan.bytes, "found": scan.found.len()}),
-        );
-        assert!(scan.found.is_empty(), "secrets leaked: {:?}…", scan.found);
+        self.world.assert_no_secret();
     }
-
-    pub fn assert_contract(&self) {
-        let reqs = self.emu.requests();
-        assert_conforms(Spec::load_default(), recorded(&reqs));
-    }
-}
-
-/// Polls `f` every 50 ms for at most `limit`.
-pub async fn eventually<F: FnMut() -> bool>(limit: Duration, mut f: F) -> bool {
-    let start = tokio::time::Instant::now();
-    for _ in 0..10_000 {
-        if f() {
-            return true;
-        }
-        if start.elapsed() > limit {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }

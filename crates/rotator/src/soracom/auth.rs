@@ -1,16 +1,16 @@
 //! Where the SORACOM endpoint and auth key come from.
 //!
-//! Precedence follows soracom-cli (reference/soracom-api.md §6): the endpoint is
+//! Precedence follows soracom-cli, as the README's *Credentials* says: the endpoint is
 //! `SORACOM_ENDPOINT` (an origin without `/v1`), else the configured coverage, else the
-//! profile's `endpoint` or `coverageType`, else Japan coverage. The auth key is
+//! profile's `endpoint` or `coverageType`, else Japan coverage ([`endpoint`], for the CLI
+//! and the Lambda function alike). The auth key is
 //! `SORACOM_AUTH_KEY_ID` + `SORACOM_AUTH_KEY`, else the profile
 //! (`$SORACOM_PROFILE_DIR/<name>.json`, default `~/.soracom/<name>.json`), which, like
-//! soracom-cli, is refused when group or others can read it.
+//! soracom-cli, is refused when group or others can read it ([`super::profile`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::Deserialize;
-
+use super::profile::ProfileError;
 use crate::config::Coverage;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -27,16 +27,6 @@ pub struct AuthKey {
 /// The API origin to call, without `/v1`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint(pub String);
-
-/// The fields of a soracom-cli profile this tool reads.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Profile {
-    auth_key_id: Option<String>,
-    auth_key: Option<String>,
-    coverage_type: Option<String>,
-    endpoint: Option<String>,
-}
 
 /// Resolves the endpoint and auth key. `env` reads an environment variable (injected for
 /// tests); `home` is the user's home directory.
@@ -63,66 +53,77 @@ pub fn resolve(
     let need_profile =
         profile.is_some() || env_key.is_none() || (env_endpoint.is_none() && coverage.is_none());
     let loaded = if need_profile {
-        let name = profile.unwrap_or("default");
-        let dir = match env("SORACOM_PROFILE_DIR") {
-            Some(d) => PathBuf::from(d),
-            None => home.map(|h| h.join(".soracom")).ok_or_else(|| {
-                Error::SoracomCredentials(
-                    "no home directory to find soracom-cli profiles in".into(),
-                )
-            })?,
-        };
-        let path = dir.join(format!("{name}.json"));
-        match read_profile(&path) {
+        let path = super::profile::locate(&env, home, profile)?;
+        let fail = |m: String| Err(Error::SoracomCredentials(m));
+        match super::profile::read(&path) {
             Ok(p) => Some((path, p)),
             // Without an explicit profile, a missing default profile only matters when it
             // was the sole source of the auth key.
-            Err(ProfileError::Missing) if profile.is_none() && env_key.is_some() => None,
-            Err(ProfileError::Missing) if profile.is_none() => {
-                return Err(Error::SoracomCredentials(format!(
+            Err(e) if e.is_missing() && profile.is_none() && env_key.is_some() => None,
+            Err(e) if e.is_missing() && profile.is_none() => {
+                return fail(format!(
                     "no SORACOM auth key: set SORACOM_AUTH_KEY_ID and SORACOM_AUTH_KEY, or create the soracom-cli profile {}",
                     path.display()
-                )))
+                ))
             }
-            Err(ProfileError::Missing) => {
-                return Err(Error::SoracomCredentials(format!("profile {} does not exist", path.display())))
+            Err(e) if e.is_missing() => return fail(format!("profile {} does not exist", path.display())),
+            Err(ProfileError::Unreadable(e)) => {
+                return fail(format!("cannot read profile {}: {e}", path.display()))
             }
-            Err(ProfileError::Other(m)) => return Err(Error::SoracomCredentials(m)),
+            Err(e) => return fail(format!("profile {} {e}", path.display())),
         }
     } else {
         None
     };
 
-    let endpoint = match (env_endpoint, coverage, &loaded) {
-        (Some(e), _, _) => origin(&e, "SORACOM_ENDPOINT")?,
-        (None, Some(c), _) => Endpoint(c.endpoint().to_string()),
-        (None, None, Some((path, p))) => match (&p.endpoint, p.coverage_type.as_deref()) {
-            (Some(e), _) if !e.is_empty() => origin(e, &format!("endpoint in {}", path.display()))?,
-            (_, Some("g")) => Endpoint(Coverage::G.endpoint().to_string()),
-            _ => Endpoint(Coverage::Jp.endpoint().to_string()),
-        },
-        (None, None, None) => Endpoint(Coverage::Jp.endpoint().to_string()),
-    };
+    let endpoint = endpoint(
+        env_endpoint.as_deref(),
+        coverage,
+        loaded.as_ref().map(|(path, p)| (path.as_path(), p)),
+    )?;
     let key = match env_key {
         Some(k) => k,
         None => {
             let Some((path, p)) = loaded else {
                 return Err(Error::SoracomCredentials("no SORACOM auth key".into()));
             };
-            match (p.auth_key_id, p.auth_key) {
-                (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
-                    AuthKey { id, secret: Secret::new(secret) }
-                }
-                _ => {
-                    return Err(Error::SoracomCredentials(format!(
-                        "profile {} has no authKeyId/authKey; soracom-key-rotator logs in with an auth key",
-                        path.display()
-                    )))
-                }
-            }
+            p.key().ok_or_else(|| {
+                Error::SoracomCredentials(format!(
+                    "profile {} has no authKeyId/authKey; soracom-key-rotator logs in with an auth key",
+                    path.display()
+                ))
+            })?
         }
     };
     Ok((endpoint, key))
+}
+
+/// The API origin: `SORACOM_ENDPOINT` (`over`), else the configured coverage, else the
+/// profile's `endpoint` or `coverageType` (the Lambda function has no profile), else Japan
+/// coverage.
+pub fn endpoint(
+    over: Option<&str>,
+    coverage: Option<Coverage>,
+    profile: Option<(&Path, &super::profile::Profile)>,
+) -> Result<Endpoint> {
+    Ok(
+        match (
+            over.map(str::trim).filter(|e| !e.is_empty()),
+            coverage,
+            profile,
+        ) {
+            (Some(e), _, _) => origin(e, "SORACOM_ENDPOINT")?,
+            (None, Some(c), _) => Endpoint(c.endpoint().to_string()),
+            (None, None, Some((path, p))) => match (&p.endpoint, p.coverage_type.as_deref()) {
+                (Some(e), _) if !e.is_empty() => {
+                    origin(e, &format!("endpoint in {}", path.display()))?
+                }
+                (_, Some("g")) => Endpoint(Coverage::G.endpoint().to_string()),
+                _ => Endpoint(Coverage::Jp.endpoint().to_string()),
+            },
+            (None, None, None) => Endpoint(Coverage::Jp.endpoint().to_string()),
+        },
+    )
 }
 
 /// SORACOM's own API origins (Japan and global coverage, and the API sandbox).
@@ -177,54 +178,6 @@ fn is_loopback(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-enum ProfileError {
-    Missing,
-    Other(String),
-}
-
-fn read_profile(path: &Path) -> std::result::Result<Profile, ProfileError> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ProfileError::Missing),
-        Err(e) => {
-            return Err(ProfileError::Other(format!(
-                "cannot read profile {}: {e}",
-                path.display()
-            )))
-        }
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode();
-        if mode & 0o077 != 0 {
-            return Err(ProfileError::Other(format!(
-                "profile {} can be read by group or others (mode {:o}); run: chmod 600 {}",
-                path.display(),
-                mode & 0o777,
-                path.display()
-            )));
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = meta;
-    let text = std::fs::read(path)
-        .map_err(|e| ProfileError::Other(format!("cannot read profile {}: {e}", path.display())))?;
-    parse_profile(&text).map_err(|m| ProfileError::Other(format!("profile {} {m}", path.display())))
-}
-
-/// Parses a profile's bytes; the error says what is wrong without quoting the file.
-pub(crate) fn parse_profile(text: &[u8]) -> std::result::Result<Profile, String> {
-    // The parser's message may quote the file; it holds a secret, so only the position is kept.
-    serde_json::from_slice(text).map_err(|e| {
-        format!(
-            "is not valid JSON (line {}, column {})",
-            e.line(),
-            e.column()
-        )
-    })
 }
 
 #[cfg(test)]

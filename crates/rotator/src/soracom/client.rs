@@ -415,7 +415,7 @@ fn transport_message(e: &reqwest::Error) -> String {
 /// The one place a non-2xx answer becomes an error. Accepts both SORACOM error envelopes
 /// (`{code, message}` and `{httpStatus, errorMessage: {code, message}}`); any other body
 /// (HTML from a load balancer, truncated JSON, empty) yields a short, single-line excerpt.
-pub(crate) fn error_from(op: &'static str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+fn error_from(op: &'static str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     #[derive(Deserialize)]
     struct Plain {
         code: Option<String>,
@@ -521,20 +521,20 @@ fn decode<T: serde::de::DeserializeOwned>(op: &'static str, body: &[u8]) -> Resu
     })
 }
 
-/// Decodes a `listCredentials` answer as the client does (for the fuzz targets).
-pub(crate) fn decode_credentials(body: &[u8]) -> Result<Vec<CredentialSet>> {
+/// A `listCredentials` answer.
+fn decode_credentials(body: &[u8]) -> Result<Vec<CredentialSet>> {
     let wire: Vec<WireCredential> = decode(LIST_CREDENTIALS.id, body)?;
     Ok(wire.into_iter().map(CredentialSet::from).collect())
 }
 
-/// Decodes a `listGroups` page as the client does (for the fuzz targets).
-pub(crate) fn decode_groups(body: &[u8]) -> Result<Vec<Group>> {
+/// A `listGroups` page.
+fn decode_groups(body: &[u8]) -> Result<Vec<Group>> {
     let wire: Vec<WireGroup> = decode(LIST_GROUPS.id, body)?;
     Ok(wire.into_iter().map(Group::from).collect())
 }
 
-/// Decodes a `putConfigurationParameters` answer as the client does (for the fuzz targets).
-pub(crate) fn decode_group(body: &[u8]) -> Result<Group> {
+/// A `putConfigurationParameters` answer.
+fn decode_group(body: &[u8]) -> Result<Group> {
     decode::<WireGroup>(PUT_CONFIG.id, body).map(Group::from)
 }
 
@@ -628,8 +628,7 @@ impl SoracomApi for SoracomClient {
         let reply = self
             .call(LIST_CREDENTIALS, Method::GET, "/credentials", &[], None)
             .await?;
-        let wire: Vec<WireCredential> = decode(LIST_CREDENTIALS.id, &reply.body)?;
-        Ok(wire.into_iter().map(CredentialSet::from).collect())
+        decode_credentials(&reply.body)
     }
 
     async fn create_credential(
@@ -671,7 +670,7 @@ impl SoracomApi for SoracomClient {
         let reply = self
             .call(LIST_GROUPS, Method::GET, "/groups", &query, None)
             .await?;
-        let wire: Vec<WireGroup> = decode(LIST_GROUPS.id, &reply.body)?;
+        let groups = decode_groups(&reply.body)?;
         let next = reply
             .headers
             .get("x-soracom-next-key")
@@ -685,10 +684,7 @@ impl SoracomApi for SoracomClient {
                 detail: "the next-page key did not advance".into(),
             });
         }
-        Ok(GroupPage {
-            groups: wire.into_iter().map(Group::from).collect(),
-            next,
-        })
+        Ok(GroupPage { groups, next })
     }
 
     async fn put_group_config(
@@ -707,8 +703,7 @@ impl SoracomApi for SoracomClient {
         let reply = self
             .call(PUT_CONFIG, Method::PUT, &path, &[], Some(&body))
             .await?;
-        let wire: WireGroup = decode(PUT_CONFIG.id, &reply.body)?;
-        Ok(wire.into())
+        decode_group(&reply.body)
     }
 
     async fn list_event_handlers(&self) -> Result<Vec<Value>> {
@@ -726,6 +721,31 @@ impl SoracomApi for SoracomClient {
         self.call(UPDATE_HANDLER, Method::PUT, &path, &[], Some(body))
             .await?;
         Ok(())
+    }
+}
+
+/// What the fuzz targets (`fuzz/`) reach of the client: the error mapping and the body
+/// decoders, which are private. Built only by cargo-fuzz (`--cfg fuzzing`): not part of the
+/// library's API.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    /// The message the client gives for a non-2xx answer with this status, content type
+    /// and body.
+    pub fn error_message(status: u16, content_type: &str, body: &[u8]) -> String {
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(content_type) {
+            headers.insert("content-type", v);
+        }
+        super::error_from("fuzz", status, &headers, body).to_string()
+    }
+
+    /// Decodes `body` as each success answer the client reads; returns how many decoded.
+    pub fn decoded_as(body: &[u8]) -> usize {
+        usize::from(super::decode_credentials(body).is_ok())
+            + usize::from(super::decode_groups(body).is_ok())
+            + usize::from(super::decode_group(body).is_ok())
     }
 }
 
@@ -785,6 +805,23 @@ mod tests {
         ]);
         let s = error_from("listGroups", 429, &rl, b"").to_string();
         assert!(s.contains("limit 60") && s.contains("retry in 7 s"), "{s}");
+    }
+
+    #[test]
+    fn a_long_server_message_is_one_bounded_line() {
+        // Valid JSON whose message holds an escaped newline and 100 kB (once found by the
+        // fuzz target `soracom_response`).
+        let mut body = br#"{"code":"X","message":"line one\nline two "#.to_vec();
+        body.extend(std::iter::repeat_n(b'a', 100_000));
+        body.extend_from_slice(br#""}"#);
+        let h = headers(&[("content-type", "application/json")]);
+        let s = error_from("listGroups", 400, &h, &body).to_string();
+        assert!(!s.contains(['\n', '\r']), "{s}");
+        assert!(
+            s.len() <= 1024 && s.contains("HTTP 400"),
+            "{} bytes",
+            s.len()
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! The port covers what rotation needs: credential sets, groups (paged) and their
 //! configuration, and event handlers. [`client::SoracomClient`] implements it over
 //! reqwest with one function mapping status and body to errors, bounded retries and
-//! rate-limit handling; [`auth`] finds the auth key (environment or soracom-cli profile).
+//! rate-limit handling; [`auth`] finds the auth key (environment or soracom-cli profile);
+//! [`profile`] reads and writes the soracom-cli profile.
 
 use std::future::Future;
 
@@ -16,6 +17,7 @@ use crate::secret::NewAccessKey;
 pub mod auth;
 pub mod client;
 mod limiter;
+pub mod profile;
 
 pub use auth::{AuthKey, Endpoint};
 pub use client::SoracomClient;

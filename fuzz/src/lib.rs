@@ -1,46 +1,21 @@
-//! Entry points for the fuzz targets in `fuzz/` (and their corpus replay in tests): thin,
-//! pure wrappers over the parsers that meet untrusted bytes — the configuration, a
-//! soracom-cli profile, SORACOM answers (success bodies and the error mapping). Not part
-//! of the supported API.
+//! The properties the fuzz targets (`fuzz_targets/`) check, on any input: each returns
+//! `Err` with what was violated. They reach the library's private decoders through
+//! `rotator::soracom::client::fuzzing`, which exists only in a `--cfg fuzzing` build (as
+//! cargo-fuzz makes): the properties stay out of the library and its API.
+//!
+//! `scripts/fuzz` replays `seeds/<target>/` and `regressions/<target>/` (every input a
+//! fuzzer once found failing) through the targets before fuzzing them.
 
-use reqwest::header::{HeaderMap, HeaderValue};
+use rotator::soracom::client::fuzzing::{decoded_as, error_message};
+use rotator::soracom::profile;
 
-use crate::soracom::{auth, client};
-
-/// Parses configuration text; `Ok` only for a configuration that validated.
-pub fn config(text: &str) -> Result<crate::Config, crate::ConfigError> {
-    crate::Config::from_toml(text, std::path::Path::new("fuzz.toml"))
-}
-
-/// Parses a soracom-cli profile; the error is the message the user would see.
-pub fn profile(bytes: &[u8]) -> Result<(), String> {
-    auth::parse_profile(bytes).map(|_| ())
-}
-
-/// The message the client gives for a non-2xx answer with this status, content type and
-/// body.
-pub fn soracom_error(status: u16, content_type: &str, body: &[u8]) -> String {
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        headers.insert("content-type", v);
-    }
-    client::error_from("fuzz", status, &headers, body).to_string()
-}
-
-/// Decodes `body` as each success answer the client reads; returns how many decoded.
-pub fn soracom_bodies(body: &[u8]) -> usize {
-    usize::from(client::decode_credentials(body).is_ok())
-        + usize::from(client::decode_groups(body).is_ok())
-        + usize::from(client::decode_group(body).is_ok())
-}
-
-/// The configuration parser's properties: a configuration that validates has targets;
-/// an error names the file.
+/// The configuration parser: a configuration that validates has targets; an error names
+/// the file.
 pub fn check_config(bytes: &[u8]) -> Result<(), String> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Ok(());
     };
-    match config(text) {
+    match rotator::Config::from_toml(text, std::path::Path::new("fuzz.toml")) {
         Ok(c) if c.targets.is_empty() => Err("a valid configuration without targets".into()),
         Ok(_) => Ok(()),
         Err(e) if !e.to_string().contains("fuzz.toml") => {
@@ -50,12 +25,25 @@ pub fn check_config(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// The profile parser's properties: its error never quotes the file (it holds a secret):
-/// it is exactly `is not valid JSON (line N, column M)`.
+/// The soracom-cli profile (`rotator::soracom::profile`): its error never quotes the file
+/// (it holds a secret): it is exactly `is not valid JSON (line N, column M)`. A profile that
+/// parses, given a new auth key and written out, parses back to the same profile with that
+/// key.
 pub fn check_profile(bytes: &[u8]) -> Result<(), String> {
-    let Err(m) = profile(bytes) else {
-        return Ok(());
+    let mut p = match profile::parse(bytes) {
+        Ok(p) => p,
+        Err(e) => return position_only(&e.to_string()),
     };
+    p.auth_key_id = Some("keyId-fuzz".into());
+    p.auth_key = Some("secret-fuzz".into());
+    match profile::parse(&p.to_json()) {
+        Ok(back) if back == p => Ok(()),
+        Ok(_) => Err("the rewritten profile reads back differently".into()),
+        Err(e) => Err(format!("the rewritten profile does not parse: {e}")),
+    }
+}
+
+fn position_only(m: &str) -> Result<(), String> {
     let position = m
         .strip_prefix("is not valid JSON (line ")
         .and_then(|r| r.strip_suffix(')'))
@@ -75,9 +63,9 @@ pub fn check_profile(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// The error mapping's properties, for the status, content type and body packed in
-/// `bytes` (2 bytes of status, 1 byte selecting a content type, the rest the body): the
-/// message is one line, bounded, and names the status.
+/// The client's error mapping, for the status, content type and body packed in `bytes` (2
+/// bytes of status, 1 byte selecting a content type, the rest the body): the message is
+/// one line, bounded, and names the status. The body decoders do not panic on it.
 pub fn check_soracom_error(bytes: &[u8]) -> Result<(), String> {
     let (head, body) = bytes.split_at(bytes.len().min(3));
     let status = match head {
@@ -90,7 +78,7 @@ pub fn check_soracom_error(bytes: &[u8]) -> Result<(), String> {
         Some(2) => "text/plain; charset=utf-8",
         _ => "",
     };
-    let msg = soracom_error(status, content_type, body);
+    let msg = error_message(status, content_type, body);
     if msg.contains(['\n', '\r']) {
         return Err(format!("a multi-line message: {msg:?}"));
     }
@@ -100,15 +88,15 @@ pub fn check_soracom_error(bytes: &[u8]) -> Result<(), String> {
     if !msg.contains(&format!("HTTP {status}")) {
         return Err(format!("the status is not named: {msg}"));
     }
-    let _ = soracom_bodies(body);
+    let _ = decoded_as(body);
     Ok(())
 }
 
-/// The reference walker's properties on any JSON value: rewriting the first referenced set
-/// to a new id moves exactly the references to it, in their shapes and places, and
-/// `points_to` confirms it; the same holds through `group_slots` for each namespace.
+/// The reference walker on any JSON value: rewriting the first referenced set to a new id
+/// moves exactly the references to it, in their shapes and places, and `points_to` confirms
+/// it; the same holds through `group_slots` for each namespace.
 pub fn check_refs(bytes: &[u8]) -> Result<(), String> {
-    use crate::refs::{find_refs, group_slots, points_to, rewrite};
+    use rotator::refs::{find_refs, group_slots, points_to, rewrite};
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
         return Ok(());
     };

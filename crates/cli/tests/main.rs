@@ -1,0 +1,16 @@
+//! The CLI's integration tests, one binary (each module was a test binary of its own):
+//! the real `soracom-key-rotator` binary against moto (through the AWS fault proxy) and
+//! the SORACOM emulator, driven by the harness in [`common`].
+//!
+//! Run one part with a filter, e.g. `cargo test -p soracom-key-rotator --test cli fault_sweep::`.
+
+mod common;
+
+mod bad_input;
+mod e2e;
+mod fault_sweep;
+mod lifecycle;
+mod load;
+mod rotate_soracom_key;
+mod safety;
+mod scale;

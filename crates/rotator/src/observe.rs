@@ -1,0 +1,123 @@
+//! Observation, the first step of every run: what IAM and SORACOM say now.
+//!
+//! One listing of credential sets, every page of groups and the event handlers serves all
+//! targets; each target's keys (with their last use) and the tool's records on its IAM user
+//! are read at the same time. Only slots that reference a target's own `aws-credentials`
+//! sets are kept, so memory does not grow with groups that do not matter.
+
+use crate::apply::Engine;
+use crate::config::{Target, FALLBACK_PAGE_SIZE};
+use crate::error::{Error, Result};
+use crate::iam::IamApi;
+use crate::model::{CredentialSet, Observed, Slot};
+use crate::plan::AWS_CREDENTIALS;
+use crate::records::Records;
+use crate::refs::{group_slots, handler_slot};
+use crate::soracom::SoracomApi;
+
+/// Group pages read at most; past this the listing is considered broken.
+const MAX_PAGES: usize = 100_000;
+
+impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
+    /// Observes every target: one listing of credential sets, groups and event handlers
+    /// shared by all, and each target's keys, the two sides at the same time. Only slots
+    /// that reference a target's own sets are kept, so memory does not grow with groups
+    /// that do not matter.
+    #[tracing::instrument(name = "observe", skip_all, fields(targets = targets.len()))]
+    pub async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
+        let keys = futures::future::join_all(targets.iter().map(|t| async move {
+            let keys = self.iam.list_keys(&t.iam_user).await?;
+            let tags = self.iam.tags(&t.iam_user).await?;
+            let records = Records::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            Ok::<_, Error>((keys, records))
+        }));
+        let (soracom, keys) = futures::join!(self.observe_soracom(targets), keys);
+        let (sets, slots) = soracom?;
+        Ok(keys
+            .into_iter()
+            .zip(slots)
+            .map(|(k, slots)| {
+                k.map(|(keys, records)| Observed {
+                    keys,
+                    sets: sets.clone(),
+                    slots,
+                    records,
+                })
+            })
+            .collect())
+    }
+
+    /// The SORACOM side of [`Engine::observe`]: credential sets, and per target the slots
+    /// of every page of groups and of the event handlers that reference its sets.
+    async fn observe_soracom(
+        &self,
+        targets: &[&Target],
+    ) -> Result<(Vec<CredentialSet>, Vec<Vec<Slot>>)> {
+        let sets = self.soracom.list_credentials().await?;
+        // A reference to a set of another type (e.g. IAM role credentials) is not the
+        // tool's, whatever its id: it is never moved.
+        let other_type: std::collections::BTreeSet<&str> = sets
+            .iter()
+            .filter(|s| s.kind != AWS_CREDENTIALS)
+            .map(|s| s.id.as_str())
+            .collect();
+        let ours = |t: &Target, id: &str| t.owns(id) && !other_type.contains(id);
+        let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); targets.len()];
+        let mut after: Option<String> = None;
+        let mut pages = 0;
+        let mut limit = self.config.soracom.page_size;
+        loop {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(Error::SoracomBody {
+                    op: "listGroups",
+                    detail: format!("more than {MAX_PAGES} pages"),
+                });
+            }
+            let page = match self.soracom.list_groups(after.as_deref(), limit).await {
+                // Few pages keep a run fast, but the API states no maximum for `limit`: a
+                // server that refuses a large one gets the common size from then on.
+                Err(Error::SoracomStatus { status: 400, .. }) if limit > FALLBACK_PAGE_SIZE => {
+                    tracing::warn!(
+                        limit,
+                        fallback = FALLBACK_PAGE_SIZE,
+                        "listGroups refused the page size"
+                    );
+                    limit = FALLBACK_PAGE_SIZE;
+                    self.soracom.list_groups(after.as_deref(), limit).await?
+                }
+                other => other?,
+            };
+            for g in &page.groups {
+                for (i, t) in targets.iter().enumerate() {
+                    let owns = |id: &str| ours(t, id);
+                    slots[i].extend(group_slots(
+                        &g.id,
+                        g.name.as_deref(),
+                        &g.configuration,
+                        owns,
+                    ));
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        tracing::debug!(pages, "listed groups");
+        for h in self.soracom.list_event_handlers().await? {
+            for (i, t) in targets.iter().enumerate() {
+                slots[i].extend(handler_slot(&h, |id| ours(t, id)));
+            }
+        }
+        Ok((sets, slots))
+    }
+
+    /// Observes one target again, for the re-check of a destructive step.
+    pub(crate) async fn observe_one(&self, target: &Target) -> Result<Observed> {
+        self.observe(&[target])
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(Error::Unconfirmed("no observation".into())))
+    }
+}

@@ -1,0 +1,313 @@
+//! What a plan tells the operator besides its steps: why it refuses, what it notes, which
+//! old key is blocked, what becomes due when, and why rotation is (not) due. Plain values
+//! with a stable `code` in JSON; their wording lives in [`crate::wording`].
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::model::{KeyStatus, LastUsed};
+use crate::plan::KeyState;
+use crate::secret::AccessKeyId;
+
+/// Why a plan does not do what is due: a human must act (exit 3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "camelCase")]
+pub enum Refusal {
+    /// Another run is at work on the target (a key in flight, an announcement, a lease).
+    #[serde(rename_all = "camelCase")]
+    Busy {
+        /// Since when.
+        #[serde(with = "time::serde::rfc3339")]
+        since: OffsetDateTime,
+        /// From when a run that died is cleaned up.
+        #[serde(with = "time::serde::rfc3339")]
+        until: OffsetDateTime,
+    },
+    /// Both key slots are taken and no key may be deleted to make room.
+    #[serde(rename_all = "camelCase")]
+    SlotsFull {
+        /// The IAM user.
+        iam_user: String,
+        /// Both keys.
+        keys: Vec<KeyBrief>,
+        /// A retired key that may go later, if there is one.
+        retired: Option<RetiredKey>,
+    },
+    /// Every id `<prefix>-<yymmdd>[-<n>]` of the day is taken.
+    #[serde(rename_all = "camelCase")]
+    NoFreeSetId,
+    /// In place: the fixed set does not exist.
+    #[serde(rename_all = "camelCase")]
+    NoFixedSet {
+        /// The set's id.
+        set_id: String,
+    },
+    /// A rollback that cannot be done.
+    #[serde(rename_all = "camelCase")]
+    Rollback {
+        /// Why.
+        why: RollbackRefusal,
+    },
+}
+
+/// Why a rollback cannot be done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "camelCase")]
+pub enum RollbackRefusal {
+    /// In place, the previous secret is gone (SORACOM never returns it).
+    InPlace,
+    /// No set is in use.
+    NoCurrent,
+    /// The current set's key is not certain (the tool did not make it).
+    #[serde(rename_all = "camelCase")]
+    NotOurs {
+        /// The current set.
+        set_id: String,
+    },
+    /// No older set to go back to.
+    #[serde(rename_all = "camelCase")]
+    NoOlder {
+        /// The current set.
+        set_id: String,
+    },
+    /// The previous set's key is already inactive or gone.
+    #[serde(rename_all = "camelCase")]
+    PreviousRetired {
+        /// The previous set.
+        set_id: String,
+    },
+    /// Which key the previous set holds is not known.
+    #[serde(rename_all = "camelCase")]
+    PreviousUnknown {
+        /// The previous set.
+        set_id: String,
+    },
+}
+
+/// A key, as a refusal names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyBrief {
+    /// The key.
+    pub key: AccessKeyId,
+    /// Active or inactive.
+    pub status: KeyStatus,
+    /// When IAM created it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// Its last use, if any.
+    pub last_used: Option<LastUsed>,
+}
+
+/// A retired key that may be deleted to make room later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetiredKey {
+    /// The key.
+    pub key: AccessKeyId,
+    /// From when (`None`: `delete_after_days` after this tool records it inactive).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deletable_from: Option<OffsetDateTime>,
+    /// `delete_after_days`.
+    pub delete_after_days: u32,
+}
+
+/// Something the operator should know.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "camelCase")]
+pub enum Note {
+    /// A set whose id looks like ours is of another type: never the tool's.
+    #[serde(rename_all = "camelCase")]
+    OtherType {
+        /// The set.
+        set_id: String,
+        /// Its type.
+        kind: String,
+    },
+    /// A key of the user that no set holds and this tool did not create: left alone.
+    #[serde(rename_all = "camelCase")]
+    ForeignKey {
+        /// The key.
+        key: AccessKeyId,
+        /// The IAM user.
+        iam_user: String,
+        /// Its age.
+        age_days: i64,
+        /// Its last use.
+        last_used: Option<LastUsed>,
+    },
+    /// A set names no key and the evidence is ambiguous.
+    #[serde(rename_all = "camelCase")]
+    AmbiguousLink {
+        /// The set.
+        set_id: String,
+    },
+    /// A set linked to its key by evidence only: not retired until adopted.
+    #[serde(rename_all = "camelCase")]
+    EvidenceOnly {
+        /// The set.
+        set_id: String,
+        /// The key.
+        key: AccessKeyId,
+    },
+    /// A hand-made set names a key that no longer exists: reported, never deleted.
+    #[serde(rename_all = "camelCase")]
+    KeyGone {
+        /// The set.
+        set_id: String,
+        /// The key it names.
+        key: AccessKeyId,
+    },
+    /// References exist but no set of the target has a usable key.
+    NoUsableSet,
+    /// A rollback that is already done.
+    #[serde(rename_all = "camelCase")]
+    AlreadyRolledBack {
+        /// The set the references are on.
+        current: String,
+        /// The set whose key is inactive.
+        newer: String,
+    },
+    /// A key this tool deactivated is active again: left active, its retirement restarts.
+    #[serde(rename_all = "camelCase")]
+    Reactivated {
+        /// The key.
+        key: AccessKeyId,
+        /// Its set.
+        set_id: String,
+    },
+    /// A deactivation record older than the key's last use: the delay starts over.
+    #[serde(rename_all = "camelCase")]
+    StaleDeactivation {
+        /// The key.
+        key: AccessKeyId,
+        /// Its set.
+        set_id: String,
+    },
+    /// In place, the fixed set holds a key that is gone or not active: it gets a new key.
+    #[serde(rename_all = "camelCase")]
+    FixedSetBroken {
+        /// The set.
+        set_id: String,
+        /// The key it held, if known.
+        key: Option<AccessKeyId>,
+        /// What is wrong with it.
+        state: KeyState,
+    },
+}
+
+/// An old key that must not be retired: it was used after its cutover.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blocked {
+    /// The key.
+    pub key: AccessKeyId,
+    /// The set that held it.
+    pub set_id: String,
+    /// When SORACOM stopped using it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub cutover: OffsetDateTime,
+    /// IAM's last use of the key.
+    pub key_last_used: Option<LastUsed>,
+    /// SORACOM's last use of the set.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub set_last_used: Option<OffsetDateTime>,
+}
+
+/// A step that becomes due later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "camelCase")]
+pub enum Next {
+    /// Rotate the current key.
+    Rotate,
+    /// Deactivate an old key.
+    #[serde(rename_all = "camelCase")]
+    Deactivate {
+        /// The key.
+        key: AccessKeyId,
+        /// Its set.
+        set_id: String,
+    },
+    /// Delete an inactive key (then its set).
+    #[serde(rename_all = "camelCase")]
+    Delete {
+        /// The key.
+        key: AccessKeyId,
+        /// Its set (`None`: in place, kept).
+        set_id: Option<String>,
+    },
+}
+
+/// A step that becomes due later, and from when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Upcoming {
+    /// What will be done.
+    #[serde(serialize_with = "crate::wording::worded")]
+    pub step: Next,
+    /// From when.
+    #[serde(with = "time::serde::rfc3339")]
+    pub due: OffsetDateTime,
+}
+
+/// Why rotation is (not) due.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "camelCase")]
+pub enum DueReason {
+    /// `rotate` was asked.
+    Requested,
+    /// The current key's age.
+    #[serde(rename_all = "camelCase")]
+    Age {
+        /// The current set.
+        set_id: String,
+        /// The key's age in whole days.
+        age_days: i64,
+        /// `max_key_age_days`.
+        max_days: u32,
+    },
+    /// The current key's age is not known.
+    #[serde(rename_all = "camelCase")]
+    AgeUnknown {
+        /// The current set.
+        set_id: String,
+    },
+    /// No set of the target exists yet.
+    #[serde(rename_all = "camelCase")]
+    NoSet {
+        /// The prefix, for `<prefix>-<yymmdd>`.
+        prefix: String,
+        /// The target, for `rotate --target`.
+        target: String,
+    },
+    /// In place: the fixed set does not exist.
+    #[serde(rename_all = "camelCase")]
+    NoFixedSet {
+        /// The set's id.
+        set_id: String,
+    },
+    /// References name only sets whose key is missing or inactive.
+    OnlyBrokenReferences,
+    /// In place: the fixed set holds a key that is gone or not active.
+    #[serde(rename_all = "camelCase")]
+    FixedSetBroken {
+        /// The set.
+        set_id: String,
+        /// What is wrong with its key.
+        state: KeyState,
+    },
+}
+
+/// Whether rotation is due, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Due {
+    /// Rotation is due now.
+    pub now: bool,
+    /// Why (or why not).
+    #[serde(serialize_with = "crate::wording::worded")]
+    pub reason: DueReason,
+    /// When the current key becomes due, if known.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next: Option<OffsetDateTime>,
+}

@@ -1,0 +1,316 @@
+//! When rotation is due, and what a rotation (or a resumed cutover) does: make room in
+//! IAM's two key slots, create the new set (or update the fixed one in place), move every
+//! reference onto the key in use, and record the cutover of the sets left behind.
+
+use std::collections::BTreeSet;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::config::{Placement, Target};
+use crate::model::{AccessKey, KeyStatus, ManagedId, Mark, Observed};
+use crate::plan::{
+    Current, Due, DueReason, KeyBrief, KeyState, Mode, Note, Plan, Refusal, Repair, Repoint,
+    Retire, RetiredKey, View,
+};
+use crate::records::KeyRecord;
+use crate::secret::AccessKeyId;
+
+/// The current set (with its key's age) and whether rotation is due: when the current key
+/// reaches `max_key_age_days`, when asked, or when no usable key backs the references.
+pub(super) fn rotation_due(
+    target: &Target,
+    obs: &Observed,
+    view: &View,
+    now: OffsetDateTime,
+    requested: bool,
+) -> (Option<Current>, Due) {
+    let key = |id: &AccessKeyId| obs.keys.iter().find(|k| &k.id == id);
+    let cur = view.current_set();
+    let basis = cur.and_then(|c| {
+        c.link
+            .key()
+            .and_then(key)
+            .map(|k| k.created)
+            .or(c.set.created)
+    });
+    let current = cur.map(|c| Current {
+        set_id: c.set.id.clone(),
+        link: c.link.clone(),
+        age_days: basis.map(|b| (now - b).whole_days()),
+    });
+    let next = basis.map(|b| b.saturating_add(Duration::days(target.max_key_age_days.into())));
+    let due = |now: bool, reason, next| Due { now, reason, next };
+    if requested {
+        return (current, due(true, DueReason::Requested, next));
+    }
+    let Some(c) = &current else {
+        // In place, a fixed set whose key is missing or inactive breaks every reference at
+        // once: it gets a new key now.
+        let fixed = target
+            .fixed_id()
+            .and_then(|id| view.sets.iter().find(|s| s.set.id == id));
+        let reason = match (&target.placement, fixed) {
+            (_, Some(broken)) => {
+                let reason = DueReason::FixedSetBroken {
+                    set_id: broken.set.id.clone(),
+                    state: broken.key_state,
+                };
+                return (None, due(true, reason, None));
+            }
+            (Placement::Fixed { id }, None) => DueReason::NoFixedSet { set_id: id.clone() },
+            (Placement::Managed { prefix }, None) => DueReason::NoSet {
+                prefix: prefix.clone(),
+                target: target.name.clone(),
+            },
+        };
+        return if obs.slots.is_empty() {
+            (None, due(false, reason, None))
+        } else {
+            (None, due(true, DueReason::OnlyBrokenReferences, None))
+        };
+    };
+    let d = match (next, c.age_days) {
+        (Some(next_at), Some(age)) => due(
+            now >= next_at,
+            DueReason::Age {
+                set_id: c.set_id.clone(),
+                age_days: age,
+                max_days: target.max_key_age_days,
+            },
+            next,
+        ),
+        _ => due(
+            false,
+            DueReason::AgeUnknown {
+                set_id: c.set_id.clone(),
+            },
+            None,
+        ),
+    };
+    (current, d)
+}
+
+/// Rotation when due (room, then the new key), then the references moved onto the key
+/// in use, then the records of the sets left behind.
+pub(super) fn rotate_and_repoint(
+    target: &Target,
+    obs: &Observed,
+    view: &View,
+    now: OffsetDateTime,
+    mode: Mode,
+    plan: &mut Plan,
+) {
+    // References are only ever moved onto a set whose key is known to be active.
+    let mut destination = view
+        .current_set()
+        .filter(|c| c.key_state == KeyState::Active)
+        .map(|c| c.set.id.clone());
+    let due = plan.due.now && matches!(mode, Mode::Rotate | Mode::Reconcile);
+    if due && make_room(target, obs, view, now, plan) {
+        if let Some(new_set) = new_key(target, obs, view, now, plan) {
+            destination = Some(new_set);
+        }
+    }
+    match &destination {
+        Some(to) => repoint_onto(target, obs, to, plan),
+        None if !obs.slots.is_empty() => plan.notes.push(Note::NoUsableSet),
+        None => {}
+    }
+    if let Some(to) = &destination {
+        mark_held(obs, view, to, plan);
+    }
+    release_left(view, plan);
+}
+
+/// Whether there is a free key slot for the new key, making one if a key this tool
+/// retired may go: an inactive key whose certain link is an older, unreferenced set (or
+/// the previous key of an in-place set), never sooner than `delete_after_days` after this
+/// tool recorded it inactive. Otherwise the plan refuses.
+fn make_room(
+    target: &Target,
+    obs: &Observed,
+    view: &View,
+    now: OffsetDateTime,
+    plan: &mut Plan,
+) -> bool {
+    let remaining: Vec<&AccessKey> = obs
+        .keys
+        .iter()
+        .filter(|k| !view.orphans.contains(&k.id))
+        .collect();
+    if remaining.len() < 2 {
+        return true;
+    }
+    let cur_id = view.current_set().map(|c| &c.set.id);
+    let retired = view.sets.iter().find_map(|s| {
+        let (k, set_id) = match target.placement {
+            Placement::Fixed { .. } => (s.previous.as_ref()?, None),
+            Placement::Managed { .. } => {
+                let unused = s.references.is_empty() && Some(&s.set.id) != cur_id;
+                (s.link.certain().filter(|_| unused)?, Some(s.set.id.clone()))
+            }
+        };
+        let k = remaining.iter().find(|r| &r.id == k)?;
+        (k.status == KeyStatus::Inactive).then(|| (k.id.clone(), set_id))
+    });
+    let delete_after = Duration::days(target.delete_after_days.into());
+    // A record older than the key's last use is stale (the key was active again after
+    // it): it never shortens the delay.
+    let deletable_from = |k: &AccessKeyId| {
+        let last_use = obs
+            .keys
+            .iter()
+            .find(|x| &x.id == k)
+            .and_then(|x| x.last_used.as_ref())
+            .map(|u| u.at);
+        obs.records
+            .deactivated
+            .get(k)
+            .filter(|t| last_use.is_none_or(|u| u <= **t))
+            .map(|t| t.saturating_add(delete_after))
+    };
+    let slots_full = |retired: Option<RetiredKey>| Refusal::SlotsFull {
+        iam_user: target.iam_user.clone(),
+        keys: remaining
+            .iter()
+            .map(|k| KeyBrief {
+                key: k.id.clone(),
+                status: k.status,
+                created: k.created,
+                last_used: k.last_used.clone(),
+            })
+            .collect(),
+        retired,
+    };
+    match retired {
+        Some((key, set_id)) if deletable_from(&key).is_some_and(|t| now >= t) => {
+            plan.repair.push(Repair::MakeRoom { key, set_id });
+            true
+        }
+        Some((key, _)) => {
+            let deletable = deletable_from(&key);
+            if deletable.is_none() {
+                plan.record(&key, Mark::Deactivated);
+            }
+            plan.refusal = Some(slots_full(Some(RetiredKey {
+                key,
+                deletable_from: deletable,
+                delete_after_days: target.delete_after_days,
+            })));
+            false
+        }
+        None => {
+            plan.refusal = Some(slots_full(None));
+            false
+        }
+    }
+}
+
+/// The new key's way into SORACOM: the fixed set updated in place (a new set id is not
+/// needed: returns `None`), or a new set `<prefix>-<yymmdd>[-<n>]` (returns its id).
+fn new_key(
+    target: &Target,
+    obs: &Observed,
+    view: &View,
+    now: OffsetDateTime,
+    plan: &mut Plan,
+) -> Option<String> {
+    match &target.placement {
+        Placement::Fixed { id } => {
+            let Some(fixed) = view.sets.iter().find(|s| &s.set.id == id) else {
+                plan.refusal = Some(Refusal::NoFixedSet { set_id: id.clone() });
+                return None;
+            };
+            if fixed.key_state != KeyState::Active {
+                plan.notes.push(Note::FixedSetBroken {
+                    set_id: id.clone(),
+                    key: fixed.link.key().cloned(),
+                    state: fixed.key_state,
+                });
+            }
+            // Named as the one to retire later, so only a certain link to a key that
+            // still exists; when the current key is gone, the one before it (still being
+            // retired) stays named.
+            let exists = |k: &&AccessKeyId| obs.keys.iter().any(|x| &x.id == *k);
+            let previous = fixed
+                .link
+                .certain()
+                .filter(|_| fixed.key_state != KeyState::Missing)
+                .or_else(|| fixed.previous.as_ref().filter(exists))
+                .cloned();
+            plan.repair.push(Repair::RotateInPlace {
+                set_id: id.clone(),
+                previous,
+            });
+            None
+        }
+        Placement::Managed { prefix } => {
+            let taken = |id: &str| obs.sets.iter().any(|s| s.id == id);
+            match ManagedId::next_free(prefix, now.date(), taken) {
+                Some(new_set_id) => {
+                    plan.repair.push(Repair::Rotate {
+                        new_set_id: new_set_id.clone(),
+                    });
+                    Some(new_set_id)
+                }
+                None => {
+                    plan.refusal = Some(Refusal::NoFreeSetId);
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Every slot with a reference to another set of the target moves onto `to`.
+fn repoint_onto(target: &Target, obs: &Observed, to: &str, plan: &mut Plan) {
+    for slot in &obs.slots {
+        let from: BTreeSet<&String> = slot
+            .refs
+            .iter()
+            .map(|r| &r.set_id)
+            .filter(|id| target.owns(id) && id.as_str() != to)
+            .collect();
+        if !from.is_empty() {
+            plan.cutover.push(Repoint {
+                slot: slot.clone(),
+                from: from.into_iter().cloned().collect(),
+                to: to.to_string(),
+            });
+        }
+    }
+}
+
+/// A key an interrupted run left in flight (or gave up), now in use by its set: record
+/// it as held.
+fn mark_held(obs: &Observed, view: &View, to: &str, plan: &mut Plan) {
+    let Some(set) = view.sets.iter().find(|s| s.set.id == to) else {
+        return;
+    };
+    if let Some(k) = set.link.key() {
+        if matches!(
+            obs.records.keys.get(k),
+            Some(KeyRecord::InFlight { .. } | KeyRecord::Abandoned { .. })
+        ) {
+            plan.retire.push(Retire::MarkHeld {
+                key: k.clone(),
+                set_id: set.set.id.clone(),
+            });
+        }
+    }
+}
+
+/// Every reference to the sets left behind moves in this run: their keys' cutover is now
+/// (recorded once the repointing succeeded).
+fn release_left(view: &View, plan: &mut Plan) {
+    let left: BTreeSet<&String> = plan.cutover.iter().flat_map(|r| &r.from).collect();
+    let released: Vec<AccessKeyId> = view
+        .sets
+        .iter()
+        .filter(|s| left.contains(&s.set.id) && s.key_state != KeyState::Missing)
+        .filter_map(|s| s.link.certain().cloned())
+        .collect();
+    for k in released {
+        plan.record(&k, Mark::Released);
+    }
+}

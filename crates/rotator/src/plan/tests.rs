@@ -1,0 +1,1125 @@
+//! The planner's rules, table-driven: no I/O.
+
+use super::*;
+use crate::config::Placement;
+use crate::model::{link_description, Holder, LastUsed, Ref, Shape};
+use crate::model::{AccessKey, CredentialSet, KeyStatus};
+use crate::plan::resolve::resolve;
+use crate::records::KeyRecord;
+use crate::wording::Words;
+use serde_json::json;
+use time::macros::datetime;
+use time::Duration;
+
+const NOW: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
+
+fn target() -> Target {
+    Target {
+        name: "funnel".into(),
+        iam_user: "u".into(),
+        placement: Placement::Managed { prefix: "p".into() },
+        max_key_age_days: 90,
+        retire_after_days: 7,
+        delete_after_days: 7,
+        settle_minutes: 60,
+        adopt: vec!["hand".into()],
+        adopt_keys: Default::default(),
+    }
+}
+
+fn key(id: &str, days_old: i64, status: KeyStatus, used: Option<(&str, i64)>) -> AccessKey {
+    let created = NOW - Duration::days(days_old);
+    AccessKey {
+        id: AccessKeyId::new(id),
+        status,
+        created,
+        last_used: used.map(|(service, minutes_after)| LastUsed {
+            at: created + Duration::minutes(minutes_after),
+            service: service.into(),
+            region: "us-east-1".into(),
+        }),
+    }
+}
+
+/// K2, created a minute after a run announced it `hours` ago, never used.
+fn announced_key(hours: i64) -> AccessKey {
+    let mut k = key(K2, 0, KeyStatus::Active, None);
+    k.created = NOW - Duration::hours(hours) + Duration::minutes(1);
+    k
+}
+
+fn set(id: &str, days_old: i64, linked: Option<&str>) -> CredentialSet {
+    CredentialSet {
+        id: id.into(),
+        kind: "aws-credentials".into(),
+        description: linked
+            .map(|k| link_description(&AccessKeyId::new(k)))
+            .unwrap_or_default(),
+        created: Some(NOW - Duration::days(days_old) + Duration::minutes(1)),
+        updated: None,
+        last_used: None,
+        api_key: None,
+    }
+}
+
+fn funnel(group: &str, set_id: &str) -> Slot {
+    Slot {
+        holder: Holder::GroupKey {
+            group_id: group.into(),
+            group_name: Some(group.into()),
+            namespace: "SoracomFunnel".into(),
+            key: "credentialsId".into(),
+        },
+        value: json!(set_id),
+        refs: vec![Ref {
+            path: vec![],
+            shape: Shape::String,
+            set_id: set_id.into(),
+        }],
+    }
+}
+
+const K1: &str = "AKIAAAAAAAAAAAAAAAA1";
+const K2: &str = "AKIAAAAAAAAAAAAAAAA2";
+
+/// A compact rendering of a plan's actions for table comparison.
+fn summary(p: &Plan) -> Vec<String> {
+    let tail = |k: &AccessKeyId| k.as_str()[16..].to_string();
+    p.steps()
+        .map(|step| match step {
+            Step::Repair(Repair::DeleteOrphanKey { key }) => format!("orphan {}", tail(key)),
+            Step::Repair(Repair::MakeRoom { key, set_id }) => {
+                format!("room {} {}", tail(key), set_id.as_deref().unwrap_or("-"))
+            }
+            Step::Repair(Repair::Rotate { new_set_id }) => format!("rotate {new_set_id}"),
+            Step::Repair(Repair::RotateInPlace { set_id, previous }) => format!(
+                "in-place {set_id} prev {}",
+                previous.as_ref().map(tail).unwrap_or("-".into())
+            ),
+            Step::Repoint(Repoint { slot, from, to }) => {
+                let g = match &slot.holder {
+                    Holder::GroupKey { group_id, .. } => group_id.clone(),
+                    Holder::EventHandler { handler_id, .. } => handler_id.clone(),
+                };
+                format!("repoint {g} {}>{to}", from.join(","))
+            }
+            Step::Retire(Retire::Forget { key }) => format!("forget {}", tail(key)),
+            Step::Retire(Retire::Unrecord { key, mark }) => {
+                format!("unrecord {mark:?} {}", tail(key))
+            }
+            Step::Retire(Retire::ForgetRun { tag }) => {
+                format!("forget-run {}", tag.rsplit(':').next().unwrap_or(tag))
+            }
+            Step::Retire(Retire::MarkHeld { key, set_id }) => {
+                format!("held {} {set_id}", tail(key))
+            }
+            Step::Retire(Retire::Deactivate { key, set_id }) => {
+                format!("deactivate {} {set_id}", tail(key))
+            }
+            Step::Retire(Retire::DeleteRetired { key, set_id }) => {
+                format!("delete {} {}", tail(key), set_id.as_deref().unwrap_or("-"))
+            }
+            Step::Retire(Retire::DeleteSet { set_id, .. }) => format!("delete-set {set_id}"),
+            Step::Retire(Retire::Record { key, mark }) => {
+                format!("record {mark:?} {}", tail(key))
+            }
+        })
+        .collect()
+}
+
+struct Case {
+    name: &'static str,
+    keys: Vec<AccessKey>,
+    sets: Vec<CredentialSet>,
+    slots: Vec<Slot>,
+    force: bool,
+    due: bool,
+    current: Option<&'static str>,
+    actions: &'static [&'static str],
+    refused: bool,
+    records: crate::records::Records,
+}
+
+/// Records: K2 in flight since `hours` ago.
+fn in_flight(hours: i64) -> crate::records::Records {
+    let mut r = crate::records::Records::default();
+    r.keys.insert(
+        AccessKeyId::new(K2),
+        KeyRecord::InFlight {
+            since: NOW - Duration::hours(hours),
+            set_id: "p-261128".into(),
+        },
+    );
+    r
+}
+
+/// Records: a run announced a key `hours` ago, when the user had only K1.
+fn announced(hours: i64) -> crate::records::Records {
+    crate::records::Records {
+        creating: vec![crate::records::Creating {
+            run: "r1".into(),
+            since: NOW - Duration::hours(hours),
+            existing: vec![AccessKeyId::new(K1)],
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn plans_match_the_rules() {
+    let cases = vec![
+        Case {
+            name: "hand-made set linked by evidence, key young: nothing due",
+            keys: vec![key(K1, 10, KeyStatus::Active, Some(("iot", 60)))],
+            sets: vec![set("p-220810", 20, None)],
+            slots: vec![funnel("g1", "p-220810")],
+            force: false,
+            due: false,
+            current: Some("p-220810"),
+            actions: &[],
+            refused: false,
+            records: Default::default(),
+        },
+        Case {
+            name: "key past max age: rotate and repoint every reference",
+            keys: vec![key(K1, 100, KeyStatus::Active, Some(("iot", 60)))],
+            sets: vec![set("p-220810", 120, None)],
+            slots: vec![funnel("g1", "p-220810"), funnel("g2", "p-220810")],
+            force: false,
+            due: true,
+            current: Some("p-220810"),
+            actions: &["rotate p-261128", "repoint g1 p-220810>p-261128", "repoint g2 p-220810>p-261128"],
+            refused: false,
+            records: Default::default(),
+        },
+        Case {
+            name: "forced rotation on a day whose ids are taken gets -3",
+            keys: vec![key(K1, 1, KeyStatus::Active, None)],
+            sets: vec![set("p-261128", 0, Some(K1)), set("p-261128-2", 0, Some("AKIAGONEGONEGONEGONE"))],
+            slots: vec![funnel("g1", "p-261128")],
+            force: true,
+            due: true,
+            current: Some("p-261128"),
+            actions: &["rotate p-261128-3", "repoint g1 p-261128>p-261128-3", "record Released AAA1"],
+            refused: false,
+            records: Default::default(),
+        },
+        Case {
+            name: "both slots active, other key used elsewhere: refuse, touch nothing",
+            keys: vec![
+                key(K1, 100, KeyStatus::Active, Some(("iot", 60))),
+                key(K2, 50, KeyStatus::Active, Some(("s3", 60))),
+            ],
+            sets: vec![set("p-220810", 100, Some(K1))],
+            slots: vec![funnel("g1", "p-220810")],
+            force: false,
+            due: true,
+            current: Some("p-220810"),
+            actions: &[],
+            refused: true,
+            records: Default::default(),
+        },
+        Case {
+            name: "inactive key retired by the tool makes room once its delete delay passed",
+            keys: vec![key(K1, 200, KeyStatus::Inactive, None), key(K2, 100, KeyStatus::Active, Some(("iot", 5)))],
+            sets: vec![set("p-220510", 200, Some(K1)), set("p-220810", 100, Some(K2))],
+            slots: vec![funnel("g1", "p-220810")],
+            force: false,
+            due: true,
+            current: Some("p-220810"),
+            actions: &[
+                "room AAA1 p-220510",
+                "rotate p-261128",
+                "repoint g1 p-220810>p-261128",
+                "record Released AAA2",
+            ],
+            refused: false,
+            records: crate::records::Records {
+                deactivated: [(AccessKeyId::new(K1), NOW - Duration::days(8))].into_iter().collect(),
+                ..Default::default()
+            },
+        },
+        Case {
+            name: "making room never deletes a key sooner than delete_after_days after deactivation",
+            keys: vec![key(K1, 200, KeyStatus::Inactive, None), key(K2, 100, KeyStatus::Active, Some(("iot", 5)))],
+            sets: vec![set("p-220510", 200, Some(K1)), set("p-220810", 100, Some(K2))],
+            slots: vec![funnel("g1", "p-220810")],
+            force: false,
+            due: true,
+            current: Some("p-220810"),
+            actions: &[],
+            refused: true,
+            records: crate::records::Records {
+                deactivated: [(AccessKeyId::new(K1), NOW - Duration::days(2))].into_iter().collect(),
+                ..Default::default()
+            },
+        },
+        Case {
+            name: "an inactive key without the tool's record does not make room: its delay starts",
+            keys: vec![key(K1, 200, KeyStatus::Inactive, None), key(K2, 100, KeyStatus::Active, Some(("iot", 5)))],
+            sets: vec![set("p-220510", 200, Some(K1)), set("p-220810", 100, Some(K2))],
+            slots: vec![funnel("g1", "p-220810")],
+            force: false,
+            due: true,
+            current: Some("p-220810"),
+            actions: &["record Deactivated AAA1"],
+            refused: true,
+            records: Default::default(),
+        },
+        Case {
+            name: "inactive key whose set is still referenced does not make room",
+            keys: vec![key(K1, 200, KeyStatus::Inactive, None), key(K2, 100, KeyStatus::Active, Some(("iot", 5)))],
+            sets: vec![set("p-220510", 200, Some(K1)), set("p-220810", 100, Some(K2))],
+            slots: vec![funnel("g1", "p-220810"), funnel("g2", "p-220510")],
+            force: false,
+            due: true,
+            current: Some("p-220810"),
+            actions: &["repoint g2 p-220510>p-220810", "record Released AAA1"],
+            refused: true,
+            records: Default::default(),
+        },
+        Case {
+            name: "a key created by hand minutes ago, used only by STS: foreign, left alone",
+            keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, Some(("sts", 0)))],
+            sets: vec![set("p-261029", 30, Some(K1))],
+            slots: vec![funnel("g1", "p-261029")],
+            force: false,
+            due: false,
+            current: Some("p-261029"),
+            actions: &[],
+            refused: false,
+            records: Default::default(),
+        },
+        Case {
+            name: "the tool's key in flight longer than a run can take, held by no set: orphan",
+            keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, Some(("sts", 0)))],
+            sets: vec![set("p-261029", 30, Some(K1))],
+            slots: vec![funnel("g1", "p-261029")],
+            force: false,
+            due: false,
+            current: Some("p-261029"),
+            actions: &["orphan AAA2"],
+            refused: false,
+            records: in_flight(3),
+        },
+        Case {
+            name: "the tool's key in flight for less than a run can take: a run is at work, nothing is done",
+            keys: vec![key(K1, 100, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, Some(("sts", 0)))],
+            sets: vec![set("p-220810", 100, Some(K1))],
+            slots: vec![funnel("g1", "p-220810")],
+            force: false,
+            due: true,
+            current: Some("p-220810"),
+            actions: &[],
+            refused: true,
+            records: in_flight(1),
+        },
+        Case {
+            name: "a key in flight that a person deleted (the run moved references back): a leftover, not a run at work; its set is this tool's and goes",
+            keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60)))],
+            sets: vec![set("p-261029", 30, Some(K1)), {
+                // SORACOM reports the key (Link::Api); the description is this tool's.
+                let mut s = set("p-261128", 0, Some(K2));
+                s.api_key = Some(AccessKeyId::new(K2));
+                s
+            }],
+            slots: vec![funnel("g1", "p-261029")],
+            force: false,
+            due: false,
+            current: Some("p-261029"),
+            actions: &["delete-set p-261128"],
+            refused: false,
+            records: in_flight(1),
+        },
+        Case {
+            name: "a run that announced a key and died: the never-used new key is an orphan",
+            keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), announced_key(3)],
+            sets: vec![set("p-261029", 30, Some(K1))],
+            slots: vec![funnel("g1", "p-261029")],
+            force: false,
+            due: false,
+            current: Some("p-261029"),
+            actions: &["orphan AAA2", "forget-run r1"],
+            refused: false,
+            records: announced(3),
+        },
+        Case {
+            name: "a key created long after a dead run's announcement is not that run's",
+            keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, None)],
+            sets: vec![set("p-261029", 30, Some(K1))],
+            slots: vec![funnel("g1", "p-261029")],
+            force: false,
+            due: false,
+            current: Some("p-261029"),
+            actions: &["forget-run r1"],
+            refused: false,
+            records: announced(3),
+        },
+        Case {
+            name: "an announced run's key that has been used is not the run's: left alone",
+            keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, Some(("s3", 0)))],
+            sets: vec![set("p-261029", 30, Some(K1))],
+            slots: vec![funnel("g1", "p-261029")],
+            force: false,
+            due: false,
+            current: Some("p-261029"),
+            actions: &["forget-run r1"],
+            refused: false,
+            records: announced(3),
+        },
+        Case {
+            name: "unlinked key used by another service is left alone",
+            keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, Some(("s3", 1)))],
+            sets: vec![set("p-261029", 30, Some(K1))],
+            slots: vec![funnel("g1", "p-261029")],
+            force: false,
+            due: false,
+            current: Some("p-261029"),
+            actions: &[],
+            refused: false,
+            records: Default::default(),
+        },
+        Case {
+            name: "unlinked key older than the current set is not an orphan",
+            keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 40, KeyStatus::Active, None)],
+            sets: vec![set("p-261029", 30, Some(K1))],
+            slots: vec![funnel("g1", "p-261029")],
+            force: false,
+            due: false,
+            current: Some("p-261029"),
+            actions: &[],
+            refused: false,
+            records: Default::default(),
+        },
+        Case {
+            name: "crash after CreateAccessKey next to a hand-made set: orphan found, old key linked",
+            keys: vec![key(K1, 100, KeyStatus::Active, None), announced_key(3)],
+            sets: vec![set("p-220810", 99, None)],
+            slots: vec![funnel("g1", "p-220810")],
+            force: false,
+            due: true,
+            current: Some("p-220810"),
+            actions: &["orphan AAA2", "rotate p-261128", "repoint g1 p-220810>p-261128", "forget-run r1"],
+            refused: false,
+            records: announced(3),
+        },
+        Case {
+            name: "unfinished cutover is resumed without a new key",
+            keys: vec![key(K1, 100, KeyStatus::Active, Some(("iot", 5))), key(K2, 0, KeyStatus::Active, Some(("sts", 1)))],
+            sets: vec![set("p-220810", 100, Some(K1)), set("p-261128", 0, Some(K2))],
+            slots: vec![funnel("g1", "p-261128"), funnel("g2", "p-220810")],
+            force: false,
+            due: false,
+            current: Some("p-261128"),
+            actions: &["repoint g2 p-220810>p-261128", "record Released AAA1"],
+            refused: false,
+            records: Default::default(),
+        },
+        Case {
+            name: "a reference to a set whose key is gone is repaired",
+            keys: vec![key(K2, 10, KeyStatus::Active, Some(("iot", 5)))],
+            sets: vec![set("p-220810", 100, Some(K1)), set("p-261118", 10, Some(K2))],
+            slots: vec![funnel("g1", "p-220810")],
+            force: false,
+            due: false,
+            current: Some("p-261118"),
+            actions: &["repoint g1 p-220810>p-261118"],
+            refused: false,
+            records: Default::default(),
+        },
+        Case {
+            name: "no set at all: nothing due, and no key is touched",
+            keys: vec![key(K1, 10, KeyStatus::Active, Some(("sts", 1)))],
+            sets: vec![],
+            slots: vec![],
+            force: false,
+            due: false,
+            current: None,
+            actions: &[],
+            refused: false,
+            records: Default::default(),
+        },
+        Case {
+            name: "sets whose ids only contain the prefix are not ours",
+            keys: vec![key(K1, 100, KeyStatus::Active, Some(("iot", 5)))],
+            sets: vec![set("p-220810", 100, None), set("p-team2-220810", 100, None), set("xp-220810", 100, None)],
+            slots: vec![funnel("g1", "p-220810"), funnel("g2", "p-team2-220810"), funnel("g3", "xp-220810")],
+            force: false,
+            due: true,
+            current: Some("p-220810"),
+            actions: &["rotate p-261128", "repoint g1 p-220810>p-261128"],
+            refused: false,
+            records: Default::default(),
+        },
+        Case {
+            name: "an adopted set's references move with the rotation",
+            keys: vec![key(K1, 100, KeyStatus::Active, Some(("iot", 5)))],
+            sets: vec![set("hand", 100, None)],
+            slots: vec![funnel("g1", "hand")],
+            force: false,
+            due: true,
+            current: Some("hand"),
+            actions: &["rotate p-261128", "repoint g1 hand>p-261128"],
+            refused: false,
+            records: Default::default(),
+        },
+        Case {
+            name: "every set's key missing while references exist: rotation repairs",
+            keys: vec![],
+            sets: vec![set("p-220810", 100, Some(K1))],
+            slots: vec![funnel("g1", "p-220810")],
+            force: false,
+            due: true,
+            current: None,
+            actions: &["rotate p-261128", "repoint g1 p-220810>p-261128"],
+            refused: false,
+            records: Default::default(),
+        },
+    ];
+    for c in cases {
+        let obs = Observed {
+            keys: c.keys,
+            sets: c.sets,
+            slots: c.slots,
+            records: c.records,
+        };
+        let p = plan(
+            &target(),
+            &obs,
+            NOW,
+            if c.force {
+                Mode::Rotate
+            } else {
+                Mode::Reconcile
+            },
+        );
+        assert_eq!(
+            p.due.now,
+            c.due,
+            "{}: due ({})",
+            c.name,
+            p.due.reason.words()
+        );
+        assert_eq!(
+            p.current.as_ref().map(|c| c.set_id.as_str()),
+            c.current,
+            "{}: current",
+            c.name
+        );
+        assert_eq!(summary(&p), c.actions, "{}: actions", c.name);
+        assert_eq!(
+            p.refusal.is_some(),
+            c.refused,
+            "{}: refusal {:?}",
+            c.name,
+            p.refusal
+        );
+        // Pure: the same input gives the same plan.
+        let again = plan(
+            &target(),
+            &obs,
+            NOW,
+            if c.force {
+                Mode::Rotate
+            } else {
+                Mode::Reconcile
+            },
+        );
+        assert_eq!(p, again, "{}: not deterministic", c.name);
+    }
+}
+
+#[test]
+fn refusal_names_both_keys_masked() {
+    let obs = Observed {
+        keys: vec![
+            key(K1, 100, KeyStatus::Active, Some(("iot", 60))),
+            key(K2, 50, KeyStatus::Active, Some(("s3", 9))),
+        ],
+        sets: vec![set("p-220810", 100, Some(K1))],
+        slots: vec![],
+        records: crate::records::Records {
+            deactivated: Default::default(),
+            released: Default::default(),
+            ..Default::default()
+        },
+    };
+    let p = plan(&target(), &obs, NOW, Mode::Reconcile);
+    let r = p.refusal.as_ref().map(Words::words).unwrap_or_default();
+    assert!(
+        r.contains("AKIA************AAA1") && r.contains("AKIA************AAA2"),
+        "{r}"
+    );
+    assert!(!r.contains(K1), "{r}");
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| matches!(n, Note::ForeignKey { key, .. } if key.as_str() == K2)),
+        "{:?}",
+        p.notes
+    );
+}
+
+#[test]
+fn evidence_link_names_the_only_key_and_dates_the_next_rotation() {
+    let obs = Observed {
+        keys: vec![key(K1, 10, KeyStatus::Active, None)],
+        sets: vec![set("p-220810", 500, None)],
+        slots: vec![],
+        records: crate::records::Records {
+            deactivated: Default::default(),
+            released: Default::default(),
+            ..Default::default()
+        },
+    };
+    let p = plan(&target(), &obs, NOW, Mode::Reconcile);
+    let cur = p.current.unwrap_or_else(|| panic!("no current"));
+    assert_eq!(cur.link, Link::Evidence(AccessKeyId::new(K1)));
+    assert_eq!(cur.age_days, Some(10));
+    assert_eq!(
+        p.due.next,
+        Some(NOW - Duration::days(10) + Duration::days(90))
+    );
+}
+
+/// A retire scenario: an old set (K1) replaced `cutover_days` ago by a new set (K2)
+/// that every reference uses.
+struct RetireCase {
+    name: &'static str,
+    cutover_days: i64,
+    k1: AccessKey,
+    old_desc: Option<&'static str>,
+    old_last_used_days: Option<i64>,
+    deactivated_days: Option<i64>,
+    adopt_keys: bool,
+    mode: Mode,
+    actions: &'static [&'static str],
+    blocked: bool,
+    upcoming: usize,
+}
+
+fn retire_world(r: &RetireCase) -> (Target, Observed) {
+    let mut old = set("p-260801", 120, r.old_desc);
+    old.last_used = r.old_last_used_days.map(|d| NOW - Duration::days(d));
+    let new = set("p-261120", r.cutover_days, Some(K2));
+    let mut t = target();
+    if r.adopt_keys {
+        t.adopt_keys.insert("p-260801".into(), K1.into());
+    }
+    let mut deactivated = std::collections::BTreeMap::new();
+    if let Some(d) = r.deactivated_days {
+        deactivated.insert(AccessKeyId::new(K1), NOW - Duration::days(d));
+    }
+    let keys = vec![
+        r.k1.clone(),
+        key(K2, r.cutover_days, KeyStatus::Active, Some(("iot", 5))),
+    ];
+    (
+        t,
+        Observed {
+            keys,
+            sets: vec![old, new],
+            slots: vec![funnel("g1", "p-261120")],
+            records: crate::records::Records {
+                deactivated,
+                // The references left the old set when the new one was created.
+                released: [(AccessKeyId::new(K1), NOW - Duration::days(r.cutover_days))]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            },
+        },
+    )
+}
+
+fn k1(status: KeyStatus, used_days_ago: Option<i64>) -> AccessKey {
+    let mut k = key(K1, 130, status, None);
+    k.last_used = used_days_ago.map(|d| LastUsed {
+        at: NOW - Duration::days(d),
+        service: "iot".into(),
+        region: "ap-northeast-1".into(),
+    });
+    k
+}
+
+#[test]
+fn retirement_follows_the_evidence() {
+    let cases = vec![
+        RetireCase {
+            name: "cutover old enough and no use since: deactivate",
+            cutover_days: 8,
+            k1: k1(KeyStatus::Active, Some(9)),
+            old_desc: Some(K1),
+            old_last_used_days: Some(9),
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &["deactivate AAA1 p-260801"],
+            blocked: false,
+            upcoming: 1,
+        },
+        RetireCase {
+            name: "cutover too recent: deactivation is upcoming",
+            cutover_days: 3,
+            k1: k1(KeyStatus::Active, Some(4)),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &[],
+            blocked: false,
+            upcoming: 2,
+        },
+        RetireCase {
+            name: "key used after cutover: kept and reported",
+            cutover_days: 8,
+            k1: k1(KeyStatus::Active, Some(2)),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &[],
+            blocked: true,
+            upcoming: 1,
+        },
+        RetireCase {
+            name: "set used after cutover: kept and reported",
+            cutover_days: 8,
+            k1: k1(KeyStatus::Active, Some(9)),
+            old_desc: Some(K1),
+            old_last_used_days: Some(1),
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &[],
+            blocked: true,
+            upcoming: 1,
+        },
+        RetireCase {
+            name: "inactive long enough: delete the key, then the set",
+            cutover_days: 20,
+            k1: k1(KeyStatus::Inactive, Some(21)),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: Some(8),
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &["delete AAA1 p-260801"],
+            blocked: false,
+            upcoming: 1,
+        },
+        RetireCase {
+            name: "inactive recently: deletion is upcoming",
+            cutover_days: 20,
+            k1: k1(KeyStatus::Inactive, Some(21)),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: Some(3),
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &[],
+            blocked: false,
+            upcoming: 2,
+        },
+        RetireCase {
+            name: "inactive without a record: the delay starts now",
+            cutover_days: 20,
+            k1: k1(KeyStatus::Inactive, None),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &["record Deactivated AAA1"],
+            blocked: false,
+            upcoming: 2,
+        },
+        RetireCase {
+            name: "linked by evidence only: not retired",
+            cutover_days: 8,
+            k1: k1(KeyStatus::Active, Some(9)),
+            old_desc: None,
+            old_last_used_days: None,
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Reconcile,
+            actions: &[],
+            blocked: false,
+            upcoming: 1,
+        },
+        RetireCase {
+            name: "adopt_keys makes the link certain",
+            cutover_days: 8,
+            k1: k1(KeyStatus::Active, Some(9)),
+            old_desc: None,
+            old_last_used_days: None,
+            deactivated_days: None,
+            adopt_keys: true,
+            mode: Mode::Reconcile,
+            actions: &["deactivate AAA1 p-260801"],
+            blocked: false,
+            upcoming: 1,
+        },
+        RetireCase {
+            name: "retire mode does only retire steps",
+            cutover_days: 95,
+            k1: k1(KeyStatus::Active, Some(96)),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Retire,
+            actions: &["deactivate AAA1 p-260801"],
+            blocked: false,
+            upcoming: 0,
+        },
+        RetireCase {
+            name: "rollback before deactivation: references go back, new key off",
+            cutover_days: 1,
+            k1: k1(KeyStatus::Active, Some(2)),
+            old_desc: Some(K1),
+            old_last_used_days: None,
+            deactivated_days: None,
+            adopt_keys: false,
+            mode: Mode::Rollback,
+            actions: &["repoint g1 p-261120>p-260801", "deactivate AAA2 p-261120"],
+            blocked: false,
+            upcoming: 1,
+        },
+    ];
+    for c in cases {
+        let (t, obs) = retire_world(&c);
+        let p = plan(&t, &obs, NOW, c.mode);
+        assert_eq!(summary(&p), c.actions, "{}: actions", c.name);
+        assert_eq!(
+            !p.blocked.is_empty(),
+            c.blocked,
+            "{}: blocked {:?}",
+            c.name,
+            p.blocked
+        );
+        assert_eq!(
+            p.upcoming.len(),
+            c.upcoming,
+            "{}: upcoming {:?}",
+            c.name,
+            p.upcoming
+        );
+        assert!(p.refusal.is_none(), "{}: {:?}", c.name, p.refusal);
+    }
+}
+
+#[test]
+fn a_blocked_key_is_named_with_when_and_where() {
+    let c = RetireCase {
+        name: "",
+        cutover_days: 8,
+        k1: k1(KeyStatus::Active, Some(2)),
+        old_desc: Some(K1),
+        old_last_used_days: None,
+        deactivated_days: None,
+        adopt_keys: false,
+        mode: Mode::Reconcile,
+        actions: &[],
+        blocked: true,
+        upcoming: 0,
+    };
+    let (t, obs) = retire_world(&c);
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    let m = &p.blocked[0].words();
+    assert!(
+        m.contains("AKIA************AAA1") && m.contains("iot") && m.contains("ap-northeast-1"),
+        "{m}"
+    );
+    assert!(m.contains(&fmt_time(NOW - Duration::days(2))), "{m}");
+    assert!(p.refused());
+}
+
+#[test]
+fn rollback_is_refused_once_the_old_key_is_off() {
+    let c = RetireCase {
+        name: "",
+        cutover_days: 10,
+        k1: k1(KeyStatus::Inactive, None),
+        old_desc: Some(K1),
+        old_last_used_days: None,
+        deactivated_days: Some(2),
+        adopt_keys: false,
+        mode: Mode::Rollback,
+        actions: &[],
+        blocked: false,
+        upcoming: 0,
+    };
+    let (t, obs) = retire_world(&c);
+    let p = plan(&t, &obs, NOW, Mode::Rollback);
+    assert!(p.is_empty());
+    assert!(
+        matches!(
+            &p.refusal,
+            Some(Refusal::Rollback {
+                why: RollbackRefusal::PreviousRetired { .. }
+            })
+        ),
+        "{:?}",
+        p.refusal
+    );
+    // Gone entirely.
+    let c = RetireCase {
+        name: "",
+        cutover_days: 10,
+        k1: k1(KeyStatus::Active, None),
+        old_desc: Some(K1),
+        old_last_used_days: None,
+        deactivated_days: None,
+        adopt_keys: false,
+        mode: Mode::Rollback,
+        actions: &[],
+        blocked: false,
+        upcoming: 0,
+    };
+    let (t, mut obs) = retire_world(&c);
+    obs.keys.retain(|k| k.id.as_str() != K1);
+    let p = plan(&t, &obs, NOW, Mode::Rollback);
+    assert!(p.refusal.is_some() && p.is_empty());
+}
+
+#[test]
+fn in_place_rotates_the_fixed_set_and_retires_the_previous_key() {
+    let mut t = target();
+    t.placement = Placement::Fixed { id: "fixed".into() };
+    t.adopt.clear();
+    let mut fixed = set("fixed", 300, None);
+    fixed.description =
+        crate::model::in_place_description(&AccessKeyId::new(K2), Some(&AccessKeyId::new(K1)));
+    fixed.updated = Some(NOW - Duration::days(8));
+    let slots = vec![funnel("g1", "fixed")];
+    let obs = Observed {
+        keys: vec![
+            k1(KeyStatus::Active, Some(9)),
+            key(K2, 8, KeyStatus::Active, Some(("iot", 5))),
+        ],
+        sets: vec![fixed.clone()],
+        slots: slots.clone(),
+        records: crate::records::Records {
+            deactivated: Default::default(),
+            released: Default::default(),
+            ..Default::default()
+        },
+    };
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert_eq!(summary(&p), ["deactivate AAA1 fixed"]);
+    // Due again later: the fixed set gets the new key, naming the current one as previous;
+    // the inactive previous key is deleted first to make room.
+    let later = NOW + Duration::days(90);
+    let obs = Observed {
+        keys: vec![
+            k1(KeyStatus::Inactive, Some(9)),
+            key(K2, 8, KeyStatus::Active, Some(("iot", 5))),
+        ],
+        sets: vec![fixed],
+        slots,
+        records: crate::records::Records {
+            deactivated: [(AccessKeyId::new(K1), NOW)].into_iter().collect(),
+            released: Default::default(),
+            ..Default::default()
+        },
+    };
+    let p = plan(&t, &obs, later, Mode::Reconcile);
+    assert_eq!(summary(&p), ["room AAA1 -", "in-place fixed prev AAA2"]);
+}
+
+#[test]
+fn the_cutover_is_when_the_last_reference_left() {
+    let c = RetireCase {
+        name: "",
+        cutover_days: 8,
+        k1: k1(KeyStatus::Active, Some(2)),
+        old_desc: Some(K1),
+        old_last_used_days: Some(2),
+        deactivated_days: None,
+        adopt_keys: false,
+        mode: Mode::Reconcile,
+        actions: &[],
+        blocked: false,
+        upcoming: 0,
+    };
+    // The new set appeared 8 days ago, but the interrupted cutover finished only a day
+    // ago: use of the old key and set 2 days ago is the cutover itself, not a stranger.
+    let (t, mut obs) = retire_world(&c);
+    obs.records
+        .released
+        .insert(AccessKeyId::new(K1), NOW - Duration::days(1));
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert!(p.blocked.is_empty(), "{:?}", p.blocked);
+    assert_eq!(summary(&p), Vec::<String>::new());
+    let deactivate = p
+        .upcoming
+        .iter()
+        .find(|u| matches!(u.step, Next::Deactivate { .. }))
+        .map(|u| u.due);
+    assert_eq!(deactivate, Some(NOW + Duration::days(6)));
+    // With no record at all, it is recorded now and the grace period starts now.
+    obs.records.released.clear();
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert_eq!(summary(&p), ["record Released AAA1"]);
+    let deactivate = p
+        .upcoming
+        .iter()
+        .find(|u| matches!(u.step, Next::Deactivate { .. }))
+        .map(|u| u.due);
+    assert_eq!(deactivate, Some(NOW + Duration::days(7)));
+}
+
+#[test]
+fn a_hand_made_set_whose_key_is_gone_is_deleted_only_after_this_tool_retired_it() {
+    let c = RetireCase {
+        name: "",
+        cutover_days: 30,
+        k1: k1(KeyStatus::Active, None),
+        old_desc: None,
+        old_last_used_days: None,
+        deactivated_days: None,
+        adopt_keys: true,
+        mode: Mode::Reconcile,
+        actions: &[],
+        blocked: false,
+        upcoming: 0,
+    };
+    let (t, mut obs) = retire_world(&c);
+    obs.keys.retain(|k| k.id.as_str() != K1);
+    obs.records.released.clear();
+    // A mistyped adopt_keys also looks like this: report, never delete.
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+    assert!(
+        p.notes.iter().any(|n| matches!(n, Note::KeyGone { .. })),
+        "{:?}",
+        p.notes
+    );
+    // The tool's own record of retiring that key makes it certain.
+    obs.records
+        .deactivated
+        .insert(AccessKeyId::new(K1), NOW - Duration::days(10));
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert_eq!(summary(&p), ["delete-set p-260801"]);
+}
+
+#[test]
+fn deactivation_never_comes_before_the_cutover_plus_the_settle_window() {
+    let c = RetireCase {
+        name: "",
+        cutover_days: 0,
+        k1: k1(KeyStatus::Active, None),
+        old_desc: Some(K1),
+        old_last_used_days: None,
+        deactivated_days: None,
+        adopt_keys: false,
+        mode: Mode::Reconcile,
+        actions: &[],
+        blocked: false,
+        upcoming: 0,
+    };
+    let (mut t, obs) = retire_world(&c);
+    t.retire_after_days = 0;
+    // Cutover a minute from NOW (when the new set appeared): the settle window (60
+    // minutes) runs from there.
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert!(
+        !summary(&p).iter().any(|a| a.starts_with("deactivate")),
+        "{:?}",
+        summary(&p)
+    );
+    let due = p
+        .upcoming
+        .iter()
+        .find(|u| matches!(u.step, Next::Deactivate { .. }));
+    assert_eq!(due.map(|u| u.due), Some(NOW + Duration::minutes(61)));
+    let p = plan(&t, &obs, NOW + Duration::minutes(62), Mode::Reconcile);
+    assert_eq!(summary(&p), ["deactivate AAA1 p-260801"]);
+}
+
+#[test]
+fn people_win_and_stale_records_never_shorten_a_delay() {
+    // The tool deactivated K1; a person turned it back on.
+    let c = RetireCase {
+        name: "",
+        cutover_days: 20,
+        k1: k1(KeyStatus::Active, Some(1)),
+        old_desc: Some(K1),
+        old_last_used_days: None,
+        deactivated_days: Some(5),
+        adopt_keys: false,
+        mode: Mode::Reconcile,
+        actions: &[],
+        blocked: false,
+        upcoming: 0,
+    };
+    let (t, obs) = retire_world(&c);
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert_eq!(
+        summary(&p),
+        ["unrecord Deactivated AAA1", "record Released AAA1"],
+        "left active, its retirement starts over"
+    );
+    assert!(
+        p.blocked.is_empty(),
+        "use before the new cutover is not held against it"
+    );
+    assert!(
+        p.notes.iter().any(|n| n.words().contains("active again")),
+        "{:?}",
+        p.notes
+    );
+    // Inactive again, with a record older than its last use: the record is stale.
+    let c = RetireCase {
+        k1: k1(KeyStatus::Inactive, Some(2)),
+        deactivated_days: Some(10),
+        ..c
+    };
+    let (t, obs) = retire_world(&c);
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert_eq!(
+        summary(&p),
+        ["record Deactivated AAA1"],
+        "the delay counts from now"
+    );
+}
+
+#[test]
+fn what_soracom_reports_wins_and_other_types_are_never_ours() {
+    let mut t = target();
+    t.adopt.clear();
+    // The description is forged to name K2; SORACOM says the set holds K1.
+    let mut s1 = set("p-260801", 120, Some(K2));
+    s1.api_key = Some(AccessKeyId::new(K1));
+    let mut role = set("p-261101", 20, None);
+    role.kind = "aws-iam-role-credentials".into();
+    let obs = Observed {
+        keys: vec![
+            key(K1, 120, KeyStatus::Active, Some(("iot", 1))),
+            key(K2, 30, KeyStatus::Active, Some(("s3", 1))),
+        ],
+        sets: vec![s1, role],
+        slots: vec![funnel("g1", "p-260801")],
+        ..Default::default()
+    };
+    let view = resolve(&t, &obs, NOW);
+    assert_eq!(view.sets.len(), 1, "the role set is not ours");
+    assert_eq!(view.sets[0].link, Link::Api(AccessKeyId::new(K1)));
+    assert!(
+        view.notes
+            .iter()
+            .any(|n| n.words().contains("aws-iam-role-credentials")),
+        "{:?}",
+        view.notes
+    );
+    assert!(
+        view.notes
+            .iter()
+            .any(|n| n.words().contains("AKIA************AAA2")),
+        "K2 is someone else's, reported: {:?}",
+        view.notes
+    );
+}

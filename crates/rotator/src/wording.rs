@@ -1,0 +1,386 @@
+//! Every sentence the tool says about a plan, in one place: its steps, refusals, notes,
+//! blocked keys, upcoming steps and why rotation is (not) due. The text report, the JSON
+//! (`message` beside each value's `code`), `status` and the notifications all word them
+//! here, so rules and tests work on the typed values and never on the wording.
+
+use serde::{Serialize, Serializer};
+
+use crate::model::{KeyStatus, Mark};
+use crate::plan::{
+    fmt_time, Blocked, DueReason, KeyState, Link, Next, Note, Refusal, Repair, Repoint, Retire,
+    RollbackRefusal, Step,
+};
+
+/// A value the tool words for people.
+pub trait Words {
+    /// The sentence.
+    fn words(&self) -> String;
+}
+
+/// Which key a set holds, and how that is known.
+pub fn describe_link(link: &Link) -> String {
+    match link {
+        Link::Api(k) => format!("key {k} (reported by SORACOM)"),
+        Link::Description(k) => format!("key {k} (named in its description)"),
+        Link::Adopted(k) => format!("key {k} (from adopt_keys)"),
+        Link::Evidence(k) => format!("key {k} (linked by evidence)"),
+        Link::Unknown => "key unknown".to_string(),
+    }
+}
+
+/// One line describing a step.
+pub fn describe(step: Step<'_>) -> String {
+    match step {
+        Step::Repair(r) => r.words(),
+        Step::Repoint(r) => r.words(),
+        Step::Retire(r) => r.words(),
+    }
+}
+
+impl Words for Repair {
+    fn words(&self) -> String {
+        match self {
+            Repair::DeleteOrphanKey { key } => {
+                format!("delete access key {key}, left by an interrupted run (its secret is lost)")
+            }
+            Repair::MakeRoom {
+                key,
+                set_id: Some(set_id),
+            } => {
+                format!("make room: delete retired inactive key {key} and its unused set {set_id}")
+            }
+            Repair::MakeRoom { key, set_id: None } => {
+                format!("make room: delete retired inactive key {key}")
+            }
+            Repair::Rotate { new_set_id } => format!(
+                "rotate: create an access key, verify it with STS, register it as {new_set_id}"
+            ),
+            Repair::RotateInPlace { set_id, .. } => format!(
+                "rotate in place: create an access key, verify it with STS, put it into {set_id}"
+            ),
+        }
+    }
+}
+
+impl Words for Repoint {
+    fn words(&self) -> String {
+        format!(
+            "repoint {}: {} -> {}",
+            self.slot.holder,
+            self.from.join(", "),
+            self.to
+        )
+    }
+}
+
+impl Words for Retire {
+    fn words(&self) -> String {
+        match self {
+            Retire::Deactivate { key, set_id } => {
+                format!("deactivate access key {key} of {set_id}")
+            }
+            Retire::DeleteRetired {
+                key,
+                set_id: Some(set_id),
+            } => format!("delete inactive access key {key}, then its set {set_id}"),
+            Retire::DeleteRetired { key, set_id: None } => {
+                format!("delete inactive access key {key}")
+            }
+            Retire::Record {
+                key,
+                mark: Mark::Released,
+            } => format!("record that the set of key {key} has no reference left (its cutover)"),
+            Retire::Record {
+                key,
+                mark: Mark::Deactivated,
+            } => format!("record that key {key} is inactive (the delete delay counts from now)"),
+            Retire::DeleteSet { set_id, .. } => {
+                format!("delete credential set {set_id}, whose key no longer exists")
+            }
+            Retire::Forget { key } => {
+                format!("remove the records of access key {key}, which no longer exists")
+            }
+            Retire::Unrecord {
+                key,
+                mark: Mark::Deactivated,
+            } => format!("remove the record that key {key} is inactive: it is active again"),
+            Retire::Unrecord {
+                key,
+                mark: Mark::Released,
+            } => format!("remove the cutover record of key {key}: its set is referenced again"),
+            Retire::ForgetRun { tag } => format!("remove the record {tag} of a run that ended"),
+            Retire::MarkHeld { key, set_id } => {
+                format!("record that credential set {set_id} holds access key {key}")
+            }
+        }
+    }
+}
+
+impl Words for Refusal {
+    fn words(&self) -> String {
+        match self {
+            Refusal::Busy { since, until } => format!(
+                "another run has been rotating this target since {} (a key in flight); this run \
+                 changes nothing. If that run died, its key is cleaned up from {}",
+                fmt_time(*since),
+                fmt_time(*until)
+            ),
+            Refusal::SlotsFull {
+                iam_user,
+                keys,
+                retired,
+            } => {
+                let list: Vec<String> = keys
+                    .iter()
+                    .map(|k| {
+                        let used = match &k.last_used {
+                            Some(u) => format!(
+                                "last used {} ({}, {})",
+                                fmt_time(u.at),
+                                u.service,
+                                u.region
+                            ),
+                            None => "never used".into(),
+                        };
+                        let status = match k.status {
+                            KeyStatus::Active => "active",
+                            KeyStatus::Inactive => "inactive",
+                        };
+                        format!(
+                            "{} ({status}, created {}, {used})",
+                            k.key,
+                            fmt_time(k.created)
+                        )
+                    })
+                    .collect();
+                let mut text = format!(
+                    "IAM user {iam_user} already has two access keys: {}. Only an inactive key that \
+                     soracom-key-rotator retired may be deleted to make room. Check which key is \
+                     unused, deactivate and delete it (aws iam update-access-key / \
+                     delete-access-key), then run again.",
+                    list.join("; ")
+                );
+                if let Some(r) = retired {
+                    let when = match r.deletable_from {
+                        Some(t) => format!("from {}", fmt_time(t)),
+                        None => format!(
+                            "{} days after this tool records it inactive",
+                            r.delete_after_days
+                        ),
+                    };
+                    text.push_str(&format!(
+                        " The retired key {} may be deleted to make room only {when} \
+                         (delete_after_days).",
+                        r.key
+                    ));
+                }
+                text
+            }
+            Refusal::NoFreeSetId => "no free credential set id on this date".into(),
+            Refusal::NoFixedSet { set_id } => format!(
+                "credential set {set_id} does not exist or holds no usable key; create it by \
+                 hand once, then rotate"
+            ),
+            Refusal::Rollback { why } => format!("rollback refused: {}", why.words()),
+        }
+    }
+}
+
+impl Words for RollbackRefusal {
+    fn words(&self) -> String {
+        match self {
+            RollbackRefusal::InPlace => {
+                "an in-place set cannot go back: SORACOM never returns the previous secret".into()
+            }
+            RollbackRefusal::NoCurrent => "there is no current credential set".into(),
+            RollbackRefusal::NotOurs { set_id } => {
+                format!("the current set {set_id} was not made by soracom-key-rotator")
+            }
+            RollbackRefusal::NoOlder { set_id } => format!("there is no set older than {set_id}"),
+            RollbackRefusal::PreviousRetired { set_id } => format!(
+                "the key of the previous set {set_id} is already inactive or deleted; rotate instead"
+            ),
+            RollbackRefusal::PreviousUnknown { set_id } => {
+                format!("which key the previous set {set_id} holds is not known")
+            }
+        }
+    }
+}
+
+fn state_words(state: KeyState) -> &'static str {
+    match state {
+        KeyState::Missing => "gone",
+        _ => "not active",
+    }
+}
+
+impl Words for Note {
+    fn words(&self) -> String {
+        match self {
+            Note::OtherType { set_id, kind } => format!(
+                "credential set {set_id} is of type {kind}: only {} sets are managed; it is left \
+                 alone",
+                crate::plan::AWS_CREDENTIALS
+            ),
+            Note::ForeignKey {
+                key,
+                iam_user,
+                age_days,
+                last_used,
+            } => {
+                let used = match last_used {
+                    Some(u) => format!(
+                        "last used {} by {} in {}",
+                        fmt_time(u.at),
+                        u.service,
+                        u.region
+                    ),
+                    None => "never used".to_string(),
+                };
+                format!(
+                    "key {key} of {iam_user} ({age_days} days old, {used}) is not held by any \
+                     credential set of this target and was not created by a run of \
+                     soracom-key-rotator; it is left alone"
+                )
+            }
+            Note::AmbiguousLink { set_id } => format!(
+                "credential set {set_id} names no access key and the evidence is ambiguous; \
+                 record its key in adopt_keys"
+            ),
+            Note::EvidenceOnly { set_id, key } => format!(
+                "set {set_id} is linked to key {key} by evidence only; add it to adopt_keys to \
+                 let it be retired"
+            ),
+            Note::KeyGone { set_id, key } => format!(
+                "set {set_id} names key {key}, which no longer exists; check adopt_keys, or \
+                 delete the set by hand"
+            ),
+            Note::NoUsableSet => {
+                "references exist but no credential set of this target has a usable key".into()
+            }
+            Note::AlreadyRolledBack { current, newer } => format!(
+                "already rolled back: references are on {current} and the key of {newer} is \
+                 inactive"
+            ),
+            Note::Reactivated { key, set_id } => format!(
+                "key {key} of {set_id} is active again after soracom-key-rotator deactivated it; \
+                 it is left active and its retirement starts over"
+            ),
+            Note::StaleDeactivation { key, set_id } => format!(
+                "key {key} of {set_id} was used after it was recorded inactive; its delete delay \
+                 starts over"
+            ),
+            Note::FixedSetBroken { set_id, key, state } => format!(
+                "credential set {set_id} held key {}, which is {}; it gets a new key",
+                key.as_ref()
+                    .map_or("(unknown)".to_string(), |k| k.to_string()),
+                state_words(*state)
+            ),
+        }
+    }
+}
+
+impl Words for Blocked {
+    fn words(&self) -> String {
+        let mut evidence = Vec::new();
+        if let Some(u) = self.key_last_used.as_ref().filter(|u| u.at > self.cutover) {
+            evidence.push(format!(
+                "IAM shows it used {} by {} in {}",
+                fmt_time(u.at),
+                u.service,
+                u.region
+            ));
+        }
+        if let Some(t) = self.set_last_used.filter(|t| *t > self.cutover) {
+            evidence.push(format!(
+                "SORACOM shows set {} used {}",
+                self.set_id,
+                fmt_time(t)
+            ));
+        }
+        format!(
+            "old key {} of {} was used after the cutover at {}: {}. Something outside SORACOM \
+             may still use this key (check CloudTrail for the access key id, and any group or \
+             device config not covered by this target); it stays active until that use stops",
+            self.key,
+            self.set_id,
+            fmt_time(self.cutover),
+            evidence.join("; ")
+        )
+    }
+}
+
+impl Words for Next {
+    fn words(&self) -> String {
+        match self {
+            Next::Rotate => "rotate the current key".into(),
+            Next::Deactivate { key, set_id } => format!("deactivate key {key} of {set_id}"),
+            Next::Delete {
+                key,
+                set_id: Some(s),
+            } => format!("delete key {key}, then set {s}"),
+            Next::Delete { key, set_id: None } => format!("delete key {key}"),
+        }
+    }
+}
+
+impl Words for DueReason {
+    fn words(&self) -> String {
+        match self {
+            DueReason::Requested => "rotation requested".into(),
+            DueReason::Age {
+                set_id,
+                age_days,
+                max_days,
+            } => format!("key of {set_id} is {age_days} days old (max {max_days})"),
+            DueReason::AgeUnknown { set_id } => {
+                format!("the age of the key of {set_id} is unknown")
+            }
+            DueReason::NoSet { prefix, target } => format!(
+                "no credential set {prefix}-<yymmdd> exists; run `rotate --target {target}` to \
+                 create the first, or adopt the set in use"
+            ),
+            DueReason::NoFixedSet { set_id } => {
+                format!("credential set {set_id} does not exist; create it by hand once")
+            }
+            DueReason::OnlyBrokenReferences => {
+                "references name only sets whose key is missing or inactive".into()
+            }
+            DueReason::FixedSetBroken { set_id, state } => format!(
+                "credential set {set_id} holds a key that is {}: it gets a new, verified key",
+                state_words(*state)
+            ),
+        }
+    }
+}
+
+/// Serializes `v` with its sentence beside its fields, as `message`.
+fn with_message<T: Serialize + Words>(v: &T) -> serde_json::Value {
+    let mut json = serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+    if let serde_json::Value::Object(m) = &mut json {
+        m.insert("message".into(), serde_json::Value::String(v.words()));
+    }
+    json
+}
+
+/// `serialize_with` for one worded value.
+pub fn worded<T: Serialize + Words, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    with_message(v).serialize(s)
+}
+
+/// `serialize_with` for an optional worded value.
+pub fn worded_option<T: Serialize + Words, S: Serializer>(
+    v: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    v.as_ref().map(with_message).serialize(s)
+}
+
+/// `serialize_with` for a list of worded values.
+#[allow(clippy::ptr_arg)] // serde hands the field itself, a `Vec`
+pub fn worded_all<T: Serialize + Words, S: Serializer>(
+    v: &Vec<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    v.iter().map(with_message).collect::<Vec<_>>().serialize(s)
+}

@@ -1,0 +1,8 @@
+//! The library's integration tests, one binary (each module was a test binary of its own).
+//!
+//! Run one part with a filter, e.g. `cargo test -p rotator --test rotator fuzz_seeds::`.
+
+mod fuzz_seeds;
+mod recovery;
+mod selfkey;
+mod soracom_client;
