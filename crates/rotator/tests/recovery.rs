@@ -160,6 +160,17 @@ impl Rig {
         others[0].clone()
     }
 
+    /// Deletes the run's new key, as a person would; its id.
+    async fn delete_new_key(&self) -> String {
+        let new = self.new_key().await;
+        self.w
+            .iam
+            .delete_access_key(&self.w.user, &new)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        new
+    }
+
     /// Only the first key and its set are left, every reference is on it, active, and no
     /// record of the run is left on the user.
     async fn assert_back_to_the_seed(&self) {
@@ -249,11 +260,7 @@ async fn a_new_key_deleted_before_the_first_move_moves_nothing_and_removes_the_s
     r.hold("createCredential", 1);
     let person = async {
         r.held_at("createCredential").await;
-        let new = r.new_key().await;
-        r.w.iam
-            .delete_access_key(&r.w.user, &new)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        r.delete_new_key().await;
     };
     let t = r.run_while(Command::Rotate, 0, person).await;
     assert_failed_at_the_end(&t);
@@ -278,12 +285,7 @@ async fn a_new_key_deleted_after_the_last_move_sends_the_references_back() {
     r.hold("putConfigurationParameters", 2);
     let person = async {
         r.held_at("putConfigurationParameters").await;
-        let new = r.new_key().await;
-        r.w.iam
-            .delete_access_key(&r.w.user, &new)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        new
+        r.delete_new_key().await
     };
     let (t, deleted) = tokio::join!(r.run(Command::Rotate, 0), person);
     assert_failed_at_the_end(&t);
