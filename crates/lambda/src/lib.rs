@@ -70,6 +70,10 @@ pub struct Request {
     /// With `rotate`: the key is exposed; deactivate it as soon as the cutover is done.
     #[serde(default)]
     pub emergency: bool,
+    /// With `emergency`: the exposed access key ids (the current key of each target when
+    /// empty), as `rotate --emergency --key`.
+    #[serde(default)]
+    pub keys: Vec<String>,
     /// Plan as if it were this time (RFC 3339): `plan` and `status` only.
     pub now: Option<String>,
 }
@@ -286,6 +290,7 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
             target: None,
             force: false,
             emergency: true,
+            keys: Vec::new(),
             now: None,
         },
         None => {
@@ -297,6 +302,20 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
             "emergency is accepted only with the rotate command".into(),
         ));
     }
+    if !req.keys.is_empty() && !req.emergency {
+        return Err(HandlerError::BadRequest(
+            "keys are accepted only with emergency".into(),
+        ));
+    }
+    let named = req
+        .keys
+        .iter()
+        .map(|k| {
+            AccessKeyId::parse(k).ok_or_else(|| {
+                HandlerError::BadRequest("keys: an entry is not an access key id".into())
+            })
+        })
+        .collect::<Result<Vec<AccessKeyId>, HandlerError>>()?;
     let writes = matches!(
         req.command,
         LambdaCommand::Reconcile | LambdaCommand::Rotate | LambdaCommand::RotateSoracomKey
@@ -330,7 +349,7 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
         (LambdaCommand::Reconcile, None) if req.force => run(Command::Rotate),
         (LambdaCommand::Reconcile, None) => run(Command::Reconcile),
         (LambdaCommand::Rotate, None) if req.emergency => Run::Emergency {
-            keys: Vec::new(),
+            keys: named,
             dry_run: false,
         },
         (LambdaCommand::Rotate, None) => run(Command::Rotate),

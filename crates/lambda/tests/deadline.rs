@@ -191,7 +191,8 @@ async fn an_old_key_in_use_after_the_cutover_is_never_deactivated_and_the_deadli
             );
             assert_eq!(
                 d.metrics["DaysToDeadline"].as_i64(),
-                Some(90 - day),
+                // Whole days left, rounded down (the key is a moment younger than `day`).
+                Some(89 - day),
                 "day {day}: {}",
                 d.metrics
             );

@@ -373,11 +373,24 @@ async fn an_emergency_request_rotates_the_current_key_and_only_with_rotate() {
         .err()
         .unwrap_or_else(|| panic!("emergency needs rotate"));
     assert_eq!(err.error_type(), "NonRetryable", "{err}");
+    for bad in [
+        json!({"command": "rotate", "keys": [first]}),
+        json!({"command": "rotate", "emergency": true, "keys": ["not-a-key"]}),
+    ] {
+        let err = invoke(&w, bad.clone())
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("refused: {bad}"));
+        assert_eq!(err.error_type(), "NonRetryable", "{err}");
+    }
     assert_eq!(w.key_count().await, 1);
 
-    let out = invoke(&w, json!({"command": "rotate", "emergency": true}))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = invoke(
+        &w,
+        json!({"command": "rotate", "emergency": true, "keys": [first]}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out["targets"][0]["outcome"], json!("done"), "{out}");
     w.wrote(&out.to_string());
     let keys = w.keys().await;
@@ -386,5 +399,20 @@ async fn an_emergency_request_rotates_the_current_key_and_only_with_rotate() {
         "{keys:?}"
     );
     assert_eq!(keys.len(), 2);
+    // Without keys, within a day of the recorded exposure: a rerun of the same emergency,
+    // which records and makes nothing new.
+    let out = invoke(&w, json!({"command": "rotate", "emergency": true}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.wrote(&out.to_string());
+    assert_eq!(w.key_count().await, 2, "{out}");
+    let exposed: Vec<String> = w
+        .user_tags()
+        .await
+        .into_iter()
+        .filter(|(k, _)| k.contains(":exposed:"))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(exposed.len(), 1, "{exposed:?}");
     w.assert_no_secret().await;
 }

@@ -162,8 +162,23 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .await
     }
 
+    /// What the notification ladder told about a target whose observation failed (nothing,
+    /// when the user's tags cannot be read either).
+    async fn notified(&self, user: &str) -> crate::records::Notified {
+        match self.iam.tags(user).await {
+            Ok(tags) => Records::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))).notified,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading what was told failed");
+                Default::default()
+            }
+        }
+    }
+
     /// Records the exposure of an emergency on the target's IAM user (unless `dry_run`)
-    /// and in `obs`.
+    /// and in `obs`. Without named keys, the current key is recorded unless an emergency is
+    /// still to finish: a recorded exposed key of the target's sets still active, or one
+    /// recorded less than [`EMERGENCY_RERUN`](crate::plan::EMERGENCY_RERUN) ago (a rerun of
+    /// the same emergency never makes a second key).
     async fn expose(
         &self,
         target: &Target,
@@ -178,16 +193,20 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 .any(|x| &x.id == k && x.status == KeyStatus::Active)
         };
         let keys: Vec<AccessKeyId> = if exposed.is_empty() {
-            if obs.records.exposed.is_empty() {
-                let view = crate::plan::resolve(target, obs, now);
+            let view = crate::plan::resolve(target, obs, now);
+            let unfinished = obs.records.exposed.iter().any(|(k, since)| {
+                (active(k) && crate::plan::holds(&view, k))
+                    || now < since.saturating_add(crate::plan::EMERGENCY_RERUN)
+            });
+            if unfinished {
+                Vec::new()
+            } else {
                 view.current_set()
                     .and_then(|c| c.link.key())
                     .filter(|k| active(k))
                     .cloned()
                     .into_iter()
                     .collect()
-            } else {
-                Vec::new()
             }
         } else {
             exposed.iter().filter(|k| active(k)).cloned().collect()
@@ -232,7 +251,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     error: Some(format!("observing: {e}")),
                     next: Some("nothing was changed; fix the cause and run again".into()),
                     changes: Vec::new(),
-                    notified: Default::default(),
+                    // What was told is read on its own, so that an outage of SORACOM is told
+                    // once a day, not on every run.
+                    notified: self.notified(&target.iam_user).await,
                 },
                 Ok(mut obs) => {
                     if command == Command::Emergency {

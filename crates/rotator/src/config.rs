@@ -370,7 +370,7 @@ pub mod settings {
     /// The age no active key may reach.
     pub const MAX_KEY_AGE_DAYS: Setting = s("targets", "max_key_age_days", 90, 1, 3650);
     /// Days kept free before the deadline.
-    pub const DEADLINE_MARGIN_DAYS: Setting = s("targets", "deadline_margin_days", 3, 0, 30);
+    pub const DEADLINE_MARGIN_DAYS: Setting = s("targets", "deadline_margin_days", 3, 1, 30);
     /// Days after cutover before an old key may be deactivated.
     pub const RETIRE_AFTER_DAYS: Setting = s("targets", "retire_after_days", 7, 0, 365);
     /// Days after deactivation before an old key is deleted.
@@ -1050,7 +1050,7 @@ credential_id = "aws-fixed"
         for extra in [
             "",
             "max_key_age_days = 30\nretire_after_days = 3\ndeadline_margin_days = 2\n",
-            "max_key_age_days = 2\nretire_after_days = 0\nsettle_minutes = 60\ndeadline_margin_days = 0\n",
+            "max_key_age_days = 3\nretire_after_days = 0\nsettle_minutes = 60\ndeadline_margin_days = 1\n",
         ] {
             if let Err(e) = parse(&t(extra)) {
                 panic!("refused {extra:?}: {e}");

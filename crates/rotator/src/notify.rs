@@ -69,11 +69,12 @@ pub struct NotifyError {
 }
 
 /// Whether `rung` describes a state that lasts (and so remembers what it told) rather than
-/// a change a single run made.
+/// a change a single run made. The emergency rung remembers for its lasting event (an
+/// exposed key this tool does not switch off); its change is made, and told, once anyway.
 fn remembers(rung: Rung) -> bool {
     matches!(
         rung,
-        Rung::DueSoon | Rung::Blocked | Rung::Failed | Rung::Deadline
+        Rung::DueSoon | Rung::Blocked | Rung::Failed | Rung::Deadline | Rung::Emergency
     )
 }
 
@@ -125,6 +126,21 @@ fn events(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -> Ve
         })
         .min_by_key(|d| d.deadline);
     out.extend(failure(report, t, pressing));
+    for n in &plan.notes {
+        if let crate::plan::Note::ExposedUnmanaged { key } = n {
+            out.push(message(
+                t,
+                Rung::Emergency,
+                Some(Severity::Urgent),
+                key.as_str().to_string(),
+                format!("exposed key {key} is not this tool's to switch off"),
+                format!("Emergency: {}.", n.words()),
+                None,
+                "deactivate the key by hand (IAM console or aws iam update-access-key), then \
+                 find what uses it",
+            ));
+        }
+    }
     for b in &plan.blocked {
         let d = plan.deadlines.iter().find(|d| d.key == b.key);
         out.push(message(
@@ -333,7 +349,7 @@ fn failure(report: &RunReport, t: &TargetReport, pressing: Option<&KeyDeadline>)
     Some(message(
         t,
         Rung::Failed,
-        pressing.map(|d| severity(d.deadline, report.now)),
+        pressing.and_then(|d| d.risk.map(|r| r.severity)),
         format!(
             "{:04}-{:02}-{:02}",
             day.year(),
@@ -966,6 +982,52 @@ mod tests {
             assert!(n.text.contains(needle), "{needle} missing:\n{}", n.text);
         }
         assert!(!n.text.contains(K1), "{}", n.text);
+    }
+
+    #[test]
+    fn a_failure_far_from_the_deadline_carries_no_severity() {
+        let s = NotifySettings::default();
+        let r = run(
+            &current(Duration::days(20)),
+            NOW,
+            Outcome::Failed,
+            &Records::default(),
+        );
+        let got = notices(&r, &s);
+        assert_eq!(rungs(&got), [(Rung::Failed, None)]);
+        assert!(!got[0].subject.starts_with('['), "{}", got[0].subject);
+    }
+
+    #[test]
+    fn an_exposed_key_this_tool_does_not_hold_is_told_once_urgently() {
+        let s = NotifySettings::default();
+        let k3 = "AKIAIOSFODNN7EXAMPL3";
+        let mut obs = current(Duration::days(20));
+        obs.keys.push(key(k3, NOW - Duration::days(3), None));
+        obs.records
+            .exposed
+            .insert(AccessKeyId::new(k3), NOW - Duration::hours(1));
+        let mut told = Records::default();
+        let mut got = Vec::new();
+        for hour in [0, 1, 25] {
+            let r = run(
+                &obs,
+                NOW + Duration::hours(hour),
+                Outcome::NothingDue,
+                &told,
+            );
+            for n in notices(&r, &s) {
+                assert!(n.text.contains("deactivate the key by hand"), "{}", n.text);
+                assert!(
+                    !n.text.contains(k3) && !n.subject.contains(k3),
+                    "{}",
+                    n.text
+                );
+                got.push((hour, n.rung, n.severity));
+            }
+            told = after(&r, &s, &told);
+        }
+        assert_eq!(got, [(0, Rung::Emergency, Some(Severity::Urgent))]);
     }
 
     #[test]

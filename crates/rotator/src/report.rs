@@ -94,8 +94,9 @@ pub enum Change {
 pub struct KeyMetrics {
     /// Age in whole days of the oldest active key (`None`: no active key).
     pub oldest_active_key_age_days: Option<i64>,
-    /// Days until the nearest deadline of an active key, rounded up: a key with 2.5 days
-    /// left shows 3, one past its deadline 0 or less.
+    /// Whole days until the nearest deadline of an active key, rounded down (as
+    /// `daysLeft`): a key with 2.5 days left shows 2, one past its deadline −1 or less, so
+    /// an alarm below the margin fires as soon as fewer days than the margin are left.
     pub days_to_deadline: Option<i64>,
     /// Active keys at risk of reaching their deadline.
     pub keys_at_risk: usize,
@@ -113,7 +114,7 @@ impl KeyMetrics {
             oldest_active_key_age_days: active.iter().map(|d| d.age_days).max(),
             days_to_deadline: active
                 .iter()
-                .map(|d| -crate::plan::floor_days(now - d.deadline))
+                .map(|d| crate::plan::floor_days(d.deadline - now))
                 .min(),
             keys_at_risk: active.iter().filter(|d| d.risk.is_some()).count(),
         }

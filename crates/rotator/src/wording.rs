@@ -286,6 +286,10 @@ impl Words for Note {
                 fmt_time(*cutover),
                 use_after(set_id, *cutover, key_last_used.as_ref(), *set_last_used)
             ),
+            Note::ExposedUnmanaged { key } => format!(
+                "key {key} is recorded exposed but no credential set of this target holds it: \
+                 soracom-key-rotator does not switch it off; deactivate it by hand"
+            ),
             Note::StaleDeactivation { key, set_id } => format!(
                 "key {key} of {set_id} was used after it was recorded inactive; its delete delay \
                  starts over"

@@ -291,9 +291,34 @@ impl Plan {
     }
 }
 
+/// How long after an exposure was recorded `rotate --emergency` without named keys takes
+/// itself for a rerun of the same emergency (and records nothing new).
+pub const EMERGENCY_RERUN: time::Duration = time::Duration::days(1);
+
+/// Whether a set of the target holds `key` (or held it before an in-place rotation).
+pub fn holds(view: &View, key: &AccessKeyId) -> bool {
+    view.sets
+        .iter()
+        .any(|s| s.link.key() == Some(key) || s.previous.as_ref() == Some(key))
+}
+
 /// Plans one target. Pure: same input, same plan.
+///
+/// A recorded exposure is an emergency until it is finished: `reconcile` plans as
+/// `rotate --emergency` while an exposed key of the target's sets is still active.
 pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) -> Plan {
     let view = resolve(target, obs, now);
+    let active = |k: &AccessKeyId| {
+        obs.keys
+            .iter()
+            .any(|x| &x.id == k && x.status == crate::model::KeyStatus::Active)
+    };
+    let exposed_active: Vec<&AccessKeyId> =
+        obs.records.exposed.keys().filter(|k| active(k)).collect();
+    let mode = match mode {
+        Mode::Reconcile if exposed_active.iter().any(|k| holds(&view, k)) => Mode::Emergency,
+        m => m,
+    };
     let (current, due) = rotate::rotation_due(target, obs, &view, now, mode);
     let mut plan = Plan {
         target: target.name.clone(),
@@ -308,6 +333,11 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
         notes: view.notes.clone(),
         deadlines: Vec::new(),
     };
+    // An exposed key no set of the target holds is not this tool's to switch off.
+    for k in exposed_active.iter().filter(|k| !holds(&view, k)) {
+        plan.notes
+            .push(Note::ExposedUnmanaged { key: (*k).clone() });
+    }
     match (mode, view.busy) {
         (_, Some(since)) => {
             plan.refusal = Some(Refusal::Busy {
@@ -316,14 +346,14 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
             });
         }
         (Mode::Rollback, None) => rollback::rollback(target, obs, &view, &mut plan),
-        (Mode::Retire, None) => retire::retire(target, obs, &view, now, mode, &mut plan),
+        (Mode::Retire, None) => retire::retire(target, obs, &view, now, &mut plan),
         (Mode::Rotate | Mode::Reconcile | Mode::Emergency, None) => {
             resolve::clean_up(&view, &mut plan);
             rotate::rotate_and_repoint(target, obs, &view, now, mode, &mut plan);
             match mode {
-                Mode::Reconcile => retire::retire(target, obs, &view, now, mode, &mut plan),
+                Mode::Reconcile => retire::retire(target, obs, &view, now, &mut plan),
                 Mode::Emergency => {
-                    retire::retire(target, obs, &view, now, mode, &mut plan);
+                    retire::retire(target, obs, &view, now, &mut plan);
                     retire::retire_released(obs, &view, &mut plan);
                 }
                 _ => {}

@@ -193,6 +193,13 @@ pub enum Note {
         #[serde(with = "time::serde::rfc3339::option")]
         set_last_used: Option<OffsetDateTime>,
     },
+    /// A key recorded exposed that no set of the target holds: this tool does not switch
+    /// it off; a person must.
+    #[serde(rename_all = "camelCase")]
+    ExposedUnmanaged {
+        /// The key.
+        key: AccessKeyId,
+    },
     /// A deactivation record older than the key's last use: the delay starts over.
     #[serde(rename_all = "camelCase")]
     StaleDeactivation {

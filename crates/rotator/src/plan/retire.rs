@@ -16,7 +16,7 @@ use time::{Duration, OffsetDateTime};
 use crate::config::{Placement, Target};
 use crate::model::{AccessKey, KeyStatus, Mark, Observed};
 use crate::plan::{
-    grace, Blocked, KeyState, Link, Mode, Next, Note, Plan, Repair, Retire, Upcoming, View,
+    grace, Blocked, KeyState, Link, Next, Note, Plan, Repair, Retire, Upcoming, View, EARLY,
 };
 use crate::secret::AccessKeyId;
 
@@ -27,7 +27,6 @@ pub(super) fn retire(
     obs: &Observed,
     view: &View,
     now: OffsetDateTime,
-    mode: Mode,
     plan: &mut Plan,
 ) {
     undo_returned_cutovers(obs, view, plan);
@@ -54,7 +53,7 @@ pub(super) fn retire(
         if in_use.contains(&old.key) || making_room.contains(&old.key) {
             continue;
         }
-        judge(target, obs, now, mode, &old, access, plan);
+        judge(target, obs, now, &old, access, plan);
     }
     forget_stale(obs, view, plan);
 }
@@ -230,7 +229,6 @@ fn judge(
     target: &Target,
     obs: &Observed,
     now: OffsetDateTime,
-    mode: Mode,
     old: &OldKey,
     access: &AccessKey,
     plan: &mut Plan,
@@ -238,8 +236,10 @@ fn judge(
     let k = &old.key;
     let settle = Duration::minutes(target.settle_minutes.into());
     match access.status {
-        KeyStatus::Active if mode == Mode::Emergency && obs.records.exposed.contains_key(k) => {
-            // The key is exposed: it goes now. Use since its cutover is reported, not waited on.
+        KeyStatus::Active if obs.records.exposed.contains_key(k) => {
+            // The key is exposed: it goes now, whichever run sees it first (an emergency cut
+            // short is finished by the next scheduled run). Use since its cutover is
+            // reported, not waited on.
             match old.cutover {
                 Some(cutover) => {
                     let after = cutover.saturating_add(settle);
@@ -306,8 +306,11 @@ fn judge(
                 });
                 return;
             }
+            // A run an hour early (a scheduler's flexible window, a run that started just
+            // before the cutover's time of day) does not put the deactivation off by a day;
+            // the settle window is never cut short.
             let due = cutover.saturating_add(grace);
-            if now >= due {
+            if now.saturating_add(EARLY) >= due && now >= after {
                 plan.retire.push(Retire::Deactivate {
                     key: k.clone(),
                     set_id: old.label.clone(),

@@ -1327,8 +1327,82 @@ fn an_emergency_rotates_and_deactivates_the_old_key_once_the_cutover_is_done() {
     );
     let d = only_deadline(&p, K1);
     assert_eq!((d.deactivation_due, d.risk), (Some(NOW), None));
-    // Reconcile ignores the exposure: nothing is due.
-    assert!(plan(&target(), &obs, NOW, Mode::Reconcile).is_empty());
+    // A recorded exposure is an emergency until it is finished: reconcile plans the same.
+    assert_eq!(
+        summary(&plan(&target(), &obs, NOW, Mode::Reconcile)),
+        summary(&p)
+    );
+    // A plain rotate is still a plain rotate: the old key waits for its grace period.
+    assert!(!summary(&plan(&target(), &obs, NOW, Mode::Rotate))
+        .iter()
+        .any(|s| s.starts_with("deactivate")));
+}
+
+#[test]
+fn an_exposed_key_no_set_holds_is_reported_never_touched() {
+    let mut obs = current_only(Duration::days(10));
+    let k3 = "AKIAAAAAAAAAAAAAAAA3";
+    obs.keys
+        .push(key(k3, 5, KeyStatus::Active, Some(("s3", 1))));
+    exposed(&mut obs, k3);
+    for mode in [Mode::Emergency, Mode::Reconcile, Mode::Retire] {
+        let p = plan(&target(), &obs, NOW, mode);
+        assert!(p.is_empty(), "{mode:?}: {:?}", summary(&p));
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| matches!(n, Note::ExposedUnmanaged { key } if key.as_str() == k3)),
+            "{mode:?}: {:?}",
+            p.notes
+        );
+    }
+    // Once it is off, there is nothing to say.
+    obs.keys[1].status = KeyStatus::Inactive;
+    let p = plan(&target(), &obs, NOW, Mode::Emergency);
+    assert!(!p
+        .notes
+        .iter()
+        .any(|n| matches!(n, Note::ExposedUnmanaged { .. })));
+}
+
+#[test]
+fn a_deactivation_due_within_the_hour_is_done_but_never_inside_the_settle_window() {
+    let c = RetireCase {
+        name: "",
+        cutover_days: 7,
+        k1: k1(KeyStatus::Active, None),
+        old_desc: Some(K1),
+        old_last_used_days: None,
+        deactivated_days: None,
+        adopt_keys: false,
+        mode: Mode::Reconcile,
+        actions: &[],
+        blocked: false,
+        upcoming: 0,
+    };
+    let (t, mut obs) = retire_world(&c);
+    let released = |obs: &mut Observed, at: OffsetDateTime| {
+        obs.records.released.insert(AccessKeyId::new(K1), at);
+        obs.sets[1].created = Some(at);
+    };
+    // Due in 30 minutes: a daily run that fires a little early deactivates today.
+    released(&mut obs, NOW - Duration::days(7) + Duration::minutes(30));
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert_eq!(summary(&p), ["deactivate AAA1 p-260801"]);
+    // Due in two hours: tomorrow.
+    released(&mut obs, NOW - Duration::days(7) + Duration::hours(2));
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+    // No grace beyond the settle window (an hour): 30 minutes after the cutover the key
+    // stays on, though the deactivation is "due within the hour".
+    let mut t0 = t.clone();
+    t0.retire_after_days = 0;
+    released(&mut obs, NOW - Duration::minutes(30));
+    let p = plan(&t0, &obs, NOW, Mode::Reconcile);
+    assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+    released(&mut obs, NOW - Duration::minutes(61));
+    let p = plan(&t0, &obs, NOW, Mode::Reconcile);
+    assert_eq!(summary(&p), ["deactivate AAA1 p-260801"]);
 }
 
 #[test]
@@ -1365,6 +1439,14 @@ fn an_emergency_for_an_older_key_deactivates_it_at_once_even_if_used() {
         ["deactivate AAA1 p-260801"],
         "no new key: the old one goes"
     );
+    // Any run that retires finishes an emergency cut short before the deactivation.
+    for mode in [Mode::Reconcile, Mode::Retire] {
+        assert_eq!(
+            summary(&plan(&t, &obs, NOW, mode)),
+            ["deactivate AAA1 p-260801"],
+            "{mode:?}"
+        );
+    }
     assert!(p.blocked.is_empty());
     assert!(
         p.notes
