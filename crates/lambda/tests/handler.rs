@@ -25,8 +25,9 @@ async fn scheduled_reconcile_rotates_when_due_and_is_a_no_op_otherwise() {
     assert_eq!(w.key_count().await, 1);
     assert!(!w.emu.call_counts().contains_key("createCredential"));
 
-    // Time moves by the clock the function is given: an event cannot set it.
-    w.travel(91);
+    // Time moves by the clock the function is given: an event cannot set it. Day 81: the
+    // rotation is due (it starts at 80 days) and the old key can still go off in time.
+    w.travel(81);
     let out = invoke(&w, json!({"command": "reconcile", "target": "funnel"}))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -86,12 +87,23 @@ async fn a_failure_is_a_retryable_error_and_notifies_sns_and_the_webhook_without
     // Rolled back: only the first key is left.
     assert_eq!(w.key_count().await, 1);
 
+    // The failure, and the deadline it puts at risk: the key is past the age no active
+    // key may reach, so both carry that severity.
     let messages = w.sns_messages().await;
-    assert_eq!(messages.len(), 1, "{messages:?}");
-    let (subject, text) = &messages[0];
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let (subject, text) = messages
+        .iter()
+        .find(|(s, _)| s.contains("FAILED"))
+        .unwrap_or_else(|| panic!("no failure message: {messages:?}"));
     assert!(
-        subject.contains("funnel") && subject.contains("FAILED"),
+        subject.starts_with("[MISSED]") && subject.contains("funnel"),
         "{subject}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|(_, t)| t.contains("Notice: deadline/missed")),
+        "{messages:?}"
     );
     assert!(
         text.contains(&w.user) && text.contains("What to do:"),
@@ -134,8 +146,8 @@ async fn a_notification_failure_does_not_change_the_outcome() {
         clock: &clock,
         metrics: &|_: &str| {},
     };
-    // Plan at a time when rotation is due: the past-due notice goes to both channels, SNS
-    // refuses it, and the outcome is still the plan's.
+    // Plan at a time when the key is past its deadline: the deadline notice goes to both
+    // channels, SNS refuses it, and the outcome is still the plan's.
     let out = handle(json!({"command": "plan", "now": days_from_now(91)}), &ports)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -160,7 +172,13 @@ async fn a_notification_failure_does_not_change_the_outcome() {
     let hooks = w.webhook.texts();
     assert_eq!(hooks.len(), 1, "one notice: {hooks:?}");
     let hook = &hooks[0];
-    for needle in ["funnel", &w.user, "rotation is PAST DUE", "What to do:"] {
+    for needle in [
+        "funnel",
+        &w.user,
+        "deadline MISSED",
+        "What to do:",
+        "Notice: deadline/missed",
+    ] {
         assert!(hook.contains(needle), "{needle} missing from: {hook}");
     }
     assert!(
@@ -414,5 +432,42 @@ async fn an_emergency_request_rotates_the_current_key_and_only_with_rotate() {
         .map(|(k, _)| k)
         .collect();
     assert_eq!(exposed.len(), 1, "{exposed:?}");
+    w.assert_no_secret().await;
+}
+
+/// SORACOM is down: every run fails before it can plan, and the scheduler (or a person)
+/// runs again and again. What was told is still read from the IAM user, so the failure is
+/// told once that day, not on every run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_told_once_a_day_not_on_every_run() {
+    let w = World::new().await;
+    w.seed().await;
+    w.emu.add_fault(Fault {
+        operation: "listGroups".into(),
+        nth: 1,
+        times: 0,
+        kind: FaultKind::Status {
+            status: 500,
+            body: FaultBody::Json,
+        },
+    });
+    for run in 0..3 {
+        let err = invoke(&w, json!({"command": "reconcile"}))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("run {run}: the run should fail"));
+        assert_eq!(err.error_type(), "Retryable", "{err}");
+        w.wrote(&err.to_string());
+    }
+    assert_eq!(w.sns_messages().await.len(), 1, "told once");
+    assert_eq!(w.webhook.texts().len(), 1, "told once");
+    // The next day it is told again.
+    w.travel(1);
+    let err = invoke(&w, json!({"command": "reconcile"}))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("the run should fail"));
+    w.wrote(&err.to_string());
+    assert_eq!(w.webhook.texts().len(), 2);
     w.assert_no_secret().await;
 }

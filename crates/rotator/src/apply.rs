@@ -237,7 +237,19 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         // The run's clock: `now` when it started, moving with the wall clock from there, so
         // that what it records is never dated before it happened.
         let started = Instant::now();
-        let observed = self.observe(targets).await?;
+        // SORACOM's side is shared: when it fails, every target failed, and each is reported
+        // (and told, once a day) like any other failure.
+        let observed: Vec<std::result::Result<Observed, String>> = match self.observe(targets).await
+        {
+            Ok(each) => each
+                .into_iter()
+                .map(|o| o.map_err(|e| e.to_string()))
+                .collect(),
+            Err(e) => {
+                let e = e.to_string();
+                targets.iter().map(|_| Err(e.clone())).collect()
+            }
+        };
         let mut reports = Vec::with_capacity(targets.len());
         for (target, obs) in targets.iter().zip(observed) {
             let report = match obs {
