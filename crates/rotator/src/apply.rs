@@ -114,6 +114,27 @@ pub struct Engine<'a, I, S> {
     pub progress: &'a dyn Progress,
 }
 
+/// The report of a target that failed before it could be planned: nothing was changed.
+fn unplanned(
+    target: &Target,
+    error: String,
+    next: &str,
+    notified: crate::records::Notified,
+) -> TargetReport {
+    TargetReport {
+        target: target.name.clone(),
+        iam_user: target.iam_user.clone(),
+        outcome: Outcome::Failed,
+        plan: None,
+        steps: Vec::new(),
+        references: Moves::default(),
+        error: Some(error),
+        next: Some(next.into()),
+        changes: Vec::new(),
+        notified,
+    }
+}
+
 impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// The status of `targets` at `now`; changes nothing.
     pub async fn status(&self, targets: &[&Target], now: OffsetDateTime) -> Result<StatusReport> {
@@ -253,37 +274,23 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let mut reports = Vec::with_capacity(targets.len());
         for (target, obs) in targets.iter().zip(observed) {
             let report = match obs {
-                Err(e) => TargetReport {
-                    target: target.name.clone(),
-                    iam_user: target.iam_user.clone(),
-                    outcome: Outcome::Failed,
-                    plan: None,
-                    steps: Vec::new(),
-                    references: Moves::default(),
-                    error: Some(format!("observing: {e}")),
-                    next: Some("nothing was changed; fix the cause and run again".into()),
-                    changes: Vec::new(),
-                    // What was told is read on its own, so that an outage of SORACOM is told
-                    // once a day, not on every run.
-                    notified: self.notified(&target.iam_user).await,
-                },
+                // What was told is read on its own, so that an outage of SORACOM is told once
+                // a day, not on every run.
+                Err(e) => unplanned(
+                    target,
+                    format!("observing: {e}"),
+                    "nothing was changed; fix the cause and run again",
+                    self.notified(&target.iam_user).await,
+                ),
                 Ok(mut obs) => {
                     if command == Command::Emergency {
                         if let Err(e) = self.expose(target, &mut obs, exposed, now, dry_run).await {
-                            reports.push(TargetReport {
-                                target: target.name.clone(),
-                                iam_user: target.iam_user.clone(),
-                                outcome: Outcome::Failed,
-                                plan: None,
-                                steps: Vec::new(),
-                                references: Moves::default(),
-                                error: Some(format!("recording the exposed key: {e}")),
-                                next: Some(
-                                    "nothing was changed; run the emergency rotation again".into(),
-                                ),
-                                changes: Vec::new(),
-                                notified: obs.records.notified.clone(),
-                            });
+                            reports.push(unplanned(
+                                target,
+                                format!("recording the exposed key: {e}"),
+                                "nothing was changed; run the emergency rotation again",
+                                obs.records.notified.clone(),
+                            ));
                             continue;
                         }
                     }
