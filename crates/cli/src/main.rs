@@ -79,6 +79,15 @@ enum Cmd {
         /// Show the plan; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The key is exposed: once every reference is on the new key, deactivate the old
+        /// one at once (use after the cutover is reported, not waited on). Run it again to
+        /// finish an emergency that failed part-way.
+        #[arg(long)]
+        emergency: bool,
+        /// With --emergency: the exposed access key id (default: the current key, unless an
+        /// emergency is already recorded for the target). Repeat for several.
+        #[arg(long = "key", value_name = "ACCESS_KEY_ID", requires = "emergency")]
+        keys: Vec<String>,
     },
     /// Only the retire steps that are due (deactivate, then delete old keys and sets).
     Retire {
@@ -217,12 +226,33 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Status { target } => (Request::Status, target),
         Cmd::Plan { target } => (run(Command::Plan, true), target),
         Cmd::Reconcile { target, dry_run } => (run(Command::Reconcile, *dry_run), target),
-        Cmd::Rotate { target, dry_run } => (run(Command::Rotate, *dry_run), target),
+        Cmd::Rotate {
+            target,
+            dry_run,
+            emergency: true,
+            keys,
+        } => {
+            let keys = keys
+                .iter()
+                .map(|k| parse_key_id(k))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(usage)?;
+            (
+                Request::Emergency {
+                    keys,
+                    dry_run: *dry_run,
+                },
+                target,
+            )
+        }
+        Cmd::Rotate {
+            target, dry_run, ..
+        } => (run(Command::Rotate, *dry_run), target),
         Cmd::Retire { target, dry_run } => (run(Command::Retire, *dry_run), target),
         Cmd::Rollback { target, dry_run } => (run(Command::Rollback, *dry_run), target),
     };
-    let writes =
-        matches!(request, Request::Run { command, dry_run: false } if command != Command::Plan);
+    let writes = matches!(request, Request::Run { command, dry_run: false } if command != Command::Plan)
+        || matches!(request, Request::Emergency { dry_run: false, .. });
     if cli.now.is_some() && writes {
         // Tests and sandbox what-ifs need it; in production it would skip delays.
         eprintln!(
@@ -259,6 +289,10 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         .await
         .map_err(|e| match e {
             InvokeError::NoSuchTarget(m) => usage(anyhow::anyhow!(m)),
+            e @ InvokeError::NotOurs(_) => Failure {
+                code: 3,
+                error: e.into(),
+            },
             InvokeError::Failed(e) => Failure {
                 code: 1,
                 error: anyhow::Error::from(e)
@@ -270,6 +304,13 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         Outcome::Status(s) => print_report(cli.output, s, StatusReport::render_text)?,
     }
     Ok(outcome.exit_code())
+}
+
+/// An access key id as `--key` takes it.
+fn parse_key_id(s: &str) -> anyhow::Result<rotator::secret::AccessKeyId> {
+    rotator::secret::AccessKeyId::parse(s).ok_or_else(|| {
+        anyhow::anyhow!("--key: not an access key id (16 to 128 upper-case letters and digits)")
+    })
 }
 
 /// A command run, writing unless `dry_run`.

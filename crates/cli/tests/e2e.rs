@@ -813,3 +813,64 @@ async fn a_closed_pipe_ends_the_report_quietly() {
     );
     w.finish().await;
 }
+
+/// An access key found exposed: `rotate --emergency` rotates at once whatever the key's
+/// age, records the exposure on the IAM user before anything else, and deactivates the
+/// exposed key as soon as the references left it. A rerun finishes the same emergency and
+/// never makes a second key; a key the target does not hold is refused (exit 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emergency_rotates_at_once_and_takes_the_exposed_key_off() {
+    let w = World::authenticated().await;
+    let old_key = w.seed().await;
+    let old_set = format!("{PREFIX}-220810");
+    let exposed_tag = format!("soracom-key-rotator:exposed:{old_key}");
+
+    // A dry run plans the emergency and writes nothing, not even the record.
+    let writes = (w.soracom_writes(), w.iam_writes());
+    let run = w.expect(&["rotate", "--emergency", "--dry-run"], 0).await;
+    assert!(run.stdout.contains("deactivate"), "{}", run.stdout);
+    assert_eq!((w.soracom_writes(), w.iam_writes()), writes);
+    assert!(w.user_tags().await.is_empty());
+
+    // The key is a day old: nothing is due, and the emergency rotates anyway.
+    let run = w.expect(&["-vvv", "rotate", "--emergency"], 0).await;
+    assert!(
+        !run.stdout.contains(&old_key),
+        "key ids are masked:\n{}",
+        run.stdout
+    );
+    let new_set = w.current_id();
+    w.assert_converged(&new_set).await;
+    let keys = w.keys().await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(
+        keys.iter()
+            .any(|k| k.id == old_key && k.status == "Inactive"),
+        "the exposed key is off at once: {keys:?}"
+    );
+    assert_eq!(w.key_of_set(&old_set).as_deref(), Some(old_key.as_str()));
+    let tags = w.user_tags().await;
+    assert!(tags.iter().any(|(k, _)| *k == exposed_tag), "{tags:?}");
+
+    // The same command again: the exposure is handled, nothing more is made.
+    let writes = (w.soracom_writes(), w.iam_writes());
+    let again = w
+        .expect(&["--output", "json", "rotate", "--emergency"], 0)
+        .await;
+    assert_eq!(
+        (w.soracom_writes(), w.iam_writes()),
+        writes,
+        "{}",
+        again.stdout
+    );
+    assert_eq!(w.keys().await.len(), 2);
+
+    // A key no target holds: refused, nothing changed.
+    let stranger = "AKIAZZZZZZZZZZZZZZZZ";
+    let run = w
+        .expect(&["rotate", "--emergency", "--key", stranger], 3)
+        .await;
+    assert!(!run.stderr.contains(stranger), "masked: {}", run.stderr);
+    assert_eq!((w.soracom_writes(), w.iam_writes()), writes);
+    w.finish().await;
+}

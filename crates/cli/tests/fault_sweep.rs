@@ -1,10 +1,10 @@
 //! The fault sweep: every remote call the tool makes — in a rotation, on each of a
 //! rotation's failure paths (registration rejected, first move rejected, verification
 //! failing), in an in-place rotation and its failure path, in a retirement (deactivation,
-//! then deletion), in a rollback and in `rotate-soracom-key` — each operation × each
-//! occurrence, fails in each of five ways: transport error, HTTP 500, 429 (or IAM
-//! throttling) without recovery, a timeout, and the process killed right after the call
-//! succeeded. Then the same work is run again without the fault.
+//! then deletion), in a rollback, in `rotate-soracom-key` and in an emergency rotation —
+//! each operation × each occurrence, fails in each of five ways: transport error, HTTP
+//! 500, 429 (or IAM throttling) without recovery, a timeout, and the process killed right
+//! after the call succeeded. Then the same work is run again without the fault.
 //!
 //! The points are not listed by hand: a run of each scenario with only its own base faults
 //! (none for the plain ones) is recorded — the emulator's requests by operationId, the AWS
@@ -78,10 +78,13 @@ enum Scenario {
     InPlaceRejected,
     /// `rotate-soracom-key` with the key in a soracom-cli profile.
     SoracomKey,
+    /// `rotate --emergency`: record the current key exposed, rotate, and deactivate it as
+    /// soon as the references left it.
+    Emergency,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 10] = [
+    const ALL: [Scenario; 11] = [
         Scenario::Rotate,
         Scenario::RegisterRejected,
         Scenario::FirstMoveRejected,
@@ -92,6 +95,7 @@ impl Scenario {
         Scenario::InPlace,
         Scenario::InPlaceRejected,
         Scenario::SoracomKey,
+        Scenario::Emergency,
     ];
 
     fn name(self) -> &'static str {
@@ -106,6 +110,7 @@ impl Scenario {
             Scenario::InPlace => "in-place rotation",
             Scenario::InPlaceRejected => "in-place rotation, update rejected",
             Scenario::SoracomKey => "rotate-soracom-key",
+            Scenario::Emergency => "emergency rotation",
         }
     }
 
@@ -134,6 +139,7 @@ impl Scenario {
             Scenario::Deactivate | Scenario::Delete => "retire",
             Scenario::Rollback => "rollback",
             Scenario::SoracomKey => "rotate-soracom-key",
+            Scenario::Emergency => return vec!["rotate", "--emergency", "-vvv"],
             _ => "rotate",
         };
         vec![cmd, "-vvv"]
@@ -151,10 +157,13 @@ impl Scenario {
     }
 
     /// The rerun without any fault (JSON output, through the secret check too).
+    /// An emergency is finished by the same command (the exposure is recorded on the IAM
+    /// user, so it never makes a second key).
     fn rerun(self) -> Vec<&'static str> {
         let cmd = match self {
             Scenario::Rollback => "rollback",
             Scenario::SoracomKey => "rotate-soracom-key",
+            Scenario::Emergency => return vec!["rotate", "--emergency", "--output", "json"],
             _ => "reconcile",
         };
         vec![cmd, "--output", "json"]
@@ -170,6 +179,7 @@ impl Scenario {
                 | Scenario::VerifyFails
                 | Scenario::InPlace
                 | Scenario::InPlaceRejected
+                | Scenario::Emergency
         )
     }
 
@@ -306,7 +316,16 @@ impl Scenario {
                     .filter(|id| crate::common::is_managed(id) && *id != old_set())
                     .max()
                     .expect("a set of the rotation");
-                w.assert_converged(&newest).await
+                w.assert_converged(&newest).await;
+                if self == Scenario::Emergency {
+                    let old = w.key_of_set(&old_set()).expect("the old set is kept");
+                    let keys = w.keys().await;
+                    assert!(
+                        keys.iter().any(|k| k.id == old && k.status == "Inactive"),
+                        "the exposed key is off at once: {keys:?}"
+                    );
+                    assert_eq!(keys.len(), 2, "one new key, never a second: {keys:?}");
+                }
             }
         }
     }

@@ -382,6 +382,38 @@ async fn status_reports_keys_sets_dates_and_compliance() {
         .filter_map(|f| f["code"].as_str())
         .collect();
     assert_eq!(codes, vec!["IAM.3", "ROLE_CREDENTIALS"]);
+    // Rotated late (day 91), the old key is past the age no active key may reach: the one
+    // key at risk, with the days since its deadline; the new key has its whole schedule.
+    let deadlines = t["deadlines"].as_array().expect("deadlines");
+    let at_risk: Vec<&Value> = deadlines.iter().filter(|d| !d["risk"].is_null()).collect();
+    assert_eq!(at_risk.len(), 1, "{deadlines:?}");
+    assert_eq!(at_risk[0]["key"], json!(mask(&k1)));
+    assert_eq!(
+        at_risk[0]["risk"]["severity"],
+        json!("missed"),
+        "{deadlines:?}"
+    );
+    assert!(
+        at_risk[0]["daysLeft"].as_i64().is_some_and(|d| d < 0),
+        "{deadlines:?}"
+    );
+    let fresh = deadlines
+        .iter()
+        .find(|d| d["key"] == json!(mask(&k2)))
+        .expect("the new key's deadline");
+    assert_eq!(fresh["role"], json!("current"), "{fresh}");
+    assert!(
+        fresh["rotationStarts"].is_string() && fresh["slackDays"].is_i64(),
+        "{fresh}"
+    );
+    assert_eq!(t["metrics"]["keysAtRisk"], json!(1), "{}", t["metrics"]);
+    assert!(
+        t["metrics"]["daysToDeadline"]
+            .as_i64()
+            .is_some_and(|d| d <= 0),
+        "{}",
+        t["metrics"]
+    );
     assert!(t["compliance"][0]["message"]
         .as_str()
         .unwrap_or("")
@@ -397,6 +429,7 @@ async fn status_reports_keys_sets_dates_and_compliance() {
         "ROLE_CREDENTIALS",
         "[current]",
         "referenced by group test-1",
+        "AT RISK",
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }

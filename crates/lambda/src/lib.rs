@@ -7,11 +7,16 @@
 //! `lambda_runtime`. SORACOM is logged in to per invocation: a scheduled run is rare and
 //! an API token has a lifetime.
 //!
-//! Event: `{"command": "reconcile"|"plan"|"rotate-soracom-key", "target"?: NAME,
-//! "force"?: bool, "now"?: RFC3339}`. `force` turns `reconcile` into `rotate`; `now`
+//! Event: `{"command": "reconcile"|"rotate"|"plan"|"status"|"rotate-soracom-key",
+//! "target"?: NAME, "force"?: bool, "emergency"?: bool, "now"?: RFC3339}`. `force` turns
+//! `reconcile` into `rotate`; `emergency` (with `rotate`) deactivates the old key as soon as
+//! the cutover is done. An AWS Health event of an exposed access key
+//! (`AWS_RISK_CREDENTIALS_EXPOSED`, as EventBridge delivers it) is an emergency rotation of
+//! the targets whose IAM user holds that key. `now`
 //! plans (or reports status) as if it were that time, and is refused for every command that
 //! writes: whoever may invoke the function must not be able to skip a delay. The result is
-//! the run's report (JSON). A run whose
+//! the run's report (JSON); each target's figures also go out as a CloudWatch
+//! embedded-metric-format line ([`metric_lines`]). A run whose
 //! outcome is *failed* or *refused* is returned as a Lambda error after notifying, so that
 //! the function's error alarm fires: [`HandlerError::error_type`] says whether a retry can
 //! help (`Retryable`) or a human must act (`NonRetryable`).
@@ -27,6 +32,8 @@ use time::OffsetDateTime;
 use rotator::apply::{Command, NoProgress};
 use rotator::iam::IamApi;
 use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request as Run};
+use rotator::report::RunReport;
+use rotator::secret::AccessKeyId;
 use rotator::selfkey::{rotate_soracom_key, KeyStore};
 use rotator::soracom::Endpoint;
 use rotator::Config;
@@ -39,6 +46,8 @@ pub mod aws;
 pub enum LambdaCommand {
     /// Do what is due (the scheduled command); with `force`, rotate now.
     Reconcile,
+    /// Rotate now; with `emergency`, deactivate the old key once the cutover is done.
+    Rotate,
     /// Show what reconcile would do; change nothing.
     Plan,
     /// Keys, sets, references, due dates and compliance (the CLI's `status`).
@@ -58,6 +67,13 @@ pub struct Request {
     /// With `reconcile`: rotate even if not due.
     #[serde(default)]
     pub force: bool,
+    /// With `rotate`: the key is exposed; deactivate it as soon as the cutover is done.
+    #[serde(default)]
+    pub emergency: bool,
+    /// With `emergency`: the exposed access key ids (the current key of each target when
+    /// empty), as `rotate --emergency --key`.
+    #[serde(default)]
+    pub keys: Vec<String>,
     /// Plan as if it were this time (RFC 3339): `plan` and `status` only.
     pub now: Option<String>,
 }
@@ -159,6 +175,103 @@ pub struct Ports<'a, I, K, C> {
     pub allow_any_endpoint: bool,
     /// The time (the system clock in production; tests move it).
     pub clock: &'a (dyn Fn() -> OffsetDateTime + Send + Sync),
+    /// Where the embedded-metric-format lines go (stdout, which CloudWatch Logs reads).
+    pub metrics: &'a (dyn Fn(&str) + Send + Sync),
+}
+
+/// The AWS Health event type of an access key found exposed in public.
+pub const EXPOSED: &str = "AWS_RISK_CREDENTIALS_EXPOSED";
+
+/// The access keys an AWS Health event names as exposed, if the event is one (`None`: it is
+/// not an AWS Health event, so it is a request).
+fn exposed_keys(event: &Value) -> Option<Result<Vec<AccessKeyId>, HandlerError>> {
+    if event.get("source").and_then(Value::as_str) != Some("aws.health") {
+        return None;
+    }
+    let detail = event.get("detail");
+    let code = detail
+        .and_then(|d| d.get("eventTypeCode"))
+        .and_then(Value::as_str);
+    if code != Some(EXPOSED) {
+        return Some(Err(HandlerError::BadRequest(format!(
+            "an AWS Health event other than {EXPOSED}: nothing to do"
+        ))));
+    }
+    let keys: Vec<AccessKeyId> = detail
+        .and_then(|d| d.get("affectedEntities"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("entityValue").and_then(Value::as_str))
+        .filter_map(AccessKeyId::parse)
+        .collect();
+    Some(if keys.is_empty() {
+        Err(HandlerError::BadRequest(format!(
+            "the {EXPOSED} event names no access key id"
+        )))
+    } else {
+        Ok(keys)
+    })
+}
+
+/// The CloudWatch namespace of the function's metrics.
+pub const NAMESPACE: &str = "SoracomKeyRotator";
+
+/// One embedded-metric-format line per target of `report`: the age of its oldest active
+/// key, the days to its nearest deadline (rounded up), its keys at risk, the references the
+/// run moved, and whether it failed or was refused; by target, and for the whole service
+/// (the template's alarms read the target's).
+pub fn metric_lines(report: &RunReport, config: &Config) -> Vec<String> {
+    let at = report.now.unix_timestamp() * 1000;
+    report
+        .targets
+        .iter()
+        .map(|t| {
+            let max = config
+                .targets
+                .iter()
+                .find(|c| c.name == t.target)
+                .map_or(0, |c| c.max_key_age_days);
+            let m = t.metrics(report.now, max);
+            let mut names = vec![
+                ("ReferencesMoved", "Count"),
+                ("RunFailed", "Count"),
+                ("RunRefused", "Count"),
+                ("KeysAtRisk", "Count"),
+            ];
+            let mut line = serde_json::json!({
+                "Service": "soracom-key-rotator",
+                "Target": t.target,
+                "Command": report.command,
+                "Outcome": t.outcome,
+                "ReferencesMoved": t.references.moved,
+                "RunFailed": u8::from(t.outcome == rotator::report::Outcome::Failed),
+                "RunRefused": u8::from(t.outcome == rotator::report::Outcome::Refused),
+                "KeysAtRisk": m.keys_at_risk,
+            });
+            if let Some(age) = m.oldest_active_key_age_days {
+                line["OldestActiveKeyAgeDays"] = age.into();
+                names.push(("OldestActiveKeyAgeDays", "None"));
+            }
+            if let Some(days) = m.days_to_deadline {
+                line["DaysToDeadline"] = days.into();
+                names.push(("DaysToDeadline", "None"));
+            }
+            let metrics: Vec<Value> = names
+                .iter()
+                .map(|(n, u)| serde_json::json!({"Name": n, "Unit": u}))
+                .collect();
+            line["_aws"] = serde_json::json!({
+                "Timestamp": at,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["Target"], ["Service"]],
+                    "Metrics": metrics,
+                }],
+            });
+            line.to_string()
+        })
+        .collect()
 }
 
 /// Handles one invocation: parse the event, load the configuration, log in to SORACOM,
@@ -167,11 +280,45 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
     event: Value,
     ports: &Ports<'_, I, K, C>,
 ) -> Result<Value, HandlerError> {
-    let req: Request =
-        serde_json::from_value(event).map_err(|e| HandlerError::BadRequest(e.to_string()))?;
+    let exposed = match exposed_keys(&event) {
+        Some(keys) => Some(keys?),
+        None => None,
+    };
+    let req: Request = match exposed {
+        Some(_) => Request {
+            command: LambdaCommand::Rotate,
+            target: None,
+            force: false,
+            emergency: true,
+            keys: Vec::new(),
+            now: None,
+        },
+        None => {
+            serde_json::from_value(event).map_err(|e| HandlerError::BadRequest(e.to_string()))?
+        }
+    };
+    if req.emergency && req.command != LambdaCommand::Rotate {
+        return Err(HandlerError::BadRequest(
+            "emergency is accepted only with the rotate command".into(),
+        ));
+    }
+    if !req.keys.is_empty() && !req.emergency {
+        return Err(HandlerError::BadRequest(
+            "keys are accepted only with emergency".into(),
+        ));
+    }
+    let named = req
+        .keys
+        .iter()
+        .map(|k| {
+            AccessKeyId::parse(k).ok_or_else(|| {
+                HandlerError::BadRequest("keys: an entry is not an access key id".into())
+            })
+        })
+        .collect::<Result<Vec<AccessKeyId>, HandlerError>>()?;
     let writes = matches!(
         req.command,
-        LambdaCommand::Reconcile | LambdaCommand::RotateSoracomKey
+        LambdaCommand::Reconcile | LambdaCommand::Rotate | LambdaCommand::RotateSoracomKey
     );
     let now = match &req.now {
         Some(_) if writes => {
@@ -194,12 +341,21 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
         ports.allow_any_endpoint,
     )?;
 
-    let request = match (req.command, req.force) {
-        (LambdaCommand::Reconcile, false) => run(Command::Reconcile),
-        (LambdaCommand::Reconcile, true) => run(Command::Rotate),
-        (LambdaCommand::Plan, _) => run(Command::Plan),
-        (LambdaCommand::Status, _) => Run::Status,
-        (LambdaCommand::RotateSoracomKey, _) => {
+    let request = match (req.command, exposed) {
+        (_, Some(keys)) => Run::Emergency {
+            keys,
+            dry_run: false,
+        },
+        (LambdaCommand::Reconcile, None) if req.force => run(Command::Rotate),
+        (LambdaCommand::Reconcile, None) => run(Command::Reconcile),
+        (LambdaCommand::Rotate, None) if req.emergency => Run::Emergency {
+            keys: named,
+            dry_run: false,
+        },
+        (LambdaCommand::Rotate, None) => run(Command::Rotate),
+        (LambdaCommand::Plan, None) => run(Command::Plan),
+        (LambdaCommand::Status, None) => Run::Status,
+        (LambdaCommand::RotateSoracomKey, None) => {
             let done = rotate_soracom_key(&endpoint, &config.soracom, ports.key_store).await?;
             tracing::info!(result = %serde_json::to_string(&done).unwrap_or_default(), "rotate-soracom-key");
             return serde_json::to_value(&done).map_err(|e| HandlerError::Config(e.to_string()));
@@ -218,6 +374,10 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
         .map_err(|e| match e {
             InvokeError::NoSuchTarget(m) => HandlerError::BadRequest(m),
             InvokeError::Failed(e) => HandlerError::Rotator(e),
+            e @ InvokeError::NotOurs(_) => HandlerError::Outcome {
+                summary: e.to_string(),
+                retryable: false,
+            },
         })?;
     let report = match outcome {
         Outcome::Status(status) => {
@@ -225,6 +385,9 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
         }
         Outcome::Run(report) => report,
     };
+    for line in metric_lines(&report, &config) {
+        (ports.metrics)(&line);
+    }
     let json = serde_json::to_value(&report).map_err(|e| HandlerError::Config(e.to_string()))?;
     tracing::info!(report = %json, exit_code = report.exit_code(), "run finished");
     match report.exit_code() {

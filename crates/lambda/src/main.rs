@@ -31,6 +31,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         soracom_endpoint: var("SORACOM_ENDPOINT"),
         allow_any_endpoint: var("ROTATOR_TEST_ALLOW_ANY_SORACOM_ENDPOINT").as_deref() == Some("1"),
         clock: &time::OffsetDateTime::now_utc,
+        // Embedded-metric-format lines must be log lines of their own, as written.
+        metrics: &|line: &str| println!("{line}"),
     };
     let ports = &ports;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -10,20 +10,7 @@ use serde_json::{json, Value};
 use soracom_emulator::{Fault, FaultBody, FaultKind};
 
 async fn invoke(w: &World, event: Value) -> Result<Value, HandlerError> {
-    let iam = AwsIam::new(w.sdk.clone());
-    let store = SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
-    let config = RuntimeConfig::from_vars(&w.sdk, Some(w.parameter.clone()), None);
-    let clock = w.clock();
-    let ports = Ports {
-        iam: &iam,
-        key_store: &store,
-        config: &config,
-        sdk: &w.sdk,
-        soracom_endpoint: Some(w.emu.endpoint()),
-        allow_any_endpoint: true,
-        clock: &clock,
-    };
-    handle(event, &ports).await
+    crate::common::invoke_with(w, event, &|_: &str| {}).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,8 +25,9 @@ async fn scheduled_reconcile_rotates_when_due_and_is_a_no_op_otherwise() {
     assert_eq!(w.key_count().await, 1);
     assert!(!w.emu.call_counts().contains_key("createCredential"));
 
-    // Time moves by the clock the function is given: an event cannot set it.
-    w.travel(91);
+    // Time moves by the clock the function is given: an event cannot set it. Day 81: the
+    // rotation is due (it starts at 80 days) and the old key can still go off in time.
+    w.travel(81);
     let out = invoke(&w, json!({"command": "reconcile", "target": "funnel"}))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -99,12 +87,23 @@ async fn a_failure_is_a_retryable_error_and_notifies_sns_and_the_webhook_without
     // Rolled back: only the first key is left.
     assert_eq!(w.key_count().await, 1);
 
+    // The failure, and the deadline it puts at risk: the key is past the age no active
+    // key may reach, so both carry that severity.
     let messages = w.sns_messages().await;
-    assert_eq!(messages.len(), 1, "{messages:?}");
-    let (subject, text) = &messages[0];
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let (subject, text) = messages
+        .iter()
+        .find(|(s, _)| s.contains("FAILED"))
+        .unwrap_or_else(|| panic!("no failure message: {messages:?}"));
     assert!(
-        subject.contains("funnel") && subject.contains("FAILED"),
+        subject.starts_with("[MISSED]") && subject.contains("funnel"),
         "{subject}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|(_, t)| t.contains("Notice: deadline/missed")),
+        "{messages:?}"
     );
     assert!(
         text.contains(&w.user) && text.contains("What to do:"),
@@ -145,9 +144,10 @@ async fn a_notification_failure_does_not_change_the_outcome() {
         soracom_endpoint: Some(w.emu.endpoint()),
         allow_any_endpoint: true,
         clock: &clock,
+        metrics: &|_: &str| {},
     };
-    // Plan at a time when rotation is due: the past-due notice goes to both channels, SNS
-    // refuses it, and the outcome is still the plan's.
+    // Plan at a time when the key is past its deadline: the deadline notice goes to both
+    // channels, SNS refuses it, and the outcome is still the plan's.
     let out = handle(json!({"command": "plan", "now": days_from_now(91)}), &ports)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -172,7 +172,13 @@ async fn a_notification_failure_does_not_change_the_outcome() {
     let hooks = w.webhook.texts();
     assert_eq!(hooks.len(), 1, "one notice: {hooks:?}");
     let hook = &hooks[0];
-    for needle in ["funnel", &w.user, "rotation is PAST DUE", "What to do:"] {
+    for needle in [
+        "funnel",
+        &w.user,
+        "deadline MISSED",
+        "What to do:",
+        "Notice: deadline/missed",
+    ] {
         assert!(hook.contains(needle), "{needle} missing from: {hook}");
     }
     assert!(
@@ -241,6 +247,7 @@ async fn bad_events_and_missing_setup_are_non_retryable() {
         soracom_endpoint: Some(w.emu.endpoint()),
         allow_any_endpoint: true,
         clock: &clock,
+        metrics: &|_: &str| {},
     };
     let e = handle(json!({"command": "plan"}), &ports)
         .await
@@ -291,6 +298,7 @@ async fn now_only_plans_and_the_endpoint_must_be_soracoms() {
         soracom_endpoint: Some(w.emu.endpoint()),
         allow_any_endpoint: false,
         clock: &clock,
+        metrics: &|_: &str| {},
     };
     let sent = w.emu.requests().len();
     let e = handle(json!({"command": "plan"}), &ports)
@@ -300,5 +308,166 @@ async fn now_only_plans_and_the_endpoint_must_be_soracoms() {
     assert!(e.to_string().contains("SORACOM's API origins"), "{e}");
     assert_eq!(w.emu.requests().len(), sent, "nothing was sent to it");
     w.wrote(&plan.to_string());
+    w.assert_no_secret().await;
+}
+
+/// The AWS Health event EventBridge delivers when AWS finds an access key exposed in
+/// public (the template's rule forwards it to the function).
+fn exposed_event(key: &str) -> Value {
+    json!({
+        "version": "0",
+        "source": "aws.health",
+        "detail-type": "AWS Health Event",
+        "detail": {
+            "eventArn": "arn:aws:health:global::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/1",
+            "service": "RISK",
+            "eventTypeCode": rotator_lambda::EXPOSED,
+            "eventTypeCategory": "issue",
+            "affectedEntities": [{"entityValue": key}]
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exposed_key_event_rotates_at_once_and_takes_the_key_off() {
+    let w = crate::common::World::with(testkit::world::Moto::Authenticated).await;
+    let first = w.seed().await;
+
+    // A key this function does not look after: an error a retry cannot fix, nothing done.
+    let err = invoke(&w, exposed_event("AKIAZZZZZZZZZZZZZZZZ"))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a stranger's key is refused"));
+    assert_eq!(err.error_type(), "NonRetryable", "{err}");
+    assert_eq!(w.key_count().await, 1);
+    // Another kind of AWS Health event is not ours to act on.
+    let mut other = exposed_event(&first);
+    other["detail"]["eventTypeCode"] = json!("AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED");
+    let err = invoke(&w, other)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("refused"));
+    assert_eq!(err.error_type(), "NonRetryable", "{err}");
+    assert_eq!(w.key_count().await, 1);
+
+    let out = invoke(&w, exposed_event(&first))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out["targets"][0]["outcome"], json!("done"), "{out}");
+    w.wrote(&out.to_string());
+    let keys = w.keys().await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.id == first && k.status == "Inactive"),
+        "the exposed key is off at once: {keys:?}"
+    );
+    let group = w.emu.group_by_name("test-1").expect("group");
+    let now_set = group["configuration"]["SoracomFunnel"]["credentialsId"].clone();
+    assert_eq!(now_set, json!(w.current_id()));
+    // The emergency rung is on by default: one message says the exposed key went off.
+    let hooks = w.webhook.texts();
+    assert!(
+        hooks.iter().any(|t| t.contains("Notice: emergency")),
+        "{hooks:?}"
+    );
+
+    // The same event again (EventBridge may deliver twice): nothing more is made.
+    let out = invoke(&w, exposed_event(&first))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.wrote(&out.to_string());
+    assert_eq!(w.key_count().await, 2, "{out}");
+    assert_eq!(w.webhook.texts().len(), hooks.len(), "told once");
+    w.assert_no_secret().await;
+    w.assert_contract();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emergency_request_rotates_the_current_key_and_only_with_rotate() {
+    let w = World::new().await;
+    let first = w.seed().await;
+    let err = invoke(&w, json!({"command": "reconcile", "emergency": true}))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("emergency needs rotate"));
+    assert_eq!(err.error_type(), "NonRetryable", "{err}");
+    for bad in [
+        json!({"command": "rotate", "keys": [first]}),
+        json!({"command": "rotate", "emergency": true, "keys": ["not-a-key"]}),
+    ] {
+        let err = invoke(&w, bad.clone())
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("refused: {bad}"));
+        assert_eq!(err.error_type(), "NonRetryable", "{err}");
+    }
+    assert_eq!(w.key_count().await, 1);
+
+    let out = invoke(
+        &w,
+        json!({"command": "rotate", "emergency": true, "keys": [first]}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out["targets"][0]["outcome"], json!("done"), "{out}");
+    w.wrote(&out.to_string());
+    let keys = w.keys().await;
+    assert!(
+        keys.iter().any(|k| k.id == first && k.status == "Inactive"),
+        "{keys:?}"
+    );
+    assert_eq!(keys.len(), 2);
+    // Without keys, within a day of the recorded exposure: a rerun of the same emergency,
+    // which records and makes nothing new.
+    let out = invoke(&w, json!({"command": "rotate", "emergency": true}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.wrote(&out.to_string());
+    assert_eq!(w.key_count().await, 2, "{out}");
+    let exposed: Vec<String> = w
+        .user_tags()
+        .await
+        .into_iter()
+        .filter(|(k, _)| k.contains(":exposed:"))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(exposed.len(), 1, "{exposed:?}");
+    w.assert_no_secret().await;
+}
+
+/// SORACOM is down: every run fails before it can plan, and the scheduler (or a person)
+/// runs again and again. What was told is still read from the IAM user, so the failure is
+/// told once that day, not on every run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_told_once_a_day_not_on_every_run() {
+    let w = World::new().await;
+    w.seed().await;
+    w.emu.add_fault(Fault {
+        operation: "listGroups".into(),
+        nth: 1,
+        times: 0,
+        kind: FaultKind::Status {
+            status: 500,
+            body: FaultBody::Json,
+        },
+    });
+    for run in 0..3 {
+        let err = invoke(&w, json!({"command": "reconcile"}))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("run {run}: the run should fail"));
+        assert_eq!(err.error_type(), "Retryable", "{err}");
+        w.wrote(&err.to_string());
+    }
+    assert_eq!(w.sns_messages().await.len(), 1, "told once");
+    assert_eq!(w.webhook.texts().len(), 1, "told once");
+    // The next day it is told again.
+    w.travel(1);
+    let err = invoke(&w, json!({"command": "reconcile"}))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("the run should fail"));
+    w.wrote(&err.to_string());
+    assert_eq!(w.webhook.texts().len(), 2);
     w.assert_no_secret().await;
 }

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod deadline;
 mod handler;
 mod runtime_api;
 mod template;

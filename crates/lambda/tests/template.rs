@@ -1,6 +1,7 @@
 //! deploy/template.yaml: the function's role grants exactly `rotator::policy::IAM` on the
 //! target users plus the function's own needs, and the rest of the deployment is there
-//! (runtime, schedule per target, alarm, log retention). cfn-lint runs in scripts/test.
+//! (runtime, schedule and deadline alarm per target, errors alarm, log retention, the rule
+//! that sends exposed-key events to the function). cfn-lint runs in scripts/test.
 
 use std::collections::BTreeSet;
 
@@ -127,4 +128,69 @@ fn runs_never_overlap_and_a_failure_is_not_run_three_times() {
         c["Properties"]["FunctionName"]["Ref"].as_str(),
         Some("Function")
     );
+}
+
+/// An exposed key reaches the function: the rule's pattern is the AWS Health event the
+/// handler turns into an emergency rotation, its target is the function, and EventBridge
+/// may invoke it for that rule only.
+#[test]
+fn aws_health_exposed_key_events_invoke_the_function() {
+    let t = template();
+    let r = &t["Resources"];
+    let rule = &r["ExposedKeyRule"];
+    assert_eq!(rule["Type"].as_str(), Some("AWS::Events::Rule"));
+    let pattern = &rule["Properties"]["EventPattern"];
+    assert_eq!(strings(&pattern["source"]), ["aws.health"]);
+    assert_eq!(strings(&pattern["detail"]["service"]), ["RISK"]);
+    assert_eq!(
+        strings(&pattern["detail"]["eventTypeCode"]),
+        [rotator_lambda::EXPOSED]
+    );
+    let targets = rule["Properties"]["Targets"]
+        .as_sequence()
+        .expect("targets");
+    assert_eq!(targets.len(), 1);
+    assert_eq!(
+        strings(&targets[0]["Arn"]["Fn::GetAtt"]),
+        ["Function", "Arn"]
+    );
+    let p = &r["ExposedKeyPermission"]["Properties"];
+    assert_eq!(p["Principal"].as_str(), Some("events.amazonaws.com"));
+    assert_eq!(p["Action"].as_str(), Some("lambda:InvokeFunction"));
+    assert_eq!(
+        strings(&p["SourceArn"]["Fn::GetAtt"]),
+        ["ExposedKeyRule", "Arn"]
+    );
+}
+
+/// Each target has a deadline alarm on the metric the function emits, below the margin
+/// (whose default is the targets' default), and a day without a figure is breaching.
+#[test]
+fn each_target_has_a_deadline_alarm_on_the_functions_metric() {
+    use rotator::config::settings::DEADLINE_MARGIN_DAYS;
+    let t = template();
+    let margin = &t["Parameters"]["DeadlineMarginDays"];
+    assert_eq!(
+        margin["Default"].as_u64(),
+        Some(u64::from(DEADLINE_MARGIN_DAYS.default))
+    );
+    assert_eq!(
+        margin["MaxValue"].as_u64(),
+        Some(u64::from(DEADLINE_MARGIN_DAYS.max))
+    );
+    let alarm = &t["Resources"]["Fn::ForEach::Targets"][2]["DeadlineAlarm&{TargetName}"];
+    assert_eq!(alarm["Type"].as_str(), Some("AWS::CloudWatch::Alarm"));
+    let p = &alarm["Properties"];
+    assert_eq!(p["Namespace"].as_str(), Some(rotator_lambda::NAMESPACE));
+    assert_eq!(p["MetricName"].as_str(), Some("DaysToDeadline"));
+    assert_eq!(p["Dimensions"][0]["Name"].as_str(), Some("Target"));
+    assert_eq!(
+        p["Dimensions"][0]["Value"]["Ref"].as_str(),
+        Some("TargetName")
+    );
+    assert_eq!(p["Statistic"].as_str(), Some("Minimum"));
+    assert_eq!(p["Threshold"]["Ref"].as_str(), Some("DeadlineMarginDays"));
+    assert_eq!(p["ComparisonOperator"].as_str(), Some("LessThanThreshold"));
+    assert_eq!(p["TreatMissingData"].as_str(), Some("breaching"));
+    assert_eq!(strings(&p["AlarmActions"][0]["Ref"]), ["NotificationTopic"]);
 }

@@ -30,7 +30,7 @@ use crate::records::{
     Records,
 };
 use crate::refs::{points_to, rewrite};
-use crate::report::{describe, Moves, Outcome, RunReport, Step as DoneStep, TargetReport};
+use crate::report::{describe, Change, Moves, Outcome, RunReport, Step as DoneStep, TargetReport};
 use crate::secret::{AccessKeyId, NewAccessKey};
 use crate::soracom::SoracomApi;
 use crate::status::{status, StatusReport, TargetError};
@@ -75,6 +75,8 @@ pub enum Command {
     Retire,
     /// Point every reference back to the previous set and deactivate the new key.
     Rollback,
+    /// An exposed key: rotate now and deactivate the old key once the cutover is done.
+    Emergency,
 }
 
 impl Command {
@@ -85,6 +87,7 @@ impl Command {
             Command::Rotate => "rotate",
             Command::Retire => "retire",
             Command::Rollback => "rollback",
+            Command::Emergency => "rotate --emergency",
         }
     }
 
@@ -94,6 +97,7 @@ impl Command {
             Command::Rotate => Mode::Rotate,
             Command::Retire => Mode::Retire,
             Command::Rollback => Mode::Rollback,
+            Command::Emergency => Mode::Emergency,
         }
     }
 }
@@ -108,6 +112,27 @@ pub struct Engine<'a, I, S> {
     pub config: &'a Config,
     /// Where repointing progress goes.
     pub progress: &'a dyn Progress,
+}
+
+/// The report of a target that failed before it could be planned: nothing was changed.
+fn unplanned(
+    target: &Target,
+    error: String,
+    next: &str,
+    notified: crate::records::Notified,
+) -> TargetReport {
+    TargetReport {
+        target: target.name.clone(),
+        iam_user: target.iam_user.clone(),
+        outcome: Outcome::Failed,
+        plan: None,
+        steps: Vec::new(),
+        references: Moves::default(),
+        error: Some(error),
+        next: Some(next.into()),
+        changes: Vec::new(),
+        notified,
+    }
 }
 
 impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
@@ -139,32 +164,145 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         now: OffsetDateTime,
         dry_run: bool,
     ) -> Result<RunReport> {
+        self.run_exposing(command, targets, &[], now, dry_run).await
+    }
+
+    /// An emergency rotation of `targets` at `now`: each target's exposed keys — those of
+    /// `exposed` its IAM user holds active; when `exposed` is empty, its current key, unless
+    /// an exposure is already recorded on the user (then this run finishes that emergency)
+    /// — are recorded as exposed on the IAM user first, so that a rerun after a failure
+    /// finishes the same emergency; then the target is planned in [`Mode::Emergency`].
+    pub async fn emergency(
+        &self,
+        targets: &[&Target],
+        exposed: &[AccessKeyId],
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Result<RunReport> {
+        self.run_exposing(Command::Emergency, targets, exposed, now, dry_run)
+            .await
+    }
+
+    /// What the notification ladder told about a target whose observation failed (nothing,
+    /// when the user's tags cannot be read either).
+    async fn notified(&self, user: &str) -> crate::records::Notified {
+        match self.iam.tags(user).await {
+            Ok(tags) => Records::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))).notified,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading what was told failed");
+                Default::default()
+            }
+        }
+    }
+
+    /// Records the exposure of an emergency on the target's IAM user (unless `dry_run`)
+    /// and in `obs`. Without named keys, the current key is recorded unless an emergency is
+    /// still to finish: a recorded exposed key of the target's sets still active, or one
+    /// recorded less than [`EMERGENCY_RERUN`](crate::plan::EMERGENCY_RERUN) ago (a rerun of
+    /// the same emergency never makes a second key).
+    async fn expose(
+        &self,
+        target: &Target,
+        obs: &mut Observed,
+        exposed: &[AccessKeyId],
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Result<()> {
+        let active = |k: &AccessKeyId| {
+            obs.keys
+                .iter()
+                .any(|x| &x.id == k && x.status == KeyStatus::Active)
+        };
+        let keys: Vec<AccessKeyId> = if exposed.is_empty() {
+            let view = crate::plan::resolve(target, obs, now);
+            let unfinished = obs.records.exposed.iter().any(|(k, since)| {
+                (active(k) && crate::plan::holds(&view, k))
+                    || now < since.saturating_add(crate::plan::EMERGENCY_RERUN)
+            });
+            if unfinished {
+                Vec::new()
+            } else {
+                view.current_set()
+                    .and_then(|c| c.link.key())
+                    .filter(|k| active(k))
+                    .cloned()
+                    .into_iter()
+                    .collect()
+            }
+        } else {
+            exposed.iter().filter(|k| active(k)).cloned().collect()
+        };
+        for k in keys {
+            if obs.records.exposed.contains_key(&k) {
+                continue;
+            }
+            if !dry_run {
+                let (tag, value) = mark_tag(Mark::Exposed, &k, now);
+                self.iam.tag(&target.iam_user, &tag, &value).await?;
+                tracing::warn!(target = %target.name, key = %k, "recorded the key as exposed");
+            }
+            obs.records.exposed.insert(k, now);
+        }
+        Ok(())
+    }
+
+    async fn run_exposing(
+        &self,
+        command: Command,
+        targets: &[&Target],
+        exposed: &[AccessKeyId],
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Result<RunReport> {
         let dry_run = dry_run || command == Command::Plan;
         // The run's clock: `now` when it started, moving with the wall clock from there, so
         // that what it records is never dated before it happened.
         let started = Instant::now();
-        let observed = self.observe(targets).await?;
+        // SORACOM's side is shared: when it fails, every target failed, and each is reported
+        // (and told, once a day) like any other failure.
+        let observed: Vec<std::result::Result<Observed, String>> = match self.observe(targets).await
+        {
+            Ok(each) => each
+                .into_iter()
+                .map(|o| o.map_err(|e| e.to_string()))
+                .collect(),
+            Err(e) => {
+                let e = e.to_string();
+                targets.iter().map(|_| Err(e.clone())).collect()
+            }
+        };
         let mut reports = Vec::with_capacity(targets.len());
         for (target, obs) in targets.iter().zip(observed) {
             let report = match obs {
-                Err(e) => TargetReport {
-                    target: target.name.clone(),
-                    iam_user: target.iam_user.clone(),
-                    outcome: Outcome::Failed,
-                    plan: None,
-                    steps: Vec::new(),
-                    references: Moves::default(),
-                    error: Some(format!("observing: {e}")),
-                    next: Some("nothing was changed; fix the cause and run again".into()),
-                },
-                Ok(obs) => {
+                // What was told is read on its own, so that an outage of SORACOM is told once
+                // a day, not on every run.
+                Err(e) => unplanned(
+                    target,
+                    format!("observing: {e}"),
+                    "nothing was changed; fix the cause and run again",
+                    self.notified(&target.iam_user).await,
+                ),
+                Ok(mut obs) => {
+                    if command == Command::Emergency {
+                        if let Err(e) = self.expose(target, &mut obs, exposed, now, dry_run).await {
+                            reports.push(unplanned(
+                                target,
+                                format!("recording the exposed key: {e}"),
+                                "nothing was changed; run the emergency rotation again",
+                                obs.records.notified.clone(),
+                            ));
+                            continue;
+                        }
+                    }
                     let p = plan(target, &obs, now, command.mode());
-                    if dry_run {
+                    let mut report = if dry_run {
                         dry_report(target, p)
                     } else {
                         self.execute(target, &obs, p, (now, started), command.mode())
                             .await
-                    }
+                    };
+                    report.notified = obs.records.notified.clone();
+                    report
                 }
             };
             reports.push(report);
@@ -379,6 +517,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                         "every reference moved; the next run (in two hours at the latest) records the rest",
                     );
                 }
+                run.changes.push(Change::Rotated {
+                    key: key.id.clone(),
+                    set_id: set_id.clone(),
+                    previous: plan.current.as_ref().and_then(|c| c.link.key().cloned()),
+                });
             }
 
             let allowed = match self
@@ -403,7 +546,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 let done = action.words();
                 let result = match action {
                     Retire::Deactivate { key, set_id } => {
-                        self.deactivate(user, key, set_id, clock(), &mut run).await
+                        let exposed = mode == Mode::Emergency && obs.records.exposed.contains_key(key);
+                        self.deactivate(user, (key, exposed), set_id, clock(), &mut run)
+                            .await
                     }
                     Retire::DeleteRetired { key, set_id } => {
                         self.delete_retired(user, key, set_id.as_deref(), &mut run)
@@ -672,11 +817,12 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
              a human must check them now"
         )
     }
-    /// Deactivates a retired key and records when on the IAM user (for the delete delay).
+    /// Deactivates a retired key (`exposed`: by an emergency) and records when on the IAM
+    /// user (for the delete delay).
     async fn deactivate(
         &self,
         user: &str,
-        key: &AccessKeyId,
+        (key, exposed): (&AccessKeyId, bool),
         set_id: &str,
         at: OffsetDateTime,
         run: &mut TargetRun,
@@ -685,6 +831,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .set_key_status(user, key, KeyStatus::Inactive)
             .await?;
         run.ok(format!("deactivated access key {key} of {set_id}"));
+        run.changes.push(Change::Deactivated {
+            key: key.clone(),
+            set_id: set_id.to_string(),
+            exposed,
+        });
         // Without the record the next run records the time it first sees the key inactive,
         // so the delete delay is never cut short; still, the failure is the run's.
         let (k, v) = mark_tag(Mark::Deactivated, key, at);
@@ -701,6 +852,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     ) -> Result<()> {
         self.iam.delete_key(user, key).await?;
         run.ok(format!("deleted retired access key {key}"));
+        run.changes.push(Change::Deleted {
+            key: key.clone(),
+            set_id: set_id.map(str::to_string),
+        });
         match set_id {
             Some(set_id) => self.delete_retired_set(user, key, set_id, run).await,
             None => self.forget(user, key, run).await,
@@ -1000,7 +1155,13 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     set_id: set_id.to_string(),
                     since: at,
                 };
-                self.record_key(user, &key.id, &held).await
+                self.record_key(user, &key.id, &held).await?;
+                run.changes.push(Change::Rotated {
+                    key: key.id.clone(),
+                    set_id: set_id.to_string(),
+                    previous: previous.cloned(),
+                });
+                Ok(())
             }
             (Some(false), Some(e)) => {
                 let r = self.discard_key(user, &key.id).await;
@@ -1325,6 +1486,8 @@ fn dry_report(target: &Target, plan: Plan) -> TargetReport {
         references: moves,
         error,
         next: None,
+        changes: Vec::new(),
+        notified: Default::default(),
     }
 }
 
@@ -1337,6 +1500,8 @@ struct TargetRun {
     moves: Moves,
     /// Destructive steps left out because a fresh observation no longer called for them.
     skipped: usize,
+    /// What people are told this run changed.
+    changes: Vec<Change>,
 }
 
 impl TargetRun {
@@ -1348,6 +1513,7 @@ impl TargetRun {
             steps: Vec::new(),
             moves: Moves::default(),
             skipped: 0,
+            changes: Vec::new(),
         }
     }
 
@@ -1390,6 +1556,8 @@ impl TargetRun {
             references: self.moves,
             error,
             next,
+            changes: self.changes,
+            notified: Default::default(),
         }
     }
 }

@@ -7,11 +7,11 @@
 //! code and checked against the README's tables. Unknown keys and bad values are errors
 //! naming the key and the file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A configuration that could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
@@ -72,20 +72,107 @@ pub struct Config {
 }
 
 /// Where and when to notify a human (`[notify]`). Secrets never go into a message.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotifySettings {
     /// SNS topic to publish to (`arn:aws:sns:…`).
     pub sns_topic_arn: Option<String>,
     /// Slack-compatible webhook (`{"text": …}` is POSTed); may embed a token, so it is
     /// never logged.
     pub webhook_url: Option<crate::secret::Secret>,
-    /// Also send a summary when a rotation succeeded.
-    pub on_success: bool,
+    /// The rungs of the notification ladder that send messages.
+    pub rungs: BTreeSet<Rung>,
     /// Warn when a key's rotation is due within this many days (0: never).
     pub due_warning_days: u32,
+    /// The webhook's payload.
+    pub webhook_format: WebhookFormat,
+}
+
+/// One rung of the notification ladder, each on or off in `[notify]` (`on_<rung>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Rung {
+    /// A key's rotation starts within `due_warning_days`.
+    DueSoon,
+    /// A key was rotated and every reference moved (with the cutover summary).
+    Rotated,
+    /// An old key was deactivated.
+    Deactivated,
+    /// An emergency deactivated an exposed key (after its rotation, if it was current).
+    Emergency,
+    /// An old key (and its set) was deleted.
+    Deleted,
+    /// An old key's retirement is blocked: it was used after its cutover.
+    Blocked,
+    /// A run failed, or a safety rule refused what was due.
+    Failed,
+    /// A key is at risk of being active at its deadline, or is past it.
+    Deadline,
+}
+
+impl Rung {
+    /// Every rung, in the order of a key's life.
+    pub const ALL: [Rung; 8] = [
+        Rung::DueSoon,
+        Rung::Rotated,
+        Rung::Deactivated,
+        Rung::Emergency,
+        Rung::Deleted,
+        Rung::Blocked,
+        Rung::Failed,
+        Rung::Deadline,
+    ];
+
+    /// Its name: `on_<name>` in `[notify]`, and the IAM user tag remembering what it told.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rung::DueSoon => "due_soon",
+            Rung::Rotated => "rotated",
+            Rung::Deactivated => "deactivated",
+            Rung::Emergency => "emergency",
+            Rung::Deleted => "deleted",
+            Rung::Blocked => "blocked",
+            Rung::Failed => "failed",
+            Rung::Deadline => "deadline",
+        }
+    }
+
+    /// Whether it is on when `[notify]` does not say: what needs a human is on, news of
+    /// routine success is off (`on_success = true` turns those on together).
+    pub fn default_on(self) -> bool {
+        !matches!(self, Rung::Rotated | Rung::Deactivated | Rung::Deleted)
+    }
+}
+
+/// The webhook's payload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// Slack-compatible `{"text": …}` (also Mattermost, Rocket.Chat, Google Chat).
+    #[default]
+    Slack,
+    /// Microsoft Teams: a message with an Adaptive Card, as a Teams workflow webhook takes.
+    Teams,
+}
+
+impl Default for NotifySettings {
+    /// No channel; the rungs and the warning window as an empty `[notify]` has them.
+    fn default() -> NotifySettings {
+        NotifySettings {
+            sns_topic_arn: None,
+            webhook_url: None,
+            rungs: Rung::ALL.into_iter().filter(|r| r.default_on()).collect(),
+            due_warning_days: settings::DUE_WARNING_DAYS.default,
+            webhook_format: WebhookFormat::default(),
+        }
+    }
 }
 
 impl NotifySettings {
+    /// Whether `rung` sends messages.
+    pub fn on(&self, rung: Rung) -> bool {
+        self.rungs.contains(&rung)
+    }
+
     /// Whether any channel is configured.
     pub fn enabled(&self) -> bool {
         self.sns_topic_arn.is_some() || self.webhook_url.is_some()
@@ -133,8 +220,12 @@ pub struct Target {
     pub iam_user: String,
     /// Where the target's key goes in SORACOM.
     pub placement: Placement,
-    /// Rotate when the current key is this many days old.
+    /// The age no active key may reach (the compliance deadline, e.g. Security Hub IAM.3's
+    /// 90 days): rotation starts early enough that the old key is deactivated before it.
     pub max_key_age_days: u32,
+    /// Days kept free between the old key's planned deactivation and its deadline, for
+    /// failed or missed runs.
+    pub deadline_margin_days: u32,
     /// Days after cutover before an old key may be deactivated.
     pub retire_after_days: u32,
     /// Days after deactivation before an old key is deleted.
@@ -276,8 +367,10 @@ pub mod settings {
     pub const TIMEOUT_SECONDS: Setting = s("verify", "timeout_seconds", 120, 1, 3600);
     /// Days before a due rotation the notice warns.
     pub const DUE_WARNING_DAYS: Setting = s("notify", "due_warning_days", 7, 0, 365);
-    /// Rotate when the current key is this many days old.
+    /// The age no active key may reach.
     pub const MAX_KEY_AGE_DAYS: Setting = s("targets", "max_key_age_days", 90, 1, 3650);
+    /// Days kept free before the deadline.
+    pub const DEADLINE_MARGIN_DAYS: Setting = s("targets", "deadline_margin_days", 3, 1, 30);
     /// Days after cutover before an old key may be deactivated.
     pub const RETIRE_AFTER_DAYS: Setting = s("targets", "retire_after_days", 7, 0, 365);
     /// Days after deactivation before an old key is deleted.
@@ -286,7 +379,7 @@ pub mod settings {
     pub const SETTLE_MINUTES: Setting = s("targets", "settle_minutes", 60, 0, 10_080);
 
     /// All of them, for the README check.
-    pub const ALL: [Setting; 13] = [
+    pub const ALL: [Setting; 14] = [
         PAGE_SIZE,
         CONCURRENCY,
         REQUEST_TIMEOUT_SECONDS,
@@ -297,6 +390,7 @@ pub mod settings {
         TIMEOUT_SECONDS,
         DUE_WARNING_DAYS,
         MAX_KEY_AGE_DAYS,
+        DEADLINE_MARGIN_DAYS,
         RETIRE_AFTER_DAYS,
         DELETE_AFTER_DAYS,
         SETTLE_MINUTES,
@@ -321,7 +415,16 @@ struct RawConfig {
 struct RawNotify {
     sns_topic_arn: Option<String>,
     webhook_url: Option<String>,
+    webhook_format: Option<WebhookFormat>,
     on_success: Option<bool>,
+    on_due_soon: Option<bool>,
+    on_rotated: Option<bool>,
+    on_deactivated: Option<bool>,
+    on_emergency: Option<bool>,
+    on_deleted: Option<bool>,
+    on_blocked: Option<bool>,
+    on_failed: Option<bool>,
+    on_deadline: Option<bool>,
     due_warning_days: Option<u32>,
 }
 
@@ -353,6 +456,7 @@ struct RawTarget {
     credential_prefix: Option<String>,
     credential_id: Option<String>,
     max_key_age_days: Option<u32>,
+    deadline_margin_days: Option<u32>,
     retire_after_days: Option<u32>,
     delete_after_days: Option<u32>,
     settle_minutes: Option<u32>,
@@ -631,11 +735,30 @@ fn target(i: usize, t: RawTarget) -> Result<Target, String> {
         }
     }
     let get = |s: Setting, v| s.read(&key(s.key), v);
+    let max_key_age_days = get(MAX_KEY_AGE_DAYS, t.max_key_age_days)?;
+    let deadline_margin_days = get(DEADLINE_MARGIN_DAYS, t.deadline_margin_days)?;
+    let retire_after_days = get(RETIRE_AFTER_DAYS, t.retire_after_days)?;
+    let settle_minutes = get(SETTLE_MINUTES, t.settle_minutes)?;
+    // The old key is deactivated a grace period after the cutover; with the margin kept
+    // free, that must come before the deadline, or the schedule fails its own limit.
+    let grace = retire_after_days.max(settle_minutes.div_ceil(24 * 60));
+    if grace + deadline_margin_days >= max_key_age_days {
+        return Err(format!(
+            "{} ({retire_after_days}) and {} ({deadline_margin_days}) leave no time before {} \
+             ({max_key_age_days}): the old key could not be deactivated before it reaches that \
+             age; lower them or raise {}",
+            key("retire_after_days"),
+            key("deadline_margin_days"),
+            key("max_key_age_days"),
+            key("max_key_age_days")
+        ));
+    }
     Ok(Target {
-        max_key_age_days: get(MAX_KEY_AGE_DAYS, t.max_key_age_days)?,
-        retire_after_days: get(RETIRE_AFTER_DAYS, t.retire_after_days)?,
+        max_key_age_days,
+        deadline_margin_days,
+        retire_after_days,
         delete_after_days: get(DELETE_AFTER_DAYS, t.delete_after_days)?,
-        settle_minutes: get(SETTLE_MINUTES, t.settle_minutes)?,
+        settle_minutes,
         name: t.name,
         iam_user: t.iam_user,
         placement,
@@ -662,11 +785,30 @@ fn notify_settings(n: RawNotify) -> Result<NotifySettings, String> {
             return Err("notify.webhook_url: must be an http(s) URL".into());
         }
     }
+    let rungs = Rung::ALL
+        .into_iter()
+        .filter(|r| {
+            let said = match r {
+                Rung::DueSoon => n.on_due_soon,
+                Rung::Rotated => n.on_rotated,
+                Rung::Deactivated => n.on_deactivated,
+                Rung::Emergency => n.on_emergency,
+                Rung::Deleted => n.on_deleted,
+                Rung::Blocked => n.on_blocked,
+                Rung::Failed => n.on_failed,
+                Rung::Deadline => n.on_deadline,
+            };
+            // `on_success`, from before the ladder, speaks for the rungs of routine success.
+            let success = (!r.default_on()).then_some(n.on_success).flatten();
+            said.or(success).unwrap_or(r.default_on())
+        })
+        .collect();
     Ok(NotifySettings {
         sns_topic_arn: n.sns_topic_arn,
         webhook_url: n.webhook_url.map(crate::secret::Secret::new),
-        on_success: n.on_success.unwrap_or(false),
+        rungs,
         due_warning_days: settings::DUE_WARNING_DAYS.get(n.due_warning_days)?,
+        webhook_format: n.webhook_format.unwrap_or_default(),
     })
 }
 
@@ -785,7 +927,15 @@ credential_id = "aws-fixed"
             Err(e) => panic!("{e}"),
         };
         assert!(c.notify.enabled());
-        assert!(c.notify.on_success);
+        // `on_success`, from before the ladder, turns on the rungs of routine success.
+        for r in [
+            Rung::Rotated,
+            Rung::Deactivated,
+            Rung::Deleted,
+            Rung::Failed,
+        ] {
+            assert!(c.notify.on(r), "{r:?}");
+        }
         assert_eq!(c.notify.due_warning_days, 0);
         assert_eq!(
             c.notify.webhook_url.as_ref().map(|u| u.expose()),
@@ -867,6 +1017,47 @@ credential_id = "aws-fixed"
         }
     }
 
+    /// A schedule that cannot deactivate the old key before its deadline is refused, and
+    /// the message names every key involved.
+    #[test]
+    fn impossible_schedules_are_config_errors() {
+        let t = |extra: &str| {
+            format!("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n{extra}")
+        };
+        for extra in [
+            "max_key_age_days = 90\nretire_after_days = 90\n",
+            "max_key_age_days = 90\nretire_after_days = 120\n",
+            "max_key_age_days = 10\nretire_after_days = 7\ndeadline_margin_days = 3\n",
+            // The settle window (a week) is the grace period when it is longer.
+            "max_key_age_days = 9\nretire_after_days = 1\nsettle_minutes = 10080\ndeadline_margin_days = 2\n",
+            "max_key_age_days = 3\nretire_after_days = 0\ndeadline_margin_days = 3\n",
+        ] {
+            match parse(&t(extra)) {
+                Ok(_) => panic!("accepted: {extra}"),
+                Err(e) => {
+                    let msg = e.to_string();
+                    for key in [
+                        "targets[0].max_key_age_days",
+                        "targets[0].retire_after_days",
+                        "targets[0].deadline_margin_days",
+                        "test.toml",
+                    ] {
+                        assert!(msg.contains(key), "{extra:?} -> {msg}");
+                    }
+                }
+            }
+        }
+        for extra in [
+            "",
+            "max_key_age_days = 30\nretire_after_days = 3\ndeadline_margin_days = 2\n",
+            "max_key_age_days = 3\nretire_after_days = 0\nsettle_minutes = 60\ndeadline_margin_days = 1\n",
+        ] {
+            if let Err(e) = parse(&t(extra)) {
+                panic!("refused {extra:?}: {e}");
+            }
+        }
+    }
+
     /// The README's configuration tables say what the code does: every numeric setting's
     /// default and range, table by table.
     #[test]
@@ -915,6 +1106,14 @@ credential_id = "aws-fixed"
                 s.table,
                 s.key
             );
+        }
+        for r in Rung::ALL {
+            let key = format!("on_{}", r.name());
+            let (default, allowed) = rows
+                .get(&("notify", key.as_str()))
+                .unwrap_or_else(|| panic!("README has no row for notify.{key}"));
+            assert_eq!(default, &r.default_on().to_string(), "notify.{key} default");
+            assert_eq!(allowed, "true, false", "notify.{key}");
         }
     }
 }

@@ -8,16 +8,18 @@ use aws_config::SdkConfig;
 use time::OffsetDateTime;
 
 use crate::apply::{Command, Engine, Progress};
-use crate::config::Config;
+use crate::config::{Config, Target};
 use crate::error::Error;
 use crate::iam::IamApi;
-use crate::notify::Notifiers;
+use crate::model::KeyStatus;
+use crate::notify::{self, Notifiers};
 use crate::report::RunReport;
+use crate::secret::AccessKeyId;
 use crate::soracom::{AuthKey, Endpoint, SoracomClient};
 use crate::status::StatusReport;
 
 /// What to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     /// A command; `dry_run` forbids every write (`plan` never writes).
     Run {
@@ -28,6 +30,15 @@ pub enum Request {
     },
     /// Keys, sets, references, due dates and compliance; changes nothing.
     Status,
+    /// An emergency rotation (`rotate --emergency`; an AWS Health
+    /// `AWS_RISK_CREDENTIALS_EXPOSED` event): with `keys`, of every target whose IAM user
+    /// holds one of them active; without, of the current key of every target selected.
+    Emergency {
+        /// The exposed keys (none: the current key).
+        keys: Vec<AccessKeyId>,
+        /// Show the plan, change nothing.
+        dry_run: bool,
+    },
 }
 
 /// What came of it.
@@ -57,6 +68,13 @@ pub enum InvokeError {
     /// No target of that name (a usage error).
     #[error("{0}")]
     NoSuchTarget(String),
+    /// An exposed key that no target's IAM user holds: a human must deal with it.
+    #[error(
+        "exposed access key(s) {} belong to no target's IAM user: nothing was rotated; \
+         deactivate them by hand",
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    NotOurs(Vec<AccessKeyId>),
     /// A call failed before any report could be made (nothing was changed).
     #[error(transparent)]
     Failed(#[from] Error),
@@ -93,11 +111,26 @@ pub async fn invoke<I: IamApi>(
         config,
         progress: clients.progress,
     };
-    let (command, dry_run) = match request {
+    let report = match request {
         Request::Status => return Ok(Outcome::Status(engine.status(&targets, now).await?)),
-        Request::Run { command, dry_run } => (command, dry_run),
+        Request::Run {
+            command: Command::Emergency,
+            dry_run,
+        } => engine.emergency(&targets, &[], now, dry_run).await?,
+        Request::Run { command, dry_run } => engine.run(command, &targets, now, dry_run).await?,
+        Request::Emergency { keys, dry_run } if keys.is_empty() => {
+            engine.emergency(&targets, &[], now, dry_run).await?
+        }
+        Request::Emergency { keys, dry_run } => {
+            let (hit, known) = holders(clients.iam, &targets, &keys).await?;
+            if known.is_empty() {
+                return Err(InvokeError::NotOurs(keys));
+            }
+            // A key already inactive everywhere needs nothing more (a repeated event).
+            tracing::warn!(targets = ?hit.iter().map(|t| &t.name).collect::<Vec<_>>(), "exposed key: emergency rotation");
+            engine.emergency(&hit, &keys, now, dry_run).await?
+        }
     };
-    let report = engine.run(command, &targets, now, dry_run).await?;
     tracing::info!(
         command = %report.command,
         exit_code = report.exit_code(),
@@ -106,12 +139,60 @@ pub async fn invoke<I: IamApi>(
     if config.notify.enabled() {
         // Logged inside; a failed notification never changes the outcome or exit code.
         match Notifiers::from_settings(&config.notify, clients.sdk) {
-            Ok(n) => {
-                let d = n.deliver(&report, &config.notify).await;
-                tracing::info!(sent = d.sent, failed = d.failed, "notifications");
-            }
+            Ok(n) => tell(&n, &report, config, clients.iam).await,
             Err(e) => tracing::warn!(error = %e, "notifications not set up"),
         }
     }
     Ok(Outcome::Run(report))
+}
+
+/// The targets whose IAM user holds one of `keys` active, and those that hold one at all.
+async fn holders<'t, I: IamApi>(
+    iam: &I,
+    targets: &[&'t Target],
+    keys: &[AccessKeyId],
+) -> Result<(Vec<&'t Target>, Vec<&'t Target>), Error> {
+    let mut hit = Vec::new();
+    let mut known = Vec::new();
+    for t in targets {
+        let held = iam.key_statuses(&t.iam_user).await?;
+        let mine: Vec<&(AccessKeyId, KeyStatus)> =
+            held.iter().filter(|(k, _)| keys.contains(k)).collect();
+        if !mine.is_empty() {
+            known.push(*t);
+        }
+        if mine.iter().any(|(_, s)| *s == KeyStatus::Active) {
+            hit.push(*t);
+        }
+    }
+    Ok((hit, known))
+}
+
+/// Sends the ladder's messages, then (unless the run was dry) has each target's IAM user
+/// remember what was told, so the next run does not tell it again. A record that cannot be
+/// written is logged: the worst it does is one message more.
+async fn tell<I: IamApi>(n: &Notifiers, report: &RunReport, config: &Config, iam: &I) {
+    let notices = notify::notices(report, &config.notify);
+    let (d, told) = n.deliver(&notices).await;
+    tracing::info!(sent = d.sent, failed = d.failed, "notifications");
+    if report.dry_run {
+        return;
+    }
+    for t in &report.targets {
+        let delivered: Vec<&notify::Notice> = notices
+            .iter()
+            .zip(&told)
+            .filter(|(n, ok)| **ok && n.target == t.target)
+            .map(|(n, _)| n)
+            .collect();
+        for (key, value) in notify::remember(report, t, &config.notify, &delivered) {
+            let written = match &value {
+                Some(v) => iam.tag(&t.iam_user, &key, v).await,
+                None => iam.untag(&t.iam_user, std::slice::from_ref(&key)).await,
+            };
+            if let Err(e) = written {
+                tracing::warn!(target_name = %t.target, error = %e, "could not record what was told");
+            }
+        }
+    }
 }

@@ -198,17 +198,21 @@ pub enum Mark {
     Released,
     /// The key was deactivated (the delete delay counts from here).
     Deactivated,
+    /// The key was reported exposed: an emergency rotation retires it at once. Written
+    /// before the emergency acts, so a rerun finishes the same emergency.
+    Exposed,
 }
 
 impl Mark {
     /// Every kind of mark.
-    pub const ALL: [Mark; 2] = [Mark::Released, Mark::Deactivated];
+    pub const ALL: [Mark; 3] = [Mark::Released, Mark::Deactivated, Mark::Exposed];
 
     /// The tag key prefix; the access key id follows.
     pub fn tag_prefix(self) -> &'static str {
         match self {
             Mark::Released => "soracom-key-rotator:released:",
             Mark::Deactivated => "soracom-key-rotator:deactivated:",
+            Mark::Exposed => "soracom-key-rotator:exposed:",
         }
     }
 }

@@ -5,12 +5,17 @@
 //!   holding the key (its cutover; the grace period counts from here).
 //! - `soracom-key-rotator:deactivated:<key id>` = time: this tool deactivated the key (the
 //!   delete delay counts from here).
+//! - `soracom-key-rotator:exposed:<key id>` = time: the key was reported exposed; an
+//!   emergency rotation retires it at once (written before the emergency acts).
 //! - `soracom-key-rotator:creating:<run id>` = `time/key-id/…`: a run is about to create a
 //!   key; the ids are the keys the user had just before. Written before `CreateAccessKey`,
 //!   so a run that dies before it hears the answer still leaves proof that the one new key
 //!   is its own.
 //! - `soracom-key-rotator:run:<run id>` = `time`: a run is rolling the target back; other
 //!   runs leave it alone meanwhile.
+//! - `soracom-key-rotator:notified:<rung>` = `event/event/…`: what the notification ladder
+//!   last told people on that rung (a key id, `key-id=severity`, or a day), so that one
+//!   event makes one message however often the scheduler runs.
 //! - `<key id>` = `soracom-key-rotator/in-flight/time/set-id`, then
 //!   `soracom-key-rotator/held-by/set-id/time`: the key is this tool's, on its way into that
 //!   credential set, then held by it. The IAM console shows a user tag named after an
@@ -24,7 +29,7 @@
 //!
 //! Parsing is pure ([`Records::parse`]); tags that do not parse are ignored, never fatal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -38,6 +43,57 @@ const OURS: &str = "soracom-key-rotator";
 const CREATING: &str = "soracom-key-rotator:creating:";
 /// Tag key prefix of a run's lease on a target while it rolls back.
 const LEASE: &str = "soracom-key-rotator:run:";
+/// Tag key prefix of what the notification ladder told people, per rung.
+const NOTIFIED: &str = "soracom-key-rotator:notified:";
+/// IAM's longest tag value.
+const MAX_TAG_VALUE: usize = 256;
+
+/// What the notification ladder already told people: per rung, the events its messages
+/// were about.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Notified(pub BTreeMap<String, BTreeSet<String>>);
+
+impl Notified {
+    /// Whether `event` was told on `rung`.
+    pub fn has(&self, rung: &str, event: &str) -> bool {
+        self.0.get(rung).is_some_and(|e| e.contains(event))
+    }
+
+    /// The events told on `rung`.
+    pub fn events(&self, rung: &str) -> impl Iterator<Item = &str> {
+        self.0.get(rung).into_iter().flatten().map(String::as_str)
+    }
+}
+
+/// Whether `s` may be one event of a notified record: it fits between the `/`s.
+pub fn is_event(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'-' | b'.' | b':'))
+}
+
+/// The tag of what `rung` told people (`None` when nothing: the tag is removed). Events
+/// that do not fit IAM's limit on a tag value are left out, last first.
+pub fn notified_tag<'a>(
+    rung: &str,
+    events: impl IntoIterator<Item = &'a str>,
+) -> (String, Option<String>) {
+    let mut value = String::new();
+    for e in events.into_iter().filter(|e| is_event(e)) {
+        if value.len() + 1 + e.len() > MAX_TAG_VALUE {
+            break;
+        }
+        if !value.is_empty() {
+            value.push('/');
+        }
+        value.push_str(e);
+    }
+    (
+        format!("{NOTIFIED}{rung}"),
+        (!value.is_empty()).then_some(value),
+    )
+}
 
 /// What this tool recorded about one of its keys.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -89,6 +145,8 @@ pub struct Records {
     pub released: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// When each key was deactivated by this tool.
     pub deactivated: BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// When each key was reported exposed (an emergency retires it at once).
+    pub exposed: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// The tool's own keys and their state.
     pub keys: BTreeMap<AccessKeyId, KeyRecord>,
     /// Runs that announced they are creating a key.
@@ -97,7 +155,9 @@ pub struct Records {
     pub leases: Vec<(String, OffsetDateTime)>,
     /// Keys a person described (a user tag named after the key id that this tool did not
     /// write): never this tool's.
-    pub described: std::collections::BTreeSet<AccessKeyId>,
+    pub described: BTreeSet<AccessKeyId>,
+    /// What the notification ladder already told people.
+    pub notified: Notified,
 }
 
 fn time(s: &str) -> Option<OffsetDateTime> {
@@ -110,11 +170,8 @@ pub fn stamp(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
-/// Whether `s` has the shape of an access key id (the only tag keys named after a key).
 fn is_key_id(s: &str) -> bool {
-    (16..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    AccessKeyId::is_shaped(s)
 }
 
 impl Records {
@@ -136,6 +193,17 @@ impl Records {
                 }
                 continue;
             }
+            if let Some(rung) = key.strip_prefix(NOTIFIED) {
+                let events: BTreeSet<String> = value
+                    .split('/')
+                    .filter(|e| is_event(e))
+                    .map(str::to_string)
+                    .collect();
+                if !events.is_empty() {
+                    out.notified.0.insert(rung.to_string(), events);
+                }
+                continue;
+            }
             if let Some(run) = key.strip_prefix(LEASE) {
                 if let Some(since) = time(value) {
                     out.leases.push((run.to_string(), since));
@@ -151,6 +219,7 @@ impl Records {
                     let map = match mark {
                         Mark::Released => &mut out.released,
                         Mark::Deactivated => &mut out.deactivated,
+                        Mark::Exposed => &mut out.exposed,
                     };
                     map.insert(AccessKeyId::new(id), at);
                 }
@@ -292,6 +361,24 @@ mod tests {
         );
         let r = Records::parse([(held.0.as_str(), held.1.as_str())]);
         assert!(matches!(r.keys.get(&k), Some(KeyRecord::HeldBy { .. })));
+        let (tk, tv) = notified_tag("deadline", [format!("{K}=urgent").as_str(), "2026-12-01"]);
+        let tv = tv.unwrap_or_default();
+        let r = Records::parse([(tk.as_str(), tv.as_str())]);
+        assert!(r.notified.has("deadline", &format!("{K}=urgent")));
+        assert!(r.notified.has("deadline", "2026-12-01"));
+        assert!(!r.notified.has("failed", "2026-12-01"));
+    }
+
+    #[test]
+    fn a_notified_record_fits_a_tag_value_and_holds_only_events() {
+        let many: Vec<String> = (0..20)
+            .map(|i| format!("AKIAIOSFODNN7EXAMP{i:02}"))
+            .collect();
+        let (_, v) = notified_tag("blocked", many.iter().map(String::as_str));
+        let v = v.unwrap_or_default();
+        assert!(v.len() <= MAX_TAG_VALUE && v.starts_with("AKIAIOSFODNN7EXAMP00"));
+        let (_, v) = notified_tag("blocked", ["a b", "x/y", ""]);
+        assert_eq!(v, None, "nothing that could break the value is written");
     }
 
     #[test]

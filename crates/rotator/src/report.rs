@@ -7,7 +7,9 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::plan::{fmt_time, Plan};
+use crate::plan::{fmt_time, KeyDeadline, Plan};
+use crate::records::Notified;
+use crate::secret::AccessKeyId;
 use crate::wording::Words;
 pub use crate::wording::{describe, describe_link};
 
@@ -52,6 +54,73 @@ pub struct Moves {
     pub moved: usize,
 }
 
+/// A change a run made that the notification ladder tells people about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "camelCase")]
+pub enum Change {
+    /// A new key was verified and every reference moved onto it.
+    #[serde(rename_all = "camelCase")]
+    Rotated {
+        /// The new key.
+        key: AccessKeyId,
+        /// The set holding it.
+        set_id: String,
+        /// The key it replaces.
+        previous: Option<AccessKeyId>,
+    },
+    /// An old key was deactivated.
+    #[serde(rename_all = "camelCase")]
+    Deactivated {
+        /// The key.
+        key: AccessKeyId,
+        /// The set that held it.
+        set_id: String,
+        /// By an emergency: the key was recorded exposed.
+        exposed: bool,
+    },
+    /// A retired key was deleted (its set follows).
+    #[serde(rename_all = "camelCase")]
+    Deleted {
+        /// The key.
+        key: AccessKeyId,
+        /// Its set (`None`: in place, kept).
+        set_id: Option<String>,
+    },
+}
+
+/// The figures a target is watched by (the Lambda's metrics, `status --output json`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyMetrics {
+    /// Age in whole days of the oldest active key (`None`: no active key).
+    pub oldest_active_key_age_days: Option<i64>,
+    /// Whole days until the nearest deadline of an active key, rounded down (as
+    /// `daysLeft`): a key with 2.5 days left shows 2, one past its deadline −1 or less, so
+    /// an alarm below the margin fires as soon as fewer days than the margin are left.
+    pub days_to_deadline: Option<i64>,
+    /// Active keys at risk of reaching their deadline.
+    pub keys_at_risk: usize,
+}
+
+impl KeyMetrics {
+    /// The figures of the active keys in `deadlines`, leaving out the keys in `gone`
+    /// (deactivated or deleted by the run that made them).
+    pub fn of(deadlines: &[KeyDeadline], gone: &[&AccessKeyId], now: OffsetDateTime) -> KeyMetrics {
+        let active: Vec<&KeyDeadline> = deadlines
+            .iter()
+            .filter(|d| !gone.contains(&&d.key))
+            .collect();
+        KeyMetrics {
+            oldest_active_key_age_days: active.iter().map(|d| d.age_days).max(),
+            days_to_deadline: active
+                .iter()
+                .map(|d| crate::plan::floor_days(d.deadline - now))
+                .min(),
+            keys_at_risk: active.iter().filter(|d| d.risk.is_some()).count(),
+        }
+    }
+}
+
 /// One target's part of a run.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -72,6 +141,11 @@ pub struct TargetReport {
     pub error: Option<String>,
     /// What happens next or what the operator should do.
     pub next: Option<String>,
+    /// What this run changed that people are told about.
+    pub changes: Vec<Change>,
+    /// What the notification ladder already told people (read from the IAM user).
+    #[serde(skip)]
+    pub notified: Notified,
 }
 
 /// The report of one run of a command.
@@ -87,6 +161,36 @@ pub struct RunReport {
     pub dry_run: bool,
     /// One entry per target.
     pub targets: Vec<TargetReport>,
+}
+
+impl TargetReport {
+    /// The target's figures after this run: its plan's keys, less those it retired, and the
+    /// key it made (`max_key_age_days` is the target's).
+    pub fn metrics(&self, now: OffsetDateTime, max_key_age_days: u32) -> KeyMetrics {
+        let gone: Vec<&AccessKeyId> = self
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Deactivated { key, .. } | Change::Deleted { key, .. } => Some(key),
+                Change::Rotated { .. } => None,
+            })
+            .collect();
+        let mut m = self
+            .plan
+            .as_ref()
+            .map(|p| KeyMetrics::of(&p.deadlines, &gone, now))
+            .unwrap_or_default();
+        if self
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::Rotated { .. }))
+        {
+            let fresh = i64::from(max_key_age_days);
+            m.oldest_active_key_age_days = m.oldest_active_key_age_days.max(Some(0));
+            m.days_to_deadline = Some(m.days_to_deadline.map_or(fresh, |d| d.min(fresh)));
+        }
+        m
+    }
 }
 
 impl RunReport {
@@ -203,5 +307,13 @@ fn render_plan(out: &mut String, plan: &Plan) {
     }
     for n in &plan.notes {
         out.push_str(&format!("  note: {}\n", n.words()));
+    }
+    for d in &plan.deadlines {
+        let label = if d.risk.is_some() {
+            "AT RISK"
+        } else {
+            "deadline"
+        };
+        out.push_str(&format!("  {label}: {}\n", d.words()));
     }
 }

@@ -46,6 +46,19 @@ impl AccessKeyId {
         AccessKeyId(id.into())
     }
 
+    /// Whether `s` has the shape of an access key id: 16 to 128 upper-case letters and
+    /// digits (what IAM documents; the ones it makes today are 20 long).
+    pub fn is_shaped(s: &str) -> bool {
+        (16..=128).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    }
+
+    /// `s` as an access key id, if it has the shape of one (input from people and events).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::is_shaped(s).then(|| AccessKeyId(s.to_string()))
+    }
+
     /// The full id, for API calls and the link written into a credential set.
     pub fn as_str(&self) -> &str {
         &self.0

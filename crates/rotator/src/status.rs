@@ -10,8 +10,10 @@ use time::{Duration, OffsetDateTime};
 
 use crate::config::{Strategy, Target};
 use crate::model::{Holder, KeyStatus, LastUsed, Observed};
-use crate::plan::{fmt_time, plan, resolve, Blocked, KeyState, Link, Mode, Note, Upcoming};
-use crate::report::describe;
+use crate::plan::{
+    fmt_time, plan, resolve, Blocked, KeyDeadline, KeyState, Link, Mode, Note, Upcoming,
+};
+use crate::report::{describe, KeyMetrics};
 use crate::secret::AccessKeyId;
 use crate::wording::Words;
 
@@ -112,6 +114,12 @@ pub struct TargetStatus {
     /// Other things worth knowing.
     #[serde(serialize_with = "crate::wording::worded_all")]
     pub notes: Vec<Note>,
+    /// Every active key's deadline: when its rotation starts, when its deactivation is
+    /// due, the slack, and the risk of missing it.
+    #[serde(serialize_with = "crate::wording::worded_all")]
+    pub deadlines: Vec<KeyDeadline>,
+    /// The figures the target is watched by.
+    pub metrics: KeyMetrics,
 }
 
 /// `status` for every target.
@@ -205,6 +213,8 @@ pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetSta
         blocked: p.blocked.clone(),
         compliance,
         notes: p.notes.clone(),
+        metrics: KeyMetrics::of(&p.deadlines, &[], now),
+        deadlines: p.deadlines,
     }
 }
 
@@ -300,6 +310,14 @@ impl StatusReport {
             }
             for b in &t.blocked {
                 out.push_str(&format!("  KEPT: {}\n", b.words()));
+            }
+            for d in &t.deadlines {
+                let label = if d.risk.is_some() {
+                    "AT RISK"
+                } else {
+                    "deadline"
+                };
+                out.push_str(&format!("  {label}: {}\n", d.words()));
             }
             for f in &t.compliance {
                 out.push_str(&format!("  {} [{}]: {}\n", f.code, f.severity, f.message));

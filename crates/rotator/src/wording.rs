@@ -7,8 +7,8 @@ use serde::{Serialize, Serializer};
 
 use crate::model::{KeyStatus, Mark};
 use crate::plan::{
-    fmt_time, Blocked, DueReason, KeyState, Link, Next, Note, Refusal, Repair, Repoint, Retire,
-    RollbackRefusal, Step,
+    fmt_time, Blocked, DueReason, KeyDeadline, KeyState, Link, Next, Note, Refusal, Repair,
+    Repoint, Retire, RiskCause, RollbackRefusal, Severity, Step,
 };
 
 /// A value the tool words for people.
@@ -94,6 +94,10 @@ impl Words for Retire {
                 key,
                 mark: Mark::Deactivated,
             } => format!("record that key {key} is inactive (the delete delay counts from now)"),
+            Retire::Record {
+                key,
+                mark: Mark::Exposed,
+            } => format!("record that key {key} is exposed (an emergency retires it at once)"),
             Retire::DeleteSet { set_id, .. } => {
                 format!("delete credential set {set_id}, whose key no longer exists")
             }
@@ -108,6 +112,10 @@ impl Words for Retire {
                 key,
                 mark: Mark::Released,
             } => format!("remove the cutover record of key {key}: its set is referenced again"),
+            Retire::Unrecord {
+                key,
+                mark: Mark::Exposed,
+            } => format!("remove the record that key {key} is exposed"),
             Retire::ForgetRun { tag } => format!("remove the record {tag} of a run that ended"),
             Retire::MarkHeld { key, set_id } => {
                 format!("record that credential set {set_id} holds access key {key}")
@@ -266,6 +274,22 @@ impl Words for Note {
                 "key {key} of {set_id} is active again after soracom-key-rotator deactivated it; \
                  it is left active and its retirement starts over"
             ),
+            Note::UsedAfterCutover {
+                key,
+                set_id,
+                cutover,
+                key_last_used,
+                set_last_used,
+            } => format!(
+                "old key {key} of {set_id} was used after the cutover at {} ({}); the emergency \
+                 deactivates it anyway: whatever still uses it fails from now on",
+                fmt_time(*cutover),
+                use_after(set_id, *cutover, key_last_used.as_ref(), *set_last_used)
+            ),
+            Note::ExposedUnmanaged { key } => format!(
+                "key {key} is recorded exposed but no credential set of this target holds it: \
+                 soracom-key-rotator does not switch it off; deactivate it by hand"
+            ),
             Note::StaleDeactivation { key, set_id } => format!(
                 "key {key} of {set_id} was used after it was recorded inactive; its delete delay \
                  starts over"
@@ -282,22 +306,6 @@ impl Words for Note {
 
 impl Words for Blocked {
     fn words(&self) -> String {
-        let mut evidence = Vec::new();
-        if let Some(u) = self.key_last_used.as_ref().filter(|u| u.at > self.cutover) {
-            evidence.push(format!(
-                "IAM shows it used {} by {} in {}",
-                fmt_time(u.at),
-                u.service,
-                u.region
-            ));
-        }
-        if let Some(t) = self.set_last_used.filter(|t| *t > self.cutover) {
-            evidence.push(format!(
-                "SORACOM shows set {} used {}",
-                self.set_id,
-                fmt_time(t)
-            ));
-        }
         format!(
             "old key {} of {} was used after the cutover at {}: {}. Something outside SORACOM \
              may still use this key (check CloudTrail for the access key id, and any group or \
@@ -305,9 +313,37 @@ impl Words for Blocked {
             self.key,
             self.set_id,
             fmt_time(self.cutover),
-            evidence.join("; ")
+            use_after(
+                &self.set_id,
+                self.cutover,
+                self.key_last_used.as_ref(),
+                self.set_last_used
+            )
         )
     }
+}
+
+/// Who used a key after its cutover: IAM's last use (service, region, time) and SORACOM's
+/// last use of the set.
+pub fn use_after(
+    set_id: &str,
+    cutover: time::OffsetDateTime,
+    key_last_used: Option<&crate::model::LastUsed>,
+    set_last_used: Option<time::OffsetDateTime>,
+) -> String {
+    let mut evidence = Vec::new();
+    if let Some(u) = key_last_used.filter(|u| u.at > cutover) {
+        evidence.push(format!(
+            "IAM shows it used {} by {} in {}",
+            fmt_time(u.at),
+            u.service,
+            u.region
+        ));
+    }
+    if let Some(t) = set_last_used.filter(|t| *t > cutover) {
+        evidence.push(format!("SORACOM shows set {set_id} used {}", fmt_time(t)));
+    }
+    evidence.join("; ")
 }
 
 impl Words for Next {
@@ -331,8 +367,12 @@ impl Words for DueReason {
             DueReason::Age {
                 set_id,
                 age_days,
+                rotate_at_days,
                 max_days,
-            } => format!("key of {set_id} is {age_days} days old (max {max_days})"),
+            } => format!(
+                "key of {set_id} is {age_days} days old; rotation starts at {rotate_at_days} \
+                 days so that the old key is off before {max_days}"
+            ),
             DueReason::AgeUnknown { set_id } => {
                 format!("the age of the key of {set_id} is unknown")
             }
@@ -351,6 +391,65 @@ impl Words for DueReason {
                 state_words(*state)
             ),
         }
+    }
+}
+
+impl Words for RiskCause {
+    fn words(&self) -> String {
+        match self {
+            RiskCause::Blocked => "its retirement is blocked: it was used after its cutover",
+            RiskCause::RotationLate => "its rotation should have started and has not",
+            RiskCause::DeactivationLate => "its deactivation falls at or after its deadline",
+            RiskCause::NotRetiring => {
+                "nothing this tool plans will deactivate it (no set of the target holds it, or \
+                 its retirement cannot start)"
+            }
+        }
+        .into()
+    }
+}
+
+impl Words for Severity {
+    fn words(&self) -> String {
+        match self {
+            Severity::Warning => "deadline at risk",
+            Severity::Urgent => "deadline URGENT",
+            Severity::Missed => "deadline MISSED",
+        }
+        .into()
+    }
+}
+
+impl Words for KeyDeadline {
+    fn words(&self) -> String {
+        let days = match self.days_left {
+            d if d < 0 => format!("{} days past", -d),
+            1 => "1 day left".to_string(),
+            d => format!("{d} days left"),
+        };
+        let mut line = format!(
+            "key {}{}: deadline {} ({days})",
+            self.key,
+            self.set_id
+                .as_ref()
+                .map(|s| format!(" of {s}"))
+                .unwrap_or_default(),
+            fmt_time(self.deadline)
+        );
+        if let Some(t) = self.rotation_starts {
+            line.push_str(&format!("; rotation starts {}", fmt_time(t)));
+        }
+        match (self.deactivation_due, self.slack_days) {
+            (Some(t), Some(s)) => line.push_str(&format!(
+                "; deactivation due {} ({s} days before the deadline)",
+                fmt_time(t)
+            )),
+            _ => line.push_str("; no deactivation planned"),
+        }
+        if let Some(r) = &self.risk {
+            line.push_str(&format!(". {}: {}", r.severity.words(), r.cause.words()));
+        }
+        line
     }
 }
 

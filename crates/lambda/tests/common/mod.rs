@@ -128,14 +128,21 @@ pub fn days_from_now(days: i64) -> String {
 }
 
 impl World {
+    /// A world on the shared moto.
     pub async fn new() -> World {
+        World::with(Moto::Shared).await
+    }
+
+    /// A world on the given moto ([`Moto::Authenticated`]: its own, whose clock travels
+    /// with the world's, so keys made "later" are younger).
+    pub async fn with(moto: Moto) -> World {
         captured_logs();
         let world = testkit::world::World::start(Options {
             harness: "lambda",
             user_prefix: "lambda-user",
             auth_key: (AUTH_KEY_ID, AUTH_KEY),
             sam_user: Some("rotator"),
-            moto: Moto::Shared,
+            moto,
         })
         .await;
         let sdk = world.sdk_config().await;
@@ -172,19 +179,29 @@ impl World {
     }
 
     pub fn config_text(&self) -> String {
+        self.config_with("", "")
+    }
+
+    /// The configuration with more lines in `[notify]` and in the target.
+    pub fn config_with(&self, notify: &str, target: &str) -> String {
         format!(
             "[soracom]\nretry_base_ms = 20\n\n[verify]\nsuccesses = 2\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
-             [notify]\nsns_topic_arn = \"{}\"\nwebhook_url = \"{}\"\n\n\
-             [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n",
+             [notify]\nsns_topic_arn = \"{}\"\nwebhook_url = \"{}\"\n{notify}\n\
+             [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n{target}",
             self.topic_arn, self.webhook.url, self.user
         )
     }
 
     pub async fn put_config(&self) {
+        self.put_config_text(&self.config_text()).await;
+    }
+
+    /// Stores `text` as the function's configuration (the SSM parameter).
+    pub async fn put_config_text(&self, text: &str) {
         aws_sdk_ssm::Client::new(&self.sdk)
             .put_parameter()
             .name(&self.parameter)
-            .value(self.config_text())
+            .value(text)
             .r#type(aws_sdk_ssm::types::ParameterType::String)
             .overwrite(true)
             .send()
@@ -247,4 +264,30 @@ impl World {
         self.wrote(&logs());
         self.world.assert_no_secret();
     }
+}
+
+/// Invokes the handler in-process with `event`, this world's ports (configuration from the
+/// SSM parameter, the AuthKey in Secrets Manager, the world's moving clock) and `metrics`
+/// as the sink of the embedded-metric-format lines.
+pub async fn invoke_with(
+    w: &World,
+    event: Value,
+    metrics: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Value, rotator_lambda::HandlerError> {
+    let iam = rotator::iam::AwsIam::new(w.sdk.clone());
+    let store = rotator_lambda::aws::SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
+    let config =
+        rotator_lambda::aws::RuntimeConfig::from_vars(&w.sdk, Some(w.parameter.clone()), None);
+    let clock = w.clock();
+    let ports = rotator_lambda::Ports {
+        iam: &iam,
+        key_store: &store,
+        config: &config,
+        sdk: &w.sdk,
+        soracom_endpoint: Some(w.emu.endpoint()),
+        allow_any_endpoint: true,
+        clock: &clock,
+        metrics,
+    };
+    rotator_lambda::handle(event, &ports).await
 }

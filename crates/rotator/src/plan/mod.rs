@@ -9,7 +9,9 @@
 //!   or the in-place update, and moving every reference onto the key in use;
 //! - [`rollback`]: back to the previous set while its key is active;
 //! - [`retire`]: deactivating old keys on evidence and deleting them later, and the
-//!   records that time it.
+//!   records that time it;
+//! - [`deadline`]: the age no active key may reach, when rotation starts so that the old
+//!   key is off before it, and which keys are at risk.
 //!
 //! A plan is typed through and through: its steps come in three phases ([`Repair`],
 //! [`Repoint`], [`Retire`]) that the executor matches exhaustively, and every refusal,
@@ -17,6 +19,7 @@
 //! one place ([`crate::wording`]). Nothing here performs I/O; [`crate::apply`] carries
 //! plans out.
 
+mod deadline;
 mod outcome;
 pub mod resolve;
 mod retire;
@@ -32,8 +35,10 @@ use crate::config::Target;
 use crate::model::{Mark, Observed, Slot};
 use crate::secret::AccessKeyId;
 
+pub use deadline::{deadline_of, floor_days, grace, rotation_age, severity, EARLY, URGENT_DAYS};
 pub use outcome::{
-    Blocked, Due, DueReason, KeyBrief, Next, Note, Refusal, RetiredKey, RollbackRefusal, Upcoming,
+    Blocked, Due, DueReason, KeyBrief, KeyDeadline, KeyRole, Next, Note, Refusal, RetiredKey, Risk,
+    RiskCause, RollbackRefusal, Severity, Upcoming,
 };
 pub use resolve::{resolve, KeyState, Link, SetView, View, AWS_CREDENTIALS, IN_FLIGHT_LIMIT};
 
@@ -48,6 +53,12 @@ pub enum Mode {
     Retire,
     /// Undo the last cutover while the previous set's key is still active.
     Rollback,
+    /// The keys recorded exposed ([`Mark::Exposed`]) go at once: the current one is
+    /// rotated, every reference moves, and each exposed key is deactivated as soon as the
+    /// cutover is done, without waiting for `retire_after_days`; use after the cutover is
+    /// reported, not waited on. Deletion keeps to `delete_after_days`; everything else is
+    /// as in reconcile.
+    Emergency,
 }
 
 /// The credential set the target currently uses.
@@ -239,6 +250,8 @@ pub struct Plan {
     /// Things the operator should know.
     #[serde(serialize_with = "crate::wording::worded_all")]
     pub notes: Vec<Note>,
+    /// Every active key's deadline under this plan, and the keys at risk.
+    pub deadlines: Vec<KeyDeadline>,
 }
 
 impl Plan {
@@ -261,6 +274,11 @@ impl Plan {
         self.repair.is_empty() && self.cutover.is_empty() && self.retire.is_empty()
     }
 
+    /// The keys that may still be active at their deadline.
+    pub fn at_risk(&self) -> impl Iterator<Item = (&KeyDeadline, Risk)> {
+        self.deadlines.iter().filter_map(|d| d.risk.map(|r| (d, r)))
+    }
+
     /// Adds a record of `mark` about `key` unless the plan already has it.
     fn record(&mut self, key: &AccessKeyId, mark: Mark) {
         let step = Retire::Record {
@@ -273,10 +291,35 @@ impl Plan {
     }
 }
 
+/// How long after an exposure was recorded `rotate --emergency` without named keys takes
+/// itself for a rerun of the same emergency (and records nothing new).
+pub const EMERGENCY_RERUN: time::Duration = time::Duration::days(1);
+
+/// Whether a set of the target holds `key` (or held it before an in-place rotation).
+pub fn holds(view: &View, key: &AccessKeyId) -> bool {
+    view.sets
+        .iter()
+        .any(|s| s.link.key() == Some(key) || s.previous.as_ref() == Some(key))
+}
+
 /// Plans one target. Pure: same input, same plan.
+///
+/// A recorded exposure is an emergency until it is finished: `reconcile` plans as
+/// `rotate --emergency` while an exposed key of the target's sets is still active.
 pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) -> Plan {
     let view = resolve(target, obs, now);
-    let (current, due) = rotate::rotation_due(target, obs, &view, now, mode == Mode::Rotate);
+    let active = |k: &AccessKeyId| {
+        obs.keys
+            .iter()
+            .any(|x| &x.id == k && x.status == crate::model::KeyStatus::Active)
+    };
+    let exposed_active: Vec<&AccessKeyId> =
+        obs.records.exposed.keys().filter(|k| active(k)).collect();
+    let mode = match mode {
+        Mode::Reconcile if exposed_active.iter().any(|k| holds(&view, k)) => Mode::Emergency,
+        m => m,
+    };
+    let (current, due) = rotate::rotation_due(target, obs, &view, now, mode);
     let mut plan = Plan {
         target: target.name.clone(),
         current,
@@ -288,7 +331,13 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
         blocked: Vec::new(),
         upcoming: Vec::new(),
         notes: view.notes.clone(),
+        deadlines: Vec::new(),
     };
+    // An exposed key no set of the target holds is not this tool's to switch off.
+    for k in exposed_active.iter().filter(|k| !holds(&view, k)) {
+        plan.notes
+            .push(Note::ExposedUnmanaged { key: (*k).clone() });
+    }
     match (mode, view.busy) {
         (_, Some(since)) => {
             plan.refusal = Some(Refusal::Busy {
@@ -298,15 +347,20 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
         }
         (Mode::Rollback, None) => rollback::rollback(target, obs, &view, &mut plan),
         (Mode::Retire, None) => retire::retire(target, obs, &view, now, &mut plan),
-        (Mode::Rotate | Mode::Reconcile, None) => {
+        (Mode::Rotate | Mode::Reconcile | Mode::Emergency, None) => {
             resolve::clean_up(&view, &mut plan);
             rotate::rotate_and_repoint(target, obs, &view, now, mode, &mut plan);
-            if mode == Mode::Reconcile {
-                retire::retire(target, obs, &view, now, &mut plan);
+            match mode {
+                Mode::Reconcile => retire::retire(target, obs, &view, now, &mut plan),
+                Mode::Emergency => {
+                    retire::retire(target, obs, &view, now, &mut plan);
+                    retire::retire_released(obs, &view, &mut plan);
+                }
+                _ => {}
             }
         }
     }
-    if let Some(next) = plan.due.next.filter(|n| *n > now) {
+    if let Some(next) = plan.due.next.filter(|_| !plan.due.now) {
         plan.upcoming.insert(
             0,
             Upcoming {
@@ -315,6 +369,7 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
             },
         );
     }
+    plan.deadlines = deadline::deadlines(target, obs, &view, now, mode, &plan);
     plan
 }
 

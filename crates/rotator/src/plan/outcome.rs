@@ -176,6 +176,30 @@ pub enum Note {
         /// Its set.
         set_id: String,
     },
+    /// An emergency deactivates an old key that was used after its cutover: whatever used
+    /// it will fail from now on.
+    #[serde(rename_all = "camelCase")]
+    UsedAfterCutover {
+        /// The key.
+        key: AccessKeyId,
+        /// The set that held it.
+        set_id: String,
+        /// When SORACOM stopped using it.
+        #[serde(with = "time::serde::rfc3339")]
+        cutover: OffsetDateTime,
+        /// IAM's last use of the key.
+        key_last_used: Option<LastUsed>,
+        /// SORACOM's last use of the set.
+        #[serde(with = "time::serde::rfc3339::option")]
+        set_last_used: Option<OffsetDateTime>,
+    },
+    /// A key recorded exposed that no set of the target holds: this tool does not switch
+    /// it off; a person must.
+    #[serde(rename_all = "camelCase")]
+    ExposedUnmanaged {
+        /// The key.
+        key: AccessKeyId,
+    },
     /// A deactivation record older than the key's last use: the delay starts over.
     #[serde(rename_all = "camelCase")]
     StaleDeactivation {
@@ -263,7 +287,9 @@ pub enum DueReason {
         set_id: String,
         /// The key's age in whole days.
         age_days: i64,
-        /// `max_key_age_days`.
+        /// The age in whole days rotation starts at.
+        rotate_at_days: i64,
+        /// `max_key_age_days`: the age no active key may reach.
         max_days: u32,
     },
     /// The current key's age is not known.
@@ -310,4 +336,86 @@ pub struct Due {
     /// When the current key becomes due, if known.
     #[serde(with = "time::serde::rfc3339::option")]
     pub next: Option<OffsetDateTime>,
+}
+
+/// How a key stands to its target: the one references use, an older one being retired, or
+/// one no set of the target holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum KeyRole {
+    /// The current set's key.
+    Current,
+    /// An older key, or an in-place set's previous one: retired on evidence.
+    Old,
+    /// No set of the target holds it: this tool neither rotates nor retires it.
+    Other,
+}
+
+/// How close a key at risk is to its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    /// More than [`URGENT_DAYS`](crate::plan::URGENT_DAYS) days left.
+    Warning,
+    /// At most that many days left.
+    Urgent,
+    /// The key is active at or past its deadline.
+    Missed,
+}
+
+/// Why a key may still be active at its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RiskCause {
+    /// Its retirement is blocked: it was used after its cutover.
+    Blocked,
+    /// Rotation should have started and this run does not rotate (a refusal, a failure
+    /// before, a dry run, or a command that does not rotate).
+    RotationLate,
+    /// Its deactivation, as scheduled now, comes at or after the deadline.
+    DeactivationLate,
+    /// Nothing this tool plans will deactivate it, and it is past the age rotation starts at.
+    NotRetiring,
+}
+
+/// A key that may still be active at its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Risk {
+    /// Why.
+    #[serde(serialize_with = "crate::wording::worded")]
+    pub cause: RiskCause,
+    /// How close the deadline is.
+    pub severity: Severity,
+}
+
+/// One active key and the age it may not reach: its deadline, when its rotation starts,
+/// when its deactivation is due, the days kept free between the two, and whether it is at
+/// risk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyDeadline {
+    /// The key.
+    pub key: AccessKeyId,
+    /// The owned set holding it (or that held it), if any.
+    pub set_id: Option<String>,
+    /// How it stands to the target.
+    pub role: KeyRole,
+    /// Its age in whole days.
+    pub age_days: i64,
+    /// When it reaches `max_key_age_days`.
+    #[serde(with = "time::serde::rfc3339")]
+    pub deadline: OffsetDateTime,
+    /// Whole days from now to the deadline (negative once past).
+    pub days_left: i64,
+    /// When its rotation starts (the current key only).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub rotation_starts: Option<OffsetDateTime>,
+    /// When it is to be deactivated, as things stand (`None`: nothing will).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deactivation_due: Option<OffsetDateTime>,
+    /// Whole days between that deactivation and the deadline.
+    pub slack_days: Option<i64>,
+    /// Set when it may still be active at its deadline.
+    pub risk: Option<Risk>,
 }

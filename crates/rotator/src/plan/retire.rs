@@ -15,7 +15,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::config::{Placement, Target};
 use crate::model::{AccessKey, KeyStatus, Mark, Observed};
-use crate::plan::{Blocked, KeyState, Link, Next, Note, Plan, Repair, Retire, Upcoming, View};
+use crate::plan::{
+    grace, Blocked, KeyState, Link, Next, Note, Plan, Repair, Retire, Upcoming, View, EARLY,
+};
 use crate::secret::AccessKeyId;
 
 /// The retire rules for every owned set but the current one, then the records that no
@@ -54,6 +56,50 @@ pub(super) fn retire(
         judge(target, obs, now, &old, access, plan);
     }
     forget_stale(obs, view, plan);
+}
+
+/// In an emergency, the exposed keys this run's cutover leaves behind (or an in-place
+/// update replaces) are deactivated as soon as it is done: the executor reaches the retire
+/// phase only after every reference moved and the new key was confirmed active.
+pub(super) fn retire_released(obs: &Observed, view: &View, plan: &mut Plan) {
+    let left: BTreeSet<&String> = plan.cutover.iter().flat_map(|r| &r.from).collect();
+    let destinations: BTreeSet<&String> = plan.cutover.iter().map(|r| &r.to).collect();
+    // A key the destination set also holds stays on.
+    let kept: BTreeSet<&AccessKeyId> = view
+        .sets
+        .iter()
+        .filter(|s| destinations.contains(&s.set.id))
+        .filter_map(|s| s.link.key())
+        .collect();
+    let active = |k: &AccessKeyId| {
+        obs.records.exposed.contains_key(k)
+            && obs
+                .keys
+                .iter()
+                .any(|x| &x.id == k && x.status == KeyStatus::Active)
+    };
+    let mut off: Vec<(AccessKeyId, String)> = view
+        .sets
+        .iter()
+        .filter(|s| left.contains(&s.set.id))
+        .filter_map(|s| s.link.certain().map(|k| (k.clone(), s.set.id.clone())))
+        .collect();
+    off.extend(plan.repair.iter().filter_map(|r| match r {
+        Repair::RotateInPlace {
+            set_id,
+            previous: Some(p),
+        } => Some((p.clone(), set_id.clone())),
+        _ => None,
+    }));
+    for (key, set_id) in off {
+        if !active(&key) || kept.contains(&key) {
+            continue;
+        }
+        let step = Retire::Deactivate { key, set_id };
+        if !plan.retire.contains(&step) {
+            plan.retire.push(step);
+        }
+    }
 }
 
 /// An old key to retire: the set that held it (none in place), when SORACOM stopped using
@@ -190,10 +236,36 @@ fn judge(
     let k = &old.key;
     let settle = Duration::minutes(target.settle_minutes.into());
     match access.status {
+        KeyStatus::Active if obs.records.exposed.contains_key(k) => {
+            // The key is exposed: it goes now, whichever run sees it first (an emergency cut
+            // short is finished by the next scheduled run). Use since its cutover is
+            // reported, not waited on.
+            match old.cutover {
+                Some(cutover) => {
+                    let after = cutover.saturating_add(settle);
+                    let key_after = access.last_used.as_ref().is_some_and(|u| u.at > after);
+                    let set_after = old.set_last_used.is_some_and(|t| t > after);
+                    if key_after || set_after {
+                        plan.notes.push(Note::UsedAfterCutover {
+                            key: k.clone(),
+                            set_id: old.label.clone(),
+                            cutover,
+                            key_last_used: access.last_used.clone(),
+                            set_last_used: old.set_last_used,
+                        });
+                    }
+                }
+                None => plan.record(k, Mark::Released),
+            }
+            plan.retire.push(Retire::Deactivate {
+                key: k.clone(),
+                set_id: old.label.clone(),
+            });
+        }
         KeyStatus::Active => {
             // An old key is never deactivated before its cutover plus the settle window,
             // whatever retire_after_days says.
-            let grace = Duration::days(target.retire_after_days.into()).max(settle);
+            let grace = grace(target);
             let deactivate = Next::Deactivate {
                 key: k.clone(),
                 set_id: old.label.clone(),
@@ -234,8 +306,11 @@ fn judge(
                 });
                 return;
             }
+            // A run an hour early (a scheduler's flexible window, a run that started just
+            // before the cutover's time of day) does not put the deactivation off by a day;
+            // the settle window is never cut short.
             let due = cutover.saturating_add(grace);
-            if now >= due {
+            if now.saturating_add(EARLY) >= due && now >= after {
                 plan.retire.push(Retire::Deactivate {
                     key: k.clone(),
                     set_id: old.label.clone(),
@@ -301,6 +376,7 @@ fn forget_stale(obs: &Observed, view: &View, plan: &mut Plan) {
         .released
         .keys()
         .chain(obs.records.deactivated.keys())
+        .chain(obs.records.exposed.keys())
         .chain(obs.records.keys.keys())
         .collect();
     for k in recorded {

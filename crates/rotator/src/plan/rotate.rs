@@ -9,20 +9,22 @@ use time::{Duration, OffsetDateTime};
 use crate::config::{Placement, Target};
 use crate::model::{AccessKey, KeyStatus, ManagedId, Mark, Observed};
 use crate::plan::{
-    Current, Due, DueReason, KeyBrief, KeyState, Mode, Note, Plan, Refusal, Repair, Repoint,
-    Retire, RetiredKey, View,
+    floor_days, rotation_age, Current, Due, DueReason, KeyBrief, KeyState, Mode, Note, Plan,
+    Refusal, Repair, Repoint, Retire, RetiredKey, View, EARLY,
 };
 use crate::records::KeyRecord;
 use crate::secret::AccessKeyId;
 
 /// The current set (with its key's age) and whether rotation is due: when the current key
-/// reaches `max_key_age_days`, when asked, or when no usable key backs the references.
+/// reaches the age rotation starts at (early enough for its deadline), when asked, or when
+/// no usable key backs the references. An emergency asks for it when the current key is
+/// recorded exposed (and still active).
 pub(super) fn rotation_due(
     target: &Target,
     obs: &Observed,
     view: &View,
     now: OffsetDateTime,
-    requested: bool,
+    mode: Mode,
 ) -> (Option<Current>, Due) {
     let key = |id: &AccessKeyId| obs.keys.iter().find(|k| &k.id == id);
     let cur = view.current_set();
@@ -38,8 +40,17 @@ pub(super) fn rotation_due(
         link: c.link.clone(),
         age_days: basis.map(|b| (now - b).whole_days()),
     });
-    let next = basis.map(|b| b.saturating_add(Duration::days(target.max_key_age_days.into())));
+    let next = basis.map(|b| b.saturating_add(rotation_age(target)));
     let due = |now: bool, reason, next| Due { now, reason, next };
+    let exposed_current = cur
+        .filter(|c| c.key_state == KeyState::Active)
+        .and_then(|c| c.link.key())
+        .is_some_and(|k| obs.records.exposed.contains_key(k));
+    let requested = match mode {
+        Mode::Rotate => true,
+        Mode::Emergency => exposed_current,
+        Mode::Reconcile | Mode::Retire | Mode::Rollback => false,
+    };
     if requested {
         return (current, due(true, DueReason::Requested, next));
     }
@@ -71,10 +82,11 @@ pub(super) fn rotation_due(
     };
     let d = match (next, c.age_days) {
         (Some(next_at), Some(age)) => due(
-            now >= next_at,
+            now.saturating_add(EARLY) >= next_at,
             DueReason::Age {
                 set_id: c.set_id.clone(),
                 age_days: age,
+                rotate_at_days: floor_days(rotation_age(target)),
                 max_days: target.max_key_age_days,
             },
             next,
@@ -105,7 +117,7 @@ pub(super) fn rotate_and_repoint(
         .current_set()
         .filter(|c| c.key_state == KeyState::Active)
         .map(|c| c.set.id.clone());
-    let due = plan.due.now && matches!(mode, Mode::Rotate | Mode::Reconcile);
+    let due = plan.due.now && matches!(mode, Mode::Rotate | Mode::Reconcile | Mode::Emergency);
     if due && make_room(target, obs, view, now, plan) {
         if let Some(new_set) = new_key(target, obs, view, now, plan) {
             destination = Some(new_set);

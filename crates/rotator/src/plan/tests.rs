@@ -19,6 +19,7 @@ fn target() -> Target {
         iam_user: "u".into(),
         placement: Placement::Managed { prefix: "p".into() },
         max_key_age_days: 90,
+        deadline_margin_days: 3,
         retire_after_days: 7,
         delete_after_days: 7,
         settle_minutes: 60,
@@ -576,9 +577,10 @@ fn evidence_link_names_the_only_key_and_dates_the_next_rotation() {
     let cur = p.current.unwrap_or_else(|| panic!("no current"));
     assert_eq!(cur.link, Link::Evidence(AccessKeyId::new(K1)));
     assert_eq!(cur.age_days, Some(10));
+    // Rotation starts 90 - 7 (retire_after_days) - 3 (deadline_margin_days) days in.
     assert_eq!(
         p.due.next,
-        Some(NOW - Duration::days(10) + Duration::days(90))
+        Some(NOW - Duration::days(10) + Duration::days(80))
     );
 }
 
@@ -1121,5 +1123,351 @@ fn what_soracom_reports_wins_and_other_types_are_never_ours() {
             .any(|n| n.words().contains("AKIA************AAA2")),
         "K2 is someone else's, reported: {:?}",
         view.notes
+    );
+}
+
+/// One current set `p-260901` holding K1, created `age` ago, referenced by group g1.
+fn current_only(age: Duration) -> Observed {
+    let mut k = key(K1, 0, KeyStatus::Active, None);
+    k.created = NOW - age;
+    Observed {
+        keys: vec![k],
+        sets: vec![set("p-260901", age.whole_days(), Some(K1))],
+        slots: vec![funnel("g1", "p-260901")],
+        records: Default::default(),
+    }
+}
+
+fn only_deadline(p: &Plan, k: &str) -> KeyDeadline {
+    match p.deadlines.iter().find(|d| d.key.as_str() == k) {
+        Some(d) => d.clone(),
+        None => panic!("no deadline for {k}: {:?}", p.deadlines),
+    }
+}
+
+#[test]
+fn rotation_starts_early_enough_for_the_old_key_to_be_off_before_the_deadline() {
+    let t = target();
+    assert_eq!(rotation_age(&t), Duration::days(80));
+    assert_eq!(grace(&t), Duration::days(7));
+    // Two hours before the start: not due, and the schedule has three days to spare.
+    let early = current_only(Duration::days(80) - Duration::hours(2));
+    let p = plan(&t, &early, NOW, Mode::Reconcile);
+    let created = early.keys[0].created;
+    assert!(!p.due.now, "{:?}", p.due);
+    assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+    let d = only_deadline(&p, K1);
+    assert_eq!(d.role, KeyRole::Current);
+    assert_eq!(d.deadline, created + Duration::days(90));
+    assert_eq!(d.rotation_starts, Some(created + Duration::days(80)));
+    assert_eq!(d.deactivation_due, Some(created + Duration::days(87)));
+    assert_eq!((d.slack_days, d.risk), (Some(3), None));
+    assert_eq!(d.days_left, 10);
+    // Within the hour a daily scheduler may fire early by: due, and the rotation it plans
+    // keeps the deadline.
+    let due = current_only(Duration::days(80) - Duration::minutes(30));
+    let p = plan(&t, &due, NOW, Mode::Reconcile);
+    assert!(p.due.now);
+    assert!(
+        summary(&p).contains(&"rotate p-261128".to_string()),
+        "{:?}",
+        summary(&p)
+    );
+    let d = only_deadline(&p, K1);
+    assert_eq!(d.deactivation_due, Some(NOW + Duration::days(7)));
+    assert_eq!((d.slack_days, d.risk), (Some(3), None));
+    // A command that does not rotate leaves a due rotation late: a risk.
+    let p = plan(&t, &due, NOW, Mode::Retire);
+    let d = only_deadline(&p, K1);
+    assert_eq!(
+        d.risk,
+        Some(Risk {
+            cause: RiskCause::RotationLate,
+            severity: Severity::Warning
+        })
+    );
+    // A key found past its deadline is rotated, and its deadline reported missed.
+    let p = plan(&t, &current_only(Duration::days(120)), NOW, Mode::Reconcile);
+    assert!(summary(&p).contains(&"rotate p-261128".to_string()));
+    let d = only_deadline(&p, K1);
+    assert_eq!(
+        d.risk,
+        Some(Risk {
+            cause: RiskCause::DeactivationLate,
+            severity: Severity::Missed
+        })
+    );
+    assert_eq!(d.days_left, -30);
+}
+
+#[test]
+fn severity_grows_as_the_deadline_nears() {
+    let deadline = NOW;
+    let at = |d: Duration| severity(deadline, NOW - d);
+    assert_eq!(at(Duration::days(10)), Severity::Warning);
+    assert_eq!(
+        at(Duration::days(3) + Duration::seconds(1)),
+        Severity::Warning
+    );
+    assert_eq!(at(Duration::days(3)), Severity::Urgent);
+    assert_eq!(at(Duration::seconds(1)), Severity::Urgent);
+    assert_eq!(at(Duration::ZERO), Severity::Missed);
+    assert_eq!(at(-Duration::days(2)), Severity::Missed);
+    assert_eq!(
+        floor_days(-Duration::hours(12)),
+        -1,
+        "half a day past is a day past"
+    );
+}
+
+/// Old K1 (created `age` ago) cut over to K2 at day 80 of its life, then used a day later.
+fn blocked_at(age: Duration) -> Observed {
+    let created = NOW - age;
+    let cutover = created + Duration::days(80);
+    let mut k1 = key(K1, 0, KeyStatus::Active, None);
+    k1.created = created;
+    k1.last_used = Some(LastUsed {
+        at: cutover + Duration::days(1),
+        service: "iot".into(),
+        region: "ap-northeast-1".into(),
+    });
+    let mut k2 = key(K2, 0, KeyStatus::Active, None);
+    k2.created = cutover;
+    let mut old = set("p-260801", age.whole_days(), Some(K1));
+    old.created = Some(created);
+    let mut new = set("p-261020", 0, Some(K2));
+    new.created = Some(cutover);
+    Observed {
+        keys: vec![k1, k2],
+        sets: vec![old, new],
+        slots: vec![funnel("g1", "p-261020")],
+        records: crate::records::Records {
+            released: [(AccessKeyId::new(K1), cutover)].into_iter().collect(),
+            ..Default::default()
+        },
+    }
+}
+
+#[test]
+fn a_blocked_retirement_escalates_to_urgent_then_missed() {
+    for (age, want) in [
+        (Duration::days(82), Severity::Warning),
+        (Duration::days(87), Severity::Urgent),
+        (Duration::days(89) + Duration::hours(23), Severity::Urgent),
+        (Duration::days(90), Severity::Missed),
+        (Duration::days(95), Severity::Missed),
+    ] {
+        let p = plan(&target(), &blocked_at(age), NOW, Mode::Reconcile);
+        assert_eq!(p.blocked.len(), 1, "{age}");
+        assert!(
+            !summary(&p).iter().any(|s| s.starts_with("deactivate")),
+            "{age}: never while used"
+        );
+        let d = only_deadline(&p, K1);
+        assert_eq!(d.role, KeyRole::Old);
+        assert_eq!(d.deactivation_due, None);
+        assert_eq!(
+            d.risk,
+            Some(Risk {
+                cause: RiskCause::Blocked,
+                severity: want
+            }),
+            "{age}"
+        );
+        // The current key is on schedule.
+        assert_eq!(only_deadline(&p, K2).risk, None);
+    }
+}
+
+#[test]
+fn a_late_retirement_and_a_key_nothing_retires_are_at_risk() {
+    // No record of the cutover: the grace period starts now, after the deadline.
+    let mut obs = blocked_at(Duration::days(85));
+    obs.records.released.clear();
+    obs.keys[0].last_used = None;
+    let p = plan(&target(), &obs, NOW, Mode::Reconcile);
+    let d = only_deadline(&p, K1);
+    assert_eq!(d.deactivation_due, Some(NOW + Duration::days(7)));
+    assert_eq!(d.slack_days, Some(-2));
+    assert_eq!(d.risk.map(|r| r.cause), Some(RiskCause::DeactivationLate));
+    // A key no set holds: at risk once past the age rotation starts at, not before.
+    for (age, risk) in [(20, None), (85, Some(RiskCause::NotRetiring))] {
+        let mut obs = current_only(Duration::days(10));
+        let mut k3 = key("AKIAAAAAAAAAAAAAAAA3", age, KeyStatus::Active, None);
+        k3.created = NOW - Duration::days(age);
+        obs.keys.push(k3);
+        let p = plan(&target(), &obs, NOW, Mode::Reconcile);
+        let d = only_deadline(&p, "AKIAAAAAAAAAAAAAAAA3");
+        assert_eq!(d.role, KeyRole::Other);
+        assert_eq!(d.risk.map(|r| r.cause), risk, "{age}");
+    }
+}
+
+fn exposed(obs: &mut Observed, k: &str) {
+    obs.records
+        .exposed
+        .insert(AccessKeyId::new(k), NOW - Duration::minutes(1));
+}
+
+#[test]
+fn an_emergency_rotates_and_deactivates_the_old_key_once_the_cutover_is_done() {
+    let mut obs = current_only(Duration::days(10));
+    // Without an exposure recorded, an emergency does what reconcile does: nothing here.
+    assert!(plan(&target(), &obs, NOW, Mode::Emergency).is_empty());
+    exposed(&mut obs, K1);
+    let p = plan(&target(), &obs, NOW, Mode::Emergency);
+    assert_eq!(
+        summary(&p),
+        [
+            "rotate p-261128",
+            "repoint g1 p-260901>p-261128",
+            "record Released AAA1",
+            "deactivate AAA1 p-260901"
+        ]
+    );
+    let d = only_deadline(&p, K1);
+    assert_eq!((d.deactivation_due, d.risk), (Some(NOW), None));
+    // A recorded exposure is an emergency until it is finished: reconcile plans the same.
+    assert_eq!(
+        summary(&plan(&target(), &obs, NOW, Mode::Reconcile)),
+        summary(&p)
+    );
+    // A plain rotate is still a plain rotate: the old key waits for its grace period.
+    assert!(!summary(&plan(&target(), &obs, NOW, Mode::Rotate))
+        .iter()
+        .any(|s| s.starts_with("deactivate")));
+}
+
+#[test]
+fn an_exposed_key_no_set_holds_is_reported_never_touched() {
+    let mut obs = current_only(Duration::days(10));
+    let k3 = "AKIAAAAAAAAAAAAAAAA3";
+    obs.keys
+        .push(key(k3, 5, KeyStatus::Active, Some(("s3", 1))));
+    exposed(&mut obs, k3);
+    for mode in [Mode::Emergency, Mode::Reconcile, Mode::Retire] {
+        let p = plan(&target(), &obs, NOW, mode);
+        assert!(p.is_empty(), "{mode:?}: {:?}", summary(&p));
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| matches!(n, Note::ExposedUnmanaged { key } if key.as_str() == k3)),
+            "{mode:?}: {:?}",
+            p.notes
+        );
+    }
+    // Once it is off, there is nothing to say.
+    obs.keys[1].status = KeyStatus::Inactive;
+    let p = plan(&target(), &obs, NOW, Mode::Emergency);
+    assert!(!p
+        .notes
+        .iter()
+        .any(|n| matches!(n, Note::ExposedUnmanaged { .. })));
+}
+
+#[test]
+fn a_deactivation_due_within_the_hour_is_done_but_never_inside_the_settle_window() {
+    let c = RetireCase {
+        name: "",
+        cutover_days: 7,
+        k1: k1(KeyStatus::Active, None),
+        old_desc: Some(K1),
+        old_last_used_days: None,
+        deactivated_days: None,
+        adopt_keys: false,
+        mode: Mode::Reconcile,
+        actions: &[],
+        blocked: false,
+        upcoming: 0,
+    };
+    let (t, mut obs) = retire_world(&c);
+    let released = |obs: &mut Observed, at: OffsetDateTime| {
+        obs.records.released.insert(AccessKeyId::new(K1), at);
+        obs.sets[1].created = Some(at);
+    };
+    // Due in 30 minutes: a daily run that fires a little early deactivates today.
+    released(&mut obs, NOW - Duration::days(7) + Duration::minutes(30));
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert_eq!(summary(&p), ["deactivate AAA1 p-260801"]);
+    // Due in two hours: tomorrow.
+    released(&mut obs, NOW - Duration::days(7) + Duration::hours(2));
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+    // No grace beyond the settle window (an hour): 30 minutes after the cutover the key
+    // stays on, though the deactivation is "due within the hour".
+    let mut t0 = t.clone();
+    t0.retire_after_days = 0;
+    released(&mut obs, NOW - Duration::minutes(30));
+    let p = plan(&t0, &obs, NOW, Mode::Reconcile);
+    assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+    released(&mut obs, NOW - Duration::minutes(61));
+    let p = plan(&t0, &obs, NOW, Mode::Reconcile);
+    assert_eq!(summary(&p), ["deactivate AAA1 p-260801"]);
+}
+
+#[test]
+fn an_emergency_for_an_older_key_deactivates_it_at_once_even_if_used() {
+    // K1 cut over two days ago and used a day ago; K2 holds every reference.
+    let (t, mut obs) = retire_world(&RetireCase {
+        name: "emergency",
+        cutover_days: 2,
+        k1: k1(KeyStatus::Active, Some(1)),
+        old_desc: Some(K1),
+        old_last_used_days: None,
+        deactivated_days: None,
+        adopt_keys: false,
+        mode: Mode::Emergency,
+        actions: &[],
+        blocked: false,
+        upcoming: 0,
+    });
+    let normal = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert_eq!(
+        normal.blocked.len(),
+        1,
+        "reconcile waits for the use to stop"
+    );
+    assert_eq!(
+        plan(&t, &obs, NOW, Mode::Emergency).blocked.len(),
+        1,
+        "a key not recorded exposed is retired as usual"
+    );
+    exposed(&mut obs, K1);
+    let p = plan(&t, &obs, NOW, Mode::Emergency);
+    assert_eq!(
+        summary(&p),
+        ["deactivate AAA1 p-260801"],
+        "no new key: the old one goes"
+    );
+    // Any run that retires finishes an emergency cut short before the deactivation.
+    for mode in [Mode::Reconcile, Mode::Retire] {
+        assert_eq!(
+            summary(&plan(&t, &obs, NOW, mode)),
+            ["deactivate AAA1 p-260801"],
+            "{mode:?}"
+        );
+    }
+    assert!(p.blocked.is_empty());
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| matches!(n, Note::UsedAfterCutover { key, .. } if key.as_str() == K1)),
+        "{:?}",
+        p.notes
+    );
+    assert!(!p.due.now);
+    // Once the exposed key is inactive the emergency is over: a rerun makes no new key.
+    obs.keys[0].status = KeyStatus::Inactive;
+    obs.records
+        .deactivated
+        .insert(AccessKeyId::new(K1), NOW - Duration::minutes(1));
+    let again = plan(&t, &obs, NOW, Mode::Emergency);
+    assert!(!again.due.now, "{:?}", again.due);
+    assert!(
+        !summary(&again)
+            .iter()
+            .any(|s| s.starts_with("rotate") || s.starts_with("deactivate")),
+        "{:?}",
+        summary(&again)
     );
 }
