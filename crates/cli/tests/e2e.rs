@@ -874,3 +874,48 @@ async fn an_emergency_rotates_at_once_and_takes_the_exposed_key_off() {
     assert_eq!((w.soracom_writes(), w.iam_writes()), writes);
     w.finish().await;
 }
+
+/// Shell completions and manual pages come from the binary itself and need no
+/// configuration or credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_and_man_pages_need_no_configuration() {
+    let w = World::new().await;
+    std::fs::remove_file(w.config_path()).expect("no configuration");
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = w.expect(&["completions", shell], 0).await;
+        for word in ["rotate-soracom-key", "reconcile", "--emergency"] {
+            assert!(run.stdout.contains(word), "{shell}: no {word}");
+        }
+    }
+    let man = w.expect(&["man"], 0).await;
+    assert!(
+        man.stdout.contains(".TH soracom-key-rotator 1"),
+        "{}",
+        man.stdout
+    );
+    for cmd in [
+        "plan",
+        "reconcile",
+        "rotate",
+        "retire",
+        "rollback",
+        "status",
+        "policy",
+    ] {
+        let page = w.expect(&["man", cmd], 0).await;
+        assert!(
+            page.stdout
+                .contains(&format!(".TH soracom-key-rotator-{cmd} 1")),
+            "{cmd}: {}",
+            page.stdout
+        );
+    }
+    let rotate = w.expect(&["man", "rotate"], 0).await;
+    assert!(rotate.stdout.contains("emergency"), "{}", rotate.stdout);
+    let unknown = w.expect(&["man", "nope"], 2).await;
+    assert!(unknown.stderr.contains("nope"), "{}", unknown.stderr);
+    // Nothing was asked of SORACOM or AWS.
+    assert!(w.emu.requests().is_empty());
+    assert!(w.proxy.calls().is_empty());
+    w.assert_no_secret();
+}
