@@ -274,6 +274,7 @@ fn holder_kind(holder: &Holder) -> String {
     match holder {
         Holder::GroupKey { namespace, .. } => format!("{namespace} (groups)"),
         Holder::EventHandler { .. } => "event handlers".into(),
+        Holder::VpgInspection { .. } => "VPG Junction inspection".into(),
     }
 }
 
