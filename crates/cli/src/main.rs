@@ -84,8 +84,9 @@ enum Cmd {
         /// finish an emergency that failed part-way.
         #[arg(long)]
         emergency: bool,
-        /// With --emergency: the exposed access key id (default: the current key, unless an
-        /// emergency is already recorded for the target). Repeat for several.
+        /// With --emergency: the exposed access key id. Default: the current key, unless an
+        /// emergency is still to finish (a recorded exposed key of the target still active,
+        /// or one recorded less than a day ago). Repeat for several.
         #[arg(long = "key", value_name = "ACCESS_KEY_ID", requires = "emergency")]
         keys: Vec<String>,
     },
@@ -123,6 +124,18 @@ enum Cmd {
     /// Replace the SORACOM AuthKey in the soracom-cli profile with a new one, then delete
     /// the old key.
     RotateSoracomKey,
+    /// Print a shell completion script (e.g. `completions bash > /etc/bash_completion.d/…`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `man <(soracom-key-rotator man)`; with a command,
+    /// that command's page (`soracom-key-rotator-rotate(1)`).
+    Man {
+        /// The command whose page to print.
+        command: Option<String>,
+    },
 }
 
 /// An error with the exit code it maps to.
@@ -212,7 +225,46 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
+fn print_completions(shell: clap_complete::Shell) -> Result<u8, Failure> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let name = cmd.get_name().to_string();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, name, &mut script);
+    write_stdout(&String::from_utf8_lossy(&script))?;
+    Ok(0)
+}
+
+fn print_man(command: Option<&str>) -> Result<u8, Failure> {
+    use clap::CommandFactory;
+    let top = Cli::command();
+    let man = match command {
+        None => clap_mangen::Man::new(top),
+        Some(name) => {
+            let title = format!("{}-{name}", top.get_name());
+            let sub = top
+                .find_subcommand(name)
+                .cloned()
+                .ok_or_else(|| usage(anyhow::anyhow!("man: no command {name:?} (see --help)")))?;
+            clap_mangen::Man::new(sub).title(title)
+        }
+    };
+    let mut page = Vec::new();
+    man.render(&mut page).map_err(|e| Failure {
+        code: 1,
+        error: e.into(),
+    })?;
+    write_stdout(&String::from_utf8_lossy(&page))?;
+    Ok(0)
+}
+
 async fn main_run(cli: Cli) -> Result<u8, Failure> {
+    // Neither needs a configuration or credentials.
+    match &cli.command {
+        Cmd::Completions { shell } => return print_completions(*shell),
+        Cmd::Man { command } => return print_man(command.as_deref()),
+        _ => {}
+    }
     let now = match &cli.now {
         Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .with_context(|| format!("--now {s:?} is not an RFC 3339 time"))
@@ -250,6 +302,7 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         } => (run(Command::Rotate, *dry_run), target),
         Cmd::Retire { target, dry_run } => (run(Command::Retire, *dry_run), target),
         Cmd::Rollback { target, dry_run } => (run(Command::Rollback, *dry_run), target),
+        Cmd::Completions { .. } | Cmd::Man { .. } => return Ok(0),
     };
     let writes = matches!(request, Request::Run { command, dry_run: false } if command != Command::Plan)
         || matches!(request, Request::Emergency { dry_run: false, .. });

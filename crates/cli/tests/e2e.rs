@@ -874,3 +874,128 @@ async fn an_emergency_rotates_at_once_and_takes_the_exposed_key_off() {
     assert_eq!((w.soracom_writes(), w.iam_writes()), writes);
     w.finish().await;
 }
+
+/// Shell completions and manual pages come from the binary itself and need no
+/// configuration or credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_and_man_pages_need_no_configuration() {
+    let w = World::new().await;
+    std::fs::remove_file(w.config_path()).expect("no configuration");
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = w.expect(&["completions", shell], 0).await;
+        for word in ["rotate-soracom-key", "reconcile", "--emergency"] {
+            assert!(run.stdout.contains(word), "{shell}: no {word}");
+        }
+    }
+    let man = w.expect(&["man"], 0).await;
+    assert!(
+        man.stdout.contains(".TH soracom-key-rotator 1"),
+        "{}",
+        man.stdout
+    );
+    for cmd in [
+        "plan",
+        "reconcile",
+        "rotate",
+        "retire",
+        "rollback",
+        "status",
+        "policy",
+    ] {
+        let page = w.expect(&["man", cmd], 0).await;
+        assert!(
+            page.stdout
+                .contains(&format!(".TH soracom-key-rotator-{cmd} 1")),
+            "{cmd}: {}",
+            page.stdout
+        );
+    }
+    let rotate = w.expect(&["man", "rotate"], 0).await;
+    assert!(rotate.stdout.contains("emergency"), "{}", rotate.stdout);
+    let unknown = w.expect(&["man", "nope"], 2).await;
+    assert!(unknown.stderr.contains("nope"), "{}", unknown.stderr);
+    // Nothing was asked of SORACOM or AWS.
+    assert!(w.emu.requests().is_empty());
+    assert!(w.proxy.calls().is_empty());
+    w.assert_no_secret();
+}
+
+/// A VPG's Junction inspection reports to Funnel with a credential set: those references
+/// are found on every page of VPGs, moved with the rest (the rest of the inspection kept),
+/// and counted by retirement like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vpg_inspection_reports_are_found_on_every_page_moved_and_counted() {
+    let w = World::clocked().await;
+    let k1 = w.seed().await;
+    let old = format!("{PREFIX}-220810");
+    // Two per page: three pages of VPGs.
+    std::fs::write(
+        w.config_path(),
+        format!(
+            "[soracom]\npage_size = 2\nretry_base_ms = 20\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
+             [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n",
+            w.user
+        ),
+    )
+    .expect("write config");
+    let report = |set: &str| json!({"enabled": true, "report": {"enabled": true, "credentialsId": set, "contentType": "json", "addSimId": true}});
+    for i in 0..3 {
+        w.emu.add_vpg(&format!("vpg-{i}"), report(&old));
+    }
+    w.emu.add_vpg("vpg-none", serde_json::Value::Null);
+    w.emu.add_vpg("vpg-other", report("someone-elses-set"));
+
+    let now = w.travel(81);
+    let run = w.expect(&["reconcile", "--now", &now], 0).await;
+    let new_set = w.id_for(81);
+    assert!(
+        run.stdout.contains("5/5 references moved"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        w.emu.call_counts().get("listVirtualPrivateGateways"),
+        Some(&3),
+        "every page"
+    );
+    for i in 0..3 {
+        let v = w.emu.vpg(&format!("vpg-{i}")).expect("vpg");
+        let mut want = report(&new_set);
+        want["enabled"] = json!(true);
+        assert_eq!(v["inspection"], want, "vpg-{i}: only the reference changed");
+    }
+    assert_eq!(
+        w.emu.vpg("vpg-other").expect("vpg")["inspection"],
+        report("someone-elses-set")
+    );
+    w.assert_converged(&new_set).await;
+
+    // A person points a VPG back at the old set: the old key is in use again, so its
+    // retirement waits (and nothing deactivates it).
+    w.emu.add_vpg("vpg-0", report(&old));
+    let now = w.travel(81 + 8);
+    w.expect(&["retire", "--now", &now], 0).await;
+    let keys = w.keys().await;
+    assert!(
+        keys.iter().any(|k| k.id == k1 && k.status == "Active"),
+        "{keys:?}"
+    );
+    let status = w
+        .expect(&["--output", "json", "status", "--now", &now], 0)
+        .await
+        .json();
+    let sets = status["targets"][0]["sets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let old_refs = sets
+        .iter()
+        .find(|s| s["id"] == json!(old))
+        .map(|s| s["references"].clone());
+    assert_eq!(
+        old_refs,
+        Some(json!(["VPG vpg-0 Junction inspection"])),
+        "{sets:?}"
+    );
+    w.finish().await;
+}

@@ -264,6 +264,10 @@ impl Scenario {
             "ruleConfig": {"type": "SubscriberDailyTrafficRule", "properties": {"inactiveTimeoutDateConst": "BEGINNING_OF_NEXT_DAY", "limitTotalTrafficMegaByte": "1"}},
             "actionConfigList": [{"type": "InvokeAWSLambdaAction", "properties": {"executionDateTimeConst": "IMMEDIATELY", "endpoint": "https://lambda.ap-northeast-1.amazonaws.com", "functionName": "f", "credentialsId": old_set()}}]
         }));
+        w.emu.add_vpg(
+            "vpg-1",
+            json!({"enabled": true, "report": {"enabled": true, "credentialsId": old_set(), "contentType": "json"}}),
+        );
         if matches!(
             self,
             Scenario::Deactivate | Scenario::Delete | Scenario::Rollback

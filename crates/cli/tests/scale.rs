@@ -39,7 +39,8 @@ fn statuses_429(w: &World) -> usize {
 }
 
 /// G groups of which R reference the target: 1 auth, 1 listCredentials, ceil(G/page)
-/// listGroups, 1 listEventHandlers, 1 createCredential, R PUTs (their responses confirm
+/// listGroups, 1 listEventHandlers, 1 listVirtualPrivateGateways (one page: there are
+/// none), 1 createCredential, R PUTs (their responses confirm
 /// the writes: no reads after them); on AWS: observing, 1 ListAccessKeys, 1
 /// GetAccessKeyLastUsed per key and 1 ListUserTags (the tool's records); before creating,
 /// 1 ListAccessKeys (the keys there are) and a TagUser announcing the run, then a
@@ -65,6 +66,7 @@ async fn a_rotation_makes_exactly_the_calls_it_needs() {
             ("listCredentials", 1),
             ("listGroups", pages),
             ("listEventHandlers", 1),
+            ("listVirtualPrivateGateways", 1),
             ("createCredential", 1),
             ("putConfigurationParameters", referencing as u64),
         ])

@@ -1406,6 +1406,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 }
                 self.soracom.update_event_handler(handler_id, &body).await?;
             }
+            Holder::VpgInspection { vpg_id, .. } => {
+                self.soracom.set_inspection(vpg_id, &value).await?;
+            }
         }
         tracing::info!(holder = %slot.holder, to = %to, "repointed");
         Ok(())

@@ -241,6 +241,15 @@ pub enum Holder {
         /// Handler name, if any.
         name: Option<String>,
     },
+    /// A virtual private gateway's Junction inspection configuration, whose `report` is a
+    /// Funnel configuration; written back whole.
+    #[serde(rename_all = "camelCase")]
+    VpgInspection {
+        /// VPG id.
+        vpg_id: String,
+        /// The VPG's `name` tag, if any.
+        name: Option<String>,
+    },
 }
 
 impl std::fmt::Display for Holder {
@@ -258,6 +267,11 @@ impl std::fmt::Display for Holder {
             Holder::EventHandler { handler_id, name } => {
                 write!(f, "event handler {}", name.as_deref().unwrap_or(handler_id))
             }
+            Holder::VpgInspection { vpg_id, name } => write!(
+                f,
+                "VPG {} Junction inspection",
+                name.as_deref().unwrap_or(vpg_id)
+            ),
         }
     }
 }

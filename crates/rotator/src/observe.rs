@@ -12,7 +12,7 @@ use crate::iam::IamApi;
 use crate::model::{CredentialSet, Observed, Slot};
 use crate::plan::AWS_CREDENTIALS;
 use crate::records::Records;
-use crate::refs::{group_slots, handler_slot};
+use crate::refs::{group_slots, handler_slot, vpg_slot};
 use crate::soracom::SoracomApi;
 
 /// Group pages read at most; past this the listing is considered broken.
@@ -108,6 +108,25 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         for h in self.soracom.list_event_handlers().await? {
             for (i, t) in targets.iter().enumerate() {
                 slots[i].extend(handler_slot(&h, |id| ours(t, id)));
+            }
+        }
+        let mut after: Option<String> = None;
+        for pages in 1.. {
+            if pages > MAX_PAGES {
+                return Err(Error::SoracomBody {
+                    op: "listVirtualPrivateGateways",
+                    detail: format!("more than {MAX_PAGES} pages"),
+                });
+            }
+            let page = self.soracom.list_vpgs(after.as_deref(), limit).await?;
+            for v in &page.vpgs {
+                for (i, t) in targets.iter().enumerate() {
+                    slots[i].extend(vpg_slot(v, |id| ours(t, id)));
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
             }
         }
         Ok((sets, slots))

@@ -81,6 +81,14 @@ pub const SORACOM: &[Permission] = &[
         "EventHandler:updateEventHandler",
         "repoint an event handler's reference",
     ),
+    p(
+        "VirtualPrivateGateway:listVirtualPrivateGateways",
+        "find references in VPGs' Junction inspection",
+    ),
+    p(
+        "VirtualPrivateGateway:setInspectionConfiguration",
+        "repoint a VPG's Junction inspection report",
+    ),
 ];
 
 /// SORACOM SAM API names `rotate-soracom-key` needs on top of [`SORACOM`]: the `User:`

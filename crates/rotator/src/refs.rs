@@ -131,6 +131,28 @@ pub fn handler_slot(handler: &Value, wanted: impl Fn(&str) -> bool) -> Option<Sl
     })
 }
 
+/// The slot of a VPG's Junction inspection configuration, if its report references a set
+/// `wanted` accepts.
+pub fn vpg_slot(vpg: &Value, wanted: impl Fn(&str) -> bool) -> Option<Slot> {
+    let vpg_id = vpg.get("vpgId")?.as_str()?.to_string();
+    let inspection = vpg.get("inspection")?;
+    let name = vpg
+        .get("tags")
+        .and_then(|t| t.get("name"))
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+    let refs: Vec<Ref> = find_refs(inspection)
+        .into_iter()
+        .filter(|r| wanted(&r.set_id))
+        .collect();
+    (!refs.is_empty()).then(|| Slot {
+        holder: Holder::VpgInspection { vpg_id, name },
+        value: inspection.clone(),
+        refs,
+    })
+}
+
 /// `value` with every reference to `from` replaced by `to`, each in its own shape.
 pub fn rewrite(value: &Value, refs: &[Ref], from: &str, to: &str) -> Value {
     let mut out = value.clone();
@@ -198,7 +220,7 @@ mod tests {
             .flat_map(|s| {
                 let ns = match &s.holder {
                     Holder::GroupKey { namespace, .. } => namespace.clone(),
-                    Holder::EventHandler { .. } => String::new(),
+                    Holder::EventHandler { .. } | Holder::VpgInspection { .. } => String::new(),
                 };
                 s.refs
                     .iter()

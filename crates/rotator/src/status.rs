@@ -9,7 +9,7 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{Strategy, Target};
-use crate::model::{Holder, KeyStatus, LastUsed, Observed};
+use crate::model::{Holder, KeyStatus, LastUsed, Observed, Slot};
 use crate::plan::{
     fmt_time, plan, resolve, Blocked, KeyDeadline, KeyState, Link, Mode, Note, Upcoming,
 };
@@ -78,7 +78,7 @@ pub struct SetInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
-    /// `IAM.3` (Security Hub) or `ROLE_CREDENTIALS` (advice).
+    /// `IAM.3` (Security Hub), `ROLE_CREDENTIALS` or `ROLE_CREDENTIALS_UNVERIFIED` (advice).
     pub code: String,
     /// `fail` or `advice`.
     pub severity: String,
@@ -181,9 +181,7 @@ pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetSta
             ),
         })
         .collect();
-    if let Some(advice) = role_advice(target, obs) {
-        compliance.push(advice);
-    }
+    compliance.extend(role_advice(target, obs));
     let mut next = p.upcoming.clone();
     next.sort_by_key(|u| u.due);
     TargetStatus {
@@ -218,30 +216,66 @@ pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetSta
     }
 }
 
-/// SORACOM services that accept `aws-iam-role-credentials` in place of a key: Funnel,
-/// Funk and the event handler's Lambda action (its spec text names both credential types).
-const ROLE_CAPABLE: &[&str] = &["SoracomFunnel", "SoracomFunk"];
+/// Whether SORACOM documents that `holder` accepts `aws-iam-role-credentials` in place of
+/// a key. Documented: the event handler's `InvokeAWSLambdaAction` (the spec's
+/// `ActionConfigProperty`, and SORACOM's blog of 2020-10-13). Funnel and Funk: no source
+/// either way, so they are only ever worth a probe, never advised as certain.
+fn role_documented(holder: &Holder) -> bool {
+    matches!(holder, Holder::EventHandler { .. })
+}
 
-fn role_advice(target: &Target, obs: &Observed) -> Option<Finding> {
-    let capable = |h: &Holder| match h {
-        Holder::GroupKey { namespace, .. } => ROLE_CAPABLE.contains(&namespace.as_str()),
-        Holder::EventHandler { .. } => true,
-    };
-    if obs.slots.is_empty() || !obs.slots.iter().all(|s| capable(&s.holder)) {
-        return None;
+/// Advice on role credentials, which need no access key: for the references SORACOM
+/// documents as accepting them, and separately, as something to try on one reference
+/// first, for the others.
+fn role_advice(target: &Target, obs: &Observed) -> Vec<Finding> {
+    let (documented, others): (Vec<&Slot>, Vec<&Slot>) =
+        obs.slots.iter().partition(|s| role_documented(&s.holder));
+    let mut out = Vec::new();
+    if !documented.is_empty() {
+        let all = if others.is_empty() {
+            "every reference of this target is"
+        } else {
+            "some references of this target are"
+        };
+        out.push(Finding {
+            code: "ROLE_CREDENTIALS".into(),
+            severity: "advice".into(),
+            message: format!(
+                "{all} in an event handler's Lambda action, which SORACOM documents as accepting \
+                 credential type aws-iam-role-credentials (no access key): create an IAM role with \
+                 the permissions of user {} that trusts SORACOM's AWS account with the external id \
+                 SORACOM gives you, register it as a credential set (roleArn + externalId) and point \
+                 those references at it",
+                target.iam_user
+            ),
+        });
     }
-    Some(Finding {
-        code: "ROLE_CREDENTIALS".into(),
-        severity: "advice".into(),
-        message: format!(
-            "every reference of this target is in a service that accepts credential type \
-             aws-iam-role-credentials, which needs no access key: create an IAM role with the permissions \
-             of user {} that trusts SORACOM's AWS account with the external id SORACOM gives you, register \
-             it as a credential set (roleArn + externalId), point the references at it, and then retire \
-             this user's keys for good",
-            target.iam_user
-        ),
-    })
+    if !others.is_empty() {
+        let mut holders: Vec<String> = others.iter().map(|s| holder_kind(&s.holder)).collect();
+        holders.sort();
+        holders.dedup();
+        out.push(Finding {
+            code: "ROLE_CREDENTIALS_UNVERIFIED".into(),
+            severity: "advice".into(),
+            message: format!(
+                "whether {} accept aws-iam-role-credentials is not documented: to find out, point \
+                 one of those references at a role set and keep it there only if its data keeps \
+                 arriving (the set's last use moves on, no authentication errors in SORACOM's \
+                 logs); move the rest only then",
+                holders.join(", ")
+            ),
+        });
+    }
+    out
+}
+
+/// The kind of a holder, for advice: the group's namespace, or "event handlers".
+fn holder_kind(holder: &Holder) -> String {
+    match holder {
+        Holder::GroupKey { namespace, .. } => format!("{namespace} (groups)"),
+        Holder::EventHandler { .. } => "event handlers".into(),
+        Holder::VpgInspection { .. } => "VPG Junction inspection".into(),
+    }
 }
 
 impl StatusReport {
@@ -327,5 +361,93 @@ impl StatusReport {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Placement;
+
+    fn target() -> Target {
+        Target {
+            name: "t".into(),
+            iam_user: "u".into(),
+            placement: Placement::Managed { prefix: "p".into() },
+            max_key_age_days: 90,
+            retire_after_days: 7,
+            delete_after_days: 7,
+            settle_minutes: 60,
+            deadline_margin_days: 3,
+            adopt: Vec::new(),
+            adopt_keys: Default::default(),
+        }
+    }
+
+    fn slot(holder: Holder) -> Slot {
+        Slot {
+            holder,
+            value: serde_json::Value::Null,
+            refs: Vec::new(),
+        }
+    }
+
+    fn group(namespace: &str) -> Slot {
+        slot(Holder::GroupKey {
+            group_id: "g".into(),
+            group_name: None,
+            namespace: namespace.into(),
+            key: "credentialsId".into(),
+        })
+    }
+
+    fn handler() -> Slot {
+        slot(Holder::EventHandler {
+            handler_id: "h".into(),
+            name: None,
+        })
+    }
+
+    fn codes(slots: Vec<Slot>) -> Vec<String> {
+        let obs = Observed {
+            slots,
+            ..Default::default()
+        };
+        role_advice(&target(), &obs)
+            .into_iter()
+            .map(|f| f.code)
+            .collect()
+    }
+
+    /// Roles are advised only where SORACOM documents them; elsewhere only a probe.
+    #[test]
+    fn role_credentials_are_advised_only_where_documented() {
+        assert!(codes(Vec::new()).is_empty());
+        assert_eq!(codes(vec![handler()]), ["ROLE_CREDENTIALS"]);
+        assert_eq!(
+            codes(vec![group("SoracomFunnel"), group("SoracomFunk")]),
+            ["ROLE_CREDENTIALS_UNVERIFIED"]
+        );
+        assert_eq!(
+            codes(vec![handler(), group("SoracomFunnel")]),
+            ["ROLE_CREDENTIALS", "ROLE_CREDENTIALS_UNVERIFIED"]
+        );
+        let obs = Observed {
+            slots: vec![handler(), group("SoracomFunnel"), group("SoracomFunnel")],
+            ..Default::default()
+        };
+        let advice = role_advice(&target(), &obs);
+        assert!(
+            advice[0].message.starts_with("some references"),
+            "{}",
+            advice[0].message
+        );
+        assert!(
+            advice[1]
+                .message
+                .contains("whether SoracomFunnel (groups) accept"),
+            "{}",
+            advice[1].message
+        );
     }
 }

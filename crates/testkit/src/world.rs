@@ -43,12 +43,13 @@ use crate::secrets::Ledger;
 pub const PREFIX: &str = "aws-soracom-funnel-sample";
 
 /// The SORACOM operations that write; everything else is a read or auth.
-pub const SORACOM_WRITES: [&str; 5] = [
+pub const SORACOM_WRITES: [&str; 6] = [
     "createCredential",
     "updateCredential",
     "deleteCredential",
     "putConfigurationParameters",
     "updateEventHandler",
+    "setInspectionConfiguration",
 ];
 
 /// The IAM actions that write access keys.
@@ -385,7 +386,8 @@ impl World {
             .map(str::to_string)
     }
 
-    /// Every credential set id referenced anywhere (groups and event handlers), sorted.
+    /// Every credential set id referenced anywhere (groups, event handlers and VPGs'
+    /// Junction inspection), sorted.
     pub fn referenced(&self) -> Vec<String> {
         let mut out = Vec::new();
         for g in self.emu.groups() {
@@ -393,6 +395,9 @@ impl World {
         }
         for h in self.emu.event_handlers() {
             collect_refs(&h, &mut out);
+        }
+        for v in self.emu.vpgs() {
+            collect_refs(&v["inspection"], &mut out);
         }
         out.sort();
         out

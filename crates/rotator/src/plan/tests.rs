@@ -101,6 +101,7 @@ fn summary(p: &Plan) -> Vec<String> {
                 let g = match &slot.holder {
                     Holder::GroupKey { group_id, .. } => group_id.clone(),
                     Holder::EventHandler { handler_id, .. } => handler_id.clone(),
+                    Holder::VpgInspection { vpg_id, .. } => vpg_id.clone(),
                 };
                 format!("repoint {g} {}>{to}", from.join(","))
             }

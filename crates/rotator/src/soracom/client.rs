@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::limiter::{Limiter, Seen};
-use super::{AuthKey, Endpoint, Group, GroupPage, SoracomApi};
+use super::{AuthKey, Endpoint, Group, GroupPage, SoracomApi, VpgPage};
 
 mod authkeys;
 use crate::config::SoracomSettings;
@@ -88,6 +88,11 @@ const PUT_CONFIG: Op = Op::idempotent(
 );
 const LIST_HANDLERS: Op = Op::idempotent("listEventHandlers", "/event_handlers");
 const UPDATE_HANDLER: Op = Op::idempotent("updateEventHandler", "/event_handlers/{handler_id}");
+const LIST_VPGS: Op = Op::idempotent("listVirtualPrivateGateways", "/virtual_private_gateways");
+const SET_INSPECTION: Op = Op::idempotent(
+    "setInspectionConfiguration",
+    "/virtual_private_gateways/{vpg_id}/junction/set_inspection",
+);
 
 /// An authenticated session.
 struct Session {
@@ -671,19 +676,7 @@ impl SoracomApi for SoracomClient {
             .call(LIST_GROUPS, Method::GET, "/groups", &query, None)
             .await?;
         let groups = decode_groups(&reply.body)?;
-        let next = reply
-            .headers
-            .get("x-soracom-next-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string);
-        if next.is_some() && next.as_deref() == after {
-            return Err(Error::SoracomBody {
-                op: LIST_GROUPS.id,
-                detail: "the next-page key did not advance".into(),
-            });
-        }
+        let next = next_key(LIST_GROUPS.id, &reply.headers, after)?;
         Ok(GroupPage { groups, next })
     }
 
@@ -722,6 +715,58 @@ impl SoracomApi for SoracomClient {
             .await?;
         Ok(())
     }
+
+    async fn list_vpgs(&self, after: Option<&str>, limit: u32) -> Result<VpgPage> {
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(k) = after {
+            query.push(("last_evaluated_key", k.to_string()));
+        }
+        let reply = self
+            .call(
+                LIST_VPGS,
+                Method::GET,
+                "/virtual_private_gateways",
+                &query,
+                None,
+            )
+            .await?;
+        let vpgs: Vec<Value> = decode(LIST_VPGS.id, &reply.body)?;
+        if !vpgs.iter().all(Value::is_object) {
+            return Err(Error::SoracomBody {
+                op: LIST_VPGS.id,
+                detail: "an entry is not an object".into(),
+            });
+        }
+        let next = next_key(LIST_VPGS.id, &reply.headers, after)?;
+        Ok(VpgPage { vpgs, next })
+    }
+
+    async fn set_inspection(&self, vpg_id: &str, inspection: &Value) -> Result<()> {
+        let path = format!(
+            "/virtual_private_gateways/{}/junction/set_inspection",
+            path_segment(SET_INSPECTION.id, vpg_id)?
+        );
+        self.call(SET_INSPECTION, Method::POST, &path, &[], Some(inspection))
+            .await?;
+        Ok(())
+    }
+}
+
+/// The next page's key of a paged listing (`x-soracom-next-key`), which must advance.
+fn next_key(op: &'static str, headers: &HeaderMap, after: Option<&str>) -> Result<Option<String>> {
+    let next = headers
+        .get("x-soracom-next-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
+    if next.is_some() && next.as_deref() == after {
+        return Err(Error::SoracomBody {
+            op,
+            detail: "the next-page key did not advance".into(),
+        });
+    }
+    Ok(next)
 }
 
 /// What the fuzz targets (`fuzz/`) reach of the client: the error mapping and the body

@@ -42,6 +42,15 @@ pub struct GroupPage {
     pub next: Option<String>,
 }
 
+/// One page of virtual private gateways, as the API shows them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VpgPage {
+    /// VPGs on this page (`VirtualPrivateGateway` objects).
+    pub vpgs: Vec<Value>,
+    /// Key for the next page (`x-soracom-next-key`); `None` on the last page.
+    pub next: Option<String>,
+}
+
 /// The SORACOM operations the rotator needs.
 pub trait SoracomApi: Send + Sync {
     /// All credential sets (`listCredentials`; not paged).
@@ -86,5 +95,18 @@ pub trait SoracomApi: Send + Sync {
         &self,
         handler_id: &str,
         body: &Value,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// One page of virtual private gateways (`listVirtualPrivateGateways`), after `after`.
+    fn list_vpgs(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<VpgPage>> + Send;
+    /// Replaces a VPG's Junction inspection configuration (`setInspectionConfiguration`),
+    /// whose `report` is a Funnel configuration with a `credentialsId`.
+    fn set_inspection(
+        &self,
+        vpg_id: &str,
+        inspection: &Value,
     ) -> impl Future<Output = Result<()>> + Send;
 }
