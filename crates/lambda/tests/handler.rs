@@ -2,10 +2,9 @@
 //! the SORACOM emulator: a scheduled reconcile, a failure that notifies, and
 //! rotate-soracom-key with the key in Secrets Manager.
 
-use crate::common::{days_from_now, World, AUTH_KEY_ID, PREFIX};
-use rotator::iam::AwsIam;
+use crate::common::{days_from_now, invoke_as, World, AUTH_KEY_ID, PREFIX};
 use rotator_lambda::aws::{RuntimeConfig, SecretsManagerStore};
-use rotator_lambda::{handle, HandlerError, Ports};
+use rotator_lambda::HandlerError;
 use serde_json::{json, Value};
 use soracom_emulator::{Fault, FaultBody, FaultKind};
 
@@ -132,25 +131,20 @@ async fn a_notification_failure_does_not_change_the_outcome() {
     // A topic that does not exist; the webhook still listens.
     let missing = "arn:aws:sns:us-east-1:123456789012:missing-topic";
     let text = w.config_text().replace(&w.topic_arn, missing);
-    let iam = AwsIam::new(w.sdk.clone());
     let store = SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
     let config = RuntimeConfig::from_vars(&w.sdk, None, Some(text));
-    let clock = w.clock();
-    let ports = Ports {
-        iam: &iam,
-        key_store: &store,
-        config: &config,
-        sdk: &w.sdk,
-        soracom_endpoint: Some(w.emu.endpoint()),
-        allow_any_endpoint: true,
-        clock: &clock,
-        metrics: &|_: &str| {},
-    };
     // Plan at a time when the key is past its deadline: the deadline notice goes to both
     // channels, SNS refuses it, and the outcome is still the plan's.
-    let out = handle(json!({"command": "plan", "now": days_from_now(91)}), &ports)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = invoke_as(
+        &w,
+        json!({"command": "plan", "now": days_from_now(91)}),
+        &store,
+        &config,
+        true,
+        &|_: &str| {},
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out["targets"][0]["outcome"], json!("planned"), "{out}");
     let publish: Vec<_> = w
         .proxy
@@ -235,24 +229,19 @@ async fn bad_events_and_missing_setup_are_non_retryable() {
             .unwrap_or_else(|| panic!("accepted"));
         assert_eq!(e.error_type(), "NonRetryable", "{e}");
     }
-    let iam = AwsIam::new(w.sdk.clone());
     let store = SecretsManagerStore::new(&w.sdk, None);
     let config = RuntimeConfig::from_vars(&w.sdk, None, None);
-    let clock = w.clock();
-    let ports = Ports {
-        iam: &iam,
-        key_store: &store,
-        config: &config,
-        sdk: &w.sdk,
-        soracom_endpoint: Some(w.emu.endpoint()),
-        allow_any_endpoint: true,
-        clock: &clock,
-        metrics: &|_: &str| {},
-    };
-    let e = handle(json!({"command": "plan"}), &ports)
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("accepted"));
+    let e = invoke_as(
+        &w,
+        json!({"command": "plan"}),
+        &store,
+        &config,
+        true,
+        &|_: &str| {},
+    )
+    .await
+    .err()
+    .unwrap_or_else(|| panic!("accepted"));
     assert!(e.to_string().contains("ROTATOR_CONFIG_PARAMETER"), "{e}");
     assert_eq!(e.error_type(), "NonRetryable");
 }
@@ -286,25 +275,20 @@ async fn now_only_plans_and_the_endpoint_must_be_soracoms() {
         "{plan}"
     );
 
-    let iam = AwsIam::new(w.sdk.clone());
     let store = SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
     let config = RuntimeConfig::from_vars(&w.sdk, Some(w.parameter.clone()), None);
-    let clock = w.clock();
-    let ports = Ports {
-        iam: &iam,
-        key_store: &store,
-        config: &config,
-        sdk: &w.sdk,
-        soracom_endpoint: Some(w.emu.endpoint()),
-        allow_any_endpoint: false,
-        clock: &clock,
-        metrics: &|_: &str| {},
-    };
     let sent = w.emu.requests().len();
-    let e = handle(json!({"command": "plan"}), &ports)
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("an emulator endpoint was accepted in production"));
+    let e = invoke_as(
+        &w,
+        json!({"command": "plan"}),
+        &store,
+        &config,
+        false,
+        &|_: &str| {},
+    )
+    .await
+    .err()
+    .unwrap_or_else(|| panic!("an emulator endpoint was accepted in production"));
     assert!(e.to_string().contains("SORACOM's API origins"), "{e}");
     assert_eq!(w.emu.requests().len(), sent, "nothing was sent to it");
     w.wrote(&plan.to_string());

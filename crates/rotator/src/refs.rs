@@ -120,15 +120,7 @@ pub fn handler_slot(handler: &Value, wanted: impl Fn(&str) -> bool) -> Option<Sl
         .get("name")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let refs: Vec<Ref> = find_refs(handler)
-        .into_iter()
-        .filter(|r| wanted(&r.set_id))
-        .collect();
-    (!refs.is_empty()).then(|| Slot {
-        holder: Holder::EventHandler { handler_id, name },
-        value: handler.clone(),
-        refs,
-    })
+    whole_slot(Holder::EventHandler { handler_id, name }, handler, wanted)
 }
 
 /// The slot of a VPG's Junction inspection configuration, if its report references a set
@@ -142,13 +134,19 @@ pub fn vpg_slot(vpg: &Value, wanted: impl Fn(&str) -> bool) -> Option<Slot> {
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .map(str::to_string);
-    let refs: Vec<Ref> = find_refs(inspection)
+    whole_slot(Holder::VpgInspection { vpg_id, name }, inspection, wanted)
+}
+
+/// The slot of `holder`, whose `value` is written back whole, if it references a set
+/// `wanted` accepts.
+fn whole_slot(holder: Holder, value: &Value, wanted: impl Fn(&str) -> bool) -> Option<Slot> {
+    let refs: Vec<Ref> = find_refs(value)
         .into_iter()
         .filter(|r| wanted(&r.set_id))
         .collect();
     (!refs.is_empty()).then(|| Slot {
-        holder: Holder::VpgInspection { vpg_id, name },
-        value: inspection.clone(),
+        holder,
+        value: value.clone(),
         refs,
     })
 }

@@ -274,18 +274,31 @@ pub async fn invoke_with(
     event: Value,
     metrics: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Value, rotator_lambda::HandlerError> {
-    let iam = rotator::iam::AwsIam::new(w.sdk.clone());
     let store = rotator_lambda::aws::SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
     let config =
         rotator_lambda::aws::RuntimeConfig::from_vars(&w.sdk, Some(w.parameter.clone()), None);
+    invoke_as(w, event, &store, &config, true, metrics).await
+}
+
+/// As [`invoke_with`], with the AuthKey's store and the configuration's source given, and
+/// whether any SORACOM endpoint is allowed (the emulator's is not one of SORACOM's).
+pub async fn invoke_as(
+    w: &World,
+    event: Value,
+    store: &rotator_lambda::aws::SecretsManagerStore,
+    config: &rotator_lambda::aws::RuntimeConfig,
+    allow_any_endpoint: bool,
+    metrics: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Value, rotator_lambda::HandlerError> {
+    let iam = rotator::iam::AwsIam::new(w.sdk.clone());
     let clock = w.clock();
     let ports = rotator_lambda::Ports {
         iam: &iam,
-        key_store: &store,
-        config: &config,
+        key_store: store,
+        config,
         sdk: &w.sdk,
         soracom_endpoint: Some(w.emu.endpoint()),
-        allow_any_endpoint: true,
+        allow_any_endpoint,
         clock: &clock,
         metrics,
     };

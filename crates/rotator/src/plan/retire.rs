@@ -113,6 +113,15 @@ struct OldKey {
     set_last_used: Option<OffsetDateTime>,
 }
 
+impl OldKey {
+    /// Whether IAM shows the key, or SORACOM its set, used after `after` (the cutover plus
+    /// the settle window).
+    fn used_after(&self, access: &AccessKey, after: OffsetDateTime) -> bool {
+        access.last_used.as_ref().is_some_and(|u| u.at > after)
+            || self.set_last_used.is_some_and(|t| t > after)
+    }
+}
+
 /// A cutover recorded for a key whose set is referenced again (a rollback, a person) no
 /// longer holds: it would cut the next grace period short.
 fn undo_returned_cutovers(obs: &Observed, view: &View, plan: &mut Plan) {
@@ -242,10 +251,7 @@ fn judge(
             // reported, not waited on.
             match old.cutover {
                 Some(cutover) => {
-                    let after = cutover.saturating_add(settle);
-                    let key_after = access.last_used.as_ref().is_some_and(|u| u.at > after);
-                    let set_after = old.set_last_used.is_some_and(|t| t > after);
-                    if key_after || set_after {
+                    if old.used_after(access, cutover.saturating_add(settle)) {
                         plan.notes.push(Note::UsedAfterCutover {
                             key: k.clone(),
                             set_id: old.label.clone(),
@@ -294,9 +300,7 @@ fn judge(
                 return;
             };
             let after = cutover.saturating_add(settle);
-            let key_after = access.last_used.as_ref().filter(|u| u.at > after);
-            let set_after = old.set_last_used.filter(|t| *t > after);
-            if key_after.is_some() || set_after.is_some() {
+            if old.used_after(access, after) {
                 plan.blocked.push(Blocked {
                     key: k.clone(),
                     set_id: old.label.clone(),
