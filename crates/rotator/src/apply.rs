@@ -392,6 +392,14 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     self.rotate_in_place(target, set_id, previous.as_ref(), clock(), &mut run)
                         .await
                 }
+                Repair::StartCanary { key } => {
+                    self.mark(user, Mark::Canary, key, clock(), action, &mut run)
+                        .await
+                }
+                Repair::FailCanary { key } => {
+                    self.mark(user, Mark::CanaryFailed, key, clock(), action, &mut run)
+                        .await
+                }
             };
             if let Err(e) = result {
                 return fail(
@@ -555,11 +563,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                             .await
                     }
                     Retire::Record { key, mark } => {
-                        let (k, v) = mark_tag(*mark, key, clock());
-                        self.iam
-                            .tag(user, &k, &v)
-                            .await
-                            .map(|()| run.ok(done))
+                        self.mark(user, *mark, key, clock(), action, &mut run).await
+                    }
+                    Retire::DropCanary { key, set_id } => {
+                        self.drop_canary(user, key, set_id, &mut run).await
                     }
                     Retire::Unrecord { key, mark } => {
                         let (k, _) = mark_tag(*mark, key, now);
@@ -840,6 +847,36 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         // so the delete delay is never cut short; still, the failure is the run's.
         let (k, v) = mark_tag(Mark::Deactivated, key, at);
         self.iam.tag(user, &k, &v).await
+    }
+
+    /// Records `mark` about `key` at `at` on the IAM user (the step `what` is reported).
+    async fn mark(
+        &self,
+        user: &str,
+        mark: Mark,
+        key: &AccessKeyId,
+        at: OffsetDateTime,
+        what: &impl Words,
+        run: &mut TargetRun,
+    ) -> Result<()> {
+        let (k, v) = mark_tag(mark, key, at);
+        self.iam.tag(user, &k, &v).await?;
+        run.ok(what.words());
+        Ok(())
+    }
+
+    /// Deletes a failed canary's new key, then its set, then the key's records: the canary
+    /// has moved back, so nothing references either.
+    async fn drop_canary(
+        &self,
+        user: &str,
+        key: &AccessKeyId,
+        set_id: &str,
+        run: &mut TargetRun,
+    ) -> Result<()> {
+        self.iam.delete_key(user, key).await?;
+        run.ok(format!("deleted the failed canary's access key {key}"));
+        self.delete_retired_set(user, key, set_id, run).await
     }
 
     /// Deletes an inactive key, then its set, then the key's records.
@@ -1466,6 +1503,12 @@ fn refusals(plan: &Plan) -> Vec<String> {
         .iter()
         .map(Words::words)
         .chain(plan.blocked.iter().map(Words::words))
+        .chain(
+            plan.canary
+                .iter()
+                .filter(|c| c.stage.needs_human())
+                .map(|c| format!("canary {}", c.words())),
+        )
         .collect()
 }
 

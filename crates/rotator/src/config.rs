@@ -237,6 +237,69 @@ pub struct Target {
     pub adopt: Vec<String>,
     /// The access key id a set holds, where SORACOM and its description do not say.
     pub adopt_keys: BTreeMap<String, String>,
+    /// A canary cutover: a rotation first moves only these references and waits for
+    /// evidence from production before moving the rest (`[targets.canary]`).
+    pub canary: Option<Canary>,
+}
+
+/// How a target's cutover goes through a canary (docs/ARCHITECTURE.md, *The canary*).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Canary {
+    /// Which references move first.
+    pub holders: CanaryHolders,
+    /// The canary runs at least this long before the rest moves, however good the evidence.
+    pub min_minutes: u32,
+    /// By this many hours after the canary moved, without evidence either way, the
+    /// configured choice is made.
+    pub max_hours: u32,
+    /// What happens at `max_hours` without evidence.
+    pub without_evidence: WithoutEvidence,
+}
+
+/// Which references are the canary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CanaryHolders {
+    /// The first holder (in listing order: groups, event handlers, VPGs).
+    First,
+    /// Holders named by group, event handler or VPG id or name.
+    Named(Vec<String>),
+}
+
+/// The choice at `max_hours` without evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WithoutEvidence {
+    /// Keep the canary as it is and ask a human (exit 3, the blocked rung).
+    Hold,
+    /// Move the rest, and say that it went ahead without evidence.
+    Proceed,
+}
+
+impl Canary {
+    /// Whether `holder` is one of the named canary holders (by id or name).
+    pub fn names(&self, holder: &crate::model::Holder) -> bool {
+        use crate::model::Holder;
+        let CanaryHolders::Named(names) = &self.holders else {
+            return false;
+        };
+        let (id, name) = match holder {
+            Holder::GroupKey {
+                group_id,
+                group_name,
+                ..
+            } => (group_id, group_name),
+            Holder::EventHandler { handler_id, name } => (handler_id, name),
+            Holder::VpgInspection { vpg_id, name } => (vpg_id, name),
+        };
+        names
+            .iter()
+            .any(|n| n == id || name.as_ref().is_some_and(|m| m == n))
+    }
+
+    /// The longest a canary may last.
+    pub fn max(&self) -> time::Duration {
+        time::Duration::hours(self.max_hours.into())
+    }
 }
 
 /// Where a target's key goes in SORACOM: one choice, so no other combination can be
@@ -377,9 +440,13 @@ pub mod settings {
     pub const DELETE_AFTER_DAYS: Setting = s("targets", "delete_after_days", 7, 0, 365);
     /// Minutes after cutover during which use of the old key is not counted.
     pub const SETTLE_MINUTES: Setting = s("targets", "settle_minutes", 60, 0, 10_080);
+    /// Minutes a canary runs at least.
+    pub const CANARY_MIN_MINUTES: Setting = s("targets.canary", "min_minutes", 60, 0, 10_080);
+    /// Hours by which a canary without evidence is decided.
+    pub const CANARY_MAX_HOURS: Setting = s("targets.canary", "max_hours", 24, 1, 720);
 
     /// All of them, for the README check.
-    pub const ALL: [Setting; 14] = [
+    pub const ALL: [Setting; 16] = [
         PAGE_SIZE,
         CONCURRENCY,
         REQUEST_TIMEOUT_SECONDS,
@@ -394,6 +461,8 @@ pub mod settings {
         RETIRE_AFTER_DAYS,
         DELETE_AFTER_DAYS,
         SETTLE_MINUTES,
+        CANARY_MIN_MINUTES,
+        CANARY_MAX_HOURS,
     ];
 }
 
@@ -465,6 +534,17 @@ struct RawTarget {
     #[serde(default)]
     adopt_keys: BTreeMap<String, String>,
     strategy: Option<Strategy>,
+    canary: Option<RawCanary>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCanary {
+    #[serde(default)]
+    holders: Vec<String>,
+    min_minutes: Option<u32>,
+    max_hours: Option<u32>,
+    without_evidence: Option<WithoutEvidence>,
 }
 
 /// A TOML error as `line L, column C: what`, never quoting the file: a value in the wrong
@@ -518,6 +598,11 @@ const KNOWN_KEYS: &[&str] = &[
     "adopt",
     "adopt_keys",
     "strategy",
+    "canary",
+    "holders",
+    "min_minutes",
+    "max_hours",
+    "without_evidence",
 ];
 
 /// `message` with every `"…"` and `'…'` part replaced by `…`, and every `` `…` `` part
@@ -741,7 +826,14 @@ fn target(i: usize, t: RawTarget) -> Result<Target, String> {
     let settle_minutes = get(SETTLE_MINUTES, t.settle_minutes)?;
     // The old key is deactivated a grace period after the cutover; with the margin kept
     // free, that must come before the deadline, or the schedule fails its own limit.
-    let grace = retire_after_days.max(settle_minutes.div_ceil(24 * 60));
+    let canary = t
+        .canary
+        .map(|c| canary(&key("canary"), &placement, c))
+        .transpose()?;
+    // A canary postpones the rest of the cutover by up to `max_hours`: rotation starts
+    // that much earlier.
+    let canary_days = canary.as_ref().map_or(0, |c| c.max_hours.div_ceil(24));
+    let grace = retire_after_days.max(settle_minutes.div_ceil(24 * 60)) + canary_days;
     if grace + deadline_margin_days >= max_key_age_days {
         return Err(format!(
             "{} ({retire_after_days}) and {} ({deadline_margin_days}) leave no time before {} \
@@ -764,6 +856,47 @@ fn target(i: usize, t: RawTarget) -> Result<Target, String> {
         placement,
         adopt: t.adopt,
         adopt_keys: t.adopt_keys,
+        canary,
+    })
+}
+
+/// A target's `[targets.canary]` table (`key` names it).
+fn canary(key: &str, placement: &Placement, c: RawCanary) -> Result<Canary, String> {
+    use settings::{CANARY_MAX_HOURS, CANARY_MIN_MINUTES};
+    if matches!(placement, Placement::Fixed { .. }) {
+        return Err(format!(
+            "{key}: an in-place set switches every reference at once; a canary needs \
+             strategy = \"repoint\""
+        ));
+    }
+    let get = |s: Setting, v| s.read(&format!("{key}.{}", s.key), v);
+    let min_minutes = get(CANARY_MIN_MINUTES, c.min_minutes)?;
+    let max_hours = get(CANARY_MAX_HOURS, c.max_hours)?;
+    if u64::from(min_minutes) > u64::from(max_hours) * 60 {
+        return Err(format!(
+            "{key}.min_minutes ({min_minutes}) is longer than {key}.max_hours ({max_hours})"
+        ));
+    }
+    let holders = match c.holders.as_slice() {
+        [] => CanaryHolders::First,
+        [one] if one == "first" => CanaryHolders::First,
+        names => {
+            for (j, n) in names.iter().enumerate() {
+                if n.is_empty() || n.len() > 128 || n == "first" {
+                    return Err(format!(
+                        "{key}.holders[{j}]: a group, event handler or VPG id or name, or \
+                         [\"first\"] alone"
+                    ));
+                }
+            }
+            CanaryHolders::Named(names.to_vec())
+        }
+    };
+    Ok(Canary {
+        holders,
+        min_minutes,
+        max_hours,
+        without_evidence: c.without_evidence.unwrap_or(WithoutEvidence::Hold),
     })
 }
 
@@ -1067,7 +1200,7 @@ credential_id = "aws-fixed"
         let mut rows = std::collections::BTreeMap::new();
         for line in readme.lines() {
             let heading = line.trim();
-            for t in ["soracom", "verify", "notify"] {
+            for t in ["soracom", "verify", "notify", "targets.canary"] {
                 if heading == format!("`[{t}]`") {
                     table = t;
                 }

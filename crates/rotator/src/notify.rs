@@ -29,7 +29,9 @@ use aws_config::SdkConfig;
 use serde::Serialize;
 
 use crate::config::{NotifySettings, Rung, WebhookFormat};
-use crate::plan::{fmt_time, severity, KeyDeadline, KeyRole, RiskCause, Severity, EARLY};
+use crate::plan::{
+    fmt_time, severity, CanaryStage, KeyDeadline, KeyRole, RiskCause, Severity, EARLY,
+};
 use crate::records::notified_tag;
 use crate::report::{Change, Outcome, RunReport, TargetReport};
 use crate::secret::Secret;
@@ -167,6 +169,33 @@ fn events(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -> Ve
              that use stops, and stays active until then",
         ));
     }
+    if let Some(c) = plan.canary.as_ref().filter(|c| c.stage.needs_human()) {
+        let d = plan.deadlines.iter().find(|d| d.key == c.key);
+        let (event, headline, todo) = match c.stage {
+            CanaryStage::Failed => (
+                "canary-failed",
+                format!("canary of {} FAILED and was rolled back", c.to_set),
+                "fix what made AWS refuse the new key (its policy, a permissions boundary, an \
+                 SCP, a source-IP condition), then run `soracom-key-rotator rotate`",
+            ),
+            _ => (
+                "canary-held",
+                format!("canary of {} held: no evidence", c.to_set),
+                "check that the canary's data arrives, then let the rest move \
+                 (canary.without_evidence = \"proceed\") or give the new key up (rollback)",
+            ),
+        };
+        out.push(message(
+            t,
+            Rung::Blocked,
+            d.map(|d| severity(d.deadline, now)),
+            format!("{}={event}", c.key.as_str()),
+            headline,
+            format!("Canary {}.", c.words()),
+            d,
+            todo,
+        ));
+    }
     for (d, risk) in plan.at_risk() {
         let headline = match risk.severity {
             Severity::Missed => format!(
@@ -198,6 +227,13 @@ fn events(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -> Ve
             RiskCause::NotRetiring => {
                 "this tool will not deactivate the key: rotate or remove it by hand, or \
                  adopt its credential set into a target"
+            }
+            RiskCause::CanaryHeld => {
+                "check that the canary's data arrives, then let the rest move \
+                 (canary.without_evidence = \"proceed\") or give the new key up (rollback)"
+            }
+            RiskCause::CanaryFailed => {
+                "fix what made AWS refuse the new key, then run `soracom-key-rotator rotate`"
             }
         };
         out.push(message(
@@ -730,6 +766,7 @@ mod tests {
 
     fn target() -> Target {
         Target {
+            canary: None,
             name: "funnel".into(),
             iam_user: "funnel-user".into(),
             placement: Placement::Managed {
@@ -790,6 +827,7 @@ mod tests {
     /// K1, `age` old, alone in aws-x-260901.
     fn current(age: Duration) -> Observed {
         Observed {
+            auth_failures: Vec::new(),
             keys: vec![key(K1, NOW - age, None)],
             sets: vec![set("aws-x-260901", K1, NOW - age)],
             slots: vec![funnel("aws-x-260901")],
@@ -802,6 +840,7 @@ mod tests {
         let created = NOW - age;
         let cutover = created + Duration::days(80);
         Observed {
+            auth_failures: Vec::new(),
             keys: vec![
                 key(K1, created, Some(cutover + Duration::days(1))),
                 key(K2, cutover, None),

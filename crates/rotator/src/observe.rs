@@ -9,7 +9,7 @@ use crate::apply::Engine;
 use crate::config::{Target, FALLBACK_PAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
-use crate::model::{CredentialSet, Observed, Slot};
+use crate::model::{AuthFailure, CredentialSet, Observed, Slot};
 use crate::plan::AWS_CREDENTIALS;
 use crate::records::Records;
 use crate::refs::{group_slots, handler_slot, vpg_slot};
@@ -17,6 +17,9 @@ use crate::soracom::SoracomApi;
 
 /// Group pages read at most; past this the listing is considered broken.
 const MAX_PAGES: usize = 100_000;
+
+/// Error log pages read per service at most while a canary runs.
+const MAX_LOG_PAGES: usize = 1_000;
 
 impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// Observes every target: one listing of credential sets, groups and event handlers
@@ -33,18 +36,68 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         }));
         let (soracom, keys) = futures::join!(self.observe_soracom(targets), keys);
         let (sets, slots) = soracom?;
-        Ok(keys
-            .into_iter()
-            .zip(slots)
-            .map(|(k, slots)| {
-                k.map(|(keys, records)| Observed {
-                    keys,
-                    sets: sets.clone(),
-                    slots,
-                    records,
-                })
-            })
-            .collect())
+        let mut out = Vec::with_capacity(targets.len());
+        for (k, slots) in keys.into_iter().zip(slots) {
+            let observed = match k {
+                Ok((keys, records)) => {
+                    let auth_failures = self.auth_failures(&records, &slots).await?;
+                    Ok(Observed {
+                        keys,
+                        sets: sets.clone(),
+                        slots,
+                        records,
+                        auth_failures,
+                    })
+                }
+                Err(e) => Err(e),
+            };
+            out.push(observed);
+        }
+        Ok(out)
+    }
+
+    /// While a canary is recorded on the user, the AWS authentication failures SORACOM
+    /// logged since it moved, for every service of the target's holders (the logs name a
+    /// SIM, not a group, so a failure of the service counts against the canary: the other
+    /// holders still use the old key, which works). Nothing is read without a canary.
+    async fn auth_failures(&self, records: &Records, slots: &[Slot]) -> Result<Vec<AuthFailure>> {
+        let Some(since) = records.canary.values().min().copied() else {
+            return Ok(Vec::new());
+        };
+        let services: std::collections::BTreeSet<&str> = slots
+            .iter()
+            .filter_map(|s| crate::plan::canary::log_service(&s.holder))
+            .collect();
+        let mut out = Vec::new();
+        for service in services {
+            let mut after: Option<String> = None;
+            for pages in 1.. {
+                if pages > MAX_LOG_PAGES {
+                    return Err(Error::SoracomBody {
+                        op: "getLogs",
+                        detail: format!("more than {MAX_LOG_PAGES} pages"),
+                    });
+                }
+                let page = self.soracom.list_logs(service, since, after.as_deref()).await?;
+                out.extend(page.entries.iter().filter_map(|e| {
+                    Some(AuthFailure {
+                        service: e.service.clone(),
+                        at: e.at.filter(|t| *t >= since)?,
+                        error: crate::plan::canary::auth_failure(&e.body)?,
+                        resource_id: e.resource_id.clone(),
+                    })
+                }));
+                match page.next {
+                    // The first failures are evidence enough.
+                    Some(next) if out.len() < crate::plan::canary::MAX_FAILURES => {
+                        after = Some(next)
+                    }
+                    _ => break,
+                }
+            }
+        }
+        out.truncate(crate::plan::canary::MAX_FAILURES);
+        Ok(out)
     }
 
     /// The SORACOM side of [`Engine::observe`]: credential sets, and per target the slots

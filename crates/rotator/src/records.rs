@@ -147,6 +147,10 @@ pub struct Records {
     pub deactivated: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// When each key was reported exposed (an emergency retires it at once).
     pub exposed: BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// When a canary moved off each key's set.
+    pub canary: BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// When the canary that moved off each key's set failed.
+    pub canary_failed: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// The tool's own keys and their state.
     pub keys: BTreeMap<AccessKeyId, KeyRecord>,
     /// Runs that announced they are creating a key.
@@ -220,6 +224,8 @@ impl Records {
                         Mark::Released => &mut out.released,
                         Mark::Deactivated => &mut out.deactivated,
                         Mark::Exposed => &mut out.exposed,
+                        Mark::Canary => &mut out.canary,
+                        Mark::CanaryFailed => &mut out.canary_failed,
                     };
                     map.insert(AccessKeyId::new(id), at);
                 }

@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 use crate::config::{Strategy, Target};
 use crate::model::{Holder, KeyStatus, LastUsed, Observed, Slot};
 use crate::plan::{
-    fmt_time, plan, resolve, Blocked, KeyDeadline, KeyState, Link, Mode, Note, Upcoming,
+    fmt_time, plan, resolve, Blocked, CanaryState, KeyDeadline, KeyState, Link, Mode, Note, Upcoming,
 };
 use crate::report::{describe, KeyMetrics};
 use crate::secret::AccessKeyId;
@@ -109,6 +109,9 @@ pub struct TargetStatus {
     /// Old keys kept because they were used after cutover.
     #[serde(serialize_with = "crate::wording::worded_all")]
     pub blocked: Vec<Blocked>,
+    /// The canary cutover under way: its stage, evidence so far and what comes next.
+    #[serde(serialize_with = "crate::wording::worded_option")]
+    pub canary: Option<CanaryState>,
     /// Compliance findings.
     pub compliance: Vec<Finding>,
     /// Other things worth knowing.
@@ -209,6 +212,7 @@ pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetSta
         due_now: p.steps().map(describe).collect(),
         next,
         blocked: p.blocked.clone(),
+        canary: p.canary.clone(),
         compliance,
         notes: p.notes.clone(),
         metrics: KeyMetrics::of(&p.deadlines, &[], now),
@@ -345,6 +349,9 @@ impl StatusReport {
             for b in &t.blocked {
                 out.push_str(&format!("  KEPT: {}\n", b.words()));
             }
+            if let Some(c) = &t.canary {
+                out.push_str(&format!("  canary: {}\n", c.words()));
+            }
             for d in &t.deadlines {
                 let label = if d.risk.is_some() {
                     "AT RISK"
@@ -371,6 +378,7 @@ mod tests {
 
     fn target() -> Target {
         Target {
+            canary: None,
             name: "t".into(),
             iam_user: "u".into(),
             placement: Placement::Managed { prefix: "p".into() },

@@ -58,6 +58,12 @@ impl Words for Repair {
             Repair::RotateInPlace { set_id, .. } => format!(
                 "rotate in place: create an access key, verify it with STS, put it into {set_id}"
             ),
+            Repair::StartCanary { key } => format!(
+                "record that a canary moves off the set of key {key} now (evidence counts from here)"
+            ),
+            Repair::FailCanary { key } => format!(
+                "record that the canary off the set of key {key} failed (before it moves back)"
+            ),
         }
     }
 }
@@ -98,6 +104,17 @@ impl Words for Retire {
                 key,
                 mark: Mark::Exposed,
             } => format!("record that key {key} is exposed (an emergency retires it at once)"),
+            Retire::Record {
+                key,
+                mark: Mark::Canary,
+            } => format!("record that a canary moved off the set of key {key}"),
+            Retire::Record {
+                key,
+                mark: Mark::CanaryFailed,
+            } => format!("record that the canary off the set of key {key} failed"),
+            Retire::DropCanary { key, set_id } => format!(
+                "delete the failed canary's access key {key}, then its set {set_id}"
+            ),
             Retire::DeleteSet { set_id, .. } => {
                 format!("delete credential set {set_id}, whose key no longer exists")
             }
@@ -116,6 +133,16 @@ impl Words for Retire {
                 key,
                 mark: Mark::Exposed,
             } => format!("remove the record that key {key} is exposed"),
+            Retire::Unrecord {
+                key,
+                mark: Mark::Canary,
+            } => format!("remove the canary record of key {key}: the canary is over"),
+            Retire::Unrecord {
+                key,
+                mark: Mark::CanaryFailed,
+            } => format!(
+                "remove the record that the canary off key {key} failed: a rotation was asked for"
+            ),
             Retire::ForgetRun { tag } => format!("remove the record {tag} of a run that ended"),
             Retire::MarkHeld { key, set_id } => {
                 format!("record that credential set {set_id} holds access key {key}")
@@ -190,6 +217,12 @@ impl Words for Refusal {
                  hand once, then rotate"
             ),
             Refusal::Rollback { why } => format!("rollback refused: {}", why.words()),
+            Refusal::CanaryFailed { key, set_id, at } => format!(
+                "the canary off key {key} of {set_id} failed at {}: reconcile does not rotate \
+                 it again. Fix what made AWS refuse the new key (its permissions, a boundary, \
+                 an SCP or a source-IP condition), then run `soracom-key-rotator rotate`",
+                fmt_time(*at)
+            ),
         }
     }
 }
@@ -300,6 +333,11 @@ impl Words for Note {
                     .map_or("(unknown)".to_string(), |k| k.to_string()),
                 state_words(*state)
             ),
+            Note::CanaryHoldersAbsent { names } => format!(
+                "none of the canary holders ({}) references this target's sets; the first \
+                 holder is the canary instead",
+                names.join(", ")
+            ),
         }
     }
 }
@@ -356,6 +394,9 @@ impl Words for Next {
                 set_id: Some(s),
             } => format!("delete key {key}, then set {s}"),
             Next::Delete { key, set_id: None } => format!("delete key {key}"),
+            Next::CanaryDecided { set_id } => format!(
+                "decide the canary on {set_id} without evidence (canary.without_evidence)"
+            ),
         }
     }
 }
@@ -403,6 +444,13 @@ impl Words for RiskCause {
             RiskCause::NotRetiring => {
                 "nothing this tool plans will deactivate it (no set of the target holds it, or \
                  its retirement cannot start)"
+            }
+            RiskCause::CanaryHeld => {
+                "its canary found no evidence either way and is held for a person to decide"
+            }
+            RiskCause::CanaryFailed => {
+                "its canary failed, and reconcile does not rotate it again until a person \
+                 runs rotate"
             }
         }
         .into()
@@ -482,4 +530,91 @@ pub fn worded_all<T: Serialize + Words, S: Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     v.iter().map(with_message).collect::<Vec<_>>().serialize(s)
+}
+
+impl Words for crate::plan::CanaryStage {
+    fn words(&self) -> String {
+        use crate::plan::CanaryStage as S;
+        match self {
+            S::Starting => "starting: the canary moves now, the rest waits for evidence",
+            S::Watching => "watching: waiting for evidence from production",
+            S::Passed => "passed: the new key worked in production; the rest moves now",
+            S::Proceeded => {
+                "no evidence by max_hours; proceeding as configured: the rest moves now"
+            }
+            S::Held => {
+                "HELD: no evidence by max_hours; a person decides: check that the canary's \
+                 data arrives, then set canary.without_evidence = \"proceed\" for a run, or \
+                 run rollback to give the new key up"
+            }
+            S::Failed => {
+                "FAILED: AWS refused the new key; the canary moves back and the new key and set \
+                 are deleted"
+            }
+        }
+        .into()
+    }
+}
+
+impl Words for crate::model::AuthFailure {
+    fn words(&self) -> String {
+        let on = self
+            .resource_id
+            .as_deref()
+            .map(|r| format!(" for {r}"))
+            .unwrap_or_default();
+        format!("{} logged {}{on} at {}", self.service, self.error, fmt_time(self.at))
+    }
+}
+
+impl Words for crate::plan::CanaryState {
+    fn words(&self) -> String {
+        let holders: Vec<String> = self.holders.iter().map(|h| h.to_string()).collect();
+        let mut text = format!(
+            "{} -> {} on {}: {}",
+            self.from_set,
+            self.to_set,
+            holders.join(", "),
+            self.stage.words()
+        );
+        if let Some(since) = self.since {
+            text.push_str(&format!("; since {}", fmt_time(since)));
+        }
+        let e = &self.evidence;
+        let mut seen = Vec::new();
+        if let Some(u) = &e.key_used {
+            seen.push(format!(
+                "new key used by {} in {} at {}",
+                u.service,
+                u.region,
+                fmt_time(u.at)
+            ));
+        }
+        if let Some(t) = e.set_used {
+            seen.push(format!("new set used at {}", fmt_time(t)));
+        }
+        let n = e.failures.len();
+        if let Some(f) = e.failures.first() {
+            let more = if n > 1 {
+                format!(" (and {} more)", n - 1)
+            } else {
+                String::new()
+            };
+            seen.push(format!("{}{more}", f.words()));
+        }
+        if seen.is_empty() {
+            text.push_str("; evidence: none yet");
+        } else {
+            text.push_str(&format!("; evidence: {}", seen.join("; ")));
+        }
+        if self.stage.waiting() {
+            if let Some(r) = self.ready_from {
+                text.push_str(&format!("; the rest moves on evidence from {}", fmt_time(r)));
+            }
+            if let Some(d) = self.decide_by {
+                text.push_str(&format!("; without evidence decided at {}", fmt_time(d)));
+            }
+        }
+        text
+    }
 }

@@ -19,6 +19,7 @@
 //! one place ([`crate::wording`]). Nothing here performs I/O; [`crate::apply`] carries
 //! plans out.
 
+pub mod canary;
 mod deadline;
 mod outcome;
 pub mod resolve;
@@ -37,7 +38,7 @@ use crate::secret::AccessKeyId;
 
 pub use deadline::{deadline_of, floor_days, grace, rotation_age, severity, EARLY, URGENT_DAYS};
 pub use outcome::{
-    Blocked, Due, DueReason, KeyBrief, KeyDeadline, KeyRole, Next, Note, Refusal, RetiredKey, Risk,
+    Blocked, CanaryStage, CanaryState, Due, Evidence, DueReason, KeyBrief, KeyDeadline, KeyRole, Next, Note, Refusal, RetiredKey, Risk,
     RiskCause, RollbackRefusal, Severity, Upcoming,
 };
 pub use resolve::{resolve, KeyState, Link, SetView, View, AWS_CREDENTIALS, IN_FLIGHT_LIMIT};
@@ -97,6 +98,18 @@ pub enum Repair {
     Rotate {
         /// Id of the set to create.
         new_set_id: String,
+    },
+    /// Record on the IAM user that a canary moves off `key`'s set now (before it moves).
+    #[serde(rename_all = "camelCase")]
+    StartCanary {
+        /// The old key.
+        key: AccessKeyId,
+    },
+    /// Record on the IAM user that the canary off `key`'s set failed (before it moves back).
+    #[serde(rename_all = "camelCase")]
+    FailCanary {
+        /// The old key.
+        key: AccessKeyId,
     },
     /// Create a key, verify it, and put it into the existing set (in-place strategy).
     #[serde(rename_all = "camelCase")]
@@ -167,6 +180,15 @@ pub enum Retire {
         /// Its set, deleted after the key (`None`: an in-place set, kept).
         set_id: Option<String>,
     },
+    /// Delete a failed canary's new key, then its set (nothing references it any more),
+    /// then the key's records.
+    #[serde(rename_all = "camelCase")]
+    DropCanary {
+        /// The new key.
+        key: AccessKeyId,
+        /// Its set.
+        set_id: String,
+    },
     /// Delete an unreferenced set whose key no longer exists, then forget that key's records.
     #[serde(rename_all = "camelCase")]
     DeleteSet {
@@ -207,7 +229,10 @@ impl Retire {
     pub fn is_destructive(&self) -> bool {
         matches!(
             self,
-            Retire::Deactivate { .. } | Retire::DeleteRetired { .. } | Retire::DeleteSet { .. }
+            Retire::Deactivate { .. }
+                | Retire::DeleteRetired { .. }
+                | Retire::DeleteSet { .. }
+                | Retire::DropCanary { .. }
         )
     }
 }
@@ -252,12 +277,17 @@ pub struct Plan {
     pub notes: Vec<Note>,
     /// Every active key's deadline under this plan, and the keys at risk.
     pub deadlines: Vec<KeyDeadline>,
+    /// The canary cutover, when the target's cutover goes through one.
+    #[serde(serialize_with = "crate::wording::worded_option")]
+    pub canary: Option<CanaryState>,
 }
 
 impl Plan {
     /// Whether a safety rule stopped something that was due.
     pub fn refused(&self) -> bool {
-        self.refusal.is_some() || !self.blocked.is_empty()
+        self.refusal.is_some()
+            || !self.blocked.is_empty()
+            || self.canary.as_ref().is_some_and(|c| c.stage.needs_human())
     }
 
     /// Every step, in the order they are carried out.
@@ -332,6 +362,7 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
         upcoming: Vec::new(),
         notes: view.notes.clone(),
         deadlines: Vec::new(),
+        canary: None,
     };
     // An exposed key no set of the target holds is not this tool's to switch off.
     for k in exposed_active.iter().filter(|k| !holds(&view, k)) {

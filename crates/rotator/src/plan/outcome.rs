@@ -5,7 +5,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::model::{KeyStatus, LastUsed};
+use crate::model::{AuthFailure, Holder, KeyStatus, LastUsed};
 use crate::plan::KeyState;
 use crate::secret::AccessKeyId;
 
@@ -41,6 +41,18 @@ pub enum Refusal {
     NoFixedSet {
         /// The set's id.
         set_id: String,
+    },
+    /// The last canary off the current key failed: `reconcile` does not rotate it again
+    /// until a person has fixed the cause and runs `rotate`.
+    #[serde(rename_all = "camelCase")]
+    CanaryFailed {
+        /// The current key.
+        key: AccessKeyId,
+        /// Its set.
+        set_id: String,
+        /// When the canary failed.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
     },
     /// A rollback that cannot be done.
     #[serde(rename_all = "camelCase")]
@@ -218,6 +230,13 @@ pub enum Note {
         /// What is wrong with it.
         state: KeyState,
     },
+    /// None of the canary holders named in the configuration references the target's
+    /// sets: the first holder is the canary instead.
+    #[serde(rename_all = "camelCase")]
+    CanaryHoldersAbsent {
+        /// The names configured.
+        names: Vec<String>,
+    },
 }
 
 /// An old key that must not be retired: it was used after its cutover.
@@ -259,6 +278,12 @@ pub enum Next {
         key: AccessKeyId,
         /// Its set (`None`: in place, kept).
         set_id: Option<String>,
+    },
+    /// The canary on `set_id` is decided without evidence (the configured choice).
+    #[serde(rename_all = "camelCase")]
+    CanaryDecided {
+        /// The new set.
+        set_id: String,
     },
 }
 
@@ -376,6 +401,10 @@ pub enum RiskCause {
     DeactivationLate,
     /// Nothing this tool plans will deactivate it, and it is past the age rotation starts at.
     NotRetiring,
+    /// Its canary found no evidence by `max_hours` and is held for a person.
+    CanaryHeld,
+    /// Its canary failed: `reconcile` does not rotate it until a person runs `rotate`.
+    CanaryFailed,
 }
 
 /// A key that may still be active at its deadline.
@@ -418,4 +447,82 @@ pub struct KeyDeadline {
     pub slack_days: Option<i64>,
     /// Set when it may still be active at its deadline.
     pub risk: Option<Risk>,
+}
+
+/// Where a canary cutover stands (docs/ARCHITECTURE.md, *The canary*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CanaryStage {
+    /// The canary references move onto the new set now; the run ends there.
+    Starting,
+    /// The canary runs; no decision yet.
+    Watching,
+    /// Positive evidence and `min_minutes` passed: the rest moves now.
+    Passed,
+    /// No evidence by `max_hours`, and the configuration says proceed: the rest moves now.
+    Proceeded,
+    /// No evidence by `max_hours`, and the configuration says hold: a person decides.
+    Held,
+    /// SORACOM logged AWS refusing the new key: the canary moves back and the new key and
+    /// set are deleted.
+    Failed,
+}
+
+impl CanaryStage {
+    /// Whether a later run decides (the stage waits for evidence or time).
+    pub fn waiting(self) -> bool {
+        matches!(self, CanaryStage::Starting | CanaryStage::Watching)
+    }
+
+    /// Whether a person must act (exit 3, escalated like a blocked retirement).
+    pub fn needs_human(self) -> bool {
+        matches!(self, CanaryStage::Held | CanaryStage::Failed)
+    }
+}
+
+/// What production showed since the canary moved.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    /// The new key's last use by a service other than STS, after the canary moved.
+    pub key_used: Option<LastUsed>,
+    /// The new set's `lastUsedDateTime`, after the canary moved.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub set_used: Option<OffsetDateTime>,
+    /// SORACOM's error logs of AWS refusing credentials, since the canary moved.
+    pub failures: Vec<AuthFailure>,
+}
+
+impl Evidence {
+    /// Whether something used the new key (or set) in production.
+    pub fn positive(&self) -> bool {
+        self.key_used.is_some() || self.set_used.is_some()
+    }
+}
+
+/// A target's canary cutover, as this plan sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryState {
+    /// Where it stands, and so what this plan does.
+    pub stage: CanaryStage,
+    /// The old key (the canary's records are about it).
+    pub key: AccessKeyId,
+    /// The set the canary left (and goes back to on failure).
+    pub from_set: String,
+    /// The new set.
+    pub to_set: String,
+    /// The canary's holders.
+    pub holders: Vec<Holder>,
+    /// When the canary moved (`None` while it starts).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+    /// When positive evidence is enough (`min_minutes` after `since`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ready_from: Option<OffsetDateTime>,
+    /// When the configured choice is made without evidence (`max_hours` after `since`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decide_by: Option<OffsetDateTime>,
+    /// The evidence so far.
+    pub evidence: Evidence,
 }

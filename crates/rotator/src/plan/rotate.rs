@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{Placement, Target};
-use crate::model::{AccessKey, KeyStatus, ManagedId, Mark, Observed};
+use crate::model::{AccessKey, Holder, KeyStatus, ManagedId, Mark, Observed};
 use crate::plan::{
+    canary,
     floor_days, rotation_age, Current, Due, DueReason, KeyBrief, KeyState, Mode, Note, Plan,
     Refusal, Repair, Repoint, Retire, RetiredKey, View, EARLY,
 };
@@ -117,21 +118,29 @@ pub(super) fn rotate_and_repoint(
         .current_set()
         .filter(|c| c.key_state == KeyState::Active)
         .map(|c| c.set.id.clone());
-    let due = plan.due.now && matches!(mode, Mode::Rotate | Mode::Reconcile | Mode::Emergency);
+    let due = plan.due.now
+        && matches!(mode, Mode::Rotate | Mode::Reconcile | Mode::Emergency)
+        && canary::after_failure(target, obs, view, mode, plan);
+    let mut rotating = false;
     if due && make_room(target, obs, view, now, plan) {
         if let Some(new_set) = new_key(target, obs, view, now, plan) {
             destination = Some(new_set);
+            rotating = true;
         }
     }
     match &destination {
-        Some(to) => repoint_onto(target, obs, to, plan),
+        Some(to) => {
+            if !canary::cutover(target, obs, view, now, mode, (to, rotating), plan) {
+                repoint_onto(target, obs, to, plan);
+            }
+        }
         None if !obs.slots.is_empty() => plan.notes.push(Note::NoUsableSet),
         None => {}
     }
     if let Some(to) = &destination {
         mark_held(obs, view, to, plan);
     }
-    release_left(view, plan);
+    release_left(obs, view, plan);
 }
 
 /// Whether there is a free key slot for the new key, making one if a key this tool
@@ -299,7 +308,7 @@ fn mark_held(obs: &Observed, view: &View, to: &str, plan: &mut Plan) {
     let Some(set) = view.sets.iter().find(|s| s.set.id == to) else {
         return;
     };
-    if let Some(k) = set.link.key() {
+    if let Some(k) = set.link.key().filter(|k| !canary::drops(plan, k)) {
         if matches!(
             obs.records.keys.get(k),
             Some(KeyRecord::InFlight { .. } | KeyRecord::Abandoned { .. })
@@ -312,15 +321,27 @@ fn mark_held(obs: &Observed, view: &View, to: &str, plan: &mut Plan) {
     }
 }
 
-/// Every reference to the sets left behind moves in this run: their keys' cutover is now
-/// (recorded once the repointing succeeded).
-fn release_left(view: &View, plan: &mut Plan) {
-    let left: BTreeSet<&String> = plan.cutover.iter().flat_map(|r| &r.from).collect();
+/// The sets whose every reference moves in this run (a canary moves only some): their
+/// keys' cutover is now (recorded once the repointing succeeded). A failed canary's new
+/// key is deleted, not released.
+fn release_left(obs: &Observed, view: &View, plan: &mut Plan) {
+    let moved: Vec<&Holder> = plan.cutover.iter().map(|r| &r.slot.holder).collect();
+    let left: BTreeSet<&String> = plan
+        .cutover
+        .iter()
+        .flat_map(|r| &r.from)
+        .filter(|id| {
+            obs.slots
+                .iter()
+                .all(|s| !s.references(id) || moved.contains(&&s.holder))
+        })
+        .collect();
     let released: Vec<AccessKeyId> = view
         .sets
         .iter()
         .filter(|s| left.contains(&s.set.id) && s.key_state != KeyState::Missing)
         .filter_map(|s| s.link.certain().cloned())
+        .filter(|k| !canary::drops(plan, k))
         .collect();
     for k in released {
         plan.record(&k, Mark::Released);

@@ -15,6 +15,7 @@ const NOW: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
 
 fn target() -> Target {
     Target {
+        canary: None,
         name: "funnel".into(),
         iam_user: "u".into(),
         placement: Placement::Managed { prefix: "p".into() },
@@ -124,6 +125,11 @@ fn summary(p: &Plan) -> Vec<String> {
             Step::Retire(Retire::DeleteSet { set_id, .. }) => format!("delete-set {set_id}"),
             Step::Retire(Retire::Record { key, mark }) => {
                 format!("record {mark:?} {}", tail(key))
+            }
+            Step::Repair(Repair::StartCanary { key }) => format!("start-canary {}", tail(key)),
+            Step::Repair(Repair::FailCanary { key }) => format!("fail-canary {}", tail(key)),
+            Step::Retire(Retire::DropCanary { key, set_id }) => {
+                format!("drop {} {set_id}", tail(key))
             }
         })
         .collect()
@@ -480,6 +486,7 @@ fn plans_match_the_rules() {
     ];
     for c in cases {
         let obs = Observed {
+            auth_failures: Vec::new(),
             keys: c.keys,
             sets: c.sets,
             slots: c.slots,
@@ -534,6 +541,7 @@ fn plans_match_the_rules() {
 #[test]
 fn refusal_names_both_keys_masked() {
     let obs = Observed {
+        auth_failures: Vec::new(),
         keys: vec![
             key(K1, 100, KeyStatus::Active, Some(("iot", 60))),
             key(K2, 50, KeyStatus::Active, Some(("s3", 9))),
@@ -565,6 +573,7 @@ fn refusal_names_both_keys_masked() {
 #[test]
 fn evidence_link_names_the_only_key_and_dates_the_next_rotation() {
     let obs = Observed {
+        auth_failures: Vec::new(),
         keys: vec![key(K1, 10, KeyStatus::Active, None)],
         sets: vec![set("p-220810", 500, None)],
         slots: vec![],
@@ -620,6 +629,7 @@ fn retire_world(r: &RetireCase) -> (Target, Observed) {
     (
         t,
         Observed {
+            auth_failures: Vec::new(),
             keys,
             sets: vec![old, new],
             slots: vec![funnel("g1", "p-261120")],
@@ -899,6 +909,7 @@ fn in_place_rotates_the_fixed_set_and_retires_the_previous_key() {
     fixed.updated = Some(NOW - Duration::days(8));
     let slots = vec![funnel("g1", "fixed")];
     let obs = Observed {
+        auth_failures: Vec::new(),
         keys: vec![
             k1(KeyStatus::Active, Some(9)),
             key(K2, 8, KeyStatus::Active, Some(("iot", 5))),
@@ -917,6 +928,7 @@ fn in_place_rotates_the_fixed_set_and_retires_the_previous_key() {
     // the inactive previous key is deleted first to make room.
     let later = NOW + Duration::days(90);
     let obs = Observed {
+        auth_failures: Vec::new(),
         keys: vec![
             k1(KeyStatus::Inactive, Some(9)),
             key(K2, 8, KeyStatus::Active, Some(("iot", 5))),
@@ -1132,6 +1144,7 @@ fn current_only(age: Duration) -> Observed {
     let mut k = key(K1, 0, KeyStatus::Active, None);
     k.created = NOW - age;
     Observed {
+        auth_failures: Vec::new(),
         keys: vec![k],
         sets: vec![set("p-260901", age.whole_days(), Some(K1))],
         slots: vec![funnel("g1", "p-260901")],
@@ -1239,6 +1252,7 @@ fn blocked_at(age: Duration) -> Observed {
     let mut new = set("p-261020", 0, Some(K2));
     new.created = Some(cutover);
     Observed {
+        auth_failures: Vec::new(),
         keys: vec![k1, k2],
         sets: vec![old, new],
         slots: vec![funnel("g1", "p-261020")],

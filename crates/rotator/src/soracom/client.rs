@@ -94,6 +94,12 @@ const SET_INSPECTION: Op = Op::idempotent(
     "/virtual_private_gateways/{vpg_id}/junction/set_inspection",
 );
 
+const GET_LOGS: Op = Op::idempotent("getLogs", "/logs");
+
+/// Error log entries asked for per page (the spec gives no maximum; soracom-cli's default
+/// page is 100 too).
+const LOG_PAGE: u32 = 100;
+
 /// An authenticated session.
 struct Session {
     api_key: Secret,
@@ -749,6 +755,59 @@ impl SoracomApi for SoracomClient {
         self.call(SET_INSPECTION, Method::POST, &path, &[], Some(inspection))
             .await?;
         Ok(())
+    }
+
+    async fn list_logs(
+        &self,
+        service: &str,
+        from: time::OffsetDateTime,
+        after: Option<&str>,
+    ) -> Result<super::LogPage> {
+        let from_ms = from.unix_timestamp_nanos() / 1_000_000;
+        let mut query = vec![
+            ("service", service.to_string()),
+            ("from", from_ms.to_string()),
+            ("limit", LOG_PAGE.to_string()),
+        ];
+        if let Some(k) = after {
+            query.push(("last_evaluated_key", k.to_string()));
+        }
+        let reply = self
+            .call(GET_LOGS, Method::GET, "/logs", &query, None)
+            .await?;
+        let raw: Vec<Value> = decode(GET_LOGS.id, &reply.body)?;
+        let entries = raw
+            .iter()
+            .map(Self::log_entry)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| Error::SoracomBody {
+                op: GET_LOGS.id,
+                detail: "an entry is not a LogEntry".into(),
+            })?;
+        let next = next_key(GET_LOGS.id, &reply.headers, after)?;
+        Ok(super::LogPage { entries, next })
+    }
+}
+
+impl SoracomClient {
+    /// One `LogEntry` of `getLogs`, without trusting its shape beyond the spec's types.
+    fn log_entry(v: &Value) -> Option<super::LogEntry> {
+        let o = v.as_object()?;
+        let at = o
+            .get("time")
+            .and_then(Value::as_i64)
+            .and_then(|ms| {
+                time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+            });
+        Some(super::LogEntry {
+            service: o.get("service")?.as_str()?.to_string(),
+            at,
+            resource_id: o
+                .get("resourceId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            body: o.get("body").cloned().unwrap_or(Value::Null),
+        })
     }
 }
 

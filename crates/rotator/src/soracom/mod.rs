@@ -51,6 +51,29 @@ pub struct VpgPage {
     pub next: Option<String>,
 }
 
+/// One page of error logs (`getLogs`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogPage {
+    /// Entries on this page (`LogEntry` objects).
+    pub entries: Vec<LogEntry>,
+    /// Key for the next page (`x-soracom-next-key`); `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// One error log entry. Its body is only ever classified, never shown: it is SORACOM's
+/// account of someone else's request and may quote anything.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEntry {
+    /// The service that wrote it (`Funnel`, `Funk`, …).
+    pub service: String,
+    /// When (`time`, UNIX milliseconds).
+    pub at: Option<time::OffsetDateTime>,
+    /// The resource it is about (e.g. an IMSI), if any.
+    pub resource_id: Option<String>,
+    /// The entry's `body`.
+    pub body: Value,
+}
+
 /// The SORACOM operations the rotator needs.
 pub trait SoracomApi: Send + Sync {
     /// All credential sets (`listCredentials`; not paged).
@@ -109,4 +132,11 @@ pub trait SoracomApi: Send + Sync {
         vpg_id: &str,
         inspection: &Value,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// One page of `service`'s error logs since `from` (`getLogs`), after `after`.
+    fn list_logs(
+        &self,
+        service: &str,
+        from: time::OffsetDateTime,
+        after: Option<&str>,
+    ) -> impl Future<Output = Result<LogPage>> + Send;
 }
