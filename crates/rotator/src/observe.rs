@@ -78,7 +78,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                         detail: format!("more than {MAX_LOG_PAGES} pages"),
                     });
                 }
-                let page = self.soracom.list_logs(service, since, after.as_deref()).await?;
+                let page = self
+                    .soracom
+                    .list_logs(service, since, after.as_deref())
+                    .await?;
                 out.extend(page.entries.iter().filter_map(|e| {
                     Some(AuthFailure {
                         service: e.service.clone(),

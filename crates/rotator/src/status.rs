@@ -11,7 +11,8 @@ use time::{Duration, OffsetDateTime};
 use crate::config::{Strategy, Target};
 use crate::model::{Holder, KeyStatus, LastUsed, Observed, Slot};
 use crate::plan::{
-    fmt_time, plan, resolve, Blocked, CanaryState, KeyDeadline, KeyState, Link, Mode, Note, Upcoming,
+    fmt_time, plan, resolve, Blocked, CanaryState, KeyDeadline, KeyState, Link, Mode, Note,
+    Upcoming,
 };
 use crate::report::{describe, KeyMetrics};
 use crate::secret::AccessKeyId;

@@ -112,9 +112,9 @@ impl Words for Retire {
                 key,
                 mark: Mark::CanaryFailed,
             } => format!("record that the canary off the set of key {key} failed"),
-            Retire::DropCanary { key, set_id } => format!(
-                "delete the failed canary's access key {key}, then its set {set_id}"
-            ),
+            Retire::DropCanary { key, set_id } => {
+                format!("delete the failed canary's access key {key}, then its set {set_id}")
+            }
             Retire::DeleteSet { set_id, .. } => {
                 format!("delete credential set {set_id}, whose key no longer exists")
             }
@@ -394,9 +394,9 @@ impl Words for Next {
                 set_id: Some(s),
             } => format!("delete key {key}, then set {s}"),
             Next::Delete { key, set_id: None } => format!("delete key {key}"),
-            Next::CanaryDecided { set_id } => format!(
-                "decide the canary on {set_id} without evidence (canary.without_evidence)"
-            ),
+            Next::CanaryDecided { set_id } => {
+                format!("decide the canary on {set_id} without evidence (canary.without_evidence)")
+            }
         }
     }
 }
@@ -563,7 +563,12 @@ impl Words for crate::model::AuthFailure {
             .as_deref()
             .map(|r| format!(" for {r}"))
             .unwrap_or_default();
-        format!("{} logged {}{on} at {}", self.service, self.error, fmt_time(self.at))
+        format!(
+            "{} logged {}{on} at {}",
+            self.service,
+            self.error,
+            fmt_time(self.at)
+        )
     }
 }
 
@@ -609,7 +614,10 @@ impl Words for crate::plan::CanaryState {
         }
         if self.stage.waiting() {
             if let Some(r) = self.ready_from {
-                text.push_str(&format!("; the rest moves on evidence from {}", fmt_time(r)));
+                text.push_str(&format!(
+                    "; the rest moves on evidence from {}",
+                    fmt_time(r)
+                ));
             }
             if let Some(d) = self.decide_by {
                 text.push_str(&format!("; without evidence decided at {}", fmt_time(d)));

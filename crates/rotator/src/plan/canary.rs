@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use crate::config::{CanaryHolders, Target, WithoutEvidence};
 use crate::model::{AuthFailure, Holder, Mark, Observed, Slot};
 use crate::plan::{
-    CanaryStage, CanaryState, Evidence, KeyState, Mode, Next, Note, Plan, Refusal, Repair,
-    Repoint, Retire, SetView, Upcoming, View,
+    CanaryStage, CanaryState, Evidence, KeyState, Mode, Next, Note, Plan, Refusal, Repair, Repoint,
+    Retire, SetView, Upcoming, View,
 };
 use crate::secret::AccessKeyId;
 
@@ -49,13 +49,11 @@ pub fn auth_failure(body: &Value) -> Option<&'static str> {
         }
         match v {
             Value::String(s) => AUTH_ERRORS.iter().copied().find(|e| s.contains(e)),
-            Value::Number(n) if key.to_ascii_lowercase().contains("status") => {
-                match n.as_u64() {
-                    Some(401) => Some("HTTP 401"),
-                    Some(403) => Some("HTTP 403"),
-                    _ => None,
-                }
-            }
+            Value::Number(n) if key.to_ascii_lowercase().contains("status") => match n.as_u64() {
+                Some(401) => Some("HTTP 401"),
+                Some(403) => Some("HTTP 403"),
+                _ => None,
+            },
             Value::Array(items) => items.iter().find_map(|i| walk(i, key, depth + 1)),
             Value::Object(map) => map.iter().find_map(|(k, v)| walk(v, k, depth + 1)),
             _ => None,
@@ -135,8 +133,11 @@ pub(super) fn cutover(
     (to, rotating): (&str, bool),
     plan: &mut Plan,
 ) -> bool {
-    let owned_elsewhere =
-        |s: &Slot| s.refs.iter().any(|r| r.set_id != to && target.owns(&r.set_id));
+    let owned_elsewhere = |s: &Slot| {
+        s.refs
+            .iter()
+            .any(|r| r.set_id != to && target.owns(&r.set_id))
+    };
     let moving: Vec<&Slot> = obs.slots.iter().filter(|s| owned_elsewhere(s)).collect();
     let on_new: Vec<&Slot> = obs.slots.iter().filter(|s| s.references(to)).collect();
     // The set the canary leaves: the newest of the target's sets with a known, active key
@@ -202,7 +203,14 @@ pub(super) fn cutover(
         (None, None, false) => return false,
         (Some(since), None, false) => {
             state.evidence = evidence(obs, to_view, since);
-            judge(target, obs, now, (&chosen, &on_new, from, to_view), &mut state, plan);
+            judge(
+                target,
+                obs,
+                now,
+                (&chosen, &on_new, from, to_view),
+                &mut state,
+                plan,
+            );
         }
     }
     if let Some(by) = state.decide_by.filter(|_| state.stage.waiting()) {
@@ -303,9 +311,7 @@ fn evidence(obs: &Observed, to_view: Option<&SetView>, since: OffsetDateTime) ->
         .and_then(|k| obs.keys.iter().find(|x| &x.id == k))
         .and_then(|k| k.last_used.clone())
         .filter(|u| u.at > since && !u.service.eq_ignore_ascii_case("sts"));
-    let set_used = to_view
-        .and_then(|s| s.set.last_used)
-        .filter(|t| *t > since);
+    let set_used = to_view.and_then(|s| s.set.last_used).filter(|t| *t > since);
     let failures: Vec<AuthFailure> = obs
         .auth_failures
         .iter()
@@ -329,7 +335,11 @@ fn choose<'a>(
 ) -> Vec<&'a Slot> {
     let ours: Vec<&Slot> = obs.slots.iter().filter(|s| !s.refs.is_empty()).collect();
     if let CanaryHolders::Named(names) = &cfg.holders {
-        let named: Vec<&Slot> = ours.iter().copied().filter(|s| cfg.names(&s.holder)).collect();
+        let named: Vec<&Slot> = ours
+            .iter()
+            .copied()
+            .filter(|s| cfg.names(&s.holder))
+            .collect();
         if !named.is_empty() {
             return named;
         }

@@ -15,8 +15,8 @@ use time::{Duration, OffsetDateTime};
 use crate::config::Target;
 use crate::model::{KeyStatus, Observed};
 use crate::plan::{
-    CanaryStage, CanaryState, KeyDeadline, KeyRole, Mode, Next, Plan, Refusal, Repair, Retire, Risk,
-    RiskCause, Severity, View,
+    CanaryStage, CanaryState, KeyDeadline, KeyRole, Mode, Next, Plan, Refusal, Repair, Retire,
+    Risk, RiskCause, Severity, View,
 };
 
 /// A key at risk with at most this many days left is urgent.
@@ -121,17 +121,22 @@ pub(super) fn deadlines(
                         .next
                         .unwrap_or_else(|| k.created.saturating_add(rotation_age(target)));
                     if rotating {
-                        (Some(starts), Some(now.saturating_add(grace)), None)
+                        // The rest of the cutover may wait for a canary's decision.
+                        let cutover = plan
+                            .canary
+                            .as_ref()
+                            .map_or(Duration::ZERO, |_| cutover_time(target));
+                        (
+                            Some(starts),
+                            Some(now.saturating_add(cutover).saturating_add(grace)),
+                            None,
+                        )
                     } else if now.saturating_add(EARLY) >= starts {
                         let cause = match plan.refusal {
                             Some(Refusal::CanaryFailed { .. }) => RiskCause::CanaryFailed,
                             _ => RiskCause::RotationLate,
                         };
-                        (
-                            Some(starts),
-                            Some(now.saturating_add(grace)),
-                            Some(cause),
-                        )
+                        (Some(starts), Some(now.saturating_add(grace)), Some(cause))
                     } else {
                         (Some(starts), Some(starts.saturating_add(grace)), None)
                     }
@@ -145,8 +150,9 @@ pub(super) fn deadlines(
                         plan.cutover.iter().any(|r| r.from.iter().any(|f| f == id))
                     });
                     let canary = plan.canary.as_ref().filter(|c| c.key == k.id);
-                    let rest_moves =
-                        |c: &&CanaryState| matches!(c.stage, CanaryStage::Passed | CanaryStage::Proceeded);
+                    let rest_moves = |c: &&CanaryState| {
+                        matches!(c.stage, CanaryStage::Passed | CanaryStage::Proceeded)
+                    };
                     if let Some(c) = canary.filter(|c| !rest_moves(c)) {
                         match c.stage {
                             CanaryStage::Held => (None, None, Some(RiskCause::CanaryHeld)),

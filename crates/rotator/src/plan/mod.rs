@@ -38,8 +38,8 @@ use crate::secret::AccessKeyId;
 
 pub use deadline::{deadline_of, floor_days, grace, rotation_age, severity, EARLY, URGENT_DAYS};
 pub use outcome::{
-    Blocked, CanaryStage, CanaryState, Due, Evidence, DueReason, KeyBrief, KeyDeadline, KeyRole, Next, Note, Refusal, RetiredKey, Risk,
-    RiskCause, RollbackRefusal, Severity, Upcoming,
+    Blocked, CanaryStage, CanaryState, Due, DueReason, Evidence, KeyBrief, KeyDeadline, KeyRole,
+    Next, Note, Refusal, RetiredKey, Risk, RiskCause, RollbackRefusal, Severity, Upcoming,
 };
 pub use resolve::{resolve, KeyState, Link, SetView, View, AWS_CREDENTIALS, IN_FLIGHT_LIMIT};
 

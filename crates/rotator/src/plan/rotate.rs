@@ -9,9 +9,8 @@ use time::{Duration, OffsetDateTime};
 use crate::config::{Placement, Target};
 use crate::model::{AccessKey, Holder, KeyStatus, ManagedId, Mark, Observed};
 use crate::plan::{
-    canary,
-    floor_days, rotation_age, Current, Due, DueReason, KeyBrief, KeyState, Mode, Note, Plan,
-    Refusal, Repair, Repoint, Retire, RetiredKey, View, EARLY,
+    canary, floor_days, rotation_age, Current, Due, DueReason, KeyBrief, KeyState, Mode, Note,
+    Plan, Refusal, Repair, Repoint, Retire, RetiredKey, View, EARLY,
 };
 use crate::records::KeyRecord;
 use crate::secret::AccessKeyId;

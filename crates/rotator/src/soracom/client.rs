@@ -793,12 +793,9 @@ impl SoracomClient {
     /// One `LogEntry` of `getLogs`, without trusting its shape beyond the spec's types.
     fn log_entry(v: &Value) -> Option<super::LogEntry> {
         let o = v.as_object()?;
-        let at = o
-            .get("time")
-            .and_then(Value::as_i64)
-            .and_then(|ms| {
-                time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
-            });
+        let at = o.get("time").and_then(Value::as_i64).and_then(|ms| {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+        });
         Some(super::LogEntry {
             service: o.get("service")?.as_str()?.to_string(),
             at,
