@@ -837,11 +837,16 @@ fn target(i: usize, t: RawTarget) -> Result<Target, String> {
     if grace + deadline_margin_days >= max_key_age_days {
         return Err(format!(
             "{} ({retire_after_days}) and {} ({deadline_margin_days}) leave no time before {} \
-             ({max_key_age_days}): the old key could not be deactivated before it reaches that \
-             age; lower them or raise {}",
+             ({max_key_age_days}){}: the old key could not be deactivated before it reaches \
+             that age; lower them or raise {}",
             key("retire_after_days"),
             key("deadline_margin_days"),
             key("max_key_age_days"),
+            if canary_days > 0 {
+                format!(" with {}.max_hours", key("canary"))
+            } else {
+                String::new()
+            },
             key("max_key_age_days")
         ));
     }
@@ -1191,6 +1196,60 @@ credential_id = "aws-fixed"
         }
     }
 
+    #[test]
+    fn a_canary_is_read_checked_and_moves_rotation_earlier() {
+        let base = "[[targets]]\nname = \"a\"\niam_user = \"u\"\ncredential_prefix = \"p\"\n";
+        let c = parse(&format!("{base}[targets.canary]\n")).expect("defaults");
+        let canary = c.targets[0].canary.clone().expect("canary");
+        assert_eq!(canary.holders, CanaryHolders::First);
+        assert_eq!((canary.min_minutes, canary.max_hours), (60, 24));
+        assert_eq!(canary.without_evidence, WithoutEvidence::Hold);
+        let c = parse(&format!(
+            "{base}[targets.canary]\nholders = [\"g1\", \"h2\"]\nmin_minutes = 5\nmax_hours = 2\nwithout_evidence = \"proceed\"\n"
+        ))
+        .expect("named");
+        let canary = c.targets[0].canary.clone().expect("canary");
+        assert_eq!(
+            canary.holders,
+            CanaryHolders::Named(vec!["g1".into(), "h2".into()])
+        );
+        assert_eq!(canary.without_evidence, WithoutEvidence::Proceed);
+        for (bad, names) in [
+            (
+                "min_minutes = 200\nmax_hours = 1\n",
+                "targets[0].canary.min_minutes",
+            ),
+            ("max_hours = 0\n", "targets[0].canary.max_hours"),
+            (
+                "holders = [\"first\", \"g1\"]\n",
+                "targets[0].canary.holders[0]",
+            ),
+            ("without_evidence = \"maybe\"\n", "without_evidence"),
+            ("colour = 1\n", "colour"),
+        ] {
+            let err = parse(&format!("{base}[targets.canary]\n{bad}"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(names), "{bad:?} -> {err}");
+        }
+        let err = parse(
+            "[[targets]]\nname = \"a\"\niam_user = \"u\"\nstrategy = \"in-place\"\ncredential_id = \"x\"\n[targets.canary]\n",
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("targets[0].canary"), "{err}");
+        // A week-long canary on a tight schedule leaves no time before the deadline.
+        let err = parse(&format!(
+            "{base}max_key_age_days = 12\nretire_after_days = 3\ndeadline_margin_days = 2\n[targets.canary]\nmax_hours = 168\n"
+        ))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("targets[0].max_key_age_days"), "{err}");
+    }
+
     /// The README's configuration tables say what the code does: every numeric setting's
     /// default and range, table by table.
     #[test]
@@ -1201,7 +1260,7 @@ credential_id = "aws-fixed"
         for line in readme.lines() {
             let heading = line.trim();
             for t in ["soracom", "verify", "notify", "targets.canary"] {
-                if heading == format!("`[{t}]`") {
+                if heading.starts_with(&format!("`[{t}]`")) {
                     table = t;
                 }
             }
