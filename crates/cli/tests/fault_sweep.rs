@@ -1,7 +1,8 @@
 //! The fault sweep: every remote call the tool makes — in a rotation, on each of a
 //! rotation's failure paths (registration rejected, first move rejected, verification
 //! failing), in an in-place rotation and its failure path, in a retirement (deactivation,
-//! then deletion), in a rollback, in `rotate-soracom-key` and in an emergency rotation —
+//! then deletion), in a rollback, in `rotate-soracom-key`, in an emergency rotation and in
+//! each stage of a canary cutover (started, passed, failed and rolled back) —
 //! each operation × each occurrence, fails in each of five ways: transport error, HTTP
 //! 500, 429 (or IAM throttling) without recovery, a timeout, and the process killed right
 //! after the call succeeded. Then the same work is run again without the fault.
@@ -81,10 +82,17 @@ enum Scenario {
     /// `rotate --emergency`: record the current key exposed, rotate, and deactivate it as
     /// soon as the references left it.
     Emergency,
+    /// A rotation through a canary: only the first holder moves.
+    CanaryStart,
+    /// A canary with positive evidence: the rest moves.
+    CanaryPass,
+    /// A canary with AWS refusing the new key in SORACOM's logs: it moves back, and the new
+    /// key and set go.
+    CanaryFail,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 11] = [
+    const ALL: [Scenario; 14] = [
         Scenario::Rotate,
         Scenario::RegisterRejected,
         Scenario::FirstMoveRejected,
@@ -96,6 +104,9 @@ impl Scenario {
         Scenario::InPlaceRejected,
         Scenario::SoracomKey,
         Scenario::Emergency,
+        Scenario::CanaryStart,
+        Scenario::CanaryPass,
+        Scenario::CanaryFail,
     ];
 
     fn name(self) -> &'static str {
@@ -111,6 +122,9 @@ impl Scenario {
             Scenario::InPlaceRejected => "in-place rotation, update rejected",
             Scenario::SoracomKey => "rotate-soracom-key",
             Scenario::Emergency => "emergency rotation",
+            Scenario::CanaryStart => "canary, started",
+            Scenario::CanaryPass => "canary, passed",
+            Scenario::CanaryFail => "canary, failed",
         }
     }
 
@@ -152,8 +166,26 @@ impl Scenario {
             | Scenario::FirstMoveRejected
             | Scenario::VerifyFails
             | Scenario::InPlaceRejected => 1,
+            Scenario::CanaryFail => 3,
             _ => 0,
         }
+    }
+
+    /// Exit code of the rerun: a failed canary keeps `reconcile` from rotating that key
+    /// again (a human must act).
+    fn rerun_exit(self) -> i32 {
+        match self {
+            Scenario::CanaryFail => 3,
+            _ => 0,
+        }
+    }
+
+    /// Whether the scenario's target cuts over through a canary.
+    fn canary(self) -> bool {
+        matches!(
+            self,
+            Scenario::CanaryStart | Scenario::CanaryPass | Scenario::CanaryFail
+        )
     }
 
     /// The rerun without any fault (JSON output, through the secret check too).
@@ -180,6 +212,7 @@ impl Scenario {
                 | Scenario::InPlace
                 | Scenario::InPlaceRejected
                 | Scenario::Emergency
+                | Scenario::CanaryStart
         )
     }
 
@@ -234,10 +267,15 @@ impl Scenario {
             return w;
         }
         let k1 = w.seed().await;
+        let canary = if self.canary() {
+            "\n[targets.canary]\nmin_minutes = 30\nmax_hours = 6\n"
+        } else {
+            ""
+        };
         write_config(
             &w,
             &format!(
-                "credential_prefix = \"{PREFIX}\"\nadopt_keys = {{ \"{}\" = \"{k1}\" }}",
+                "credential_prefix = \"{PREFIX}\"\nadopt_keys = {{ \"{}\" = \"{k1}\" }}{canary}",
                 old_set()
             ),
         );
@@ -270,9 +308,23 @@ impl Scenario {
         );
         if matches!(
             self,
-            Scenario::Deactivate | Scenario::Delete | Scenario::Rollback
+            Scenario::Deactivate
+                | Scenario::Delete
+                | Scenario::Rollback
+                | Scenario::CanaryPass
+                | Scenario::CanaryFail
         ) {
             w.expect(&["rotate"], 0).await;
+        }
+        if matches!(self, Scenario::CanaryPass | Scenario::CanaryFail) {
+            // An hour of production after the canary moved.
+            w.travel_hours(1);
+            let new = w.id_for(0);
+            match self {
+                Scenario::CanaryPass => w.use_set(&new, w.live()),
+                _ => w.log_auth_failure("440100000000001", w.live()),
+            }
+            return w;
         }
         if self == Scenario::Delete {
             w.travel(8);
@@ -284,6 +336,52 @@ impl Scenario {
 
     /// The end every case of the scenario must reach.
     async fn assert_end(self, w: &World) {
+        let canary_tags = || async {
+            w.user_tags()
+                .await
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| k.contains(":canary"))
+                .collect::<Vec<_>>()
+        };
+        match self {
+            Scenario::CanaryStart => {
+                w.assert_invariants().await;
+                let newest = w
+                    .emu
+                    .credential_ids()
+                    .into_iter()
+                    .filter(|id| crate::common::is_managed(id) && *id != old_set())
+                    .max()
+                    .expect("the canary's set");
+                assert_eq!(w.funnel_of("test-1"), json!(newest));
+                assert_eq!(w.funnel_of("test-2"), json!(old_set()));
+                let tags = canary_tags().await;
+                assert!(
+                    tags.len() == 1 && tags[0].contains(":canary:"),
+                    "the canary is recorded: {tags:?}"
+                );
+                return;
+            }
+            Scenario::CanaryFail => {
+                w.assert_converged(&old_set()).await;
+                assert_eq!(w.keys().await.len(), 1, "the new key is gone");
+                let ours: Vec<String> = w
+                    .emu
+                    .credential_ids()
+                    .into_iter()
+                    .filter(|id| crate::common::is_managed(id) && *id != old_set())
+                    .collect();
+                assert!(ours.is_empty(), "the new set is gone: {ours:?}");
+                let tags = canary_tags().await;
+                assert!(
+                    tags.len() == 1 && tags[0].contains(":canary-failed:"),
+                    "only the failure stays recorded: {tags:?}"
+                );
+                return;
+            }
+            _ => {}
+        }
         match self {
             Scenario::Rollback => w.assert_converged(&old_set()).await,
             Scenario::InPlace | Scenario::InPlaceRejected => {
@@ -557,9 +655,12 @@ async fn rerun(w: &World, scenario: Scenario) -> Vec<Run> {
     w.travel_by(w.offset() + RERUN_AFTER);
     let second = w.run_as(&scenario.rerun(), scenario.env_key()).await;
     assert_eq!(
-        second.code, 0,
+        second.code,
+        scenario.rerun_exit(),
         "rerun exited {}\n{}\n{}",
-        second.code, second.stdout, second.stderr
+        second.code,
+        second.stdout,
+        second.stderr
     );
     w.assert_invariants().await;
     let mut runs = vec![second];

@@ -7,6 +7,7 @@
 mod common;
 
 mod bad_input;
+mod canary;
 mod e2e;
 mod fault_sweep;
 mod lifecycle;

@@ -89,6 +89,10 @@ pub const SORACOM: &[Permission] = &[
         "VirtualPrivateGateway:setInspectionConfiguration",
         "repoint a VPG's Junction inspection report",
     ),
+    p(
+        "Log:getLogs",
+        "judge a canary: AWS refusals in SORACOM's error logs",
+    ),
 ];
 
 /// SORACOM SAM API names `rotate-soracom-key` needs on top of [`SORACOM`]: the `User:`
