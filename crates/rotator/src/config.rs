@@ -1176,6 +1176,54 @@ credential_id = "aws-fixed"
         }
     }
 
+    /// `migrate-to-role`'s settings: defaults derived from the user and the prefix (or the
+    /// fixed id), never a key set's id, unique; SORACOM's account required only when asked.
+    #[test]
+    fn role_settings_have_defaults_and_the_account_is_required_only_by_migration() {
+        let c = match parse(GOOD) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let funnel = &c.roles.targets["funnel"];
+        assert_eq!(funnel.name, "soracom-funnel-sample-user-role");
+        assert_eq!(funnel.credential_id, "aws-soracom-funnel-sample-role");
+        assert_eq!(c.roles.targets["fixed"].credential_id, "aws-fixed-role");
+        let msg = c
+            .role_of(&c.targets[0])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(msg.contains("soracom.aws_account_id") && msg.contains("test.toml"), "{msg}");
+        let long = format!(
+            "[soracom]\naws_account_id = \"111122223333\"\n[[targets]]\nname=\"a\"\niam_user=\"{}\"\ncredential_prefix=\"p\"\nrole_name=\"r\"\nrole_credential_id=\"p-r\"\n",
+            "u".repeat(64)
+        );
+        let c = match parse(&long) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let role = c.role_of(&c.targets[0]).map_err(|e| e.to_string());
+        assert_eq!(
+            role.map(|r| (r.role.name, r.role.credential_id, r.soracom_account_id)),
+            Ok(("r".into(), "p-r".into(), "111122223333".into()))
+        );
+        let t = |extra: &str| format!("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n{extra}");
+        let two = "[[targets]]\nname=\"b\"\niam_user=\"v\"\ncredential_prefix=\"q\"\n";
+        for (text, needle) in [
+            (format!("[soracom]\naws_account_id = \"12\"\n{}", t("")), "soracom.aws_account_id"),
+            (t("role_name = \"bad name\"\n"), "targets[0].role_name"),
+            (t("role_credential_id = \"a/b\"\n"), "targets[0].role_credential_id"),
+            (t("role_credential_id = \"p-261128\"\n"), "targets[0].role_credential_id"),
+            (format!("{}{two}role_name = \"u-role\"\n", t("")), "targets[1].role_name"),
+            (format!("{}{two}role_credential_id = \"p-role\"\n", t("")), "targets[1].role_credential_id"),
+        ] {
+            match parse(&text) {
+                Ok(_) => panic!("accepted: {text}"),
+                Err(e) => assert!(e.to_string().contains(needle), "{text:?} -> {e}"),
+            }
+        }
+    }
+
     /// A schedule that cannot deactivate the old key before its deadline is refused, and
     /// the message names every key involved.
     #[test]
