@@ -592,8 +592,10 @@ fn put_configuration(
             _ => Err(ApiError::bad_request("each item must be an object")),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    for (_, value) in &pairs {
-        refuse_role_sets(st, WriteTo::Group { id, namespace }, value)?;
+    for (key, value) in &pairs {
+        // The pair's key may itself be the reference (`credentialsId`).
+        let written = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
+        refuse_role_sets(st, WriteTo::Group { id, namespace }, &written)?;
     }
     let now = st.now_ms();
     let operator_id = st.operator_id.clone();
