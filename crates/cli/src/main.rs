@@ -410,7 +410,11 @@ async fn migrate_to_role(
                     .context("reading the user's policies, the role and the credential sets; nothing was changed"),
             },
         })?;
-    print_report(output, &report, rotator::migrate::MigrationReport::render_text)?;
+    print_report(
+        output,
+        &report,
+        rotator::migrate::MigrationReport::render_text,
+    )?;
     Ok(report.exit_code())
 }
 

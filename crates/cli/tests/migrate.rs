@@ -15,7 +15,16 @@ const INLINE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","
 
 /// The role as moto has it: its ARN, trust policy (decoded), tags, inline policy names and
 /// attached ARNs; `None` if there is none.
-async fn role(w: &World, name: &str) -> Option<(String, Value, Vec<(String, String)>, Vec<String>, Vec<String>)> {
+async fn role(
+    w: &World,
+    name: &str,
+) -> Option<(
+    String,
+    Value,
+    Vec<(String, String)>,
+    Vec<String>,
+    Vec<String>,
+)> {
     let c = w.iam.client();
     let out = c.get_role().role_name(name).send().await.ok()?;
     let r = out.role()?;
@@ -88,7 +97,11 @@ async fn give_policies(w: &World) -> (String, String) {
         .await
         .expect("attach user policy");
     let group = moto::unique("ops");
-    c.create_group().group_name(&group).send().await.expect("group");
+    c.create_group()
+        .group_name(&group)
+        .send()
+        .await
+        .expect("group");
     c.add_user_to_group()
         .user_name(&w.user)
         .group_name(&group)
@@ -109,7 +122,11 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
 
     // Without SORACOM's account the role cannot be made: a configuration error, naming it.
     let run = w.expect(&migrate, 2).await;
-    assert!(run.stderr.contains("soracom.aws_account_id"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("soracom.aws_account_id"),
+        "{}",
+        run.stderr
+    );
 
     w.write_config_with(&format!("aws_account_id = \"{SORACOM_ACCOUNT}\""), "");
     let writes = (w.soracom_writes(), iam_writes(&w));
@@ -126,17 +143,37 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
         set_id.as_str(),
         "(dry run)",
     ] {
-        assert!(dry.stdout.contains(needle), "{needle} missing:\n{}", dry.stdout);
+        assert!(
+            dry.stdout.contains(needle),
+            "{needle} missing:\n{}",
+            dry.stdout
+        );
     }
     let json_dry = w
-        .expect(&["--output", "json", &migrate[0], migrate[1], migrate[2], "--dry-run"], 0)
+        .expect(
+            &[
+                "--output",
+                "json",
+                migrate[0],
+                migrate[1],
+                migrate[2],
+                "--dry-run",
+            ],
+            0,
+        )
         .await
         .json();
     assert_eq!(json_dry["outcome"], "planned");
     assert_eq!(json_dry["plan"]["role"]["action"], "create");
     assert_eq!(json_dry["plan"]["credentialSet"]["action"], "create");
-    assert_eq!(json_dry["plan"]["inlinePolicies"][0]["document"], serde_json::from_str::<Value>(INLINE).expect("json"));
-    assert_eq!(json_dry["plan"]["attachedPolicies"][0]["arn"], json!(policy_arn));
+    assert_eq!(
+        json_dry["plan"]["inlinePolicies"][0]["document"],
+        serde_json::from_str::<Value>(INLINE).expect("json")
+    );
+    assert_eq!(
+        json_dry["plan"]["attachedPolicies"][0]["arn"],
+        json!(policy_arn)
+    );
     // A dry run changes nothing.
     assert!(role(&w, &role_name).await.is_none());
     assert!(w.emu.credential(&set_id).is_none());
@@ -153,13 +190,22 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
     w.plant_secret(&external_id);
     assert_eq!(tag(rotator::role::TAG_TARGET).as_deref(), Some("funnel"));
     assert_eq!(external_id.len(), rotator::role::EXTERNAL_ID_LEN);
-    assert!(rotator::role::trusts(&trust.to_string(), SORACOM_ACCOUNT, &external_id), "{trust}");
+    assert!(
+        rotator::role::trusts(&trust.to_string(), SORACOM_ACCOUNT, &external_id),
+        "{trust}"
+    );
     assert_eq!(inline, ["iot"]);
-    assert_eq!(attached, [policy_arn.clone()]);
+    assert_eq!(attached, std::slice::from_ref(&policy_arn));
     let set = w.emu.credential(&set_id).expect("role set registered");
     assert_eq!(set.kind, "aws-iam-role-credentials");
-    assert_eq!(set.credentials, json!({"roleArn": arn, "externalId": external_id}));
-    assert_eq!(done["roleSet"], json!({"credentialId": set_id, "roleArn": arn}));
+    assert_eq!(
+        set.credentials,
+        json!({"roleArn": arn, "externalId": external_id})
+    );
+    assert_eq!(
+        done["roleSet"],
+        json!({"credentialId": set_id, "roleArn": arn})
+    );
     // No reference moved: the groups still use the key's set.
     assert_eq!(w.funnel_of("test-1"), json!(format!("{PREFIX}-220810")));
 
@@ -171,7 +217,14 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
     assert_eq!((w.soracom_writes(), iam_writes(&w)), writes);
     let (_, _, tags_after, _, _) = role(&w, &role_name).await.expect("role");
     assert_eq!(tags_after, tags);
-    assert_eq!(w.emu.credential_ids().iter().filter(|i| **i == set_id).count(), 1);
+    assert_eq!(
+        w.emu
+            .credential_ids()
+            .iter()
+            .filter(|i| **i == set_id)
+            .count(),
+        1
+    );
 
     // `policy` lists what migration called; `status` points to migrate-to-role.
     let policy = w.expect(&["--output", "json", "policy"], 0).await.json();
@@ -182,11 +235,20 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
         .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
         .filter_map(|a| a.as_str().map(str::to_string))
         .collect();
-    for a in ["iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:GetUserPolicy"] {
+    for a in [
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:GetUserPolicy",
+    ] {
         assert!(actions.iter().any(|x| x == a), "{a} not in {actions:?}");
     }
     let status = w.expect(&["status"], 0).await;
-    assert!(status.stdout.contains("migrate-to-role --target funnel"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("migrate-to-role --target funnel"),
+        "{}",
+        status.stdout
+    );
     w.finish().await;
 }
 
@@ -206,7 +268,9 @@ async fn a_foreign_role_of_the_same_name_is_reported_and_left_alone() {
         .expect("a person's role");
     w.write_config_with(&format!("aws_account_id = \"{SORACOM_ACCOUNT}\""), "");
     let writes = (w.soracom_writes(), iam_writes(&w));
-    let run = w.expect(&["migrate-to-role", "--target", "funnel"], 3).await;
+    let run = w
+        .expect(&["migrate-to-role", "--target", "funnel"], 3)
+        .await;
     assert!(run.stdout.contains("REFUSED"), "{}", run.stdout);
     assert!(run.stdout.contains("not this tool's"), "{}", run.stdout);
     assert_eq!((w.soracom_writes(), iam_writes(&w)), writes);
@@ -221,10 +285,15 @@ async fn a_foreign_role_of_the_same_name_is_reported_and_left_alone() {
         &format!("aws_account_id = \"{SORACOM_ACCOUNT}\""),
         &format!("role_name = \"{other}\""),
     );
-    let run = w.expect(&["migrate-to-role", "--target", "funnel"], 0).await;
+    let run = w
+        .expect(&["migrate-to-role", "--target", "funnel"], 0)
+        .await;
     assert!(run.stdout.contains("done"), "{}", run.stdout);
     let (_, _, tags, _, _) = role(&w, &other).await.expect("role made");
-    if let Some((_, id)) = tags.iter().find(|(k, _)| k == rotator::role::TAG_EXTERNAL_ID) {
+    if let Some((_, id)) = tags
+        .iter()
+        .find(|(k, _)| k == rotator::role::TAG_EXTERNAL_ID)
+    {
         w.plant_secret(id);
     }
     w.finish().await;

@@ -308,9 +308,10 @@ mod tests {
         assert!(!RoleRefusal::EventHandler("h".into()).covers(WriteTo::EventHandler("i")));
         assert!(!RoleRefusal::EventHandlers.covers(funnel));
         assert!(RoleRefusal::Vpg("v".into()).covers(WriteTo::Vpg("v")));
-        let r: Vec<RoleRefusal> =
-            serde_json::from_str(r#"[{"namespace":"SoracomFunnel"},"eventHandlers",{"group":"g"}]"#)
-                .unwrap_or_else(|e| panic!("{e}"));
+        let r: Vec<RoleRefusal> = serde_json::from_str(
+            r#"[{"namespace":"SoracomFunnel"},"eventHandlers",{"group":"g"}]"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r[1], RoleRefusal::EventHandlers);
         let v = serde_json::json!({"a": {"credentialsId": "x"}, "b": [{"$credentialsId": "y"}], "credentialsId": 3});
         let mut ids = referenced_ids(&v);

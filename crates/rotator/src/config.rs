@@ -635,12 +635,13 @@ impl Config {
             file: self.file.clone(),
             message,
         };
-        let account = self.roles.soracom_account_id.clone().ok_or_else(|| {
-            err("soracom.aws_account_id: required by migrate-to-role: the 12-digit AWS account \
+        let account =
+            self.roles.soracom_account_id.clone().ok_or_else(|| {
+                err("soracom.aws_account_id: required by migrate-to-role: the 12-digit AWS account \
                  SORACOM's services call AWS from for this coverage, which the role must trust \
                  (SORACOM's documentation on IAM role credentials gives it per coverage)"
                 .into())
-        })?;
+            })?;
         let role = self
             .roles
             .targets
@@ -738,7 +739,10 @@ fn role_settings(
             ));
         }
         if let Some((o, _)) = out.iter().find(|(_, r)| r.name == name) {
-            return Err(format!("{}: {name:?} is also the role of target {o:?}", key("role_name")));
+            return Err(format!(
+                "{}: {name:?} is also the role of target {o:?}",
+                key("role_name")
+            ));
         }
         if let Some((o, _)) = out.iter().find(|(_, r)| r.credential_id == credential_id) {
             return Err(format!(
@@ -1193,7 +1197,10 @@ credential_id = "aws-fixed"
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(msg.contains("soracom.aws_account_id") && msg.contains("test.toml"), "{msg}");
+        assert!(
+            msg.contains("soracom.aws_account_id") && msg.contains("test.toml"),
+            "{msg}"
+        );
         let long = format!(
             "[soracom]\naws_account_id = \"111122223333\"\n[[targets]]\nname=\"a\"\niam_user=\"{}\"\ncredential_prefix=\"p\"\nrole_name=\"r\"\nrole_credential_id=\"p-r\"\n",
             "u".repeat(64)
@@ -1207,15 +1214,32 @@ credential_id = "aws-fixed"
             role.map(|r| (r.role.name, r.role.credential_id, r.soracom_account_id)),
             Ok(("r".into(), "p-r".into(), "111122223333".into()))
         );
-        let t = |extra: &str| format!("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n{extra}");
+        let t = |extra: &str| {
+            format!("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n{extra}")
+        };
         let two = "[[targets]]\nname=\"b\"\niam_user=\"v\"\ncredential_prefix=\"q\"\n";
         for (text, needle) in [
-            (format!("[soracom]\naws_account_id = \"12\"\n{}", t("")), "soracom.aws_account_id"),
+            (
+                format!("[soracom]\naws_account_id = \"12\"\n{}", t("")),
+                "soracom.aws_account_id",
+            ),
             (t("role_name = \"bad name\"\n"), "targets[0].role_name"),
-            (t("role_credential_id = \"a/b\"\n"), "targets[0].role_credential_id"),
-            (t("role_credential_id = \"p-261128\"\n"), "targets[0].role_credential_id"),
-            (format!("{}{two}role_name = \"u-role\"\n", t("")), "targets[1].role_name"),
-            (format!("{}{two}role_credential_id = \"p-role\"\n", t("")), "targets[1].role_credential_id"),
+            (
+                t("role_credential_id = \"a/b\"\n"),
+                "targets[0].role_credential_id",
+            ),
+            (
+                t("role_credential_id = \"p-261128\"\n"),
+                "targets[0].role_credential_id",
+            ),
+            (
+                format!("{}{two}role_name = \"u-role\"\n", t("")),
+                "targets[1].role_name",
+            ),
+            (
+                format!("{}{two}role_credential_id = \"p-role\"\n", t("")),
+                "targets[1].role_credential_id",
+            ),
         ] {
             match parse(&text) {
                 Ok(_) => panic!("accepted: {text}"),
@@ -1312,6 +1336,19 @@ credential_id = "aws-fixed"
                 "{}.{} range",
                 s.table,
                 s.key
+            );
+        }
+        // The settings that are not numbers have their rows too.
+        for (table, key) in [
+            ("soracom", "coverage"),
+            ("soracom", "profile"),
+            ("soracom", "aws_account_id"),
+            ("targets", "role_name"),
+            ("targets", "role_credential_id"),
+        ] {
+            assert!(
+                rows.contains_key(&(table, key)),
+                "README has no row for {table}.{key}"
             );
         }
         for r in Rung::ALL {

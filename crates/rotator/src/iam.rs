@@ -80,8 +80,7 @@ pub trait IamApi: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
     /// Attaches a managed policy to a role (`AttachRolePolicy`); attaching one already
     /// attached is not an error.
-    fn attach_role_policy(&self, role: &str, arn: &str)
-        -> impl Future<Output = Result<()>> + Send;
+    fn attach_role_policy(&self, role: &str, arn: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// An inline policy of an IAM user: its name and its document (JSON text, decoded).

@@ -156,9 +156,13 @@ pub async fn migrate<I: IamApi>(
     dry_run: bool,
     clients: Clients<'_, I>,
 ) -> Result<crate::migrate::MigrationReport, InvokeError> {
-    let targets = config.select(Some(target)).map_err(InvokeError::NoSuchTarget)?;
+    let targets = config
+        .select(Some(target))
+        .map_err(InvokeError::NoSuchTarget)?;
     let Some(target) = targets.first() else {
-        return Err(InvokeError::NoSuchTarget(format!("no target named {target:?}")));
+        return Err(InvokeError::NoSuchTarget(format!(
+            "no target named {target:?}"
+        )));
     };
     config.role_of(target).map_err(Error::Config)?;
     let soracom = SoracomClient::new(clients.endpoint, clients.key, config.soracom.clone())?;

@@ -218,7 +218,11 @@ async fn carry_out<I: IamApi, S: SoracomApi>(
             let done = iam
                 .put_role_policy(&name, &p.name, &p.document.to_string())
                 .await;
-            step(report, format!("put inline policy {} on {name}", p.name), done)?;
+            step(
+                report,
+                format!("put inline policy {} on {name}", p.name),
+                done,
+            )?;
         }
     }
     for p in report.plan.attached_policies.clone() {

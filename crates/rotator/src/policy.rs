@@ -57,7 +57,10 @@ pub const IAM: &[Permission] = &[
 /// role, on the roles of [`crate::config::TargetRole`]. Printed only for a configuration
 /// with `[soracom] aws_account_id`, which migration needs.
 pub const MIGRATION_USER: &[Permission] = &[
-    p("iam:ListUserPolicies", "the user's inline policies, to copy"),
+    p(
+        "iam:ListUserPolicies",
+        "the user's inline policies, to copy",
+    ),
     p("iam:GetUserPolicy", "their documents"),
     p(
         "iam:ListAttachedUserPolicies",
@@ -77,10 +80,7 @@ pub const MIGRATION_ROLE: &[Permission] = &[
         "iam:TagRole",
         "CreateRole with tags: the target and the external id",
     ),
-    p(
-        "iam:ListRolePolicies",
-        "which inline policies the role has",
-    ),
+    p("iam:ListRolePolicies", "which inline policies the role has"),
     p(
         "iam:ListAttachedRolePolicies",
         "which managed policies it has",
@@ -255,8 +255,7 @@ mod tests {
         let text = format!(
             "[soracom]\n{soracom}\n[[targets]]\nname = \"a\"\niam_user = \"u\"\ncredential_prefix = \"p\"\n"
         );
-        Config::from_toml(&text, std::path::Path::new("t.toml"))
-            .unwrap_or_else(|e| panic!("{e}"))
+        Config::from_toml(&text, std::path::Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

@@ -69,7 +69,9 @@ impl ExternalId {
         if out.len() == EXTERNAL_ID_LEN {
             return Ok(ExternalId(Secret::new(out)));
         }
-        Err(NoRandom("the random source kept giving unusable bytes".into()))
+        Err(NoRandom(
+            "the random source kept giving unusable bytes".into(),
+        ))
     }
 }
 
@@ -130,12 +132,15 @@ pub fn trusts(document: &str, account: &str, external_id: &str) -> bool {
     let principal_ok = principal
         .and_then(Value::as_object)
         .is_some_and(|p| p.len() == 1 && is(p.get("AWS"), &[account, root.as_str()]));
-    let condition_ok = s.get("Condition").and_then(Value::as_object).is_some_and(|c| {
-        c.len() == 1
-            && c.get("StringEquals")
-                .and_then(Value::as_object)
-                .is_some_and(|e| e.len() == 1 && is(e.get("sts:ExternalId"), &[external_id]))
-    });
+    let condition_ok = s
+        .get("Condition")
+        .and_then(Value::as_object)
+        .is_some_and(|c| {
+            c.len() == 1
+                && c.get("StringEquals")
+                    .and_then(Value::as_object)
+                    .is_some_and(|e| e.len() == 1 && is(e.get("sts:ExternalId"), &[external_id]))
+        });
     s.get("Effect").and_then(Value::as_str) == Some("Allow")
         && is(s.get("Action"), &["sts:AssumeRole"])
         && principal_ok
@@ -507,7 +512,8 @@ mod tests {
         assert!(!trusts(&ours.to_string(), ACCOUNT, "other"));
         assert!(!trusts(&ours.to_string(), "999999999999", "ext"));
         let mut extra = ours.clone();
-        extra["Statement"][0]["Principal"]["AWS"] = json!([ACCOUNT, "arn:aws:iam::999999999999:root"]);
+        extra["Statement"][0]["Principal"]["AWS"] =
+            json!([ACCOUNT, "arn:aws:iam::999999999999:root"]);
         assert!(!trusts(&extra.to_string(), ACCOUNT, "ext"));
         let mut two = ours.clone();
         two["Statement"] = json!([ours["Statement"][0], {"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]);
@@ -529,7 +535,10 @@ mod tests {
         assert_eq!(m.role, RoleAction::Create);
         assert_eq!(m.credential_set, SetAction::Create);
         assert_eq!(m.inline_policies[0].action, PolicyAction::Add);
-        assert_eq!(m.inline_policies[0].document["Statement"][0]["Action"], "iot:Publish");
+        assert_eq!(
+            m.inline_policies[0].document["Statement"][0]["Action"],
+            "iot:Publish"
+        );
         assert_eq!(m.attached_policies[0].action, PolicyAction::Add);
         assert_eq!(m.groups_not_copied, ["ops"]);
         assert_eq!(
@@ -572,10 +581,16 @@ mod tests {
         let cases = [
             (role(&[], trust.clone()), TAG_TARGET),
             (
-                role(&[(TAG_TARGET, "other"), (TAG_EXTERNAL_ID, "ext-1")], trust.clone()),
+                role(
+                    &[(TAG_TARGET, "other"), (TAG_EXTERNAL_ID, "ext-1")],
+                    trust.clone(),
+                ),
                 "\"other\"",
             ),
-            (role(&[(TAG_TARGET, "funnel")], trust.clone()), TAG_EXTERNAL_ID),
+            (
+                role(&[(TAG_TARGET, "funnel")], trust.clone()),
+                TAG_EXTERNAL_ID,
+            ),
             (
                 role(
                     &[(TAG_TARGET, "funnel"), (TAG_EXTERNAL_ID, "ext-2")],
@@ -587,7 +602,10 @@ mod tests {
         for (r, why) in cases {
             let m = plan(&target(), &settings(), &user(), Some(&r), &[]);
             let refusal = m.refusal().unwrap_or_default();
-            assert!(refusal.contains(why) && refusal.contains("u-role"), "{refusal}");
+            assert!(
+                refusal.contains(why) && refusal.contains("u-role"),
+                "{refusal}"
+            );
             assert!(!m.changes());
             // A foreign role's policies are never judged present.
             assert_eq!(m.inline_policies[0].action, PolicyAction::Add);
@@ -610,7 +628,10 @@ mod tests {
         ] {
             let m = plan(&target(), &settings(), &user(), Some(&r), &[set]);
             let refusal = m.refusal().unwrap_or_default();
-            assert!(refusal.contains(why) && refusal.contains("p-role"), "{refusal}");
+            assert!(
+                refusal.contains(why) && refusal.contains("p-role"),
+                "{refusal}"
+            );
             assert!(!m.changes());
         }
         // Without a role yet, a set naming any role is not ours.

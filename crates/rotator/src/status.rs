@@ -460,7 +460,11 @@ mod tests {
                 a.message
             );
         }
-        assert!(advice[1].message.contains("canary"), "{}", advice[1].message);
+        assert!(
+            advice[1].message.contains("canary"),
+            "{}",
+            advice[1].message
+        );
         assert!(!advice[0].message.contains("SORACOM gives you"));
     }
 }

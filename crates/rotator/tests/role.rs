@@ -94,7 +94,10 @@ async fn the_adapter_reads_user_policies_and_makes_a_tagged_role() {
     // Decoded from IAM's URL encoding into the JSON that was put.
     let doc: Value = serde_json::from_str(&got.inline[0].document)
         .unwrap_or_else(|e| panic!("{e}: {}", got.inline[0].document));
-    assert_eq!(doc, serde_json::from_str::<Value>(INLINE).unwrap_or_default());
+    assert_eq!(
+        doc,
+        serde_json::from_str::<Value>(INLINE).unwrap_or_default()
+    );
     assert_eq!(got.attached.len(), 1);
     assert_eq!(got.attached[0].arn, arn);
     assert_eq!(got.groups, [group]);
@@ -128,7 +131,11 @@ async fn the_adapter_reads_user_policies_and_makes_a_tagged_role() {
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("role {name} not found"));
     assert_eq!(read.arn, made.arn);
-    assert!(role::trusts(read.trust.expose(), SORACOM_ACCOUNT, "ext-0123"));
+    assert!(role::trusts(
+        read.trust.expose(),
+        SORACOM_ACCOUNT,
+        "ext-0123"
+    ));
     let tag = |k: &str| {
         read.tags
             .iter()
@@ -239,7 +246,12 @@ async fn a_run_registers_the_role_set_a_rerun_adopts_and_a_lost_answer_is_settle
         kind: FaultKind::SucceedThenDrop,
     });
     let first = r.migrate(false).await;
-    assert_eq!(first.outcome, MigrationOutcome::Done, "{}", first.render_text());
+    assert_eq!(
+        first.outcome,
+        MigrationOutcome::Done,
+        "{}",
+        first.render_text()
+    );
     assert!(
         r.w.emu
             .fired()
@@ -248,11 +260,10 @@ async fn a_run_registers_the_role_set_a_rerun_adopts_and_a_lost_answer_is_settle
         "the lost answer was not simulated"
     );
     let set_id = format!("{PREFIX}-role");
-    let set = r
-        .w
-        .emu
-        .credential(&set_id)
-        .unwrap_or_else(|| panic!("no set {set_id}"));
+    let set =
+        r.w.emu
+            .credential(&set_id)
+            .unwrap_or_else(|| panic!("no set {set_id}"));
     assert_eq!(set.kind, role::ROLE_CREDENTIALS);
     let role_now = r
         .iam
@@ -273,9 +284,12 @@ async fn a_run_registers_the_role_set_a_rerun_adopts_and_a_lost_answer_is_settle
         &external_id
     ));
     assert_eq!(role_now.inline, ["iot"]);
-    assert_eq!(role_now.attached, [r.policy_arn.clone()]);
+    assert_eq!(role_now.attached, std::slice::from_ref(&r.policy_arn));
     assert_eq!(
-        first.role_set.as_ref().map(|s| (&s.credential_id, &s.role_arn)),
+        first
+            .role_set
+            .as_ref()
+            .map(|s| (&s.credential_id, &s.role_arn)),
         Some((&set_id, &role_now.arn))
     );
     assert_eq!(first.plan.groups_not_copied.len(), 1);
@@ -299,16 +313,20 @@ async fn a_holder_that_refuses_role_sets_answers_400_and_keeps_its_reference() {
     let r = Rig::new().await;
     let (_k, _s) = r.w.seed_key(&format!("{PREFIX}-220810"), &["test-1"]).await;
     let done = r.migrate(false).await;
-    assert_eq!(done.outcome, MigrationOutcome::Done, "{}", done.render_text());
+    assert_eq!(
+        done.outcome,
+        MigrationOutcome::Done,
+        "{}",
+        done.render_text()
+    );
     let set_id = format!("{PREFIX}-role");
     r.w.emu
         .set_role_refusals(vec![RoleRefusal::Namespace("SoracomFunnel".into())]);
-    let group = r
-        .w
-        .emu
-        .group_by_name("test-1")
-        .and_then(|g| g["groupId"].as_str().map(str::to_string))
-        .unwrap_or_else(|| panic!("no group test-1"));
+    let group =
+        r.w.emu
+            .group_by_name("test-1")
+            .and_then(|g| g["groupId"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("no group test-1"));
     let refused = r
         .soracom
         .put_group_config(&group, "SoracomFunnel", "credentialsId", &json!(set_id))
@@ -319,7 +337,12 @@ async fn a_holder_that_refuses_role_sets_answers_400_and_keeps_its_reference() {
     assert_eq!(r.w.funnel_of("test-1"), json!(format!("{PREFIX}-220810")));
     // Another namespace, and a key set in the refusing one, are written.
     r.soracom
-        .put_group_config(&group, "SoracomFunk", "credentialsId", &json!({"$credentialsId": set_id}))
+        .put_group_config(
+            &group,
+            "SoracomFunk",
+            "credentialsId",
+            &json!({"$credentialsId": set_id}),
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     r.soracom
@@ -341,7 +364,9 @@ async fn a_holder_that_refuses_role_sets_answers_400_and_keeps_its_reference() {
             "actionConfigList": [{"type": "InvokeAWSLambdaAction", "properties": {"executionDateTimeConst": "IMMEDIATELY", "endpoint": "https://lambda.ap-northeast-1.amazonaws.com", "functionName": "f", "credentialsId": set}}]
         })
     };
-    let id = r.w.emu.add_event_handler(handler(&format!("{PREFIX}-220810")));
+    let id =
+        r.w.emu
+            .add_event_handler(handler(&format!("{PREFIX}-220810")));
     r.w.emu.set_role_refusals(vec![RoleRefusal::EventHandlers]);
     let refused = r
         .soracom
@@ -387,7 +412,10 @@ async fn a_dry_run_changes_nothing_and_a_foreign_role_is_left_alone() {
     assert_eq!(refused.outcome, MigrationOutcome::Refused);
     assert_eq!(refused.exit_code(), 3);
     assert!(
-        refused.error.as_deref().is_some_and(|e| e.contains(role::TAG_TARGET)),
+        refused
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains(role::TAG_TARGET)),
         "{:?}",
         refused.error
     );
