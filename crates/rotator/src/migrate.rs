@@ -272,6 +272,18 @@ async fn create_role<I: IamApi>(
                 report.plan.role_name
             )))
         }
+        // IAM's words about a rejected trust policy may quote it: never the external id.
+        Err(Error::Aws {
+            op,
+            code,
+            message,
+            retryable,
+        }) => Err(Error::Aws {
+            op,
+            code,
+            message: message.replace(id.0.expose(), role::REDACTED),
+            retryable,
+        }),
         Err(e) => Err(e),
     }
 }

@@ -429,3 +429,85 @@ async fn a_dry_run_changes_nothing_and_a_foreign_role_is_left_alone() {
     assert!(r.w.emu.credential(&format!("{PREFIX}-role")).is_none());
     r.finish().await;
 }
+
+/// A failure at each step of a migration (an answer lost after IAM acted, a refusal, a
+/// SORACOM failure) ends the run as failed with what was done kept; the next run adopts it
+/// and finishes, with the role complete and exactly one set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_at_any_step_converges_on_the_next_run() {
+    use testkit::aws_proxy::{AwsFault, AwsFaultKind};
+    enum At {
+        Aws(&'static str, AwsFaultKind),
+        Soracom(FaultKind),
+    }
+    let cases = [
+        At::Aws("CreateRole", AwsFaultKind::SucceedThenDrop),
+        At::Aws("PutRolePolicy", AwsFaultKind::AccessDenied),
+        At::Aws("AttachRolePolicy", AwsFaultKind::AccessDenied),
+        At::Aws("ListAttachedRolePolicies", AwsFaultKind::AccessDenied),
+        At::Soracom(FaultKind::Status {
+            status: 500,
+            body: soracom_emulator::FaultBody::Json,
+        }),
+    ];
+    for at in cases {
+        let r = Rig::new().await;
+        let what = match &at {
+            At::Aws(action, kind) => {
+                r.w.proxy.add_fault(AwsFault {
+                    action: (*action).into(),
+                    nth: 1,
+                    times: 1,
+                    kind: *kind,
+                });
+                format!("{action} {kind:?}")
+            }
+            At::Soracom(kind) => {
+                r.w.emu.add_fault(Fault {
+                    operation: "createCredential".into(),
+                    nth: 1,
+                    times: 1,
+                    kind: kind.clone(),
+                });
+                format!("createCredential {kind:?}")
+            }
+        };
+        let first = r.migrate(false).await;
+        assert_eq!(
+            first.outcome,
+            MigrationOutcome::Failed,
+            "{what}: {}",
+            first.render_text()
+        );
+        assert_eq!(first.exit_code(), 1);
+        let second = r.migrate(false).await;
+        assert!(
+            matches!(
+                second.outcome,
+                MigrationOutcome::Done | MigrationOutcome::NothingToDo
+            ),
+            "{what}: {}",
+            second.render_text()
+        );
+        let made = r
+            .iam
+            .role(&r.role_name())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("{what}: no role"));
+        assert_eq!(made.inline, ["iot"], "{what}");
+        assert_eq!(made.attached, std::slice::from_ref(&r.policy_arn), "{what}");
+        let set =
+            r.w.emu
+                .credential(&format!("{PREFIX}-role"))
+                .unwrap_or_else(|| panic!("{what}: no set"));
+        let id = set.credentials["externalId"].as_str().unwrap_or_default();
+        r.w.plant_secret(id);
+        assert!(
+            role::trusts(made.trust.expose(), SORACOM_ACCOUNT, id),
+            "{what}"
+        );
+        assert_eq!(set.credentials["roleArn"], json!(made.arn), "{what}");
+        r.finish().await;
+    }
+}
