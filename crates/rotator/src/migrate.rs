@@ -215,9 +215,7 @@ async fn carry_out<I: IamApi, S: SoracomApi>(
     };
     for p in report.plan.inline_policies.clone() {
         if p.action == PolicyAction::Add {
-            let done = iam
-                .put_role_policy(&name, &p.name, &p.document.to_string())
-                .await;
+            let done = iam.put_role_policy(&name, &p.name, &p.text).await;
             step(
                 report,
                 format!("put inline policy {} on {name}", p.name),

@@ -170,6 +170,19 @@ pub fn linked_role(set: &CredentialSet) -> Option<&str> {
     arn.starts_with("arn:").then_some(arn)
 }
 
+/// The target's role set among `sets`, with the role it names, if `migrate-to-role`
+/// registered it: what a cutover moves references onto. Pure; needs no IAM call (the set's
+/// description names the role, docs/ARCHITECTURE.md, *Migrating to a role*).
+pub fn registered<'s>(
+    settings: &crate::config::TargetRole,
+    sets: &'s [CredentialSet],
+) -> Option<(&'s CredentialSet, &'s str)> {
+    let set = sets
+        .iter()
+        .find(|s| s.id == settings.credential_id && s.kind == ROLE_CREDENTIALS)?;
+    Some((set, linked_role(set)?))
+}
+
 /// What happens to the role.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "action")]
@@ -208,8 +221,11 @@ pub enum PolicyAction {
 pub struct InlineStep {
     /// The policy's name, on the user and on the role.
     pub name: String,
-    /// Its document.
+    /// Its document, for showing.
     pub document: Value,
+    /// Its document as IAM gave it, for putting it on the role unchanged.
+    #[serde(skip)]
+    pub text: String,
     /// Whether it is put.
     pub action: PolicyAction,
 }
@@ -369,8 +385,10 @@ pub fn plan(
         RoleAction::Adopt { arn, .. } => Some(arn.as_str()),
         _ => None,
     };
-    let has = |f: &dyn Fn(&Role) -> bool| {
-        if matches!(action, RoleAction::Adopt { .. }) && role.is_some_and(f) {
+    // Only an adopted role's policies count as present: a foreign role is never judged.
+    let adopted = role.filter(|_| matches!(action, RoleAction::Adopt { .. }));
+    let presence = |present: bool| {
+        if present {
             PolicyAction::Present
         } else {
             PolicyAction::Add
@@ -383,7 +401,8 @@ pub fn plan(
             name: p.name.clone(),
             document: serde_json::from_str(&p.document)
                 .unwrap_or_else(|_| Value::String(p.document.clone())),
-            action: has(&|r: &Role| r.inline.contains(&p.name)),
+            text: p.document.clone(),
+            action: presence(adopted.is_some_and(|r| r.inline.contains(&p.name))),
         })
         .collect();
     let attached_policies = user
@@ -392,7 +411,7 @@ pub fn plan(
         .map(|p| AttachStep {
             name: p.name.clone(),
             arn: p.arn.clone(),
-            action: has(&|r: &Role| r.attached.contains(&p.arn)),
+            action: presence(adopted.is_some_and(|r| r.attached.contains(&p.arn))),
         })
         .collect();
     let credential_id = settings.role.credential_id.clone();
@@ -638,6 +657,24 @@ mod tests {
         let set = role_set(&set_description(&r.arn));
         let m = plan(&target(), &settings(), &user(), None, &[set]);
         assert!(m.refusal().is_some());
+    }
+
+    #[test]
+    fn the_registered_role_set_is_found_by_id_type_and_description() {
+        let s = settings();
+        let ours = role_set(&set_description("arn:aws:iam::1:role/u-role"));
+        let found = registered(&s.role, std::slice::from_ref(&ours));
+        assert_eq!(
+            found.map(|(_, arn)| arn),
+            Some("arn:aws:iam::1:role/u-role")
+        );
+        let mut key_set = ours.clone();
+        key_set.kind = "aws-credentials".into();
+        assert!(registered(&s.role, &[key_set]).is_none());
+        assert!(registered(&s.role, &[role_set("by hand")]).is_none());
+        let mut other = ours;
+        other.id = "p-other".into();
+        assert!(registered(&s.role, &[other]).is_none());
     }
 
     #[test]
