@@ -54,21 +54,23 @@ pub trait IamApi: Send + Sync {
     fn tag(&self, user: &str, key: &str, value: &str) -> impl Future<Output = Result<()>> + Send;
     /// Removes tags from the user (`UntagUser`); absent ones are not an error.
     fn untag(&self, user: &str, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
-    /// What the user may do: its inline policies with their documents
-    /// (`ListUserPolicies`, `GetUserPolicy`), its attached managed policies
+    /// What the user may do: its permissions boundary (`GetUser`), its inline policies with
+    /// their documents (`ListUserPolicies`, `GetUserPolicy`), its attached managed policies
     /// (`ListAttachedUserPolicies`) and the groups it is in (`ListGroupsForUser`), every page.
     fn user_policies(&self, user: &str) -> impl Future<Output = Result<UserPolicies>> + Send;
     /// The role named `name` (`GetRole`, with its inline policy names and attached policy
     /// ARNs from `ListRolePolicies` and `ListAttachedRolePolicies`); `None` if there is none.
     fn role(&self, name: &str) -> impl Future<Output = Result<Option<Role>>> + Send;
-    /// Creates a role with this trust policy, description and tags in one call
-    /// (`CreateRole`), so no role of ours ever exists without its tags. A role of that
-    /// name already there is an [`Error::Aws`] with code `EntityAlreadyExists`.
+    /// Creates a role with this trust policy, description, permissions boundary and tags in
+    /// one call (`CreateRole`), so no role of ours ever exists without its tags or with more
+    /// room than the boundary gives. A role of that name already there is an
+    /// [`Error::Aws`] with code `EntityAlreadyExists`.
     fn create_role(
         &self,
         name: &str,
         trust: &Secret,
         description: &str,
+        boundary: Option<&str>,
         tags: &[(String, Secret)],
     ) -> impl Future<Output = Result<Role>> + Send;
     /// Puts (creates or replaces) an inline policy of a role (`PutRolePolicy`).
@@ -104,6 +106,9 @@ pub struct AttachedPolicy {
 /// What an IAM user may do, as far as a role can take it over.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct UserPolicies {
+    /// The ARN of the user's permissions boundary, if it has one: the role gets the same,
+    /// or its copied policies would allow more than the user could do.
+    pub boundary: Option<String>,
     /// Inline policies, by name order as IAM lists them.
     pub inline: Vec<InlinePolicy>,
     /// Attached managed policies.
@@ -129,6 +134,8 @@ pub struct Role {
     pub inline: Vec<String>,
     /// ARNs of its attached managed policies.
     pub attached: Vec<String>,
+    /// The ARN of its permissions boundary, if any.
+    pub boundary: Option<String>,
 }
 
 /// Bound on one attempt of an IAM or STS call when none is given.
@@ -356,12 +363,28 @@ impl AwsIam {
                 .collect(),
             inline,
             attached,
+            boundary: role
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_string),
         })
     }
 }
 
 impl IamApi for AwsIam {
     async fn user_policies(&self, user: &str) -> Result<UserPolicies> {
+        let out = self
+            .iam
+            .get_user()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetUser", e))?;
+        let boundary = out
+            .user()
+            .and_then(|u| u.permissions_boundary())
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string);
         let mut names = Vec::new();
         let mut marker: Option<String> = None;
         for _ in 0..MAX_POLICY_PAGES {
@@ -435,6 +458,7 @@ impl IamApi for AwsIam {
             }
         }
         Ok(UserPolicies {
+            boundary,
             inline,
             attached,
             groups,
@@ -456,6 +480,7 @@ impl IamApi for AwsIam {
         name: &str,
         trust: &Secret,
         description: &str,
+        boundary: Option<&str>,
         tags: &[(String, Secret)],
     ) -> Result<Role> {
         let tags = tags
@@ -474,6 +499,7 @@ impl IamApi for AwsIam {
             .role_name(name)
             .assume_role_policy_document(trust.expose())
             .description(description)
+            .set_permissions_boundary(boundary.map(str::to_string))
             .set_tags(Some(tags))
             .send()
             .await

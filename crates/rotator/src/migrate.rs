@@ -258,6 +258,7 @@ async fn create_role<I: IamApi>(
             &report.plan.role_name,
             &role::trust_document(account, &id),
             &role::role_description(target),
+            report.plan.permissions_boundary.as_deref(),
             &tags,
         )
         .await

@@ -58,6 +58,10 @@ pub const IAM: &[Permission] = &[
 /// with `[soracom] aws_account_id`, which migration needs.
 pub const MIGRATION_USER: &[Permission] = &[
     p(
+        "iam:GetUser",
+        "the user's permissions boundary, for the role",
+    ),
+    p(
         "iam:ListUserPolicies",
         "the user's inline policies, to copy",
     ),
@@ -75,7 +79,10 @@ pub const MIGRATION_USER: &[Permission] = &[
 /// IAM actions `migrate-to-role` needs on the targets' roles.
 pub const MIGRATION_ROLE: &[Permission] = &[
     p("iam:GetRole", "find the role an earlier run made"),
-    p("iam:CreateRole", "create the role with its trust policy"),
+    p(
+        "iam:CreateRole",
+        "create the role with its trust policy (and the user's permissions boundary)",
+    ),
     p(
         "iam:TagRole",
         "CreateRole with tags: the target and the external id",

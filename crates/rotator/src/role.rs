@@ -268,6 +268,8 @@ pub struct Migration {
     pub role: RoleAction,
     /// The trust policy, with the external id shown as [`REDACTED`].
     pub trust_policy: Value,
+    /// The user's permissions boundary, which the role gets too (none: none).
+    pub permissions_boundary: Option<String>,
     /// The user's inline policies.
     pub inline_policies: Vec<InlineStep>,
     /// The user's managed policies.
@@ -324,8 +326,9 @@ fn tag<'r>(role: &'r Role, key: &str) -> Option<&'r Secret> {
     role.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
-/// Whether `role` is ours for `target`, and with which external id.
-fn judge_role(target: &Target, account: &str, role: &Role) -> RoleAction {
+/// Whether `role` is ours for `target`, and with which external id; ours only with the
+/// user's permissions boundary (`boundary`), or its policies could allow more.
+fn judge_role(target: &Target, account: &str, boundary: Option<&str>, role: &Role) -> RoleAction {
     let foreign = |reason: String| RoleAction::Foreign {
         arn: role.arn.clone(),
         reason,
@@ -343,6 +346,13 @@ fn judge_role(target: &Target, account: &str, role: &Role) -> RoleAction {
     if !trusts(role.trust.expose(), account, id.expose()) {
         return foreign(format!(
             "its trust policy is not exactly sts:AssumeRole by SORACOM's account {account} with the external id of its tag"
+        ));
+    }
+    if role.boundary.as_deref() != boundary {
+        return foreign(format!(
+            "its permissions boundary ({}) is not the user's ({})",
+            role.boundary.as_deref().unwrap_or("none"),
+            boundary.unwrap_or("none")
         ));
     }
     RoleAction::Adopt {
@@ -379,7 +389,7 @@ pub fn plan(
     let account = settings.soracom_account_id.as_str();
     let action = match role {
         None => RoleAction::Create,
-        Some(r) => judge_role(target, account, r),
+        Some(r) => judge_role(target, account, user.boundary.as_deref(), r),
     };
     let arn = match &action {
         RoleAction::Adopt { arn, .. } => Some(arn.as_str()),
@@ -419,6 +429,7 @@ pub fn plan(
         role_name: settings.role.name.clone(),
         soracom_account_id: account.to_string(),
         trust_policy: trust_policy(account, REDACTED),
+        permissions_boundary: user.boundary.clone(),
         credential_set: judge_set(sets.iter().find(|s| s.id == credential_id), arn),
         role: action,
         inline_policies,
@@ -463,6 +474,7 @@ mod tests {
 
     fn user() -> UserPolicies {
         UserPolicies {
+            boundary: None,
             inline: vec![InlinePolicy {
                 name: "iot".into(),
                 document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Publish","Resource":"*"}]}"#.into(),
@@ -486,6 +498,7 @@ mod tests {
                 .collect(),
             inline: vec!["iot".into()],
             attached: vec![],
+            boundary: None,
         }
     }
 
@@ -630,6 +643,26 @@ mod tests {
             assert_eq!(m.inline_policies[0].action, PolicyAction::Add);
             assert!(!refusal.contains("ext-"), "{refusal}");
         }
+    }
+
+    #[test]
+    fn a_role_without_the_users_permissions_boundary_is_not_adopted() {
+        let bounded = UserPolicies {
+            boundary: Some("arn:aws:iam::1:policy/boundary".into()),
+            ..user()
+        };
+        let m = plan(&target(), &settings(), &bounded, None, &[]);
+        assert_eq!(m.permissions_boundary, bounded.boundary);
+        let m = plan(&target(), &settings(), &bounded, Some(&ours()), &[]);
+        let refusal = m.refusal().unwrap_or_default();
+        assert!(refusal.contains("permissions boundary"), "{refusal}");
+        let mut same = ours();
+        same.boundary = bounded.boundary.clone();
+        let m = plan(&target(), &settings(), &bounded, Some(&same), &[]);
+        assert!(matches!(m.role, RoleAction::Adopt { .. }));
+        // A boundary on the role that the user does not have is not ours either.
+        let m = plan(&target(), &settings(), &user(), Some(&same), &[]);
+        assert!(m.refusal().is_some());
     }
 
     #[test]

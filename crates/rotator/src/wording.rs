@@ -522,6 +522,12 @@ pub fn migration_text(r: &crate::migrate::MigrationReport) -> String {
         crate::role::TAG_EXTERNAL_ID,
         pretty(&p.trust_policy)
     );
+    if let Some(b) = &p.permissions_boundary {
+        let _ = writeln!(
+            out,
+            "    permissions boundary {b}: the user's, so the role can do no more than the user could"
+        );
+    }
     if p.inline_policies.is_empty() && p.attached_policies.is_empty() {
         let _ = writeln!(out, "    the user has no inline or attached policy to copy");
     }

@@ -85,10 +85,15 @@ async fn the_adapter_reads_user_policies_and_makes_a_tagged_role() {
     let group = moto::unique("ops");
     give_policies(&helper, &user, &arn, &group).await;
 
+    // moto keeps no user permissions boundary (PutUserPermissionsBoundary is not
+    // emulated): the user's side is read by GetUser and judged in role.rs's unit tests; the
+    // role's is checked here.
+    let boundary = managed_policy(&helper, &moto::unique("boundary")).await;
     let got = iam
         .user_policies(&user)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got.boundary, None);
     assert_eq!(got.inline.len(), 1);
     assert_eq!(got.inline[0].name, "iot");
     // Decoded from IAM's URL encoding into the JSON that was put.
@@ -110,7 +115,13 @@ async fn the_adapter_reads_user_policies_and_makes_a_tagged_role() {
         (role::TAG_EXTERNAL_ID.to_string(), Secret::new("ext-0123")),
     ];
     let made = iam
-        .create_role(&name, &Secret::new(trust.to_string()), "test role", &tags)
+        .create_role(
+            &name,
+            &Secret::new(trust.to_string()),
+            "test role",
+            Some(&boundary),
+            &tags,
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(made.arn.ends_with(&format!(":role/{name}")), "{}", made.arn);
@@ -131,6 +142,7 @@ async fn the_adapter_reads_user_policies_and_makes_a_tagged_role() {
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("role {name} not found"));
     assert_eq!(read.arn, made.arn);
+    assert_eq!(read.boundary.as_deref(), Some(boundary.as_str()));
     assert!(role::trusts(
         read.trust.expose(),
         SORACOM_ACCOUNT,
@@ -150,7 +162,13 @@ async fn the_adapter_reads_user_policies_and_makes_a_tagged_role() {
     assert!(!format!("{read:?}").contains("ext-0123"));
 
     let again = iam
-        .create_role(&name, &Secret::new(trust.to_string()), "test role", &tags)
+        .create_role(
+            &name,
+            &Secret::new(trust.to_string()),
+            "test role",
+            None,
+            &tags,
+        )
         .await
         .err()
         .unwrap_or_else(|| panic!("a second CreateRole of {name} succeeded"));
