@@ -121,6 +121,18 @@ enum Cmd {
         #[arg(long, default_value = "*")]
         account: String,
     },
+    /// Replace a target's access key with an IAM role: create (or adopt) a role that
+    /// trusts SORACOM's AWS account with a generated external id, give it the user's
+    /// inline and attached policies, and register it as an aws-iam-role-credentials set.
+    /// Moves no reference.
+    MigrateToRole {
+        /// The target.
+        #[arg(long)]
+        target: String,
+        /// Show the role, its trust policy and every policy it would get; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Replace the SORACOM AuthKey in the soracom-cli profile with a new one, then delete
     /// the old key.
     RotateSoracomKey,
@@ -275,6 +287,9 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
     let (request, target) = match &cli.command {
         Cmd::Policy { account } => return print_policy(&config, account, cli.output),
         Cmd::RotateSoracomKey => return selfkey::run(&config, cli.output).await,
+        Cmd::MigrateToRole { target, dry_run } => {
+            return migrate_to_role(&config, target, *dry_run, cli.output).await
+        }
         Cmd::Status { target } => (Request::Status, target),
         Cmd::Plan { target } => (run(Command::Plan, true), target),
         Cmd::Reconcile { target, dry_run } => (run(Command::Reconcile, *dry_run), target),
@@ -314,17 +329,7 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         );
     }
 
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let env = |k: &str| std::env::var(k).ok();
-    let (endpoint, key) = auth::resolve(
-        &env,
-        home.as_deref(),
-        config.soracom.coverage,
-        config.soracom.profile.as_deref(),
-    )
-    .map_err(|e| usage(e.into()))?;
-    tracing::info!(endpoint = %endpoint.0, "SORACOM endpoint");
-    let iam = AwsIam::from_env_with_timeout(config.soracom.request_timeout).await;
+    let (endpoint, key, iam) = connect(&config).await?;
     let bar =
         (matches!(cli.output, Output::Text) && std::io::stderr().is_terminal()).then(Bar::default);
     let progress: &dyn Progress = match &bar {
@@ -357,6 +362,60 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         Outcome::Status(s) => print_report(cli.output, s, StatusReport::render_text)?,
     }
     Ok(outcome.exit_code())
+}
+
+/// The SORACOM endpoint and auth key (environment or profile) and the IAM client.
+async fn connect(config: &Config) -> Result<(auth::Endpoint, auth::AuthKey, AwsIam), Failure> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let env = |k: &str| std::env::var(k).ok();
+    let (endpoint, key) = auth::resolve(
+        &env,
+        home.as_deref(),
+        config.soracom.coverage,
+        config.soracom.profile.as_deref(),
+    )
+    .map_err(|e| usage(e.into()))?;
+    tracing::info!(endpoint = %endpoint.0, "SORACOM endpoint");
+    let iam = AwsIam::from_env_with_timeout(config.soracom.request_timeout).await;
+    Ok((endpoint, key, iam))
+}
+
+/// `migrate-to-role`: the library does the work; a configuration without what the role
+/// needs is a configuration error (exit 2), as before login.
+async fn migrate_to_role(
+    config: &Config,
+    target: &str,
+    dry_run: bool,
+    output: Output,
+) -> Result<u8, Failure> {
+    if let Some(t) = config.targets.iter().find(|t| t.name == target) {
+        config.role_of(t).map_err(|e| usage(e.into()))?;
+    }
+    let (endpoint, key, iam) = connect(config).await?;
+    let clients = Clients {
+        iam: &iam,
+        endpoint,
+        key,
+        sdk: iam.sdk_config(),
+        progress: &NoProgress,
+    };
+    let report = rotator::invoke::migrate(config, target, dry_run, clients)
+        .await
+        .map_err(|e| match e {
+            InvokeError::NoSuchTarget(m) => usage(anyhow::anyhow!(m)),
+            InvokeError::Failed(rotator::Error::Config(c)) => usage(c.into()),
+            e => Failure {
+                code: 1,
+                error: anyhow::Error::from(e)
+                    .context("reading the user's policies, the role and the credential sets; nothing was changed"),
+            },
+        })?;
+    print_report(
+        output,
+        &report,
+        rotator::migrate::MigrationReport::render_text,
+    )?;
+    Ok(report.exit_code())
 }
 
 /// An access key id as `--key` takes it.

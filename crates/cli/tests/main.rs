@@ -12,6 +12,7 @@ mod e2e;
 mod fault_sweep;
 mod lifecycle;
 mod load;
+mod migrate;
 mod rotate_soracom_key;
 mod safety;
 mod scale;

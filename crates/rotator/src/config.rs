@@ -69,6 +69,42 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// Where to send notifications (`[notify]`); empty when the table is absent.
     pub notify: NotifySettings,
+    /// What `migrate-to-role` makes for each target, and whom the role trusts.
+    pub roles: RoleSettings,
+    /// The file this came from, for errors found later (a setting only one command needs).
+    pub file: PathBuf,
+}
+
+/// What `migrate-to-role` needs (docs/ARCHITECTURE.md, *Migrating to a role*): SORACOM's
+/// AWS account, which the role must trust, and per target the role and its credential set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleSettings {
+    /// SORACOM's AWS account id for the configured coverage (`[soracom] aws_account_id`).
+    /// SORACOM's documentation that could be consulted does not state it, so there is no
+    /// default: `migrate-to-role` refuses to run without it ([`Config::role_of`]).
+    pub soracom_account_id: Option<String>,
+    /// Per target, by its name.
+    pub targets: BTreeMap<String, TargetRole>,
+}
+
+/// The role that replaces a target's access key, and the credential set that names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetRole {
+    /// The IAM role's name (`role_name`; default `<iam_user>-role`).
+    pub name: String,
+    /// The `aws-iam-role-credentials` set's id (`role_credential_id`; default
+    /// `<credential_prefix>-role`, or `<credential_id>-role` in place). A managed id is
+    /// `<prefix>-<yymmdd>[-<n>]`, so `-role` is never taken for a key's set.
+    pub credential_id: String,
+}
+
+/// A target's role with the account it trusts: everything `migrate-to-role` needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleTarget {
+    /// The role and its set.
+    pub role: TargetRole,
+    /// SORACOM's AWS account id the trust policy names.
+    pub soracom_account_id: String,
 }
 
 /// Where and when to notify a human (`[notify]`). Secrets never go into a message.
@@ -507,6 +543,7 @@ struct RawSoracom {
     request_timeout_seconds: Option<u32>,
     retry_attempts: Option<u32>,
     retry_base_ms: Option<u32>,
+    aws_account_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -535,6 +572,8 @@ struct RawTarget {
     adopt_keys: BTreeMap<String, String>,
     strategy: Option<Strategy>,
     canary: Option<RawCanary>,
+    role_name: Option<String>,
+    role_credential_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -603,6 +642,9 @@ const KNOWN_KEYS: &[&str] = &[
     "min_minutes",
     "max_hours",
     "without_evidence",
+    "aws_account_id",
+    "role_name",
+    "role_credential_id",
 ];
 
 /// `message` with every `"…"` and `'…'` part replaced by `…`, and every `` `…` `` part
@@ -654,11 +696,46 @@ impl Config {
             message,
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| err(parse_error(text, &e)))?;
+        let account = raw.soracom.aws_account_id.clone();
+        let roles: Vec<(Option<String>, Option<String>)> = raw
+            .targets
+            .iter()
+            .map(|t| (t.role_name.clone(), t.role_credential_id.clone()))
+            .collect();
+        let targets = targets(raw.targets).map_err(err)?;
         Ok(Config {
             soracom: soracom_settings(raw.soracom).map_err(err)?,
             verify: verify_settings(raw.verify).map_err(err)?,
-            targets: targets(raw.targets).map_err(err)?,
+            roles: role_settings(account, &targets, roles).map_err(err)?,
+            targets,
             notify: notify_settings(raw.notify).map_err(err)?,
+            file: file.to_path_buf(),
+        })
+    }
+
+    /// What `migrate-to-role` makes for `target`; a configuration error naming
+    /// `soracom.aws_account_id` when SORACOM's account is not configured.
+    pub fn role_of(&self, target: &Target) -> Result<RoleTarget, ConfigError> {
+        let err = |message: String| ConfigError {
+            file: self.file.clone(),
+            message,
+        };
+        let account =
+            self.roles.soracom_account_id.clone().ok_or_else(|| {
+                err("soracom.aws_account_id: required by migrate-to-role: the 12-digit AWS account \
+                 SORACOM's services call AWS from for this coverage, which the role must trust \
+                 (SORACOM's documentation on IAM role credentials gives it per coverage)"
+                .into())
+            })?;
+        let role = self
+            .roles
+            .targets
+            .get(&target.name)
+            .cloned()
+            .ok_or_else(|| err(format!("no target named {:?}", target.name)))?;
+        Ok(RoleTarget {
+            role,
+            soracom_account_id: account,
         })
     }
 
@@ -702,6 +779,92 @@ fn soracom_settings(s: RawSoracom) -> Result<SoracomSettings, String> {
         retry_attempts: RETRY_ATTEMPTS.get(s.retry_attempts)?,
         retry_base: Duration::from_millis(RETRY_BASE_MS.get(s.retry_base_ms)?.into()),
     })
+}
+
+/// `[soracom] aws_account_id` and each target's `role_name` and `role_credential_id`
+/// (given in the order of `targets`), with their defaults, each checked and unique.
+fn role_settings(
+    account: Option<String>,
+    targets: &[Target],
+    raw: Vec<(Option<String>, Option<String>)>,
+) -> Result<RoleSettings, String> {
+    if let Some(a) = &account {
+        if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "soracom.aws_account_id: {a:?} is not a 12-digit AWS account id"
+            ));
+        }
+    }
+    let mut out: BTreeMap<String, TargetRole> = BTreeMap::new();
+    for (i, (t, (name, credential_id))) in targets.iter().zip(raw).enumerate() {
+        let key = |field: &str| format!("targets[{i}].{field}");
+        // Derived names are cut to fit IAM's 64 and SORACOM's 100 characters.
+        let name = match name {
+            Some(n) => {
+                check_role_name(&key("role_name"), &n)?;
+                n
+            }
+            None => format!("{}-role", truncate(&t.iam_user, 59)),
+        };
+        let credential_id = match credential_id {
+            Some(id) => {
+                check_credential_id(&key("role_credential_id"), &id)?;
+                id
+            }
+            None => {
+                let base = t.prefix().or(t.fixed_id()).unwrap_or(&t.name);
+                format!("{}-role", truncate(base, 95))
+            }
+        };
+        if let Some(o) = targets.iter().find(|o| o.owns(&credential_id)) {
+            return Err(format!(
+                "{}: {credential_id:?} is a key's credential set of target {:?}",
+                key("role_credential_id"),
+                o.name
+            ));
+        }
+        if let Some((o, _)) = out.iter().find(|(_, r)| r.name == name) {
+            return Err(format!(
+                "{}: {name:?} is also the role of target {o:?}",
+                key("role_name")
+            ));
+        }
+        if let Some((o, _)) = out.iter().find(|(_, r)| r.credential_id == credential_id) {
+            return Err(format!(
+                "{}: {credential_id:?} is also the role set of target {o:?}",
+                key("role_credential_id")
+            ));
+        }
+        out.insert(
+            t.name.clone(),
+            TargetRole {
+                name,
+                credential_id,
+            },
+        );
+    }
+    Ok(RoleSettings {
+        soracom_account_id: account,
+        targets: out,
+    })
+}
+
+/// The first `max` characters of `s` (ASCII in every caller: names were checked).
+fn truncate(s: &str, max: usize) -> &str {
+    s.get(..max.min(s.len())).unwrap_or(s)
+}
+
+/// IAM role names: 1-64 of alphanumerics and `+=,.@_-`.
+fn check_role_name(key: &str, v: &str) -> Result<(), String> {
+    if v.is_empty()
+        || v.len() > 64
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    {
+        return Err(format!("{key}: {v:?} is not a valid IAM role name"));
+    }
+    Ok(())
 }
 
 /// The `[verify]` table.
@@ -1155,6 +1318,74 @@ credential_id = "aws-fixed"
         }
     }
 
+    /// `migrate-to-role`'s settings: defaults derived from the user and the prefix (or the
+    /// fixed id), never a key set's id, unique; SORACOM's account required only when asked.
+    #[test]
+    fn role_settings_have_defaults_and_the_account_is_required_only_by_migration() {
+        let c = match parse(GOOD) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let funnel = &c.roles.targets["funnel"];
+        assert_eq!(funnel.name, "soracom-funnel-sample-user-role");
+        assert_eq!(funnel.credential_id, "aws-soracom-funnel-sample-role");
+        assert_eq!(c.roles.targets["fixed"].credential_id, "aws-fixed-role");
+        let msg = c
+            .role_of(&c.targets[0])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            msg.contains("soracom.aws_account_id") && msg.contains("test.toml"),
+            "{msg}"
+        );
+        let long = format!(
+            "[soracom]\naws_account_id = \"111122223333\"\n[[targets]]\nname=\"a\"\niam_user=\"{}\"\ncredential_prefix=\"p\"\nrole_name=\"r\"\nrole_credential_id=\"p-r\"\n",
+            "u".repeat(64)
+        );
+        let c = match parse(&long) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let role = c.role_of(&c.targets[0]).map_err(|e| e.to_string());
+        assert_eq!(
+            role.map(|r| (r.role.name, r.role.credential_id, r.soracom_account_id)),
+            Ok(("r".into(), "p-r".into(), "111122223333".into()))
+        );
+        let t = |extra: &str| {
+            format!("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n{extra}")
+        };
+        let two = "[[targets]]\nname=\"b\"\niam_user=\"v\"\ncredential_prefix=\"q\"\n";
+        for (text, needle) in [
+            (
+                format!("[soracom]\naws_account_id = \"12\"\n{}", t("")),
+                "soracom.aws_account_id",
+            ),
+            (t("role_name = \"bad name\"\n"), "targets[0].role_name"),
+            (
+                t("role_credential_id = \"a/b\"\n"),
+                "targets[0].role_credential_id",
+            ),
+            (
+                t("role_credential_id = \"p-261128\"\n"),
+                "targets[0].role_credential_id",
+            ),
+            (
+                format!("{}{two}role_name = \"u-role\"\n", t("")),
+                "targets[1].role_name",
+            ),
+            (
+                format!("{}{two}role_credential_id = \"p-role\"\n", t("")),
+                "targets[1].role_credential_id",
+            ),
+        ] {
+            match parse(&text) {
+                Ok(_) => panic!("accepted: {text}"),
+                Err(e) => assert!(e.to_string().contains(needle), "{text:?} -> {e}"),
+            }
+        }
+    }
+
     /// A schedule that cannot deactivate the old key before its deadline is refused, and
     /// the message names every key involved.
     #[test]
@@ -1297,6 +1528,19 @@ credential_id = "aws-fixed"
                 "{}.{} range",
                 s.table,
                 s.key
+            );
+        }
+        // The settings that are not numbers have their rows too.
+        for (table, key) in [
+            ("soracom", "coverage"),
+            ("soracom", "profile"),
+            ("soracom", "aws_account_id"),
+            ("targets", "role_name"),
+            ("targets", "role_credential_id"),
+        ] {
+            assert!(
+                rows.contains_key(&(table, key)),
+                "README has no row for {table}.{key}"
             );
         }
         for r in Rung::ALL {

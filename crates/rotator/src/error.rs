@@ -84,6 +84,9 @@ pub enum Error {
     /// Another run is changing the same target; this one stepped back.
     #[error("{0}")]
     Busy(String),
+    /// The OS gave no randomness (for a role's external id).
+    #[error("{0}")]
+    Random(String),
     /// The place the SORACOM auth key is kept (profile file, Secrets Manager) failed.
     #[error("SORACOM auth key store {store}: {message}")]
     KeyStore {
@@ -110,6 +113,7 @@ impl Error {
             | Error::SoracomBody { .. }
             | Error::SoracomTooLarge { .. }
             | Error::Unconfirmed(_)
+            | Error::Random(_)
             | Error::Busy(_) => false,
         }
     }

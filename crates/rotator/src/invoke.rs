@@ -146,6 +146,33 @@ pub async fn invoke<I: IamApi>(
     Ok(Outcome::Run(report))
 }
 
+/// `migrate-to-role` for the target named `target`, as both binaries run it: check that
+/// the configuration has what the role needs (before logging in), log in, then
+/// [`crate::migrate::migrate_to_role`]. A configuration error is
+/// `InvokeError::Failed(Error::Config(_))`.
+pub async fn migrate<I: IamApi>(
+    config: &Config,
+    target: &str,
+    dry_run: bool,
+    clients: Clients<'_, I>,
+) -> Result<crate::migrate::MigrationReport, InvokeError> {
+    let targets = config
+        .select(Some(target))
+        .map_err(InvokeError::NoSuchTarget)?;
+    let Some(target) = targets.first() else {
+        return Err(InvokeError::NoSuchTarget(format!(
+            "no target named {target:?}"
+        )));
+    };
+    config.role_of(target).map_err(Error::Config)?;
+    let soracom = SoracomClient::new(clients.endpoint, clients.key, config.soracom.clone())?;
+    soracom.login().await?;
+    let report =
+        crate::migrate::migrate_to_role(clients.iam, &soracom, config, target, dry_run).await?;
+    tracing::info!(target_name = %report.target, exit_code = report.exit_code(), "migrate-to-role finished");
+    Ok(report)
+}
+
 /// The targets whose IAM user holds one of `keys` active, and those that hold one at all.
 async fn holders<'t, I: IamApi>(
     iam: &I,

@@ -18,6 +18,8 @@
 //! - [`status`]: keys, sets, references, due dates and compliance of each target.
 //! - [`policy`]: the least privilege the tool needs, derived from the configuration.
 //! - [`selfkey`]: `rotate-soracom-key`, replacing the tool's own SORACOM AuthKey.
+//! - [`role`], [`migrate`]: `migrate-to-role`, an IAM role in place of the key: the pure
+//!   decision, then carrying it out.
 //! - [`wording`]: every sentence about a plan, in one place.
 //! - [`notify`]: messages to a human (SNS, webhook) when a run needs attention.
 #![deny(missing_docs)]
@@ -28,6 +30,7 @@ pub mod config;
 pub mod error;
 pub mod iam;
 pub mod invoke;
+pub mod migrate;
 pub mod model;
 pub mod notify;
 pub mod observe;
@@ -36,6 +39,7 @@ pub mod policy;
 pub mod records;
 pub mod refs;
 pub mod report;
+pub mod role;
 pub mod secret;
 pub mod selfkey;
 pub mod soracom;

@@ -52,6 +52,50 @@ pub const IAM: &[Permission] = &[
     ),
 ];
 
+/// IAM actions `migrate-to-role` needs on top of [`IAM`] (docs/ARCHITECTURE.md,
+/// *Migrating to a role*): reading what the target's user may do, on the users; making the
+/// role, on the roles of [`crate::config::TargetRole`]. Printed only for a configuration
+/// with `[soracom] aws_account_id`, which migration needs.
+pub const MIGRATION_USER: &[Permission] = &[
+    p(
+        "iam:GetUser",
+        "the user's permissions boundary, for the role",
+    ),
+    p(
+        "iam:ListUserPolicies",
+        "the user's inline policies, to copy",
+    ),
+    p("iam:GetUserPolicy", "their documents"),
+    p(
+        "iam:ListAttachedUserPolicies",
+        "the user's managed policies, to attach",
+    ),
+    p(
+        "iam:ListGroupsForUser",
+        "name the groups whose policies are not copied",
+    ),
+];
+
+/// IAM actions `migrate-to-role` needs on the targets' roles.
+pub const MIGRATION_ROLE: &[Permission] = &[
+    p("iam:GetRole", "find the role an earlier run made"),
+    p(
+        "iam:CreateRole",
+        "create the role with its trust policy (and the user's permissions boundary)",
+    ),
+    p(
+        "iam:TagRole",
+        "CreateRole with tags: the target and the external id",
+    ),
+    p("iam:ListRolePolicies", "which inline policies the role has"),
+    p(
+        "iam:ListAttachedRolePolicies",
+        "which managed policies it has",
+    ),
+    p("iam:PutRolePolicy", "copy an inline policy"),
+    p("iam:AttachRolePolicy", "attach a managed policy"),
+];
+
 /// SORACOM SAM API names (`<tag>:<operationId>`). `Auth:auth` is how the tool logs in.
 pub const SORACOM: &[Permission] = &[
     p("Credential:listCredentials", "observe credential sets"),
@@ -136,14 +180,36 @@ pub fn iam_policy(config: &Config, account: &str) -> Value {
         .collect();
     users.sort();
     users.dedup();
+    let mut statements = vec![json!({
+        "Sid": "RotateSoracomKeys",
+        "Effect": "Allow",
+        "Action": needed(IAM, config).map(|p| p.name).collect::<Vec<_>>(),
+        "Resource": users,
+    })];
+    if config.roles.soracom_account_id.is_some() {
+        let mut roles: Vec<String> = config
+            .roles
+            .targets
+            .values()
+            .map(|r| format!("arn:aws:iam::{account}:role/{}", r.name))
+            .collect();
+        roles.sort();
+        statements.push(json!({
+            "Sid": "MigrateToRoleReadUsers",
+            "Effect": "Allow",
+            "Action": MIGRATION_USER.iter().map(|p| p.name).collect::<Vec<_>>(),
+            "Resource": users,
+        }));
+        statements.push(json!({
+            "Sid": "MigrateToRoleMakeRoles",
+            "Effect": "Allow",
+            "Action": MIGRATION_ROLE.iter().map(|p| p.name).collect::<Vec<_>>(),
+            "Resource": roles,
+        }));
+    }
     json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "RotateSoracomKeys",
-            "Effect": "Allow",
-            "Action": needed(IAM, config).map(|p| p.name).collect::<Vec<_>>(),
-            "Resource": users,
-        }]
+        "Statement": statements,
     })
 }
 
@@ -171,14 +237,17 @@ pub fn sam_permission(config: &Config) -> Value {
     })
 }
 
-/// Whether the IAM action (`CreateAccessKey` or `iam:CreateAccessKey`) is on the list.
+/// Whether the IAM action (`CreateAccessKey` or `iam:CreateAccessKey`) is on a list.
 pub fn allows_iam(action: &str) -> bool {
     let full = if action.contains(':') {
         action.to_string()
     } else {
         format!("iam:{action}")
     };
-    IAM.iter().any(|p| p.name == full)
+    IAM.iter()
+        .chain(MIGRATION_USER)
+        .chain(MIGRATION_ROLE)
+        .any(|p| p.name == full)
 }
 
 /// Whether the SORACOM operationId (`createCredential`) is on a list.
@@ -187,4 +256,40 @@ pub fn allows_soracom(operation_id: &str) -> bool {
         .iter()
         .chain(SORACOM_SELF_ROTATION)
         .any(|p| p.name.split_once(':').map(|(_, op)| op) == Some(operation_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(soracom: &str) -> Config {
+        let text = format!(
+            "[soracom]\n{soracom}\n[[targets]]\nname = \"a\"\niam_user = \"u\"\ncredential_prefix = \"p\"\n"
+        );
+        Config::from_toml(&text, std::path::Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn migration_permissions_are_printed_for_a_config_that_can_migrate() {
+        let plain = iam_policy(&config(""), "123456789012");
+        assert_eq!(plain["Statement"].as_array().map(Vec::len), Some(1));
+        let doc = iam_policy(&config("aws_account_id = \"111122223333\""), "123456789012");
+        let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
+        assert_eq!(statements.len(), 3);
+        assert_eq!(
+            statements[1]["Resource"],
+            json!(["arn:aws:iam::123456789012:user/u"])
+        );
+        assert_eq!(
+            statements[2]["Resource"],
+            json!(["arn:aws:iam::123456789012:role/u-role"])
+        );
+        assert!(statements[2]["Action"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("iam:CreateRole"))));
+        for action in ["CreateRole", "iam:GetUserPolicy", "ListAccessKeys"] {
+            assert!(allows_iam(action), "{action}");
+        }
+        assert!(!allows_iam("DeleteRole"));
+    }
 }

@@ -247,11 +247,11 @@ fn role_advice(target: &Target, obs: &Observed) -> Vec<Finding> {
             severity: "advice".into(),
             message: format!(
                 "{all} in an event handler's Lambda action, which SORACOM documents as accepting \
-                 credential type aws-iam-role-credentials (no access key): create an IAM role with \
-                 the permissions of user {} that trusts SORACOM's AWS account with the external id \
-                 SORACOM gives you, register it as a credential set (roleArn + externalId) and point \
-                 those references at it",
-                target.iam_user
+                 credential type aws-iam-role-credentials (no access key): `soracom-key-rotator \
+                 migrate-to-role --target {}` creates an IAM role with the policies of user {} \
+                 that trusts SORACOM's AWS account with an external id it generates, and registers \
+                 it as a credential set (roleArn + externalId) to point those references at",
+                target.name, target.iam_user
             ),
         });
     }
@@ -263,11 +263,14 @@ fn role_advice(target: &Target, obs: &Observed) -> Vec<Finding> {
             code: "ROLE_CREDENTIALS_UNVERIFIED".into(),
             severity: "advice".into(),
             message: format!(
-                "whether {} accept aws-iam-role-credentials is not documented: to find out, point \
-                 one of those references at a role set and keep it there only if its data keeps \
-                 arriving (the set's last use moves on, no authentication errors in SORACOM's \
-                 logs); move the rest only then",
-                holders.join(", ")
+                "whether {} accept aws-iam-role-credentials is not documented: never assume it; \
+                 `soracom-key-rotator migrate-to-role --target {}` makes the role and its set, and \
+                 its references are to move through a canary: one reference first, kept on the \
+                 role only if its data keeps arriving (the set's last use moves on, no \
+                 authentication errors in SORACOM's logs), the rest only then; a holder that \
+                 refuses the role stays on the key",
+                holders.join(", "),
+                target.name
             ),
         });
     }
@@ -458,5 +461,19 @@ mod tests {
             "{}",
             advice[1].message
         );
+        // Both point to the command that makes the role; the unverified one to its canary.
+        for a in &advice {
+            assert!(
+                a.message.contains("migrate-to-role --target t"),
+                "{}",
+                a.message
+            );
+        }
+        assert!(
+            advice[1].message.contains("canary"),
+            "{}",
+            advice[1].message
+        );
+        assert!(!advice[0].message.contains("SORACOM gives you"));
     }
 }

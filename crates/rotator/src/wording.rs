@@ -626,3 +626,115 @@ impl Words for crate::plan::CanaryState {
         text
     }
 }
+
+/// `migrate-to-role`'s report as text: the role, its trust policy (external id redacted),
+/// every policy it gets, the groups whose policies it does not, the set, the steps.
+pub fn migration_text(r: &crate::migrate::MigrationReport) -> String {
+    use crate::role::{PolicyAction, RoleAction, SetAction};
+    use std::fmt::Write as _;
+    let p = &r.plan;
+    let add = |a: PolicyAction, verb: &'static str| match a {
+        PolicyAction::Present => "present, kept as it is",
+        PolicyAction::Add => verb,
+    };
+    let pretty = |v: &serde_json::Value| {
+        serde_json::to_string_pretty(v)
+            .unwrap_or_else(|_| v.to_string())
+            .lines()
+            .map(|l| format!("      {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut out = String::new();
+    let dry = if r.dry_run { " (dry run)" } else { "" };
+    let _ = writeln!(
+        out,
+        "target {} (IAM user {}): migrate-to-role{dry}",
+        r.target, r.iam_user
+    );
+    let role = match &p.role {
+        RoleAction::Create => "create".to_string(),
+        RoleAction::Adopt { arn, .. } => format!("adopt {arn} (made by an earlier run)"),
+        RoleAction::Foreign { arn, reason } => format!("NOT THIS TOOL'S: {arn}: {reason}"),
+    };
+    let _ = writeln!(out, "  IAM role {}: {role}", p.role_name);
+    let _ = writeln!(
+        out,
+        "    trust policy (SORACOM's AWS account {}; the external id is generated once, kept in tag {} and never shown):\n{}",
+        p.soracom_account_id,
+        crate::role::TAG_EXTERNAL_ID,
+        pretty(&p.trust_policy)
+    );
+    if let Some(b) = &p.permissions_boundary {
+        let _ = writeln!(
+            out,
+            "    permissions boundary {b}: the user's, so the role can do no more than the user could"
+        );
+    }
+    if p.inline_policies.is_empty() && p.attached_policies.is_empty() {
+        let _ = writeln!(out, "    the user has no inline or attached policy to copy");
+    }
+    for i in &p.inline_policies {
+        let _ = writeln!(
+            out,
+            "    inline policy {}: {}\n{}",
+            i.name,
+            add(i.action, "put (copied from the user)"),
+            pretty(&i.document)
+        );
+    }
+    for a in &p.attached_policies {
+        let _ = writeln!(
+            out,
+            "    managed policy {} ({}): {}",
+            a.name,
+            a.arn,
+            add(a.action, "attach (attached to the user)")
+        );
+    }
+    if !p.groups_not_copied.is_empty() {
+        let _ = writeln!(
+            out,
+            "    not copied: the policies of group(s) {} also apply to the user; a role is in no group, so attach what it needs by hand",
+            p.groups_not_copied.join(", ")
+        );
+    }
+    let set = match &p.credential_set {
+        SetAction::Create => "register (roleArn + externalId)".to_string(),
+        SetAction::Present => "present (registered by an earlier run)".to_string(),
+        SetAction::Foreign { reason } => format!("NOT THIS TOOL'S: {reason}"),
+    };
+    let _ = writeln!(
+        out,
+        "  credential set {} ({}): {set}",
+        p.credential_id,
+        crate::role::ROLE_CREDENTIALS
+    );
+    for s in &r.steps {
+        match &s.error {
+            None => {
+                let _ = writeln!(out, "  ok    {}", s.step);
+            }
+            Some(e) => {
+                let _ = writeln!(out, "  FAIL  {}: {e}", s.step);
+            }
+        }
+    }
+    let outcome = match r.outcome {
+        crate::migrate::MigrationOutcome::Planned => "planned",
+        crate::migrate::MigrationOutcome::NothingToDo => "nothing to do",
+        crate::migrate::MigrationOutcome::Done => "done",
+        crate::migrate::MigrationOutcome::Refused => "REFUSED",
+        crate::migrate::MigrationOutcome::Failed => "FAILED",
+    };
+    match &r.error {
+        Some(e) => {
+            let _ = writeln!(out, "  {outcome}: {e}");
+        }
+        None => {
+            let _ = writeln!(out, "  {outcome}");
+        }
+    }
+    let _ = writeln!(out, "  next: {}", r.next);
+    out
+}

@@ -128,11 +128,10 @@ pub(super) fn rotate_and_repoint(
         }
     }
     match &destination {
-        Some(to) => {
-            if !canary::cutover(target, obs, view, now, mode, (to, rotating), plan) {
-                repoint_onto(target, obs, to, plan);
-            }
+        Some(to) if !canary::cutover(target, obs, view, now, mode, (to, rotating), plan) => {
+            repoint_onto(target, obs, to, plan);
         }
+        Some(_) => {}
         None if !obs.slots.is_empty() => plan.notes.push(Note::NoUsableSet),
         None => {}
     }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::model::CredentialSet;
-use crate::secret::NewAccessKey;
+use crate::secret::{NewAccessKey, Secret};
 
 pub mod auth;
 pub mod client;
@@ -93,6 +93,16 @@ pub trait SoracomApi: Send + Sync {
         id: &str,
         description: &str,
         key: &NewAccessKey,
+    ) -> impl Future<Output = Result<CredentialSet>> + Send;
+    /// Creates an `aws-iam-role-credentials` set naming `role_arn` with `external_id`
+    /// (`createCredential`, credentials `roleArn` and `externalId`). Not retried on an
+    /// ambiguous failure: the caller lists, then decides.
+    fn create_role_credential(
+        &self,
+        id: &str,
+        description: &str,
+        role_arn: &str,
+        external_id: &Secret,
     ) -> impl Future<Output = Result<CredentialSet>> + Send;
     /// Deletes a set (`deleteCredential`); a set already gone is not an error.
     fn delete_credential(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
