@@ -26,8 +26,8 @@ use crate::model::{
 };
 use crate::plan::{plan, Mode, Plan, Repair, Repoint, Retire, Step};
 use crate::records::{
-    creating_key, creating_tag, key_tag, lease_key, lease_tag, mark_tag, tags_of, KeyRecord,
-    Records,
+    creating_key, creating_tag, key_tag, lease_key, lease_tag, mark_tag, role_tag, tags_of,
+    KeyRecord, Records,
 };
 use crate::refs::{points_to, rewrite};
 use crate::report::{describe, Change, Moves, Outcome, RunReport, Step as DoneStep, TargetReport};
@@ -400,6 +400,14 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     self.mark(user, Mark::CanaryFailed, key, clock(), action, &mut run)
                         .await
                 }
+                Repair::StartRoleCanary { kind } => {
+                    self.role_record(user, kind, false, clock(), action, &mut run)
+                        .await
+                }
+                Repair::RefuseRole { kind } => {
+                    self.role_record(user, kind, true, clock(), action, &mut run)
+                        .await
+                }
             };
             if let Err(e) = result {
                 return fail(
@@ -489,7 +497,26 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     }
                 }
             }
-            if let Some((what, e)) = failure {
+            // A holder that refuses the role set with a 4xx stays on the key, for good: its
+            // kind is recorded as refused and its canary ends (nothing moved onto the role).
+            let failure = match failure {
+                Some((a, e)) if a.to == target.role_set_id && e.is_definite_rejection() => {
+                    let kind = crate::plan::migrate::holder_kind(&a.slot.holder);
+                    match self.role_record(user, &kind, true, clock(), &Refused(a), &mut run).await {
+                        Ok(()) => {
+                            let (canary, _) = role_tag(&kind, false, now);
+                            match self.iam.untag(user, &[canary]).await {
+                                Ok(()) => None,
+                                Err(e) => Some((a, e)),
+                            }
+                        }
+                        Err(e) => Some((a, e)),
+                    }
+                }
+                other => other,
+            };
+            if let Some((a, e)) = failure {
+                let what = a.words();
                 if moved.is_empty() && e.is_definite_rejection() {
                     if let Some((set_id, key)) = &rotated {
                         self.undo(target, set_id, key, &mut run).await;
@@ -567,6 +594,13 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     }
                     Retire::DropCanary { key, set_id } => {
                         self.drop_canary(user, key, set_id, &mut run).await
+                    }
+                    Retire::EndRoleCanary { kind } => {
+                        let (k, _) = role_tag(kind, false, now);
+                        self.iam
+                            .untag(user, &[k])
+                            .await
+                            .map(|()| run.ok(done))
                     }
                     Retire::Unrecord { key, mark } => {
                         let (k, _) = mark_tag(*mark, key, now);
@@ -860,6 +894,23 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         run: &mut TargetRun,
     ) -> Result<()> {
         let (k, v) = mark_tag(mark, key, at);
+        self.iam.tag(user, &k, &v).await?;
+        run.ok(what.words());
+        Ok(())
+    }
+
+    /// Records on the IAM user that holder kind `kind`'s canary onto the role set starts,
+    /// or (`refused`) that the kind refused the role set.
+    async fn role_record(
+        &self,
+        user: &str,
+        kind: &str,
+        refused: bool,
+        at: OffsetDateTime,
+        what: &impl Words,
+        run: &mut TargetRun,
+    ) -> Result<()> {
+        let (k, v) = role_tag(kind, refused, at);
         self.iam.tag(user, &k, &v).await?;
         run.ok(what.words());
         Ok(())
@@ -1351,7 +1402,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         actions: &[&'p Repoint],
         canary: bool,
         run: &mut TargetRun,
-    ) -> (Vec<&'p Repoint>, Option<(String, Error)>) {
+    ) -> (Vec<&'p Repoint>, Option<(&'p Repoint, Error)>) {
         if actions.is_empty() {
             return (Vec::new(), None);
         }
@@ -1362,7 +1413,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             if let Some((first, tail)) = actions.split_first() {
                 if let Err(e) = self.repoint_one(first).await {
                     self.progress.finish();
-                    return (moved, Some((first.words(), e)));
+                    return (moved, Some((first, e)));
                 }
                 moved.push(first);
                 self.progress.advance();
@@ -1394,7 +1445,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         for (a, r) in results {
             match r {
                 Some(Ok(())) => moved.push(a),
-                Some(Err(e)) if failure.is_none() => failure = Some((a.words(), e)),
+                Some(Err(e)) if failure.is_none() => failure = Some((a, e)),
                 Some(Err(e)) => run.fail(a.words(), &e),
                 None => {}
             }
@@ -1509,6 +1560,12 @@ fn refusals(plan: &Plan) -> Vec<String> {
                 .filter(|c| c.stage.needs_human())
                 .map(|c| format!("canary {}", c.words())),
         )
+        .chain(
+            plan.migration
+                .iter()
+                .filter(|m| m.needs_human())
+                .map(Words::words),
+        )
         .collect()
 }
 
@@ -1622,5 +1679,17 @@ mod tests {
         assert!(!arn_is_user("arn:aws:sts::123456789012:user/moto", "u1"));
         assert!(!arn_is_user("arn:aws:iam::123456789012:user/u10", "u1"));
         assert!(!arn_is_user("arn:aws:sts::1:assumed-role/r/u1", "u1"));
+    }
+}
+
+/// A holder's refusal of the role set, as a step of the run.
+struct Refused<'a>(&'a Repoint);
+
+impl Words for Refused<'_> {
+    fn words(&self) -> String {
+        format!(
+            "{} refused the role set {}: it stays on the key (its kind is recorded as refused)",
+            self.0.slot.holder, self.0.to
+        )
     }
 }

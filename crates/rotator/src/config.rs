@@ -276,6 +276,9 @@ pub struct Target {
     /// A canary cutover: a rotation first moves only these references and waits for
     /// evidence from production before moving the rest (`[targets.canary]`).
     pub canary: Option<Canary>,
+    /// The id of the target's `aws-iam-role-credentials` set once `migrate-to-role` made
+    /// it ([`TargetRole::credential_id`]): while it exists, references move onto it.
+    pub role_set_id: String,
 }
 
 /// How a target's cutover goes through a canary (docs/ARCHITECTURE.md, *The canary*).
@@ -702,11 +705,17 @@ impl Config {
             .iter()
             .map(|t| (t.role_name.clone(), t.role_credential_id.clone()))
             .collect();
-        let targets = targets(raw.targets).map_err(err)?;
+        let mut targets = targets(raw.targets).map_err(err)?;
+        let roles = role_settings(account, &targets, roles).map_err(err)?;
+        for t in &mut targets {
+            if let Some(r) = roles.targets.get(&t.name) {
+                t.role_set_id = r.credential_id.clone();
+            }
+        }
         Ok(Config {
             soracom: soracom_settings(raw.soracom).map_err(err)?,
             verify: verify_settings(raw.verify).map_err(err)?,
-            roles: role_settings(account, &targets, roles).map_err(err)?,
+            roles,
             targets,
             notify: notify_settings(raw.notify).map_err(err)?,
             file: file.to_path_buf(),
@@ -1025,6 +1034,8 @@ fn target(i: usize, t: RawTarget) -> Result<Target, String> {
         adopt: t.adopt,
         adopt_keys: t.adopt_keys,
         canary,
+        // Set from the role settings once every target is read.
+        role_set_id: String::new(),
     })
 }
 

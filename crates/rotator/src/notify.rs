@@ -196,6 +196,21 @@ fn events(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -> Ve
             todo,
         ));
     }
+    if let Some(m) = plan.migration.as_ref().filter(|m| m.needs_human()) {
+        let kind = m.kind.as_deref().unwrap_or("?");
+        out.push(message(
+            t,
+            Rung::Blocked,
+            None,
+            format!("role={kind}"),
+            format!("canary of the {kind} holders onto the role set needs a person"),
+            format!("Migration: {}.", m.words()),
+            None,
+            "if AWS refused the role: give the role what the holders need, remove the \
+             role-refused record from the IAM user and run reconcile; if the canary is held: \
+             check that its data arrives, then let it proceed (canary.without_evidence)",
+        ));
+    }
     for (d, risk) in plan.at_risk() {
         let headline = match risk.severity {
             Severity::Missed => format!(
@@ -767,6 +782,7 @@ mod tests {
     fn target() -> Target {
         Target {
             canary: None,
+            role_set_id: "p-role".into(),
             name: "funnel".into(),
             iam_user: "funnel-user".into(),
             placement: Placement::Managed {

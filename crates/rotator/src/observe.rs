@@ -117,7 +117,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .filter(|s| s.kind != AWS_CREDENTIALS)
             .map(|s| s.id.as_str())
             .collect();
-        let ours = |t: &Target, id: &str| t.owns(id) && !other_type.contains(id);
+        // The target's role set (`migrate-to-role`) is watched too: references move onto it.
+        let ours =
+            |t: &Target, id: &str| (t.owns(id) && !other_type.contains(id)) || id == t.role_set_id;
         let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); targets.len()];
         let mut after: Option<String> = None;
         let mut pages = 0;

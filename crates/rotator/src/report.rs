@@ -301,6 +301,9 @@ fn render_plan(out: &mut String, plan: &Plan) {
     if let Some(c) = &plan.canary {
         out.push_str(&format!("  canary: {}\n", c.words()));
     }
+    if let Some(m) = &plan.migration {
+        out.push_str(&format!("  migration: {}\n", m.words()));
+    }
     for u in &plan.upcoming {
         out.push_str(&format!(
             "  later: {} (from {})\n",

@@ -460,6 +460,7 @@ mod tests {
             adopt: vec![],
             adopt_keys: Default::default(),
             canary: None,
+            role_set_id: "p-role".into(),
         }
     }
 

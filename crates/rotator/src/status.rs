@@ -11,8 +11,8 @@ use time::{Duration, OffsetDateTime};
 use crate::config::{Strategy, Target};
 use crate::model::{Holder, KeyStatus, LastUsed, Observed, Slot};
 use crate::plan::{
-    fmt_time, plan, resolve, Blocked, CanaryState, KeyDeadline, KeyState, Link, Mode, Note,
-    Upcoming,
+    fmt_time, plan, resolve, Blocked, CanaryState, KeyDeadline, KeyState, Link, Migration, Mode,
+    Note, Upcoming,
 };
 use crate::report::{describe, KeyMetrics};
 use crate::secret::AccessKeyId;
@@ -113,6 +113,9 @@ pub struct TargetStatus {
     /// The canary cutover under way: its stage, evidence so far and what comes next.
     #[serde(serialize_with = "crate::wording::worded_option")]
     pub canary: Option<CanaryState>,
+    /// The move onto the target's role set (`migrated` once no reference is on a key).
+    #[serde(serialize_with = "crate::wording::worded_option")]
+    pub migration: Option<Migration>,
     /// Compliance findings.
     pub compliance: Vec<Finding>,
     /// Other things worth knowing.
@@ -214,6 +217,7 @@ pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetSta
         next,
         blocked: p.blocked.clone(),
         canary: p.canary.clone(),
+        migration: p.migration.clone(),
         compliance,
         notes: p.notes.clone(),
         metrics: KeyMetrics::of(&p.deadlines, &[], now),
@@ -356,6 +360,9 @@ impl StatusReport {
             if let Some(c) = &t.canary {
                 out.push_str(&format!("  canary: {}\n", c.words()));
             }
+            if let Some(m) = &t.migration {
+                out.push_str(&format!("  migration: {}\n", m.words()));
+            }
             for d in &t.deadlines {
                 let label = if d.risk.is_some() {
                     "AT RISK"
@@ -383,6 +390,7 @@ mod tests {
     fn target() -> Target {
         Target {
             canary: None,
+            role_set_id: "p-role".into(),
             name: "t".into(),
             iam_user: "u".into(),
             placement: Placement::Managed { prefix: "p".into() },

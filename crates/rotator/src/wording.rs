@@ -64,6 +64,12 @@ impl Words for Repair {
             Repair::FailCanary { key } => format!(
                 "record that the canary off the set of key {key} failed (before it moves back)"
             ),
+            Repair::StartRoleCanary { kind } => format!(
+                "record that a canary of the {kind} holders moves onto the role set now"
+            ),
+            Repair::RefuseRole { kind } => format!(
+                "record that the {kind} holders refused the role set (they stay on the key)"
+            ),
         }
     }
 }
@@ -112,6 +118,9 @@ impl Words for Retire {
                 key,
                 mark: Mark::CanaryFailed,
             } => format!("record that the canary off the set of key {key} failed"),
+            Retire::EndRoleCanary { kind } => {
+                format!("remove the record of the {kind} holders' canary onto the role set")
+            }
             Retire::DropCanary { key, set_id } => {
                 format!("delete the failed canary's access key {key}, then its set {set_id}")
             }
@@ -427,6 +436,10 @@ impl Words for DueReason {
             DueReason::OnlyBrokenReferences => {
                 "references name only sets whose key is missing or inactive".into()
             }
+            DueReason::Migrated { set_id } => format!(
+                "migrated: every reference is on the role set {set_id}; the target never gets \
+                 a new key"
+            ),
             DueReason::FixedSetBroken { set_id, state } => format!(
                 "credential set {set_id} holds a key that is {}: it gets a new, verified key",
                 state_words(*state)
@@ -530,6 +543,52 @@ pub fn worded_all<T: Serialize + Words, S: Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     v.iter().map(with_message).collect::<Vec<_>>().serialize(s)
+}
+
+impl Words for crate::plan::Migration {
+    fn words(&self) -> String {
+        use crate::plan::MigrationStage as M;
+        let mut text = match (&self.stage, &self.kind) {
+            (M::Migrated, _) => format!(
+                "migrated: every reference is on the role set {}; no new key is ever made, \
+                 and the keys are retired on evidence",
+                self.role_set
+            ),
+            (M::Partial, _) => format!(
+                "partly migrated onto {}: the holders left on the key refused the role set",
+                self.role_set
+            ),
+            (M::Moving, _) => format!("moving references onto the role set {}", self.role_set),
+            (M::Canary(crate::plan::CanaryStage::Failed), kind) => format!(
+                "canary of the {} holders onto the role set {}: FAILED: AWS refused the role \
+                 in production; they move back to the key and stay there",
+                kind.as_deref().unwrap_or("?"),
+                self.role_set
+            ),
+            (M::Canary(stage), kind) => format!(
+                "canary of the {} holders onto the role set {}: {}",
+                kind.as_deref().unwrap_or("?"),
+                self.role_set,
+                stage.words()
+            ),
+        };
+        if let Some(since) = self.since {
+            text.push_str(&format!("; since {}", fmt_time(since)));
+        }
+        if let Some(t) = self.evidence.set_used {
+            text.push_str(&format!("; role set used at {}", fmt_time(t)));
+        }
+        if let Some(f) = self.evidence.failures.first() {
+            text.push_str(&format!("; {}", f.words()));
+        }
+        if !self.refused.is_empty() {
+            text.push_str(&format!(
+                "; refused the role set (stay on the key): {}",
+                self.refused.join(", ")
+            ));
+        }
+        text
+    }
 }
 
 impl Words for crate::plan::CanaryStage {

@@ -84,7 +84,8 @@ pub(super) fn deadlines(
         return Vec::new();
     }
     let grace = grace(target);
-    let current = view.current_set();
+    // Once migrated, the key set in use is an old one, retired like the others.
+    let current = view.current_set().filter(|_| !plan.migrated());
     let rotating = plan
         .repair
         .iter()

@@ -21,6 +21,7 @@
 
 pub mod canary;
 mod deadline;
+pub mod migrate;
 mod outcome;
 pub mod resolve;
 mod retire;
@@ -39,7 +40,8 @@ use crate::secret::AccessKeyId;
 pub use deadline::{deadline_of, floor_days, grace, rotation_age, severity, EARLY, URGENT_DAYS};
 pub use outcome::{
     Blocked, CanaryStage, CanaryState, Due, DueReason, Evidence, KeyBrief, KeyDeadline, KeyRole,
-    Next, Note, Refusal, RetiredKey, Risk, RiskCause, RollbackRefusal, Severity, Upcoming,
+    Migration, MigrationStage, Next, Note, Refusal, RetiredKey, Risk, RiskCause, RollbackRefusal,
+    Severity, Upcoming,
 };
 pub use resolve::{resolve, KeyState, Link, SetView, View, AWS_CREDENTIALS, IN_FLIGHT_LIMIT};
 
@@ -111,6 +113,18 @@ pub enum Repair {
         /// The old key.
         key: AccessKeyId,
     },
+    /// Record on the IAM user that `kind`'s canary onto the role set moves now.
+    #[serde(rename_all = "camelCase")]
+    StartRoleCanary {
+        /// The holder kind.
+        kind: String,
+    },
+    /// Record on the IAM user that `kind` refused the role set (before it moves back).
+    #[serde(rename_all = "camelCase")]
+    RefuseRole {
+        /// The holder kind.
+        kind: String,
+    },
     /// Create a key, verify it, and put it into the existing set (in-place strategy).
     #[serde(rename_all = "camelCase")]
     RotateInPlace {
@@ -179,6 +193,12 @@ pub enum Retire {
         key: AccessKeyId,
         /// Its set, deleted after the key (`None`: an in-place set, kept).
         set_id: Option<String>,
+    },
+    /// Remove the record of `kind`'s canary onto the role set: it is over.
+    #[serde(rename_all = "camelCase")]
+    EndRoleCanary {
+        /// The holder kind.
+        kind: String,
     },
     /// Delete a failed canary's new key, then its set (nothing references it any more),
     /// then the key's records.
@@ -280,6 +300,9 @@ pub struct Plan {
     /// The canary cutover, when the target's cutover goes through one.
     #[serde(serialize_with = "crate::wording::worded_option")]
     pub canary: Option<CanaryState>,
+    /// The move onto the target's role set, once `migrate-to-role` made it.
+    #[serde(serialize_with = "crate::wording::worded_option")]
+    pub migration: Option<Migration>,
 }
 
 impl Plan {
@@ -288,6 +311,12 @@ impl Plan {
         self.refusal.is_some()
             || !self.blocked.is_empty()
             || self.canary.as_ref().is_some_and(|c| c.stage.needs_human())
+            || self.migration.as_ref().is_some_and(Migration::needs_human)
+    }
+
+    /// Whether the target is migrated onto its role set.
+    pub fn migrated(&self) -> bool {
+        self.migration.as_ref().is_some_and(Migration::done)
     }
 
     /// Every step, in the order they are carried out.
@@ -363,7 +392,17 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
         notes: view.notes.clone(),
         deadlines: Vec::new(),
         canary: None,
+        migration: None,
     };
+    if !migrate::needs_key(target, obs) {
+        plan.due = Due {
+            now: false,
+            reason: DueReason::Migrated {
+                set_id: target.role_set_id.clone(),
+            },
+            next: None,
+        };
+    }
     // An exposed key no set of the target holds is not this tool's to switch off.
     for k in exposed_active.iter().filter(|k| !holds(&view, k)) {
         plan.notes

@@ -339,6 +339,12 @@ pub enum DueReason {
     },
     /// References name only sets whose key is missing or inactive.
     OnlyBrokenReferences,
+    /// Every reference is on the target's role set: it never gets a new key.
+    #[serde(rename_all = "camelCase")]
+    Migrated {
+        /// The role set.
+        set_id: String,
+    },
     /// In place: the fixed set holds a key that is gone or not active.
     #[serde(rename_all = "camelCase")]
     FixedSetBroken {
@@ -525,4 +531,49 @@ pub struct CanaryState {
     pub decide_by: Option<OffsetDateTime>,
     /// The evidence so far.
     pub evidence: Evidence,
+}
+
+/// Where a target's move onto its role set stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MigrationStage {
+    /// References of kinds already proven on the role set move onto it.
+    Moving,
+    /// A holder kind's canary onto the role set.
+    Canary(CanaryStage),
+    /// Every kind still on the key refused the role set: the key stays for them.
+    Partial,
+    /// No reference names a key set: the target never gets a new key, and its keys retire.
+    Migrated,
+}
+
+/// A target's migration onto its role set, as this plan sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Migration {
+    /// Where it stands.
+    pub stage: MigrationStage,
+    /// The role set.
+    pub role_set: String,
+    /// The holder kind under a canary, if any.
+    pub kind: Option<String>,
+    /// Holder kinds that refused the role set (they stay on the key).
+    pub refused: Vec<String>,
+    /// When the kind's canary moved.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+    /// The evidence so far (the role set's last use, SORACOM's error logs).
+    pub evidence: Evidence,
+}
+
+impl Migration {
+    /// Whether a person must act (a canary that failed or is held).
+    pub fn needs_human(&self) -> bool {
+        matches!(self.stage, MigrationStage::Canary(s) if s.needs_human())
+    }
+
+    /// Whether the target is migrated.
+    pub fn done(&self) -> bool {
+        self.stage == MigrationStage::Migrated
+    }
 }

@@ -9,8 +9,8 @@ use time::{Duration, OffsetDateTime};
 use crate::config::{Placement, Target};
 use crate::model::{AccessKey, Holder, KeyStatus, ManagedId, Mark, Observed};
 use crate::plan::{
-    canary, floor_days, rotation_age, Current, Due, DueReason, KeyBrief, KeyState, Mode, Note,
-    Plan, Refusal, Repair, Repoint, Retire, RetiredKey, View, EARLY,
+    canary, floor_days, migrate, rotation_age, Current, Due, DueReason, KeyBrief, KeyState, Mode,
+    Note, Plan, Refusal, Repair, Repoint, Retire, RetiredKey, View, EARLY,
 };
 use crate::records::KeyRecord;
 use crate::secret::AccessKeyId;
@@ -137,6 +137,9 @@ pub(super) fn rotate_and_repoint(
     }
     if let Some(to) = &destination {
         mark_held(obs, view, to, plan);
+    }
+    if matches!(mode, Mode::Reconcile | Mode::Rotate) {
+        migrate::migrate(target, obs, view, now, plan);
     }
     release_left(obs, view, plan);
 }

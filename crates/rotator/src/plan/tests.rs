@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::config::Placement;
-use crate::model::{link_description, Holder, LastUsed, Ref, Shape};
+use crate::model::{link_description, Holder, LastUsed, Ref, Seg, Shape};
 use crate::model::{AccessKey, CredentialSet, KeyStatus};
 use crate::plan::resolve::resolve;
 use crate::records::KeyRecord;
@@ -16,6 +16,7 @@ const NOW: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
 fn target() -> Target {
     Target {
         canary: None,
+        role_set_id: "p-role".into(),
         name: "funnel".into(),
         iam_user: "u".into(),
         placement: Placement::Managed { prefix: "p".into() },
@@ -131,6 +132,9 @@ fn summary(p: &Plan) -> Vec<String> {
             Step::Retire(Retire::DropCanary { key, set_id }) => {
                 format!("drop {} {set_id}", tail(key))
             }
+            Step::Repair(Repair::StartRoleCanary { kind }) => format!("record-role-canary {kind}"),
+            Step::Repair(Repair::RefuseRole { kind }) => format!("refuse-role {kind}"),
+            Step::Retire(Retire::EndRoleCanary { kind }) => format!("end-role-canary {kind}"),
         })
         .collect()
 }
@@ -1853,5 +1857,153 @@ mod canary {
         assert_eq!(log_service(&group("SoracomFunk")), Some("Funk"));
         assert_eq!(log_service(&group("SoracomAir")), Some("Air"));
         assert_eq!(log_service(&group("SoracomKrypton")), None);
+    }
+}
+
+mod migration {
+    use super::*;
+    use crate::model::AuthFailure;
+
+    const KEYSET: &str = "p-260909";
+    const ROLE: &str = "p-role";
+
+    fn handler(set_id: &str) -> Slot {
+        Slot {
+            holder: Holder::EventHandler {
+                handler_id: "h1".into(),
+                name: Some("h1".into()),
+            },
+            value: json!({"credentialsId": set_id}),
+            refs: vec![Ref {
+                path: vec![Seg::Key("credentialsId".into())],
+                shape: Shape::String,
+                set_id: set_id.into(),
+            }],
+        }
+    }
+
+    /// K1 (`age` days) in KEYSET; the role set; h1, g1, g2 on the sets given.
+    fn world(age: i64, h1: &str, g1: &str, g2: &str) -> Observed {
+        let mut role = set(ROLE, 1, None);
+        role.kind = crate::role::ROLE_CREDENTIALS.into();
+        Observed {
+            keys: vec![key(K1, age, KeyStatus::Active, Some(("iot", 60)))],
+            sets: vec![set(KEYSET, age, Some(K1)), role],
+            slots: vec![funnel("g1", g1), funnel("g2", g2), handler(h1)],
+            records: Default::default(),
+            auth_failures: Vec::new(),
+        }
+    }
+
+    fn stage(p: &Plan) -> Option<MigrationStage> {
+        p.migration.as_ref().map(|m| m.stage)
+    }
+
+    fn run(obs: &Observed) -> Plan {
+        let p = plan(&target(), obs, NOW, Mode::Reconcile);
+        assert_eq!(p, plan(&target(), obs, NOW, Mode::Reconcile));
+        p
+    }
+
+    #[test]
+    fn the_documented_kind_goes_first_through_a_canary() {
+        let p = run(&world(10, KEYSET, KEYSET, KEYSET));
+        assert_eq!(
+            summary(&p),
+            [
+                "repoint h1 p-260909>p-role",
+                "record-role-canary event-handler"
+            ]
+            .iter()
+            .rev()
+            .cloned()
+            .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            stage(&p),
+            Some(MigrationStage::Canary(CanaryStage::Starting))
+        );
+    }
+
+    #[test]
+    fn positive_evidence_ends_the_kinds_canary_and_the_next_kind_starts() {
+        let mut obs = world(10, ROLE, KEYSET, KEYSET);
+        obs.records
+            .role_canary
+            .insert("event-handler".into(), NOW - Duration::minutes(90));
+        obs.sets[1].last_used = Some(NOW - Duration::minutes(10));
+        let p = run(&obs);
+        assert_eq!(summary(&p), ["end-role-canary event-handler"]);
+        assert_eq!(stage(&p), Some(MigrationStage::Canary(CanaryStage::Passed)));
+        // The next run: event handlers are proven; Funnel's canary starts with g1.
+        obs.records.role_canary.clear();
+        let p = run(&obs);
+        assert_eq!(
+            summary(&p),
+            [
+                "record-role-canary group.SoracomFunnel",
+                "repoint g1 p-260909>p-role"
+            ]
+        );
+    }
+
+    #[test]
+    fn error_logs_send_the_kind_back_to_the_key_for_good() {
+        let mut obs = world(10, ROLE, ROLE, KEYSET);
+        obs.records
+            .role_canary
+            .insert("group.SoracomFunnel".into(), NOW - Duration::minutes(90));
+        obs.auth_failures = vec![AuthFailure {
+            service: "Funnel".into(),
+            at: NOW - Duration::minutes(5),
+            error: "AccessDeniedException",
+            resource_id: None,
+        }];
+        let p = run(&obs);
+        assert_eq!(
+            summary(&p),
+            [
+                "refuse-role group.SoracomFunnel",
+                "repoint g1 p-role>p-260909",
+                "end-role-canary group.SoracomFunnel"
+            ]
+        );
+        assert!(p.refused());
+        // Recorded: the kind stays on the key; nothing else is left to move.
+        obs.records.role_canary.clear();
+        obs.records
+            .role_refused
+            .insert("group.SoracomFunnel".into(), NOW - Duration::minutes(1));
+        obs.slots[0] = funnel("g1", KEYSET);
+        let p = run(&obs);
+        assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+        assert_eq!(stage(&p), Some(MigrationStage::Partial));
+        assert!(!p.refused());
+    }
+
+    #[test]
+    fn migrated_targets_never_rotate_and_their_keys_retire_on_evidence() {
+        let mut obs = world(85, ROLE, ROLE, ROLE);
+        obs.records
+            .released
+            .insert(AccessKeyId::new(K1), NOW - Duration::days(8));
+        let p = run(&obs);
+        assert!(!p.due.now);
+        assert!(matches!(p.due.reason, DueReason::Migrated { .. }));
+        assert_eq!(summary(&p), ["deactivate AAA1 p-260909"]);
+        assert_eq!(stage(&p), Some(MigrationStage::Migrated));
+        assert!(p.at_risk().next().is_none(), "{:?}", p.deadlines);
+        // A person pointed g2 back at the key: it returns to the role set at once.
+        let mut obs = world(85, ROLE, ROLE, KEYSET);
+        obs.records
+            .released
+            .insert(AccessKeyId::new(K1), NOW - Duration::days(8));
+        let p = plan(&target(), &obs, NOW, Mode::Rotate);
+        assert!(
+            summary(&p).contains(&"repoint g2 p-260909>p-role".to_string()),
+            "{:?}",
+            summary(&p)
+        );
+        assert!(!summary(&p).iter().any(|s| s.starts_with("rotate")));
     }
 }
