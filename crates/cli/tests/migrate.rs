@@ -298,3 +298,182 @@ async fn a_foreign_role_of_the_same_name_is_reported_and_left_alone() {
     }
     w.finish().await;
 }
+
+/// A clocked world migrated by `migrate-to-role`: the seed's groups, an event handler and
+/// a VPG on the hand-made set (adopted), a canary of 30 minutes to 6 hours. Returns the
+/// world, the old key and the role set's id.
+async fn migrating() -> (World, String, String) {
+    let w = World::clocked().await;
+    let k1 = w.seed().await;
+    let old = format!("{PREFIX}-220810");
+    w.emu.add_event_handler(json!({
+        "name": "h", "status": "active", "targetOperatorId": "OP0012345678",
+        "ruleConfig": {"type": "SubscriberDailyTrafficRule", "properties": {"inactiveTimeoutDateConst": "BEGINNING_OF_NEXT_DAY", "limitTotalTrafficMegaByte": "1"}},
+        "actionConfigList": [{"type": "InvokeAWSLambdaAction", "properties": {"executionDateTimeConst": "IMMEDIATELY", "endpoint": "https://lambda.ap-northeast-1.amazonaws.com", "functionName": "f", "credentialsId": old}}]
+    }));
+    w.emu.add_vpg(
+        "vpg-1",
+        json!({"enabled": true, "report": {"enabled": true, "credentialsId": old, "contentType": "json"}}),
+    );
+    w.write_config_with(
+        &format!("aws_account_id = \"{SORACOM_ACCOUNT}\""),
+        &format!(
+            "adopt_keys = {{ \"{old}\" = \"{k1}\" }}\n[targets.canary]\nmin_minutes = 30\nmax_hours = 6\n"
+        ),
+    );
+    w.expect(&["migrate-to-role", "--target", "funnel"], 0)
+        .await;
+    let role_set = format!("{PREFIX}-role");
+    assert!(w.emu.credential(&role_set).is_some(), "the role set exists");
+    (w, k1, role_set)
+}
+
+fn handler_set(w: &World) -> Value {
+    w.emu.event_handlers()[0]["actionConfigList"][0]["properties"]["credentialsId"].clone()
+}
+
+fn vpg_set(w: &World) -> Value {
+    w.emu
+        .vpg_inspection("vpg-1")
+        .map(|i| i["report"]["credentialsId"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// Runs `reconcile` `hours` after the world's epoch, after SORACOM used the role set.
+async fn reconcile_after_use(w: &World, role_set: &str, hours: i64, code: i32) -> String {
+    let now = w.travel_hours(hours);
+    w.use_set(role_set, w.live());
+    w.expect(&["reconcile", "--now", &now], code).await.stdout
+}
+
+/// Every holder kind moves through its own canary, the event handler (documented as
+/// role-capable) first; once no reference is on a key, the target is migrated: it never
+/// rotates again, and its key is deactivated and deleted on evidence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn references_move_kind_by_kind_and_the_key_retires() {
+    let (w, k1, role_set) = migrating().await;
+    let old = format!("{PREFIX}-220810");
+    let now = w.travel_hours(1);
+    let out = w.expect(&["reconcile", "--now", &now], 0).await.stdout;
+    assert!(out.contains("event-handler"), "{out}");
+    assert_eq!(
+        handler_set(&w),
+        json!(role_set),
+        "the event handler is the first canary"
+    );
+    assert_eq!(w.funnel_of("test-1"), json!(old));
+    w.assert_invariants().await;
+
+    // The role set was used: the event handlers' canary passed; Funnel's starts with test-1.
+    reconcile_after_use(&w, &role_set, 3, 0).await;
+    let out = w.expect(&["reconcile", "--now", &w.now()], 0).await.stdout;
+    assert!(out.contains("group.SoracomFunnel"), "{out}");
+    assert_eq!(w.funnel_of("test-1"), json!(role_set));
+    assert_eq!(w.funnel_of("test-2"), json!(old));
+    reconcile_after_use(&w, &role_set, 5, 0).await;
+    assert_eq!(w.funnel_of("test-2"), json!(role_set));
+    // Then the VPG's inspection.
+    let now = w.travel_hours(6);
+    w.expect(&["reconcile", "--now", &now], 0).await;
+    assert_eq!(vpg_set(&w), json!(role_set));
+    reconcile_after_use(&w, &role_set, 8, 0).await;
+
+    // Migrated: no rotation, even past the age it would start at; the key retires.
+    let now = w.travel(90);
+    let run = w
+        .expect(&["status", "--now", &now, "--output", "json"], 0)
+        .await;
+    let t = &run.json()["targets"][0];
+    assert_eq!(t["migration"]["stage"], "migrated", "{t}");
+    let run = w.expect(&["reconcile", "--now", &now], 0).await;
+    assert!(
+        run.stdout.contains("deactivated access key"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        w.keys()
+            .await
+            .iter()
+            .all(|k| k.id == k1 && k.status == "Inactive"),
+        "no new key, the old one off: {:?}",
+        w.keys().await
+    );
+    let now = w.travel(98);
+    let run = w.expect(&["reconcile", "--now", &now], 0).await;
+    assert!(
+        run.stdout.contains("deleted retired access key"),
+        "{}",
+        run.stdout
+    );
+    assert!(w.keys().await.is_empty());
+    assert!(
+        !w.emu.credential_ids().contains(&old),
+        "the key's set is gone too"
+    );
+    assert!(w.emu.credential(&role_set).is_some(), "the role set stays");
+    w.finish().await;
+}
+
+/// A holder kind that rejects the role set (a 4xx on the write) and one whose canary AWS
+/// refuses in production (SORACOM's error logs) stay on the key, and the report says
+/// which; the key keeps being rotated for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holders_that_refuse_the_role_stay_on_the_key() {
+    let (w, _k1, role_set) = migrating().await;
+    let old = format!("{PREFIX}-220810");
+    w.emu
+        .set_role_refusals(vec![soracom_emulator::RoleRefusal::Vpg("vpg-1".into())]);
+    let now = w.travel_hours(1);
+    w.expect(&["reconcile", "--now", &now], 0).await;
+    reconcile_after_use(&w, &role_set, 3, 0).await;
+    // Funnel's canary: AWS refuses the role for a Funnel request.
+    let now = w.travel_hours(4);
+    w.expect(&["reconcile", "--now", &now], 0).await;
+    assert_eq!(w.funnel_of("test-1"), json!(role_set));
+    w.travel_hours(5);
+    w.log_auth_failure("440100000000001", w.live());
+    let now = w.travel_hours(6);
+    let run = w.expect(&["reconcile", "--now", &now], 3).await;
+    assert!(
+        run.stdout.contains("FAILED") && run.stdout.contains("UnrecognizedClientException"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        w.funnel_of("test-1"),
+        json!(old),
+        "Funnel went back to the key"
+    );
+    // The VPG rejects the role set with a 400: recorded, it stays on the key.
+    let now = w.travel_hours(7);
+    let run = w.expect(&["reconcile", "--now", &now], 0).await;
+    assert!(
+        run.stdout.contains("refused the role set"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(vpg_set(&w), json!(old));
+    assert_eq!(handler_set(&w), json!(role_set));
+    let now = w.travel_hours(8);
+    let run = w
+        .expect(&["status", "--now", &now, "--output", "json"], 0)
+        .await;
+    let m = &run.json()["targets"][0]["migration"];
+    assert_eq!(m["stage"], "partial", "{m}");
+    let refused = m["refused"].to_string();
+    assert!(
+        refused.contains("group.SoracomFunnel") && refused.contains("vpg-inspection"),
+        "{m}"
+    );
+    // The key is still needed: at its age it is rotated (through the canary: test-1
+    // first), and the event handler stays on the role set.
+    let now = w.travel(80);
+    let run = w.expect(&["reconcile", "--now", &now], 0).await;
+    assert!(run.stdout.contains("canary"), "{}", run.stdout);
+    let new = w.id_for(80);
+    assert_eq!(w.funnel_of("test-1"), json!(new));
+    assert_eq!(vpg_set(&w), json!(old));
+    assert_eq!(handler_set(&w), json!(role_set));
+    w.finish().await;
+}

@@ -56,12 +56,19 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         Ok(out)
     }
 
-    /// While a canary is recorded on the user, the AWS authentication failures SORACOM
+    /// While a canary (a rotation's, or a holder kind's onto the role set) is recorded on
+    /// the user, the AWS authentication failures SORACOM
     /// logged since it moved, for every service of the target's holders (the logs name a
     /// SIM, not a group, so a failure of the service counts against the canary: the other
     /// holders still use the old key, which works). Nothing is read without a canary.
     async fn auth_failures(&self, records: &Records, slots: &[Slot]) -> Result<Vec<AuthFailure>> {
-        let Some(since) = records.canary.values().min().copied() else {
+        let Some(since) = records
+            .canary
+            .values()
+            .chain(records.role_canary.values())
+            .min()
+            .copied()
+        else {
             return Ok(Vec::new());
         };
         let services: std::collections::BTreeSet<&str> = slots

@@ -165,7 +165,7 @@ pub(super) fn cutover(
         .get(key)
         .copied()
         .filter(|f| since.is_some_and(|s| *f >= s));
-    let chosen = choose(cfg, obs, to, plan);
+    let chosen = choose(target, obs, to, plan);
     let mut state = CanaryState {
         stage: CanaryStage::Starting,
         key: key.clone(),
@@ -327,13 +327,16 @@ fn evidence(obs: &Observed, to_view: Option<&SetView>, since: OffsetDateTime) ->
 
 /// The canary's slots: the named holders that reference one of the target's sets, or the
 /// first such slot (also when none of the named ones does, with a note).
-fn choose<'a>(
-    cfg: &crate::config::Canary,
-    obs: &'a Observed,
-    to: &str,
-    plan: &mut Plan,
-) -> Vec<&'a Slot> {
-    let ours: Vec<&Slot> = obs.slots.iter().filter(|s| !s.refs.is_empty()).collect();
+fn choose<'a>(target: &Target, obs: &'a Observed, to: &str, plan: &mut Plan) -> Vec<&'a Slot> {
+    // Slots with a reference to a key set of the target (not only to its role set).
+    let ours: Vec<&Slot> = obs
+        .slots
+        .iter()
+        .filter(|s| s.refs.iter().any(|r| target.owns(&r.set_id)))
+        .collect();
+    let Some(cfg) = &target.canary else {
+        return Vec::new();
+    };
     if let CanaryHolders::Named(names) = &cfg.holders {
         let named: Vec<&Slot> = ours
             .iter()
