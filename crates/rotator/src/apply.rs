@@ -1665,6 +1665,18 @@ impl TargetRun {
     }
 }
 
+/// A holder's refusal of the role set, as a step of the run.
+struct Refused<'a>(&'a Repoint);
+
+impl Words for Refused<'_> {
+    fn words(&self) -> String {
+        format!(
+            "{} refused the role set {}: it stays on the key (its kind is recorded as refused)",
+            self.0.slot.holder, self.0.to
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1679,17 +1691,5 @@ mod tests {
         assert!(!arn_is_user("arn:aws:sts::123456789012:user/moto", "u1"));
         assert!(!arn_is_user("arn:aws:iam::123456789012:user/u10", "u1"));
         assert!(!arn_is_user("arn:aws:sts::1:assumed-role/r/u1", "u1"));
-    }
-}
-
-/// A holder's refusal of the role set, as a step of the run.
-struct Refused<'a>(&'a Repoint);
-
-impl Words for Refused<'_> {
-    fn words(&self) -> String {
-        format!(
-            "{} refused the role set {}: it stays on the key (its kind is recorded as refused)",
-            self.0.slot.holder, self.0.to
-        )
     }
 }
