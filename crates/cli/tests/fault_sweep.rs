@@ -1,8 +1,9 @@
 //! The fault sweep: every remote call the tool makes — in a rotation, on each of a
 //! rotation's failure paths (registration rejected, first move rejected, verification
 //! failing), in an in-place rotation and its failure path, in a retirement (deactivation,
-//! then deletion), in a rollback, in `rotate-soracom-key`, in an emergency rotation and in
-//! each stage of a canary cutover (started, passed, failed and rolled back) —
+//! then deletion), in a rollback, in `rotate-soracom-key`, in an emergency rotation, in
+//! each stage of a canary cutover (started, passed, failed and rolled back), in
+//! `migrate-to-role` and in the first canary onto its role set —
 //! each operation × each occurrence, fails in each of five ways: transport error, HTTP
 //! 500, 429 (or IAM throttling) without recovery, a timeout, and the process killed right
 //! after the call succeeded. Then the same work is run again without the fault.
@@ -48,8 +49,13 @@ fn old_set() -> String {
 
 /// Small timeouts and retry bases so that a failing case takes seconds, not minutes.
 fn write_config(w: &World, target: &str) {
+    write_config_with(w, "", target);
+}
+
+/// As [`write_config`], with `soracom` added to the `[soracom]` table.
+fn write_config_with(w: &World, soracom: &str, target: &str) {
     let text = format!(
-        "[soracom]\npage_size = 100\nretry_base_ms = 20\nretry_attempts = 2\nrequest_timeout_seconds = 1\n\n\
+        "[soracom]\n{soracom}page_size = 100\nretry_base_ms = 20\nretry_attempts = 2\nrequest_timeout_seconds = 1\n\n\
          [verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 4\n\n\
          [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\n{target}\n",
         w.user
@@ -89,10 +95,14 @@ enum Scenario {
     /// A canary with AWS refusing the new key in SORACOM's logs: it moves back, and the new
     /// key and set go.
     CanaryFail,
+    /// `migrate-to-role`: the role (trust, copied policy) and its credential set.
+    MigrateToRole,
+    /// The first reconcile after it: the event handler moves onto the role set.
+    RoleCanary,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 14] = [
+    const ALL: [Scenario; 16] = [
         Scenario::Rotate,
         Scenario::RegisterRejected,
         Scenario::FirstMoveRejected,
@@ -107,6 +117,8 @@ impl Scenario {
         Scenario::CanaryStart,
         Scenario::CanaryPass,
         Scenario::CanaryFail,
+        Scenario::MigrateToRole,
+        Scenario::RoleCanary,
     ];
 
     fn name(self) -> &'static str {
@@ -125,6 +137,8 @@ impl Scenario {
             Scenario::CanaryStart => "canary, started",
             Scenario::CanaryPass => "canary, passed",
             Scenario::CanaryFail => "canary, failed",
+            Scenario::MigrateToRole => "migrate-to-role",
+            Scenario::RoleCanary => "migration, first canary onto the role set",
         }
     }
 
@@ -154,7 +168,10 @@ impl Scenario {
             Scenario::Rollback => "rollback",
             Scenario::SoracomKey => "rotate-soracom-key",
             Scenario::Emergency => return vec!["rotate", "--emergency", "-vvv"],
-            Scenario::CanaryPass | Scenario::CanaryFail => "reconcile",
+            Scenario::CanaryPass | Scenario::CanaryFail | Scenario::RoleCanary => "reconcile",
+            Scenario::MigrateToRole => {
+                return vec!["migrate-to-role", "--target", "funnel", "-vvv"];
+            }
             _ => "rotate",
         };
         vec![cmd, "-vvv"]
@@ -170,6 +187,11 @@ impl Scenario {
             Scenario::CanaryFail => 3,
             _ => 0,
         }
+    }
+
+    /// Whether the scenario's configuration can migrate to a role (SORACOM's account set).
+    fn migrates(self) -> bool {
+        matches!(self, Scenario::MigrateToRole | Scenario::RoleCanary)
     }
 
     /// Whether the scenario's target cuts over through a canary.
@@ -188,6 +210,9 @@ impl Scenario {
             Scenario::Rollback => "rollback",
             Scenario::SoracomKey => "rotate-soracom-key",
             Scenario::Emergency => return vec!["rotate", "--emergency", "--output", "json"],
+            Scenario::MigrateToRole => {
+                return vec!["migrate-to-role", "--target", "funnel", "--output", "json"];
+            }
             _ => "reconcile",
         };
         vec![cmd, "--output", "json"]
@@ -264,13 +289,15 @@ impl Scenario {
         } else {
             ""
         };
-        write_config(
-            &w,
-            &format!(
-                "credential_prefix = \"{PREFIX}\"\nadopt_keys = {{ \"{}\" = \"{k1}\" }}{canary}",
-                old_set()
-            ),
+        let target = format!(
+            "credential_prefix = \"{PREFIX}\"\nadopt_keys = {{ \"{}\" = \"{k1}\" }}{canary}",
+            old_set()
         );
+        if self.migrates() {
+            write_config_with(&w, "aws_account_id = \"111122223333\"\n", &target);
+        } else {
+            write_config(&w, &target);
+        }
         if self == Scenario::SoracomKey {
             let dir = w.dir.path().join(".soracom");
             std::fs::create_dir_all(&dir).expect("mkdir");
@@ -307,6 +334,10 @@ impl Scenario {
                 | Scenario::CanaryFail
         ) {
             w.expect(&["rotate"], 0).await;
+        }
+        if self == Scenario::RoleCanary {
+            w.expect(&["migrate-to-role", "--target", "funnel"], 0)
+                .await;
         }
         if matches!(self, Scenario::CanaryPass | Scenario::CanaryFail) {
             // An hour of production after the canary moved.
@@ -353,6 +384,28 @@ impl Scenario {
                     tags.len() == 1 && tags[0].contains(":canary:"),
                     "the canary is recorded: {tags:?}"
                 );
+                return;
+            }
+            Scenario::MigrateToRole | Scenario::RoleCanary => {
+                w.assert_converged(&old_set()).await;
+                let role_set = format!("{PREFIX}-role");
+                let set = w.emu.credential(&role_set).expect("the role set");
+                assert_eq!(set.kind, "aws-iam-role-credentials");
+                let handler = w.emu.event_handlers()[0]["actionConfigList"][0]["properties"]
+                    ["credentialsId"]
+                    .clone();
+                let canary = w
+                    .user_tags()
+                    .await
+                    .iter()
+                    .any(|(k, _)| k == "soracom-key-rotator:role-canary:event-handler");
+                if self == Scenario::RoleCanary {
+                    assert_eq!(handler, json!(role_set), "the event handler moved first");
+                    assert!(canary, "its canary is recorded");
+                } else {
+                    assert_eq!(handler, json!(old_set()), "migrate-to-role moves nothing");
+                    assert!(!canary);
+                }
                 return;
             }
             Scenario::CanaryFail => {

@@ -500,7 +500,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             // A holder that refuses the role set with a 4xx stays on the key, for good: its
             // kind is recorded as refused and its canary ends (nothing moved onto the role).
             let failure = match failure {
-                Some((a, e)) if a.to == target.role_set_id && e.is_definite_rejection() => {
+                Some((a, e)) if a.to == target.role_set_id && e.rejects_the_value() => {
                     let kind = crate::plan::migrate::holder_kind(&a.slot.holder);
                     match self.role_record(user, &kind, true, clock(), &Refused(a), &mut run).await {
                         Ok(()) => {

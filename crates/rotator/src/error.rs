@@ -118,6 +118,19 @@ impl Error {
         }
     }
 
+    /// Whether SORACOM refused the value written (a 400 or 422): what a holder that does
+    /// not accept a role credential set answers. Throttling, authorisation and a missing
+    /// holder are not a refusal of the value.
+    pub fn rejects_the_value(&self) -> bool {
+        matches!(
+            self,
+            Error::SoracomStatus {
+                status: 400 | 422,
+                ..
+            }
+        )
+    }
+
     /// Whether the server certainly did not apply the request (a definite 4xx answer).
     pub fn is_definite_rejection(&self) -> bool {
         match self {
