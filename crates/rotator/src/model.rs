@@ -233,7 +233,7 @@ impl Mark {
 }
 
 /// Where a reference to a credential set lives, and the unit written back.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Holder {
     /// One top-level key of one namespace of a group's configuration.

@@ -174,13 +174,11 @@ pub(super) fn cutover(
         holders: chosen
             .iter()
             .chain(on_new.iter())
-            .map(|s| s.holder.clone())
-            .fold(Vec::new(), |mut v, h| {
-                if !v.contains(&h) {
-                    v.push(h);
-                }
-                v
-            }),
+            .map(|s| &s.holder)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .cloned()
+            .collect(),
         since,
         ready_from: since.map(|s| s.saturating_add(minutes(cfg.min_minutes))),
         decide_by: since.map(|s| s.saturating_add(cfg.max())),

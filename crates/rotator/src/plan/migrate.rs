@@ -113,9 +113,10 @@ pub(super) fn migrate(
     let Some(current) = view.current_set().map(|c| c.set.id.clone()) else {
         return;
     };
-    let planned: Vec<&Holder> = plan.cutover.iter().map(|r| &r.slot.holder).collect();
+    let planned: std::collections::BTreeSet<&Holder> =
+        plan.cutover.iter().map(|r| &r.slot.holder).collect();
     let on_key = |s: &&Slot| {
-        !planned.contains(&&s.holder)
+        !planned.contains(&s.holder)
             && s.refs.iter().any(|r| target.owns(&r.set_id))
             && s.refs
                 .iter()

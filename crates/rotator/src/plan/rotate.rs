@@ -2,12 +2,12 @@
 //! IAM's two key slots, create the new set (or update the fixed one in place), move every
 //! reference onto the key in use, and record the cutover of the sets left behind.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{Placement, Target};
-use crate::model::{AccessKey, Holder, KeyStatus, ManagedId, Mark, Observed};
+use crate::model::{AccessKey, KeyStatus, ManagedId, Mark, Observed};
 use crate::plan::{
     canary, floor_days, migrate, rotation_age, Current, Due, DueReason, KeyBrief, KeyState, Mode,
     Note, Plan, Refusal, Repair, Repoint, Retire, RetiredKey, View, EARLY,
@@ -326,16 +326,18 @@ fn mark_held(obs: &Observed, view: &View, to: &str, plan: &mut Plan) {
 /// keys' cutover is now (recorded once the repointing succeeded). A failed canary's new
 /// key is deleted, not released.
 fn release_left(obs: &Observed, view: &View, plan: &mut Plan) {
-    let moved: Vec<&Holder> = plan.cutover.iter().map(|r| &r.slot.holder).collect();
-    let left: BTreeSet<&String> = plan
-        .cutover
+    // Each slot moves at most once in a plan: a set is left when as many slots move off
+    // it as reference it (counted, so that ten thousand groups stay linear).
+    let mut moving_off: BTreeMap<&String, usize> = BTreeMap::new();
+    for r in &plan.cutover {
+        for id in &r.from {
+            *moving_off.entry(id).or_default() += 1;
+        }
+    }
+    let left: BTreeSet<&String> = moving_off
         .iter()
-        .flat_map(|r| &r.from)
-        .filter(|id| {
-            obs.slots
-                .iter()
-                .all(|s| !s.references(id) || moved.contains(&&s.holder))
-        })
+        .filter(|(id, n)| obs.slots.iter().filter(|s| s.references(id)).count() == **n)
+        .map(|(id, _)| *id)
         .collect();
     let released: Vec<AccessKeyId> = view
         .sets
