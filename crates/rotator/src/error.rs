@@ -50,6 +50,15 @@ pub enum Error {
         /// What was wrong with it.
         detail: String,
     },
+    /// A paged SORACOM list said more pages remain but gave no usable way to reach them (or
+    /// never ended): stopping there would miss references, so the listing fails instead.
+    #[error("SORACOM {op}: paging broken: {problem}")]
+    SoracomPaging {
+        /// The operation (spec operationId).
+        op: &'static str,
+        /// What was wrong with the answer that leads to the next page.
+        problem: PagingProblem,
+    },
     /// A SORACOM response was larger than the client reads; it was not buffered.
     #[error("SORACOM {op}: response larger than {limit} bytes; refused")]
     SoracomTooLarge {
@@ -99,6 +108,32 @@ pub enum Error {
     },
 }
 
+/// How a paged list's answer failed to lead to its next page. Never quotes a key: none is a
+/// secret, but a key is the server's data and the message stays one short line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PagingProblem {
+    /// `x-soracom-next-key` was sent (more pages remain) but empty.
+    #[error("x-soracom-next-key is present but empty")]
+    EmptyNextKey,
+    /// `Link: <…>; rel=next` was sent (more pages remain) but its URL has no
+    /// `last_evaluated_key`.
+    #[error("Link rel=next has no last_evaluated_key")]
+    LinkWithoutKey,
+    /// `x-soracom-next-key` and `Link rel=next` name different next pages.
+    #[error("x-soracom-next-key and Link rel=next name different pages")]
+    HeadersDisagree,
+    /// The next page's key is one already read in this listing: the pages would repeat.
+    #[error("the next-page key repeats an earlier one")]
+    KeyRepeated,
+    /// More pages than a listing reads at most.
+    #[error("more than {max} pages")]
+    TooManyPages {
+        /// The bound.
+        max: usize,
+    },
+}
+
 impl Error {
     /// Whether the same call may succeed if retried later.
     pub fn is_retryable(&self) -> bool {
@@ -111,6 +146,7 @@ impl Error {
             Error::Config(_)
             | Error::SoracomCredentials(_)
             | Error::SoracomBody { .. }
+            | Error::SoracomPaging { .. }
             | Error::SoracomTooLarge { .. }
             | Error::Unconfirmed(_)
             | Error::Random(_)

@@ -6,17 +6,14 @@
 //! sets are kept, so memory does not grow with groups that do not matter.
 
 use crate::apply::Engine;
-use crate::config::{Target, FALLBACK_PAGE_SIZE};
+use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
 use crate::model::{AuthFailure, CredentialSet, Observed, Slot};
 use crate::plan::AWS_CREDENTIALS;
 use crate::records::Records;
 use crate::refs::{group_slots, handler_slot, vpg_slot};
-use crate::soracom::SoracomApi;
-
-/// Group pages read at most; past this the listing is considered broken.
-const MAX_PAGES: usize = 100_000;
+use crate::soracom::{Pager, SoracomApi};
 
 /// Error log pages read per service at most while a canary runs.
 const MAX_LOG_PAGES: usize = 1_000;
@@ -128,72 +125,47 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let ours =
             |t: &Target, id: &str| (t.owns(id) && !other_type.contains(id)) || id == t.role_set_id;
         let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); targets.len()];
-        let mut after: Option<String> = None;
-        let mut pages = 0;
-        let mut limit = self.config.soracom.page_size;
-        loop {
-            pages += 1;
-            if pages > MAX_PAGES {
-                return Err(Error::SoracomBody {
-                    op: "listGroups",
-                    detail: format!("more than {MAX_PAGES} pages"),
-                });
-            }
-            let page = match self.soracom.list_groups(after.as_deref(), limit).await {
-                // Few pages keep a run fast, but the API states no maximum for `limit`: a
-                // server that refuses a large one gets the common size from then on.
-                Err(Error::SoracomStatus { status: 400, .. }) if limit > FALLBACK_PAGE_SIZE => {
-                    tracing::warn!(
-                        limit,
-                        fallback = FALLBACK_PAGE_SIZE,
-                        "listGroups refused the page size"
-                    );
-                    limit = FALLBACK_PAGE_SIZE;
-                    self.soracom.list_groups(after.as_deref(), limit).await?
-                }
-                other => other?,
-            };
-            for g in &page.groups {
-                for (i, t) in targets.iter().enumerate() {
-                    let owns = |id: &str| ours(t, id);
-                    slots[i].extend(group_slots(
-                        &g.id,
-                        g.name.as_deref(),
-                        &g.configuration,
-                        owns,
-                    ));
-                }
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        tracing::debug!(pages, "listed groups");
+        // One pager for both lists: a `limit` refused for groups is not asked for VPGs.
+        let mut pager = Pager::new(self.config.soracom.page_size);
+        let soracom = self.soracom;
+        pager
+            .each(
+                "listGroups",
+                |after, limit| async move {
+                    let page = soracom.list_groups(after.as_deref(), limit).await?;
+                    Ok((page.groups, page.next))
+                },
+                |g| {
+                    for (i, t) in targets.iter().enumerate() {
+                        slots[i].extend(group_slots(
+                            &g.id,
+                            g.name.as_deref(),
+                            &g.configuration,
+                            |id| ours(t, id),
+                        ));
+                    }
+                },
+            )
+            .await?;
         for h in self.soracom.list_event_handlers().await? {
             for (i, t) in targets.iter().enumerate() {
                 slots[i].extend(handler_slot(&h, |id| ours(t, id)));
             }
         }
-        let mut after: Option<String> = None;
-        for pages in 1.. {
-            if pages > MAX_PAGES {
-                return Err(Error::SoracomBody {
-                    op: "listVirtualPrivateGateways",
-                    detail: format!("more than {MAX_PAGES} pages"),
-                });
-            }
-            let page = self.soracom.list_vpgs(after.as_deref(), limit).await?;
-            for v in &page.vpgs {
-                for (i, t) in targets.iter().enumerate() {
-                    slots[i].extend(vpg_slot(v, |id| ours(t, id)));
-                }
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        pager
+            .each(
+                "listVirtualPrivateGateways",
+                |after, limit| async move {
+                    let page = soracom.list_vpgs(after.as_deref(), limit).await?;
+                    Ok((page.vpgs, page.next))
+                },
+                |v| {
+                    for (i, t) in targets.iter().enumerate() {
+                        slots[i].extend(vpg_slot(&v, |id| ours(t, id)));
+                    }
+                },
+            )
+            .await?;
         Ok((sets, slots))
     }
 

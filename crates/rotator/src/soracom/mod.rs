@@ -4,7 +4,8 @@
 //! configuration, and event handlers. [`client::SoracomClient`] implements it over
 //! reqwest with one function mapping status and body to errors, bounded retries and
 //! rate-limit handling; [`auth`] finds the auth key (environment or soracom-cli profile);
-//! [`profile`] reads and writes the soracom-cli profile.
+//! [`profile`] reads and writes the soracom-cli profile; [`paging`] walks every page of a
+//! paged list, bounded.
 
 use std::future::Future;
 
@@ -17,10 +18,12 @@ use crate::secret::{NewAccessKey, Secret};
 pub mod auth;
 pub mod client;
 mod limiter;
+pub mod paging;
 pub mod profile;
 
 pub use auth::{AuthKey, Endpoint};
 pub use client::SoracomClient;
+pub use paging::Pager;
 
 /// A group as far as rotation cares.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,7 +41,8 @@ pub struct Group {
 pub struct GroupPage {
     /// Groups on this page.
     pub groups: Vec<Group>,
-    /// Key for the next page (`x-soracom-next-key`); `None` on the last page.
+    /// Key for the next page (`x-soracom-next-key` or `Link rel=next`); `None` on the last
+    /// page.
     pub next: Option<String>,
 }
 
@@ -47,7 +51,8 @@ pub struct GroupPage {
 pub struct VpgPage {
     /// VPGs on this page (`VirtualPrivateGateway` objects).
     pub vpgs: Vec<Value>,
-    /// Key for the next page (`x-soracom-next-key`); `None` on the last page.
+    /// Key for the next page (`x-soracom-next-key` or `Link rel=next`); `None` on the last
+    /// page.
     pub next: Option<String>,
 }
 
