@@ -13,10 +13,7 @@ use crate::model::{AuthFailure, CredentialSet, Observed, Slot};
 use crate::plan::AWS_CREDENTIALS;
 use crate::records::Records;
 use crate::refs::{group_slots, handler_slot, vpg_slot};
-use crate::soracom::{Pager, SoracomApi};
-
-/// Error log pages read per service at most while a canary runs.
-const MAX_LOG_PAGES: usize = 1_000;
+use crate::soracom::{Pager, SoracomApi, Walk};
 
 impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// Observes every target: one listing of credential sets, groups and event handlers
@@ -73,35 +70,35 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .filter_map(|s| crate::plan::canary::log_service(&s.holder))
             .collect();
         let mut out = Vec::new();
+        let soracom = self.soracom;
         for service in services {
-            let mut after: Option<String> = None;
-            for pages in 1.. {
-                if pages > MAX_LOG_PAGES {
-                    return Err(Error::SoracomBody {
-                        op: "getLogs",
-                        detail: format!("more than {MAX_LOG_PAGES} pages"),
-                    });
-                }
-                let page = self
-                    .soracom
-                    .list_logs(service, since, after.as_deref())
-                    .await?;
-                out.extend(page.entries.iter().filter_map(|e| {
-                    Some(AuthFailure {
-                        service: e.service.clone(),
-                        at: e.at.filter(|t| *t >= since)?,
-                        error: crate::plan::canary::auth_failure(&e.body)?,
-                        resource_id: e.resource_id.clone(),
-                    })
-                }));
-                match page.next {
-                    // The first failures are evidence enough.
-                    Some(next) if out.len() < crate::plan::canary::MAX_FAILURES => {
-                        after = Some(next)
-                    }
-                    _ => break,
-                }
-            }
+            // The first failures are evidence enough: the walk ends there.
+            Pager::new(self.config.soracom.page_size)
+                .each(
+                    "getLogs",
+                    |after, limit| async move {
+                        let page = soracom
+                            .list_logs(service, since, after.as_deref(), limit)
+                            .await?;
+                        Ok((page.entries, page.next))
+                    },
+                    |e| {
+                        out.extend(e.at.filter(|t| *t >= since).and_then(|at| {
+                            Some(AuthFailure {
+                                service: e.service.clone(),
+                                at,
+                                error: crate::plan::canary::auth_failure(&e.body)?,
+                                resource_id: e.resource_id.clone(),
+                            })
+                        }));
+                        if out.len() >= crate::plan::canary::MAX_FAILURES {
+                            Walk::Enough
+                        } else {
+                            Walk::More
+                        }
+                    },
+                )
+                .await?;
         }
         out.truncate(crate::plan::canary::MAX_FAILURES);
         Ok(out)
@@ -144,6 +141,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                             |id| ours(t, id),
                         ));
                     }
+                    Walk::More
                 },
             )
             .await?;
@@ -163,6 +161,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     for (i, t) in targets.iter().enumerate() {
                         slots[i].extend(vpg_slot(&v, |id| ours(t, id)));
                     }
+                    Walk::More
                 },
             )
             .await?;

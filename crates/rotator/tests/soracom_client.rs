@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rotator::config::SoracomSettings;
 use rotator::error::PagingProblem;
-use rotator::soracom::{AuthKey, Endpoint, Pager, SoracomApi, SoracomClient};
+use rotator::soracom::{AuthKey, Endpoint, Pager, SoracomApi, SoracomClient, Walk};
 use rotator::{AccessKeyId, Error, NewAccessKey, Secret};
 use serde_json::json;
 use soracom_emulator::{Emulator, ErrorEnvelope, Fault, FaultBody, FaultKind, PagingMode};
@@ -289,7 +289,10 @@ async fn all_groups(client: &SoracomClient, pager: &mut Pager) -> rotator::Resul
                 let page = client.list_groups(after.as_deref(), limit).await?;
                 Ok((page.groups, page.next))
             },
-            |g| ids.push(g.id),
+            |g| {
+                ids.push(g.id);
+                Walk::More
+            },
         )
         .await?;
     Ok(ids)
@@ -305,7 +308,10 @@ async fn all_vpgs(client: &SoracomClient, pager: &mut Pager) -> rotator::Result<
                 let page = client.list_vpgs(after.as_deref(), limit).await?;
                 Ok((page.vpgs, page.next))
             },
-            |v| ids.extend(v["vpgId"].as_str().map(str::to_string)),
+            |v| {
+                ids.extend(v["vpgId"].as_str().map(str::to_string));
+                Walk::More
+            },
         )
         .await?;
     Ok(ids)

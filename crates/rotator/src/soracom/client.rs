@@ -96,10 +96,6 @@ const SET_INSPECTION: Op = Op::idempotent(
 
 const GET_LOGS: Op = Op::idempotent("getLogs", "/logs");
 
-/// Error log entries asked for per page (the spec gives no maximum; soracom-cli's default
-/// page is 100 too).
-const LOG_PAGE: u32 = 100;
-
 /// An authenticated session.
 struct Session {
     api_key: Secret,
@@ -783,12 +779,13 @@ impl SoracomApi for SoracomClient {
         service: &str,
         from: time::OffsetDateTime,
         after: Option<&str>,
+        limit: u32,
     ) -> Result<super::LogPage> {
         let from_ms = from.unix_timestamp_nanos() / 1_000_000;
         let mut query = vec![
             ("service", service.to_string()),
             ("from", from_ms.to_string()),
-            ("limit", LOG_PAGE.to_string()),
+            ("limit", limit.to_string()),
         ];
         if let Some(k) = after {
             query.push(("last_evaluated_key", k.to_string()));

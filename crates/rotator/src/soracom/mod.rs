@@ -23,7 +23,7 @@ pub mod profile;
 
 pub use auth::{AuthKey, Endpoint};
 pub use client::SoracomClient;
-pub use paging::Pager;
+pub use paging::{Pager, Walk};
 
 /// A group as far as rotation cares.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,11 +147,13 @@ pub trait SoracomApi: Send + Sync {
         vpg_id: &str,
         inspection: &Value,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// One page of `service`'s error logs since `from` (`getLogs`), after `after`.
+    /// One page of at most `limit` of `service`'s error logs since `from` (`getLogs`),
+    /// after `after`.
     fn list_logs(
         &self,
         service: &str,
         from: time::OffsetDateTime,
         after: Option<&str>,
+        limit: u32,
     ) -> impl Future<Output = Result<LogPage>> + Send;
 }

@@ -16,6 +16,16 @@ use crate::error::{Error, PagingProblem, Result};
 /// Pages one listing reads at most; past this the listing is considered broken.
 pub const MAX_PAGES: usize = 100_000;
 
+/// What a visitor of [`Pager::each`] wants after an item (a walk ends early only when its
+/// visitor has seen enough; never because a page looked odd).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Walk {
+    /// The next item (and page).
+    More,
+    /// Nothing more: the walk ends here.
+    Enough,
+}
+
 /// Walks paged lists for one run; the `limit` it asks for is shared by the lists it reads,
 /// so a server that refused one `limit` is not asked it again.
 #[derive(Debug, Clone)]
@@ -38,13 +48,13 @@ impl Pager {
 
     /// Reads every page of the list `op` (its operationId): `fetch(after, limit)` reads the
     /// page after `after` and returns its items and the next page's key (`None` on the last
-    /// page); `visit` sees each item, page by page, so a long list is never held whole.
-    /// Returns the number of pages read.
+    /// page); `visit` sees each item, page by page, so a long list is never held whole, and
+    /// ends the walk early by answering [`Walk::Enough`]. Returns the number of pages read.
     pub async fn each<T, F, Fut>(
         &mut self,
         op: &'static str,
         mut fetch: F,
-        mut visit: impl FnMut(T),
+        mut visit: impl FnMut(T) -> Walk,
     ) -> Result<usize>
     where
         F: FnMut(Option<String>, u32) -> Fut,
@@ -70,7 +80,11 @@ impl Pager {
                 }
                 other => other?,
             };
-            items.into_iter().for_each(&mut visit);
+            for item in items {
+                if visit(item) == Walk::Enough {
+                    return Ok(pages);
+                }
+            }
             match next {
                 None => {
                     tracing::debug!(op, pages, "listed every page");
@@ -133,7 +147,10 @@ mod tests {
                         Ok((page, key))
                     }
                 },
-                |i| got.push(i),
+                |i| {
+                    got.push(i);
+                    Walk::More
+                },
             )
             .await;
         (r, got, asked)
