@@ -378,11 +378,14 @@ fn events(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -> Ve
 
 /// The failure (or refusal) of a run, told at most once a day.
 fn failure(report: &RunReport, t: &TargetReport, pressing: Option<&KeyDeadline>) -> Option<Notice> {
-    // Refused only because an old key is blocked: the blocked rung tells that.
-    let only_blocked = t
-        .plan
-        .as_ref()
-        .is_some_and(|p| p.refusal.is_none() && !p.blocked.is_empty());
+    // Refused only because an old key is blocked, or a canary failed or is held: the
+    // blocked rung tells that.
+    let only_blocked = t.plan.as_ref().is_some_and(|p| {
+        p.refusal.is_none()
+            && (!p.blocked.is_empty()
+                || p.canary.as_ref().is_some_and(|c| c.stage.needs_human())
+                || p.migration.as_ref().is_some_and(|m| m.needs_human()))
+    });
     let (headline, todo) = match t.outcome {
         Outcome::Failed => (
             format!("{} FAILED", report.command),
@@ -874,8 +877,17 @@ mod tests {
     }
 
     fn run(obs: &Observed, now: OffsetDateTime, outcome: Outcome, told: &Records) -> RunReport {
-        let t = target();
-        let p = plan(&t, obs, now, Mode::Reconcile);
+        run_for(&target(), obs, now, outcome, told)
+    }
+
+    fn run_for(
+        t: &Target,
+        obs: &Observed,
+        now: OffsetDateTime,
+        outcome: Outcome,
+        told: &Records,
+    ) -> RunReport {
+        let p = plan(t, obs, now, Mode::Reconcile);
         RunReport {
             command: "reconcile".into(),
             now,
@@ -965,6 +977,70 @@ mod tests {
             .notified
             .0
             .is_empty());
+    }
+
+    /// A canary that AWS refused is told once on the blocked rung, with the evidence
+    /// (service, error, SIM, time) and never a key id in full.
+    #[test]
+    fn a_failed_canary_is_told_once_with_its_evidence() {
+        let t = Target {
+            canary: Some(crate::config::Canary {
+                holders: crate::config::CanaryHolders::First,
+                min_minutes: 30,
+                max_hours: 6,
+                without_evidence: crate::config::WithoutEvidence::Hold,
+            }),
+            ..target()
+        };
+        let since = NOW - Duration::hours(2);
+        let obs = Observed {
+            keys: vec![
+                key(K1, NOW - Duration::days(80), None),
+                key(K2, since, None),
+            ],
+            sets: vec![
+                set("aws-x-260909", K1, NOW - Duration::days(80)),
+                set("aws-x-261128", K2, since),
+            ],
+            slots: vec![funnel("aws-x-261128"), {
+                let mut g = funnel("aws-x-260909");
+                g.holder = Holder::GroupKey {
+                    group_id: "g2".into(),
+                    group_name: None,
+                    namespace: "SoracomFunnel".into(),
+                    key: "credentialsId".into(),
+                };
+                g
+            }],
+            records: Records {
+                canary: [(AccessKeyId::new(K1), since)].into_iter().collect(),
+                ..Default::default()
+            },
+            auth_failures: vec![crate::model::AuthFailure {
+                service: "Funnel".into(),
+                at: NOW - Duration::minutes(10),
+                error: "UnrecognizedClientException",
+                resource_id: Some("440100000000001".into()),
+            }],
+        };
+        let s = NotifySettings::default();
+        let r = run_for(&t, &obs, NOW, Outcome::Refused, &Records::default());
+        let sent = notices(&r, &s);
+        let canary: Vec<&Notice> = sent.iter().filter(|n| n.rung == Rung::Blocked).collect();
+        assert_eq!(canary.len(), 1, "{sent:?}");
+        let text = &canary[0].text;
+        assert!(
+            text.contains("UnrecognizedClientException")
+                && text.contains("440100000000001")
+                && !text.contains(K1)
+                && !text.contains(K2),
+            "{text}"
+        );
+        // Refused because of the canary only: the failed rung does not say it again.
+        assert!(!sent.iter().any(|n| n.rung == Rung::Failed), "{sent:?}");
+        let told = after(&r, &s, &Records::default());
+        let again = run_for(&t, &obs, NOW + Duration::hours(1), Outcome::Refused, &told);
+        assert!(notices(&again, &s).iter().all(|n| n.rung != Rung::Blocked));
     }
 
     #[test]
