@@ -393,20 +393,20 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                         .await
                 }
                 Repair::StartCanary { key } => {
-                    self.mark(user, Mark::Canary, key, clock(), action, &mut run)
-                        .await
+                    let tag = mark_tag(Mark::Canary, key, clock());
+                    self.record(user, tag, action, &mut run).await
                 }
                 Repair::FailCanary { key } => {
-                    self.mark(user, Mark::CanaryFailed, key, clock(), action, &mut run)
-                        .await
+                    let tag = mark_tag(Mark::CanaryFailed, key, clock());
+                    self.record(user, tag, action, &mut run).await
                 }
                 Repair::StartRoleCanary { kind } => {
-                    self.role_record(user, kind, false, clock(), action, &mut run)
-                        .await
+                    let tag = role_tag(kind, false, clock());
+                    self.record(user, tag, action, &mut run).await
                 }
                 Repair::RefuseRole { kind } => {
-                    self.role_record(user, kind, true, clock(), action, &mut run)
-                        .await
+                    let tag = role_tag(kind, true, clock());
+                    self.record(user, tag, action, &mut run).await
                 }
             };
             if let Err(e) = result {
@@ -502,7 +502,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             let failure = match failure {
                 Some((a, e)) if a.to == target.role_set_id && e.rejects_the_value() => {
                     let kind = crate::plan::migrate::holder_kind(&a.slot.holder);
-                    match self.role_record(user, &kind, true, clock(), &Refused(a), &mut run).await {
+                    let tag = role_tag(&kind, true, clock());
+                    match self.record(user, tag, &Refused(a), &mut run).await {
                         Ok(()) => {
                             let (canary, _) = role_tag(&kind, false, now);
                             match self.iam.untag(user, &[canary]).await {
@@ -590,7 +591,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                             .await
                     }
                     Retire::Record { key, mark } => {
-                        self.mark(user, *mark, key, clock(), action, &mut run).await
+                        let tag = mark_tag(*mark, key, clock());
+                        self.record(user, tag, action, &mut run).await
                     }
                     Retire::DropCanary { key, set_id } => {
                         self.drop_canary(user, key, set_id, &mut run).await
@@ -883,34 +885,14 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         self.iam.tag(user, &k, &v).await
     }
 
-    /// Records `mark` about `key` at `at` on the IAM user (the step `what` is reported).
-    async fn mark(
+    /// Writes one record (`tag`: key and value) on the IAM user; the step `what` is reported.
+    async fn record(
         &self,
         user: &str,
-        mark: Mark,
-        key: &AccessKeyId,
-        at: OffsetDateTime,
+        (k, v): (String, String),
         what: &impl Words,
         run: &mut TargetRun,
     ) -> Result<()> {
-        let (k, v) = mark_tag(mark, key, at);
-        self.iam.tag(user, &k, &v).await?;
-        run.ok(what.words());
-        Ok(())
-    }
-
-    /// Records on the IAM user that holder kind `kind`'s canary onto the role set starts,
-    /// or (`refused`) that the kind refused the role set.
-    async fn role_record(
-        &self,
-        user: &str,
-        kind: &str,
-        refused: bool,
-        at: OffsetDateTime,
-        what: &impl Words,
-        run: &mut TargetRun,
-    ) -> Result<()> {
-        let (k, v) = role_tag(kind, refused, at);
         self.iam.tag(user, &k, &v).await?;
         run.ok(what.words());
         Ok(())

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use crate::config::{CanaryHolders, Target, WithoutEvidence};
 use crate::model::{AuthFailure, Holder, Mark, Observed, Slot};
+use crate::plan::rotate::repoint_onto;
 use crate::plan::{
     CanaryStage, CanaryState, Evidence, KeyState, Mode, Next, Note, Plan, Refusal, Repair, Repoint,
     Retire, SetView, Upcoming, View,
@@ -191,7 +192,7 @@ pub(super) fn cutover(
         // Nothing on the new set yet: the canary (re)starts now.
         (_, None, true) => {
             plan.repair.push(Repair::StartCanary { key: key.clone() });
-            onto(&chosen, target, to, plan);
+            repoint_onto(target, chosen.iter().copied(), to, plan);
             state.since = None;
             state.ready_from = None;
             state.decide_by = Some(now.saturating_add(cfg.max()));
@@ -251,7 +252,7 @@ fn judge(
         } else {
             CanaryStage::Proceeded
         };
-        rest(target, obs, &to, plan);
+        repoint_onto(target, &obs.slots, &to, plan);
         plan.retire.push(Retire::Unrecord {
             key: state.key.clone(),
             mark: Mark::Canary,
@@ -261,7 +262,7 @@ fn judge(
     } else {
         // A canary holder that did not move yet (a run stopped between them) moves now.
         state.stage = CanaryStage::Watching;
-        onto(chosen, target, &to, plan);
+        repoint_onto(target, chosen.iter().copied(), &to, plan);
     }
 }
 
@@ -355,31 +356,6 @@ fn choose<'a>(target: &Target, obs: &'a Observed, to: &str, plan: &mut Plan) -> 
         .find(|s| s.references(to))
         .or_else(|| ours.first().copied());
     first.into_iter().collect()
-}
-
-/// Moves `slots` (their references to the target's other sets) onto `to`.
-fn onto(slots: &[&Slot], target: &Target, to: &str, plan: &mut Plan) {
-    for slot in slots {
-        let from: std::collections::BTreeSet<&String> = slot
-            .refs
-            .iter()
-            .map(|r| &r.set_id)
-            .filter(|id| target.owns(id) && id.as_str() != to)
-            .collect();
-        if !from.is_empty() {
-            plan.cutover.push(Repoint {
-                slot: (*slot).clone(),
-                from: from.into_iter().cloned().collect(),
-                to: to.to_string(),
-            });
-        }
-    }
-}
-
-/// The rest of the cutover: every slot not yet on `to`.
-fn rest(target: &Target, obs: &Observed, to: &str, plan: &mut Plan) {
-    let all: Vec<&Slot> = obs.slots.iter().collect();
-    onto(&all, target, to, plan);
 }
 
 /// Without a canary stage (none configured, an emergency, or no reference left on a set

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{Placement, Target};
-use crate::model::{AccessKey, KeyStatus, ManagedId, Mark, Observed};
+use crate::model::{AccessKey, KeyStatus, ManagedId, Mark, Observed, Slot};
 use crate::plan::{
     canary, floor_days, migrate, rotation_age, Current, Due, DueReason, KeyBrief, KeyState, Mode,
     Note, Plan, Refusal, Repair, Repoint, Retire, RetiredKey, View, EARLY,
@@ -129,7 +129,7 @@ pub(super) fn rotate_and_repoint(
     }
     match &destination {
         Some(to) if !canary::cutover(target, obs, view, now, mode, (to, rotating), plan) => {
-            repoint_onto(target, obs, to, plan);
+            repoint_onto(target, &obs.slots, to, plan);
         }
         Some(_) => {}
         None if !obs.slots.is_empty() => plan.notes.push(Note::NoUsableSet),
@@ -284,9 +284,14 @@ fn new_key(
     }
 }
 
-/// Every slot with a reference to another set of the target moves onto `to`.
-fn repoint_onto(target: &Target, obs: &Observed, to: &str, plan: &mut Plan) {
-    for slot in &obs.slots {
+/// Every one of `slots` with a reference to another set of the target moves onto `to`.
+pub(super) fn repoint_onto<'a>(
+    target: &Target,
+    slots: impl IntoIterator<Item = &'a Slot>,
+    to: &str,
+    plan: &mut Plan,
+) {
+    for slot in slots {
         let from: BTreeSet<&String> = slot
             .refs
             .iter()
