@@ -37,6 +37,9 @@ async fn scenario(w: &World) -> (String, String, String) {
     w.iam.create_user(&beam).await.expect("beam user");
     let (kb, sb) = w.iam.create_access_key(&beam).await.expect("beam key");
     w.ledger.add(sb.clone());
+    // Its second key is in no set (a person's, say).
+    let (_, spare) = w.iam.create_access_key(&beam).await.expect("spare key");
+    w.ledger.add(spare);
     w.emu.put_credential(
         "beam-prod",
         "aws-credentials",
@@ -108,6 +111,7 @@ async fn discover_reports_owners_holders_and_iam3_without_a_config() {
         "key unknown".into(),
         format!("key {} active", masked(&k1)),
         "FAILS Security Hub IAM.3".into(),
+        "in no set".into(),
     ] {
         assert!(out.contains(&want), "{want:?} missing:\n{out}");
     }
