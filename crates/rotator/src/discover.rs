@@ -100,8 +100,8 @@ pub struct FoundSet {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FoundKey {
-    /// The key, its status, creation and last use.
-    #[serde(flatten)]
+    /// The key, its status, creation and last use (`id`, `status`, `created`, `lastUsed`).
+    #[serde(flatten, serialize_with = "camel_key")]
     pub key: AccessKey,
     /// Whole days since it was created.
     pub age_days: i64,
@@ -109,6 +109,26 @@ pub struct FoundKey {
     pub fails_iam3: bool,
     /// The sets that hold it (none: a key SORACOM does not hold).
     pub sets: Vec<String>,
+}
+
+/// An access key in the camelCase of this report (the model's own form is snake_case).
+fn camel_key<S: serde::Serializer>(k: &AccessKey, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Key<'a> {
+        id: &'a AccessKeyId,
+        status: KeyStatus,
+        #[serde(with = "time::serde::rfc3339")]
+        created: OffsetDateTime,
+        last_used: Option<&'a crate::model::LastUsed>,
+    }
+    Key {
+        id: &k.id,
+        status: k.status,
+        created: k.created,
+        last_used: k.last_used.as_ref(),
+    }
+    .serialize(s)
 }
 
 /// An IAM user that owns the key of at least one set.

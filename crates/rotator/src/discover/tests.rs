@@ -152,6 +152,14 @@ fn iam3_fails_active_keys_older_than_90_days_only() {
         .map(|k| (k.key.id.as_str(), k.fails_iam3))
         .collect();
     assert_eq!(fails, vec![(K1, true), (K2, false), (K3, false)]);
+    let doc = serde_json::to_value(&d).unwrap_or_default();
+    let k = &doc["users"][0]["keys"][0];
+    assert_eq!(k["id"], serde_json::json!("AKIA************AAA1"));
+    assert_eq!(k["ageDays"], serde_json::json!(120));
+    assert!(
+        k.get("lastUsed").is_some() && k.get("last_used").is_none(),
+        "{k}"
+    );
 }
 
 #[test]
