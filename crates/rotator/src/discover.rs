@@ -352,7 +352,8 @@ pub fn propose(o: &Observation, now: OffsetDateTime) -> Discovery {
                 .collect(),
         })
         .collect();
-    let proposal = targets(&sets);
+    let taken: BTreeSet<&str> = o.sets.iter().map(|s| s.id.as_str()).collect();
+    let proposal = targets(&sets, &taken);
     Discovery {
         at: now,
         sets,
@@ -396,8 +397,11 @@ fn name_of(user: &str) -> String {
     }
 }
 
-/// One target per user owning a set's key; the other sets reported.
-fn targets(sets: &[FoundSet]) -> Proposal {
+/// One target per user owning a set's key; the other sets reported. `taken` is every set
+/// id of any type: a prefix whose role set id (`<prefix>-role`, see `migrate-to-role`) is
+/// taken is not proposed, since a run watches that set as the target's own.
+fn targets(sets: &[FoundSet], taken: &BTreeSet<&str>) -> Proposal {
+    let role_free = |p: &str| !taken.contains(format!("{p}-role").as_str());
     let mut proposal = Proposal::default();
     let mut by_user: BTreeMap<&str, Vec<&FoundSet>> = BTreeMap::new();
     for s in sets {
@@ -422,6 +426,7 @@ fn targets(sets: &[FoundSet]) -> Proposal {
         // for the target's, and its holders moved onto this user's key.
         let fits = |p: &str, prefixes: &BTreeSet<String>| {
             valid_id(p)
+                && role_free(p)
                 && !prefixes.contains(p)
                 && sets
                     .iter()
@@ -455,6 +460,7 @@ fn targets(sets: &[FoundSet]) -> Proposal {
                     .collect();
                 let free = |p: &str| {
                     valid_id(p)
+                        && role_free(p)
                         && !prefixes.contains(p)
                         && sets.iter().all(|s| ManagedId::parse(p, &s.id).is_none())
                 };

@@ -65,7 +65,7 @@ fn world() -> Observation {
             set("mystery", None, old),
             CredentialSet {
                 kind: "aws-iam-role-credentials".into(),
-                ..set("aws-funnel-role", None, old)
+                ..set("funnel-role-creds", None, old)
             },
         ],
         users: vec![
@@ -188,6 +188,27 @@ fn a_prefix_that_matches_someone_elses_set_is_not_proposed() {
         assert!(!t.owns("partner"));
         assert!(!t.owns("mystery"));
     }
+}
+
+#[test]
+fn a_prefix_whose_role_set_id_is_taken_is_not_proposed() {
+    let mut o = world();
+    // A role set `aws-funnel-role`: a target of prefix `aws-funnel` would watch it as its own.
+    o.sets.push(CredentialSet {
+        kind: "aws-iam-role-credentials".into(),
+        ..set("aws-funnel-role", None, NOW)
+    });
+    let d = propose(&o, NOW);
+    let prefix = |d: &Discovery| {
+        d.proposal
+            .targets
+            .iter()
+            .find(|t| t.iam_user == "funnel-user")
+            .map(|t| t.credential_prefix.clone())
+    };
+    assert_ne!(prefix(&d).as_deref(), Some("aws-funnel"));
+    o.sets.retain(|s| s.id != "aws-funnel-role");
+    assert_eq!(prefix(&propose(&o, NOW)).as_deref(), Some("aws-funnel"));
 }
 
 #[test]
