@@ -13,6 +13,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use rotator::apply::{Command, NoProgress, Progress};
+use rotator::config::SoracomSettings;
+use rotator::discover::Discovery;
 use rotator::iam::AwsIam;
 use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request};
 use rotator::report::RunReport;
@@ -120,7 +122,17 @@ enum Cmd {
         /// AWS account id for the user ARNs (default: any account, `*`).
         #[arg(long, default_value = "*")]
         account: String,
+        /// What `discover` and `init` need instead (no configuration is read).
+        #[arg(long)]
+        discover: bool,
     },
+    /// List every aws-credentials set, the IAM user that owns its key, its holders and the
+    /// keys failing Security Hub IAM.3, and propose targets. Needs no configuration file,
+    /// only SORACOM and AWS credentials; changes nothing.
+    Discover,
+    /// Write what `discover` proposes as a commented configuration file (--config, default
+    /// ./soracom-key-rotator.toml); an existing file is never overwritten (exit 2).
+    Init,
     /// Replace a target's access key with an IAM role: create (or adopt) a role that
     /// trusts SORACOM's AWS account with a generated external id, give it the user's
     /// inline and attached policies, and register it as an aws-iam-role-credentials set.
@@ -283,9 +295,18 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
             .map_err(usage)?,
         None => OffsetDateTime::now_utc(),
     };
+    match &cli.command {
+        Cmd::Discover => return discover(&cli, now, false).await,
+        Cmd::Init => return discover(&cli, now, true).await,
+        Cmd::Policy {
+            account,
+            discover: true,
+        } => return print_discovery_policy(account, cli.output),
+        _ => {}
+    }
     let config = Config::load(&cli.config).map_err(|e| usage(e.into()))?;
     let (request, target) = match &cli.command {
-        Cmd::Policy { account } => return print_policy(&config, account, cli.output),
+        Cmd::Policy { account, .. } => return print_policy(&config, account, cli.output),
         Cmd::RotateSoracomKey => return selfkey::run(&config, cli.output).await,
         Cmd::MigrateToRole { target, dry_run } => {
             return migrate_to_role(&config, target, *dry_run, cli.output).await
@@ -317,7 +338,7 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         } => (run(Command::Rotate, *dry_run), target),
         Cmd::Retire { target, dry_run } => (run(Command::Retire, *dry_run), target),
         Cmd::Rollback { target, dry_run } => (run(Command::Rollback, *dry_run), target),
-        Cmd::Completions { .. } | Cmd::Man { .. } => return Ok(0),
+        Cmd::Completions { .. } | Cmd::Man { .. } | Cmd::Discover | Cmd::Init => return Ok(0),
     };
     let writes = matches!(request, Request::Run { command, dry_run: false } if command != Command::Plan)
         || matches!(request, Request::Emergency { dry_run: false, .. });
@@ -329,7 +350,7 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         );
     }
 
-    let (endpoint, key, iam) = connect(&config).await?;
+    let (endpoint, key, iam) = connect(&config.soracom).await?;
     let bar =
         (matches!(cli.output, Output::Text) && std::io::stderr().is_terminal()).then(Bar::default);
     let progress: &dyn Progress = match &bar {
@@ -365,19 +386,104 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
 }
 
 /// The SORACOM endpoint and auth key (environment or profile) and the IAM client.
-async fn connect(config: &Config) -> Result<(auth::Endpoint, auth::AuthKey, AwsIam), Failure> {
+async fn connect(
+    settings: &SoracomSettings,
+) -> Result<(auth::Endpoint, auth::AuthKey, AwsIam), Failure> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let env = |k: &str| std::env::var(k).ok();
     let (endpoint, key) = auth::resolve(
         &env,
         home.as_deref(),
-        config.soracom.coverage,
-        config.soracom.profile.as_deref(),
+        settings.coverage,
+        settings.profile.as_deref(),
     )
     .map_err(|e| usage(e.into()))?;
     tracing::info!(endpoint = %endpoint.0, "SORACOM endpoint");
-    let iam = AwsIam::from_env_with_timeout(config.soracom.request_timeout).await;
+    let iam = AwsIam::from_env_with_timeout(settings.request_timeout).await;
     Ok((endpoint, key, iam))
+}
+
+/// `discover` (report) and `init` (write the proposal to `--config`): no configuration
+/// is read; SORACOM's settings are the defaults, its endpoint and auth key come from the
+/// environment or the soracom-cli profile as for every command.
+async fn discover(cli: &Cli, now: OffsetDateTime, init: bool) -> Result<u8, Failure> {
+    use rotator::discover::DiscoverError;
+    let path = &cli.config;
+    if init && path.exists() {
+        // Before any call: nothing is read when nothing could be written.
+        return Err(usage(DiscoverError::Exists(path.clone()).into()));
+    }
+    let settings = Config::default_soracom().map_err(|e| usage(e.into()))?;
+    let (endpoint, key, iam) = connect(&settings).await?;
+    let found = rotator::discover::run(&iam, endpoint, key, settings, now)
+        .await
+        .map_err(|e| Failure {
+            code: 1,
+            error: anyhow::Error::from(e).context("reading AWS and SORACOM; nothing was changed"),
+        })?;
+    if !init {
+        print_report(cli.output, &found, Discovery::render_text)?;
+        return Ok(0);
+    }
+    let code = |e: &DiscoverError| match e {
+        DiscoverError::Exists(_) => 2,
+        _ => 1,
+    };
+    let text = found.to_toml(path).map_err(|e| Failure {
+        code: code(&e),
+        error: e.into(),
+    })?;
+    rotator::discover::write_new(path, &text).map_err(|e| Failure {
+        code: code(&e),
+        error: e.into(),
+    })?;
+    let targets = &found.proposal.targets;
+    match cli.output {
+        Output::Text => write_stdout(&format!(
+            "wrote {}: {} target(s) ({}); {} set(s) not proposed.\n\
+             Read it, then: soracom-key-rotator --config {} plan\n",
+            path.display(),
+            targets.len(),
+            targets
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            found.proposal.not_proposed.len(),
+            path.display()
+        ))?,
+        Output::Json => {
+            let doc = serde_json::json!({
+                "written": path.display().to_string(),
+                "proposal": found.proposal,
+            });
+            let doc = serde_json::to_string_pretty(&doc)
+                .context("serialising the report")
+                .map_err(|error| Failure { code: 1, error })?;
+            write_stdout(&format!("{doc}\n"))?;
+        }
+    }
+    Ok(0)
+}
+
+/// `policy --discover`: what `discover` and `init` need; no configuration.
+fn print_discovery_policy(account: &str, output: Output) -> Result<u8, Failure> {
+    check_account(account)?;
+    let iam = policy::discovery_policy(account);
+    let sam = policy::discovery_sam_permission();
+    print_documents(&iam, &sam, output, "runs discover and init")
+}
+
+fn check_account(account: &str) -> Result<(), Failure> {
+    let valid =
+        account == "*" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
+    if valid {
+        Ok(())
+    } else {
+        Err(usage(anyhow::anyhow!(
+            "--account {account:?} is not a 12-digit AWS account id or *"
+        )))
+    }
 }
 
 /// `migrate-to-role`: the library does the work; a configuration without what the role
@@ -391,7 +497,7 @@ async fn migrate_to_role(
     if let Some(t) = config.targets.iter().find(|t| t.name == target) {
         config.role_of(t).map_err(|e| usage(e.into()))?;
     }
-    let (endpoint, key, iam) = connect(config).await?;
+    let (endpoint, key, iam) = connect(&config.soracom).await?;
     let clients = Clients {
         iam: &iam,
         endpoint,
@@ -449,23 +555,27 @@ fn print_report<T: serde::Serialize>(
 
 /// `policy`: needs no credentials, only the configuration.
 fn print_policy(config: &Config, account: &str, output: Output) -> Result<u8, Failure> {
-    let valid =
-        account == "*" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
-    if !valid {
-        return Err(usage(anyhow::anyhow!(
-            "--account {account:?} is not a 12-digit AWS account id or *"
-        )));
-    }
+    check_account(account)?;
     let iam = policy::iam_policy(config, account);
     let sam = policy::sam_permission(config);
+    print_documents(&iam, &sam, output, "runs soracom-key-rotator")
+}
+
+/// The IAM policy and the SAM permission, as text (commented) or one JSON document.
+fn print_documents(
+    iam: &serde_json::Value,
+    sam: &serde_json::Value,
+    output: Output,
+    who: &str,
+) -> Result<u8, Failure> {
     let pretty =
         |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
     let text = match output {
         Output::Text => format!(
-            "# IAM policy for the principal that runs soracom-key-rotator\n{}\n\n\
+            "# IAM policy for the principal that {who}\n{}\n\n\
              # SORACOM SAM permission for the user whose auth key it logs in with\n{}\n",
-            pretty(&iam),
-            pretty(&sam)
+            pretty(iam),
+            pretty(sam)
         ),
         Output::Json => format!(
             "{}\n",

@@ -8,6 +8,7 @@ mod common;
 
 mod bad_input;
 mod canary;
+mod discover;
 mod e2e;
 mod fault_sweep;
 mod lifecycle;

@@ -692,6 +692,15 @@ impl Config {
         Config::from_toml(&text, path)
     }
 
+    /// The `[soracom]` settings of a configuration that says nothing: every default, for
+    /// the commands that need no file (`discover`, `init`).
+    pub fn default_soracom() -> Result<SoracomSettings, ConfigError> {
+        soracom_settings(RawSoracom::default()).map_err(|message| ConfigError {
+            file: PathBuf::from("(defaults)"),
+            message,
+        })
+    }
+
     /// Parses and validates configuration text; `file` is only used in messages.
     pub fn from_toml(text: &str, file: &Path) -> Result<Config, ConfigError> {
         let err = |message: String| ConfigError {

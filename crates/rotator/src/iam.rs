@@ -83,7 +83,15 @@ pub trait IamApi: Send + Sync {
     /// Attaches a managed policy to a role (`AttachRolePolicy`); attaching one already
     /// attached is not an error.
     fn attach_role_policy(&self, role: &str, arn: &str) -> impl Future<Output = Result<()>> + Send;
+    /// The name of every IAM user of the account (`ListUsers`, every page, at most
+    /// [`MAX_USER_PAGES`] of 1000): `discover` looks for the owner of each key SORACOM holds.
+    /// More pages than that, or a page that says more follow without a marker, is an error,
+    /// never a short list.
+    fn list_users(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
+
+/// The most pages of users [`IamApi::list_users`] reads (100 000 users).
+pub const MAX_USER_PAGES: usize = 100;
 
 /// An inline policy of an IAM user: its name and its document (JSON text, decoded).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -529,6 +537,40 @@ impl IamApi for AwsIam {
             .await
             .map_err(|e| aws_error("AttachRolePolicy", e))?;
         Ok(())
+    }
+
+    async fn list_users(&self) -> Result<Vec<String>> {
+        let mut users = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_USER_PAGES {
+            let out = self
+                .iam
+                .list_users()
+                .max_items(1000)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("ListUsers", e))?;
+            users.extend(out.users().iter().map(|u| u.user_name().to_string()));
+            match (out.is_truncated(), out.marker()) {
+                (false, _) => return Ok(users),
+                (true, Some(m)) if !m.is_empty() => marker = Some(m.to_string()),
+                (true, _) => {
+                    return Err(Error::Aws {
+                        op: "ListUsers",
+                        code: None,
+                        message: "the answer says more users follow but gives no marker".into(),
+                        retryable: false,
+                    })
+                }
+            }
+        }
+        Err(Error::Aws {
+            op: "ListUsers",
+            code: None,
+            message: format!("more than {MAX_USER_PAGES} pages of users"),
+            retryable: false,
+        })
     }
 
     async fn key_statuses(&self, user: &str) -> Result<Vec<(AccessKeyId, KeyStatus)>> {

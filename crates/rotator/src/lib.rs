@@ -16,6 +16,7 @@
 //! - [`apply`]: carry a plan out, phase by phase; [`report`]: what a run did.
 //! - [`invoke`]: one run of a command as both binaries make it (select, log in, run, notify).
 //! - [`status`]: keys, sets, references, due dates and compliance of each target.
+//! - [`discover`]: `discover` and `init`, first contact: what is there, and a proposed configuration.
 //! - [`policy`]: the least privilege the tool needs, derived from the configuration.
 //! - [`selfkey`]: `rotate-soracom-key`, replacing the tool's own SORACOM AuthKey.
 //! - [`role`], [`migrate`]: `migrate-to-role`, an IAM role in place of the key: the pure
@@ -27,6 +28,7 @@
 
 pub mod apply;
 pub mod config;
+pub mod discover;
 pub mod error;
 pub mod iam;
 pub mod invoke;

@@ -121,50 +121,13 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         // The target's role set (`migrate-to-role`) is watched too: references move onto it.
         let ours =
             |t: &Target, id: &str| (t.owns(id) && !other_type.contains(id)) || id == t.role_set_id;
-        let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); targets.len()];
-        // One pager for both lists: a `limit` refused for groups is not asked for VPGs.
-        let mut pager = Pager::new(self.config.soracom.page_size);
-        let soracom = self.soracom;
-        pager
-            .each(
-                "listGroups",
-                |after, limit| async move {
-                    let page = soracom.list_groups(after.as_deref(), limit).await?;
-                    Ok((page.groups, page.next))
-                },
-                |g| {
-                    for (i, t) in targets.iter().enumerate() {
-                        slots[i].extend(group_slots(
-                            &g.id,
-                            g.name.as_deref(),
-                            &g.configuration,
-                            |id| ours(t, id),
-                        ));
-                    }
-                    Walk::More
-                },
-            )
-            .await?;
-        for h in self.soracom.list_event_handlers().await? {
-            for (i, t) in targets.iter().enumerate() {
-                slots[i].extend(handler_slot(&h, |id| ours(t, id)));
-            }
-        }
-        pager
-            .each(
-                "listVirtualPrivateGateways",
-                |after, limit| async move {
-                    let page = soracom.list_vpgs(after.as_deref(), limit).await?;
-                    Ok((page.vpgs, page.next))
-                },
-                |v| {
-                    for (i, t) in targets.iter().enumerate() {
-                        slots[i].extend(vpg_slot(&v, |id| ours(t, id)));
-                    }
-                    Walk::More
-                },
-            )
-            .await?;
+        let slots = holder_slots(
+            self.soracom,
+            self.config.soracom.page_size,
+            targets.len(),
+            |i, id| targets.get(i).is_some_and(|t| ours(t, id)),
+        )
+        .await?;
         Ok((sets, slots))
     }
 
@@ -175,4 +138,60 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .pop()
             .unwrap_or_else(|| Err(Error::Unconfirmed("no observation".into())))
     }
+}
+
+/// The slots of every page of groups, of the event handlers and of every page of VPGs (their
+/// Junction inspection), sorted into `n` lists: a slot goes to list `i` when it references a
+/// set `wanted(i, id)` accepts. The one walker over SORACOM's holders: runs observe through
+/// it, and `discover` with one list of every key set.
+pub(crate) async fn holder_slots<S: SoracomApi>(
+    soracom: &S,
+    page_size: u32,
+    n: usize,
+    wanted: impl Fn(usize, &str) -> bool,
+) -> Result<Vec<Vec<Slot>>> {
+    let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); n];
+    // One pager for both lists: a `limit` refused for groups is not asked for VPGs.
+    let mut pager = Pager::new(page_size);
+    pager
+        .each(
+            "listGroups",
+            |after, limit| async move {
+                let page = soracom.list_groups(after.as_deref(), limit).await?;
+                Ok((page.groups, page.next))
+            },
+            |g| {
+                for (i, list) in slots.iter_mut().enumerate() {
+                    list.extend(group_slots(
+                        &g.id,
+                        g.name.as_deref(),
+                        &g.configuration,
+                        |id| wanted(i, id),
+                    ));
+                }
+                Walk::More
+            },
+        )
+        .await?;
+    for h in soracom.list_event_handlers().await? {
+        for (i, list) in slots.iter_mut().enumerate() {
+            list.extend(handler_slot(&h, |id| wanted(i, id)));
+        }
+    }
+    pager
+        .each(
+            "listVirtualPrivateGateways",
+            |after, limit| async move {
+                let page = soracom.list_vpgs(after.as_deref(), limit).await?;
+                Ok((page.vpgs, page.next))
+            },
+            |v| {
+                for (i, list) in slots.iter_mut().enumerate() {
+                    list.extend(vpg_slot(&v, |id| wanted(i, id)));
+                }
+                Walk::More
+            },
+        )
+        .await?;
+    Ok(slots)
 }

@@ -96,6 +96,26 @@ pub const MIGRATION_ROLE: &[Permission] = &[
     p("iam:AttachRolePolicy", "attach a managed policy"),
 ];
 
+/// IAM actions `discover` and `init` need, on every user of the account (they look for the
+/// owner of each key SORACOM holds): printed by `policy --discover`, for the person who runs
+/// them once; the scheduled rotation never needs them.
+pub const DISCOVERY: &[Permission] = &[
+    p("iam:ListUsers", "find the user that owns each key"),
+    p("iam:ListAccessKeys", "each user's keys"),
+    p(
+        "iam:GetAccessKeyLastUsed",
+        "the owners' keys' last use, for the report",
+    ),
+];
+
+/// SORACOM SAM API names `discover` and `init` need: reading only.
+pub const SORACOM_DISCOVERY: &[&str] = &[
+    "Credential:listCredentials",
+    "Group:listGroups",
+    "EventHandler:listEventHandlers",
+    "VirtualPrivateGateway:listVirtualPrivateGateways",
+];
+
 /// SORACOM SAM API names (`<tag>:<operationId>`). `Auth:auth` is how the tool logs in.
 pub const SORACOM: &[Permission] = &[
     p("Credential:listCredentials", "observe credential sets"),
@@ -237,6 +257,27 @@ pub fn sam_permission(config: &Config) -> Value {
     })
 }
 
+/// The IAM policy `discover` and `init` need (`policy --discover`): reading every user's
+/// keys in `account` (or `*`); no configuration is needed.
+pub fn discovery_policy(account: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DiscoverSoracomKeys",
+            "Effect": "Allow",
+            "Action": DISCOVERY.iter().map(|p| p.name).collect::<Vec<_>>(),
+            "Resource": [format!("arn:aws:iam::{account}:user/*")],
+        }]
+    })
+}
+
+/// The SORACOM SAM permission `discover` and `init` need: listing only.
+pub fn discovery_sam_permission() -> Value {
+    json!({
+        "statements": [{"effect": "allow", "api": SORACOM_DISCOVERY}]
+    })
+}
+
 /// Whether the IAM action (`CreateAccessKey` or `iam:CreateAccessKey`) is on a list.
 pub fn allows_iam(action: &str) -> bool {
     let full = if action.contains(':') {
@@ -247,6 +288,7 @@ pub fn allows_iam(action: &str) -> bool {
     IAM.iter()
         .chain(MIGRATION_USER)
         .chain(MIGRATION_ROLE)
+        .chain(DISCOVERY)
         .any(|p| p.name == full)
 }
 
@@ -291,5 +333,18 @@ mod tests {
             assert!(allows_iam(action), "{action}");
         }
         assert!(!allows_iam("DeleteRole"));
+    }
+
+    #[test]
+    fn discovery_permissions_read_only() {
+        let doc = discovery_policy("123456789012");
+        assert_eq!(
+            doc["Statement"][0]["Resource"],
+            json!(["arn:aws:iam::123456789012:user/*"])
+        );
+        assert!(allows_iam("ListUsers"));
+        for api in SORACOM_DISCOVERY {
+            assert!(SORACOM.iter().any(|p| p.name == *api), "{api}");
+        }
     }
 }
