@@ -30,8 +30,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use rotator::apply::{Command, NoProgress};
+use rotator::config::SoracomOverride;
 use rotator::iam::IamApi;
-use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request as Run};
+use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request as Run, SoracomAccess};
 use rotator::report::RunReport;
 use rotator::secret::AccessKeyId;
 use rotator::selfkey::{rotate_soracom_key, KeyStore};
@@ -163,6 +164,9 @@ pub struct Ports<'a, I, K, C> {
     pub iam: &'a I,
     /// Where the SORACOM AuthKey is kept.
     pub key_store: &'a K,
+    /// The store of another operator's AuthKey: a target's `soracom_secret` (a secret name
+    /// or ARN).
+    pub secret_store: &'a (dyn Fn(&str) -> K + Send + Sync),
     /// Where the configuration comes from.
     pub config: &'a C,
     /// AWS configuration for the notification clients.
@@ -361,11 +365,14 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
             return serde_json::to_value(&done).map_err(|e| HandlerError::Config(e.to_string()));
         }
     };
-    let key = ports.key_store.load().await?.key;
+    let access = Operators {
+        endpoint,
+        ports,
+        config: &config,
+    };
     let clients = Clients {
         iam: ports.iam,
-        endpoint,
-        key,
+        soracom: &access,
         sdk: ports.sdk,
         progress: &NoProgress,
     };
@@ -408,6 +415,49 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
                 retryable: code == 1,
             })
         }
+    }
+}
+
+/// Each SORACOM operator's endpoint and AuthKey in the function: the run's own endpoint
+/// and secret, or a target's `soracom_endpoint`/`soracom_coverage` (held to the same
+/// allowlist as `SORACOM_ENDPOINT`) and `soracom_secret`. Profiles are not read here.
+struct Operators<'a, 'p, I, K, C> {
+    endpoint: Endpoint,
+    ports: &'a Ports<'p, I, K, C>,
+    config: &'a Config,
+}
+
+impl<I: IamApi, K: KeyStore, C: ConfigSource> SoracomAccess for Operators<'_, '_, I, K, C> {
+    async fn credentials(
+        &self,
+        over: &SoracomOverride,
+    ) -> Result<(Endpoint, rotator::soracom::AuthKey), rotator::Error> {
+        use rotator::soracom::auth;
+        if over.profile.is_some() {
+            return Err(rotator::Error::SoracomCredentials(
+                "soracom_profile: the Lambda function reads no soracom-cli profile; give the \
+                 target soracom_secret (and soracom_coverage or soracom_endpoint)"
+                    .into(),
+            ));
+        }
+        let endpoint = if over.endpoint.is_none() && over.coverage.is_none() {
+            self.endpoint.clone()
+        } else {
+            let coverage = over.coverage.or(self.config.soracom.coverage);
+            let ep = auth::endpoint(over.endpoint.as_deref(), coverage, None)?;
+            if !self.ports.allow_any_endpoint && !auth::is_soracom(&ep) {
+                return Err(rotator::Error::SoracomCredentials(format!(
+                    "soracom_endpoint is not one of SORACOM's API origins ({})",
+                    auth::SORACOM_ORIGINS.join(", ")
+                )));
+            }
+            ep
+        };
+        let key = match &over.secret {
+            Some(id) => (self.ports.secret_store)(id).load().await?.key,
+            None => self.ports.key_store.load().await?.key,
+        };
+        Ok((endpoint, key))
     }
 }
 
