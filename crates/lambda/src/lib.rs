@@ -524,6 +524,70 @@ mod tests {
         }
     }
 
+    /// A target's own endpoint is held to the function's allowlist, as `SORACOM_ENDPOINT`
+    /// is; a profile is refused (the function reads none). Nothing is contacted: the
+    /// checks come before the secret is read.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_targets_endpoint_is_held_to_the_allowlist() {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let iam = rotator::iam::AwsIam::new(sdk.clone());
+        let store = aws::SecretsManagerStore::new(&sdk, None);
+        let stores = |id: &str| aws::SecretsManagerStore::new(&sdk, Some(id.to_string()));
+        let source = InlineConfig(None);
+        let ports = Ports {
+            iam: &iam,
+            key_store: &store,
+            secret_store: &stores,
+            config: &source,
+            sdk: &sdk,
+            soracom_endpoint: None,
+            allow_any_endpoint: false,
+            clock: &OffsetDateTime::now_utc,
+            metrics: &|_: &str| {},
+        };
+        let config = Config::from_toml(
+            "[[targets]]\nname = \"a\"\niam_user = \"u\"\ncredential_prefix = \"p\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let access = Operators {
+            endpoint: Endpoint("https://api.soracom.io".into()),
+            ports: &ports,
+            config: &config,
+        };
+        let over = |endpoint: &str| SoracomOverride {
+            endpoint: Some(endpoint.into()),
+            secret: Some("other".into()),
+            ..SoracomOverride::default()
+        };
+        for (o, needle) in [
+            (
+                over("http://127.0.0.1:9"),
+                "soracom_endpoint is not one of SORACOM's",
+            ),
+            (
+                over("https://example.com"),
+                "soracom_endpoint is not one of SORACOM's",
+            ),
+            (
+                SoracomOverride {
+                    profile: Some("b".into()),
+                    ..SoracomOverride::default()
+                },
+                "soracom_profile",
+            ),
+        ] {
+            let e = access
+                .credentials(&o)
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("accepted {o:?}"));
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+    }
+
     #[test]
     fn error_types_say_whether_a_retry_helps() {
         let d: lambda_runtime::Diagnostic = HandlerError::BadRequest("x".into()).into();
