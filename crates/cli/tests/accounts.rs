@@ -338,3 +338,65 @@ async fn policy_prints_the_hub_permission_and_the_spoke_role() {
         .is_some_and(|r| r.ends_with(&format!(":user/{}", s.user))));
     w.assert_no_secret();
 }
+
+/// `soracom_endpoint` alone: the same AuthKey, another origin (here a second emulator that
+/// knows the key); the target's user in the caller's own account. Its sets are found and
+/// rotated there, the world's target on the first, in one run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_of_its_own_keeps_the_runs_key() {
+    let w = World::new().await;
+    w.seed().await;
+    let emu = Emulator::start().await.expect("second emulator");
+    emu.add_auth_key(crate::common::AUTH_KEY_ID, crate::common::AUTH_KEY);
+    let user = moto::unique("other-origin");
+    w.iam.create_user(&user).await.expect("user");
+    let (id, secret) = w.iam.create_access_key(&user).await.expect("key");
+    w.ledger.add(secret.clone());
+    let set = format!("{SPOKE_PREFIX}-220810");
+    emu.put_credential(
+        &set,
+        "aws-credentials",
+        "",
+        json!({"accessKeyId": id, "secretAccessKey": secret}),
+        testkit::world::ms(w.moto_now()),
+    );
+    emu.add_group("spoke-1", funnel(&set));
+    let text = format!(
+        "[soracom]\npage_size = 100\nretry_base_ms = 20\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
+         [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n\n\
+         [[targets]]\nname = \"other\"\niam_user = \"{user}\"\ncredential_prefix = \"{SPOKE_PREFIX}\"\n\
+         soracom_endpoint = \"{}\"\n",
+        w.user,
+        emu.endpoint()
+    );
+    std::fs::write(w.config_path(), text).expect("write config");
+    let now = w.travel(81);
+    let run = w
+        .expect(&["--output", "json", "reconcile", "--now", &now], 0)
+        .await;
+    let report = run.json();
+    assert_eq!(
+        target(&report, "other")["outcome"],
+        json!("done"),
+        "{report}"
+    );
+    let moved = emu.group_by_name("spoke-1").expect("group")["configuration"]["SoracomFunnel"]
+        ["credentialsId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_ne!(moved, set);
+    let key = emu.credential(&moved).expect("set").credentials["accessKeyId"].clone();
+    let keys = w.iam.list_keys(&user).await.expect("keys");
+    assert!(keys
+        .iter()
+        .any(|k| json!(k.id) == key && k.status == "Active"));
+    w.assert_converged(&w.id_for(81)).await;
+    let reqs = emu.requests();
+    testkit::contract::assert_conforms(
+        testkit::contract::Spec::load_default(),
+        testkit::contract::recorded(&reqs),
+    );
+    w.ledger.harvest(&emu, None);
+    w.finish().await;
+}
