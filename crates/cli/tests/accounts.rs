@@ -239,6 +239,14 @@ async fn a_role_not_assumed_fails_its_target_only() {
     assert_eq!(s.referenced(), s.set);
     assert!(!s.emu.call_counts().contains_key("createCredential"));
 
+    // status, too, reports the target it could reach and the one it could not (exit 1).
+    let status = w
+        .expect(&["--output", "json", "status", "--now", &now], 1)
+        .await
+        .json();
+    assert_eq!(status["targets"][0]["target"], json!("funnel"), "{status}");
+    assert_eq!(status["errors"][0]["target"], json!("spoke"), "{status}");
+
     // Once the role may be assumed again, the next run does the spoke (alone: the shared
     // moto's clock does not travel, so the first target's new key would look due again).
     w.proxy.clear_faults();
