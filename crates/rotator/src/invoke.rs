@@ -91,26 +91,6 @@ pub trait SoracomAccess: Send + Sync {
     ) -> impl std::future::Future<Output = Result<(Endpoint, AuthKey), Error>> + Send;
 }
 
-/// One endpoint and AuthKey for every target (targets without an override only).
-pub struct OneOperator {
-    /// SORACOM's API origin.
-    pub endpoint: Endpoint,
-    /// The AuthKey to log in with.
-    pub key: AuthKey,
-}
-
-impl SoracomAccess for OneOperator {
-    async fn credentials(&self, over: &SoracomOverride) -> Result<(Endpoint, AuthKey), Error> {
-        if over.is_default() {
-            Ok((self.endpoint.clone(), self.key.clone()))
-        } else {
-            Err(Error::SoracomCredentials(
-                "this run has one SORACOM operator's credentials; the target's own SORACOM settings cannot be used here".into(),
-            ))
-        }
-    }
-}
-
 /// The clients a run needs, built by the binary.
 pub struct Clients<'a, I, A> {
     /// IAM and STS of the caller's own account (targets with `assume_role_arn` get a
@@ -213,21 +193,9 @@ pub async fn invoke<I: IamApi, A: SoracomAccess>(
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(targets = ?group.targets.iter().map(|t| &t.name).collect::<Vec<_>>(), error = %e, "account or operator not reached");
-                match request {
-                    Request::Status => statuses.push(StatusReport {
-                        now,
-                        targets: Vec::new(),
-                        errors: group
-                            .targets
-                            .iter()
-                            .map(|t| crate::status::TargetError {
-                                target: t.name.clone(),
-                                error: e.to_string(),
-                            })
-                            .collect(),
-                    }),
-                    _ => runs.push(unreached(&request, group, &e, now)),
-                }
+                // Its targets may hold a named exposed key: the run cannot say none does.
+                known_any = true;
+                unreached(&request, group, &e, now, &mut runs, &mut statuses);
                 continue;
             }
         };
@@ -243,21 +211,10 @@ pub async fn invoke<I: IamApi, A: SoracomAccess>(
             Ok(Some(Outcome::Status(s))) => statuses.push(s),
             Ok(None) => {}
             Err(e) if alone => return Err(e.into()),
-            Err(e) => match request {
-                Request::Status => statuses.push(StatusReport {
-                    now,
-                    targets: Vec::new(),
-                    errors: group
-                        .targets
-                        .iter()
-                        .map(|t| crate::status::TargetError {
-                            target: t.name.clone(),
-                            error: e.to_string(),
-                        })
-                        .collect(),
-                }),
-                _ => runs.push(unreached(&request, group, &e, now)),
-            },
+            Err(e) => {
+                known_any = true;
+                unreached(&request, group, &e, now, &mut runs, &mut statuses);
+            }
         }
         for t in &group.targets {
             ports.push((t.name.clone(), accounts.len()));
@@ -339,10 +296,33 @@ fn shape(request: &Request) -> (Command, bool) {
     }
 }
 
-/// The report of a group that could not be reached: each target failed, nothing changed.
-fn unreached(request: &Request, group: &Group<'_>, e: &Error, now: OffsetDateTime) -> RunReport {
+/// A group that could not be reached or observed: for status, each target is an error;
+/// for a command, each target failed and nothing was changed.
+fn unreached(
+    request: &Request,
+    group: &Group<'_>,
+    e: &Error,
+    now: OffsetDateTime,
+    runs: &mut Vec<RunReport>,
+    statuses: &mut Vec<StatusReport>,
+) {
+    if *request == Request::Status {
+        statuses.push(StatusReport {
+            now,
+            targets: Vec::new(),
+            errors: group
+                .targets
+                .iter()
+                .map(|t| crate::status::TargetError {
+                    target: t.name.clone(),
+                    error: e.to_string(),
+                })
+                .collect(),
+        });
+        return;
+    }
     let (command, dry_run) = shape(request);
-    RunReport {
+    runs.push(RunReport {
         command: command.name().into(),
         now,
         dry_run,
@@ -352,13 +332,13 @@ fn unreached(request: &Request, group: &Group<'_>, e: &Error, now: OffsetDateTim
             .map(|t| {
                 unplanned(
                     t,
-                    format!("reaching its AWS account or SORACOM operator: {e}"),
+                    format!("reaching or observing its AWS account and SORACOM operator: {e}"),
                     "nothing was changed; fix the cause and run again",
                     Default::default(),
                 )
             })
             .collect(),
-    }
+    });
 }
 
 /// The groups' reports as one, targets in the order they ran.
