@@ -357,10 +357,10 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         Some(b) => b,
         None => &NoProgress,
     };
+    let access = Operators::new(endpoint, key, &config);
     let clients = Clients {
         iam: &iam,
-        endpoint,
-        key,
+        soracom: &access,
         sdk: iam.sdk_config(),
         progress,
     };
@@ -471,7 +471,7 @@ fn print_discovery_policy(account: &str, output: Output) -> Result<u8, Failure> 
     check_account(account)?;
     let iam = policy::discovery_policy(account);
     let sam = policy::discovery_sam_permission();
-    print_documents(&iam, &sam, output, "runs discover and init")
+    print_documents(&iam, &sam, &[], output, "runs discover and init")
 }
 
 fn check_account(account: &str) -> Result<(), Failure> {
@@ -483,6 +483,56 @@ fn check_account(account: &str) -> Result<(), Failure> {
         Err(usage(anyhow::anyhow!(
             "--account {account:?} is not a 12-digit AWS account id or *"
         )))
+    }
+}
+
+/// Each SORACOM operator's endpoint and AuthKey: the run's own (environment, then the
+/// profile), or a target's own: its `soracom_profile` alone (the environment's key and
+/// endpoint belong to the run's own operator), or the run's key with its
+/// `soracom_coverage`/`soracom_endpoint` (which win over `SORACOM_ENDPOINT`).
+/// `soracom_secret` is the Lambda function's and is not read here.
+struct Operators {
+    endpoint: auth::Endpoint,
+    key: auth::AuthKey,
+    home: Option<PathBuf>,
+    coverage: Option<rotator::config::Coverage>,
+}
+
+impl Operators {
+    fn new(endpoint: auth::Endpoint, key: auth::AuthKey, config: &Config) -> Operators {
+        Operators {
+            endpoint,
+            key,
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            coverage: config.soracom.coverage,
+        }
+    }
+}
+
+impl rotator::invoke::SoracomAccess for Operators {
+    async fn credentials(
+        &self,
+        over: &rotator::config::SoracomOverride,
+    ) -> Result<(auth::Endpoint, auth::AuthKey), rotator::Error> {
+        if over.profile.is_none() && over.coverage.is_none() && over.endpoint.is_none() {
+            return Ok((self.endpoint.clone(), self.key.clone()));
+        }
+        if let Some(profile) = &over.profile {
+            let env = |k: &str| {
+                if k.starts_with("SORACOM_AUTH_KEY") || k == "SORACOM_ENDPOINT" {
+                    None
+                } else {
+                    std::env::var(k).ok()
+                }
+            };
+            return auth::resolve(&env, self.home.as_deref(), None, Some(profile));
+        }
+        let endpoint = match &over.endpoint {
+            // Checked (https, or http to loopback) when the configuration was read.
+            Some(e) => auth::origin(e, "soracom_endpoint")?,
+            None => auth::endpoint(None, over.coverage.or(self.coverage), None)?,
+        };
+        Ok((endpoint, self.key.clone()))
     }
 }
 
@@ -498,10 +548,10 @@ async fn migrate_to_role(
         config.role_of(t).map_err(|e| usage(e.into()))?;
     }
     let (endpoint, key, iam) = connect(&config.soracom).await?;
+    let access = Operators::new(endpoint, key, config);
     let clients = Clients {
         iam: &iam,
-        endpoint,
-        key,
+        soracom: &access,
         sdk: iam.sdk_config(),
         progress: &NoProgress,
     };
@@ -558,28 +608,44 @@ fn print_policy(config: &Config, account: &str, output: Output) -> Result<u8, Fa
     check_account(account)?;
     let iam = policy::iam_policy(config, account);
     let sam = policy::sam_permission(config);
-    print_documents(&iam, &sam, output, "runs soracom-key-rotator")
+    let spokes = policy::spoke_roles(config, account);
+    print_documents(&iam, &sam, &spokes, output, "runs soracom-key-rotator")
 }
 
 /// The IAM policy and the SAM permission, as text (commented) or one JSON document.
 fn print_documents(
     iam: &serde_json::Value,
     sam: &serde_json::Value,
+    spokes: &[policy::SpokeRole],
     output: Output,
     who: &str,
 ) -> Result<u8, Failure> {
     let pretty =
         |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
     let text = match output {
-        Output::Text => format!(
-            "# IAM policy for the principal that {who}\n{}\n\n\
-             # SORACOM SAM permission for the user whose auth key it logs in with\n{}\n",
-            pretty(iam),
-            pretty(sam)
-        ),
+        Output::Text => {
+            let mut text = format!(
+                "# IAM policy for the principal that {who}\n{}\n\n\
+                 # SORACOM SAM permission for the user whose auth key it logs in with\n{}\n",
+                pretty(iam),
+                pretty(sam)
+            );
+            for s in spokes {
+                text.push_str(&format!(
+                    "\n# Role {} to create in account {} (targets: {})\n\
+                     ## Trust policy\n{}\n## Permissions (inline policy)\n{}\n",
+                    s.role_arn,
+                    s.account,
+                    s.targets.join(", "),
+                    pretty(&s.trust_policy),
+                    pretty(&s.permissions)
+                ));
+            }
+            text
+        }
         Output::Json => format!(
             "{}\n",
-            pretty(&serde_json::json!({"iam": iam, "soracom": sam}))
+            pretty(&serde_json::json!({"iam": iam, "soracom": sam, "spokes": spokes}))
         ),
     };
     write_stdout(&text)?;

@@ -91,8 +91,43 @@ fn assert_least_privilege(t: &Value, users: &Value, reads_ssm: bool) {
             "{sid} must be scoped to its resource"
         );
     }
+    // Targets in other accounts and of other operators: sts:AssumeRole on exactly the
+    // listed roles, secretsmanager:GetSecretValue on exactly the listed secrets, each
+    // statement there only when its list is not empty.
+    for (condition, sid, action, list) in [
+        (
+            "HasTargetRoles",
+            "AssumeTargetRoles",
+            "sts:AssumeRole",
+            "TargetRoleArns",
+        ),
+        (
+            "HasTargetSoracomSecrets",
+            "ReadOtherOperatorsAuthKeys",
+            "secretsmanager:GetSecretValue",
+            "TargetSoracomSecretArns",
+        ),
+    ] {
+        let s = statements
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["Fn::If"].as_sequence())
+            .find(|f| f[0].as_str() == Some(condition))
+            .unwrap_or_else(|| panic!("no statement under {condition}"));
+        assert_eq!(s[1]["Sid"].as_str(), Some(sid));
+        assert_eq!(s[1]["Effect"].as_str(), Some("Allow"));
+        assert_eq!(strings(&s[1]["Action"]), [action]);
+        assert_eq!(s[1]["Resource"]["Ref"].as_str(), Some(list), "{sid}");
+        assert_eq!(s[2]["Ref"].as_str(), Some("AWS::NoValue"));
+        assert_eq!(
+            t["Parameters"][list]["Type"].as_str(),
+            Some("CommaDelimitedList")
+        );
+        assert_eq!(t["Parameters"][list]["Default"].as_str(), Some(""));
+    }
     let count = statements.as_sequence().map(|s| s.len()).unwrap_or(0);
-    assert_eq!(count, own.len() + 1, "no other statement");
+    assert_eq!(count, own.len() + 3, "no other statement");
 }
 
 #[test]
@@ -379,11 +414,20 @@ fn the_sam_template_deploys_what_the_plain_template_deploys() {
 /// parameters' defaults. Panics on a `${…}` that is neither a parameter nor in `values`.
 fn rendered_config(values: &[(&str, &str)]) -> String {
     let t = sam();
-    let text = t["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
-        ["ROTATOR_CONFIG"]["Fn::Sub"]
+    let sub = &t["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+        ["ROTATOR_CONFIG"]["Fn::Sub"];
+    // `Fn::Sub: [text, {variables}]`: a variable not given in `values` renders empty (the
+    // `Fn::If`s of the optional parameters, whose defaults are empty).
+    let text = sub[0]
         .as_str()
-        .expect("ROTATOR_CONFIG is an Fn::Sub string")
+        .expect("ROTATOR_CONFIG is an Fn::Sub of a string and variables")
         .to_string();
+    let variables: BTreeSet<String> = sub[1]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, _)| k.as_str().map(str::to_string))
+        .collect();
     let values: BTreeMap<&str, &str> = values.iter().copied().collect();
     let mut out = String::new();
     let mut rest = text.as_str();
@@ -394,6 +438,7 @@ fn rendered_config(values: &[(&str, &str)]) -> String {
         let default = &t["Parameters"][name]["Default"];
         let value = match values.get(name) {
             Some(v) => v.to_string(),
+            None if variables.contains(name) => String::new(),
             None => match default {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
@@ -494,4 +539,32 @@ async fn the_sam_quick_start_configuration_rotates_as_rendered() {
     w.wrote(&out.to_string());
     w.assert_no_secret().await;
     w.assert_contract();
+}
+
+/// With `TargetRoleArns`, the quick start's target is in that role's account: the rendered
+/// configuration names the role, and the tool accepts it.
+#[test]
+fn the_sam_target_role_renders_into_the_configuration() {
+    let role = "arn:aws:iam::222233334444:role/soracom-key-rotator";
+    let line = format!("assume_role_arn = \"{role}\"");
+    let text = rendered_config(&[
+        ("IamUserName", "soracom-funnel-sample-user"),
+        ("CredentialPrefix", "aws-soracom-funnel-sample"),
+        ("NotificationTopic", "arn:aws:sns:us-east-1:123456789012:t"),
+        ("TargetAccount", &line),
+    ]);
+    let config = rotator::Config::from_toml(&text, std::path::Path::new("ROTATOR_CONFIG"))
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(
+        config.targets[0].account.as_ref().map(|r| r.arn.as_str()),
+        Some(role)
+    );
+    let t = sam();
+    let account = &t["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+        ["ROTATOR_CONFIG"]["Fn::Sub"][1]["TargetAccount"]["Fn::If"];
+    assert_eq!(account[0].as_str(), Some("HasTargetRoles"));
+    assert_eq!(
+        account[1]["Fn::Sub"][0].as_str(),
+        Some("assume_role_arn = \"${Role}\"")
+    );
 }

@@ -80,7 +80,7 @@ pub enum Command {
 }
 
 impl Command {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Command::Plan => "plan",
             Command::Reconcile => "reconcile",
@@ -115,7 +115,7 @@ pub struct Engine<'a, I, S> {
 }
 
 /// The report of a target that failed before it could be planned: nothing was changed.
-fn unplanned(
+pub(crate) fn unplanned(
     target: &Target,
     error: String,
     next: &str,

@@ -28,7 +28,9 @@ pub struct ConfigError {
 pub const FALLBACK_PAGE_SIZE: u32 = 100;
 
 /// SORACOM coverage: each has its own API endpoint and its own resources.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
 pub enum Coverage {
     /// Japan coverage, `https://api.soracom.io`.
     #[serde(rename = "jp")]
@@ -279,6 +281,60 @@ pub struct Target {
     /// The id of the target's `aws-iam-role-credentials` set once `migrate-to-role` made
     /// it ([`TargetRole::credential_id`]): while it exists, references move onto it.
     pub role_set_id: String,
+    /// The AWS account the target's IAM user is in, when it is not the caller's: its IAM
+    /// calls and the verification of its new key run with credentials of this role.
+    pub account: Option<AssumeRole>,
+    /// Where the target's credential sets are, when not where `[soracom]` says (another
+    /// operator).
+    pub soracom: SoracomOverride,
+}
+
+/// The role a target's IAM calls run as (`assume_role_arn`, `external_id`, `session_name`).
+/// The external id is not treated as a secret: the spoke role trusts only the hub's
+/// principal, so the id guards against a confused deputy, not against a stranger (AWS
+/// documents it as not secret); `policy` prints it in the trust policy to create.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AssumeRole {
+    /// The role's ARN, `arn:<partition>:iam::<account>:role/<path/name>`.
+    pub arn: String,
+    /// The external id the role's trust policy requires, if any.
+    pub external_id: Option<String>,
+    /// The role session name (default [`DEFAULT_SESSION_NAME`]); CloudTrail shows it.
+    pub session_name: String,
+}
+
+impl AssumeRole {
+    /// The 12-digit account id in the ARN.
+    pub fn account_id(&self) -> &str {
+        self.arn.split(':').nth(4).unwrap_or_default()
+    }
+}
+
+/// The role session name when `session_name` is absent.
+pub const DEFAULT_SESSION_NAME: &str = "soracom-key-rotator";
+
+/// A target's own SORACOM operator (`soracom_profile`, or `soracom_coverage` /
+/// `soracom_endpoint`; in the Lambda function `soracom_secret`). All absent: `[soracom]`
+/// and the process's own credentials. Targets with equal overrides share one login and one
+/// observation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SoracomOverride {
+    /// soracom-cli profile to read the auth key (and endpoint) from.
+    pub profile: Option<String>,
+    /// Coverage whose endpoint is used.
+    pub coverage: Option<Coverage>,
+    /// API origin (https, or http to a loopback host), checked like `SORACOM_ENDPOINT`.
+    pub endpoint: Option<String>,
+    /// The Lambda function's Secrets Manager secret (name or ARN) with this operator's
+    /// AuthKey.
+    pub secret: Option<String>,
+}
+
+impl SoracomOverride {
+    /// Whether the target uses the run's own SORACOM settings.
+    pub fn is_default(&self) -> bool {
+        *self == SoracomOverride::default()
+    }
 }
 
 /// How a target's cutover goes through a canary (docs/ARCHITECTURE.md, *The canary*).
@@ -577,6 +633,13 @@ struct RawTarget {
     canary: Option<RawCanary>,
     role_name: Option<String>,
     role_credential_id: Option<String>,
+    assume_role_arn: Option<String>,
+    external_id: Option<String>,
+    session_name: Option<String>,
+    soracom_profile: Option<String>,
+    soracom_coverage: Option<Coverage>,
+    soracom_endpoint: Option<String>,
+    soracom_secret: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -780,9 +843,7 @@ impl Config {
 fn soracom_settings(s: RawSoracom) -> Result<SoracomSettings, String> {
     use settings::*;
     if let Some(p) = &s.profile {
-        if p.is_empty() || p.contains(['/', '\\']) || p.starts_with('.') {
-            return Err(format!("soracom.profile: {p:?} is not a profile name"));
-        }
+        check_profile("soracom.profile", p)?;
     }
     Ok(SoracomSettings {
         coverage: s.coverage,
@@ -1045,7 +1106,140 @@ fn target(i: usize, t: RawTarget) -> Result<Target, String> {
         canary,
         // Set from the role settings once every target is read.
         role_set_id: String::new(),
+        account: assume_role(&key, t.assume_role_arn, t.external_id, t.session_name)?,
+        soracom: soracom_override(
+            &key,
+            t.soracom_profile,
+            t.soracom_coverage,
+            t.soracom_endpoint,
+            t.soracom_secret,
+        )?,
     })
+}
+
+/// A target's `assume_role_arn`, `external_id` and `session_name` (the last two only with
+/// the first), checked as IAM and STS define them.
+fn assume_role(
+    key: &dyn Fn(&str) -> String,
+    arn: Option<String>,
+    external_id: Option<String>,
+    session_name: Option<String>,
+) -> Result<Option<AssumeRole>, String> {
+    let Some(arn) = arn else {
+        for (k, v) in [
+            ("external_id", &external_id),
+            ("session_name", &session_name),
+        ] {
+            if v.is_some() {
+                return Err(format!("{}: only with {}", key(k), key("assume_role_arn")));
+            }
+        }
+        return Ok(None);
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let valid = matches!(parts.as_slice(),
+    ["arn", partition, "iam", "", account, resource]
+        if partition.starts_with("aws")
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("role/").is_some_and(|n| {
+                !n.is_empty()
+                    && n.len() <= 512
+                    && n.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+            }));
+    if !valid {
+        return Err(format!(
+            "{}: {arn:?} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)",
+            key("assume_role_arn")
+        ));
+    }
+    if let Some(id) = &external_id {
+        if id.len() < 2
+            || id.len() > 1224
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/_-".contains(c))
+        {
+            return Err(format!(
+                "{}: must be 2-1224 characters of A-Z a-z 0-9 + = , . @ : / _ -",
+                key("external_id")
+            ));
+        }
+    }
+    let session_name = session_name.unwrap_or_else(|| DEFAULT_SESSION_NAME.into());
+    if session_name.len() < 2
+        || session_name.len() > 64
+        || !session_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    {
+        return Err(format!(
+            "{}: {session_name:?} must be 2-64 characters of A-Z a-z 0-9 + = , . @ _ -",
+            key("session_name")
+        ));
+    }
+    Ok(Some(AssumeRole {
+        arn,
+        external_id,
+        session_name,
+    }))
+}
+
+/// A target's SORACOM override: a profile, or a coverage and/or an endpoint (the endpoint
+/// held to the rules of `SORACOM_ENDPOINT`: https, or http to a loopback host); a secret
+/// name for the Lambda function.
+fn soracom_override(
+    key: &dyn Fn(&str) -> String,
+    profile: Option<String>,
+    coverage: Option<Coverage>,
+    endpoint: Option<String>,
+    secret: Option<String>,
+) -> Result<SoracomOverride, String> {
+    if let Some(p) = &profile {
+        check_profile(&key("soracom_profile"), p)?;
+        if coverage.is_some() || endpoint.is_some() {
+            return Err(format!(
+                "{}: give a profile or soracom_coverage/soracom_endpoint, not both",
+                key("soracom_profile")
+            ));
+        }
+    }
+    let endpoint = match endpoint {
+        Some(e) => Some(
+            crate::soracom::auth::origin(&e, &key("soracom_endpoint"))
+                .map_err(|e| e.to_string())?
+                .0,
+        ),
+        None => None,
+    };
+    if let Some(s) = &secret {
+        // A name (1-512 of A-Z a-z 0-9 / _ + = . @ -) or an ARN (which adds `:`).
+        if s.is_empty()
+            || s.len() > 2048
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-:".contains(c))
+        {
+            return Err(format!(
+                "{}: {s:?} is not a Secrets Manager secret name or ARN",
+                key("soracom_secret")
+            ));
+        }
+    }
+    Ok(SoracomOverride {
+        profile,
+        coverage,
+        endpoint,
+        secret,
+    })
+}
+
+/// A soracom-cli profile name: a file name, no `/`, `\` or leading `.`.
+fn check_profile(key: &str, p: &str) -> Result<(), String> {
+    if p.is_empty() || p.contains(['/', '\\']) || p.starts_with('.') {
+        return Err(format!("{key}: {p:?} is not a profile name"));
+    }
+    Ok(())
 }
 
 /// A target's `[targets.canary]` table (`key` names it).
@@ -1406,6 +1600,68 @@ credential_id = "aws-fixed"
         }
     }
 
+    /// A target in another account or of another operator: its settings are read and
+    /// checked; bad ones name their key.
+    #[test]
+    fn accounts_and_operators_are_read_and_checked() {
+        let t = |extra: &str| {
+            format!("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n{extra}")
+        };
+        let ok = parse(&t(
+            "assume_role_arn = \"arn:aws:iam::222233334444:role/path/r\"\nexternal_id = \"x-1\"\n\
+             soracom_endpoint = \"http://127.0.0.1:9/v1\"\nsoracom_secret = \"op-b\"\n",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let target = &ok.targets[0];
+        let role = target.account.clone().unwrap_or_else(|| panic!("no role"));
+        assert_eq!(role.account_id(), "222233334444");
+        assert_eq!(role.session_name, DEFAULT_SESSION_NAME);
+        assert_eq!(role.external_id.as_deref(), Some("x-1"));
+        assert_eq!(
+            target.soracom.endpoint.as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        assert_eq!(target.soracom.secret.as_deref(), Some("op-b"));
+        assert!(parse(&t(""))
+            .is_ok_and(|c| c.targets[0].account.is_none() && c.targets[0].soracom.is_default()));
+        for (extra, needle) in [
+            (
+                "assume_role_arn = \"arn:aws:iam::12:role/r\"\n",
+                "targets[0].assume_role_arn",
+            ),
+            (
+                "assume_role_arn = \"arn:aws:iam::222233334444:user/r\"\n",
+                "targets[0].assume_role_arn",
+            ),
+            ("external_id = \"abc\"\n", "targets[0].external_id"),
+            ("session_name = \"abc\"\n", "targets[0].session_name"),
+            (
+                "assume_role_arn = \"arn:aws:iam::222233334444:role/r\"\nsession_name = \"a b\"\n",
+                "targets[0].session_name",
+            ),
+            (
+                "assume_role_arn = \"arn:aws:iam::222233334444:role/r\"\nexternal_id = \"a\"\n",
+                "targets[0].external_id",
+            ),
+            ("soracom_profile = \"../x\"\n", "targets[0].soracom_profile"),
+            (
+                "soracom_profile = \"b\"\nsoracom_coverage = \"g\"\n",
+                "targets[0].soracom_profile",
+            ),
+            (
+                "soracom_endpoint = \"http://example.com\"\n",
+                "targets[0].soracom_endpoint",
+            ),
+            ("soracom_secret = \"a b\"\n", "targets[0].soracom_secret"),
+        ] {
+            let text = t(extra);
+            match parse(&text) {
+                Ok(_) => panic!("accepted: {text}"),
+                Err(e) => assert!(e.to_string().contains(needle), "{text:?} -> {e}"),
+            }
+        }
+    }
+
     /// A schedule that cannot deactivate the old key before its deadline is refused, and
     /// the message names every key involved.
     #[test]
@@ -1557,6 +1813,13 @@ credential_id = "aws-fixed"
             ("soracom", "aws_account_id"),
             ("targets", "role_name"),
             ("targets", "role_credential_id"),
+            ("targets", "assume_role_arn"),
+            ("targets", "external_id"),
+            ("targets", "session_name"),
+            ("targets", "soracom_profile"),
+            ("targets", "soracom_coverage"),
+            ("targets", "soracom_endpoint"),
+            ("targets", "soracom_secret"),
         ] {
             assert!(
                 rows.contains_key(&(table, key)),

@@ -20,6 +20,7 @@ use aws_sdk_iam::primitives::DateTime;
 use aws_sdk_iam::types::StatusType;
 use time::OffsetDateTime;
 
+use crate::config::AssumeRole;
 use crate::error::{aws_retryable, Error, Result};
 use crate::model::{AccessKey, KeyStatus, LastUsed};
 use crate::secret::{AccessKeyId, NewAccessKey, Secret};
@@ -88,6 +89,12 @@ pub trait IamApi: Send + Sync {
     /// More pages than that, or a page that says more follow without a marker, is an error,
     /// never a short list.
     fn list_users(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// The same port acting in another account, as `role` (`sts:AssumeRole` with this
+    /// port's credentials; the session is renewed as it expires). The role is assumed once
+    /// here, so a denial is this call's error, not a later one's.
+    fn assume(&self, role: &AssumeRole) -> impl Future<Output = Result<Self>> + Send
+    where
+        Self: Sized;
 }
 
 /// The most pages of users [`IamApi::list_users`] reads (100 000 users).
@@ -380,6 +387,39 @@ impl AwsIam {
 }
 
 impl IamApi for AwsIam {
+    async fn assume(&self, role: &AssumeRole) -> Result<AwsIam> {
+        use aws_sdk_iam::config::{ProvideCredentials, SharedCredentialsProvider};
+        // `configure` takes the endpoint override, HTTP client, timeouts and region of this
+        // port's configuration, so tests against moto reach moto for AssumeRole too.
+        let mut builder = aws_config::sts::AssumeRoleProvider::builder(role.arn.clone())
+            .session_name(role.session_name.clone())
+            .configure(&self.sdk);
+        if let Some(id) = &role.external_id {
+            builder = builder.external_id(id.clone());
+        }
+        let provider = builder.build().await;
+        if let Err(e) = provider.provide_credentials().await {
+            use aws_sdk_iam::error::DisplayErrorContext;
+            let retryable = matches!(
+                e,
+                aws_credential_types::provider::error::CredentialsError::ProviderTimedOut(_)
+            );
+            return Err(Error::Aws {
+                op: "AssumeRole",
+                code: None,
+                message: format!("{}: {}", role.arn, DisplayErrorContext(&e)),
+                retryable,
+            });
+        }
+        let sdk = self
+            .sdk
+            .clone()
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
+        Ok(AwsIam::new(sdk))
+    }
+
     async fn user_policies(&self, user: &str) -> Result<UserPolicies> {
         let out = self
             .iam

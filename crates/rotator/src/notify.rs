@@ -786,6 +786,8 @@ mod tests {
         Target {
             canary: None,
             role_set_id: "p-role".into(),
+            account: None,
+            soracom: Default::default(),
             name: "funnel".into(),
             iam_user: "funnel-user".into(),
             placement: Placement::Managed {

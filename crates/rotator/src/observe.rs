@@ -1,7 +1,8 @@
 //! Observation, the first step of every run: what IAM and SORACOM say now.
 //!
 //! One listing of credential sets, every page of groups and the event handlers serves all
-//! targets; each target's keys (with their last use) and the tool's records on its IAM user
+//! the targets an engine is given — one group of a run: targets in one AWS account with one
+//! SORACOM operator ([`crate::invoke`] makes the groups); each target's keys (with their last use) and the tool's records on its IAM user
 //! are read at the same time. Only slots that reference a target's own `aws-credentials`
 //! sets are kept, so memory does not grow with groups that do not matter.
 

@@ -463,6 +463,8 @@ mod tests {
             adopt_keys: Default::default(),
             canary: None,
             role_set_id: "p-role".into(),
+            account: None,
+            soracom: Default::default(),
         }
     }
 

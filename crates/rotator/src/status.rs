@@ -391,6 +391,8 @@ mod tests {
         Target {
             canary: None,
             role_set_id: "p-role".into(),
+            account: None,
+            soracom: Default::default(),
             name: "t".into(),
             iam_user: "u".into(),
             placement: Placement::Managed { prefix: "p".into() },

@@ -17,6 +17,8 @@ fn target() -> Target {
     Target {
         canary: None,
         role_set_id: "p-role".into(),
+        account: None,
+        soracom: Default::default(),
         name: "funnel".into(),
         iam_user: "u".into(),
         placement: Placement::Managed { prefix: "p".into() },
