@@ -13,6 +13,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use rotator::apply::{Command, NoProgress, Progress};
+use rotator::config::SoracomSettings;
+use rotator::discover::Discovery;
 use rotator::iam::AwsIam;
 use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request};
 use rotator::report::RunReport;
@@ -120,6 +122,28 @@ enum Cmd {
         /// AWS account id for the user ARNs (default: any account, `*`).
         #[arg(long, default_value = "*")]
         account: String,
+        /// What `discover` and `init` need instead (no configuration is read).
+        #[arg(long)]
+        discover: bool,
+    },
+    /// List every aws-credentials set, the IAM user that owns its key, its holders and the
+    /// keys failing Security Hub IAM.3, and propose targets. Needs no configuration file,
+    /// only SORACOM and AWS credentials; changes nothing.
+    Discover,
+    /// Write what `discover` proposes as a commented configuration file (--config, default
+    /// ./soracom-key-rotator.toml); an existing file is never overwritten (exit 2).
+    Init,
+    /// Replace a target's access key with an IAM role: create (or adopt) a role that
+    /// trusts SORACOM's AWS account with a generated external id, give it the user's
+    /// inline and attached policies, and register it as an aws-iam-role-credentials set.
+    /// Moves no reference.
+    MigrateToRole {
+        /// The target.
+        #[arg(long)]
+        target: String,
+        /// Show the role, its trust policy and every policy it would get; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Replace the SORACOM AuthKey in the soracom-cli profile with a new one, then delete
     /// the old key.
@@ -271,10 +295,22 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
             .map_err(usage)?,
         None => OffsetDateTime::now_utc(),
     };
+    match &cli.command {
+        Cmd::Discover => return discover(&cli, now, false).await,
+        Cmd::Init => return discover(&cli, now, true).await,
+        Cmd::Policy {
+            account,
+            discover: true,
+        } => return print_discovery_policy(account, cli.output),
+        _ => {}
+    }
     let config = Config::load(&cli.config).map_err(|e| usage(e.into()))?;
     let (request, target) = match &cli.command {
-        Cmd::Policy { account } => return print_policy(&config, account, cli.output),
+        Cmd::Policy { account, .. } => return print_policy(&config, account, cli.output),
         Cmd::RotateSoracomKey => return selfkey::run(&config, cli.output).await,
+        Cmd::MigrateToRole { target, dry_run } => {
+            return migrate_to_role(&config, target, *dry_run, cli.output).await
+        }
         Cmd::Status { target } => (Request::Status, target),
         Cmd::Plan { target } => (run(Command::Plan, true), target),
         Cmd::Reconcile { target, dry_run } => (run(Command::Reconcile, *dry_run), target),
@@ -302,7 +338,7 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         } => (run(Command::Rotate, *dry_run), target),
         Cmd::Retire { target, dry_run } => (run(Command::Retire, *dry_run), target),
         Cmd::Rollback { target, dry_run } => (run(Command::Rollback, *dry_run), target),
-        Cmd::Completions { .. } | Cmd::Man { .. } => return Ok(0),
+        Cmd::Completions { .. } | Cmd::Man { .. } | Cmd::Discover | Cmd::Init => return Ok(0),
     };
     let writes = matches!(request, Request::Run { command, dry_run: false } if command != Command::Plan)
         || matches!(request, Request::Emergency { dry_run: false, .. });
@@ -314,27 +350,17 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         );
     }
 
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let env = |k: &str| std::env::var(k).ok();
-    let (endpoint, key) = auth::resolve(
-        &env,
-        home.as_deref(),
-        config.soracom.coverage,
-        config.soracom.profile.as_deref(),
-    )
-    .map_err(|e| usage(e.into()))?;
-    tracing::info!(endpoint = %endpoint.0, "SORACOM endpoint");
-    let iam = AwsIam::from_env_with_timeout(config.soracom.request_timeout).await;
+    let (endpoint, key, iam) = connect(&config.soracom).await?;
     let bar =
         (matches!(cli.output, Output::Text) && std::io::stderr().is_terminal()).then(Bar::default);
     let progress: &dyn Progress = match &bar {
         Some(b) => b,
         None => &NoProgress,
     };
+    let access = Operators::new(endpoint, key, &config);
     let clients = Clients {
         iam: &iam,
-        endpoint,
-        key,
+        soracom: &access,
         sdk: iam.sdk_config(),
         progress,
     };
@@ -357,6 +383,195 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         Outcome::Status(s) => print_report(cli.output, s, StatusReport::render_text)?,
     }
     Ok(outcome.exit_code())
+}
+
+/// The SORACOM endpoint and auth key (environment or profile) and the IAM client.
+async fn connect(
+    settings: &SoracomSettings,
+) -> Result<(auth::Endpoint, auth::AuthKey, AwsIam), Failure> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let env = |k: &str| std::env::var(k).ok();
+    let (endpoint, key) = auth::resolve(
+        &env,
+        home.as_deref(),
+        settings.coverage,
+        settings.profile.as_deref(),
+    )
+    .map_err(|e| usage(e.into()))?;
+    tracing::info!(endpoint = %endpoint.0, "SORACOM endpoint");
+    let iam = AwsIam::from_env_with_timeout(settings.request_timeout).await;
+    Ok((endpoint, key, iam))
+}
+
+/// `discover` (report) and `init` (write the proposal to `--config`): no configuration
+/// is read; SORACOM's settings are the defaults, its endpoint and auth key come from the
+/// environment or the soracom-cli profile as for every command.
+async fn discover(cli: &Cli, now: OffsetDateTime, init: bool) -> Result<u8, Failure> {
+    use rotator::discover::DiscoverError;
+    let path = &cli.config;
+    if init && path.exists() {
+        // Before any call: nothing is read when nothing could be written.
+        return Err(usage(DiscoverError::Exists(path.clone()).into()));
+    }
+    let settings = Config::default_soracom().map_err(|e| usage(e.into()))?;
+    let (endpoint, key, iam) = connect(&settings).await?;
+    let found = rotator::discover::run(&iam, endpoint, key, settings, now)
+        .await
+        .map_err(|e| Failure {
+            code: 1,
+            error: anyhow::Error::from(e).context("reading AWS and SORACOM; nothing was changed"),
+        })?;
+    if !init {
+        print_report(cli.output, &found, Discovery::render_text)?;
+        return Ok(0);
+    }
+    let code = |e: &DiscoverError| match e {
+        DiscoverError::Exists(_) => 2,
+        _ => 1,
+    };
+    let text = found.to_toml(path).map_err(|e| Failure {
+        code: code(&e),
+        error: e.into(),
+    })?;
+    rotator::discover::write_new(path, &text).map_err(|e| Failure {
+        code: code(&e),
+        error: e.into(),
+    })?;
+    let targets = &found.proposal.targets;
+    match cli.output {
+        Output::Text => write_stdout(&format!(
+            "wrote {}: {} target(s) ({}); {} set(s) not proposed.\n\
+             Read it, then: soracom-key-rotator --config {} plan\n",
+            path.display(),
+            targets.len(),
+            targets
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            found.proposal.not_proposed.len(),
+            path.display()
+        ))?,
+        Output::Json => {
+            let doc = serde_json::json!({
+                "written": path.display().to_string(),
+                "proposal": found.proposal,
+            });
+            let doc = serde_json::to_string_pretty(&doc)
+                .context("serialising the report")
+                .map_err(|error| Failure { code: 1, error })?;
+            write_stdout(&format!("{doc}\n"))?;
+        }
+    }
+    Ok(0)
+}
+
+/// `policy --discover`: what `discover` and `init` need; no configuration.
+fn print_discovery_policy(account: &str, output: Output) -> Result<u8, Failure> {
+    check_account(account)?;
+    let iam = policy::discovery_policy(account);
+    let sam = policy::discovery_sam_permission();
+    print_documents(&iam, &sam, &[], output, "runs discover and init")
+}
+
+fn check_account(account: &str) -> Result<(), Failure> {
+    let valid =
+        account == "*" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
+    if valid {
+        Ok(())
+    } else {
+        Err(usage(anyhow::anyhow!(
+            "--account {account:?} is not a 12-digit AWS account id or *"
+        )))
+    }
+}
+
+/// Each SORACOM operator's endpoint and AuthKey: the run's own (environment, then the
+/// profile), or a target's own: its `soracom_profile` alone (the environment's key and
+/// endpoint belong to the run's own operator), or the run's key with its
+/// `soracom_coverage`/`soracom_endpoint` (which win over `SORACOM_ENDPOINT`).
+/// `soracom_secret` is the Lambda function's and is not read here.
+struct Operators {
+    endpoint: auth::Endpoint,
+    key: auth::AuthKey,
+    home: Option<PathBuf>,
+    coverage: Option<rotator::config::Coverage>,
+}
+
+impl Operators {
+    fn new(endpoint: auth::Endpoint, key: auth::AuthKey, config: &Config) -> Operators {
+        Operators {
+            endpoint,
+            key,
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            coverage: config.soracom.coverage,
+        }
+    }
+}
+
+impl rotator::invoke::SoracomAccess for Operators {
+    async fn credentials(
+        &self,
+        over: &rotator::config::SoracomOverride,
+    ) -> Result<(auth::Endpoint, auth::AuthKey), rotator::Error> {
+        if over.profile.is_none() && over.coverage.is_none() && over.endpoint.is_none() {
+            return Ok((self.endpoint.clone(), self.key.clone()));
+        }
+        if let Some(profile) = &over.profile {
+            let env = |k: &str| {
+                if k.starts_with("SORACOM_AUTH_KEY") || k == "SORACOM_ENDPOINT" {
+                    None
+                } else {
+                    std::env::var(k).ok()
+                }
+            };
+            return auth::resolve(&env, self.home.as_deref(), None, Some(profile));
+        }
+        let endpoint = match &over.endpoint {
+            // Checked (https, or http to loopback) when the configuration was read.
+            Some(e) => auth::origin(e, "soracom_endpoint")?,
+            None => auth::endpoint(None, over.coverage.or(self.coverage), None)?,
+        };
+        Ok((endpoint, self.key.clone()))
+    }
+}
+
+/// `migrate-to-role`: the library does the work; a configuration without what the role
+/// needs is a configuration error (exit 2), as before login.
+async fn migrate_to_role(
+    config: &Config,
+    target: &str,
+    dry_run: bool,
+    output: Output,
+) -> Result<u8, Failure> {
+    if let Some(t) = config.targets.iter().find(|t| t.name == target) {
+        config.role_of(t).map_err(|e| usage(e.into()))?;
+    }
+    let (endpoint, key, iam) = connect(&config.soracom).await?;
+    let access = Operators::new(endpoint, key, config);
+    let clients = Clients {
+        iam: &iam,
+        soracom: &access,
+        sdk: iam.sdk_config(),
+        progress: &NoProgress,
+    };
+    let report = rotator::invoke::migrate(config, target, dry_run, clients)
+        .await
+        .map_err(|e| match e {
+            InvokeError::NoSuchTarget(m) => usage(anyhow::anyhow!(m)),
+            InvokeError::Failed(rotator::Error::Config(c)) => usage(c.into()),
+            e => Failure {
+                code: 1,
+                error: anyhow::Error::from(e)
+                    .context("reading the user's policies, the role and the credential sets; nothing was changed"),
+            },
+        })?;
+    print_report(
+        output,
+        &report,
+        rotator::migrate::MigrationReport::render_text,
+    )?;
+    Ok(report.exit_code())
 }
 
 /// An access key id as `--key` takes it.
@@ -390,27 +605,47 @@ fn print_report<T: serde::Serialize>(
 
 /// `policy`: needs no credentials, only the configuration.
 fn print_policy(config: &Config, account: &str, output: Output) -> Result<u8, Failure> {
-    let valid =
-        account == "*" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
-    if !valid {
-        return Err(usage(anyhow::anyhow!(
-            "--account {account:?} is not a 12-digit AWS account id or *"
-        )));
-    }
+    check_account(account)?;
     let iam = policy::iam_policy(config, account);
     let sam = policy::sam_permission(config);
+    let spokes = policy::spoke_roles(config, account);
+    print_documents(&iam, &sam, &spokes, output, "runs soracom-key-rotator")
+}
+
+/// The IAM policy and the SAM permission, as text (commented) or one JSON document.
+fn print_documents(
+    iam: &serde_json::Value,
+    sam: &serde_json::Value,
+    spokes: &[policy::SpokeRole],
+    output: Output,
+    who: &str,
+) -> Result<u8, Failure> {
     let pretty =
         |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
     let text = match output {
-        Output::Text => format!(
-            "# IAM policy for the principal that runs soracom-key-rotator\n{}\n\n\
-             # SORACOM SAM permission for the user whose auth key it logs in with\n{}\n",
-            pretty(&iam),
-            pretty(&sam)
-        ),
+        Output::Text => {
+            let mut text = format!(
+                "# IAM policy for the principal that {who}\n{}\n\n\
+                 # SORACOM SAM permission for the user whose auth key it logs in with\n{}\n",
+                pretty(iam),
+                pretty(sam)
+            );
+            for s in spokes {
+                text.push_str(&format!(
+                    "\n# Role {} to create in account {} (targets: {})\n\
+                     ## Trust policy\n{}\n## Permissions (inline policy)\n{}\n",
+                    s.role_arn,
+                    s.account,
+                    s.targets.join(", "),
+                    pretty(&s.trust_policy),
+                    pretty(&s.permissions)
+                ));
+            }
+            text
+        }
         Output::Json => format!(
             "{}\n",
-            pretty(&serde_json::json!({"iam": iam, "soracom": sam}))
+            pretty(&serde_json::json!({"iam": iam, "soracom": sam, "spokes": spokes}))
         ),
     };
     write_stdout(&text)?;

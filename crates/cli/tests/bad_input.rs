@@ -89,6 +89,7 @@ fn good() -> Vec<Table> {
                 ("request_timeout_seconds", "30".into(), Ty::Int(1, 300)),
                 ("retry_attempts", "5".into(), Ty::Int(1, 10)),
                 ("retry_base_ms", "20".into(), Ty::Int(1, 60_000)),
+                ("aws_account_id", s("111122223333"), Ty::Str),
             ],
         ),
         (
@@ -112,6 +113,8 @@ fn good() -> Vec<Table> {
                 ("adopt", "[]".into(), Ty::List),
                 ("adopt_keys", "{}".into(), Ty::Map),
                 ("strategy", s("repoint"), Ty::Enum),
+                ("role_name", s("funnel-role"), Ty::Str),
+                ("role_credential_id", s(&format!("{PREFIX}-role")), Ty::Str),
             ],
         ),
     ]

@@ -740,7 +740,8 @@ async fn verification_needs_successes_in_a_row() {
 }
 
 /// Large pages keep a run fast, but the API states no maximum for `limit`: a server that
-/// refuses the configured size gets 100 from then on, and the run completes.
+/// refuses the configured size (the emulator capping `limit` at 100, as such an API would)
+/// gets 100 from then on, for groups and VPGs alike, and the run completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_page_size_falls_back_to_100() {
     let w = World::new().await;
@@ -751,30 +752,49 @@ async fn a_refused_page_size_falls_back_to_100() {
         text.replace("page_size = 100", "page_size = 1000"),
     )
     .expect("config");
-    w.emu.add_fault(Fault {
-        operation: "listGroups".into(),
-        nth: 1,
-        times: 1,
-        kind: FaultKind::Status {
-            status: 400,
-            body: FaultBody::Json,
-        },
-    });
+    w.emu.set_max_limit(Some(100));
     w.expect(&["rotate"], 0).await;
-    let limits: Vec<String> = w
-        .emu
-        .requests()
-        .iter()
-        .filter(|r| r.operation.as_deref() == Some("listGroups"))
-        .filter_map(|r| r.query.clone())
-        .collect();
-    assert!(limits[0].contains("limit=1000"), "{limits:?}");
-    assert!(
-        limits[1..]
+    let limits = |op: &str| -> Vec<String> {
+        w.emu
+            .requests()
             .iter()
-            .all(|q| q.contains("limit=100") && !q.contains("limit=1000")),
-        "{limits:?}"
+            .filter(|r| r.operation.as_deref() == Some(op))
+            .filter_map(|r| {
+                r.query
+                    .as_deref()?
+                    .split('&')
+                    .find_map(|p| p.strip_prefix("limit="))
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    // Each observation (a rotation observes again before it acts) asks 1,000 once, is
+    // refused, and reads every page at 100.
+    let groups = limits("listGroups");
+    assert_eq!(
+        groups.first().map(String::as_str),
+        Some("1000"),
+        "{groups:?}"
     );
+    assert!(
+        groups.iter().all(|l| l == "1000" || l == "100"),
+        "{groups:?}"
+    );
+    let asked_1000 = groups.iter().filter(|l| *l == "1000").count();
+    let refusals = w.emu.requests().iter().filter(|r| r.status == 400).count();
+    assert_eq!(
+        asked_1000, refusals,
+        "each 1,000 refused, nothing else: {groups:?}"
+    );
+    assert_eq!(
+        groups.len(),
+        2 * refusals,
+        "one page at 100 after each: {groups:?}"
+    );
+    // The VPG listing of the same observation is asked with the fallback at once.
+    let vpgs = limits("listVirtualPrivateGateways");
+    assert_eq!(vpgs.len(), refusals, "{vpgs:?}");
+    assert!(vpgs.iter().all(|l| l == "100"), "{vpgs:?}");
     w.assert_converged(&w.id_for(0)).await;
     w.finish().await;
 }

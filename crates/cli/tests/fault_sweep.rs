@@ -1,7 +1,9 @@
 //! The fault sweep: every remote call the tool makes — in a rotation, on each of a
 //! rotation's failure paths (registration rejected, first move rejected, verification
 //! failing), in an in-place rotation and its failure path, in a retirement (deactivation,
-//! then deletion), in a rollback, in `rotate-soracom-key` and in an emergency rotation —
+//! then deletion), in a rollback, in `rotate-soracom-key`, in an emergency rotation, in
+//! each stage of a canary cutover (started, passed, failed and rolled back), in
+//! `migrate-to-role` and in the first canary onto its role set —
 //! each operation × each occurrence, fails in each of five ways: transport error, HTTP
 //! 500, 429 (or IAM throttling) without recovery, a timeout, and the process killed right
 //! after the call succeeded. Then the same work is run again without the fault.
@@ -47,8 +49,13 @@ fn old_set() -> String {
 
 /// Small timeouts and retry bases so that a failing case takes seconds, not minutes.
 fn write_config(w: &World, target: &str) {
+    write_config_with(w, "", target);
+}
+
+/// As [`write_config`], with `soracom` added to the `[soracom]` table.
+fn write_config_with(w: &World, soracom: &str, target: &str) {
     let text = format!(
-        "[soracom]\npage_size = 100\nretry_base_ms = 20\nretry_attempts = 2\nrequest_timeout_seconds = 1\n\n\
+        "[soracom]\n{soracom}page_size = 100\nretry_base_ms = 20\nretry_attempts = 2\nrequest_timeout_seconds = 1\n\n\
          [verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 4\n\n\
          [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\n{target}\n",
         w.user
@@ -81,10 +88,21 @@ enum Scenario {
     /// `rotate --emergency`: record the current key exposed, rotate, and deactivate it as
     /// soon as the references left it.
     Emergency,
+    /// A rotation through a canary: only the first holder moves.
+    CanaryStart,
+    /// A canary with positive evidence: the rest moves.
+    CanaryPass,
+    /// A canary with AWS refusing the new key in SORACOM's logs: it moves back, and the new
+    /// key and set go.
+    CanaryFail,
+    /// `migrate-to-role`: the role (trust, copied policy) and its credential set.
+    MigrateToRole,
+    /// The first reconcile after it: the event handler moves onto the role set.
+    RoleCanary,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 11] = [
+    const ALL: [Scenario; 16] = [
         Scenario::Rotate,
         Scenario::RegisterRejected,
         Scenario::FirstMoveRejected,
@@ -96,6 +114,11 @@ impl Scenario {
         Scenario::InPlaceRejected,
         Scenario::SoracomKey,
         Scenario::Emergency,
+        Scenario::CanaryStart,
+        Scenario::CanaryPass,
+        Scenario::CanaryFail,
+        Scenario::MigrateToRole,
+        Scenario::RoleCanary,
     ];
 
     fn name(self) -> &'static str {
@@ -111,6 +134,11 @@ impl Scenario {
             Scenario::InPlaceRejected => "in-place rotation, update rejected",
             Scenario::SoracomKey => "rotate-soracom-key",
             Scenario::Emergency => "emergency rotation",
+            Scenario::CanaryStart => "canary, started",
+            Scenario::CanaryPass => "canary, passed",
+            Scenario::CanaryFail => "canary, failed",
+            Scenario::MigrateToRole => "migrate-to-role",
+            Scenario::RoleCanary => "migration, first canary onto the role set",
         }
     }
 
@@ -140,6 +168,10 @@ impl Scenario {
             Scenario::Rollback => "rollback",
             Scenario::SoracomKey => "rotate-soracom-key",
             Scenario::Emergency => return vec!["rotate", "--emergency", "-vvv"],
+            Scenario::CanaryPass | Scenario::CanaryFail | Scenario::RoleCanary => "reconcile",
+            Scenario::MigrateToRole => {
+                return vec!["migrate-to-role", "--target", "funnel", "-vvv"];
+            }
             _ => "rotate",
         };
         vec![cmd, "-vvv"]
@@ -152,8 +184,22 @@ impl Scenario {
             | Scenario::FirstMoveRejected
             | Scenario::VerifyFails
             | Scenario::InPlaceRejected => 1,
+            Scenario::CanaryFail => 3,
             _ => 0,
         }
+    }
+
+    /// Whether the scenario's configuration can migrate to a role (SORACOM's account set).
+    fn migrates(self) -> bool {
+        matches!(self, Scenario::MigrateToRole | Scenario::RoleCanary)
+    }
+
+    /// Whether the scenario's target cuts over through a canary.
+    fn canary(self) -> bool {
+        matches!(
+            self,
+            Scenario::CanaryStart | Scenario::CanaryPass | Scenario::CanaryFail
+        )
     }
 
     /// The rerun without any fault (JSON output, through the secret check too).
@@ -164,6 +210,9 @@ impl Scenario {
             Scenario::Rollback => "rollback",
             Scenario::SoracomKey => "rotate-soracom-key",
             Scenario::Emergency => return vec!["rotate", "--emergency", "--output", "json"],
+            Scenario::MigrateToRole => {
+                return vec!["migrate-to-role", "--target", "funnel", "--output", "json"];
+            }
             _ => "reconcile",
         };
         vec![cmd, "--output", "json"]
@@ -180,6 +229,7 @@ impl Scenario {
                 | Scenario::InPlace
                 | Scenario::InPlaceRejected
                 | Scenario::Emergency
+                | Scenario::CanaryStart
         )
     }
 
@@ -234,13 +284,20 @@ impl Scenario {
             return w;
         }
         let k1 = w.seed().await;
-        write_config(
-            &w,
-            &format!(
-                "credential_prefix = \"{PREFIX}\"\nadopt_keys = {{ \"{}\" = \"{k1}\" }}",
-                old_set()
-            ),
+        let canary = if self.canary() {
+            "\n[targets.canary]\nmin_minutes = 30\nmax_hours = 6\n"
+        } else {
+            ""
+        };
+        let target = format!(
+            "credential_prefix = \"{PREFIX}\"\nadopt_keys = {{ \"{}\" = \"{k1}\" }}{canary}",
+            old_set()
         );
+        if self.migrates() {
+            write_config_with(&w, "aws_account_id = \"111122223333\"\n", &target);
+        } else {
+            write_config(&w, &target);
+        }
         if self == Scenario::SoracomKey {
             let dir = w.dir.path().join(".soracom");
             std::fs::create_dir_all(&dir).expect("mkdir");
@@ -270,9 +327,27 @@ impl Scenario {
         );
         if matches!(
             self,
-            Scenario::Deactivate | Scenario::Delete | Scenario::Rollback
+            Scenario::Deactivate
+                | Scenario::Delete
+                | Scenario::Rollback
+                | Scenario::CanaryPass
+                | Scenario::CanaryFail
         ) {
             w.expect(&["rotate"], 0).await;
+        }
+        if self == Scenario::RoleCanary {
+            w.expect(&["migrate-to-role", "--target", "funnel"], 0)
+                .await;
+        }
+        if matches!(self, Scenario::CanaryPass | Scenario::CanaryFail) {
+            // An hour of production after the canary moved.
+            w.travel_hours(1);
+            let new = w.id_for(0);
+            match self {
+                Scenario::CanaryPass => w.use_set(&new, w.live()),
+                _ => w.log_auth_failure("440100000000001", w.live()),
+            }
+            return w;
         }
         if self == Scenario::Delete {
             w.travel(8);
@@ -284,6 +359,74 @@ impl Scenario {
 
     /// The end every case of the scenario must reach.
     async fn assert_end(self, w: &World) {
+        let canary_tags = || async {
+            w.user_tags()
+                .await
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| k.contains(":canary"))
+                .collect::<Vec<_>>()
+        };
+        match self {
+            Scenario::CanaryStart => {
+                w.assert_invariants().await;
+                let newest = w
+                    .emu
+                    .credential_ids()
+                    .into_iter()
+                    .filter(|id| crate::common::is_managed(id) && *id != old_set())
+                    .max()
+                    .expect("the canary's set");
+                assert_eq!(w.funnel_of("test-1"), json!(newest));
+                assert_eq!(w.funnel_of("test-2"), json!(old_set()));
+                let tags = canary_tags().await;
+                assert!(
+                    tags.len() == 1 && tags[0].contains(":canary:"),
+                    "the canary is recorded: {tags:?}"
+                );
+                return;
+            }
+            Scenario::MigrateToRole | Scenario::RoleCanary => {
+                w.assert_converged(&old_set()).await;
+                let role_set = format!("{PREFIX}-role");
+                let set = w.emu.credential(&role_set).expect("the role set");
+                assert_eq!(set.kind, "aws-iam-role-credentials");
+                let handler = w.emu.event_handlers()[0]["actionConfigList"][0]["properties"]
+                    ["credentialsId"]
+                    .clone();
+                let canary = w
+                    .user_tags()
+                    .await
+                    .iter()
+                    .any(|(k, _)| k == "soracom-key-rotator:role-canary:event-handler");
+                if self == Scenario::RoleCanary {
+                    assert_eq!(handler, json!(role_set), "the event handler moved first");
+                    assert!(canary, "its canary is recorded");
+                } else {
+                    assert_eq!(handler, json!(old_set()), "migrate-to-role moves nothing");
+                    assert!(!canary);
+                }
+                return;
+            }
+            Scenario::CanaryFail => {
+                w.assert_converged(&old_set()).await;
+                assert_eq!(w.keys().await.len(), 1, "the new key is gone");
+                let ours: Vec<String> = w
+                    .emu
+                    .credential_ids()
+                    .into_iter()
+                    .filter(|id| crate::common::is_managed(id) && *id != old_set())
+                    .collect();
+                assert!(ours.is_empty(), "the new set is gone: {ours:?}");
+                let tags = canary_tags().await;
+                assert!(
+                    tags.len() == 1 && tags[0].contains(":canary-failed:"),
+                    "only the failure stays recorded: {tags:?}"
+                );
+                return;
+            }
+            _ => {}
+        }
         match self {
             Scenario::Rollback => w.assert_converged(&old_set()).await,
             Scenario::InPlace | Scenario::InPlaceRejected => {
@@ -550,16 +693,22 @@ async fn record(scenario: Scenario) -> (Vec<Point>, Value) {
 
 /// The reruns after a faulted (or failing) step: the scenario's rerun, then — when the
 /// faulted run undid a rotation completely — a rotation, since it is simply due again.
-/// Every run must exit 0 and leave the invariants true. Returns them.
+/// Every run must exit 0 (3 when it finishes a failed canary) and leave the invariants
+/// true. Returns them.
 async fn rerun(w: &World, scenario: Scenario) -> Vec<Run> {
     // The next scheduled run comes later than the longest a run can take, so that a run
     // killed with a key in flight is over by then.
     w.travel_by(w.offset() + RERUN_AFTER);
     let second = w.run_as(&scenario.rerun(), scenario.env_key()).await;
-    assert_eq!(
-        second.code, 0,
+    // A rerun that finishes a failed canary (moves it back, drops the new key) says again
+    // that a person must act.
+    let finishes_failure = scenario == Scenario::CanaryFail && second.code == 3;
+    assert!(
+        second.code == 0 || finishes_failure,
         "rerun exited {}\n{}\n{}",
-        second.code, second.stdout, second.stderr
+        second.code,
+        second.stdout,
+        second.stderr
     );
     w.assert_invariants().await;
     let mut runs = vec![second];

@@ -6,11 +6,15 @@
 
 mod common;
 
+mod accounts;
 mod bad_input;
+mod canary;
+mod discover;
 mod e2e;
 mod fault_sweep;
 mod lifecycle;
 mod load;
+mod migrate;
 mod rotate_soracom_key;
 mod safety;
 mod scale;

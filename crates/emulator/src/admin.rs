@@ -3,7 +3,7 @@
 //! It lets a human or script inspect state (never secrets) and turn the same knobs the
 //! in-process `Emulator` methods turn: faults, clock, page size, rate limit, latency, a set's
 //! last use, whether answers show access key ids, paging mode and `limit` maximum, and it
-//! writes error logs and adds VPGs.
+//! which holders refuse role credential sets, and it writes error logs and adds VPGs.
 //! Admin calls are not recorded, counted, faulted or rate limited.
 
 use std::time::Duration;
@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::faults::Fault;
+use crate::faults::{Fault, RoleRefusal};
 use crate::logs::LogEntry;
 use crate::paging::PagingMode;
 use crate::ratelimit::RateLimit;
@@ -39,6 +39,7 @@ pub(crate) fn router() -> Router<Shared> {
         .route("/logs", post(emit_log))
         .route("/vpgs", post(add_vpg))
         .route("/max-limit", post(max_limit))
+        .route("/role-refusals", post(role_refusals))
 }
 
 fn ok() -> Response {
@@ -289,6 +290,25 @@ async fn add_vpg(
     match body {
         Ok(Json(v)) => {
             lock(&shared).add_vpg(&v.vpg_id, v.inspection);
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct RoleRefusals {
+    holders: Vec<RoleRefusal>,
+}
+
+/// Replaces the holders that refuse role credential sets (`[]`: none).
+async fn role_refusals(
+    AxumState(shared): AxumState<Shared>,
+    body: Result<Json<RoleRefusals>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(r)) => {
+            lock(&shared).role_refusals = r.holders;
             ok()
         }
         Err(e) => bad(e),

@@ -81,6 +81,83 @@ pub enum FaultBody {
     Huge,
 }
 
+/// A holder that refuses role credentials: a write that would make it reference an
+/// `aws-iam-role-credentials` set is answered 400 and not performed. Which SORACOM services
+/// refuse such a set, and how, is not documented (only event handlers' Lambda action is
+/// documented as accepting it); this lets tests give a holder of their choice the answer a
+/// refusing service would most plausibly give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RoleRefusal {
+    /// Every group's configuration of this namespace (`SoracomFunnel`, `SoracomFunk`, …).
+    Namespace(String),
+    /// This group (by id), whatever the namespace.
+    Group(String),
+    /// This event handler (by id).
+    EventHandler(String),
+    /// Every event handler.
+    EventHandlers,
+    /// This VPG's Junction inspection (by VPG id).
+    Vpg(String),
+}
+
+/// Where a write goes, as a [`RoleRefusal`] matches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteTo<'a> {
+    /// A group's configuration namespace.
+    Group {
+        /// The group id.
+        id: &'a str,
+        /// The namespace.
+        namespace: &'a str,
+    },
+    /// An event handler.
+    EventHandler(&'a str),
+    /// A VPG's Junction inspection.
+    Vpg(&'a str),
+}
+
+impl RoleRefusal {
+    /// Whether this refusal covers a write to `to`.
+    pub(crate) fn covers(&self, to: WriteTo<'_>) -> bool {
+        match (self, to) {
+            (RoleRefusal::Namespace(n), WriteTo::Group { namespace, .. }) => n == namespace,
+            (RoleRefusal::Group(g), WriteTo::Group { id, .. }) => g == id,
+            (RoleRefusal::EventHandler(h), WriteTo::EventHandler(id)) => h == id,
+            (RoleRefusal::EventHandlers, WriteTo::EventHandler(_)) => true,
+            (RoleRefusal::Vpg(v), WriteTo::Vpg(id)) => v == id,
+            _ => false,
+        }
+    }
+}
+
+/// Every credential set id `value` refers to: a string under `credentialsId` or
+/// `$credentialsId`, at any depth (bounded).
+pub(crate) fn referenced_ids(value: &serde_json::Value) -> Vec<&str> {
+    fn walk<'v>(v: &'v serde_json::Value, depth: u32, out: &mut Vec<&'v str>) {
+        if depth > 64 {
+            return;
+        }
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("credentialsId" | "$credentialsId", serde_json::Value::String(s)) => {
+                            out.push(s)
+                        }
+                        _ => walk(x, depth + 1, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, depth + 1, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, 0, &mut out);
+    out
+}
+
 /// Size of a `FaultBody::Huge` body: 50 MiB.
 pub const HUGE_BODY: usize = 50 << 20;
 
@@ -214,6 +291,32 @@ mod tests {
         assert_eq!(set.on_call("auth"), Some(FaultKind::ExpiredToken));
         assert_eq!(set.on_call("auth"), Some(FaultKind::Drop));
         assert_eq!(set.on_call("auth"), None);
+    }
+
+    #[test]
+    fn role_refusals_cover_their_holders_only() {
+        let funnel = WriteTo::Group {
+            id: "g1",
+            namespace: "SoracomFunnel",
+        };
+        assert!(RoleRefusal::Namespace("SoracomFunnel".into()).covers(funnel));
+        assert!(!RoleRefusal::Namespace("SoracomFunk".into()).covers(funnel));
+        assert!(RoleRefusal::Group("g1".into()).covers(funnel));
+        assert!(!RoleRefusal::Group("g2".into()).covers(funnel));
+        assert!(RoleRefusal::EventHandlers.covers(WriteTo::EventHandler("h")));
+        assert!(RoleRefusal::EventHandler("h".into()).covers(WriteTo::EventHandler("h")));
+        assert!(!RoleRefusal::EventHandler("h".into()).covers(WriteTo::EventHandler("i")));
+        assert!(!RoleRefusal::EventHandlers.covers(funnel));
+        assert!(RoleRefusal::Vpg("v".into()).covers(WriteTo::Vpg("v")));
+        let r: Vec<RoleRefusal> = serde_json::from_str(
+            r#"[{"namespace":"SoracomFunnel"},"eventHandlers",{"group":"g"}]"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r[1], RoleRefusal::EventHandlers);
+        let v = serde_json::json!({"a": {"credentialsId": "x"}, "b": [{"$credentialsId": "y"}], "credentialsId": 3});
+        let mut ids = referenced_ids(&v);
+        ids.sort_unstable();
+        assert_eq!(ids, ["x", "y"]);
     }
 
     #[test]

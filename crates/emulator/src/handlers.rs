@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
+use crate::faults::{referenced_ids, WriteTo};
 use crate::logs::{LogFilter, LogResourceType, LogService};
 use crate::paging::{self, NextPage, PagingMode};
 use crate::reply::{codes, ApiError, Reply};
@@ -244,6 +245,27 @@ fn credential_body(body: &[u8]) -> Result<(String, String, Value), ApiError> {
     match req.remove("credentials") {
         Some(c @ Value::Object(_)) => Ok((kind, description, c)),
         _ => Err(ApiError::bad_request("credentials must be an object")),
+    }
+}
+
+/// 400 if `value`, written to `to`, references a role set there and a [`RoleRefusal`]
+/// covers `to` (`crate::faults::RoleRefusal`).
+fn refuse_role_sets(st: &State, to: WriteTo<'_>, value: &Value) -> Result<(), ApiError> {
+    if !st.role_refusals.iter().any(|r| r.covers(to)) {
+        return Ok(());
+    }
+    let role_set = referenced_ids(value).into_iter().find(|id| {
+        st.credentials
+            .get(*id)
+            .is_some_and(|c| c.kind == "aws-iam-role-credentials")
+    });
+    match role_set {
+        Some(id) => Err(ApiError::new(
+            400,
+            codes::ROLE_CREDENTIALS_REFUSED,
+            format!("credentials {id} of type aws-iam-role-credentials cannot be used here"),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -570,6 +592,11 @@ fn put_configuration(
             _ => Err(ApiError::bad_request("each item must be an object")),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    for (key, value) in &pairs {
+        // The pair's key may itself be the reference (`credentialsId`).
+        let written = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
+        refuse_role_sets(st, WriteTo::Group { id, namespace }, &written)?;
+    }
     let now = st.now_ms();
     let operator_id = st.operator_id.clone();
     let group = st.groups.get_mut(id).ok_or_else(|| group_not_found(id))?;
@@ -632,6 +659,7 @@ fn set_inspection(st: &mut State, id: &str, body: &[u8]) -> Result<Reply, ApiErr
         return Err(vpg_not_found(id));
     }
     let inspection = inspection_body(body)?;
+    refuse_role_sets(st, WriteTo::Vpg(id), &Value::Object(inspection.clone()))?;
     let now = st.now_ms();
     let vpg = st.vpgs.get_mut(id).ok_or_else(|| vpg_not_found(id))?;
     vpg.inspection = Some(inspection);
@@ -670,6 +698,7 @@ fn update_event_handler(st: &mut State, id: &str, body: &[u8]) -> Result<Reply, 
     if !req.get("actionConfigList").is_some_and(Value::is_array) {
         return Err(ApiError::bad_request("actionConfigList must be an array"));
     }
+    refuse_role_sets(st, WriteTo::EventHandler(id), &Value::Object(req.clone()))?;
     req.insert("handlerId".into(), Value::String(id.to_owned()));
     st.event_handlers.insert(id.to_owned(), Value::Object(req));
     // The spec documents 200 "OK." without a body for this operation.

@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use faults::{Fault, FaultBody, FaultKind, HOLD_LIMIT, HUGE_BODY};
+pub use faults::{Fault, FaultBody, FaultKind, RoleRefusal, HOLD_LIMIT, HUGE_BODY};
 pub use logs::{LogEntry, LogLevel, LogResourceType, LogService};
 pub use paging::PagingMode;
 pub use ratelimit::RateLimit;
@@ -358,6 +358,12 @@ impl Emulator {
     /// or shows it again (`false`, the default). Models an API answer without it.
     pub fn set_omit_access_key_id(&self, omit: bool) {
         lock(&self.shared).omit_access_key_id = omit;
+    }
+
+    /// From now on these holders refuse role credential sets (400, not performed); an empty
+    /// list accepts them everywhere again.
+    pub fn set_role_refusals(&self, refusals: Vec<RoleRefusal>) {
+        lock(&self.shared).role_refusals = refusals;
     }
 
     /// Arms a fault; its `nth` counts matching calls from now on.

@@ -4,10 +4,10 @@
 //! SORACOM's paged lists take `limit` and `last_evaluated_key` and give the next page's key
 //! in `x-soracom-next-key`; SORACOM's paging doc warns that some APIs send only
 //! `Link: <…>; rel=next` instead, and the Go SDK pages groups by `Link`
-//! (users.soracom.io/ja-jp/tools/api/paging/; soracom/soracom-sdk-go `sdk.go`). [`PagingMode`]
-//! picks what the
-//! emulator sends, including broken answers a client must refuse. Pure functions, so the
-//! rules are unit-tested without a server.
+//! (users.soracom.io/ja-jp/tools/api/paging/; soracom/soracom-sdk-go `sdk.go`).
+//! [`PagingMode`] picks what the emulator sends, including broken answers a client must
+//! refuse; [`page_size`] refuses a `limit` above a maximum with a 400, as an API that caps
+//! it would. Pure functions, so the rules are unit-tested without a server.
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,9 @@ pub enum PagingMode {
     EmptyNextKey,
     /// Broken: `Link: <…>; rel=next` whose URL has no `last_evaluated_key`.
     LinkWithoutKey,
+    /// Broken: `x-soracom-next-key` repeats the request's `last_evaluated_key` (the first
+    /// page, asked without one, gives the true key): the list never advances.
+    RepeatKey,
 }
 
 impl PagingMode {
@@ -75,7 +78,21 @@ pub(crate) fn next_page_headers(
         PagingMode::Both => vec![next_key(next.key), link(Some(next.key))],
         PagingMode::EmptyNextKey => vec![next_key("")],
         PagingMode::LinkWithoutKey => vec![link(None)],
+        PagingMode::RepeatKey => {
+            vec![next_key(
+                &requested_key(next.query).unwrap_or_else(|| next.key.to_owned()),
+            )]
+        }
     }
+}
+
+/// The `last_evaluated_key` of a raw query string, decoded.
+fn requested_key(query: Option<&str>) -> Option<String> {
+    let decode = |s: &str| percent_decode(&s.replace('+', " "));
+    query?.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        (decode(name)? == "last_evaluated_key").then(|| decode(value))?
+    })
 }
 
 /// The next page's URL: the request's, with `last_evaluated_key` set to `key` (or dropped).
@@ -194,6 +211,19 @@ mod tests {
         assert_eq!(
             headers(PagingMode::LinkWithoutKey, Some("last_evaluated_key=x")),
             [pair("link", "<http://127.0.0.1:9/v1/groups>; rel=next")]
+        );
+        // The first page leads on; every later one back to itself.
+        assert_eq!(
+            headers(PagingMode::RepeatKey, Some("limit=2")),
+            [pair("x-soracom-next-key", "k/1")]
+        );
+        assert_eq!(
+            headers(PagingMode::RepeatKey, q),
+            [pair("x-soracom-next-key", "old")]
+        );
+        assert_eq!(
+            headers(PagingMode::RepeatKey, Some("last_evaluated_key=a%2Fb+c")),
+            [pair("x-soracom-next-key", "a/b c")]
         );
         // The documented default of the list decides under `Documented`.
         let both = next_page_headers(

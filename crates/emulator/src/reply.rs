@@ -76,6 +76,8 @@ pub(crate) mod codes {
     pub const CREDENTIAL_NOT_FOUND: &str = "CRD0001";
     // SORACOM does not document the error for creating an id that already exists.
     pub const CREDENTIAL_EXISTS: &str = "CRD0002";
+    /// A holder that does not accept `aws-iam-role-credentials` (`RoleRefusal`).
+    pub const ROLE_CREDENTIALS_REFUSED: &str = "CRD0003";
     pub const GROUP_NOT_FOUND: &str = "GRP0001";
     pub const BAD_NAMESPACE: &str = "GRP0002";
     pub const EVENT_HANDLER_NOT_FOUND: &str = "EVT0001";

@@ -227,6 +227,8 @@ pub(crate) struct State {
     pub logs: BTreeMap<String, LogEntry>,
     /// Leave `credentials.accessKeyId` out of credential answers.
     pub omit_access_key_id: bool,
+    /// Holders that refuse `aws-iam-role-credentials` sets (`POST /_emulator/role-refusals`).
+    pub role_refusals: Vec<crate::faults::RoleRefusal>,
     /// Most items per page of a paged list.
     pub page_size: usize,
     /// The largest `limit` a paged list accepts; `None` for no maximum.
@@ -278,6 +280,7 @@ impl Default for State {
             vpgs: BTreeMap::new(),
             logs: BTreeMap::new(),
             omit_access_key_id: false,
+            role_refusals: Vec::new(),
             page_size: 100,
             max_limit: None,
             paging: PagingMode::default(),

@@ -509,6 +509,21 @@ async fn groups_paging_modes_and_max_limit() {
     let url = first.link.as_deref().and_then(link_url).unwrap_or_default();
     assert_eq!(url, format!("{}/v1/groups?limit=2", env.emu.endpoint()));
 
+    // The first page leads on; the second leads back to itself.
+    env.emu.set_paging_mode(PagingMode::RepeatKey);
+    let first = get_page(env.req(Method::GET, "/groups")).await;
+    let key = all[2]["groupId"].as_str().unwrap_or_default();
+    assert_eq!(first.next_key.as_deref(), Some(key));
+    let second = get_page(
+        env.req(Method::GET, "/groups")
+            .query(&[("last_evaluated_key", key)]),
+    )
+    .await;
+    assert_eq!(
+        (second.items, second.next_key.as_deref(), second.link),
+        (all[3..6].to_vec(), Some(key), None)
+    );
+
     // A `limit` above the maximum is refused; at or below it, and without one, it is not.
     env.emu.set_paging_mode(PagingMode::Documented);
     env.emu.set_page_size(100);

@@ -30,8 +30,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use rotator::apply::{Command, NoProgress};
+use rotator::config::SoracomOverride;
 use rotator::iam::IamApi;
-use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request as Run};
+use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request as Run, SoracomAccess};
 use rotator::report::RunReport;
 use rotator::secret::AccessKeyId;
 use rotator::selfkey::{rotate_soracom_key, KeyStore};
@@ -163,6 +164,9 @@ pub struct Ports<'a, I, K, C> {
     pub iam: &'a I,
     /// Where the SORACOM AuthKey is kept.
     pub key_store: &'a K,
+    /// The store of another operator's AuthKey: a target's `soracom_secret` (a secret name
+    /// or ARN).
+    pub secret_store: &'a (dyn Fn(&str) -> K + Send + Sync),
     /// Where the configuration comes from.
     pub config: &'a C,
     /// AWS configuration for the notification clients.
@@ -361,11 +365,14 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
             return serde_json::to_value(&done).map_err(|e| HandlerError::Config(e.to_string()));
         }
     };
-    let key = ports.key_store.load().await?.key;
+    let access = Operators {
+        endpoint,
+        ports,
+        config: &config,
+    };
     let clients = Clients {
         iam: ports.iam,
-        endpoint,
-        key,
+        soracom: &access,
         sdk: ports.sdk,
         progress: &NoProgress,
     };
@@ -408,6 +415,49 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
                 retryable: code == 1,
             })
         }
+    }
+}
+
+/// Each SORACOM operator's endpoint and AuthKey in the function: the run's own endpoint
+/// and secret, or a target's `soracom_endpoint`/`soracom_coverage` (held to the same
+/// allowlist as `SORACOM_ENDPOINT`) and `soracom_secret`. Profiles are not read here.
+struct Operators<'a, 'p, I, K, C> {
+    endpoint: Endpoint,
+    ports: &'a Ports<'p, I, K, C>,
+    config: &'a Config,
+}
+
+impl<I: IamApi, K: KeyStore, C: ConfigSource> SoracomAccess for Operators<'_, '_, I, K, C> {
+    async fn credentials(
+        &self,
+        over: &SoracomOverride,
+    ) -> Result<(Endpoint, rotator::soracom::AuthKey), rotator::Error> {
+        use rotator::soracom::auth;
+        if over.profile.is_some() {
+            return Err(rotator::Error::SoracomCredentials(
+                "soracom_profile: the Lambda function reads no soracom-cli profile; give the \
+                 target soracom_secret (and soracom_coverage or soracom_endpoint)"
+                    .into(),
+            ));
+        }
+        let endpoint = if over.endpoint.is_none() && over.coverage.is_none() {
+            self.endpoint.clone()
+        } else {
+            let coverage = over.coverage.or(self.config.soracom.coverage);
+            let ep = auth::endpoint(over.endpoint.as_deref(), coverage, None)?;
+            if !self.ports.allow_any_endpoint && !auth::is_soracom(&ep) {
+                return Err(rotator::Error::SoracomCredentials(format!(
+                    "soracom_endpoint is not one of SORACOM's API origins ({})",
+                    auth::SORACOM_ORIGINS.join(", ")
+                )));
+            }
+            ep
+        };
+        let key = match &over.secret {
+            Some(id) => (self.ports.secret_store)(id).load().await?.key,
+            None => self.ports.key_store.load().await?.key,
+        };
+        Ok((endpoint, key))
     }
 }
 
@@ -471,6 +521,70 @@ mod tests {
             serde_json::json!({}),
         ] {
             assert!(serde_json::from_value::<Request>(bad).is_err());
+        }
+    }
+
+    /// A target's own endpoint is held to the function's allowlist, as `SORACOM_ENDPOINT`
+    /// is; a profile is refused (the function reads none). Nothing is contacted: the
+    /// checks come before the secret is read.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_targets_endpoint_is_held_to_the_allowlist() {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let iam = rotator::iam::AwsIam::new(sdk.clone());
+        let store = aws::SecretsManagerStore::new(&sdk, None);
+        let stores = |id: &str| aws::SecretsManagerStore::new(&sdk, Some(id.to_string()));
+        let source = InlineConfig(None);
+        let ports = Ports {
+            iam: &iam,
+            key_store: &store,
+            secret_store: &stores,
+            config: &source,
+            sdk: &sdk,
+            soracom_endpoint: None,
+            allow_any_endpoint: false,
+            clock: &OffsetDateTime::now_utc,
+            metrics: &|_: &str| {},
+        };
+        let config = Config::from_toml(
+            "[[targets]]\nname = \"a\"\niam_user = \"u\"\ncredential_prefix = \"p\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let access = Operators {
+            endpoint: Endpoint("https://api.soracom.io".into()),
+            ports: &ports,
+            config: &config,
+        };
+        let over = |endpoint: &str| SoracomOverride {
+            endpoint: Some(endpoint.into()),
+            secret: Some("other".into()),
+            ..SoracomOverride::default()
+        };
+        for (o, needle) in [
+            (
+                over("http://127.0.0.1:9"),
+                "soracom_endpoint is not one of SORACOM's",
+            ),
+            (
+                over("https://example.com"),
+                "soracom_endpoint is not one of SORACOM's",
+            ),
+            (
+                SoracomOverride {
+                    profile: Some("b".into()),
+                    ..SoracomOverride::default()
+                },
+                "soracom_profile",
+            ),
+        ] {
+            let e = access
+                .credentials(&o)
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("accepted {o:?}"));
+            assert!(e.to_string().contains(needle), "{e}");
         }
     }
 

@@ -23,9 +23,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let key_store = SecretsManagerStore::new(&sdk, var("SORACOM_AUTH_SECRET_ID"));
     let config =
         RuntimeConfig::from_vars(&sdk, var("ROTATOR_CONFIG_PARAMETER"), var("ROTATOR_CONFIG"));
+    let secret_store = |id: &str| SecretsManagerStore::new(&sdk, Some(id.to_string()));
     let ports = Ports {
         iam: &iam,
         key_store: &key_store,
+        secret_store: &secret_store,
         config: &config,
         sdk: &sdk,
         soracom_endpoint: var("SORACOM_ENDPOINT"),

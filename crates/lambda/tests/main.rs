@@ -4,6 +4,7 @@
 //!
 //! Run one part with a filter, e.g. `cargo test -p rotator-lambda --test lambda handler::`.
 
+mod accounts;
 mod common;
 
 mod deadline;

@@ -26,8 +26,8 @@ use crate::model::{
 };
 use crate::plan::{plan, Mode, Plan, Repair, Repoint, Retire, Step};
 use crate::records::{
-    creating_key, creating_tag, key_tag, lease_key, lease_tag, mark_tag, tags_of, KeyRecord,
-    Records,
+    creating_key, creating_tag, key_tag, lease_key, lease_tag, mark_tag, role_tag, tags_of,
+    KeyRecord, Records,
 };
 use crate::refs::{points_to, rewrite};
 use crate::report::{describe, Change, Moves, Outcome, RunReport, Step as DoneStep, TargetReport};
@@ -80,7 +80,7 @@ pub enum Command {
 }
 
 impl Command {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Command::Plan => "plan",
             Command::Reconcile => "reconcile",
@@ -115,7 +115,7 @@ pub struct Engine<'a, I, S> {
 }
 
 /// The report of a target that failed before it could be planned: nothing was changed.
-fn unplanned(
+pub(crate) fn unplanned(
     target: &Target,
     error: String,
     next: &str,
@@ -392,6 +392,22 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     self.rotate_in_place(target, set_id, previous.as_ref(), clock(), &mut run)
                         .await
                 }
+                Repair::StartCanary { key } => {
+                    let tag = mark_tag(Mark::Canary, key, clock());
+                    self.record(user, tag, action, &mut run).await
+                }
+                Repair::FailCanary { key } => {
+                    let tag = mark_tag(Mark::CanaryFailed, key, clock());
+                    self.record(user, tag, action, &mut run).await
+                }
+                Repair::StartRoleCanary { kind } => {
+                    let tag = role_tag(kind, false, clock());
+                    self.record(user, tag, action, &mut run).await
+                }
+                Repair::RefuseRole { kind } => {
+                    let tag = role_tag(kind, true, clock());
+                    self.record(user, tag, action, &mut run).await
+                }
             };
             if let Err(e) = result {
                 return fail(
@@ -481,7 +497,27 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     }
                 }
             }
-            if let Some((what, e)) = failure {
+            // A holder that refuses the role set with a 4xx stays on the key, for good: its
+            // kind is recorded as refused and its canary ends (nothing moved onto the role).
+            let failure = match failure {
+                Some((a, e)) if a.to == target.role_set_id && e.rejects_the_value() => {
+                    let kind = crate::plan::migrate::holder_kind(&a.slot.holder);
+                    let tag = role_tag(&kind, true, clock());
+                    match self.record(user, tag, &Refused(a), &mut run).await {
+                        Ok(()) => {
+                            let (canary, _) = role_tag(&kind, false, now);
+                            match self.iam.untag(user, &[canary]).await {
+                                Ok(()) => None,
+                                Err(e) => Some((a, e)),
+                            }
+                        }
+                        Err(e) => Some((a, e)),
+                    }
+                }
+                other => other,
+            };
+            if let Some((a, e)) = failure {
+                let what = a.words();
                 if moved.is_empty() && e.is_definite_rejection() {
                     if let Some((set_id, key)) = &rotated {
                         self.undo(target, set_id, key, &mut run).await;
@@ -555,9 +591,16 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                             .await
                     }
                     Retire::Record { key, mark } => {
-                        let (k, v) = mark_tag(*mark, key, clock());
+                        let tag = mark_tag(*mark, key, clock());
+                        self.record(user, tag, action, &mut run).await
+                    }
+                    Retire::DropCanary { key, set_id } => {
+                        self.drop_canary(user, key, set_id, &mut run).await
+                    }
+                    Retire::EndRoleCanary { kind } => {
+                        let (k, _) = role_tag(kind, false, now);
                         self.iam
-                            .tag(user, &k, &v)
+                            .untag(user, &[k])
                             .await
                             .map(|()| run.ok(done))
                     }
@@ -840,6 +883,33 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         // so the delete delay is never cut short; still, the failure is the run's.
         let (k, v) = mark_tag(Mark::Deactivated, key, at);
         self.iam.tag(user, &k, &v).await
+    }
+
+    /// Writes one record (`tag`: key and value) on the IAM user; the step `what` is reported.
+    async fn record(
+        &self,
+        user: &str,
+        (k, v): (String, String),
+        what: &impl Words,
+        run: &mut TargetRun,
+    ) -> Result<()> {
+        self.iam.tag(user, &k, &v).await?;
+        run.ok(what.words());
+        Ok(())
+    }
+
+    /// Deletes a failed canary's new key, then its set, then the key's records: the canary
+    /// has moved back, so nothing references either.
+    async fn drop_canary(
+        &self,
+        user: &str,
+        key: &AccessKeyId,
+        set_id: &str,
+        run: &mut TargetRun,
+    ) -> Result<()> {
+        self.iam.delete_key(user, key).await?;
+        run.ok(format!("deleted the failed canary's access key {key}"));
+        self.delete_retired_set(user, key, set_id, run).await
     }
 
     /// Deletes an inactive key, then its set, then the key's records.
@@ -1314,7 +1384,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         actions: &[&'p Repoint],
         canary: bool,
         run: &mut TargetRun,
-    ) -> (Vec<&'p Repoint>, Option<(String, Error)>) {
+    ) -> (Vec<&'p Repoint>, Option<(&'p Repoint, Error)>) {
         if actions.is_empty() {
             return (Vec::new(), None);
         }
@@ -1325,7 +1395,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             if let Some((first, tail)) = actions.split_first() {
                 if let Err(e) = self.repoint_one(first).await {
                     self.progress.finish();
-                    return (moved, Some((first.words(), e)));
+                    return (moved, Some((first, e)));
                 }
                 moved.push(first);
                 self.progress.advance();
@@ -1357,7 +1427,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         for (a, r) in results {
             match r {
                 Some(Ok(())) => moved.push(a),
-                Some(Err(e)) if failure.is_none() => failure = Some((a.words(), e)),
+                Some(Err(e)) if failure.is_none() => failure = Some((a, e)),
                 Some(Err(e)) => run.fail(a.words(), &e),
                 None => {}
             }
@@ -1466,6 +1536,18 @@ fn refusals(plan: &Plan) -> Vec<String> {
         .iter()
         .map(Words::words)
         .chain(plan.blocked.iter().map(Words::words))
+        .chain(
+            plan.canary
+                .iter()
+                .filter(|c| c.stage.needs_human())
+                .map(|c| format!("canary {}", c.words())),
+        )
+        .chain(
+            plan.migration
+                .iter()
+                .filter(|m| m.needs_human())
+                .map(Words::words),
+        )
         .collect()
 }
 
@@ -1562,6 +1644,18 @@ impl TargetRun {
             changes: self.changes,
             notified: Default::default(),
         }
+    }
+}
+
+/// A holder's refusal of the role set, as a step of the run.
+struct Refused<'a>(&'a Repoint);
+
+impl Words for Refused<'_> {
+    fn words(&self) -> String {
+        format!(
+            "{} refused the role set {}: it stays on the key (its kind is recorded as refused)",
+            self.0.slot.holder, self.0.to
+        )
     }
 }
 

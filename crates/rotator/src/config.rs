@@ -28,7 +28,9 @@ pub struct ConfigError {
 pub const FALLBACK_PAGE_SIZE: u32 = 100;
 
 /// SORACOM coverage: each has its own API endpoint and its own resources.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
 pub enum Coverage {
     /// Japan coverage, `https://api.soracom.io`.
     #[serde(rename = "jp")]
@@ -69,6 +71,42 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// Where to send notifications (`[notify]`); empty when the table is absent.
     pub notify: NotifySettings,
+    /// What `migrate-to-role` makes for each target, and whom the role trusts.
+    pub roles: RoleSettings,
+    /// The file this came from, for errors found later (a setting only one command needs).
+    pub file: PathBuf,
+}
+
+/// What `migrate-to-role` needs (docs/ARCHITECTURE.md, *Migrating to a role*): SORACOM's
+/// AWS account, which the role must trust, and per target the role and its credential set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleSettings {
+    /// SORACOM's AWS account id for the configured coverage (`[soracom] aws_account_id`).
+    /// SORACOM's documentation that could be consulted does not state it, so there is no
+    /// default: `migrate-to-role` refuses to run without it ([`Config::role_of`]).
+    pub soracom_account_id: Option<String>,
+    /// Per target, by its name.
+    pub targets: BTreeMap<String, TargetRole>,
+}
+
+/// The role that replaces a target's access key, and the credential set that names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetRole {
+    /// The IAM role's name (`role_name`; default `<iam_user>-role`).
+    pub name: String,
+    /// The `aws-iam-role-credentials` set's id (`role_credential_id`; default
+    /// `<credential_prefix>-role`, or `<credential_id>-role` in place). A managed id is
+    /// `<prefix>-<yymmdd>[-<n>]`, so `-role` is never taken for a key's set.
+    pub credential_id: String,
+}
+
+/// A target's role with the account it trusts: everything `migrate-to-role` needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleTarget {
+    /// The role and its set.
+    pub role: TargetRole,
+    /// SORACOM's AWS account id the trust policy names.
+    pub soracom_account_id: String,
 }
 
 /// Where and when to notify a human (`[notify]`). Secrets never go into a message.
@@ -237,6 +275,126 @@ pub struct Target {
     pub adopt: Vec<String>,
     /// The access key id a set holds, where SORACOM and its description do not say.
     pub adopt_keys: BTreeMap<String, String>,
+    /// A canary cutover: a rotation first moves only these references and waits for
+    /// evidence from production before moving the rest (`[targets.canary]`).
+    pub canary: Option<Canary>,
+    /// The id of the target's `aws-iam-role-credentials` set once `migrate-to-role` made
+    /// it ([`TargetRole::credential_id`]): while it exists, references move onto it.
+    pub role_set_id: String,
+    /// The AWS account the target's IAM user is in, when it is not the caller's: its IAM
+    /// calls and the verification of its new key run with credentials of this role.
+    pub account: Option<AssumeRole>,
+    /// Where the target's credential sets are, when not where `[soracom]` says (another
+    /// operator).
+    pub soracom: SoracomOverride,
+}
+
+/// The role a target's IAM calls run as (`assume_role_arn`, `external_id`, `session_name`).
+/// The external id is not treated as a secret: the spoke role trusts only the hub's
+/// principal, so the id guards against a confused deputy, not against a stranger (AWS
+/// documents it as not secret); `policy` prints it in the trust policy to create.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AssumeRole {
+    /// The role's ARN, `arn:<partition>:iam::<account>:role/<path/name>`.
+    pub arn: String,
+    /// The external id the role's trust policy requires, if any.
+    pub external_id: Option<String>,
+    /// The role session name (default [`DEFAULT_SESSION_NAME`]); CloudTrail shows it.
+    pub session_name: String,
+}
+
+impl AssumeRole {
+    /// The 12-digit account id in the ARN.
+    pub fn account_id(&self) -> &str {
+        self.arn.split(':').nth(4).unwrap_or_default()
+    }
+}
+
+/// The role session name when `session_name` is absent.
+pub const DEFAULT_SESSION_NAME: &str = "soracom-key-rotator";
+
+/// A target's own SORACOM operator (`soracom_profile`, or `soracom_coverage` /
+/// `soracom_endpoint`; in the Lambda function `soracom_secret`). All absent: `[soracom]`
+/// and the process's own credentials. Targets with equal overrides share one login and one
+/// observation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SoracomOverride {
+    /// soracom-cli profile to read the auth key (and endpoint) from.
+    pub profile: Option<String>,
+    /// Coverage whose endpoint is used.
+    pub coverage: Option<Coverage>,
+    /// API origin (https, or http to a loopback host), checked like `SORACOM_ENDPOINT`.
+    pub endpoint: Option<String>,
+    /// The Lambda function's Secrets Manager secret (name or ARN) with this operator's
+    /// AuthKey.
+    pub secret: Option<String>,
+}
+
+impl SoracomOverride {
+    /// Whether the target uses the run's own SORACOM settings.
+    pub fn is_default(&self) -> bool {
+        *self == SoracomOverride::default()
+    }
+}
+
+/// How a target's cutover goes through a canary (docs/ARCHITECTURE.md, *The canary*).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Canary {
+    /// Which references move first.
+    pub holders: CanaryHolders,
+    /// The canary runs at least this long before the rest moves, however good the evidence.
+    pub min_minutes: u32,
+    /// By this many hours after the canary moved, without evidence either way, the
+    /// configured choice is made.
+    pub max_hours: u32,
+    /// What happens at `max_hours` without evidence.
+    pub without_evidence: WithoutEvidence,
+}
+
+/// Which references are the canary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CanaryHolders {
+    /// The first holder (in listing order: groups, event handlers, VPGs).
+    First,
+    /// Holders named by group, event handler or VPG id or name.
+    Named(Vec<String>),
+}
+
+/// The choice at `max_hours` without evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WithoutEvidence {
+    /// Keep the canary as it is and ask a human (exit 3, the blocked rung).
+    Hold,
+    /// Move the rest, and say that it went ahead without evidence.
+    Proceed,
+}
+
+impl Canary {
+    /// Whether `holder` is one of the named canary holders (by id or name).
+    pub fn names(&self, holder: &crate::model::Holder) -> bool {
+        use crate::model::Holder;
+        let CanaryHolders::Named(names) = &self.holders else {
+            return false;
+        };
+        let (id, name) = match holder {
+            Holder::GroupKey {
+                group_id,
+                group_name,
+                ..
+            } => (group_id, group_name),
+            Holder::EventHandler { handler_id, name } => (handler_id, name),
+            Holder::VpgInspection { vpg_id, name } => (vpg_id, name),
+        };
+        names
+            .iter()
+            .any(|n| n == id || name.as_ref().is_some_and(|m| m == n))
+    }
+
+    /// The longest a canary may last.
+    pub fn max(&self) -> time::Duration {
+        time::Duration::hours(self.max_hours.into())
+    }
 }
 
 /// Where a target's key goes in SORACOM: one choice, so no other combination can be
@@ -377,9 +535,13 @@ pub mod settings {
     pub const DELETE_AFTER_DAYS: Setting = s("targets", "delete_after_days", 7, 0, 365);
     /// Minutes after cutover during which use of the old key is not counted.
     pub const SETTLE_MINUTES: Setting = s("targets", "settle_minutes", 60, 0, 10_080);
+    /// Minutes a canary runs at least.
+    pub const CANARY_MIN_MINUTES: Setting = s("targets.canary", "min_minutes", 60, 0, 10_080);
+    /// Hours by which a canary without evidence is decided.
+    pub const CANARY_MAX_HOURS: Setting = s("targets.canary", "max_hours", 24, 1, 720);
 
     /// All of them, for the README check.
-    pub const ALL: [Setting; 14] = [
+    pub const ALL: [Setting; 16] = [
         PAGE_SIZE,
         CONCURRENCY,
         REQUEST_TIMEOUT_SECONDS,
@@ -394,6 +556,8 @@ pub mod settings {
         RETIRE_AFTER_DAYS,
         DELETE_AFTER_DAYS,
         SETTLE_MINUTES,
+        CANARY_MIN_MINUTES,
+        CANARY_MAX_HOURS,
     ];
 }
 
@@ -438,6 +602,7 @@ struct RawSoracom {
     request_timeout_seconds: Option<u32>,
     retry_attempts: Option<u32>,
     retry_base_ms: Option<u32>,
+    aws_account_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -465,6 +630,26 @@ struct RawTarget {
     #[serde(default)]
     adopt_keys: BTreeMap<String, String>,
     strategy: Option<Strategy>,
+    canary: Option<RawCanary>,
+    role_name: Option<String>,
+    role_credential_id: Option<String>,
+    assume_role_arn: Option<String>,
+    external_id: Option<String>,
+    session_name: Option<String>,
+    soracom_profile: Option<String>,
+    soracom_coverage: Option<Coverage>,
+    soracom_endpoint: Option<String>,
+    soracom_secret: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCanary {
+    #[serde(default)]
+    holders: Vec<String>,
+    min_minutes: Option<u32>,
+    max_hours: Option<u32>,
+    without_evidence: Option<WithoutEvidence>,
 }
 
 /// A TOML error as `line L, column C: what`, never quoting the file: a value in the wrong
@@ -518,6 +703,14 @@ const KNOWN_KEYS: &[&str] = &[
     "adopt",
     "adopt_keys",
     "strategy",
+    "canary",
+    "holders",
+    "min_minutes",
+    "max_hours",
+    "without_evidence",
+    "aws_account_id",
+    "role_name",
+    "role_credential_id",
 ];
 
 /// `message` with every `"…"` and `'…'` part replaced by `…`, and every `` `…` `` part
@@ -562,6 +755,15 @@ impl Config {
         Config::from_toml(&text, path)
     }
 
+    /// The `[soracom]` settings of a configuration that says nothing: every default, for
+    /// the commands that need no file (`discover`, `init`).
+    pub fn default_soracom() -> Result<SoracomSettings, ConfigError> {
+        soracom_settings(RawSoracom::default()).map_err(|message| ConfigError {
+            file: PathBuf::from("(defaults)"),
+            message,
+        })
+    }
+
     /// Parses and validates configuration text; `file` is only used in messages.
     pub fn from_toml(text: &str, file: &Path) -> Result<Config, ConfigError> {
         let err = |message: String| ConfigError {
@@ -569,11 +771,52 @@ impl Config {
             message,
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| err(parse_error(text, &e)))?;
+        let account = raw.soracom.aws_account_id.clone();
+        let roles: Vec<(Option<String>, Option<String>)> = raw
+            .targets
+            .iter()
+            .map(|t| (t.role_name.clone(), t.role_credential_id.clone()))
+            .collect();
+        let mut targets = targets(raw.targets).map_err(err)?;
+        let roles = role_settings(account, &targets, roles).map_err(err)?;
+        for t in &mut targets {
+            if let Some(r) = roles.targets.get(&t.name) {
+                t.role_set_id = r.credential_id.clone();
+            }
+        }
         Ok(Config {
             soracom: soracom_settings(raw.soracom).map_err(err)?,
             verify: verify_settings(raw.verify).map_err(err)?,
-            targets: targets(raw.targets).map_err(err)?,
+            roles,
+            targets,
             notify: notify_settings(raw.notify).map_err(err)?,
+            file: file.to_path_buf(),
+        })
+    }
+
+    /// What `migrate-to-role` makes for `target`; a configuration error naming
+    /// `soracom.aws_account_id` when SORACOM's account is not configured.
+    pub fn role_of(&self, target: &Target) -> Result<RoleTarget, ConfigError> {
+        let err = |message: String| ConfigError {
+            file: self.file.clone(),
+            message,
+        };
+        let account =
+            self.roles.soracom_account_id.clone().ok_or_else(|| {
+                err("soracom.aws_account_id: required by migrate-to-role: the 12-digit AWS account \
+                 SORACOM's services call AWS from for this coverage, which the role must trust \
+                 (SORACOM's documentation on IAM role credentials gives it per coverage)"
+                .into())
+            })?;
+        let role = self
+            .roles
+            .targets
+            .get(&target.name)
+            .cloned()
+            .ok_or_else(|| err(format!("no target named {:?}", target.name)))?;
+        Ok(RoleTarget {
+            role,
+            soracom_account_id: account,
         })
     }
 
@@ -600,9 +843,7 @@ impl Config {
 fn soracom_settings(s: RawSoracom) -> Result<SoracomSettings, String> {
     use settings::*;
     if let Some(p) = &s.profile {
-        if p.is_empty() || p.contains(['/', '\\']) || p.starts_with('.') {
-            return Err(format!("soracom.profile: {p:?} is not a profile name"));
-        }
+        check_profile("soracom.profile", p)?;
     }
     Ok(SoracomSettings {
         coverage: s.coverage,
@@ -617,6 +858,92 @@ fn soracom_settings(s: RawSoracom) -> Result<SoracomSettings, String> {
         retry_attempts: RETRY_ATTEMPTS.get(s.retry_attempts)?,
         retry_base: Duration::from_millis(RETRY_BASE_MS.get(s.retry_base_ms)?.into()),
     })
+}
+
+/// `[soracom] aws_account_id` and each target's `role_name` and `role_credential_id`
+/// (given in the order of `targets`), with their defaults, each checked and unique.
+fn role_settings(
+    account: Option<String>,
+    targets: &[Target],
+    raw: Vec<(Option<String>, Option<String>)>,
+) -> Result<RoleSettings, String> {
+    if let Some(a) = &account {
+        if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "soracom.aws_account_id: {a:?} is not a 12-digit AWS account id"
+            ));
+        }
+    }
+    let mut out: BTreeMap<String, TargetRole> = BTreeMap::new();
+    for (i, (t, (name, credential_id))) in targets.iter().zip(raw).enumerate() {
+        let key = |field: &str| format!("targets[{i}].{field}");
+        // Derived names are cut to fit IAM's 64 and SORACOM's 100 characters.
+        let name = match name {
+            Some(n) => {
+                check_role_name(&key("role_name"), &n)?;
+                n
+            }
+            None => format!("{}-role", truncate(&t.iam_user, 59)),
+        };
+        let credential_id = match credential_id {
+            Some(id) => {
+                check_credential_id(&key("role_credential_id"), &id)?;
+                id
+            }
+            None => {
+                let base = t.prefix().or(t.fixed_id()).unwrap_or(&t.name);
+                format!("{}-role", truncate(base, 95))
+            }
+        };
+        if let Some(o) = targets.iter().find(|o| o.owns(&credential_id)) {
+            return Err(format!(
+                "{}: {credential_id:?} is a key's credential set of target {:?}",
+                key("role_credential_id"),
+                o.name
+            ));
+        }
+        if let Some((o, _)) = out.iter().find(|(_, r)| r.name == name) {
+            return Err(format!(
+                "{}: {name:?} is also the role of target {o:?}",
+                key("role_name")
+            ));
+        }
+        if let Some((o, _)) = out.iter().find(|(_, r)| r.credential_id == credential_id) {
+            return Err(format!(
+                "{}: {credential_id:?} is also the role set of target {o:?}",
+                key("role_credential_id")
+            ));
+        }
+        out.insert(
+            t.name.clone(),
+            TargetRole {
+                name,
+                credential_id,
+            },
+        );
+    }
+    Ok(RoleSettings {
+        soracom_account_id: account,
+        targets: out,
+    })
+}
+
+/// The first `max` characters of `s` (ASCII in every caller: names were checked).
+fn truncate(s: &str, max: usize) -> &str {
+    s.get(..max.min(s.len())).unwrap_or(s)
+}
+
+/// IAM role names: 1-64 of alphanumerics and `+=,.@_-`.
+fn check_role_name(key: &str, v: &str) -> Result<(), String> {
+    if v.is_empty()
+        || v.len() > 64
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    {
+        return Err(format!("{key}: {v:?} is not a valid IAM role name"));
+    }
+    Ok(())
 }
 
 /// The `[verify]` table.
@@ -741,15 +1068,27 @@ fn target(i: usize, t: RawTarget) -> Result<Target, String> {
     let settle_minutes = get(SETTLE_MINUTES, t.settle_minutes)?;
     // The old key is deactivated a grace period after the cutover; with the margin kept
     // free, that must come before the deadline, or the schedule fails its own limit.
-    let grace = retire_after_days.max(settle_minutes.div_ceil(24 * 60));
+    let canary = t
+        .canary
+        .map(|c| canary(&key("canary"), &placement, c))
+        .transpose()?;
+    // A canary postpones the rest of the cutover by up to `max_hours`: rotation starts
+    // that much earlier.
+    let canary_days = canary.as_ref().map_or(0, |c| c.max_hours.div_ceil(24));
+    let grace = retire_after_days.max(settle_minutes.div_ceil(24 * 60)) + canary_days;
     if grace + deadline_margin_days >= max_key_age_days {
         return Err(format!(
             "{} ({retire_after_days}) and {} ({deadline_margin_days}) leave no time before {} \
-             ({max_key_age_days}): the old key could not be deactivated before it reaches that \
-             age; lower them or raise {}",
+             ({max_key_age_days}){}: the old key could not be deactivated before it reaches \
+             that age; lower them or raise {}",
             key("retire_after_days"),
             key("deadline_margin_days"),
             key("max_key_age_days"),
+            if canary_days > 0 {
+                format!(" with {}.max_hours", key("canary"))
+            } else {
+                String::new()
+            },
             key("max_key_age_days")
         ));
     }
@@ -764,6 +1103,182 @@ fn target(i: usize, t: RawTarget) -> Result<Target, String> {
         placement,
         adopt: t.adopt,
         adopt_keys: t.adopt_keys,
+        canary,
+        // Set from the role settings once every target is read.
+        role_set_id: String::new(),
+        account: assume_role(&key, t.assume_role_arn, t.external_id, t.session_name)?,
+        soracom: soracom_override(
+            &key,
+            t.soracom_profile,
+            t.soracom_coverage,
+            t.soracom_endpoint,
+            t.soracom_secret,
+        )?,
+    })
+}
+
+/// A target's `assume_role_arn`, `external_id` and `session_name` (the last two only with
+/// the first), checked as IAM and STS define them.
+fn assume_role(
+    key: &dyn Fn(&str) -> String,
+    arn: Option<String>,
+    external_id: Option<String>,
+    session_name: Option<String>,
+) -> Result<Option<AssumeRole>, String> {
+    let Some(arn) = arn else {
+        for (k, v) in [
+            ("external_id", &external_id),
+            ("session_name", &session_name),
+        ] {
+            if v.is_some() {
+                return Err(format!("{}: only with {}", key(k), key("assume_role_arn")));
+            }
+        }
+        return Ok(None);
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let valid = matches!(parts.as_slice(),
+    ["arn", partition, "iam", "", account, resource]
+        if partition.starts_with("aws")
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("role/").is_some_and(|n| {
+                !n.is_empty()
+                    && n.len() <= 512
+                    && n.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+            }));
+    if !valid {
+        return Err(format!(
+            "{}: {arn:?} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)",
+            key("assume_role_arn")
+        ));
+    }
+    if let Some(id) = &external_id {
+        if id.len() < 2
+            || id.len() > 1224
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/_-".contains(c))
+        {
+            return Err(format!(
+                "{}: must be 2-1224 characters of A-Z a-z 0-9 + = , . @ : / _ -",
+                key("external_id")
+            ));
+        }
+    }
+    let session_name = session_name.unwrap_or_else(|| DEFAULT_SESSION_NAME.into());
+    if session_name.len() < 2
+        || session_name.len() > 64
+        || !session_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    {
+        return Err(format!(
+            "{}: {session_name:?} must be 2-64 characters of A-Z a-z 0-9 + = , . @ _ -",
+            key("session_name")
+        ));
+    }
+    Ok(Some(AssumeRole {
+        arn,
+        external_id,
+        session_name,
+    }))
+}
+
+/// A target's SORACOM override: a profile, or a coverage and/or an endpoint (the endpoint
+/// held to the rules of `SORACOM_ENDPOINT`: https, or http to a loopback host); a secret
+/// name for the Lambda function.
+fn soracom_override(
+    key: &dyn Fn(&str) -> String,
+    profile: Option<String>,
+    coverage: Option<Coverage>,
+    endpoint: Option<String>,
+    secret: Option<String>,
+) -> Result<SoracomOverride, String> {
+    if let Some(p) = &profile {
+        check_profile(&key("soracom_profile"), p)?;
+        if coverage.is_some() || endpoint.is_some() {
+            return Err(format!(
+                "{}: give a profile or soracom_coverage/soracom_endpoint, not both",
+                key("soracom_profile")
+            ));
+        }
+    }
+    let endpoint = match endpoint {
+        Some(e) => Some(
+            crate::soracom::auth::origin(&e, &key("soracom_endpoint"))
+                .map_err(|e| e.to_string())?
+                .0,
+        ),
+        None => None,
+    };
+    if let Some(s) = &secret {
+        // A name (1-512 of A-Z a-z 0-9 / _ + = . @ -) or an ARN (which adds `:`).
+        if s.is_empty()
+            || s.len() > 2048
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-:".contains(c))
+        {
+            return Err(format!(
+                "{}: {s:?} is not a Secrets Manager secret name or ARN",
+                key("soracom_secret")
+            ));
+        }
+    }
+    Ok(SoracomOverride {
+        profile,
+        coverage,
+        endpoint,
+        secret,
+    })
+}
+
+/// A soracom-cli profile name: a file name, no `/`, `\` or leading `.`.
+fn check_profile(key: &str, p: &str) -> Result<(), String> {
+    if p.is_empty() || p.contains(['/', '\\']) || p.starts_with('.') {
+        return Err(format!("{key}: {p:?} is not a profile name"));
+    }
+    Ok(())
+}
+
+/// A target's `[targets.canary]` table (`key` names it).
+fn canary(key: &str, placement: &Placement, c: RawCanary) -> Result<Canary, String> {
+    use settings::{CANARY_MAX_HOURS, CANARY_MIN_MINUTES};
+    if matches!(placement, Placement::Fixed { .. }) {
+        return Err(format!(
+            "{key}: an in-place set switches every reference at once; a canary needs \
+             strategy = \"repoint\""
+        ));
+    }
+    let get = |s: Setting, v| s.read(&format!("{key}.{}", s.key), v);
+    let min_minutes = get(CANARY_MIN_MINUTES, c.min_minutes)?;
+    let max_hours = get(CANARY_MAX_HOURS, c.max_hours)?;
+    if u64::from(min_minutes) > u64::from(max_hours) * 60 {
+        return Err(format!(
+            "{key}.min_minutes ({min_minutes}) is longer than {key}.max_hours ({max_hours})"
+        ));
+    }
+    let holders = match c.holders.as_slice() {
+        [] => CanaryHolders::First,
+        [one] if one == "first" => CanaryHolders::First,
+        names => {
+            for (j, n) in names.iter().enumerate() {
+                if n.is_empty() || n.len() > 128 || n == "first" {
+                    return Err(format!(
+                        "{key}.holders[{j}]: a group, event handler or VPG id or name, or \
+                         [\"first\"] alone"
+                    ));
+                }
+            }
+            CanaryHolders::Named(names.to_vec())
+        }
+    };
+    Ok(Canary {
+        holders,
+        min_minutes,
+        max_hours,
+        without_evidence: c.without_evidence.unwrap_or(WithoutEvidence::Hold),
     })
 }
 
@@ -1017,6 +1532,136 @@ credential_id = "aws-fixed"
         }
     }
 
+    /// `migrate-to-role`'s settings: defaults derived from the user and the prefix (or the
+    /// fixed id), never a key set's id, unique; SORACOM's account required only when asked.
+    #[test]
+    fn role_settings_have_defaults_and_the_account_is_required_only_by_migration() {
+        let c = match parse(GOOD) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let funnel = &c.roles.targets["funnel"];
+        assert_eq!(funnel.name, "soracom-funnel-sample-user-role");
+        assert_eq!(funnel.credential_id, "aws-soracom-funnel-sample-role");
+        assert_eq!(c.roles.targets["fixed"].credential_id, "aws-fixed-role");
+        let msg = c
+            .role_of(&c.targets[0])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            msg.contains("soracom.aws_account_id") && msg.contains("test.toml"),
+            "{msg}"
+        );
+        let long = format!(
+            "[soracom]\naws_account_id = \"111122223333\"\n[[targets]]\nname=\"a\"\niam_user=\"{}\"\ncredential_prefix=\"p\"\nrole_name=\"r\"\nrole_credential_id=\"p-r\"\n",
+            "u".repeat(64)
+        );
+        let c = match parse(&long) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let role = c.role_of(&c.targets[0]).map_err(|e| e.to_string());
+        assert_eq!(
+            role.map(|r| (r.role.name, r.role.credential_id, r.soracom_account_id)),
+            Ok(("r".into(), "p-r".into(), "111122223333".into()))
+        );
+        let t = |extra: &str| {
+            format!("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n{extra}")
+        };
+        let two = "[[targets]]\nname=\"b\"\niam_user=\"v\"\ncredential_prefix=\"q\"\n";
+        for (text, needle) in [
+            (
+                format!("[soracom]\naws_account_id = \"12\"\n{}", t("")),
+                "soracom.aws_account_id",
+            ),
+            (t("role_name = \"bad name\"\n"), "targets[0].role_name"),
+            (
+                t("role_credential_id = \"a/b\"\n"),
+                "targets[0].role_credential_id",
+            ),
+            (
+                t("role_credential_id = \"p-261128\"\n"),
+                "targets[0].role_credential_id",
+            ),
+            (
+                format!("{}{two}role_name = \"u-role\"\n", t("")),
+                "targets[1].role_name",
+            ),
+            (
+                format!("{}{two}role_credential_id = \"p-role\"\n", t("")),
+                "targets[1].role_credential_id",
+            ),
+        ] {
+            match parse(&text) {
+                Ok(_) => panic!("accepted: {text}"),
+                Err(e) => assert!(e.to_string().contains(needle), "{text:?} -> {e}"),
+            }
+        }
+    }
+
+    /// A target in another account or of another operator: its settings are read and
+    /// checked; bad ones name their key.
+    #[test]
+    fn accounts_and_operators_are_read_and_checked() {
+        let t = |extra: &str| {
+            format!("[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n{extra}")
+        };
+        let ok = parse(&t(
+            "assume_role_arn = \"arn:aws:iam::222233334444:role/path/r\"\nexternal_id = \"x-1\"\n\
+             soracom_endpoint = \"http://127.0.0.1:9/v1\"\nsoracom_secret = \"op-b\"\n",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let target = &ok.targets[0];
+        let role = target.account.clone().unwrap_or_else(|| panic!("no role"));
+        assert_eq!(role.account_id(), "222233334444");
+        assert_eq!(role.session_name, DEFAULT_SESSION_NAME);
+        assert_eq!(role.external_id.as_deref(), Some("x-1"));
+        assert_eq!(
+            target.soracom.endpoint.as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        assert_eq!(target.soracom.secret.as_deref(), Some("op-b"));
+        assert!(parse(&t(""))
+            .is_ok_and(|c| c.targets[0].account.is_none() && c.targets[0].soracom.is_default()));
+        for (extra, needle) in [
+            (
+                "assume_role_arn = \"arn:aws:iam::12:role/r\"\n",
+                "targets[0].assume_role_arn",
+            ),
+            (
+                "assume_role_arn = \"arn:aws:iam::222233334444:user/r\"\n",
+                "targets[0].assume_role_arn",
+            ),
+            ("external_id = \"abc\"\n", "targets[0].external_id"),
+            ("session_name = \"abc\"\n", "targets[0].session_name"),
+            (
+                "assume_role_arn = \"arn:aws:iam::222233334444:role/r\"\nsession_name = \"a b\"\n",
+                "targets[0].session_name",
+            ),
+            (
+                "assume_role_arn = \"arn:aws:iam::222233334444:role/r\"\nexternal_id = \"a\"\n",
+                "targets[0].external_id",
+            ),
+            ("soracom_profile = \"../x\"\n", "targets[0].soracom_profile"),
+            (
+                "soracom_profile = \"b\"\nsoracom_coverage = \"g\"\n",
+                "targets[0].soracom_profile",
+            ),
+            (
+                "soracom_endpoint = \"http://example.com\"\n",
+                "targets[0].soracom_endpoint",
+            ),
+            ("soracom_secret = \"a b\"\n", "targets[0].soracom_secret"),
+        ] {
+            let text = t(extra);
+            match parse(&text) {
+                Ok(_) => panic!("accepted: {text}"),
+                Err(e) => assert!(e.to_string().contains(needle), "{text:?} -> {e}"),
+            }
+        }
+    }
+
     /// A schedule that cannot deactivate the old key before its deadline is refused, and
     /// the message names every key involved.
     #[test]
@@ -1058,6 +1703,60 @@ credential_id = "aws-fixed"
         }
     }
 
+    #[test]
+    fn a_canary_is_read_checked_and_moves_rotation_earlier() {
+        let base = "[[targets]]\nname = \"a\"\niam_user = \"u\"\ncredential_prefix = \"p\"\n";
+        let c = parse(&format!("{base}[targets.canary]\n")).expect("defaults");
+        let canary = c.targets[0].canary.clone().expect("canary");
+        assert_eq!(canary.holders, CanaryHolders::First);
+        assert_eq!((canary.min_minutes, canary.max_hours), (60, 24));
+        assert_eq!(canary.without_evidence, WithoutEvidence::Hold);
+        let c = parse(&format!(
+            "{base}[targets.canary]\nholders = [\"g1\", \"h2\"]\nmin_minutes = 5\nmax_hours = 2\nwithout_evidence = \"proceed\"\n"
+        ))
+        .expect("named");
+        let canary = c.targets[0].canary.clone().expect("canary");
+        assert_eq!(
+            canary.holders,
+            CanaryHolders::Named(vec!["g1".into(), "h2".into()])
+        );
+        assert_eq!(canary.without_evidence, WithoutEvidence::Proceed);
+        for (bad, names) in [
+            (
+                "min_minutes = 200\nmax_hours = 1\n",
+                "targets[0].canary.min_minutes",
+            ),
+            ("max_hours = 0\n", "targets[0].canary.max_hours"),
+            (
+                "holders = [\"first\", \"g1\"]\n",
+                "targets[0].canary.holders[0]",
+            ),
+            ("without_evidence = \"maybe\"\n", "without_evidence"),
+            ("colour = 1\n", "colour"),
+        ] {
+            let err = parse(&format!("{base}[targets.canary]\n{bad}"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(names), "{bad:?} -> {err}");
+        }
+        let err = parse(
+            "[[targets]]\nname = \"a\"\niam_user = \"u\"\nstrategy = \"in-place\"\ncredential_id = \"x\"\n[targets.canary]\n",
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("targets[0].canary"), "{err}");
+        // A week-long canary on a tight schedule leaves no time before the deadline.
+        let err = parse(&format!(
+            "{base}max_key_age_days = 12\nretire_after_days = 3\ndeadline_margin_days = 2\n[targets.canary]\nmax_hours = 168\n"
+        ))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("targets[0].max_key_age_days"), "{err}");
+    }
+
     /// The README's configuration tables say what the code does: every numeric setting's
     /// default and range, table by table.
     #[test]
@@ -1067,8 +1766,8 @@ credential_id = "aws-fixed"
         let mut rows = std::collections::BTreeMap::new();
         for line in readme.lines() {
             let heading = line.trim();
-            for t in ["soracom", "verify", "notify"] {
-                if heading == format!("`[{t}]`") {
+            for t in ["soracom", "verify", "notify", "targets.canary"] {
+                if heading.starts_with(&format!("`[{t}]`")) {
                     table = t;
                 }
             }
@@ -1105,6 +1804,26 @@ credential_id = "aws-fixed"
                 "{}.{} range",
                 s.table,
                 s.key
+            );
+        }
+        // The settings that are not numbers have their rows too.
+        for (table, key) in [
+            ("soracom", "coverage"),
+            ("soracom", "profile"),
+            ("soracom", "aws_account_id"),
+            ("targets", "role_name"),
+            ("targets", "role_credential_id"),
+            ("targets", "assume_role_arn"),
+            ("targets", "external_id"),
+            ("targets", "session_name"),
+            ("targets", "soracom_profile"),
+            ("targets", "soracom_coverage"),
+            ("targets", "soracom_endpoint"),
+            ("targets", "soracom_secret"),
+        ] {
+            assert!(
+                rows.contains_key(&(table, key)),
+                "README has no row for {table}.{key}"
             );
         }
         for r in Rung::ALL {

@@ -50,6 +50,15 @@ pub enum Error {
         /// What was wrong with it.
         detail: String,
     },
+    /// A paged SORACOM list said more pages remain but gave no usable way to reach them (or
+    /// never ended): stopping there would miss references, so the listing fails instead.
+    #[error("SORACOM {op}: paging broken: {problem}")]
+    SoracomPaging {
+        /// The operation (spec operationId).
+        op: &'static str,
+        /// What was wrong with the answer that leads to the next page.
+        problem: PagingProblem,
+    },
     /// A SORACOM response was larger than the client reads; it was not buffered.
     #[error("SORACOM {op}: response larger than {limit} bytes; refused")]
     SoracomTooLarge {
@@ -84,6 +93,9 @@ pub enum Error {
     /// Another run is changing the same target; this one stepped back.
     #[error("{0}")]
     Busy(String),
+    /// The OS gave no randomness (for a role's external id).
+    #[error("{0}")]
+    Random(String),
     /// The place the SORACOM auth key is kept (profile file, Secrets Manager) failed.
     #[error("SORACOM auth key store {store}: {message}")]
     KeyStore {
@@ -93,6 +105,32 @@ pub enum Error {
         message: String,
         /// Whether retrying later may help.
         retryable: bool,
+    },
+}
+
+/// How a paged list's answer failed to lead to its next page. Never quotes a key: none is a
+/// secret, but a key is the server's data and the message stays one short line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PagingProblem {
+    /// `x-soracom-next-key` was sent (more pages remain) but empty.
+    #[error("x-soracom-next-key is present but empty")]
+    EmptyNextKey,
+    /// `Link: <…>; rel=next` was sent (more pages remain) but its URL has no
+    /// `last_evaluated_key`.
+    #[error("Link rel=next has no last_evaluated_key")]
+    LinkWithoutKey,
+    /// `x-soracom-next-key` and `Link rel=next` name different next pages.
+    #[error("x-soracom-next-key and Link rel=next name different pages")]
+    HeadersDisagree,
+    /// The next page's key is one already read in this listing: the pages would repeat.
+    #[error("the next-page key repeats an earlier one")]
+    KeyRepeated,
+    /// More pages than a listing reads at most.
+    #[error("more than {max} pages")]
+    TooManyPages {
+        /// The bound.
+        max: usize,
     },
 }
 
@@ -108,10 +146,25 @@ impl Error {
             Error::Config(_)
             | Error::SoracomCredentials(_)
             | Error::SoracomBody { .. }
+            | Error::SoracomPaging { .. }
             | Error::SoracomTooLarge { .. }
             | Error::Unconfirmed(_)
+            | Error::Random(_)
             | Error::Busy(_) => false,
         }
+    }
+
+    /// Whether SORACOM refused the value written (a 400 or 422): what a holder that does
+    /// not accept a role credential set answers. Throttling, authorisation and a missing
+    /// holder are not a refusal of the value.
+    pub fn rejects_the_value(&self) -> bool {
+        matches!(
+            self,
+            Error::SoracomStatus {
+                status: 400 | 422,
+                ..
+            }
+        )
     }
 
     /// Whether the server certainly did not apply the request (a definite 4xx answer).

@@ -5,6 +5,12 @@
 //! tests and real IAM in production through the same [`AwsIam`] code. The new key is
 //! verified with `sts:GetCallerIdentity` signed by that key, through a client built from
 //! the same SDK configuration, so an endpoint override (`AWS_ENDPOINT_URL`) applies to it.
+//!
+//! `migrate-to-role` (docs/ARCHITECTURE.md, *Migrating to a role*) adds reading what the
+//! user may do (its inline and attached policies, its groups) and making the role that
+//! replaces its key: get or create it with a trust policy and tags, put inline policies,
+//! attach managed ones. Policy documents come back URL-encoded from IAM; the adapter
+//! decodes them, so the port deals in JSON text.
 
 use std::future::Future;
 
@@ -14,6 +20,7 @@ use aws_sdk_iam::primitives::DateTime;
 use aws_sdk_iam::types::StatusType;
 use time::OffsetDateTime;
 
+use crate::config::AssumeRole;
 use crate::error::{aws_retryable, Error, Result};
 use crate::model::{AccessKey, KeyStatus, LastUsed};
 use crate::secret::{AccessKeyId, NewAccessKey, Secret};
@@ -48,12 +55,111 @@ pub trait IamApi: Send + Sync {
     fn tag(&self, user: &str, key: &str, value: &str) -> impl Future<Output = Result<()>> + Send;
     /// Removes tags from the user (`UntagUser`); absent ones are not an error.
     fn untag(&self, user: &str, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
+    /// What the user may do: its permissions boundary (`GetUser`), its inline policies with
+    /// their documents (`ListUserPolicies`, `GetUserPolicy`), its attached managed policies
+    /// (`ListAttachedUserPolicies`) and the groups it is in (`ListGroupsForUser`), every page.
+    fn user_policies(&self, user: &str) -> impl Future<Output = Result<UserPolicies>> + Send;
+    /// The role named `name` (`GetRole`, with its inline policy names and attached policy
+    /// ARNs from `ListRolePolicies` and `ListAttachedRolePolicies`); `None` if there is none.
+    fn role(&self, name: &str) -> impl Future<Output = Result<Option<Role>>> + Send;
+    /// Creates a role with this trust policy, description, permissions boundary and tags in
+    /// one call (`CreateRole`), so no role of ours ever exists without its tags or with more
+    /// room than the boundary gives. A role of that name already there is an
+    /// [`Error::Aws`] with code `EntityAlreadyExists`.
+    fn create_role(
+        &self,
+        name: &str,
+        trust: &Secret,
+        description: &str,
+        boundary: Option<&str>,
+        tags: &[(String, Secret)],
+    ) -> impl Future<Output = Result<Role>> + Send;
+    /// Puts (creates or replaces) an inline policy of a role (`PutRolePolicy`).
+    fn put_role_policy(
+        &self,
+        role: &str,
+        policy: &str,
+        document: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Attaches a managed policy to a role (`AttachRolePolicy`); attaching one already
+    /// attached is not an error.
+    fn attach_role_policy(&self, role: &str, arn: &str) -> impl Future<Output = Result<()>> + Send;
+    /// The name of every IAM user of the account (`ListUsers`, every page, at most
+    /// [`MAX_USER_PAGES`] of 1000): `discover` looks for the owner of each key SORACOM holds.
+    /// More pages than that, or a page that says more follow without a marker, is an error,
+    /// never a short list.
+    fn list_users(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// The same port acting in another account, as `role` (`sts:AssumeRole` with this
+    /// port's credentials; the session is renewed as it expires). The role is assumed once
+    /// here, so a denial is this call's error, not a later one's.
+    fn assume(&self, role: &AssumeRole) -> impl Future<Output = Result<Self>> + Send
+    where
+        Self: Sized;
+}
+
+/// The most pages of users [`IamApi::list_users`] reads (100 000 users).
+pub const MAX_USER_PAGES: usize = 100;
+
+/// An inline policy of an IAM user: its name and its document (JSON text, decoded).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct InlinePolicy {
+    /// The policy's name.
+    pub name: String,
+    /// The policy document, as JSON text.
+    pub document: String,
+}
+
+/// A managed policy attached to a user or role.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AttachedPolicy {
+    /// The policy's name.
+    pub name: String,
+    /// Its ARN (what `AttachRolePolicy` takes).
+    pub arn: String,
+}
+
+/// What an IAM user may do, as far as a role can take it over.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UserPolicies {
+    /// The ARN of the user's permissions boundary, if it has one: the role gets the same,
+    /// or its copied policies would allow more than the user could do.
+    pub boundary: Option<String>,
+    /// Inline policies, by name order as IAM lists them.
+    pub inline: Vec<InlinePolicy>,
+    /// Attached managed policies.
+    pub attached: Vec<AttachedPolicy>,
+    /// The groups the user is in: their policies also apply to the user, and a role
+    /// cannot be in a group.
+    pub groups: Vec<String>,
+}
+
+/// An IAM role as far as migration cares. Its trust policy and tags may hold an external
+/// id (docs/ARCHITECTURE.md, *Migrating to a role*), so they are [`Secret`]s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// The role's name.
+    pub name: String,
+    /// Its ARN.
+    pub arn: String,
+    /// The trust policy (`AssumeRolePolicyDocument`), as JSON text, decoded.
+    pub trust: Secret,
+    /// Its tags.
+    pub tags: Vec<(String, Secret)>,
+    /// Names of its inline policies.
+    pub inline: Vec<String>,
+    /// ARNs of its attached managed policies.
+    pub attached: Vec<String>,
+    /// The ARN of its permissions boundary, if any.
+    pub boundary: Option<String>,
 }
 
 /// Bound on one attempt of an IAM or STS call when none is given.
 pub const DEFAULT_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Pages of user tags read at most (a user has at most 50 tags).
 const MAX_TAG_PAGES: usize = 10;
+/// Pages of a policy or group listing read at most (IAM's default page is 100 items; a
+/// user or role has at most 10 attached policies by default, 20 on request).
+const MAX_POLICY_PAGES: usize = 20;
 
 /// [`IamApi`] over `aws-sdk-iam` and `aws-sdk-sts`.
 #[derive(Clone, Debug)]
@@ -168,7 +274,345 @@ fn missing(op: &'static str, what: &str) -> Error {
     }
 }
 
+/// A policy document as IAM returns it: URL-encoded (RFC 3986) JSON text, decoded. Text
+/// that is already JSON (some emulations return it so) is kept as it is.
+pub fn decode_document(raw: &str) -> Option<String> {
+    if raw.trim_start().starts_with('{') {
+        return Some(raw.to_string());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = raw.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn document(op: &'static str, raw: &str) -> Result<String> {
+    decode_document(raw).ok_or_else(|| Error::Aws {
+        op,
+        code: None,
+        message: "the policy document is not URL-encoded UTF-8".into(),
+        retryable: false,
+    })
+}
+
+fn build_error(op: &'static str, e: impl std::fmt::Display) -> Error {
+    Error::Aws {
+        op,
+        code: None,
+        message: e.to_string(),
+        retryable: false,
+    }
+}
+
+impl AwsIam {
+    /// Names of a role's inline policies and ARNs of its attached ones, every page.
+    async fn role_policies(&self, role: &str) -> Result<(Vec<String>, Vec<String>)> {
+        let mut inline = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_POLICY_PAGES {
+            let out = self
+                .iam
+                .list_role_policies()
+                .role_name(role)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("ListRolePolicies", e))?;
+            inline.extend(out.policy_names().iter().cloned());
+            match (out.is_truncated(), out.marker()) {
+                (true, Some(m)) => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        let mut attached = Vec::new();
+        for _ in 0..MAX_POLICY_PAGES {
+            let out = self
+                .iam
+                .list_attached_role_policies()
+                .role_name(role)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("ListAttachedRolePolicies", e))?;
+            attached.extend(
+                out.attached_policies()
+                    .iter()
+                    .filter_map(|p| p.policy_arn().map(str::to_string)),
+            );
+            match (out.is_truncated(), out.marker()) {
+                (true, Some(m)) => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        Ok((inline, attached))
+    }
+
+    /// A role as IAM returned it, with its policies listed.
+    async fn complete(&self, op: &'static str, role: &aws_sdk_iam::types::Role) -> Result<Role> {
+        let trust = match role.assume_role_policy_document() {
+            Some(raw) => document(op, raw)?,
+            None => return Err(missing(op, "AssumeRolePolicyDocument")),
+        };
+        let (inline, attached) = self.role_policies(role.role_name()).await?;
+        Ok(Role {
+            name: role.role_name().to_string(),
+            arn: role.arn().to_string(),
+            trust: Secret::new(trust),
+            tags: role
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), Secret::new(t.value())))
+                .collect(),
+            inline,
+            attached,
+            boundary: role
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_string),
+        })
+    }
+}
+
 impl IamApi for AwsIam {
+    async fn assume(&self, role: &AssumeRole) -> Result<AwsIam> {
+        use aws_sdk_iam::config::{ProvideCredentials, SharedCredentialsProvider};
+        // `configure` takes the endpoint override, HTTP client, timeouts and region of this
+        // port's configuration, so tests against moto reach moto for AssumeRole too.
+        let mut builder = aws_config::sts::AssumeRoleProvider::builder(role.arn.clone())
+            .session_name(role.session_name.clone())
+            .configure(&self.sdk);
+        if let Some(id) = &role.external_id {
+            builder = builder.external_id(id.clone());
+        }
+        let provider = builder.build().await;
+        if let Err(e) = provider.provide_credentials().await {
+            use aws_sdk_iam::error::DisplayErrorContext;
+            let retryable = matches!(
+                e,
+                aws_credential_types::provider::error::CredentialsError::ProviderTimedOut(_)
+            );
+            return Err(Error::Aws {
+                op: "AssumeRole",
+                code: None,
+                message: format!("{}: {}", role.arn, DisplayErrorContext(&e)),
+                retryable,
+            });
+        }
+        let sdk = self
+            .sdk
+            .clone()
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
+        Ok(AwsIam::new(sdk))
+    }
+
+    async fn user_policies(&self, user: &str) -> Result<UserPolicies> {
+        let out = self
+            .iam
+            .get_user()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetUser", e))?;
+        let boundary = out
+            .user()
+            .and_then(|u| u.permissions_boundary())
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string);
+        let mut names = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_POLICY_PAGES {
+            let out = self
+                .iam
+                .list_user_policies()
+                .user_name(user)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("ListUserPolicies", e))?;
+            names.extend(out.policy_names().iter().cloned());
+            match (out.is_truncated(), out.marker()) {
+                (true, Some(m)) => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        let mut inline = Vec::with_capacity(names.len());
+        for name in names {
+            let out = self
+                .iam
+                .get_user_policy()
+                .user_name(user)
+                .policy_name(&name)
+                .send()
+                .await
+                .map_err(|e| aws_error("GetUserPolicy", e))?;
+            inline.push(InlinePolicy {
+                document: document("GetUserPolicy", out.policy_document())?,
+                name,
+            });
+        }
+        let mut attached = Vec::new();
+        for _ in 0..MAX_POLICY_PAGES {
+            let out = self
+                .iam
+                .list_attached_user_policies()
+                .user_name(user)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("ListAttachedUserPolicies", e))?;
+            for p in out.attached_policies() {
+                let arn = p
+                    .policy_arn()
+                    .ok_or_else(|| missing("ListAttachedUserPolicies", "PolicyArn"))?;
+                attached.push(AttachedPolicy {
+                    name: p.policy_name().unwrap_or(arn).to_string(),
+                    arn: arn.to_string(),
+                });
+            }
+            match (out.is_truncated(), out.marker()) {
+                (true, Some(m)) => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        let mut groups = Vec::new();
+        for _ in 0..MAX_POLICY_PAGES {
+            let out = self
+                .iam
+                .list_groups_for_user()
+                .user_name(user)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("ListGroupsForUser", e))?;
+            groups.extend(out.groups().iter().map(|g| g.group_name().to_string()));
+            match (out.is_truncated(), out.marker()) {
+                (true, Some(m)) => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        Ok(UserPolicies {
+            boundary,
+            inline,
+            attached,
+            groups,
+        })
+    }
+
+    async fn role(&self, name: &str) -> Result<Option<Role>> {
+        let out = match self.iam.get_role().role_name(name).send().await {
+            Ok(out) => out,
+            Err(e) if e.code() == Some("NoSuchEntity") => return Ok(None),
+            Err(e) => return Err(aws_error("GetRole", e)),
+        };
+        let role = out.role().ok_or_else(|| missing("GetRole", "Role"))?;
+        Ok(Some(self.complete("GetRole", role).await?))
+    }
+
+    async fn create_role(
+        &self,
+        name: &str,
+        trust: &Secret,
+        description: &str,
+        boundary: Option<&str>,
+        tags: &[(String, Secret)],
+    ) -> Result<Role> {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| {
+                aws_sdk_iam::types::Tag::builder()
+                    .key(k)
+                    .value(v.expose())
+                    .build()
+                    .map_err(|e| build_error("CreateRole", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let out = self
+            .iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust.expose())
+            .description(description)
+            .set_permissions_boundary(boundary.map(str::to_string))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateRole", e))?;
+        let role = out.role().ok_or_else(|| missing("CreateRole", "Role"))?;
+        self.complete("CreateRole", role).await
+    }
+
+    async fn put_role_policy(&self, role: &str, policy: &str, document: &str) -> Result<()> {
+        self.iam
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .policy_document(document)
+            .send()
+            .await
+            .map_err(|e| aws_error("PutRolePolicy", e))?;
+        Ok(())
+    }
+
+    async fn attach_role_policy(&self, role: &str, arn: &str) -> Result<()> {
+        self.iam
+            .attach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("AttachRolePolicy", e))?;
+        Ok(())
+    }
+
+    async fn list_users(&self) -> Result<Vec<String>> {
+        let mut users = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_USER_PAGES {
+            let out = self
+                .iam
+                .list_users()
+                .max_items(1000)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("ListUsers", e))?;
+            users.extend(out.users().iter().map(|u| u.user_name().to_string()));
+            match (out.is_truncated(), out.marker()) {
+                (false, _) => return Ok(users),
+                (true, Some(m)) if !m.is_empty() => marker = Some(m.to_string()),
+                (true, _) => {
+                    return Err(Error::Aws {
+                        op: "ListUsers",
+                        code: None,
+                        message: "the answer says more users follow but gives no marker".into(),
+                        retryable: false,
+                    })
+                }
+            }
+        }
+        Err(Error::Aws {
+            op: "ListUsers",
+            code: None,
+            message: format!("more than {MAX_USER_PAGES} pages of users"),
+            retryable: false,
+        })
+    }
+
     async fn key_statuses(&self, user: &str) -> Result<Vec<(AccessKeyId, KeyStatus)>> {
         let out = self
             .iam

@@ -7,8 +7,8 @@
 use aws_config::SdkConfig;
 use time::OffsetDateTime;
 
-use crate::apply::{Command, Engine, Progress};
-use crate::config::{Config, Target};
+use crate::apply::{unplanned, Command, Engine, Progress};
+use crate::config::{AssumeRole, Config, SoracomOverride, Target};
 use crate::error::Error;
 use crate::iam::IamApi;
 use crate::model::KeyStatus;
@@ -80,57 +80,165 @@ pub enum InvokeError {
     Failed(#[from] Error),
 }
 
+/// Where each SORACOM operator's endpoint and AuthKey come from; the binaries differ
+/// (environment and profiles; Secrets Manager and the Lambda's endpoint allowlist).
+pub trait SoracomAccess: Send + Sync {
+    /// The endpoint and AuthKey for targets with `over` (the default override: the run's
+    /// own). An override's endpoint obeys the same rules as the run's own.
+    fn credentials(
+        &self,
+        over: &SoracomOverride,
+    ) -> impl std::future::Future<Output = Result<(Endpoint, AuthKey), Error>> + Send;
+}
+
 /// The clients a run needs, built by the binary.
-pub struct Clients<'a, I> {
-    /// IAM and STS.
+pub struct Clients<'a, I, A> {
+    /// IAM and STS of the caller's own account (targets with `assume_role_arn` get a
+    /// client of their own from it).
     pub iam: &'a I,
-    /// SORACOM's API origin.
-    pub endpoint: Endpoint,
-    /// The AuthKey to log in with.
-    pub key: AuthKey,
+    /// Each SORACOM operator's endpoint and AuthKey.
+    pub soracom: &'a A,
     /// The AWS configuration the notification clients use.
     pub sdk: &'a SdkConfig,
     /// Where repointing progress goes.
     pub progress: &'a dyn Progress,
 }
 
-/// Runs `request` for the target named `target` (all when `None`) at `now`.
-pub async fn invoke<I: IamApi>(
+/// Targets that share an AWS account (the caller's, or one role) and a SORACOM operator:
+/// one IAM client, one SORACOM login and one observation serve them.
+struct Group<'t> {
+    account: Option<&'t AssumeRole>,
+    soracom: &'t SoracomOverride,
+    targets: Vec<&'t Target>,
+}
+
+/// `targets` grouped by account and operator, in the order their first target comes.
+fn groups<'t>(targets: &[&'t Target]) -> Vec<Group<'t>> {
+    let mut out: Vec<Group<'t>> = Vec::new();
+    for t in targets {
+        match out
+            .iter_mut()
+            .find(|g| g.account == t.account.as_ref() && *g.soracom == t.soracom)
+        {
+            Some(g) => g.targets.push(t),
+            None => out.push(Group {
+                account: t.account.as_ref(),
+                soracom: &t.soracom,
+                targets: vec![t],
+            }),
+        }
+    }
+    out
+}
+
+/// A group's IAM port: the caller's own, or one acting as the group's role.
+enum Account<'a, I> {
+    Own(&'a I),
+    Assumed(I),
+}
+
+impl<I> Account<'_, I> {
+    fn get(&self) -> &I {
+        match self {
+            Account::Own(i) => i,
+            Account::Assumed(i) => i,
+        }
+    }
+}
+
+/// A group's IAM port and logged-in SORACOM client, or why there is none (then each of
+/// its targets fails with that error; the other groups run).
+async fn connect<'a, I: IamApi, A: SoracomAccess>(
+    config: &Config,
+    group: &Group<'_>,
+    clients: &Clients<'a, I, A>,
+) -> Result<(Account<'a, I>, SoracomClient), Error> {
+    let iam = match group.account {
+        None => Account::Own(clients.iam),
+        Some(role) => Account::Assumed(clients.iam.assume(role).await?),
+    };
+    let (endpoint, key) = clients.soracom.credentials(group.soracom).await?;
+    let soracom = SoracomClient::new(endpoint, key, config.soracom.clone())?;
+    soracom.login().await?;
+    Ok((iam, soracom))
+}
+
+/// Runs `request` for the target named `target` (all when `None`) at `now`. Targets are
+/// run group by group (one AWS account and one SORACOM operator each); when there is more
+/// than one group, a group that cannot be reached (its role not assumed, its login
+/// refused) fails its own targets only.
+pub async fn invoke<I: IamApi, A: SoracomAccess>(
     config: &Config,
     target: Option<&str>,
     request: Request,
     now: OffsetDateTime,
-    clients: Clients<'_, I>,
+    clients: Clients<'_, I, A>,
 ) -> Result<Outcome, InvokeError> {
     let targets = config.select(target).map_err(InvokeError::NoSuchTarget)?;
-    let soracom = SoracomClient::new(clients.endpoint, clients.key, config.soracom.clone())?;
-    soracom.login().await?;
-    let engine = Engine {
-        iam: clients.iam,
-        soracom: &soracom,
-        config,
-        progress: clients.progress,
-    };
-    let report = match request {
-        Request::Status => return Ok(Outcome::Status(engine.status(&targets, now).await?)),
-        Request::Run {
-            command: Command::Emergency,
-            dry_run,
-        } => engine.emergency(&targets, &[], now, dry_run).await?,
-        Request::Run { command, dry_run } => engine.run(command, &targets, now, dry_run).await?,
-        Request::Emergency { keys, dry_run } if keys.is_empty() => {
-            engine.emergency(&targets, &[], now, dry_run).await?
-        }
-        Request::Emergency { keys, dry_run } => {
-            let (hit, known) = holders(clients.iam, &targets, &keys).await?;
-            if known.is_empty() {
-                return Err(InvokeError::NotOurs(keys));
+    let groups = groups(&targets);
+    let alone = groups.len() == 1;
+    let mut runs: Vec<RunReport> = Vec::new();
+    let mut statuses: Vec<StatusReport> = Vec::new();
+    // Which IAM port each target's records are written with (the notification ladder).
+    let mut accounts: Vec<Account<'_, I>> = Vec::new();
+    let mut ports: Vec<(String, usize)> = Vec::new();
+    let mut known_any = false;
+    for group in &groups {
+        let connected = match connect(config, group, &clients).await {
+            Ok(c) => Ok(c),
+            Err(e) if alone => return Err(e.into()),
+            Err(e) => Err(e),
+        };
+        let (iam, soracom) = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(targets = ?group.targets.iter().map(|t| &t.name).collect::<Vec<_>>(), error = %e, "account or operator not reached");
+                // Its targets may hold a named exposed key: the run cannot say none does.
+                known_any = true;
+                unreached(&request, group, &e, now, &mut runs, &mut statuses);
+                continue;
             }
-            // A key already inactive everywhere needs nothing more (a repeated event).
-            tracing::warn!(targets = ?hit.iter().map(|t| &t.name).collect::<Vec<_>>(), "exposed key: emergency rotation");
-            engine.emergency(&hit, &keys, now, dry_run).await?
+        };
+        let engine = Engine {
+            iam: iam.get(),
+            soracom: &soracom,
+            config,
+            progress: clients.progress,
+        };
+        let ran = run_group(&engine, &request, &group.targets, now, &mut known_any).await;
+        match ran {
+            Ok(Some(Outcome::Run(r))) => runs.push(r),
+            Ok(Some(Outcome::Status(s))) => statuses.push(s),
+            Ok(None) => {}
+            Err(e) if alone => return Err(e.into()),
+            Err(e) => {
+                known_any = true;
+                unreached(&request, group, &e, now, &mut runs, &mut statuses);
+            }
         }
-    };
+        for t in &group.targets {
+            ports.push((t.name.clone(), accounts.len()));
+        }
+        accounts.push(iam);
+    }
+    if request == Request::Status {
+        let mut all = StatusReport {
+            now,
+            targets: Vec::new(),
+            errors: Vec::new(),
+        };
+        for s in statuses {
+            all.targets.extend(s.targets);
+            all.errors.extend(s.errors);
+        }
+        return Ok(Outcome::Status(all));
+    }
+    if let Request::Emergency { keys, .. } = &request {
+        if !keys.is_empty() && !known_any {
+            return Err(InvokeError::NotOurs(keys.clone()));
+        }
+    }
+    let report = merge(&request, runs, now);
     tracing::info!(
         command = %report.command,
         exit_code = report.exit_code(),
@@ -139,11 +247,146 @@ pub async fn invoke<I: IamApi>(
     if config.notify.enabled() {
         // Logged inside; a failed notification never changes the outcome or exit code.
         match Notifiers::from_settings(&config.notify, clients.sdk) {
-            Ok(n) => tell(&n, &report, config, clients.iam).await,
+            Ok(n) => tell(&n, &report, config, (&ports, &accounts)).await,
             Err(e) => tracing::warn!(error = %e, "notifications not set up"),
         }
     }
     Ok(Outcome::Run(report))
+}
+
+/// One group's part of `request`; `None` when an emergency with named keys concerns none
+/// of its targets. `known_any` is set when one of its targets holds a named key.
+async fn run_group<I: IamApi>(
+    engine: &Engine<'_, I, SoracomClient>,
+    request: &Request,
+    targets: &[&Target],
+    now: OffsetDateTime,
+    known_any: &mut bool,
+) -> Result<Option<Outcome>, Error> {
+    let report = match request {
+        Request::Status => return Ok(Some(Outcome::Status(engine.status(targets, now).await?))),
+        Request::Run {
+            command: Command::Emergency,
+            dry_run,
+        } => engine.emergency(targets, &[], now, *dry_run).await?,
+        Request::Run { command, dry_run } => engine.run(*command, targets, now, *dry_run).await?,
+        Request::Emergency { keys, dry_run } if keys.is_empty() => {
+            engine.emergency(targets, &[], now, *dry_run).await?
+        }
+        Request::Emergency { keys, dry_run } => {
+            let (hit, known) = holders(engine.iam, targets, keys).await?;
+            if known.is_empty() {
+                return Ok(None);
+            }
+            *known_any = true;
+            // A key already inactive everywhere needs nothing more (a repeated event).
+            tracing::warn!(targets = ?hit.iter().map(|t| &t.name).collect::<Vec<_>>(), "exposed key: emergency rotation");
+            engine.emergency(&hit, keys, now, *dry_run).await?
+        }
+    };
+    Ok(Some(Outcome::Run(report)))
+}
+
+/// The command name and dry-run flag `request` reports with.
+fn shape(request: &Request) -> (Command, bool) {
+    match request {
+        Request::Run { command, dry_run } => (*command, *dry_run || *command == Command::Plan),
+        Request::Emergency { dry_run, .. } => (Command::Emergency, *dry_run),
+        Request::Status => (Command::Plan, true),
+    }
+}
+
+/// A group that could not be reached or observed: for status, each target is an error;
+/// for a command, each target failed and nothing was changed.
+fn unreached(
+    request: &Request,
+    group: &Group<'_>,
+    e: &Error,
+    now: OffsetDateTime,
+    runs: &mut Vec<RunReport>,
+    statuses: &mut Vec<StatusReport>,
+) {
+    if *request == Request::Status {
+        statuses.push(StatusReport {
+            now,
+            targets: Vec::new(),
+            errors: group
+                .targets
+                .iter()
+                .map(|t| crate::status::TargetError {
+                    target: t.name.clone(),
+                    error: e.to_string(),
+                })
+                .collect(),
+        });
+        return;
+    }
+    let (command, dry_run) = shape(request);
+    runs.push(RunReport {
+        command: command.name().into(),
+        now,
+        dry_run,
+        targets: group
+            .targets
+            .iter()
+            .map(|t| {
+                unplanned(
+                    t,
+                    format!("reaching or observing its AWS account and SORACOM operator: {e}"),
+                    "nothing was changed; fix the cause and run again",
+                    Default::default(),
+                )
+            })
+            .collect(),
+    });
+}
+
+/// The groups' reports as one, targets in the order they ran.
+fn merge(request: &Request, runs: Vec<RunReport>, now: OffsetDateTime) -> RunReport {
+    let (command, dry_run) = shape(request);
+    let mut all = RunReport {
+        command: command.name().into(),
+        now,
+        dry_run,
+        targets: Vec::new(),
+    };
+    for r in runs {
+        all.command = r.command;
+        all.dry_run = r.dry_run;
+        all.targets.extend(r.targets);
+    }
+    all
+}
+
+/// `migrate-to-role` for the target named `target`, as both binaries run it: check that
+/// the configuration has what the role needs (before logging in), log in, then
+/// [`crate::migrate::migrate_to_role`]. A configuration error is
+/// `InvokeError::Failed(Error::Config(_))`.
+pub async fn migrate<I: IamApi, A: SoracomAccess>(
+    config: &Config,
+    target: &str,
+    dry_run: bool,
+    clients: Clients<'_, I, A>,
+) -> Result<crate::migrate::MigrationReport, InvokeError> {
+    let targets = config
+        .select(Some(target))
+        .map_err(InvokeError::NoSuchTarget)?;
+    let Some(target) = targets.first() else {
+        return Err(InvokeError::NoSuchTarget(format!(
+            "no target named {target:?}"
+        )));
+    };
+    config.role_of(target).map_err(Error::Config)?;
+    let group = Group {
+        account: target.account.as_ref(),
+        soracom: &target.soracom,
+        targets: vec![target],
+    };
+    let (iam, soracom) = connect(config, &group, &clients).await?;
+    let report =
+        crate::migrate::migrate_to_role(iam.get(), &soracom, config, target, dry_run).await?;
+    tracing::info!(target_name = %report.target, exit_code = report.exit_code(), "migrate-to-role finished");
+    Ok(report)
 }
 
 /// The targets whose IAM user holds one of `keys` active, and those that hold one at all.
@@ -171,7 +414,12 @@ async fn holders<'t, I: IamApi>(
 /// Sends the ladder's messages, then (unless the run was dry) has each target's IAM user
 /// remember what was told, so the next run does not tell it again. A record that cannot be
 /// written is logged: the worst it does is one message more.
-async fn tell<I: IamApi>(n: &Notifiers, report: &RunReport, config: &Config, iam: &I) {
+async fn tell<I: IamApi>(
+    n: &Notifiers,
+    report: &RunReport,
+    config: &Config,
+    (ports, accounts): (&[(String, usize)], &[Account<'_, I>]),
+) {
     let notices = notify::notices(report, &config.notify);
     let (d, told) = n.deliver(&notices).await;
     tracing::info!(sent = d.sent, failed = d.failed, "notifications");
@@ -185,6 +433,13 @@ async fn tell<I: IamApi>(n: &Notifiers, report: &RunReport, config: &Config, iam
             .filter(|(n, ok)| **ok && n.target == t.target)
             .map(|(n, _)| n)
             .collect();
+        let port = ports
+            .iter()
+            .find(|(n, _)| *n == t.target)
+            .and_then(|(_, i)| accounts.get(*i));
+        let Some(iam) = port.map(Account::get) else {
+            continue;
+        };
         for (key, value) in notify::remember(report, t, &config.notify, &delivered) {
             let written = match &value {
                 Some(v) => iam.tag(&t.iam_user, &key, v).await,

@@ -16,8 +16,11 @@
 //! - [`apply`]: carry a plan out, phase by phase; [`report`]: what a run did.
 //! - [`invoke`]: one run of a command as both binaries make it (select, log in, run, notify).
 //! - [`status`]: keys, sets, references, due dates and compliance of each target.
+//! - [`discover`]: `discover` and `init`, first contact: what is there, and a proposed configuration.
 //! - [`policy`]: the least privilege the tool needs, derived from the configuration.
 //! - [`selfkey`]: `rotate-soracom-key`, replacing the tool's own SORACOM AuthKey.
+//! - [`role`], [`migrate`]: `migrate-to-role`, an IAM role in place of the key: the pure
+//!   decision, then carrying it out.
 //! - [`wording`]: every sentence about a plan, in one place.
 //! - [`notify`]: messages to a human (SNS, webhook) when a run needs attention.
 #![deny(missing_docs)]
@@ -25,9 +28,11 @@
 
 pub mod apply;
 pub mod config;
+pub mod discover;
 pub mod error;
 pub mod iam;
 pub mod invoke;
+pub mod migrate;
 pub mod model;
 pub mod notify;
 pub mod observe;
@@ -36,6 +41,7 @@ pub mod policy;
 pub mod records;
 pub mod refs;
 pub mod report;
+pub mod role;
 pub mod secret;
 pub mod selfkey;
 pub mod soracom;

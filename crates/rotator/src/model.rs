@@ -201,11 +201,24 @@ pub enum Mark {
     /// The key was reported exposed: an emergency rotation retires it at once. Written
     /// before the emergency acts, so a rerun finishes the same emergency.
     Exposed,
+    /// A canary moved off the set holding the key (written before the canary moves; the
+    /// evidence is counted from here). The rest of its references stay on it until the
+    /// canary is judged.
+    Canary,
+    /// The canary that moved off the key's set failed (written before it moves back): the
+    /// key stays current, and `reconcile` rotates it no more until a person runs `rotate`.
+    CanaryFailed,
 }
 
 impl Mark {
     /// Every kind of mark.
-    pub const ALL: [Mark; 3] = [Mark::Released, Mark::Deactivated, Mark::Exposed];
+    pub const ALL: [Mark; 5] = [
+        Mark::Released,
+        Mark::Deactivated,
+        Mark::Exposed,
+        Mark::Canary,
+        Mark::CanaryFailed,
+    ];
 
     /// The tag key prefix; the access key id follows.
     pub fn tag_prefix(self) -> &'static str {
@@ -213,12 +226,14 @@ impl Mark {
             Mark::Released => "soracom-key-rotator:released:",
             Mark::Deactivated => "soracom-key-rotator:deactivated:",
             Mark::Exposed => "soracom-key-rotator:exposed:",
+            Mark::Canary => "soracom-key-rotator:canary:",
+            Mark::CanaryFailed => "soracom-key-rotator:canary-failed:",
         }
     }
 }
 
 /// Where a reference to a credential set lives, and the unit written back.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Holder {
     /// One top-level key of one namespace of a group's configuration.
@@ -328,6 +343,22 @@ impl Slot {
     }
 }
 
+/// An error log entry of SORACOM that says AWS refused a request's credentials: evidence
+/// against a canary. Only what identifies it is kept, never the entry's text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthFailure {
+    /// The service that logged it (`Funnel`, `Funk`, …).
+    pub service: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The AWS error it names (one of a fixed list, e.g. `UnrecognizedClientException`).
+    pub error: &'static str,
+    /// The resource it is about (e.g. an IMSI), if any.
+    pub resource_id: Option<String>,
+}
+
 /// What a run observed for one target: the input of [`crate::plan::plan`].
 #[derive(Clone, Debug, Default)]
 pub struct Observed {
@@ -340,6 +371,9 @@ pub struct Observed {
     /// What this tool recorded on the IAM user (cutovers, deactivations, its own keys, runs
     /// creating a key).
     pub records: crate::records::Records,
+    /// Authentication failures SORACOM logged since a canary of the target moved (read
+    /// only while one is recorded).
+    pub auth_failures: Vec<AuthFailure>,
 }
 
 #[cfg(test)]

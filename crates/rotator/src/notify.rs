@@ -29,7 +29,9 @@ use aws_config::SdkConfig;
 use serde::Serialize;
 
 use crate::config::{NotifySettings, Rung, WebhookFormat};
-use crate::plan::{fmt_time, severity, KeyDeadline, KeyRole, RiskCause, Severity, EARLY};
+use crate::plan::{
+    fmt_time, severity, CanaryStage, KeyDeadline, KeyRole, RiskCause, Severity, EARLY,
+};
 use crate::records::notified_tag;
 use crate::report::{Change, Outcome, RunReport, TargetReport};
 use crate::secret::Secret;
@@ -167,6 +169,48 @@ fn events(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -> Ve
              that use stops, and stays active until then",
         ));
     }
+    if let Some(c) = plan.canary.as_ref().filter(|c| c.stage.needs_human()) {
+        let d = plan.deadlines.iter().find(|d| d.key == c.key);
+        let (event, headline, todo) = match c.stage {
+            CanaryStage::Failed => (
+                "canary-failed",
+                format!("canary of {} FAILED and was rolled back", c.to_set),
+                "fix what made AWS refuse the new key (its policy, a permissions boundary, an \
+                 SCP, a source-IP condition), then run `soracom-key-rotator rotate`",
+            ),
+            _ => (
+                "canary-held",
+                format!("canary of {} held: no evidence", c.to_set),
+                "check that the canary's data arrives, then let the rest move \
+                 (canary.without_evidence = \"proceed\") or give the new key up (rollback)",
+            ),
+        };
+        out.push(message(
+            t,
+            Rung::Blocked,
+            d.map(|d| severity(d.deadline, now)),
+            format!("{}={event}", c.key.as_str()),
+            headline,
+            format!("Canary {}.", c.words()),
+            d,
+            todo,
+        ));
+    }
+    if let Some(m) = plan.migration.as_ref().filter(|m| m.needs_human()) {
+        let kind = m.kind.as_deref().unwrap_or("?");
+        out.push(message(
+            t,
+            Rung::Blocked,
+            None,
+            format!("role={kind}"),
+            format!("canary of the {kind} holders onto the role set needs a person"),
+            format!("Migration: {}.", m.words()),
+            None,
+            "if AWS refused the role: give the role what the holders need, remove the \
+             role-refused record from the IAM user and run reconcile; if the canary is held: \
+             check that its data arrives, then let it proceed (canary.without_evidence)",
+        ));
+    }
     for (d, risk) in plan.at_risk() {
         let headline = match risk.severity {
             Severity::Missed => format!(
@@ -198,6 +242,13 @@ fn events(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -> Ve
             RiskCause::NotRetiring => {
                 "this tool will not deactivate the key: rotate or remove it by hand, or \
                  adopt its credential set into a target"
+            }
+            RiskCause::CanaryHeld => {
+                "check that the canary's data arrives, then let the rest move \
+                 (canary.without_evidence = \"proceed\") or give the new key up (rollback)"
+            }
+            RiskCause::CanaryFailed => {
+                "fix what made AWS refuse the new key, then run `soracom-key-rotator rotate`"
             }
         };
         out.push(message(
@@ -327,11 +378,14 @@ fn events(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -> Ve
 
 /// The failure (or refusal) of a run, told at most once a day.
 fn failure(report: &RunReport, t: &TargetReport, pressing: Option<&KeyDeadline>) -> Option<Notice> {
-    // Refused only because an old key is blocked: the blocked rung tells that.
-    let only_blocked = t
-        .plan
-        .as_ref()
-        .is_some_and(|p| p.refusal.is_none() && !p.blocked.is_empty());
+    // Refused only because an old key is blocked, or a canary failed or is held: the
+    // blocked rung tells that.
+    let only_blocked = t.plan.as_ref().is_some_and(|p| {
+        p.refusal.is_none()
+            && (!p.blocked.is_empty()
+                || p.canary.as_ref().is_some_and(|c| c.stage.needs_human())
+                || p.migration.as_ref().is_some_and(|m| m.needs_human()))
+    });
     let (headline, todo) = match t.outcome {
         Outcome::Failed => (
             format!("{} FAILED", report.command),
@@ -730,6 +784,10 @@ mod tests {
 
     fn target() -> Target {
         Target {
+            canary: None,
+            role_set_id: "p-role".into(),
+            account: None,
+            soracom: Default::default(),
             name: "funnel".into(),
             iam_user: "funnel-user".into(),
             placement: Placement::Managed {
@@ -790,6 +848,7 @@ mod tests {
     /// K1, `age` old, alone in aws-x-260901.
     fn current(age: Duration) -> Observed {
         Observed {
+            auth_failures: Vec::new(),
             keys: vec![key(K1, NOW - age, None)],
             sets: vec![set("aws-x-260901", K1, NOW - age)],
             slots: vec![funnel("aws-x-260901")],
@@ -802,6 +861,7 @@ mod tests {
         let created = NOW - age;
         let cutover = created + Duration::days(80);
         Observed {
+            auth_failures: Vec::new(),
             keys: vec![
                 key(K1, created, Some(cutover + Duration::days(1))),
                 key(K2, cutover, None),
@@ -819,8 +879,17 @@ mod tests {
     }
 
     fn run(obs: &Observed, now: OffsetDateTime, outcome: Outcome, told: &Records) -> RunReport {
-        let t = target();
-        let p = plan(&t, obs, now, Mode::Reconcile);
+        run_for(&target(), obs, now, outcome, told)
+    }
+
+    fn run_for(
+        t: &Target,
+        obs: &Observed,
+        now: OffsetDateTime,
+        outcome: Outcome,
+        told: &Records,
+    ) -> RunReport {
+        let p = plan(t, obs, now, Mode::Reconcile);
         RunReport {
             command: "reconcile".into(),
             now,
@@ -910,6 +979,70 @@ mod tests {
             .notified
             .0
             .is_empty());
+    }
+
+    /// A canary that AWS refused is told once on the blocked rung, with the evidence
+    /// (service, error, SIM, time) and never a key id in full.
+    #[test]
+    fn a_failed_canary_is_told_once_with_its_evidence() {
+        let t = Target {
+            canary: Some(crate::config::Canary {
+                holders: crate::config::CanaryHolders::First,
+                min_minutes: 30,
+                max_hours: 6,
+                without_evidence: crate::config::WithoutEvidence::Hold,
+            }),
+            ..target()
+        };
+        let since = NOW - Duration::hours(2);
+        let obs = Observed {
+            keys: vec![
+                key(K1, NOW - Duration::days(80), None),
+                key(K2, since, None),
+            ],
+            sets: vec![
+                set("aws-x-260909", K1, NOW - Duration::days(80)),
+                set("aws-x-261128", K2, since),
+            ],
+            slots: vec![funnel("aws-x-261128"), {
+                let mut g = funnel("aws-x-260909");
+                g.holder = Holder::GroupKey {
+                    group_id: "g2".into(),
+                    group_name: None,
+                    namespace: "SoracomFunnel".into(),
+                    key: "credentialsId".into(),
+                };
+                g
+            }],
+            records: Records {
+                canary: [(AccessKeyId::new(K1), since)].into_iter().collect(),
+                ..Default::default()
+            },
+            auth_failures: vec![crate::model::AuthFailure {
+                service: "Funnel".into(),
+                at: NOW - Duration::minutes(10),
+                error: "UnrecognizedClientException",
+                resource_id: Some("440100000000001".into()),
+            }],
+        };
+        let s = NotifySettings::default();
+        let r = run_for(&t, &obs, NOW, Outcome::Refused, &Records::default());
+        let sent = notices(&r, &s);
+        let canary: Vec<&Notice> = sent.iter().filter(|n| n.rung == Rung::Blocked).collect();
+        assert_eq!(canary.len(), 1, "{sent:?}");
+        let text = &canary[0].text;
+        assert!(
+            text.contains("UnrecognizedClientException")
+                && text.contains("440100000000001")
+                && !text.contains(K1)
+                && !text.contains(K2),
+            "{text}"
+        );
+        // Refused because of the canary only: the failed rung does not say it again.
+        assert!(!sent.iter().any(|n| n.rung == Rung::Failed), "{sent:?}");
+        let told = after(&r, &s, &Records::default());
+        let again = run_for(&t, &obs, NOW + Duration::hours(1), Outcome::Refused, &told);
+        assert!(notices(&again, &s).iter().all(|n| n.rung != Rung::Blocked));
     }
 
     #[test]

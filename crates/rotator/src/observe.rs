@@ -1,22 +1,20 @@
 //! Observation, the first step of every run: what IAM and SORACOM say now.
 //!
 //! One listing of credential sets, every page of groups and the event handlers serves all
-//! targets; each target's keys (with their last use) and the tool's records on its IAM user
+//! the targets an engine is given — one group of a run: targets in one AWS account with one
+//! SORACOM operator ([`crate::invoke`] makes the groups); each target's keys (with their last use) and the tool's records on its IAM user
 //! are read at the same time. Only slots that reference a target's own `aws-credentials`
 //! sets are kept, so memory does not grow with groups that do not matter.
 
 use crate::apply::Engine;
-use crate::config::{Target, FALLBACK_PAGE_SIZE};
+use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
-use crate::model::{CredentialSet, Observed, Slot};
+use crate::model::{AuthFailure, CredentialSet, Observed, Slot};
 use crate::plan::AWS_CREDENTIALS;
 use crate::records::Records;
 use crate::refs::{group_slots, handler_slot, vpg_slot};
-use crate::soracom::SoracomApi;
-
-/// Group pages read at most; past this the listing is considered broken.
-const MAX_PAGES: usize = 100_000;
+use crate::soracom::{Pager, SoracomApi, Walk};
 
 impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// Observes every target: one listing of credential sets, groups and event handlers
@@ -33,18 +31,78 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         }));
         let (soracom, keys) = futures::join!(self.observe_soracom(targets), keys);
         let (sets, slots) = soracom?;
-        Ok(keys
-            .into_iter()
-            .zip(slots)
-            .map(|(k, slots)| {
-                k.map(|(keys, records)| Observed {
-                    keys,
-                    sets: sets.clone(),
-                    slots,
-                    records,
-                })
-            })
-            .collect())
+        let mut out = Vec::with_capacity(targets.len());
+        for (k, slots) in keys.into_iter().zip(slots) {
+            let observed = match k {
+                Ok((keys, records)) => {
+                    let auth_failures = self.auth_failures(&records, &slots).await?;
+                    Ok(Observed {
+                        keys,
+                        sets: sets.clone(),
+                        slots,
+                        records,
+                        auth_failures,
+                    })
+                }
+                Err(e) => Err(e),
+            };
+            out.push(observed);
+        }
+        Ok(out)
+    }
+
+    /// While a canary (a rotation's, or a holder kind's onto the role set) is recorded on
+    /// the user, the AWS authentication failures SORACOM
+    /// logged since it moved, for every service of the target's holders (the logs name a
+    /// SIM, not a group, so a failure of the service counts against the canary: the other
+    /// holders still use the old key, which works). Nothing is read without a canary.
+    async fn auth_failures(&self, records: &Records, slots: &[Slot]) -> Result<Vec<AuthFailure>> {
+        let Some(since) = records
+            .canary
+            .values()
+            .chain(records.role_canary.values())
+            .min()
+            .copied()
+        else {
+            return Ok(Vec::new());
+        };
+        let services: std::collections::BTreeSet<&str> = slots
+            .iter()
+            .filter_map(|s| crate::plan::canary::log_service(&s.holder))
+            .collect();
+        let mut out = Vec::new();
+        let soracom = self.soracom;
+        for service in services {
+            // The first failures are evidence enough: the walk ends there.
+            Pager::new(self.config.soracom.page_size)
+                .each(
+                    "getLogs",
+                    |after, limit| async move {
+                        let page = soracom
+                            .list_logs(service, since, after.as_deref(), limit)
+                            .await?;
+                        Ok((page.entries, page.next))
+                    },
+                    |e| {
+                        out.extend(e.at.filter(|t| *t >= since).and_then(|at| {
+                            Some(AuthFailure {
+                                service: e.service.clone(),
+                                at,
+                                error: crate::plan::canary::auth_failure(&e.body)?,
+                                resource_id: e.resource_id.clone(),
+                            })
+                        }));
+                        if out.len() >= crate::plan::canary::MAX_FAILURES {
+                            Walk::Enough
+                        } else {
+                            Walk::More
+                        }
+                    },
+                )
+                .await?;
+        }
+        out.truncate(crate::plan::canary::MAX_FAILURES);
+        Ok(out)
     }
 
     /// The SORACOM side of [`Engine::observe`]: credential sets, and per target the slots
@@ -61,74 +119,16 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .filter(|s| s.kind != AWS_CREDENTIALS)
             .map(|s| s.id.as_str())
             .collect();
-        let ours = |t: &Target, id: &str| t.owns(id) && !other_type.contains(id);
-        let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); targets.len()];
-        let mut after: Option<String> = None;
-        let mut pages = 0;
-        let mut limit = self.config.soracom.page_size;
-        loop {
-            pages += 1;
-            if pages > MAX_PAGES {
-                return Err(Error::SoracomBody {
-                    op: "listGroups",
-                    detail: format!("more than {MAX_PAGES} pages"),
-                });
-            }
-            let page = match self.soracom.list_groups(after.as_deref(), limit).await {
-                // Few pages keep a run fast, but the API states no maximum for `limit`: a
-                // server that refuses a large one gets the common size from then on.
-                Err(Error::SoracomStatus { status: 400, .. }) if limit > FALLBACK_PAGE_SIZE => {
-                    tracing::warn!(
-                        limit,
-                        fallback = FALLBACK_PAGE_SIZE,
-                        "listGroups refused the page size"
-                    );
-                    limit = FALLBACK_PAGE_SIZE;
-                    self.soracom.list_groups(after.as_deref(), limit).await?
-                }
-                other => other?,
-            };
-            for g in &page.groups {
-                for (i, t) in targets.iter().enumerate() {
-                    let owns = |id: &str| ours(t, id);
-                    slots[i].extend(group_slots(
-                        &g.id,
-                        g.name.as_deref(),
-                        &g.configuration,
-                        owns,
-                    ));
-                }
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        tracing::debug!(pages, "listed groups");
-        for h in self.soracom.list_event_handlers().await? {
-            for (i, t) in targets.iter().enumerate() {
-                slots[i].extend(handler_slot(&h, |id| ours(t, id)));
-            }
-        }
-        let mut after: Option<String> = None;
-        for pages in 1.. {
-            if pages > MAX_PAGES {
-                return Err(Error::SoracomBody {
-                    op: "listVirtualPrivateGateways",
-                    detail: format!("more than {MAX_PAGES} pages"),
-                });
-            }
-            let page = self.soracom.list_vpgs(after.as_deref(), limit).await?;
-            for v in &page.vpgs {
-                for (i, t) in targets.iter().enumerate() {
-                    slots[i].extend(vpg_slot(v, |id| ours(t, id)));
-                }
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        // The target's role set (`migrate-to-role`) is watched too: references move onto it.
+        let ours =
+            |t: &Target, id: &str| (t.owns(id) && !other_type.contains(id)) || id == t.role_set_id;
+        let slots = holder_slots(
+            self.soracom,
+            self.config.soracom.page_size,
+            targets.len(),
+            |i, id| targets.get(i).is_some_and(|t| ours(t, id)),
+        )
+        .await?;
         Ok((sets, slots))
     }
 
@@ -139,4 +139,60 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .pop()
             .unwrap_or_else(|| Err(Error::Unconfirmed("no observation".into())))
     }
+}
+
+/// The slots of every page of groups, of the event handlers and of every page of VPGs (their
+/// Junction inspection), sorted into `n` lists: a slot goes to list `i` when it references a
+/// set `wanted(i, id)` accepts. The one walker over SORACOM's holders: runs observe through
+/// it, and `discover` with one list of every key set.
+pub(crate) async fn holder_slots<S: SoracomApi>(
+    soracom: &S,
+    page_size: u32,
+    n: usize,
+    wanted: impl Fn(usize, &str) -> bool,
+) -> Result<Vec<Vec<Slot>>> {
+    let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); n];
+    // One pager for both lists: a `limit` refused for groups is not asked for VPGs.
+    let mut pager = Pager::new(page_size);
+    pager
+        .each(
+            "listGroups",
+            |after, limit| async move {
+                let page = soracom.list_groups(after.as_deref(), limit).await?;
+                Ok((page.groups, page.next))
+            },
+            |g| {
+                for (i, list) in slots.iter_mut().enumerate() {
+                    list.extend(group_slots(
+                        &g.id,
+                        g.name.as_deref(),
+                        &g.configuration,
+                        |id| wanted(i, id),
+                    ));
+                }
+                Walk::More
+            },
+        )
+        .await?;
+    for h in soracom.list_event_handlers().await? {
+        for (i, list) in slots.iter_mut().enumerate() {
+            list.extend(handler_slot(&h, |id| wanted(i, id)));
+        }
+    }
+    pager
+        .each(
+            "listVirtualPrivateGateways",
+            |after, limit| async move {
+                let page = soracom.list_vpgs(after.as_deref(), limit).await?;
+                Ok((page.vpgs, page.next))
+            },
+            |v| {
+                for (i, list) in slots.iter_mut().enumerate() {
+                    list.extend(vpg_slot(&v, |id| wanted(i, id)));
+                }
+                Walk::More
+            },
+        )
+        .await?;
+    Ok(slots)
 }

@@ -147,6 +147,16 @@ pub struct Records {
     pub deactivated: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// When each key was reported exposed (an emergency retires it at once).
     pub exposed: BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// When a canary moved off each key's set.
+    pub canary: BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// When the canary that moved off each key's set failed.
+    pub canary_failed: BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// Holder kinds whose move onto the target's role set is under a canary, and since
+    /// when (docs/ARCHITECTURE.md, *Migrating to a role*).
+    pub role_canary: BTreeMap<String, OffsetDateTime>,
+    /// Holder kinds that refused the role set (a 4xx on the write, or AWS refusing it in
+    /// production), and when: they stay on the key.
+    pub role_refused: BTreeMap<String, OffsetDateTime>,
     /// The tool's own keys and their state.
     pub keys: BTreeMap<AccessKeyId, KeyRecord>,
     /// Runs that announced they are creating a key.
@@ -204,6 +214,19 @@ impl Records {
                 }
                 continue;
             }
+            if let Some((kind, map)) = key
+                .strip_prefix(ROLE_CANARY)
+                .map(|k| (k, &mut out.role_canary))
+                .or_else(|| {
+                    key.strip_prefix(ROLE_REFUSED)
+                        .map(|k| (k, &mut out.role_refused))
+                })
+            {
+                if let (true, Some(at)) = (is_kind(kind), time(value)) {
+                    map.insert(kind.to_string(), at);
+                }
+                continue;
+            }
             if let Some(run) = key.strip_prefix(LEASE) {
                 if let Some(since) = time(value) {
                     out.leases.push((run.to_string(), since));
@@ -220,6 +243,8 @@ impl Records {
                         Mark::Released => &mut out.released,
                         Mark::Deactivated => &mut out.deactivated,
                         Mark::Exposed => &mut out.exposed,
+                        Mark::Canary => &mut out.canary,
+                        Mark::CanaryFailed => &mut out.canary_failed,
                     };
                     map.insert(AccessKeyId::new(id), at);
                 }
@@ -255,6 +280,25 @@ impl Records {
         }
         out
     }
+}
+
+/// Tag key prefix of a holder kind's canary onto the role set.
+const ROLE_CANARY: &str = "soracom-key-rotator:role-canary:";
+/// Tag key prefix of a holder kind that refused the role set.
+const ROLE_REFUSED: &str = "soracom-key-rotator:role-refused:";
+
+/// Whether `s` can be a holder kind in a tag key (IAM's tag characters).
+fn is_kind(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 80
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+}
+
+/// The tag of a holder kind's canary onto the role set (`refused`: its refusal instead).
+pub fn role_tag(kind: &str, refused: bool, at: OffsetDateTime) -> (String, String) {
+    let prefix = if refused { ROLE_REFUSED } else { ROLE_CANARY };
+    (format!("{prefix}{kind}"), stamp(at))
 }
 
 /// The tag of a mark about `key`.

@@ -298,6 +298,12 @@ fn render_plan(out: &mut String, plan: &Plan) {
     for b in &plan.blocked {
         out.push_str(&format!("  KEPT: {}\n", b.words()));
     }
+    if let Some(c) = &plan.canary {
+        out.push_str(&format!("  canary: {}\n", c.words()));
+    }
+    if let Some(m) = &plan.migration {
+        out.push_str(&format!("  migration: {}\n", m.words()));
+    }
     for u in &plan.upcoming {
         out.push_str(&format!(
             "  later: {} (from {})\n",

@@ -11,7 +11,8 @@ use time::{Duration, OffsetDateTime};
 use crate::config::{Strategy, Target};
 use crate::model::{Holder, KeyStatus, LastUsed, Observed, Slot};
 use crate::plan::{
-    fmt_time, plan, resolve, Blocked, KeyDeadline, KeyState, Link, Mode, Note, Upcoming,
+    fmt_time, plan, resolve, Blocked, CanaryState, KeyDeadline, KeyState, Link, Migration, Mode,
+    Note, Upcoming,
 };
 use crate::report::{describe, KeyMetrics};
 use crate::secret::AccessKeyId;
@@ -109,6 +110,12 @@ pub struct TargetStatus {
     /// Old keys kept because they were used after cutover.
     #[serde(serialize_with = "crate::wording::worded_all")]
     pub blocked: Vec<Blocked>,
+    /// The canary cutover under way: its stage, evidence so far and what comes next.
+    #[serde(serialize_with = "crate::wording::worded_option")]
+    pub canary: Option<CanaryState>,
+    /// The move onto the target's role set (`migrated` once no reference is on a key).
+    #[serde(serialize_with = "crate::wording::worded_option")]
+    pub migration: Option<Migration>,
     /// Compliance findings.
     pub compliance: Vec<Finding>,
     /// Other things worth knowing.
@@ -209,6 +216,8 @@ pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetSta
         due_now: p.steps().map(describe).collect(),
         next,
         blocked: p.blocked.clone(),
+        canary: p.canary.clone(),
+        migration: p.migration.clone(),
         compliance,
         notes: p.notes.clone(),
         metrics: KeyMetrics::of(&p.deadlines, &[], now),
@@ -242,11 +251,11 @@ fn role_advice(target: &Target, obs: &Observed) -> Vec<Finding> {
             severity: "advice".into(),
             message: format!(
                 "{all} in an event handler's Lambda action, which SORACOM documents as accepting \
-                 credential type aws-iam-role-credentials (no access key): create an IAM role with \
-                 the permissions of user {} that trusts SORACOM's AWS account with the external id \
-                 SORACOM gives you, register it as a credential set (roleArn + externalId) and point \
-                 those references at it",
-                target.iam_user
+                 credential type aws-iam-role-credentials (no access key): `soracom-key-rotator \
+                 migrate-to-role --target {}` creates an IAM role with the policies of user {} \
+                 that trusts SORACOM's AWS account with an external id it generates, and registers \
+                 it as a credential set (roleArn + externalId) to point those references at",
+                target.name, target.iam_user
             ),
         });
     }
@@ -258,11 +267,14 @@ fn role_advice(target: &Target, obs: &Observed) -> Vec<Finding> {
             code: "ROLE_CREDENTIALS_UNVERIFIED".into(),
             severity: "advice".into(),
             message: format!(
-                "whether {} accept aws-iam-role-credentials is not documented: to find out, point \
-                 one of those references at a role set and keep it there only if its data keeps \
-                 arriving (the set's last use moves on, no authentication errors in SORACOM's \
-                 logs); move the rest only then",
-                holders.join(", ")
+                "whether {} accept aws-iam-role-credentials is not documented: never assume it; \
+                 `soracom-key-rotator migrate-to-role --target {}` makes the role and its set, and \
+                 its references are to move through a canary: one reference first, kept on the \
+                 role only if its data keeps arriving (the set's last use moves on, no \
+                 authentication errors in SORACOM's logs), the rest only then; a holder that \
+                 refuses the role stays on the key",
+                holders.join(", "),
+                target.name
             ),
         });
     }
@@ -345,6 +357,12 @@ impl StatusReport {
             for b in &t.blocked {
                 out.push_str(&format!("  KEPT: {}\n", b.words()));
             }
+            if let Some(c) = &t.canary {
+                out.push_str(&format!("  canary: {}\n", c.words()));
+            }
+            if let Some(m) = &t.migration {
+                out.push_str(&format!("  migration: {}\n", m.words()));
+            }
             for d in &t.deadlines {
                 let label = if d.risk.is_some() {
                     "AT RISK"
@@ -371,6 +389,10 @@ mod tests {
 
     fn target() -> Target {
         Target {
+            canary: None,
+            role_set_id: "p-role".into(),
+            account: None,
+            soracom: Default::default(),
             name: "t".into(),
             iam_user: "u".into(),
             placement: Placement::Managed { prefix: "p".into() },
@@ -449,5 +471,19 @@ mod tests {
             "{}",
             advice[1].message
         );
+        // Both point to the command that makes the role; the unverified one to its canary.
+        for a in &advice {
+            assert!(
+                a.message.contains("migrate-to-role --target t"),
+                "{}",
+                a.message
+            );
+        }
+        assert!(
+            advice[1].message.contains("canary"),
+            "{}",
+            advice[1].message
+        );
+        assert!(!advice[0].message.contains("SORACOM gives you"));
     }
 }

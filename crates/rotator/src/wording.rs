@@ -58,6 +58,18 @@ impl Words for Repair {
             Repair::RotateInPlace { set_id, .. } => format!(
                 "rotate in place: create an access key, verify it with STS, put it into {set_id}"
             ),
+            Repair::StartCanary { key } => format!(
+                "record that a canary moves off the set of key {key} now (evidence counts from here)"
+            ),
+            Repair::FailCanary { key } => format!(
+                "record that the canary off the set of key {key} failed (before it moves back)"
+            ),
+            Repair::StartRoleCanary { kind } => format!(
+                "record that a canary of the {kind} holders moves onto the role set now"
+            ),
+            Repair::RefuseRole { kind } => format!(
+                "record that the {kind} holders refused the role set (they stay on the key)"
+            ),
         }
     }
 }
@@ -98,6 +110,20 @@ impl Words for Retire {
                 key,
                 mark: Mark::Exposed,
             } => format!("record that key {key} is exposed (an emergency retires it at once)"),
+            Retire::Record {
+                key,
+                mark: Mark::Canary,
+            } => format!("record that a canary moved off the set of key {key}"),
+            Retire::Record {
+                key,
+                mark: Mark::CanaryFailed,
+            } => format!("record that the canary off the set of key {key} failed"),
+            Retire::EndRoleCanary { kind } => {
+                format!("remove the record of the {kind} holders' canary onto the role set")
+            }
+            Retire::DropCanary { key, set_id } => {
+                format!("delete the failed canary's access key {key}, then its set {set_id}")
+            }
             Retire::DeleteSet { set_id, .. } => {
                 format!("delete credential set {set_id}, whose key no longer exists")
             }
@@ -116,6 +142,16 @@ impl Words for Retire {
                 key,
                 mark: Mark::Exposed,
             } => format!("remove the record that key {key} is exposed"),
+            Retire::Unrecord {
+                key,
+                mark: Mark::Canary,
+            } => format!("remove the canary record of key {key}: the canary is over"),
+            Retire::Unrecord {
+                key,
+                mark: Mark::CanaryFailed,
+            } => format!(
+                "remove the record that the canary off key {key} failed: a rotation was asked for"
+            ),
             Retire::ForgetRun { tag } => format!("remove the record {tag} of a run that ended"),
             Retire::MarkHeld { key, set_id } => {
                 format!("record that credential set {set_id} holds access key {key}")
@@ -190,6 +226,12 @@ impl Words for Refusal {
                  hand once, then rotate"
             ),
             Refusal::Rollback { why } => format!("rollback refused: {}", why.words()),
+            Refusal::CanaryFailed { key, set_id, at } => format!(
+                "the canary off key {key} of {set_id} failed at {}: reconcile does not rotate \
+                 it again. Fix what made AWS refuse the new key (its permissions, a boundary, \
+                 an SCP or a source-IP condition), then run `soracom-key-rotator rotate`",
+                fmt_time(*at)
+            ),
         }
     }
 }
@@ -300,6 +342,11 @@ impl Words for Note {
                     .map_or("(unknown)".to_string(), |k| k.to_string()),
                 state_words(*state)
             ),
+            Note::CanaryHoldersAbsent { names } => format!(
+                "none of the canary holders ({}) references this target's sets; the first \
+                 holder is the canary instead",
+                names.join(", ")
+            ),
         }
     }
 }
@@ -356,6 +403,9 @@ impl Words for Next {
                 set_id: Some(s),
             } => format!("delete key {key}, then set {s}"),
             Next::Delete { key, set_id: None } => format!("delete key {key}"),
+            Next::CanaryDecided { set_id } => {
+                format!("decide the canary on {set_id} without evidence (canary.without_evidence)")
+            }
         }
     }
 }
@@ -386,6 +436,10 @@ impl Words for DueReason {
             DueReason::OnlyBrokenReferences => {
                 "references name only sets whose key is missing or inactive".into()
             }
+            DueReason::Migrated { set_id } => format!(
+                "migrated: every reference is on the role set {set_id}; the target never gets \
+                 a new key"
+            ),
             DueReason::FixedSetBroken { set_id, state } => format!(
                 "credential set {set_id} holds a key that is {}: it gets a new, verified key",
                 state_words(*state)
@@ -403,6 +457,13 @@ impl Words for RiskCause {
             RiskCause::NotRetiring => {
                 "nothing this tool plans will deactivate it (no set of the target holds it, or \
                  its retirement cannot start)"
+            }
+            RiskCause::CanaryHeld => {
+                "its canary found no evidence either way and is held for a person to decide"
+            }
+            RiskCause::CanaryFailed => {
+                "its canary failed, and reconcile does not rotate it again until a person \
+                 runs rotate"
             }
         }
         .into()
@@ -482,4 +543,257 @@ pub fn worded_all<T: Serialize + Words, S: Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     v.iter().map(with_message).collect::<Vec<_>>().serialize(s)
+}
+
+impl Words for crate::plan::Migration {
+    fn words(&self) -> String {
+        use crate::plan::MigrationStage as M;
+        let mut text = match (&self.stage, &self.kind) {
+            (M::Migrated, _) => format!(
+                "migrated: every reference is on the role set {}; no new key is ever made, \
+                 and the keys are retired on evidence",
+                self.role_set
+            ),
+            (M::Partial, _) => format!(
+                "partly migrated onto {}: the holders left on the key refused the role set",
+                self.role_set
+            ),
+            (M::Moving, _) => format!("moving references onto the role set {}", self.role_set),
+            (M::Canary(crate::plan::CanaryStage::Failed), kind) => format!(
+                "canary of the {} holders onto the role set {}: FAILED: AWS refused the role \
+                 in production; they move back to the key and stay there",
+                kind.as_deref().unwrap_or("?"),
+                self.role_set
+            ),
+            (M::Canary(stage), kind) => format!(
+                "canary of the {} holders onto the role set {}: {}",
+                kind.as_deref().unwrap_or("?"),
+                self.role_set,
+                stage.words()
+            ),
+        };
+        if let Some(since) = self.since {
+            text.push_str(&format!("; since {}", fmt_time(since)));
+        }
+        if let Some(t) = self.evidence.set_used {
+            text.push_str(&format!("; role set used at {}", fmt_time(t)));
+        }
+        if let Some(f) = self.evidence.failures.first() {
+            text.push_str(&format!("; {}", f.words()));
+        }
+        if !self.refused.is_empty() {
+            text.push_str(&format!(
+                "; refused the role set (stay on the key): {}",
+                self.refused.join(", ")
+            ));
+        }
+        text
+    }
+}
+
+impl Words for crate::plan::CanaryStage {
+    fn words(&self) -> String {
+        use crate::plan::CanaryStage as S;
+        match self {
+            S::Starting => "starting: the canary moves now, the rest waits for evidence",
+            S::Watching => "watching: waiting for evidence from production",
+            S::Passed => "passed: the new key worked in production; the rest moves now",
+            S::Proceeded => {
+                "no evidence by max_hours; proceeding as configured: the rest moves now"
+            }
+            S::Held => {
+                "HELD: no evidence by max_hours; a person decides: check that the canary's \
+                 data arrives, then set canary.without_evidence = \"proceed\" for a run, or \
+                 run rollback to give the new key up"
+            }
+            S::Failed => {
+                "FAILED: AWS refused the new key; the canary moves back and the new key and set \
+                 are deleted"
+            }
+        }
+        .into()
+    }
+}
+
+impl Words for crate::model::AuthFailure {
+    fn words(&self) -> String {
+        let on = self
+            .resource_id
+            .as_deref()
+            .map(|r| format!(" for {r}"))
+            .unwrap_or_default();
+        format!(
+            "{} logged {}{on} at {}",
+            self.service,
+            self.error,
+            fmt_time(self.at)
+        )
+    }
+}
+
+impl Words for crate::plan::CanaryState {
+    fn words(&self) -> String {
+        let holders: Vec<String> = self.holders.iter().map(|h| h.to_string()).collect();
+        let mut text = format!(
+            "{} -> {} on {}: {}",
+            self.from_set,
+            self.to_set,
+            holders.join(", "),
+            self.stage.words()
+        );
+        if let Some(since) = self.since {
+            text.push_str(&format!("; since {}", fmt_time(since)));
+        }
+        let e = &self.evidence;
+        let mut seen = Vec::new();
+        if let Some(u) = &e.key_used {
+            seen.push(format!(
+                "new key used by {} in {} at {}",
+                u.service,
+                u.region,
+                fmt_time(u.at)
+            ));
+        }
+        if let Some(t) = e.set_used {
+            seen.push(format!("new set used at {}", fmt_time(t)));
+        }
+        let n = e.failures.len();
+        if let Some(f) = e.failures.first() {
+            let more = if n > 1 {
+                format!(" (and {} more)", n - 1)
+            } else {
+                String::new()
+            };
+            seen.push(format!("{}{more}", f.words()));
+        }
+        if seen.is_empty() {
+            text.push_str("; evidence: none yet");
+        } else {
+            text.push_str(&format!("; evidence: {}", seen.join("; ")));
+        }
+        if self.stage.waiting() {
+            if let Some(r) = self.ready_from {
+                text.push_str(&format!(
+                    "; the rest moves on evidence from {}",
+                    fmt_time(r)
+                ));
+            }
+            if let Some(d) = self.decide_by {
+                text.push_str(&format!("; without evidence decided at {}", fmt_time(d)));
+            }
+        }
+        text
+    }
+}
+
+/// `migrate-to-role`'s report as text: the role, its trust policy (external id redacted),
+/// every policy it gets, the groups whose policies it does not, the set, the steps.
+pub fn migration_text(r: &crate::migrate::MigrationReport) -> String {
+    use crate::role::{PolicyAction, RoleAction, SetAction};
+    use std::fmt::Write as _;
+    let p = &r.plan;
+    let add = |a: PolicyAction, verb: &'static str| match a {
+        PolicyAction::Present => "present, kept as it is",
+        PolicyAction::Add => verb,
+    };
+    let pretty = |v: &serde_json::Value| {
+        serde_json::to_string_pretty(v)
+            .unwrap_or_else(|_| v.to_string())
+            .lines()
+            .map(|l| format!("      {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut out = String::new();
+    let dry = if r.dry_run { " (dry run)" } else { "" };
+    let _ = writeln!(
+        out,
+        "target {} (IAM user {}): migrate-to-role{dry}",
+        r.target, r.iam_user
+    );
+    let role = match &p.role {
+        RoleAction::Create => "create".to_string(),
+        RoleAction::Adopt { arn, .. } => format!("adopt {arn} (made by an earlier run)"),
+        RoleAction::Foreign { arn, reason } => format!("NOT THIS TOOL'S: {arn}: {reason}"),
+    };
+    let _ = writeln!(out, "  IAM role {}: {role}", p.role_name);
+    let _ = writeln!(
+        out,
+        "    trust policy (SORACOM's AWS account {}; the external id is generated once, kept in tag {} and never shown):\n{}",
+        p.soracom_account_id,
+        crate::role::TAG_EXTERNAL_ID,
+        pretty(&p.trust_policy)
+    );
+    if let Some(b) = &p.permissions_boundary {
+        let _ = writeln!(
+            out,
+            "    permissions boundary {b}: the user's, so the role can do no more than the user could"
+        );
+    }
+    if p.inline_policies.is_empty() && p.attached_policies.is_empty() {
+        let _ = writeln!(out, "    the user has no inline or attached policy to copy");
+    }
+    for i in &p.inline_policies {
+        let _ = writeln!(
+            out,
+            "    inline policy {}: {}\n{}",
+            i.name,
+            add(i.action, "put (copied from the user)"),
+            pretty(&i.document)
+        );
+    }
+    for a in &p.attached_policies {
+        let _ = writeln!(
+            out,
+            "    managed policy {} ({}): {}",
+            a.name,
+            a.arn,
+            add(a.action, "attach (attached to the user)")
+        );
+    }
+    if !p.groups_not_copied.is_empty() {
+        let _ = writeln!(
+            out,
+            "    not copied: the policies of group(s) {} also apply to the user; a role is in no group, so attach what it needs by hand",
+            p.groups_not_copied.join(", ")
+        );
+    }
+    let set = match &p.credential_set {
+        SetAction::Create => "register (roleArn + externalId)".to_string(),
+        SetAction::Present => "present (registered by an earlier run)".to_string(),
+        SetAction::Foreign { reason } => format!("NOT THIS TOOL'S: {reason}"),
+    };
+    let _ = writeln!(
+        out,
+        "  credential set {} ({}): {set}",
+        p.credential_id,
+        crate::role::ROLE_CREDENTIALS
+    );
+    for s in &r.steps {
+        match &s.error {
+            None => {
+                let _ = writeln!(out, "  ok    {}", s.step);
+            }
+            Some(e) => {
+                let _ = writeln!(out, "  FAIL  {}: {e}", s.step);
+            }
+        }
+    }
+    let outcome = match r.outcome {
+        crate::migrate::MigrationOutcome::Planned => "planned",
+        crate::migrate::MigrationOutcome::NothingToDo => "nothing to do",
+        crate::migrate::MigrationOutcome::Done => "done",
+        crate::migrate::MigrationOutcome::Refused => "REFUSED",
+        crate::migrate::MigrationOutcome::Failed => "FAILED",
+    };
+    match &r.error {
+        Some(e) => {
+            let _ = writeln!(out, "  {outcome}: {e}");
+        }
+        None => {
+            let _ = writeln!(out, "  {outcome}");
+        }
+    }
+    let _ = writeln!(out, "  next: {}", r.next);
+    out
 }

@@ -4,5 +4,6 @@
 
 mod fuzz_seeds;
 mod recovery;
+mod role;
 mod selfkey;
 mod soracom_client;

@@ -132,6 +132,12 @@ impl Iam {
         Iam { config, iam }
     }
 
+    /// A helper over this SDK config (e.g. with credentials from `AssumeRole`).
+    pub fn from_config(config: SdkConfig) -> Iam {
+        let iam = aws_sdk_iam::Client::new(&config);
+        Iam { config, iam }
+    }
+
     /// The SDK config this helper uses.
     pub fn config(&self) -> &SdkConfig {
         &self.config

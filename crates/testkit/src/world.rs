@@ -321,6 +321,25 @@ impl World {
         self.emu.mark_credential_used(set_id, ms(at));
     }
 
+    /// Makes SORACOM log that AWS refused a Funnel request's credentials at `at` (SIM
+    /// `imsi`), as it would when a key lacks a permission.
+    pub fn log_auth_failure(&self, imsi: &str, at: OffsetDateTime) {
+        use soracom_emulator::{LogEntry, LogLevel, LogResourceType, LogService};
+        let body = json!({
+            "message": "Failed to put record to AWS: UnrecognizedClientException: The security \
+                        token included in the request is invalid.",
+            "statusCode": 400,
+        });
+        self.emu.emit_log(LogEntry {
+            service: LogService::Funnel,
+            resource_type: LogResourceType::Subscriber,
+            resource_id: imsi.to_string(),
+            time: ms(at),
+            log_level: LogLevel::Error,
+            body: body.as_object().cloned().unwrap_or_default(),
+        });
+    }
+
     /// Remembers a secret the test planted (a third-party value, a webhook URL).
     pub fn plant_secret(&self, secret: &str) {
         self.ledger.add(secret);

@@ -607,3 +607,61 @@ components:
     let e = check("/v1/broken", json!({})).err().unwrap_or_default();
     assert!(e.starts_with("[postBroken] body: "), "{e}");
 }
+
+/// A role set is registered as the spec's own `IAMRoleCredentials` example shows, though
+/// createCredential's schema lists only four types: a body of exactly that shape passes,
+/// and anything off it (a missing or extra credential, a wrong kind, an unknown type)
+/// still fails on the schema's enum.
+#[test]
+fn role_sets_are_held_to_the_specs_example_where_it_contradicts_the_schema() {
+    let spec = Spec::load_default();
+    let role = |credentials: serde_json::Value, kind: &str| {
+        req(
+            "POST",
+            "/v1/credentials/aws-x-role",
+            Some(json!({
+                "type": kind,
+                "description": "Managed by soracom-key-rotator. roleArn=arn:aws:iam::1:role/r",
+                "credentials": credentials,
+            })),
+        )
+    };
+    let good = role(
+        json!({"roleArn": "arn:aws:iam::111122223333:role/r", "externalId": "abc"}),
+        "aws-iam-role-credentials",
+    );
+    assert_eq!(
+        spec.check(&good.as_request()),
+        Ok("createCredential".to_string())
+    );
+    for (bad, why) in [
+        (
+            role(json!({"roleArn": "arn"}), "aws-iam-role-credentials"),
+            "missing externalId",
+        ),
+        (
+            role(
+                json!({"roleArn": "arn", "externalId": "e", "secretAccessKey": "s"}),
+                "aws-iam-role-credentials",
+            ),
+            "an extra credential",
+        ),
+        (
+            role(
+                json!({"roleArn": "arn", "externalId": 7}),
+                "aws-iam-role-credentials",
+            ),
+            "a number",
+        ),
+        (
+            role(json!({"roleArn": "arn", "externalId": "e"}), "aws-role"),
+            "an unknown type",
+        ),
+    ] {
+        let verdict = spec.check(&bad.as_request());
+        let Err(v) = verdict else {
+            panic!("{why}: accepted")
+        };
+        assert!(v.reason.contains("/type"), "{why}: {v}");
+    }
+}

@@ -54,3 +54,46 @@ fn unique_names_differ() {
     assert_ne!(a, b);
     assert!(a.starts_with("x-"));
 }
+
+/// The fact the multi-account tests rest on: moto answers `AssumeRole` for a role ARN in
+/// any account id, and calls signed with those credentials land in that account, whose
+/// users the default account does not see.
+#[tokio::test]
+async fn assumed_roles_reach_their_own_account() -> TestResult {
+    let endpoint = moto::endpoint();
+    let hub = Iam::connect(&endpoint).await;
+    let sts = aws_sdk_sts::Client::new(hub.config());
+    let role = format!("arn:aws:iam::222233334444:role/{}", moto::unique("spoke"));
+    let out = sts
+        .assume_role()
+        .role_arn(&role)
+        .role_session_name("tk-moto")
+        .external_id("ext")
+        .send()
+        .await?;
+    let c = out
+        .credentials()
+        .ok_or("AssumeRole returned no credentials")?;
+    let creds = aws_sdk_iam::config::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        None,
+        "tk-moto",
+    );
+    let spoke = Iam::from_config(
+        hub.config()
+            .clone()
+            .into_builder()
+            .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(creds))
+            .build(),
+    );
+    let user = moto::unique("tk-spoke");
+    spoke.create_user(&user).await?;
+    assert!(spoke.user_arn(&user).await?.contains(":222233334444:"));
+    assert!(
+        hub.user_arn(&user).await.is_err(),
+        "a user of the spoke account is visible from the default one"
+    );
+    Ok(())
+}

@@ -292,9 +292,12 @@ pub async fn invoke_as(
 ) -> Result<Value, rotator_lambda::HandlerError> {
     let iam = rotator::iam::AwsIam::new(w.sdk.clone());
     let clock = w.clock();
+    let secret_store =
+        |id: &str| rotator_lambda::aws::SecretsManagerStore::new(&w.sdk, Some(id.to_string()));
     let ports = rotator_lambda::Ports {
         iam: &iam,
         key_store: store,
+        secret_store: &secret_store,
         config,
         sdk: &w.sdk,
         soracom_endpoint: Some(w.emu.endpoint()),

@@ -15,7 +15,8 @@ use time::{Duration, OffsetDateTime};
 use crate::config::Target;
 use crate::model::{KeyStatus, Observed};
 use crate::plan::{
-    KeyDeadline, KeyRole, Mode, Next, Plan, Repair, Retire, Risk, RiskCause, Severity, View,
+    CanaryStage, CanaryState, KeyDeadline, KeyRole, Mode, Next, Plan, Refusal, Repair, Retire,
+    Risk, RiskCause, Severity, View,
 };
 
 /// A key at risk with at most this many days left is urgent.
@@ -33,11 +34,17 @@ pub fn grace(target: &Target) -> Duration {
         .max(Duration::minutes(target.settle_minutes.into()))
 }
 
-/// The age a key's rotation starts at: its deactivation, the grace period later, then
-/// comes `deadline_margin_days` before the deadline. The configuration guarantees it is
-/// positive.
+/// The longest the cutover itself may take: a canary's `max_hours` (zero without one).
+pub fn cutover_time(target: &Target) -> Duration {
+    target.canary.as_ref().map_or(Duration::ZERO, |c| c.max())
+}
+
+/// The age a key's rotation starts at: the cutover (a canary's longest), then the grace
+/// period, then its deactivation comes `deadline_margin_days` before the deadline. The
+/// configuration guarantees it is positive.
 pub fn rotation_age(target: &Target) -> Duration {
     Duration::days(target.max_key_age_days.into())
+        - cutover_time(target)
         - grace(target)
         - Duration::days(target.deadline_margin_days.into())
 }
@@ -77,7 +84,8 @@ pub(super) fn deadlines(
         return Vec::new();
     }
     let grace = grace(target);
-    let current = view.current_set();
+    // Once migrated, the key set in use is an old one, retired like the others.
+    let current = view.current_set().filter(|_| !plan.migrated());
     let rotating = plan
         .repair
         .iter()
@@ -114,13 +122,22 @@ pub(super) fn deadlines(
                         .next
                         .unwrap_or_else(|| k.created.saturating_add(rotation_age(target)));
                     if rotating {
-                        (Some(starts), Some(now.saturating_add(grace)), None)
-                    } else if now.saturating_add(EARLY) >= starts {
+                        // The rest of the cutover may wait for a canary's decision.
+                        let cutover = plan
+                            .canary
+                            .as_ref()
+                            .map_or(Duration::ZERO, |_| cutover_time(target));
                         (
                             Some(starts),
-                            Some(now.saturating_add(grace)),
-                            Some(RiskCause::RotationLate),
+                            Some(now.saturating_add(cutover).saturating_add(grace)),
+                            None,
                         )
+                    } else if now.saturating_add(EARLY) >= starts {
+                        let cause = match plan.refusal {
+                            Some(Refusal::CanaryFailed { .. }) => RiskCause::CanaryFailed,
+                            _ => RiskCause::RotationLate,
+                        };
+                        (Some(starts), Some(now.saturating_add(grace)), Some(cause))
                     } else {
                         (Some(starts), Some(starts.saturating_add(grace)), None)
                     }
@@ -133,7 +150,21 @@ pub(super) fn deadlines(
                     let moving_off = set_id.as_ref().is_some_and(|id| {
                         plan.cutover.iter().any(|r| r.from.iter().any(|f| f == id))
                     });
-                    if plan.blocked.iter().any(|b| b.key == k.id) {
+                    let canary = plan.canary.as_ref().filter(|c| c.key == k.id);
+                    let rest_moves = |c: &&CanaryState| {
+                        matches!(c.stage, CanaryStage::Passed | CanaryStage::Proceeded)
+                    };
+                    if let Some(c) = canary.filter(|c| !rest_moves(c)) {
+                        match c.stage {
+                            CanaryStage::Held => (None, None, Some(RiskCause::CanaryHeld)),
+                            CanaryStage::Failed => {
+                                (None, None, past_start.then_some(RiskCause::CanaryFailed))
+                            }
+                            // Waiting: the rest moves by `decide_by` at the latest (or is
+                            // held, which is told).
+                            _ => (None, c.decide_by.map(|d| d.saturating_add(grace)), None),
+                        }
+                    } else if plan.blocked.iter().any(|b| b.key == k.id) {
                         (None, None, Some(RiskCause::Blocked))
                     } else if let Some(due) = upcoming {
                         (None, Some(due), None)

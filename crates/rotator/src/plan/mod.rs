@@ -19,7 +19,9 @@
 //! one place ([`crate::wording`]). Nothing here performs I/O; [`crate::apply`] carries
 //! plans out.
 
+pub mod canary;
 mod deadline;
+pub mod migrate;
 mod outcome;
 pub mod resolve;
 mod retire;
@@ -37,8 +39,9 @@ use crate::secret::AccessKeyId;
 
 pub use deadline::{deadline_of, floor_days, grace, rotation_age, severity, EARLY, URGENT_DAYS};
 pub use outcome::{
-    Blocked, Due, DueReason, KeyBrief, KeyDeadline, KeyRole, Next, Note, Refusal, RetiredKey, Risk,
-    RiskCause, RollbackRefusal, Severity, Upcoming,
+    Blocked, CanaryStage, CanaryState, Due, DueReason, Evidence, KeyBrief, KeyDeadline, KeyRole,
+    Migration, MigrationStage, Next, Note, Refusal, RetiredKey, Risk, RiskCause, RollbackRefusal,
+    Severity, Upcoming,
 };
 pub use resolve::{resolve, KeyState, Link, SetView, View, AWS_CREDENTIALS, IN_FLIGHT_LIMIT};
 
@@ -97,6 +100,30 @@ pub enum Repair {
     Rotate {
         /// Id of the set to create.
         new_set_id: String,
+    },
+    /// Record on the IAM user that a canary moves off `key`'s set now (before it moves).
+    #[serde(rename_all = "camelCase")]
+    StartCanary {
+        /// The old key.
+        key: AccessKeyId,
+    },
+    /// Record on the IAM user that the canary off `key`'s set failed (before it moves back).
+    #[serde(rename_all = "camelCase")]
+    FailCanary {
+        /// The old key.
+        key: AccessKeyId,
+    },
+    /// Record on the IAM user that `kind`'s canary onto the role set moves now.
+    #[serde(rename_all = "camelCase")]
+    StartRoleCanary {
+        /// The holder kind.
+        kind: String,
+    },
+    /// Record on the IAM user that `kind` refused the role set (before it moves back).
+    #[serde(rename_all = "camelCase")]
+    RefuseRole {
+        /// The holder kind.
+        kind: String,
     },
     /// Create a key, verify it, and put it into the existing set (in-place strategy).
     #[serde(rename_all = "camelCase")]
@@ -167,6 +194,21 @@ pub enum Retire {
         /// Its set, deleted after the key (`None`: an in-place set, kept).
         set_id: Option<String>,
     },
+    /// Remove the record of `kind`'s canary onto the role set: it is over.
+    #[serde(rename_all = "camelCase")]
+    EndRoleCanary {
+        /// The holder kind.
+        kind: String,
+    },
+    /// Delete a failed canary's new key, then its set (nothing references it any more),
+    /// then the key's records.
+    #[serde(rename_all = "camelCase")]
+    DropCanary {
+        /// The new key.
+        key: AccessKeyId,
+        /// Its set.
+        set_id: String,
+    },
     /// Delete an unreferenced set whose key no longer exists, then forget that key's records.
     #[serde(rename_all = "camelCase")]
     DeleteSet {
@@ -207,7 +249,10 @@ impl Retire {
     pub fn is_destructive(&self) -> bool {
         matches!(
             self,
-            Retire::Deactivate { .. } | Retire::DeleteRetired { .. } | Retire::DeleteSet { .. }
+            Retire::Deactivate { .. }
+                | Retire::DeleteRetired { .. }
+                | Retire::DeleteSet { .. }
+                | Retire::DropCanary { .. }
         )
     }
 }
@@ -252,12 +297,26 @@ pub struct Plan {
     pub notes: Vec<Note>,
     /// Every active key's deadline under this plan, and the keys at risk.
     pub deadlines: Vec<KeyDeadline>,
+    /// The canary cutover, when the target's cutover goes through one.
+    #[serde(serialize_with = "crate::wording::worded_option")]
+    pub canary: Option<CanaryState>,
+    /// The move onto the target's role set, once `migrate-to-role` made it.
+    #[serde(serialize_with = "crate::wording::worded_option")]
+    pub migration: Option<Migration>,
 }
 
 impl Plan {
     /// Whether a safety rule stopped something that was due.
     pub fn refused(&self) -> bool {
-        self.refusal.is_some() || !self.blocked.is_empty()
+        self.refusal.is_some()
+            || !self.blocked.is_empty()
+            || self.canary.as_ref().is_some_and(|c| c.stage.needs_human())
+            || self.migration.as_ref().is_some_and(Migration::needs_human)
+    }
+
+    /// Whether the target is migrated onto its role set.
+    pub fn migrated(&self) -> bool {
+        self.migration.as_ref().is_some_and(Migration::done)
     }
 
     /// Every step, in the order they are carried out.
@@ -332,7 +391,18 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
         upcoming: Vec::new(),
         notes: view.notes.clone(),
         deadlines: Vec::new(),
+        canary: None,
+        migration: None,
     };
+    if !migrate::needs_key(target, obs) {
+        plan.due = Due {
+            now: false,
+            reason: DueReason::Migrated {
+                set_id: target.role_set_id.clone(),
+            },
+            next: None,
+        };
+    }
     // An exposed key no set of the target holds is not this tool's to switch off.
     for k in exposed_active.iter().filter(|k| !holds(&view, k)) {
         plan.notes

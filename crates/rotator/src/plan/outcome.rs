@@ -5,7 +5,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::model::{KeyStatus, LastUsed};
+use crate::model::{AuthFailure, Holder, KeyStatus, LastUsed};
 use crate::plan::KeyState;
 use crate::secret::AccessKeyId;
 
@@ -41,6 +41,18 @@ pub enum Refusal {
     NoFixedSet {
         /// The set's id.
         set_id: String,
+    },
+    /// The last canary off the current key failed: `reconcile` does not rotate it again
+    /// until a person has fixed the cause and runs `rotate`.
+    #[serde(rename_all = "camelCase")]
+    CanaryFailed {
+        /// The current key.
+        key: AccessKeyId,
+        /// Its set.
+        set_id: String,
+        /// When the canary failed.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
     },
     /// A rollback that cannot be done.
     #[serde(rename_all = "camelCase")]
@@ -218,6 +230,13 @@ pub enum Note {
         /// What is wrong with it.
         state: KeyState,
     },
+    /// None of the canary holders named in the configuration references the target's
+    /// sets: the first holder is the canary instead.
+    #[serde(rename_all = "camelCase")]
+    CanaryHoldersAbsent {
+        /// The names configured.
+        names: Vec<String>,
+    },
 }
 
 /// An old key that must not be retired: it was used after its cutover.
@@ -259,6 +278,12 @@ pub enum Next {
         key: AccessKeyId,
         /// Its set (`None`: in place, kept).
         set_id: Option<String>,
+    },
+    /// The canary on `set_id` is decided without evidence (the configured choice).
+    #[serde(rename_all = "camelCase")]
+    CanaryDecided {
+        /// The new set.
+        set_id: String,
     },
 }
 
@@ -314,6 +339,12 @@ pub enum DueReason {
     },
     /// References name only sets whose key is missing or inactive.
     OnlyBrokenReferences,
+    /// Every reference is on the target's role set: it never gets a new key.
+    #[serde(rename_all = "camelCase")]
+    Migrated {
+        /// The role set.
+        set_id: String,
+    },
     /// In place: the fixed set holds a key that is gone or not active.
     #[serde(rename_all = "camelCase")]
     FixedSetBroken {
@@ -376,6 +407,10 @@ pub enum RiskCause {
     DeactivationLate,
     /// Nothing this tool plans will deactivate it, and it is past the age rotation starts at.
     NotRetiring,
+    /// Its canary found no evidence by `max_hours` and is held for a person.
+    CanaryHeld,
+    /// Its canary failed: `reconcile` does not rotate it until a person runs `rotate`.
+    CanaryFailed,
 }
 
 /// A key that may still be active at its deadline.
@@ -418,4 +453,127 @@ pub struct KeyDeadline {
     pub slack_days: Option<i64>,
     /// Set when it may still be active at its deadline.
     pub risk: Option<Risk>,
+}
+
+/// Where a canary cutover stands (docs/ARCHITECTURE.md, *The canary*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CanaryStage {
+    /// The canary references move onto the new set now; the run ends there.
+    Starting,
+    /// The canary runs; no decision yet.
+    Watching,
+    /// Positive evidence and `min_minutes` passed: the rest moves now.
+    Passed,
+    /// No evidence by `max_hours`, and the configuration says proceed: the rest moves now.
+    Proceeded,
+    /// No evidence by `max_hours`, and the configuration says hold: a person decides.
+    Held,
+    /// SORACOM logged AWS refusing the new key: the canary moves back and the new key and
+    /// set are deleted.
+    Failed,
+}
+
+impl CanaryStage {
+    /// Whether a later run decides (the stage waits for evidence or time).
+    pub fn waiting(self) -> bool {
+        matches!(self, CanaryStage::Starting | CanaryStage::Watching)
+    }
+
+    /// Whether a person must act (exit 3, escalated like a blocked retirement).
+    pub fn needs_human(self) -> bool {
+        matches!(self, CanaryStage::Held | CanaryStage::Failed)
+    }
+}
+
+/// What production showed since the canary moved.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    /// The new key's last use by a service other than STS, after the canary moved.
+    pub key_used: Option<LastUsed>,
+    /// The new set's `lastUsedDateTime`, after the canary moved.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub set_used: Option<OffsetDateTime>,
+    /// SORACOM's error logs of AWS refusing credentials, since the canary moved.
+    pub failures: Vec<AuthFailure>,
+}
+
+impl Evidence {
+    /// Whether something used the new key (or set) in production.
+    pub fn positive(&self) -> bool {
+        self.key_used.is_some() || self.set_used.is_some()
+    }
+}
+
+/// A target's canary cutover, as this plan sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryState {
+    /// Where it stands, and so what this plan does.
+    pub stage: CanaryStage,
+    /// The old key (the canary's records are about it).
+    pub key: AccessKeyId,
+    /// The set the canary left (and goes back to on failure).
+    pub from_set: String,
+    /// The new set.
+    pub to_set: String,
+    /// The canary's holders.
+    pub holders: Vec<Holder>,
+    /// When the canary moved (`None` while it starts).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+    /// When positive evidence is enough (`min_minutes` after `since`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ready_from: Option<OffsetDateTime>,
+    /// When the configured choice is made without evidence (`max_hours` after `since`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decide_by: Option<OffsetDateTime>,
+    /// The evidence so far.
+    pub evidence: Evidence,
+}
+
+/// Where a target's move onto its role set stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MigrationStage {
+    /// References of kinds already proven on the role set move onto it.
+    Moving,
+    /// A holder kind's canary onto the role set.
+    Canary(CanaryStage),
+    /// Every kind still on the key refused the role set: the key stays for them.
+    Partial,
+    /// No reference names a key set: the target never gets a new key, and its keys retire.
+    Migrated,
+}
+
+/// A target's migration onto its role set, as this plan sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Migration {
+    /// Where it stands.
+    pub stage: MigrationStage,
+    /// The role set.
+    pub role_set: String,
+    /// The holder kind under a canary, if any.
+    pub kind: Option<String>,
+    /// Holder kinds that refused the role set (they stay on the key).
+    pub refused: Vec<String>,
+    /// When the kind's canary moved.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+    /// The evidence so far (the role set's last use, SORACOM's error logs).
+    pub evidence: Evidence,
+}
+
+impl Migration {
+    /// Whether a person must act (a canary that failed or is held).
+    pub fn needs_human(&self) -> bool {
+        matches!(self.stage, MigrationStage::Canary(s) if s.needs_human())
+    }
+
+    /// Whether the target is migrated.
+    pub fn done(&self) -> bool {
+        self.stage == MigrationStage::Migrated
+    }
 }

@@ -39,11 +39,13 @@ pub(super) fn retire(
         })
         .collect();
     // Keys that something in use still holds are never retired, whatever set they are in.
+    // Once migrated onto the role set, the current key set is in use no more.
+    let current = view.current.filter(|_| !plan.migrated());
     let in_use: BTreeSet<&AccessKeyId> = view
         .sets
         .iter()
         .enumerate()
-        .filter(|(i, s)| !s.references.is_empty() || Some(*i) == view.current)
+        .filter(|(i, s)| !s.references.is_empty() || Some(*i) == current)
         .filter_map(|(_, s)| s.link.key())
         .collect();
     for old in old_keys(target, obs, view, plan) {
@@ -173,8 +175,9 @@ fn old_keys(target: &Target, obs: &Observed, view: &View, plan: &mut Plan) -> Ve
         }
         return olds;
     }
+    let current = view.current.filter(|_| !plan.migrated());
     for (i, s) in view.sets.iter().enumerate() {
-        if Some(i) == view.current || !s.references.is_empty() {
+        if Some(i) == current || !s.references.is_empty() {
             continue;
         }
         let Some(k) = s.link.certain() else {

@@ -2,15 +2,15 @@
 //! IAM's two key slots, create the new set (or update the fixed one in place), move every
 //! reference onto the key in use, and record the cutover of the sets left behind.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{Placement, Target};
-use crate::model::{AccessKey, KeyStatus, ManagedId, Mark, Observed};
+use crate::model::{AccessKey, KeyStatus, ManagedId, Mark, Observed, Slot};
 use crate::plan::{
-    floor_days, rotation_age, Current, Due, DueReason, KeyBrief, KeyState, Mode, Note, Plan,
-    Refusal, Repair, Repoint, Retire, RetiredKey, View, EARLY,
+    canary, floor_days, migrate, rotation_age, Current, Due, DueReason, KeyBrief, KeyState, Mode,
+    Note, Plan, Refusal, Repair, Repoint, Retire, RetiredKey, View, EARLY,
 };
 use crate::records::KeyRecord;
 use crate::secret::AccessKeyId;
@@ -117,21 +117,31 @@ pub(super) fn rotate_and_repoint(
         .current_set()
         .filter(|c| c.key_state == KeyState::Active)
         .map(|c| c.set.id.clone());
-    let due = plan.due.now && matches!(mode, Mode::Rotate | Mode::Reconcile | Mode::Emergency);
+    let due = plan.due.now
+        && matches!(mode, Mode::Rotate | Mode::Reconcile | Mode::Emergency)
+        && canary::after_failure(target, obs, view, mode, plan);
+    let mut rotating = false;
     if due && make_room(target, obs, view, now, plan) {
         if let Some(new_set) = new_key(target, obs, view, now, plan) {
             destination = Some(new_set);
+            rotating = true;
         }
     }
     match &destination {
-        Some(to) => repoint_onto(target, obs, to, plan),
+        Some(to) if !canary::cutover(target, obs, view, now, mode, (to, rotating), plan) => {
+            repoint_onto(target, &obs.slots, to, plan);
+        }
+        Some(_) => {}
         None if !obs.slots.is_empty() => plan.notes.push(Note::NoUsableSet),
         None => {}
     }
     if let Some(to) = &destination {
         mark_held(obs, view, to, plan);
     }
-    release_left(view, plan);
+    if matches!(mode, Mode::Reconcile | Mode::Rotate) {
+        migrate::migrate(target, obs, view, now, plan);
+    }
+    release_left(obs, view, plan);
 }
 
 /// Whether there is a free key slot for the new key, making one if a key this tool
@@ -274,9 +284,14 @@ fn new_key(
     }
 }
 
-/// Every slot with a reference to another set of the target moves onto `to`.
-fn repoint_onto(target: &Target, obs: &Observed, to: &str, plan: &mut Plan) {
-    for slot in &obs.slots {
+/// Every one of `slots` with a reference to another set of the target moves onto `to`.
+pub(super) fn repoint_onto<'a>(
+    target: &Target,
+    slots: impl IntoIterator<Item = &'a Slot>,
+    to: &str,
+    plan: &mut Plan,
+) {
+    for slot in slots {
         let from: BTreeSet<&String> = slot
             .refs
             .iter()
@@ -299,7 +314,7 @@ fn mark_held(obs: &Observed, view: &View, to: &str, plan: &mut Plan) {
     let Some(set) = view.sets.iter().find(|s| s.set.id == to) else {
         return;
     };
-    if let Some(k) = set.link.key() {
+    if let Some(k) = set.link.key().filter(|k| !canary::drops(plan, k)) {
         if matches!(
             obs.records.keys.get(k),
             Some(KeyRecord::InFlight { .. } | KeyRecord::Abandoned { .. })
@@ -312,15 +327,29 @@ fn mark_held(obs: &Observed, view: &View, to: &str, plan: &mut Plan) {
     }
 }
 
-/// Every reference to the sets left behind moves in this run: their keys' cutover is now
-/// (recorded once the repointing succeeded).
-fn release_left(view: &View, plan: &mut Plan) {
-    let left: BTreeSet<&String> = plan.cutover.iter().flat_map(|r| &r.from).collect();
+/// The sets whose every reference moves in this run (a canary moves only some): their
+/// keys' cutover is now (recorded once the repointing succeeded). A failed canary's new
+/// key is deleted, not released.
+fn release_left(obs: &Observed, view: &View, plan: &mut Plan) {
+    // Each slot moves at most once in a plan: a set is left when as many slots move off
+    // it as reference it (counted, so that ten thousand groups stay linear).
+    let mut moving_off: BTreeMap<&String, usize> = BTreeMap::new();
+    for r in &plan.cutover {
+        for id in &r.from {
+            *moving_off.entry(id).or_default() += 1;
+        }
+    }
+    let left: BTreeSet<&String> = moving_off
+        .iter()
+        .filter(|(id, n)| obs.slots.iter().filter(|s| s.references(id)).count() == **n)
+        .map(|(id, _)| *id)
+        .collect();
     let released: Vec<AccessKeyId> = view
         .sets
         .iter()
         .filter(|s| left.contains(&s.set.id) && s.key_state != KeyState::Missing)
         .filter_map(|s| s.link.certain().cloned())
+        .filter(|k| !canary::drops(plan, k))
         .collect();
     for k in released {
         plan.record(&k, Mark::Released);

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::config::Placement;
-use crate::model::{link_description, Holder, LastUsed, Ref, Shape};
+use crate::model::{link_description, Holder, LastUsed, Ref, Seg, Shape};
 use crate::model::{AccessKey, CredentialSet, KeyStatus};
 use crate::plan::resolve::resolve;
 use crate::records::KeyRecord;
@@ -15,6 +15,10 @@ const NOW: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
 
 fn target() -> Target {
     Target {
+        canary: None,
+        role_set_id: "p-role".into(),
+        account: None,
+        soracom: Default::default(),
         name: "funnel".into(),
         iam_user: "u".into(),
         placement: Placement::Managed { prefix: "p".into() },
@@ -125,6 +129,14 @@ fn summary(p: &Plan) -> Vec<String> {
             Step::Retire(Retire::Record { key, mark }) => {
                 format!("record {mark:?} {}", tail(key))
             }
+            Step::Repair(Repair::StartCanary { key }) => format!("start-canary {}", tail(key)),
+            Step::Repair(Repair::FailCanary { key }) => format!("fail-canary {}", tail(key)),
+            Step::Retire(Retire::DropCanary { key, set_id }) => {
+                format!("drop {} {set_id}", tail(key))
+            }
+            Step::Repair(Repair::StartRoleCanary { kind }) => format!("record-role-canary {kind}"),
+            Step::Repair(Repair::RefuseRole { kind }) => format!("refuse-role {kind}"),
+            Step::Retire(Retire::EndRoleCanary { kind }) => format!("end-role-canary {kind}"),
         })
         .collect()
 }
@@ -480,6 +492,7 @@ fn plans_match_the_rules() {
     ];
     for c in cases {
         let obs = Observed {
+            auth_failures: Vec::new(),
             keys: c.keys,
             sets: c.sets,
             slots: c.slots,
@@ -534,6 +547,7 @@ fn plans_match_the_rules() {
 #[test]
 fn refusal_names_both_keys_masked() {
     let obs = Observed {
+        auth_failures: Vec::new(),
         keys: vec![
             key(K1, 100, KeyStatus::Active, Some(("iot", 60))),
             key(K2, 50, KeyStatus::Active, Some(("s3", 9))),
@@ -565,6 +579,7 @@ fn refusal_names_both_keys_masked() {
 #[test]
 fn evidence_link_names_the_only_key_and_dates_the_next_rotation() {
     let obs = Observed {
+        auth_failures: Vec::new(),
         keys: vec![key(K1, 10, KeyStatus::Active, None)],
         sets: vec![set("p-220810", 500, None)],
         slots: vec![],
@@ -620,6 +635,7 @@ fn retire_world(r: &RetireCase) -> (Target, Observed) {
     (
         t,
         Observed {
+            auth_failures: Vec::new(),
             keys,
             sets: vec![old, new],
             slots: vec![funnel("g1", "p-261120")],
@@ -899,6 +915,7 @@ fn in_place_rotates_the_fixed_set_and_retires_the_previous_key() {
     fixed.updated = Some(NOW - Duration::days(8));
     let slots = vec![funnel("g1", "fixed")];
     let obs = Observed {
+        auth_failures: Vec::new(),
         keys: vec![
             k1(KeyStatus::Active, Some(9)),
             key(K2, 8, KeyStatus::Active, Some(("iot", 5))),
@@ -917,6 +934,7 @@ fn in_place_rotates_the_fixed_set_and_retires_the_previous_key() {
     // the inactive previous key is deleted first to make room.
     let later = NOW + Duration::days(90);
     let obs = Observed {
+        auth_failures: Vec::new(),
         keys: vec![
             k1(KeyStatus::Inactive, Some(9)),
             key(K2, 8, KeyStatus::Active, Some(("iot", 5))),
@@ -1132,6 +1150,7 @@ fn current_only(age: Duration) -> Observed {
     let mut k = key(K1, 0, KeyStatus::Active, None);
     k.created = NOW - age;
     Observed {
+        auth_failures: Vec::new(),
         keys: vec![k],
         sets: vec![set("p-260901", age.whole_days(), Some(K1))],
         slots: vec![funnel("g1", "p-260901")],
@@ -1239,6 +1258,7 @@ fn blocked_at(age: Duration) -> Observed {
     let mut new = set("p-261020", 0, Some(K2));
     new.created = Some(cutover);
     Observed {
+        auth_failures: Vec::new(),
         keys: vec![k1, k2],
         sets: vec![old, new],
         slots: vec![funnel("g1", "p-261020")],
@@ -1471,4 +1491,521 @@ fn an_emergency_for_an_older_key_deactivates_it_at_once_even_if_used() {
         "{:?}",
         summary(&again)
     );
+}
+
+mod canary {
+    use super::*;
+    use crate::config::{Canary, CanaryHolders, WithoutEvidence};
+    use crate::model::AuthFailure;
+    use crate::plan::canary::{auth_failure, log_service};
+
+    const OLD: &str = "p-260909";
+    const NEW: &str = "p-261128";
+
+    fn canary_target(without_evidence: WithoutEvidence) -> Target {
+        Target {
+            canary: Some(Canary {
+                holders: CanaryHolders::First,
+                min_minutes: 60,
+                max_hours: 24,
+                without_evidence,
+            }),
+            ..target()
+        }
+    }
+
+    /// K1 (80 days old: rotation with a canary starts at 79) in OLD, referenced by g1 and g2; with `new`, K2 in NEW made two
+    /// hours ago, with g1 on it when `g1_moved`.
+    fn world(new: bool, g1_moved: bool) -> Observed {
+        let mut keys = vec![key(K1, 80, KeyStatus::Active, Some(("iot", 60)))];
+        let mut sets = vec![set(OLD, 80, Some(K1))];
+        let mut records = crate::records::Records::default();
+        if new {
+            let mut k2 = key(K2, 0, KeyStatus::Active, None);
+            k2.created = NOW - Duration::hours(2);
+            keys.push(k2);
+            let mut s = set(NEW, 0, Some(K2));
+            s.created = Some(NOW - Duration::hours(2));
+            sets.push(s);
+            records.keys.insert(
+                AccessKeyId::new(K2),
+                KeyRecord::HeldBy {
+                    set_id: NEW.into(),
+                    since: NOW - Duration::hours(2),
+                },
+            );
+        }
+        let g1 = if g1_moved { NEW } else { OLD };
+        Observed {
+            keys,
+            sets,
+            slots: vec![funnel("g1", g1), funnel("g2", OLD)],
+            records,
+            auth_failures: Vec::new(),
+        }
+    }
+
+    fn since(obs: &mut Observed, minutes_ago: i64) {
+        obs.records
+            .canary
+            .insert(AccessKeyId::new(K1), NOW - Duration::minutes(minutes_ago));
+    }
+
+    fn refused_by_logs() -> AuthFailure {
+        AuthFailure {
+            service: "Funnel".into(),
+            at: NOW - Duration::minutes(5),
+            error: "UnrecognizedClientException",
+            resource_id: Some("440100000000001".into()),
+        }
+    }
+
+    fn run(t: &Target, obs: &Observed, mode: Mode) -> Plan {
+        let p = plan(t, obs, NOW, mode);
+        assert_eq!(p, plan(t, obs, NOW, mode), "not deterministic");
+        p
+    }
+
+    fn stage(p: &Plan) -> Option<CanaryStage> {
+        p.canary.as_ref().map(|c| c.stage)
+    }
+
+    #[test]
+    fn a_due_rotation_moves_only_the_first_holder_and_records_the_canary_before() {
+        let p = run(
+            &canary_target(WithoutEvidence::Hold),
+            &world(false, false),
+            Mode::Reconcile,
+        );
+        assert_eq!(
+            summary(&p),
+            [
+                "rotate p-261128",
+                "start-canary AAA1",
+                "repoint g1 p-260909>p-261128"
+            ]
+        );
+        assert_eq!(stage(&p), Some(CanaryStage::Starting));
+        assert!(!p.refused());
+        // The old key's deactivation is due a grace after the canary's decision at the latest.
+        let d = p
+            .deadlines
+            .iter()
+            .find(|d| d.key.as_str() == K1)
+            .map(|d| d.deactivation_due);
+        assert_eq!(d, Some(Some(NOW + Duration::hours(24) + Duration::days(7))));
+    }
+
+    #[test]
+    fn rotation_starts_earlier_by_the_longest_canary() {
+        let t = canary_target(WithoutEvidence::Hold);
+        assert_eq!(rotation_age(&t), Duration::days(80) - Duration::hours(24));
+    }
+
+    #[test]
+    fn without_evidence_before_max_hours_the_canary_waits() {
+        let mut obs = world(true, true);
+        since(&mut obs, 30);
+        let p = run(&canary_target(WithoutEvidence::Hold), &obs, Mode::Reconcile);
+        assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+        assert_eq!(stage(&p), Some(CanaryStage::Watching));
+        assert!(p
+            .upcoming
+            .iter()
+            .any(|u| matches!(u.step, Next::CanaryDecided { .. })
+                && u.due == NOW + Duration::hours(24) - Duration::minutes(30)));
+        assert!(p.at_risk().next().is_none());
+    }
+
+    #[test]
+    fn positive_evidence_after_min_minutes_moves_the_rest() {
+        for (minutes_ago, used_ago, moves) in [(90, 10, true), (30, 10, false), (90, 100, false)] {
+            let mut obs = world(true, true);
+            since(&mut obs, minutes_ago);
+            obs.keys[1].last_used = Some(LastUsed {
+                at: NOW - Duration::minutes(used_ago),
+                service: "iot".into(),
+                region: "ap-northeast-1".into(),
+            });
+            let p = run(&canary_target(WithoutEvidence::Hold), &obs, Mode::Reconcile);
+            if moves {
+                assert_eq!(
+                    summary(&p),
+                    [
+                        "repoint g2 p-260909>p-261128",
+                        "unrecord Canary AAA1",
+                        "record Released AAA1"
+                    ]
+                );
+                assert_eq!(stage(&p), Some(CanaryStage::Passed));
+            } else {
+                assert!(
+                    summary(&p).is_empty(),
+                    "{minutes_ago}/{used_ago}: {:?}",
+                    summary(&p)
+                );
+                assert_eq!(stage(&p), Some(CanaryStage::Watching));
+            }
+        }
+    }
+
+    #[test]
+    fn sts_use_is_not_evidence_but_the_sets_last_use_is() {
+        let mut obs = world(true, true);
+        since(&mut obs, 90);
+        obs.keys[1].last_used = Some(LastUsed {
+            at: NOW - Duration::minutes(10),
+            service: "sts".into(),
+            region: "us-east-1".into(),
+        });
+        let p = run(&canary_target(WithoutEvidence::Hold), &obs, Mode::Reconcile);
+        assert_eq!(stage(&p), Some(CanaryStage::Watching));
+        obs.sets[1].last_used = Some(NOW - Duration::minutes(3));
+        let p = run(&canary_target(WithoutEvidence::Hold), &obs, Mode::Reconcile);
+        assert_eq!(stage(&p), Some(CanaryStage::Passed));
+    }
+
+    #[test]
+    fn error_logs_move_the_canary_back_and_drop_the_new_key() {
+        let mut obs = world(true, true);
+        since(&mut obs, 90);
+        // Even with positive evidence beside it: AWS refused the new key somewhere.
+        obs.sets[1].last_used = Some(NOW - Duration::minutes(3));
+        obs.auth_failures = vec![refused_by_logs()];
+        let p = run(
+            &canary_target(WithoutEvidence::Proceed),
+            &obs,
+            Mode::Reconcile,
+        );
+        assert_eq!(
+            summary(&p),
+            [
+                "fail-canary AAA1",
+                "repoint g1 p-261128>p-260909",
+                "drop AAA2 p-261128",
+                "unrecord Canary AAA1"
+            ]
+        );
+        assert_eq!(stage(&p), Some(CanaryStage::Failed));
+        assert!(p.refused());
+        let words = p.canary.as_ref().map(Words::words).unwrap_or_default();
+        assert!(words.contains("UnrecognizedClientException"), "{words}");
+        // A log entry from before the canary moved is not evidence.
+        obs.auth_failures[0].at = NOW - Duration::minutes(95);
+        let p = run(
+            &canary_target(WithoutEvidence::Proceed),
+            &obs,
+            Mode::Reconcile,
+        );
+        assert_eq!(stage(&p), Some(CanaryStage::Passed));
+    }
+
+    #[test]
+    fn a_failure_already_recorded_is_finished_whatever_the_evidence_says_now() {
+        // A run recorded the failure and moved g1 back, then stopped.
+        let mut obs = world(true, false);
+        since(&mut obs, 90);
+        obs.records
+            .canary_failed
+            .insert(AccessKeyId::new(K1), NOW - Duration::minutes(20));
+        let p = run(&canary_target(WithoutEvidence::Hold), &obs, Mode::Reconcile);
+        assert_eq!(summary(&p), ["drop AAA2 p-261128", "unrecord Canary AAA1"]);
+        assert_eq!(stage(&p), Some(CanaryStage::Failed));
+    }
+
+    #[test]
+    fn after_a_failure_reconcile_refuses_and_rotate_starts_over() {
+        let mut obs = world(false, false);
+        obs.records
+            .canary_failed
+            .insert(AccessKeyId::new(K1), NOW - Duration::hours(3));
+        let t = canary_target(WithoutEvidence::Hold);
+        let p = run(&t, &obs, Mode::Reconcile);
+        assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+        assert!(matches!(p.refusal, Some(Refusal::CanaryFailed { .. })));
+        let risk = p.at_risk().next().map(|(_, r)| r.cause);
+        assert_eq!(risk, Some(RiskCause::CanaryFailed));
+        let p = run(&t, &obs, Mode::Rotate);
+        assert_eq!(
+            summary(&p),
+            [
+                "rotate p-261128",
+                "start-canary AAA1",
+                "repoint g1 p-260909>p-261128",
+                "unrecord CanaryFailed AAA1"
+            ]
+        );
+    }
+
+    #[test]
+    fn at_max_hours_without_evidence_hold_or_proceed() {
+        let mut obs = world(true, true);
+        since(&mut obs, 25 * 60);
+        let p = run(&canary_target(WithoutEvidence::Hold), &obs, Mode::Reconcile);
+        assert!(summary(&p).is_empty());
+        assert_eq!(stage(&p), Some(CanaryStage::Held));
+        assert!(p.refused());
+        let risk = p
+            .at_risk()
+            .find(|(d, _)| d.key.as_str() == K1)
+            .map(|(_, r)| r.cause);
+        assert_eq!(risk, Some(RiskCause::CanaryHeld));
+        let p = run(
+            &canary_target(WithoutEvidence::Proceed),
+            &obs,
+            Mode::Reconcile,
+        );
+        assert_eq!(
+            summary(&p),
+            [
+                "repoint g2 p-260909>p-261128",
+                "unrecord Canary AAA1",
+                "record Released AAA1"
+            ]
+        );
+        assert_eq!(stage(&p), Some(CanaryStage::Proceeded));
+        assert!(!p.refused());
+    }
+
+    #[test]
+    fn a_run_that_stopped_before_or_during_the_canary_move_starts_it_again() {
+        // The new set exists, nothing references it, with or without the record.
+        for recorded in [false, true] {
+            let mut obs = world(true, false);
+            if recorded {
+                since(&mut obs, 5);
+            }
+            let p = run(&canary_target(WithoutEvidence::Hold), &obs, Mode::Reconcile);
+            assert_eq!(
+                summary(&p),
+                ["start-canary AAA1", "repoint g1 p-260909>p-261128"],
+                "recorded: {recorded}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_canary_configured_or_in_an_emergency_everything_moves() {
+        let mut obs = world(true, true);
+        since(&mut obs, 30);
+        let p = run(&target(), &obs, Mode::Reconcile);
+        assert_eq!(
+            summary(&p),
+            [
+                "repoint g2 p-260909>p-261128",
+                "unrecord Canary AAA1",
+                "record Released AAA1"
+            ]
+        );
+        assert_eq!(stage(&p), None);
+        obs.records
+            .exposed
+            .insert(AccessKeyId::new(K1), NOW - Duration::minutes(1));
+        let p = run(&canary_target(WithoutEvidence::Hold), &obs, Mode::Reconcile);
+        assert!(summary(&p).contains(&"repoint g2 p-260909>p-261128".to_string()));
+        assert_eq!(stage(&p), None);
+    }
+
+    #[test]
+    fn named_holders_are_the_canary_and_a_missing_name_falls_back_to_the_first() {
+        let mut t = canary_target(WithoutEvidence::Hold);
+        if let Some(c) = t.canary.as_mut() {
+            c.holders = CanaryHolders::Named(vec!["g2".into()]);
+        }
+        let p = run(&t, &world(false, false), Mode::Reconcile);
+        assert!(summary(&p).contains(&"repoint g2 p-260909>p-261128".to_string()));
+        assert!(!summary(&p).contains(&"repoint g1 p-260909>p-261128".to_string()));
+        if let Some(c) = t.canary.as_mut() {
+            c.holders = CanaryHolders::Named(vec!["nowhere".into()]);
+        }
+        let p = run(&t, &world(false, false), Mode::Reconcile);
+        assert!(summary(&p).contains(&"repoint g1 p-260909>p-261128".to_string()));
+        assert!(p
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::CanaryHoldersAbsent { .. })));
+    }
+
+    #[test]
+    fn log_bodies_are_classified_without_being_kept() {
+        let cases = [
+            (
+                json!({"message": "UnrecognizedClientException: The security token ..."}),
+                Some("UnrecognizedClientException"),
+            ),
+            (
+                json!({"error": {"code": "AccessDeniedException"}}),
+                Some("AccessDeniedException"),
+            ),
+            (
+                json!({"detail": ["x", {"statusCode": 403}]}),
+                Some("HTTP 403"),
+            ),
+            (json!({"status": 401}), Some("HTTP 401")),
+            (json!({"count": 403}), None),
+            (json!({"message": "ThrottlingException"}), None),
+            (json!(null), None),
+        ];
+        for (body, want) in cases {
+            assert_eq!(auth_failure(&body), want, "{body}");
+        }
+        let group = |ns: &str| Holder::GroupKey {
+            group_id: "g".into(),
+            group_name: None,
+            namespace: ns.into(),
+            key: "k".into(),
+        };
+        assert_eq!(log_service(&group("SoracomFunnel")), Some("Funnel"));
+        assert_eq!(log_service(&group("SoracomFunk")), Some("Funk"));
+        assert_eq!(log_service(&group("SoracomAir")), Some("Air"));
+        assert_eq!(log_service(&group("SoracomKrypton")), None);
+    }
+}
+
+mod migration {
+    use super::*;
+    use crate::model::AuthFailure;
+
+    const KEYSET: &str = "p-260909";
+    const ROLE: &str = "p-role";
+
+    fn handler(set_id: &str) -> Slot {
+        Slot {
+            holder: Holder::EventHandler {
+                handler_id: "h1".into(),
+                name: Some("h1".into()),
+            },
+            value: json!({"credentialsId": set_id}),
+            refs: vec![Ref {
+                path: vec![Seg::Key("credentialsId".into())],
+                shape: Shape::String,
+                set_id: set_id.into(),
+            }],
+        }
+    }
+
+    /// K1 (`age` days) in KEYSET; the role set; h1, g1, g2 on the sets given.
+    fn world(age: i64, h1: &str, g1: &str, g2: &str) -> Observed {
+        let mut role = set(ROLE, 1, None);
+        role.kind = crate::role::ROLE_CREDENTIALS.into();
+        Observed {
+            keys: vec![key(K1, age, KeyStatus::Active, Some(("iot", 60)))],
+            sets: vec![set(KEYSET, age, Some(K1)), role],
+            slots: vec![funnel("g1", g1), funnel("g2", g2), handler(h1)],
+            records: Default::default(),
+            auth_failures: Vec::new(),
+        }
+    }
+
+    fn stage(p: &Plan) -> Option<MigrationStage> {
+        p.migration.as_ref().map(|m| m.stage)
+    }
+
+    fn run(obs: &Observed) -> Plan {
+        let p = plan(&target(), obs, NOW, Mode::Reconcile);
+        assert_eq!(p, plan(&target(), obs, NOW, Mode::Reconcile));
+        p
+    }
+
+    #[test]
+    fn the_documented_kind_goes_first_through_a_canary() {
+        let p = run(&world(10, KEYSET, KEYSET, KEYSET));
+        assert_eq!(
+            summary(&p),
+            [
+                "repoint h1 p-260909>p-role",
+                "record-role-canary event-handler"
+            ]
+            .iter()
+            .rev()
+            .cloned()
+            .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            stage(&p),
+            Some(MigrationStage::Canary(CanaryStage::Starting))
+        );
+    }
+
+    #[test]
+    fn positive_evidence_ends_the_kinds_canary_and_the_next_kind_starts() {
+        let mut obs = world(10, ROLE, KEYSET, KEYSET);
+        obs.records
+            .role_canary
+            .insert("event-handler".into(), NOW - Duration::minutes(90));
+        obs.sets[1].last_used = Some(NOW - Duration::minutes(10));
+        let p = run(&obs);
+        assert_eq!(summary(&p), ["end-role-canary event-handler"]);
+        assert_eq!(stage(&p), Some(MigrationStage::Canary(CanaryStage::Passed)));
+        // The next run: event handlers are proven; Funnel's canary starts with g1.
+        obs.records.role_canary.clear();
+        let p = run(&obs);
+        assert_eq!(
+            summary(&p),
+            [
+                "record-role-canary group.SoracomFunnel",
+                "repoint g1 p-260909>p-role"
+            ]
+        );
+    }
+
+    #[test]
+    fn error_logs_send_the_kind_back_to_the_key_for_good() {
+        let mut obs = world(10, ROLE, ROLE, KEYSET);
+        obs.records
+            .role_canary
+            .insert("group.SoracomFunnel".into(), NOW - Duration::minutes(90));
+        obs.auth_failures = vec![AuthFailure {
+            service: "Funnel".into(),
+            at: NOW - Duration::minutes(5),
+            error: "AccessDeniedException",
+            resource_id: None,
+        }];
+        let p = run(&obs);
+        assert_eq!(
+            summary(&p),
+            [
+                "refuse-role group.SoracomFunnel",
+                "repoint g1 p-role>p-260909",
+                "end-role-canary group.SoracomFunnel"
+            ]
+        );
+        assert!(p.refused());
+        // Recorded: the kind stays on the key; nothing else is left to move.
+        obs.records.role_canary.clear();
+        obs.records
+            .role_refused
+            .insert("group.SoracomFunnel".into(), NOW - Duration::minutes(1));
+        obs.slots[0] = funnel("g1", KEYSET);
+        let p = run(&obs);
+        assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+        assert_eq!(stage(&p), Some(MigrationStage::Partial));
+        assert!(!p.refused());
+    }
+
+    #[test]
+    fn migrated_targets_never_rotate_and_their_keys_retire_on_evidence() {
+        let mut obs = world(85, ROLE, ROLE, ROLE);
+        obs.records
+            .released
+            .insert(AccessKeyId::new(K1), NOW - Duration::days(8));
+        let p = run(&obs);
+        assert!(!p.due.now);
+        assert!(matches!(p.due.reason, DueReason::Migrated { .. }));
+        assert_eq!(summary(&p), ["deactivate AAA1 p-260909"]);
+        assert_eq!(stage(&p), Some(MigrationStage::Migrated));
+        assert!(p.at_risk().next().is_none(), "{:?}", p.deadlines);
+        // A person pointed g2 back at the key: it returns to the role set at once.
+        let mut obs = world(85, ROLE, ROLE, KEYSET);
+        obs.records
+            .released
+            .insert(AccessKeyId::new(K1), NOW - Duration::days(8));
+        let p = plan(&target(), &obs, NOW, Mode::Rotate);
+        assert!(
+            summary(&p).contains(&"repoint g2 p-260909>p-role".to_string()),
+            "{:?}",
+            summary(&p)
+        );
+        assert!(!summary(&p).iter().any(|s| s.starts_with("rotate")));
+    }
 }

@@ -23,7 +23,7 @@ use super::{AuthKey, Endpoint, Group, GroupPage, SoracomApi, VpgPage};
 
 mod authkeys;
 use crate::config::SoracomSettings;
-use crate::error::{Error, Result};
+use crate::error::{Error, PagingProblem, Result};
 use crate::model::CredentialSet;
 use crate::secret::{AccessKeyId, NewAccessKey, Secret};
 
@@ -93,6 +93,8 @@ const SET_INSPECTION: Op = Op::idempotent(
     "setInspectionConfiguration",
     "/virtual_private_gateways/{vpg_id}/junction/set_inspection",
 );
+
+const GET_LOGS: Op = Op::idempotent("getLogs", "/logs");
 
 /// An authenticated session.
 struct Session {
@@ -656,6 +658,27 @@ impl SoracomApi for SoracomClient {
             .await
     }
 
+    async fn create_role_credential(
+        &self,
+        id: &str,
+        description: &str,
+        role_arn: &str,
+        external_id: &Secret,
+    ) -> Result<CredentialSet> {
+        let op = CREATE_CREDENTIAL;
+        let path = format!("/credentials/{}", path_segment(op.id, id)?);
+        // The spec's `IAMRoleCredentials` example of createCredential: the external id
+        // guards the role, so the request is secret-bearing (`SECRET_BEARING`).
+        let body = json!({
+            "type": crate::role::ROLE_CREDENTIALS,
+            "description": description,
+            "credentials": {"roleArn": role_arn, "externalId": external_id.expose()},
+        });
+        let reply = self.call(op, Method::POST, &path, &[], Some(&body)).await?;
+        let wire: WireCredential = decode(op.id, &reply.body)?;
+        Ok(wire.into())
+    }
+
     async fn delete_credential(&self, id: &str) -> Result<()> {
         let path = format!("/credentials/{}", path_segment(DELETE_CREDENTIAL.id, id)?);
         match self
@@ -750,23 +773,160 @@ impl SoracomApi for SoracomClient {
             .await?;
         Ok(())
     }
+
+    async fn list_logs(
+        &self,
+        service: &str,
+        from: time::OffsetDateTime,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<super::LogPage> {
+        let from_ms = from.unix_timestamp_nanos() / 1_000_000;
+        let mut query = vec![
+            ("service", service.to_string()),
+            ("from", from_ms.to_string()),
+            ("limit", limit.to_string()),
+        ];
+        if let Some(k) = after {
+            query.push(("last_evaluated_key", k.to_string()));
+        }
+        let reply = self
+            .call(GET_LOGS, Method::GET, "/logs", &query, None)
+            .await?;
+        let raw: Vec<Value> = decode(GET_LOGS.id, &reply.body)?;
+        let entries = raw
+            .iter()
+            .map(Self::log_entry)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| Error::SoracomBody {
+                op: GET_LOGS.id,
+                detail: "an entry is not a LogEntry".into(),
+            })?;
+        let next = next_key(GET_LOGS.id, &reply.headers, after)?;
+        Ok(super::LogPage { entries, next })
+    }
 }
 
-/// The next page's key of a paged listing (`x-soracom-next-key`), which must advance.
-fn next_key(op: &'static str, headers: &HeaderMap, after: Option<&str>) -> Result<Option<String>> {
-    let next = headers
-        .get("x-soracom-next-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string);
-    if next.is_some() && next.as_deref() == after {
-        return Err(Error::SoracomBody {
-            op,
-            detail: "the next-page key did not advance".into(),
+impl SoracomClient {
+    /// One `LogEntry` of `getLogs`, without trusting its shape beyond the spec's types.
+    fn log_entry(v: &Value) -> Option<super::LogEntry> {
+        let o = v.as_object()?;
+        let at = o.get("time").and_then(Value::as_i64).and_then(|ms| {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
         });
+        Some(super::LogEntry {
+            service: o.get("service")?.as_str()?.to_string(),
+            at,
+            resource_id: o
+                .get("resourceId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            body: o.get("body").cloned().unwrap_or(Value::Null),
+        })
     }
-    Ok(next)
+}
+
+/// The next page's key of a paged listing, from either header SORACOM sends for it:
+/// `x-soracom-next-key: <key>`, or `Link: </v1/groups?…&last_evaluated_key=<key>>; rel=next`.
+/// SORACOM's paging guide (users.soracom.io/ja-jp/tools/api/paging/) shows both on one
+/// answer and warns that some APIs send only one of the two, either leading to the same
+/// page. Either header says more pages remain, so one without a usable key, two that
+/// disagree, or a key equal to the request's is an error ([`PagingProblem`]), never a silent
+/// last page. Only the key is taken from a `Link`: its URL is never requested (it could point
+/// anywhere, and a request carries the API key and token).
+fn next_key(op: &'static str, headers: &HeaderMap, after: Option<&str>) -> Result<Option<String>> {
+    let broken = |problem| Error::SoracomPaging { op, problem };
+    let mut keys = Vec::new();
+    for v in headers.get_all("x-soracom-next-key") {
+        let key = String::from_utf8_lossy(v.as_bytes()).trim().to_string();
+        if key.is_empty() {
+            return Err(broken(PagingProblem::EmptyNextKey));
+        }
+        keys.push(key);
+    }
+    for v in headers.get_all("link") {
+        for url in next_links(&String::from_utf8_lossy(v.as_bytes())) {
+            keys.push(link_key(url).ok_or_else(|| broken(PagingProblem::LinkWithoutKey))?);
+        }
+    }
+    let Some(next) = keys.first() else {
+        return Ok(None);
+    };
+    if keys.iter().any(|k| k != next) {
+        return Err(broken(PagingProblem::HeadersDisagree));
+    }
+    if after == Some(next.as_str()) {
+        return Err(broken(PagingProblem::KeyRepeated));
+    }
+    Ok(Some(next.clone()))
+}
+
+/// The URLs of a `Link` header value (RFC 8288: `<url>; param; …, <url>; …`) whose `rel`
+/// names `next`; `rel` may be quoted and list several relation types.
+fn next_links(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    // Each turn consumes at least the `<…>` it found, so this ends.
+    while let Some(open) = rest.find('<') {
+        let Some(len) = rest[open..].find('>') else {
+            break;
+        };
+        let url = &rest[open + 1..open + len];
+        rest = &rest[open + len + 1..];
+        // The parameters run to the next comma outside a quoted string.
+        let mut quoted = false;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                if c == '"' {
+                    quoted = !quoted;
+                }
+                c == ',' && !quoted
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let is_next = split_unquoted(&rest[..end], ';').into_iter().any(|param| {
+            param.split_once('=').is_some_and(|(name, value)| {
+                name.trim().eq_ignore_ascii_case("rel")
+                    && value
+                        .trim()
+                        .trim_matches('"')
+                        .split_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("next"))
+            })
+        });
+        if is_next {
+            out.push(url);
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// `s` split at each `sep` outside a quoted string.
+fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut quoted = false;
+    let mut from = 0;
+    for (i, c) in s.char_indices() {
+        if c == '"' {
+            quoted = !quoted;
+        } else if c == sep && !quoted {
+            parts.push(&s[from..i]);
+            from = i + c.len_utf8();
+        }
+    }
+    parts.push(&s[from..]);
+    parts
+}
+
+/// The non-empty `last_evaluated_key` of a `Link` URL, absolute or relative, decoded.
+fn link_key(url: &str) -> Option<String> {
+    let base = reqwest::Url::parse("http://link.invalid/").ok()?;
+    let url = base.join(url.trim()).ok()?;
+    url.query_pairs()
+        .find(|(name, _)| name == "last_evaluated_key")
+        .map(|(_, value)| value.into_owned())
+        .filter(|value| !value.is_empty())
 }
 
 /// What the fuzz targets (`fuzz/`) reach of the client: the error mapping and the body
@@ -900,5 +1060,89 @@ mod tests {
             assert!(path_segment("x", bad).is_err(), "{bad}");
         }
         assert!(path_segment("x", "aws-x-261128-2").is_ok());
+    }
+
+    fn next(pairs: &[(&'static str, &'static str)], after: Option<&str>) -> Result<Option<String>> {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, reqwest::header::HeaderValue::from_static(v));
+        }
+        next_key("listGroups", &h, after)
+    }
+
+    fn problem(r: Result<Option<String>>) -> Option<PagingProblem> {
+        match r {
+            Err(Error::SoracomPaging { problem, .. }) => Some(problem),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_next_page_comes_from_either_header() {
+        assert_eq!(next(&[], None).ok(), Some(None));
+        assert_eq!(
+            next(&[("x-soracom-next-key", " g-3 ")], None).ok(),
+            Some(Some("g-3".into()))
+        );
+        // SORACOM's paging guide shows both, relative, unquoted rel.
+        let both = [
+            (
+                "link",
+                "</v1/sims?last_evaluated_key=1234567890123456780>; rel=next",
+            ),
+            ("x-soracom-next-key", "1234567890123456780"),
+        ];
+        assert_eq!(
+            next(&both, None).ok(),
+            Some(Some("1234567890123456780".into()))
+        );
+        // Link alone: absolute, quoted rel with several types, among other links, encoded.
+        let link = [(
+            "link",
+            "<https://api.soracom.io/v1/groups?limit=2>; rel=\"prev\", \
+             <https://api.soracom.io/v1/groups?limit=2&last_evaluated_key=k%2F1+x>; title=\"a, b; c\"; REL=\"last next\"",
+        )];
+        assert_eq!(next(&link, Some("k0")).ok(), Some(Some("k/1 x".into())));
+        // Other relations only: no next page.
+        let prev = [("link", "</v1/groups?last_evaluated_key=a>; rel=prev")];
+        assert_eq!(next(&prev, None).ok(), Some(None));
+    }
+
+    #[test]
+    fn more_pages_without_a_usable_key_is_an_error() {
+        assert_eq!(
+            problem(next(&[("x-soracom-next-key", "")], None)),
+            Some(PagingProblem::EmptyNextKey)
+        );
+        for link in [
+            "</v1/groups?limit=2>; rel=next",
+            "</v1/groups?last_evaluated_key=>; rel=\"next\"",
+            "<http://[::1>; rel=next",
+        ] {
+            let h = [("link", link)];
+            assert_eq!(
+                problem(next(&h, None)),
+                Some(PagingProblem::LinkWithoutKey),
+                "{link}"
+            );
+        }
+        let disagree = [
+            ("x-soracom-next-key", "a"),
+            ("link", "</v1/groups?last_evaluated_key=b>; rel=next"),
+        ];
+        assert_eq!(
+            problem(next(&disagree, None)),
+            Some(PagingProblem::HeadersDisagree)
+        );
+        assert_eq!(
+            problem(next(&[("x-soracom-next-key", "a")], Some("a"))),
+            Some(PagingProblem::KeyRepeated)
+        );
+        let e = next(&[("x-soracom-next-key", "")], None).expect_err("broken");
+        assert!(!e.is_retryable());
+        assert_eq!(
+            e.to_string(),
+            "SORACOM listGroups: paging broken: x-soracom-next-key is present but empty"
+        );
     }
 }

@@ -4,7 +4,8 @@
 //! configuration, and event handlers. [`client::SoracomClient`] implements it over
 //! reqwest with one function mapping status and body to errors, bounded retries and
 //! rate-limit handling; [`auth`] finds the auth key (environment or soracom-cli profile);
-//! [`profile`] reads and writes the soracom-cli profile.
+//! [`profile`] reads and writes the soracom-cli profile; [`paging`] walks every page of a
+//! paged list, bounded.
 
 use std::future::Future;
 
@@ -12,15 +13,17 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::model::CredentialSet;
-use crate::secret::NewAccessKey;
+use crate::secret::{NewAccessKey, Secret};
 
 pub mod auth;
 pub mod client;
 mod limiter;
+pub mod paging;
 pub mod profile;
 
 pub use auth::{AuthKey, Endpoint};
 pub use client::SoracomClient;
+pub use paging::{Pager, Walk};
 
 /// A group as far as rotation cares.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,7 +41,8 @@ pub struct Group {
 pub struct GroupPage {
     /// Groups on this page.
     pub groups: Vec<Group>,
-    /// Key for the next page (`x-soracom-next-key`); `None` on the last page.
+    /// Key for the next page (`x-soracom-next-key` or `Link rel=next`); `None` on the last
+    /// page.
     pub next: Option<String>,
 }
 
@@ -47,8 +51,32 @@ pub struct GroupPage {
 pub struct VpgPage {
     /// VPGs on this page (`VirtualPrivateGateway` objects).
     pub vpgs: Vec<Value>,
+    /// Key for the next page (`x-soracom-next-key` or `Link rel=next`); `None` on the last
+    /// page.
+    pub next: Option<String>,
+}
+
+/// One page of error logs (`getLogs`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogPage {
+    /// Entries on this page (`LogEntry` objects).
+    pub entries: Vec<LogEntry>,
     /// Key for the next page (`x-soracom-next-key`); `None` on the last page.
     pub next: Option<String>,
+}
+
+/// One error log entry. Its body is only ever classified, never shown: it is SORACOM's
+/// account of someone else's request and may quote anything.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEntry {
+    /// The service that wrote it (`Funnel`, `Funk`, …).
+    pub service: String,
+    /// When (`time`, UNIX milliseconds).
+    pub at: Option<time::OffsetDateTime>,
+    /// The resource it is about (e.g. an IMSI), if any.
+    pub resource_id: Option<String>,
+    /// The entry's `body`.
+    pub body: Value,
 }
 
 /// The SORACOM operations the rotator needs.
@@ -70,6 +98,16 @@ pub trait SoracomApi: Send + Sync {
         id: &str,
         description: &str,
         key: &NewAccessKey,
+    ) -> impl Future<Output = Result<CredentialSet>> + Send;
+    /// Creates an `aws-iam-role-credentials` set naming `role_arn` with `external_id`
+    /// (`createCredential`, credentials `roleArn` and `externalId`). Not retried on an
+    /// ambiguous failure: the caller lists, then decides.
+    fn create_role_credential(
+        &self,
+        id: &str,
+        description: &str,
+        role_arn: &str,
+        external_id: &Secret,
     ) -> impl Future<Output = Result<CredentialSet>> + Send;
     /// Deletes a set (`deleteCredential`); a set already gone is not an error.
     fn delete_credential(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
@@ -109,4 +147,13 @@ pub trait SoracomApi: Send + Sync {
         vpg_id: &str,
         inspection: &Value,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// One page of at most `limit` of `service`'s error logs since `from` (`getLogs`),
+    /// after `after`.
+    fn list_logs(
+        &self,
+        service: &str,
+        from: time::OffsetDateTime,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<LogPage>> + Send;
 }

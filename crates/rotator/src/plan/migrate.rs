@@ -1,0 +1,274 @@
+//! Moving references off the key onto the target's role set, once `migrate-to-role` has
+//! made it (docs/ARCHITECTURE.md, *Migrating to a role*): one holder kind at a time,
+//! documented role-capable kinds first, each through a canary judged like a rotation's.
+//! A kind that refuses the role set (a 4xx on the write, recorded by the executor, or AWS
+//! refusing it in SORACOM's logs) stays on the key for good and is reported. When no
+//! reference is left on a key set, the target is migrated: it never gets a new key, and
+//! its keys are retired through the normal evidence-gated path.
+//!
+//! State is read back from SORACOM and IAM: which slots name the role set, and two records
+//! per holder kind on the IAM user (`role-canary:<kind>`, `role-refused:<kind>`).
+
+use time::OffsetDateTime;
+
+use crate::config::{Canary, CanaryHolders, Target, WithoutEvidence};
+use crate::model::{Holder, Observed, Slot};
+use crate::plan::canary::log_service;
+use crate::plan::{
+    CanaryStage, Evidence, Migration, MigrationStage, Plan, Repair, Repoint, Retire, View,
+};
+use crate::role::ROLE_CREDENTIALS;
+
+/// A holder's kind: event handlers, VPG inspection, or a group namespace.
+pub fn holder_kind(h: &Holder) -> String {
+    match h {
+        Holder::EventHandler { .. } => "event-handler".into(),
+        Holder::VpgInspection { .. } => "vpg-inspection".into(),
+        Holder::GroupKey { namespace, .. } => format!("group.{namespace}"),
+    }
+}
+
+/// Whether SORACOM documents that this kind accepts `aws-iam-role-credentials` (the
+/// event handler's `InvokeAWSLambdaAction`: spec `ActionConfigProperty`, SORACOM's blog of
+/// 2020-10-13). Such kinds move first.
+fn documented(kind: &str) -> bool {
+    kind == "event-handler"
+}
+
+/// The canary settings a migration uses: the target's, or the defaults.
+fn settings(target: &Target) -> Canary {
+    target.canary.clone().unwrap_or(Canary {
+        holders: CanaryHolders::First,
+        min_minutes: crate::config::settings::CANARY_MIN_MINUTES.default,
+        max_hours: crate::config::settings::CANARY_MAX_HOURS.default,
+        without_evidence: WithoutEvidence::Hold,
+    })
+}
+
+/// Whether the target's role set exists: then its references are moving (or moved).
+pub fn role_set_exists(target: &Target, obs: &Observed) -> bool {
+    obs.sets
+        .iter()
+        .any(|s| s.id == target.role_set_id && s.kind == ROLE_CREDENTIALS)
+}
+
+/// Whether the target is migrated: its role set exists and is referenced, and no
+/// reference names one of its key sets.
+pub fn migrated(target: &Target, obs: &Observed) -> bool {
+    role_set_exists(target, obs)
+        && obs.slots.iter().any(|s| s.references(&target.role_set_id))
+        && !obs
+            .slots
+            .iter()
+            .any(|s| s.refs.iter().any(|r| target.owns(&r.set_id)))
+}
+
+/// Whether the target still needs a key: its role set does not exist, or a reference on a
+/// key set is of a kind not yet on the role set (or that refused it). References of kinds
+/// already on the role set (a person pointed one back, a new group) move onto it instead.
+pub fn needs_key(target: &Target, obs: &Observed) -> bool {
+    if !role_set_exists(target, obs) {
+        return true;
+    }
+    let proven = |k: &str| {
+        obs.slots
+            .iter()
+            .any(|s| s.references(&target.role_set_id) && holder_kind(&s.holder) == k)
+    };
+    let on_role = obs.slots.iter().any(|s| s.references(&target.role_set_id));
+    !on_role
+        || obs
+            .slots
+            .iter()
+            .filter(|s| s.refs.iter().any(|r| target.owns(&r.set_id)))
+            .map(|s| holder_kind(&s.holder))
+            .any(|k| !proven(&k) || obs.records.role_refused.contains_key(&k))
+}
+
+/// Plans the next step of the migration onto the role set, for the slots whose key
+/// references are all on `current` (the key set in use) and that this plan moves nowhere
+/// else. Does nothing without the role set, or while a rotation's canary runs.
+pub(super) fn migrate(
+    target: &Target,
+    obs: &Observed,
+    view: &View,
+    now: OffsetDateTime,
+    plan: &mut Plan,
+) {
+    if !role_set_exists(target, obs) || plan.canary.is_some() {
+        return;
+    }
+    let role = target.role_set_id.clone();
+    if migrated(target, obs) {
+        plan.migration = Some(Migration {
+            stage: MigrationStage::Migrated,
+            role_set: role,
+            kind: None,
+            refused: obs.records.role_refused.keys().cloned().collect(),
+            since: None,
+            evidence: Evidence::default(),
+        });
+        return;
+    }
+    let Some(current) = view.current_set().map(|c| c.set.id.clone()) else {
+        return;
+    };
+    let planned: std::collections::BTreeSet<&Holder> =
+        plan.cutover.iter().map(|r| &r.slot.holder).collect();
+    let on_key = |s: &&Slot| {
+        !planned.contains(&s.holder)
+            && s.refs.iter().any(|r| target.owns(&r.set_id))
+            && s.refs
+                .iter()
+                .all(|r| !target.owns(&r.set_id) || r.set_id == current)
+    };
+    let key_slots: Vec<&Slot> = obs.slots.iter().filter(on_key).collect();
+    let role_slots: Vec<&Slot> = obs.slots.iter().filter(|s| s.references(&role)).collect();
+    let refused = &obs.records.role_refused;
+    let mut state = Migration {
+        stage: MigrationStage::Moving,
+        role_set: role.clone(),
+        kind: None,
+        refused: refused.keys().cloned().collect(),
+        since: None,
+        evidence: Evidence::default(),
+    };
+    let of_kind = |slots: &[&'_ Slot], kind: &str| -> Vec<Slot> {
+        slots
+            .iter()
+            .filter(|s| holder_kind(&s.holder) == kind)
+            .map(|s| (*s).clone())
+            .collect()
+    };
+    let cfg = settings(target);
+    // A kind that refused the role set goes back to the key (a run that recorded the
+    // refusal may have stopped before moving it), and its canary is over.
+    for kind in refused.keys() {
+        for slot in of_kind(&role_slots, kind) {
+            plan.cutover.push(Repoint {
+                slot,
+                from: vec![role.clone()],
+                to: current.clone(),
+            });
+        }
+        if obs.records.role_canary.contains_key(kind) {
+            plan.retire
+                .push(Retire::EndRoleCanary { kind: kind.clone() });
+        }
+    }
+    // A kind under a canary is judged first; only one runs at a time.
+    if let Some((kind, since)) = obs
+        .records
+        .role_canary
+        .iter()
+        .find(|(k, _)| !refused.contains_key(*k))
+        .map(|(k, t)| (k.clone(), *t))
+    {
+        state.kind = Some(kind.clone());
+        state.since = Some(since);
+        let on_role = of_kind(&role_slots, &kind);
+        let waiting = of_kind(&key_slots, &kind);
+        let set_used = obs
+            .sets
+            .iter()
+            .find(|s| s.id == role)
+            .and_then(|s| s.last_used)
+            .filter(|t| *t > since);
+        let services: Vec<&str> = on_role
+            .iter()
+            .filter_map(|s| log_service(&s.holder))
+            .collect();
+        state.evidence = Evidence {
+            key_used: None,
+            set_used,
+            failures: obs
+                .auth_failures
+                .iter()
+                .filter(|f| f.at >= since && services.contains(&f.service.as_str()))
+                .cloned()
+                .collect(),
+        };
+        let ready = now >= since.saturating_add(time::Duration::minutes(cfg.min_minutes.into()));
+        let timed_out = now >= since.saturating_add(cfg.max());
+        let stage = if on_role.is_empty() {
+            // The canary's first move never happened (or a run stopped before it).
+            CanaryStage::Starting
+        } else if !state.evidence.failures.is_empty() {
+            CanaryStage::Failed
+        } else if state.evidence.positive() && ready {
+            CanaryStage::Passed
+        } else if timed_out && cfg.without_evidence == WithoutEvidence::Proceed {
+            CanaryStage::Proceeded
+        } else if timed_out {
+            CanaryStage::Held
+        } else {
+            CanaryStage::Watching
+        };
+        state.stage = MigrationStage::Canary(stage);
+        match stage {
+            CanaryStage::Starting => {
+                move_onto(&waiting[..waiting.len().min(1)], &current, &role, plan)
+            }
+            CanaryStage::Failed => {
+                plan.repair.push(Repair::RefuseRole { kind: kind.clone() });
+                for slot in &on_role {
+                    plan.cutover.push(Repoint {
+                        slot: slot.clone(),
+                        from: vec![role.clone()],
+                        to: current.clone(),
+                    });
+                }
+                plan.retire.push(Retire::EndRoleCanary { kind });
+            }
+            CanaryStage::Passed | CanaryStage::Proceeded => {
+                move_onto(&waiting, &current, &role, plan);
+                plan.retire.push(Retire::EndRoleCanary { kind });
+            }
+            CanaryStage::Watching | CanaryStage::Held => {}
+        }
+        plan.migration = Some(state);
+        return;
+    }
+    // A kind already on the role set (its canary passed) takes new or returned references
+    // at once; the next kind, documented ones first, starts its canary.
+    let proven = |k: &str| role_slots.iter().any(|s| holder_kind(&s.holder) == k);
+    let mut kinds: Vec<String> = Vec::new();
+    for s in &key_slots {
+        let k = holder_kind(&s.holder);
+        if !kinds.contains(&k) && !refused.contains_key(&k) {
+            kinds.push(k);
+        }
+    }
+    let (ready, pending): (Vec<String>, Vec<String>) = kinds.into_iter().partition(|k| proven(k));
+    for k in &ready {
+        move_onto(&of_kind(&key_slots, k), &current, &role, plan);
+    }
+    let next = pending
+        .iter()
+        .find(|k| documented(k))
+        .or_else(|| pending.first())
+        .cloned();
+    if let Some(kind) = next {
+        plan.repair
+            .push(Repair::StartRoleCanary { kind: kind.clone() });
+        let first = of_kind(&key_slots, &kind);
+        move_onto(&first[..first.len().min(1)], &current, &role, plan);
+        state.stage = MigrationStage::Canary(CanaryStage::Starting);
+        state.kind = Some(kind);
+    } else if ready.is_empty() {
+        // Every kind left on the key refused the role set: the key stays for them.
+        state.stage = MigrationStage::Partial;
+    }
+    plan.migration = Some(state);
+}
+
+/// Moves `slots` from the key set `from` onto the role set.
+fn move_onto(slots: &[Slot], from: &str, role: &str, plan: &mut Plan) {
+    for slot in slots {
+        plan.cutover.push(Repoint {
+            slot: slot.clone(),
+            from: vec![from.to_string()],
+            to: role.to_string(),
+        });
+    }
+}
