@@ -165,7 +165,10 @@ pub(super) fn cutover(
         .canary_failed
         .get(key)
         .copied()
-        .filter(|f| since.is_some_and(|s| *f >= s));
+        .filter(|f| since.is_some_and(|s| *f >= s))
+        // A key made in this run (a person's `rotate` after a failure) always starts a
+        // canary of its own, whatever records an earlier run failed to remove.
+        .filter(|_| !rotating);
     let chosen = choose(target, obs, to, plan);
     let mut state = CanaryState {
         stage: CanaryStage::Starting,

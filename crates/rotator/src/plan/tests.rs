@@ -1738,6 +1738,28 @@ mod canary {
     }
 
     #[test]
+    fn a_new_rotation_starts_its_own_canary_whatever_a_failed_run_left_recorded() {
+        // The failure's run moved back and dropped the new key but could not remove the
+        // canary's record; a person then runs `rotate`.
+        let mut obs = world(false, false);
+        since(&mut obs, 90);
+        obs.records
+            .canary_failed
+            .insert(AccessKeyId::new(K1), NOW - Duration::minutes(80));
+        let p = run(&canary_target(WithoutEvidence::Hold), &obs, Mode::Rotate);
+        assert_eq!(
+            summary(&p),
+            [
+                "rotate p-261128",
+                "start-canary AAA1",
+                "repoint g1 p-260909>p-261128",
+                "unrecord CanaryFailed AAA1"
+            ]
+        );
+        assert_eq!(stage(&p), Some(CanaryStage::Starting));
+    }
+
+    #[test]
     fn at_max_hours_without_evidence_hold_or_proceed() {
         let mut obs = world(true, true);
         since(&mut obs, 25 * 60);
