@@ -70,19 +70,20 @@ pub fn needs_key(target: &Target, obs: &Observed) -> bool {
     if !role_set_exists(target, obs) {
         return true;
     }
-    let proven = |k: &str| {
-        obs.slots
-            .iter()
-            .any(|s| s.references(&target.role_set_id) && holder_kind(&s.holder) == k)
-    };
-    let on_role = obs.slots.iter().any(|s| s.references(&target.role_set_id));
-    !on_role
+    // The kinds on the role set, gathered once (linear in the slots).
+    let proven: std::collections::BTreeSet<String> = obs
+        .slots
+        .iter()
+        .filter(|s| s.references(&target.role_set_id))
+        .map(|s| holder_kind(&s.holder))
+        .collect();
+    proven.is_empty()
         || obs
             .slots
             .iter()
             .filter(|s| s.refs.iter().any(|r| target.owns(&r.set_id)))
             .map(|s| holder_kind(&s.holder))
-            .any(|k| !proven(&k) || obs.records.role_refused.contains_key(&k))
+            .any(|k| !proven.contains(&k) || obs.records.role_refused.contains_key(&k))
 }
 
 /// Plans the next step of the migration onto the role set, for the slots whose key
