@@ -87,7 +87,7 @@ pub trait IamApi: Send + Sync {
     /// The name of every IAM user of the account (`ListUsers`, every page, at most
     /// [`MAX_USER_PAGES`] of 1000): `discover` looks for the owner of each key SORACOM holds.
     /// More pages than that, or a page that says more follow without a marker, is an error,
-    /// never a short list.
+    /// never a short list (as every IAM listing here: tags, policies, groups).
     fn list_users(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// The same port acting in another account, as `role` (`sts:AssumeRole` with this
     /// port's credentials; the session is renewed as it expires). The role is assumed once
@@ -274,6 +274,76 @@ fn missing(op: &'static str, what: &str) -> Error {
     }
 }
 
+/// One page of an IAM listing: its items, and whether more follow (`IsTruncated`) at which
+/// `Marker`.
+struct Page<T> {
+    items: Vec<T>,
+    truncated: bool,
+    marker: Option<String>,
+}
+
+impl<T> Page<T> {
+    fn new(items: Vec<T>, truncated: bool, marker: Option<&str>) -> Page<T> {
+        Page {
+            items,
+            truncated,
+            marker: marker.map(str::to_string),
+        }
+    }
+}
+
+/// Every item of an IAM listing (`op`, of `what`), reading at most `max` pages, each fetched
+/// by `page` at the marker the one before gave. A page that says more follow without a
+/// marker, or at a marker already read, and a listing longer than `max` pages are
+/// errors, never a short list: a tag, policy or user left unread would be taken for absent
+/// (docs/ARCHITECTURE.md, *A run*). The IAM twin of SORACOM's `Pager::each`.
+async fn every_page<T, F, Fut>(
+    op: &'static str,
+    what: &str,
+    max: usize,
+    mut page: F,
+) -> Result<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page<T>>>,
+{
+    let broken = |message: String| Error::Aws {
+        op,
+        code: None,
+        message,
+        retryable: false,
+    };
+    let mut all = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut marker: Option<String> = None;
+    for _ in 0..max {
+        let Page {
+            items,
+            truncated,
+            marker: next,
+        } = page(marker.take()).await?;
+        all.extend(items);
+        match (truncated, next) {
+            (false, _) => return Ok(all),
+            (true, Some(m)) if m.is_empty() => {}
+            (true, Some(m)) if !seen.insert(m.clone()) => {
+                return Err(broken(format!(
+                    "the answer says more {what} follow at a marker already read"
+                )))
+            }
+            (true, Some(m)) => {
+                marker = Some(m);
+                continue;
+            }
+            (true, None) => {}
+        }
+        return Err(broken(format!(
+            "the answer says more {what} follow but gives no marker"
+        )));
+    }
+    Err(broken(format!("more than {max} pages of {what}")))
+}
+
 /// A policy document as IAM returns it: URL-encoded (RFC 3986) JSON text, decoded. Text
 /// that is already JSON (some emulations return it so) is kept as it is.
 pub fn decode_document(raw: &str) -> Option<String> {
@@ -320,43 +390,49 @@ fn build_error(op: &'static str, e: impl std::fmt::Display) -> Error {
 impl AwsIam {
     /// Names of a role's inline policies and ARNs of its attached ones, every page.
     async fn role_policies(&self, role: &str) -> Result<(Vec<String>, Vec<String>)> {
-        let mut inline = Vec::new();
-        let mut marker: Option<String> = None;
-        for _ in 0..MAX_POLICY_PAGES {
-            let out = self
-                .iam
-                .list_role_policies()
-                .role_name(role)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| aws_error("ListRolePolicies", e))?;
-            inline.extend(out.policy_names().iter().cloned());
-            match (out.is_truncated(), out.marker()) {
-                (true, Some(m)) => marker = Some(m.to_string()),
-                _ => break,
-            }
-        }
-        let mut attached = Vec::new();
-        for _ in 0..MAX_POLICY_PAGES {
-            let out = self
-                .iam
-                .list_attached_role_policies()
-                .role_name(role)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| aws_error("ListAttachedRolePolicies", e))?;
-            attached.extend(
-                out.attached_policies()
+        let inline = every_page(
+            "ListRolePolicies",
+            "policies",
+            MAX_POLICY_PAGES,
+            |marker| async move {
+                let out = self
+                    .iam
+                    .list_role_policies()
+                    .role_name(role)
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("ListRolePolicies", e))?;
+                Ok(Page::new(
+                    out.policy_names().to_vec(),
+                    out.is_truncated(),
+                    out.marker(),
+                ))
+            },
+        )
+        .await?;
+        let attached = every_page(
+            "ListAttachedRolePolicies",
+            "policies",
+            MAX_POLICY_PAGES,
+            |marker| async move {
+                let out = self
+                    .iam
+                    .list_attached_role_policies()
+                    .role_name(role)
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("ListAttachedRolePolicies", e))?;
+                let arns = out
+                    .attached_policies()
                     .iter()
-                    .filter_map(|p| p.policy_arn().map(str::to_string)),
-            );
-            match (out.is_truncated(), out.marker()) {
-                (true, Some(m)) => marker = Some(m.to_string()),
-                _ => break,
-            }
-        }
+                    .filter_map(|p| p.policy_arn().map(str::to_string))
+                    .collect();
+                Ok(Page::new(arns, out.is_truncated(), out.marker()))
+            },
+        )
+        .await?;
         Ok((inline, attached))
     }
 
@@ -433,23 +509,27 @@ impl IamApi for AwsIam {
             .and_then(|u| u.permissions_boundary())
             .and_then(|b| b.permissions_boundary_arn())
             .map(str::to_string);
-        let mut names = Vec::new();
-        let mut marker: Option<String> = None;
-        for _ in 0..MAX_POLICY_PAGES {
-            let out = self
-                .iam
-                .list_user_policies()
-                .user_name(user)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| aws_error("ListUserPolicies", e))?;
-            names.extend(out.policy_names().iter().cloned());
-            match (out.is_truncated(), out.marker()) {
-                (true, Some(m)) => marker = Some(m.to_string()),
-                _ => break,
-            }
-        }
+        let names: Vec<String> = every_page(
+            "ListUserPolicies",
+            "policies",
+            MAX_POLICY_PAGES,
+            |marker| async move {
+                let out = self
+                    .iam
+                    .list_user_policies()
+                    .user_name(user)
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("ListUserPolicies", e))?;
+                Ok(Page::new(
+                    out.policy_names().to_vec(),
+                    out.is_truncated(),
+                    out.marker(),
+                ))
+            },
+        )
+        .await?;
         let mut inline = Vec::with_capacity(names.len());
         for name in names {
             let out = self
@@ -465,46 +545,58 @@ impl IamApi for AwsIam {
                 name,
             });
         }
-        let mut attached = Vec::new();
-        for _ in 0..MAX_POLICY_PAGES {
-            let out = self
-                .iam
-                .list_attached_user_policies()
-                .user_name(user)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| aws_error("ListAttachedUserPolicies", e))?;
-            for p in out.attached_policies() {
-                let arn = p
-                    .policy_arn()
-                    .ok_or_else(|| missing("ListAttachedUserPolicies", "PolicyArn"))?;
-                attached.push(AttachedPolicy {
-                    name: p.policy_name().unwrap_or(arn).to_string(),
-                    arn: arn.to_string(),
-                });
-            }
-            match (out.is_truncated(), out.marker()) {
-                (true, Some(m)) => marker = Some(m.to_string()),
-                _ => break,
-            }
-        }
-        let mut groups = Vec::new();
-        for _ in 0..MAX_POLICY_PAGES {
-            let out = self
-                .iam
-                .list_groups_for_user()
-                .user_name(user)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| aws_error("ListGroupsForUser", e))?;
-            groups.extend(out.groups().iter().map(|g| g.group_name().to_string()));
-            match (out.is_truncated(), out.marker()) {
-                (true, Some(m)) => marker = Some(m.to_string()),
-                _ => break,
-            }
-        }
+        let attached = every_page(
+            "ListAttachedUserPolicies",
+            "policies",
+            MAX_POLICY_PAGES,
+            |marker| async move {
+                let out = self
+                    .iam
+                    .list_attached_user_policies()
+                    .user_name(user)
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("ListAttachedUserPolicies", e))?;
+                let policies = out
+                    .attached_policies()
+                    .iter()
+                    .map(|p| {
+                        let arn = p
+                            .policy_arn()
+                            .ok_or_else(|| missing("ListAttachedUserPolicies", "PolicyArn"))?;
+                        Ok(AttachedPolicy {
+                            name: p.policy_name().unwrap_or(arn).to_string(),
+                            arn: arn.to_string(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Page::new(policies, out.is_truncated(), out.marker()))
+            },
+        )
+        .await?;
+        let groups = every_page(
+            "ListGroupsForUser",
+            "groups",
+            MAX_POLICY_PAGES,
+            |marker| async move {
+                let out = self
+                    .iam
+                    .list_groups_for_user()
+                    .user_name(user)
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("ListGroupsForUser", e))?;
+                let names = out
+                    .groups()
+                    .iter()
+                    .map(|g| g.group_name().to_string())
+                    .collect();
+                Ok(Page::new(names, out.is_truncated(), out.marker()))
+            },
+        )
+        .await?;
         Ok(UserPolicies {
             boundary,
             inline,
@@ -580,37 +672,23 @@ impl IamApi for AwsIam {
     }
 
     async fn list_users(&self) -> Result<Vec<String>> {
-        let mut users = Vec::new();
-        let mut marker: Option<String> = None;
-        for _ in 0..MAX_USER_PAGES {
+        every_page("ListUsers", "users", MAX_USER_PAGES, |marker| async move {
             let out = self
                 .iam
                 .list_users()
                 .max_items(1000)
-                .set_marker(marker.take())
+                .set_marker(marker)
                 .send()
                 .await
                 .map_err(|e| aws_error("ListUsers", e))?;
-            users.extend(out.users().iter().map(|u| u.user_name().to_string()));
-            match (out.is_truncated(), out.marker()) {
-                (false, _) => return Ok(users),
-                (true, Some(m)) if !m.is_empty() => marker = Some(m.to_string()),
-                (true, _) => {
-                    return Err(Error::Aws {
-                        op: "ListUsers",
-                        code: None,
-                        message: "the answer says more users follow but gives no marker".into(),
-                        retryable: false,
-                    })
-                }
-            }
-        }
-        Err(Error::Aws {
-            op: "ListUsers",
-            code: None,
-            message: format!("more than {MAX_USER_PAGES} pages of users"),
-            retryable: false,
+            let names = out
+                .users()
+                .iter()
+                .map(|u| u.user_name().to_string())
+                .collect();
+            Ok(Page::new(names, out.is_truncated(), out.marker()))
         })
+        .await
     }
 
     async fn key_statuses(&self, user: &str) -> Result<Vec<(AccessKeyId, KeyStatus)>> {
@@ -730,28 +808,23 @@ impl IamApi for AwsIam {
     }
 
     async fn tags(&self, user: &str) -> Result<Vec<(String, String)>> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        for _ in 0..MAX_TAG_PAGES {
-            let resp = self
+        every_page("ListUserTags", "tags", MAX_TAG_PAGES, |marker| async move {
+            let out = self
                 .iam
                 .list_user_tags()
                 .user_name(user)
-                .set_marker(marker.take())
+                .set_marker(marker)
                 .send()
                 .await
                 .map_err(|e| aws_error("ListUserTags", e))?;
-            out.extend(
-                resp.tags()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string())),
-            );
-            match (resp.is_truncated(), resp.marker()) {
-                (true, Some(m)) => marker = Some(m.to_string()),
-                _ => break,
-            }
-        }
-        Ok(out)
+            let tags = out
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            Ok(Page::new(tags, out.is_truncated(), out.marker()))
+        })
+        .await
     }
 
     async fn tag(&self, user: &str, key: &str, value: &str) -> Result<()> {
@@ -828,5 +901,106 @@ impl IamApi for AwsIam {
         out.arn()
             .map(str::to_string)
             .ok_or_else(|| missing("GetCallerIdentity", "Arn"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listing served from `pages`: page `i` is asked for at marker `m{i}` (none for the
+    /// first) and answers with the items, whether more follow and the marker it gives.
+    async fn listing(
+        pages: Vec<(Vec<u32>, bool, Option<&'static str>)>,
+        max: usize,
+    ) -> Result<Vec<u32>> {
+        let asked = std::sync::Mutex::new(Vec::new());
+        let pages = &pages;
+        let asked_ref = &asked;
+        let out = every_page("ListThings", "things", max, |marker| async move {
+            let mut asked = asked_ref
+                .lock()
+                .map_err(|_| missing("ListThings", "lock"))?;
+            let i = asked.len();
+            asked.push(marker.clone());
+            let expected = (i > 0).then(|| format!("m{i}"));
+            assert_eq!(
+                marker,
+                expected,
+                "page {i} asked at the marker page {} gave",
+                i.max(1) - 1
+            );
+            let (items, truncated, next) = pages
+                .get(i)
+                .cloned()
+                .ok_or_else(|| missing("ListThings", "page"))?;
+            Ok(Page::new(items, truncated, next))
+        })
+        .await;
+        out
+    }
+
+    fn message(r: Result<Vec<u32>>) -> String {
+        match r {
+            Err(Error::Aws {
+                op,
+                message,
+                retryable,
+                ..
+            }) => {
+                assert_eq!(op, "ListThings");
+                assert!(!retryable);
+                message
+            }
+            other => panic!("expected a paging error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_page_reads_each_page_in_turn() {
+        let all = listing(
+            vec![
+                (vec![1, 2], true, Some("m1")),
+                (vec![3], true, Some("m2")),
+                (vec![4], false, None),
+            ],
+            3,
+        )
+        .await;
+        assert_eq!(all.ok(), Some(vec![1, 2, 3, 4]));
+        // A last page may still carry a marker: `IsTruncated` decides.
+        let all = listing(vec![(vec![1], false, Some("m1"))], 1).await;
+        assert_eq!(all.ok(), Some(vec![1]));
+    }
+
+    #[tokio::test]
+    async fn more_without_a_marker_is_an_error_not_a_short_list() {
+        let none = listing(vec![(vec![1], true, None)], 5).await;
+        assert!(message(none).contains("gives no marker"));
+        let empty = listing(vec![(vec![1], true, Some(""))], 5).await;
+        assert!(message(empty).contains("gives no marker"));
+    }
+
+    #[tokio::test]
+    async fn a_marker_read_before_is_an_error() {
+        let again = listing(
+            vec![(vec![1], true, Some("m1")), (vec![2], true, Some("m1"))],
+            5,
+        )
+        .await;
+        assert!(message(again).contains("already read"));
+    }
+
+    #[tokio::test]
+    async fn past_the_bound_is_an_error() {
+        let long = listing(
+            vec![(vec![1], true, Some("m1")), (vec![2], true, Some("m2"))],
+            2,
+        )
+        .await;
+        assert_eq!(message(long), "more than 2 pages of things");
+        // Exactly at the bound is whole.
+        let whole = listing(vec![(vec![1], true, Some("m1")), (vec![2], false, None)], 2).await;
+        assert_eq!(whole.ok(), Some(vec![1, 2]));
     }
 }

@@ -12,10 +12,10 @@ use time::OffsetDateTime;
 
 use crate::config::{CanaryHolders, Target, WithoutEvidence};
 use crate::model::{AuthFailure, Holder, Mark, Observed, Slot};
-use crate::plan::rotate::repoint_onto;
+use crate::plan::rotate::{move_between, repoint_onto};
 use crate::plan::{
-    CanaryStage, CanaryState, Evidence, KeyState, Mode, Next, Note, Plan, Refusal, Repair, Repoint,
-    Retire, SetView, Upcoming, View,
+    CanaryStage, CanaryState, Evidence, KeyState, Mode, Next, Note, Plan, Refusal, Repair, Retire,
+    SetView, Upcoming, View,
 };
 use crate::secret::AccessKeyId;
 
@@ -283,13 +283,7 @@ fn fail(
     if state.evidence.failures.is_empty() {
         state.evidence.failures = obs.auth_failures.clone();
     }
-    for slot in on_new {
-        plan.cutover.push(Repoint {
-            slot: (*slot).clone(),
-            from: vec![state.to_set.clone()],
-            to: from.set.id.clone(),
-        });
-    }
+    move_between(on_new.iter().copied(), &state.to_set, &from.set.id, plan);
     // The new set is this tool's (a managed id) and its key is known: both go.
     if let Some(new_key) = to_view.and_then(|s| s.link.certain()) {
         if new_key != &state.key {

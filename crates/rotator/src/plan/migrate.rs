@@ -14,9 +14,8 @@ use time::OffsetDateTime;
 use crate::config::{Canary, CanaryHolders, Target, WithoutEvidence};
 use crate::model::{Holder, Observed, Slot};
 use crate::plan::canary::log_service;
-use crate::plan::{
-    CanaryStage, Evidence, Migration, MigrationStage, Plan, Repair, Repoint, Retire, View,
-};
+use crate::plan::rotate::move_between;
+use crate::plan::{CanaryStage, Evidence, Migration, MigrationStage, Plan, Repair, Retire, View};
 use crate::role::ROLE_CREDENTIALS;
 
 /// A holder's kind: event handlers, VPG inspection, or a group namespace.
@@ -145,13 +144,7 @@ pub(super) fn migrate(
     // A kind that refused the role set goes back to the key (a run that recorded the
     // refusal may have stopped before moving it), and its canary is over.
     for kind in refused.keys() {
-        for slot in of_kind(&role_slots, kind) {
-            plan.cutover.push(Repoint {
-                slot,
-                from: vec![role.clone()],
-                to: current.clone(),
-            });
-        }
+        move_between(&of_kind(&role_slots, kind), &role, &current, plan);
         if obs.records.role_canary.contains_key(kind) {
             plan.retire
                 .push(Retire::EndRoleCanary { kind: kind.clone() });
@@ -208,21 +201,15 @@ pub(super) fn migrate(
         state.stage = MigrationStage::Canary(stage);
         match stage {
             CanaryStage::Starting => {
-                move_onto(&waiting[..waiting.len().min(1)], &current, &role, plan)
+                move_between(&waiting[..waiting.len().min(1)], &current, &role, plan)
             }
             CanaryStage::Failed => {
                 plan.repair.push(Repair::RefuseRole { kind: kind.clone() });
-                for slot in &on_role {
-                    plan.cutover.push(Repoint {
-                        slot: slot.clone(),
-                        from: vec![role.clone()],
-                        to: current.clone(),
-                    });
-                }
+                move_between(&on_role, &role, &current, plan);
                 plan.retire.push(Retire::EndRoleCanary { kind });
             }
             CanaryStage::Passed | CanaryStage::Proceeded => {
-                move_onto(&waiting, &current, &role, plan);
+                move_between(&waiting, &current, &role, plan);
                 plan.retire.push(Retire::EndRoleCanary { kind });
             }
             CanaryStage::Watching | CanaryStage::Held => {}
@@ -242,7 +229,7 @@ pub(super) fn migrate(
     }
     let (ready, pending): (Vec<String>, Vec<String>) = kinds.into_iter().partition(|k| proven(k));
     for k in &ready {
-        move_onto(&of_kind(&key_slots, k), &current, &role, plan);
+        move_between(&of_kind(&key_slots, k), &current, &role, plan);
     }
     let next = pending
         .iter()
@@ -253,7 +240,7 @@ pub(super) fn migrate(
         plan.repair
             .push(Repair::StartRoleCanary { kind: kind.clone() });
         let first = of_kind(&key_slots, &kind);
-        move_onto(&first[..first.len().min(1)], &current, &role, plan);
+        move_between(&first[..first.len().min(1)], &current, &role, plan);
         state.stage = MigrationStage::Canary(CanaryStage::Starting);
         state.kind = Some(kind);
     } else if ready.is_empty() {
@@ -261,15 +248,4 @@ pub(super) fn migrate(
         state.stage = MigrationStage::Partial;
     }
     plan.migration = Some(state);
-}
-
-/// Moves `slots` from the key set `from` onto the role set.
-fn move_onto(slots: &[Slot], from: &str, role: &str, plan: &mut Plan) {
-    for slot in slots {
-        plan.cutover.push(Repoint {
-            slot: slot.clone(),
-            from: vec![from.to_string()],
-            to: role.to_string(),
-        });
-    }
 }

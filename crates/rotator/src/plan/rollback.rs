@@ -4,7 +4,8 @@
 
 use crate::config::{Placement, Target};
 use crate::model::Observed;
-use crate::plan::{KeyState, Note, Plan, Refusal, Repoint, Retire, RollbackRefusal, View};
+use crate::plan::rotate::move_between;
+use crate::plan::{KeyState, Note, Plan, Refusal, Retire, RollbackRefusal, View};
 
 /// Plans the rollback, or says why it cannot be done.
 pub(super) fn rollback(target: &Target, obs: &Observed, view: &View, plan: &mut Plan) {
@@ -45,13 +46,12 @@ pub(super) fn rollback(target: &Target, obs: &Observed, view: &View, plan: &mut 
         }
         _ => return refuse(plan, RollbackRefusal::PreviousUnknown { set_id: prev_id }),
     }
-    for slot in obs.slots.iter().filter(|s| s.references(&cur.set.id)) {
-        plan.cutover.push(Repoint {
-            slot: slot.clone(),
-            from: vec![cur.set.id.clone()],
-            to: prev.set.id.clone(),
-        });
-    }
+    move_between(
+        obs.slots.iter().filter(|s| s.references(&cur.set.id)),
+        &cur.set.id,
+        &prev.set.id,
+        plan,
+    );
     plan.retire.push(Retire::Deactivate {
         key: cur_key.clone(),
         set_id: cur.set.id.clone(),

@@ -308,6 +308,24 @@ pub(super) fn repoint_onto<'a>(
     }
 }
 
+/// Points each of `slots` from the one set `from` at `to`: a move between two sets known
+/// to the caller (a canary or a migration moving on or back, a rollback), where
+/// [`repoint_onto`] gathers every set of the target a slot names.
+pub(super) fn move_between<'a>(
+    slots: impl IntoIterator<Item = &'a Slot>,
+    from: &str,
+    to: &str,
+    plan: &mut Plan,
+) {
+    for slot in slots {
+        plan.cutover.push(Repoint {
+            slot: slot.clone(),
+            from: vec![from.to_string()],
+            to: to.to_string(),
+        });
+    }
+}
+
 /// A key an interrupted run left in flight (or gave up), now in use by its set: record
 /// it as held.
 fn mark_held(obs: &Observed, view: &View, to: &str, plan: &mut Plan) {
