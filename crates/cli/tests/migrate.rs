@@ -346,18 +346,16 @@ async fn reconcile_after_use(w: &World, role_set: &str, hours: i64, code: i32) -
     w.expect(&["reconcile", "--now", &now], code).await.stdout
 }
 
-/// Every holder kind moves through its own canary, the event handler (documented as
-/// role-capable) first; once no reference is on a key, the target is migrated: it never
-/// rotates again, and its key is deactivated and deleted on evidence.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn references_move_kind_by_kind_and_the_key_retires() {
-    let (w, k1, role_set) = migrating().await;
+/// Moves every holder of [`migrating`]'s world onto the role set, kind by kind through their
+/// canaries (the event handler, documented as role-capable, first), as hourly reconciles
+/// with SORACOM using the role set would; ends at hour 8.
+async fn migrate_every_kind(w: &World, role_set: &str) {
     let old = format!("{PREFIX}-220810");
     let now = w.travel_hours(1);
     let out = w.expect(&["reconcile", "--now", &now], 0).await.stdout;
     assert!(out.contains("event-handler"), "{out}");
     assert_eq!(
-        handler_set(&w),
+        handler_set(w),
         json!(role_set),
         "the event handler is the first canary"
     );
@@ -365,18 +363,28 @@ async fn references_move_kind_by_kind_and_the_key_retires() {
     w.assert_invariants().await;
 
     // The role set was used: the event handlers' canary passed; Funnel's starts with test-1.
-    reconcile_after_use(&w, &role_set, 3, 0).await;
+    reconcile_after_use(w, role_set, 3, 0).await;
     let out = w.expect(&["reconcile", "--now", &w.now()], 0).await.stdout;
     assert!(out.contains("group.SoracomFunnel"), "{out}");
     assert_eq!(w.funnel_of("test-1"), json!(role_set));
     assert_eq!(w.funnel_of("test-2"), json!(old));
-    reconcile_after_use(&w, &role_set, 5, 0).await;
+    reconcile_after_use(w, role_set, 5, 0).await;
     assert_eq!(w.funnel_of("test-2"), json!(role_set));
     // Then the VPG's inspection.
     let now = w.travel_hours(6);
     w.expect(&["reconcile", "--now", &now], 0).await;
-    assert_eq!(vpg_set(&w), json!(role_set));
-    reconcile_after_use(&w, &role_set, 8, 0).await;
+    assert_eq!(vpg_set(w), json!(role_set));
+    reconcile_after_use(w, role_set, 8, 0).await;
+}
+
+/// Every holder kind moves through its own canary; once no reference is on a key, the
+/// target is migrated: it never rotates again, and its key is deactivated and deleted on
+/// evidence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn references_move_kind_by_kind_and_the_key_retires() {
+    let (w, k1, role_set) = migrating().await;
+    let old = format!("{PREFIX}-220810");
+    migrate_every_kind(&w, &role_set).await;
 
     // Migrated: no rotation, even past the age it would start at; the key retires.
     let now = w.travel(90);
@@ -412,6 +420,30 @@ async fn references_move_kind_by_kind_and_the_key_retires() {
         "the key's set is gone too"
     );
     assert!(w.emu.credential(&role_set).is_some(), "the role set stays");
+    w.finish().await;
+}
+
+/// An exposed key of a migrated target goes off at once, by `rotate --emergency`: no
+/// reference needs it, and no new key is made for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exposed_key_of_a_migrated_target_goes_off_at_once() {
+    let (w, k1, role_set) = migrating().await;
+    migrate_every_kind(&w, &role_set).await;
+    let now = w.travel_hours(9);
+    let run = w
+        .expect(&["rotate", "--emergency", "--key", &k1, "--now", &now], 0)
+        .await;
+    assert!(
+        run.stdout.contains("deactivated access key"),
+        "{}",
+        run.stdout
+    );
+    let keys = w.keys().await;
+    assert!(
+        keys.len() == 1 && keys.iter().all(|k| k.id == k1 && k.status == "Inactive"),
+        "no new key, the exposed one off: {keys:?}"
+    );
+    assert_eq!(w.funnel_of("test-1"), json!(role_set));
     w.finish().await;
 }
 

@@ -330,7 +330,19 @@ fn the_sam_template_deploys_what_the_plain_template_deploys() {
         assert!(pr[name].is_mapping(), "{name}");
         assert_eq!(pr[name], sr[name], "{name}");
     }
-    assert_eq!(plain["Conditions"], sam["Conditions"]);
+    // The plain template's conditions, the same; the SAM one adds only its single target's.
+    let conditions = |t: &Value| -> BTreeMap<String, Value> {
+        t["Conditions"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
+            .collect()
+    };
+    let (pc, mut sc) = (conditions(&plain), conditions(&sam));
+    assert!(sc.remove("HasTargetExternalId").is_some());
+    assert!(!pc.is_empty());
+    assert_eq!(pc, sc);
     let role = |r: &Value| r["FunctionRole"]["Properties"]["AssumeRolePolicyDocument"].clone();
     assert_eq!(role(pr), role(sr));
     let (pf, sf) = (&pr["Function"]["Properties"], &sr["Function"]["Properties"]);
@@ -542,29 +554,70 @@ async fn the_sam_quick_start_configuration_rotates_as_rendered() {
 }
 
 /// With `TargetRoleArns`, the quick start's target is in that role's account: the rendered
-/// configuration names the role, and the tool accepts it.
+/// configuration names the role (and `TargetExternalId`, when given), and the tool accepts
+/// it. An external id without a role renders a configuration the tool refuses.
 #[test]
 fn the_sam_target_role_renders_into_the_configuration() {
     let role = "arn:aws:iam::222233334444:role/soracom-key-rotator";
     let line = format!("assume_role_arn = \"{role}\"");
-    let text = rendered_config(&[
+    let id_line = "external_id = \"hub-1111:22/33_44\"";
+    let base = [
         ("IamUserName", "soracom-funnel-sample-user"),
         ("CredentialPrefix", "aws-soracom-funnel-sample"),
         ("NotificationTopic", "arn:aws:sns:us-east-1:123456789012:t"),
-        ("TargetAccount", &line),
-    ]);
-    let config = rotator::Config::from_toml(&text, std::path::Path::new("ROTATOR_CONFIG"))
-        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    ];
+    let parse = |extra: &[(&str, &str)]| {
+        let values: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
+        let text = rendered_config(&values);
+        rotator::Config::from_toml(&text, std::path::Path::new("ROTATOR_CONFIG"))
+            .map_err(|e| format!("{e}\n{text}"))
+    };
+    let account = |config: &rotator::Config| {
+        config.targets[0]
+            .account
+            .as_ref()
+            .map(|r| (r.arn.clone(), r.external_id.clone()))
+    };
+    let config = parse(&[("TargetAccount", &line)]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(account(&config), Some((role.to_string(), None)));
+    let config = parse(&[("TargetAccount", &line), ("TargetExternalIdLine", id_line)])
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        config.targets[0].account.as_ref().map(|r| r.arn.as_str()),
-        Some(role)
+        account(&config),
+        Some((role.to_string(), Some("hub-1111:22/33_44".to_string())))
+    );
+    let refused = parse(&[("TargetExternalIdLine", id_line)]).err();
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("external_id") && e.contains("only with")),
+        "{refused:?}"
     );
     let t = sam();
-    let account = &t["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
-        ["ROTATOR_CONFIG"]["Fn::Sub"][1]["TargetAccount"]["Fn::If"];
+    let vars = &t["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+        ["ROTATOR_CONFIG"]["Fn::Sub"][1];
+    let account = &vars["TargetAccount"]["Fn::If"];
     assert_eq!(account[0].as_str(), Some("HasTargetRoles"));
     assert_eq!(
         account[1]["Fn::Sub"][0].as_str(),
         Some("assume_role_arn = \"${Role}\"")
+    );
+    let id = &vars["TargetExternalIdLine"]["Fn::If"];
+    assert_eq!(id[0].as_str(), Some("HasTargetExternalId"));
+    assert_eq!(
+        id[1]["Fn::Sub"].as_str(),
+        Some("external_id = \"${TargetExternalId}\"")
+    );
+    assert_eq!(
+        t["Conditions"]["HasTargetExternalId"]["Fn::Not"][0]["Fn::Equals"][0]["Ref"].as_str(),
+        Some("TargetExternalId")
+    );
+    // The parameter admits what `external_id` admits (2-1224 of A-Z a-z 0-9 + = , . @ : / _ -)
+    // or nothing: no quote or backslash can reach the TOML.
+    let p = &t["Parameters"]["TargetExternalId"];
+    assert_eq!(p["Default"].as_str(), Some(""));
+    assert_eq!(
+        p["AllowedPattern"].as_str(),
+        Some("^([A-Za-z0-9+=,.@:/_\\-]{2,1224})?$")
     );
 }

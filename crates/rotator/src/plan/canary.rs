@@ -17,6 +17,7 @@ use crate::plan::{
     CanaryStage, CanaryState, Evidence, KeyState, Mode, Next, Note, Plan, Refusal, Repair, Retire,
     SetView, Upcoming, View,
 };
+use crate::records::KeyRecord;
 use crate::secret::AccessKeyId;
 
 /// The AWS errors that say a request's credentials were refused, longest first (so that
@@ -204,7 +205,7 @@ pub(super) fn cutover(
         // person's move; the rest follows.
         (None, None, false) => return false,
         (Some(since), None, false) => {
-            state.evidence = evidence(obs, to_view, since);
+            state.evidence = evidence(obs, to_view, since, &state.holders);
             judge(
                 target,
                 obs,
@@ -281,12 +282,19 @@ fn fail(
 ) {
     state.stage = CanaryStage::Failed;
     if state.evidence.failures.is_empty() {
-        state.evidence.failures = obs.auth_failures.clone();
+        // A failure an earlier run recorded: quote what the logs still show of it.
+        state.evidence.failures = failures(obs, state.since, &state.holders);
     }
     move_between(on_new.iter().copied(), &state.to_set, &from.set.id, plan);
-    // The new set is this tool's (a managed id) and its key is known: both go.
+    // The new set is this tool's (a managed id) and its key is the one this tool made for
+    // it (its record says so): both go. A key a person put there is left, only moved off.
     if let Some(new_key) = to_view.and_then(|s| s.link.certain()) {
-        if new_key != &state.key {
+        let made_for_it = matches!(
+            obs.records.keys.get(new_key),
+            Some(KeyRecord::InFlight { set_id, .. } | KeyRecord::HeldBy { set_id, .. })
+                if *set_id == state.to_set
+        );
+        if new_key != &state.key && made_for_it {
             plan.retire.push(Retire::DropCanary {
                 key: new_key.clone(),
                 set_id: state.to_set.clone(),
@@ -300,25 +308,38 @@ fn fail(
 }
 
 /// The evidence since `since`: the new key's last use by a service other than STS (the
-/// verification's own calls are STS), the new set's last use, and SORACOM's error logs.
-fn evidence(obs: &Observed, to_view: Option<&SetView>, since: OffsetDateTime) -> Evidence {
+/// verification's own calls are STS), the new set's last use, and SORACOM's error logs of
+/// the canary holders' services (the logs are the operator's: another service's failures
+/// say nothing of this canary).
+fn evidence(
+    obs: &Observed,
+    to_view: Option<&SetView>,
+    since: OffsetDateTime,
+    holders: &[Holder],
+) -> Evidence {
     let new_key = to_view.and_then(|s| s.link.key());
     let key_used = new_key
         .and_then(|k| obs.keys.iter().find(|x| &x.id == k))
         .and_then(|k| k.last_used.clone())
         .filter(|u| u.at > since && !u.service.eq_ignore_ascii_case("sts"));
     let set_used = to_view.and_then(|s| s.set.last_used).filter(|t| *t > since);
-    let failures: Vec<AuthFailure> = obs
-        .auth_failures
-        .iter()
-        .filter(|f| f.at >= since)
-        .cloned()
-        .collect();
     Evidence {
         key_used,
         set_used,
-        failures,
+        failures: failures(obs, Some(since), holders),
     }
+}
+
+/// The authentication failures SORACOM logged for the services of `holders` (since
+/// `since`, when known): the logs are the operator's, and another service's failures say
+/// nothing of this canary.
+fn failures(obs: &Observed, since: Option<OffsetDateTime>, holders: &[Holder]) -> Vec<AuthFailure> {
+    let services: Vec<&str> = holders.iter().filter_map(log_service).collect();
+    obs.auth_failures
+        .iter()
+        .filter(|f| since.is_none_or(|s| f.at >= s) && services.contains(&f.service.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// The canary's slots: the named holders that reference one of the target's sets, or the

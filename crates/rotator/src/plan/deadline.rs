@@ -14,6 +14,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::config::Target;
 use crate::model::{KeyStatus, Observed};
+use crate::plan::migrate;
 use crate::plan::{
     CanaryStage, CanaryState, KeyDeadline, KeyRole, Mode, Next, Plan, Refusal, Repair, Retire,
     Risk, RiskCause, Severity, View,
@@ -84,8 +85,11 @@ pub(super) fn deadlines(
         return Vec::new();
     }
     let grace = grace(target);
-    // Once migrated, the key set in use is an old one, retired like the others.
-    let current = view.current_set().filter(|_| !plan.migrated());
+    // Once migrated, the key set in use is an old one, retired like the others (in every
+    // mode: an emergency or `retire` plans no migration step, yet the target is migrated).
+    let current = view
+        .current_set()
+        .filter(|_| !migrate::migrated(target, obs));
     let rotating = plan
         .repair
         .iter()

@@ -15,8 +15,10 @@ use crate::config::{Canary, CanaryHolders, Target, WithoutEvidence};
 use crate::model::{Holder, Observed, Slot};
 use crate::plan::canary::log_service;
 use crate::plan::rotate::move_between;
-use crate::plan::{CanaryStage, Evidence, Migration, MigrationStage, Plan, Repair, Retire, View};
-use crate::role::ROLE_CREDENTIALS;
+use crate::plan::{
+    CanaryStage, Evidence, KeyState, Migration, MigrationStage, Plan, Repair, Retire, View,
+};
+use crate::role::{linked_role, ROLE_CREDENTIALS};
 
 /// A holder's kind: event handlers, VPG inspection, or a group namespace.
 pub fn holder_kind(h: &Holder) -> String {
@@ -44,11 +46,13 @@ fn settings(target: &Target) -> Canary {
     })
 }
 
-/// Whether the target's role set exists: then its references are moving (or moved).
+/// Whether the target's role set exists as `migrate-to-role` registers it (of type
+/// `aws-iam-role-credentials`, its description naming the role): then its references are
+/// moving (or moved). A set of that id made by hand is not a reason to move anything.
 pub fn role_set_exists(target: &Target, obs: &Observed) -> bool {
-    obs.sets
-        .iter()
-        .any(|s| s.id == target.role_set_id && s.kind == ROLE_CREDENTIALS)
+    obs.sets.iter().any(|s| {
+        s.id == target.role_set_id && s.kind == ROLE_CREDENTIALS && linked_role(s).is_some()
+    })
 }
 
 /// Whether the target is migrated: its role set exists and is referenced, and no
@@ -69,12 +73,14 @@ pub fn needs_key(target: &Target, obs: &Observed) -> bool {
     if !role_set_exists(target, obs) {
         return true;
     }
-    // The kinds on the role set, gathered once (linear in the slots).
+    // The kinds on the role set whose canary is over, gathered once (linear in the slots).
+    // A kind still under its canary needs the key for the holders that wait on it.
     let proven: std::collections::BTreeSet<String> = obs
         .slots
         .iter()
         .filter(|s| s.references(&target.role_set_id))
         .map(|s| holder_kind(&s.holder))
+        .filter(|k| !obs.records.role_canary.contains_key(k))
         .collect();
     proven.is_empty()
         || obs
@@ -110,7 +116,12 @@ pub(super) fn migrate(
         });
         return;
     }
-    let Some(current) = view.current_set().map(|c| c.set.id.clone()) else {
+    // References move back or wait only on a key set whose key is known to be active.
+    let Some(current) = view
+        .current_set()
+        .filter(|c| c.key_state == KeyState::Active)
+        .map(|c| c.set.id.clone())
+    else {
         return;
     };
     let planned: std::collections::BTreeSet<&Holder> =
@@ -201,6 +212,11 @@ pub(super) fn migrate(
         state.stage = MigrationStage::Canary(stage);
         match stage {
             CanaryStage::Starting => {
+                // Evidence counts from this move: the canary is recorded again, so a
+                // canary a person moved back is not judged on the time before.
+                plan.repair
+                    .push(Repair::StartRoleCanary { kind: kind.clone() });
+                state.since = None;
                 move_between(&waiting[..waiting.len().min(1)], &current, &role, plan)
             }
             CanaryStage::Failed => {

@@ -15,6 +15,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::config::{Placement, Target};
 use crate::model::{AccessKey, KeyStatus, Mark, Observed};
+use crate::plan::migrate;
 use crate::plan::{
     grace, Blocked, KeyState, Link, Next, Note, Plan, Repair, Retire, Upcoming, View, EARLY,
 };
@@ -40,7 +41,7 @@ pub(super) fn retire(
         .collect();
     // Keys that something in use still holds are never retired, whatever set they are in.
     // Once migrated onto the role set, the current key set is in use no more.
-    let current = view.current.filter(|_| !plan.migrated());
+    let current = view.current.filter(|_| !migrate::migrated(target, obs));
     let in_use: BTreeSet<&AccessKeyId> = view
         .sets
         .iter()
@@ -175,7 +176,7 @@ fn old_keys(target: &Target, obs: &Observed, view: &View, plan: &mut Plan) -> Ve
         }
         return olds;
     }
-    let current = view.current.filter(|_| !plan.migrated());
+    let current = view.current.filter(|_| !migrate::migrated(target, obs));
     for (i, s) in view.sets.iter().enumerate() {
         if Some(i) == current || !s.references.is_empty() {
             continue;

@@ -1701,6 +1701,62 @@ mod canary {
     }
 
     #[test]
+    fn a_key_a_person_put_on_the_new_set_is_moved_off_never_deleted() {
+        // The canary's set now holds a key this tool has no record of making for it.
+        for record in [
+            None,
+            Some(KeyRecord::HeldBy {
+                set_id: OLD.into(),
+                since: NOW - Duration::hours(2),
+            }),
+        ] {
+            let mut obs = world(true, true);
+            since(&mut obs, 90);
+            obs.auth_failures = vec![refused_by_logs()];
+            obs.records.keys.clear();
+            if let Some(r) = record {
+                obs.records.keys.insert(AccessKeyId::new(K2), r);
+            }
+            let p = run(
+                &canary_target(WithoutEvidence::Proceed),
+                &obs,
+                Mode::Reconcile,
+            );
+            assert_eq!(
+                summary(&p),
+                [
+                    "fail-canary AAA1",
+                    "repoint g1 p-261128>p-260909",
+                    "unrecord Canary AAA1",
+                    // Its set is unreferenced now: it retires through the usual evidence.
+                    "record Released AAA2"
+                ]
+            );
+            assert_eq!(stage(&p), Some(CanaryStage::Failed));
+        }
+    }
+
+    #[test]
+    fn another_services_failures_are_not_the_canarys_evidence() {
+        // The canary is a Funnel group; Funk's refusals elsewhere in the operator's logs
+        // say nothing of it.
+        let mut obs = world(true, true);
+        since(&mut obs, 90);
+        obs.sets[1].last_used = Some(NOW - Duration::minutes(3));
+        obs.auth_failures = vec![AuthFailure {
+            service: "Funk".into(),
+            ..refused_by_logs()
+        }];
+        let p = run(
+            &canary_target(WithoutEvidence::Proceed),
+            &obs,
+            Mode::Reconcile,
+        );
+        assert_eq!(stage(&p), Some(CanaryStage::Passed));
+        assert!(!p.refused());
+    }
+
+    #[test]
     fn a_failure_already_recorded_is_finished_whatever_the_evidence_says_now() {
         // A run recorded the failure and moved g1 back, then stopped.
         let mut obs = world(true, false);
@@ -1890,6 +1946,7 @@ mod migration {
 
     const KEYSET: &str = "p-260909";
     const ROLE: &str = "p-role";
+    const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/p-role";
 
     fn handler(set_id: &str) -> Slot {
         Slot {
@@ -1910,6 +1967,7 @@ mod migration {
     fn world(age: i64, h1: &str, g1: &str, g2: &str) -> Observed {
         let mut role = set(ROLE, 1, None);
         role.kind = crate::role::ROLE_CREDENTIALS.into();
+        role.description = crate::role::set_description(ROLE_ARN);
         Observed {
             keys: vec![key(K1, age, KeyStatus::Active, Some(("iot", 60)))],
             sets: vec![set(KEYSET, age, Some(K1)), role],
@@ -2029,5 +2087,118 @@ mod migration {
             summary(&p)
         );
         assert!(!summary(&p).iter().any(|s| s.starts_with("rotate")));
+    }
+    #[test]
+    fn a_role_set_of_our_id_made_by_hand_moves_nothing() {
+        // `migrate-to-role` did not register it: its description names no role.
+        let mut obs = world(10, KEYSET, KEYSET, KEYSET);
+        obs.sets[1].description = "made by hand".into();
+        let p = run(&obs);
+        assert_eq!(stage(&p), None);
+        assert!(
+            !summary(&p).iter().any(|s| s.contains("p-role")),
+            "{:?}",
+            summary(&p)
+        );
+        assert!(migrate::needs_key(&target(), &obs));
+    }
+
+    #[test]
+    fn an_emergency_or_retire_on_a_migrated_target_retires_its_key() {
+        // Migrated, K1 still active inside its grace: exposed, it goes off at once.
+        let mut obs = world(40, ROLE, ROLE, ROLE);
+        obs.records
+            .released
+            .insert(AccessKeyId::new(K1), NOW - Duration::hours(2));
+        obs.records
+            .exposed
+            .insert(AccessKeyId::new(K1), NOW - Duration::minutes(5));
+        let p = plan(&target(), &obs, NOW, Mode::Emergency);
+        assert!(
+            summary(&p).contains(&"deactivate AAA1 p-260909".to_string()),
+            "{:?}",
+            summary(&p)
+        );
+        // A scheduled reconcile plans the same emergency.
+        let p = plan(&target(), &obs, NOW, Mode::Reconcile);
+        assert!(
+            summary(&p).contains(&"deactivate AAA1 p-260909".to_string()),
+            "{:?}",
+            summary(&p)
+        );
+        // `retire` judges the key as an old one, not as the current key.
+        obs.records.exposed.clear();
+        obs.records
+            .released
+            .insert(AccessKeyId::new(K1), NOW - Duration::days(8));
+        let p = plan(&target(), &obs, NOW, Mode::Retire);
+        assert_eq!(summary(&p), ["deactivate AAA1 p-260909"]);
+    }
+
+    #[test]
+    fn a_kind_under_its_canary_still_needs_the_key_for_those_waiting() {
+        // Funnel's canary moved g1; g2 waits on the key. Funnel is the last kind left.
+        let mut obs = world(85, ROLE, ROLE, KEYSET);
+        obs.records
+            .role_canary
+            .insert("group.SoracomFunnel".into(), NOW - Duration::minutes(30));
+        assert!(migrate::needs_key(&target(), &obs));
+        let p = plan(&target(), &obs, NOW, Mode::Rotate);
+        assert!(
+            !matches!(p.due.reason, DueReason::Migrated { .. }),
+            "{:?}",
+            p.due
+        );
+        assert!(p.due.now, "an 85-day key of a holder still on it is due");
+        // Once the canary is over (its record gone), the kind is proven and g2 moves.
+        obs.records.role_canary.clear();
+        assert!(!migrate::needs_key(&target(), &obs));
+    }
+
+    #[test]
+    fn a_canary_a_person_moved_back_starts_again_from_its_move() {
+        // The record is 30 hours old but nothing of the kind is on the role set.
+        let mut obs = world(10, ROLE, KEYSET, KEYSET);
+        obs.records
+            .role_canary
+            .insert("group.SoracomFunnel".into(), NOW - Duration::hours(30));
+        let p = run(&obs);
+        assert_eq!(
+            summary(&p),
+            [
+                "record-role-canary group.SoracomFunnel",
+                "repoint g1 p-260909>p-role"
+            ]
+        );
+        assert_eq!(
+            stage(&p),
+            Some(MigrationStage::Canary(CanaryStage::Starting))
+        );
+    }
+
+    #[test]
+    fn references_never_move_onto_a_key_set_whose_key_is_unknown() {
+        // Funnel refused the role set; g1 is still on it, and the key set's key is unknown
+        // (nothing names it, and the user has two keys it could be).
+        let mut obs = world(10, ROLE, ROLE, KEYSET);
+        obs.records
+            .role_refused
+            .insert("group.SoracomFunnel".into(), NOW - Duration::minutes(1));
+        obs.sets[0].description = String::new();
+        obs.keys
+            .push(key(K2, 5, KeyStatus::Active, Some(("iot", 60))));
+        let p = run(&obs);
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| matches!(n, Note::AmbiguousLink { .. })),
+            "{:?}",
+            p.notes
+        );
+        assert!(
+            !summary(&p).iter().any(|s| s.starts_with("repoint g1")),
+            "{:?}",
+            summary(&p)
+        );
     }
 }
