@@ -408,3 +408,75 @@ async fn an_endpoint_of_its_own_keeps_the_runs_key() {
     w.ledger.harvest(&emu, None);
     w.finish().await;
 }
+
+/// SORACOM's error logs are read only for a target whose canary is recorded; when SORACOM
+/// will not give them (here a 403, as for a SAM user without `Log:getLogs`), only that
+/// target fails. Another target of the same account and operator is done as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_logs_fail_only_the_target_whose_canary_needs_them() {
+    let w = World::new().await;
+    let k1 = w.seed().await;
+    let user = moto::unique("same-operator");
+    w.iam.create_user(&user).await.expect("user");
+    let (id, secret) = w.iam.create_access_key(&user).await.expect("key");
+    w.ledger.add(secret.clone());
+    let set = format!("{SPOKE_PREFIX}-220810");
+    w.emu.put_credential(
+        &set,
+        "aws-credentials",
+        "",
+        json!({"accessKeyId": id, "secretAccessKey": secret}),
+        testkit::world::ms(w.moto_now()),
+    );
+    w.emu.add_group("other-1", funnel(&set));
+    let text = format!(
+        "[soracom]\npage_size = 100\nretry_base_ms = 20\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
+         [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n\n\
+         [[targets]]\nname = \"other\"\niam_user = \"{user}\"\ncredential_prefix = \"{SPOKE_PREFIX}\"\n",
+        w.user
+    );
+    std::fs::write(w.config_path(), text).expect("write config");
+    // A canary off the world's key is recorded on its user: its evidence is in the logs.
+    w.tag_user(
+        &format!("soracom-key-rotator:canary:{k1}"),
+        &testkit::world::rfc3339(w.time(80)),
+    )
+    .await;
+    w.emu.add_fault(Fault {
+        operation: "getLogs".into(),
+        nth: 1,
+        times: 0,
+        kind: FaultKind::Status {
+            status: 403,
+            body: FaultBody::Json,
+        },
+    });
+    let now = w.travel(81);
+    let run = w
+        .expect(&["--output", "json", "reconcile", "--now", &now], 1)
+        .await;
+    let report = run.json();
+    assert_eq!(
+        target(&report, "funnel")["outcome"],
+        json!("failed"),
+        "{report}"
+    );
+    assert_eq!(
+        target(&report, "other")["outcome"],
+        json!("done"),
+        "{report}"
+    );
+    assert_ne!(
+        w.emu.group_by_name("other-1").expect("group")["configuration"]["SoracomFunnel"]
+            ["credentialsId"],
+        json!(set),
+        "the other target rotated"
+    );
+    assert_eq!(
+        w.funnel_of("test-1"),
+        json!(format!("{PREFIX}-220810")),
+        "nothing of the failed target moved"
+    );
+    w.emu.clear_faults();
+    w.finish().await;
+}

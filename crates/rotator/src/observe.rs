@@ -33,16 +33,19 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let (sets, slots) = soracom?;
         let mut out = Vec::with_capacity(targets.len());
         for (k, slots) in keys.into_iter().zip(slots) {
+            // The logs are read for a target with a canary only, and fail that target only:
+            // the others of the group need no evidence from them.
             let observed = match k {
                 Ok((keys, records)) => {
-                    let auth_failures = self.auth_failures(&records, &slots).await?;
-                    Ok(Observed {
-                        keys,
-                        sets: sets.clone(),
-                        slots,
-                        records,
-                        auth_failures,
-                    })
+                    self.auth_failures(&records, &slots)
+                        .await
+                        .map(|auth_failures| Observed {
+                            keys,
+                            sets: sets.clone(),
+                            slots,
+                            records,
+                            auth_failures,
+                        })
                 }
                 Err(e) => Err(e),
             };
