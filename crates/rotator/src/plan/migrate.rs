@@ -66,6 +66,30 @@ pub fn migrated(target: &Target, obs: &Observed) -> bool {
             .any(|s| s.refs.iter().any(|r| target.owns(&r.set_id)))
 }
 
+/// References still naming the role set after a person deleted it name a set that does not
+/// exist, and SORACOM's services fail on them: they go back to the key set in use, when its
+/// key is known to be active. A set of that id that exists (ours or not) is left alone.
+fn back_from_a_deleted_role_set(target: &Target, obs: &Observed, view: &View, plan: &mut Plan) {
+    let role = target.role_set_id.as_str();
+    if obs.sets.iter().any(|s| s.id == role) {
+        return;
+    }
+    let Some(current) = view
+        .current_set()
+        .filter(|c| c.key_state == KeyState::Active)
+    else {
+        return;
+    };
+    let planned: std::collections::BTreeSet<&Holder> =
+        plan.cutover.iter().map(|r| &r.slot.holder).collect();
+    let stranded: Vec<&Slot> = obs
+        .slots
+        .iter()
+        .filter(|s| s.references(role) && !planned.contains(&s.holder))
+        .collect();
+    move_between(stranded, role, &current.set.id, plan);
+}
+
 /// Whether the target still needs a key: its role set does not exist, or a reference on a
 /// key set is of a kind not yet on the role set (or that refused it). References of kinds
 /// already on the role set (a person pointed one back, a new group) move onto it instead.
@@ -101,7 +125,11 @@ pub(super) fn migrate(
     now: OffsetDateTime,
     plan: &mut Plan,
 ) {
-    if !role_set_exists(target, obs) || plan.canary.is_some() {
+    if plan.canary.is_some() {
+        return;
+    }
+    if !role_set_exists(target, obs) {
+        back_from_a_deleted_role_set(target, obs, view, plan);
         return;
     }
     let role = target.role_set_id.clone();

@@ -2201,4 +2201,18 @@ mod migration {
             summary(&p)
         );
     }
+    #[test]
+    fn references_left_on_a_deleted_role_set_go_back_to_the_key() {
+        // A person deleted the role set; h1 still names it.
+        let mut obs = world(10, ROLE, KEYSET, KEYSET);
+        obs.sets.truncate(1);
+        let p = run(&obs);
+        assert_eq!(summary(&p), ["repoint h1 p-role>p-260909"]);
+        assert_eq!(stage(&p), None);
+        // A set of that id made by hand is someone's: nothing of it moves.
+        let mut obs = world(10, ROLE, KEYSET, KEYSET);
+        obs.sets[1].description = "made by hand".into();
+        let p = run(&obs);
+        assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+    }
 }
