@@ -347,16 +347,12 @@ async fn policy_prints_the_hub_permission_and_the_spoke_role() {
     w.assert_no_secret();
 }
 
-/// `soracom_endpoint` alone: the same AuthKey, another origin (here a second emulator that
-/// knows the key); the target's user in the caller's own account. Its sets are found and
-/// rotated there, the world's target on the first, in one run.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_endpoint_of_its_own_keeps_the_runs_key() {
-    let w = World::new().await;
-    w.seed().await;
-    let emu = Emulator::start().await.expect("second emulator");
-    emu.add_auth_key(crate::common::AUTH_KEY_ID, crate::common::AUTH_KEY);
-    let user = moto::unique("other-origin");
+/// A second target, `other`, beside the world's `funnel` in the caller's own account: a new
+/// IAM user whose key (its secret in the ledger) is in set `<SPOKE_PREFIX>-220810` on `emu`,
+/// used by group `group`. Writes the configuration of both targets, `extra` in `other`'s
+/// table. Returns the user and the set.
+async fn other_target(w: &World, emu: &Emulator, group: &str, extra: &str) -> (String, String) {
+    let user = moto::unique("other-target");
     w.iam.create_user(&user).await.expect("user");
     let (id, secret) = w.iam.create_access_key(&user).await.expect("key");
     w.ledger.add(secret.clone());
@@ -368,16 +364,33 @@ async fn an_endpoint_of_its_own_keeps_the_runs_key() {
         json!({"accessKeyId": id, "secretAccessKey": secret}),
         testkit::world::ms(w.moto_now()),
     );
-    emu.add_group("spoke-1", funnel(&set));
+    emu.add_group(group, funnel(&set));
     let text = format!(
         "[soracom]\npage_size = 100\nretry_base_ms = 20\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
          [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n\n\
-         [[targets]]\nname = \"other\"\niam_user = \"{user}\"\ncredential_prefix = \"{SPOKE_PREFIX}\"\n\
-         soracom_endpoint = \"{}\"\n",
-        w.user,
-        emu.endpoint()
+         [[targets]]\nname = \"other\"\niam_user = \"{user}\"\ncredential_prefix = \"{SPOKE_PREFIX}\"\n{extra}",
+        w.user
     );
     std::fs::write(w.config_path(), text).expect("write config");
+    (user, set)
+}
+
+/// `soracom_endpoint` alone: the same AuthKey, another origin (here a second emulator that
+/// knows the key); the target's user in the caller's own account. Its sets are found and
+/// rotated there, the world's target on the first, in one run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_of_its_own_keeps_the_runs_key() {
+    let w = World::new().await;
+    w.seed().await;
+    let emu = Emulator::start().await.expect("second emulator");
+    emu.add_auth_key(crate::common::AUTH_KEY_ID, crate::common::AUTH_KEY);
+    let (user, set) = other_target(
+        &w,
+        &emu,
+        "spoke-1",
+        &format!("soracom_endpoint = \"{}\"\n", emu.endpoint()),
+    )
+    .await;
     let now = w.travel(81);
     let run = w
         .expect(&["--output", "json", "reconcile", "--now", &now], 0)
@@ -416,26 +429,7 @@ async fn an_endpoint_of_its_own_keeps_the_runs_key() {
 async fn unreadable_logs_fail_only_the_target_whose_canary_needs_them() {
     let w = World::new().await;
     let k1 = w.seed().await;
-    let user = moto::unique("same-operator");
-    w.iam.create_user(&user).await.expect("user");
-    let (id, secret) = w.iam.create_access_key(&user).await.expect("key");
-    w.ledger.add(secret.clone());
-    let set = format!("{SPOKE_PREFIX}-220810");
-    w.emu.put_credential(
-        &set,
-        "aws-credentials",
-        "",
-        json!({"accessKeyId": id, "secretAccessKey": secret}),
-        testkit::world::ms(w.moto_now()),
-    );
-    w.emu.add_group("other-1", funnel(&set));
-    let text = format!(
-        "[soracom]\npage_size = 100\nretry_base_ms = 20\n\n[verify]\nsuccesses = 3\ninterval_ms = 10\ntimeout_seconds = 20\n\n\
-         [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n\n\
-         [[targets]]\nname = \"other\"\niam_user = \"{user}\"\ncredential_prefix = \"{SPOKE_PREFIX}\"\n",
-        w.user
-    );
-    std::fs::write(w.config_path(), text).expect("write config");
+    let (_, set) = other_target(&w, &w.emu, "other-1", "").await;
     // A canary off the world's key is recorded on its user: its evidence is in the logs.
     w.tag_user(
         &format!("soracom-key-rotator:canary:{k1}"),
