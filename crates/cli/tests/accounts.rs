@@ -120,6 +120,27 @@ fn write_config(w: &World, s: &Spoke) {
     std::fs::write(w.config_path(), text).expect("write config");
 }
 
+/// Every call of `operation` (`*`: every operation) from now on answers `status`.
+fn always(operation: &str, status: u16) -> Fault {
+    Fault {
+        operation: operation.into(),
+        nth: 1,
+        times: 0,
+        kind: FaultKind::Status {
+            status,
+            body: FaultBody::Json,
+        },
+    }
+}
+
+/// A reconcile on day 81 (the world's key is due) that fails a target (exit 1); its report.
+async fn reconcile_on_day_81_exits_1(w: &World) -> Value {
+    let now = w.travel(81);
+    w.expect(&["--output", "json", "reconcile", "--now", &now], 1)
+        .await
+        .json()
+}
+
 fn target<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["targets"]
         .as_array()
@@ -280,20 +301,8 @@ async fn an_operator_failing_every_call_fails_its_target_only() {
     let w = World::new().await;
     w.seed().await;
     let s = spoke(&w).await;
-    s.emu.add_fault(Fault {
-        operation: "*".into(),
-        nth: 1,
-        times: 0,
-        kind: FaultKind::Status {
-            status: 500,
-            body: FaultBody::Json,
-        },
-    });
-    let now = w.travel(81);
-    let run = w
-        .expect(&["--output", "json", "reconcile", "--now", &now], 1)
-        .await;
-    let report = run.json();
+    s.emu.add_fault(always("*", 500));
+    let report = reconcile_on_day_81_exits_1(&w).await;
     assert_eq!(
         target(&report, "funnel")["outcome"],
         json!("done"),
@@ -436,20 +445,8 @@ async fn unreadable_logs_fail_only_the_target_whose_canary_needs_them() {
         &testkit::world::rfc3339(w.time(80)),
     )
     .await;
-    w.emu.add_fault(Fault {
-        operation: "getLogs".into(),
-        nth: 1,
-        times: 0,
-        kind: FaultKind::Status {
-            status: 403,
-            body: FaultBody::Json,
-        },
-    });
-    let now = w.travel(81);
-    let run = w
-        .expect(&["--output", "json", "reconcile", "--now", &now], 1)
-        .await;
-    let report = run.json();
+    w.emu.add_fault(always("getLogs", 403));
+    let report = reconcile_on_day_81_exits_1(&w).await;
     assert_eq!(
         target(&report, "funnel")["outcome"],
         json!("failed"),
