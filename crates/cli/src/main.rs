@@ -14,13 +14,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use rotator::apply::{Command, NoProgress, Progress};
 use rotator::config::SoracomSettings;
-use rotator::discover::Discovery;
 use rotator::iam::AwsIam;
 use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request};
 use rotator::report::RunReport;
 use rotator::soracom::auth;
 use rotator::status::StatusReport;
 use rotator::{policy, Config};
+use rotator_core::discover::Discovery;
 use time::OffsetDateTime;
 
 mod selfkey;
@@ -407,7 +407,7 @@ async fn connect(
 /// is read; SORACOM's settings are the defaults, its endpoint and auth key come from the
 /// environment or the soracom-cli profile as for every command.
 async fn discover(cli: &Cli, now: OffsetDateTime, init: bool) -> Result<u8, Failure> {
-    use rotator::discover::DiscoverError;
+    use rotator_core::discover::DiscoverError;
     let path = &cli.config;
     if init && path.exists() {
         // Before any call: nothing is read when nothing could be written.
@@ -433,7 +433,7 @@ async fn discover(cli: &Cli, now: OffsetDateTime, init: bool) -> Result<u8, Fail
         code: code(&e),
         error: e.into(),
     })?;
-    rotator::discover::write_new(path, &text).map_err(|e| Failure {
+    rotator_core::discover::write_new(path, &text).map_err(|e| Failure {
         code: code(&e),
         error: e.into(),
     })?;
@@ -569,7 +569,7 @@ async fn migrate_to_role(
     print_report(
         output,
         &report,
-        rotator::migrate::MigrationReport::render_text,
+        rotator_core::migration::MigrationReport::render_text,
     )?;
     Ok(report.exit_code())
 }

@@ -20,10 +20,12 @@ use aws_sdk_iam::primitives::DateTime;
 use aws_sdk_iam::types::StatusType;
 use time::OffsetDateTime;
 
-use crate::config::AssumeRole;
 use crate::error::{aws_retryable, Error, Result};
-use crate::model::{AccessKey, KeyStatus, LastUsed};
-use crate::secret::{AccessKeyId, NewAccessKey, Secret};
+
+use rotator_core::config::AssumeRole;
+use rotator_core::model::{AccessKey, KeyStatus, LastUsed};
+use rotator_core::role::{AttachedPolicy, InlinePolicy, Role, UserPolicies};
+use rotator_core::secret::{AccessKeyId, NewAccessKey, Secret};
 
 /// The IAM and STS operations the rotator needs.
 pub trait IamApi: Send + Sync {
@@ -99,59 +101,6 @@ pub trait IamApi: Send + Sync {
 
 /// The most pages of users [`IamApi::list_users`] reads (100 000 users).
 pub const MAX_USER_PAGES: usize = 100;
-
-/// An inline policy of an IAM user: its name and its document (JSON text, decoded).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct InlinePolicy {
-    /// The policy's name.
-    pub name: String,
-    /// The policy document, as JSON text.
-    pub document: String,
-}
-
-/// A managed policy attached to a user or role.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct AttachedPolicy {
-    /// The policy's name.
-    pub name: String,
-    /// Its ARN (what `AttachRolePolicy` takes).
-    pub arn: String,
-}
-
-/// What an IAM user may do, as far as a role can take it over.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct UserPolicies {
-    /// The ARN of the user's permissions boundary, if it has one: the role gets the same,
-    /// or its copied policies would allow more than the user could do.
-    pub boundary: Option<String>,
-    /// Inline policies, by name order as IAM lists them.
-    pub inline: Vec<InlinePolicy>,
-    /// Attached managed policies.
-    pub attached: Vec<AttachedPolicy>,
-    /// The groups the user is in: their policies also apply to the user, and a role
-    /// cannot be in a group.
-    pub groups: Vec<String>,
-}
-
-/// An IAM role as far as migration cares. Its trust policy and tags may hold an external
-/// id (docs/ARCHITECTURE.md, *Migrating to a role*), so they are [`Secret`]s.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Role {
-    /// The role's name.
-    pub name: String,
-    /// Its ARN.
-    pub arn: String,
-    /// The trust policy (`AssumeRolePolicyDocument`), as JSON text, decoded.
-    pub trust: Secret,
-    /// Its tags.
-    pub tags: Vec<(String, Secret)>,
-    /// Names of its inline policies.
-    pub inline: Vec<String>,
-    /// ARNs of its attached managed policies.
-    pub attached: Vec<String>,
-    /// The ARN of its permissions boundary, if any.
-    pub boundary: Option<String>,
-}
 
 /// Bound on one attempt of an IAM or STS call when none is given.
 pub const DEFAULT_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

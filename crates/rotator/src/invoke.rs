@@ -12,7 +12,7 @@ use crate::config::{AssumeRole, Config, SoracomOverride, Target};
 use crate::error::Error;
 use crate::iam::IamApi;
 use crate::model::KeyStatus;
-use crate::notify::{self, Notifiers};
+use crate::notify::Notifiers;
 use crate::report::RunReport;
 use crate::secret::AccessKeyId;
 use crate::soracom::{AuthKey, Endpoint, SoracomClient};
@@ -367,7 +367,7 @@ pub async fn migrate<I: IamApi, A: SoracomAccess>(
     target: &str,
     dry_run: bool,
     clients: Clients<'_, I, A>,
-) -> Result<crate::migrate::MigrationReport, InvokeError> {
+) -> Result<rotator_core::migration::MigrationReport, InvokeError> {
     let targets = config
         .select(Some(target))
         .map_err(InvokeError::NoSuchTarget)?;
@@ -420,14 +420,14 @@ async fn tell<I: IamApi>(
     config: &Config,
     (ports, accounts): (&[(String, usize)], &[Account<'_, I>]),
 ) {
-    let notices = notify::notices(report, &config.notify);
+    let notices = rotator_core::notify::notices(report, &config.notify);
     let (d, told) = n.deliver(&notices).await;
     tracing::info!(sent = d.sent, failed = d.failed, "notifications");
     if report.dry_run {
         return;
     }
     for t in &report.targets {
-        let delivered: Vec<&notify::Notice> = notices
+        let delivered: Vec<&rotator_core::notify::Notice> = notices
             .iter()
             .zip(&told)
             .filter(|(n, ok)| **ok && n.target == t.target)
@@ -440,7 +440,7 @@ async fn tell<I: IamApi>(
         let Some(iam) = port.map(Account::get) else {
             continue;
         };
-        for (key, value) in notify::remember(report, t, &config.notify, &delivered) {
+        for (key, value) in rotator_core::notify::remember(report, t, &config.notify, &delivered) {
             let written = match &value {
                 Some(v) => iam.tag(&t.iam_user, &key, v).await,
                 None => iam.untag(&t.iam_user, std::slice::from_ref(&key)).await,

@@ -5,7 +5,8 @@
 //! whose answer is lost.
 
 use rotator::iam::{AwsIam, IamApi};
-use rotator::migrate::{migrate_to_role, MigrationOutcome};
+use rotator::migrate::migrate_to_role;
+use rotator::migration::MigrationOutcome;
 use rotator::role::{self, PolicyAction, RoleAction, SetAction};
 use rotator::soracom::{AuthKey, Endpoint, SoracomApi, SoracomClient};
 use rotator::{Config, Secret};
@@ -230,7 +231,7 @@ impl Rig {
         format!("{}-role", self.w.user)
     }
 
-    async fn migrate(&self, dry_run: bool) -> rotator::migrate::MigrationReport {
+    async fn migrate(&self, dry_run: bool) -> rotator::migration::MigrationReport {
         let report = migrate_to_role(
             &self.iam,
             &self.soracom,

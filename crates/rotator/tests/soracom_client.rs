@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use rotator::config::SoracomSettings;
-use rotator::error::PagingProblem;
+use rotator::error::{BodyError, PagingProblem, StatusError};
 use rotator::soracom::{AuthKey, Endpoint, Pager, SoracomApi, SoracomClient, Walk};
 use rotator::{AccessKeyId, Error, NewAccessKey, Secret};
 use serde_json::json;
@@ -63,11 +63,11 @@ async fn wrong_auth_key_is_a_clear_error() {
     assert!(
         matches!(
             err,
-            Error::SoracomStatus {
+            Error::SoracomStatus(StatusError {
                 op: "auth",
                 status: 401,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -87,11 +87,11 @@ async fn both_error_envelopes_and_html_are_mapped() {
     assert!(
         matches!(
             &err,
-            Error::SoracomStatus {
+            Error::SoracomStatus(StatusError {
                 status: 404,
                 code: Some(_),
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -130,10 +130,10 @@ async fn truncated_success_bodies_are_errors_not_panics() {
     assert!(
         matches!(
             err,
-            Error::SoracomBody {
+            Error::SoracomBody(BodyError {
                 op: "listEventHandlers",
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -156,7 +156,7 @@ async fn a_create_is_never_retried_blindly() {
         .await
         .expect_err("500");
     assert!(
-        matches!(err, Error::SoracomStatus { status: 500, .. }),
+        matches!(err, Error::SoracomStatus(StatusError { status: 500, .. })),
         "{err}"
     );
     assert_eq!(emu.call_counts().get("createCredential").copied(), Some(1));
@@ -202,7 +202,7 @@ async fn an_expired_token_is_renewed_once() {
     emu.add_fault(fault("listCredentials", 1, 0, FaultKind::ExpiredToken));
     let err = client.list_credentials().await.expect_err("always 401");
     assert!(
-        matches!(err, Error::SoracomStatus { status: 401, .. }),
+        matches!(err, Error::SoracomStatus(StatusError { status: 401, .. })),
         "{err}"
     );
     assert_eq!(emu.call_counts().get("auth").copied(), Some(3));
@@ -434,11 +434,11 @@ async fn a_refused_limit_falls_back_to_100_for_the_rest_of_the_run() {
     assert!(
         matches!(
             err,
-            Error::SoracomStatus {
+            Error::SoracomStatus(StatusError {
                 op: "listGroups",
                 status: 400,
                 ..
-            }
+            })
         ),
         "{err}"
     );

@@ -9,11 +9,12 @@
 
 use std::future::Future;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::Result;
-use crate::model::CredentialSet;
-use crate::secret::{NewAccessKey, Secret};
+use rotator_core::model::CredentialSet;
+pub use rotator_core::model::{Group, LogEntry};
+use rotator_core::secret::{NewAccessKey, Secret};
 
 pub mod auth;
 pub mod client;
@@ -24,17 +25,6 @@ pub mod profile;
 pub use auth::{AuthKey, Endpoint};
 pub use client::SoracomClient;
 pub use paging::{Pager, Walk};
-
-/// A group as far as rotation cares.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Group {
-    /// Group id.
-    pub id: String,
-    /// Its `name` tag.
-    pub name: Option<String>,
-    /// Configuration: namespace → object.
-    pub configuration: Map<String, Value>,
-}
 
 /// One page of groups.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,20 +53,6 @@ pub struct LogPage {
     pub entries: Vec<LogEntry>,
     /// Key for the next page (`x-soracom-next-key`); `None` on the last page.
     pub next: Option<String>,
-}
-
-/// One error log entry. Its body is only ever classified, never shown: it is SORACOM's
-/// account of someone else's request and may quote anything.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogEntry {
-    /// The service that wrote it (`Funnel`, `Funk`, …).
-    pub service: String,
-    /// When (`time`, UNIX milliseconds).
-    pub at: Option<time::OffsetDateTime>,
-    /// The resource it is about (e.g. an IMSI), if any.
-    pub resource_id: Option<String>,
-    /// The entry's `body`.
-    pub body: Value,
 }
 
 /// The SORACOM operations the rotator needs.

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::future::Future;
 
 use crate::config::FALLBACK_PAGE_SIZE;
+use crate::error::StatusError;
 use crate::error::{Error, PagingProblem, Result};
 
 /// Pages one listing reads at most; past this the listing is considered broken.
@@ -66,7 +67,7 @@ impl Pager {
             let (items, next) = match fetch(after.clone(), self.limit).await {
                 // Few pages keep a run fast, but the API states no maximum for `limit`: a
                 // server that refuses a large one gets the common size from then on.
-                Err(Error::SoracomStatus { status: 400, .. })
+                Err(Error::SoracomStatus(StatusError { status: 400, .. }))
                     if self.limit > FALLBACK_PAGE_SIZE =>
                 {
                     tracing::warn!(
@@ -137,12 +138,12 @@ mod tests {
                         .unwrap_or_else(|| (from + per < n).then(|| format!("k{}", from + per)));
                     async move {
                         if refused {
-                            return Err(Error::SoracomStatus {
+                            return Err(Error::SoracomStatus(StatusError {
                                 op: "listGroups",
                                 status: 400,
                                 code: None,
                                 message: "limit".into(),
-                            });
+                            }));
                         }
                         Ok((page, key))
                     }
@@ -175,7 +176,10 @@ mod tests {
         assert_eq!(pager.limit(), 100);
         // A 400 at the fallback size is an error, not another fallback.
         let (r, _, asked) = walk(&mut pager, 7, 3, |_| None, Some(10)).await;
-        assert!(matches!(r, Err(Error::SoracomStatus { status: 400, .. })));
+        assert!(matches!(
+            r,
+            Err(Error::SoracomStatus(StatusError { status: 400, .. }))
+        ));
         assert_eq!(asked, [100]);
     }
 

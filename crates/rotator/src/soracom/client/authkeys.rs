@@ -6,6 +6,7 @@
 //! [`SoracomClient::call`] (login, retries, rate limits, one error mapping) as every other.
 
 use super::*;
+use crate::error::{BodyError, StatusError};
 use crate::secret::mask;
 use crate::selfkey::Identity;
 
@@ -52,9 +53,11 @@ impl SoracomClient {
             .send_once(AUTH, Method::POST, "/auth", &[], Some(&body), None)
             .await?;
         // The body holds a token: never quote it.
-        let who: Who = serde_json::from_slice(&reply.body).map_err(|_| Error::SoracomBody {
-            op: AUTH.id,
-            detail: "the auth response has no operatorId".into(),
+        let who: Who = serde_json::from_slice(&reply.body).map_err(|_| {
+            Error::SoracomBody(BodyError {
+                op: AUTH.id,
+                detail: "the auth response has no operatorId".into(),
+            })
         })?;
         Ok(Identity {
             operator_id: who.operator_id,
@@ -89,7 +92,7 @@ impl SoracomClient {
         }
         let (op, path) = self.route(who, LIST_USER_KEYS, LIST_OPERATOR_KEYS)?;
         let reply = self.call(op, Method::GET, &path, &[], None).await?;
-        let items: Vec<Item> = decode(op.id, &reply.body)?;
+        let items: Vec<Item> = wire::decode(op.id, &reply.body)?;
         Ok(items.into_iter().map(|i| i.auth_key_id).collect())
     }
 
@@ -105,9 +108,11 @@ impl SoracomClient {
         let (op, path) = self.route(who, GENERATE_USER_KEY, GENERATE_OPERATOR_KEY)?;
         let reply = self.call(op, Method::POST, &path, &[], None).await?;
         // The body holds the new secret: never quote it.
-        let g: Generated = serde_json::from_slice(&reply.body).map_err(|_| Error::SoracomBody {
-            op: op.id,
-            detail: "the response has no authKeyId/authKey".into(),
+        let g: Generated = serde_json::from_slice(&reply.body).map_err(|_| {
+            Error::SoracomBody(BodyError {
+                op: op.id,
+                detail: "the response has no authKeyId/authKey".into(),
+            })
         })?;
         tracing::info!(auth_key = %mask(&g.auth_key_id), "generated a SORACOM AuthKey");
         Ok(AuthKey {
@@ -121,7 +126,7 @@ impl SoracomClient {
         let (op, keys) = self.route(who, DELETE_USER_KEY, DELETE_OPERATOR_KEY)?;
         let path = format!("{keys}/{}", path_segment(op.id, key_id)?);
         match self.call(op, Method::DELETE, &path, &[], None).await {
-            Ok(_) | Err(Error::SoracomStatus { status: 404, .. }) => Ok(()),
+            Ok(_) | Err(Error::SoracomStatus(StatusError { status: 404, .. })) => Ok(()),
             Err(e) => Err(e),
         }
     }

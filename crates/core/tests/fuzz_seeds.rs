@@ -1,11 +1,14 @@
-//! The fuzz targets' properties live in the fuzz crate (`fuzz/src/lib.rs`) and reach the
-//! client's private decoders only in a `--cfg fuzzing` build, so their seed corpora
-//! (`fuzz/seeds/<target>/`) and every input a fuzzer once found failing
-//! (`fuzz/regressions/<target>/`) are replayed through the targets by `scripts/fuzz`, which
-//! `scripts/test` runs. This plain test keeps that replay from going quiet: every target has
-//! seeds, is a bin of the fuzz crate, and is one `scripts/fuzz` runs.
+//! The fuzz targets' properties live in the fuzz crate (`fuzz/src/lib.rs`) and reach only
+//! this crate, so the plain test suite replays every seed (`fuzz/seeds/<target>/`) and
+//! every input a fuzzer once found failing (`fuzz/regressions/<target>/`) through them, as
+//! `scripts/fuzz` does before it fuzzes. It also keeps that replay from going quiet: every
+//! target has seeds, is a bin of the fuzz crate, and is one `scripts/fuzz` runs.
 
 use std::path::{Path, PathBuf};
+
+#[path = "../../../fuzz/src/lib.rs"]
+#[allow(dead_code)]
+mod properties;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -73,4 +76,39 @@ fn every_fuzz_target_has_seeds_and_is_replayed_by_scripts_fuzz() {
         let name = name.unwrap_or_default();
         assert!(targets.contains(&name), "regressions/{name} is no target's");
     }
+}
+
+/// The property of fuzz target `target`.
+fn property(target: &str) -> fn(&[u8]) -> Result<(), String> {
+    match target {
+        "config" => properties::check_config,
+        "profile" => properties::check_profile,
+        "soracom_response" => properties::check_soracom_error,
+        "refs" => properties::check_refs,
+        other => panic!("fuzz target {other} has no property here: add it"),
+    }
+}
+
+#[test]
+fn every_seed_and_regression_holds_its_target_s_property() {
+    let fuzz = root().join("fuzz");
+    let mut replayed = 0;
+    for target in files(&fuzz.join("fuzz_targets")) {
+        let name = target
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let check = property(&name);
+        for dir in ["seeds", "regressions"] {
+            for input in files(&fuzz.join(dir).join(&name)) {
+                let bytes =
+                    std::fs::read(&input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+                if let Err(e) = check(&bytes) {
+                    panic!("{}: {e}", input.display());
+                }
+                replayed += 1;
+            }
+        }
+    }
+    assert!(replayed >= 8, "only {replayed} inputs replayed");
 }

@@ -376,6 +376,31 @@ pub struct Observed {
     pub auth_failures: Vec<AuthFailure>,
 }
 
+/// A group as far as rotation cares.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    /// Group id.
+    pub id: String,
+    /// Its `name` tag.
+    pub name: Option<String>,
+    /// Configuration: namespace → object.
+    pub configuration: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One error log entry. Its body is only ever classified, never shown: it is SORACOM's
+/// account of someone else's request and may quote anything.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEntry {
+    /// The service that wrote it (`Funnel`, `Funk`, …).
+    pub service: String,
+    /// When (`time`, UNIX milliseconds).
+    pub at: Option<time::OffsetDateTime>,
+    /// The resource it is about (e.g. an IMSI), if any.
+    pub resource_id: Option<String>,
+    /// The entry's `body`.
+    pub body: serde_json::Value,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,6 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::{RoleTarget, Target};
-use crate::iam::{Role, UserPolicies};
 use crate::model::CredentialSet;
 use crate::secret::Secret;
 
@@ -41,22 +40,25 @@ pub const REDACTED: &str = "[redacted]";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExternalId(pub Secret);
 
-/// The OS had no randomness to give.
+/// The random source had no randomness to give.
 #[derive(Debug, thiserror::Error)]
 #[error("no random source for the external id: {0}")]
-pub struct NoRandom(String);
+pub struct NoRandom(pub String);
 
 impl ExternalId {
-    /// A new id: [`EXTERNAL_ID_LEN`] characters of `A-Z a-z 0-9` from the OS's random
-    /// source (about 190 bits), allowed in an IAM tag value and in `sts:ExternalId`.
-    pub fn generate() -> Result<ExternalId, NoRandom> {
+    /// A new id: [`EXTERNAL_ID_LEN`] characters of `A-Z a-z 0-9` from `fill`, a random
+    /// source (the OS's in production: about 190 bits), allowed in an IAM tag value and
+    /// in `sts:ExternalId`.
+    pub fn generate(
+        fill: &mut dyn FnMut(&mut [u8]) -> Result<(), String>,
+    ) -> Result<ExternalId, NoRandom> {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
         // Bytes of 248 or more are dropped so each character is equally likely; 8 rounds
         // of 64 bytes fail to give 32 characters with a probability below 10^-300.
         let mut out = String::with_capacity(EXTERNAL_ID_LEN);
         for _ in 0..8 {
             let mut buf = [0u8; 64];
-            getrandom::fill(&mut buf).map_err(|e| NoRandom(e.to_string()))?;
+            fill(&mut buf).map_err(NoRandom)?;
             for b in buf {
                 if out.len() == EXTERNAL_ID_LEN {
                     return Ok(ExternalId(Secret::new(out)));
@@ -73,6 +75,59 @@ impl ExternalId {
             "the random source kept giving unusable bytes".into(),
         ))
     }
+}
+
+/// An inline policy of an IAM user: its name and its document (JSON text, decoded).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct InlinePolicy {
+    /// The policy's name.
+    pub name: String,
+    /// The policy document, as JSON text.
+    pub document: String,
+}
+
+/// A managed policy attached to a user or role.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AttachedPolicy {
+    /// The policy's name.
+    pub name: String,
+    /// Its ARN (what `AttachRolePolicy` takes).
+    pub arn: String,
+}
+
+/// What an IAM user may do, as far as a role can take it over.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UserPolicies {
+    /// The ARN of the user's permissions boundary, if it has one: the role gets the same,
+    /// or its copied policies would allow more than the user could do.
+    pub boundary: Option<String>,
+    /// Inline policies, by name order as IAM lists them.
+    pub inline: Vec<InlinePolicy>,
+    /// Attached managed policies.
+    pub attached: Vec<AttachedPolicy>,
+    /// The groups the user is in: their policies also apply to the user, and a role
+    /// cannot be in a group.
+    pub groups: Vec<String>,
+}
+
+/// An IAM role as far as migration cares. Its trust policy and tags may hold an external
+/// id (docs/ARCHITECTURE.md, *Migrating to a role*), so they are [`Secret`]s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// The role's name.
+    pub name: String,
+    /// Its ARN.
+    pub arn: String,
+    /// The trust policy (`AssumeRolePolicyDocument`), as JSON text, decoded.
+    pub trust: Secret,
+    /// Its tags.
+    pub tags: Vec<(String, Secret)>,
+    /// Names of its inline policies.
+    pub inline: Vec<String>,
+    /// ARNs of its attached managed policies.
+    pub attached: Vec<String>,
+    /// The ARN of its permissions boundary, if any.
+    pub boundary: Option<String>,
 }
 
 /// The ARN of an AWS account's root principal, as IAM writes an account id in a trust policy.
@@ -445,7 +500,6 @@ pub fn plan(
 mod tests {
     use super::*;
     use crate::config::{Placement, TargetRole};
-    use crate::iam::{AttachedPolicy, InlinePolicy};
 
     const ACCOUNT: &str = "123456789012";
 
@@ -527,17 +581,39 @@ mod tests {
         }
     }
 
+    /// A stand-in random source: a byte counter starting at `seed`.
+    fn counter(seed: u8) -> impl FnMut(&mut [u8]) -> Result<(), String> {
+        let mut n = seed;
+        move |buf: &mut [u8]| {
+            for b in buf.iter_mut() {
+                *b = n;
+                n = n.wrapping_add(1);
+            }
+            Ok(())
+        }
+    }
+
     #[test]
-    fn external_ids_are_32_random_alphanumerics() {
-        let a = ExternalId::generate().map(|e| e.0.expose().to_string());
-        let b = ExternalId::generate().map(|e| e.0.expose().to_string());
+    fn external_ids_are_32_alphanumerics_from_the_source() {
+        let a = ExternalId::generate(&mut counter(0)).map(|e| e.0.expose().to_string());
+        let b = ExternalId::generate(&mut counter(7)).map(|e| e.0.expose().to_string());
         let (Ok(a), Ok(b)) = (a, b) else {
-            panic!("no randomness")
+            panic!("the source gave bytes")
         };
         assert_eq!(a.len(), EXTERNAL_ID_LEN);
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()), "{a}");
+        assert_eq!(&a[..5], "ABCDE");
         assert_ne!(a, b);
         assert!(!format!("{:?}", ExternalId(Secret::new(a.clone()))).contains(&a));
+        // Bytes of 248 or more are skipped, so a source of only those gives no id.
+        let mut high = |buf: &mut [u8]| {
+            buf.fill(250);
+            Ok(())
+        };
+        assert!(ExternalId::generate(&mut high).is_err());
+        let mut broken = |_: &mut [u8]| Err("no entropy".to_string());
+        let e = ExternalId::generate(&mut broken).map(|_| ()).unwrap_err();
+        assert!(e.to_string().contains("no entropy"), "{e}");
     }
 
     #[test]

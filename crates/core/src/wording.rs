@@ -688,7 +688,7 @@ impl Words for crate::plan::CanaryState {
 
 /// `migrate-to-role`'s report as text: the role, its trust policy (external id redacted),
 /// every policy it gets, the groups whose policies it does not, the set, the steps.
-pub fn migration_text(r: &crate::migrate::MigrationReport) -> String {
+pub fn migration_text(r: &crate::migration::MigrationReport) -> String {
     use crate::role::{PolicyAction, RoleAction, SetAction};
     use std::fmt::Write as _;
     let p = &r.plan;
@@ -780,11 +780,11 @@ pub fn migration_text(r: &crate::migrate::MigrationReport) -> String {
         }
     }
     let outcome = match r.outcome {
-        crate::migrate::MigrationOutcome::Planned => "planned",
-        crate::migrate::MigrationOutcome::NothingToDo => "nothing to do",
-        crate::migrate::MigrationOutcome::Done => "done",
-        crate::migrate::MigrationOutcome::Refused => "REFUSED",
-        crate::migrate::MigrationOutcome::Failed => "FAILED",
+        crate::migration::MigrationOutcome::Planned => "planned",
+        crate::migration::MigrationOutcome::NothingToDo => "nothing to do",
+        crate::migration::MigrationOutcome::Done => "done",
+        crate::migration::MigrationOutcome::Refused => "REFUSED",
+        crate::migration::MigrationOutcome::Failed => "FAILED",
     };
     match &r.error {
         Some(e) => {

@@ -1206,7 +1206,7 @@ fn soracom_override(
     }
     let endpoint = match endpoint {
         Some(e) => Some(
-            crate::soracom::auth::origin(&e, &key("soracom_endpoint"))
+            crate::endpoint::origin(&e, &key("soracom_endpoint"))
                 .map_err(|e| e.to_string())?
                 .0,
         ),

@@ -16,7 +16,7 @@
 //! A plan is typed through and through: its steps come in three phases ([`Repair`],
 //! [`Repoint`], [`Retire`]) that the executor matches exhaustively, and every refusal,
 //! note, blocked key and upcoming step is a value with a stable `code` in JSON, worded in
-//! one place ([`crate::wording`]). Nothing here performs I/O; [`crate::apply`] carries
+//! one place ([`crate::wording`]). Nothing here performs I/O; the `rotator` crate's `apply` carries
 //! plans out.
 
 pub mod canary;
