@@ -13,8 +13,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use rotator::apply::{Command, NoProgress, Progress};
+use rotator::clock::SystemClock;
 use rotator::config::SoracomSettings;
 use rotator::iam::AwsIam;
+use rotator::ids::OsIds;
 use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request};
 use rotator::report::RunReport;
 use rotator::soracom::auth;
@@ -363,6 +365,8 @@ async fn main_run(cli: Cli) -> Result<u8, Failure> {
         soracom: &access,
         sdk: iam.sdk_config(),
         progress,
+        clock: &SystemClock::new(),
+        ids: &OsIds::default(),
     };
     let outcome = invoke(&config, target.as_deref(), request, now, clients)
         .await
@@ -554,6 +558,8 @@ async fn migrate_to_role(
         soracom: &access,
         sdk: iam.sdk_config(),
         progress: &NoProgress,
+        clock: &SystemClock::new(),
+        ids: &OsIds::default(),
     };
     let report = rotator::invoke::migrate(config, target, dry_run, clients)
         .await

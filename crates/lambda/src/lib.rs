@@ -177,8 +177,10 @@ pub struct Ports<'a, I, K, C> {
     /// Accept any https (or loopback) `SORACOM_ENDPOINT`: an explicit test setting
     /// (`ROTATOR_TEST_ALLOW_ANY_SORACOM_ENDPOINT=1`), never the default.
     pub allow_any_endpoint: bool,
-    /// The time (the system clock in production; tests move it).
-    pub clock: &'a (dyn Fn() -> OffsetDateTime + Send + Sync),
+    /// The time and every wait (the system clock in production; tests move it).
+    pub clock: &'a dyn rotator::clock::Clock,
+    /// Run ids and random bytes.
+    pub ids: &'a dyn rotator::ids::Ids,
     /// Where the embedded-metric-format lines go (stdout, which CloudWatch Logs reads).
     pub metrics: &'a (dyn Fn(&str) + Send + Sync),
 }
@@ -334,7 +336,7 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
         }
         Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .map_err(|_| HandlerError::BadRequest("now is not an RFC 3339 time".into()))?,
-        None => (ports.clock)(),
+        None => ports.clock.now(),
     };
     let text = ports.config.load().await?;
     let config = Config::from_toml(&text, Path::new(&ports.config.name()))
@@ -375,6 +377,8 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
         soracom: &access,
         sdk: ports.sdk,
         progress: &NoProgress,
+        clock: ports.clock,
+        ids: ports.ids,
     };
     let outcome = invoke(&config, req.target.as_deref(), request, now, clients)
         .await
@@ -544,7 +548,8 @@ mod tests {
             sdk: &sdk,
             soracom_endpoint: None,
             allow_any_endpoint: false,
-            clock: &OffsetDateTime::now_utc,
+            clock: &rotator::clock::SystemClock::new(),
+            ids: &rotator::ids::OsIds::default(),
             metrics: &|_: &str| {},
         };
         let config = Config::from_toml(

@@ -32,7 +32,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         sdk: &sdk,
         soracom_endpoint: var("SORACOM_ENDPOINT"),
         allow_any_endpoint: var("ROTATOR_TEST_ALLOW_ANY_SORACOM_ENDPOINT").as_deref() == Some("1"),
-        clock: &time::OffsetDateTime::now_utc,
+        clock: &rotator::clock::SystemClock::new(),
+        ids: &rotator::ids::OsIds::default(),
         // Embedded-metric-format lines must be log lines of their own, as written.
         metrics: &|line: &str| println!("{line}"),
     };

@@ -16,11 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::StreamExt;
 use serde_json::Value;
 use time::OffsetDateTime;
-use tokio::time::Instant;
 
+use crate::clock::{Clock, RunClock};
 use crate::config::{Config, Target};
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
+use crate::ids::Ids;
 use crate::model::{
     in_place_description, link_description, Holder, KeyStatus, Mark, Observed, Slot,
 };
@@ -112,6 +113,10 @@ pub struct Engine<'a, I, S> {
     pub config: &'a Config,
     /// Where repointing progress goes.
     pub progress: &'a dyn Progress,
+    /// The time, and every wait.
+    pub clock: &'a dyn Clock,
+    /// Run ids and random bytes.
+    pub ids: &'a dyn Ids,
 }
 
 /// The report of a target that failed before it could be planned: nothing was changed.
@@ -257,7 +262,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let dry_run = dry_run || command == Command::Plan;
         // The run's clock: `now` when it started, moving with the wall clock from there, so
         // that what it records is never dated before it happened.
-        let started = Instant::now();
+        let clock = RunClock::new(self.clock, now);
         // SORACOM's side is shared: when it fails, every target failed, and each is reported
         // (and told, once a day) like any other failure.
         let observed: Vec<std::result::Result<Observed, String>> = match self.observe(targets).await
@@ -298,8 +303,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     let mut report = if dry_run {
                         dry_report(target, p)
                     } else {
-                        self.execute(target, &obs, p, (now, started), command.mode())
-                            .await
+                        self.execute(target, &obs, p, clock, command.mode()).await
                     };
                     report.notified = obs.records.notified.clone();
                     report
@@ -326,15 +330,12 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         target: &Target,
         obs: &Observed,
         plan: Plan,
-        (now, started): (OffsetDateTime, Instant),
+        run_clock: RunClock<'_>,
         mode: Mode,
     ) -> TargetReport {
         // The run's own time: it started at `now` and moves with the wall clock.
-        let clock = || {
-            now.saturating_add(
-                time::Duration::try_from(started.elapsed()).unwrap_or(time::Duration::ZERO),
-            )
-        };
+        let now = run_clock.start();
+        let clock = || run_clock.now();
         let mut run = TargetRun::new(target, &plan);
         let user = target.iam_user.as_str();
         let mut rotated: Option<(String, NewAccessKey)> = None;
@@ -423,7 +424,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         // key: other runs leave it alone meanwhile.
         let lease = if mode == Mode::Rollback && !plan.is_empty() {
             let keys: Vec<AccessKeyId> = obs.keys.iter().map(|k| k.id.clone()).collect();
-            let (k, v) = lease_tag(&run_id(now), clock());
+            let (k, v) = lease_tag(&self.ids.run_id(now.unix_timestamp()), clock());
             match self.claim(user, &k, &v, &keys, clock()).await {
                 Ok(()) => Some(k),
                 Err(e) => {
@@ -974,7 +975,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         set_id: &str,
         at: OffsetDateTime,
         run: &mut TargetRun,
-    ) -> Result<(NewAccessKey, Instant)> {
+    ) -> Result<(NewAccessKey, std::time::Duration)> {
         let user = target.iam_user.as_str();
         let before: Vec<AccessKeyId> = self
             .iam
@@ -983,11 +984,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             .into_iter()
             .map(|(id, _)| id)
             .collect();
-        let run_id = run_id(at);
+        let run_id = self.ids.run_id(at.unix_timestamp());
         let (tag_key, tag_value) = creating_tag(&run_id, at, &before);
         self.claim(user, &tag_key, &tag_value, &before, at).await?;
         let created = self.iam.create_key(user).await;
-        let born = Instant::now();
+        let born = self.clock.monotonic();
         let key = match created {
             Ok(k) => k,
             Err(e) if e.is_definite_rejection() => {
@@ -1068,10 +1069,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         &self,
         user: &str,
         key: &NewAccessKey,
-        born: Instant,
+        born: std::time::Duration,
         run: &mut TargetRun,
     ) -> Result<()> {
-        if born.elapsed() < WRITE_DEADLINE {
+        if self.clock.monotonic().saturating_sub(born) < WRITE_DEADLINE {
             return Ok(());
         }
         let r = self.discard_key(user, &key.id).await;
@@ -1144,7 +1145,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// (no run will use it).
     async fn discard_key(&self, user: &str, key: &AccessKeyId) -> Result<()> {
         let abandoned = KeyRecord::Abandoned {
-            since: OffsetDateTime::now_utc(),
+            since: self.clock.now(),
         };
         if let Err(e) = self.record_key(user, key, &abandoned).await {
             tracing::warn!(error = %e, key = %key, "recording the key as abandoned failed");
@@ -1258,7 +1259,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// target's user, within the timeout (a new key takes seconds to work everywhere).
     async fn verify(&self, user: &str, key: &NewAccessKey) -> Result<()> {
         let v = &self.config.verify;
-        let start = Instant::now();
+        let start = self.clock.monotonic();
+        let elapsed = || self.clock.monotonic().saturating_sub(start);
         let max_attempts =
             v.timeout.as_millis() / v.interval.as_millis().max(1) + u128::from(v.successes) + 1;
         let (mut streak, mut attempts) = (0u32, 0u128);
@@ -1280,17 +1282,17 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 tracing::info!(key = %key.id, attempts, "new key verified");
                 return Ok(());
             }
-            if start.elapsed() + v.interval > v.timeout || attempts >= max_attempts.min(10_000) {
+            if elapsed() + v.interval > v.timeout || attempts >= max_attempts.min(10_000) {
                 return Err(Error::Verify {
                     key: key.id.clone(),
                     detail: format!(
                         "{streak} of {} successes in a row after {attempts} attempts in {} s; last: {last}",
                         v.successes,
-                        start.elapsed().as_secs()
+                        elapsed().as_secs()
                     ),
                 });
             }
-            tokio::time::sleep(v.interval).await;
+            self.clock.sleep(v.interval).await;
         }
     }
 
@@ -1323,7 +1325,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 Some(_) => return Err(err),
                 None if err.is_retryable() && attempt < CREATE_ATTEMPTS => {
                     tracing::warn!(set_id, attempt, error = %err, "credential set not created; trying again");
-                    tokio::time::sleep(self.config.soracom.retry_base).await;
+                    self.clock.sleep(self.config.soracom.retry_base).await;
                 }
                 None => return Err(err),
             }
@@ -1517,17 +1519,6 @@ impl Destructive for Retire {
             _ => None,
         }
     }
-}
-
-/// A run id for the announcement tag: the run's time and process, and a counter.
-fn run_id(at: OffsetDateTime) -> String {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{}-{}-{nanos}-{n}", at.unix_timestamp(), std::process::id())
 }
 
 /// The refusal and the blocked keys of a plan, as one message.

@@ -102,6 +102,10 @@ pub struct Clients<'a, I, A> {
     pub sdk: &'a SdkConfig,
     /// Where repointing progress goes.
     pub progress: &'a dyn Progress,
+    /// The time, and every wait.
+    pub clock: &'a dyn crate::clock::Clock,
+    /// Run ids and random bytes.
+    pub ids: &'a dyn crate::ids::Ids,
 }
 
 /// Targets that share an AWS account (the caller's, or one role) and a SORACOM operator:
@@ -204,6 +208,8 @@ pub async fn invoke<I: IamApi, A: SoracomAccess>(
             soracom: &soracom,
             config,
             progress: clients.progress,
+            clock: clients.clock,
+            ids: clients.ids,
         };
         let ran = run_group(&engine, &request, &group.targets, now, &mut known_any).await;
         match ran {
@@ -384,7 +390,8 @@ pub async fn migrate<I: IamApi, A: SoracomAccess>(
     };
     let (iam, soracom) = connect(config, &group, &clients).await?;
     let report =
-        crate::migrate::migrate_to_role(iam.get(), &soracom, config, target, dry_run).await?;
+        crate::migrate::migrate_to_role(iam.get(), &soracom, config, target, dry_run, clients.ids)
+            .await?;
     tracing::info!(target_name = %report.target, exit_code = report.exit_code(), "migrate-to-role finished");
     Ok(report)
 }

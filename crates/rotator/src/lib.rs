@@ -19,9 +19,11 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod clock;
 pub mod discover;
 pub mod error;
 pub mod iam;
+pub mod ids;
 pub mod invoke;
 pub mod migrate;
 pub mod notify;

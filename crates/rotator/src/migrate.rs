@@ -16,6 +16,7 @@ use rotator_core::secret::Secret;
 
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
+use crate::ids::Ids;
 use crate::soracom::SoracomApi;
 
 /// Plans and (unless `dry_run`) carries out `migrate-to-role` for `target`. An error means
@@ -27,6 +28,7 @@ pub async fn migrate_to_role<I: IamApi, S: SoracomApi>(
     config: &Config,
     target: &Target,
     dry_run: bool,
+    ids: &dyn Ids,
 ) -> Result<MigrationReport> {
     let settings = config.role_of(target)?;
     let user: UserPolicies = iam.user_policies(&target.iam_user).await?;
@@ -66,7 +68,7 @@ pub async fn migrate_to_role<I: IamApi, S: SoracomApi>(
         return Ok(report);
     }
     let changes = report.plan.changes();
-    match carry_out(iam, soracom, target, &mut report).await {
+    match carry_out(iam, soracom, target, &mut report, ids).await {
         Ok(()) => {
             report.outcome = if changes {
                 MigrationOutcome::Done
@@ -115,13 +117,14 @@ async fn carry_out<I: IamApi, S: SoracomApi>(
     soracom: &S,
     target: &Target,
     report: &mut MigrationReport,
+    ids: &dyn Ids,
 ) -> Result<()> {
     let name = report.plan.role_name.clone();
     let (arn, external_id) = match report.plan.role.clone() {
         RoleAction::Adopt { arn, external_id } => (arn, external_id),
         RoleAction::Foreign { .. } => return Ok(()),
         RoleAction::Create => {
-            let created = create_role(iam, target, report).await;
+            let created = create_role(iam, target, report, ids).await;
             let what = format!("create IAM role {name}");
             let (arn, id) = match created {
                 Ok(v) => v,
@@ -165,9 +168,10 @@ async fn create_role<I: IamApi>(
     iam: &I,
     target: &Target,
     report: &MigrationReport,
+    ids: &dyn Ids,
 ) -> Result<(String, ExternalId)> {
-    let id = ExternalId::generate(&mut |b| getrandom::fill(b).map_err(|e| e.to_string()))
-        .map_err(|e| Error::Random(e.to_string()))?;
+    let id =
+        ExternalId::generate(&mut |b| ids.fill(b)).map_err(|e| Error::Random(e.to_string()))?;
     let account = &report.plan.soracom_account_id;
     let tags = [
         (role::TAG_TARGET.to_string(), Secret::new(&target.name)),

@@ -97,6 +97,8 @@ impl Rig {
             soracom: &self.soracom,
             config: &self.config,
             progress: &NoProgress,
+            clock: &rotator::clock::SystemClock::new(),
+            ids: &rotator::ids::OsIds::default(),
         };
         let targets = self.config.select(None).unwrap_or_else(|e| panic!("{e}"));
         let report = engine

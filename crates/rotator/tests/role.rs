@@ -238,6 +238,7 @@ impl Rig {
             &self.config,
             &self.config.targets[0],
             dry_run,
+            &rotator::ids::OsIds::default(),
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));

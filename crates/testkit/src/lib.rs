@@ -4,6 +4,7 @@
 //!   AWS SDK, and a small [`moto::Iam`] helper to arrange and inspect IAM state.
 //! - [`aws_proxy`]: an HTTP proxy in front of moto that injects AWS faults per action.
 //! - [`contract`]: checks SORACOM API requests against the official OpenAPI spec.
+//! - [`fake`]: in-memory fakes of both ports, a hook on every call, a clock in simulated time.
 //! - [`figures`]: where tests leave the figures `scripts/reliability` reports.
 //! - [`secrets`]: a world's secrets from its whole history, and the search for them in
 //!   everything the code under test wrote.
@@ -14,6 +15,7 @@
 
 pub mod aws_proxy;
 pub mod contract;
+pub mod fake;
 pub mod figures;
 pub mod moto;
 pub mod secrets;

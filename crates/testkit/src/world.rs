@@ -232,6 +232,12 @@ impl World {
         OffsetDateTime::now_utc() + self.offset()
     }
 
+    /// [`World::live`] as a clock for the code under test: the real time plus the offset
+    /// travelled, waits in real time.
+    pub fn live_clock(&self) -> Live<'_> {
+        Live::new(self)
+    }
+
     /// What moto records as the time of a call made now: the real time, plus the offset
     /// travelled when the world has a moto of its own (its clock moves with the world's).
     pub fn moto_now(&self) -> OffsetDateTime {
@@ -586,6 +592,37 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
         }
         Value::Array(a) => a.iter().for_each(|x| collect_refs(x, out)),
         _ => {}
+    }
+}
+
+/// A world's live time as a [`rotator::clock::Clock`]: the real time plus the offset
+/// travelled ([`World::live`]); waits are real.
+pub struct Live<'w> {
+    world: &'w World,
+    real: rotator::clock::SystemClock,
+}
+
+impl<'w> Live<'w> {
+    /// The live clock of `world`.
+    pub fn new(world: &'w World) -> Live<'w> {
+        Live {
+            world,
+            real: rotator::clock::SystemClock::new(),
+        }
+    }
+}
+
+impl rotator::clock::Clock for Live<'_> {
+    fn now(&self) -> OffsetDateTime {
+        self.world.live()
+    }
+
+    fn monotonic(&self) -> Duration {
+        self.real.monotonic()
+    }
+
+    fn sleep(&self, duration: Duration) -> rotator::clock::Sleep<'_> {
+        self.real.sleep(duration)
     }
 }
 

@@ -218,8 +218,8 @@ impl World {
 
     /// The clock handed to the function: the real time plus the days travelled
     /// ([`testkit::world::World::travel`] moves it, and the emulator's with it).
-    pub fn clock(&self) -> impl Fn() -> OffsetDateTime + Send + Sync + '_ {
-        move || self.live()
+    pub fn clock(&self) -> testkit::world::Live<'_> {
+        testkit::world::Live::new(self)
     }
 
     pub async fn key_count(&self) -> usize {
@@ -303,6 +303,7 @@ pub async fn invoke_as(
         soracom_endpoint: Some(w.emu.endpoint()),
         allow_any_endpoint,
         clock: &clock,
+        ids: &rotator::ids::OsIds::default(),
         metrics,
     };
     rotator_lambda::handle(event, &ports).await
