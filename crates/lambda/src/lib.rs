@@ -24,7 +24,6 @@
 use std::future::Future;
 use std::path::Path;
 
-use aws_config::SdkConfig;
 use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -159,7 +158,7 @@ impl ConfigSource for InlineConfig {
 }
 
 /// What the handler works with; built once per cold start.
-pub struct Ports<'a, I, K, C> {
+pub struct Ports<'a, I, K, C, D> {
     /// IAM and STS.
     pub iam: &'a I,
     /// Where the SORACOM AuthKey is kept.
@@ -169,8 +168,10 @@ pub struct Ports<'a, I, K, C> {
     pub secret_store: &'a (dyn Fn(&str) -> K + Send + Sync),
     /// Where the configuration comes from.
     pub config: &'a C,
-    /// AWS configuration for the notification clients.
-    pub sdk: &'a SdkConfig,
+    /// How SORACOM is reached.
+    pub dial: &'a D,
+    /// Where notices go (SNS and the webhook).
+    pub notify: &'a dyn rotator::notify::Deliver,
     /// `SORACOM_ENDPOINT`, which overrides the configured coverage: one of SORACOM's own
     /// API origins, unless `allow_any_endpoint`.
     pub soracom_endpoint: Option<String>,
@@ -282,9 +283,9 @@ pub fn metric_lines(report: &RunReport, config: &Config) -> Vec<String> {
 
 /// Handles one invocation: parse the event, load the configuration, log in to SORACOM,
 /// run the command, notify, and return the report.
-pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
+pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource, D: rotator::soracom::Dial>(
     event: Value,
-    ports: &Ports<'_, I, K, C>,
+    ports: &Ports<'_, I, K, C, D>,
 ) -> Result<Value, HandlerError> {
     let exposed = match exposed_keys(&event) {
         Some(keys) => Some(keys?),
@@ -362,7 +363,8 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
         (LambdaCommand::Plan, None) => run(Command::Plan),
         (LambdaCommand::Status, None) => Run::Status,
         (LambdaCommand::RotateSoracomKey, None) => {
-            let done = rotate_soracom_key(&endpoint, &config.soracom, ports.key_store).await?;
+            let done =
+                rotate_soracom_key(ports.dial, &endpoint, &config.soracom, ports.key_store).await?;
             tracing::info!(result = %serde_json::to_string(&done).unwrap_or_default(), "rotate-soracom-key");
             return serde_json::to_value(&done).map_err(|e| HandlerError::Config(e.to_string()));
         }
@@ -375,7 +377,8 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
     let clients = Clients {
         iam: ports.iam,
         soracom: &access,
-        sdk: ports.sdk,
+        dial: ports.dial,
+        notify: ports.notify,
         progress: &NoProgress,
         clock: ports.clock,
         ids: ports.ids,
@@ -425,13 +428,15 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
 /// Each SORACOM operator's endpoint and AuthKey in the function: the run's own endpoint
 /// and secret, or a target's `soracom_endpoint`/`soracom_coverage` (held to the same
 /// allowlist as `SORACOM_ENDPOINT`) and `soracom_secret`. Profiles are not read here.
-struct Operators<'a, 'p, I, K, C> {
+struct Operators<'a, 'p, I, K, C, D> {
     endpoint: Endpoint,
-    ports: &'a Ports<'p, I, K, C>,
+    ports: &'a Ports<'p, I, K, C, D>,
     config: &'a Config,
 }
 
-impl<I: IamApi, K: KeyStore, C: ConfigSource> SoracomAccess for Operators<'_, '_, I, K, C> {
+impl<I: IamApi, K: KeyStore, C: ConfigSource, D: Sync> SoracomAccess
+    for Operators<'_, '_, I, K, C, D>
+{
     async fn credentials(
         &self,
         over: &SoracomOverride,
@@ -545,7 +550,10 @@ mod tests {
             key_store: &store,
             secret_store: &stores,
             config: &source,
-            sdk: &sdk,
+            dial: &rotator::soracom::HttpDial {
+                clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+            },
+            notify: &rotator::notify::Channels { sdk: sdk.clone() },
             soracom_endpoint: None,
             allow_any_endpoint: false,
             clock: &rotator::clock::SystemClock::new(),

@@ -16,17 +16,16 @@ use crate::iam::IamApi;
 use crate::soracom::SoracomApi;
 
 /// Logs in to SORACOM at `endpoint` with `key` and [`discover`]s, as the CLI runs it.
-pub async fn run<I: IamApi>(
+pub async fn run<I: IamApi, D: crate::soracom::Dial>(
     iam: &I,
-    endpoint: crate::soracom::Endpoint,
-    key: crate::soracom::AuthKey,
+    dial: &D,
+    (endpoint, key): (crate::soracom::Endpoint, crate::soracom::AuthKey),
     settings: rotator_core::config::SoracomSettings,
     now: OffsetDateTime,
 ) -> Result<Discovery> {
-    let page_size = settings.page_size;
-    let soracom = crate::soracom::SoracomClient::new(endpoint, key, settings)?;
+    let soracom = dial.dial(&endpoint, key, &settings)?;
     soracom.login().await?;
-    discover(iam, &soracom, page_size, now).await
+    discover(iam, &soracom, settings.page_size, now).await
 }
 
 /// Reads the sets, their holders and the owners of their keys. Changes nothing.

@@ -4,7 +4,6 @@
 //! profile; an event, a secret and a parameter) and how the outcome leaves (text or JSON
 //! and an exit code; a response or a Lambda error).
 
-use aws_config::SdkConfig;
 use time::OffsetDateTime;
 
 use crate::apply::{unplanned, Command, Engine, Progress};
@@ -12,10 +11,10 @@ use crate::config::{AssumeRole, Config, SoracomOverride, Target};
 use crate::error::Error;
 use crate::iam::IamApi;
 use crate::model::KeyStatus;
-use crate::notify::Notifiers;
+use crate::notify::Deliver;
 use crate::report::RunReport;
 use crate::secret::AccessKeyId;
-use crate::soracom::{AuthKey, Endpoint, SoracomClient};
+use crate::soracom::{AuthKey, Dial, Endpoint, SoracomClient};
 use crate::status::StatusReport;
 
 /// What to run.
@@ -92,14 +91,16 @@ pub trait SoracomAccess: Send + Sync {
 }
 
 /// The clients a run needs, built by the binary.
-pub struct Clients<'a, I, A> {
+pub struct Clients<'a, I, A, D> {
     /// IAM and STS of the caller's own account (targets with `assume_role_arn` get a
     /// client of their own from it).
     pub iam: &'a I,
     /// Each SORACOM operator's endpoint and AuthKey.
     pub soracom: &'a A,
-    /// The AWS configuration the notification clients use.
-    pub sdk: &'a SdkConfig,
+    /// How SORACOM is reached (HTTP, or in memory in tests).
+    pub dial: &'a D,
+    /// Where notices go.
+    pub notify: &'a dyn Deliver,
     /// Where repointing progress goes.
     pub progress: &'a dyn Progress,
     /// The time, and every wait.
@@ -152,17 +153,17 @@ impl<I> Account<'_, I> {
 
 /// A group's IAM port and logged-in SORACOM client, or why there is none (then each of
 /// its targets fails with that error; the other groups run).
-async fn connect<'a, I: IamApi, A: SoracomAccess>(
+async fn connect<'a, I: IamApi, A: SoracomAccess, D: Dial>(
     config: &Config,
     group: &Group<'_>,
-    clients: &Clients<'a, I, A>,
-) -> Result<(Account<'a, I>, SoracomClient), Error> {
+    clients: &Clients<'a, I, A, D>,
+) -> Result<(Account<'a, I>, SoracomClient<D::Transport>), Error> {
     let iam = match group.account {
         None => Account::Own(clients.iam),
         Some(role) => Account::Assumed(clients.iam.assume(role).await?),
     };
     let (endpoint, key) = clients.soracom.credentials(group.soracom).await?;
-    let soracom = SoracomClient::new(endpoint, key, config.soracom.clone())?;
+    let soracom = clients.dial.dial(&endpoint, key, &config.soracom)?;
     soracom.login().await?;
     Ok((iam, soracom))
 }
@@ -171,12 +172,12 @@ async fn connect<'a, I: IamApi, A: SoracomAccess>(
 /// run group by group (one AWS account and one SORACOM operator each); when there is more
 /// than one group, a group that cannot be reached (its role not assumed, its login
 /// refused) fails its own targets only.
-pub async fn invoke<I: IamApi, A: SoracomAccess>(
+pub async fn invoke<I: IamApi, A: SoracomAccess, D: Dial>(
     config: &Config,
     target: Option<&str>,
     request: Request,
     now: OffsetDateTime,
-    clients: Clients<'_, I, A>,
+    clients: Clients<'_, I, A, D>,
 ) -> Result<Outcome, InvokeError> {
     let targets = config.select(target).map_err(InvokeError::NoSuchTarget)?;
     let groups = groups(&targets);
@@ -252,18 +253,15 @@ pub async fn invoke<I: IamApi, A: SoracomAccess>(
     );
     if config.notify.enabled() {
         // Logged inside; a failed notification never changes the outcome or exit code.
-        match Notifiers::from_settings(&config.notify, clients.sdk) {
-            Ok(n) => tell(&n, &report, config, (&ports, &accounts)).await,
-            Err(e) => tracing::warn!(error = %e, "notifications not set up"),
-        }
+        tell(clients.notify, &report, config, (&ports, &accounts)).await;
     }
     Ok(Outcome::Run(report))
 }
 
 /// One group's part of `request`; `None` when an emergency with named keys concerns none
 /// of its targets. `known_any` is set when one of its targets holds a named key.
-async fn run_group<I: IamApi>(
-    engine: &Engine<'_, I, SoracomClient>,
+async fn run_group<I: IamApi, S: crate::soracom::SoracomApi>(
+    engine: &Engine<'_, I, S>,
     request: &Request,
     targets: &[&Target],
     now: OffsetDateTime,
@@ -368,11 +366,11 @@ fn merge(request: &Request, runs: Vec<RunReport>, now: OffsetDateTime) -> RunRep
 /// the configuration has what the role needs (before logging in), log in, then
 /// [`crate::migrate::migrate_to_role`]. A configuration error is
 /// `InvokeError::Failed(Error::Config(_))`.
-pub async fn migrate<I: IamApi, A: SoracomAccess>(
+pub async fn migrate<I: IamApi, A: SoracomAccess, D: Dial>(
     config: &Config,
     target: &str,
     dry_run: bool,
-    clients: Clients<'_, I, A>,
+    clients: Clients<'_, I, A, D>,
 ) -> Result<rotator_core::migration::MigrationReport, InvokeError> {
     let targets = config
         .select(Some(target))
@@ -422,13 +420,13 @@ async fn holders<'t, I: IamApi>(
 /// remember what was told, so the next run does not tell it again. A record that cannot be
 /// written is logged: the worst it does is one message more.
 async fn tell<I: IamApi>(
-    n: &Notifiers,
+    n: &dyn Deliver,
     report: &RunReport,
     config: &Config,
     (ports, accounts): (&[(String, usize)], &[Account<'_, I>]),
 ) {
     let notices = rotator_core::notify::notices(report, &config.notify);
-    let (d, told) = n.deliver(&notices).await;
+    let (d, told) = n.deliver(&config.notify, &notices).await;
     tracing::info!(sent = d.sent, failed = d.failed, "notifications");
     if report.dry_run {
         return;

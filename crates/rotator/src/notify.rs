@@ -3,6 +3,7 @@
 //! it must not hide the run's own outcome or change its exit code.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -181,5 +182,45 @@ fn record(d: &mut Delivery, n: &Notice, r: Result<(), NotifyError>) -> bool {
             tracing::warn!(target_name = %n.target, rung = n.rung.name(), error = %e, "notification not delivered");
             false
         }
+    }
+}
+
+/// Where a run's notices go: the channels `[notify]` configures, or a recorder in tests.
+pub trait Deliver: Send + Sync {
+    /// Sends each notice through every configured channel: the counts, and whether each
+    /// notice reached at least one channel. Failures are logged, never raised.
+    fn deliver<'a>(
+        &'a self,
+        settings: &'a NotifySettings,
+        notices: &'a [Notice],
+    ) -> Pin<Box<dyn Future<Output = (Delivery, Vec<bool>)> + Send + 'a>>;
+}
+
+/// The real channels: SNS through the run's AWS configuration, and the webhook.
+#[derive(Clone, Debug)]
+pub struct Channels {
+    /// The AWS configuration the SNS client uses.
+    pub sdk: SdkConfig,
+}
+
+impl Deliver for Channels {
+    fn deliver<'a>(
+        &'a self,
+        settings: &'a NotifySettings,
+        notices: &'a [Notice],
+    ) -> Pin<Box<dyn Future<Output = (Delivery, Vec<bool>)> + Send + 'a>> {
+        Box::pin(async move {
+            match Notifiers::from_settings(settings, &self.sdk) {
+                Ok(n) => n.deliver(notices).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "notifications not set up");
+                    let d = Delivery {
+                        sent: 0,
+                        failed: notices.len(),
+                    };
+                    (d, vec![false; notices.len()])
+                }
+            }
+        })
     }
 }

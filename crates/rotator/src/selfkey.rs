@@ -28,7 +28,7 @@ use serde_json::Value;
 use crate::config::SoracomSettings;
 use crate::error::{Error, Result};
 use crate::secret::mask;
-use crate::soracom::{profile, AuthKey, Endpoint, SoracomClient};
+use crate::soracom::{profile, AuthKey, Dial, Endpoint, SoracomClient, Transport};
 
 /// The member of a soracom-cli profile (and of the Lambda's secret) naming the key a
 /// rotation replaced until it is deleted; soracom-cli ignores members it does not know.
@@ -128,14 +128,15 @@ fn describe(who: &Identity) -> String {
 }
 
 /// Rotates the AuthKey held by `store`; see the module documentation for the safety rules.
-pub async fn rotate_soracom_key<K: KeyStore>(
+pub async fn rotate_soracom_key<K: KeyStore, D: Dial>(
+    dial: &D,
     endpoint: &Endpoint,
     settings: &SoracomSettings,
     store: &K,
 ) -> Result<KeyRotation> {
     let stored = store.load().await?;
     let old = stored.key;
-    let client = SoracomClient::new(endpoint.clone(), old.clone(), settings.clone())?;
+    let client = dial.dial(endpoint, old.clone(), settings)?;
     let who = client.identify(&old).await?;
     tracing::info!(user = %describe(&who), key = %mask(&old.id), "rotating the SORACOM AuthKey");
 
@@ -191,7 +192,8 @@ pub async fn rotate_soracom_key<K: KeyStore>(
         return match store.load().await {
             Ok(k) if k.key.id == new.id => {
                 tracing::warn!(error = %e, "storing reported an error, but the store holds the new key");
-                let (deleted, warning) = finish(endpoint, settings, store, &who, &old, &new).await;
+                let (deleted, warning) =
+                    finish((dial, endpoint, settings), store, &who, &old, &new).await;
                 Ok(done(deleted, warning))
             }
             Ok(_) => {
@@ -211,22 +213,21 @@ pub async fn rotate_soracom_key<K: KeyStore>(
             }),
         };
     }
-    let (deleted, warning) = finish(endpoint, settings, store, &who, &old, &new).await;
+    let (deleted, warning) = finish((dial, endpoint, settings), store, &who, &old, &new).await;
     Ok(done(deleted, warning))
 }
 
 /// The new key is stored: delete the old one, logged in with the new key, then clear the
 /// record of it. Returns whether the old key is gone, and what the operator should know
 /// if it is not.
-async fn finish<K: KeyStore>(
-    endpoint: &Endpoint,
-    settings: &SoracomSettings,
+async fn finish<K: KeyStore, D: Dial>(
+    (dial, endpoint, settings): (&D, &Endpoint, &SoracomSettings),
     store: &K,
     who: &Identity,
     old: &AuthKey,
     new: &AuthKey,
 ) -> (bool, Option<String>) {
-    let deleted = match SoracomClient::new(endpoint.clone(), new.clone(), settings.clone()) {
+    let deleted = match dial.dial(endpoint, new.clone(), settings) {
         Ok(c) => c.delete_auth_key(who, &old.id).await,
         Err(e) => Err(e),
     };
@@ -249,8 +250,8 @@ async fn finish<K: KeyStore>(
 
 /// Authenticates with `new` until it works, at most [`VERIFY_ATTEMPTS`] times, and checks
 /// that it logs in as the same user.
-async fn verify(
-    client: &SoracomClient,
+async fn verify<T: Transport>(
+    client: &SoracomClient<T>,
     who: &Identity,
     new: &AuthKey,
     delay: Duration,
@@ -270,14 +271,14 @@ async fn verify(
             Err(e) => last = Some(e),
         }
         if attempt < VERIFY_ATTEMPTS {
-            tokio::time::sleep(delay).await;
+            client.clock().sleep(delay).await;
         }
     }
     Err(last.unwrap_or_else(|| Error::Unconfirmed("the new AuthKey did not verify".into())))
 }
 
 /// Deletes a new key that will not be used.
-async fn discard(client: &SoracomClient, who: &Identity, new: &AuthKey) {
+async fn discard<T: Transport>(client: &SoracomClient<T>, who: &Identity, new: &AuthKey) {
     match client.delete_auth_key(who, &new.id).await {
         Ok(()) => tracing::info!(key = %mask(&new.id), "deleted the unused new AuthKey"),
         Err(e) => {

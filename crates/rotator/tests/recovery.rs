@@ -76,8 +76,13 @@ impl Rig {
             id: AUTH_KEY_ID.into(),
             secret: Secret::new(AUTH_KEY),
         };
-        let soracom = SoracomClient::new(Endpoint(w.emu.endpoint()), key, config.soracom.clone())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let soracom = SoracomClient::new(
+            Endpoint(w.emu.endpoint()),
+            key,
+            config.soracom.clone(),
+            std::sync::Arc::new(rotator::clock::SystemClock::new()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         Rig {
             w,
             old,

@@ -216,6 +216,7 @@ impl Rig {
                 secret: Secret::new(AUTH_KEY),
             },
             config.soracom.clone(),
+            std::sync::Arc::new(rotator::clock::SystemClock::new()),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         Rig {

@@ -121,8 +121,13 @@ impl World {
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .key;
-        let client = SoracomClient::new(self.endpoint(), key.clone(), settings())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let client = SoracomClient::new(
+            self.endpoint(),
+            key.clone(),
+            settings(),
+            std::sync::Arc::new(rotator::clock::SystemClock::new()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         client
             .login()
             .await
@@ -149,9 +154,16 @@ fn status(code: u16) -> FaultKind {
 #[tokio::test]
 async fn rotates_a_sam_users_key_and_deletes_the_old_one() {
     let w = World::new(Some("rotator")).await;
-    let done = rotate_soracom_key(&w.endpoint(), &settings(), &w.store())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let done = rotate_soracom_key(
+        &rotator::soracom::HttpDial {
+            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+        },
+        &w.endpoint(),
+        &settings(),
+        &w.store(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(done.old_key_deleted, "{done:?}");
     assert!(done.user.contains("SAM user rotator"), "{done:?}");
     let text = format!("{done:?}{}", done.render_text());
@@ -175,9 +187,16 @@ async fn rotates_a_sam_users_key_and_deletes_the_old_one() {
 #[tokio::test]
 async fn rotates_a_root_key_through_the_operator_paths() {
     let w = World::new(None).await;
-    let done = rotate_soracom_key(&w.endpoint(), &settings(), &w.store())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let done = rotate_soracom_key(
+        &rotator::soracom::HttpDial {
+            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+        },
+        &w.endpoint(),
+        &settings(),
+        &w.store(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         done.old_key_deleted && done.user.contains("root user"),
         "{done:?}"
@@ -191,7 +210,15 @@ async fn a_failed_generate_changes_nothing() {
     for kind in [status(500), FaultKind::SucceedThenDrop, status(403)] {
         let w = World::new(Some("rotator")).await;
         w.fault("generateUserAuthKey", 1, 1, kind.clone());
-        let r = rotate_soracom_key(&w.endpoint(), &settings(), &w.store()).await;
+        let r = rotate_soracom_key(
+            &rotator::soracom::HttpDial {
+                clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+            },
+            &w.endpoint(),
+            &settings(),
+            &w.store(),
+        )
+        .await;
         assert!(r.is_err(), "{kind:?}: {r:?}");
         let key = w.assert_stored_key_works(1).await;
         assert_eq!(key.id, OLD_ID, "{kind:?}");
@@ -203,7 +230,15 @@ async fn a_new_key_that_does_not_authenticate_is_deleted() {
     let w = World::new(Some("rotator")).await;
     // auth #1 identifies the old key, #2 is the session's login, #3.. verify the new key.
     w.fault("auth", 3, 3, status(401));
-    let r = rotate_soracom_key(&w.endpoint(), &settings(), &w.store()).await;
+    let r = rotate_soracom_key(
+        &rotator::soracom::HttpDial {
+            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+        },
+        &w.endpoint(),
+        &settings(),
+        &w.store(),
+    )
+    .await;
     assert!(r.is_err(), "{r:?}");
     let key = w.assert_stored_key_works(1).await;
     assert_eq!(key.id, OLD_ID);
@@ -212,7 +247,15 @@ async fn a_new_key_that_does_not_authenticate_is_deleted() {
 #[tokio::test]
 async fn a_failed_store_keeps_the_old_key() {
     let w = World::new(Some("rotator")).await;
-    let r = rotate_soracom_key(&w.endpoint(), &settings(), &w.faulty(true, false)).await;
+    let r = rotate_soracom_key(
+        &rotator::soracom::HttpDial {
+            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+        },
+        &w.endpoint(),
+        &settings(),
+        &w.faulty(true, false),
+    )
+    .await;
     assert!(r.is_err(), "{r:?}");
     let key = w.assert_stored_key_works(1).await;
     assert_eq!(key.id, OLD_ID);
@@ -221,7 +264,15 @@ async fn a_failed_store_keeps_the_old_key() {
 #[tokio::test]
 async fn an_unreadable_store_after_a_failed_write_keeps_both_keys() {
     let w = World::new(Some("rotator")).await;
-    let r = rotate_soracom_key(&w.endpoint(), &settings(), &w.faulty(true, true)).await;
+    let r = rotate_soracom_key(
+        &rotator::soracom::HttpDial {
+            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+        },
+        &w.endpoint(),
+        &settings(),
+        &w.faulty(true, true),
+    )
+    .await;
     let msg = r.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(msg.contains("both AuthKeys"), "{msg}");
     assert!(!msg.contains(OLD_ID), "key ids are masked: {msg}");
@@ -233,9 +284,16 @@ async fn an_unreadable_store_after_a_failed_write_keeps_both_keys() {
 async fn a_failed_delete_of_the_old_key_is_finished_by_the_next_rotation() {
     let w = World::new(Some("rotator")).await;
     w.fault("deleteUserAuthKey", 1, 0, status(500));
-    let done = rotate_soracom_key(&w.endpoint(), &settings(), &w.store())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let done = rotate_soracom_key(
+        &rotator::soracom::HttpDial {
+            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+        },
+        &w.endpoint(),
+        &settings(),
+        &w.store(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(!done.old_key_deleted);
     assert!(
         done.warning
@@ -248,9 +306,16 @@ async fn a_failed_delete_of_the_old_key_is_finished_by_the_next_rotation() {
     // The store remembers the key it replaced: the next rotation deletes it first.
     let record = w.store().load().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(record.replaced.as_deref(), Some(OLD_ID));
-    let again = rotate_soracom_key(&w.endpoint(), &settings(), &w.store())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let again = rotate_soracom_key(
+        &rotator::soracom::HttpDial {
+            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+        },
+        &w.endpoint(),
+        &settings(),
+        &w.store(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(again.old_key_deleted, "{again:?}");
     assert!(again.earlier_key_deleted.is_some(), "{again:?}");
     assert!(again.other_keys.is_empty(), "{again:?}");

@@ -31,7 +31,13 @@ async fn setup() -> (Emulator, SoracomClient) {
         id: "keyId-c".into(),
         secret: Secret::new("secret-c"),
     };
-    let client = SoracomClient::new(Endpoint(emu.endpoint()), key, settings()).expect("client");
+    let client = SoracomClient::new(
+        Endpoint(emu.endpoint()),
+        key,
+        settings(),
+        std::sync::Arc::new(rotator::clock::SystemClock::new()),
+    )
+    .expect("client");
     (emu, client)
 }
 
@@ -58,7 +64,13 @@ async fn wrong_auth_key_is_a_clear_error() {
         id: "keyId-c".into(),
         secret: Secret::new("wrong"),
     };
-    let client = SoracomClient::new(Endpoint(emu.endpoint()), key, settings()).expect("client");
+    let client = SoracomClient::new(
+        Endpoint(emu.endpoint()),
+        key,
+        settings(),
+        std::sync::Arc::new(rotator::clock::SystemClock::new()),
+    )
+    .expect("client");
     let err = client.login().await.expect_err("login must fail");
     assert!(
         matches!(

@@ -299,7 +299,10 @@ pub async fn invoke_as(
         key_store: store,
         secret_store: &secret_store,
         config,
-        sdk: &w.sdk,
+        dial: &rotator::soracom::HttpDial {
+            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+        },
+        notify: &rotator::notify::Channels { sdk: w.sdk.clone() },
         soracom_endpoint: Some(w.emu.endpoint()),
         allow_any_endpoint,
         clock: &clock,

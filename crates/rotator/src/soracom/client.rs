@@ -5,19 +5,22 @@
 //! [`super::limiter`]: with the headers present no call draws a 429), retries
 //! transport errors, 429 and 5xx with bounded backoff — 429 for any method, since the
 //! server did not process the request, the others only for idempotent calls — and hands
-//! non-2xx answers to [`error_from`], the one place that turns status and body into an
-//! error. The base URL is a field, so tests point it at the emulator.
+//! non-2xx answers to [`status_error`], the one place that turns status and body into an
+//! error. Requests travel through a [`Transport`]: [`Http`] in production (its base URL is
+//! a field, so tests point it at the emulator), an in-memory one to the emulator in
+//! in-process tests and the simulator. Every wait (backoff, pacing) is the injected
+//! [`Clock`]'s.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
-use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::limiter::{Limiter, Seen};
+use super::transport::{Headers, Http, Method, Request, Transport};
 use super::{AuthKey, Endpoint, Group, GroupPage, SoracomApi, VpgPage};
+use crate::clock::Clock;
 
 mod authkeys;
 use rotator_core::config::SoracomSettings;
@@ -29,9 +32,6 @@ use crate::error::{BodyError, Error, PagingProblem, Result, StatusError};
 
 /// Longest backoff between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// Largest response body read. The biggest legitimate answer is a page of groups (at most
-/// 1,000 groups with their configuration); anything larger is refused, never buffered.
-pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
 /// One SORACOM operation: its spec operationId and path template (the rate-limit scope).
 #[derive(Clone, Copy, Debug)]
@@ -92,61 +92,65 @@ struct Session {
 
 /// A successful response.
 struct Reply {
-    headers: HeaderMap,
+    headers: Headers,
     body: Vec<u8>,
 }
 
-/// Client for the SORACOM API.
-pub struct SoracomClient {
-    http: reqwest::Client,
-    base: String,
+/// Client for the SORACOM API, over the transport `T`.
+pub struct SoracomClient<T = Http> {
+    transport: T,
     key: AuthKey,
     settings: SoracomSettings,
     session: tokio::sync::Mutex<Option<Session>>,
     generation: Mutex<u64>,
     /// Per path template pacing by the advertised rate limits.
     limiter: Limiter,
+    clock: Arc<dyn Clock>,
 }
 
-impl std::fmt::Debug for SoracomClient {
+impl<T> std::fmt::Debug for SoracomClient<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SoracomClient")
-            .field("base", &self.base)
             .field("auth_key_id", &self.key.id)
             .finish()
     }
 }
 
-impl SoracomClient {
-    /// A client for `endpoint` that logs in with `key` on first use.
+impl SoracomClient<Http> {
+    /// A client for `endpoint` over HTTP that logs in with `key` on first use.
     pub fn new(
         endpoint: Endpoint,
         key: AuthKey,
         settings: SoracomSettings,
-    ) -> Result<SoracomClient> {
-        // reqwest is built without a default crypto provider; ring is the one linked in.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        // Redirects are never followed: they would carry the API key and token headers (and,
-        // on 307/308, a body with a secret) to wherever the answer points.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(settings.request_timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("soracom-key-rotator/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::SoracomTransport {
-                op: "client",
-                message: e.to_string(),
-            })?;
-        Ok(SoracomClient {
-            http,
-            base: endpoint.0,
+        clock: Arc<dyn Clock>,
+    ) -> Result<SoracomClient<Http>> {
+        let http = Http::new(endpoint, settings.request_timeout)?;
+        Ok(SoracomClient::over(http, key, settings, clock))
+    }
+}
+
+impl<T: Transport> SoracomClient<T> {
+    /// A client over `transport` that logs in with `key` on first use.
+    pub fn over(
+        transport: T,
+        key: AuthKey,
+        settings: SoracomSettings,
+        clock: Arc<dyn Clock>,
+    ) -> SoracomClient<T> {
+        SoracomClient {
+            transport,
             key,
             settings,
             session: tokio::sync::Mutex::new(None),
             generation: Mutex::new(0),
             limiter: Limiter::default(),
-        })
+            clock,
+        }
+    }
+
+    /// The clock of this client's waits.
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.clock
     }
 
     /// Logs in now (otherwise the first call does); checks the auth key early.
@@ -165,7 +169,7 @@ impl SoracomClient {
         }
         let body = json!({"authKeyId": self.key.id, "authKey": self.key.secret.expose()});
         let reply = self
-            .send_once(AUTH, Method::POST, "/auth", &[], Some(&body), None)
+            .send_once(AUTH, Method::Post, "/auth", &[], Some(&body), None)
             .await?;
         // The body holds the token: never quote it in an error.
         let auth: AuthReply = serde_json::from_slice(&reply.body).map_err(|_| {
@@ -219,42 +223,38 @@ impl SoracomClient {
         body: Option<&Value>,
         auth: Option<(&Secret, &Secret)>,
     ) -> Result<Reply> {
-        let permit = self.limiter.acquire(op.template).await;
-        let mut req = self
-            .http
-            .request(method, format!("{}/v1{path}", self.base))
-            .header("Accept", "application/json")
-            .header("X-Soracom-Lang", "en");
-        if !query.is_empty() {
-            req = req.query(query);
-        }
+        let permit = self.limiter.acquire(op.template, &*self.clock).await;
+        let path = format!("/v1{path}");
+        let mut headers = vec![("X-Soracom-Lang", "en")];
         if let Some((api_key, token)) = auth {
-            req = req
-                .header("X-Soracom-API-Key", api_key.expose())
-                .header("X-Soracom-Token", token.expose());
+            headers.push(("X-Soracom-API-Key", api_key.expose()));
+            headers.push(("X-Soracom-Token", token.expose()));
         }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        // A transport error drops the permit: counted as a call without an answer.
-        let resp = req.send().await.map_err(|e| Error::SoracomTransport {
+        let request = Request {
             op: op.id,
-            message: transport_message(&e),
-        })?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        permit.done(Seen::from_answer(status, &headers));
-        let body = read_bounded(op.id, resp).await?;
+            method,
+            path: &path,
+            query,
+            headers,
+            body: body.map(|b| b.to_string().into_bytes()),
+        };
+        // A transport error drops the permit: counted as a call without an answer.
+        let response = self.transport.send(request).await?;
+        let status = response.status;
+        permit.done(Seen::from_answer(status, &response.headers));
         if (200..300).contains(&status) {
-            return Ok(Reply { headers, body });
+            return Ok(Reply {
+                headers: response.headers,
+                body: response.body,
+            });
         }
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let header = |name: &str| response.headers.get(name);
         let seen = ErrorHeaders {
             content_type: header("content-type"),
             rate_limit: header("x-soracom-ratelimit-limit"),
             refresh_seconds: header("x-soracom-ratelimit-seconds-before-refresh"),
         };
-        Err(status_error(op.id, status, seen, &body).into())
+        Err(status_error(op.id, status, seen, &response.body).into())
     }
 
     /// A call with login, one re-login on 401, and bounded retries.
@@ -276,14 +276,7 @@ impl SoracomClient {
             attempt += 1;
             let (api_key, token, generation) = self.credentials().await?;
             let result = self
-                .send_once(
-                    op,
-                    method.clone(),
-                    path,
-                    query,
-                    body,
-                    Some((&api_key, &token)),
-                )
+                .send_once(op, method, path, query, body, Some((&api_key, &token)))
                 .await;
             let err = match result {
                 Ok(reply) => return Ok(reply),
@@ -313,7 +306,7 @@ impl SoracomClient {
                 Some(wait) if attempt < attempts => {
                     tracing::warn!(op = op.id, attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
                     unknown_outcome |= !err.is_definite_rejection();
-                    tokio::time::sleep(wait).await;
+                    self.clock.sleep(wait).await;
                 }
                 _ if unknown_outcome && err.is_definite_rejection() => {
                     return Err(Error::SoracomTransport {
@@ -364,54 +357,6 @@ impl SoracomClient {
     }
 }
 
-/// Reads a response body of at most [`MAX_RESPONSE_BYTES`]; a larger one is an error
-/// before it is buffered (the request timeout bounds the time).
-async fn read_bounded(op: &'static str, mut resp: reqwest::Response) -> Result<Vec<u8>> {
-    let too_large = || Error::SoracomTooLarge {
-        op,
-        limit: MAX_RESPONSE_BYTES,
-    };
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    // Each chunk adds bytes and the total is capped, so this ends.
-    while let Some(chunk) = resp.chunk().await.map_err(|e| Error::SoracomTransport {
-        op,
-        message: transport_message(&e),
-    })? {
-        if body.len().saturating_add(chunk.len()) > MAX_RESPONSE_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// The transport error without anything from the request but its URL path.
-fn transport_message(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "response body incomplete"
-    } else {
-        "request failed"
-    };
-    let mut msg = kind.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
-}
-
 /// Ids go into URL paths; refuse anything that would change the path.
 fn path_segment(op: &'static str, id: &str) -> Result<String> {
     if id.is_empty() || id.contains(['/', '?', '#', '%']) || id == "." || id == ".." {
@@ -423,10 +368,10 @@ fn path_segment(op: &'static str, id: &str) -> Result<String> {
     Ok(id.to_string())
 }
 
-impl SoracomApi for SoracomClient {
+impl<T: Transport> SoracomApi for SoracomClient<T> {
     async fn list_credentials(&self) -> Result<Vec<CredentialSet>> {
         let reply = self
-            .call(LIST_CREDENTIALS, Method::GET, "/credentials", &[], None)
+            .call(LIST_CREDENTIALS, Method::Get, "/credentials", &[], None)
             .await?;
         Ok(wire::credentials(&reply.body)?)
     }
@@ -437,7 +382,7 @@ impl SoracomApi for SoracomClient {
         description: &str,
         key: &NewAccessKey,
     ) -> Result<CredentialSet> {
-        self.write_credential(CREATE_CREDENTIAL, Method::POST, id, description, key)
+        self.write_credential(CREATE_CREDENTIAL, Method::Post, id, description, key)
             .await
     }
 
@@ -447,7 +392,7 @@ impl SoracomApi for SoracomClient {
         description: &str,
         key: &NewAccessKey,
     ) -> Result<CredentialSet> {
-        self.write_credential(UPDATE_CREDENTIAL, Method::PUT, id, description, key)
+        self.write_credential(UPDATE_CREDENTIAL, Method::Put, id, description, key)
             .await
     }
 
@@ -467,14 +412,14 @@ impl SoracomApi for SoracomClient {
             "description": description,
             "credentials": {"roleArn": role_arn, "externalId": external_id.expose()},
         });
-        let reply = self.call(op, Method::POST, &path, &[], Some(&body)).await?;
+        let reply = self.call(op, Method::Post, &path, &[], Some(&body)).await?;
         Ok(wire::credential(op.id, &reply.body)?)
     }
 
     async fn delete_credential(&self, id: &str) -> Result<()> {
         let path = format!("/credentials/{}", path_segment(DELETE_CREDENTIAL.id, id)?);
         match self
-            .call(DELETE_CREDENTIAL, Method::DELETE, &path, &[], None)
+            .call(DELETE_CREDENTIAL, Method::Delete, &path, &[], None)
             .await
         {
             Ok(_) | Err(Error::SoracomStatus(StatusError { status: 404, .. })) => Ok(()),
@@ -488,7 +433,7 @@ impl SoracomApi for SoracomClient {
             query.push(("last_evaluated_key", k.to_string()));
         }
         let reply = self
-            .call(LIST_GROUPS, Method::GET, "/groups", &query, None)
+            .call(LIST_GROUPS, Method::Get, "/groups", &query, None)
             .await?;
         let groups = wire::groups(&reply.body)?;
         let next = next_key(LIST_GROUPS.id, &reply.headers, after)?;
@@ -509,14 +454,14 @@ impl SoracomApi for SoracomClient {
         );
         let body = json!([{"key": key, "value": value}]);
         let reply = self
-            .call(PUT_CONFIG, Method::PUT, &path, &[], Some(&body))
+            .call(PUT_CONFIG, Method::Put, &path, &[], Some(&body))
             .await?;
         Ok(wire::group(&reply.body)?)
     }
 
     async fn list_event_handlers(&self) -> Result<Vec<Value>> {
         let reply = self
-            .call(LIST_HANDLERS, Method::GET, "/event_handlers", &[], None)
+            .call(LIST_HANDLERS, Method::Get, "/event_handlers", &[], None)
             .await?;
         Ok(wire::decode(LIST_HANDLERS.id, &reply.body)?)
     }
@@ -526,7 +471,7 @@ impl SoracomApi for SoracomClient {
             "/event_handlers/{}",
             path_segment(UPDATE_HANDLER.id, handler_id)?
         );
-        self.call(UPDATE_HANDLER, Method::PUT, &path, &[], Some(body))
+        self.call(UPDATE_HANDLER, Method::Put, &path, &[], Some(body))
             .await?;
         Ok(())
     }
@@ -539,7 +484,7 @@ impl SoracomApi for SoracomClient {
         let reply = self
             .call(
                 LIST_VPGS,
-                Method::GET,
+                Method::Get,
                 "/virtual_private_gateways",
                 &query,
                 None,
@@ -555,7 +500,7 @@ impl SoracomApi for SoracomClient {
             "/virtual_private_gateways/{}/junction/set_inspection",
             path_segment(SET_INSPECTION.id, vpg_id)?
         );
-        self.call(SET_INSPECTION, Method::POST, &path, &[], Some(inspection))
+        self.call(SET_INSPECTION, Method::Post, &path, &[], Some(inspection))
             .await?;
         Ok(())
     }
@@ -577,7 +522,7 @@ impl SoracomApi for SoracomClient {
             query.push(("last_evaluated_key", k.to_string()));
         }
         let reply = self
-            .call(GET_LOGS, Method::GET, "/logs", &query, None)
+            .call(GET_LOGS, Method::Get, "/logs", &query, None)
             .await?;
         let entries = wire::log_entries(&reply.body)?;
         let next = next_key(GET_LOGS.id, &reply.headers, after)?;
@@ -593,18 +538,18 @@ impl SoracomApi for SoracomClient {
 /// disagree, or a key equal to the request's is an error ([`PagingProblem`]), never a silent
 /// last page. Only the key is taken from a `Link`: its URL is never requested (it could point
 /// anywhere, and a request carries the API key and token).
-fn next_key(op: &'static str, headers: &HeaderMap, after: Option<&str>) -> Result<Option<String>> {
+fn next_key(op: &'static str, headers: &Headers, after: Option<&str>) -> Result<Option<String>> {
     let broken = |problem| Error::SoracomPaging { op, problem };
     let mut keys = Vec::new();
-    for v in headers.get_all("x-soracom-next-key") {
-        let key = String::from_utf8_lossy(v.as_bytes()).trim().to_string();
+    for v in headers.all("x-soracom-next-key") {
+        let key = v.trim().to_string();
         if key.is_empty() {
             return Err(broken(PagingProblem::EmptyNextKey));
         }
         keys.push(key);
     }
-    for v in headers.get_all("link") {
-        for url in next_links(&String::from_utf8_lossy(v.as_bytes())) {
+    for v in headers.all("link") {
+        for url in next_links(v) {
             keys.push(link_key(url).ok_or_else(|| broken(PagingProblem::LinkWithoutKey))?);
         }
     }
@@ -701,10 +646,7 @@ mod tests {
     }
 
     fn next(pairs: &[(&'static str, &'static str)], after: Option<&str>) -> Result<Option<String>> {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, reqwest::header::HeaderValue::from_static(v));
-        }
+        let h = Headers::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         next_key("listGroups", &h, after)
     }
 

@@ -21,9 +21,51 @@ pub mod client;
 mod limiter;
 pub mod paging;
 pub mod profile;
+pub mod transport;
 
 pub use auth::{AuthKey, Endpoint};
 pub use client::SoracomClient;
+pub use transport::{Http, Transport};
+
+use std::sync::Arc;
+
+use rotator_core::config::SoracomSettings;
+
+use crate::clock::Clock;
+
+/// Makes SORACOM clients for an endpoint and an AuthKey: over HTTP in production
+/// ([`HttpDial`]), over an in-memory transport to the emulator in tests and the simulator.
+pub trait Dial: Send + Sync {
+    /// The transport its clients send through.
+    type Transport: Transport;
+    /// A client for `endpoint` that logs in with `key` on first use.
+    fn dial(
+        &self,
+        endpoint: &Endpoint,
+        key: AuthKey,
+        settings: &SoracomSettings,
+    ) -> Result<SoracomClient<Self::Transport>>;
+}
+
+/// Dials over HTTP, every wait on `clock`.
+#[derive(Clone)]
+pub struct HttpDial {
+    /// The clock of the clients' waits.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Dial for HttpDial {
+    type Transport = Http;
+
+    fn dial(
+        &self,
+        endpoint: &Endpoint,
+        key: AuthKey,
+        settings: &SoracomSettings,
+    ) -> Result<SoracomClient<Http>> {
+        SoracomClient::new(endpoint.clone(), key, settings.clone(), self.clock.clone())
+    }
+}
 pub use paging::{Pager, Walk};
 
 /// One page of groups.

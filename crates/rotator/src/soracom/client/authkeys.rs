@@ -33,7 +33,7 @@ const DELETE_OPERATOR_KEY: Op = Op::idempotent(
     "/operators/{operator_id}/auth_keys/{auth_key_id}",
 );
 
-impl SoracomClient {
+impl<T: Transport> SoracomClient<T> {
     /// The id of the AuthKey this client logs in with.
     pub fn auth_key_id(&self) -> &str {
         &self.key.id
@@ -50,7 +50,7 @@ impl SoracomClient {
         }
         let body = json!({"authKeyId": key.id, "authKey": key.secret.expose()});
         let reply = self
-            .send_once(AUTH, Method::POST, "/auth", &[], Some(&body), None)
+            .send_once(AUTH, Method::Post, "/auth", &[], Some(&body), None)
             .await?;
         // The body holds a token: never quote it.
         let who: Who = serde_json::from_slice(&reply.body).map_err(|_| {
@@ -91,7 +91,7 @@ impl SoracomClient {
             auth_key_id: String,
         }
         let (op, path) = self.route(who, LIST_USER_KEYS, LIST_OPERATOR_KEYS)?;
-        let reply = self.call(op, Method::GET, &path, &[], None).await?;
+        let reply = self.call(op, Method::Get, &path, &[], None).await?;
         let items: Vec<Item> = wire::decode(op.id, &reply.body)?;
         Ok(items.into_iter().map(|i| i.auth_key_id).collect())
     }
@@ -106,7 +106,7 @@ impl SoracomClient {
             auth_key: String,
         }
         let (op, path) = self.route(who, GENERATE_USER_KEY, GENERATE_OPERATOR_KEY)?;
-        let reply = self.call(op, Method::POST, &path, &[], None).await?;
+        let reply = self.call(op, Method::Post, &path, &[], None).await?;
         // The body holds the new secret: never quote it.
         let g: Generated = serde_json::from_slice(&reply.body).map_err(|_| {
             Error::SoracomBody(BodyError {
@@ -125,7 +125,7 @@ impl SoracomClient {
     pub async fn delete_auth_key(&self, who: &Identity, key_id: &str) -> Result<()> {
         let (op, keys) = self.route(who, DELETE_USER_KEY, DELETE_OPERATOR_KEY)?;
         let path = format!("{keys}/{}", path_segment(op.id, key_id)?);
-        match self.call(op, Method::DELETE, &path, &[], None).await {
+        match self.call(op, Method::Delete, &path, &[], None).await {
             Ok(_) | Err(Error::SoracomStatus(StatusError { status: 404, .. })) => Ok(()),
             Err(e) => Err(e),
         }
