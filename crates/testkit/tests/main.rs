@@ -3,5 +3,6 @@
 //! Run one part with a filter, e.g. `cargo test -p testkit --test testkit aws_proxy::`.
 
 mod aws_proxy;
+mod conformance_iam;
 mod contract;
 mod moto;

@@ -77,7 +77,12 @@ async fn a_refused_call_fails_without_acting() -> TestResult {
             code: "InvalidInput".into(),
         }),
     ));
-    let e = r.iam.create_key("u").await.err().ok_or("refused, yet created")?;
+    let e = r
+        .iam
+        .create_key("u")
+        .await
+        .err()
+        .ok_or("refused, yet created")?;
     assert_eq!(aws(&e), ("CreateAccessKey", Some("InvalidInput"), false));
     assert!(r.helper.list_keys("u").await?.is_empty());
     // The rule fired once: the next call acts.
@@ -164,7 +169,11 @@ async fn the_adapters_own_turns_apply_to_injected_answers() -> TestResult {
     // A key the answer says is gone is deleted, as far as the adapter can tell.
     r.script.add(gone("DeleteAccessKey"));
     r.iam.delete_key("u", &key.id).await?;
-    assert_eq!(r.helper.list_keys("u").await?.len(), 1, "refused: not acted");
+    assert_eq!(
+        r.helper.list_keys("u").await?.len(),
+        1,
+        "refused: not acted"
+    );
     r.helper.add_role("r", r#"{"Statement":[]}"#).await?;
     r.script.add(gone("GetRole"));
     assert!(r.iam.role("r").await?.is_none());
@@ -270,7 +279,12 @@ async fn ids_and_secrets_follow_the_seed() -> TestResult {
 async fn a_new_key_fails_sts_for_the_delay() -> TestResult {
     let r = rig(1).await;
     let key = r.iam.create_key("u").await?;
-    let e = r.iam.caller_arn(&key).await.err().ok_or("a new key worked")?;
+    let e = r
+        .iam
+        .caller_arn(&key)
+        .await
+        .err()
+        .ok_or("a new key worked")?;
     assert_eq!(
         aws(&e),
         ("GetCallerIdentity", Some("InvalidClientTokenId"), false)
@@ -302,7 +316,9 @@ async fn sts_answers_by_key_status_and_secret() -> TestResult {
         .await?;
     let e = r.iam.caller_arn(&key).await.err().ok_or("inactive key")?;
     assert_eq!(code(&e), Some("InvalidClientTokenId"));
-    r.iam.set_key_status("u", &key.id, KeyStatus::Active).await?;
+    r.iam
+        .set_key_status("u", &key.id, KeyStatus::Active)
+        .await?;
     r.iam.caller_arn(&key).await?;
     let (_, service, region) = r
         .helper
@@ -345,14 +361,12 @@ async fn last_use_is_reported_after_the_lag() -> TestResult {
     assert_eq!(first.service, "iot");
     assert_eq!(first.at, datetime!(2030-01-01 00:00 UTC));
     // A newer use inside the lag: IAM still reports the older one.
-    r.helper.use_key(key.id.as_str(), "kinesis", "us-west-2").await?;
+    r.helper
+        .use_key(key.id.as_str(), "kinesis", "us-west-2")
+        .await?;
     assert_eq!(r.iam.list_keys("u").await?[0].last_used, Some(first));
     r.clock.travel(time::Duration::hours(1));
-    let (_, service, _) = r
-        .helper
-        .last_used(key.id.as_str())
-        .await?
-        .ok_or("no use")?;
+    let (_, service, _) = r.helper.last_used(key.id.as_str()).await?.ok_or("no use")?;
     assert_eq!(service, "kinesis");
     Ok(())
 }
@@ -404,7 +418,10 @@ async fn assume_needs_the_role_and_its_external_id() -> TestResult {
         assert_eq!(aws(&e), ("AssumeRole", None, false), "{e}");
         assert!(e.to_string().contains("AccessDenied"), "{e}");
     }
-    let there = r.iam.assume(&role_to("222233334444", "hub", Some("ext-1"))).await?;
+    let there = r
+        .iam
+        .assume(&role_to("222233334444", "hub", Some("ext-1")))
+        .await?;
     assert_eq!(there.account_id(), "222233334444");
     assert_eq!(there.list_users().await?, ["there"]);
     // A role that demands no external id takes any.
@@ -428,7 +445,8 @@ async fn an_injected_assume_failure_has_the_adapters_shape() -> TestResult {
     ));
     let e = r.iam.assume(&role).await.err().ok_or("assumed")?;
     assert_eq!(aws(&e), ("AssumeRole", None, false));
-    r.script.add(on("AssumeRole", Verdict::Refuse(Failure::Timeout)));
+    r.script
+        .add(on("AssumeRole", Verdict::Refuse(Failure::Timeout)));
     let e = r.iam.assume(&role).await.err().ok_or("assumed")?;
     assert_eq!(aws(&e), ("AssumeRole", None, true));
     Ok(())
@@ -458,7 +476,9 @@ async fn names_are_unique_regardless_of_case() -> TestResult {
     let e = r.helper.create_user("U").await.err().ok_or("created")?;
     assert_eq!(code(&e), Some("EntityAlreadyExists"));
     let doc = r#"{"Statement":[]}"#;
-    r.iam.create_role("Role", &Secret::new(doc), "", None, &[]).await?;
+    r.iam
+        .create_role("Role", &Secret::new(doc), "", None, &[])
+        .await?;
     let e = r
         .iam
         .create_role("role", &Secret::new(doc), "", None, &[])
@@ -501,8 +521,15 @@ async fn documents_and_policies_are_checked() -> TestResult {
         .err()
         .ok_or("created")?;
     assert_eq!(code(&e), Some("MalformedPolicyDocument"));
-    r.iam.create_role("r", &Secret::new("{}"), "", None, &[]).await?;
-    let e = r.iam.put_role_policy("r", "p", "[]").await.err().ok_or("put")?;
+    r.iam
+        .create_role("r", &Secret::new("{}"), "", None, &[])
+        .await?;
+    let e = r
+        .iam
+        .put_role_policy("r", "p", "[]")
+        .await
+        .err()
+        .ok_or("put")?;
     assert_eq!(code(&e), Some("MalformedPolicyDocument"));
     r.iam
         .attach_role_policy("r", "arn:aws:iam::aws:policy/ReadOnlyAccess")
@@ -512,7 +539,12 @@ async fn documents_and_policies_are_checked() -> TestResult {
         r.iam.attach_role_policy("r", &arn).await?;
     }
     let arn = r.helper.create_policy("p9", "{}").await?;
-    let e = r.iam.attach_role_policy("r", &arn).await.err().ok_or("attached")?;
+    let e = r
+        .iam
+        .attach_role_policy("r", &arn)
+        .await
+        .err()
+        .ok_or("attached")?;
     assert_eq!(code(&e), Some("LimitExceeded"));
     Ok(())
 }
