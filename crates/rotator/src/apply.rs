@@ -21,6 +21,7 @@ use crate::clock::{Clock, RunClock};
 use crate::config::{Config, Target};
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
+use crate::observe::Observer;
 use crate::ids::Ids;
 use crate::model::{
     in_place_description, link_description, Holder, KeyStatus, Mark, Observed, Slot,
@@ -141,9 +142,18 @@ pub(crate) fn unplanned(
 }
 
 impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
+    /// What this engine observes with.
+    fn observer(&self) -> Observer<'_, I, S> {
+        Observer {
+            iam: self.iam,
+            soracom: self.soracom,
+            page_size: self.config.soracom.page_size,
+        }
+    }
+
     /// The status of `targets` at `now`; changes nothing.
     pub async fn status(&self, targets: &[&Target], now: OffsetDateTime) -> Result<StatusReport> {
-        let observed = self.observe(targets).await?;
+        let observed = self.observer().observe(targets).await?;
         let mut report = StatusReport {
             now,
             targets: Vec::new(),
@@ -265,7 +275,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let clock = RunClock::new(self.clock, now);
         // SORACOM's side is shared: when it fails, every target failed, and each is reported
         // (and told, once a day) like any other failure.
-        let observed: Vec<std::result::Result<Observed, String>> = match self.observe(targets).await
+        let observed: Vec<std::result::Result<Observed, String>> = match self.observer().observe(targets).await
         {
             Ok(each) => each
                 .into_iter()
@@ -720,7 +730,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         if !steps.iter().any(Destructive::destructive) {
             return Ok(vec![true; steps.len()]);
         }
-        let mut fresh = self.observe_one(target).await?;
+        let mut fresh = self.observer().observe_one(target).await?;
         // This run's own lease is not another run at work.
         fresh
             .records
@@ -1338,7 +1348,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// and the key only when no set holds it any more.
     async fn undo(&self, target: &Target, set_id: &str, key: &NewAccessKey, run: &mut TargetRun) {
         let user = target.iam_user.as_str();
-        let fresh = match self.observe_one(target).await {
+        let fresh = match self.observer().observe_one(target).await {
             Ok(o) => o,
             Err(e) => {
                 run.fail(

@@ -6,7 +6,6 @@
 //! are read at the same time. Only slots that reference a target's own `aws-credentials`
 //! sets are kept, so memory does not grow with groups that do not matter.
 
-use crate::apply::Engine;
 use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
@@ -16,7 +15,19 @@ use crate::records::Records;
 use crate::refs::{group_slots, handler_slot, vpg_slot};
 use crate::soracom::{Pager, SoracomApi, Walk};
 
-impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
+/// What a run reads its observation with: the two ports and the page size of SORACOM's
+/// listings.
+#[derive(Clone, Copy, Debug)]
+pub struct Observer<'a, I, S> {
+    /// IAM and STS.
+    pub iam: &'a I,
+    /// SORACOM.
+    pub soracom: &'a S,
+    /// Items per page of a SORACOM listing.
+    pub page_size: u32,
+}
+
+impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
     /// Observes every target: one listing of credential sets, groups and event handlers
     /// shared by all, and each target's keys, the two sides at the same time. Only slots
     /// that reference a target's own sets are kept, so memory does not grow with groups
@@ -77,7 +88,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let soracom = self.soracom;
         for service in services {
             // The first failures are evidence enough: the walk ends there.
-            Pager::new(self.config.soracom.page_size)
+            Pager::new(self.page_size)
                 .each(
                     "getLogs",
                     |after, limit| async move {
@@ -127,7 +138,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             |t: &Target, id: &str| (t.owns(id) && !other_type.contains(id)) || id == t.role_set_id;
         let slots = holder_slots(
             self.soracom,
-            self.config.soracom.page_size,
+            self.page_size,
             targets.len(),
             |i, id| targets.get(i).is_some_and(|t| ours(t, id)),
         )
@@ -136,10 +147,12 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     }
 
     /// Observes one target again, for the re-check of a destructive step.
-    pub(crate) async fn observe_one(&self, target: &Target) -> Result<Observed> {
+    pub async fn observe_one(&self, target: &Target) -> Result<Observed> {
+        // One target in, one observation out.
         self.observe(&[target])
             .await?
-            .pop()
+            .into_iter()
+            .next()
             .unwrap_or_else(|| Err(Error::Unconfirmed("no observation".into())))
     }
 }

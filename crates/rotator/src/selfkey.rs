@@ -28,7 +28,7 @@ use serde_json::Value;
 use crate::config::SoracomSettings;
 use crate::error::{Error, Result};
 use crate::secret::mask;
-use crate::soracom::{profile, AuthKey, Dial, Endpoint, SoracomClient, Transport};
+use crate::soracom::{profile, AuthKey, Dial, Endpoint, Identity, SoracomClient, Transport};
 
 /// The member of a soracom-cli profile (and of the Lambda's secret) naming the key a
 /// rotation replaced until it is deleted; soracom-cli ignores members it does not know.
@@ -36,15 +36,6 @@ pub const REPLACED_FIELD: &str = "replacedAuthKeyId";
 
 /// Attempts to authenticate with the new key before giving up on it.
 const VERIFY_ATTEMPTS: u32 = 3;
-
-/// Whom an AuthKey logs in as.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
-    /// The operator.
-    pub operator_id: String,
-    /// The SAM user; `None` for the root user.
-    pub user_name: Option<String>,
-}
 
 /// What a [`KeyStore`] holds: the key, and the key it replaced while that one is not yet
 /// known to be deleted.

@@ -23,6 +23,7 @@ use super::{AuthKey, Endpoint, Group, GroupPage, SoracomApi, VpgPage};
 use crate::clock::Clock;
 
 mod authkeys;
+pub use authkeys::Identity;
 use rotator_core::config::SoracomSettings;
 use rotator_core::model::CredentialSet;
 use rotator_core::secret::{NewAccessKey, Secret};

@@ -24,7 +24,7 @@ pub mod profile;
 pub mod transport;
 
 pub use auth::{AuthKey, Endpoint};
-pub use client::SoracomClient;
+pub use client::{Identity, SoracomClient};
 pub use transport::{Http, Transport};
 
 use std::sync::Arc;

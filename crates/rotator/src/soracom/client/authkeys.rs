@@ -8,7 +8,6 @@
 use super::*;
 use crate::error::{BodyError, StatusError};
 use crate::secret::mask;
-use crate::selfkey::Identity;
 
 const LIST_USER_KEYS: Op = Op::idempotent(
     "listUserAuthKeys",
@@ -32,6 +31,15 @@ const DELETE_OPERATOR_KEY: Op = Op::idempotent(
     "deleteOperatorAuthKey",
     "/operators/{operator_id}/auth_keys/{auth_key_id}",
 );
+
+/// Whom an AuthKey logs in as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The operator.
+    pub operator_id: String,
+    /// The SAM user; `None` for the root user.
+    pub user_name: Option<String>,
+}
 
 impl<T: Transport> SoracomClient<T> {
     /// The id of the AuthKey this client logs in with.
