@@ -189,49 +189,6 @@ impl ManagedId {
     }
 }
 
-/// Something this tool records about a key, as a tag on its IAM user, so that the
-/// evidence it times retirement by lives in IAM rather than in a local database.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Mark {
-    /// The last reference left the set holding the key (the cutover).
-    Released,
-    /// The key was deactivated (the delete delay counts from here).
-    Deactivated,
-    /// The key was reported exposed: an emergency rotation retires it at once. Written
-    /// before the emergency acts, so a rerun finishes the same emergency.
-    Exposed,
-    /// A canary moved off the set holding the key (written before the canary moves; the
-    /// evidence is counted from here). The rest of its references stay on it until the
-    /// canary is judged.
-    Canary,
-    /// The canary that moved off the key's set failed (written before it moves back): the
-    /// key stays current, and `reconcile` rotates it no more until a person runs `rotate`.
-    CanaryFailed,
-}
-
-impl Mark {
-    /// Every kind of mark.
-    pub const ALL: [Mark; 5] = [
-        Mark::Released,
-        Mark::Deactivated,
-        Mark::Exposed,
-        Mark::Canary,
-        Mark::CanaryFailed,
-    ];
-
-    /// The tag key prefix; the access key id follows.
-    pub fn tag_prefix(self) -> &'static str {
-        match self {
-            Mark::Released => "soracom-key-rotator:released:",
-            Mark::Deactivated => "soracom-key-rotator:deactivated:",
-            Mark::Exposed => "soracom-key-rotator:exposed:",
-            Mark::Canary => "soracom-key-rotator:canary:",
-            Mark::CanaryFailed => "soracom-key-rotator:canary-failed:",
-        }
-    }
-}
-
 /// Where a reference to a credential set lives, and the unit written back.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]

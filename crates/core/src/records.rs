@@ -34,7 +34,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::model::Mark;
 use crate::secret::AccessKeyId;
 
 /// The first word of the value of a key's own tag written by this tool.
@@ -47,6 +46,49 @@ const LEASE: &str = "soracom-key-rotator:run:";
 const NOTIFIED: &str = "soracom-key-rotator:notified:";
 /// IAM's longest tag value.
 const MAX_TAG_VALUE: usize = 256;
+
+/// Something this tool records about a key, as a tag on its IAM user, so that the
+/// evidence it times retirement by lives in IAM rather than in a local database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mark {
+    /// The last reference left the set holding the key (the cutover).
+    Released,
+    /// The key was deactivated (the delete delay counts from here).
+    Deactivated,
+    /// The key was reported exposed: an emergency rotation retires it at once. Written
+    /// before the emergency acts, so a rerun finishes the same emergency.
+    Exposed,
+    /// A canary moved off the set holding the key (written before the canary moves; the
+    /// evidence is counted from here). The rest of its references stay on it until the
+    /// canary is judged.
+    Canary,
+    /// The canary that moved off the key's set failed (written before it moves back): the
+    /// key stays current, and `reconcile` rotates it no more until a person runs `rotate`.
+    CanaryFailed,
+}
+
+impl Mark {
+    /// Every kind of mark.
+    pub const ALL: [Mark; 5] = [
+        Mark::Released,
+        Mark::Deactivated,
+        Mark::Exposed,
+        Mark::Canary,
+        Mark::CanaryFailed,
+    ];
+
+    /// The tag key prefix; the access key id follows.
+    pub fn tag_prefix(self) -> &'static str {
+        match self {
+            Mark::Released => "soracom-key-rotator:released:",
+            Mark::Deactivated => "soracom-key-rotator:deactivated:",
+            Mark::Exposed => "soracom-key-rotator:exposed:",
+            Mark::Canary => "soracom-key-rotator:canary:",
+            Mark::CanaryFailed => "soracom-key-rotator:canary-failed:",
+        }
+    }
+}
 
 /// What the notification ladder already told people: per rung, the events its messages
 /// were about.

@@ -5,11 +5,12 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::model::{KeyStatus, Mark};
+use crate::model::KeyStatus;
 use crate::plan::{
     fmt_time, Blocked, DueReason, KeyDeadline, KeyState, Link, Next, Note, Refusal, Repair,
     Repoint, Retire, RiskCause, RollbackRefusal, Severity, Step,
 };
+use crate::records::Mark;
 
 /// A value the tool words for people.
 pub trait Words {

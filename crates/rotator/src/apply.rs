@@ -23,13 +23,11 @@ use crate::error::{Error, Result};
 use crate::iam::IamApi;
 use crate::observe::Observer;
 use crate::ids::Ids;
-use crate::model::{
-    in_place_description, link_description, Holder, KeyStatus, Mark, Observed, Slot,
-};
+use crate::model::{in_place_description, link_description, Holder, KeyStatus, Observed, Slot};
 use crate::plan::{plan, Mode, Plan, Repair, Repoint, Retire, Step};
 use crate::records::{
     creating_key, creating_tag, key_tag, lease_key, lease_tag, mark_tag, role_tag, tags_of,
-    KeyRecord, Records,
+    KeyRecord, Mark, Records,
 };
 use crate::refs::{points_to, rewrite};
 use crate::report::{describe, Change, Moves, Outcome, RunReport, Step as DoneStep, TargetReport};

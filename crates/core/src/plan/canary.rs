@@ -11,13 +11,13 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::config::{CanaryHolders, Target, WithoutEvidence};
-use crate::model::{AuthFailure, Holder, Mark, Observed, Slot};
+use crate::model::{AuthFailure, Holder, Observed, Slot};
 use crate::plan::rotate::{move_between, repoint_onto};
 use crate::plan::{
     CanaryStage, CanaryState, Evidence, KeyState, Mode, Next, Note, Plan, Refusal, Repair, Retire,
     SetView, Upcoming, View,
 };
-use crate::records::KeyRecord;
+use crate::records::{KeyRecord, Mark};
 use crate::secret::AccessKeyId;
 
 /// The AWS errors that say a request's credentials were refused, longest first (so that

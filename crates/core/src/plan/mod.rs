@@ -34,7 +34,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::config::Target;
-use crate::model::{Mark, Observed, Slot};
+use crate::model::{Observed, Slot};
+use crate::records::Mark;
 use crate::secret::AccessKeyId;
 
 pub use deadline::{deadline_of, floor_days, grace, rotation_age, severity, EARLY, URGENT_DAYS};

@@ -14,11 +14,12 @@ use std::collections::BTreeSet;
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{Placement, Target};
-use crate::model::{AccessKey, KeyStatus, Mark, Observed};
+use crate::model::{AccessKey, KeyStatus, Observed};
 use crate::plan::migrate;
 use crate::plan::{
     grace, Blocked, KeyState, Link, Next, Note, Plan, Repair, Retire, Upcoming, View, EARLY,
 };
+use crate::records::Mark;
 use crate::secret::AccessKeyId;
 
 /// The retire rules for every owned set but the current one, then the records that no

@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{Placement, Target};
-use crate::model::{AccessKey, KeyStatus, ManagedId, Mark, Observed, Slot};
+use crate::model::{AccessKey, KeyStatus, ManagedId, Observed, Slot};
 use crate::plan::{
     canary, floor_days, migrate, rotation_age, Current, Due, DueReason, KeyBrief, KeyState, Mode,
     Note, Plan, Refusal, Repair, Repoint, Retire, RetiredKey, View, EARLY,
 };
-use crate::records::KeyRecord;
+use crate::records::{KeyRecord, Mark};
 use crate::secret::AccessKeyId;
 
 /// The current set (with its key's age) and whether rotation is due: when the current key
