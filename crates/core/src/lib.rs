@@ -13,7 +13,9 @@
 //! - [`plan`]: the planner.
 //! - [`report`], [`status`]: what a run did; keys, sets, references and due dates.
 //! - [`notify`]: which message of the notification ladder a run sends, and what it remembers.
-//! - [`wording`]: every sentence about a plan, in one place.
+//! - [`wording`]: every sentence about a plan, in one place; [`words`]: the [`words::Words`]
+//!   trait and its serde helpers, on their own so that the worded types and the wording need
+//!   not import each other.
 //! - [`policy`]: the least privilege the tool needs, derived from the configuration.
 //! - [`role`], [`migration`]: `migrate-to-role`: the decision, and its report.
 //! - [`discover`]: what `discover` proposes from what it read.
@@ -39,6 +41,7 @@ pub mod secret;
 pub mod status;
 pub mod wire;
 pub mod wording;
+pub mod words;
 
 pub use config::{Config, ConfigError, Target};
 pub use secret::{AccessKeyId, NewAccessKey, Secret};

@@ -29,7 +29,8 @@ use crate::plan::{
 };
 use crate::records::notified_tag;
 use crate::report::{Change, Outcome, RunReport, TargetReport};
-use crate::wording::{use_after, Words};
+use crate::wording::use_after;
+use crate::words::Words;
 
 /// Longest SNS subject (SNS allows 100 characters).
 const MAX_SUBJECT: usize = 100;

@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 use crate::plan::{fmt_time, KeyDeadline, Plan};
 use crate::records::Notified;
 use crate::secret::AccessKeyId;
-use crate::wording::Words;
 pub use crate::wording::{describe, describe_link};
+use crate::words::Words;
 
 /// How one target's run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -16,7 +16,7 @@ use crate::plan::{
 };
 use crate::report::{describe, KeyMetrics};
 use crate::secret::AccessKeyId;
-use crate::wording::Words;
+use crate::words::Words;
 
 /// Security Hub IAM.3 fails active access keys older than this.
 pub const IAM3_MAX_AGE_DAYS: i64 = 90;
@@ -108,22 +108,22 @@ pub struct TargetStatus {
     /// What becomes due later, soonest first.
     pub next: Vec<Upcoming>,
     /// Old keys kept because they were used after cutover.
-    #[serde(serialize_with = "crate::wording::worded_all")]
+    #[serde(serialize_with = "crate::words::worded_all")]
     pub blocked: Vec<Blocked>,
     /// The canary cutover under way: its stage, evidence so far and what comes next.
-    #[serde(serialize_with = "crate::wording::worded_option")]
+    #[serde(serialize_with = "crate::words::worded_option")]
     pub canary: Option<CanaryState>,
     /// The move onto the target's role set (`migrated` once no reference is on a key).
-    #[serde(serialize_with = "crate::wording::worded_option")]
+    #[serde(serialize_with = "crate::words::worded_option")]
     pub migration: Option<Migration>,
     /// Compliance findings.
     pub compliance: Vec<Finding>,
     /// Other things worth knowing.
-    #[serde(serialize_with = "crate::wording::worded_all")]
+    #[serde(serialize_with = "crate::words::worded_all")]
     pub notes: Vec<Note>,
     /// Every active key's deadline: when its rotation starts, when its deactivation is
     /// due, the slack, and the risk of missing it.
-    #[serde(serialize_with = "crate::wording::worded_all")]
+    #[serde(serialize_with = "crate::words::worded_all")]
     pub deadlines: Vec<KeyDeadline>,
     /// The figures the target is watched by.
     pub metrics: KeyMetrics,

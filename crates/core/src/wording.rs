@@ -3,8 +3,6 @@
 //! (`message` beside each value's `code`), `status` and the notifications all word them
 //! here, so rules and tests work on the typed values and never on the wording.
 
-use serde::{Serialize, Serializer};
-
 use crate::model::KeyStatus;
 use crate::plan::{
     fmt_time, Blocked, DueReason, KeyDeadline, KeyState, Link, Next, Note, Refusal, Repair,
@@ -12,11 +10,9 @@ use crate::plan::{
 };
 use crate::records::Mark;
 
-/// A value the tool words for people.
-pub trait Words {
-    /// The sentence.
-    fn words(&self) -> String;
-}
+/// The trait every sentence here implements (its home is [`crate::words`]), re-exported
+/// where callers of the wording look for it.
+pub use crate::words::Words;
 
 /// Which key a set holds, and how that is known.
 pub fn describe_link(link: &Link) -> String {
@@ -513,37 +509,6 @@ impl Words for KeyDeadline {
         }
         line
     }
-}
-
-/// Serializes `v` with its sentence beside its fields, as `message`.
-fn with_message<T: Serialize + Words>(v: &T) -> serde_json::Value {
-    let mut json = serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
-    if let serde_json::Value::Object(m) = &mut json {
-        m.insert("message".into(), serde_json::Value::String(v.words()));
-    }
-    json
-}
-
-/// `serialize_with` for one worded value.
-pub fn worded<T: Serialize + Words, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    with_message(v).serialize(s)
-}
-
-/// `serialize_with` for an optional worded value.
-pub fn worded_option<T: Serialize + Words, S: Serializer>(
-    v: &Option<T>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    v.as_ref().map(with_message).serialize(s)
-}
-
-/// `serialize_with` for a list of worded values.
-#[allow(clippy::ptr_arg)] // serde hands the field itself, a `Vec`
-pub fn worded_all<T: Serialize + Words, S: Serializer>(
-    v: &Vec<T>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    v.iter().map(with_message).collect::<Vec<_>>().serialize(s)
 }
 
 impl Words for crate::plan::Migration {

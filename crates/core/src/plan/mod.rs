@@ -286,23 +286,23 @@ pub struct Plan {
     /// Phase 3: retiring and records, once the cutover is done.
     pub retire: Vec<Retire>,
     /// Set when a safety rule forbids what is due; the operator must act.
-    #[serde(serialize_with = "crate::wording::worded_option")]
+    #[serde(serialize_with = "crate::words::worded_option")]
     pub refusal: Option<Refusal>,
     /// Old keys used after their cutover: never touched, reported (exit 3).
-    #[serde(serialize_with = "crate::wording::worded_all")]
+    #[serde(serialize_with = "crate::words::worded_all")]
     pub blocked: Vec<Blocked>,
     /// Steps that become due later, with their dates.
     pub upcoming: Vec<Upcoming>,
     /// Things the operator should know.
-    #[serde(serialize_with = "crate::wording::worded_all")]
+    #[serde(serialize_with = "crate::words::worded_all")]
     pub notes: Vec<Note>,
     /// Every active key's deadline under this plan, and the keys at risk.
     pub deadlines: Vec<KeyDeadline>,
     /// The canary cutover, when the target's cutover goes through one.
-    #[serde(serialize_with = "crate::wording::worded_option")]
+    #[serde(serialize_with = "crate::words::worded_option")]
     pub canary: Option<CanaryState>,
     /// The move onto the target's role set, once `migrate-to-role` made it.
-    #[serde(serialize_with = "crate::wording::worded_option")]
+    #[serde(serialize_with = "crate::words::worded_option")]
     pub migration: Option<Migration>,
 }
 

@@ -292,7 +292,7 @@ pub enum Next {
 #[serde(rename_all = "camelCase")]
 pub struct Upcoming {
     /// What will be done.
-    #[serde(serialize_with = "crate::wording::worded")]
+    #[serde(serialize_with = "crate::words::worded")]
     pub step: Next,
     /// From when.
     #[serde(with = "time::serde::rfc3339")]
@@ -362,7 +362,7 @@ pub struct Due {
     /// Rotation is due now.
     pub now: bool,
     /// Why (or why not).
-    #[serde(serialize_with = "crate::wording::worded")]
+    #[serde(serialize_with = "crate::words::worded")]
     pub reason: DueReason,
     /// When the current key becomes due, if known.
     #[serde(with = "time::serde::rfc3339::option")]
@@ -418,7 +418,7 @@ pub enum RiskCause {
 #[serde(rename_all = "camelCase")]
 pub struct Risk {
     /// Why.
-    #[serde(serialize_with = "crate::wording::worded")]
+    #[serde(serialize_with = "crate::words::worded")]
     pub cause: RiskCause,
     /// How close the deadline is.
     pub severity: Severity,
