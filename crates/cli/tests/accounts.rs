@@ -42,7 +42,7 @@ fn account() -> String {
 async fn spoke(w: &World) -> Spoke {
     let endpoint = moto::endpoint();
     let role_arn = format!("arn:aws:iam::{}:role/soracom-key-rotator", account());
-    let sts = aws_sdk_sts::Client::new(w.iam.config());
+    let sts = aws_sdk_sts::Client::new(w.iam.moto().config());
     let out = sts
         .assume_role()
         .role_arn(&role_arn)

@@ -11,7 +11,7 @@ use testkit::aws_proxy::{AwsFault, AwsFaultKind};
 
 /// The seed's scenario: a fresh key is not due; 91 days later reconcile rotates it,
 /// registers the new set with the link, and repoints both groups, touching nothing else.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn seed_scenario_rotates_end_to_end() {
     // moto checks signatures: the new key verifies only with its own secret, and `finish`
     // proves the secret SORACOM was given signs as the user.

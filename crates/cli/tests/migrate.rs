@@ -25,7 +25,7 @@ async fn role(
     Vec<String>,
     Vec<String>,
 )> {
-    let c = w.iam.client();
+    let c = w.iam.moto().client();
     let out = c.get_role().role_name(name).send().await.ok()?;
     let r = out.role()?;
     let raw = r.assume_role_policy_document().unwrap_or_default();
@@ -71,7 +71,7 @@ fn iam_writes(w: &World) -> u64 {
 /// Gives the world's user an inline policy `iot`, a managed policy and a group; returns the
 /// managed policy's ARN and the group's name.
 async fn give_policies(w: &World) -> (String, String) {
-    let c = w.iam.client();
+    let c = w.iam.moto().client();
     c.put_user_policy()
         .user_name(&w.user)
         .policy_name("iot")
@@ -259,6 +259,7 @@ async fn a_foreign_role_of_the_same_name_is_reported_and_left_alone() {
     let role_name = format!("{}-role", w.user);
     let foreign = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":format!("arn:aws:iam::{SORACOM_ACCOUNT}:root")},"Action":"sts:AssumeRole"}]});
     w.iam
+        .moto()
         .client()
         .create_role()
         .role_name(&role_name)

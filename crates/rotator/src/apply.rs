@@ -1413,25 +1413,16 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             }
         }
         let stop = AtomicBool::new(false);
-        let results: Vec<(&'p Repoint, Option<Result<()>>)> =
-            futures::stream::iter(rest.iter().copied())
-                .map(|a| {
-                    let stop = &stop;
-                    async move {
-                        if stop.load(Ordering::SeqCst) {
-                            return (a, None);
-                        }
-                        let r = self.repoint_one(a).await;
-                        match &r {
-                            Ok(()) => self.progress.advance(),
-                            Err(_) => stop.store(true, Ordering::SeqCst),
-                        }
-                        (a, Some(r))
-                    }
-                })
-                .buffer_unordered(self.config.soracom.concurrency)
-                .collect()
-                .await;
+        // The futures are made before they are streamed: a stream over a closure that makes
+        // them would not be provably `Send` (rustc's higher-ranked lifetime limitation).
+        let pending: Vec<_> = rest
+            .iter()
+            .map(|a| self.repoint_unless_stopped(a, &stop))
+            .collect();
+        let results: Vec<(&'p Repoint, Option<Result<()>>)> = futures::stream::iter(pending)
+            .buffer_unordered(self.config.soracom.concurrency)
+            .collect()
+            .await;
         self.progress.finish();
         let mut failure = None;
         for (a, r) in results {
@@ -1448,6 +1439,24 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             actions.len()
         ));
         (moved, failure)
+    }
+
+    /// Moves `a` unless another move failed (`stop`); a failure stops the moves not yet
+    /// started.
+    async fn repoint_unless_stopped<'p>(
+        &self,
+        a: &'p Repoint,
+        stop: &AtomicBool,
+    ) -> (&'p Repoint, Option<Result<()>>) {
+        if stop.load(Ordering::SeqCst) {
+            return (a, None);
+        }
+        let r = self.repoint_one(a).await;
+        match &r {
+            Ok(()) => self.progress.advance(),
+            Err(_) => stop.store(true, Ordering::SeqCst),
+        }
+        (a, Some(r))
     }
 
     async fn repoint_one(&self, action: &Repoint) -> Result<()> {

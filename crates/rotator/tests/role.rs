@@ -199,8 +199,8 @@ impl Rig {
             moto: Moto::Shared,
         })
         .await;
-        let policy_arn = managed_policy(&w.iam, &moto::unique("kinesis")).await;
-        give_policies(&w.iam, &w.user, &policy_arn, &moto::unique("ops")).await;
+        let policy_arn = managed_policy(w.iam.moto(), &moto::unique("kinesis")).await;
+        give_policies(w.iam.moto(), &w.user, &policy_arn, &moto::unique("ops")).await;
         let text = format!(
             "[soracom]\naws_account_id = \"{SORACOM_ACCOUNT}\"\nretry_base_ms = 20\n\
              [[targets]]\nname = \"funnel\"\niam_user = \"{}\"\ncredential_prefix = \"{PREFIX}\"\n",
@@ -422,6 +422,7 @@ async fn a_dry_run_changes_nothing_and_a_foreign_role_is_left_alone() {
     // A role of that name made by someone else: reported, never changed.
     let foreign_trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]});
     r.w.iam
+        .moto()
         .client()
         .create_role()
         .role_name(r.role_name())

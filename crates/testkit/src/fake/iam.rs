@@ -51,8 +51,10 @@
 //! `ListAccessKeys` and a `GetAccessKeyLastUsed` per key; `role` and `create_role` add
 //! `ListRolePolicies` and `ListAttachedRolePolicies`; `user_policies` is `GetUser`,
 //! `ListUserPolicies`, a `GetUserPolicy` per policy, `ListAttachedUserPolicies` and
-//! `ListGroupsForUser`; `untag` of no keys sends nothing. A hook's refusal is the answer
-//! the adapter would give after the SDK's own retries: those are not modelled.
+//! `ListGroupsForUser`; `untag` of no keys sends nothing. A failure the SDK retries (a
+//! timeout, throttling, a 5xx) is tried again as the SDK's standard mode does, up to
+//! [`SDK_ATTEMPTS`] in all, each attempt a call of the hook; `CreateAccessKey` is sent once,
+//! as the adapter sends it.
 //!
 //! Errors have the adapter's shapes: [`Error::Aws`] with the action, IAM's code and
 //! `"<code>: <message>"`, retryable as [`rotator::error::aws_retryable`] judges the same
@@ -93,6 +95,8 @@ pub const DEFAULT_ACCOUNT: &str = "123456789012";
 pub const DEFAULT_STS_DELAY: Duration = Duration::from_secs(5);
 /// The region STS calls are made in by default (the one reported as their use).
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// Attempts the SDK makes of a request whose failure it may retry (its standard mode).
+pub const SDK_ATTEMPTS: u32 = 3;
 /// Users per `ListUsers` page (the adapter asks for 1000).
 pub const USER_PAGE: usize = 1000;
 
@@ -212,32 +216,57 @@ impl FakeIam {
         &self.account
     }
 
-    /// One IAM request: the hook's verdict, then `act` on the world (or not), and the
-    /// answer as the adapter would give it.
+    /// One IAM request as the adapter sends it: the SDK's attempts (at most
+    /// [`SDK_ATTEMPTS`], the standard retry mode's, none again for `CreateAccessKey`, which
+    /// the adapter sends without retries), each the hook's verdict, then `act` on the world
+    /// (or not), and the answer as the adapter would give it.
     async fn call<T>(
         &self,
         op: &'static str,
         subject: &str,
-        act: impl FnOnce(&mut World, OffsetDateTime) -> Answer<T> + Send,
+        act: impl Fn(&mut World, OffsetDateTime) -> Answer<T> + Send,
+    ) -> Result<T> {
+        self.signed_call(op, subject, None, act).await
+    }
+
+    /// [`FakeIam::call`] of a request signed with `signer` rather than the port's own key.
+    async fn signed_call<T>(
+        &self,
+        op: &'static str,
+        subject: &str,
+        signer: Option<&str>,
+        act: impl Fn(&mut World, OffsetDateTime) -> Answer<T> + Send,
     ) -> Result<T> {
         let call = Call {
             port: Port::Iam,
             op: op.to_string(),
             subject: subject.to_string(),
+            signer: signer.map(str::to_string),
         };
-        let verdict = self.hook.on_call(&call).await;
-        let act = move || self.shared.with(act).map_err(|r| rejected(op, r));
-        match verdict {
-            Verdict::Proceed => act(),
-            Verdict::Refuse(f) => Err(injected(op, &f)),
-            Verdict::ActThenFail(f) => {
-                let _ = act();
-                Err(injected(op, &f))
+        let act = || self.shared.with(&act).map_err(|r| rejected(op, r));
+        let mut attempt = 1;
+        loop {
+            let err = match self.hook.on_call(&call).await {
+                Verdict::Proceed => return act(),
+                Verdict::Refuse(f) => injected(op, &f),
+                Verdict::ActThenFail(f) => {
+                    let _ = act();
+                    injected(op, &f)
+                }
+                Verdict::ActThenHang => {
+                    let _ = act();
+                    return std::future::pending().await;
+                }
+            };
+            if !err.is_retryable() || op == "CreateAccessKey" || attempt >= SDK_ATTEMPTS {
+                return Err(err);
             }
-            Verdict::ActThenHang => {
-                let _ = act();
-                std::future::pending().await
-            }
+            // The standard mode backs off exponentially (with jitter, left out here).
+            self.shared
+                .clock
+                .sleep(Duration::from_secs(1 << (attempt - 1)))
+                .await;
+            attempt += 1;
         }
     }
 
@@ -386,7 +415,7 @@ impl IamApi for FakeIam {
 
     async fn caller_arn(&self, key: &NewAccessKey) -> Result<String> {
         let subject = self.key_subject(&key.id);
-        self.call("GetCallerIdentity", &subject, |w, now| {
+        self.signed_call("GetCallerIdentity", &subject, Some(key.id.as_str()), |w, now| {
             w.caller(key.id.as_str(), key.secret.expose(), now)
         })
         .await
@@ -503,7 +532,7 @@ impl IamApi for FakeIam {
                 .collect(),
         };
         let rec = self
-            .call("CreateRole", name, |w, _| w.create_role(acct, spec))
+            .call("CreateRole", name, |w, _| w.create_role(acct, spec.clone()))
             .await?;
         self.complete(rec).await
     }
@@ -684,6 +713,17 @@ impl Iam {
                 },
             )
         })
+    }
+
+    /// Every secret access key this IAM ever issued (deleted keys' included).
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.shared.with(|w, _| w.issued.clone())
+    }
+
+    /// Signs an STS call with key (`id`, `secret`), as something outside the tool would:
+    /// the caller's ARN, and a use of the key by `sts` when it worked.
+    pub async fn sign_sts(&self, id: &str, secret: &str) -> Result<String> {
+        self.run("GetCallerIdentity", |w, now, _| w.caller(id, secret, now))
     }
 
     /// The tags of `user`, in their order.

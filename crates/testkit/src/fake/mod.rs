@@ -42,6 +42,8 @@ pub struct Call {
     pub op: String,
     /// What it is about: the IAM user or role, or the SORACOM request path.
     pub subject: String,
+    /// The access key that signed it, when that is not the port's own (STS with a new key).
+    pub signer: Option<String>,
 }
 
 /// How a failing call fails.
@@ -300,5 +302,43 @@ impl Hook for Script {
             lock(&self.calls).push((call.clone(), verdict.clone()));
             verdict
         })
+    }
+}
+
+/// Run ids and random bytes from a seed (SplitMix64): the same seed, the same ids.
+#[derive(Debug)]
+pub struct SeqIds {
+    state: Mutex<u64>,
+}
+
+impl SeqIds {
+    /// A source drawn from `seed`.
+    pub fn new(seed: u64) -> SeqIds {
+        SeqIds {
+            state: Mutex::new(seed),
+        }
+    }
+
+    fn next(&self) -> u64 {
+        let mut s = lock(&self.state);
+        *s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+impl rotator::ids::Ids for SeqIds {
+    fn run_id(&self, unix_seconds: i64) -> String {
+        format!("{unix_seconds}-{:016x}", self.next())
+    }
+
+    fn fill(&self, buf: &mut [u8]) -> Result<(), String> {
+        for chunk in buf.chunks_mut(8) {
+            let bytes = self.next().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
     }
 }

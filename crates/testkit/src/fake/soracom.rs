@@ -108,6 +108,7 @@ impl Transport for Memory {
             port: Port::Soracom,
             op: op.to_string(),
             subject: req.path.to_string(),
+            signer: None,
         };
         let verdict = self.hook.on_call(&call).await;
         if let Verdict::Refuse(f) = verdict {

@@ -199,6 +199,9 @@ pub struct World {
     pub accounts: BTreeMap<String, Account>,
     /// STS and last-use behaviour.
     pub settings: Settings,
+    /// Every secret access key ever issued, deleted keys' included: what a world's secret
+    /// scan looks for.
+    pub issued: Vec<String>,
     rng: Rng,
 }
 
@@ -233,6 +236,7 @@ impl World {
         World {
             accounts,
             settings,
+            issued: Vec::new(),
             rng: Rng(seed),
         }
     }
@@ -379,6 +383,7 @@ impl World {
         }
         let id = self.new_key_id()?;
         let secret = self.rng.string(SECRET, 40);
+        self.issued.push(secret.clone());
         self.user_mut(acct, user)?.keys.push(Key {
             id: id.clone(),
             secret: secret.clone(),

@@ -48,6 +48,11 @@ fn on(op: &str, verdict: Verdict) -> Rule {
     Rule::on(Port::Iam, op, 1, Action::Verdict(verdict))
 }
 
+/// `verdict` for every call of `op` (a failure the SDK retries fails every attempt).
+fn always(op: &str, verdict: Verdict) -> Rule {
+    on(op, verdict).times(0)
+}
+
 fn code(e: &Error) -> Option<&str> {
     match e {
         Error::Aws { code, .. } => code.as_deref(),
@@ -103,7 +108,9 @@ async fn a_call_that_acts_then_fails_changes_the_world() -> TestResult {
     assert_eq!(aws(&e), ("CreateAccessKey", Some("ServiceFailure"), true));
     assert_eq!(r.helper.list_keys("u").await?.len(), 1);
     let key = r.iam.create_key("u").await?;
-    r.script.add(on(
+    // CreateAccessKey is sent once: the failure above was one call.
+    assert_eq!(r.script.count(Port::Iam, "CreateAccessKey"), 2);
+    r.script.add(always(
         "UpdateAccessKey",
         Verdict::ActThenFail(Failure::Timeout),
     ));
@@ -115,6 +122,11 @@ async fn a_call_that_acts_then_fails_changes_the_world() -> TestResult {
         .ok_or("no failure")?;
     assert_eq!(aws(&e), ("UpdateAccessKey", None, true));
     assert_eq!(r.helper.list_keys("u").await?[1].status, "Inactive");
+    // The SDK tried a timed-out call again, each attempt acting, up to its limit.
+    assert_eq!(
+        r.script.count(Port::Iam, "UpdateAccessKey"),
+        super::SDK_ATTEMPTS as usize
+    );
     Ok(())
 }
 
@@ -146,10 +158,26 @@ async fn injected_codes_are_retryable_as_the_adapter_judges_them() -> TestResult
         (status(403, "AccessDenied"), false),
         (Verdict::Refuse(Failure::Timeout), true),
     ] {
-        r.script.add(on("ListUserTags", verdict.clone()));
+        r.script.clear();
+        r.script.add(always("ListUserTags", verdict.clone()));
+        let before = r.script.count(Port::Iam, "ListUserTags");
         let e = r.iam.tags("u").await.err().ok_or("no failure")?;
         assert_eq!(aws(&e).2, retryable, "{verdict:?}: {e}");
+        // What is worth a retry is tried again, as the SDK's standard mode does.
+        let attempts = if retryable { super::SDK_ATTEMPTS } else { 1 };
+        assert_eq!(
+            r.script.count(Port::Iam, "ListUserTags") - before,
+            attempts as usize,
+            "{verdict:?}"
+        );
     }
+    // A failure once, worth a retry, is the SDK's to absorb: the call succeeds.
+    r.script.clear();
+    r.script.add(on(
+        "ListUserTags",
+        Verdict::Refuse(Failure::server(Port::Iam)),
+    ));
+    assert!(r.iam.tags("u").await.is_ok());
     Ok(())
 }
 
@@ -436,7 +464,7 @@ async fn assume_needs_the_role_and_its_external_id() -> TestResult {
 async fn an_injected_assume_failure_has_the_adapters_shape() -> TestResult {
     let r = rig(1).await;
     let role = role_to("123456789012", "r", None);
-    r.script.add(on(
+    r.script.add(always(
         "AssumeRole",
         Verdict::Refuse(Failure::Status {
             status: 400,
@@ -446,7 +474,7 @@ async fn an_injected_assume_failure_has_the_adapters_shape() -> TestResult {
     let e = r.iam.assume(&role).await.err().ok_or("assumed")?;
     assert_eq!(aws(&e), ("AssumeRole", None, false));
     r.script
-        .add(on("AssumeRole", Verdict::Refuse(Failure::Timeout)));
+        .add(always("AssumeRole", Verdict::Refuse(Failure::Timeout)));
     let e = r.iam.assume(&role).await.err().ok_or("assumed")?;
     assert_eq!(aws(&e), ("AssumeRole", None, true));
     Ok(())
