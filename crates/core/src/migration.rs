@@ -1,6 +1,8 @@
 //! What `migrate-to-role` did, or would do, for one target: the report both binaries
 //! print (docs/ARCHITECTURE.md, *Migrating to a role*). The decision is
-//! [`crate::role::plan`]; carrying it out is the `rotator` crate's.
+//! [`crate::role::plan`]; carrying it out is the `rotator` crate's. Its text
+//! (`MigrationReport::render_text`) is worded in [`crate::wording`] with every other
+//! sentence, so this module needs nothing of the wording.
 
 use serde::Serialize;
 
@@ -79,10 +81,5 @@ impl MigrationReport {
             MigrationOutcome::Failed => 1,
             MigrationOutcome::Refused => 3,
         }
-    }
-
-    /// The report as text, for a human.
-    pub fn render_text(&self) -> String {
-        crate::wording::migration_text(self)
     }
 }
