@@ -22,13 +22,16 @@
 
 use serde::Serialize;
 use std::collections::BTreeSet;
+use time::OffsetDateTime;
 
 use crate::config::{NotifySettings, Rung, WebhookFormat};
 use crate::plan::{
-    fmt_time, severity, CanaryStage, KeyDeadline, KeyRole, RiskCause, Severity, EARLY,
+    fmt_time, severity, CanaryStage, KeyDeadline, KeyRole, Note, Plan, Risk, RiskCause, Severity,
+    EARLY,
 };
 use crate::records::notified_tag;
 use crate::report::{Change, Outcome, RunReport, TargetReport};
+use crate::secret::AccessKeyId;
 use crate::wording::use_after;
 use crate::words::Words;
 
@@ -99,9 +102,22 @@ fn events(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -> Ve
         return failure(report, t, None).into_iter().collect();
     };
     let mut out = Vec::new();
-    // The key closest to its deadline among those that need this tool to act.
-    let pressing = plan
-        .deadlines
+    out.extend(failure(report, t, pressing(plan, now)));
+    out.extend(exposed_unmanaged(t, plan));
+    out.extend(blocked(t, plan, now));
+    out.extend(canary_needs_human(t, plan, now));
+    out.extend(migration_needs_human(t, plan));
+    out.extend(plan.at_risk().map(|(d, risk)| at_risk(t, d, risk)));
+    out.extend(due_soon(t, plan, now, settings));
+    out.extend(t.changes.iter().map(|c| change(t, plan, c)));
+    out.retain(|n| settings.on(n.rung));
+    out
+}
+
+/// The key closest to its deadline among those that need this tool to act: the severity
+/// a failure is told with.
+fn pressing(plan: &Plan, now: OffsetDateTime) -> Option<&KeyDeadline> {
+    plan.deadlines
         .iter()
         .filter(|d| {
             d.role == KeyRole::Old
@@ -109,26 +125,39 @@ fn events(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -> Ve
                     .is_some_and(|s| s <= now.saturating_add(EARLY))
                 || d.risk.is_some()
         })
-        .min_by_key(|d| d.deadline);
-    out.extend(failure(report, t, pressing));
-    for n in &plan.notes {
-        if let crate::plan::Note::ExposedUnmanaged { key } = n {
-            out.push(message(
-                t,
-                Rung::Emergency,
-                Some(Severity::Urgent),
-                key.as_str().to_string(),
-                format!("exposed key {key} is not this tool's to switch off"),
-                format!("Emergency: {}.", n.words()),
-                None,
-                "deactivate the key by hand (IAM console or aws iam update-access-key), then \
-                 find what uses it",
-            ));
-        }
-    }
-    for b in &plan.blocked {
+        .min_by_key(|d| d.deadline)
+}
+
+/// Exposed keys that no set of the target holds: this tool does not switch them off, so a
+/// person must.
+fn exposed_unmanaged<'a>(t: &'a TargetReport, plan: &'a Plan) -> impl Iterator<Item = Notice> + 'a {
+    plan.notes.iter().filter_map(move |n| {
+        let Note::ExposedUnmanaged { key } = n else {
+            return None;
+        };
+        Some(message(
+            t,
+            Rung::Emergency,
+            Some(Severity::Urgent),
+            key.as_str().to_string(),
+            format!("exposed key {key} is not this tool's to switch off"),
+            format!("Emergency: {}.", n.words()),
+            None,
+            "deactivate the key by hand (IAM console or aws iam update-access-key), then \
+             find what uses it",
+        ))
+    })
+}
+
+/// Old keys whose retirement is blocked: used after their cutover.
+fn blocked<'a>(
+    t: &'a TargetReport,
+    plan: &'a Plan,
+    now: OffsetDateTime,
+) -> impl Iterator<Item = Notice> + 'a {
+    plan.blocked.iter().map(move |b| {
         let d = plan.deadlines.iter().find(|d| d.key == b.key);
-        out.push(message(
+        message(
             t,
             Rung::Blocked,
             d.map(|d| severity(d.deadline, now)),
@@ -150,213 +179,246 @@ fn events(report: &RunReport, t: &TargetReport, settings: &NotifySettings) -> Ve
             "find what still uses the key (the service and region above; CloudTrail for the \
              access key id) and point it at the new credential set; the key is retired once \
              that use stops, and stays active until then",
-        ));
-    }
-    if let Some(c) = plan.canary.as_ref().filter(|c| c.stage.needs_human()) {
-        let d = plan.deadlines.iter().find(|d| d.key == c.key);
-        let (event, headline, todo) = match c.stage {
-            CanaryStage::Failed => (
-                "canary-failed",
-                format!("canary of {} FAILED and was rolled back", c.to_set),
-                "fix what made AWS refuse the new key (its policy, a permissions boundary, an \
-                 SCP, a source-IP condition), then run `soracom-key-rotator rotate`",
-            ),
-            _ => (
-                "canary-held",
-                format!("canary of {} held: no evidence", c.to_set),
-                "check that the canary's data arrives, then let the rest move \
-                 (canary.without_evidence = \"proceed\") or give the new key up (rollback)",
-            ),
-        };
-        out.push(message(
-            t,
-            Rung::Blocked,
-            d.map(|d| severity(d.deadline, now)),
-            format!("{}={event}", c.key.as_str()),
-            headline,
-            format!("Canary {}.", c.words()),
-            d,
-            todo,
-        ));
-    }
-    if let Some(m) = plan.migration.as_ref().filter(|m| m.needs_human()) {
-        let kind = m.kind.as_deref().unwrap_or("?");
-        out.push(message(
-            t,
-            Rung::Blocked,
-            None,
-            format!("role={kind}"),
-            format!("canary of the {kind} holders onto the role set needs a person"),
-            format!("Migration: {}.", m.words()),
-            None,
-            "if AWS refused the role: give the role what the holders need, remove the \
-             role-refused record from the IAM user and run reconcile; if the canary is held: \
-             check that its data arrives, then let it proceed (canary.without_evidence)",
-        ));
-    }
-    for (d, risk) in plan.at_risk() {
-        let headline = match risk.severity {
-            Severity::Missed => format!(
-                "{}: key {} is active past its deadline",
-                risk.severity.words(),
-                d.key
-            ),
-            _ => format!(
-                "{}: key {} must be off within {} days",
-                risk.severity.words(),
-                d.key,
-                d.days_left.max(0)
-            ),
-        };
-        let todo = match risk.cause {
-            RiskCause::Blocked => {
-                "find what still uses the key and point it at the new credential set; then \
-                 reconcile retires it"
-            }
-            RiskCause::RotationLate => {
-                "run `soracom-key-rotator reconcile` (or check that the scheduled run is \
-                 enabled), and read any refusal or failure it reports"
-            }
-            RiskCause::DeactivationLate => {
-                "if nothing uses the key any more, run `soracom-key-rotator rotate \
-                 --emergency` to deactivate it now; otherwise accept the finding or move \
-                 what uses it first"
-            }
-            RiskCause::NotRetiring => {
-                "this tool will not deactivate the key: rotate or remove it by hand, or \
-                 adopt its credential set into a target"
-            }
-            RiskCause::CanaryHeld => {
-                "check that the canary's data arrives, then let the rest move \
-                 (canary.without_evidence = \"proceed\") or give the new key up (rollback)"
-            }
-            RiskCause::CanaryFailed => {
-                "fix what made AWS refuse the new key, then run `soracom-key-rotator rotate`"
-            }
-        };
-        out.push(message(
-            t,
-            Rung::Deadline,
-            Some(risk.severity),
-            format!("{}={}", d.key.as_str(), severity_name(risk.severity)),
-            headline,
-            format!("{}.", risk.cause.words()),
-            Some(d),
-            todo,
-        ));
-    }
-    if settings.due_warning_days > 0 && !plan.due.now {
-        let window = time::Duration::days(i64::from(settings.due_warning_days));
-        if let Some(d) = plan.deadlines.iter().find(|d| {
-            d.role == KeyRole::Current
-                && d.rotation_starts
-                    .is_some_and(|s| s > now && s <= now.saturating_add(window))
-        }) {
-            let starts = d.rotation_starts.map(fmt_time).unwrap_or_default();
-            out.push(message(
-                t,
-                Rung::DueSoon,
-                None,
-                d.key.as_str().to_string(),
-                format!("rotation of key {} starts {starts}", d.key),
-                format!("The rotation of key {} starts {starts}.", d.key),
-                Some(d),
-                "nothing, if reconcile runs on a schedule: it rotates the key then; otherwise \
-                 run `soracom-key-rotator reconcile` after that time",
-            ));
+        )
+    })
+}
+
+/// A canary that failed or is held: a person decides what follows.
+fn canary_needs_human(t: &TargetReport, plan: &Plan, now: OffsetDateTime) -> Option<Notice> {
+    let c = plan.canary.as_ref().filter(|c| c.stage.needs_human())?;
+    let d = plan.deadlines.iter().find(|d| d.key == c.key);
+    let (event, headline, todo) = match c.stage {
+        CanaryStage::Failed => (
+            "canary-failed",
+            format!("canary of {} FAILED and was rolled back", c.to_set),
+            "fix what made AWS refuse the new key (its policy, a permissions boundary, an \
+             SCP, a source-IP condition), then run `soracom-key-rotator rotate`",
+        ),
+        _ => (
+            "canary-held",
+            format!("canary of {} held: no evidence", c.to_set),
+            "check that the canary's data arrives, then let the rest move \
+             (canary.without_evidence = \"proceed\") or give the new key up (rollback)",
+        ),
+    };
+    Some(message(
+        t,
+        Rung::Blocked,
+        d.map(|d| severity(d.deadline, now)),
+        format!("{}={event}", c.key.as_str()),
+        headline,
+        format!("Canary {}.", c.words()),
+        d,
+        todo,
+    ))
+}
+
+/// A migration onto the role set that waits for a person: AWS refused the role, or its
+/// canary is held.
+fn migration_needs_human(t: &TargetReport, plan: &Plan) -> Option<Notice> {
+    let m = plan.migration.as_ref().filter(|m| m.needs_human())?;
+    let kind = m.kind.as_deref().unwrap_or("?");
+    Some(message(
+        t,
+        Rung::Blocked,
+        None,
+        format!("role={kind}"),
+        format!("canary of the {kind} holders onto the role set needs a person"),
+        format!("Migration: {}.", m.words()),
+        None,
+        "if AWS refused the role: give the role what the holders need, remove the \
+         role-refused record from the IAM user and run reconcile; if the canary is held: \
+         check that its data arrives, then let it proceed (canary.without_evidence)",
+    ))
+}
+
+/// A key that may still be active at its deadline, or is past it.
+fn at_risk(t: &TargetReport, d: &KeyDeadline, risk: Risk) -> Notice {
+    let headline = match risk.severity {
+        Severity::Missed => format!(
+            "{}: key {} is active past its deadline",
+            risk.severity.words(),
+            d.key
+        ),
+        _ => format!(
+            "{}: key {} must be off within {} days",
+            risk.severity.words(),
+            d.key,
+            d.days_left.max(0)
+        ),
+    };
+    message(
+        t,
+        Rung::Deadline,
+        Some(risk.severity),
+        format!("{}={}", d.key.as_str(), severity_name(risk.severity)),
+        headline,
+        format!("{}.", risk.cause.words()),
+        Some(d),
+        risk_todo(risk.cause),
+    )
+}
+
+/// What a person does about a key at risk, by what puts it at risk.
+fn risk_todo(cause: RiskCause) -> &'static str {
+    match cause {
+        RiskCause::Blocked => {
+            "find what still uses the key and point it at the new credential set; then \
+             reconcile retires it"
+        }
+        RiskCause::RotationLate => {
+            "run `soracom-key-rotator reconcile` (or check that the scheduled run is \
+             enabled), and read any refusal or failure it reports"
+        }
+        RiskCause::DeactivationLate => {
+            "if nothing uses the key any more, run `soracom-key-rotator rotate \
+             --emergency` to deactivate it now; otherwise accept the finding or move \
+             what uses it first"
+        }
+        RiskCause::NotRetiring => {
+            "this tool will not deactivate the key: rotate or remove it by hand, or \
+             adopt its credential set into a target"
+        }
+        RiskCause::CanaryHeld => {
+            "check that the canary's data arrives, then let the rest move \
+             (canary.without_evidence = \"proceed\") or give the new key up (rollback)"
+        }
+        RiskCause::CanaryFailed => {
+            "fix what made AWS refuse the new key, then run `soracom-key-rotator rotate`"
         }
     }
-    for c in &t.changes {
-        out.push(match c {
-            Change::Rotated {
-                key,
-                set_id,
-                previous,
-            } => {
-                let old = previous
-                    .as_ref()
-                    .and_then(|p| plan.deadlines.iter().find(|d| &d.key == p));
-                let retire = match old.and_then(|d| d.deactivation_due) {
-                    Some(t) => format!("; it is deactivated from {} on evidence", fmt_time(t)),
-                    None => String::new(),
-                };
-                let was = previous
-                    .as_ref()
-                    .map(|p| format!(" Old key {p} stays active for now{retire}."))
-                    .unwrap_or_default();
-                message(
-                    t,
-                    Rung::Rotated,
-                    None,
-                    key.as_str().to_string(),
-                    format!("key rotated: {set_id} holds new key {key}"),
-                    format!(
-                        "New key {key} was verified with STS and {set_id} holds it; {} of {} \
-                         references moved onto it.{was}",
-                        t.references.moved, t.references.total
-                    ),
-                    None,
-                    "nothing",
-                )
-            }
-            Change::Deactivated {
-                key,
-                set_id,
-                exposed: true,
-            } => {
-                let used: Vec<String> = plan
-                    .notes
-                    .iter()
-                    .filter(|n| matches!(n, crate::plan::Note::UsedAfterCutover { key: k, .. } if k == key))
-                    .map(Words::words)
-                    .collect();
-                message(
-                    t,
-                    Rung::Emergency,
-                    None,
-                    key.as_str().to_string(),
-                    format!("exposed key {key} of {set_id} deactivated"),
-                    format!(
-                        "Emergency: exposed key {key} of {set_id} was deactivated once every \
-                         reference had moved off it.{}",
-                        used.iter().map(|u| format!(" {u}.")).collect::<String>()
-                    ),
-                    None,
-                    "check CloudTrail for what the exposed key did while it was public; remove \
-                     the quarantine policy AWS may have attached to the user once you have; the \
-                     key is deleted after delete_after_days",
-                )
-            }
-            Change::Deactivated { key, set_id, .. } => message(
-                t,
-                Rung::Deactivated,
-                None,
-                key.as_str().to_string(),
-                format!("old key {key} of {set_id} deactivated"),
-                format!(
-                    "Old key {key} of {set_id} was deactivated: nothing used it since its cutover."
-                ),
-                None,
-                "nothing; it is deleted after delete_after_days unless someone re-activates it \
-                 (then its retirement starts over)",
-            ),
-            Change::Deleted { key, set_id } => message(
-                t,
-                Rung::Deleted,
-                None,
-                key.as_str().to_string(),
-                format!("retired key {key} deleted"),
-                match set_id {
-                    Some(s) => format!("Retired key {key} was deleted, and its set {s} after it."),
-                    None => format!("Retired key {key} was deleted."),
-                },
-                None,
-                "nothing",
-            ),
-        });
+}
+
+/// The current key's rotation, when it starts within `due_warning_days` (and is not due
+/// now).
+fn due_soon(
+    t: &TargetReport,
+    plan: &Plan,
+    now: OffsetDateTime,
+    settings: &NotifySettings,
+) -> Option<Notice> {
+    if settings.due_warning_days == 0 || plan.due.now {
+        return None;
     }
-    out.retain(|n| settings.on(n.rung));
-    out
+    let window = time::Duration::days(i64::from(settings.due_warning_days));
+    let d = plan.deadlines.iter().find(|d| {
+        d.role == KeyRole::Current
+            && d.rotation_starts
+                .is_some_and(|s| s > now && s <= now.saturating_add(window))
+    })?;
+    let starts = d.rotation_starts.map(fmt_time).unwrap_or_default();
+    Some(message(
+        t,
+        Rung::DueSoon,
+        None,
+        d.key.as_str().to_string(),
+        format!("rotation of key {} starts {starts}", d.key),
+        format!("The rotation of key {} starts {starts}.", d.key),
+        Some(d),
+        "nothing, if reconcile runs on a schedule: it rotates the key then; otherwise \
+         run `soracom-key-rotator reconcile` after that time",
+    ))
+}
+
+/// A change this run made: a rotation, a deactivation (by an emergency or on evidence), a
+/// deletion.
+fn change(t: &TargetReport, plan: &Plan, c: &Change) -> Notice {
+    match c {
+        Change::Rotated {
+            key,
+            set_id,
+            previous,
+        } => rotated(t, plan, key, set_id, previous.as_ref()),
+        Change::Deactivated {
+            key,
+            set_id,
+            exposed: true,
+        } => exposed_deactivated(t, plan, key, set_id),
+        Change::Deactivated { key, set_id, .. } => message(
+            t,
+            Rung::Deactivated,
+            None,
+            key.as_str().to_string(),
+            format!("old key {key} of {set_id} deactivated"),
+            format!(
+                "Old key {key} of {set_id} was deactivated: nothing used it since its cutover."
+            ),
+            None,
+            "nothing; it is deleted after delete_after_days unless someone re-activates it \
+             (then its retirement starts over)",
+        ),
+        Change::Deleted { key, set_id } => message(
+            t,
+            Rung::Deleted,
+            None,
+            key.as_str().to_string(),
+            format!("retired key {key} deleted"),
+            match set_id {
+                Some(s) => format!("Retired key {key} was deleted, and its set {s} after it."),
+                None => format!("Retired key {key} was deleted."),
+            },
+            None,
+            "nothing",
+        ),
+    }
+}
+
+/// A rotation done: the new key, how many references moved, and when the old key goes.
+fn rotated(
+    t: &TargetReport,
+    plan: &Plan,
+    key: &AccessKeyId,
+    set_id: &str,
+    previous: Option<&AccessKeyId>,
+) -> Notice {
+    let old = previous.and_then(|p| plan.deadlines.iter().find(|d| &d.key == p));
+    let retire = match old.and_then(|d| d.deactivation_due) {
+        Some(t) => format!("; it is deactivated from {} on evidence", fmt_time(t)),
+        None => String::new(),
+    };
+    let was = previous
+        .map(|p| format!(" Old key {p} stays active for now{retire}."))
+        .unwrap_or_default();
+    message(
+        t,
+        Rung::Rotated,
+        None,
+        key.as_str().to_string(),
+        format!("key rotated: {set_id} holds new key {key}"),
+        format!(
+            "New key {key} was verified with STS and {set_id} holds it; {} of {} \
+             references moved onto it.{was}",
+            t.references.moved, t.references.total
+        ),
+        None,
+        "nothing",
+    )
+}
+
+/// An exposed key an emergency deactivated, with any use after its cutover.
+fn exposed_deactivated(t: &TargetReport, plan: &Plan, key: &AccessKeyId, set_id: &str) -> Notice {
+    let used: Vec<String> = plan
+        .notes
+        .iter()
+        .filter(|n| matches!(n, Note::UsedAfterCutover { key: k, .. } if k == key))
+        .map(Words::words)
+        .collect();
+    message(
+        t,
+        Rung::Emergency,
+        None,
+        key.as_str().to_string(),
+        format!("exposed key {key} of {set_id} deactivated"),
+        format!(
+            "Emergency: exposed key {key} of {set_id} was deactivated once every \
+             reference had moved off it.{}",
+            used.iter().map(|u| format!(" {u}.")).collect::<String>()
+        ),
+        None,
+        "check CloudTrail for what the exposed key did while it was public; remove \
+         the quarantine policy AWS may have attached to the user once you have; the \
+         key is deleted after delete_after_days",
+    )
 }
 
 /// The failure (or refusal) of a run, told at most once a day.
