@@ -16,7 +16,7 @@ use time::{Duration, OffsetDateTime};
 use crate::config::Target;
 use crate::model::{AccessKey, CredentialSet, Holder, KeyStatus, ManagedId, Observed};
 use crate::plan::{Note, Plan, Repair, Retire};
-use crate::records::{creating_key, lease_key, KeyRecord};
+use crate::records::{creating_key, lease_key, Creating, KeyRecord};
 use crate::secret::AccessKeyId;
 
 /// The longest a run can take (verification may take up to an hour, then the cutover): a
@@ -144,19 +144,65 @@ pub(super) fn clean_up(view: &View, plan: &mut Plan) {
 /// crashed run (deleted) and which are foreign (reported, never touched), and whether a
 /// run is rotating the target right now.
 pub fn resolve(target: &Target, obs: &Observed, now: OffsetDateTime) -> View {
-    let prefix = target.prefix().unwrap_or_default();
-    let mut notes = Vec::new();
-    // Only `aws-credentials` sets are the tool's, whatever their id.
-    for s in obs
-        .sets
+    let mut notes = other_types(target, obs);
+    let owned = owned_sets(target, obs);
+    let links: Vec<Option<Link>> = owned.iter().map(|s| explicit_link(target, s)).collect();
+    let claimed = claimed_keys(&owned, &links);
+    let mut runs = Runs {
+        now,
+        orphans: Vec::new(),
+        stale_runs: Vec::new(),
+        busy: None,
+    };
+    let (foreign, answered) = runs.unclaimed_keys(obs, &claimed);
+    runs.announcements(obs, &answered);
+    runs.leases(obs);
+    let evidence = evidence(&links, &foreign);
+    notes.extend(foreign_notes(target, &foreign, evidence.as_ref(), now));
+    let mut sets: Vec<SetView> = Vec::with_capacity(owned.len());
+    for (i, s) in owned.iter().enumerate() {
+        let link = match (&links[i], &evidence) {
+            (Some(l), _) => l.clone(),
+            (None, Some((j, k))) if *j == i => Link::Evidence(k.clone()),
+            (None, _) => Link::Unknown,
+        };
+        if link == Link::Unknown {
+            notes.push(Note::AmbiguousLink {
+                set_id: s.id.clone(),
+            });
+        }
+        sets.push(set_view(obs, s, link));
+    }
+    runs.rotations_in_flight(obs, &sets);
+    let current = (0..sets.len())
+        .rev()
+        .find(|i| matches!(sets[*i].key_state, KeyState::Active | KeyState::Unknown));
+    View {
+        sets,
+        current,
+        orphans: runs.orphans,
+        stale_runs: runs.stale_runs,
+        busy: runs.busy,
+        notes,
+    }
+}
+
+/// The sets the target owns by id that are not `aws-credentials`: only those are the
+/// tool's, whatever their id, so the others are noted and left alone.
+fn other_types(target: &Target, obs: &Observed) -> Vec<Note> {
+    obs.sets
         .iter()
         .filter(|s| target.owns(&s.id) && s.kind != AWS_CREDENTIALS)
-    {
-        notes.push(Note::OtherType {
+        .map(|s| Note::OtherType {
             set_id: s.id.clone(),
             kind: s.kind.clone(),
-        });
-    }
+        })
+        .collect()
+}
+
+/// The target's `aws-credentials` sets, oldest first.
+fn owned_sets<'a>(target: &Target, obs: &'a Observed) -> Vec<&'a CredentialSet> {
+    let prefix = target.prefix().unwrap_or_default();
     let mut owned: Vec<&CredentialSet> = obs
         .sets
         .iter()
@@ -171,190 +217,240 @@ pub fn resolve(target: &Target, obs: &Observed, now: OffsetDateTime) -> View {
         };
         order(a).cmp(&order(b)).then_with(|| a.id.cmp(&b.id))
     });
-    let key = |id: &AccessKeyId| obs.keys.iter().find(|k| &k.id == id);
-    // What SORACOM reports wins; then what this tool wrote; adopt_keys speaks for the rest.
-    let explicit = |s: &CredentialSet| -> Option<Link> {
-        s.api_key
-            .clone()
-            .map(Link::Api)
-            .or_else(|| s.linked_key().map(Link::Description))
-            .or_else(|| {
-                target
-                    .adopt_keys
-                    .get(&s.id)
-                    .map(|k| Link::Adopted(AccessKeyId::new(k.clone())))
-            })
-    };
-    // The key an in-place set held before counts only when the description is this tool's
-    // and agrees with what SORACOM reports the set holds.
-    let previous = |s: &CredentialSet| {
-        let consistent = s.api_key.is_none() || s.api_key == s.linked_key();
-        s.previous_key().filter(|_| consistent)
-    };
-    let links: Vec<Option<Link>> = owned.iter().map(|s| explicit(s)).collect();
+    owned
+}
+
+/// The key a set holds, when something says so: what SORACOM reports wins; then what this
+/// tool wrote; `adopt_keys` speaks for the rest.
+fn explicit_link(target: &Target, s: &CredentialSet) -> Option<Link> {
+    s.api_key
+        .clone()
+        .map(Link::Api)
+        .or_else(|| s.linked_key().map(Link::Description))
+        .or_else(|| {
+            target
+                .adopt_keys
+                .get(&s.id)
+                .map(|k| Link::Adopted(AccessKeyId::new(k.clone())))
+        })
+}
+
+/// The key an in-place set held before. It counts only when the description is this
+/// tool's and agrees with what SORACOM reports the set holds.
+fn previous(s: &CredentialSet) -> Option<AccessKeyId> {
+    let consistent = s.api_key.is_none() || s.api_key == s.linked_key();
+    s.previous_key().filter(|_| consistent)
+}
+
+/// Every key an owned set claims: the keys they hold, and in-place sets' previous keys.
+fn claimed_keys(owned: &[&CredentialSet], links: &[Option<Link>]) -> BTreeSet<AccessKeyId> {
     let mut claimed: BTreeSet<AccessKeyId> = links
         .iter()
         .flatten()
         .filter_map(|l| l.key().cloned())
         .collect();
     claimed.extend(owned.iter().filter_map(|s| previous(s)));
+    claimed
+}
 
-    // Keys no set claims: a crashed run's (deleted), a running rotation's (wait), or
-    // someone else's (reported).
-    let young = |since: OffsetDateTime| now < since.saturating_add(IN_FLIGHT_LIMIT);
-    let mut orphans = Vec::new();
-    let mut busy: Option<OffsetDateTime> = None;
-    let mut hold = |since: OffsetDateTime| busy = Some(busy.map_or(since, |b| b.min(since)));
-    let mut foreign: Vec<&AccessKey> = Vec::new();
-    let mut stale_runs: Vec<String> = Vec::new();
-    let mut matched_creating: BTreeSet<&str> = BTreeSet::new();
-    let mut unclaimed: Vec<&AccessKey> = obs
-        .keys
-        .iter()
-        .filter(|k| !claimed.contains(&k.id))
-        .collect();
-    unclaimed.sort_by_key(|k| k.created);
-    // A dead run's key is the one key the user did not have when the run announced it,
-    // created just after the announcement, never used (only that run knew its secret), and
-    // not described by a person.
-    let candidates = |c: &crate::records::Creating| -> Vec<&AccessKey> {
-        obs.keys
+/// What the keys no set holds and the records of runs say: a dead run's orphans and the
+/// records it left (both removed), and since when a run is at work on the target.
+struct Runs {
+    now: OffsetDateTime,
+    orphans: Vec<AccessKeyId>,
+    stale_runs: Vec<String>,
+    busy: Option<OffsetDateTime>,
+}
+
+impl Runs {
+    /// Whether what a run recorded at `since` may still be that run at work.
+    fn young(&self, since: OffsetDateTime) -> bool {
+        self.now < since.saturating_add(IN_FLIGHT_LIMIT)
+    }
+
+    /// A run is at work since `since`: the target is left to it (from the earliest).
+    fn hold(&mut self, since: OffsetDateTime) {
+        self.busy = Some(self.busy.map_or(since, |b| b.min(since)));
+    }
+
+    /// Keys no set claims: a crashed run's (orphans), a running rotation's (the target
+    /// waits), or someone else's (returned, to be reported). Also returns the runs whose
+    /// announcement one of those keys answers.
+    fn unclaimed_keys<'a>(
+        &mut self,
+        obs: &'a Observed,
+        claimed: &BTreeSet<AccessKeyId>,
+    ) -> (Vec<&'a AccessKey>, BTreeSet<&'a str>) {
+        let mut foreign: Vec<&AccessKey> = Vec::new();
+        let mut answered: BTreeSet<&str> = BTreeSet::new();
+        let mut unclaimed: Vec<&AccessKey> = obs
+            .keys
             .iter()
-            .filter(|k| {
-                !claimed.contains(&k.id)
-                    && !c.existing.contains(&k.id)
-                    && k.last_used.is_none()
-                    && !obs.records.keys.contains_key(&k.id)
-                    && !obs.records.described.contains(&k.id)
-                    && k.created >= c.since.saturating_sub(CREATE_SKEW)
-                    && k.created <= c.since.saturating_add(CREATE_WINDOW)
-            })
-            .collect()
-    };
-    let announced_key = |k: &AccessKey| {
-        obs.records.creating.iter().find(|c| {
-            let found = candidates(c);
-            found.len() == 1 && found[0].id == k.id
-        })
-    };
-    for k in unclaimed {
-        match (obs.records.keys.get(&k.id), announced_key(k)) {
-            (Some(KeyRecord::InFlight { since, .. }), _) if young(*since) => hold(*since),
-            (Some(KeyRecord::InFlight { .. } | KeyRecord::Abandoned { .. }), _) => {
-                orphans.push(k.id.clone())
+            .filter(|k| !claimed.contains(&k.id))
+            .collect();
+        unclaimed.sort_by_key(|k| k.created);
+        for k in unclaimed {
+            match (
+                obs.records.keys.get(&k.id),
+                announcement_of(obs, claimed, k),
+            ) {
+                (Some(KeyRecord::InFlight { since, .. }), _) if self.young(*since) => {
+                    self.hold(*since)
+                }
+                (Some(KeyRecord::InFlight { .. } | KeyRecord::Abandoned { .. }), _) => {
+                    self.orphans.push(k.id.clone())
+                }
+                (None, Some(c)) => {
+                    answered.insert(c.run.as_str());
+                    if self.young(c.since) {
+                        self.hold(c.since);
+                    } else {
+                        self.orphans.push(k.id.clone());
+                        self.stale_runs.push(creating_key(&c.run));
+                    }
+                }
+                _ => foreign.push(k),
             }
-            (None, Some(c)) => {
-                matched_creating.insert(c.run.as_str());
-                if young(c.since) {
-                    hold(c.since);
-                } else {
-                    orphans.push(k.id.clone());
-                    stale_runs.push(creating_key(&c.run));
+        }
+        (foreign, answered)
+    }
+
+    /// Announcements no unclaimed key answers (`answered`): a run still at work, or a
+    /// leftover.
+    fn announcements(&mut self, obs: &Observed, answered: &BTreeSet<&str>) {
+        for c in &obs.records.creating {
+            if answered.contains(c.run.as_str()) {
+                continue;
+            }
+            // The run got its key and recorded it: the announcement is only a leftover.
+            let recorded = obs.records.keys.iter().any(|(k, r)| {
+                let since = match r {
+                    KeyRecord::InFlight { since, .. }
+                    | KeyRecord::Abandoned { since }
+                    | KeyRecord::HeldBy { since, .. } => *since,
+                };
+                !c.existing.contains(k) && since >= c.since && obs.keys.iter().any(|x| &x.id == k)
+            });
+            // A run announced a key and nothing came of it yet: running, or long dead.
+            if !recorded && self.young(c.since) {
+                self.hold(c.since);
+            } else {
+                self.stale_runs.push(creating_key(&c.run));
+            }
+        }
+    }
+
+    /// Leases of runs rolling the target back: at work, or long over.
+    fn leases(&mut self, obs: &Observed) {
+        for (run, since) in &obs.records.leases {
+            if self.young(*since) {
+                self.hold(*since);
+            } else {
+                self.stale_runs.push(lease_key(run));
+            }
+        }
+    }
+
+    /// A set whose key a running rotation has not finished moving onto is not current
+    /// yet. A record of a key that no longer exists is a leftover (a person deleted the key
+    /// and the run moved the references back), not a run at work.
+    fn rotations_in_flight(&mut self, obs: &Observed, sets: &[SetView]) {
+        for s in sets {
+            if let Some(KeyRecord::InFlight { since, .. }) =
+                s.link.key().and_then(|k| obs.records.keys.get(k))
+            {
+                if self.young(*since) && s.key_state != KeyState::Missing {
+                    self.hold(*since);
                 }
             }
-            _ => foreign.push(k),
         }
     }
-    for c in &obs.records.creating {
-        if matched_creating.contains(c.run.as_str()) {
-            continue;
-        }
-        // The run got its key and recorded it: the announcement is only a leftover.
-        let recorded = obs.records.keys.iter().any(|(k, r)| {
-            let since = match r {
-                KeyRecord::InFlight { since, .. }
-                | KeyRecord::Abandoned { since }
-                | KeyRecord::HeldBy { since, .. } => *since,
-            };
-            !c.existing.contains(k) && since >= c.since && obs.keys.iter().any(|x| &x.id == k)
-        });
-        // A run announced a key and nothing came of it yet: running, or long dead.
-        if !recorded && young(c.since) {
-            hold(c.since);
-        } else {
-            stale_runs.push(creating_key(&c.run));
-        }
-    }
-    for (run, since) in &obs.records.leases {
-        if young(*since) {
-            hold(*since);
-        } else {
-            stale_runs.push(lease_key(run));
-        }
-    }
+}
 
-    let unlinked: Vec<usize> = (0..owned.len()).filter(|i| links[*i].is_none()).collect();
-    let evidence = match (unlinked.as_slice(), foreign.as_slice()) {
+/// The announcement of the run that made `k`, if `k` is the one key that run can have
+/// made (see [`made_after`]).
+fn announcement_of<'a>(
+    obs: &'a Observed,
+    claimed: &BTreeSet<AccessKeyId>,
+    k: &AccessKey,
+) -> Option<&'a Creating> {
+    obs.records.creating.iter().find(|c| {
+        let found = made_after(obs, claimed, c);
+        found.len() == 1 && found[0].id == k.id
+    })
+}
+
+/// The keys that may be a run's, given its announcement `c`: a dead run's key is one the
+/// user did not have when the run announced it, created just after the announcement, never
+/// used (only that run knew its secret), and not described by a person.
+fn made_after<'a>(
+    obs: &'a Observed,
+    claimed: &BTreeSet<AccessKeyId>,
+    c: &Creating,
+) -> Vec<&'a AccessKey> {
+    obs.keys
+        .iter()
+        .filter(|k| {
+            !claimed.contains(&k.id)
+                && !c.existing.contains(&k.id)
+                && k.last_used.is_none()
+                && !obs.records.keys.contains_key(&k.id)
+                && !obs.records.described.contains(&k.id)
+                && k.created >= c.since.saturating_sub(CREATE_SKEW)
+                && k.created <= c.since.saturating_add(CREATE_WINDOW)
+        })
+        .collect()
+}
+
+/// The one set linked by evidence, and its key: when exactly one owned set names no key
+/// and exactly one key is no one's, that set holds that key.
+fn evidence(links: &[Option<Link>], foreign: &[&AccessKey]) -> Option<(usize, AccessKeyId)> {
+    let unlinked: Vec<usize> = (0..links.len()).filter(|i| links[*i].is_none()).collect();
+    match (unlinked.as_slice(), foreign) {
         ([i], [k]) => Some((*i, k.id.clone())),
         _ => None,
-    };
-    for k in &foreign {
-        if evidence.as_ref().is_some_and(|(_, e)| e == &k.id) {
-            continue;
-        }
-        notes.push(Note::ForeignKey {
+    }
+}
+
+/// A note for every foreign key, but the one evidence links to a set.
+fn foreign_notes(
+    target: &Target,
+    foreign: &[&AccessKey],
+    evidence: Option<&(usize, AccessKeyId)>,
+    now: OffsetDateTime,
+) -> Vec<Note> {
+    foreign
+        .iter()
+        .filter(|k| evidence.is_none_or(|(_, e)| e != &k.id))
+        .map(|k| Note::ForeignKey {
             key: k.id.clone(),
             iam_user: target.iam_user.clone(),
             age_days: (now - k.created).whole_days(),
             last_used: k.last_used.clone(),
-        });
-    }
-    let sets: Vec<SetView> = owned
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let link = match (&links[i], &evidence) {
-                (Some(l), _) => l.clone(),
-                (None, Some((j, k))) if *j == i => Link::Evidence(k.clone()),
-                (None, _) => Link::Unknown,
-            };
-            if link == Link::Unknown {
-                notes.push(Note::AmbiguousLink {
-                    set_id: s.id.clone(),
-                });
-            }
-            let key_state = match link.key().map(&key) {
-                None => KeyState::Unknown,
-                Some(None) => KeyState::Missing,
-                Some(Some(k)) if k.status == KeyStatus::Active => KeyState::Active,
-                Some(Some(_)) => KeyState::Inactive,
-            };
-            let references = obs
-                .slots
-                .iter()
-                .filter(|sl| sl.references(&s.id))
-                .map(|sl| sl.holder.clone())
-                .collect();
-            SetView {
-                set: (*s).clone(),
-                link,
-                key_state,
-                previous: previous(s),
-                references,
-            }
         })
+        .collect()
+}
+
+/// What is known about one owned set that holds the key `link` names: that key's state,
+/// an in-place set's previous key, and what references the set.
+fn set_view(obs: &Observed, s: &CredentialSet, link: Link) -> SetView {
+    let key_state = match link.key().map(|id| obs.keys.iter().find(|k| &k.id == id)) {
+        None => KeyState::Unknown,
+        Some(None) => KeyState::Missing,
+        Some(Some(k)) if k.status == KeyStatus::Active => KeyState::Active,
+        Some(Some(_)) => KeyState::Inactive,
+    };
+    let references = obs
+        .slots
+        .iter()
+        .filter(|sl| sl.references(&s.id))
+        .map(|sl| sl.holder.clone())
         .collect();
-    // A set whose key a running rotation has not finished moving onto is not current yet.
-    // A record of a key that no longer exists is a leftover (a person deleted the key and
-    // the run moved the references back), not a run at work.
-    for s in &sets {
-        if let Some(KeyRecord::InFlight { since, .. }) =
-            s.link.key().and_then(|k| obs.records.keys.get(k))
-        {
-            if young(*since) && s.key_state != KeyState::Missing {
-                hold(*since);
-            }
-        }
-    }
-    let current = (0..sets.len())
-        .rev()
-        .find(|i| matches!(sets[*i].key_state, KeyState::Active | KeyState::Unknown));
-    View {
-        sets,
-        current,
-        orphans,
-        stale_runs,
-        busy,
-        notes,
+    SetView {
+        set: s.clone(),
+        link,
+        key_state,
+        previous: previous(s),
+        references,
     }
 }
