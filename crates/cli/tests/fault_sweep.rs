@@ -797,7 +797,7 @@ fn panic_text(e: tokio::task::JoinError) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn every_fault_point_is_safe_and_converges() {
     let started = Instant::now();
     let mut all = Vec::new();

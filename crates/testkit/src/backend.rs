@@ -148,7 +148,31 @@ pub enum Proxy {
     /// The HTTP proxy in front of moto.
     Real(Arc<AwsProxy>),
     /// The script every fake call goes through.
-    Fake(Arc<Script>),
+    Fake(Arc<FakeProxy>),
+}
+
+/// The fakes' face of the proxy: AWS faults become rules of the script, tagged with the
+/// fault they stand for, so a call shows which fault it got.
+pub struct FakeProxy {
+    /// The script every fake call goes through.
+    pub script: Arc<Script>,
+    kinds: std::sync::Mutex<Vec<AwsFaultKind>>,
+}
+
+impl FakeProxy {
+    /// The proxy face of `script`.
+    pub fn new(script: Arc<Script>) -> FakeProxy {
+        FakeProxy {
+            script,
+            kinds: std::sync::Mutex::default(),
+        }
+    }
+
+    fn kinds(&self) -> std::sync::MutexGuard<'_, Vec<AwsFaultKind>> {
+        self.kinds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl std::fmt::Debug for Proxy {
@@ -176,7 +200,14 @@ impl Proxy {
     pub fn add_fault(&self, fault: AwsFault) {
         match self {
             Proxy::Real(p) => p.add_fault(fault),
-            Proxy::Fake(s) => s.add(rule_of(&fault)),
+            Proxy::Fake(f) => {
+                let tag = {
+                    let mut kinds = f.kinds();
+                    kinds.push(fault.kind.clone());
+                    kinds.len() as u64 - 1
+                };
+                f.script.add(rule_of(&fault).tagged(tag));
+            }
         }
     }
 
@@ -184,7 +215,7 @@ impl Proxy {
     pub fn clear_faults(&self) {
         match self {
             Proxy::Real(p) => p.clear_faults(),
-            Proxy::Fake(s) => s.clear(),
+            Proxy::Fake(f) => f.script.clear(),
         }
     }
 
@@ -193,24 +224,33 @@ impl Proxy {
     pub fn calls(&self) -> Vec<AwsCall> {
         match self {
             Proxy::Real(p) => p.calls(),
-            Proxy::Fake(s) => s
-                .calls()
-                .into_iter()
-                .filter(|(c, _)| c.port == Port::Iam)
-                .map(|(c, v)| AwsCall {
-                    action: c.op,
-                    status: match &v {
-                        Verdict::Proceed => 200,
-                        Verdict::Refuse(Failure::Status { status, .. })
-                        | Verdict::ActThenFail(Failure::Status { status, .. }) => *status,
-                        _ => 0,
-                    },
-                    access_key_id: c.signer,
-                    fault: None,
-                    error_code: None,
-                    secrets: Vec::new(),
-                })
-                .collect(),
+            Proxy::Fake(f) => {
+                let kinds = f.kinds().clone();
+                f.script
+                    .seen()
+                    .into_iter()
+                    .filter(|s| s.call.port == Port::Iam)
+                    .map(|s| AwsCall {
+                        action: s.call.op,
+                        status: match &s.verdict {
+                            Verdict::Proceed => 200,
+                            Verdict::Refuse(Failure::Status { status, .. })
+                            | Verdict::ActThenFail(Failure::Status { status, .. }) => *status,
+                            _ => 0,
+                        },
+                        access_key_id: s.call.signer,
+                        fault: s.tag.and_then(|t| kinds.get(t as usize).cloned()),
+                        error_code: match &s.verdict {
+                            Verdict::Refuse(Failure::Status { code, .. })
+                            | Verdict::ActThenFail(Failure::Status { code, .. }) => {
+                                Some(code.clone())
+                            }
+                            _ => None,
+                        },
+                        secrets: Vec::new(),
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -218,7 +258,8 @@ impl Proxy {
     pub fn held(&self) -> u64 {
         match self {
             Proxy::Real(p) => p.held(),
-            Proxy::Fake(s) => s
+            Proxy::Fake(f) => f
+                .script
                 .calls()
                 .iter()
                 .filter(|(c, v)| c.port == Port::Iam && *v == Verdict::ActThenHang)
@@ -255,7 +296,7 @@ pub fn rule_of(fault: &AwsFault) -> Rule {
         }
         AwsFaultKind::SucceedThenDrop => Action::Verdict(Verdict::ActThenFail(Failure::Timeout)),
         AwsFaultKind::SucceedThenHang => Action::Verdict(Verdict::ActThenHang),
-        AwsFaultKind::AlterSecret => Action::Verdict(Verdict::Proceed),
+        AwsFaultKind::AlterSecret => Action::Verdict(Verdict::ActThenAlter),
         AwsFaultKind::Delay(d) => Action::Hold(delay_gate(*d)),
     };
     Rule::on(Port::Iam, &fault.action, fault.nth, action).times(fault.times)

@@ -41,7 +41,7 @@ use crate::contract::{assert_conforms, recorded, Spec};
 use crate::fake::clock::PausedClock;
 use crate::fake::iam::FakeIam;
 use crate::fake::soracom::MemoryDial;
-use crate::fake::{SeqIds, Script};
+use crate::fake::{Script, SeqIds};
 use crate::moto::{self, ClockedMoto, Iam, KeyInfo};
 use crate::secrets::Ledger;
 
@@ -233,6 +233,9 @@ impl World {
         emu.set_now_ms(Some(ms(MEMORY_EPOCH)));
         let fake = FakeIam::new(seed, clock.clone(), script.clone());
         let iam = fake.helper();
+        // Scenarios written against moto expect a new key to work at once, as moto's do; a
+        // scenario about propagation sets the delay itself.
+        iam.set_sts_delay(Duration::ZERO);
         iam.create_user(&user)
             .await
             .unwrap_or_else(|e| panic!("create user: {e}"));
@@ -241,7 +244,7 @@ impl World {
         let dial = MemoryDial::new(&[emu.clone()], script.clone(), clock.clone());
         World {
             emu,
-            proxy: Proxy::Fake(script.clone()),
+            proxy: Proxy::Fake(Arc::new(crate::backend::FakeProxy::new(script.clone()))),
             iam: Admin::Fake(iam),
             user,
             ledger,

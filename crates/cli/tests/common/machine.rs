@@ -36,7 +36,10 @@ pub struct Recorder(Arc<Mutex<Vec<Notice>>>);
 
 impl Recorder {
     pub fn notices(&self) -> Vec<Notice> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 

@@ -241,16 +241,23 @@ impl World {
         run
     }
 
-    async fn exec(&self, args: &[&str], env_key: bool) -> Run {
+    /// Runs in-process on `machine` (this world's, changed as a test needs it).
+    pub async fn run_on(&self, machine: machine::Machine, args: &[&str]) -> Run {
         let args = self.with_now(args);
         let before = self.snapshot().await;
+        let run = machine::run(machine, self.full_args(&args));
+        let (ran, log) = tokio::time::timeout(RUN_LIMIT, run)
+            .await
+            .expect("the run finished within its limit");
+        self.after_run(&args, before, &output(ran, log)).await
+    }
+
+    async fn exec(&self, args: &[&str], env_key: bool) -> Run {
         if self.in_memory_world() {
-            let run = machine::run(self.machine(env_key), self.full_args(&args));
-            let (ran, log) = tokio::time::timeout(RUN_LIMIT, run)
-                .await
-                .expect("the run finished within its limit");
-            return self.after_run(&args, before, &output(ran, log)).await;
+            return self.run_on(self.machine(env_key), args).await;
         }
+        let args = self.with_now(args);
+        let before = self.snapshot().await;
         let mut cmd = self.command_raw(&args, env_key);
         let out = tokio::time::timeout(RUN_LIMIT, cmd.output())
             .await
@@ -271,7 +278,10 @@ impl World {
 
     /// The arguments a run is given: the world's config, then `args`.
     fn full_args(&self, args: &[String]) -> Vec<String> {
-        let mut v = vec!["--config".to_string(), self.config_path().display().to_string()];
+        let mut v = vec![
+            "--config".to_string(),
+            self.config_path().display().to_string(),
+        ];
         v.extend(args.iter().cloned());
         v
     }
@@ -357,6 +367,11 @@ impl World {
         before: Snapshot,
         out: &std::process::Output,
     ) -> Run {
+        if self.in_memory_world() {
+            // A process takes a moment to end and the test to go on: what happens next
+            // happens later than anything the run recorded.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         use std::os::unix::process::ExitStatusExt;
         let run = Run {
             code: out.status.code().unwrap_or(-1),
@@ -468,6 +483,11 @@ impl World {
         let before = held();
         let args = self.with_now(args);
         let snapshot = self.snapshot().await;
+        if self.in_memory_world() {
+            return self
+                .run_and_drop(args, snapshot, env_key, &|| held() > before)
+                .await;
+        }
         let mut cmd = self.command_raw(&args, env_key);
         cmd.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
@@ -504,6 +524,43 @@ impl World {
             status,
             stdout: out_task.await.unwrap_or_default(),
             stderr: err_task.await.unwrap_or_default(),
+        };
+        (self.after_run(&args, snapshot, &out).await, seen)
+    }
+
+    /// [`World::run_and_kill`] in memory: the run is a task, dropped (as a killed process
+    /// or a Lambda timeout ends a run) as soon as `held` says its call was held.
+    async fn run_and_drop(
+        &self,
+        args: Vec<String>,
+        snapshot: Snapshot,
+        env_key: bool,
+        held: &(dyn Fn() -> bool + Sync),
+    ) -> (Run, bool) {
+        let mut task = tokio::spawn(machine::run(self.machine(env_key), self.full_args(&args)));
+        let mut seen = false;
+        for _ in 0..6_000 {
+            if held() {
+                seen = true;
+                task.abort();
+                break;
+            }
+            if task.is_finished() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let out = match (&mut task).await {
+            Ok((ran, log)) => output(ran, log),
+            Err(_) => {
+                use std::os::unix::process::ExitStatusExt;
+                // Killed: signal 9, nothing printed.
+                std::process::Output {
+                    status: std::process::ExitStatus::from_raw(9),
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                }
+            }
         };
         (self.after_run(&args, snapshot, &out).await, seen)
     }

@@ -237,6 +237,30 @@ impl FakeIam {
         signer: Option<&str>,
         act: impl Fn(&mut World, OffsetDateTime) -> Answer<T> + Send,
     ) -> Result<T> {
+        self.attempts(op, subject, signer, act)
+            .await
+            .map(|(t, _)| t)
+    }
+
+    /// [`FakeIam::call`], and whether the hook had the answer altered
+    /// ([`Verdict::ActThenAlter`]).
+    async fn altering_call<T>(
+        &self,
+        op: &'static str,
+        subject: &str,
+        act: impl Fn(&mut World, OffsetDateTime) -> Answer<T> + Send,
+    ) -> Result<(T, bool)> {
+        self.attempts(op, subject, None, act).await
+    }
+
+    /// The SDK's attempts of one request; the answer, and whether it is to be altered.
+    async fn attempts<T>(
+        &self,
+        op: &'static str,
+        subject: &str,
+        signer: Option<&str>,
+        act: impl Fn(&mut World, OffsetDateTime) -> Answer<T> + Send,
+    ) -> Result<(T, bool)> {
         let call = Call {
             port: Port::Iam,
             op: op.to_string(),
@@ -247,7 +271,8 @@ impl FakeIam {
         let mut attempt = 1;
         loop {
             let err = match self.hook.on_call(&call).await {
-                Verdict::Proceed => return act(),
+                Verdict::Proceed => return act().map(|t| (t, false)),
+                Verdict::ActThenAlter => return act().map(|t| (t, true)),
                 Verdict::Refuse(f) => injected(op, &f),
                 Verdict::ActThenFail(f) => {
                     let _ = act();
@@ -382,10 +407,14 @@ impl IamApi for FakeIam {
     async fn create_key(&self, user: &str) -> Result<NewAccessKey> {
         let acct = &self.account;
         let (id, secret) = self
-            .call("CreateAccessKey", user, |w, now| {
+            .altering_call("CreateAccessKey", user, |w, now| {
                 w.create_key(acct, user, now)
             })
-            .await?;
+            .await
+            .map(|(answer, altered)| match (answer, altered) {
+                ((id, secret), true) => (id, secret.chars().rev().collect()),
+                (answer, false) => answer,
+            })?;
         Ok(NewAccessKey {
             id: AccessKeyId::new(id),
             secret: Secret::new(secret),
@@ -415,9 +444,12 @@ impl IamApi for FakeIam {
 
     async fn caller_arn(&self, key: &NewAccessKey) -> Result<String> {
         let subject = self.key_subject(&key.id);
-        self.signed_call("GetCallerIdentity", &subject, Some(key.id.as_str()), |w, now| {
-            w.caller(key.id.as_str(), key.secret.expose(), now)
-        })
+        self.signed_call(
+            "GetCallerIdentity",
+            &subject,
+            Some(key.id.as_str()),
+            |w, now| w.caller(key.id.as_str(), key.secret.expose(), now),
+        )
         .await
     }
 

@@ -86,6 +86,10 @@ pub enum Verdict {
     /// Act, then never answer (the caller's timeout ends the call): a process that died right
     /// after its call succeeded, when the test kills it meanwhile.
     ActThenHang,
+    /// Act, then answer with the value the call returns altered (a `CreateAccessKey`'s
+    /// secret replaced by another of the same length): what a caller that registers a wrong
+    /// secret holds. Calls without such a value just act.
+    ActThenAlter,
 }
 
 /// A future a hook answers with.
@@ -192,6 +196,8 @@ pub struct Rule {
     pub times: u32,
     /// What they get.
     pub action: Action,
+    /// A label the calls it decided are recorded with (e.g. the fault it stands for).
+    pub tag: Option<u64>,
     seen: u32,
 }
 
@@ -205,8 +211,15 @@ impl Rule {
             nth: nth.max(1),
             times: 1,
             action,
+            tag: None,
             seen: 0,
         }
+    }
+
+    /// The same rule, its calls recorded with `tag`.
+    pub fn tagged(mut self, tag: u64) -> Rule {
+        self.tag = Some(tag);
+        self
     }
 
     /// The same rule for `times` consecutive matching calls (0: every one).
@@ -235,12 +248,23 @@ impl Rule {
     }
 }
 
+/// A call a [`Script`] decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// The call.
+    pub call: Call,
+    /// What it got.
+    pub verdict: Verdict,
+    /// The tag of the rule that decided it, if one did and had a tag.
+    pub tag: Option<u64>,
+}
+
 /// A hook of rules, checked in the order they were added (the first that fires decides),
 /// and the record of every call it saw.
 #[derive(Debug, Default)]
 pub struct Script {
     rules: Mutex<Vec<Rule>>,
-    calls: Mutex<Vec<(Call, Verdict)>>,
+    calls: Mutex<Vec<Seen>>,
 }
 
 impl Script {
@@ -261,6 +285,15 @@ impl Script {
 
     /// Every call seen so far, with the verdict it got.
     pub fn calls(&self) -> Vec<(Call, Verdict)> {
+        lock(&self.calls)
+            .iter()
+            .map(|s| (s.call.clone(), s.verdict.clone()))
+            .collect()
+    }
+
+    /// Every call seen so far, with the verdict it got and the tag of the rule that gave
+    /// it.
+    pub fn seen(&self) -> Vec<Seen> {
         lock(&self.calls).clone()
     }
 
@@ -268,25 +301,25 @@ impl Script {
     pub fn count(&self, port: Port, op: &str) -> usize {
         lock(&self.calls)
             .iter()
-            .filter(|(c, _)| c.port == port && c.op == op)
+            .filter(|s| s.call.port == port && s.call.op == op)
             .count()
     }
 
-    fn decide(&self, call: &Call) -> Action {
+    fn decide(&self, call: &Call) -> (Action, Option<u64>) {
         let mut rules = lock(&self.rules);
         let mut chosen = None;
         for rule in rules.iter_mut().filter(|r| r.matches(call)) {
             if rule.fires() && chosen.is_none() {
-                chosen = Some(rule.action.clone());
+                chosen = Some((rule.action.clone(), rule.tag));
             }
         }
-        chosen.unwrap_or(Action::Verdict(Verdict::Proceed))
+        chosen.unwrap_or((Action::Verdict(Verdict::Proceed), None))
     }
 }
 
 impl Hook for Script {
     fn on_call<'a>(&'a self, call: &'a Call) -> Decision<'a> {
-        let action = self.decide(call);
+        let (action, tag) = self.decide(call);
         Box::pin(async move {
             let verdict = match action {
                 Action::Verdict(v) => v,
@@ -299,7 +332,11 @@ impl Hook for Script {
                     v
                 }
             };
-            lock(&self.calls).push((call.clone(), verdict.clone()));
+            lock(&self.calls).push(Seen {
+                call: call.clone(),
+                verdict: verdict.clone(),
+                tag,
+            });
             verdict
         })
     }

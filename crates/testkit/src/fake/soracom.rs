@@ -130,16 +130,27 @@ impl Transport for Memory {
         let base = self.base;
         let mono = self.clock.clone();
         let now = move || base + mono.monotonic();
-        let answer = emu
-            .exchange(
-                Memory::request(&req),
-                Timer {
-                    sleep: &sleep,
-                    now: &now,
-                },
-            )
-            .await;
+        let exchange = emu.exchange(
+            Memory::request(&req),
+            Timer {
+                sleep: &sleep,
+                now: &now,
+            },
+        );
+        // The client's request timeout, as reqwest bounds a call: an answer slower than it
+        // (a latency fault) is no answer, and the call is not performed.
+        let answer = tokio::select! {
+            biased;
+            a = exchange => a,
+            () = self.clock.sleep(self.timeout) => {
+                return Err(Error::SoracomTransport {
+                    op,
+                    message: "timed out".into(),
+                })
+            }
+        };
         match (verdict, answer) {
+            // Nothing of SORACOM's answers is altered: the call acts.
             (Verdict::ActThenFail(f), _) => self.fail(op, f).await,
             (Verdict::ActThenHang, _) | (_, MemoryAnswer::Hung) => {
                 Err(self.no_answer(op, "timed out").await)
@@ -148,11 +159,14 @@ impl Transport for Memory {
                 op,
                 message: "request failed: connection closed before an answer".into(),
             }),
-            (_, MemoryAnswer::Reply {
-                status,
-                headers,
-                body,
-            }) => Ok(Response {
+            (
+                _,
+                MemoryAnswer::Reply {
+                    status,
+                    headers,
+                    body,
+                },
+            ) => Ok(Response {
                 status,
                 headers: Headers::new(headers),
                 body,
@@ -165,7 +179,7 @@ impl Transport for Memory {
 /// its own; an endpoint of none is one nothing answers at.
 #[derive(Clone)]
 pub struct MemoryDial {
-    emulators: BTreeMap<String, Arc<Emulator>>,
+    emulators: Arc<std::sync::Mutex<BTreeMap<String, Arc<Emulator>>>>,
     hook: Arc<dyn Hook>,
     clock: Arc<dyn Clock>,
 }
@@ -174,13 +188,24 @@ impl MemoryDial {
     /// A dial to `emulators` (each at its [`Emulator::endpoint`]).
     pub fn new(emulators: &[Arc<Emulator>], hook: Arc<dyn Hook>, clock: Arc<dyn Clock>) -> Self {
         MemoryDial {
-            emulators: emulators
-                .iter()
-                .map(|e| (e.endpoint(), e.clone()))
-                .collect(),
+            emulators: Arc::new(std::sync::Mutex::new(
+                emulators
+                    .iter()
+                    .map(|e| (e.endpoint(), e.clone()))
+                    .collect(),
+            )),
             hook,
             clock,
         }
+    }
+
+    /// Makes `emu` reachable at its endpoint too (another SORACOM operator); every clone of
+    /// this dial reaches it.
+    pub fn add(&self, emu: Arc<Emulator>) {
+        self.emulators
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(emu.endpoint(), emu);
     }
 }
 
@@ -193,8 +218,14 @@ impl Dial for MemoryDial {
         key: AuthKey,
         settings: &SoracomSettings,
     ) -> Result<SoracomClient<Memory>> {
+        let emu = self
+            .emulators
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&endpoint.0)
+            .cloned();
         let transport = Memory::new(
-            self.emulators.get(&endpoint.0).cloned(),
+            emu,
             self.hook.clone(),
             self.clock.clone(),
             settings.request_timeout,
