@@ -432,7 +432,8 @@ pub(crate) fn to_parts(reply: Reply) -> (u16, Vec<(String, String)>, Vec<u8>) {
 pub(crate) fn to_response(reply: Reply) -> Response {
     let (status, pairs, bytes) = to_parts(reply);
     let mut response = Response::new(axum::body::Body::from(bytes));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     for (name, value) in pairs {
         if let (Ok(n), Ok(v)) = (

@@ -21,9 +21,9 @@ use crate::clock::{Clock, RunClock};
 use crate::config::{Config, Target};
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
-use crate::observe::Observer;
 use crate::ids::Ids;
 use crate::model::{in_place_description, link_description, Holder, KeyStatus, Observed, Slot};
+use crate::observe::Observer;
 use crate::plan::{plan, Mode, Plan, Repair, Repoint, Retire, Step};
 use crate::records::{
     creating_key, creating_tag, key_tag, lease_key, lease_tag, mark_tag, role_tag, tags_of,
@@ -273,17 +273,17 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let clock = RunClock::new(self.clock, now);
         // SORACOM's side is shared: when it fails, every target failed, and each is reported
         // (and told, once a day) like any other failure.
-        let observed: Vec<std::result::Result<Observed, String>> = match self.observer().observe(targets).await
-        {
-            Ok(each) => each
-                .into_iter()
-                .map(|o| o.map_err(|e| e.to_string()))
-                .collect(),
-            Err(e) => {
-                let e = e.to_string();
-                targets.iter().map(|_| Err(e.clone())).collect()
-            }
-        };
+        let observed: Vec<std::result::Result<Observed, String>> =
+            match self.observer().observe(targets).await {
+                Ok(each) => each
+                    .into_iter()
+                    .map(|o| o.map_err(|e| e.to_string()))
+                    .collect(),
+                Err(e) => {
+                    let e = e.to_string();
+                    targets.iter().map(|_| Err(e.clone())).collect()
+                }
+            };
         let mut reports = Vec::with_capacity(targets.len());
         for (target, obs) in targets.iter().zip(observed) {
             let report = match obs {

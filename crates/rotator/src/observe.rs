@@ -136,12 +136,9 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
         // The target's role set (`migrate-to-role`) is watched too: references move onto it.
         let ours =
             |t: &Target, id: &str| (t.owns(id) && !other_type.contains(id)) || id == t.role_set_id;
-        let slots = holder_slots(
-            self.soracom,
-            self.page_size,
-            targets.len(),
-            |i, id| targets.get(i).is_some_and(|t| ours(t, id)),
-        )
+        let slots = holder_slots(self.soracom, self.page_size, targets.len(), |i, id| {
+            targets.get(i).is_some_and(|t| ours(t, id))
+        })
         .await?;
         Ok((sets, slots))
     }
