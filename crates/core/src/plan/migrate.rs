@@ -133,15 +133,17 @@ pub(super) fn migrate(
         return;
     }
     let role = target.role_set_id.clone();
+    let refused = &obs.records.role_refused;
+    let state = |stage: MigrationStage| Migration {
+        stage,
+        role_set: role.clone(),
+        kind: None,
+        refused: refused.keys().cloned().collect(),
+        since: None,
+        evidence: Evidence::default(),
+    };
     if migrated(target, obs) {
-        plan.migration = Some(Migration {
-            stage: MigrationStage::Migrated,
-            role_set: role,
-            kind: None,
-            refused: obs.records.role_refused.keys().cloned().collect(),
-            since: None,
-            evidence: Evidence::default(),
-        });
+        plan.migration = Some(state(MigrationStage::Migrated));
         return;
     }
     // References move back or wait only on a key set whose key is known to be active.
@@ -152,120 +154,194 @@ pub(super) fn migrate(
     else {
         return;
     };
-    let planned: std::collections::BTreeSet<&Holder> =
-        plan.cutover.iter().map(|r| &r.slot.holder).collect();
-    let on_key = |s: &&Slot| {
-        !planned.contains(&s.holder)
-            && s.refs.iter().any(|r| target.owns(&r.set_id))
-            && s.refs
-                .iter()
-                .all(|r| !target.owns(&r.set_id) || r.set_id == current)
-    };
-    let key_slots: Vec<&Slot> = obs.slots.iter().filter(on_key).collect();
-    let role_slots: Vec<&Slot> = obs.slots.iter().filter(|s| s.references(&role)).collect();
-    let refused = &obs.records.role_refused;
-    let mut state = Migration {
-        stage: MigrationStage::Moving,
-        role_set: role.clone(),
-        kind: None,
-        refused: refused.keys().cloned().collect(),
-        since: None,
-        evidence: Evidence::default(),
-    };
-    let of_kind = |slots: &[&'_ Slot], kind: &str| -> Vec<Slot> {
-        slots
-            .iter()
-            .filter(|s| holder_kind(&s.holder) == kind)
-            .map(|s| (*s).clone())
-            .collect()
-    };
-    let cfg = settings(target);
-    // A kind that refused the role set goes back to the key (a run that recorded the
-    // refusal may have stopped before moving it), and its canary is over.
-    for kind in refused.keys() {
-        move_between(&of_kind(&role_slots, kind), &role, &current, plan);
+    let sides = Sides::of(target, obs, plan, role.clone(), current);
+    let mut state = state(MigrationStage::Moving);
+    send_refused_back(obs, &sides, plan);
+    match running_role_canary(obs) {
+        Some((kind, since)) => {
+            judge_role_canary(target, obs, now, &sides, (kind, since), &mut state, plan)
+        }
+        None => next_kind(obs, &sides, &mut state, plan),
+    }
+    plan.migration = Some(state);
+}
+
+/// The slots a step of the migration moves between.
+struct Sides<'a> {
+    /// The role set's id.
+    role: String,
+    /// The key set in use.
+    current: String,
+    /// Slots whose key references are all on `current`, that the plan moves nowhere else.
+    on_key: Vec<&'a Slot>,
+    /// Slots that reference the role set.
+    on_role: Vec<&'a Slot>,
+}
+
+impl<'a> Sides<'a> {
+    fn of(
+        target: &Target,
+        obs: &'a Observed,
+        plan: &Plan,
+        role: String,
+        current: String,
+    ) -> Sides<'a> {
+        let planned: std::collections::BTreeSet<&Holder> =
+            plan.cutover.iter().map(|r| &r.slot.holder).collect();
+        let on_key = |s: &&Slot| {
+            !planned.contains(&s.holder)
+                && s.refs.iter().any(|r| target.owns(&r.set_id))
+                && s.refs
+                    .iter()
+                    .all(|r| !target.owns(&r.set_id) || r.set_id == current)
+        };
+        Sides {
+            on_key: obs.slots.iter().filter(on_key).collect(),
+            on_role: obs.slots.iter().filter(|s| s.references(&role)).collect(),
+            role,
+            current,
+        }
+    }
+}
+
+/// The slots of holder kind `kind` among `slots`.
+fn of_kind(slots: &[&Slot], kind: &str) -> Vec<Slot> {
+    slots
+        .iter()
+        .filter(|s| holder_kind(&s.holder) == kind)
+        .map(|s| (*s).clone())
+        .collect()
+}
+
+/// A kind that refused the role set goes back to the key (a run that recorded the
+/// refusal may have stopped before moving it), and its canary is over.
+fn send_refused_back(obs: &Observed, sides: &Sides, plan: &mut Plan) {
+    for kind in obs.records.role_refused.keys() {
+        move_between(
+            &of_kind(&sides.on_role, kind),
+            &sides.role,
+            &sides.current,
+            plan,
+        );
         if obs.records.role_canary.contains_key(kind) {
             plan.retire
                 .push(Retire::EndRoleCanary { kind: kind.clone() });
         }
     }
-    // A kind under a canary is judged first; only one runs at a time.
-    if let Some((kind, since)) = obs
-        .records
+}
+
+/// The kind under a canary onto the role set, and since when: only one runs at a time,
+/// and a kind that refused the role set has none.
+fn running_role_canary(obs: &Observed) -> Option<(String, OffsetDateTime)> {
+    obs.records
         .role_canary
         .iter()
-        .find(|(k, _)| !refused.contains_key(*k))
+        .find(|(k, _)| !obs.records.role_refused.contains_key(*k))
         .map(|(k, t)| (k.clone(), *t))
-    {
-        state.kind = Some(kind.clone());
-        state.since = Some(since);
-        let on_role = of_kind(&role_slots, &kind);
-        let waiting = of_kind(&key_slots, &kind);
-        let set_used = obs
-            .sets
-            .iter()
-            .find(|s| s.id == role)
-            .and_then(|s| s.last_used)
-            .filter(|t| *t > since);
-        let services: Vec<&str> = on_role
-            .iter()
-            .filter_map(|s| log_service(&s.holder))
-            .collect();
-        state.evidence = Evidence {
-            key_used: None,
-            set_used,
-            failures: obs
-                .auth_failures
-                .iter()
-                .filter(|f| f.at >= since && services.contains(&f.service.as_str()))
-                .cloned()
-                .collect(),
-        };
-        let ready = now >= since.saturating_add(time::Duration::minutes(cfg.min_minutes.into()));
-        let timed_out = now >= since.saturating_add(cfg.max());
-        let stage = if on_role.is_empty() {
-            // The canary's first move never happened (or a run stopped before it).
-            CanaryStage::Starting
-        } else if !state.evidence.failures.is_empty() {
-            CanaryStage::Failed
-        } else if state.evidence.positive() && ready {
-            CanaryStage::Passed
-        } else if timed_out && cfg.without_evidence == WithoutEvidence::Proceed {
-            CanaryStage::Proceeded
-        } else if timed_out {
-            CanaryStage::Held
-        } else {
-            CanaryStage::Watching
-        };
-        state.stage = MigrationStage::Canary(stage);
-        match stage {
-            CanaryStage::Starting => {
-                // Evidence counts from this move: the canary is recorded again, so a
-                // canary a person moved back is not judged on the time before.
-                plan.repair
-                    .push(Repair::StartRoleCanary { kind: kind.clone() });
-                state.since = None;
-                move_between(&waiting[..waiting.len().min(1)], &current, &role, plan)
-            }
-            CanaryStage::Failed => {
-                plan.repair.push(Repair::RefuseRole { kind: kind.clone() });
-                move_between(&on_role, &role, &current, plan);
-                plan.retire.push(Retire::EndRoleCanary { kind });
-            }
-            CanaryStage::Passed | CanaryStage::Proceeded => {
-                move_between(&waiting, &current, &role, plan);
-                plan.retire.push(Retire::EndRoleCanary { kind });
-            }
-            CanaryStage::Watching | CanaryStage::Held => {}
+}
+
+/// Judges the kind under a canary from its evidence, and plans what follows: its first
+/// move (again), back to the key for good, or the rest of its holders onto the role set.
+fn judge_role_canary(
+    target: &Target,
+    obs: &Observed,
+    now: OffsetDateTime,
+    sides: &Sides,
+    (kind, since): (String, OffsetDateTime),
+    state: &mut Migration,
+    plan: &mut Plan,
+) {
+    state.kind = Some(kind.clone());
+    state.since = Some(since);
+    let on_role = of_kind(&sides.on_role, &kind);
+    let waiting = of_kind(&sides.on_key, &kind);
+    state.evidence = role_evidence(obs, &sides.role, &on_role, since);
+    let stage = if on_role.is_empty() {
+        // The canary's first move never happened (or a run stopped before it).
+        CanaryStage::Starting
+    } else {
+        role_canary_stage(&settings(target), now, since, &state.evidence)
+    };
+    state.stage = MigrationStage::Canary(stage);
+    let (role, current) = (sides.role.as_str(), sides.current.as_str());
+    match stage {
+        CanaryStage::Starting => {
+            // Evidence counts from this move: the canary is recorded again, so a
+            // canary a person moved back is not judged on the time before.
+            plan.repair
+                .push(Repair::StartRoleCanary { kind: kind.clone() });
+            state.since = None;
+            move_between(&waiting[..waiting.len().min(1)], current, role, plan)
         }
-        plan.migration = Some(state);
-        return;
+        CanaryStage::Failed => {
+            plan.repair.push(Repair::RefuseRole { kind: kind.clone() });
+            move_between(&on_role, role, current, plan);
+            plan.retire.push(Retire::EndRoleCanary { kind });
+        }
+        CanaryStage::Passed | CanaryStage::Proceeded => {
+            move_between(&waiting, current, role, plan);
+            plan.retire.push(Retire::EndRoleCanary { kind });
+        }
+        CanaryStage::Watching | CanaryStage::Held => {}
     }
-    // A kind already on the role set (its canary passed) takes new or returned references
-    // at once; the next kind, documented ones first, starts its canary.
-    let proven = |k: &str| role_slots.iter().any(|s| holder_kind(&s.holder) == k);
+}
+
+/// The evidence about a canary on the role set since `since`: the set's last use, and
+/// the authentication failures logged by the services of the holders on it.
+fn role_evidence(obs: &Observed, role: &str, on_role: &[Slot], since: OffsetDateTime) -> Evidence {
+    let set_used = obs
+        .sets
+        .iter()
+        .find(|s| s.id == role)
+        .and_then(|s| s.last_used)
+        .filter(|t| *t > since);
+    let services: Vec<&str> = on_role
+        .iter()
+        .filter_map(|s| log_service(&s.holder))
+        .collect();
+    Evidence {
+        key_used: None,
+        set_used,
+        failures: obs
+            .auth_failures
+            .iter()
+            .filter(|f| f.at >= since && services.contains(&f.service.as_str()))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// The stage of a canary that moved at `since`, by its evidence and `cfg`'s times.
+fn role_canary_stage(
+    cfg: &Canary,
+    now: OffsetDateTime,
+    since: OffsetDateTime,
+    evidence: &Evidence,
+) -> CanaryStage {
+    let ready = now >= since.saturating_add(time::Duration::minutes(cfg.min_minutes.into()));
+    let timed_out = now >= since.saturating_add(cfg.max());
+    if !evidence.failures.is_empty() {
+        CanaryStage::Failed
+    } else if evidence.positive() && ready {
+        CanaryStage::Passed
+    } else if timed_out && cfg.without_evidence == WithoutEvidence::Proceed {
+        CanaryStage::Proceeded
+    } else if timed_out {
+        CanaryStage::Held
+    } else {
+        CanaryStage::Watching
+    }
+}
+
+/// With no canary running: a kind already on the role set (its canary passed) takes new
+/// or returned references at once; the next kind, documented ones first, starts its
+/// canary. When every kind left on the key refused the role set, the key stays for them.
+fn next_kind(obs: &Observed, sides: &Sides, state: &mut Migration, plan: &mut Plan) {
+    let refused = &obs.records.role_refused;
+    let (role, current) = (sides.role.as_str(), sides.current.as_str());
+    let proven = |k: &str| sides.on_role.iter().any(|s| holder_kind(&s.holder) == k);
     let mut kinds: Vec<String> = Vec::new();
-    for s in &key_slots {
+    for s in &sides.on_key {
         let k = holder_kind(&s.holder);
         if !kinds.contains(&k) && !refused.contains_key(&k) {
             kinds.push(k);
@@ -273,7 +349,7 @@ pub(super) fn migrate(
     }
     let (ready, pending): (Vec<String>, Vec<String>) = kinds.into_iter().partition(|k| proven(k));
     for k in &ready {
-        move_between(&of_kind(&key_slots, k), &current, &role, plan);
+        move_between(&of_kind(&sides.on_key, k), current, role, plan);
     }
     let next = pending
         .iter()
@@ -283,13 +359,12 @@ pub(super) fn migrate(
     if let Some(kind) = next {
         plan.repair
             .push(Repair::StartRoleCanary { kind: kind.clone() });
-        let first = of_kind(&key_slots, &kind);
-        move_between(&first[..first.len().min(1)], &current, &role, plan);
+        let first = of_kind(&sides.on_key, &kind);
+        move_between(&first[..first.len().min(1)], current, role, plan);
         state.stage = MigrationStage::Canary(CanaryStage::Starting);
         state.kind = Some(kind);
     } else if ready.is_empty() {
         // Every kind left on the key refused the role set: the key stays for them.
         state.stage = MigrationStage::Partial;
     }
-    plan.migration = Some(state);
 }
