@@ -17,7 +17,8 @@ use crate::config::{Placement, Target};
 use crate::model::{AccessKey, KeyStatus, Observed};
 use crate::plan::migrate;
 use crate::plan::{
-    grace, Blocked, KeyState, Link, Next, Note, Plan, Repair, Retire, Upcoming, View, EARLY,
+    grace, Blocked, KeyState, Link, Next, Note, Plan, Repair, Retire, SetView, Upcoming, View,
+    EARLY,
 };
 use crate::records::Mark;
 use crate::secret::AccessKeyId;
@@ -153,30 +154,10 @@ fn undo_returned_cutovers(obs: &Observed, view: &View, plan: &mut Plan) {
 /// when this tool made it or retired its key (else reported), and a set linked by
 /// evidence only is reported.
 fn old_keys(target: &Target, obs: &Observed, view: &View, plan: &mut Plan) -> Vec<OldKey> {
-    let mut olds = Vec::new();
     if let Placement::Fixed { id } = &target.placement {
-        if let Some(prev) = view
-            .current_set()
-            .and_then(|c| c.previous.as_ref().map(|p| (c, p)))
-        {
-            let (c, prev) = prev;
-            // The update put the new key in; a later record (a retirement started over)
-            // counts from its own time.
-            let updated = c.set.updated.or(c.set.created);
-            let recorded = obs.records.released.get(prev).copied();
-            olds.push(OldKey {
-                key: prev.clone(),
-                set_id: None,
-                label: id.clone(),
-                cutover: match (updated, recorded) {
-                    (Some(u), Some(r)) => Some(u.max(r)),
-                    (u, r) => u.or(r),
-                },
-                set_last_used: None,
-            });
-        }
-        return olds;
+        return previous_in_place(id, obs, view).into_iter().collect();
     }
+    let mut olds = Vec::new();
     let current = view.current.filter(|_| !migrate::migrated(target, obs));
     for (i, s) in view.sets.iter().enumerate() {
         if Some(i) == current || !s.references.is_empty() {
@@ -192,30 +173,7 @@ fn old_keys(target: &Target, obs: &Observed, view: &View, plan: &mut Plan) -> Ve
             continue;
         };
         if s.key_state == KeyState::Missing {
-            // A set this tool made (its description names the key SORACOM reports), or one
-            // whose key this tool retired or recorded (its records are still on the user: a
-            // retirement or a rotation cut short). A hand-made set's key may just be
-            // mistyped in adopt_keys: that is reported, never acted on.
-            let recorded = obs.records.deactivated.contains_key(k)
-                || obs.records.released.contains_key(k)
-                || obs.records.keys.contains_key(k);
-            let delete = match &s.link {
-                Link::Description(_) => true,
-                Link::Api(_) => recorded || s.set.linked_key().as_ref() == Some(k),
-                Link::Adopted(_) => recorded,
-                Link::Evidence(_) | Link::Unknown => false,
-            };
-            if delete {
-                plan.retire.push(Retire::DeleteSet {
-                    set_id: s.set.id.clone(),
-                    key: k.clone(),
-                });
-            } else {
-                plan.notes.push(Note::KeyGone {
-                    set_id: s.set.id.clone(),
-                    key: k.clone(),
-                });
-            }
+            key_gone(obs, s, k, plan);
             continue;
         }
         // The cutover is when the last reference left (recorded), and never before the set
@@ -237,6 +195,54 @@ fn old_keys(target: &Target, obs: &Observed, view: &View, plan: &mut Plan) -> Ve
     olds
 }
 
+/// In place, the old key is the one the fixed set `id` held before its last update.
+fn previous_in_place(id: &str, obs: &Observed, view: &View) -> Option<OldKey> {
+    let (c, prev) = view
+        .current_set()
+        .and_then(|c| c.previous.as_ref().map(|p| (c, p)))?;
+    // The update put the new key in; a later record (a retirement started over)
+    // counts from its own time.
+    let updated = c.set.updated.or(c.set.created);
+    let recorded = obs.records.released.get(prev).copied();
+    Some(OldKey {
+        key: prev.clone(),
+        set_id: None,
+        label: id.to_string(),
+        cutover: match (updated, recorded) {
+            (Some(u), Some(r)) => Some(u.max(r)),
+            (u, r) => u.or(r),
+        },
+        set_last_used: None,
+    })
+}
+
+/// An old set whose key `k` is gone: deleted if this tool made it, or one whose key this
+/// tool retired or recorded (its records are still on the user: a retirement or a
+/// rotation cut short). A hand-made set's key may just be mistyped in adopt_keys: that is
+/// reported, never acted on.
+fn key_gone(obs: &Observed, s: &SetView, k: &AccessKeyId, plan: &mut Plan) {
+    let recorded = obs.records.deactivated.contains_key(k)
+        || obs.records.released.contains_key(k)
+        || obs.records.keys.contains_key(k);
+    let delete = match &s.link {
+        Link::Description(_) => true,
+        Link::Api(_) => recorded || s.set.linked_key().as_ref() == Some(k),
+        Link::Adopted(_) => recorded,
+        Link::Evidence(_) | Link::Unknown => false,
+    };
+    if delete {
+        plan.retire.push(Retire::DeleteSet {
+            set_id: s.set.id.clone(),
+            key: k.clone(),
+        });
+    } else {
+        plan.notes.push(Note::KeyGone {
+            set_id: s.set.id.clone(),
+            key: k.clone(),
+        });
+    }
+}
+
 /// What is due for one old key: deactivation or deletion now, later, blocked by use, or a
 /// record that starts a delay.
 fn judge(
@@ -247,128 +253,155 @@ fn judge(
     access: &AccessKey,
     plan: &mut Plan,
 ) {
+    match access.status {
+        KeyStatus::Active if obs.records.exposed.contains_key(&old.key) => {
+            switch_off_exposed(target, old, access, plan)
+        }
+        KeyStatus::Active => deactivation(target, obs, now, old, access, plan),
+        KeyStatus::Inactive => deletion(target, obs, now, old, access, plan),
+    }
+}
+
+/// The key is exposed: it goes now, whichever run sees it first (an emergency cut short
+/// is finished by the next scheduled run). Use since its cutover is reported, not waited
+/// on.
+fn switch_off_exposed(target: &Target, old: &OldKey, access: &AccessKey, plan: &mut Plan) {
     let k = &old.key;
     let settle = Duration::minutes(target.settle_minutes.into());
-    match access.status {
-        KeyStatus::Active if obs.records.exposed.contains_key(k) => {
-            // The key is exposed: it goes now, whichever run sees it first (an emergency cut
-            // short is finished by the next scheduled run). Use since its cutover is
-            // reported, not waited on.
-            match old.cutover {
-                Some(cutover) => {
-                    if old.used_after(access, cutover.saturating_add(settle)) {
-                        plan.notes.push(Note::UsedAfterCutover {
-                            key: k.clone(),
-                            set_id: old.label.clone(),
-                            cutover,
-                            key_last_used: access.last_used.clone(),
-                            set_last_used: old.set_last_used,
-                        });
-                    }
-                }
-                None => plan.record(k, Mark::Released),
-            }
-            plan.retire.push(Retire::Deactivate {
-                key: k.clone(),
-                set_id: old.label.clone(),
-            });
-        }
-        KeyStatus::Active => {
-            // An old key is never deactivated before its cutover plus the settle window,
-            // whatever retire_after_days says.
-            let grace = grace(target);
-            let deactivate = Next::Deactivate {
-                key: k.clone(),
-                set_id: old.label.clone(),
-            };
-            // People win: a key active again after this tool deactivated it stays active;
-            // its retirement starts over from now.
-            let reactivated = obs.records.deactivated.contains_key(k);
-            if reactivated {
-                plan.notes.push(Note::Reactivated {
-                    key: k.clone(),
-                    set_id: old.label.clone(),
-                });
-                plan.retire.push(Retire::Unrecord {
-                    key: k.clone(),
-                    mark: Mark::Deactivated,
-                });
-            }
-            let Some(cutover) = old.cutover.filter(|_| !reactivated) else {
-                // No record of when references left (an interrupted run, or a set from
-                // before this tool), or a re-activation: the grace period starts now.
-                plan.record(k, Mark::Released);
-                plan.upcoming.push(Upcoming {
-                    step: deactivate,
-                    due: now.saturating_add(grace),
-                });
-                return;
-            };
-            let after = cutover.saturating_add(settle);
-            if old.used_after(access, after) {
-                plan.blocked.push(Blocked {
+    match old.cutover {
+        Some(cutover) => {
+            if old.used_after(access, cutover.saturating_add(settle)) {
+                plan.notes.push(Note::UsedAfterCutover {
                     key: k.clone(),
                     set_id: old.label.clone(),
                     cutover,
                     key_last_used: access.last_used.clone(),
                     set_last_used: old.set_last_used,
                 });
-                return;
-            }
-            // A run an hour early (a scheduler's flexible window, a run that started just
-            // before the cutover's time of day) does not put the deactivation off by a day;
-            // the settle window is never cut short.
-            let due = cutover.saturating_add(grace);
-            if now.saturating_add(EARLY) >= due && now >= after {
-                plan.retire.push(Retire::Deactivate {
-                    key: k.clone(),
-                    set_id: old.label.clone(),
-                });
-            } else {
-                plan.upcoming.push(Upcoming {
-                    step: deactivate,
-                    due,
-                });
             }
         }
-        KeyStatus::Inactive => {
-            let delete_after = Duration::days(target.delete_after_days.into());
-            let delete = Next::Delete {
+        None => plan.record(k, Mark::Released),
+    }
+    plan.retire.push(Retire::Deactivate {
+        key: k.clone(),
+        set_id: old.label.clone(),
+    });
+}
+
+/// When an active old key is deactivated: its cutover plus the grace period, unless it
+/// was used after the cutover (blocked). An old key is never deactivated before its
+/// cutover plus the settle window, whatever retire_after_days says.
+fn deactivation(
+    target: &Target,
+    obs: &Observed,
+    now: OffsetDateTime,
+    old: &OldKey,
+    access: &AccessKey,
+    plan: &mut Plan,
+) {
+    let k = &old.key;
+    let settle = Duration::minutes(target.settle_minutes.into());
+    let grace = grace(target);
+    let deactivate = Next::Deactivate {
+        key: k.clone(),
+        set_id: old.label.clone(),
+    };
+    // People win: a key active again after this tool deactivated it stays active;
+    // its retirement starts over from now.
+    let reactivated = obs.records.deactivated.contains_key(k);
+    if reactivated {
+        plan.notes.push(Note::Reactivated {
+            key: k.clone(),
+            set_id: old.label.clone(),
+        });
+        plan.retire.push(Retire::Unrecord {
+            key: k.clone(),
+            mark: Mark::Deactivated,
+        });
+    }
+    let Some(cutover) = old.cutover.filter(|_| !reactivated) else {
+        // No record of when references left (an interrupted run, or a set from
+        // before this tool), or a re-activation: the grace period starts now.
+        plan.record(k, Mark::Released);
+        plan.upcoming.push(Upcoming {
+            step: deactivate,
+            due: now.saturating_add(grace),
+        });
+        return;
+    };
+    let after = cutover.saturating_add(settle);
+    if old.used_after(access, after) {
+        plan.blocked.push(Blocked {
+            key: k.clone(),
+            set_id: old.label.clone(),
+            cutover,
+            key_last_used: access.last_used.clone(),
+            set_last_used: old.set_last_used,
+        });
+        return;
+    }
+    // A run an hour early (a scheduler's flexible window, a run that started just
+    // before the cutover's time of day) does not put the deactivation off by a day;
+    // the settle window is never cut short.
+    let due = cutover.saturating_add(grace);
+    if now.saturating_add(EARLY) >= due && now >= after {
+        plan.retire.push(Retire::Deactivate {
+            key: k.clone(),
+            set_id: old.label.clone(),
+        });
+    } else {
+        plan.upcoming.push(Upcoming {
+            step: deactivate,
+            due,
+        });
+    }
+}
+
+/// When an inactive old key is deleted: `delete_after_days` after this tool recorded it
+/// inactive.
+fn deletion(
+    target: &Target,
+    obs: &Observed,
+    now: OffsetDateTime,
+    old: &OldKey,
+    access: &AccessKey,
+    plan: &mut Plan,
+) {
+    let k = &old.key;
+    let delete_after = Duration::days(target.delete_after_days.into());
+    let delete = Next::Delete {
+        key: k.clone(),
+        set_id: old.set_id.clone(),
+    };
+    // A record older than the key's last use is stale: the key was active again
+    // after it (someone re-activated it, then deactivated it again), so the delay
+    // counts from now, never from the old record. Without the record (deactivated
+    // by hand, or the record failed), the delay counts from the first run that sees
+    // the key inactive: never cut short.
+    let stale = |since: &OffsetDateTime| access.last_used.as_ref().is_some_and(|u| u.at > *since);
+    let recorded = obs.records.deactivated.get(k).copied();
+    let Some(since) = recorded.filter(|t| !stale(t)) else {
+        if recorded.is_some() {
+            plan.notes.push(Note::StaleDeactivation {
                 key: k.clone(),
-                set_id: old.set_id.clone(),
-            };
-            // A record older than the key's last use is stale: the key was active again
-            // after it (someone re-activated it, then deactivated it again), so the delay
-            // counts from now, never from the old record. Without the record (deactivated
-            // by hand, or the record failed), the delay counts from the first run that sees
-            // the key inactive: never cut short.
-            let stale =
-                |since: &OffsetDateTime| access.last_used.as_ref().is_some_and(|u| u.at > *since);
-            let recorded = obs.records.deactivated.get(k).copied();
-            let Some(since) = recorded.filter(|t| !stale(t)) else {
-                if recorded.is_some() {
-                    plan.notes.push(Note::StaleDeactivation {
-                        key: k.clone(),
-                        set_id: old.label.clone(),
-                    });
-                }
-                plan.record(k, Mark::Deactivated);
-                plan.upcoming.push(Upcoming {
-                    step: delete,
-                    due: now.saturating_add(delete_after),
-                });
-                return;
-            };
-            let due = since.saturating_add(delete_after);
-            if now >= due {
-                plan.retire.push(Retire::DeleteRetired {
-                    key: k.clone(),
-                    set_id: old.set_id.clone(),
-                });
-            } else {
-                plan.upcoming.push(Upcoming { step: delete, due });
-            }
+                set_id: old.label.clone(),
+            });
         }
+        plan.record(k, Mark::Deactivated);
+        plan.upcoming.push(Upcoming {
+            step: delete,
+            due: now.saturating_add(delete_after),
+        });
+        return;
+    };
+    let due = since.saturating_add(delete_after);
+    if now >= due {
+        plan.retire.push(Retire::DeleteRetired {
+            key: k.clone(),
+            set_id: old.set_id.clone(),
+        });
+    } else {
+        plan.upcoming.push(Upcoming { step: delete, due });
     }
 }
 
