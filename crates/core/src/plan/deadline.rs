@@ -13,11 +13,11 @@
 use time::{Duration, OffsetDateTime};
 
 use crate::config::Target;
-use crate::model::{KeyStatus, Observed};
+use crate::model::{AccessKey, KeyStatus, Observed};
 use crate::plan::migrate;
 use crate::plan::{
     CanaryStage, CanaryState, KeyDeadline, KeyRole, Mode, Next, Plan, Refusal, Repair, Retire,
-    Risk, RiskCause, Severity, View,
+    Risk, RiskCause, SetView, Severity, View,
 };
 
 /// A key at risk with at most this many days left is urgent.
@@ -84,118 +84,166 @@ pub(super) fn deadlines(
         // A rollback changes which set is current: the next run shows the schedule.
         return Vec::new();
     }
-    let grace = grace(target);
     // Once migrated, the key set in use is an old one, retired like the others (in every
     // mode: an emergency or `retire` plans no migration step, yet the target is migrated).
     let current = view
         .current_set()
         .filter(|_| !migrate::migrated(target, obs));
+    obs.keys
+        .iter()
+        .filter(|k| k.status == KeyStatus::Active && !view.orphans.contains(&k.id))
+        .map(|k| key_deadline(target, view, current, now, plan, k))
+        .collect()
+}
+
+/// When a key's rotation starts and its deactivation is due as things stand, and what
+/// puts it at risk, before its deadline is compared with them.
+struct Schedule {
+    rotation_starts: Option<OffsetDateTime>,
+    deactivation_due: Option<OffsetDateTime>,
+    cause: Option<RiskCause>,
+}
+
+/// One active key's deadline, schedule, slack and risk under `plan`; `current` is the
+/// set in use (none once migrated).
+fn key_deadline(
+    target: &Target,
+    view: &View,
+    current: Option<&SetView>,
+    now: OffsetDateTime,
+    plan: &Plan,
+    k: &AccessKey,
+) -> KeyDeadline {
+    let deadline = deadline_of(target, k.created);
+    let is_current = current.is_some_and(|c| c.link.key() == Some(&k.id));
+    let held_by = view
+        .sets
+        .iter()
+        .find(|s| s.link.key() == Some(&k.id) || s.previous.as_ref() == Some(&k.id));
+    let role = match (is_current, held_by) {
+        (true, _) => KeyRole::Current,
+        (false, Some(_)) => KeyRole::Old,
+        (false, None) => KeyRole::Other,
+    };
+    let held_by = if is_current { current } else { held_by };
+    let set_id = held_by.map(|s| s.set.id.clone());
+    let deactivating = plan
+        .retire
+        .iter()
+        .any(|r| matches!(r, Retire::Deactivate { key, .. } if key == &k.id));
+    let s = match role {
+        // Once the cutover is done (an emergency deactivates the exposed key then).
+        _ if deactivating => Schedule {
+            rotation_starts: None,
+            deactivation_due: Some(now),
+            cause: None,
+        },
+        KeyRole::Current => current_schedule(target, now, plan, k),
+        KeyRole::Old | KeyRole::Other => old_schedule(target, now, plan, k, set_id.as_deref()),
+    };
+    let late = s.deactivation_due.is_some_and(|d| d >= deadline);
+    let cause = s.cause.or(late.then_some(RiskCause::DeactivationLate));
+    KeyDeadline {
+        key: k.id.clone(),
+        set_id,
+        role,
+        age_days: floor_days(now - k.created),
+        deadline,
+        days_left: floor_days(deadline - now),
+        rotation_starts: s.rotation_starts,
+        deactivation_due: s.deactivation_due,
+        slack_days: s.deactivation_due.map(|d| floor_days(deadline - d)),
+        risk: cause.map(|cause| Risk {
+            cause,
+            severity: severity(deadline, now),
+        }),
+    }
+}
+
+/// The current key's schedule: its rotation starts when due (or now, in a rotating run),
+/// and it goes off a grace period after the cutover; a rotation that should have started
+/// and has not is a risk.
+fn current_schedule(target: &Target, now: OffsetDateTime, plan: &Plan, k: &AccessKey) -> Schedule {
+    let grace = grace(target);
     let rotating = plan
         .repair
         .iter()
         .any(|r| matches!(r, Repair::Rotate { .. } | Repair::RotateInPlace { .. }));
-    obs.keys
-        .iter()
-        .filter(|k| k.status == KeyStatus::Active && !view.orphans.contains(&k.id))
-        .map(|k| {
-            let deadline = deadline_of(target, k.created);
-            let past_start =
-                now.saturating_add(EARLY) >= k.created.saturating_add(rotation_age(target));
-            let is_current = current.is_some_and(|c| c.link.key() == Some(&k.id));
-            let held_by = view
-                .sets
-                .iter()
-                .find(|s| s.link.key() == Some(&k.id) || s.previous.as_ref() == Some(&k.id));
-            let role = match (is_current, held_by) {
-                (true, _) => KeyRole::Current,
-                (false, Some(_)) => KeyRole::Old,
-                (false, None) => KeyRole::Other,
-            };
-            let held_by = if is_current { current } else { held_by };
-            let set_id = held_by.map(|s| s.set.id.clone());
-            let deactivating = plan
-                .retire
-                .iter()
-                .any(|r| matches!(r, Retire::Deactivate { key, .. } if key == &k.id));
-            let (rotation_starts, deactivation_due, cause) = match role {
-                // Once the cutover is done (an emergency deactivates the exposed key then).
-                _ if deactivating => (None, Some(now), None),
-                KeyRole::Current => {
-                    let starts = plan
-                        .due
-                        .next
-                        .unwrap_or_else(|| k.created.saturating_add(rotation_age(target)));
-                    if rotating {
-                        // The rest of the cutover may wait for a canary's decision.
-                        let cutover = plan
-                            .canary
-                            .as_ref()
-                            .map_or(Duration::ZERO, |_| cutover_time(target));
-                        (
-                            Some(starts),
-                            Some(now.saturating_add(cutover).saturating_add(grace)),
-                            None,
-                        )
-                    } else if now.saturating_add(EARLY) >= starts {
-                        let cause = match plan.refusal {
-                            Some(Refusal::CanaryFailed { .. }) => RiskCause::CanaryFailed,
-                            _ => RiskCause::RotationLate,
-                        };
-                        (Some(starts), Some(now.saturating_add(grace)), Some(cause))
-                    } else {
-                        (Some(starts), Some(starts.saturating_add(grace)), None)
-                    }
-                }
-                KeyRole::Old | KeyRole::Other => {
-                    let upcoming = plan.upcoming.iter().find_map(|u| match &u.step {
-                        Next::Deactivate { key, .. } if key == &k.id => Some(u.due),
-                        _ => None,
-                    });
-                    let moving_off = set_id.as_ref().is_some_and(|id| {
-                        plan.cutover.iter().any(|r| r.from.iter().any(|f| f == id))
-                    });
-                    let canary = plan.canary.as_ref().filter(|c| c.key == k.id);
-                    let rest_moves = |c: &&CanaryState| {
-                        matches!(c.stage, CanaryStage::Passed | CanaryStage::Proceeded)
-                    };
-                    if let Some(c) = canary.filter(|c| !rest_moves(c)) {
-                        match c.stage {
-                            CanaryStage::Held => (None, None, Some(RiskCause::CanaryHeld)),
-                            CanaryStage::Failed => {
-                                (None, None, past_start.then_some(RiskCause::CanaryFailed))
-                            }
-                            // Waiting: the rest moves by `decide_by` at the latest (or is
-                            // held, which is told).
-                            _ => (None, c.decide_by.map(|d| d.saturating_add(grace)), None),
-                        }
-                    } else if plan.blocked.iter().any(|b| b.key == k.id) {
-                        (None, None, Some(RiskCause::Blocked))
-                    } else if let Some(due) = upcoming {
-                        (None, Some(due), None)
-                    } else if moving_off {
-                        (None, Some(now.saturating_add(grace)), None)
-                    } else {
-                        (None, None, past_start.then_some(RiskCause::NotRetiring))
-                    }
-                }
-            };
-            let late = deactivation_due.is_some_and(|d| d >= deadline);
-            let cause = cause.or(late.then_some(RiskCause::DeactivationLate));
-            KeyDeadline {
-                key: k.id.clone(),
-                set_id,
-                role,
-                age_days: floor_days(now - k.created),
-                deadline,
-                days_left: floor_days(deadline - now),
-                rotation_starts,
-                deactivation_due,
-                slack_days: deactivation_due.map(|d| floor_days(deadline - d)),
-                risk: cause.map(|cause| Risk {
-                    cause,
-                    severity: severity(deadline, now),
-                }),
-            }
-        })
-        .collect()
+    let starts = plan
+        .due
+        .next
+        .unwrap_or_else(|| k.created.saturating_add(rotation_age(target)));
+    if rotating {
+        // The rest of the cutover may wait for a canary's decision.
+        let cutover = plan
+            .canary
+            .as_ref()
+            .map_or(Duration::ZERO, |_| cutover_time(target));
+        Schedule {
+            rotation_starts: Some(starts),
+            deactivation_due: Some(now.saturating_add(cutover).saturating_add(grace)),
+            cause: None,
+        }
+    } else if now.saturating_add(EARLY) >= starts {
+        let cause = match plan.refusal {
+            Some(Refusal::CanaryFailed { .. }) => RiskCause::CanaryFailed,
+            _ => RiskCause::RotationLate,
+        };
+        Schedule {
+            rotation_starts: Some(starts),
+            deactivation_due: Some(now.saturating_add(grace)),
+            cause: Some(cause),
+        }
+    } else {
+        Schedule {
+            rotation_starts: Some(starts),
+            deactivation_due: Some(starts.saturating_add(grace)),
+            cause: None,
+        }
+    }
+}
+
+/// An old (or no set's) key's schedule: when its canary, its planned deactivation or the
+/// cutover off its set `set_id` lets it go off; a held or failed canary, a blocked
+/// retirement, or nothing planned past the age rotation starts at is a risk.
+fn old_schedule(
+    target: &Target,
+    now: OffsetDateTime,
+    plan: &Plan,
+    k: &AccessKey,
+    set_id: Option<&str>,
+) -> Schedule {
+    let grace = grace(target);
+    let past_start = now.saturating_add(EARLY) >= k.created.saturating_add(rotation_age(target));
+    let upcoming = plan.upcoming.iter().find_map(|u| match &u.step {
+        Next::Deactivate { key, .. } if key == &k.id => Some(u.due),
+        _ => None,
+    });
+    let moving_off =
+        set_id.is_some_and(|id| plan.cutover.iter().any(|r| r.from.iter().any(|f| f == id)));
+    let canary = plan.canary.as_ref().filter(|c| c.key == k.id);
+    let rest_moves =
+        |c: &&CanaryState| matches!(c.stage, CanaryStage::Passed | CanaryStage::Proceeded);
+    let (deactivation_due, cause) = if let Some(c) = canary.filter(|c| !rest_moves(c)) {
+        match c.stage {
+            CanaryStage::Held => (None, Some(RiskCause::CanaryHeld)),
+            CanaryStage::Failed => (None, past_start.then_some(RiskCause::CanaryFailed)),
+            // Waiting: the rest moves by `decide_by` at the latest (or is held, which is
+            // told).
+            _ => (c.decide_by.map(|d| d.saturating_add(grace)), None),
+        }
+    } else if plan.blocked.iter().any(|b| b.key == k.id) {
+        (None, Some(RiskCause::Blocked))
+    } else if let Some(due) = upcoming {
+        (Some(due), None)
+    } else if moving_off {
+        (Some(now.saturating_add(grace)), None)
+    } else {
+        (None, past_start.then_some(RiskCause::NotRetiring))
+    };
+    Schedule {
+        rotation_starts: None,
+        deactivation_due,
+        cause,
+    }
 }
