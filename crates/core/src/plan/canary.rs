@@ -135,22 +135,8 @@ pub(super) fn cutover(
     (to, rotating): (&str, bool),
     plan: &mut Plan,
 ) -> bool {
-    let owned_elsewhere = |s: &Slot| {
-        s.refs
-            .iter()
-            .any(|r| r.set_id != to && target.owns(&r.set_id))
-    };
-    let moving: Vec<&Slot> = obs.slots.iter().filter(|s| owned_elsewhere(s)).collect();
     let on_new: Vec<&Slot> = obs.slots.iter().filter(|s| s.references(to)).collect();
-    // The set the canary leaves: the newest of the target's sets with a known, active key
-    // that a reference still names.
-    let from = view.sets.iter().rev().find(|s| {
-        s.set.id != to
-            && s.key_state == KeyState::Active
-            && s.link.certain().is_some()
-            && moving.iter().any(|m| m.references(&s.set.id))
-    });
-    let (cfg, from) = match (&target.canary, mode, from) {
+    let (cfg, from) = match (&target.canary, mode, left_set(target, obs, view, to)) {
         (Some(cfg), Mode::Reconcile | Mode::Rotate, Some(from)) => (cfg, from),
         _ => {
             forget_finished(obs, plan);
@@ -161,29 +147,14 @@ pub(super) fn cutover(
         return false;
     };
     let since = obs.records.canary.get(key).copied();
-    let failed = obs
-        .records
-        .canary_failed
-        .get(key)
-        .copied()
-        .filter(|f| since.is_some_and(|s| *f >= s))
-        // A key made in this run (a person's `rotate` after a failure) always starts a
-        // canary of its own, whatever records an earlier run failed to remove.
-        .filter(|_| !rotating);
+    let failed = failed_since(obs, key, since, rotating);
     let chosen = choose(target, obs, to, plan);
     let mut state = CanaryState {
         stage: CanaryStage::Starting,
         key: key.clone(),
         from_set: from.set.id.clone(),
         to_set: to.to_string(),
-        holders: chosen
-            .iter()
-            .chain(on_new.iter())
-            .map(|s| &s.holder)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .cloned()
-            .collect(),
+        holders: holders_of(&chosen, &on_new),
         since,
         ready_from: since.map(|s| s.saturating_add(minutes(cfg.min_minutes))),
         decide_by: since.map(|s| s.saturating_add(cfg.max())),
@@ -226,6 +197,55 @@ pub(super) fn cutover(
     }
     plan.canary = Some(state);
     true
+}
+
+/// The set the canary leaves: the newest of the target's sets with a known, active key
+/// that a reference still names (a reference to one of the target's sets other than `to`).
+fn left_set<'v>(target: &Target, obs: &Observed, view: &'v View, to: &str) -> Option<&'v SetView> {
+    let moving: Vec<&Slot> = obs
+        .slots
+        .iter()
+        .filter(|s| {
+            s.refs
+                .iter()
+                .any(|r| r.set_id != to && target.owns(&r.set_id))
+        })
+        .collect();
+    view.sets.iter().rev().find(|s| {
+        s.set.id != to
+            && s.key_state == KeyState::Active
+            && s.link.certain().is_some()
+            && moving.iter().any(|m| m.references(&s.set.id))
+    })
+}
+
+/// When the canary off `key` failed, if it failed since it started (`since`). A key made
+/// in this run (`rotating`: a person's `rotate` after a failure) always starts a canary of
+/// its own, whatever records an earlier run failed to remove.
+fn failed_since(
+    obs: &Observed,
+    key: &AccessKeyId,
+    since: Option<OffsetDateTime>,
+    rotating: bool,
+) -> Option<OffsetDateTime> {
+    obs.records
+        .canary_failed
+        .get(key)
+        .copied()
+        .filter(|f| since.is_some_and(|s| *f >= s))
+        .filter(|_| !rotating)
+}
+
+/// The canary's holders: the chosen ones and those already on the new set, each once.
+fn holders_of(chosen: &[&Slot], on_new: &[&Slot]) -> Vec<Holder> {
+    chosen
+        .iter()
+        .chain(on_new.iter())
+        .map(|s| &s.holder)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .cloned()
+        .collect()
 }
 
 /// Judges a canary that has run since `since` from its evidence, and plans what follows.
