@@ -13,9 +13,19 @@ use testkit::aws_proxy::{AwsFault, AwsFaultKind};
 /// registers the new set with the link, and repoints both groups, touching nothing else.
 #[tokio::test(start_paused = true)]
 async fn seed_scenario_rotates_end_to_end() {
-    // moto checks signatures: the new key verifies only with its own secret, and `finish`
+    // STS checks signatures: the new key verifies only with its own secret, and `finish`
     // proves the secret SORACOM was given signs as the user.
-    let w = World::authenticated().await;
+    seed_scenario(World::authenticated().await).await;
+}
+
+/// The same through the real binary, as a process, against a moto that checks signatures
+/// and the emulator on a socket: the exit codes and the output a person sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_scenario_rotates_as_a_process() {
+    seed_scenario(World::process_authenticated().await).await;
+}
+
+async fn seed_scenario(w: World) {
     let old_key = w.seed().await;
     let before = w.emu.group_by_name("test-1").expect("group");
 

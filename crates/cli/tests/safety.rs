@@ -23,7 +23,11 @@ fn old_set() -> String {
 /// A seeded world whose hand-made set's key is known (SORACOM reports it) with an event
 /// handler too.
 async fn seeded() -> (World, String) {
-    let w = World::new().await;
+    seeded_on(World::new().await).await
+}
+
+/// [`seeded`], on the world `w`.
+async fn seeded_on(w: World) -> (World, String) {
     let k1 = w.seed().await;
     w.emu.add_group("test-3", funnel(&old_set()));
     (w, k1)
@@ -48,7 +52,17 @@ async fn settles(w: &World) {
 /// target to A (exit 3) and deletes nothing; A finishes.
 #[tokio::test(start_paused = true)]
 async fn a_second_run_during_verification_leaves_the_first_alone() {
-    let (w, _) = seeded().await;
+    during_verification(seeded().await.0).await;
+}
+
+/// The same with two real processes of the binary against moto and the emulator, held
+/// for real seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_during_verification_leave_each_other_alone() {
+    during_verification(seeded_on(World::process_authenticated().await).await.0).await;
+}
+
+async fn during_verification(w: World) {
     w.proxy.add_fault(AwsFault::next(
         "GetCallerIdentity",
         1,
