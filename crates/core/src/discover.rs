@@ -211,11 +211,21 @@ pub struct Observation {
 
 /// The proposal, a pure function of what was observed and the time.
 pub fn propose(o: &Observation, now: OffsetDateTime) -> Discovery {
-    let aws: Vec<&CredentialSet> = o
-        .sets
-        .iter()
-        .filter(|s| s.kind == AWS_CREDENTIALS)
-        .collect();
+    let sets = found_sets(o);
+    let users = found_users(o, &sets, now);
+    let taken: BTreeSet<&str> = o.sets.iter().map(|s| s.id.as_str()).collect();
+    let proposal = targets(&sets, &taken);
+    Discovery {
+        at: now,
+        sets,
+        users,
+        proposal,
+    }
+}
+
+/// Every `aws-credentials` set: the key it holds and how that is known, who owns that
+/// key, and what references the set.
+fn found_sets(o: &Observation) -> Vec<FoundSet> {
     let owner_of: BTreeMap<&AccessKeyId, &str> = o
         .users
         .iter()
@@ -228,8 +238,9 @@ pub fn propose(o: &Observation, now: OffsetDateTime) -> Discovery {
             holders.entry(id).or_default().push(slot.holder.clone());
         }
     }
-    let sets: Vec<FoundSet> = aws
+    o.sets
         .iter()
+        .filter(|s| s.kind == AWS_CREDENTIALS)
         .map(|s| {
             let (key, key_source) = match (&s.api_key, s.linked_key()) {
                 (Some(k), _) => (Some(k.clone()), Some(KeySource::Api)),
@@ -252,9 +263,13 @@ pub fn propose(o: &Observation, now: OffsetDateTime) -> Discovery {
                 holders: holders.get(s.id.as_str()).cloned().unwrap_or_default(),
             }
         })
-        .collect();
-    let users = o
-        .users
+        .collect()
+}
+
+/// Every user owning a set's key, with all its keys: their age, whether IAM.3 fails them
+/// today, and the sets that hold them.
+fn found_users(o: &Observation, sets: &[FoundSet], now: OffsetDateTime) -> Vec<FoundUser> {
+    o.users
         .iter()
         .map(|(user, keys)| FoundUser {
             user: user.clone(),
@@ -276,15 +291,7 @@ pub fn propose(o: &Observation, now: OffsetDateTime) -> Discovery {
                 })
                 .collect(),
         })
-        .collect();
-    let taken: BTreeSet<&str> = o.sets.iter().map(|s| s.id.as_str()).collect();
-    let proposal = targets(&sets, &taken);
-    Discovery {
-        at: now,
-        sets,
-        users,
-        proposal,
-    }
+        .collect()
 }
 
 /// `<prefix>` if `id` is `<prefix>-<yymmdd>` or `<prefix>-<yymmdd>-<n>` (the managed form).
@@ -326,87 +333,27 @@ fn name_of(user: &str) -> String {
 /// id of any type: a prefix whose role set id (`<prefix>-role`, see `migrate-to-role`) is
 /// taken is not proposed, since a run watches that set as the target's own.
 fn targets(sets: &[FoundSet], taken: &BTreeSet<&str>) -> Proposal {
-    let role_free = |p: &str| !taken.contains(format!("{p}-role").as_str());
-    let mut proposal = Proposal::default();
-    let mut by_user: BTreeMap<&str, Vec<&FoundSet>> = BTreeMap::new();
-    for s in sets {
-        match (&s.owner, &s.key) {
-            (Owner::User(u), _) => by_user.entry(u.as_str()).or_default().push(s),
-            (Owner::OtherAccount, Some(k)) => {
-                proposal.not_proposed.push(NotProposed::OtherAccount {
-                    set: s.id.clone(),
-                    key: k.clone(),
-                })
-            }
-            _ => proposal
-                .not_proposed
-                .push(NotProposed::KeyUnknown { set: s.id.clone() }),
-        }
-    }
+    let (by_user, not_proposed) = by_owner(sets);
+    let mut proposal = Proposal {
+        targets: Vec::new(),
+        not_proposed,
+    };
     let mut names: BTreeSet<String> = BTreeSet::new();
     let mut prefixes: BTreeSet<String> = BTreeSet::new();
     for (user, mine) in by_user {
-        let ids: BTreeSet<&str> = mine.iter().map(|s| s.id.as_str()).collect();
-        // A prefix may only match this user's sets: another set it matched would be taken
-        // for the target's, and its holders moved onto this user's key.
-        let fits = |p: &str, prefixes: &BTreeSet<String>| {
-            valid_id(p)
-                && role_free(p)
-                && !prefixes.contains(p)
-                && sets
-                    .iter()
-                    .all(|s| ManagedId::parse(p, &s.id).is_none() || ids.contains(s.id.as_str()))
+        let claimed = Claimed {
+            sets,
+            taken,
+            prefixes: &prefixes,
         };
-        let mut counted: BTreeMap<&str, (usize, Option<OffsetDateTime>)> = BTreeMap::new();
-        for s in &mine {
-            if let Some(p) = managed_prefix(&s.id) {
-                let e = counted.entry(p).or_default();
-                e.0 += 1;
-                e.1 = e.1.max(s.created);
-            }
-        }
-        let mut inferred: Vec<(&str, (usize, Option<OffsetDateTime>))> =
-            counted.into_iter().collect();
-        inferred.sort_by_key(|e| std::cmp::Reverse(e.1));
-        let chosen = inferred
-            .iter()
-            .map(|(p, _)| (*p).to_string())
-            .find(|p| fits(p, &prefixes));
-        let (prefix, prefix_inferred) = match chosen {
-            Some(p) => (p, true),
-            None => {
-                // A new prefix matching no set: the newest hand-made set's id, else the name.
-                let mut newest: Vec<&&FoundSet> = mine.iter().collect();
-                newest.sort_by_key(|s| std::cmp::Reverse(s.created));
-                let bases: Vec<String> = newest
-                    .iter()
-                    .map(|s| s.id.clone())
-                    .chain(std::iter::once(name_of(user)))
-                    .collect();
-                let free = |p: &str| {
-                    valid_id(p)
-                        && role_free(p)
-                        && !prefixes.contains(p)
-                        && sets.iter().all(|s| ManagedId::parse(p, &s.id).is_none())
-                };
-                let found = bases.iter().find(|b| free(b)).cloned().or_else(|| {
-                    (2..1000)
-                        .map(|n| format!("{}-k{n}", name_of(user)))
-                        .find(|p| free(p))
-                });
-                let Some(p) = found else {
-                    continue;
-                };
-                (p, false)
-            }
+        let Some((prefix, prefix_inferred)) = claimed
+            .inferred_prefix(&mine)
+            .map(|p| (p, true))
+            .or_else(|| claimed.new_prefix(user, &mine).map(|p| (p, false)))
+        else {
+            continue;
         };
-        let mut name = name_of(user);
-        let mut n = 2;
-        while names.contains(&name) {
-            name = format!("{}-{n}", name_of(user));
-            n += 1;
-        }
-        names.insert(name.clone());
+        let name = unique_name(user, &mut names);
         prefixes.insert(prefix.clone());
         let (managed, adopted): (Vec<&&FoundSet>, Vec<&&FoundSet>) = mine
             .iter()
@@ -425,6 +372,104 @@ fn targets(sets: &[FoundSet], taken: &BTreeSet<&str>) -> Proposal {
         });
     }
     proposal
+}
+
+/// The sets by the user owning their key, and the sets no target may own: another
+/// account's key, or a key SORACOM does not report.
+fn by_owner(sets: &[FoundSet]) -> (BTreeMap<&str, Vec<&FoundSet>>, Vec<NotProposed>) {
+    let mut by_user: BTreeMap<&str, Vec<&FoundSet>> = BTreeMap::new();
+    let mut not_proposed = Vec::new();
+    for s in sets {
+        match (&s.owner, &s.key) {
+            (Owner::User(u), _) => by_user.entry(u.as_str()).or_default().push(s),
+            (Owner::OtherAccount, Some(k)) => not_proposed.push(NotProposed::OtherAccount {
+                set: s.id.clone(),
+                key: k.clone(),
+            }),
+            _ => not_proposed.push(NotProposed::KeyUnknown { set: s.id.clone() }),
+        }
+    }
+    (by_user, not_proposed)
+}
+
+/// What a prefix must leave alone: every set found, every set id of any type (`taken`),
+/// and the prefixes already given to other targets.
+struct Claimed<'a> {
+    sets: &'a [FoundSet],
+    taken: &'a BTreeSet<&'a str>,
+    prefixes: &'a BTreeSet<String>,
+}
+
+impl Claimed<'_> {
+    /// Whether `p` can be a prefix at all: a valid id, not another target's, and its role
+    /// set id (`<p>-role`) not taken.
+    fn usable(&self, p: &str) -> bool {
+        valid_id(p)
+            && !self.taken.contains(format!("{p}-role").as_str())
+            && !self.prefixes.contains(p)
+    }
+
+    /// The newest prefix the user's set ids were made with that matches only the user's
+    /// sets: another set it matched would be taken for the target's, and its holders moved
+    /// onto this user's key.
+    fn inferred_prefix(&self, mine: &[&FoundSet]) -> Option<String> {
+        let ids: BTreeSet<&str> = mine.iter().map(|s| s.id.as_str()).collect();
+        let mut counted: BTreeMap<&str, (usize, Option<OffsetDateTime>)> = BTreeMap::new();
+        for s in mine {
+            if let Some(p) = managed_prefix(&s.id) {
+                let e = counted.entry(p).or_default();
+                e.0 += 1;
+                e.1 = e.1.max(s.created);
+            }
+        }
+        let mut inferred: Vec<(&str, (usize, Option<OffsetDateTime>))> =
+            counted.into_iter().collect();
+        inferred.sort_by_key(|e| std::cmp::Reverse(e.1));
+        inferred.iter().map(|(p, _)| (*p).to_string()).find(|p| {
+            self.usable(p)
+                && self
+                    .sets
+                    .iter()
+                    .all(|s| ManagedId::parse(p, &s.id).is_none() || ids.contains(s.id.as_str()))
+        })
+    }
+
+    /// A new prefix matching no set: the newest hand-made set's id, else the user's name
+    /// (numbered when taken).
+    fn new_prefix(&self, user: &str, mine: &[&FoundSet]) -> Option<String> {
+        let mut newest: Vec<&&FoundSet> = mine.iter().collect();
+        newest.sort_by_key(|s| std::cmp::Reverse(s.created));
+        let bases: Vec<String> = newest
+            .iter()
+            .map(|s| s.id.clone())
+            .chain(std::iter::once(name_of(user)))
+            .collect();
+        let free = |p: &str| {
+            self.usable(p)
+                && self
+                    .sets
+                    .iter()
+                    .all(|s| ManagedId::parse(p, &s.id).is_none())
+        };
+        bases.iter().find(|b| free(b)).cloned().or_else(|| {
+            (2..1000)
+                .map(|n| format!("{}-k{n}", name_of(user)))
+                .find(|p| free(p))
+        })
+    }
+}
+
+/// A target name from `user` that no other target has (numbered when taken), recorded in
+/// `names`.
+fn unique_name(user: &str, names: &mut BTreeSet<String>) -> String {
+    let mut name = name_of(user);
+    let mut n = 2;
+    while names.contains(&name) {
+        name = format!("{}-{n}", name_of(user));
+        n += 1;
+    }
+    names.insert(name.clone());
+    name
 }
 
 /// `text` made safe for one line of a TOML comment.
@@ -460,77 +505,8 @@ impl Discovery {
         ));
         for target in &self.proposal.targets {
             t.push('\n');
-            let keys: Vec<&FoundKey> = self
-                .users
-                .iter()
-                .filter(|u| u.user == target.iam_user)
-                .flat_map(|u| &u.keys)
-                .collect();
-            t.push_str(&format!(
-                "# IAM user {}: {} key(s).\n",
-                comment(&target.iam_user),
-                keys.len()
-            ));
-            for k in &keys {
-                t.push_str(&format!(
-                    "#   key {} {}, {} days old{}{}\n",
-                    k.key.id,
-                    status_word(k.key.status),
-                    k.age_days,
-                    if k.fails_iam3 {
-                        " (fails Security Hub IAM.3 today)"
-                    } else {
-                        ""
-                    },
-                    if k.sets.is_empty() {
-                        ", held by no set".to_string()
-                    } else {
-                        format!(", in {}", comment(&k.sets.join(", ")))
-                    }
-                ));
-            }
-            for id in target.managed.iter().chain(&target.adopt) {
-                let n = self
-                    .sets
-                    .iter()
-                    .find(|s| &s.id == id)
-                    .map_or(0, |s| s.holders.len());
-                let how = if target.managed.contains(id) {
-                    "matches the prefix"
-                } else {
-                    "made by hand: adopted"
-                };
-                t.push_str(&format!(
-                    "#   set {} ({how}), {n} reference(s)\n",
-                    comment(id)
-                ));
-            }
-            if !target.prefix_inferred {
-                t.push_str(
-                    "#   No set id has the form <prefix>-<yymmdd>: new sets get this new prefix.\n",
-                );
-            }
-            t.push_str(&format!(
-                "[[targets]]\nname = {}\niam_user = {}\ncredential_prefix = {}\n\
-                 # max_key_age_days = 90       # the age no active key may reach (IAM.3: 90)\n\
-                 # retire_after_days = 7\n# delete_after_days = 7\n",
-                quoted(&target.name),
-                quoted(&target.iam_user),
-                quoted(&target.credential_prefix)
-            ));
-            if !target.adopt.is_empty() {
-                let list: Vec<String> = target.adopt.iter().map(|a| quoted(a)).collect();
-                t.push_str(&format!("adopt = [{}]\n", list.join(", ")));
-            }
-            if !target.adopt_keys.is_empty() {
-                // The key ids in full: this file is where a retirement's certainty comes from.
-                let pairs: Vec<String> = target
-                    .adopt_keys
-                    .iter()
-                    .map(|(set, key)| format!("{} = {}", quoted(set), quoted(key.as_str())))
-                    .collect();
-                t.push_str(&format!("adopt_keys = {{ {} }}\n", pairs.join(", ")));
-            }
+            self.target_comments(target, &mut t);
+            target_table(target, &mut t);
         }
         if !self.proposal.not_proposed.is_empty() {
             t.push_str("\n# Not proposed (no target may own them):\n");
@@ -542,9 +518,75 @@ impl Discovery {
         Ok(t)
     }
 
+    /// The comments above a proposed target's table: its user's keys, its sets, and
+    /// whether its prefix is new.
+    fn target_comments(&self, target: &ProposedTarget, t: &mut String) {
+        let keys: Vec<&FoundKey> = self
+            .users
+            .iter()
+            .filter(|u| u.user == target.iam_user)
+            .flat_map(|u| &u.keys)
+            .collect();
+        t.push_str(&format!(
+            "# IAM user {}: {} key(s).\n",
+            comment(&target.iam_user),
+            keys.len()
+        ));
+        for k in &keys {
+            t.push_str(&format!(
+                "#   key {} {}, {} days old{}{}\n",
+                k.key.id,
+                status_word(k.key.status),
+                k.age_days,
+                if k.fails_iam3 {
+                    " (fails Security Hub IAM.3 today)"
+                } else {
+                    ""
+                },
+                if k.sets.is_empty() {
+                    ", held by no set".to_string()
+                } else {
+                    format!(", in {}", comment(&k.sets.join(", ")))
+                }
+            ));
+        }
+        for id in target.managed.iter().chain(&target.adopt) {
+            let n = self
+                .sets
+                .iter()
+                .find(|s| &s.id == id)
+                .map_or(0, |s| s.holders.len());
+            let how = if target.managed.contains(id) {
+                "matches the prefix"
+            } else {
+                "made by hand: adopted"
+            };
+            t.push_str(&format!(
+                "#   set {} ({how}), {n} reference(s)\n",
+                comment(id)
+            ));
+        }
+        if !target.prefix_inferred {
+            t.push_str(
+                "#   No set id has the form <prefix>-<yymmdd>: new sets get this new prefix.\n",
+            );
+        }
+    }
+
     /// The report as text: sets, users and keys, the proposal. Key ids are masked.
     pub fn render_text(&self) -> String {
         let mut t = String::new();
+        self.sets_text(&mut t);
+        self.users_text(&mut t);
+        self.proposal_text(&mut t);
+        t.push_str(
+            "\nWrite this proposal as a configuration with `soracom-key-rotator init [--config FILE]`.\n",
+        );
+        t
+    }
+
+    /// Every `aws-credentials` set: when made and used, its key and owner, its holders.
+    fn sets_text(&self, t: &mut String) {
         t.push_str(&format!(
             "Credential sets of type aws-credentials: {}\n",
             self.sets.len()
@@ -575,6 +617,10 @@ impl Discovery {
                 t.push_str(&format!("    referenced by {h}\n"));
             }
         }
+    }
+
+    /// The users owning those keys, with every key of theirs.
+    fn users_text(&self, t: &mut String) {
         t.push_str(&format!(
             "\nIAM users owning those keys: {}\n",
             self.users.len()
@@ -612,6 +658,10 @@ impl Discovery {
                 ));
             }
         }
+    }
+
+    /// The proposed targets, and the sets not proposed.
+    fn proposal_text(&self, t: &mut String) {
         t.push_str(&format!(
             "\nProposed targets: {}\n",
             self.proposal.targets.len()
@@ -642,10 +692,32 @@ impl Discovery {
                 t.push_str(&format!("  {}\n", not_proposed_words(n)));
             }
         }
-        t.push_str(
-            "\nWrite this proposal as a configuration with `soracom-key-rotator init [--config FILE]`.\n",
-        );
-        t
+    }
+}
+
+/// A proposed target's `[[targets]]` table: name, user, prefix, the adopted sets and
+/// their keys.
+fn target_table(target: &ProposedTarget, t: &mut String) {
+    t.push_str(&format!(
+        "[[targets]]\nname = {}\niam_user = {}\ncredential_prefix = {}\n\
+         # max_key_age_days = 90       # the age no active key may reach (IAM.3: 90)\n\
+         # retire_after_days = 7\n# delete_after_days = 7\n",
+        quoted(&target.name),
+        quoted(&target.iam_user),
+        quoted(&target.credential_prefix)
+    ));
+    if !target.adopt.is_empty() {
+        let list: Vec<String> = target.adopt.iter().map(|a| quoted(a)).collect();
+        t.push_str(&format!("adopt = [{}]\n", list.join(", ")));
+    }
+    if !target.adopt_keys.is_empty() {
+        // The key ids in full: this file is where a retirement's certainty comes from.
+        let pairs: Vec<String> = target
+            .adopt_keys
+            .iter()
+            .map(|(set, key)| format!("{} = {}", quoted(set), quoted(key.as_str())))
+            .collect();
+        t.push_str(&format!("adopt_keys = {{ {} }}\n", pairs.join(", ")));
     }
 }
 
