@@ -229,98 +229,138 @@ fn is_key_id(s: &str) -> bool {
 impl Records {
     /// Reads the records out of a user's tags.
     pub fn parse<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Records {
+        // Each kind of tag has a reader; the first that knows the tag's key reads it (a
+        // value that does not parse is ignored, never fatal).
+        const READERS: [fn(&mut Records, &str, &str) -> bool; 6] = [
+            Records::read_creating,
+            Records::read_notified,
+            Records::read_role,
+            Records::read_lease,
+            Records::read_mark,
+            Records::read_key,
+        ];
         let mut out = Records::default();
         for (key, value) in tags {
-            if let Some(run) = key.strip_prefix(CREATING) {
-                let mut words = value.split('/');
-                if let Some(since) = words.next().and_then(time) {
-                    out.creating.push(Creating {
-                        run: run.to_string(),
-                        since,
-                        existing: words
-                            .filter(|w| is_key_id(w))
-                            .map(AccessKeyId::new)
-                            .collect(),
-                    });
-                }
-                continue;
-            }
-            if let Some(rung) = key.strip_prefix(NOTIFIED) {
-                let events: BTreeSet<String> = value
-                    .split('/')
-                    .filter(|e| is_event(e))
-                    .map(str::to_string)
-                    .collect();
-                if !events.is_empty() {
-                    out.notified.0.insert(rung.to_string(), events);
-                }
-                continue;
-            }
-            if let Some((kind, map)) = key
-                .strip_prefix(ROLE_CANARY)
-                .map(|k| (k, &mut out.role_canary))
-                .or_else(|| {
-                    key.strip_prefix(ROLE_REFUSED)
-                        .map(|k| (k, &mut out.role_refused))
-                })
-            {
-                if let (true, Some(at)) = (is_kind(kind), time(value)) {
-                    map.insert(kind.to_string(), at);
-                }
-                continue;
-            }
-            if let Some(run) = key.strip_prefix(LEASE) {
-                if let Some(since) = time(value) {
-                    out.leases.push((run.to_string(), since));
-                }
-                continue;
-            }
-            if let Some(mark) = Mark::ALL
-                .into_iter()
-                .find(|m| key.starts_with(m.tag_prefix()))
-            {
-                let id = &key[mark.tag_prefix().len()..];
-                if let (true, Some(at)) = (is_key_id(id), time(value)) {
-                    let map = match mark {
-                        Mark::Released => &mut out.released,
-                        Mark::Deactivated => &mut out.deactivated,
-                        Mark::Exposed => &mut out.exposed,
-                        Mark::Canary => &mut out.canary,
-                        Mark::CanaryFailed => &mut out.canary_failed,
-                    };
-                    map.insert(AccessKeyId::new(id), at);
-                }
-                continue;
-            }
-            if !is_key_id(key) {
-                continue;
-            }
-            let words: Vec<&str> = value.split('/').collect();
-            let record = match words.as_slice() {
-                [OURS, "in-flight", since, set] => time(since).map(|since| KeyRecord::InFlight {
-                    since,
-                    set_id: (*set).to_string(),
-                }),
-                [OURS, "abandoned", since] => {
-                    time(since).map(|since| KeyRecord::Abandoned { since })
-                }
-                [OURS, "held-by", set, since] => time(since).map(|since| KeyRecord::HeldBy {
-                    set_id: (*set).to_string(),
-                    since,
-                }),
-                _ => None,
-            };
-            match record {
-                Some(r) => {
-                    out.keys.insert(AccessKeyId::new(key), r);
-                }
-                None if !value.starts_with(OURS) => {
-                    out.described.insert(AccessKeyId::new(key));
-                }
-                None => {}
-            }
+            READERS.iter().any(|read| read(&mut out, key, value));
         }
         out
+    }
+
+    /// A run's announcement that it is creating a key.
+    fn read_creating(&mut self, key: &str, value: &str) -> bool {
+        let Some(run) = key.strip_prefix(CREATING) else {
+            return false;
+        };
+        let mut words = value.split('/');
+        if let Some(since) = words.next().and_then(time) {
+            self.creating.push(Creating {
+                run: run.to_string(),
+                since,
+                existing: words
+                    .filter(|w| is_key_id(w))
+                    .map(AccessKeyId::new)
+                    .collect(),
+            });
+        }
+        true
+    }
+
+    /// What the notification ladder told on a rung.
+    fn read_notified(&mut self, key: &str, value: &str) -> bool {
+        let Some(rung) = key.strip_prefix(NOTIFIED) else {
+            return false;
+        };
+        let events: BTreeSet<String> = value
+            .split('/')
+            .filter(|e| is_event(e))
+            .map(str::to_string)
+            .collect();
+        if !events.is_empty() {
+            self.notified.0.insert(rung.to_string(), events);
+        }
+        true
+    }
+
+    /// A holder kind's canary onto the role set, or its refusal of it.
+    fn read_role(&mut self, key: &str, value: &str) -> bool {
+        let Some((kind, map)) = key
+            .strip_prefix(ROLE_CANARY)
+            .map(|k| (k, &mut self.role_canary))
+            .or_else(|| {
+                key.strip_prefix(ROLE_REFUSED)
+                    .map(|k| (k, &mut self.role_refused))
+            })
+        else {
+            return false;
+        };
+        if let (true, Some(at)) = (is_kind(kind), time(value)) {
+            map.insert(kind.to_string(), at);
+        }
+        true
+    }
+
+    /// A run's lease on the target.
+    fn read_lease(&mut self, key: &str, value: &str) -> bool {
+        let Some(run) = key.strip_prefix(LEASE) else {
+            return false;
+        };
+        if let Some(since) = time(value) {
+            self.leases.push((run.to_string(), since));
+        }
+        true
+    }
+
+    /// A [`Mark`] about a key.
+    fn read_mark(&mut self, key: &str, value: &str) -> bool {
+        let Some(mark) = Mark::ALL
+            .into_iter()
+            .find(|m| key.starts_with(m.tag_prefix()))
+        else {
+            return false;
+        };
+        let id = &key[mark.tag_prefix().len()..];
+        if let (true, Some(at)) = (is_key_id(id), time(value)) {
+            let map = match mark {
+                Mark::Released => &mut self.released,
+                Mark::Deactivated => &mut self.deactivated,
+                Mark::Exposed => &mut self.exposed,
+                Mark::Canary => &mut self.canary,
+                Mark::CanaryFailed => &mut self.canary_failed,
+            };
+            map.insert(AccessKeyId::new(id), at);
+        }
+        true
+    }
+
+    /// A tag named after a key: this tool's record of its own key, or a person's
+    /// description (then the key is never this tool's).
+    fn read_key(&mut self, key: &str, value: &str) -> bool {
+        if !is_key_id(key) {
+            return false;
+        }
+        let words: Vec<&str> = value.split('/').collect();
+        let record = match words.as_slice() {
+            [OURS, "in-flight", since, set] => time(since).map(|since| KeyRecord::InFlight {
+                since,
+                set_id: (*set).to_string(),
+            }),
+            [OURS, "abandoned", since] => time(since).map(|since| KeyRecord::Abandoned { since }),
+            [OURS, "held-by", set, since] => time(since).map(|since| KeyRecord::HeldBy {
+                set_id: (*set).to_string(),
+                since,
+            }),
+            _ => None,
+        };
+        match record {
+            Some(r) => {
+                self.keys.insert(AccessKeyId::new(key), r);
+            }
+            None if !value.starts_with(OURS) => {
+                self.described.insert(AccessKeyId::new(key));
+            }
+            None => {}
+        }
+        true
     }
 }
 
