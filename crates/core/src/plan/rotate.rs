@@ -55,30 +55,7 @@ pub(super) fn rotation_due(
         return (current, due(true, DueReason::Requested, next));
     }
     let Some(c) = &current else {
-        // In place, a fixed set whose key is missing or inactive breaks every reference at
-        // once: it gets a new key now.
-        let fixed = target
-            .fixed_id()
-            .and_then(|id| view.sets.iter().find(|s| s.set.id == id));
-        let reason = match (&target.placement, fixed) {
-            (_, Some(broken)) => {
-                let reason = DueReason::FixedSetBroken {
-                    set_id: broken.set.id.clone(),
-                    state: broken.key_state,
-                };
-                return (None, due(true, reason, None));
-            }
-            (Placement::Fixed { id }, None) => DueReason::NoFixedSet { set_id: id.clone() },
-            (Placement::Managed { prefix }, None) => DueReason::NoSet {
-                prefix: prefix.clone(),
-                target: target.name.clone(),
-            },
-        };
-        return if obs.slots.is_empty() {
-            (None, due(false, reason, None))
-        } else {
-            (None, due(true, DueReason::OnlyBrokenReferences, None))
-        };
+        return (None, due_without_current(target, obs, view));
     };
     let d = match (next, c.age_days) {
         (Some(next_at), Some(age)) => due(
@@ -100,6 +77,41 @@ pub(super) fn rotation_due(
         ),
     };
     (current, d)
+}
+
+/// Whether rotation is due when no set is current: a broken fixed set gets a new key now;
+/// references that name only broken sets need one too; with nothing referenced, there is
+/// nothing to rotate yet.
+fn due_without_current(target: &Target, obs: &Observed, view: &View) -> Due {
+    let due = |now: bool, reason| Due {
+        now,
+        reason,
+        next: None,
+    };
+    // In place, a fixed set whose key is missing or inactive breaks every reference at
+    // once: it gets a new key now.
+    let fixed = target
+        .fixed_id()
+        .and_then(|id| view.sets.iter().find(|s| s.set.id == id));
+    let reason = match (&target.placement, fixed) {
+        (_, Some(broken)) => {
+            let reason = DueReason::FixedSetBroken {
+                set_id: broken.set.id.clone(),
+                state: broken.key_state,
+            };
+            return due(true, reason);
+        }
+        (Placement::Fixed { id }, None) => DueReason::NoFixedSet { set_id: id.clone() },
+        (Placement::Managed { prefix }, None) => DueReason::NoSet {
+            prefix: prefix.clone(),
+            target: target.name.clone(),
+        },
+    };
+    if obs.slots.is_empty() {
+        due(false, reason)
+    } else {
+        due(true, DueReason::OnlyBrokenReferences)
+    }
 }
 
 /// Rotation when due (room, then the new key), then the references moved onto the key
