@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::migration::{MigrationOutcome, MigrationReport};
-use crate::model::KeyStatus;
+use crate::model::{KeyStatus, LastUsed};
 use crate::plan::{
     fmt_time, Blocked, DueReason, KeyDeadline, KeyState, Link, Next, Note, Refusal, Repair,
     Repoint, Retire, RiskCause, RollbackRefusal, Severity, Step,
@@ -281,22 +281,12 @@ impl Words for Note {
                 iam_user,
                 age_days,
                 last_used,
-            } => {
-                let used = match last_used {
-                    Some(u) => format!(
-                        "last used {} by {} in {}",
-                        fmt_time(u.at),
-                        u.service,
-                        u.region
-                    ),
-                    None => "never used".to_string(),
-                };
-                format!(
-                    "key {key} of {iam_user} ({age_days} days old, {used}) is not held by any \
-                     credential set of this target and was not created by a run of \
-                     soracom-key-rotator; it is left alone"
-                )
-            }
+            } => format!(
+                "key {key} of {iam_user} ({age_days} days old, {}) is not held by any \
+                 credential set of this target and was not created by a run of \
+                 soracom-key-rotator; it is left alone",
+                last_use(last_used.as_ref())
+            ),
             Note::AmbiguousLink { set_id } => format!(
                 "credential set {set_id} names no access key and the evidence is ambiguous; \
                  record its key in adopt_keys"
@@ -352,6 +342,19 @@ impl Words for Note {
                 names.join(", ")
             ),
         }
+    }
+}
+
+/// A key's last use as IAM reports it: when, by which service, in which region.
+fn last_use(last_used: Option<&LastUsed>) -> String {
+    match last_used {
+        Some(u) => format!(
+            "last used {} by {} in {}",
+            fmt_time(u.at),
+            u.service,
+            u.region
+        ),
+        None => "never used".to_string(),
     }
 }
 
