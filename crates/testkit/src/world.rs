@@ -242,6 +242,9 @@ impl World {
         let ledger = Ledger::new();
         ledger.add(key);
         let dial = MemoryDial::new(&[emu.clone()], script.clone(), clock.clone());
+        // As in a world on moto, whose epoch is its start rounded down to the second, what
+        // the scenario makes comes a moment after the epoch.
+        tokio::time::sleep(Duration::from_secs(1)).await;
         World {
             emu,
             proxy: Proxy::Fake(Arc::new(crate::backend::FakeProxy::new(script.clone()))),
