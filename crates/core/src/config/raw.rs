@@ -14,6 +14,7 @@ pub(super) fn parse(text: &str) -> Result<RawConfig, String> {
     toml::from_str(text).map_err(|e| parse_error(text, &e))
 }
 
+/// The whole file as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
@@ -27,6 +28,7 @@ pub(super) struct RawConfig {
     pub(super) notify: RawNotify,
 }
 
+/// `[notify]` as written.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNotify {
@@ -45,6 +47,7 @@ pub(super) struct RawNotify {
     pub(super) due_warning_days: Option<u32>,
 }
 
+/// `[soracom]` as written.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSoracom {
@@ -58,6 +61,7 @@ pub(super) struct RawSoracom {
     pub(super) aws_account_id: Option<String>,
 }
 
+/// `[verify]` as written.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawVerify {
@@ -66,6 +70,7 @@ pub(super) struct RawVerify {
     pub(super) timeout_seconds: Option<u32>,
 }
 
+/// One `[[targets]]` table as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTarget {
@@ -95,6 +100,7 @@ pub(super) struct RawTarget {
     pub(super) soracom_secret: Option<String>,
 }
 
+/// A target's `[targets.canary]` table as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCanary {
