@@ -10,7 +10,7 @@
 //! - [`model`], [`secret`]: domain types; secrets and key ids that print safely.
 //! - [`records`]: what the tool records on the IAM user (tags), so no local state is needed.
 //! - [`refs`]: finding and rewriting references in SORACOM JSON.
-//! - [`plan`]: the planner.
+//! - [`plan`]: the planner; [`execution`]: the decisions made while a plan is carried out.
 //! - [`report`], [`status`]: what a run did; keys, sets, references and due dates.
 //! - [`notify`]: which message of the notification ladder a run sends, and what it remembers.
 //! - [`wording`]: every sentence about a plan, in one place; [`words`]: the [`words::Words`]
@@ -27,6 +27,7 @@
 pub mod config;
 pub mod discover;
 pub mod endpoint;
+pub mod execution;
 pub mod migration;
 pub mod model;
 pub mod notify;

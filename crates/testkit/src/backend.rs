@@ -14,7 +14,7 @@ use crate::moto::{self, KeyInfo};
 #[derive(Clone)]
 pub enum Admin {
     /// moto, through the SDK.
-    Moto(moto::Iam),
+    Moto(Box<moto::Iam>),
     /// The in-memory IAM.
     Fake(fake::iam::Iam),
 }
@@ -203,7 +203,7 @@ impl Proxy {
             Proxy::Fake(f) => {
                 let tag = {
                     let mut kinds = f.kinds();
-                    kinds.push(fault.kind.clone());
+                    kinds.push(fault.kind);
                     kinds.len() as u64 - 1
                 };
                 f.script.add(rule_of(&fault).tagged(tag));

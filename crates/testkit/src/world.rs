@@ -202,7 +202,7 @@ impl World {
         World {
             emu: Arc::new(emu),
             proxy: Proxy::Real(Arc::new(proxy)),
-            iam: Admin::Moto(iam),
+            iam: Admin::Moto(Box::new(iam)),
             user,
             ledger,
             clocked,
@@ -241,7 +241,7 @@ impl World {
             .unwrap_or_else(|e| panic!("create user: {e}"));
         let ledger = Ledger::new();
         ledger.add(key);
-        let dial = MemoryDial::new(&[emu.clone()], script.clone(), clock.clone());
+        let dial = MemoryDial::new(std::slice::from_ref(&emu), script.clone(), clock.clone());
         // As in a world on moto, whose epoch is its start rounded down to the second, what
         // the scenario makes comes a moment after the epoch.
         tokio::time::sleep(Duration::from_secs(1)).await;

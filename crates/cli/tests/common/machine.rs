@@ -34,15 +34,6 @@ pub struct Machine {
 #[derive(Clone, Default)]
 pub struct Recorder(Arc<Mutex<Vec<Notice>>>);
 
-impl Recorder {
-    pub fn notices(&self) -> Vec<Notice> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
 impl Deliver for Recorder {
     fn deliver<'a>(
         &'a self,
