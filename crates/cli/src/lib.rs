@@ -327,12 +327,25 @@ async fn main_run<S: System>(cli: Cli, sys: &S, out: &mut Ran) -> Result<u8, Fai
         _ => {}
     }
     let config = Config::load(&cli.config).map_err(|e| usage(e.into()))?;
-    let (request, target) = match &cli.command {
-        Cmd::Policy { account, .. } => return print_policy(&config, account, cli.output, out),
-        Cmd::RotateSoracomKey => return selfkey::run(&config, cli.output, sys, out).await,
+    match &cli.command {
+        Cmd::Policy { account, .. } => print_policy(&config, account, cli.output, out),
+        Cmd::RotateSoracomKey => selfkey::run(&config, cli.output, sys, out).await,
         Cmd::MigrateToRole { target, dry_run } => {
-            return migrate_to_role(&config, target, *dry_run, cli.output, sys, out).await
+            migrate_to_role(&config, target, *dry_run, cli.output, sys, out).await
         }
+        command => match request_of(command)? {
+            Some((request, target)) => {
+                run_request(&cli, &config, (request, target.as_deref(), now), sys, out).await
+            }
+            None => Ok(0),
+        },
+    }
+}
+
+/// The request a command of a run makes, with the target it names; `None` for the
+/// commands that are not a run.
+fn request_of(command: &Cmd) -> Result<Option<(Request, &Option<String>)>, Failure> {
+    Ok(Some(match command {
         Cmd::Status { target } => (Request::Status, target),
         Cmd::Plan { target } => (request(Command::Plan, true), target),
         Cmd::Reconcile { target, dry_run } => (request(Command::Reconcile, *dry_run), target),
@@ -347,21 +360,29 @@ async fn main_run<S: System>(cli: Cli, sys: &S, out: &mut Ran) -> Result<u8, Fai
                 .map(|k| parse_key_id(k))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(usage)?;
-            (
-                Request::Emergency {
-                    keys,
-                    dry_run: *dry_run,
-                },
-                target,
-            )
+            let request = Request::Emergency {
+                keys,
+                dry_run: *dry_run,
+            };
+            (request, target)
         }
         Cmd::Rotate {
             target, dry_run, ..
         } => (request(Command::Rotate, *dry_run), target),
         Cmd::Retire { target, dry_run } => (request(Command::Retire, *dry_run), target),
         Cmd::Rollback { target, dry_run } => (request(Command::Rollback, *dry_run), target),
-        Cmd::Completions { .. } | Cmd::Man { .. } | Cmd::Discover | Cmd::Init => return Ok(0),
-    };
+        _ => return Ok(None),
+    }))
+}
+
+/// Runs `request` for `target` (all when `None`) at `now`, and prints its report.
+async fn run_request<S: System>(
+    cli: &Cli,
+    config: &Config,
+    (request, target, now): (Request, Option<&str>, OffsetDateTime),
+    sys: &S,
+    out: &mut Ran,
+) -> Result<u8, Failure> {
     let writes = matches!(request, Request::Run { command, dry_run: false } if command != Command::Plan)
         || matches!(request, Request::Emergency { dry_run: false, .. });
     if cli.now.is_some() && writes {
@@ -371,13 +392,12 @@ async fn main_run<S: System>(cli: Cli, sys: &S, out: &mut Ran) -> Result<u8, Fai
              (cutover, deactivation, keys in flight) are that time, not the real one\n",
         );
     }
-
     let (endpoint, key, iam) = connect(&config.soracom, sys).await?;
     let progress: &dyn Progress = match cli.output {
         Output::Text => sys.progress(),
         Output::Json => &NoProgress,
     };
-    let access = Operators::new(endpoint, key, &config, sys);
+    let access = Operators::new(endpoint, key, config, sys);
     let deliver = sys.deliver(&iam);
     let clients = Clients {
         iam: &iam,
@@ -388,7 +408,7 @@ async fn main_run<S: System>(cli: Cli, sys: &S, out: &mut Ran) -> Result<u8, Fai
         clock: sys.clock(),
         ids: sys.ids(),
     };
-    let outcome = invoke(&config, target.as_deref(), request, now, clients)
+    let outcome = invoke(config, target, request, now, clients)
         .await
         .map_err(|e| match e {
             InvokeError::NoSuchTarget(m) => usage(anyhow::anyhow!(m)),

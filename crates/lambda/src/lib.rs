@@ -287,6 +287,63 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource, D: rotator::soracom
     event: Value,
     ports: &Ports<'_, I, K, C, D>,
 ) -> Result<Value, HandlerError> {
+    let (req, exposed) = request_of(event)?;
+    let named = named_keys(&req)?;
+    let now = time_of(&req, ports.clock)?;
+    let text = ports.config.load().await?;
+    let config = Config::from_toml(&text, Path::new(&ports.config.name()))
+        .map_err(|e| HandlerError::Config(e.to_string()))?;
+    let endpoint = endpoint(
+        ports.soracom_endpoint.as_deref(),
+        &config,
+        ports.allow_any_endpoint,
+    )?;
+    let request = match (req.command, exposed) {
+        (_, Some(keys)) => Run::Emergency {
+            keys,
+            dry_run: false,
+        },
+        (LambdaCommand::Reconcile, None) if req.force => run(Command::Rotate),
+        (LambdaCommand::Reconcile, None) => run(Command::Reconcile),
+        (LambdaCommand::Rotate, None) if req.emergency => Run::Emergency {
+            keys: named,
+            dry_run: false,
+        },
+        (LambdaCommand::Rotate, None) => run(Command::Rotate),
+        (LambdaCommand::Plan, None) => run(Command::Plan),
+        (LambdaCommand::Status, None) => Run::Status,
+        (LambdaCommand::RotateSoracomKey, None) => {
+            let done =
+                rotate_soracom_key(ports.dial, &endpoint, &config.soracom, ports.key_store).await?;
+            tracing::info!(result = %serde_json::to_string(&done).unwrap_or_default(), "rotate-soracom-key");
+            return serde_json::to_value(&done).map_err(|e| HandlerError::Config(e.to_string()));
+        }
+    };
+    let access = Operators {
+        endpoint,
+        ports,
+        config: &config,
+    };
+    let outcome = run_request(
+        ports,
+        &access,
+        (&config, req.target.as_deref()),
+        request,
+        now,
+    )
+    .await?;
+    let report = match outcome {
+        Outcome::Status(status) => {
+            return serde_json::to_value(&status).map_err(|e| HandlerError::Config(e.to_string()))
+        }
+        Outcome::Run(report) => report,
+    };
+    respond(&report, &config, ports.metrics)
+}
+
+/// The request an event makes, and the keys an AWS Health event names as exposed (then
+/// the request is an emergency rotation of every target holding one).
+fn request_of(event: Value) -> Result<(Request, Option<Vec<AccessKeyId>>), HandlerError> {
     let exposed = match exposed_keys(&event) {
         Some(keys) => Some(keys?),
         None => None,
@@ -314,76 +371,62 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource, D: rotator::soracom
             "keys are accepted only with emergency".into(),
         ));
     }
-    let named = req
-        .keys
+    Ok((req, exposed))
+}
+
+/// The exposed keys a request names (`keys`), each an access key id.
+fn named_keys(req: &Request) -> Result<Vec<AccessKeyId>, HandlerError> {
+    req.keys
         .iter()
         .map(|k| {
             AccessKeyId::parse(k).ok_or_else(|| {
                 HandlerError::BadRequest("keys: an entry is not an access key id".into())
             })
         })
-        .collect::<Result<Vec<AccessKeyId>, HandlerError>>()?;
+        .collect()
+}
+
+/// The time a request runs at: the clock's, or its `now` — which only `plan` and `status`
+/// may give (whoever may invoke the function must not be able to skip a delay).
+fn time_of(
+    req: &Request,
+    clock: &dyn rotator::clock::Clock,
+) -> Result<OffsetDateTime, HandlerError> {
     let writes = matches!(
         req.command,
         LambdaCommand::Reconcile | LambdaCommand::Rotate | LambdaCommand::RotateSoracomKey
     );
-    let now = match &req.now {
-        Some(_) if writes => {
-            return Err(HandlerError::BadRequest(
-                "now is accepted only for plan and status: a command that writes runs at the \
-                 real time (the delays it records must not be skipped)"
-                    .into(),
-            ))
-        }
+    match &req.now {
+        Some(_) if writes => Err(HandlerError::BadRequest(
+            "now is accepted only for plan and status: a command that writes runs at the \
+             real time (the delays it records must not be skipped)"
+                .into(),
+        )),
         Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| HandlerError::BadRequest("now is not an RFC 3339 time".into()))?,
-        None => ports.clock.now(),
-    };
-    let text = ports.config.load().await?;
-    let config = Config::from_toml(&text, Path::new(&ports.config.name()))
-        .map_err(|e| HandlerError::Config(e.to_string()))?;
-    let endpoint = endpoint(
-        ports.soracom_endpoint.as_deref(),
-        &config,
-        ports.allow_any_endpoint,
-    )?;
+            .map_err(|_| HandlerError::BadRequest("now is not an RFC 3339 time".into())),
+        None => Ok(clock.now()),
+    }
+}
 
-    let request = match (req.command, exposed) {
-        (_, Some(keys)) => Run::Emergency {
-            keys,
-            dry_run: false,
-        },
-        (LambdaCommand::Reconcile, None) if req.force => run(Command::Rotate),
-        (LambdaCommand::Reconcile, None) => run(Command::Reconcile),
-        (LambdaCommand::Rotate, None) if req.emergency => Run::Emergency {
-            keys: named,
-            dry_run: false,
-        },
-        (LambdaCommand::Rotate, None) => run(Command::Rotate),
-        (LambdaCommand::Plan, None) => run(Command::Plan),
-        (LambdaCommand::Status, None) => Run::Status,
-        (LambdaCommand::RotateSoracomKey, None) => {
-            let done =
-                rotate_soracom_key(ports.dial, &endpoint, &config.soracom, ports.key_store).await?;
-            tracing::info!(result = %serde_json::to_string(&done).unwrap_or_default(), "rotate-soracom-key");
-            return serde_json::to_value(&done).map_err(|e| HandlerError::Config(e.to_string()));
-        }
-    };
-    let access = Operators {
-        endpoint,
-        ports,
-        config: &config,
-    };
+/// Runs `request` for the target named `target` (all when `None`) with the function's
+/// ports.
+async fn run_request<I: IamApi, K: KeyStore, C: ConfigSource, D: rotator::soracom::Dial>(
+    ports: &Ports<'_, I, K, C, D>,
+    access: &Operators<'_, '_, I, K, C, D>,
+    (config, target): (&Config, Option<&str>),
+    request: Run,
+    now: OffsetDateTime,
+) -> Result<Outcome, HandlerError> {
     let clients = Clients {
         iam: ports.iam,
-        soracom: &access,
+        soracom: access,
         dial: ports.dial,
         notify: ports.notify,
         progress: &NoProgress,
         clock: ports.clock,
         ids: ports.ids,
     };
-    let outcome = invoke(&config, req.target.as_deref(), request, now, clients)
+    invoke(config, target, request, now, clients)
         .await
         .map_err(|e| match e {
             InvokeError::NoSuchTarget(m) => HandlerError::BadRequest(m),
@@ -392,17 +435,20 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource, D: rotator::soracom
                 summary: e.to_string(),
                 retryable: false,
             },
-        })?;
-    let report = match outcome {
-        Outcome::Status(status) => {
-            return serde_json::to_value(&status).map_err(|e| HandlerError::Config(e.to_string()))
-        }
-        Outcome::Run(report) => report,
-    };
-    for line in metric_lines(&report, &config) {
-        (ports.metrics)(&line);
+        })
+}
+
+/// The response to a run: its metric lines written, its report (exit 0), or a Lambda
+/// error (`Retryable` when it failed, `NonRetryable` when a safety rule refused).
+fn respond(
+    report: &rotator::report::RunReport,
+    config: &Config,
+    metrics: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Value, HandlerError> {
+    for line in metric_lines(report, config) {
+        metrics(&line);
     }
-    let json = serde_json::to_value(&report).map_err(|e| HandlerError::Config(e.to_string()))?;
+    let json = serde_json::to_value(report).map_err(|e| HandlerError::Config(e.to_string()))?;
     tracing::info!(report = %json, exit_code = report.exit_code(), "run finished");
     match report.exit_code() {
         0 => Ok(json),

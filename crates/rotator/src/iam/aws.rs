@@ -1,16 +1,10 @@
-//! The AWS side: the [`IamApi`] port and its adapter over the official SDK.
+//! [`AwsIam`]: the [`IamApi`] port over the official AWS SDK (IAM and STS).
 //!
-//! The port is shaped like the job (list keys with last use, create, deactivate, delete,
-//! verify a new key), not like the SDK, so the workflow can be driven against moto in
-//! tests and real IAM in production through the same [`AwsIam`] code. The new key is
-//! verified with `sts:GetCallerIdentity` signed by that key, through a client built from
-//! the same SDK configuration, so an endpoint override (`AWS_ENDPOINT_URL`) applies to it.
-//!
-//! `migrate-to-role` (docs/ARCHITECTURE.md, *Migrating to a role*) adds reading what the
-//! user may do (its inline and attached policies, its groups) and making the role that
-//! replaces its key: get or create it with a trust policy and tags, put inline policies,
-//! attach managed ones. Policy documents come back URL-encoded from IAM; the adapter
-//! decodes them, so the port deals in JSON text.
+//! The new key is verified with `sts:GetCallerIdentity` signed by that key, through a client
+//! built from the same SDK configuration, so an endpoint override (`AWS_ENDPOINT_URL`)
+//! applies to it. Policy documents come back URL-encoded from IAM; the adapter decodes
+//! them, so the port deals in JSON text. Every listing reads every page, bounded
+//! ([`every_page`]).
 
 use std::future::Future;
 
@@ -18,89 +12,14 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::primitives::DateTime;
 use aws_sdk_iam::types::StatusType;
-use time::OffsetDateTime;
-
-use crate::error::{aws_retryable, Error, Result};
-
 use rotator_core::config::AssumeRole;
 use rotator_core::model::{AccessKey, KeyStatus, LastUsed};
 use rotator_core::role::{AttachedPolicy, InlinePolicy, Role, UserPolicies};
 use rotator_core::secret::{AccessKeyId, NewAccessKey, Secret};
+use time::OffsetDateTime;
 
-/// The IAM and STS operations the rotator needs.
-pub trait IamApi: Send + Sync {
-    /// The user's access keys with their last use (IAM `ListAccessKeys` + `GetAccessKeyLastUsed`).
-    fn list_keys(&self, user: &str) -> impl Future<Output = Result<Vec<AccessKey>>> + Send;
-    /// The user's keys and their status only (`ListAccessKeys`, no last use): for the
-    /// checks right before and after a cutover.
-    fn key_statuses(
-        &self,
-        user: &str,
-    ) -> impl Future<Output = Result<Vec<(AccessKeyId, KeyStatus)>>> + Send;
-    /// Creates an access key (never retried blindly: a retry could leave a second key).
-    fn create_key(&self, user: &str) -> impl Future<Output = Result<NewAccessKey>> + Send;
-    /// Activates or deactivates a key.
-    fn set_key_status(
-        &self,
-        user: &str,
-        key: &AccessKeyId,
-        status: KeyStatus,
-    ) -> impl Future<Output = Result<()>> + Send;
-    /// Deletes a key; a key already gone is not an error.
-    fn delete_key(&self, user: &str, key: &AccessKeyId) -> impl Future<Output = Result<()>> + Send;
-    /// The ARN `sts:GetCallerIdentity` returns when signed with `key`.
-    fn caller_arn(&self, key: &NewAccessKey) -> impl Future<Output = Result<String>> + Send;
-    /// The user's tags (`ListUserTags`, every page), where this tool keeps its records
-    /// ([`crate::records`]).
-    fn tags(&self, user: &str) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
-    /// Sets one tag on the user (`TagUser`), replacing its value if it exists.
-    fn tag(&self, user: &str, key: &str, value: &str) -> impl Future<Output = Result<()>> + Send;
-    /// Removes tags from the user (`UntagUser`); absent ones are not an error.
-    fn untag(&self, user: &str, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
-    /// What the user may do: its permissions boundary (`GetUser`), its inline policies with
-    /// their documents (`ListUserPolicies`, `GetUserPolicy`), its attached managed policies
-    /// (`ListAttachedUserPolicies`) and the groups it is in (`ListGroupsForUser`), every page.
-    fn user_policies(&self, user: &str) -> impl Future<Output = Result<UserPolicies>> + Send;
-    /// The role named `name` (`GetRole`, with its inline policy names and attached policy
-    /// ARNs from `ListRolePolicies` and `ListAttachedRolePolicies`); `None` if there is none.
-    fn role(&self, name: &str) -> impl Future<Output = Result<Option<Role>>> + Send;
-    /// Creates a role with this trust policy, description, permissions boundary and tags in
-    /// one call (`CreateRole`), so no role of ours ever exists without its tags or with more
-    /// room than the boundary gives. A role of that name already there is an
-    /// [`Error::Aws`] with code `EntityAlreadyExists`.
-    fn create_role(
-        &self,
-        name: &str,
-        trust: &Secret,
-        description: &str,
-        boundary: Option<&str>,
-        tags: &[(String, Secret)],
-    ) -> impl Future<Output = Result<Role>> + Send;
-    /// Puts (creates or replaces) an inline policy of a role (`PutRolePolicy`).
-    fn put_role_policy(
-        &self,
-        role: &str,
-        policy: &str,
-        document: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
-    /// Attaches a managed policy to a role (`AttachRolePolicy`); attaching one already
-    /// attached is not an error.
-    fn attach_role_policy(&self, role: &str, arn: &str) -> impl Future<Output = Result<()>> + Send;
-    /// The name of every IAM user of the account (`ListUsers`, every page, at most
-    /// [`MAX_USER_PAGES`] of 1000): `discover` looks for the owner of each key SORACOM holds.
-    /// More pages than that, or a page that says more follow without a marker, is an error,
-    /// never a short list (as every IAM listing here: tags, policies, groups).
-    fn list_users(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
-    /// The same port acting in another account, as `role` (`sts:AssumeRole` with this
-    /// port's credentials; the session is renewed as it expires). The role is assumed once
-    /// here, so a denial is this call's error, not a later one's.
-    fn assume(&self, role: &AssumeRole) -> impl Future<Output = Result<Self>> + Send
-    where
-        Self: Sized;
-}
-
-/// The most pages of users [`IamApi::list_users`] reads (100 000 users).
-pub const MAX_USER_PAGES: usize = 100;
+use super::{IamApi, MAX_USER_PAGES};
+use crate::error::{aws_retryable, Error, Result};
 
 /// Bound on one attempt of an IAM or STS call when none is given.
 pub const DEFAULT_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -337,6 +256,108 @@ fn build_error(op: &'static str, e: impl std::fmt::Display) -> Error {
 }
 
 impl AwsIam {
+    /// The user's inline policies with their documents (`ListUserPolicies`, every page;
+    /// `GetUserPolicy` each).
+    async fn inline_user_policies(&self, user: &str) -> Result<Vec<InlinePolicy>> {
+        let names: Vec<String> = every_page(
+            "ListUserPolicies",
+            "policies",
+            MAX_POLICY_PAGES,
+            |marker| async move {
+                let out = self
+                    .iam
+                    .list_user_policies()
+                    .user_name(user)
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("ListUserPolicies", e))?;
+                Ok(Page::new(
+                    out.policy_names().to_vec(),
+                    out.is_truncated(),
+                    out.marker(),
+                ))
+            },
+        )
+        .await?;
+        let mut inline = Vec::with_capacity(names.len());
+        for name in names {
+            let out = self
+                .iam
+                .get_user_policy()
+                .user_name(user)
+                .policy_name(&name)
+                .send()
+                .await
+                .map_err(|e| aws_error("GetUserPolicy", e))?;
+            inline.push(InlinePolicy {
+                document: document("GetUserPolicy", out.policy_document())?,
+                name,
+            });
+        }
+        Ok(inline)
+    }
+
+    /// The managed policies attached to the user (`ListAttachedUserPolicies`, every page).
+    async fn attached_user_policies(&self, user: &str) -> Result<Vec<AttachedPolicy>> {
+        every_page(
+            "ListAttachedUserPolicies",
+            "policies",
+            MAX_POLICY_PAGES,
+            |marker| async move {
+                let out = self
+                    .iam
+                    .list_attached_user_policies()
+                    .user_name(user)
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("ListAttachedUserPolicies", e))?;
+                let policies = out
+                    .attached_policies()
+                    .iter()
+                    .map(|p| {
+                        let arn = p
+                            .policy_arn()
+                            .ok_or_else(|| missing("ListAttachedUserPolicies", "PolicyArn"))?;
+                        Ok(AttachedPolicy {
+                            name: p.policy_name().unwrap_or(arn).to_string(),
+                            arn: arn.to_string(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Page::new(policies, out.is_truncated(), out.marker()))
+            },
+        )
+        .await
+    }
+
+    /// The groups the user is in (`ListGroupsForUser`, every page).
+    async fn groups_for_user(&self, user: &str) -> Result<Vec<String>> {
+        every_page(
+            "ListGroupsForUser",
+            "groups",
+            MAX_POLICY_PAGES,
+            |marker| async move {
+                let out = self
+                    .iam
+                    .list_groups_for_user()
+                    .user_name(user)
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("ListGroupsForUser", e))?;
+                let names = out
+                    .groups()
+                    .iter()
+                    .map(|g| g.group_name().to_string())
+                    .collect();
+                Ok(Page::new(names, out.is_truncated(), out.marker()))
+            },
+        )
+        .await
+    }
+
     /// Names of a role's inline policies and ARNs of its attached ones, every page.
     async fn role_policies(&self, role: &str) -> Result<(Vec<String>, Vec<String>)> {
         let inline = every_page(
@@ -458,99 +479,11 @@ impl IamApi for AwsIam {
             .and_then(|u| u.permissions_boundary())
             .and_then(|b| b.permissions_boundary_arn())
             .map(str::to_string);
-        let names: Vec<String> = every_page(
-            "ListUserPolicies",
-            "policies",
-            MAX_POLICY_PAGES,
-            |marker| async move {
-                let out = self
-                    .iam
-                    .list_user_policies()
-                    .user_name(user)
-                    .set_marker(marker)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("ListUserPolicies", e))?;
-                Ok(Page::new(
-                    out.policy_names().to_vec(),
-                    out.is_truncated(),
-                    out.marker(),
-                ))
-            },
-        )
-        .await?;
-        let mut inline = Vec::with_capacity(names.len());
-        for name in names {
-            let out = self
-                .iam
-                .get_user_policy()
-                .user_name(user)
-                .policy_name(&name)
-                .send()
-                .await
-                .map_err(|e| aws_error("GetUserPolicy", e))?;
-            inline.push(InlinePolicy {
-                document: document("GetUserPolicy", out.policy_document())?,
-                name,
-            });
-        }
-        let attached = every_page(
-            "ListAttachedUserPolicies",
-            "policies",
-            MAX_POLICY_PAGES,
-            |marker| async move {
-                let out = self
-                    .iam
-                    .list_attached_user_policies()
-                    .user_name(user)
-                    .set_marker(marker)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("ListAttachedUserPolicies", e))?;
-                let policies = out
-                    .attached_policies()
-                    .iter()
-                    .map(|p| {
-                        let arn = p
-                            .policy_arn()
-                            .ok_or_else(|| missing("ListAttachedUserPolicies", "PolicyArn"))?;
-                        Ok(AttachedPolicy {
-                            name: p.policy_name().unwrap_or(arn).to_string(),
-                            arn: arn.to_string(),
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Page::new(policies, out.is_truncated(), out.marker()))
-            },
-        )
-        .await?;
-        let groups = every_page(
-            "ListGroupsForUser",
-            "groups",
-            MAX_POLICY_PAGES,
-            |marker| async move {
-                let out = self
-                    .iam
-                    .list_groups_for_user()
-                    .user_name(user)
-                    .set_marker(marker)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("ListGroupsForUser", e))?;
-                let names = out
-                    .groups()
-                    .iter()
-                    .map(|g| g.group_name().to_string())
-                    .collect();
-                Ok(Page::new(names, out.is_truncated(), out.marker()))
-            },
-        )
-        .await?;
         Ok(UserPolicies {
             boundary,
-            inline,
-            attached,
-            groups,
+            inline: self.inline_user_policies(user).await?,
+            attached: self.attached_user_policies(user).await?,
+            groups: self.groups_for_user(user).await?,
         })
     }
 
