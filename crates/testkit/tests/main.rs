@@ -4,5 +4,6 @@
 
 mod aws_proxy;
 mod conformance_iam;
+mod conformance_soracom;
 mod contract;
 mod moto;
