@@ -167,6 +167,26 @@ impl Emulator {
             at: (timer.now)(),
             fault: None,
         };
+        if record
+            .body
+            .as_ref()
+            .is_some_and(|b| b.len() > server::MAX_BODY)
+        {
+            // As the server refuses it, before routing it (and without keeping it).
+            record.body = None;
+            let envelope = lock(&self.shared).envelope;
+            let reply =
+                reply::ApiError::new(413, reply::codes::BODY_TOO_LARGE, "request body too large")
+                    .into_reply(envelope);
+            record.status = reply.status;
+            lock(&self.shared).requests.push(record);
+            let (status, headers, body) = server::to_parts(reply);
+            return MemoryAnswer::Reply {
+                status,
+                headers,
+                body,
+            };
+        }
         let outcome = server::process(&self.shared, &mut record, timer).await;
         let answer = match outcome {
             server::Outcome::Answer(reply) => {
@@ -179,7 +199,9 @@ impl Emulator {
                 }
             }
             server::Outcome::Drop => MemoryAnswer::Dropped,
-            server::Outcome::Hang => MemoryAnswer::Hung,
+            // On the wire a held call is never recorded: the client gives up first and the
+            // server drops it. The same here.
+            server::Outcome::Hang => return MemoryAnswer::Hung,
         };
         lock(&self.shared).requests.push(record);
         answer

@@ -38,7 +38,7 @@ pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, State> {
 }
 
 /// Largest request body read.
-const MAX_BODY: usize = 1 << 20;
+pub(crate) const MAX_BODY: usize = 1 << 20;
 
 /// `X-Soracom-Ratelimit-Limit` sent by a `RateLimited` fault when no rate limit is set.
 const DEFAULT_FAULT_LIMIT: u32 = 60;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rotator::clock::Clock;
 use rotator::config::SoracomSettings;
 use rotator::error::{Error, Result};
-use rotator::soracom::transport::{Headers, Request, Response, Transport};
+use rotator::soracom::transport::{Headers, Request, Response, Transport, MAX_RESPONSE_BYTES};
 use rotator::soracom::{AuthKey, Dial, Endpoint, SoracomClient};
 use soracom_emulator::{Emulator, MemoryAnswer, MemoryRequest, Timer};
 
@@ -159,6 +159,13 @@ impl Transport for Memory {
                 op,
                 message: "request failed: connection closed before an answer".into(),
             }),
+            // As the HTTP transport refuses it, unread.
+            (_, MemoryAnswer::Reply { body, .. }) if body.len() > MAX_RESPONSE_BYTES => {
+                Err(Error::SoracomTooLarge {
+                    op,
+                    limit: MAX_RESPONSE_BYTES,
+                })
+            }
             (
                 _,
                 MemoryAnswer::Reply {
