@@ -473,6 +473,7 @@ async fn an_injected_assume_failure_has_the_adapters_shape() -> TestResult {
     ));
     let e = r.iam.assume(&role).await.err().ok_or("assumed")?;
     assert_eq!(aws(&e), ("AssumeRole", None, false));
+    r.script.clear();
     r.script
         .add(always("AssumeRole", Verdict::Refuse(Failure::Timeout)));
     let e = r.iam.assume(&role).await.err().ok_or("assumed")?;
