@@ -36,6 +36,7 @@ pub mod policy;
 pub mod profile;
 pub mod records;
 pub mod refs;
+pub mod render;
 pub mod report;
 pub mod role;
 pub mod secret;

@@ -8,7 +8,8 @@ use crate::config::Target;
 use crate::error::Error;
 use crate::model::Observed;
 use crate::plan::{Mode, Plan, Step};
-use crate::report::{describe, Change, Moves, Outcome, Step as DoneStep, TargetReport};
+use crate::report::{Change, Moves, Outcome, Step as DoneStep, TargetReport};
+use crate::wording::describe;
 
 /// What a run that stepped back says: another run is changing the target.
 pub(super) const BUSY: &str = "another run started changing this target at the same time; this \
