@@ -224,6 +224,18 @@ fn exposed_keys(event: &Value) -> Option<Result<Vec<AccessKeyId>, HandlerError>>
 /// The CloudWatch namespace of the function's metrics.
 pub const NAMESPACE: &str = "SoracomKeyRotator";
 
+/// The metrics of [`metric_lines`] and their units: every one a line may carry (the key's
+/// age and the days to the deadline only when the target has an active key). The
+/// templates' alarms and dashboard are held to these names (crates/lambda/tests/template.rs).
+pub const METRICS: [(&str, &str); 6] = [
+    ("ReferencesMoved", "Count"),
+    ("RunFailed", "Count"),
+    ("RunRefused", "Count"),
+    ("KeysAtRisk", "Count"),
+    ("OldestActiveKeyAgeDays", "None"),
+    ("DaysToDeadline", "None"),
+];
+
 /// One embedded-metric-format line per target of `report`: the age of its oldest active
 /// key, the days to its nearest deadline (rounded up), its keys at risk, the references the
 /// run moved, and whether it failed or was refused; by target, and for the whole service
@@ -240,12 +252,6 @@ pub fn metric_lines(report: &RunReport, config: &Config) -> Vec<String> {
                 .find(|c| c.name == t.target)
                 .map_or(0, |c| c.max_key_age_days);
             let m = t.metrics(report.now, max);
-            let mut names = vec![
-                ("ReferencesMoved", "Count"),
-                ("RunFailed", "Count"),
-                ("RunRefused", "Count"),
-                ("KeysAtRisk", "Count"),
-            ];
             let mut line = serde_json::json!({
                 "Service": "soracom-key-rotator",
                 "Target": t.target,
@@ -258,14 +264,13 @@ pub fn metric_lines(report: &RunReport, config: &Config) -> Vec<String> {
             });
             if let Some(age) = m.oldest_active_key_age_days {
                 line["OldestActiveKeyAgeDays"] = age.into();
-                names.push(("OldestActiveKeyAgeDays", "None"));
             }
             if let Some(days) = m.days_to_deadline {
                 line["DaysToDeadline"] = days.into();
-                names.push(("DaysToDeadline", "None"));
             }
-            let metrics: Vec<Value> = names
+            let metrics: Vec<Value> = METRICS
                 .iter()
+                .filter(|(n, _)| line.get(n).is_some())
                 .map(|(n, u)| serde_json::json!({"Name": n, "Unit": u}))
                 .collect();
             line["_aws"] = serde_json::json!({

@@ -261,6 +261,106 @@ fn each_target_has_a_deadline_alarm_on_the_functions_metric() {
     assert_eq!(strings(&p["AlarmActions"][0]["Ref"]), ["NotificationTopic"]);
 }
 
+/// Both templates carry the dashboard: per target (found by SEARCH), the days to the
+/// deadline with the alarm's margin drawn, the oldest active key's age, the keys at risk,
+/// the runs failed and refused; and the function's errors. Every metric it reads is one the
+/// function writes, in the function's namespace, and the body is JSON once substituted.
+#[test]
+fn both_templates_carry_the_dashboard_of_the_metrics_the_function_writes() {
+    let written: Vec<&str> = rotator_lambda::METRICS.iter().map(|(n, _)| *n).collect();
+    for (name, t) in [
+        ("deploy/template.yaml", template()),
+        ("template.yaml", sam()),
+    ] {
+        let d = &t["Resources"]["Dashboard"];
+        assert_eq!(
+            d["Type"].as_str(),
+            Some("AWS::CloudWatch::Dashboard"),
+            "{name}"
+        );
+        let body = d["Properties"]["DashboardBody"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: the body is one Fn::Sub string"));
+        let substituted = body
+            .replace("${AWS::Region}", "eu-west-1")
+            .replace("${DeadlineMarginDays}", "3")
+            .replace("${Function}", "stack-rotator");
+        assert!(
+            !substituted.contains("${"),
+            "{name}: an unknown substitution"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&substituted)
+            .unwrap_or_else(|e| panic!("{name}: the body is not JSON: {e}"));
+        let read = metric_strings(&doc);
+        let ours = format!("{{{},Target}}", rotator_lambda::NAMESPACE);
+        let mut searched = Vec::new();
+        for expr in &read {
+            if let Some(rest) = expr.strip_prefix(&format!("SEARCH('{ours} MetricName=\"")) {
+                searched.push(rest.split('"').next().unwrap_or_default().to_string());
+            }
+        }
+        for metric in &searched {
+            assert!(
+                written.contains(&metric.as_str()),
+                "{name}: {metric} is not written"
+            );
+        }
+        for wanted in [
+            "DaysToDeadline",
+            "OldestActiveKeyAgeDays",
+            "KeysAtRisk",
+            "RunFailed",
+            "RunRefused",
+        ] {
+            assert!(
+                searched.iter().any(|m| m == wanted),
+                "{name}: no {wanted} widget"
+            );
+        }
+        assert!(
+            read.iter().any(|e| e == "Errors"),
+            "{name}: no errors widget"
+        );
+        assert!(
+            substituted.contains("\"value\": 3"),
+            "{name}: the margin is not drawn"
+        );
+        assert!(
+            t["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
+                .as_str()
+                .is_some_and(|u| u.contains("dashboards:name=${AWS::StackName}-keys")),
+            "{name}: no DashboardUrl output"
+        );
+    }
+}
+
+/// The strings of the dashboard's `metrics` rows: metric names and dimension values, and
+/// each expression row's `expression`.
+fn metric_strings(doc: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let widgets = doc["widgets"].as_array().cloned().unwrap_or_default();
+    for w in widgets {
+        for row in w["properties"]["metrics"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            for cell in row.as_array().cloned().unwrap_or_default() {
+                match cell {
+                    serde_json::Value::String(s) => out.push(s),
+                    serde_json::Value::Object(o) => out.extend(
+                        o.get("expression")
+                            .and_then(|e| e.as_str())
+                            .map(str::to_string),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The function as `sam build` builds it: cargo-lambda's build of the `bootstrap` binary of
 /// the package at `CodeUri`, for `provided.al2023`, arm64 unless the parameter says x86_64.
 #[test]
