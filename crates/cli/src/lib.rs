@@ -488,24 +488,8 @@ async fn discover<S: System>(
         code: code(&e),
         error: e.into(),
     })?;
-    let targets = &found.proposal.targets;
     match cli.output {
-        Output::Text => write_stdout(
-            out,
-            &format!(
-                "wrote {}: {} target(s) ({}); {} set(s) not proposed.\n\
-             Read it, then: soracom-key-rotator --config {} plan\n",
-                path.display(),
-                targets.len(),
-                targets
-                    .iter()
-                    .map(|t| t.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                found.proposal.not_proposed.len(),
-                path.display()
-            ),
-        )?,
+        Output::Text => write_stdout(out, &rotator_core::render::written(path, &found.proposal))?,
         Output::Json => {
             let doc = serde_json::json!({
                 "written": path.display().to_string(),

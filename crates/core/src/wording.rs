@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use crate::discover::NotProposed;
 use crate::migration::{MigrationOutcome, MigrationReport};
 use crate::model::{KeyStatus, LastUsed};
 use crate::plan::{
@@ -190,10 +191,7 @@ impl Words for Refusal {
                             ),
                             None => "never used".into(),
                         };
-                        let status = match k.status {
-                            KeyStatus::Active => "active",
-                            KeyStatus::Inactive => "inactive",
-                        };
+                        let status = k.status.words();
                         format!(
                             "{} ({status}, created {}, {used})",
                             k.key,
@@ -659,6 +657,29 @@ impl Words for crate::plan::CanaryState {
             }
         }
         text
+    }
+}
+
+impl Words for KeyStatus {
+    fn words(&self) -> String {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Inactive => "inactive",
+        }
+        .into()
+    }
+}
+
+impl Words for NotProposed {
+    fn words(&self) -> String {
+        match self {
+            NotProposed::OtherAccount { set, key } => format!(
+                "set {set}: its key {key} belongs to no IAM user of this account (another account's key?); rotate it there"
+            ),
+            NotProposed::KeyUnknown { set } => format!(
+                "set {set}: SORACOM reports no access key id for it; name its key in adopt_keys of the right target by hand"
+            ),
+        }
     }
 }
 

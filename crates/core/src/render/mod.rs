@@ -4,10 +4,16 @@
 //!   ([`RunReport::render_text`](crate::report::RunReport::render_text)).
 //! - `status.rs`: `status`
 //!   ([`StatusReport::render_text`](crate::status::StatusReport::render_text)).
+//! - `discovery.rs`: `discover`
+//!   ([`Discovery::render_text`](crate::discover::Discovery::render_text)), and what `init`
+//!   says it wrote ([`written`]).
 //!
 //! The reports are data (serialised as they are for `--output json` and the Lambda); this
 //! module lays them out for a terminal or a log. The sentences about a plan's values are
 //! [`crate::wording`]'s ([`Words`](crate::words::Words)); the layout here places them.
 
+mod discovery;
 mod run;
 mod status;
+
+pub use discovery::written;

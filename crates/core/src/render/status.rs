@@ -1,6 +1,5 @@
 //! `status` as text: per target, its keys, its credential sets, and the outlook.
 
-use crate::model::KeyStatus;
 use crate::plan::fmt_time;
 use crate::status::{StatusReport, TargetStatus};
 use crate::wording::describe_link;
@@ -44,10 +43,7 @@ fn keys_text(t: &TargetStatus, out: &mut String) {
             .as_deref()
             .map(|s| format!(", in {s}"))
             .unwrap_or_default();
-        let status = match k.status {
-            KeyStatus::Active => "active",
-            KeyStatus::Inactive => "inactive",
-        };
+        let status = k.status.words();
         out.push_str(&format!(
             "    {} {status:<8} created {} ({} days), {used}{set}\n",
             k.id,
