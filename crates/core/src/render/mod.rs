@@ -7,12 +7,15 @@
 //! - `discovery.rs`: `discover`
 //!   ([`Discovery::render_text`](crate::discover::Discovery::render_text)), and what `init`
 //!   says it wrote ([`written`]).
+//! - `migration.rs`: `migrate-to-role`
+//!   ([`MigrationReport::render_text`](crate::migration::MigrationReport::render_text)).
 //!
 //! The reports are data (serialised as they are for `--output json` and the Lambda); this
 //! module lays them out for a terminal or a log. The sentences about a plan's values are
 //! [`crate::wording`]'s ([`Words`](crate::words::Words)); the layout here places them.
 
 mod discovery;
+mod migration;
 mod run;
 mod status;
 
