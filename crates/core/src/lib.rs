@@ -40,6 +40,7 @@ pub mod render;
 pub mod report;
 pub mod role;
 pub mod secret;
+pub mod selfkey;
 pub mod status;
 pub mod wire;
 pub mod wording;

@@ -22,7 +22,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use rotator_core::selfkey::KeyRotation;
 use serde_json::Value;
 
 use crate::config::SoracomSettings;
@@ -59,56 +59,6 @@ pub trait KeyStore: Send + Sync {
         key: &AuthKey,
         replaced: Option<&str>,
     ) -> impl Future<Output = Result<()>> + Send;
-}
-
-/// What `rotate-soracom-key` did. Key ids are masked.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyRotation {
-    /// `user NAME` or `root user` of operator `OP…`.
-    pub user: String,
-    /// Where the key is kept.
-    pub store: String,
-    /// The key replaced (masked).
-    pub old_key: String,
-    /// The key now stored (masked).
-    pub new_key: String,
-    /// Whether the old key was deleted.
-    pub old_key_deleted: bool,
-    /// The key an earlier run replaced and this run deleted (masked), if there was one.
-    pub earlier_key_deleted: Option<String>,
-    /// Other AuthKeys of the user (masked): neither stored nor recorded, so never deleted.
-    pub other_keys: Vec<String>,
-    /// What the operator must still do, if anything.
-    pub warning: Option<String>,
-}
-
-impl KeyRotation {
-    /// The result as text.
-    pub fn render_text(&self) -> String {
-        let mut out = format!(
-            "rotated the SORACOM AuthKey of {}: {} -> {} (stored in {})\n",
-            self.user, self.old_key, self.new_key, self.store
-        );
-        if let Some(k) = &self.earlier_key_deleted {
-            out.push_str(&format!("deleted {k}, left by an earlier rotation\n"));
-        }
-        out.push_str(if self.old_key_deleted {
-            "old key deleted\n"
-        } else {
-            "old key NOT deleted\n"
-        });
-        for k in &self.other_keys {
-            out.push_str(&format!(
-                "note: AuthKey {k} of this user is not the stored one; it is left alone (if \
-                 nobody uses it — e.g. an interrupted run generated it — delete it by hand)\n"
-            ));
-        }
-        if let Some(w) = &self.warning {
-            out.push_str(&format!("warning: {w}\n"));
-        }
-        out
-    }
 }
 
 fn describe(who: &Identity) -> String {

@@ -9,12 +9,15 @@
 //!   says it wrote ([`written`]).
 //! - `migration.rs`: `migrate-to-role`
 //!   ([`MigrationReport::render_text`](crate::migration::MigrationReport::render_text)).
+//! - `key_rotation.rs`: `rotate-soracom-key`
+//!   ([`KeyRotation::render_text`](crate::selfkey::KeyRotation::render_text)).
 //!
 //! The reports are data (serialised as they are for `--output json` and the Lambda); this
 //! module lays them out for a terminal or a log. The sentences about a plan's values are
 //! [`crate::wording`]'s ([`Words`](crate::words::Words)); the layout here places them.
 
 mod discovery;
+mod key_rotation;
 mod migration;
 mod run;
 mod status;
