@@ -669,7 +669,8 @@ fn print_policy(
     )
 }
 
-/// The IAM policy and the SAM permission, as text (commented) or one JSON document.
+/// The IAM policy and the SAM permission, as text (commented, laid out by the core's
+/// `render`) or one JSON document.
 fn print_documents(
     iam: &serde_json::Value,
     sam: &serde_json::Value,
@@ -680,26 +681,7 @@ fn print_documents(
     let pretty =
         |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
     let text = match output {
-        Output::Text => {
-            let mut text = format!(
-                "# IAM policy for the principal that {who}\n{}\n\n\
-                 # SORACOM SAM permission for the user whose auth key it logs in with\n{}\n",
-                pretty(iam),
-                pretty(sam)
-            );
-            for s in spokes {
-                text.push_str(&format!(
-                    "\n# Role {} to create in account {} (targets: {})\n\
-                     ## Trust policy\n{}\n## Permissions (inline policy)\n{}\n",
-                    s.role_arn,
-                    s.account,
-                    s.targets.join(", "),
-                    pretty(&s.trust_policy),
-                    pretty(&s.permissions)
-                ));
-            }
-            text
-        }
+        Output::Text => rotator_core::render::policy_documents(iam, sam, spokes, who),
         Output::Json => format!(
             "{}\n",
             pretty(&serde_json::json!({"iam": iam, "soracom": sam, "spokes": spokes}))

@@ -11,6 +11,7 @@
 //!   ([`MigrationReport::render_text`](crate::migration::MigrationReport::render_text)).
 //! - `key_rotation.rs`: `rotate-soracom-key`
 //!   ([`KeyRotation::render_text`](crate::selfkey::KeyRotation::render_text)).
+//! - `policy.rs`: `policy`, its documents under their headings ([`policy_documents`]).
 //!
 //! The reports are data (serialised as they are for `--output json` and the Lambda); this
 //! module lays them out for a terminal or a log. The sentences about a plan's values are
@@ -19,7 +20,9 @@
 mod discovery;
 mod key_rotation;
 mod migration;
+mod policy;
 mod run;
 mod status;
 
 pub use discovery::written;
+pub use policy::policy_documents;
