@@ -16,8 +16,10 @@
 //! - [`wording`]: every sentence about a plan, in one place; [`words`]: the [`words::Words`]
 //!   trait and its serde helpers, on their own so that the worded types and the wording need
 //!   not import each other.
+//! - [`render`]: every report the tool prints as text, laid out in one place.
 //! - [`policy`]: the least privilege the tool needs, derived from the configuration.
 //! - [`role`], [`migration`]: `migrate-to-role`: the decision, and its report.
+//! - [`selfkey`]: what `rotate-soracom-key` did (the `rotator` crate carries it out).
 //! - [`discover`]: what `discover` proposes from what it read.
 //! - [`endpoint`], [`profile`], [`wire`]: SORACOM's origins, the soracom-cli profile's
 //!   format, SORACOM's answers read without I/O.
