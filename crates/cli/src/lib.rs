@@ -17,16 +17,16 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use rotator::apply::{Command, NoProgress, Progress};
 use rotator::clock::Clock;
-use rotator::config::SoracomSettings;
 use rotator::iam::IamApi;
 use rotator::ids::Ids;
 use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request};
 use rotator::notify::Deliver;
-use rotator::report::RunReport;
 use rotator::soracom::{auth, Dial};
-use rotator::status::StatusReport;
-use rotator::{policy, Config};
+use rotator_core::config::SoracomSettings;
 use rotator_core::discover::Discovery;
+use rotator_core::report::RunReport;
+use rotator_core::status::StatusReport;
+use rotator_core::{policy, Config};
 use time::OffsetDateTime;
 
 mod selfkey;
@@ -533,7 +533,7 @@ struct Operators<'a, S> {
     endpoint: auth::Endpoint,
     key: auth::AuthKey,
     sys: &'a S,
-    coverage: Option<rotator::config::Coverage>,
+    coverage: Option<rotator_core::config::Coverage>,
 }
 
 impl<'a, S: System> Operators<'a, S> {
@@ -550,7 +550,7 @@ impl<'a, S: System> Operators<'a, S> {
 impl<S: System> rotator::invoke::SoracomAccess for Operators<'_, S> {
     async fn credentials(
         &self,
-        over: &rotator::config::SoracomOverride,
+        over: &rotator_core::config::SoracomOverride,
     ) -> Result<(auth::Endpoint, auth::AuthKey), rotator::Error> {
         if over.profile.is_none() && over.coverage.is_none() && over.endpoint.is_none() {
             return Ok((self.endpoint.clone(), self.key.clone()));
@@ -620,8 +620,8 @@ async fn migrate_to_role<S: System>(
 }
 
 /// An access key id as `--key` takes it.
-fn parse_key_id(s: &str) -> anyhow::Result<rotator::secret::AccessKeyId> {
-    rotator::secret::AccessKeyId::parse(s).ok_or_else(|| {
+fn parse_key_id(s: &str) -> anyhow::Result<rotator_core::secret::AccessKeyId> {
+    rotator_core::secret::AccessKeyId::parse(s).ok_or_else(|| {
         anyhow::anyhow!("--key: not an access key id (16 to 128 upper-case letters and digits)")
     })
 }

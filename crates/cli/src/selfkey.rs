@@ -5,7 +5,7 @@
 use anyhow::Context;
 use rotator::selfkey::{rotate_soracom_key, ProfileStore};
 use rotator::soracom::auth;
-use rotator::Config;
+use rotator_core::Config;
 
 use crate::{usage, Failure, Output, Ran, System};
 

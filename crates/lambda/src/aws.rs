@@ -7,7 +7,8 @@ use serde::Deserialize;
 use rotator::error::aws_retryable;
 use rotator::selfkey::{KeyStore, Stored};
 use rotator::soracom::AuthKey;
-use rotator::{Error, Secret};
+use rotator::Error;
+use rotator_core::Secret;
 
 use crate::{ConfigSource, HandlerError};
 

@@ -29,14 +29,14 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use rotator::apply::{Command, NoProgress};
-use rotator::config::SoracomOverride;
 use rotator::iam::IamApi;
 use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request as Run, SoracomAccess};
-use rotator::report::RunReport;
-use rotator::secret::AccessKeyId;
 use rotator::selfkey::{rotate_soracom_key, KeyStore};
 use rotator::soracom::Endpoint;
-use rotator::Config;
+use rotator_core::config::SoracomOverride;
+use rotator_core::report::RunReport;
+use rotator_core::secret::AccessKeyId;
+use rotator_core::Config;
 
 pub mod aws;
 
@@ -258,8 +258,8 @@ pub fn metric_lines(report: &RunReport, config: &Config) -> Vec<String> {
                 "Command": report.command,
                 "Outcome": t.outcome,
                 "ReferencesMoved": t.references.moved,
-                "RunFailed": u8::from(t.outcome == rotator::report::Outcome::Failed),
-                "RunRefused": u8::from(t.outcome == rotator::report::Outcome::Refused),
+                "RunFailed": u8::from(t.outcome == rotator_core::report::Outcome::Failed),
+                "RunRefused": u8::from(t.outcome == rotator_core::report::Outcome::Refused),
                 "KeysAtRisk": m.keys_at_risk,
             });
             if let Some(age) = m.oldest_active_key_age_days {
@@ -446,7 +446,7 @@ async fn run_request<I: IamApi, K: KeyStore, C: ConfigSource, D: rotator::soraco
 /// The response to a run: its metric lines written, its report (exit 0), or a Lambda
 /// error (`Retryable` when it failed, `NonRetryable` when a safety rule refused).
 fn respond(
-    report: &rotator::report::RunReport,
+    report: &rotator_core::report::RunReport,
     config: &Config,
     metrics: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Value, HandlerError> {

@@ -1,5 +1,5 @@
 //! The two deployment templates. deploy/template.yaml (plain CloudFormation): the function's
-//! role grants exactly `rotator::policy::IAM` on the target users plus the function's own
+//! role grants exactly `rotator_core::policy::IAM` on the target users plus the function's own
 //! needs, and the rest of the deployment is there (runtime, schedule and deadline alarm per
 //! target, errors alarm, log retention, the rule that sends exposed-key events to the
 //! function). template.yaml (SAM, one target): the same role and deployment, a cargo-lambda
@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rotator::config::settings::{DEADLINE_MARGIN_DAYS, MAX_KEY_AGE_DAYS};
+use rotator_core::config::settings::{DEADLINE_MARGIN_DAYS, MAX_KEY_AGE_DAYS};
 use serde_json::json;
 use serde_norway::Value;
 
@@ -37,7 +37,7 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
-/// The role's statements: the IAM actions are exactly `rotator::policy::IAM` on `users`,
+/// The role's statements: the IAM actions are exactly `rotator_core::policy::IAM` on `users`,
 /// then the function's own needs, each scoped to its resource (`ssm:GetParameter` only where
 /// the configuration is read from SSM).
 fn assert_least_privilege(t: &Value, users: &Value, reads_ssm: bool) {
@@ -58,13 +58,13 @@ fn assert_least_privilege(t: &Value, users: &Value, reads_ssm: bool) {
     };
 
     let (iam, resource) = by_sid("RotateSoracomKeys");
-    let expected: BTreeSet<String> = rotator::policy::IAM
+    let expected: BTreeSet<String> = rotator_core::policy::IAM
         .iter()
         .map(|p| p.name.to_string())
         .collect();
     assert_eq!(
         iam, expected,
-        "IAM actions differ from rotator::policy::IAM"
+        "IAM actions differ from rotator_core::policy::IAM"
     );
     assert_eq!(&resource, users);
 
@@ -233,7 +233,7 @@ fn aws_health_exposed_key_events_invoke_the_function() {
 /// (whose default is the targets' default), and a day without a figure is breaching.
 #[test]
 fn each_target_has_a_deadline_alarm_on_the_functions_metric() {
-    use rotator::config::settings::DEADLINE_MARGIN_DAYS;
+    use rotator_core::config::settings::DEADLINE_MARGIN_DAYS;
     let t = template();
     let margin = &t["Parameters"]["DeadlineMarginDays"];
     assert_eq!(
@@ -576,7 +576,7 @@ fn the_sam_parameters_render_a_configuration_the_tool_accepts() {
         ("Coverage", "g"),
         ("MaxKeyAgeDays", "60"),
     ]);
-    let config = rotator::Config::from_toml(&text, std::path::Path::new("ROTATOR_CONFIG"))
+    let config = rotator_core::Config::from_toml(&text, std::path::Path::new("ROTATOR_CONFIG"))
         .unwrap_or_else(|e| panic!("{e}\n{text}"));
     let target = &config.targets[0];
     assert_eq!(config.targets.len(), 1);
@@ -669,10 +669,10 @@ fn the_sam_target_role_renders_into_the_configuration() {
     let parse = |extra: &[(&str, &str)]| {
         let values: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
         let text = rendered_config(&values);
-        rotator::Config::from_toml(&text, std::path::Path::new("ROTATOR_CONFIG"))
+        rotator_core::Config::from_toml(&text, std::path::Path::new("ROTATOR_CONFIG"))
             .map_err(|e| format!("{e}\n{text}"))
     };
-    let account = |config: &rotator::Config| {
+    let account = |config: &rotator_core::Config| {
         config.targets[0]
             .account
             .as_ref()

@@ -32,7 +32,6 @@ pub mod selfkey;
 pub mod soracom;
 
 pub use error::{Error, Result};
-pub use rotator_core::{
-    config, migration, model, plan, policy, records, refs, report, role, secret, status, wording,
-};
-pub use rotator_core::{AccessKeyId, Config, ConfigError, NewAccessKey, Secret, Target};
+// The core's modules, for this crate's own paths (`crate::plan::…`); users import them from
+// `rotator_core` itself.
+use rotator_core::{config, model, plan, records, refs, report, secret, status, wording};

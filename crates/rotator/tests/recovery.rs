@@ -18,10 +18,10 @@
 use std::time::Duration;
 
 use rotator::apply::{Command, Engine, NoProgress};
-use rotator::plan::{Repair, Retire};
-use rotator::report::{Outcome, TargetReport};
 use rotator::soracom::{AuthKey, Dial, Endpoint, SoracomClient};
-use rotator::{Config, Secret};
+use rotator_core::plan::{Repair, Retire};
+use rotator_core::report::{Outcome, TargetReport};
+use rotator_core::{Config, Secret};
 use soracom_emulator::{Fault, FaultBody, FaultKind};
 use testkit::aws_proxy::{AwsFault, AwsFaultKind};
 use testkit::fake::iam::FakeIam;

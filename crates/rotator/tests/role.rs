@@ -6,10 +6,10 @@
 
 use rotator::iam::{AwsIam, IamApi};
 use rotator::migrate::migrate_to_role;
-use rotator::migration::MigrationOutcome;
-use rotator::role::{self, PolicyAction, RoleAction, SetAction};
 use rotator::soracom::{AuthKey, Endpoint, SoracomApi, SoracomClient};
-use rotator::{Config, Secret};
+use rotator_core::migration::MigrationOutcome;
+use rotator_core::role::{self, PolicyAction, RoleAction, SetAction};
+use rotator_core::{Config, Secret};
 use serde_json::{json, Value};
 use soracom_emulator::{Fault, FaultKind, RoleRefusal};
 use testkit::moto;
@@ -232,7 +232,7 @@ impl Rig {
         format!("{}-role", self.w.user)
     }
 
-    async fn migrate(&self, dry_run: bool) -> rotator::migration::MigrationReport {
+    async fn migrate(&self, dry_run: bool) -> rotator_core::migration::MigrationReport {
         let report = migrate_to_role(
             &self.iam,
             &self.soracom,

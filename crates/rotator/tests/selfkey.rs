@@ -4,10 +4,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rotator::config::SoracomSettings;
 use rotator::selfkey::{rotate_soracom_key, KeyStore, ProfileStore, Stored};
 use rotator::soracom::{AuthKey, Endpoint, SoracomClient};
-use rotator::{Config, Error};
+use rotator::Error;
+use rotator_core::config::SoracomSettings;
+use rotator_core::Config;
 use soracom_emulator::{Emulator, Fault, FaultBody, FaultKind};
 use testkit::contract::{assert_conforms, recorded, Spec};
 

@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use rotator::config::SoracomSettings;
 use rotator::error::{BodyError, PagingProblem, StatusError};
 use rotator::soracom::{AuthKey, Endpoint, Pager, SoracomApi, SoracomClient, Walk};
-use rotator::{AccessKeyId, Error, NewAccessKey, Secret};
+use rotator::Error;
+use rotator_core::config::SoracomSettings;
+use rotator_core::{AccessKeyId, NewAccessKey, Secret};
 use serde_json::json;
 use soracom_emulator::{Emulator, ErrorEnvelope, Fault, FaultBody, FaultKind, PagingMode};
 use testkit::contract::{assert_conforms, recorded, Spec};

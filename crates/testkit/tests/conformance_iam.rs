@@ -14,10 +14,10 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use rotator::iam::{AwsIam, IamApi};
-use rotator::model::{AccessKey, KeyStatus};
-use rotator::role::{self, AttachedPolicy, UserPolicies};
-use rotator::{AccessKeyId, NewAccessKey, Secret};
 use rotator_core::config::AssumeRole;
+use rotator_core::model::{AccessKey, KeyStatus};
+use rotator_core::role::{self, AttachedPolicy, UserPolicies};
+use rotator_core::{AccessKeyId, NewAccessKey, Secret};
 use serde_json::Value;
 use testkit::fake::clock::PausedClock;
 use testkit::fake::iam::{FakeIam, DEFAULT_ACCOUNT, DEFAULT_STS_DELAY};

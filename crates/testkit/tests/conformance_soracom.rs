@@ -19,13 +19,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rotator::clock::{Clock, SystemClock};
-use rotator::config::SoracomSettings;
 use rotator::error::{BodyError, PagingProblem, StatusError};
-use rotator::model::CredentialSet;
 use rotator::soracom::{
     AuthKey, Dial, Endpoint, HttpDial, Identity, SoracomApi, SoracomClient, Transport,
 };
-use rotator::{AccessKeyId, Error, NewAccessKey, Secret};
+use rotator::Error;
+use rotator_core::config::SoracomSettings;
+use rotator_core::model::CredentialSet;
+use rotator_core::{AccessKeyId, NewAccessKey, Secret};
 use serde_json::{json, Map, Value};
 use soracom_emulator::{
     Emulator, ErrorEnvelope, Fault, FaultBody, FaultKind, LogEntry, LogLevel, LogResourceType,

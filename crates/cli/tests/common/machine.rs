@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use rotator::apply::{NoProgress, Progress};
 use rotator::clock::Clock;
-use rotator::config::NotifySettings;
 use rotator::ids::Ids;
 use rotator::notify::{Deliver, Delivery};
+use rotator_core::config::NotifySettings;
 use rotator_core::notify::Notice;
 use soracom_key_rotator::{Ran, System};
 use testkit::fake::iam::FakeIam;

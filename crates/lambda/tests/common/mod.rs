@@ -91,7 +91,7 @@ struct Channels {
 impl rotator::notify::Deliver for Channels {
     fn deliver<'a>(
         &'a self,
-        settings: &'a rotator::config::NotifySettings,
+        settings: &'a rotator_core::config::NotifySettings,
         notices: &'a [rotator_core::notify::Notice],
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = (rotator::notify::Delivery, Vec<bool>)> + Send + 'a>,
@@ -280,7 +280,7 @@ impl World {
             key: Arc::new(Mutex::new(rotator::selfkey::Stored {
                 key: rotator::soracom::AuthKey {
                     id: AUTH_KEY_ID.into(),
-                    secret: rotator::Secret::new(AUTH_KEY),
+                    secret: rotator_core::Secret::new(AUTH_KEY),
                 },
                 replaced: None,
             })),

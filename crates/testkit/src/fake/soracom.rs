@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rotator::clock::Clock;
-use rotator::config::SoracomSettings;
 use rotator::error::{Error, Result};
 use rotator::soracom::transport::{Headers, Request, Response, Transport, MAX_RESPONSE_BYTES};
 use rotator::soracom::{AuthKey, Dial, Endpoint, SoracomClient};
+use rotator_core::config::SoracomSettings;
 use soracom_emulator::{Emulator, MemoryAnswer, MemoryRequest, Timer};
 
 use super::{Call, Failure, Hook, Port, Verdict};
