@@ -24,7 +24,7 @@ use crate::secret::AccessKeyId;
 use crate::words::Words;
 
 /// Security Hub IAM.3 fails an active key older than this many days.
-pub const IAM3_DAYS: i64 = 90;
+pub(crate) const IAM3_DAYS: i64 = 90;
 
 /// Why discovery or `init` could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +51,7 @@ pub enum DiscoverError {
 /// How the key of a set is known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum KeySource {
+pub(crate) enum KeySource {
     /// SORACOM reports it (`credentials.accessKeyId`).
     Api,
     /// The description this tool writes names it.
@@ -61,7 +61,7 @@ pub enum KeySource {
 /// Who owns the key a set holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "kind", content = "user")]
-pub enum Owner {
+pub(crate) enum Owner {
     /// An IAM user of this account.
     User(String),
     /// No user of this account has the key: another account's key.
@@ -73,38 +73,38 @@ pub enum Owner {
 /// One `aws-credentials` set as discovered.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FoundSet {
+pub(crate) struct FoundSet {
     /// The set's id.
-    pub id: String,
+    pub(crate) id: String,
     /// When it was created.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub created: Option<OffsetDateTime>,
+    pub(crate) created: Option<OffsetDateTime>,
     /// When SORACOM last used it.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub last_used: Option<OffsetDateTime>,
+    pub(crate) last_used: Option<OffsetDateTime>,
     /// The access key id it holds (masked when shown).
-    pub key: Option<AccessKeyId>,
+    pub(crate) key: Option<AccessKeyId>,
     /// How that is known.
-    pub key_source: Option<KeySource>,
+    pub(crate) key_source: Option<KeySource>,
     /// Who owns the key.
-    pub owner: Owner,
+    pub(crate) owner: Owner,
     /// Every holder that references it.
-    pub holders: Vec<Holder>,
+    pub(crate) holders: Vec<Holder>,
 }
 
 /// One access key of a user that owns a key of a set.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FoundKey {
+pub(crate) struct FoundKey {
     /// The key, its status, creation and last use (`id`, `status`, `created`, `lastUsed`).
     #[serde(flatten, serialize_with = "camel_key")]
-    pub key: AccessKey,
+    pub(crate) key: AccessKey,
     /// Whole days since it was created.
-    pub age_days: i64,
+    pub(crate) age_days: i64,
     /// Active and older than 90 days: Security Hub IAM.3 fails it today.
-    pub fails_iam3: bool,
+    pub(crate) fails_iam3: bool,
     /// The sets that hold it (none: a key SORACOM does not hold).
-    pub sets: Vec<String>,
+    pub(crate) sets: Vec<String>,
 }
 
 /// An access key in the camelCase of this report (the model's own form is snake_case).
@@ -130,37 +130,37 @@ fn camel_key<S: serde::Serializer>(k: &AccessKey, s: S) -> Result<S::Ok, S::Erro
 /// An IAM user that owns the key of at least one set.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FoundUser {
+pub(crate) struct FoundUser {
     /// The user's name.
-    pub user: String,
+    pub(crate) user: String,
     /// All its keys.
-    pub keys: Vec<FoundKey>,
+    pub(crate) keys: Vec<FoundKey>,
 }
 
 /// A target the proposal makes: one user, its sets.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ProposedTarget {
+pub(crate) struct ProposedTarget {
     /// The target's name (the user's, made to fit).
-    pub name: String,
+    pub(crate) name: String,
     /// The IAM user.
-    pub iam_user: String,
+    pub(crate) iam_user: String,
     /// The prefix new sets get; every set it matches is this user's.
-    pub credential_prefix: String,
+    pub(crate) credential_prefix: String,
     /// Whether the prefix was read from existing ids (else it is new and matches none).
-    pub prefix_inferred: bool,
+    pub(crate) prefix_inferred: bool,
     /// The user's sets the prefix matches.
-    pub managed: Vec<String>,
+    pub(crate) managed: Vec<String>,
     /// The user's other sets, adopted.
-    pub adopt: Vec<String>,
+    pub(crate) adopt: Vec<String>,
     /// The key each adopted set holds.
-    pub adopt_keys: BTreeMap<String, AccessKeyId>,
+    pub(crate) adopt_keys: BTreeMap<String, AccessKeyId>,
 }
 
 /// Why a set is not in the proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "reason")]
-pub enum NotProposed {
+pub(crate) enum NotProposed {
     /// Its key belongs to no user of this account.
     OtherAccount {
         /// The set.
@@ -180,9 +180,9 @@ pub enum NotProposed {
 #[serde(rename_all = "camelCase")]
 pub struct Proposal {
     /// One target per user that owns a set's key.
-    pub targets: Vec<ProposedTarget>,
+    pub(crate) targets: Vec<ProposedTarget>,
     /// Sets reported, not proposed.
-    pub not_proposed: Vec<NotProposed>,
+    pub(crate) not_proposed: Vec<NotProposed>,
 }
 
 /// What `discover` found and proposes.
@@ -191,11 +191,11 @@ pub struct Proposal {
 pub struct Discovery {
     /// When (the run's clock).
     #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
+    pub(crate) at: OffsetDateTime,
     /// Every `aws-credentials` set.
-    pub sets: Vec<FoundSet>,
+    pub(crate) sets: Vec<FoundSet>,
     /// The users owning their keys, with all their keys.
-    pub users: Vec<FoundUser>,
+    pub(crate) users: Vec<FoundUser>,
     /// The proposed targets.
     pub proposal: Proposal,
 }
@@ -297,7 +297,7 @@ fn found_users(o: &Observation, sets: &[FoundSet], now: OffsetDateTime) -> Vec<F
 }
 
 /// `<prefix>` if `id` is `<prefix>-<yymmdd>` or `<prefix>-<yymmdd>-<n>` (the managed form).
-pub fn managed_prefix(id: &str) -> Option<&str> {
+pub(crate) fn managed_prefix(id: &str) -> Option<&str> {
     id.rmatch_indices('-')
         .take(2)
         .map(|(i, _)| &id[..i])

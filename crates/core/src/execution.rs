@@ -358,7 +358,7 @@ pub struct Ending {
 
 /// The refusal, the blocked keys and what a canary or migration needs a human for, as one
 /// message per line.
-pub fn refusals(plan: &Plan) -> Vec<String> {
+pub(crate) fn refusals(plan: &Plan) -> Vec<String> {
     plan.refusal
         .iter()
         .map(Words::words)

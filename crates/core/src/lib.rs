@@ -46,7 +46,7 @@ pub mod selfkey;
 pub mod status;
 pub mod wire;
 pub mod wording;
-pub mod words;
+pub(crate) mod words;
 
 pub use config::{Config, ConfigError, Target};
 pub use secret::{AccessKeyId, NewAccessKey, Secret};

@@ -47,9 +47,9 @@ pub struct Notice {
     /// The rung that sends it.
     pub rung: Rung,
     /// How close the deadline is, when a deadline is at stake.
-    pub severity: Option<Severity>,
+    pub(crate) severity: Option<Severity>,
     /// What it is about, as remembered on the IAM user: a key id, `key=severity`, or the day.
-    pub event: String,
+    pub(crate) event: String,
     /// A one-line subject (at most 100 characters, for SNS).
     pub subject: String,
     /// The message: what happened, the keys (masked), what to do.

@@ -97,7 +97,11 @@ pub struct KeyMetrics {
 impl KeyMetrics {
     /// The figures of the active keys in `deadlines`, leaving out the keys in `gone`
     /// (deactivated or deleted by the run that made them).
-    pub fn of(deadlines: &[KeyDeadline], gone: &[&AccessKeyId], now: OffsetDateTime) -> KeyMetrics {
+    pub(crate) fn of(
+        deadlines: &[KeyDeadline],
+        gone: &[&AccessKeyId],
+        now: OffsetDateTime,
+    ) -> KeyMetrics {
         let active: Vec<&KeyDeadline> = deadlines
             .iter()
             .filter(|d| !gone.contains(&&d.key))

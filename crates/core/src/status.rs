@@ -20,72 +20,72 @@ use crate::secret::AccessKeyId;
 use crate::wording::describe;
 
 /// Security Hub IAM.3 fails active access keys older than this.
-pub const IAM3_MAX_AGE_DAYS: i64 = 90;
+pub(crate) const IAM3_MAX_AGE_DAYS: i64 = 90;
 
 /// One access key of the target's user.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct KeyInfo {
+pub(crate) struct KeyInfo {
     /// Masked key id.
-    pub id: AccessKeyId,
+    pub(crate) id: AccessKeyId,
     /// `active` or `inactive`.
-    pub status: KeyStatus,
+    pub(crate) status: KeyStatus,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
-    pub created: OffsetDateTime,
+    pub(crate) created: OffsetDateTime,
     /// Whole days since creation.
-    pub age_days: i64,
+    pub(crate) age_days: i64,
     /// Last use according to IAM.
-    pub last_used: Option<LastUsed>,
+    pub(crate) last_used: Option<LastUsed>,
     /// The owned set holding it (or that held it, for an in-place previous key).
-    pub set: Option<String>,
+    pub(crate) set: Option<String>,
     /// When this tool deactivated it, if recorded.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub deactivated: Option<OffsetDateTime>,
+    pub(crate) deactivated: Option<OffsetDateTime>,
     /// When the last reference left the set holding it (its cutover), if recorded.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub released: Option<OffsetDateTime>,
+    pub(crate) released: Option<OffsetDateTime>,
 }
 
 /// One credential set owned by the target. Not the listed `CredentialSet` itself: its
 /// description holds the full access key id, which output shows only masked (in `link`).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SetInfo {
+pub(crate) struct SetInfo {
     /// Set id.
-    pub id: String,
+    pub(crate) id: String,
     /// Credential type.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub created: Option<OffsetDateTime>,
+    pub(crate) created: Option<OffsetDateTime>,
     /// Last update.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub updated: Option<OffsetDateTime>,
+    pub(crate) updated: Option<OffsetDateTime>,
     /// Last use by SORACOM.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub last_used: Option<OffsetDateTime>,
+    pub(crate) last_used: Option<OffsetDateTime>,
     /// Which key it holds and how that is known.
-    pub link: Link,
+    pub(crate) link: Link,
     /// The state of that key.
-    pub key_state: KeyState,
+    pub(crate) key_state: KeyState,
     /// Whether it is the set in use.
-    pub current: bool,
+    pub(crate) current: bool,
     /// Where it is referenced (`group test-1 SoracomFunnel.credentialsId`, …).
-    pub references: Vec<String>,
+    pub(crate) references: Vec<String>,
 }
 
 /// A compliance finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Finding {
+pub(crate) struct Finding {
     /// `IAM.3` (Security Hub), `ROLE_CREDENTIALS` or `ROLE_CREDENTIALS_UNVERIFIED` (advice).
-    pub code: String,
+    pub(crate) code: String,
     /// `fail` or `advice`.
-    pub severity: String,
+    pub(crate) severity: String,
     /// What and why.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// The status of one target.
@@ -93,41 +93,41 @@ pub struct Finding {
 #[serde(rename_all = "camelCase")]
 pub struct TargetStatus {
     /// Target name.
-    pub target: String,
+    pub(crate) target: String,
     /// IAM user.
-    pub iam_user: String,
+    pub(crate) iam_user: String,
     /// `repoint` or `in-place`.
-    pub strategy: Strategy,
+    pub(crate) strategy: Strategy,
     /// The set in use.
-    pub current_set: Option<String>,
+    pub(crate) current_set: Option<String>,
     /// The user's keys.
-    pub keys: Vec<KeyInfo>,
+    pub(crate) keys: Vec<KeyInfo>,
     /// The target's credential sets, oldest first.
-    pub sets: Vec<SetInfo>,
+    pub(crate) sets: Vec<SetInfo>,
     /// What `reconcile` would do now.
-    pub due_now: Vec<String>,
+    pub(crate) due_now: Vec<String>,
     /// What becomes due later, soonest first.
-    pub next: Vec<Upcoming>,
+    pub(crate) next: Vec<Upcoming>,
     /// Old keys kept because they were used after cutover.
     #[serde(serialize_with = "crate::words::worded_all")]
-    pub blocked: Vec<Blocked>,
+    pub(crate) blocked: Vec<Blocked>,
     /// The canary cutover under way: its stage, evidence so far and what comes next.
     #[serde(serialize_with = "crate::words::worded_option")]
-    pub canary: Option<CanaryState>,
+    pub(crate) canary: Option<CanaryState>,
     /// The move onto the target's role set (`migrated` once no reference is on a key).
     #[serde(serialize_with = "crate::words::worded_option")]
-    pub migration: Option<Migration>,
+    pub(crate) migration: Option<Migration>,
     /// Compliance findings.
-    pub compliance: Vec<Finding>,
+    pub(crate) compliance: Vec<Finding>,
     /// Other things worth knowing.
     #[serde(serialize_with = "crate::words::worded_all")]
-    pub notes: Vec<Note>,
+    pub(crate) notes: Vec<Note>,
     /// Every active key's deadline: when its rotation starts, when its deactivation is
     /// due, the slack, and the risk of missing it.
     #[serde(serialize_with = "crate::words::worded_all")]
-    pub deadlines: Vec<KeyDeadline>,
+    pub(crate) deadlines: Vec<KeyDeadline>,
     /// The figures the target is watched by.
-    pub metrics: KeyMetrics,
+    pub(crate) metrics: KeyMetrics,
 }
 
 /// `status` for every target.

@@ -17,7 +17,7 @@ use crate::records::Mark;
 pub use crate::words::Words;
 
 /// Which key a set holds, and how that is known.
-pub fn describe_link(link: &Link) -> String {
+pub(crate) fn describe_link(link: &Link) -> String {
     match link {
         Link::Api(k) => format!("key {k} (reported by SORACOM)"),
         Link::Description(k) => format!("key {k} (named in its description)"),
@@ -371,7 +371,7 @@ impl Words for Blocked {
 
 /// Who used a key after its cutover: IAM's last use (service, region, time) and SORACOM's
 /// last use of the set.
-pub fn use_after(
+pub(crate) fn use_after(
     set_id: &str,
     cutover: time::OffsetDateTime,
     key_last_used: Option<&crate::model::LastUsed>,

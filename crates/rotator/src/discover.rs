@@ -29,7 +29,7 @@ pub async fn run<I: IamApi, D: crate::soracom::Dial>(
 }
 
 /// Reads the sets, their holders and the owners of their keys. Changes nothing.
-pub async fn discover<I: IamApi, S: SoracomApi>(
+pub(crate) async fn discover<I: IamApi, S: SoracomApi>(
     iam: &I,
     soracom: &S,
     page_size: u32,

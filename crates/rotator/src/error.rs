@@ -144,7 +144,7 @@ impl Error {
     /// Whether SORACOM refused the value written (a 400 or 422): what a holder that does
     /// not accept a role credential set answers. Throttling, authorisation and a missing
     /// holder are not a refusal of the value.
-    pub fn rejects_the_value(&self) -> bool {
+    pub(crate) fn rejects_the_value(&self) -> bool {
         matches!(
             self,
             Error::SoracomStatus(StatusError {
@@ -170,7 +170,7 @@ impl Error {
 /// AWS error codes after which the same call may succeed later: throttling and failures on
 /// AWS's side, as IAM/STS, Secrets Manager and SSM name them (the union of what the IAM
 /// adapter and the Lambda's Secrets Manager and SSM adapters each listed before).
-pub const RETRYABLE_AWS_CODES: &[&str] = &[
+pub(crate) const RETRYABLE_AWS_CODES: &[&str] = &[
     // Throttling: IAM's `Throttling`, the common `ThrottlingException` (Secrets Manager,
     // SSM), and `RequestLimitExceeded` (EC2's name for it).
     "Throttling",

@@ -25,9 +25,9 @@ pub mod error;
 pub mod iam;
 pub mod ids;
 pub mod invoke;
-pub mod migrate;
+pub(crate) mod migrate;
 pub mod notify;
-pub mod observe;
+pub(crate) mod observe;
 pub mod selfkey;
 pub mod soracom;
 

@@ -237,7 +237,7 @@ pub struct ProfileStore {
 
 impl ProfileStore {
     /// The store at `path`.
-    pub fn new(path: impl Into<PathBuf>) -> ProfileStore {
+    pub(crate) fn new(path: impl Into<PathBuf>) -> ProfileStore {
         ProfileStore { path: path.into() }
     }
 
@@ -248,11 +248,6 @@ impl ProfileStore {
         name: Option<&str>,
     ) -> Result<ProfileStore> {
         profile::locate(env, home, name).map(ProfileStore::new)
-    }
-
-    /// The profile's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn err(&self, e: profile::ProfileError) -> Error {

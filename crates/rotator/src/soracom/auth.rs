@@ -12,7 +12,8 @@ use std::path::Path;
 
 use super::profile::ProfileError;
 use rotator_core::config::Coverage;
-pub use rotator_core::endpoint::{is_soracom, AuthKey, Endpoint, SORACOM_ORIGINS};
+pub use rotator_core::endpoint::{is_soracom, SORACOM_ORIGINS};
+pub use rotator_core::endpoint::{AuthKey, Endpoint};
 use rotator_core::secret::Secret;
 
 use crate::error::{Error, Result};

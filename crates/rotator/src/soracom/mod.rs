@@ -17,10 +17,10 @@ pub use rotator_core::model::{Group, LogEntry};
 use rotator_core::secret::{NewAccessKey, Secret};
 
 pub mod auth;
-pub mod client;
+pub(crate) mod client;
 mod limiter;
-pub mod paging;
-pub mod profile;
+pub(crate) mod paging;
+pub(crate) mod profile;
 pub mod transport;
 
 pub use auth::{AuthKey, Endpoint};
@@ -66,7 +66,7 @@ impl Dial for HttpDial {
         SoracomClient::new(endpoint.clone(), key, settings.clone(), self.clock.clone())
     }
 }
-pub use paging::{Pager, Walk};
+pub(crate) use paging::{Pager, Walk};
 
 /// One page of groups.
 #[derive(Clone, Debug, PartialEq)]
