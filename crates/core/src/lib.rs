@@ -13,7 +13,7 @@
 //! - [`plan`]: the planner; [`execution`]: the decisions made while a plan is carried out.
 //! - [`report`], [`status`]: what a run did; keys, sets, references and due dates.
 //! - [`notify`]: which message of the notification ladder a run sends, and what it remembers.
-//! - [`wording`]: every sentence about a plan, in one place; [`words`]: the [`words::Words`]
+//! - [`wording`]: every sentence about a plan, in one place; `words`: the [`Words`](wording::Words)
 //!   trait and its serde helpers, on their own so that the worded types and the wording need
 //!   not import each other.
 //! - [`render`]: every report the tool prints as text, laid out in one place.

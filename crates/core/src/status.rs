@@ -1,7 +1,7 @@
 //! `status`: what each target looks like now — keys, sets, references, what is due and
 //! when, and compliance findings.
 //!
-//! Built from the same observation and [`crate::plan::resolve`] as every command, so it
+//! Built from the same observation and [`resolve`](fn@crate::plan::resolve) as every command, so it
 //! shows exactly what `reconcile` would act on. The JSON form is a stable, documented
 //! shape (docs/STATUS.md); field names only ever get added. Its text is laid out in
 //! [`crate::render`].

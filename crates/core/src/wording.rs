@@ -12,7 +12,7 @@ use crate::plan::{
 };
 use crate::records::Mark;
 
-/// The trait every sentence here implements (its home is [`crate::words`]), re-exported
+/// The trait every sentence here implements (its home is `crate::words`), re-exported
 /// where callers of the wording look for it.
 pub use crate::words::Words;
 

@@ -284,7 +284,7 @@ pub struct Target {
     /// evidence from production before moving the rest (`[targets.canary]`).
     pub(crate) canary: Option<Canary>,
     /// The id of the target's `aws-iam-role-credentials` set once `migrate-to-role` made
-    /// it ([`TargetRole::credential_id`]): while it exists, references move onto it.
+    /// it (`TargetRole::credential_id`): while it exists, references move onto it.
     pub role_set_id: String,
     /// The AWS account the target's IAM user is in, when it is not the caller's: its IAM
     /// calls and the verification of its new key run with credentials of this role.
@@ -304,7 +304,7 @@ pub struct AssumeRole {
     pub arn: String,
     /// The external id the role's trust policy requires, if any.
     pub external_id: Option<String>,
-    /// The role session name (default [`DEFAULT_SESSION_NAME`]); CloudTrail shows it.
+    /// The role session name (default `DEFAULT_SESSION_NAME`); CloudTrail shows it.
     pub session_name: String,
 }
 

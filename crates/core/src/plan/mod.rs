@@ -2,15 +2,15 @@
 //!
 //! [`plan`] decides, for one target, what a command must do now. Each rule family has a
 //! file of its own (docs/ARCHITECTURE.md lists which rule lives where):
-//! - [`resolve`]: which key each credential set holds, which set is current, which keys
+//! - [`mod@resolve`]: which key each credential set holds, which set is current, which keys
 //!   are a dead run's orphans (deleted) or someone else's (reported), whether a run is at
 //!   work on the target (then nothing else happens);
-//! - [`rotate`]: whether rotation is due, making room in IAM's two key slots, the new set
+//! - `rotate`: whether rotation is due, making room in IAM's two key slots, the new set
 //!   or the in-place update, and moving every reference onto the key in use;
-//! - [`rollback`]: back to the previous set while its key is active;
-//! - [`retire`]: deactivating old keys on evidence and deleting them later, and the
+//! - `rollback`: back to the previous set while its key is active;
+//! - `retire`: deactivating old keys on evidence and deleting them later, and the
 //!   records that time it;
-//! - [`deadline`]: the age no active key may reach, when rotation starts so that the old
+//! - `deadline`: the age no active key may reach, when rotation starts so that the old
 //!   key is off before it, and which keys are at risk.
 //!
 //! A plan is typed through and through: its steps come in three phases ([`Repair`],
