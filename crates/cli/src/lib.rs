@@ -15,15 +15,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use rotator::apply::{Command, NoProgress, Progress};
-use rotator::clock::Clock;
-use rotator::iam::IamApi;
-use rotator::ids::Ids;
-use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request};
-use rotator::notify::Deliver;
 use rotator::soracom::{auth, Dial};
+use rotator::{
+    invoke, Clients, Clock, Command, Deliver, IamApi, Ids, InvokeError, NoProgress, Outcome,
+    Progress, Request,
+};
 use rotator_core::config::SoracomSettings;
 use rotator_core::discover::Discovery;
+use rotator_core::endpoint::{AuthKey, Endpoint};
 use rotator_core::report::RunReport;
 use rotator_core::status::StatusReport;
 use rotator_core::{policy, Config};
@@ -433,7 +432,7 @@ async fn run_request<S: System>(
 async fn connect<S: System>(
     settings: &SoracomSettings,
     sys: &S,
-) -> Result<(auth::Endpoint, auth::AuthKey, S::Iam), Failure> {
+) -> Result<(Endpoint, AuthKey, S::Iam), Failure> {
     let home = sys.home();
     let env = |k: &str| sys.var(k);
     let (endpoint, key) = auth::resolve(
@@ -466,7 +465,7 @@ async fn discover<S: System>(
     }
     let settings = Config::default_soracom().map_err(|e| usage(e.into()))?;
     let (endpoint, key, iam) = connect(&settings, sys).await?;
-    let found = rotator::discover::run(&iam, sys.dial(), (endpoint, key), settings, now)
+    let found = rotator::discover(&iam, sys.dial(), (endpoint, key), settings, now)
         .await
         .map_err(|e| Failure {
             code: 1,
@@ -530,14 +529,14 @@ fn check_account(account: &str) -> Result<(), Failure> {
 /// `soracom_coverage`/`soracom_endpoint` (which win over `SORACOM_ENDPOINT`).
 /// `soracom_secret` is the Lambda function's and is not read here.
 struct Operators<'a, S> {
-    endpoint: auth::Endpoint,
-    key: auth::AuthKey,
+    endpoint: Endpoint,
+    key: AuthKey,
     sys: &'a S,
     coverage: Option<rotator_core::config::Coverage>,
 }
 
 impl<'a, S: System> Operators<'a, S> {
-    fn new(endpoint: auth::Endpoint, key: auth::AuthKey, config: &Config, sys: &'a S) -> Self {
+    fn new(endpoint: Endpoint, key: AuthKey, config: &Config, sys: &'a S) -> Self {
         Operators {
             endpoint,
             key,
@@ -547,11 +546,11 @@ impl<'a, S: System> Operators<'a, S> {
     }
 }
 
-impl<S: System> rotator::invoke::SoracomAccess for Operators<'_, S> {
+impl<S: System> rotator::SoracomAccess for Operators<'_, S> {
     async fn credentials(
         &self,
         over: &rotator_core::config::SoracomOverride,
-    ) -> Result<(auth::Endpoint, auth::AuthKey), rotator::Error> {
+    ) -> Result<(Endpoint, AuthKey), rotator::Error> {
         if over.profile.is_none() && over.coverage.is_none() && over.endpoint.is_none() {
             return Ok((self.endpoint.clone(), self.key.clone()));
         }
@@ -599,7 +598,7 @@ async fn migrate_to_role<S: System>(
         clock: sys.clock(),
         ids: sys.ids(),
     };
-    let report = rotator::invoke::migrate(config, target, dry_run, clients)
+    let report = rotator::migrate(config, target, dry_run, clients)
         .await
         .map_err(|e| match e {
             InvokeError::NoSuchTarget(m) => usage(anyhow::anyhow!(m)),

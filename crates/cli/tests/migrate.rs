@@ -25,7 +25,7 @@ async fn role(
     Vec<String>,
     Vec<String>,
 )> {
-    use rotator::iam::IamApi;
+    use rotator::IamApi;
     let r = w.fakes().iam.role(name).await.ok()??;
     let trust = serde_json::from_str(r.trust.expose()).unwrap_or(Value::Null);
     let tags = r

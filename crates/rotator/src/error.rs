@@ -8,7 +8,7 @@
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 
 use rotator_core::secret::AccessKeyId;
-pub use rotator_core::wire::{BodyError, StatusError};
+pub(crate) use rotator_core::wire::{BodyError, StatusError};
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -186,7 +186,7 @@ pub(crate) const RETRYABLE_AWS_CODES: &[&str] = &[
 
 /// Whether an AWS SDK error (of any service's SDK) may go away on retry: no answer (a
 /// timeout, a connection that failed, a response that could not be read), or a service
-/// error whose code is one of [`RETRYABLE_AWS_CODES`]. Anything else — a construction
+/// error whose code is one of `RETRYABLE_AWS_CODES`. Anything else — a construction
 /// failure, or a service error that says the request is wrong — is not.
 pub fn aws_retryable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     match err {

@@ -364,7 +364,7 @@ fn merge(request: &Request, runs: Vec<RunReport>, now: OffsetDateTime) -> RunRep
 
 /// `migrate-to-role` for the target named `target`, as both binaries run it: check that
 /// the configuration has what the role needs (before logging in), log in, then
-/// [`crate::migrate::migrate_to_role`]. A configuration error is
+/// `crate::migrate::migrate_to_role`. A configuration error is
 /// `InvokeError::Failed(Error::Config(_))`.
 pub async fn migrate<I: IamApi, A: SoracomAccess, D: Dial>(
     config: &Config,

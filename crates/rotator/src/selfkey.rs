@@ -228,7 +228,7 @@ async fn discard<T: Transport>(client: &SoracomClient<T>, who: &Identity, new: &
     }
 }
 
-/// The soracom-cli profile file (`~/.soracom/<name>.json`, see [`crate::soracom::profile`]),
+/// The soracom-cli profile file (`~/.soracom/<name>.json`, see `crate::soracom::profile`),
 /// written atomically with mode 0600; other fields of the profile are kept.
 #[derive(Clone, Debug)]
 pub struct ProfileStore {

@@ -4,11 +4,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use rotator::invoke::SoracomAccess;
-use rotator::notify::{Deliver, Delivery};
-use rotator::soracom::{AuthKey, Endpoint};
-use rotator::Error;
+use rotator::{Deliver, Delivery, Error, SoracomAccess};
 use rotator_core::config::{NotifySettings, SoracomOverride};
+use rotator_core::endpoint::{AuthKey, Endpoint};
 use rotator_core::notify::Notice;
 
 /// Every target's SORACOM operator: this endpoint, this AuthKey.

@@ -1,4 +1,4 @@
-//! The executor's recovery decisions, in-process: [`rotator::invoke::invoke`], as both
+//! The executor's recovery decisions, in-process: [`rotator::invoke`], as both
 //! binaries run it, over the in-memory fakes (the fake IAM, the real SORACOM client over
 //! the emulator in memory) on a [`testkit::world::World`] in simulated time, with a fault or a person acting in the
 //! middle of a run. Each test asserts the report's typed fields (outcome, steps' success,
@@ -17,9 +17,8 @@
 
 use std::time::Duration;
 
-use rotator::apply::{Command, NoProgress};
-use rotator::invoke::{invoke, Clients, Outcome as Ran, Request};
-use rotator::soracom::{AuthKey, Endpoint};
+use rotator::{invoke, Clients, Command, NoProgress, Outcome as Ran, Request};
+use rotator_core::endpoint::{AuthKey, Endpoint};
 use rotator_core::plan::{Repair, Retire};
 use rotator_core::report::{Outcome, TargetReport};
 use rotator_core::{Config, Secret};

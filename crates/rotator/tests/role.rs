@@ -1,13 +1,12 @@
 //! `migrate-to-role`'s building blocks against moto and the emulator: the IAM adapter's
-//! role and policy calls ([`AwsIam`] over moto's IAM), and [`rotator::invoke::migrate`]
+//! role and policy calls ([`AwsIam`] over moto's IAM), and [`rotator::migrate`]
 //! (as both binaries run it) in-process on a [`World`] (moto through the AWS fault proxy,
 //! the emulator), including a holder that refuses the role set and a create whose answer
 //! is lost.
 
-use rotator::apply::NoProgress;
-use rotator::iam::{AwsIam, IamApi};
-use rotator::invoke::{migrate, Clients};
-use rotator::soracom::{AuthKey, Dial, Endpoint, HttpDial, SoracomApi, SoracomClient};
+use rotator::soracom::{Dial, HttpDial, SoracomApi, SoracomClient};
+use rotator::{migrate, AwsIam, Clients, IamApi, NoProgress};
+use rotator_core::endpoint::{AuthKey, Endpoint};
 use rotator_core::migration::MigrationOutcome;
 use rotator_core::role::{self, PolicyAction, RoleAction, SetAction};
 use rotator_core::{Config, Secret};
@@ -225,7 +224,7 @@ impl Rig {
             },
         );
         let dial = HttpDial {
-            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+            clock: std::sync::Arc::new(rotator::SystemClock::new()),
         };
         let soracom = dial
             .dial(&operator.0, operator.1.clone(), &config.soracom)
@@ -253,7 +252,7 @@ impl Rig {
             notify: &Silent,
             progress: &NoProgress,
             clock: &*self.dial.clock,
-            ids: &rotator::ids::OsIds::default(),
+            ids: &rotator::OsIds::default(),
         };
         let report = migrate(&self.config, "funnel", dry_run, clients)
             .await

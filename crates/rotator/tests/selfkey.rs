@@ -4,10 +4,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rotator::selfkey::{rotate_soracom_key, KeyStore, ProfileStore, Stored};
-use rotator::soracom::{AuthKey, Dial, Endpoint, HttpDial};
-use rotator::Error;
+use rotator::soracom::{Dial, HttpDial};
+use rotator::{rotate_soracom_key, Error, KeyStore, ProfileStore, Stored};
 use rotator_core::config::SoracomSettings;
+use rotator_core::endpoint::{AuthKey, Endpoint};
 use rotator_core::Config;
 use soracom_emulator::{Emulator, Fault, FaultBody, FaultKind};
 use testkit::contract::{assert_conforms, recorded, Spec};
@@ -26,7 +26,7 @@ fn settings() -> SoracomSettings {
 /// Clients over HTTP, waiting on the system clock.
 fn dial() -> HttpDial {
     HttpDial {
-        clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+        clock: std::sync::Arc::new(rotator::SystemClock::new()),
     }
 }
 

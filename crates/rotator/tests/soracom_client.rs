@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
-use rotator::error::{BodyError, StatusError};
-use rotator::soracom::{AuthKey, Dial, Endpoint, HttpDial, SoracomApi, SoracomClient};
+use rotator::soracom::{Dial, HttpDial, SoracomApi, SoracomClient};
 use rotator::Error;
 use rotator_core::config::SoracomSettings;
+use rotator_core::endpoint::{AuthKey, Endpoint};
+use rotator_core::wire::{BodyError, StatusError};
 use rotator_core::{AccessKeyId, NewAccessKey, Secret};
 use serde_json::json;
 use soracom_emulator::{Emulator, ErrorEnvelope, Fault, FaultBody, FaultKind};
@@ -28,7 +29,7 @@ fn settings() -> SoracomSettings {
 /// Clients over HTTP, waiting on the system clock.
 fn dial() -> HttpDial {
     HttpDial {
-        clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+        clock: std::sync::Arc::new(rotator::SystemClock::new()),
     }
 }
 

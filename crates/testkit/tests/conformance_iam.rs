@@ -13,7 +13,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use rotator::iam::{AwsIam, IamApi};
+use rotator::{AwsIam, IamApi};
 use rotator_core::config::AssumeRole;
 use rotator_core::model::{AccessKey, KeyStatus};
 use rotator_core::role::{self, AttachedPolicy, UserPolicies};
@@ -88,7 +88,7 @@ impl Backend for Fake {
     }
 
     fn now(&self) -> OffsetDateTime {
-        rotator::clock::Clock::now(self.clock.as_ref())
+        rotator::Clock::now(self.clock.as_ref())
     }
 
     async fn create_user(&self, name: &str) -> TestResult {

@@ -1,7 +1,7 @@
 //! How a SORACOM request travels: the [`Transport`] the client sends through, and
 //! [`Http`], the real one over reqwest.
 //!
-//! The client ([`super::client`]) decides everything about a call — login, pacing, retries,
+//! The client (`super::client`) decides everything about a call — login, pacing, retries,
 //! the mapping of answers to errors; a transport only carries one request and brings back
 //! its status, headers and body (or says it got none). Tests and the simulator put an
 //! in-memory transport to the emulator in its place (`testkit::fake::soracom`), so the
