@@ -19,7 +19,8 @@
 //! - [`render`]: every report the tool prints as text, laid out in one place.
 //! - [`policy`]: the least privilege the tool needs, derived from the configuration.
 //! - [`role`], [`migration`]: `migrate-to-role`: the decision, and its report.
-//! - [`selfkey`]: what `rotate-soracom-key` did (the `rotator` crate carries it out).
+//! - `selfkey`: what `rotate-soracom-key` did ([`KeyRotation`]; the `rotator` crate
+//!   carries it out).
 //! - [`discover`]: what `discover` proposes from what it read.
 //! - [`endpoint`], [`profile`], [`wire`]: SORACOM's origins, the soracom-cli profile's
 //!   format, SORACOM's answers read without I/O.
@@ -42,7 +43,7 @@ pub mod render;
 pub mod report;
 pub mod role;
 pub mod secret;
-pub mod selfkey;
+mod selfkey;
 pub mod status;
 pub mod wire;
 pub mod wording;
@@ -50,3 +51,4 @@ pub(crate) mod words;
 
 pub use config::{Config, ConfigError, Target};
 pub use secret::{AccessKeyId, NewAccessKey, Secret};
+pub use selfkey::KeyRotation;

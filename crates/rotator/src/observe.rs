@@ -82,7 +82,7 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
         };
         let services: std::collections::BTreeSet<&str> = slots
             .iter()
-            .filter_map(|s| crate::plan::canary::log_service(&s.holder))
+            .filter_map(|s| crate::plan::log_service(&s.holder))
             .collect();
         let mut out = Vec::new();
         let soracom = self.soracom;
@@ -102,11 +102,11 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
                             Some(AuthFailure {
                                 service: e.service.clone(),
                                 at,
-                                error: crate::plan::canary::auth_failure(&e.body)?,
+                                error: crate::plan::auth_failure(&e.body)?,
                                 resource_id: e.resource_id.clone(),
                             })
                         }));
-                        if out.len() >= crate::plan::canary::MAX_FAILURES {
+                        if out.len() >= crate::plan::MAX_FAILURES {
                             Walk::Enough
                         } else {
                             Walk::More
@@ -115,7 +115,7 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
                 )
                 .await?;
         }
-        out.truncate(crate::plan::canary::MAX_FAILURES);
+        out.truncate(crate::plan::MAX_FAILURES);
         Ok(out)
     }
 

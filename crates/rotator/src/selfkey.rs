@@ -22,7 +22,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rotator_core::selfkey::KeyRotation;
+use rotator_core::KeyRotation;
 use serde_json::Value;
 
 use crate::config::SoracomSettings;

@@ -2,9 +2,9 @@
 //!
 //! [`plan`] decides, for one target, what a command must do now. Each rule family has a
 //! file of its own (docs/ARCHITECTURE.md lists which rule lives where):
-//! - [`mod@resolve`]: which key each credential set holds, which set is current, which keys
-//!   are a dead run's orphans (deleted) or someone else's (reported), whether a run is at
-//!   work on the target (then nothing else happens);
+//! - `resolve` ([`resolve()`]): which key each credential set holds, which set is
+//!   current, which keys are a dead run's orphans (deleted) or someone else's (reported),
+//!   whether a run is at work on the target (then nothing else happens);
 //! - `rotate`: whether rotation is due, making room in IAM's two key slots, the new set
 //!   or the in-place update, and moving every reference onto the key in use;
 //! - `rollback`: back to the previous set while its key is active;
@@ -19,11 +19,11 @@
 //! one place ([`crate::wording`]). Nothing here performs I/O; the `rotator` crate's `apply` carries
 //! plans out.
 
-pub mod canary;
+mod canary;
 mod deadline;
 pub(crate) mod migrate;
 mod outcome;
-pub mod resolve;
+mod resolve;
 mod retire;
 mod rollback;
 mod rotate;
@@ -38,6 +38,7 @@ use crate::model::{Observed, Slot};
 use crate::records::Mark;
 use crate::secret::AccessKeyId;
 
+pub use canary::{auth_failure, log_service, MAX_FAILURES};
 pub(crate) use deadline::{floor_days, grace, rotation_age, severity, EARLY};
 pub(crate) use outcome::{
     Blocked, CanaryStage, CanaryState, Due, DueReason, Evidence, KeyBrief, KeyDeadline, KeyRole,
