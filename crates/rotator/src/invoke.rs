@@ -229,16 +229,7 @@ pub async fn invoke<I: IamApi, A: SoracomAccess, D: Dial>(
         accounts.push(iam);
     }
     if request == Request::Status {
-        let mut all = StatusReport {
-            now,
-            targets: Vec::new(),
-            errors: Vec::new(),
-        };
-        for s in statuses {
-            all.targets.extend(s.targets);
-            all.errors.extend(s.errors);
-        }
-        return Ok(Outcome::Status(all));
+        return Ok(Outcome::Status(merge_statuses(statuses, now)));
     }
     if let Request::Emergency { keys, .. } = &request {
         if !keys.is_empty() && !known_any {
@@ -358,6 +349,20 @@ fn merge(request: &Request, runs: Vec<RunReport>, now: OffsetDateTime) -> RunRep
         all.command = r.command;
         all.dry_run = r.dry_run;
         all.targets.extend(r.targets);
+    }
+    all
+}
+
+/// The status of every group's targets, as one report.
+fn merge_statuses(statuses: Vec<StatusReport>, now: OffsetDateTime) -> StatusReport {
+    let mut all = StatusReport {
+        now,
+        targets: Vec::new(),
+        errors: Vec::new(),
+    };
+    for s in statuses {
+        all.targets.extend(s.targets);
+        all.errors.extend(s.errors);
     }
     all
 }

@@ -81,14 +81,8 @@ pub async fn rotate_soracom_key<K: KeyStore, D: Dial>(
     let who = client.identify(&old).await?;
     tracing::info!(user = %describe(&who), key = %mask(&old.id), "rotating the SORACOM AuthKey");
 
-    // An earlier rotation stored this key but did not get to delete the one it replaced.
     let earlier = match stored.replaced.filter(|id| *id != old.id) {
-        Some(id) => {
-            client.delete_auth_key(&who, &id).await?;
-            store.store(&old, None).await?;
-            tracing::info!(key = %mask(&id), "deleted the AuthKey an earlier rotation replaced");
-            Some(mask(&id))
-        }
+        Some(id) => Some(delete_earlier(&client, store, &who, &old, &id).await?),
         None => None,
     };
 
@@ -98,21 +92,7 @@ pub async fn rotate_soracom_key<K: KeyStore, D: Dial>(
         .filter(|id| **id != old.id)
         .map(|id| mask(id))
         .collect();
-    let new = match client.generate_auth_key(&who).await {
-        Ok(k) => k,
-        Err(e) => {
-            if !e.is_definite_rejection() {
-                // The call may have created a key whose secret we never saw: delete it.
-                if let Ok(after) = client.list_auth_key_ids(&who).await {
-                    for id in after.iter().filter(|id| !before.contains(id)) {
-                        let r = client.delete_auth_key(&who, id).await;
-                        tracing::warn!(key = %mask(id), deleted = r.is_ok(), "removing an AuthKey left by the failed call");
-                    }
-                }
-            }
-            return Err(e);
-        }
-    };
+    let new = generate(&client, &who, &before).await?;
 
     if let Err(e) = verify(&client, &who, &new, settings.retry_base).await {
         discard(&client, &who, &new).await;
@@ -156,6 +136,45 @@ pub async fn rotate_soracom_key<K: KeyStore, D: Dial>(
     }
     let (deleted, warning) = finish((dial, endpoint, settings), store, &who, &old, &new).await;
     Ok(done(deleted, warning))
+}
+
+/// An earlier rotation stored `old` but did not get to delete the key `id` it replaced:
+/// deletes it, then clears the record of it. The deleted key, masked.
+async fn delete_earlier<T: Transport, K: KeyStore>(
+    client: &SoracomClient<T>,
+    store: &K,
+    who: &Identity,
+    old: &AuthKey,
+    id: &str,
+) -> Result<String> {
+    client.delete_auth_key(who, id).await?;
+    store.store(old, None).await?;
+    tracing::info!(key = %mask(id), "deleted the AuthKey an earlier rotation replaced");
+    Ok(mask(id))
+}
+
+/// A new AuthKey for `who`, whose keys were `before`. A call that failed without a definite
+/// rejection may have created a key whose secret was never seen: any key not in `before`
+/// is deleted.
+async fn generate<T: Transport>(
+    client: &SoracomClient<T>,
+    who: &Identity,
+    before: &[String],
+) -> Result<AuthKey> {
+    match client.generate_auth_key(who).await {
+        Ok(k) => Ok(k),
+        Err(e) => {
+            if !e.is_definite_rejection() {
+                if let Ok(after) = client.list_auth_key_ids(who).await {
+                    for id in after.iter().filter(|id| !before.contains(id)) {
+                        let r = client.delete_auth_key(who, id).await;
+                        tracing::warn!(key = %mask(id), deleted = r.is_ok(), "removing an AuthKey left by the failed call");
+                    }
+                }
+            }
+            Err(e)
+        }
+    }
 }
 
 /// The new key is stored: delete the old one, logged in with the new key, then clear the
