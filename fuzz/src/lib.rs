@@ -1,13 +1,12 @@
 //! The properties the fuzz targets (`fuzz_targets/`) check, on any input: each returns
-//! `Err` with what was violated. They reach the library's private decoders through
-//! `rotator::soracom::client::fuzzing`, which exists only in a `--cfg fuzzing` build (as
-//! cargo-fuzz makes): the properties stay out of the library and its API.
+//! `Err` with what was violated. Every parser they reach is in the pure core crate
+//! (`rotator-core`), so the fuzz build needs neither the AWS SDK nor an HTTP client.
 //!
 //! `scripts/fuzz` replays `seeds/<target>/` and `regressions/<target>/` (every input a
 //! fuzzer once found failing) through the targets before fuzzing them.
 
-use rotator::soracom::client::fuzzing::{decoded_as, error_message};
-use rotator::soracom::profile;
+use rotator_core::profile;
+use rotator_core::wire::{self, status_error, ErrorHeaders};
 
 /// The configuration parser: a configuration that validates has targets; an error names
 /// the file.
@@ -15,7 +14,7 @@ pub fn check_config(bytes: &[u8]) -> Result<(), String> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Ok(());
     };
-    match rotator::Config::from_toml(text, std::path::Path::new("fuzz.toml")) {
+    match rotator_core::Config::from_toml(text, std::path::Path::new("fuzz.toml")) {
         Ok(c) if c.targets.is_empty() => Err("a valid configuration without targets".into()),
         Ok(_) => Ok(()),
         Err(e) if !e.to_string().contains("fuzz.toml") => {
@@ -25,7 +24,7 @@ pub fn check_config(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// The soracom-cli profile (`rotator::soracom::profile`): its error never quotes the file
+/// The soracom-cli profile (`rotator_core::profile`): its error never quotes the file
 /// (it holds a secret): it is exactly `is not valid JSON (line N, column M)`. A profile that
 /// parses, given a new auth key and written out, parses back to the same profile with that
 /// key.
@@ -78,7 +77,11 @@ pub fn check_soracom_error(bytes: &[u8]) -> Result<(), String> {
         Some(2) => "text/plain; charset=utf-8",
         _ => "",
     };
-    let msg = error_message(status, content_type, body);
+    let headers = ErrorHeaders {
+        content_type: Some(content_type).filter(|c| !c.is_empty()),
+        ..ErrorHeaders::default()
+    };
+    let msg = status_error("fuzz", status, headers, body).to_string();
     if msg.contains(['\n', '\r']) {
         return Err(format!("a multi-line message: {msg:?}"));
     }
@@ -88,7 +91,12 @@ pub fn check_soracom_error(bytes: &[u8]) -> Result<(), String> {
     if !msg.contains(&format!("HTTP {status}")) {
         return Err(format!("the status is not named: {msg}"));
     }
-    let _ = decoded_as(body);
+    // The body decoders must not panic on it either.
+    let _ = wire::credentials(body);
+    let _ = wire::groups(body);
+    let _ = wire::group(body);
+    let _ = wire::vpgs(body);
+    let _ = wire::log_entries(body);
     Ok(())
 }
 
@@ -96,7 +104,7 @@ pub fn check_soracom_error(bytes: &[u8]) -> Result<(), String> {
 /// moves exactly the references to it, in their shapes and places, and `points_to` confirms
 /// it; the same holds through `group_slots` for each namespace.
 pub fn check_refs(bytes: &[u8]) -> Result<(), String> {
-    use rotator::refs::{find_refs, group_slots, points_to, rewrite};
+    use rotator_core::refs::{find_refs, group_slots, points_to, rewrite};
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
         return Ok(());
     };

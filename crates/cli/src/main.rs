@@ -1,232 +1,58 @@
-//! `soracom-key-rotator`: the command-line face of the `rotator` library.
-//!
-//! This binary only wires things up: it turns arguments into a validated configuration,
-//! builds the real IAM and SORACOM clients, runs the library's engine, prints the report
-//! (text or one JSON document) on stdout, logs on stderr, and maps the outcome to the
-//! exit codes of the README: 0 done or nothing due, 1 failed (rerun resumes), 2 usage or
-//! configuration error, 3 refused by a safety rule.
+//! `soracom-key-rotator`: the binary. It gives the command line ([`soracom_key_rotator::run`])
+//! the real system — AWS credentials from the environment, SORACOM over HTTPS, the machine's
+//! clock, notifications over SNS and webhooks — sets up the log on stderr, prints what the
+//! run gives and exits with its code.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
-use rotator::apply::{Command, NoProgress, Progress};
-use rotator::config::SoracomSettings;
-use rotator::discover::Discovery;
-use rotator::iam::AwsIam;
-use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request};
-use rotator::report::RunReport;
-use rotator::soracom::auth;
-use rotator::status::StatusReport;
-use rotator::{policy, Config};
-use time::OffsetDateTime;
-
-mod selfkey;
-
-/// Rotate the AWS access keys that SORACOM keeps in its credentials store.
-#[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
-struct Cli {
-    /// Configuration file (TOML).
-    #[arg(
-        long,
-        global = true,
-        default_value = "soracom-key-rotator.toml",
-        value_name = "FILE"
-    )]
-    config: PathBuf,
-    /// Output format of the report on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
-    output: Output,
-    /// Plan as if it were this time (RFC 3339, e.g. 2026-11-28T00:00:00Z).
-    #[arg(long, global = true, value_name = "RFC3339")]
-    now: Option<String>,
-    /// More log detail on stderr (-v, -vv, -vvv).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
-    #[command(subcommand)]
-    command: Cmd,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Output {
-    Text,
-    Json,
-}
-
-#[derive(Subcommand, Debug)]
-enum Cmd {
-    /// Show what reconcile would do now; change nothing.
-    Plan {
-        /// Only this target.
-        #[arg(long)]
-        target: Option<String>,
-    },
-    /// Do what is due: repair, rotate if due, retire old keys if due.
-    Reconcile {
-        /// Only this target.
-        #[arg(long)]
-        target: Option<String>,
-        /// Show the plan; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Rotate now even if not due.
-    Rotate {
-        /// Only this target.
-        #[arg(long)]
-        target: Option<String>,
-        /// Show the plan; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// The key is exposed: once every reference is on the new key, deactivate the old
-        /// one at once (use after the cutover is reported, not waited on). Run it again to
-        /// finish an emergency that failed part-way.
-        #[arg(long)]
-        emergency: bool,
-        /// With --emergency: the exposed access key id. Default: the current key, unless an
-        /// emergency is still to finish (a recorded exposed key of the target still active,
-        /// or one recorded less than a day ago). Repeat for several.
-        #[arg(long = "key", value_name = "ACCESS_KEY_ID", requires = "emergency")]
-        keys: Vec<String>,
-    },
-    /// Only the retire steps that are due (deactivate, then delete old keys and sets).
-    Retire {
-        /// Only this target.
-        #[arg(long)]
-        target: Option<String>,
-        /// Show the plan; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Point every reference back to the previous set and deactivate the new key, while
-    /// the previous key is still active.
-    Rollback {
-        /// Only this target.
-        #[arg(long)]
-        target: Option<String>,
-        /// Show the plan; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Keys, sets, references, what is due when, and compliance.
-    Status {
-        /// Only this target.
-        #[arg(long)]
-        target: Option<String>,
-    },
-    /// Print the least-privilege IAM policy and SORACOM SAM permission for this config.
-    Policy {
-        /// AWS account id for the user ARNs (default: any account, `*`).
-        #[arg(long, default_value = "*")]
-        account: String,
-        /// What `discover` and `init` need instead (no configuration is read).
-        #[arg(long)]
-        discover: bool,
-    },
-    /// List every aws-credentials set, the IAM user that owns its key, its holders and the
-    /// keys failing Security Hub IAM.3, and propose targets. Needs no configuration file,
-    /// only SORACOM and AWS credentials; changes nothing.
-    Discover,
-    /// Write what `discover` proposes as a commented configuration file (--config, default
-    /// ./soracom-key-rotator.toml); an existing file is never overwritten (exit 2).
-    Init,
-    /// Replace a target's access key with an IAM role: create (or adopt) a role that
-    /// trusts SORACOM's AWS account with a generated external id, give it the user's
-    /// inline and attached policies, and register it as an aws-iam-role-credentials set.
-    /// Moves no reference.
-    MigrateToRole {
-        /// The target.
-        #[arg(long)]
-        target: String,
-        /// Show the role, its trust policy and every policy it would get; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Replace the SORACOM AuthKey in the soracom-cli profile with a new one, then delete
-    /// the old key.
-    RotateSoracomKey,
-    /// Print a shell completion script (e.g. `completions bash > /etc/bash_completion.d/…`).
-    Completions {
-        /// The shell.
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
-    /// Print the manual page (roff), e.g. `man <(soracom-key-rotator man)`; with a command,
-    /// that command's page (`soracom-key-rotator-rotate(1)`).
-    Man {
-        /// The command whose page to print.
-        command: Option<String>,
-    },
-}
-
-/// An error with the exit code it maps to.
-struct Failure {
-    code: u8,
-    error: anyhow::Error,
-}
-
-fn usage(error: anyhow::Error) -> Failure {
-    Failure { code: 2, error }
-}
+use clap::Parser;
+use rotator::soracom::HttpDial;
+use rotator::{AwsIam, Channels, Clock, Ids, OsIds, Progress, SystemClock};
+use soracom_key_rotator::{run_parsed, Cli, System};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let output = cli.output;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
         Err(e) => {
-            return fail(
-                output,
-                Failure {
-                    code: 1,
-                    error: e.into(),
-                },
-            )
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::from(1);
         }
     };
-    match runtime.block_on(main_run(cli)) {
-        Ok(code) => ExitCode::from(code),
-        Err(f) => fail(output, f),
+    let clock = Arc::new(SystemClock::new());
+    let real = Real {
+        dial: HttpDial {
+            clock: clock.clone(),
+        },
+        clock,
+        ids: OsIds::default(),
+        bar: Bar::default(),
+    };
+    let ran = runtime.block_on(run_parsed(cli, &real));
+    if !ran.stderr.is_empty() {
+        eprint!("{}", ran.stderr);
     }
-}
-
-fn fail(output: Output, f: Failure) -> ExitCode {
-    if f.code == 0 {
-        // Whoever read stdout stopped (a closed pipe, as with `| head`): not an error.
-        return ExitCode::SUCCESS;
-    }
-    match output {
-        Output::Text => eprintln!("error: {:#}", f.error),
-        Output::Json => {
-            let doc = serde_json::json!({"error": format!("{:#}", f.error), "exitCode": f.code});
-            let _ = write_stdout(&format!("{doc}\n"));
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(ran.stdout.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::from(ran.code),
+        // Whoever read stdout stopped (a closed pipe, as with `| head`): not an error, as
+        // ripgrep has it.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: writing to stdout: {e}");
+            ExitCode::from(1)
         }
-    }
-    ExitCode::from(f.code)
-}
-
-/// Writes to stdout. A reader that went away (`| head`) ends the program quietly with
-/// exit 0, as ripgrep does; any other write error is a failure.
-fn write_stdout(text: &str) -> Result<(), Failure> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure {
-            code: 0,
-            error: e.into(),
-        }),
-        Err(e) => Err(Failure {
-            code: 1,
-            error: anyhow::Error::from(e).context("writing to stdout"),
-        }),
     }
 }
 
@@ -249,407 +75,56 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-fn print_completions(shell: clap_complete::Shell) -> Result<u8, Failure> {
-    use clap::CommandFactory;
-    let mut cmd = Cli::command();
-    let name = cmd.get_name().to_string();
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut cmd, name, &mut script);
-    write_stdout(&String::from_utf8_lossy(&script))?;
-    Ok(0)
+/// The machine this runs on.
+struct Real {
+    dial: HttpDial,
+    clock: Arc<SystemClock>,
+    ids: OsIds,
+    bar: Bar,
 }
 
-fn print_man(command: Option<&str>) -> Result<u8, Failure> {
-    use clap::CommandFactory;
-    let top = Cli::command();
-    let man = match command {
-        None => clap_mangen::Man::new(top),
-        Some(name) => {
-            let title = format!("{}-{name}", top.get_name());
-            let sub = top
-                .find_subcommand(name)
-                .cloned()
-                .ok_or_else(|| usage(anyhow::anyhow!("man: no command {name:?} (see --help)")))?;
-            clap_mangen::Man::new(sub).title(title)
-        }
-    };
-    let mut page = Vec::new();
-    man.render(&mut page).map_err(|e| Failure {
-        code: 1,
-        error: e.into(),
-    })?;
-    write_stdout(&String::from_utf8_lossy(&page))?;
-    Ok(0)
-}
+impl System for Real {
+    type Iam = AwsIam;
+    type Dial = HttpDial;
+    type Deliver = Channels;
 
-async fn main_run(cli: Cli) -> Result<u8, Failure> {
-    // Neither needs a configuration or credentials.
-    match &cli.command {
-        Cmd::Completions { shell } => return print_completions(*shell),
-        Cmd::Man { command } => return print_man(command.as_deref()),
-        _ => {}
-    }
-    let now = match &cli.now {
-        Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .with_context(|| format!("--now {s:?} is not an RFC 3339 time"))
-            .map_err(usage)?,
-        None => OffsetDateTime::now_utc(),
-    };
-    match &cli.command {
-        Cmd::Discover => return discover(&cli, now, false).await,
-        Cmd::Init => return discover(&cli, now, true).await,
-        Cmd::Policy {
-            account,
-            discover: true,
-        } => return print_discovery_policy(account, cli.output),
-        _ => {}
-    }
-    let config = Config::load(&cli.config).map_err(|e| usage(e.into()))?;
-    let (request, target) = match &cli.command {
-        Cmd::Policy { account, .. } => return print_policy(&config, account, cli.output),
-        Cmd::RotateSoracomKey => return selfkey::run(&config, cli.output).await,
-        Cmd::MigrateToRole { target, dry_run } => {
-            return migrate_to_role(&config, target, *dry_run, cli.output).await
-        }
-        Cmd::Status { target } => (Request::Status, target),
-        Cmd::Plan { target } => (run(Command::Plan, true), target),
-        Cmd::Reconcile { target, dry_run } => (run(Command::Reconcile, *dry_run), target),
-        Cmd::Rotate {
-            target,
-            dry_run,
-            emergency: true,
-            keys,
-        } => {
-            let keys = keys
-                .iter()
-                .map(|k| parse_key_id(k))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(usage)?;
-            (
-                Request::Emergency {
-                    keys,
-                    dry_run: *dry_run,
-                },
-                target,
-            )
-        }
-        Cmd::Rotate {
-            target, dry_run, ..
-        } => (run(Command::Rotate, *dry_run), target),
-        Cmd::Retire { target, dry_run } => (run(Command::Retire, *dry_run), target),
-        Cmd::Rollback { target, dry_run } => (run(Command::Rollback, *dry_run), target),
-        Cmd::Completions { .. } | Cmd::Man { .. } | Cmd::Discover | Cmd::Init => return Ok(0),
-    };
-    let writes = matches!(request, Request::Run { command, dry_run: false } if command != Command::Plan)
-        || matches!(request, Request::Emergency { dry_run: false, .. });
-    if cli.now.is_some() && writes {
-        // Tests and sandbox what-ifs need it; in production it would skip delays.
-        eprintln!(
-            "warning: --now overrides the clock: the times this run records on the IAM user \
-             (cutover, deactivation, keys in flight) are that time, not the real one"
-        );
+    async fn iam(&self, timeout: Duration) -> AwsIam {
+        AwsIam::from_env_with_timeout(timeout).await
     }
 
-    let (endpoint, key, iam) = connect(&config.soracom).await?;
-    let bar =
-        (matches!(cli.output, Output::Text) && std::io::stderr().is_terminal()).then(Bar::default);
-    let progress: &dyn Progress = match &bar {
-        Some(b) => b,
-        None => &NoProgress,
-    };
-    let access = Operators::new(endpoint, key, &config);
-    let clients = Clients {
-        iam: &iam,
-        soracom: &access,
-        sdk: iam.sdk_config(),
-        progress,
-    };
-    let outcome = invoke(&config, target.as_deref(), request, now, clients)
-        .await
-        .map_err(|e| match e {
-            InvokeError::NoSuchTarget(m) => usage(anyhow::anyhow!(m)),
-            e @ InvokeError::NotOurs(_) => Failure {
-                code: 3,
-                error: e.into(),
-            },
-            InvokeError::Failed(e) => Failure {
-                code: 1,
-                error: anyhow::Error::from(e)
-                    .context("observing AWS and SORACOM; nothing was changed"),
-            },
-        })?;
-    match &outcome {
-        Outcome::Run(r) => print_report(cli.output, r, RunReport::render_text)?,
-        Outcome::Status(s) => print_report(cli.output, s, StatusReport::render_text)?,
+    fn dial(&self) -> &HttpDial {
+        &self.dial
     }
-    Ok(outcome.exit_code())
-}
 
-/// The SORACOM endpoint and auth key (environment or profile) and the IAM client.
-async fn connect(
-    settings: &SoracomSettings,
-) -> Result<(auth::Endpoint, auth::AuthKey, AwsIam), Failure> {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let env = |k: &str| std::env::var(k).ok();
-    let (endpoint, key) = auth::resolve(
-        &env,
-        home.as_deref(),
-        settings.coverage,
-        settings.profile.as_deref(),
-    )
-    .map_err(|e| usage(e.into()))?;
-    tracing::info!(endpoint = %endpoint.0, "SORACOM endpoint");
-    let iam = AwsIam::from_env_with_timeout(settings.request_timeout).await;
-    Ok((endpoint, key, iam))
-}
-
-/// `discover` (report) and `init` (write the proposal to `--config`): no configuration
-/// is read; SORACOM's settings are the defaults, its endpoint and auth key come from the
-/// environment or the soracom-cli profile as for every command.
-async fn discover(cli: &Cli, now: OffsetDateTime, init: bool) -> Result<u8, Failure> {
-    use rotator::discover::DiscoverError;
-    let path = &cli.config;
-    if init && path.exists() {
-        // Before any call: nothing is read when nothing could be written.
-        return Err(usage(DiscoverError::Exists(path.clone()).into()));
-    }
-    let settings = Config::default_soracom().map_err(|e| usage(e.into()))?;
-    let (endpoint, key, iam) = connect(&settings).await?;
-    let found = rotator::discover::run(&iam, endpoint, key, settings, now)
-        .await
-        .map_err(|e| Failure {
-            code: 1,
-            error: anyhow::Error::from(e).context("reading AWS and SORACOM; nothing was changed"),
-        })?;
-    if !init {
-        print_report(cli.output, &found, Discovery::render_text)?;
-        return Ok(0);
-    }
-    let code = |e: &DiscoverError| match e {
-        DiscoverError::Exists(_) => 2,
-        _ => 1,
-    };
-    let text = found.to_toml(path).map_err(|e| Failure {
-        code: code(&e),
-        error: e.into(),
-    })?;
-    rotator::discover::write_new(path, &text).map_err(|e| Failure {
-        code: code(&e),
-        error: e.into(),
-    })?;
-    let targets = &found.proposal.targets;
-    match cli.output {
-        Output::Text => write_stdout(&format!(
-            "wrote {}: {} target(s) ({}); {} set(s) not proposed.\n\
-             Read it, then: soracom-key-rotator --config {} plan\n",
-            path.display(),
-            targets.len(),
-            targets
-                .iter()
-                .map(|t| t.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            found.proposal.not_proposed.len(),
-            path.display()
-        ))?,
-        Output::Json => {
-            let doc = serde_json::json!({
-                "written": path.display().to_string(),
-                "proposal": found.proposal,
-            });
-            let doc = serde_json::to_string_pretty(&doc)
-                .context("serialising the report")
-                .map_err(|error| Failure { code: 1, error })?;
-            write_stdout(&format!("{doc}\n"))?;
+    fn deliver(&self, iam: &AwsIam) -> Channels {
+        Channels {
+            sdk: iam.sdk_config().clone(),
         }
     }
-    Ok(0)
-}
 
-/// `policy --discover`: what `discover` and `init` need; no configuration.
-fn print_discovery_policy(account: &str, output: Output) -> Result<u8, Failure> {
-    check_account(account)?;
-    let iam = policy::discovery_policy(account);
-    let sam = policy::discovery_sam_permission();
-    print_documents(&iam, &sam, &[], output, "runs discover and init")
-}
-
-fn check_account(account: &str) -> Result<(), Failure> {
-    let valid =
-        account == "*" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
-    if valid {
-        Ok(())
-    } else {
-        Err(usage(anyhow::anyhow!(
-            "--account {account:?} is not a 12-digit AWS account id or *"
-        )))
+    fn clock(&self) -> &dyn Clock {
+        &*self.clock
     }
-}
 
-/// Each SORACOM operator's endpoint and AuthKey: the run's own (environment, then the
-/// profile), or a target's own: its `soracom_profile` alone (the environment's key and
-/// endpoint belong to the run's own operator), or the run's key with its
-/// `soracom_coverage`/`soracom_endpoint` (which win over `SORACOM_ENDPOINT`).
-/// `soracom_secret` is the Lambda function's and is not read here.
-struct Operators {
-    endpoint: auth::Endpoint,
-    key: auth::AuthKey,
-    home: Option<PathBuf>,
-    coverage: Option<rotator::config::Coverage>,
-}
+    fn ids(&self) -> &dyn Ids {
+        &self.ids
+    }
 
-impl Operators {
-    fn new(endpoint: auth::Endpoint, key: auth::AuthKey, config: &Config) -> Operators {
-        Operators {
-            endpoint,
-            key,
-            home: std::env::var_os("HOME").map(PathBuf::from),
-            coverage: config.soracom.coverage,
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn home(&self) -> Option<PathBuf> {
+        std::env::var_os("HOME").map(PathBuf::from)
+    }
+
+    fn progress(&self) -> &dyn Progress {
+        if std::io::stderr().is_terminal() {
+            &self.bar
+        } else {
+            &rotator::NoProgress
         }
     }
-}
-
-impl rotator::invoke::SoracomAccess for Operators {
-    async fn credentials(
-        &self,
-        over: &rotator::config::SoracomOverride,
-    ) -> Result<(auth::Endpoint, auth::AuthKey), rotator::Error> {
-        if over.profile.is_none() && over.coverage.is_none() && over.endpoint.is_none() {
-            return Ok((self.endpoint.clone(), self.key.clone()));
-        }
-        if let Some(profile) = &over.profile {
-            let env = |k: &str| {
-                if k.starts_with("SORACOM_AUTH_KEY") || k == "SORACOM_ENDPOINT" {
-                    None
-                } else {
-                    std::env::var(k).ok()
-                }
-            };
-            return auth::resolve(&env, self.home.as_deref(), None, Some(profile));
-        }
-        let endpoint = match &over.endpoint {
-            // Checked (https, or http to loopback) when the configuration was read.
-            Some(e) => auth::origin(e, "soracom_endpoint")?,
-            None => auth::endpoint(None, over.coverage.or(self.coverage), None)?,
-        };
-        Ok((endpoint, self.key.clone()))
-    }
-}
-
-/// `migrate-to-role`: the library does the work; a configuration without what the role
-/// needs is a configuration error (exit 2), as before login.
-async fn migrate_to_role(
-    config: &Config,
-    target: &str,
-    dry_run: bool,
-    output: Output,
-) -> Result<u8, Failure> {
-    if let Some(t) = config.targets.iter().find(|t| t.name == target) {
-        config.role_of(t).map_err(|e| usage(e.into()))?;
-    }
-    let (endpoint, key, iam) = connect(&config.soracom).await?;
-    let access = Operators::new(endpoint, key, config);
-    let clients = Clients {
-        iam: &iam,
-        soracom: &access,
-        sdk: iam.sdk_config(),
-        progress: &NoProgress,
-    };
-    let report = rotator::invoke::migrate(config, target, dry_run, clients)
-        .await
-        .map_err(|e| match e {
-            InvokeError::NoSuchTarget(m) => usage(anyhow::anyhow!(m)),
-            InvokeError::Failed(rotator::Error::Config(c)) => usage(c.into()),
-            e => Failure {
-                code: 1,
-                error: anyhow::Error::from(e)
-                    .context("reading the user's policies, the role and the credential sets; nothing was changed"),
-            },
-        })?;
-    print_report(
-        output,
-        &report,
-        rotator::migrate::MigrationReport::render_text,
-    )?;
-    Ok(report.exit_code())
-}
-
-/// An access key id as `--key` takes it.
-fn parse_key_id(s: &str) -> anyhow::Result<rotator::secret::AccessKeyId> {
-    rotator::secret::AccessKeyId::parse(s).ok_or_else(|| {
-        anyhow::anyhow!("--key: not an access key id (16 to 128 upper-case letters and digits)")
-    })
-}
-
-/// A command run, writing unless `dry_run`.
-fn run(command: Command, dry_run: bool) -> Request {
-    Request::Run { command, dry_run }
-}
-
-/// Prints a report as text or as one JSON document.
-fn print_report<T: serde::Serialize>(
-    output: Output,
-    report: &T,
-    text: fn(&T) -> String,
-) -> Result<(), Failure> {
-    match output {
-        Output::Text => write_stdout(&text(report)),
-        Output::Json => {
-            let doc = serde_json::to_string_pretty(report)
-                .context("serialising the report")
-                .map_err(|error| Failure { code: 1, error })?;
-            write_stdout(&format!("{doc}\n"))
-        }
-    }
-}
-
-/// `policy`: needs no credentials, only the configuration.
-fn print_policy(config: &Config, account: &str, output: Output) -> Result<u8, Failure> {
-    check_account(account)?;
-    let iam = policy::iam_policy(config, account);
-    let sam = policy::sam_permission(config);
-    let spokes = policy::spoke_roles(config, account);
-    print_documents(&iam, &sam, &spokes, output, "runs soracom-key-rotator")
-}
-
-/// The IAM policy and the SAM permission, as text (commented) or one JSON document.
-fn print_documents(
-    iam: &serde_json::Value,
-    sam: &serde_json::Value,
-    spokes: &[policy::SpokeRole],
-    output: Output,
-    who: &str,
-) -> Result<u8, Failure> {
-    let pretty =
-        |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
-    let text = match output {
-        Output::Text => {
-            let mut text = format!(
-                "# IAM policy for the principal that {who}\n{}\n\n\
-                 # SORACOM SAM permission for the user whose auth key it logs in with\n{}\n",
-                pretty(iam),
-                pretty(sam)
-            );
-            for s in spokes {
-                text.push_str(&format!(
-                    "\n# Role {} to create in account {} (targets: {})\n\
-                     ## Trust policy\n{}\n## Permissions (inline policy)\n{}\n",
-                    s.role_arn,
-                    s.account,
-                    s.targets.join(", "),
-                    pretty(&s.trust_policy),
-                    pretty(&s.permissions)
-                ));
-            }
-            text
-        }
-        Output::Json => format!(
-            "{}\n",
-            pretty(&serde_json::json!({"iam": iam, "soracom": sam, "spokes": spokes}))
-        ),
-    };
-    write_stdout(&text)?;
-    Ok(0)
 }
 
 /// A progress bar on stderr, used only when stderr is a terminal.

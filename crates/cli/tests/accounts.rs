@@ -5,10 +5,13 @@
 //! not assumed, its operator failing every call — the other is still done and the exit
 //! code says a target failed.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 use soracom_emulator::{Emulator, Fault, FaultBody, FaultKind};
 use testkit::aws_proxy::{AwsFault, AwsFaultKind};
-use testkit::moto::{self, Iam};
+use testkit::fake::iam::Iam;
+use testkit::moto;
 
 use crate::common::{funnel, World, PREFIX};
 
@@ -20,7 +23,7 @@ const EXTERNAL_ID: &str = "hub-to-spoke-1";
 /// The other account and operator: the spoke's IAM (as the role), its user, the role the
 /// tool assumes, and the second emulator.
 struct Spoke {
-    emu: Emulator,
+    emu: Arc<Emulator>,
     iam: Iam,
     user: String,
     role_arn: String,
@@ -35,43 +38,34 @@ fn account() -> String {
     format!("{:012}", n % 1_000_000_000_000)
 }
 
-/// Sets up the spoke: the role's credentials from moto, a user with one key there,
-/// registered with the second operator as `<spoke prefix>-220810` and used by group
-/// `spoke-1`; the operator's AuthKey in the profile `spoke` in the binary's home; and a
-/// config with both targets (the world's own first).
+/// Sets up the spoke: another account with the role the tool assumes (trusting the hub with
+/// the external id), a user with one key there, registered with the second operator as
+/// `<spoke prefix>-220810` and used by group `spoke-1`; the operator's AuthKey in the
+/// profile `spoke` in the binary's home; and a config with both targets (the world's own
+/// first).
 async fn spoke(w: &World) -> Spoke {
-    let endpoint = moto::endpoint();
-    let role_arn = format!("arn:aws:iam::{}:role/soracom-key-rotator", account());
-    let sts = aws_sdk_sts::Client::new(w.iam.config());
-    let out = sts
-        .assume_role()
-        .role_arn(&role_arn)
-        .role_session_name("test-setup")
-        .send()
+    let acct = account();
+    let iam = w
+        .iam
+        .fake()
+        .add_account(&acct)
         .await
-        .expect("moto assumes the role");
-    let c = out.credentials().expect("credentials");
-    let creds = aws_sdk_iam::config::Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_string()),
-        None,
-        "test",
-    );
-    let iam = Iam::from_config(
-        moto::sdk_config(&endpoint)
-            .await
-            .into_builder()
-            .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(creds))
-            .build(),
-    );
-    w.ledger.add(c.secret_access_key().to_string());
+        .expect("spoke account");
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:root", w.iam.fake().account_id())},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}}}]});
+    let role_arn = iam
+        .add_role("soracom-key-rotator", &trust.to_string())
+        .await
+        .expect("spoke role");
     let user = moto::unique("spoke-user");
     iam.create_user(&user).await.expect("spoke user");
     let (id, secret) = iam.create_access_key(&user).await.expect("spoke key");
     w.ledger.add(secret.clone());
 
-    let emu = Emulator::start().await.expect("second emulator");
+    let emu = Arc::new(Emulator::in_memory(7));
+    w.fakes().dial.add(emu.clone());
     emu.add_auth_key(SPOKE_KEY_ID, SPOKE_KEY);
     w.ledger.add(SPOKE_KEY.to_string());
     let set = format!("{SPOKE_PREFIX}-220810");
@@ -183,7 +177,7 @@ impl Spoke {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn one_reconcile_rotates_in_two_accounts_with_two_operators() {
     let w = World::new().await;
     w.seed().await;
@@ -229,7 +223,7 @@ async fn one_reconcile_rotates_in_two_accounts_with_two_operators() {
     w.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_role_not_assumed_fails_its_target_only() {
     let w = World::new().await;
     w.seed().await;
@@ -296,7 +290,7 @@ async fn a_role_not_assumed_fails_its_target_only() {
     w.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_operator_failing_every_call_fails_its_target_only() {
     let w = World::new().await;
     w.seed().await;
@@ -322,7 +316,7 @@ async fn an_operator_failing_every_call_fails_its_target_only() {
     w.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn policy_prints_the_hub_permission_and_the_spoke_role() {
     let w = World::new().await;
     let s = spoke(&w).await;
@@ -387,11 +381,12 @@ async fn other_target(w: &World, emu: &Emulator, group: &str, extra: &str) -> (S
 /// `soracom_endpoint` alone: the same AuthKey, another origin (here a second emulator that
 /// knows the key); the target's user in the caller's own account. Its sets are found and
 /// rotated there, the world's target on the first, in one run.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_endpoint_of_its_own_keeps_the_runs_key() {
     let w = World::new().await;
     w.seed().await;
-    let emu = Emulator::start().await.expect("second emulator");
+    let emu = Arc::new(Emulator::in_memory(11));
+    w.fakes().dial.add(emu.clone());
     emu.add_auth_key(crate::common::AUTH_KEY_ID, crate::common::AUTH_KEY);
     let (user, set) = other_target(
         &w,
@@ -434,7 +429,7 @@ async fn an_endpoint_of_its_own_keeps_the_runs_key() {
 /// SORACOM's error logs are read only for a target whose canary is recorded; when SORACOM
 /// will not give them (here a 403, as for a SAM user without `Log:getLogs`), only that
 /// target fails. Another target of the same account and operator is done as usual.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn unreadable_logs_fail_only_the_target_whose_canary_needs_them() {
     let w = World::new().await;
     let k1 = w.seed().await;

@@ -72,7 +72,7 @@ fn hours_after_day_91(w: &World, hours: i64) -> String {
     w.travel_by(time::Duration::days(91) + time::Duration::hours(hours))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn positive_evidence_moves_the_rest_after_min_minutes() {
     let (w, k1) = world("hold").await;
     let new = canary_started(&w, &k1).await;
@@ -109,7 +109,7 @@ async fn positive_evidence_moves_the_rest_after_min_minutes() {
     w.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn error_logs_move_the_canary_back_and_remove_the_new_key_and_set() {
     let (w, k1) = world("proceed").await;
     let new = canary_started(&w, &k1).await;
@@ -161,7 +161,7 @@ async fn error_logs_move_the_canary_back_and_remove_the_new_key_and_set() {
     w.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn without_evidence_max_hours_holds_or_proceeds_as_configured() {
     let (w, k1) = world("hold").await;
     let new = canary_started(&w, &k1).await;
@@ -195,7 +195,7 @@ async fn without_evidence_max_hours_holds_or_proceeds_as_configured() {
 /// Two runs overlap while the rest moves (the first held at its second reference write)
 /// and while a failed canary moves back (the first held at its key's deletion): the end is
 /// the one a single run reaches.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn two_runs_overlapping_in_a_canary_stage_are_safe() {
     let (w, k1) = world("hold").await;
     let new = canary_started(&w, &k1).await;

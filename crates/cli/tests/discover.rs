@@ -84,10 +84,10 @@ async fn scenario(w: &World) -> (String, String, String) {
 }
 
 fn masked(id: &str) -> String {
-    rotator::AccessKeyId::new(id).to_string()
+    rotator_core::AccessKeyId::new(id).to_string()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn discover_reports_owners_holders_and_iam3_without_a_config() {
     let w = World::authenticated().await;
     let (k1, beam, kb) = scenario(&w).await;
@@ -194,7 +194,7 @@ async fn discover_reports_owners_holders_and_iam3_without_a_config() {
     w.finish().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn init_writes_a_config_plan_accepts_and_never_overwrites() {
     let w = World::authenticated().await;
     let (k1, beam, _) = scenario(&w).await;

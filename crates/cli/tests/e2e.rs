@@ -11,11 +11,21 @@ use testkit::aws_proxy::{AwsFault, AwsFaultKind};
 
 /// The seed's scenario: a fresh key is not due; 91 days later reconcile rotates it,
 /// registers the new set with the link, and repoints both groups, touching nothing else.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn seed_scenario_rotates_end_to_end() {
-    // moto checks signatures: the new key verifies only with its own secret, and `finish`
+    // STS checks signatures: the new key verifies only with its own secret, and `finish`
     // proves the secret SORACOM was given signs as the user.
-    let w = World::authenticated().await;
+    seed_scenario(World::authenticated().await).await;
+}
+
+/// The same through the real binary, as a process, against a moto that checks signatures
+/// and the emulator on a socket: the exit codes and the output a person sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_scenario_rotates_as_a_process() {
+    seed_scenario(World::process_authenticated().await).await;
+}
+
+async fn seed_scenario(w: World) {
     let old_key = w.seed().await;
     let before = w.emu.group_by_name("test-1").expect("group");
 
@@ -88,52 +98,57 @@ async fn seed_scenario_rotates_end_to_end() {
 }
 
 /// A new key registered with a wrong secret would break every reference it is moved to:
-/// with moto checking signatures, verification catches it before SORACOM sees anything,
-/// and the key is deleted. Without signature checks (moto's default) the same wrong secret
-/// verifies, which is why the scenarios that create keys turn them on.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// with STS checking signatures, verification catches it before SORACOM sees anything, and
+/// the key is deleted.
+#[tokio::test(start_paused = true)]
 async fn a_wrong_secret_fails_verification_and_nothing_is_registered() {
-    for checked in [true, false] {
-        let w = if checked {
-            World::authenticated().await
-        } else {
-            World::new().await
-        };
-        let old_key = w.seed().await;
-        let groups = w.emu.groups();
-        // IAM's answer reaches the tool with another secret of the same shape.
-        w.proxy.add_fault(AwsFault::next(
-            "CreateAccessKey",
-            1,
-            AwsFaultKind::AlterSecret,
-        ));
-        let run = w.run(&["rotate"]).await;
-        if !checked {
-            assert_eq!(run.code, 0, "moto without checks accepts any secret");
-            continue;
-        }
-        assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-        assert!(
-            run.stdout.contains("did not verify") || run.stderr.contains("did not verify"),
-            "{}\n{}",
-            run.stdout,
-            run.stderr
-        );
-        assert!(
-            w.emu.credential(&w.id_for(0)).is_none(),
-            "no set is registered with the wrong secret"
-        );
-        assert_eq!(w.emu.groups(), groups, "no reference moved");
-        let keys = w.keys().await;
-        assert_eq!(keys.len(), 1, "the unverified key is deleted: {keys:?}");
-        assert_eq!(keys[0].id, old_key);
-        assert!(!w.emu.call_counts().contains_key("createCredential"));
-        w.finish().await;
-    }
+    let w = World::authenticated().await;
+    let old_key = w.seed().await;
+    let groups = w.emu.groups();
+    // IAM's answer reaches the tool with another secret of the same shape.
+    w.proxy.add_fault(AwsFault::next(
+        "CreateAccessKey",
+        1,
+        AwsFaultKind::AlterSecret,
+    ));
+    let run = w.run(&["rotate"]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("did not verify") || run.stderr.contains("did not verify"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        w.emu.credential(&w.id_for(0)).is_none(),
+        "no set is registered with the wrong secret"
+    );
+    assert_eq!(w.emu.groups(), groups, "no reference moved");
+    let keys = w.keys().await;
+    assert_eq!(keys.len(), 1, "the unverified key is deleted: {keys:?}");
+    assert_eq!(keys[0].id, old_key);
+    assert!(!w.emu.call_counts().contains_key("createCredential"));
+    w.finish().await;
+}
+
+/// Without signature checks (moto's default) the same wrong secret verifies, which is why
+/// the process-level scenarios that create keys turn them on (and the fake IAM always
+/// checks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_without_checks_accepts_a_wrong_secret() {
+    let w = World::process().await;
+    w.seed().await;
+    w.proxy.add_fault(AwsFault::next(
+        "CreateAccessKey",
+        1,
+        AwsFaultKind::AlterSecret,
+    ));
+    let run = w.run(&["rotate"]).await;
+    assert_eq!(run.code, 0, "moto without checks accepts any secret");
 }
 
 /// Ids that merely contain the prefix belong to someone else and are never touched.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn decoy_ids_are_untouched() {
     let w = World::new().await;
     w.seed().await;
@@ -163,7 +178,7 @@ async fn decoy_ids_are_untouched() {
 }
 
 /// Every page of groups is read (the seed read one), with `limit` and the next key.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn every_page_of_groups_is_repointed() {
     let w = World::new().await;
     w.seed().await;
@@ -199,7 +214,7 @@ async fn every_page_of_groups_is_repointed() {
 }
 
 /// Funk's object shape and an event handler's action are rewritten in the shape read.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn funk_object_and_event_handler_references_move_in_their_shape() {
     let w = World::new().await;
     w.seed().await;
@@ -242,7 +257,7 @@ async fn funk_object_and_event_handler_references_move_in_their_shape() {
 }
 
 /// A second rotation on the same UTC day gets `-2`; a taken id never fails the run.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn same_day_second_rotation_takes_the_next_suffix() {
     let w = World::new().await;
     w.seed().await;
@@ -286,7 +301,7 @@ async fn same_day_second_rotation_takes_the_next_suffix() {
 }
 
 /// Both key slots hold active keys in use: exit 3 naming both keys, and nothing changes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn both_slots_full_is_refused_and_nothing_changes() {
     let w = World::new().await;
     let (other, other_secret) = w.iam.create_access_key(&w.user).await.expect("other key");
@@ -309,7 +324,7 @@ async fn both_slots_full_is_refused_and_nothing_changes() {
 }
 
 /// `plan` and `--dry-run` make no write call of any kind, even when rotation is due.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn plan_and_dry_run_write_nothing() {
     let w = World::new().await;
     w.seed().await;
@@ -328,7 +343,7 @@ async fn plan_and_dry_run_write_nothing() {
 /// A key that is not this tool's is never deleted, whatever its age or use: one a person
 /// created seconds before a run and used only with STS, one not used yet (its use not
 /// recorded by IAM yet). The report names it (masked), and it survives every later run.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn keys_made_by_hand_are_never_deleted() {
     for used_by_sts in [true, false] {
         let w = World::new().await;
@@ -364,7 +379,7 @@ async fn keys_made_by_hand_are_never_deleted() {
 /// announcement it wrote before the call: the next run within the longest a run can take
 /// leaves the target alone (exit 3); a later one deletes the key as the dead run's orphan,
 /// and a rotation then goes through.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn the_key_of_a_run_killed_after_creating_it_is_deleted_later() {
     let w = World::new().await;
     let first = w.seed().await;
@@ -404,7 +419,7 @@ async fn the_key_of_a_run_killed_after_creating_it_is_deleted_later() {
 }
 
 /// A token that expires mid-run is renewed once and the run continues.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn expired_token_mid_run_logs_in_again() {
     let w = World::new().await;
     w.seed().await;
@@ -421,7 +436,7 @@ async fn expired_token_mid_run_logs_in_again() {
 }
 
 /// A storm of 429s and an advertised rate limit slow the run down but do not fail it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn rate_limits_are_waited_out() {
     let w = World::new().await;
     w.seed().await;
@@ -448,7 +463,7 @@ async fn rate_limits_are_waited_out() {
 }
 
 /// Configuration errors name the key and the file and exit 2.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn config_errors_exit_2_naming_key_and_file() {
     let w = World::new().await;
     w.write_config("max_key_age_days = \"ninety\"");
@@ -467,7 +482,7 @@ async fn config_errors_exit_2_naming_key_and_file() {
 }
 
 /// The SORACOM auth key can come from a soracom-cli profile; an open profile is refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn soracom_profile_is_read_and_open_profiles_refused() {
     use std::os::unix::fs::PermissionsExt;
     let w = World::new().await;
@@ -503,7 +518,7 @@ async fn soracom_profile_is_read_and_open_profiles_refused() {
 }
 
 /// A SORACOM listing that fails outright changes nothing and exits 1.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn failed_observation_changes_nothing() {
     let w = World::new().await;
     w.seed().await;
@@ -555,7 +570,7 @@ fn status(code: u16) -> FaultKind {
 
 /// A failure injected at each write call of a rotation leaves a safe state (invariants
 /// hold, the exit code says what happened) and a rerun without the fault converges.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn failure_at_each_write_is_safe_and_a_rerun_converges() {
     let cases = vec![
         FaultCase {
@@ -709,7 +724,7 @@ async fn failure_at_each_write_is_safe_and_a_rerun_converges() {
 
 /// One success is not proof: a failure between successes resets the count, so a flapping
 /// new key is verified only after `successes` in a row.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn verification_needs_successes_in_a_row() {
     let w = World::new().await;
     w.seed().await;
@@ -742,7 +757,7 @@ async fn verification_needs_successes_in_a_row() {
 /// Large pages keep a run fast, but the API states no maximum for `limit`: a server that
 /// refuses the configured size (the emulator capping `limit` at 100, as such an API would)
 /// gets 100 from then on, for groups and VPGs alike, and the run completes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_refused_page_size_falls_back_to_100() {
     let w = World::new().await;
     w.seed().await;
@@ -800,11 +815,11 @@ async fn a_refused_page_size_falls_back_to_100() {
 }
 
 /// A long report piped into something that stops reading (`| head`) ends quietly with
-/// exit 0, never a panic.
+/// exit 0, never a panic. Only a process has a pipe to close.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_pipe_ends_the_report_quietly() {
     use tokio::io::AsyncReadExt;
-    let w = World::new().await;
+    let w = World::process().await;
     w.seed().await;
     for i in 0..400 {
         w.emu
@@ -838,7 +853,7 @@ async fn a_closed_pipe_ends_the_report_quietly() {
 /// age, records the exposure on the IAM user before anything else, and deactivates the
 /// exposed key as soon as the references left it. A rerun finishes the same emergency and
 /// never makes a second key; a key the target does not hold is refused (exit 3).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_emergency_rotates_at_once_and_takes_the_exposed_key_off() {
     let w = World::authenticated().await;
     let old_key = w.seed().await;
@@ -897,7 +912,7 @@ async fn an_emergency_rotates_at_once_and_takes_the_exposed_key_off() {
 
 /// Shell completions and manual pages come from the binary itself and need no
 /// configuration or credentials.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn completions_and_man_pages_need_no_configuration() {
     let w = World::new().await;
     std::fs::remove_file(w.config_path()).expect("no configuration");
@@ -943,7 +958,7 @@ async fn completions_and_man_pages_need_no_configuration() {
 /// A VPG's Junction inspection reports to Funnel with a credential set: those references
 /// are found on every page of VPGs, moved with the rest (the rest of the inspection kept),
 /// and counted by retirement like any other.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn vpg_inspection_reports_are_found_on_every_page_moved_and_counted() {
     let w = World::clocked().await;
     let k1 = w.seed().await;

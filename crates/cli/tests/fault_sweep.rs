@@ -270,9 +270,12 @@ impl Scenario {
     }
 
     /// A world in the state just before the step, reached without faults; the world's
-    /// clock is at the step's day.
-    async fn setup(self) -> World {
-        let w = World::new().await;
+    /// clock is at the step's day. `on` says where the runs go.
+    async fn setup(self, on: On) -> World {
+        let w = match on {
+            On::Memory => World::new().await,
+            On::Process => World::process_authenticated().await,
+        };
         if self.in_place() {
             let (k1, _) = w.seed_set(FIXED).await;
             write_config(
@@ -478,6 +481,14 @@ impl Scenario {
     }
 }
 
+/// Where the runs of a case go: in-process on the fakes, or the real binary against moto
+/// and the emulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum On {
+    Memory,
+    Process,
+}
+
 /// Which side a call is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Side {
@@ -641,9 +652,9 @@ async fn shape(w: &World) -> Value {
 }
 
 /// The step with only the base faults: its points, and the end shape after the rerun.
-async fn record(scenario: Scenario) -> (Vec<Point>, Value) {
+async fn record(scenario: Scenario, on: On) -> (Vec<Point>, Value) {
     eprintln!("recording the base run of {}", scenario.name());
-    let w = scenario.setup().await;
+    let w = scenario.setup(on).await;
     scenario.arm_base(&w);
     let (r0, c0) = (w.emu.requests().len(), w.proxy.calls().len());
     let step = w.run_as(&scenario.step(), scenario.env_key()).await;
@@ -734,8 +745,8 @@ async fn rerun(w: &World, scenario: Scenario) -> Vec<Run> {
 }
 
 /// One case; panics (with the reason) when it fails. Returns every exit code seen.
-async fn case(p: Point, kind: Kind, expected: Value) -> Vec<i32> {
-    let w = p.scenario.setup().await;
+async fn case(p: Point, kind: Kind, expected: Value, on: On) -> Vec<i32> {
+    let w = p.scenario.setup(on).await;
     p.scenario.arm_base(&w);
     kind.arm(&w, &p);
     let step = p.scenario.step();
@@ -797,13 +808,13 @@ fn panic_text(e: tokio::task::JoinError) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn every_fault_point_is_safe_and_converges() {
     let started = Instant::now();
     let mut all = Vec::new();
     let mut expected = BTreeMap::new();
     for s in Scenario::ALL {
-        let (points, end) = record(s).await;
+        let (points, end) = record(s, On::Memory).await;
         assert!(!points.is_empty(), "{}: no call recorded", s.name());
         expected.insert(s, end);
         all.extend(points);
@@ -819,7 +830,7 @@ async fn every_fault_point_is_safe_and_converges() {
                 kind,
                 tokio::spawn(async move {
                     let _permit = limit.acquire_owned().await.expect("semaphore");
-                    case(p, kind, end).await
+                    case(p, kind, end, On::Memory).await
                 }),
             ));
         }
@@ -882,6 +893,54 @@ async fn every_fault_point_is_safe_and_converges() {
         "{} of {} fault cases failed:\n{}",
         failures.len(),
         results.len(),
+        failures.join("\n---\n")
+    );
+}
+
+/// A sample of the sweep through real processes against moto and the emulator: each
+/// operation of a rotation that writes, at its first occurrence, fails as the connection
+/// closes without an answer, and as the process is killed right after the call
+/// succeeded — what only a process shows: a real SIGKILL mid-call, and the HTTP client's
+/// and the SDK's own handling of a dropped connection. Two cases at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sample_of_fault_points_through_real_processes() {
+    let (points, end) = record(Scenario::Rotate, On::Process).await;
+    let writes: Vec<&str> = testkit::world::SORACOM_WRITES
+        .iter()
+        .chain(testkit::world::IAM_WRITES.iter())
+        .chain(["TagUser", "UntagUser"].iter())
+        .copied()
+        .collect();
+    let sample: Vec<Point> = points
+        .into_iter()
+        .filter(|p| p.nth == 1 && writes.contains(&p.op.as_str()))
+        .collect();
+    let limit = Arc::new(tokio::sync::Semaphore::new(2));
+    let mut tasks = Vec::new();
+    for p in &sample {
+        for kind in [Kind::Transport, Kind::Killed] {
+            let (p, limit, end) = (p.clone(), limit.clone(), end.clone());
+            tasks.push((
+                format!("{:?} {} / {}", p.side, p.op, kind.name()),
+                tokio::spawn(async move {
+                    let _permit = limit.acquire_owned().await.expect("semaphore");
+                    case(p, kind, end, On::Process).await
+                }),
+            ));
+        }
+    }
+    let cases = tasks.len();
+    let mut failures = Vec::new();
+    for (id, task) in tasks {
+        if let Err(e) = task.await {
+            failures.push(format!("{id}: {}", panic_text(e)));
+        }
+    }
+    assert!(cases >= 8, "only {cases} cases: {sample:?}");
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases failed:\n{}",
+        failures.len(),
         failures.join("\n---\n")
     );
 }

@@ -31,7 +31,7 @@ async fn rotated_at_day_91() -> (World, String, String) {
 
 /// Rotate at 90 days, deactivate after the grace period, delete after the quiet period,
 /// rotate again: 200 days, invariants after every step.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn keys_live_and_retire_over_200_days() {
     let w = World::clocked().await;
     let k1 = w.seed().await;
@@ -117,7 +117,7 @@ async fn keys_live_and_retire_over_200_days() {
 
 /// An old key used after cutover is never touched: `retire` names it, when and where it
 /// was used, and exits 3.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_old_key_used_after_cutover_is_kept_and_reported() {
     let w = World::clocked().await;
     let (k1, secret) = w.seed_set(&format!("{PREFIX}-220810")).await;
@@ -158,7 +158,7 @@ async fn an_old_key_used_after_cutover_is_kept_and_reported() {
 }
 
 /// SORACOM still using the old set after cutover blocks retirement the same way.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_old_set_used_after_cutover_is_kept() {
     let (w, _, _) = rotated_at_day_91().await;
     w.travel(96);
@@ -172,7 +172,7 @@ async fn an_old_set_used_after_cutover_is_kept() {
 
 /// Rollback returns references to the previous set while its key is active; once the old
 /// key is deactivated, rollback is refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn rollback_before_and_after_deactivation() {
     let (w, k1, old) = rotated_at_day_91().await;
     let s1 = w.id_for(91);
@@ -219,7 +219,7 @@ async fn rollback_before_and_after_deactivation() {
 
 /// In place: the fixed set gets the new key (references never move), the previous key is
 /// retired on the same evidence, measured from the update.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn in_place_life_cycle() {
     let w = World::clocked().await;
     let fixed = "aws-funnel-fixed";
@@ -262,7 +262,7 @@ async fn in_place_life_cycle() {
 
 /// A hand-made set named in `adopt` with its key in `adopt_keys` is rotated away from and
 /// then retired like any other.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn adopted_set_is_rotated_and_retired() {
     let w = World::clocked().await;
     let (k1, _) = w.seed_set("hand-made").await;
@@ -282,7 +282,7 @@ async fn adopted_set_is_rotated_and_retired() {
 }
 
 /// `status` as JSON, field by field, on a seeded account; and the same as text.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn status_reports_keys_sets_dates_and_compliance() {
     let (w, k1, old) = rotated_at_day_91().await;
     let s1 = w.id_for(91);
@@ -444,7 +444,7 @@ async fn status_reports_keys_sets_dates_and_compliance() {
 
 /// `policy` prints an IAM policy on the targets' users and a SAM permission, both
 /// containing every operation the code can call.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn policy_names_every_operation_on_the_targets_users() {
     let w = World::new().await;
     let doc = w
@@ -465,7 +465,7 @@ async fn policy_names_every_operation_on_the_targets_users() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    let wanted: Vec<&str> = rotator::policy::IAM.iter().map(|p| p.name).collect();
+    let wanted: Vec<&str> = rotator_core::policy::IAM.iter().map(|p| p.name).collect();
     assert_eq!(actions, wanted);
     let api: Vec<&str> = doc["soracom"]["statements"][0]["api"]
         .as_array()

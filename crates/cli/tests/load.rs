@@ -19,7 +19,7 @@ const GROUPS: usize = 10_000;
 const LIMIT: u32 = 2_000;
 const WINDOW: Duration = Duration::from_secs(2);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn ten_thousand_groups_rotate_within_the_rate_limit() {
     let w = World::new().await;
     let old = format!("{PREFIX}-220810");

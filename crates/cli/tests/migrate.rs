@@ -13,8 +13,8 @@ use testkit::moto;
 const SORACOM_ACCOUNT: &str = "111122223333";
 const INLINE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:ap-northeast-1:123456789012:topic/soracom/*"}]}"#;
 
-/// The role as moto has it: its ARN, trust policy (decoded), tags, inline policy names and
-/// attached ARNs; `None` if there is none.
+/// The role as IAM has it: its ARN, trust policy, tags, inline policy names and attached
+/// ARNs; `None` if there is none.
 async fn role(
     w: &World,
     name: &str,
@@ -25,37 +25,15 @@ async fn role(
     Vec<String>,
     Vec<String>,
 )> {
-    let c = w.iam.client();
-    let out = c.get_role().role_name(name).send().await.ok()?;
-    let r = out.role()?;
-    let raw = r.assume_role_policy_document().unwrap_or_default();
-    let text = rotator::iam::decode_document(raw).unwrap_or_default();
-    let trust = serde_json::from_str(&text).unwrap_or(Value::Null);
+    use rotator::IamApi;
+    let r = w.fakes().iam.role(name).await.ok()??;
+    let trust = serde_json::from_str(r.trust.expose()).unwrap_or(Value::Null);
     let tags = r
-        .tags()
+        .tags
         .iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .map(|(k, v)| (k.clone(), v.expose().to_string()))
         .collect();
-    let inline = c
-        .list_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .map(|o| o.policy_names().to_vec())
-        .unwrap_or_default();
-    let attached = c
-        .list_attached_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .map(|o| {
-            o.attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    Some((r.arn().to_string(), trust, tags, inline, attached))
+    Some((r.arn, trust, tags, r.inline, r.attached))
 }
 
 /// IAM writes the proxy saw: key writes and role writes.
@@ -71,47 +49,29 @@ fn iam_writes(w: &World) -> u64 {
 /// Gives the world's user an inline policy `iot`, a managed policy and a group; returns the
 /// managed policy's ARN and the group's name.
 async fn give_policies(w: &World) -> (String, String) {
-    let c = w.iam.client();
-    c.put_user_policy()
-        .user_name(&w.user)
-        .policy_name("iot")
-        .policy_document(INLINE)
-        .send()
+    let iam = w.iam.fake();
+    iam.put_user_policy(&w.user, "iot", INLINE)
         .await
         .expect("put user policy");
-    let arn = c
-        .create_policy()
-        .policy_name(moto::unique("kinesis"))
-        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kinesis:PutRecord","Resource":"*"}]}"#)
-        .send()
+    let arn = iam
+        .create_policy(
+            &moto::unique("kinesis"),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kinesis:PutRecord","Resource":"*"}]}"#,
+        )
         .await
-        .expect("create policy")
-        .policy()
-        .and_then(|p| p.arn())
-        .map(str::to_string)
-        .expect("policy arn");
-    c.attach_user_policy()
-        .user_name(&w.user)
-        .policy_arn(&arn)
-        .send()
+        .expect("create policy");
+    iam.attach_user_policy(&w.user, &arn)
         .await
         .expect("attach user policy");
     let group = moto::unique("ops");
-    c.create_group()
-        .group_name(&group)
-        .send()
-        .await
-        .expect("group");
-    c.add_user_to_group()
-        .user_name(&w.user)
-        .group_name(&group)
-        .send()
+    iam.create_group(&group).await.expect("group");
+    iam.add_user_to_group(&w.user, &group)
         .await
         .expect("add to group");
     (arn, group)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() {
     let w = World::new().await;
     w.seed().await;
@@ -186,12 +146,15 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
     assert_eq!(done["outcome"], "done", "{done}");
     let (arn, trust, tags, inline, attached) = role(&w, &role_name).await.expect("role made");
     let tag = |k: &str| tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.clone());
-    let external_id = tag(rotator::role::TAG_EXTERNAL_ID).expect("external id tag");
+    let external_id = tag(rotator_core::role::TAG_EXTERNAL_ID).expect("external id tag");
     w.plant_secret(&external_id);
-    assert_eq!(tag(rotator::role::TAG_TARGET).as_deref(), Some("funnel"));
-    assert_eq!(external_id.len(), rotator::role::EXTERNAL_ID_LEN);
+    assert_eq!(
+        tag(rotator_core::role::TAG_TARGET).as_deref(),
+        Some("funnel")
+    );
+    assert_eq!(external_id.len(), rotator_core::role::EXTERNAL_ID_LEN);
     assert!(
-        rotator::role::trusts(&trust.to_string(), SORACOM_ACCOUNT, &external_id),
+        rotator_core::role::trusts(&trust.to_string(), SORACOM_ACCOUNT, &external_id),
         "{trust}"
     );
     assert_eq!(inline, ["iot"]);
@@ -252,18 +215,15 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
     w.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_foreign_role_of_the_same_name_is_reported_and_left_alone() {
     let w = World::new().await;
     give_policies(&w).await;
     let role_name = format!("{}-role", w.user);
     let foreign = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":format!("arn:aws:iam::{SORACOM_ACCOUNT}:root")},"Action":"sts:AssumeRole"}]});
     w.iam
-        .client()
-        .create_role()
-        .role_name(&role_name)
-        .assume_role_policy_document(foreign.to_string())
-        .send()
+        .fake()
+        .add_role(&role_name, &foreign.to_string())
         .await
         .expect("a person's role");
     w.write_config_with(&format!("aws_account_id = \"{SORACOM_ACCOUNT}\""), "");
@@ -292,7 +252,7 @@ async fn a_foreign_role_of_the_same_name_is_reported_and_left_alone() {
     let (_, _, tags, _, _) = role(&w, &other).await.expect("role made");
     if let Some((_, id)) = tags
         .iter()
-        .find(|(k, _)| k == rotator::role::TAG_EXTERNAL_ID)
+        .find(|(k, _)| k == rotator_core::role::TAG_EXTERNAL_ID)
     {
         w.plant_secret(id);
     }
@@ -380,7 +340,7 @@ async fn migrate_every_kind(w: &World, role_set: &str) {
 /// Every holder kind moves through its own canary; once no reference is on a key, the
 /// target is migrated: it never rotates again, and its key is deactivated and deleted on
 /// evidence.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn references_move_kind_by_kind_and_the_key_retires() {
     let (w, k1, role_set) = migrating().await;
     let old = format!("{PREFIX}-220810");
@@ -425,7 +385,7 @@ async fn references_move_kind_by_kind_and_the_key_retires() {
 
 /// An exposed key of a migrated target goes off at once, by `rotate --emergency`: no
 /// reference needs it, and no new key is made for it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_exposed_key_of_a_migrated_target_goes_off_at_once() {
     let (w, k1, role_set) = migrating().await;
     migrate_every_kind(&w, &role_set).await;
@@ -450,7 +410,7 @@ async fn an_exposed_key_of_a_migrated_target_goes_off_at_once() {
 /// A holder kind that rejects the role set (a 4xx on the write) and one whose canary AWS
 /// refuses in production (SORACOM's error logs) stay on the key, and the report says
 /// which; the key keeps being rotated for them.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn holders_that_refuse_the_role_stay_on_the_key() {
     let (w, _k1, role_set) = migrating().await;
     let old = format!("{PREFIX}-220810");

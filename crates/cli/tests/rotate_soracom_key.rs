@@ -4,7 +4,7 @@
 
 use crate::common::{World, AUTH_KEY, AUTH_KEY_ID};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn rotates_the_profile_key_and_the_next_run_logs_in_with_it() {
     let w = World::new().await;
     let dir = w.dir.path().join(".soracom");

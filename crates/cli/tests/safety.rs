@@ -23,7 +23,11 @@ fn old_set() -> String {
 /// A seeded world whose hand-made set's key is known (SORACOM reports it) with an event
 /// handler too.
 async fn seeded() -> (World, String) {
-    let w = World::new().await;
+    seeded_on(World::new().await).await
+}
+
+/// [`seeded`], on the world `w`.
+async fn seeded_on(w: World) -> (World, String) {
     let k1 = w.seed().await;
     w.emu.add_group("test-3", funnel(&old_set()));
     (w, k1)
@@ -46,9 +50,19 @@ async fn settles(w: &World) {
 
 /// Run A is held in verification (its key is in flight) while run B rotates: B leaves the
 /// target to A (exit 3) and deletes nothing; A finishes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_second_run_during_verification_leaves_the_first_alone() {
-    let (w, _) = seeded().await;
+    during_verification(seeded().await.0).await;
+}
+
+/// The same with two real processes of the binary against moto and the emulator, held
+/// for real seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_during_verification_leave_each_other_alone() {
+    during_verification(seeded_on(World::process_authenticated().await).await.0).await;
+}
+
+async fn during_verification(w: World) {
     w.proxy.add_fault(AwsFault::next(
         "GetCallerIdentity",
         1,
@@ -78,7 +92,7 @@ async fn a_second_run_during_verification_leaves_the_first_alone() {
 
 /// Run A is held while creating its set; run B (a scheduled reconcile) sees A's key in
 /// flight and changes nothing; A finishes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_second_run_during_registration_leaves_the_first_alone() {
     let (w, _) = seeded().await;
     w.emu.add_fault(Fault {
@@ -103,7 +117,7 @@ async fn a_second_run_during_registration_leaves_the_first_alone() {
 
 /// Run A is held between its first and second reference write: its key stays in flight
 /// until the cutover is done, so run B (a scheduled reconcile) changes nothing; A finishes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_second_run_during_repointing_leaves_the_first_alone() {
     let (w, _) = seeded().await;
     w.emu.add_fault(Fault {
@@ -133,7 +147,7 @@ async fn a_second_run_during_repointing_leaves_the_first_alone() {
 /// A rollback while a rotation is still moving references: the rotation's key is in
 /// flight, so the rollback changes nothing; no reference ends on a set whose key is
 /// inactive. Then the other way round: a rotation while a rollback holds its lease.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_rollback_during_a_rotation_never_strands_a_reference() {
     let (w, _) = seeded().await;
     w.emu.add_fault(Fault {
@@ -182,7 +196,7 @@ async fn a_rollback_during_a_rotation_never_strands_a_reference() {
 /// The key a run moves references onto is deleted by a person while the run writes: the
 /// run checks it after the last move, moves every reference back to the previous set
 /// (whose key is active) and fails loudly.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_key_deleted_during_the_cutover_sends_the_references_back() {
     let (w, k1) = seeded().await;
     w.emu.add_fault(Fault {
@@ -223,7 +237,7 @@ async fn a_key_deleted_during_the_cutover_sends_the_references_back() {
 
 /// The key of the set references are about to move onto is deactivated by a person
 /// before the first move: nothing moves, the new set and key are removed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_key_deactivated_before_the_first_move_moves_nothing() {
     let (w, _) = seeded().await;
     w.emu.add_fault(Fault {
@@ -259,7 +273,7 @@ async fn a_key_deactivated_before_the_first_move_moves_nothing() {
 /// In place: a person deleted the key the fixed set holds (say during an incident). Every
 /// reference is broken; the next run puts a new, verified key into the set and says what
 /// was wrong.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn in_place_heals_a_set_whose_key_is_gone_or_inactive() {
     for deleted in [true, false] {
         let w = World::new().await;
@@ -296,7 +310,7 @@ async fn in_place_heals_a_set_whose_key_is_gone_or_inactive() {
 
 /// A set of another type whose id matches the prefix (IAM role credentials, the move
 /// `status` recommends) is never current, never repointed from, never deleted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_role_credentials_set_with_our_id_is_never_the_tools() {
     let w = World::clocked().await;
     w.seed().await;
@@ -339,7 +353,7 @@ async fn a_role_credentials_set_with_our_id_is_never_the_tools() {
 
 /// What SORACOM reports wins over the description: a forged `accessKeyId=` naming another
 /// key of the user does not make that key the set's (and retirement never touches it).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_forged_description_does_not_steer_the_tool() {
     let w = World::new().await;
     let k1 = w.seed().await;
@@ -366,7 +380,7 @@ async fn a_forged_description_does_not_steer_the_tool() {
 
 /// People win: a key a person re-activated after the tool deactivated it stays active; the
 /// run says so, drops the old record and starts that key's retirement over.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_reactivated_key_stays_active_and_its_retirement_starts_over() {
     let w = World::clocked().await;
     let k1 = w.seed().await;
@@ -417,7 +431,7 @@ async fn a_reactivated_key_stays_active_and_its_retirement_starts_over() {
 /// another action of the handler; a password in the group's configuration) appear in no
 /// output, log or report; and a `webhook_url` placed where the parser rejects it is not
 /// quoted by the error.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn third_party_values_are_never_printed() {
     let (w, _) = seeded().await;
     let url = "https://hooks.example.com/services/T0000/B0000/third-party-webhook-token";
@@ -456,10 +470,11 @@ async fn third_party_values_are_never_printed() {
 }
 
 /// Endpoints: plain http to anything but a loopback host is refused before any request,
-/// and a redirect is never followed (it would carry the auth key and token).
+/// and a redirect is never followed (it would carry the auth key and token). Only the
+/// binary's real HTTP client, against a real server, shows the second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoints_are_https_and_redirects_are_not_followed() {
-    let w = World::new().await;
+    let w = World::process().await;
     w.seed().await;
     let before = w.emu.requests().len();
     let args = w.with_now(&["plan"]);
@@ -514,7 +529,7 @@ async fn endpoints_are_https_and_redirects_are_not_followed() {
 /// A failed tag write (IAM allows 50 tags per user and answers `LimitExceeded`; moto does
 /// not enforce the limit, so the proxy answers as IAM would) is a clear error, and the run
 /// is safe: no key is created without its record.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_full_set_of_user_tags_is_a_clear_error() {
     let w = World::new().await;
     w.seed().await;

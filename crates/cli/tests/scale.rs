@@ -49,7 +49,7 @@ fn statuses_429(w: &World) -> usize {
 /// GetCallerIdentity per required verification success; a TagUser once the set holds the
 /// key; 1 ListAccessKeys right before the first move and 1 after the last; a TagUser
 /// recording the old key's cutover.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_rotation_makes_exactly_the_calls_it_needs() {
     let w = World::new().await;
     w.seed().await;
@@ -89,7 +89,7 @@ async fn a_rotation_makes_exactly_the_calls_it_needs() {
 
 /// With a limit advertised (5 calls per 1 s window) and 8 writes at once, the client waits
 /// for the window instead of drawing a 429, and finishes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_advertised_limit_draws_no_429() {
     let w = World::new().await;
     w.seed().await;
@@ -113,7 +113,7 @@ async fn an_advertised_limit_draws_no_429() {
 }
 
 /// Without rate-limit headers, 429s are met with bounded backoff and the run finishes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_429_storm_without_headers_is_backed_off() {
     let w = World::new().await;
     w.seed().await;

@@ -64,6 +64,44 @@ pub struct Emulator {
     task: Option<JoinHandle<()>>,
 }
 
+/// A request handed to an in-memory emulator ([`Emulator::exchange`]).
+#[derive(Clone, Default)]
+pub struct MemoryRequest {
+    /// HTTP method, e.g. `PUT`.
+    pub method: String,
+    /// Path, e.g. `/v1/groups`.
+    pub path: String,
+    /// Raw query string, without `?`, percent-encoded as on the wire.
+    pub query: Option<String>,
+    /// Headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+/// What an in-memory emulator did with a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemoryAnswer {
+    /// An answer.
+    Reply {
+        /// HTTP status.
+        status: u16,
+        /// Headers, `content-type` among them when there is a body.
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: Vec<u8>,
+    },
+    /// The connection was closed without an answer.
+    Dropped,
+    /// The call was performed and then never answered (a `SucceedThenHang` fault).
+    Hung,
+}
+
+pub use server::{Sleep, Timer};
+
+/// Pseudo-ports of in-memory emulators, so each has an endpoint of its own.
+static MEMORY_PORTS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
+
 impl Emulator {
     /// Binds 127.0.0.1:0 and serves in a tokio task.
     pub async fn start() -> std::io::Result<Emulator> {
@@ -96,6 +134,77 @@ impl Emulator {
             shutdown: Some(tx),
             task: Some(task),
         })
+    }
+
+    /// An emulator without a listener, reached only with [`Emulator::exchange`]; its ids
+    /// and tokens come from `seed`, so the same calls give the same answers. Its
+    /// [`Emulator::endpoint`] names it (a loopback origin nothing listens on).
+    pub fn in_memory(seed: u64) -> Emulator {
+        let port = MEMORY_PORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Emulator {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            shared: std::sync::Arc::new(std::sync::Mutex::new(state::State::seeded(seed))),
+            shutdown: None,
+            task: None,
+        }
+    }
+
+    /// Handles `request` as the server would — latency, routing, faults, the operation —
+    /// and records it, waiting and reading the time with `timer`.
+    pub async fn exchange(&self, request: MemoryRequest, timer: Timer<'_>) -> MemoryAnswer {
+        let mut record = RecordedRequest {
+            method: request.method,
+            path: request.path,
+            query: request.query,
+            headers: request
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+            body: (!request.body.is_empty()).then_some(request.body),
+            operation: None,
+            status: 0,
+            at: (timer.now)(),
+            fault: None,
+        };
+        if record
+            .body
+            .as_ref()
+            .is_some_and(|b| b.len() > server::MAX_BODY)
+        {
+            // As the server refuses it, before routing it (and without keeping it).
+            record.body = None;
+            let envelope = lock(&self.shared).envelope;
+            let reply =
+                reply::ApiError::new(413, reply::codes::BODY_TOO_LARGE, "request body too large")
+                    .into_reply(envelope);
+            record.status = reply.status;
+            lock(&self.shared).requests.push(record);
+            let (status, headers, body) = server::to_parts(reply);
+            return MemoryAnswer::Reply {
+                status,
+                headers,
+                body,
+            };
+        }
+        let outcome = server::process(&self.shared, &mut record, timer).await;
+        let answer = match outcome {
+            server::Outcome::Answer(reply) => {
+                record.status = reply.status;
+                let (status, headers, body) = server::to_parts(reply);
+                MemoryAnswer::Reply {
+                    status,
+                    headers,
+                    body,
+                }
+            }
+            server::Outcome::Drop => MemoryAnswer::Dropped,
+            // On the wire a held call is never recorded: the client gives up first and the
+            // server drops it. The same here.
+            server::Outcome::Hang => return MemoryAnswer::Hung,
+        };
+        lock(&self.shared).requests.push(record);
+        answer
     }
 
     /// The bound address.

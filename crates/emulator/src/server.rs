@@ -38,7 +38,7 @@ pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, State> {
 }
 
 /// Largest request body read.
-const MAX_BODY: usize = 1 << 20;
+pub(crate) const MAX_BODY: usize = 1 << 20;
 
 /// `X-Soracom-Ratelimit-Limit` sent by a `RateLimited` fault when no rate limit is set.
 const DEFAULT_FAULT_LIMIT: u32 = 60;
@@ -158,11 +158,31 @@ pub(crate) fn app(shared: Shared) -> Router {
 }
 
 /// What to do with a call.
-enum Outcome {
+pub(crate) enum Outcome {
     Answer(Reply),
     /// Close the connection without answering.
     Drop,
+    /// The call was performed; hold the connection without answering (counted in `held`).
+    Hang,
 }
+
+/// A wait of the pipeline (a latency fault).
+pub type Sleep = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The pipeline's time: tokio's timer and the machine's monotonic clock on the wire, the
+/// caller's clock in memory.
+#[derive(Clone, Copy)]
+pub struct Timer<'a> {
+    /// Waits.
+    pub sleep: &'a (dyn Fn(Duration) -> Sleep + Sync),
+    /// The monotonic time now.
+    pub now: &'a (dyn Fn() -> Instant + Sync),
+}
+
+const WIRE: Timer<'static> = Timer {
+    sleep: &|d| Box::pin(tokio::time::sleep(d)),
+    now: &Instant::now,
+};
 
 async fn api(
     AxumState(shared): AxumState<Shared>,
@@ -193,7 +213,15 @@ async fn api(
     let outcome = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => {
             record.body = (!bytes.is_empty()).then(|| bytes.to_vec());
-            process(&shared, &mut record).await
+            match process(&shared, &mut record, WIRE).await {
+                Outcome::Hang => {
+                    // The client is killed meanwhile; if it is not, give up holding after
+                    // the bound.
+                    tokio::time::sleep(crate::faults::HOLD_LIMIT).await;
+                    Outcome::Drop
+                }
+                other => other,
+            }
         }
         Err(_) => {
             let envelope = lock(&shared).envelope;
@@ -208,7 +236,7 @@ async fn api(
             record.status = reply.status;
             to_response(reply)
         }
-        Outcome::Drop => {
+        Outcome::Drop | Outcome::Hang => {
             conn.switch.kill();
             record.status = 0;
             // Never written: the killed stream refuses it and hyper closes the connection.
@@ -226,10 +254,16 @@ async fn api(
     response
 }
 
-async fn process(shared: &Shared, record: &mut RecordedRequest) -> Outcome {
+/// The `/v1` pipeline of one call, on the wire or in memory: latency, routing, faults, the
+/// operation. `record.at` becomes the time the operation ran (the rate limit counts by it).
+pub(crate) async fn process(
+    shared: &Shared,
+    record: &mut RecordedRequest,
+    timer: Timer<'_>,
+) -> Outcome {
     let latency = lock(shared).latency;
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        (timer.sleep)(latency).await;
     }
     let route = match resolve(&record.method, &record.path) {
         Resolved::Found(route) => route,
@@ -282,7 +316,7 @@ async fn process(shared: &Shared, record: &mut RecordedRequest) -> Outcome {
             ));
             return Outcome::Answer(reply);
         }
-        Some(FaultKind::Latency(delay)) => tokio::time::sleep(delay).await,
+        Some(FaultKind::Latency(delay)) => (timer.sleep)(delay).await,
         Some(FaultKind::Drop) => return Outcome::Drop,
         Some(FaultKind::ExpiredToken) => {
             return Outcome::Answer(token_expired().into_reply(envelope))
@@ -290,7 +324,7 @@ async fn process(shared: &Shared, record: &mut RecordedRequest) -> Outcome {
         Some(FaultKind::SucceedThenDrop) => drop_after = true,
         Some(FaultKind::SucceedThenHang) => hang_after = true,
     }
-    record.at = Instant::now();
+    record.at = (timer.now)();
     let reply = {
         let mut st = lock(shared);
         handlers::handle(
@@ -306,9 +340,7 @@ async fn process(shared: &Shared, record: &mut RecordedRequest) -> Outcome {
     };
     if hang_after {
         lock(shared).held += 1;
-        // The client is killed meanwhile; if it is not, give up holding after the bound.
-        tokio::time::sleep(crate::faults::HOLD_LIMIT).await;
-        return Outcome::Drop;
+        return Outcome::Hang;
     }
     if drop_after {
         Outcome::Drop
@@ -378,8 +410,8 @@ fn fault_reply(status: u16, body: FaultBody, envelope: ErrorEnvelope) -> Reply {
     }
 }
 
-/// Turns a reply into an axum response; invalid statuses or headers degrade, never panic.
-pub(crate) fn to_response(reply: Reply) -> Response {
+/// A reply's status, headers (`content-type` first, when there is a body) and body bytes.
+pub(crate) fn to_parts(reply: Reply) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let (content_type, bytes) = match reply.body {
         Body::Empty => (None, Vec::new()),
         Body::Json(v) => (Some("application/json"), v.to_string().into_bytes()),
@@ -388,17 +420,22 @@ pub(crate) fn to_response(reply: Reply) -> Response {
             bytes,
         } => (Some(content_type), bytes),
     };
+    let mut headers: Vec<(String, String)> = content_type
+        .map(|ct| ("content-type".to_string(), ct.to_string()))
+        .into_iter()
+        .collect();
+    headers.extend(reply.headers);
+    (reply.status, headers, bytes)
+}
+
+/// Turns a reply into an axum response; invalid statuses or headers degrade, never panic.
+pub(crate) fn to_response(reply: Reply) -> Response {
+    let (status, pairs, bytes) = to_parts(reply);
     let mut response = Response::new(axum::body::Body::from(bytes));
     *response.status_mut() =
-        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    if let Some(ct) = content_type {
-        headers.insert(
-            axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static(ct),
-        );
-    }
-    for (name, value) in reply.headers {
+    for (name, value) in pairs {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(&value),

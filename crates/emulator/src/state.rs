@@ -259,14 +259,20 @@ pub(crate) struct State {
     id_prefix: u32,
     /// Source of id uniqueness.
     id_counter: u64,
-    /// Seeded hasher used as a random source (no RNG dependency needed).
-    random: RandomState,
+    /// The seed of the random source (a keyed hash: no RNG dependency needed).
+    seed: u64,
 }
 
 impl Default for State {
     fn default() -> Self {
-        let random = RandomState::new();
-        let id_prefix = (random.build_hasher().finish() & 0xffff_ffff) as u32;
+        State::seeded(RandomState::new().build_hasher().finish())
+    }
+}
+
+impl State {
+    /// A state whose ids and tokens come from `seed`: the same calls give the same answers.
+    pub fn seeded(seed: u64) -> State {
+        let id_prefix = (seed & 0xffff_ffff) as u32;
         State {
             operator_id: "OP0012345678".into(),
             auth_keys: HashMap::new(),
@@ -295,7 +301,7 @@ impl Default for State {
             issued_auth_keys: Vec::new(),
             id_prefix,
             id_counter: 0,
-            random,
+            seed,
         }
     }
 }
@@ -326,15 +332,10 @@ impl State {
         self.id_counter += 1;
         let mut out = String::with_capacity(32);
         for salt in 0..2u64 {
-            let mut h = self.random.build_hasher();
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            h.write_u64(self.seed);
             h.write_u64(self.id_counter);
             h.write_u64(salt);
-            h.write_u128(
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0),
-            );
             out.push_str(&format!("{:016x}", h.finish()));
         }
         out

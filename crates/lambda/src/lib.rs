@@ -24,20 +24,19 @@
 use std::future::Future;
 use std::path::Path;
 
-use aws_config::SdkConfig;
 use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use rotator::apply::{Command, NoProgress};
-use rotator::config::SoracomOverride;
-use rotator::iam::IamApi;
-use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request as Run, SoracomAccess};
-use rotator::report::RunReport;
-use rotator::secret::AccessKeyId;
-use rotator::selfkey::{rotate_soracom_key, KeyStore};
-use rotator::soracom::Endpoint;
-use rotator::Config;
+use rotator::{
+    invoke, rotate_soracom_key, Clients, Command, IamApi, InvokeError, KeyStore, NoProgress,
+    Outcome, Request as Run, SoracomAccess,
+};
+use rotator_core::config::SoracomOverride;
+use rotator_core::endpoint::Endpoint;
+use rotator_core::report::RunReport;
+use rotator_core::secret::AccessKeyId;
+use rotator_core::Config;
 
 pub mod aws;
 
@@ -159,7 +158,7 @@ impl ConfigSource for InlineConfig {
 }
 
 /// What the handler works with; built once per cold start.
-pub struct Ports<'a, I, K, C> {
+pub struct Ports<'a, I, K, C, D> {
     /// IAM and STS.
     pub iam: &'a I,
     /// Where the SORACOM AuthKey is kept.
@@ -169,16 +168,20 @@ pub struct Ports<'a, I, K, C> {
     pub secret_store: &'a (dyn Fn(&str) -> K + Send + Sync),
     /// Where the configuration comes from.
     pub config: &'a C,
-    /// AWS configuration for the notification clients.
-    pub sdk: &'a SdkConfig,
+    /// How SORACOM is reached.
+    pub dial: &'a D,
+    /// Where notices go (SNS and the webhook).
+    pub notify: &'a dyn rotator::Deliver,
     /// `SORACOM_ENDPOINT`, which overrides the configured coverage: one of SORACOM's own
     /// API origins, unless `allow_any_endpoint`.
     pub soracom_endpoint: Option<String>,
     /// Accept any https (or loopback) `SORACOM_ENDPOINT`: an explicit test setting
     /// (`ROTATOR_TEST_ALLOW_ANY_SORACOM_ENDPOINT=1`), never the default.
     pub allow_any_endpoint: bool,
-    /// The time (the system clock in production; tests move it).
-    pub clock: &'a (dyn Fn() -> OffsetDateTime + Send + Sync),
+    /// The time and every wait (the system clock in production; tests move it).
+    pub clock: &'a dyn rotator::Clock,
+    /// Run ids and random bytes.
+    pub ids: &'a dyn rotator::Ids,
     /// Where the embedded-metric-format lines go (stdout, which CloudWatch Logs reads).
     pub metrics: &'a (dyn Fn(&str) + Send + Sync),
 }
@@ -221,6 +224,18 @@ fn exposed_keys(event: &Value) -> Option<Result<Vec<AccessKeyId>, HandlerError>>
 /// The CloudWatch namespace of the function's metrics.
 pub const NAMESPACE: &str = "SoracomKeyRotator";
 
+/// The metrics of [`metric_lines`] and their units: every one a line may carry (the key's
+/// age and the days to the deadline only when the target has an active key). The
+/// templates' alarms and dashboard are held to these names (crates/lambda/tests/template.rs).
+pub const METRICS: [(&str, &str); 6] = [
+    ("ReferencesMoved", "Count"),
+    ("RunFailed", "Count"),
+    ("RunRefused", "Count"),
+    ("KeysAtRisk", "Count"),
+    ("OldestActiveKeyAgeDays", "None"),
+    ("DaysToDeadline", "None"),
+];
+
 /// One embedded-metric-format line per target of `report`: the age of its oldest active
 /// key, the days to its nearest deadline (rounded up), its keys at risk, the references the
 /// run moved, and whether it failed or was refused; by target, and for the whole service
@@ -237,32 +252,25 @@ pub fn metric_lines(report: &RunReport, config: &Config) -> Vec<String> {
                 .find(|c| c.name == t.target)
                 .map_or(0, |c| c.max_key_age_days);
             let m = t.metrics(report.now, max);
-            let mut names = vec![
-                ("ReferencesMoved", "Count"),
-                ("RunFailed", "Count"),
-                ("RunRefused", "Count"),
-                ("KeysAtRisk", "Count"),
-            ];
             let mut line = serde_json::json!({
                 "Service": "soracom-key-rotator",
                 "Target": t.target,
                 "Command": report.command,
                 "Outcome": t.outcome,
                 "ReferencesMoved": t.references.moved,
-                "RunFailed": u8::from(t.outcome == rotator::report::Outcome::Failed),
-                "RunRefused": u8::from(t.outcome == rotator::report::Outcome::Refused),
+                "RunFailed": u8::from(t.outcome == rotator_core::report::Outcome::Failed),
+                "RunRefused": u8::from(t.outcome == rotator_core::report::Outcome::Refused),
                 "KeysAtRisk": m.keys_at_risk,
             });
             if let Some(age) = m.oldest_active_key_age_days {
                 line["OldestActiveKeyAgeDays"] = age.into();
-                names.push(("OldestActiveKeyAgeDays", "None"));
             }
             if let Some(days) = m.days_to_deadline {
                 line["DaysToDeadline"] = days.into();
-                names.push(("DaysToDeadline", "None"));
             }
-            let metrics: Vec<Value> = names
+            let metrics: Vec<Value> = METRICS
                 .iter()
+                .filter(|(n, _)| line.get(n).is_some())
                 .map(|(n, u)| serde_json::json!({"Name": n, "Unit": u}))
                 .collect();
             line["_aws"] = serde_json::json!({
@@ -280,10 +288,67 @@ pub fn metric_lines(report: &RunReport, config: &Config) -> Vec<String> {
 
 /// Handles one invocation: parse the event, load the configuration, log in to SORACOM,
 /// run the command, notify, and return the report.
-pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
+pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource, D: rotator::soracom::Dial>(
     event: Value,
-    ports: &Ports<'_, I, K, C>,
+    ports: &Ports<'_, I, K, C, D>,
 ) -> Result<Value, HandlerError> {
+    let (req, exposed) = request_of(event)?;
+    let named = named_keys(&req)?;
+    let now = time_of(&req, ports.clock)?;
+    let text = ports.config.load().await?;
+    let config = Config::from_toml(&text, Path::new(&ports.config.name()))
+        .map_err(|e| HandlerError::Config(e.to_string()))?;
+    let endpoint = endpoint(
+        ports.soracom_endpoint.as_deref(),
+        &config,
+        ports.allow_any_endpoint,
+    )?;
+    let request = match (req.command, exposed) {
+        (_, Some(keys)) => Run::Emergency {
+            keys,
+            dry_run: false,
+        },
+        (LambdaCommand::Reconcile, None) if req.force => run(Command::Rotate),
+        (LambdaCommand::Reconcile, None) => run(Command::Reconcile),
+        (LambdaCommand::Rotate, None) if req.emergency => Run::Emergency {
+            keys: named,
+            dry_run: false,
+        },
+        (LambdaCommand::Rotate, None) => run(Command::Rotate),
+        (LambdaCommand::Plan, None) => run(Command::Plan),
+        (LambdaCommand::Status, None) => Run::Status,
+        (LambdaCommand::RotateSoracomKey, None) => {
+            let done =
+                rotate_soracom_key(ports.dial, &endpoint, &config.soracom, ports.key_store).await?;
+            tracing::info!(result = %serde_json::to_string(&done).unwrap_or_default(), "rotate-soracom-key");
+            return serde_json::to_value(&done).map_err(|e| HandlerError::Config(e.to_string()));
+        }
+    };
+    let access = Operators {
+        endpoint,
+        ports,
+        config: &config,
+    };
+    let outcome = run_request(
+        ports,
+        &access,
+        (&config, req.target.as_deref()),
+        request,
+        now,
+    )
+    .await?;
+    let report = match outcome {
+        Outcome::Status(status) => {
+            return serde_json::to_value(&status).map_err(|e| HandlerError::Config(e.to_string()))
+        }
+        Outcome::Run(report) => report,
+    };
+    respond(&report, &config, ports.metrics)
+}
+
+/// The request an event makes, and the keys an AWS Health event names as exposed (then
+/// the request is an emergency rotation of every target holding one).
+fn request_of(event: Value) -> Result<(Request, Option<Vec<AccessKeyId>>), HandlerError> {
     let exposed = match exposed_keys(&event) {
         Some(keys) => Some(keys?),
         None => None,
@@ -311,72 +376,59 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
             "keys are accepted only with emergency".into(),
         ));
     }
-    let named = req
-        .keys
+    Ok((req, exposed))
+}
+
+/// The exposed keys a request names (`keys`), each an access key id.
+fn named_keys(req: &Request) -> Result<Vec<AccessKeyId>, HandlerError> {
+    req.keys
         .iter()
         .map(|k| {
             AccessKeyId::parse(k).ok_or_else(|| {
                 HandlerError::BadRequest("keys: an entry is not an access key id".into())
             })
         })
-        .collect::<Result<Vec<AccessKeyId>, HandlerError>>()?;
+        .collect()
+}
+
+/// The time a request runs at: the clock's, or its `now` — which only `plan` and `status`
+/// may give (whoever may invoke the function must not be able to skip a delay).
+fn time_of(req: &Request, clock: &dyn rotator::Clock) -> Result<OffsetDateTime, HandlerError> {
     let writes = matches!(
         req.command,
         LambdaCommand::Reconcile | LambdaCommand::Rotate | LambdaCommand::RotateSoracomKey
     );
-    let now = match &req.now {
-        Some(_) if writes => {
-            return Err(HandlerError::BadRequest(
-                "now is accepted only for plan and status: a command that writes runs at the \
-                 real time (the delays it records must not be skipped)"
-                    .into(),
-            ))
-        }
+    match &req.now {
+        Some(_) if writes => Err(HandlerError::BadRequest(
+            "now is accepted only for plan and status: a command that writes runs at the \
+             real time (the delays it records must not be skipped)"
+                .into(),
+        )),
         Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| HandlerError::BadRequest("now is not an RFC 3339 time".into()))?,
-        None => (ports.clock)(),
-    };
-    let text = ports.config.load().await?;
-    let config = Config::from_toml(&text, Path::new(&ports.config.name()))
-        .map_err(|e| HandlerError::Config(e.to_string()))?;
-    let endpoint = endpoint(
-        ports.soracom_endpoint.as_deref(),
-        &config,
-        ports.allow_any_endpoint,
-    )?;
+            .map_err(|_| HandlerError::BadRequest("now is not an RFC 3339 time".into())),
+        None => Ok(clock.now()),
+    }
+}
 
-    let request = match (req.command, exposed) {
-        (_, Some(keys)) => Run::Emergency {
-            keys,
-            dry_run: false,
-        },
-        (LambdaCommand::Reconcile, None) if req.force => run(Command::Rotate),
-        (LambdaCommand::Reconcile, None) => run(Command::Reconcile),
-        (LambdaCommand::Rotate, None) if req.emergency => Run::Emergency {
-            keys: named,
-            dry_run: false,
-        },
-        (LambdaCommand::Rotate, None) => run(Command::Rotate),
-        (LambdaCommand::Plan, None) => run(Command::Plan),
-        (LambdaCommand::Status, None) => Run::Status,
-        (LambdaCommand::RotateSoracomKey, None) => {
-            let done = rotate_soracom_key(&endpoint, &config.soracom, ports.key_store).await?;
-            tracing::info!(result = %serde_json::to_string(&done).unwrap_or_default(), "rotate-soracom-key");
-            return serde_json::to_value(&done).map_err(|e| HandlerError::Config(e.to_string()));
-        }
-    };
-    let access = Operators {
-        endpoint,
-        ports,
-        config: &config,
-    };
+/// Runs `request` for the target named `target` (all when `None`) with the function's
+/// ports.
+async fn run_request<I: IamApi, K: KeyStore, C: ConfigSource, D: rotator::soracom::Dial>(
+    ports: &Ports<'_, I, K, C, D>,
+    access: &Operators<'_, '_, I, K, C, D>,
+    (config, target): (&Config, Option<&str>),
+    request: Run,
+    now: OffsetDateTime,
+) -> Result<Outcome, HandlerError> {
     let clients = Clients {
         iam: ports.iam,
-        soracom: &access,
-        sdk: ports.sdk,
+        soracom: access,
+        dial: ports.dial,
+        notify: ports.notify,
         progress: &NoProgress,
+        clock: ports.clock,
+        ids: ports.ids,
     };
-    let outcome = invoke(&config, req.target.as_deref(), request, now, clients)
+    invoke(config, target, request, now, clients)
         .await
         .map_err(|e| match e {
             InvokeError::NoSuchTarget(m) => HandlerError::BadRequest(m),
@@ -385,17 +437,20 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
                 summary: e.to_string(),
                 retryable: false,
             },
-        })?;
-    let report = match outcome {
-        Outcome::Status(status) => {
-            return serde_json::to_value(&status).map_err(|e| HandlerError::Config(e.to_string()))
-        }
-        Outcome::Run(report) => report,
-    };
-    for line in metric_lines(&report, &config) {
-        (ports.metrics)(&line);
+        })
+}
+
+/// The response to a run: its metric lines written, its report (exit 0), or a Lambda
+/// error (`Retryable` when it failed, `NonRetryable` when a safety rule refused).
+fn respond(
+    report: &rotator_core::report::RunReport,
+    config: &Config,
+    metrics: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Value, HandlerError> {
+    for line in metric_lines(report, config) {
+        metrics(&line);
     }
-    let json = serde_json::to_value(&report).map_err(|e| HandlerError::Config(e.to_string()))?;
+    let json = serde_json::to_value(report).map_err(|e| HandlerError::Config(e.to_string()))?;
     tracing::info!(report = %json, exit_code = report.exit_code(), "run finished");
     match report.exit_code() {
         0 => Ok(json),
@@ -421,17 +476,19 @@ pub async fn handle<I: IamApi, K: KeyStore, C: ConfigSource>(
 /// Each SORACOM operator's endpoint and AuthKey in the function: the run's own endpoint
 /// and secret, or a target's `soracom_endpoint`/`soracom_coverage` (held to the same
 /// allowlist as `SORACOM_ENDPOINT`) and `soracom_secret`. Profiles are not read here.
-struct Operators<'a, 'p, I, K, C> {
+struct Operators<'a, 'p, I, K, C, D> {
     endpoint: Endpoint,
-    ports: &'a Ports<'p, I, K, C>,
+    ports: &'a Ports<'p, I, K, C, D>,
     config: &'a Config,
 }
 
-impl<I: IamApi, K: KeyStore, C: ConfigSource> SoracomAccess for Operators<'_, '_, I, K, C> {
+impl<I: IamApi, K: KeyStore, C: ConfigSource, D: Sync> SoracomAccess
+    for Operators<'_, '_, I, K, C, D>
+{
     async fn credentials(
         &self,
         over: &SoracomOverride,
-    ) -> Result<(Endpoint, rotator::soracom::AuthKey), rotator::Error> {
+    ) -> Result<(Endpoint, rotator_core::endpoint::AuthKey), rotator::Error> {
         use rotator::soracom::auth;
         if over.profile.is_some() {
             return Err(rotator::Error::SoracomCredentials(
@@ -445,10 +502,10 @@ impl<I: IamApi, K: KeyStore, C: ConfigSource> SoracomAccess for Operators<'_, '_
         } else {
             let coverage = over.coverage.or(self.config.soracom.coverage);
             let ep = auth::endpoint(over.endpoint.as_deref(), coverage, None)?;
-            if !self.ports.allow_any_endpoint && !auth::is_soracom(&ep) {
+            if !self.ports.allow_any_endpoint && !rotator_core::endpoint::is_soracom(&ep) {
                 return Err(rotator::Error::SoracomCredentials(format!(
                     "soracom_endpoint is not one of SORACOM's API origins ({})",
-                    auth::SORACOM_ORIGINS.join(", ")
+                    rotator_core::endpoint::SORACOM_ORIGINS.join(", ")
                 )));
             }
             ep
@@ -493,10 +550,10 @@ fn endpoint(
     use rotator::soracom::auth;
     let ep = auth::endpoint(over, config.soracom.coverage, None)
         .map_err(|e| HandlerError::Config(e.to_string()))?;
-    if !allow_any && !auth::is_soracom(&ep) {
+    if !allow_any && !rotator_core::endpoint::is_soracom(&ep) {
         return Err(HandlerError::Config(format!(
             "SORACOM_ENDPOINT is not one of SORACOM's API origins ({})",
-            auth::SORACOM_ORIGINS.join(", ")
+            rotator_core::endpoint::SORACOM_ORIGINS.join(", ")
         )));
     }
     Ok(ep)
@@ -532,7 +589,7 @@ mod tests {
         let sdk = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
-        let iam = rotator::iam::AwsIam::new(sdk.clone());
+        let iam = rotator::AwsIam::new(sdk.clone());
         let store = aws::SecretsManagerStore::new(&sdk, None);
         let stores = |id: &str| aws::SecretsManagerStore::new(&sdk, Some(id.to_string()));
         let source = InlineConfig(None);
@@ -541,10 +598,14 @@ mod tests {
             key_store: &store,
             secret_store: &stores,
             config: &source,
-            sdk: &sdk,
+            dial: &rotator::soracom::HttpDial {
+                clock: std::sync::Arc::new(rotator::SystemClock::new()),
+            },
+            notify: &rotator::Channels { sdk: sdk.clone() },
             soracom_endpoint: None,
             allow_any_endpoint: false,
-            clock: &OffsetDateTime::now_utc,
+            clock: &rotator::SystemClock::new(),
+            ids: &rotator::OsIds::default(),
             metrics: &|_: &str| {},
         };
         let config = Config::from_toml(

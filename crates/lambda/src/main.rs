@@ -8,8 +8,11 @@
 //! emulator also set `ROTATOR_TEST_ALLOW_ANY_SORACOM_ENDPOINT=1`). Logs go to stdout (CloudWatch Logs), as JSON when
 //! `AWS_LAMBDA_LOG_FORMAT=JSON`, at `AWS_LAMBDA_LOG_LEVEL` (default info).
 
+use std::sync::Arc;
+
 use lambda_runtime::{service_fn, LambdaEvent};
-use rotator::iam::AwsIam;
+use rotator::soracom::HttpDial;
+use rotator::{AwsIam, Channels, SystemClock};
 use rotator_lambda::aws::{RuntimeConfig, SecretsManagerStore};
 use rotator_lambda::{handle, Ports};
 use serde_json::Value;
@@ -18,6 +21,7 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_logging();
     let var = |k: &str| std::env::var(k).ok();
+    let clock = Arc::new(SystemClock::new());
     let iam = AwsIam::from_env().await;
     let sdk = iam.sdk_config().clone();
     let key_store = SecretsManagerStore::new(&sdk, var("SORACOM_AUTH_SECRET_ID"));
@@ -29,10 +33,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         key_store: &key_store,
         secret_store: &secret_store,
         config: &config,
-        sdk: &sdk,
+        dial: &HttpDial {
+            clock: clock.clone(),
+        },
+        notify: &Channels { sdk: sdk.clone() },
         soracom_endpoint: var("SORACOM_ENDPOINT"),
         allow_any_endpoint: var("ROTATOR_TEST_ALLOW_ANY_SORACOM_ENDPOINT").as_deref() == Some("1"),
-        clock: &time::OffsetDateTime::now_utc,
+        clock: &*clock,
+        ids: &rotator::OsIds::default(),
         // Embedded-metric-format lines must be log lines of their own, as written.
         metrics: &|line: &str| println!("{line}"),
     };

@@ -80,7 +80,7 @@ fn referenced(emu: &Emulator, group: &str) -> String {
 
 /// Each operator's reference names an existing set whose key is active (invariant 1).
 async fn assert_invariants(w: &World, o: &Other) {
-    for (emu, group, user) in [(&w.emu, "test-1", &w.user), (&o.emu, "other-1", &o.user)] {
+    for (emu, group, user) in [(&*w.emu, "test-1", &w.user), (&o.emu, "other-1", &o.user)] {
         let set = referenced(emu, group);
         let c = emu.credential(&set).expect("the referenced set exists");
         let key = c.credentials["accessKeyId"].as_str().unwrap_or_default();

@@ -1,6 +1,6 @@
 //! The compliance deadline over simulated time: the handler in-process, run once a day by
-//! the world's moving clock against a moto of the world's own (its clock travels too, so a
-//! key made "on day 160" is 0 days old on day 160), with every rung of the ladder on.
+//! the world's moving clock on the in-memory fakes (their clock is the world's, so a key
+//! made "on day 160" is 0 days old on day 160), with every rung of the ladder on.
 //!
 //! Each day's run must succeed, no active key may be as old as `max_key_age_days` after it,
 //! the metrics it emits must show no key at risk and at least the margin left, and each rung
@@ -27,7 +27,7 @@ struct Day {
 /// that the target adopts, configured with `notify` and `target` lines; the key and its
 /// secret.
 async fn world(notify: &str, target: &str) -> (World, String, String) {
-    let w = World::with(Moto::Authenticated).await;
+    let w = World::with(Moto::Memory).await;
     let old = format!("{PREFIX}-220810");
     let (k1, secret) = w.seed_key(&old, &["test-1"]).await;
     let target = format!("adopt_keys = {{ \"{old}\" = \"{k1}\" }}\n{target}");
@@ -140,7 +140,7 @@ fn expected(every: i64, warn: i64, retire: i64, delete: i64, last: i64) -> Vec<(
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_daily_schedule_over_400_days_never_reaches_the_deadline_and_tells_each_rung_once() {
     // The defaults: max 90, retire 7, delete 7, margin 3, warning 7 → rotation at 80 days.
     let (w, _, _) = world("on_success = true\n", "").await;
@@ -151,7 +151,7 @@ async fn a_daily_schedule_over_400_days_never_reaches_the_deadline_and_tells_eac
     w.assert_contract();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_tight_policy_rotates_on_its_own_schedule_and_keeps_its_margin() {
     // max 30, retire 3, margin 2 → rotation at 30 − 3 − 2 = 25 days.
     let (w, _, _) = world(
@@ -166,7 +166,7 @@ async fn a_tight_policy_rotates_on_its_own_schedule_and_keeps_its_margin() {
     w.assert_contract();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_old_key_in_use_after_the_cutover_is_never_deactivated_and_the_deadline_climbs() {
     let (w, k1, secret) = world("on_success = true\n", "").await;
     let mut told = Vec::new();

@@ -7,7 +7,8 @@
 
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 
-use crate::secret::AccessKeyId;
+use rotator_core::secret::AccessKeyId;
+pub(crate) use rotator_core::wire::{BodyError, StatusError};
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -18,22 +19,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The configuration or environment is unusable.
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] rotator_core::config::ConfigError),
     /// SORACOM credentials could not be found or read.
     #[error("SORACOM credentials: {0}")]
     SoracomCredentials(String),
     /// SORACOM answered a call with an error status.
-    #[error("SORACOM {op}: HTTP {status}{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
-    SoracomStatus {
-        /// The operation (spec operationId).
-        op: &'static str,
-        /// HTTP status.
-        status: u16,
-        /// SORACOM error code, when the body had one.
-        code: Option<String>,
-        /// Error message, or a short excerpt of a body that was not a SORACOM error.
-        message: String,
-    },
+    #[error(transparent)]
+    SoracomStatus(#[from] StatusError),
     /// A SORACOM call did not complete (connection, timeout).
     #[error("SORACOM {op}: {message}")]
     SoracomTransport {
@@ -43,13 +35,8 @@ pub enum Error {
         message: String,
     },
     /// A SORACOM response could not be understood.
-    #[error("SORACOM {op}: unexpected response: {detail}")]
-    SoracomBody {
-        /// The operation.
-        op: &'static str,
-        /// What was wrong with it.
-        detail: String,
-    },
+    #[error(transparent)]
+    SoracomBody(#[from] BodyError),
     /// A paged SORACOM list said more pages remain but gave no usable way to reach them (or
     /// never ended): stopping there would miss references, so the listing fails instead.
     #[error("SORACOM {op}: paging broken: {problem}")]
@@ -138,14 +125,14 @@ impl Error {
     /// Whether the same call may succeed if retried later.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::SoracomStatus { status, .. } => *status == 429 || *status >= 500,
+            Error::SoracomStatus(StatusError { status, .. }) => *status == 429 || *status >= 500,
             Error::SoracomTransport { .. } => true,
             Error::Aws { retryable, .. } => *retryable,
             Error::Verify { .. } => true,
             Error::KeyStore { retryable, .. } => *retryable,
             Error::Config(_)
             | Error::SoracomCredentials(_)
-            | Error::SoracomBody { .. }
+            | Error::SoracomBody(BodyError { .. })
             | Error::SoracomPaging { .. }
             | Error::SoracomTooLarge { .. }
             | Error::Unconfirmed(_)
@@ -157,20 +144,20 @@ impl Error {
     /// Whether SORACOM refused the value written (a 400 or 422): what a holder that does
     /// not accept a role credential set answers. Throttling, authorisation and a missing
     /// holder are not a refusal of the value.
-    pub fn rejects_the_value(&self) -> bool {
+    pub(crate) fn rejects_the_value(&self) -> bool {
         matches!(
             self,
-            Error::SoracomStatus {
+            Error::SoracomStatus(StatusError {
                 status: 400 | 422,
                 ..
-            }
+            })
         )
     }
 
     /// Whether the server certainly did not apply the request (a definite 4xx answer).
     pub fn is_definite_rejection(&self) -> bool {
         match self {
-            Error::SoracomStatus { status, .. } => (400..500).contains(status),
+            Error::SoracomStatus(StatusError { status, .. }) => (400..500).contains(status),
             // A throttled or failed (5xx) AWS call may still have been applied.
             Error::Aws {
                 code, retryable, ..
@@ -183,7 +170,7 @@ impl Error {
 /// AWS error codes after which the same call may succeed later: throttling and failures on
 /// AWS's side, as IAM/STS, Secrets Manager and SSM name them (the union of what the IAM
 /// adapter and the Lambda's Secrets Manager and SSM adapters each listed before).
-pub const RETRYABLE_AWS_CODES: &[&str] = &[
+pub(crate) const RETRYABLE_AWS_CODES: &[&str] = &[
     // Throttling: IAM's `Throttling`, the common `ThrottlingException` (Secrets Manager,
     // SSM), and `RequestLimitExceeded` (EC2's name for it).
     "Throttling",
@@ -199,7 +186,7 @@ pub const RETRYABLE_AWS_CODES: &[&str] = &[
 
 /// Whether an AWS SDK error (of any service's SDK) may go away on retry: no answer (a
 /// timeout, a connection that failed, a response that could not be read), or a service
-/// error whose code is one of [`RETRYABLE_AWS_CODES`]. Anything else — a construction
+/// error whose code is one of `RETRYABLE_AWS_CODES`. Anything else — a construction
 /// failure, or a service error that says the request is wrong — is not.
 pub fn aws_retryable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     match err {

@@ -4,7 +4,6 @@
 //! profile; an event, a secret and a parameter) and how the outcome leaves (text or JSON
 //! and an exit code; a response or a Lambda error).
 
-use aws_config::SdkConfig;
 use time::OffsetDateTime;
 
 use crate::apply::{unplanned, Command, Engine, Progress};
@@ -12,10 +11,10 @@ use crate::config::{AssumeRole, Config, SoracomOverride, Target};
 use crate::error::Error;
 use crate::iam::IamApi;
 use crate::model::KeyStatus;
-use crate::notify::{self, Notifiers};
+use crate::notify::Deliver;
 use crate::report::RunReport;
 use crate::secret::AccessKeyId;
-use crate::soracom::{AuthKey, Endpoint, SoracomClient};
+use crate::soracom::{AuthKey, Dial, Endpoint, SoracomClient};
 use crate::status::StatusReport;
 
 /// What to run.
@@ -92,16 +91,22 @@ pub trait SoracomAccess: Send + Sync {
 }
 
 /// The clients a run needs, built by the binary.
-pub struct Clients<'a, I, A> {
+pub struct Clients<'a, I, A, D> {
     /// IAM and STS of the caller's own account (targets with `assume_role_arn` get a
     /// client of their own from it).
     pub iam: &'a I,
     /// Each SORACOM operator's endpoint and AuthKey.
     pub soracom: &'a A,
-    /// The AWS configuration the notification clients use.
-    pub sdk: &'a SdkConfig,
+    /// How SORACOM is reached (HTTP, or in memory in tests).
+    pub dial: &'a D,
+    /// Where notices go.
+    pub notify: &'a dyn Deliver,
     /// Where repointing progress goes.
     pub progress: &'a dyn Progress,
+    /// The time, and every wait.
+    pub clock: &'a dyn crate::clock::Clock,
+    /// Run ids and random bytes.
+    pub ids: &'a dyn crate::ids::Ids,
 }
 
 /// Targets that share an AWS account (the caller's, or one role) and a SORACOM operator:
@@ -148,17 +153,17 @@ impl<I> Account<'_, I> {
 
 /// A group's IAM port and logged-in SORACOM client, or why there is none (then each of
 /// its targets fails with that error; the other groups run).
-async fn connect<'a, I: IamApi, A: SoracomAccess>(
+async fn connect<'a, I: IamApi, A: SoracomAccess, D: Dial>(
     config: &Config,
     group: &Group<'_>,
-    clients: &Clients<'a, I, A>,
-) -> Result<(Account<'a, I>, SoracomClient), Error> {
+    clients: &Clients<'a, I, A, D>,
+) -> Result<(Account<'a, I>, SoracomClient<D::Transport>), Error> {
     let iam = match group.account {
         None => Account::Own(clients.iam),
         Some(role) => Account::Assumed(clients.iam.assume(role).await?),
     };
     let (endpoint, key) = clients.soracom.credentials(group.soracom).await?;
-    let soracom = SoracomClient::new(endpoint, key, config.soracom.clone())?;
+    let soracom = clients.dial.dial(&endpoint, key, &config.soracom)?;
     soracom.login().await?;
     Ok((iam, soracom))
 }
@@ -167,12 +172,12 @@ async fn connect<'a, I: IamApi, A: SoracomAccess>(
 /// run group by group (one AWS account and one SORACOM operator each); when there is more
 /// than one group, a group that cannot be reached (its role not assumed, its login
 /// refused) fails its own targets only.
-pub async fn invoke<I: IamApi, A: SoracomAccess>(
+pub async fn invoke<I: IamApi, A: SoracomAccess, D: Dial>(
     config: &Config,
     target: Option<&str>,
     request: Request,
     now: OffsetDateTime,
-    clients: Clients<'_, I, A>,
+    clients: Clients<'_, I, A, D>,
 ) -> Result<Outcome, InvokeError> {
     let targets = config.select(target).map_err(InvokeError::NoSuchTarget)?;
     let groups = groups(&targets);
@@ -204,6 +209,8 @@ pub async fn invoke<I: IamApi, A: SoracomAccess>(
             soracom: &soracom,
             config,
             progress: clients.progress,
+            clock: clients.clock,
+            ids: clients.ids,
         };
         let ran = run_group(&engine, &request, &group.targets, now, &mut known_any).await;
         match ran {
@@ -222,16 +229,7 @@ pub async fn invoke<I: IamApi, A: SoracomAccess>(
         accounts.push(iam);
     }
     if request == Request::Status {
-        let mut all = StatusReport {
-            now,
-            targets: Vec::new(),
-            errors: Vec::new(),
-        };
-        for s in statuses {
-            all.targets.extend(s.targets);
-            all.errors.extend(s.errors);
-        }
-        return Ok(Outcome::Status(all));
+        return Ok(Outcome::Status(merge_statuses(statuses, now)));
     }
     if let Request::Emergency { keys, .. } = &request {
         if !keys.is_empty() && !known_any {
@@ -246,18 +244,15 @@ pub async fn invoke<I: IamApi, A: SoracomAccess>(
     );
     if config.notify.enabled() {
         // Logged inside; a failed notification never changes the outcome or exit code.
-        match Notifiers::from_settings(&config.notify, clients.sdk) {
-            Ok(n) => tell(&n, &report, config, (&ports, &accounts)).await,
-            Err(e) => tracing::warn!(error = %e, "notifications not set up"),
-        }
+        tell(clients.notify, &report, config, (&ports, &accounts)).await;
     }
     Ok(Outcome::Run(report))
 }
 
 /// One group's part of `request`; `None` when an emergency with named keys concerns none
 /// of its targets. `known_any` is set when one of its targets holds a named key.
-async fn run_group<I: IamApi>(
-    engine: &Engine<'_, I, SoracomClient>,
+async fn run_group<I: IamApi, S: crate::soracom::SoracomApi>(
+    engine: &Engine<'_, I, S>,
     request: &Request,
     targets: &[&Target],
     now: OffsetDateTime,
@@ -358,16 +353,30 @@ fn merge(request: &Request, runs: Vec<RunReport>, now: OffsetDateTime) -> RunRep
     all
 }
 
+/// The status of every group's targets, as one report.
+fn merge_statuses(statuses: Vec<StatusReport>, now: OffsetDateTime) -> StatusReport {
+    let mut all = StatusReport {
+        now,
+        targets: Vec::new(),
+        errors: Vec::new(),
+    };
+    for s in statuses {
+        all.targets.extend(s.targets);
+        all.errors.extend(s.errors);
+    }
+    all
+}
+
 /// `migrate-to-role` for the target named `target`, as both binaries run it: check that
 /// the configuration has what the role needs (before logging in), log in, then
-/// [`crate::migrate::migrate_to_role`]. A configuration error is
+/// `crate::migrate::migrate_to_role`. A configuration error is
 /// `InvokeError::Failed(Error::Config(_))`.
-pub async fn migrate<I: IamApi, A: SoracomAccess>(
+pub async fn migrate<I: IamApi, A: SoracomAccess, D: Dial>(
     config: &Config,
     target: &str,
     dry_run: bool,
-    clients: Clients<'_, I, A>,
-) -> Result<crate::migrate::MigrationReport, InvokeError> {
+    clients: Clients<'_, I, A, D>,
+) -> Result<rotator_core::migration::MigrationReport, InvokeError> {
     let targets = config
         .select(Some(target))
         .map_err(InvokeError::NoSuchTarget)?;
@@ -384,7 +393,8 @@ pub async fn migrate<I: IamApi, A: SoracomAccess>(
     };
     let (iam, soracom) = connect(config, &group, &clients).await?;
     let report =
-        crate::migrate::migrate_to_role(iam.get(), &soracom, config, target, dry_run).await?;
+        crate::migrate::migrate_to_role(iam.get(), &soracom, config, target, dry_run, clients.ids)
+            .await?;
     tracing::info!(target_name = %report.target, exit_code = report.exit_code(), "migrate-to-role finished");
     Ok(report)
 }
@@ -415,19 +425,19 @@ async fn holders<'t, I: IamApi>(
 /// remember what was told, so the next run does not tell it again. A record that cannot be
 /// written is logged: the worst it does is one message more.
 async fn tell<I: IamApi>(
-    n: &Notifiers,
+    n: &dyn Deliver,
     report: &RunReport,
     config: &Config,
     (ports, accounts): (&[(String, usize)], &[Account<'_, I>]),
 ) {
-    let notices = notify::notices(report, &config.notify);
-    let (d, told) = n.deliver(&notices).await;
+    let notices = rotator_core::notify::notices(report, &config.notify);
+    let (d, told) = n.deliver(&config.notify, &notices).await;
     tracing::info!(sent = d.sent, failed = d.failed, "notifications");
     if report.dry_run {
         return;
     }
     for t in &report.targets {
-        let delivered: Vec<&notify::Notice> = notices
+        let delivered: Vec<&rotator_core::notify::Notice> = notices
             .iter()
             .zip(&told)
             .filter(|(n, ok)| **ok && n.target == t.target)
@@ -440,7 +450,7 @@ async fn tell<I: IamApi>(
         let Some(iam) = port.map(Account::get) else {
             continue;
         };
-        for (key, value) in notify::remember(report, t, &config.notify, &delivered) {
+        for (key, value) in rotator_core::notify::remember(report, t, &config.notify, &delivered) {
             let written = match &value {
                 Some(v) => iam.tag(&t.iam_user, &key, v).await,
                 None => iam.untag(&t.iam_user, std::slice::from_ref(&key)).await,

@@ -9,105 +9,26 @@
 //! to the role set, holder by holder, is the canary's job ([`MigrationReport::role_set`]
 //! names what it moves onto).
 
-use serde::Serialize;
+use rotator_core::config::{Config, Target};
+use rotator_core::migration::{MigrationOutcome, MigrationReport, MigrationStep, RoleSet};
+use rotator_core::role::{self, ExternalId, PolicyAction, RoleAction, SetAction, UserPolicies};
+use rotator_core::secret::Secret;
 
-use crate::config::{Config, Target};
 use crate::error::{Error, Result};
-use crate::iam::{IamApi, UserPolicies};
-use crate::role::{self, ExternalId, Migration, PolicyAction, RoleAction, SetAction};
-use crate::secret::Secret;
+use crate::iam::IamApi;
+use crate::ids::Ids;
 use crate::soracom::SoracomApi;
-
-/// How a migration run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum MigrationOutcome {
-    /// A dry run: what would be done.
-    Planned,
-    /// Role and set were already in place.
-    NothingToDo,
-    /// Every step was done.
-    Done,
-    /// The role or set of that name is someone else's; nothing was changed.
-    Refused,
-    /// A step failed; what was done stays, and a rerun adopts it and goes on.
-    Failed,
-}
-
-/// One step a run took.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct MigrationStep {
-    /// What it did.
-    pub step: String,
-    /// Whether it worked.
-    pub ok: bool,
-    /// Why not, if it did not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// The role set a migration registered: what the canary moves references onto.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RoleSet {
-    /// The credential set's id (`aws-iam-role-credentials`).
-    pub credential_id: String,
-    /// The role it names.
-    pub role_arn: String,
-}
-
-/// What `migrate-to-role` did, or would do, for one target. Holds no secret: the external
-/// id is redacted in the trust policy and never carried.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MigrationReport {
-    /// The target's name.
-    pub target: String,
-    /// Its IAM user.
-    pub iam_user: String,
-    /// Whether nothing was to be changed.
-    pub dry_run: bool,
-    /// How it ended.
-    pub outcome: MigrationOutcome,
-    /// What was decided.
-    pub plan: Migration,
-    /// The role's ARN, once it exists.
-    pub role_arn: Option<String>,
-    /// The role set, once it is registered.
-    pub role_set: Option<RoleSet>,
-    /// The steps taken, in order.
-    pub steps: Vec<MigrationStep>,
-    /// Why the run was refused or failed.
-    pub error: Option<String>,
-    /// What happens next.
-    pub next: String,
-}
-
-impl MigrationReport {
-    /// The exit code: 0 done or nothing to do, 1 failed (a rerun resumes), 3 refused.
-    pub fn exit_code(&self) -> u8 {
-        match self.outcome {
-            MigrationOutcome::Planned | MigrationOutcome::NothingToDo | MigrationOutcome::Done => 0,
-            MigrationOutcome::Failed => 1,
-            MigrationOutcome::Refused => 3,
-        }
-    }
-
-    /// The report as text, for a human.
-    pub fn render_text(&self) -> String {
-        crate::wording::migration_text(self)
-    }
-}
 
 /// Plans and (unless `dry_run`) carries out `migrate-to-role` for `target`. An error means
 /// nothing was changed: the configuration lacks what the role needs (`Error::Config`), or
 /// IAM or SORACOM could not be read. A failure after that is in the report.
-pub async fn migrate_to_role<I: IamApi, S: SoracomApi>(
+pub(crate) async fn migrate_to_role<I: IamApi, S: SoracomApi>(
     iam: &I,
     soracom: &S,
     config: &Config,
     target: &Target,
     dry_run: bool,
+    ids: &dyn Ids,
 ) -> Result<MigrationReport> {
     let settings = config.role_of(target)?;
     let user: UserPolicies = iam.user_policies(&target.iam_user).await?;
@@ -147,7 +68,7 @@ pub async fn migrate_to_role<I: IamApi, S: SoracomApi>(
         return Ok(report);
     }
     let changes = report.plan.changes();
-    match carry_out(iam, soracom, target, &mut report).await {
+    match carry_out(iam, soracom, target, &mut report, ids).await {
         Ok(()) => {
             report.outcome = if changes {
                 MigrationOutcome::Done
@@ -196,13 +117,14 @@ async fn carry_out<I: IamApi, S: SoracomApi>(
     soracom: &S,
     target: &Target,
     report: &mut MigrationReport,
+    ids: &dyn Ids,
 ) -> Result<()> {
     let name = report.plan.role_name.clone();
     let (arn, external_id) = match report.plan.role.clone() {
         RoleAction::Adopt { arn, external_id } => (arn, external_id),
         RoleAction::Foreign { .. } => return Ok(()),
         RoleAction::Create => {
-            let created = create_role(iam, target, report).await;
+            let created = create_role(iam, target, report, ids).await;
             let what = format!("create IAM role {name}");
             let (arn, id) = match created {
                 Ok(v) => v,
@@ -246,8 +168,10 @@ async fn create_role<I: IamApi>(
     iam: &I,
     target: &Target,
     report: &MigrationReport,
+    ids: &dyn Ids,
 ) -> Result<(String, ExternalId)> {
-    let id = ExternalId::generate().map_err(|e| Error::Random(e.to_string()))?;
+    let id =
+        ExternalId::generate(&mut |b| ids.fill(b)).map_err(|e| Error::Random(e.to_string()))?;
     let account = &report.plan.soracom_account_id;
     let tags = [
         (role::TAG_TARGET.to_string(), Secret::new(&target.name)),

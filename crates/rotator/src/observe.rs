@@ -6,7 +6,6 @@
 //! are read at the same time. Only slots that reference a target's own `aws-credentials`
 //! sets are kept, so memory does not grow with groups that do not matter.
 
-use crate::apply::Engine;
 use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
@@ -16,13 +15,25 @@ use crate::records::Records;
 use crate::refs::{group_slots, handler_slot, vpg_slot};
 use crate::soracom::{Pager, SoracomApi, Walk};
 
-impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
+/// What a run reads its observation with: the two ports and the page size of SORACOM's
+/// listings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Observer<'a, I, S> {
+    /// IAM and STS.
+    pub(crate) iam: &'a I,
+    /// SORACOM.
+    pub(crate) soracom: &'a S,
+    /// Items per page of a SORACOM listing.
+    pub(crate) page_size: u32,
+}
+
+impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
     /// Observes every target: one listing of credential sets, groups and event handlers
     /// shared by all, and each target's keys, the two sides at the same time. Only slots
     /// that reference a target's own sets are kept, so memory does not grow with groups
     /// that do not matter.
     #[tracing::instrument(name = "observe", skip_all, fields(targets = targets.len()))]
-    pub async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
+    pub(crate) async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
         let keys = futures::future::join_all(targets.iter().map(|t| async move {
             let keys = self.iam.list_keys(&t.iam_user).await?;
             let tags = self.iam.tags(&t.iam_user).await?;
@@ -71,13 +82,13 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         };
         let services: std::collections::BTreeSet<&str> = slots
             .iter()
-            .filter_map(|s| crate::plan::canary::log_service(&s.holder))
+            .filter_map(|s| crate::plan::log_service(&s.holder))
             .collect();
         let mut out = Vec::new();
         let soracom = self.soracom;
         for service in services {
             // The first failures are evidence enough: the walk ends there.
-            Pager::new(self.config.soracom.page_size)
+            Pager::new(self.page_size)
                 .each(
                     "getLogs",
                     |after, limit| async move {
@@ -91,11 +102,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                             Some(AuthFailure {
                                 service: e.service.clone(),
                                 at,
-                                error: crate::plan::canary::auth_failure(&e.body)?,
+                                error: crate::plan::auth_failure(&e.body)?,
                                 resource_id: e.resource_id.clone(),
                             })
                         }));
-                        if out.len() >= crate::plan::canary::MAX_FAILURES {
+                        if out.len() >= crate::plan::MAX_FAILURES {
                             Walk::Enough
                         } else {
                             Walk::More
@@ -104,7 +115,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 )
                 .await?;
         }
-        out.truncate(crate::plan::canary::MAX_FAILURES);
+        out.truncate(crate::plan::MAX_FAILURES);
         Ok(out)
     }
 
@@ -125,21 +136,20 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         // The target's role set (`migrate-to-role`) is watched too: references move onto it.
         let ours =
             |t: &Target, id: &str| (t.owns(id) && !other_type.contains(id)) || id == t.role_set_id;
-        let slots = holder_slots(
-            self.soracom,
-            self.config.soracom.page_size,
-            targets.len(),
-            |i, id| targets.get(i).is_some_and(|t| ours(t, id)),
-        )
+        let slots = holder_slots(self.soracom, self.page_size, targets.len(), |i, id| {
+            targets.get(i).is_some_and(|t| ours(t, id))
+        })
         .await?;
         Ok((sets, slots))
     }
 
     /// Observes one target again, for the re-check of a destructive step.
     pub(crate) async fn observe_one(&self, target: &Target) -> Result<Observed> {
+        // One target in, one observation out.
         self.observe(&[target])
             .await?
-            .pop()
+            .into_iter()
+            .next()
             .unwrap_or_else(|| Err(Error::Unconfirmed("no observation".into())))
     }
 }

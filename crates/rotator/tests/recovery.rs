@@ -1,7 +1,7 @@
-//! The executor's recovery decisions, in-process: [`rotator::apply::Engine`] over the real
-//! adapters ([`AwsIam`] through the AWS fault proxy to moto, [`SoracomClient`] to the
-//! emulator) on a [`testkit::world::World`], with a fault or a person acting in the middle
-//! of a run. Each test asserts the report's typed fields (outcome, steps' success,
+//! The executor's recovery decisions, in-process: [`rotator::invoke`], as both
+//! binaries run it, over the in-memory fakes (the fake IAM, the real SORACOM client over
+//! the emulator in memory) on a [`testkit::world::World`] in simulated time, with a fault or a person acting in the
+//! middle of a run. Each test asserts the report's typed fields (outcome, steps' success,
 //! references moved, the plan's steps) and the state the run left in IAM and SORACOM;
 //! every world ends with the contract and no-secret checks (the reports are searched).
 //!
@@ -17,15 +17,17 @@
 
 use std::time::Duration;
 
-use rotator::apply::{Command, Engine, NoProgress};
-use rotator::iam::AwsIam;
-use rotator::plan::{Repair, Retire};
-use rotator::report::{Outcome, TargetReport};
-use rotator::soracom::{AuthKey, Endpoint, SoracomClient};
-use rotator::{Config, Secret};
+use rotator::{invoke, Clients, Command, NoProgress, Outcome as Ran, Request};
+use rotator_core::endpoint::{AuthKey, Endpoint};
+use rotator_core::plan::{Repair, Retire};
+use rotator_core::report::{Outcome, TargetReport};
+use rotator_core::{Config, Secret};
 use soracom_emulator::{Fault, FaultBody, FaultKind};
 use testkit::aws_proxy::{AwsFault, AwsFaultKind};
+use testkit::fake::iam::FakeIam;
 use testkit::world::{eventually, funnel, Moto, Options, World, PREFIX};
+
+use crate::clients::{Operator, Silent};
 
 const AUTH_KEY_ID: &str = "keyId-apply-test";
 const AUTH_KEY: &str = "secret-apply-soracom-auth-key-0123456789";
@@ -40,14 +42,14 @@ const DEACTIVATE_AT: i64 = 8;
 const DELETE_AT: i64 = 16;
 
 /// A world seeded with a first key `k1` in set `<PREFIX>-220810` (adopted, so that it may
-/// be retired), used by groups test-1 and test-2, and the engine's adapters.
+/// be retired), used by groups test-1 and test-2, and the run's IAM port and operator.
 struct Rig {
     w: World,
     old: String,
     k1: String,
     config: Config,
-    iam: AwsIam,
-    soracom: SoracomClient,
+    iam: FakeIam,
+    operator: Operator,
 }
 
 impl Rig {
@@ -57,7 +59,7 @@ impl Rig {
             user_prefix: "apply-user",
             auth_key: (AUTH_KEY_ID, AUTH_KEY),
             sam_user: None,
-            moto: Moto::Shared,
+            moto: Moto::Memory,
         })
         .await;
         let old = format!("{PREFIX}-220810");
@@ -71,20 +73,19 @@ impl Rig {
         );
         let config = Config::from_toml(&text, std::path::Path::new("recovery.toml"))
             .unwrap_or_else(|e| panic!("{e}"));
-        let iam = AwsIam::new(w.sdk_config().await);
+        let iam = w.fakes().iam.clone();
         let key = AuthKey {
             id: AUTH_KEY_ID.into(),
             secret: Secret::new(AUTH_KEY),
         };
-        let soracom = SoracomClient::new(Endpoint(w.emu.endpoint()), key, config.soracom.clone())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let operator = Operator(Endpoint(w.emu.endpoint()), key);
         Rig {
             w,
             old,
             k1,
             config,
             iam,
-            soracom,
+            operator,
         }
     }
 
@@ -92,17 +93,24 @@ impl Rig {
     /// the target's report. The whole report is kept for the secret check.
     async fn run(&self, command: Command, days: i64) -> TargetReport {
         self.w.travel(days);
-        let engine = Engine {
+        let clients = Clients {
             iam: &self.iam,
-            soracom: &self.soracom,
-            config: &self.config,
+            soracom: &self.operator,
+            dial: &self.w.fakes().dial,
+            notify: &Silent,
             progress: &NoProgress,
+            clock: &*self.w.fakes().clock,
+            ids: &*self.w.fakes().ids,
         };
-        let targets = self.config.select(None).unwrap_or_else(|e| panic!("{e}"));
-        let report = engine
-            .run(command, &targets, self.w.current(), false)
-            .await
-            .unwrap_or_else(|e| panic!("the run failed before planning: {e}"));
+        let request = Request::Run {
+            command,
+            dry_run: false,
+        };
+        let report = match invoke(&self.config, None, request, self.w.current(), clients).await {
+            Ok(Ran::Run(report)) => report,
+            Ok(Ran::Status(_)) => panic!("a command reports a run, not a status"),
+            Err(e) => panic!("the run failed before planning: {e}"),
+        };
         self.w
             .wrote(&serde_json::to_string(&report).unwrap_or_default());
         report.targets.into_iter().next().expect("one target")
@@ -216,7 +224,7 @@ fn assert_failed_at_the_end(t: &TargetReport) {
 
 /// The rotation's first reference write is definitely rejected (400): nothing moved, so
 /// the run deletes the new set and the new key it created, and a rerun rotates.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_rejected_first_move_deletes_the_new_set_and_key() {
     let r = Rig::new().await;
     r.w.emu.add_fault(Fault {
@@ -254,7 +262,7 @@ async fn a_rejected_first_move_deletes_the_new_set_and_key() {
 /// A person deletes the new key after the run created its set and before the first move:
 /// the check right before the first move sees it gone, nothing moves, and the new set
 /// (and the key's records) are removed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_new_key_deleted_before_the_first_move_moves_nothing_and_removes_the_set() {
     let r = Rig::new().await;
     r.hold("createCredential", 1);
@@ -278,7 +286,7 @@ async fn a_new_key_deleted_before_the_first_move_moves_nothing_and_removes_the_s
 /// after the last move sees it gone and every moved reference goes back to the old set,
 /// whose key is still active. The run fails, and the new set, holding the deleted key, is
 /// left unreferenced.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_new_key_deleted_after_the_last_move_sends_the_references_back() {
     let r = Rig::new().await;
     // The first move is the canary alone; the second is the last.
@@ -315,7 +323,7 @@ async fn a_new_key_deleted_after_the_last_move_sends_the_references_back() {
 /// a person points a new group at the old set. The re-check before retiring sees the
 /// reference, so the deactivation is not done and the run says so (failed: the state
 /// changed).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_deactivation_is_skipped_when_a_reference_came_back_to_the_old_set() {
     let r = Rig::new().await;
     let rotated = r.run(Command::Rotate, 0).await;
@@ -354,7 +362,7 @@ async fn a_deactivation_is_skipped_when_a_reference_came_back_to_the_old_set() {
 /// The old key was deactivated and its quiet period is over, so the plan deletes it and
 /// its set; while the run observes, a person re-activates the key. The re-check before
 /// retiring sees it active: neither the key nor the set is deleted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_deletion_is_skipped_when_the_old_key_was_reactivated() {
     let r = Rig::new().await;
     let rotated = r.run(Command::Rotate, 0).await;
@@ -409,7 +417,7 @@ async fn a_deletion_is_skipped_when_the_old_key_was_reactivated() {
 /// `CreateAccessKey` fails unclearly (500 every time: it may or may not have created a
 /// key). The run lists the keys, finds none new, and removes its announcement: no key,
 /// no record left.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_unclear_create_access_key_failure_leaves_no_key_and_no_announcement() {
     let r = Rig::new().await;
     r.w.proxy.add_fault(AwsFault::always(
@@ -436,7 +444,7 @@ async fn an_unclear_create_access_key_failure_leaves_no_key_and_no_announcement(
 /// `CreateAccessKey` creates a key but its answer never arrives: the run finds the one
 /// new, never-used key, deletes it (its secret was never seen), and removes its
 /// announcement.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_key_created_by_an_unanswered_call_is_deleted() {
     let r = Rig::new().await;
     r.w.proxy.add_fault(AwsFault::next(

@@ -4,10 +4,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rotator::config::SoracomSettings;
-use rotator::selfkey::{rotate_soracom_key, KeyStore, ProfileStore, Stored};
-use rotator::soracom::{AuthKey, Endpoint, SoracomClient};
-use rotator::{Config, Error};
+use rotator::soracom::{Dial, HttpDial};
+use rotator::{rotate_soracom_key, Error, KeyStore, ProfileStore, Stored};
+use rotator_core::config::SoracomSettings;
+use rotator_core::endpoint::{AuthKey, Endpoint};
+use rotator_core::Config;
 use soracom_emulator::{Emulator, Fault, FaultBody, FaultKind};
 use testkit::contract::{assert_conforms, recorded, Spec};
 
@@ -19,6 +20,13 @@ fn settings() -> SoracomSettings {
     match Config::from_toml(text, std::path::Path::new("test.toml")) {
         Ok(c) => c.soracom,
         Err(e) => panic!("{e}"),
+    }
+}
+
+/// Clients over HTTP, waiting on the system clock.
+fn dial() -> HttpDial {
+    HttpDial {
+        clock: std::sync::Arc::new(rotator::SystemClock::new()),
     }
 }
 
@@ -86,8 +94,11 @@ impl World {
         World { emu, dir }
     }
 
+    /// The soracom-cli profile `default` in the world's profile directory.
     fn store(&self) -> ProfileStore {
-        ProfileStore::new(self.dir.path().join("default.json"))
+        let dir = self.dir.path().display().to_string();
+        let env = move |k: &str| (k == "SORACOM_PROFILE_DIR").then(|| dir.clone());
+        ProfileStore::locate(&env, None, None).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn faulty(&self, fail_store: bool, fail_reads_after_store: bool) -> Faulty {
@@ -121,7 +132,8 @@ impl World {
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .key;
-        let client = SoracomClient::new(self.endpoint(), key.clone(), settings())
+        let client = dial()
+            .dial(&self.endpoint(), key.clone(), &settings())
             .unwrap_or_else(|e| panic!("{e}"));
         client
             .login()
@@ -149,7 +161,7 @@ fn status(code: u16) -> FaultKind {
 #[tokio::test]
 async fn rotates_a_sam_users_key_and_deletes_the_old_one() {
     let w = World::new(Some("rotator")).await;
-    let done = rotate_soracom_key(&w.endpoint(), &settings(), &w.store())
+    let done = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.store())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(done.old_key_deleted, "{done:?}");
@@ -165,7 +177,7 @@ async fn rotates_a_sam_users_key_and_deletes_the_old_one() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(w.store().path())
+        let mode = std::fs::metadata(w.dir.path().join("default.json"))
             .map(|m| m.permissions().mode() & 0o777)
             .unwrap_or(0);
         assert_eq!(mode, 0o600);
@@ -175,7 +187,7 @@ async fn rotates_a_sam_users_key_and_deletes_the_old_one() {
 #[tokio::test]
 async fn rotates_a_root_key_through_the_operator_paths() {
     let w = World::new(None).await;
-    let done = rotate_soracom_key(&w.endpoint(), &settings(), &w.store())
+    let done = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.store())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
@@ -191,7 +203,7 @@ async fn a_failed_generate_changes_nothing() {
     for kind in [status(500), FaultKind::SucceedThenDrop, status(403)] {
         let w = World::new(Some("rotator")).await;
         w.fault("generateUserAuthKey", 1, 1, kind.clone());
-        let r = rotate_soracom_key(&w.endpoint(), &settings(), &w.store()).await;
+        let r = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.store()).await;
         assert!(r.is_err(), "{kind:?}: {r:?}");
         let key = w.assert_stored_key_works(1).await;
         assert_eq!(key.id, OLD_ID, "{kind:?}");
@@ -203,7 +215,7 @@ async fn a_new_key_that_does_not_authenticate_is_deleted() {
     let w = World::new(Some("rotator")).await;
     // auth #1 identifies the old key, #2 is the session's login, #3.. verify the new key.
     w.fault("auth", 3, 3, status(401));
-    let r = rotate_soracom_key(&w.endpoint(), &settings(), &w.store()).await;
+    let r = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.store()).await;
     assert!(r.is_err(), "{r:?}");
     let key = w.assert_stored_key_works(1).await;
     assert_eq!(key.id, OLD_ID);
@@ -212,7 +224,7 @@ async fn a_new_key_that_does_not_authenticate_is_deleted() {
 #[tokio::test]
 async fn a_failed_store_keeps_the_old_key() {
     let w = World::new(Some("rotator")).await;
-    let r = rotate_soracom_key(&w.endpoint(), &settings(), &w.faulty(true, false)).await;
+    let r = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.faulty(true, false)).await;
     assert!(r.is_err(), "{r:?}");
     let key = w.assert_stored_key_works(1).await;
     assert_eq!(key.id, OLD_ID);
@@ -221,7 +233,7 @@ async fn a_failed_store_keeps_the_old_key() {
 #[tokio::test]
 async fn an_unreadable_store_after_a_failed_write_keeps_both_keys() {
     let w = World::new(Some("rotator")).await;
-    let r = rotate_soracom_key(&w.endpoint(), &settings(), &w.faulty(true, true)).await;
+    let r = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.faulty(true, true)).await;
     let msg = r.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(msg.contains("both AuthKeys"), "{msg}");
     assert!(!msg.contains(OLD_ID), "key ids are masked: {msg}");
@@ -233,7 +245,7 @@ async fn an_unreadable_store_after_a_failed_write_keeps_both_keys() {
 async fn a_failed_delete_of_the_old_key_is_finished_by_the_next_rotation() {
     let w = World::new(Some("rotator")).await;
     w.fault("deleteUserAuthKey", 1, 0, status(500));
-    let done = rotate_soracom_key(&w.endpoint(), &settings(), &w.store())
+    let done = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.store())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!done.old_key_deleted);
@@ -248,7 +260,7 @@ async fn a_failed_delete_of_the_old_key_is_finished_by_the_next_rotation() {
     // The store remembers the key it replaced: the next rotation deletes it first.
     let record = w.store().load().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(record.replaced.as_deref(), Some(OLD_ID));
-    let again = rotate_soracom_key(&w.endpoint(), &settings(), &w.store())
+    let again = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.store())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(again.old_key_deleted, "{again:?}");

@@ -280,6 +280,39 @@ impl Iam {
         Ok(Some((when, used.service_name, used.region)))
     }
 
+    /// The tags of `user`.
+    pub async fn tags(&self, user: &str) -> Result<Vec<(String, String)>, MotoError> {
+        let out = self
+            .iam
+            .list_user_tags()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(err("ListUserTags"))?;
+        Ok(out
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect())
+    }
+
+    /// Sets tag `key` of `user` to `value`.
+    pub async fn tag_user(&self, user: &str, key: &str, value: &str) -> Result<(), MotoError> {
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .map_err(err("TagUser"))?;
+        self.iam
+            .tag_user()
+            .user_name(user)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(err("TagUser"))?;
+        Ok(())
+    }
+
     /// Calls `sts:GetCallerIdentity` signed with this key (moto then records its last use);
     /// returns the caller ARN.
     pub async fn use_key(&self, id: &str, secret: &str) -> Result<String, MotoError> {

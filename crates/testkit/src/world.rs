@@ -25,17 +25,23 @@
 //! fixed `now` a run is given) and [`World::live`] the real time plus the offset (a clock
 //! that moves, as a Lambda function's does).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use rotator::Clock;
 use serde_json::{json, Value};
 use soracom_emulator::Emulator;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::aws_proxy::AwsProxy;
+use crate::backend::{Admin, Proxy};
 use crate::contract::{assert_conforms, recorded, Spec};
+use crate::fake::clock::PausedClock;
+use crate::fake::iam::FakeIam;
+use crate::fake::soracom::MemoryDial;
+use crate::fake::{Script, SeqIds};
 use crate::moto::{self, ClockedMoto, Iam, KeyInfo};
 use crate::secrets::Ledger;
 
@@ -65,6 +71,29 @@ pub enum Moto {
     /// with the world's and that checks every signature: a key works only with its own
     /// secret, so verification and the secret SORACOM was given mean something.
     Authenticated,
+    /// No moto and no socket: the in-memory fakes ([`crate::fake`]), the emulator reached
+    /// in memory, and a clock over tokio's paused time (the test's runtime must start
+    /// paused). The world's epoch is fixed ([`MEMORY_EPOCH`]), so dates never depend on
+    /// the day the test runs.
+    Memory,
+}
+
+/// The epoch of every in-memory world: a Monday morning, far from midnight.
+pub const MEMORY_EPOCH: OffsetDateTime = time::macros::datetime!(2027-01-04 09:00 UTC);
+
+/// The fakes of a world on [`Moto::Memory`]: what the code under test is given.
+#[derive(Clone)]
+pub struct Fakes {
+    /// The time, and every wait.
+    pub clock: Arc<PausedClock>,
+    /// The hook every fake call goes through: faults, people holding calls.
+    pub script: Arc<Script>,
+    /// The IAM port.
+    pub iam: FakeIam,
+    /// SORACOM in memory.
+    pub dial: MemoryDial,
+    /// Run ids and random bytes, from the world's seed.
+    pub ids: Arc<SeqIds>,
 }
 
 /// How to make a [`World`].
@@ -84,18 +113,21 @@ pub struct Options {
 
 /// One scenario's world; see the [module documentation](self).
 pub struct World {
-    /// The SORACOM emulator, in-process.
-    pub emu: Emulator,
-    /// In front of moto: the code under test reaches AWS through it (its faults, its record).
-    pub proxy: AwsProxy,
-    /// Arranges and inspects IAM directly in moto (not through the proxy).
-    pub iam: Iam,
+    /// The SORACOM emulator, in-process (on a socket, or in memory).
+    pub emu: Arc<Emulator>,
+    /// Where AWS faults are armed and AWS calls counted: the proxy in front of moto, or the
+    /// fakes' script.
+    pub proxy: Proxy,
+    /// Arranges and inspects IAM directly (not through the proxy or the hook).
+    pub iam: Admin,
     /// The world's own IAM user, the target's.
     pub user: String,
     /// This world's secrets and everything the code under test wrote.
     pub ledger: Ledger,
     /// The world's own moto, when it has one ([`Moto::Authenticated`]).
     pub clocked: Option<ClockedMoto>,
+    /// The in-memory fakes, on [`Moto::Memory`].
+    pub fakes: Option<Fakes>,
     harness: &'static str,
     moto_endpoint: String,
     /// The key the code under test signs its own AWS calls with.
@@ -129,6 +161,9 @@ impl World {
     /// # Panics
     /// When a service does not start or moto refuses the user.
     pub async fn start(options: Options) -> World {
+        if options.moto == Moto::Memory {
+            return World::in_memory(options).await;
+        }
         crate::install_crypto_provider();
         let emu = Emulator::start()
             .await
@@ -139,8 +174,8 @@ impl World {
             None => emu.add_auth_key(key_id, key),
         }
         let clocked = match options.moto {
-            Moto::Shared => None,
             Moto::Authenticated => Some(ClockedMoto::start_authenticated().await),
+            Moto::Shared | Moto::Memory => None,
         };
         let (moto_endpoint, aws_key) = match &clocked {
             Some(m) => (m.endpoint(), m.credentials()),
@@ -165,18 +200,86 @@ impl World {
         ledger.add(aws_key.1.clone());
         let now = OffsetDateTime::now_utc();
         World {
-            emu,
-            proxy,
-            iam,
+            emu: Arc::new(emu),
+            proxy: Proxy::Real(Arc::new(proxy)),
+            iam: Admin::Moto(Box::new(iam)),
             user,
             ledger,
             clocked,
+            fakes: None,
             harness: options.harness,
             moto_endpoint,
             aws_key,
             t0: now.replace_nanosecond(0).unwrap_or(now),
             offset: Mutex::new(time::Duration::ZERO),
         }
+    }
+
+    /// A world of the in-memory fakes ([`Moto::Memory`]); its seed comes from its user's
+    /// unique name.
+    async fn in_memory(options: Options) -> World {
+        let user = moto::unique(options.user_prefix);
+        let seed = user.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let clock = Arc::new(PausedClock::new(MEMORY_EPOCH));
+        let script = Arc::new(Script::new());
+        let emu = Arc::new(Emulator::in_memory(seed));
+        let (key_id, key) = options.auth_key;
+        match options.sam_user {
+            Some(u) => emu.add_sam_auth_key(key_id, key, u),
+            None => emu.add_auth_key(key_id, key),
+        }
+        emu.set_now_ms(Some(ms(MEMORY_EPOCH)));
+        let fake = FakeIam::new(seed, clock.clone(), script.clone());
+        let iam = fake.helper();
+        // Scenarios written against moto expect a new key to work at once, as moto's do; a
+        // scenario about propagation sets the delay itself.
+        iam.set_sts_delay(Duration::ZERO);
+        iam.create_user(&user)
+            .await
+            .unwrap_or_else(|e| panic!("create user: {e}"));
+        let ledger = Ledger::new();
+        ledger.add(key);
+        let dial = MemoryDial::new(std::slice::from_ref(&emu), script.clone(), clock.clone());
+        // As in a world on moto, whose epoch is its start rounded down to the second, what
+        // the scenario makes comes a moment after the epoch.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        World {
+            emu,
+            proxy: Proxy::Fake(Arc::new(crate::backend::FakeProxy::new(script.clone()))),
+            iam: Admin::Fake(iam),
+            user,
+            ledger,
+            clocked: None,
+            fakes: Some(Fakes {
+                clock,
+                script,
+                iam: fake,
+                dial,
+                ids: Arc::new(SeqIds::new(seed)),
+            }),
+            harness: options.harness,
+            moto_endpoint: String::new(),
+            aws_key: (String::new(), String::new()),
+            t0: MEMORY_EPOCH,
+            offset: Mutex::new(time::Duration::ZERO),
+        }
+    }
+
+    /// The fakes of a world on [`Moto::Memory`].
+    ///
+    /// # Panics
+    /// On a world with moto.
+    pub fn fakes(&self) -> &Fakes {
+        self.fakes
+            .as_ref()
+            .unwrap_or_else(|| panic!("this needs a world on Moto::Memory"))
+    }
+
+    /// Whether this world runs on the in-memory fakes.
+    pub fn in_memory_world(&self) -> bool {
+        self.fakes.is_some()
     }
 
     /// The key (id, secret) the code under test signs its AWS calls with.
@@ -227,17 +330,27 @@ impl World {
         rfc3339(self.current())
     }
 
-    /// A clock that moves: the real time plus the offset travelled.
+    /// A clock that moves: the real time plus the offset travelled (in memory: the fakes'
+    /// clock).
     pub fn live(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + self.offset()
+        match &self.fakes {
+            Some(f) => f.clock.now(),
+            None => OffsetDateTime::now_utc() + self.offset(),
+        }
+    }
+
+    /// [`World::live`] as a clock for the code under test: the real time plus the offset
+    /// travelled, waits in real time.
+    pub fn live_clock(&self) -> Live<'_> {
+        Live::new(self)
     }
 
     /// What moto records as the time of a call made now: the real time, plus the offset
     /// travelled when the world has a moto of its own (its clock moves with the world's).
     pub fn moto_now(&self) -> OffsetDateTime {
-        match &self.clocked {
-            Some(_) => self.live(),
-            None => OffsetDateTime::now_utc(),
+        match (&self.clocked, &self.fakes) {
+            (Some(_), _) | (_, Some(_)) => self.live(),
+            (None, None) => OffsetDateTime::now_utc(),
         }
     }
 
@@ -263,9 +376,16 @@ impl World {
         if let Some(moto) = &self.clocked {
             moto.set_offset(Duration::from_secs(offset.whole_seconds().max(0) as u64));
         }
-        *lock(&self.offset) = offset;
-        self.emu
-            .set_clock_offset_ms(offset.whole_milliseconds() as i64);
+        let before = std::mem::replace(&mut *lock(&self.offset), offset);
+        match &self.fakes {
+            Some(f) => {
+                f.clock.travel(offset - before);
+                self.emu.set_now_ms(Some(ms(f.clock.now())));
+            }
+            None => self
+                .emu
+                .set_clock_offset_ms(offset.whole_milliseconds() as i64),
+        }
         self.now()
     }
 
@@ -350,17 +470,8 @@ impl World {
     /// # Panics
     /// When moto refuses it.
     pub async fn tag_user(&self, key: &str, value: &str) {
-        let tag = aws_sdk_iam::types::Tag::builder()
-            .key(key)
-            .value(value)
-            .build()
-            .unwrap_or_else(|e| panic!("tag: {e}"));
         self.iam
-            .client()
-            .tag_user()
-            .user_name(&self.user)
-            .tags(tag)
-            .send()
+            .tag_user(&self.user, key, value)
             .await
             .unwrap_or_else(|e| panic!("tag the user: {e}"));
     }
@@ -373,16 +484,9 @@ impl World {
     /// When moto refuses the listing.
     pub async fn user_tags(&self) -> Vec<(String, String)> {
         self.iam
-            .client()
-            .list_user_tags()
-            .user_name(&self.user)
-            .send()
+            .tags(&self.user)
             .await
             .unwrap_or_else(|e| panic!("list tags: {e}"))
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect()
     }
 
     /// The world's user's access keys.
@@ -490,7 +594,16 @@ impl World {
     /// # Panics
     /// When a secret was found (named by its first four characters only).
     pub fn assert_no_secret(&self) {
-        self.ledger.harvest(&self.emu, Some(&self.proxy));
+        match (&self.proxy, &self.fakes) {
+            (Proxy::Real(p), _) => self.ledger.harvest(&self.emu, Some(p)),
+            (Proxy::Fake(_), Some(f)) => {
+                self.ledger.harvest(&self.emu, None);
+                for s in f.iam.helper().issued_secrets() {
+                    self.ledger.add(s);
+                }
+            }
+            (Proxy::Fake(_), None) => self.ledger.harvest(&self.emu, None),
+        }
         let scan = self.ledger.scan();
         crate::figures::append(
             "secrets.jsonl",
@@ -586,6 +699,37 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
         }
         Value::Array(a) => a.iter().for_each(|x| collect_refs(x, out)),
         _ => {}
+    }
+}
+
+/// A world's live time as a [`rotator::Clock`]: the real time plus the offset
+/// travelled ([`World::live`]); waits are real.
+pub struct Live<'w> {
+    world: &'w World,
+    real: rotator::SystemClock,
+}
+
+impl<'w> Live<'w> {
+    /// The live clock of `world`.
+    pub fn new(world: &'w World) -> Live<'w> {
+        Live {
+            world,
+            real: rotator::SystemClock::new(),
+        }
+    }
+}
+
+impl rotator::Clock for Live<'_> {
+    fn now(&self) -> OffsetDateTime {
+        self.world.live()
+    }
+
+    fn monotonic(&self) -> Duration {
+        self.real.monotonic()
+    }
+
+    fn sleep(&self, duration: Duration) -> rotator::Sleep<'_> {
+        self.real.sleep(duration)
     }
 }
 

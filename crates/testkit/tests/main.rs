@@ -3,5 +3,7 @@
 //! Run one part with a filter, e.g. `cargo test -p testkit --test testkit aws_proxy::`.
 
 mod aws_proxy;
+mod conformance_iam;
+mod conformance_soracom;
 mod contract;
 mod moto;

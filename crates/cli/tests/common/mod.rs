@@ -21,6 +21,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use testkit::moto;
+
+pub mod machine;
 use testkit::world::{Moto, Options};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -42,6 +44,8 @@ pub struct World {
     pub dir: tempfile::TempDir,
     /// Runs' effects and the test's uses of keys and sets.
     track: Mutex<Tracker>,
+    /// The notices in-process runs sent.
+    pub told: machine::Recorder,
 }
 
 impl std::ops::Deref for World {
@@ -52,11 +56,16 @@ impl std::ops::Deref for World {
     }
 }
 
-/// A run of the binary started in the background.
+/// A run started in the background: the binary, or the command line in a task.
 pub struct Spawned {
-    child: tokio::process::Child,
+    run: Background,
     args: Vec<String>,
     snapshot: Snapshot,
+}
+
+enum Background {
+    Process(tokio::process::Child),
+    Task(tokio::task::JoinHandle<(soracom_key_rotator::Ran, Vec<u8>)>),
 }
 
 /// Which side holds the call a killed run dies at.
@@ -100,21 +109,31 @@ impl Run {
 }
 
 impl World {
-    /// A world on the moto every test shares.
+    /// A world of the in-memory fakes: the command line runs in-process, in simulated time
+    /// (the test's runtime must start paused). STS checks each key's secret, as an
+    /// authenticated moto does.
     pub async fn new() -> World {
+        World::on(Moto::Memory).await
+    }
+
+    /// A world whose clock [`testkit::world::World::travel`] moves: every world's does.
+    pub async fn clocked() -> World {
+        World::new().await
+    }
+
+    /// A world that checks every signature: every in-memory world does.
+    pub async fn authenticated() -> World {
+        World::new().await
+    }
+
+    /// A world for the real binary, as a process, against the moto every test shares:
+    /// for what only a process can show.
+    pub async fn process() -> World {
         World::on(Moto::Shared).await
     }
 
-    /// A world with a moto of its own whose clock [`testkit::world::World::travel`] moves;
-    /// it checks every signature, as [`World::authenticated`].
-    pub async fn clocked() -> World {
-        World::authenticated().await
-    }
-
-    /// A world with a moto of its own (clock movable) that checks every signature: a key
-    /// works only with its own secret, so verification and the secret SORACOM was given
-    /// mean something.
-    pub async fn authenticated() -> World {
+    /// A world for the real binary against a moto of its own that checks signatures.
+    pub async fn process_authenticated() -> World {
         World::on(Moto::Authenticated).await
     }
 
@@ -131,6 +150,7 @@ impl World {
             world,
             dir: tempfile::tempdir().expect("tempdir"),
             track: Mutex::default(),
+            told: machine::Recorder::default(),
         };
         w.write_config("");
         w
@@ -221,7 +241,21 @@ impl World {
         run
     }
 
+    /// Runs in-process on `machine` (this world's, changed as a test needs it).
+    pub async fn run_on(&self, machine: machine::Machine, args: &[&str]) -> Run {
+        let args = self.with_now(args);
+        let before = self.snapshot().await;
+        let run = machine::run(machine, self.full_args(&args));
+        let (ran, log) = tokio::time::timeout(RUN_LIMIT, run)
+            .await
+            .expect("the run finished within its limit");
+        self.after_run(&args, before, &output(ran, log)).await
+    }
+
     async fn exec(&self, args: &[&str], env_key: bool) -> Run {
+        if self.in_memory_world() {
+            return self.run_on(self.machine(env_key), args).await;
+        }
         let args = self.with_now(args);
         let before = self.snapshot().await;
         let mut cmd = self.command_raw(&args, env_key);
@@ -240,6 +274,33 @@ impl World {
             v.push(self.now());
         }
         v
+    }
+
+    /// The arguments a run is given: the world's config, then `args`.
+    fn full_args(&self, args: &[String]) -> Vec<String> {
+        let mut v = vec![
+            "--config".to_string(),
+            self.config_path().display().to_string(),
+        ];
+        v.extend(args.iter().cloned());
+        v
+    }
+
+    /// What an in-process run sees: the world's fakes, the environment the binary gets
+    /// (with or without the SORACOM auth key) and the world's home.
+    pub fn machine(&self, env_key: bool) -> machine::Machine {
+        let mut vars = BTreeMap::new();
+        vars.insert("SORACOM_ENDPOINT".to_string(), self.emu.endpoint());
+        if env_key {
+            vars.insert("SORACOM_AUTH_KEY_ID".to_string(), AUTH_KEY_ID.to_string());
+            vars.insert("SORACOM_AUTH_KEY".to_string(), AUTH_KEY.to_string());
+        }
+        machine::Machine {
+            fakes: self.fakes().clone(),
+            vars,
+            home: self.dir.path().to_path_buf(),
+            told: self.told.clone(),
+        }
     }
 
     /// The binary with exactly these arguments and this world's environment.
@@ -306,6 +367,11 @@ impl World {
         before: Snapshot,
         out: &std::process::Output,
     ) -> Run {
+        if self.in_memory_world() {
+            // A process takes a moment to end and the test to go on: what happens next
+            // happens later than anything the run recorded.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         use std::os::unix::process::ExitStatusExt;
         let run = Run {
             code: out.status.code().unwrap_or(-1),
@@ -417,6 +483,11 @@ impl World {
         let before = held();
         let args = self.with_now(args);
         let snapshot = self.snapshot().await;
+        if self.in_memory_world() {
+            return self
+                .run_and_drop(args, snapshot, env_key, &|| held() > before)
+                .await;
+        }
         let mut cmd = self.command_raw(&args, env_key);
         cmd.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
@@ -457,17 +528,64 @@ impl World {
         (self.after_run(&args, snapshot, &out).await, seen)
     }
 
+    /// [`World::run_and_kill`] in memory: the run is a task, dropped (as a killed process
+    /// or a Lambda timeout ends a run) as soon as `held` says its call was held.
+    async fn run_and_drop(
+        &self,
+        args: Vec<String>,
+        snapshot: Snapshot,
+        env_key: bool,
+        held: &(dyn Fn() -> bool + Sync),
+    ) -> (Run, bool) {
+        let mut task = tokio::spawn(machine::run(self.machine(env_key), self.full_args(&args)));
+        let mut seen = false;
+        for _ in 0..6_000 {
+            if held() {
+                seen = true;
+                task.abort();
+                break;
+            }
+            if task.is_finished() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let out = match (&mut task).await {
+            Ok((ran, log)) => output(ran, log),
+            Err(_) => {
+                use std::os::unix::process::ExitStatusExt;
+                // Killed: signal 9, nothing printed.
+                std::process::Output {
+                    status: std::process::ExitStatus::from_raw(9),
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                }
+            }
+        };
+        (self.after_run(&args, snapshot, &out).await, seen)
+    }
+
     /// Starts the binary in the background (with the world's `--now`); [`World::wait`]
     /// collects it. For runs that overlap.
     pub async fn spawn(&self, args: &[&str]) -> Spawned {
         let args = self.with_now(args);
         let snapshot = self.snapshot().await;
+        if self.in_memory_world() {
+            let task = tokio::spawn(machine::run(self.machine(true), self.full_args(&args)));
+            // Let it start: it runs until its first wait or held call.
+            tokio::task::yield_now().await;
+            return Spawned {
+                run: Background::Task(task),
+                args,
+                snapshot,
+            };
+        }
         let mut cmd = self.command_raw(&args, true);
         cmd.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         let child = cmd.spawn().expect("spawn the binary");
         Spawned {
-            child,
+            run: Background::Process(child),
             args,
             snapshot,
         }
@@ -475,10 +593,19 @@ impl World {
 
     /// Waits (bounded) for a run started with [`World::spawn`].
     pub async fn wait(&self, s: Spawned) -> Run {
-        let out = tokio::time::timeout(RUN_LIMIT, s.child.wait_with_output())
-            .await
-            .expect("the binary finished within its limit")
-            .expect("the binary ran");
+        let out = match s.run {
+            Background::Process(child) => tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
+                .await
+                .expect("the binary finished within its limit")
+                .expect("the binary ran"),
+            Background::Task(task) => {
+                let (ran, log) = tokio::time::timeout(RUN_LIMIT, task)
+                    .await
+                    .expect("the run finished within its limit")
+                    .expect("the run did not panic");
+                output(ran, log)
+            }
+        };
         self.after_run(&s.args, s.snapshot, &out).await
     }
 
@@ -572,7 +699,7 @@ impl World {
             // permission on the configured roles (`policy`'s AssumeSpokeRoles).
             if call.action != "GetCallerIdentity" && call.action != "AssumeRole" {
                 assert!(
-                    rotator::policy::allows_iam(&call.action),
+                    rotator_core::policy::allows_iam(&call.action),
                     "IAM {} is not in the policy",
                     call.action
                 );
@@ -585,7 +712,7 @@ impl World {
             .filter(|op| op.as_str() != "auth")
         {
             assert!(
-                rotator::policy::allows_soracom(op),
+                rotator_core::policy::allows_soracom(op),
                 "SORACOM {op} is not in the SAM permission"
             );
         }
@@ -630,6 +757,18 @@ impl World {
         self.assert_contract();
         self.assert_no_secret();
         self.assert_policy_covers_calls();
+    }
+}
+
+/// What an in-process run gave, as the process's output would show it: its stdout, and on
+/// stderr its log, then what it printed there.
+fn output(ran: soracom_key_rotator::Ran, mut log: Vec<u8>) -> std::process::Output {
+    use std::os::unix::process::ExitStatusExt;
+    log.extend_from_slice(ran.stderr.as_bytes());
+    std::process::Output {
+        status: std::process::ExitStatus::from_raw(i32::from(ran.code) << 8),
+        stdout: ran.stdout.into_bytes(),
+        stderr: log,
     }
 }
 

@@ -26,12 +26,93 @@ pub const AUTH_KEY: &str = "secret-lambda-soracom-auth-key-0123456789";
 /// `w.emu`, `w.proxy`, `w.travel(…)`) and the function's own AWS resources.
 pub struct World {
     world: testkit::world::World,
-    /// The handler's AWS configuration (through the proxy).
+    /// The handler's AWS configuration (through the proxy; a blank one in memory).
     pub sdk: SdkConfig,
     pub secret_id: String,
     pub parameter: String,
     pub topic_arn: String,
     pub webhook: Webhook,
+    /// The function's own stores, in memory (a world on [`Moto::Memory`]).
+    memory: Option<Memory>,
+}
+
+/// Secrets Manager, SSM and SNS of an in-memory world: the AuthKey, the configuration and
+/// the messages published (the webhook's are in [`World::webhook`]).
+#[derive(Clone)]
+struct Memory {
+    key: Arc<Mutex<rotator::Stored>>,
+    config: Arc<Mutex<String>>,
+    sns: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl rotator::KeyStore for Memory {
+    fn name(&self) -> String {
+        "memory-secret".into()
+    }
+
+    async fn load(&self) -> rotator::Result<rotator::Stored> {
+        Ok(locked(&self.key).clone())
+    }
+
+    async fn store(
+        &self,
+        key: &rotator_core::endpoint::AuthKey,
+        replaced: Option<&str>,
+    ) -> rotator::Result<()> {
+        *locked(&self.key) = rotator::Stored {
+            key: key.clone(),
+            replaced: replaced.map(str::to_string),
+        };
+        Ok(())
+    }
+}
+
+impl rotator_lambda::ConfigSource for Memory {
+    fn name(&self) -> String {
+        "memory-parameter".into()
+    }
+
+    async fn load(&self) -> Result<String, rotator_lambda::HandlerError> {
+        Ok(locked(&self.config).clone())
+    }
+}
+
+/// The channels of an in-memory world: SNS messages and webhook bodies recorded as the
+/// real channels would have sent them.
+struct Channels {
+    sns: Arc<Mutex<Vec<(String, String)>>>,
+    webhook: Arc<Mutex<Vec<Value>>>,
+}
+
+impl rotator::Deliver for Channels {
+    fn deliver<'a>(
+        &'a self,
+        settings: &'a rotator_core::config::NotifySettings,
+        notices: &'a [rotator_core::notify::Notice],
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = (rotator::Delivery, Vec<bool>)> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            let mut d = rotator::Delivery::default();
+            for n in notices {
+                if settings.sns_topic_arn.is_some() {
+                    locked(&self.sns).push((n.subject.clone(), n.text.clone()));
+                    d.sent += 1;
+                }
+                if settings.webhook_url.is_some() {
+                    locked(&self.webhook)
+                        .push(rotator_core::notify::payload(settings.webhook_format, n));
+                    d.sent += 1;
+                }
+            }
+            let told = settings.sns_topic_arn.is_some() || settings.webhook_url.is_some();
+            (d, vec![told; notices.len()])
+        })
+    }
 }
 
 impl std::ops::Deref for World {
@@ -137,6 +218,9 @@ impl World {
     /// with the world's, so keys made "later" are younger).
     pub async fn with(moto: Moto) -> World {
         captured_logs();
+        if moto == Moto::Memory {
+            return World::in_memory().await;
+        }
         let world = testkit::world::World::start(Options {
             harness: "lambda",
             user_prefix: "lambda-user",
@@ -173,6 +257,47 @@ impl World {
             parameter: format!("/{}", moto::unique("rotator-config")),
             topic_arn,
             webhook,
+            memory: None,
+        };
+        w.put_config().await;
+        w
+    }
+
+    /// A world on the in-memory fakes: Secrets Manager, SSM, SNS and the webhook in memory
+    /// too (the test's runtime must start paused).
+    async fn in_memory() -> World {
+        let world = testkit::world::World::start(Options {
+            harness: "lambda",
+            user_prefix: "lambda-user",
+            auth_key: (AUTH_KEY_ID, AUTH_KEY),
+            sam_user: Some("rotator"),
+            moto: Moto::Memory,
+        })
+        .await;
+        let url = "https://hooks.example.invalid/services/T000/B000/memory-token".to_string();
+        world.plant_secret(&url);
+        let memory = Memory {
+            key: Arc::new(Mutex::new(rotator::Stored {
+                key: rotator_core::endpoint::AuthKey {
+                    id: AUTH_KEY_ID.into(),
+                    secret: rotator_core::Secret::new(AUTH_KEY),
+                },
+                replaced: None,
+            })),
+            config: Arc::default(),
+            sns: Arc::default(),
+        };
+        let w = World {
+            world,
+            sdk: SdkConfig::builder().build(),
+            secret_id: "memory-secret".into(),
+            parameter: "memory-parameter".into(),
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:memory-topic".into(),
+            webhook: Webhook {
+                url,
+                bodies: Arc::default(),
+            },
+            memory: Some(memory),
         };
         w.put_config().await;
         w
@@ -198,6 +323,10 @@ impl World {
 
     /// Stores `text` as the function's configuration (the SSM parameter).
     pub async fn put_config_text(&self, text: &str) {
+        if let Some(m) = &self.memory {
+            *locked(&m.config) = text.to_string();
+            return;
+        }
         aws_sdk_ssm::Client::new(&self.sdk)
             .put_parameter()
             .name(&self.parameter)
@@ -218,8 +347,8 @@ impl World {
 
     /// The clock handed to the function: the real time plus the days travelled
     /// ([`testkit::world::World::travel`] moves it, and the emulator's with it).
-    pub fn clock(&self) -> impl Fn() -> OffsetDateTime + Send + Sync + '_ {
-        move || self.live()
+    pub fn clock(&self) -> testkit::world::Live<'_> {
+        testkit::world::Live::new(self)
     }
 
     pub async fn key_count(&self) -> usize {
@@ -228,6 +357,9 @@ impl World {
 
     /// The SNS messages moto recorded for this world's topic (from /moto-api/data.json).
     pub async fn sns_messages(&self) -> Vec<(String, String)> {
+        if let Some(m) = &self.memory {
+            return locked(&m.sns).clone();
+        }
         let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.moto_endpoint()))
             .await
             .expect("moto data")
@@ -274,6 +406,9 @@ pub async fn invoke_with(
     event: Value,
     metrics: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Value, rotator_lambda::HandlerError> {
+    if let Some(m) = &w.memory {
+        return invoke_in_memory(w, m, event, metrics).await;
+    }
     let store = rotator_lambda::aws::SecretsManagerStore::new(&w.sdk, Some(w.secret_id.clone()));
     let config =
         rotator_lambda::aws::RuntimeConfig::from_vars(&w.sdk, Some(w.parameter.clone()), None);
@@ -290,7 +425,7 @@ pub async fn invoke_as(
     allow_any_endpoint: bool,
     metrics: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Value, rotator_lambda::HandlerError> {
-    let iam = rotator::iam::AwsIam::new(w.sdk.clone());
+    let iam = rotator::AwsIam::new(w.sdk.clone());
     let clock = w.clock();
     let secret_store =
         |id: &str| rotator_lambda::aws::SecretsManagerStore::new(&w.sdk, Some(id.to_string()));
@@ -299,11 +434,49 @@ pub async fn invoke_as(
         key_store: store,
         secret_store: &secret_store,
         config,
-        sdk: &w.sdk,
+        dial: &rotator::soracom::HttpDial {
+            clock: std::sync::Arc::new(rotator::SystemClock::new()),
+        },
+        notify: &rotator::Channels { sdk: w.sdk.clone() },
         soracom_endpoint: Some(w.emu.endpoint()),
         allow_any_endpoint,
         clock: &clock,
+        ids: &rotator::OsIds::default(),
         metrics,
     };
     rotator_lambda::handle(event, &ports).await
+}
+
+/// [`invoke_with`] on the in-memory fakes: the fake IAM, SORACOM in memory, the paused
+/// clock, the AuthKey and configuration in memory, the channels recorded.
+async fn invoke_in_memory(
+    w: &World,
+    m: &Memory,
+    event: Value,
+    metrics: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Value, rotator_lambda::HandlerError> {
+    let f = w.fakes();
+    let others = |_: &str| m.clone();
+    let channels = Channels {
+        sns: m.sns.clone(),
+        webhook: w.webhook.bodies.clone(),
+    };
+    let ports = rotator_lambda::Ports {
+        iam: &f.iam,
+        key_store: m,
+        secret_store: &others,
+        config: m,
+        dial: &f.dial,
+        notify: &channels,
+        soracom_endpoint: Some(w.emu.endpoint()),
+        allow_any_endpoint: true,
+        clock: &*f.clock,
+        ids: &*f.ids,
+        metrics,
+    };
+    let result = rotator_lambda::handle(event, &ports).await;
+    // An invocation takes a moment: what the test does next happens later than anything
+    // the run recorded.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    result
 }

@@ -6,27 +6,16 @@
 //! and the Lambda function alike). The auth key is
 //! `SORACOM_AUTH_KEY_ID` + `SORACOM_AUTH_KEY`, else the profile
 //! (`$SORACOM_PROFILE_DIR/<name>.json`, default `~/.soracom/<name>.json`), which, like
-//! soracom-cli, is refused when group or others can read it ([`super::profile`]).
+//! soracom-cli, is refused when group or others can read it (`super::profile`).
 
 use std::path::Path;
 
 use super::profile::ProfileError;
-use crate::config::Coverage;
+use rotator_core::config::Coverage;
+pub(crate) use rotator_core::endpoint::{AuthKey, Endpoint};
+use rotator_core::secret::Secret;
+
 use crate::error::{Error, Result};
-use crate::secret::Secret;
-
-/// A SORACOM auth key (id + secret).
-#[derive(Clone, Debug)]
-pub struct AuthKey {
-    /// Auth key id (`keyId-…`).
-    pub id: String,
-    /// Auth key secret (`secret-…`).
-    pub secret: Secret,
-}
-
-/// The API origin to call, without `/v1`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint(pub String);
 
 /// Resolves the endpoint and auth key. `env` reads an environment variable (injected for
 /// tests); `home` is the user's home directory.
@@ -126,97 +115,16 @@ pub fn endpoint(
     )
 }
 
-/// SORACOM's own API origins (Japan and global coverage, and the API sandbox).
-pub const SORACOM_ORIGINS: &[&str] = &[
-    "https://api.soracom.io",
-    "https://g.api.soracom.io",
-    "https://api-sandbox.soracom.io",
-    "https://g.api-sandbox.soracom.io",
-];
-
-/// `value` as an API origin: trimmed, without a trailing `/` or `/v1`; `https://` only,
-/// except `http://` to a loopback host (a local emulator). The auth key, the API key and
-/// the token (and new AWS secrets) go to it, so nothing else is accepted. `what` names
-/// where it came from in the error (never the value: it may hold a credential).
+/// `value` as an API origin ([`rotator_core::endpoint::origin`]); a bad one is an error of
+/// the SORACOM credentials.
 pub fn origin(value: &str, what: &str) -> Result<Endpoint> {
-    let v = value.trim().trim_end_matches('/');
-    let v = v.strip_suffix("/v1").unwrap_or(v);
-    let bad = |why: &str| Error::SoracomCredentials(format!("{what}: {why}"));
-    if v.contains(char::is_whitespace) || v.contains(['@', '?', '#']) {
-        return Err(bad("is not an API origin (scheme://host[:port])"));
-    }
-    let (scheme, rest) = v
-        .split_once("://")
-        .ok_or_else(|| bad("is not an API origin (scheme://host[:port])"))?;
-    let host = host_of(rest);
-    match scheme {
-        "https" if !host.is_empty() => Ok(Endpoint(v.to_string())),
-        "http" if is_loopback(host) => Ok(Endpoint(v.to_string())),
-        "http" => Err(bad(
-            "plain http is accepted only for a loopback host (127.0.0.1, ::1, localhost); use https",
-        )),
-        _ => Err(bad("is not an https origin")),
-    }
-}
-
-/// Whether `endpoint` is one of SORACOM's own API origins.
-pub fn is_soracom(endpoint: &Endpoint) -> bool {
-    SORACOM_ORIGINS.contains(&endpoint.0.as_str())
-}
-
-/// The host of `host[:port][/path]` (brackets of an IPv6 literal kept off).
-fn host_of(rest: &str) -> &str {
-    let authority = rest.split('/').next().unwrap_or_default();
-    match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    rotator_core::endpoint::origin(value, what).map_err(|e| Error::SoracomCredentials(e.0))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
-
-    #[test]
-    fn only_https_or_a_loopback_host_is_an_origin() {
-        for good in [
-            "https://api.soracom.io",
-            "https://g.api.soracom.io/v1/",
-            "http://127.0.0.1:8080",
-            "http://localhost:1",
-            "http://[::1]:9",
-            "https://proxy.example.com:8443",
-        ] {
-            assert!(origin(good, "x").is_ok(), "{good}");
-        }
-        for bad in [
-            "http://api.soracom.io",
-            "http://10.0.0.1",
-            "http://127.0.0.1.evil.example",
-            "ftp://x",
-            "api.soracom.io",
-            "https://user:pw@api.soracom.io",
-            "https://",
-            "http://localhost.example.com",
-        ] {
-            let e = origin(bad, "SORACOM_ENDPOINT").err().map(|e| e.to_string());
-            assert!(
-                e.as_deref()
-                    .is_some_and(|m| m.contains("SORACOM_ENDPOINT") && !m.contains(bad)),
-                "{bad}: {e:?}"
-            );
-        }
-        assert!(is_soracom(&Endpoint("https://api.soracom.io".into())));
-        assert!(!is_soracom(&Endpoint("https://api.soracom.io.evil".into())));
-    }
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs

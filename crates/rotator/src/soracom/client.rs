@@ -5,47 +5,34 @@
 //! [`super::limiter`]: with the headers present no call draws a 429), retries
 //! transport errors, 429 and 5xx with bounded backoff — 429 for any method, since the
 //! server did not process the request, the others only for idempotent calls — and hands
-//! non-2xx answers to [`error_from`], the one place that turns status and body into an
-//! error. The base URL is a field, so tests point it at the emulator.
+//! non-2xx answers to [`status_error`], the one place that turns status and body into an
+//! error. Requests travel through a [`Transport`]: [`Http`] in production (its base URL is
+//! a field, so tests point it at the emulator), an in-memory one to the emulator in
+//! in-process tests and the simulator. Every wait (backoff, pacing) is the injected
+//! [`Clock`]'s.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
-use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use time::OffsetDateTime;
 
 use super::limiter::{Limiter, Seen};
+use super::transport::{Headers, Http, Method, Request, Transport};
 use super::{AuthKey, Endpoint, Group, GroupPage, SoracomApi, VpgPage};
+use crate::clock::Clock;
 
 mod authkeys;
-use crate::config::SoracomSettings;
-use crate::error::{Error, PagingProblem, Result};
-use crate::model::CredentialSet;
-use crate::secret::{AccessKeyId, NewAccessKey, Secret};
+pub use authkeys::Identity;
+use rotator_core::config::SoracomSettings;
+use rotator_core::model::CredentialSet;
+use rotator_core::secret::{NewAccessKey, Secret};
+use rotator_core::wire::{self, status_error, ErrorHeaders};
+
+use crate::error::{BodyError, Error, PagingProblem, Result, StatusError};
 
 /// Longest backoff between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// Bytes of a non-JSON error body quoted in a message.
-const EXCERPT: usize = 120;
-/// Largest response body read. The biggest legitimate answer is a page of groups (at most
-/// 1,000 groups with their configuration); anything larger is refused, never buffered.
-pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
-
-/// Operations whose request body may carry a secret: an AWS secret access key or an auth
-/// key, or — in a group's configuration or an event handler written back — a third
-/// party's value (a webhook URL, a password, a header) that happens to sit beside the
-/// reference.
-const SECRET_BEARING: &[&str] = &[
-    "auth",
-    "createCredential",
-    "updateCredential",
-    "putConfigurationParameters",
-    "updateEventHandler",
-];
 
 /// One SORACOM operation: its spec operationId and path template (the rate-limit scope).
 #[derive(Clone, Copy, Debug)]
@@ -106,61 +93,65 @@ struct Session {
 
 /// A successful response.
 struct Reply {
-    headers: HeaderMap,
+    headers: Headers,
     body: Vec<u8>,
 }
 
-/// Client for the SORACOM API.
-pub struct SoracomClient {
-    http: reqwest::Client,
-    base: String,
+/// Client for the SORACOM API, over the transport `T`.
+pub struct SoracomClient<T = Http> {
+    transport: T,
     key: AuthKey,
     settings: SoracomSettings,
     session: tokio::sync::Mutex<Option<Session>>,
     generation: Mutex<u64>,
     /// Per path template pacing by the advertised rate limits.
     limiter: Limiter,
+    clock: Arc<dyn Clock>,
 }
 
-impl std::fmt::Debug for SoracomClient {
+impl<T> std::fmt::Debug for SoracomClient<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SoracomClient")
-            .field("base", &self.base)
             .field("auth_key_id", &self.key.id)
             .finish()
     }
 }
 
-impl SoracomClient {
-    /// A client for `endpoint` that logs in with `key` on first use.
-    pub fn new(
+impl SoracomClient<Http> {
+    /// A client for `endpoint` over HTTP that logs in with `key` on first use.
+    pub(crate) fn new(
         endpoint: Endpoint,
         key: AuthKey,
         settings: SoracomSettings,
-    ) -> Result<SoracomClient> {
-        // reqwest is built without a default crypto provider; ring is the one linked in.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        // Redirects are never followed: they would carry the API key and token headers (and,
-        // on 307/308, a body with a secret) to wherever the answer points.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(settings.request_timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("soracom-key-rotator/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::SoracomTransport {
-                op: "client",
-                message: e.to_string(),
-            })?;
-        Ok(SoracomClient {
-            http,
-            base: endpoint.0,
+        clock: Arc<dyn Clock>,
+    ) -> Result<SoracomClient<Http>> {
+        let http = Http::new(endpoint, settings.request_timeout)?;
+        Ok(SoracomClient::over(http, key, settings, clock))
+    }
+}
+
+impl<T: Transport> SoracomClient<T> {
+    /// A client over `transport` that logs in with `key` on first use.
+    pub fn over(
+        transport: T,
+        key: AuthKey,
+        settings: SoracomSettings,
+        clock: Arc<dyn Clock>,
+    ) -> SoracomClient<T> {
+        SoracomClient {
+            transport,
             key,
             settings,
             session: tokio::sync::Mutex::new(None),
             generation: Mutex::new(0),
             limiter: Limiter::default(),
-        })
+            clock,
+        }
+    }
+
+    /// The clock of this client's waits.
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.clock
     }
 
     /// Logs in now (otherwise the first call does); checks the auth key early.
@@ -179,14 +170,15 @@ impl SoracomClient {
         }
         let body = json!({"authKeyId": self.key.id, "authKey": self.key.secret.expose()});
         let reply = self
-            .send_once(AUTH, Method::POST, "/auth", &[], Some(&body), None)
+            .send_once(AUTH, Method::Post, "/auth", &[], Some(&body), None)
             .await?;
         // The body holds the token: never quote it in an error.
-        let auth: AuthReply =
-            serde_json::from_slice(&reply.body).map_err(|_| Error::SoracomBody {
+        let auth: AuthReply = serde_json::from_slice(&reply.body).map_err(|_| {
+            Error::SoracomBody(BodyError {
                 op: AUTH.id,
                 detail: "the auth response has no apiKey/token".into(),
-            })?;
+            })
+        })?;
         let generation = {
             let mut g = self
                 .generation
@@ -232,37 +224,38 @@ impl SoracomClient {
         body: Option<&Value>,
         auth: Option<(&Secret, &Secret)>,
     ) -> Result<Reply> {
-        let permit = self.limiter.acquire(op.template).await;
-        let mut req = self
-            .http
-            .request(method, format!("{}/v1{path}", self.base))
-            .header("Accept", "application/json")
-            .header("X-Soracom-Lang", "en");
-        if !query.is_empty() {
-            req = req.query(query);
-        }
+        let permit = self.limiter.acquire(op.template, &*self.clock).await;
+        let path = format!("/v1{path}");
+        let mut headers = vec![("X-Soracom-Lang", "en")];
         if let Some((api_key, token)) = auth {
-            req = req
-                .header("X-Soracom-API-Key", api_key.expose())
-                .header("X-Soracom-Token", token.expose());
+            headers.push(("X-Soracom-API-Key", api_key.expose()));
+            headers.push(("X-Soracom-Token", token.expose()));
         }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        // A transport error drops the permit: counted as a call without an answer.
-        let resp = req.send().await.map_err(|e| Error::SoracomTransport {
+        let request = Request {
             op: op.id,
-            message: transport_message(&e),
-        })?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        permit.done(Seen::from_answer(status, &headers));
-        let body = read_bounded(op.id, resp).await?;
+            method,
+            path: &path,
+            query,
+            headers,
+            body: body.map(|b| b.to_string().into_bytes()),
+        };
+        // A transport error drops the permit: counted as a call without an answer.
+        let response = self.transport.send(request).await?;
+        let status = response.status;
+        permit.done(Seen::from_answer(status, &response.headers));
         if (200..300).contains(&status) {
-            Ok(Reply { headers, body })
-        } else {
-            Err(error_from(op.id, status, &headers, &body))
+            return Ok(Reply {
+                headers: response.headers,
+                body: response.body,
+            });
         }
+        let header = |name: &str| response.headers.get(name);
+        let seen = ErrorHeaders {
+            content_type: header("content-type"),
+            rate_limit: header("x-soracom-ratelimit-limit"),
+            refresh_seconds: header("x-soracom-ratelimit-seconds-before-refresh"),
+        };
+        Err(status_error(op.id, status, seen, &response.body).into())
     }
 
     /// A call with login, one re-login on 401, and bounded retries.
@@ -284,21 +277,14 @@ impl SoracomClient {
             attempt += 1;
             let (api_key, token, generation) = self.credentials().await?;
             let result = self
-                .send_once(
-                    op,
-                    method.clone(),
-                    path,
-                    query,
-                    body,
-                    Some((&api_key, &token)),
-                )
+                .send_once(op, method, path, query, body, Some((&api_key, &token)))
                 .await;
             let err = match result {
                 Ok(reply) => return Ok(reply),
                 Err(e) => e,
             };
             let retry_after = match &err {
-                Error::SoracomStatus { status: 401, .. } if !relogged => {
+                Error::SoracomStatus(StatusError { status: 401, .. }) if !relogged => {
                     tracing::info!(op = op.id, "token rejected; logging in again");
                     relogged = true;
                     self.invalidate(generation).await;
@@ -306,10 +292,12 @@ impl SoracomClient {
                     attempt -= 1;
                     Some(Duration::ZERO)
                 }
-                Error::SoracomStatus { status: 429, .. } => {
+                Error::SoracomStatus(StatusError { status: 429, .. }) => {
                     Some(self.rate_wait(op.template, attempt))
                 }
-                Error::SoracomStatus { status, .. } if *status >= 500 && op.idempotent => {
+                Error::SoracomStatus(StatusError { status, .. })
+                    if *status >= 500 && op.idempotent =>
+                {
                     Some(self.backoff(attempt))
                 }
                 Error::SoracomTransport { .. } if op.idempotent => Some(self.backoff(attempt)),
@@ -319,7 +307,7 @@ impl SoracomClient {
                 Some(wait) if attempt < attempts => {
                     tracing::warn!(op = op.id, attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
                     unknown_outcome |= !err.is_definite_rejection();
-                    tokio::time::sleep(wait).await;
+                    self.clock.sleep(wait).await;
                 }
                 _ if unknown_outcome && err.is_definite_rejection() => {
                     return Err(Error::SoracomTransport {
@@ -366,276 +354,27 @@ impl SoracomClient {
             "credentials": {"accessKeyId": key.id.as_str(), "secretAccessKey": key.secret.expose()},
         });
         let reply = self.call(op, method, &path, &[], Some(&body)).await?;
-        let wire: WireCredential = decode(op.id, &reply.body)?;
-        Ok(wire.into())
-    }
-}
-
-/// Reads a response body of at most [`MAX_RESPONSE_BYTES`]; a larger one is an error
-/// before it is buffered (the request timeout bounds the time).
-async fn read_bounded(op: &'static str, mut resp: reqwest::Response) -> Result<Vec<u8>> {
-    let too_large = || Error::SoracomTooLarge {
-        op,
-        limit: MAX_RESPONSE_BYTES,
-    };
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    // Each chunk adds bytes and the total is capped, so this ends.
-    while let Some(chunk) = resp.chunk().await.map_err(|e| Error::SoracomTransport {
-        op,
-        message: transport_message(&e),
-    })? {
-        if body.len().saturating_add(chunk.len()) > MAX_RESPONSE_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// The transport error without anything from the request but its URL path.
-fn transport_message(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "response body incomplete"
-    } else {
-        "request failed"
-    };
-    let mut msg = kind.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
-}
-
-/// The one place a non-2xx answer becomes an error. Accepts both SORACOM error envelopes
-/// (`{code, message}` and `{httpStatus, errorMessage: {code, message}}`); any other body
-/// (HTML from a load balancer, truncated JSON, empty) yields a short, single-line excerpt.
-fn error_from(op: &'static str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-    #[derive(Deserialize)]
-    struct Plain {
-        code: Option<String>,
-        message: Option<String>,
-    }
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Wrapped {
-        error_message: Plain,
-    }
-    let parsed = serde_json::from_slice::<Wrapped>(body)
-        .map(|w| w.error_message)
-        .ok()
-        .or_else(|| serde_json::from_slice::<Plain>(body).ok())
-        .filter(|p| p.code.is_some() || p.message.is_some());
-    let (code, mut message) = match parsed {
-        // The server's words go into a one-line message: keep them one line, and bounded.
-        Some(p) => (
-            p.code.map(|c| one_line(&c, 40)),
-            one_line(&p.message.unwrap_or_default(), 4 * EXCERPT),
-        ),
-        None => {
-            let content_type = headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("unknown type");
-            if body.is_empty() {
-                (None, "empty body".to_string())
-            } else {
-                (
-                    None,
-                    format!("non-SORACOM body ({content_type}): {}", excerpt(body)),
-                )
-            }
-        }
-    };
-    // The request of these operations carried a secret; a server or proxy that echoes
-    // the request in its error must not carry it into logs and notifications.
-    if SECRET_BEARING.contains(&op) {
-        message = "(the server's text is not shown: the request carried a secret)".into();
-    }
-    if status == 429 {
-        let h = |n: &str| {
-            headers
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("?")
-                .to_string()
-        };
-        message = format!(
-            "{message} (rate limited: limit {}, retry in {} s)",
-            h("x-soracom-ratelimit-limit"),
-            h("x-soracom-ratelimit-seconds-before-refresh")
-        );
-    }
-    Error::SoracomStatus {
-        op,
-        status,
-        code,
-        message,
-    }
-}
-
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT * 4)]);
-    one_line(&text, EXCERPT)
-}
-
-/// `text` on one line (whitespace runs, newlines included, become one space), at most
-/// `max` characters, `…` marking a cut.
-fn one_line(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    let mut count = 0;
-    for word in text.split_whitespace() {
-        for c in (count > 0).then_some(' ').into_iter().chain(word.chars()) {
-            if count == max {
-                out.push('…');
-                return out;
-            }
-            out.push(c);
-            count += 1;
-        }
-    }
-    out
-}
-
-fn decode<T: serde::de::DeserializeOwned>(op: &'static str, body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        // The parser's message may quote a value of the answer (a group's configuration
-        // holds third parties' secrets): only the kind of error and its position are kept.
-        let what = if body.is_empty() {
-            "empty body".to_string()
-        } else {
-            let kind = match e.classify() {
-                serde_json::error::Category::Syntax => "not valid JSON",
-                serde_json::error::Category::Eof => "truncated JSON",
-                serde_json::error::Category::Data => "JSON of the wrong shape",
-                serde_json::error::Category::Io => "unreadable",
-            };
-            format!("{kind} (line {}, column {})", e.line(), e.column())
-        };
-        Error::SoracomBody { op, detail: what }
-    })
-}
-
-/// A `listCredentials` answer.
-fn decode_credentials(body: &[u8]) -> Result<Vec<CredentialSet>> {
-    let wire: Vec<WireCredential> = decode(LIST_CREDENTIALS.id, body)?;
-    Ok(wire.into_iter().map(CredentialSet::from).collect())
-}
-
-/// A `listGroups` page.
-fn decode_groups(body: &[u8]) -> Result<Vec<Group>> {
-    let wire: Vec<WireGroup> = decode(LIST_GROUPS.id, body)?;
-    Ok(wire.into_iter().map(Group::from).collect())
-}
-
-/// A `putConfigurationParameters` answer.
-fn decode_group(body: &[u8]) -> Result<Group> {
-    decode::<WireGroup>(PUT_CONFIG.id, body).map(Group::from)
-}
-
-/// SORACOM timestamps are epoch milliseconds; a value that can only be seconds is read as such.
-fn timestamp(v: Option<i64>) -> Option<OffsetDateTime> {
-    let v = v.filter(|v| *v > 0)?;
-    let nanos = if v < 100_000_000_000 {
-        i128::from(v) * 1_000_000_000
-    } else {
-        i128::from(v) * 1_000_000
-    };
-    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireCredential {
-    credentials_id: String,
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    description: Option<String>,
-    create_date_time: Option<i64>,
-    update_date_time: Option<i64>,
-    last_used_date_time: Option<i64>,
-    /// For `aws-credentials`, SORACOM reports the access key id here (never the secret).
-    #[serde(default)]
-    credentials: Option<Value>,
-}
-
-impl From<WireCredential> for CredentialSet {
-    fn from(w: WireCredential) -> CredentialSet {
-        let api_key = w
-            .credentials
-            .as_ref()
-            .and_then(|c| c.get("accessKeyId"))
-            .and_then(Value::as_str)
-            .filter(|k| {
-                (16..=128).contains(&k.len())
-                    && k.bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-            })
-            .map(AccessKeyId::new);
-        CredentialSet {
-            id: w.credentials_id,
-            kind: w.kind,
-            description: w.description.unwrap_or_default(),
-            created: timestamp(w.create_date_time),
-            updated: timestamp(w.update_date_time),
-            last_used: timestamp(w.last_used_date_time),
-            api_key,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireGroup {
-    group_id: String,
-    #[serde(default)]
-    tags: Option<HashMap<String, Value>>,
-    #[serde(default)]
-    configuration: Option<serde_json::Map<String, Value>>,
-}
-
-impl From<WireGroup> for Group {
-    fn from(w: WireGroup) -> Group {
-        Group {
-            id: w.group_id,
-            name: w
-                .tags
-                .and_then(|t| t.get("name").and_then(Value::as_str).map(str::to_string)),
-            configuration: w.configuration.unwrap_or_default(),
-        }
+        Ok(wire::credential(op.id, &reply.body)?)
     }
 }
 
 /// Ids go into URL paths; refuse anything that would change the path.
 fn path_segment(op: &'static str, id: &str) -> Result<String> {
     if id.is_empty() || id.contains(['/', '?', '#', '%']) || id == "." || id == ".." {
-        return Err(Error::SoracomBody {
+        return Err(Error::SoracomBody(BodyError {
             op,
             detail: format!("unusable id {id:?}"),
-        });
+        }));
     }
     Ok(id.to_string())
 }
 
-impl SoracomApi for SoracomClient {
+impl<T: Transport> SoracomApi for SoracomClient<T> {
     async fn list_credentials(&self) -> Result<Vec<CredentialSet>> {
         let reply = self
-            .call(LIST_CREDENTIALS, Method::GET, "/credentials", &[], None)
+            .call(LIST_CREDENTIALS, Method::Get, "/credentials", &[], None)
             .await?;
-        decode_credentials(&reply.body)
+        Ok(wire::credentials(&reply.body)?)
     }
 
     async fn create_credential(
@@ -644,7 +383,7 @@ impl SoracomApi for SoracomClient {
         description: &str,
         key: &NewAccessKey,
     ) -> Result<CredentialSet> {
-        self.write_credential(CREATE_CREDENTIAL, Method::POST, id, description, key)
+        self.write_credential(CREATE_CREDENTIAL, Method::Post, id, description, key)
             .await
     }
 
@@ -654,7 +393,7 @@ impl SoracomApi for SoracomClient {
         description: &str,
         key: &NewAccessKey,
     ) -> Result<CredentialSet> {
-        self.write_credential(UPDATE_CREDENTIAL, Method::PUT, id, description, key)
+        self.write_credential(UPDATE_CREDENTIAL, Method::Put, id, description, key)
             .await
     }
 
@@ -670,22 +409,21 @@ impl SoracomApi for SoracomClient {
         // The spec's `IAMRoleCredentials` example of createCredential: the external id
         // guards the role, so the request is secret-bearing (`SECRET_BEARING`).
         let body = json!({
-            "type": crate::role::ROLE_CREDENTIALS,
+            "type": rotator_core::role::ROLE_CREDENTIALS,
             "description": description,
             "credentials": {"roleArn": role_arn, "externalId": external_id.expose()},
         });
-        let reply = self.call(op, Method::POST, &path, &[], Some(&body)).await?;
-        let wire: WireCredential = decode(op.id, &reply.body)?;
-        Ok(wire.into())
+        let reply = self.call(op, Method::Post, &path, &[], Some(&body)).await?;
+        Ok(wire::credential(op.id, &reply.body)?)
     }
 
     async fn delete_credential(&self, id: &str) -> Result<()> {
         let path = format!("/credentials/{}", path_segment(DELETE_CREDENTIAL.id, id)?);
         match self
-            .call(DELETE_CREDENTIAL, Method::DELETE, &path, &[], None)
+            .call(DELETE_CREDENTIAL, Method::Delete, &path, &[], None)
             .await
         {
-            Ok(_) | Err(Error::SoracomStatus { status: 404, .. }) => Ok(()),
+            Ok(_) | Err(Error::SoracomStatus(StatusError { status: 404, .. })) => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -696,9 +434,9 @@ impl SoracomApi for SoracomClient {
             query.push(("last_evaluated_key", k.to_string()));
         }
         let reply = self
-            .call(LIST_GROUPS, Method::GET, "/groups", &query, None)
+            .call(LIST_GROUPS, Method::Get, "/groups", &query, None)
             .await?;
-        let groups = decode_groups(&reply.body)?;
+        let groups = wire::groups(&reply.body)?;
         let next = next_key(LIST_GROUPS.id, &reply.headers, after)?;
         Ok(GroupPage { groups, next })
     }
@@ -717,16 +455,16 @@ impl SoracomApi for SoracomClient {
         );
         let body = json!([{"key": key, "value": value}]);
         let reply = self
-            .call(PUT_CONFIG, Method::PUT, &path, &[], Some(&body))
+            .call(PUT_CONFIG, Method::Put, &path, &[], Some(&body))
             .await?;
-        decode_group(&reply.body)
+        Ok(wire::group(&reply.body)?)
     }
 
     async fn list_event_handlers(&self) -> Result<Vec<Value>> {
         let reply = self
-            .call(LIST_HANDLERS, Method::GET, "/event_handlers", &[], None)
+            .call(LIST_HANDLERS, Method::Get, "/event_handlers", &[], None)
             .await?;
-        decode(LIST_HANDLERS.id, &reply.body)
+        Ok(wire::decode(LIST_HANDLERS.id, &reply.body)?)
     }
 
     async fn update_event_handler(&self, handler_id: &str, body: &Value) -> Result<()> {
@@ -734,7 +472,7 @@ impl SoracomApi for SoracomClient {
             "/event_handlers/{}",
             path_segment(UPDATE_HANDLER.id, handler_id)?
         );
-        self.call(UPDATE_HANDLER, Method::PUT, &path, &[], Some(body))
+        self.call(UPDATE_HANDLER, Method::Put, &path, &[], Some(body))
             .await?;
         Ok(())
     }
@@ -747,19 +485,13 @@ impl SoracomApi for SoracomClient {
         let reply = self
             .call(
                 LIST_VPGS,
-                Method::GET,
+                Method::Get,
                 "/virtual_private_gateways",
                 &query,
                 None,
             )
             .await?;
-        let vpgs: Vec<Value> = decode(LIST_VPGS.id, &reply.body)?;
-        if !vpgs.iter().all(Value::is_object) {
-            return Err(Error::SoracomBody {
-                op: LIST_VPGS.id,
-                detail: "an entry is not an object".into(),
-            });
-        }
+        let vpgs = wire::vpgs(&reply.body)?;
         let next = next_key(LIST_VPGS.id, &reply.headers, after)?;
         Ok(VpgPage { vpgs, next })
     }
@@ -769,7 +501,7 @@ impl SoracomApi for SoracomClient {
             "/virtual_private_gateways/{}/junction/set_inspection",
             path_segment(SET_INSPECTION.id, vpg_id)?
         );
-        self.call(SET_INSPECTION, Method::POST, &path, &[], Some(inspection))
+        self.call(SET_INSPECTION, Method::Post, &path, &[], Some(inspection))
             .await?;
         Ok(())
     }
@@ -791,38 +523,11 @@ impl SoracomApi for SoracomClient {
             query.push(("last_evaluated_key", k.to_string()));
         }
         let reply = self
-            .call(GET_LOGS, Method::GET, "/logs", &query, None)
+            .call(GET_LOGS, Method::Get, "/logs", &query, None)
             .await?;
-        let raw: Vec<Value> = decode(GET_LOGS.id, &reply.body)?;
-        let entries = raw
-            .iter()
-            .map(Self::log_entry)
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| Error::SoracomBody {
-                op: GET_LOGS.id,
-                detail: "an entry is not a LogEntry".into(),
-            })?;
+        let entries = wire::log_entries(&reply.body)?;
         let next = next_key(GET_LOGS.id, &reply.headers, after)?;
         Ok(super::LogPage { entries, next })
-    }
-}
-
-impl SoracomClient {
-    /// One `LogEntry` of `getLogs`, without trusting its shape beyond the spec's types.
-    fn log_entry(v: &Value) -> Option<super::LogEntry> {
-        let o = v.as_object()?;
-        let at = o.get("time").and_then(Value::as_i64).and_then(|ms| {
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
-        });
-        Some(super::LogEntry {
-            service: o.get("service")?.as_str()?.to_string(),
-            at,
-            resource_id: o
-                .get("resourceId")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            body: o.get("body").cloned().unwrap_or(Value::Null),
-        })
     }
 }
 
@@ -834,18 +539,18 @@ impl SoracomClient {
 /// disagree, or a key equal to the request's is an error ([`PagingProblem`]), never a silent
 /// last page. Only the key is taken from a `Link`: its URL is never requested (it could point
 /// anywhere, and a request carries the API key and token).
-fn next_key(op: &'static str, headers: &HeaderMap, after: Option<&str>) -> Result<Option<String>> {
+fn next_key(op: &'static str, headers: &Headers, after: Option<&str>) -> Result<Option<String>> {
     let broken = |problem| Error::SoracomPaging { op, problem };
     let mut keys = Vec::new();
-    for v in headers.get_all("x-soracom-next-key") {
-        let key = String::from_utf8_lossy(v.as_bytes()).trim().to_string();
+    for v in headers.all("x-soracom-next-key") {
+        let key = v.trim().to_string();
         if key.is_empty() {
             return Err(broken(PagingProblem::EmptyNextKey));
         }
         keys.push(key);
     }
-    for v in headers.get_all("link") {
-        for url in next_links(&String::from_utf8_lossy(v.as_bytes())) {
+    for v in headers.all("link") {
+        for url in next_links(v) {
             keys.push(link_key(url).ok_or_else(|| broken(PagingProblem::LinkWithoutKey))?);
         }
     }
@@ -929,130 +634,9 @@ fn link_key(url: &str) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-/// What the fuzz targets (`fuzz/`) reach of the client: the error mapping and the body
-/// decoders, which are private. Built only by cargo-fuzz (`--cfg fuzzing`): not part of the
-/// library's API.
-#[cfg(fuzzing)]
-pub mod fuzzing {
-    use reqwest::header::{HeaderMap, HeaderValue};
-
-    /// The message the client gives for a non-2xx answer with this status, content type
-    /// and body.
-    pub fn error_message(status: u16, content_type: &str, body: &[u8]) -> String {
-        let mut headers = HeaderMap::new();
-        if let Ok(v) = HeaderValue::from_str(content_type) {
-            headers.insert("content-type", v);
-        }
-        super::error_from("fuzz", status, &headers, body).to_string()
-    }
-
-    /// Decodes `body` as each success answer the client reads; returns how many decoded.
-    pub fn decoded_as(body: &[u8]) -> usize {
-        usize::from(super::decode_credentials(body).is_ok())
-            + usize::from(super::decode_groups(body).is_ok())
-            + usize::from(super::decode_group(body).is_ok())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, reqwest::header::HeaderValue::from_static(v));
-        }
-        h
-    }
-
-    #[test]
-    fn maps_both_error_envelopes_and_foreign_bodies() {
-        let h = headers(&[("content-type", "application/json")]);
-        let e = error_from(
-            "listGroups",
-            400,
-            &h,
-            br#"{"code":"COM0001","message":"bad"}"#,
-        );
-        assert_eq!(e.to_string(), "SORACOM listGroups: HTTP 400 COM0001: bad");
-        let e = error_from(
-            "listGroups",
-            400,
-            &h,
-            br#"{"httpStatus":400,"errorMessage":{"code":"X1","message":"wrapped"}}"#,
-        );
-        assert_eq!(e.to_string(), "SORACOM listGroups: HTTP 400 X1: wrapped");
-        let html = headers(&[("content-type", "text/html")]);
-        let e = error_from(
-            "listGroups",
-            502,
-            &html,
-            b"<html>\n<body>502 Bad Gateway</body></html>",
-        );
-        let s = e.to_string();
-        assert!(
-            s.contains("HTTP 502")
-                && s.contains("text/html")
-                && s.contains("502 Bad Gateway")
-                && !s.contains('\n'),
-            "{s}"
-        );
-        let e = error_from("listGroups", 500, &h, br#"{"code":"X","mess"#);
-        assert!(e.to_string().contains("non-SORACOM body"), "{e}");
-        let e = error_from("listGroups", 503, &h, b"");
-        assert!(e.to_string().contains("empty body"), "{e}");
-        let long = vec![b'a'; 10_000];
-        assert!(error_from("listGroups", 500, &h, &long).to_string().len() < 400);
-        let rl = headers(&[
-            ("x-soracom-ratelimit-limit", "60"),
-            ("x-soracom-ratelimit-seconds-before-refresh", "7"),
-        ]);
-        let s = error_from("listGroups", 429, &rl, b"").to_string();
-        assert!(s.contains("limit 60") && s.contains("retry in 7 s"), "{s}");
-    }
-
-    #[test]
-    fn a_long_server_message_is_one_bounded_line() {
-        // Valid JSON whose message holds an escaped newline and 100 kB (once found by the
-        // fuzz target `soracom_response`).
-        let mut body = br#"{"code":"X","message":"line one\nline two "#.to_vec();
-        body.extend(std::iter::repeat_n(b'a', 100_000));
-        body.extend_from_slice(br#""}"#);
-        let h = headers(&[("content-type", "application/json")]);
-        let s = error_from("listGroups", 400, &h, &body).to_string();
-        assert!(!s.contains(['\n', '\r']), "{s}");
-        assert!(
-            s.len() <= 1024 && s.contains("HTTP 400"),
-            "{} bytes",
-            s.len()
-        );
-    }
-
-    #[test]
-    fn errors_of_secret_bearing_calls_never_quote_the_server() {
-        let h = headers(&[("content-type", "application/json")]);
-        let echo = br#"{"code":"CRD0001","message":"bad secretAccessKey wJalrXUtnFEMI"}"#;
-        let s = error_from("createCredential", 400, &h, echo).to_string();
-        assert!(s.contains("CRD0001") && !s.contains("wJalr"), "{s}");
-        let s = error_from("updateCredential", 500, &h, b"<html>wJalrXUtnFEMI</html>").to_string();
-        assert!(!s.contains("wJalr"), "{s}");
-        let s = error_from("listCredentials", 400, &h, echo).to_string();
-        assert!(
-            s.contains("bad secretAccessKey"),
-            "other calls keep the server's words: {s}"
-        );
-    }
-
-    #[test]
-    fn timestamps_accept_milliseconds_and_seconds() {
-        let ms = timestamp(Some(1_660_089_600_000));
-        let s = timestamp(Some(1_660_089_600));
-        assert_eq!(ms, s);
-        assert_eq!(ms.map(|t| t.year()), Some(2022));
-        assert_eq!(timestamp(Some(0)), None);
-        assert_eq!(timestamp(None), None);
-    }
 
     #[test]
     fn ids_that_would_change_the_path_are_refused() {
@@ -1063,10 +647,7 @@ mod tests {
     }
 
     fn next(pairs: &[(&'static str, &'static str)], after: Option<&str>) -> Result<Option<String>> {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, reqwest::header::HeaderValue::from_static(v));
-        }
+        let h = Headers::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         next_key("listGroups", &h, after)
     }
 

@@ -27,9 +27,13 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
 use tokio::sync::Notify;
-use tokio::time::Instant;
+
+use super::transport::Headers;
+use crate::clock::Clock;
+
+/// A point in the client clock's monotonic time ([`Clock::monotonic`]).
+type Instant = Duration;
 
 /// Longest wait honoured from a `Seconds-Before-Refresh` header.
 const MAX_REFRESH: Duration = Duration::from_secs(120);
@@ -90,8 +94,8 @@ pub(crate) enum Seen {
 
 impl Seen {
     /// Reads the rate-limit headers of an answer with `status`.
-    pub(crate) fn from_answer(status: u16, headers: &HeaderMap) -> Seen {
-        let num = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+    pub(crate) fn from_answer(status: u16, headers: &Headers) -> Seen {
+        let num = |name: &str| headers.get(name)?.trim().parse::<u64>().ok();
         match (
             num("x-soracom-ratelimit-remaining"),
             num("x-soracom-ratelimit-seconds-before-refresh"),
@@ -116,9 +120,9 @@ pub(crate) struct Limiter {
 
 /// A call's leave to go; report its answer with [`Permit::done`]. Dropped unanswered, it
 /// counts as [`Seen::NoAnswer`].
-#[derive(Debug)]
 pub(crate) struct Permit<'a> {
     limiter: &'a Limiter,
+    clock: &'a dyn Clock,
     ticket: Option<Ticket>,
 }
 
@@ -126,7 +130,7 @@ impl Permit<'_> {
     /// Records what the answer said and frees the slot.
     pub(crate) fn done(mut self, seen: Seen) {
         if let Some(t) = self.ticket.take() {
-            self.limiter.release(t, seen, Instant::now());
+            self.limiter.release(t, seen, self.clock.monotonic());
         }
     }
 }
@@ -134,7 +138,8 @@ impl Permit<'_> {
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if let Some(t) = self.ticket.take() {
-            self.limiter.release(t, Seen::NoAnswer, Instant::now());
+            self.limiter
+                .release(t, Seen::NoAnswer, self.clock.monotonic());
         }
     }
 }
@@ -157,15 +162,19 @@ impl Limiter {
 
     /// Waits until a call of `template` is surely within the advertised limit (at most
     /// [`MAX_PACING_WAIT`]), and counts it as in flight.
-    pub(crate) async fn acquire(&self, template: &'static str) -> Permit<'_> {
-        let deadline = Instant::now() + MAX_PACING_WAIT;
+    pub(crate) async fn acquire<'a>(
+        &'a self,
+        template: &'static str,
+        clock: &'a dyn Clock,
+    ) -> Permit<'a> {
+        let deadline = clock.monotonic() + MAX_PACING_WAIT;
         // Each round ends with an answer of another call or a refresh: bounded by the deadline.
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             // Register before looking, so an answer between the look and the wait is not missed.
             notified.as_mut().enable();
-            let now = Instant::now();
+            let now = clock.monotonic();
             let verdict = if now >= deadline {
                 self.force(template)
             } else {
@@ -175,6 +184,7 @@ impl Limiter {
                 Verdict::Go { epoch, probe } => {
                     return Permit {
                         limiter: self,
+                        clock,
                         ticket: Some(Ticket {
                             template,
                             epoch,
@@ -186,12 +196,14 @@ impl Limiter {
                     let wake = until.map_or(deadline, |u| u.min(deadline));
                     tracing::debug!(
                         template,
-                        wait_ms = wake.saturating_duration_since(now).as_millis() as u64,
+                        wait_ms = wake.saturating_sub(now).as_millis() as u64,
                         "rate limit: waiting"
                     );
+                    // Biased: the same wake-ups give the same order, run after run.
                     tokio::select! {
+                        biased;
                         () = &mut notified => {}
-                        () = tokio::time::sleep_until(wake) => {}
+                        () = clock.sleep(wake.saturating_sub(now)) => {}
                     }
                 }
             }
@@ -319,7 +331,7 @@ mod tests {
     #[test]
     fn probes_alone_then_paces_by_remaining_minus_in_flight() {
         let l = Limiter::default();
-        let t0 = Instant::now();
+        let t0 = Duration::from_secs(1000);
         let probe = go(&l, t0);
         assert!(probe.probe);
         assert_eq!(l.try_acquire(T, t0), Verdict::Wait(None));
@@ -349,7 +361,7 @@ mod tests {
     #[test]
     fn a_path_without_headers_is_not_paced() {
         let l = Limiter::default();
-        let t0 = Instant::now();
+        let t0 = Duration::from_secs(1000);
         let p = go(&l, t0);
         // A 401 without headers says nothing about the path's policy: probe again.
         l.release(p, Seen::NoHeaders { counts: false }, t0);
@@ -373,7 +385,7 @@ mod tests {
     #[test]
     fn other_templates_are_independent() {
         let l = Limiter::default();
-        let t0 = Instant::now();
+        let t0 = Duration::from_secs(1000);
         let p = go(&l, t0);
         l.release(p, headers(0, 60), t0);
         assert!(matches!(l.try_acquire(T, t0), Verdict::Wait(Some(_))));
@@ -385,20 +397,22 @@ mod tests {
 
     #[test]
     fn reads_the_headers() {
-        let mut h = HeaderMap::new();
-        assert_eq!(Seen::from_answer(200, &h), Seen::NoHeaders { counts: true });
+        let none = Headers::default();
         assert_eq!(
-            Seen::from_answer(500, &h),
+            Seen::from_answer(200, &none),
+            Seen::NoHeaders { counts: true }
+        );
+        assert_eq!(
+            Seen::from_answer(500, &none),
             Seen::NoHeaders { counts: false }
         );
-        h.insert(
-            "x-soracom-ratelimit-remaining",
-            reqwest::header::HeaderValue::from_static("4"),
-        );
-        h.insert(
-            "x-soracom-ratelimit-seconds-before-refresh",
-            reqwest::header::HeaderValue::from_static(" 7"),
-        );
+        let h = Headers::new([
+            ("X-Soracom-Ratelimit-Remaining".to_string(), "4".to_string()),
+            (
+                "x-soracom-ratelimit-seconds-before-refresh".to_string(),
+                " 7".to_string(),
+            ),
+        ]);
         assert_eq!(Seen::from_answer(429, &h), headers(4, 7));
     }
 }

@@ -4,37 +4,69 @@
 //! configuration, and event handlers. [`client::SoracomClient`] implements it over
 //! reqwest with one function mapping status and body to errors, bounded retries and
 //! rate-limit handling; [`auth`] finds the auth key (environment or soracom-cli profile);
-//! [`profile`] reads and writes the soracom-cli profile; [`paging`] walks every page of a
+//! `profile` reads and writes the soracom-cli profile; `paging` walks every page of a
 //! paged list, bounded.
 
 use std::future::Future;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::Result;
-use crate::model::CredentialSet;
-use crate::secret::{NewAccessKey, Secret};
+use rotator_core::model::CredentialSet;
+pub(crate) use rotator_core::model::{Group, LogEntry};
+use rotator_core::secret::{NewAccessKey, Secret};
 
 pub mod auth;
-pub mod client;
+pub(crate) mod client;
 mod limiter;
-pub mod paging;
-pub mod profile;
+pub(crate) mod paging;
+pub(crate) mod profile;
+pub mod transport;
 
-pub use auth::{AuthKey, Endpoint};
-pub use client::SoracomClient;
-pub use paging::{Pager, Walk};
+pub(crate) use auth::{AuthKey, Endpoint};
+pub use client::{Identity, SoracomClient};
+pub use transport::{Http, Transport};
 
-/// A group as far as rotation cares.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Group {
-    /// Group id.
-    pub id: String,
-    /// Its `name` tag.
-    pub name: Option<String>,
-    /// Configuration: namespace → object.
-    pub configuration: Map<String, Value>,
+use std::sync::Arc;
+
+use rotator_core::config::SoracomSettings;
+
+use crate::clock::Clock;
+
+/// Makes SORACOM clients for an endpoint and an AuthKey: over HTTP in production
+/// ([`HttpDial`]), over an in-memory transport to the emulator in tests and the simulator.
+pub trait Dial: Send + Sync {
+    /// The transport its clients send through.
+    type Transport: Transport;
+    /// A client for `endpoint` that logs in with `key` on first use.
+    fn dial(
+        &self,
+        endpoint: &Endpoint,
+        key: AuthKey,
+        settings: &SoracomSettings,
+    ) -> Result<SoracomClient<Self::Transport>>;
 }
+
+/// Dials over HTTP, every wait on `clock`.
+#[derive(Clone)]
+pub struct HttpDial {
+    /// The clock of the clients' waits.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Dial for HttpDial {
+    type Transport = Http;
+
+    fn dial(
+        &self,
+        endpoint: &Endpoint,
+        key: AuthKey,
+        settings: &SoracomSettings,
+    ) -> Result<SoracomClient<Http>> {
+        SoracomClient::new(endpoint.clone(), key, settings.clone(), self.clock.clone())
+    }
+}
+pub(crate) use paging::{Pager, Walk};
 
 /// One page of groups.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,20 +95,6 @@ pub struct LogPage {
     pub entries: Vec<LogEntry>,
     /// Key for the next page (`x-soracom-next-key`); `None` on the last page.
     pub next: Option<String>,
-}
-
-/// One error log entry. Its body is only ever classified, never shown: it is SORACOM's
-/// account of someone else's request and may quote anything.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogEntry {
-    /// The service that wrote it (`Funnel`, `Funk`, …).
-    pub service: String,
-    /// When (`time`, UNIX milliseconds).
-    pub at: Option<time::OffsetDateTime>,
-    /// The resource it is about (e.g. an IMSI), if any.
-    pub resource_id: Option<String>,
-    /// The entry's `body`.
-    pub body: Value,
 }
 
 /// The SORACOM operations the rotator needs.

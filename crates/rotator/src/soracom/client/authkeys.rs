@@ -6,8 +6,8 @@
 //! [`SoracomClient::call`] (login, retries, rate limits, one error mapping) as every other.
 
 use super::*;
+use crate::error::{BodyError, StatusError};
 use crate::secret::mask;
-use crate::selfkey::Identity;
 
 const LIST_USER_KEYS: Op = Op::idempotent(
     "listUserAuthKeys",
@@ -32,12 +32,16 @@ const DELETE_OPERATOR_KEY: Op = Op::idempotent(
     "/operators/{operator_id}/auth_keys/{auth_key_id}",
 );
 
-impl SoracomClient {
-    /// The id of the AuthKey this client logs in with.
-    pub fn auth_key_id(&self) -> &str {
-        &self.key.id
-    }
+/// Whom an AuthKey logs in as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The operator.
+    pub operator_id: String,
+    /// The SAM user; `None` for the root user.
+    pub user_name: Option<String>,
+}
 
+impl<T: Transport> SoracomClient<T> {
     /// `POST /auth` with `key` (not necessarily this client's): proves that the key works
     /// and tells whose it is. Not retried; the caller bounds its attempts.
     pub async fn identify(&self, key: &AuthKey) -> Result<Identity> {
@@ -49,12 +53,14 @@ impl SoracomClient {
         }
         let body = json!({"authKeyId": key.id, "authKey": key.secret.expose()});
         let reply = self
-            .send_once(AUTH, Method::POST, "/auth", &[], Some(&body), None)
+            .send_once(AUTH, Method::Post, "/auth", &[], Some(&body), None)
             .await?;
         // The body holds a token: never quote it.
-        let who: Who = serde_json::from_slice(&reply.body).map_err(|_| Error::SoracomBody {
-            op: AUTH.id,
-            detail: "the auth response has no operatorId".into(),
+        let who: Who = serde_json::from_slice(&reply.body).map_err(|_| {
+            Error::SoracomBody(BodyError {
+                op: AUTH.id,
+                detail: "the auth response has no operatorId".into(),
+            })
         })?;
         Ok(Identity {
             operator_id: who.operator_id,
@@ -88,8 +94,8 @@ impl SoracomClient {
             auth_key_id: String,
         }
         let (op, path) = self.route(who, LIST_USER_KEYS, LIST_OPERATOR_KEYS)?;
-        let reply = self.call(op, Method::GET, &path, &[], None).await?;
-        let items: Vec<Item> = decode(op.id, &reply.body)?;
+        let reply = self.call(op, Method::Get, &path, &[], None).await?;
+        let items: Vec<Item> = wire::decode(op.id, &reply.body)?;
         Ok(items.into_iter().map(|i| i.auth_key_id).collect())
     }
 
@@ -103,11 +109,13 @@ impl SoracomClient {
             auth_key: String,
         }
         let (op, path) = self.route(who, GENERATE_USER_KEY, GENERATE_OPERATOR_KEY)?;
-        let reply = self.call(op, Method::POST, &path, &[], None).await?;
+        let reply = self.call(op, Method::Post, &path, &[], None).await?;
         // The body holds the new secret: never quote it.
-        let g: Generated = serde_json::from_slice(&reply.body).map_err(|_| Error::SoracomBody {
-            op: op.id,
-            detail: "the response has no authKeyId/authKey".into(),
+        let g: Generated = serde_json::from_slice(&reply.body).map_err(|_| {
+            Error::SoracomBody(BodyError {
+                op: op.id,
+                detail: "the response has no authKeyId/authKey".into(),
+            })
         })?;
         tracing::info!(auth_key = %mask(&g.auth_key_id), "generated a SORACOM AuthKey");
         Ok(AuthKey {
@@ -120,8 +128,8 @@ impl SoracomClient {
     pub async fn delete_auth_key(&self, who: &Identity, key_id: &str) -> Result<()> {
         let (op, keys) = self.route(who, DELETE_USER_KEY, DELETE_OPERATOR_KEY)?;
         let path = format!("{keys}/{}", path_segment(op.id, key_id)?);
-        match self.call(op, Method::DELETE, &path, &[], None).await {
-            Ok(_) | Err(Error::SoracomStatus { status: 404, .. }) => Ok(()),
+        match self.call(op, Method::Delete, &path, &[], None).await {
+            Ok(_) | Err(Error::SoracomStatus(StatusError { status: 404, .. })) => Ok(()),
             Err(e) => Err(e),
         }
     }

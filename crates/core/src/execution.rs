@@ -1,0 +1,443 @@
+//! The decisions made while a plan is carried out: pure functions of what the executor
+//! just read, so that the executor (the `rotator` crate's `apply`) only carries out and
+//! reports. Each answers one question the executor asks between two remote calls
+//! (docs/ARCHITECTURE.md, *Where is the rule that decides …*):
+//!
+//! - which keys an emergency records as exposed ([`emergency_keys`]);
+//! - onto which key the references move ([`cutover_key`]), and what a check of that key
+//!   says ([`key_check`]) and leads to before the first move and after the last
+//!   ([`after_check`]);
+//! - whether a holder's 4xx on the role set is a refusal of the role ([`role_refusal`]),
+//!   and what a failed cutover leaves behind ([`failed_cutover`]);
+//! - where each moved reference goes back to ([`move_back`]);
+//! - which destructive steps a fresh plan still calls for ([`still_called_for`]);
+//! - whether another run is at work on the target ([`another_run_at_work`]);
+//! - what an unclear `CreateAccessKey` left ([`failed_create`]) and what undoing a failed
+//!   rotation may delete ([`undo`]);
+//! - how a run ends ([`finish`]).
+
+use time::OffsetDateTime;
+
+use crate::config::Target;
+use crate::model::{AccessKey, KeyStatus, Observed, Ref, Slot};
+use crate::plan::{
+    holds, resolve, Plan, Repair, Repoint, Retire, View, EMERGENCY_RERUN, IN_FLIGHT_LIMIT,
+};
+use crate::records::{creating_key, lease_key, KeyRecord, Records};
+use crate::report::Outcome;
+use crate::secret::AccessKeyId;
+use crate::words::Words;
+
+/// The keys an emergency records as exposed on the IAM user: of `exposed`, those the
+/// user holds active; without named keys, the current set's key — unless an emergency is
+/// still to finish (a recorded exposed key of the target's sets still active, or one
+/// recorded less than `EMERGENCY_RERUN` ago), so that a rerun never makes a second key.
+/// Keys already recorded are not recorded again.
+pub fn emergency_keys(
+    target: &Target,
+    obs: &Observed,
+    exposed: &[AccessKeyId],
+    now: OffsetDateTime,
+) -> Vec<AccessKeyId> {
+    let active = |k: &AccessKeyId| {
+        obs.keys
+            .iter()
+            .any(|x| &x.id == k && x.status == KeyStatus::Active)
+    };
+    let keys: Vec<AccessKeyId> = if exposed.is_empty() {
+        let view = resolve(target, obs, now);
+        let unfinished = obs.records.exposed.iter().any(|(k, since)| {
+            (active(k) && holds(&view, k)) || now < since.saturating_add(EMERGENCY_RERUN)
+        });
+        if unfinished {
+            Vec::new()
+        } else {
+            view.current_set()
+                .and_then(|c| c.link.key())
+                .filter(|k| active(k))
+                .cloned()
+                .into_iter()
+                .collect()
+        }
+    } else {
+        exposed.iter().filter(|k| active(k)).cloned().collect()
+    };
+    keys.into_iter()
+        .filter(|k| !obs.records.exposed.contains_key(k))
+        .collect()
+}
+
+/// The key the references of `plan` move onto: the one this run made (`rotated`), or the
+/// one the destination set holds; `None` when nothing moves or the key is unknown.
+pub fn cutover_key(plan: &Plan, view: &View, rotated: Option<&AccessKeyId>) -> Option<AccessKeyId> {
+    let to = plan.cutover.first().map(|r| r.to.as_str())?;
+    match rotated {
+        Some(k) => Some(k.clone()),
+        None => view
+            .sets
+            .iter()
+            .find(|s| s.set.id == to)
+            .and_then(|s| s.link.key().cloned()),
+    }
+}
+
+/// What IAM says of a key right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// It exists and is active.
+    Active,
+    /// It exists and is inactive (someone deactivated it).
+    Inactive,
+    /// It does not exist (someone deleted it).
+    Gone,
+}
+
+impl Words for KeyCheck {
+    fn words(&self) -> String {
+        match self {
+            KeyCheck::Active => "is active".into(),
+            KeyCheck::Inactive => "is no longer active (someone deactivated it)".into(),
+            KeyCheck::Gone => "no longer exists (someone deleted it)".into(),
+        }
+    }
+}
+
+/// What the user's keys (`statuses`, as IAM lists them) say of `key`.
+pub fn key_check(statuses: &[(AccessKeyId, KeyStatus)], key: &AccessKeyId) -> KeyCheck {
+    match statuses.iter().find(|(id, _)| id == key) {
+        Some((_, KeyStatus::Active)) => KeyCheck::Active,
+        Some(_) => KeyCheck::Inactive,
+        None => KeyCheck::Gone,
+    }
+}
+
+/// What follows a check of the cutover's key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterCheck {
+    /// The key works: go on.
+    GoOn,
+    /// The key was switched off or deleted meanwhile: nothing more moves onto it, and what
+    /// moved goes back.
+    Back,
+    /// IAM could not tell: the references stay where they are; the next run checks again.
+    Unknown,
+}
+
+/// What a check of the cutover's key leads to (`None`: IAM could not be read).
+pub fn after_check(check: Option<KeyCheck>) -> AfterCheck {
+    match check {
+        Some(KeyCheck::Active) => AfterCheck::GoOn,
+        Some(KeyCheck::Inactive | KeyCheck::Gone) => AfterCheck::Back,
+        None => AfterCheck::Unknown,
+    }
+}
+
+/// The holder kind that refused the role set, when the failed move `failed` was onto the
+/// target's role set and its answer rejected the value (a 4xx): that kind stays on the key
+/// for good (docs/ARCHITECTURE.md, *Migrating to a role*).
+pub fn role_refusal(target: &Target, failed: &Repoint, rejects_value: bool) -> Option<String> {
+    (failed.to == target.role_set_id && rejects_value)
+        .then(|| crate::plan::migrate::holder_kind(&failed.slot.holder))
+}
+
+/// What a cutover that stopped on a failed write leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailedCutover {
+    /// Nothing moved and the write was definitely rejected: the new set and key this run
+    /// made go.
+    Undo,
+    /// Something moved, or the write's outcome is unknown: the new set keeps its key (the
+    /// next run resumes the cutover).
+    HandOver,
+}
+
+/// What a cutover that failed after `moved` moves leaves (`definite`: the failed write was
+/// definitely rejected; `rotated`: this run made the key).
+pub fn failed_cutover(moved: usize, definite: bool, rotated: bool) -> FailedCutover {
+    if moved == 0 && definite && rotated {
+        FailedCutover::Undo
+    } else {
+        FailedCutover::HandOver
+    }
+}
+
+/// Where each of `moved` goes back to: the newest set it came from whose key is `active`
+/// now (the reverse move), or `None` (it stays; a human must look).
+pub fn move_back(view: &View, moved: &[&Repoint], active: &[AccessKeyId]) -> Vec<Option<Repoint>> {
+    let key_of = |set: &str| {
+        view.sets
+            .iter()
+            .find(|s| s.set.id == set)
+            .and_then(|s| s.link.key().cloned())
+    };
+    moved
+        .iter()
+        .map(|a| {
+            // `view.sets` is oldest first: the newest usable set is the last one.
+            let prev = view.sets.iter().rev().map(|s| &s.set.id).find(|id| {
+                a.from.contains(id) && key_of(id).is_some_and(|k| active.contains(&k))
+            })?;
+            Some(reverse(a, prev))
+        })
+        .collect()
+}
+
+/// The move of `a`'s slot, as it is after `a`, back onto `prev`.
+fn reverse(a: &Repoint, prev: &str) -> Repoint {
+    let Repoint { slot, from, to } = a;
+    let value = from.iter().fold(slot.value.clone(), |v, f| {
+        crate::refs::rewrite(&v, &slot.refs, f, to)
+    });
+    let refs = slot
+        .refs
+        .iter()
+        .map(|r| Ref {
+            set_id: if from.contains(&r.set_id) {
+                to.clone()
+            } else {
+                r.set_id.clone()
+            },
+            ..r.clone()
+        })
+        .collect();
+    Repoint {
+        slot: Slot {
+            holder: slot.holder.clone(),
+            value,
+            refs,
+        },
+        from: vec![to.clone()],
+        to: prev.to_string(),
+    }
+}
+
+/// A step of a phase whose destructive ones are re-checked against fresh state.
+pub trait Destructive: PartialEq {
+    /// Whether it deletes or deactivates something.
+    fn destructive(&self) -> bool;
+    /// The set whose key it deactivates, if it does.
+    fn deactivates(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Destructive for Repair {
+    fn destructive(&self) -> bool {
+        self.is_destructive()
+    }
+}
+
+impl Destructive for Retire {
+    fn destructive(&self) -> bool {
+        self.is_destructive()
+    }
+
+    fn deactivates(&self) -> Option<&str> {
+        match self {
+            Retire::Deactivate { set_id, .. } => Some(set_id),
+            _ => None,
+        }
+    }
+}
+
+/// Whether each of `steps` may be taken: every step that is not destructive, and each
+/// destructive one that the same phase of `again` (a plan from a fresh observation) still
+/// holds — except a deactivation of a set `again` moves references off (someone moved
+/// them onto it meanwhile).
+pub fn still_called_for<T: Destructive>(steps: &[T], fresh: &[T], again: &Plan) -> Vec<bool> {
+    let moving_off = |set: &str| {
+        again
+            .cutover
+            .iter()
+            .any(|r| r.from.iter().any(|f| f == set))
+    };
+    steps
+        .iter()
+        .map(|s| {
+            !s.destructive() || (fresh.contains(s) && !s.deactivates().is_some_and(moving_off))
+        })
+        .collect()
+}
+
+/// Whether, after this run wrote its announcement or lease (tag key `own`), the user's
+/// `records` show another run at work: another run's announcement or lease, or a key in
+/// flight (of `keys`, the user's keys now), younger than [`IN_FLIGHT_LIMIT`] at `at`. IAM
+/// has no lock: both runs write, then read, and either sees the other.
+pub fn another_run_at_work(
+    records: &Records,
+    own: &str,
+    keys: &[AccessKeyId],
+    at: OffsetDateTime,
+) -> bool {
+    let young = |t: OffsetDateTime| at < t.saturating_add(IN_FLIGHT_LIMIT);
+    let ours = |run: &str| own == creating_key(run) || own == lease_key(run);
+    let other_announcement = records
+        .creating
+        .iter()
+        .any(|c| !ours(&c.run) && young(c.since));
+    let other_lease = records
+        .leases
+        .iter()
+        .any(|(run, since)| !ours(run) && young(*since));
+    // A record of a key that no longer exists is a leftover, not a run at work.
+    let in_flight = records.keys.iter().any(|(k, r)| {
+        keys.contains(k) && matches!(r, KeyRecord::InFlight { since, .. } if young(*since))
+    });
+    other_announcement || other_lease || in_flight
+}
+
+/// What a `CreateAccessKey` whose answer was lost left, from the user's keys `before` it
+/// and `after` (listed again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FailedCreate {
+    /// No key was made: the announcement can go.
+    NoneMade,
+    /// One new key, never used: this run's (the announcement kept other runs from making
+    /// one); it is deleted, then the announcement goes.
+    Delete(AccessKeyId),
+    /// More than one new key, or a used one: not provably this run's. The announcement
+    /// stays — the proof a later run needs to delete the key once this run is surely over.
+    Unclear,
+}
+
+/// What the lost `CreateAccessKey` left (see [`FailedCreate`]).
+pub fn failed_create(before: &[AccessKeyId], after: &[AccessKey]) -> FailedCreate {
+    let new: Vec<&AccessKey> = after.iter().filter(|k| !before.contains(&k.id)).collect();
+    match new.as_slice() {
+        [] => FailedCreate::NoneMade,
+        [k] if k.last_used.is_none() => FailedCreate::Delete(k.id.clone()),
+        _ => FailedCreate::Unclear,
+    }
+}
+
+/// What undoing a failed rotation may delete, from a fresh observation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Undo {
+    /// The set holds the new key and nothing references it: the set, then the key.
+    SetAndKey,
+    /// References were moved onto the set meanwhile (another run): both are kept.
+    KeepReferenced,
+    /// The set is not there (or does not hold the key): the key alone.
+    KeyOnly,
+}
+
+/// What undoing the rotation that made `key` for `set_id` may delete, as `fresh` shows it.
+pub fn undo(fresh: &Observed, set_id: &str, key: &AccessKeyId) -> Undo {
+    let ours = fresh
+        .sets
+        .iter()
+        .any(|s| s.id == set_id && s.key().as_ref() == Some(key));
+    match (ours, fresh.slots.iter().any(|s| s.references(set_id))) {
+        (true, true) => Undo::KeepReferenced,
+        (true, false) => Undo::SetAndKey,
+        (false, _) => Undo::KeyOnly,
+    }
+}
+
+/// What a run that carried its steps out (or some of them) did, for [`finish`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Done {
+    /// Steps taken or tried.
+    pub steps: usize,
+    /// The first step that failed, in words.
+    pub failed: Option<String>,
+    /// Destructive steps left out because a fresh observation no longer called for them.
+    pub skipped: usize,
+}
+
+/// How a run ends: its outcome, its error and what happens next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ending {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Why it failed or was refused.
+    pub error: Option<String>,
+    /// What happens next.
+    pub next: Option<String>,
+}
+
+/// The refusal, the blocked keys and what a canary or migration needs a human for, as one
+/// message per line.
+pub(crate) fn refusals(plan: &Plan) -> Vec<String> {
+    plan.refusal
+        .iter()
+        .map(Words::words)
+        .chain(plan.blocked.iter().map(Words::words))
+        .chain(
+            plan.canary
+                .iter()
+                .filter(|c| c.stage.needs_human())
+                .map(|c| format!("canary {}", c.words())),
+        )
+        .chain(
+            plan.migration
+                .iter()
+                .filter(|m| m.needs_human())
+                .map(Words::words),
+        )
+        .collect()
+}
+
+/// How a run of `plan` that did `done` (every phase carried out) ends: refused when the
+/// plan needs a human, failed when a step was skipped or failed, else done (or nothing
+/// due), with the first upcoming step as what happens next.
+pub fn finish(plan: &Plan, done: &Done) -> Ending {
+    if plan.refused() {
+        return Ending {
+            outcome: Outcome::Refused,
+            error: Some(refusals(plan).join("\n")),
+            next: Some("a human must act; see the error".into()),
+        };
+    }
+    if done.skipped > 0 {
+        return Ending {
+            outcome: Outcome::Failed,
+            error: Some(format!(
+                "{} step(s) were not taken: the state changed since this run observed it",
+                done.skipped
+            )),
+            next: Some("the next run decides again from what it sees".into()),
+        };
+    }
+    if let Some(what) = &done.failed {
+        return Ending {
+            outcome: Outcome::Failed,
+            error: Some(format!("a step failed: {what}")),
+            next: Some("the state is safe; the next run finishes what is left".into()),
+        };
+    }
+    Ending {
+        outcome: if done.steps == 0 {
+            Outcome::NothingDue
+        } else {
+            Outcome::Done
+        },
+        error: None,
+        next: plan.upcoming.first().map(|u| {
+            format!(
+                "next: {} from {}",
+                u.step.words(),
+                crate::plan::fmt_time(u.due)
+            )
+        }),
+    }
+}
+
+/// How a dry run of `plan` ends: refused when it needs a human, else planned (or nothing
+/// due).
+pub fn dry_ending(plan: &Plan) -> Ending {
+    let refusal = refusals(plan);
+    let (outcome, error) = match (refusal.is_empty(), plan.is_empty()) {
+        (false, _) => (Outcome::Refused, Some(refusal.join("\n"))),
+        (true, true) => (Outcome::NothingDue, None),
+        (true, false) => (Outcome::Planned, None),
+    };
+    Ending {
+        outcome,
+        error,
+        next: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

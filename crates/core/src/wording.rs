@@ -1,0 +1,678 @@
+//! Every sentence the tool says about a plan, in one place: its steps, refusals, notes,
+//! blocked keys, upcoming steps and why rotation is (not) due. The text report, the JSON
+//! (`message` beside each value's `code`), `status` and the notifications all word them
+//! here, so rules and tests work on the typed values and never on the wording. The
+//! reports that place these sentences are laid out in [`crate::render`].
+
+use crate::discover::NotProposed;
+use crate::model::{KeyStatus, LastUsed};
+use crate::plan::{
+    fmt_time, Blocked, DueReason, KeyDeadline, KeyState, Link, Next, Note, Refusal, Repair,
+    Repoint, Retire, RiskCause, RollbackRefusal, Severity, Step,
+};
+use crate::records::Mark;
+
+/// The trait every sentence here implements (its home is `crate::words`), re-exported
+/// where callers of the wording look for it.
+pub use crate::words::Words;
+
+/// Which key a set holds, and how that is known.
+pub(crate) fn describe_link(link: &Link) -> String {
+    match link {
+        Link::Api(k) => format!("key {k} (reported by SORACOM)"),
+        Link::Description(k) => format!("key {k} (named in its description)"),
+        Link::Adopted(k) => format!("key {k} (from adopt_keys)"),
+        Link::Evidence(k) => format!("key {k} (linked by evidence)"),
+        Link::Unknown => "key unknown".to_string(),
+    }
+}
+
+/// One line describing a step.
+pub fn describe(step: Step<'_>) -> String {
+    match step {
+        Step::Repair(r) => r.words(),
+        Step::Repoint(r) => r.words(),
+        Step::Retire(r) => r.words(),
+    }
+}
+
+impl Words for Repair {
+    fn words(&self) -> String {
+        match self {
+            Repair::DeleteOrphanKey { key } => {
+                format!("delete access key {key}, left by an interrupted run (its secret is lost)")
+            }
+            Repair::MakeRoom {
+                key,
+                set_id: Some(set_id),
+            } => {
+                format!("make room: delete retired inactive key {key} and its unused set {set_id}")
+            }
+            Repair::MakeRoom { key, set_id: None } => {
+                format!("make room: delete retired inactive key {key}")
+            }
+            Repair::Rotate { new_set_id } => format!(
+                "rotate: create an access key, verify it with STS, register it as {new_set_id}"
+            ),
+            Repair::RotateInPlace { set_id, .. } => format!(
+                "rotate in place: create an access key, verify it with STS, put it into {set_id}"
+            ),
+            Repair::StartCanary { key } => format!(
+                "record that a canary moves off the set of key {key} now (evidence counts from here)"
+            ),
+            Repair::FailCanary { key } => format!(
+                "record that the canary off the set of key {key} failed (before it moves back)"
+            ),
+            Repair::StartRoleCanary { kind } => format!(
+                "record that a canary of the {kind} holders moves onto the role set now"
+            ),
+            Repair::RefuseRole { kind } => format!(
+                "record that the {kind} holders refused the role set (they stay on the key)"
+            ),
+        }
+    }
+}
+
+impl Words for Repoint {
+    fn words(&self) -> String {
+        format!(
+            "repoint {}: {} -> {}",
+            self.slot.holder,
+            self.from.join(", "),
+            self.to
+        )
+    }
+}
+
+impl Words for Retire {
+    fn words(&self) -> String {
+        match self {
+            Retire::Deactivate { key, set_id } => {
+                format!("deactivate access key {key} of {set_id}")
+            }
+            Retire::DeleteRetired {
+                key,
+                set_id: Some(set_id),
+            } => format!("delete inactive access key {key}, then its set {set_id}"),
+            Retire::DeleteRetired { key, set_id: None } => {
+                format!("delete inactive access key {key}")
+            }
+            Retire::Record {
+                key,
+                mark: Mark::Released,
+            } => format!("record that the set of key {key} has no reference left (its cutover)"),
+            Retire::Record {
+                key,
+                mark: Mark::Deactivated,
+            } => format!("record that key {key} is inactive (the delete delay counts from now)"),
+            Retire::Record {
+                key,
+                mark: Mark::Exposed,
+            } => format!("record that key {key} is exposed (an emergency retires it at once)"),
+            Retire::Record {
+                key,
+                mark: Mark::Canary,
+            } => format!("record that a canary moved off the set of key {key}"),
+            Retire::Record {
+                key,
+                mark: Mark::CanaryFailed,
+            } => format!("record that the canary off the set of key {key} failed"),
+            Retire::EndRoleCanary { kind } => {
+                format!("remove the record of the {kind} holders' canary onto the role set")
+            }
+            Retire::DropCanary { key, set_id } => {
+                format!("delete the failed canary's access key {key}, then its set {set_id}")
+            }
+            Retire::DeleteSet { set_id, .. } => {
+                format!("delete credential set {set_id}, whose key no longer exists")
+            }
+            Retire::Forget { key } => {
+                format!("remove the records of access key {key}, which no longer exists")
+            }
+            Retire::Unrecord {
+                key,
+                mark: Mark::Deactivated,
+            } => format!("remove the record that key {key} is inactive: it is active again"),
+            Retire::Unrecord {
+                key,
+                mark: Mark::Released,
+            } => format!("remove the cutover record of key {key}: its set is referenced again"),
+            Retire::Unrecord {
+                key,
+                mark: Mark::Exposed,
+            } => format!("remove the record that key {key} is exposed"),
+            Retire::Unrecord {
+                key,
+                mark: Mark::Canary,
+            } => format!("remove the canary record of key {key}: the canary is over"),
+            Retire::Unrecord {
+                key,
+                mark: Mark::CanaryFailed,
+            } => format!(
+                "remove the record that the canary off key {key} failed: a rotation was asked for"
+            ),
+            Retire::ForgetRun { tag } => format!("remove the record {tag} of a run that ended"),
+            Retire::MarkHeld { key, set_id } => {
+                format!("record that credential set {set_id} holds access key {key}")
+            }
+        }
+    }
+}
+
+impl Words for Refusal {
+    fn words(&self) -> String {
+        match self {
+            Refusal::Busy { since, until } => format!(
+                "another run has been rotating this target since {} (a key in flight); this run \
+                 changes nothing. If that run died, its key is cleaned up from {}",
+                fmt_time(*since),
+                fmt_time(*until)
+            ),
+            Refusal::SlotsFull {
+                iam_user,
+                keys,
+                retired,
+            } => {
+                let list: Vec<String> = keys
+                    .iter()
+                    .map(|k| {
+                        let used = match &k.last_used {
+                            Some(u) => format!(
+                                "last used {} ({}, {})",
+                                fmt_time(u.at),
+                                u.service,
+                                u.region
+                            ),
+                            None => "never used".into(),
+                        };
+                        let status = k.status.words();
+                        format!(
+                            "{} ({status}, created {}, {used})",
+                            k.key,
+                            fmt_time(k.created)
+                        )
+                    })
+                    .collect();
+                let mut text = format!(
+                    "IAM user {iam_user} already has two access keys: {}. Only an inactive key that \
+                     soracom-key-rotator retired may be deleted to make room. Check which key is \
+                     unused, deactivate and delete it (aws iam update-access-key / \
+                     delete-access-key), then run again.",
+                    list.join("; ")
+                );
+                if let Some(r) = retired {
+                    let when = match r.deletable_from {
+                        Some(t) => format!("from {}", fmt_time(t)),
+                        None => format!(
+                            "{} days after this tool records it inactive",
+                            r.delete_after_days
+                        ),
+                    };
+                    text.push_str(&format!(
+                        " The retired key {} may be deleted to make room only {when} \
+                         (delete_after_days).",
+                        r.key
+                    ));
+                }
+                text
+            }
+            Refusal::NoFreeSetId => "no free credential set id on this date".into(),
+            Refusal::NoFixedSet { set_id } => format!(
+                "credential set {set_id} does not exist or holds no usable key; create it by \
+                 hand once, then rotate"
+            ),
+            Refusal::Rollback { why } => format!("rollback refused: {}", why.words()),
+            Refusal::CanaryFailed { key, set_id, at } => format!(
+                "the canary off key {key} of {set_id} failed at {}: reconcile does not rotate \
+                 it again. Fix what made AWS refuse the new key (its permissions, a boundary, \
+                 an SCP or a source-IP condition), then run `soracom-key-rotator rotate`",
+                fmt_time(*at)
+            ),
+        }
+    }
+}
+
+impl Words for RollbackRefusal {
+    fn words(&self) -> String {
+        match self {
+            RollbackRefusal::InPlace => {
+                "an in-place set cannot go back: SORACOM never returns the previous secret".into()
+            }
+            RollbackRefusal::NoCurrent => "there is no current credential set".into(),
+            RollbackRefusal::NotOurs { set_id } => {
+                format!("the current set {set_id} was not made by soracom-key-rotator")
+            }
+            RollbackRefusal::NoOlder { set_id } => format!("there is no set older than {set_id}"),
+            RollbackRefusal::PreviousRetired { set_id } => format!(
+                "the key of the previous set {set_id} is already inactive or deleted; rotate instead"
+            ),
+            RollbackRefusal::PreviousUnknown { set_id } => {
+                format!("which key the previous set {set_id} holds is not known")
+            }
+        }
+    }
+}
+
+fn state_words(state: KeyState) -> &'static str {
+    match state {
+        KeyState::Missing => "gone",
+        _ => "not active",
+    }
+}
+
+impl Words for Note {
+    fn words(&self) -> String {
+        match self {
+            Note::OtherType { set_id, kind } => format!(
+                "credential set {set_id} is of type {kind}: only {} sets are managed; it is left \
+                 alone",
+                crate::plan::AWS_CREDENTIALS
+            ),
+            Note::ForeignKey {
+                key,
+                iam_user,
+                age_days,
+                last_used,
+            } => format!(
+                "key {key} of {iam_user} ({age_days} days old, {}) is not held by any \
+                 credential set of this target and was not created by a run of \
+                 soracom-key-rotator; it is left alone",
+                last_use(last_used.as_ref())
+            ),
+            Note::AmbiguousLink { set_id } => format!(
+                "credential set {set_id} names no access key and the evidence is ambiguous; \
+                 record its key in adopt_keys"
+            ),
+            Note::EvidenceOnly { set_id, key } => format!(
+                "set {set_id} is linked to key {key} by evidence only; add it to adopt_keys to \
+                 let it be retired"
+            ),
+            Note::KeyGone { set_id, key } => format!(
+                "set {set_id} names key {key}, which no longer exists; check adopt_keys, or \
+                 delete the set by hand"
+            ),
+            Note::NoUsableSet => {
+                "references exist but no credential set of this target has a usable key".into()
+            }
+            Note::AlreadyRolledBack { current, newer } => format!(
+                "already rolled back: references are on {current} and the key of {newer} is \
+                 inactive"
+            ),
+            Note::Reactivated { key, set_id } => format!(
+                "key {key} of {set_id} is active again after soracom-key-rotator deactivated it; \
+                 it is left active and its retirement starts over"
+            ),
+            Note::UsedAfterCutover {
+                key,
+                set_id,
+                cutover,
+                key_last_used,
+                set_last_used,
+            } => format!(
+                "old key {key} of {set_id} was used after the cutover at {} ({}); the emergency \
+                 deactivates it anyway: whatever still uses it fails from now on",
+                fmt_time(*cutover),
+                use_after(set_id, *cutover, key_last_used.as_ref(), *set_last_used)
+            ),
+            Note::ExposedUnmanaged { key } => format!(
+                "key {key} is recorded exposed but no credential set of this target holds it: \
+                 soracom-key-rotator does not switch it off; deactivate it by hand"
+            ),
+            Note::StaleDeactivation { key, set_id } => format!(
+                "key {key} of {set_id} was used after it was recorded inactive; its delete delay \
+                 starts over"
+            ),
+            Note::FixedSetBroken { set_id, key, state } => format!(
+                "credential set {set_id} held key {}, which is {}; it gets a new key",
+                key.as_ref()
+                    .map_or("(unknown)".to_string(), |k| k.to_string()),
+                state_words(*state)
+            ),
+            Note::CanaryHoldersAbsent { names } => format!(
+                "none of the canary holders ({}) references this target's sets; the first \
+                 holder is the canary instead",
+                names.join(", ")
+            ),
+        }
+    }
+}
+
+/// A key's last use as IAM reports it: when, by which service, in which region.
+fn last_use(last_used: Option<&LastUsed>) -> String {
+    match last_used {
+        Some(u) => format!(
+            "last used {} by {} in {}",
+            fmt_time(u.at),
+            u.service,
+            u.region
+        ),
+        None => "never used".to_string(),
+    }
+}
+
+impl Words for Blocked {
+    fn words(&self) -> String {
+        format!(
+            "old key {} of {} was used after the cutover at {}: {}. Something outside SORACOM \
+             may still use this key (check CloudTrail for the access key id, and any group or \
+             device config not covered by this target); it stays active until that use stops",
+            self.key,
+            self.set_id,
+            fmt_time(self.cutover),
+            use_after(
+                &self.set_id,
+                self.cutover,
+                self.key_last_used.as_ref(),
+                self.set_last_used
+            )
+        )
+    }
+}
+
+/// Who used a key after its cutover: IAM's last use (service, region, time) and SORACOM's
+/// last use of the set.
+pub(crate) fn use_after(
+    set_id: &str,
+    cutover: time::OffsetDateTime,
+    key_last_used: Option<&crate::model::LastUsed>,
+    set_last_used: Option<time::OffsetDateTime>,
+) -> String {
+    let mut evidence = Vec::new();
+    if let Some(u) = key_last_used.filter(|u| u.at > cutover) {
+        evidence.push(format!(
+            "IAM shows it used {} by {} in {}",
+            fmt_time(u.at),
+            u.service,
+            u.region
+        ));
+    }
+    if let Some(t) = set_last_used.filter(|t| *t > cutover) {
+        evidence.push(format!("SORACOM shows set {set_id} used {}", fmt_time(t)));
+    }
+    evidence.join("; ")
+}
+
+impl Words for Next {
+    fn words(&self) -> String {
+        match self {
+            Next::Rotate => "rotate the current key".into(),
+            Next::Deactivate { key, set_id } => format!("deactivate key {key} of {set_id}"),
+            Next::Delete {
+                key,
+                set_id: Some(s),
+            } => format!("delete key {key}, then set {s}"),
+            Next::Delete { key, set_id: None } => format!("delete key {key}"),
+            Next::CanaryDecided { set_id } => {
+                format!("decide the canary on {set_id} without evidence (canary.without_evidence)")
+            }
+        }
+    }
+}
+
+impl Words for DueReason {
+    fn words(&self) -> String {
+        match self {
+            DueReason::Requested => "rotation requested".into(),
+            DueReason::Age {
+                set_id,
+                age_days,
+                rotate_at_days,
+                max_days,
+            } => format!(
+                "key of {set_id} is {age_days} days old; rotation starts at {rotate_at_days} \
+                 days so that the old key is off before {max_days}"
+            ),
+            DueReason::AgeUnknown { set_id } => {
+                format!("the age of the key of {set_id} is unknown")
+            }
+            DueReason::NoSet { prefix, target } => format!(
+                "no credential set {prefix}-<yymmdd> exists; run `rotate --target {target}` to \
+                 create the first, or adopt the set in use"
+            ),
+            DueReason::NoFixedSet { set_id } => {
+                format!("credential set {set_id} does not exist; create it by hand once")
+            }
+            DueReason::OnlyBrokenReferences => {
+                "references name only sets whose key is missing or inactive".into()
+            }
+            DueReason::Migrated { set_id } => format!(
+                "migrated: every reference is on the role set {set_id}; the target never gets \
+                 a new key"
+            ),
+            DueReason::FixedSetBroken { set_id, state } => format!(
+                "credential set {set_id} holds a key that is {}: it gets a new, verified key",
+                state_words(*state)
+            ),
+        }
+    }
+}
+
+impl Words for RiskCause {
+    fn words(&self) -> String {
+        match self {
+            RiskCause::Blocked => "its retirement is blocked: it was used after its cutover",
+            RiskCause::RotationLate => "its rotation should have started and has not",
+            RiskCause::DeactivationLate => "its deactivation falls at or after its deadline",
+            RiskCause::NotRetiring => {
+                "nothing this tool plans will deactivate it (no set of the target holds it, or \
+                 its retirement cannot start)"
+            }
+            RiskCause::CanaryHeld => {
+                "its canary found no evidence either way and is held for a person to decide"
+            }
+            RiskCause::CanaryFailed => {
+                "its canary failed, and reconcile does not rotate it again until a person \
+                 runs rotate"
+            }
+        }
+        .into()
+    }
+}
+
+impl Words for Severity {
+    fn words(&self) -> String {
+        match self {
+            Severity::Warning => "deadline at risk",
+            Severity::Urgent => "deadline URGENT",
+            Severity::Missed => "deadline MISSED",
+        }
+        .into()
+    }
+}
+
+impl Words for KeyDeadline {
+    fn words(&self) -> String {
+        let days = match self.days_left {
+            d if d < 0 => format!("{} days past", -d),
+            1 => "1 day left".to_string(),
+            d => format!("{d} days left"),
+        };
+        let mut line = format!(
+            "key {}{}: deadline {} ({days})",
+            self.key,
+            self.set_id
+                .as_ref()
+                .map(|s| format!(" of {s}"))
+                .unwrap_or_default(),
+            fmt_time(self.deadline)
+        );
+        if let Some(t) = self.rotation_starts {
+            line.push_str(&format!("; rotation starts {}", fmt_time(t)));
+        }
+        match (self.deactivation_due, self.slack_days) {
+            (Some(t), Some(s)) => line.push_str(&format!(
+                "; deactivation due {} ({s} days before the deadline)",
+                fmt_time(t)
+            )),
+            _ => line.push_str("; no deactivation planned"),
+        }
+        if let Some(r) = &self.risk {
+            line.push_str(&format!(". {}: {}", r.severity.words(), r.cause.words()));
+        }
+        line
+    }
+}
+
+impl Words for crate::plan::Migration {
+    fn words(&self) -> String {
+        use crate::plan::MigrationStage as M;
+        let mut text = match (&self.stage, &self.kind) {
+            (M::Migrated, _) => format!(
+                "migrated: every reference is on the role set {}; no new key is ever made, \
+                 and the keys are retired on evidence",
+                self.role_set
+            ),
+            (M::Partial, _) => format!(
+                "partly migrated onto {}: the holders left on the key refused the role set",
+                self.role_set
+            ),
+            (M::Moving, _) => format!("moving references onto the role set {}", self.role_set),
+            (M::Canary(crate::plan::CanaryStage::Failed), kind) => format!(
+                "canary of the {} holders onto the role set {}: FAILED: AWS refused the role \
+                 in production; they move back to the key and stay there",
+                kind.as_deref().unwrap_or("?"),
+                self.role_set
+            ),
+            (M::Canary(stage), kind) => format!(
+                "canary of the {} holders onto the role set {}: {}",
+                kind.as_deref().unwrap_or("?"),
+                self.role_set,
+                stage.words()
+            ),
+        };
+        if let Some(since) = self.since {
+            text.push_str(&format!("; since {}", fmt_time(since)));
+        }
+        if let Some(t) = self.evidence.set_used {
+            text.push_str(&format!("; role set used at {}", fmt_time(t)));
+        }
+        if let Some(f) = self.evidence.failures.first() {
+            text.push_str(&format!("; {}", f.words()));
+        }
+        if !self.refused.is_empty() {
+            text.push_str(&format!(
+                "; refused the role set (stay on the key): {}",
+                self.refused.join(", ")
+            ));
+        }
+        text
+    }
+}
+
+impl Words for crate::plan::CanaryStage {
+    fn words(&self) -> String {
+        use crate::plan::CanaryStage as S;
+        match self {
+            S::Starting => "starting: the canary moves now, the rest waits for evidence",
+            S::Watching => "watching: waiting for evidence from production",
+            S::Passed => "passed: the new key worked in production; the rest moves now",
+            S::Proceeded => {
+                "no evidence by max_hours; proceeding as configured: the rest moves now"
+            }
+            S::Held => {
+                "HELD: no evidence by max_hours; a person decides: check that the canary's \
+                 data arrives, then set canary.without_evidence = \"proceed\" for a run, or \
+                 run rollback to give the new key up"
+            }
+            S::Failed => {
+                "FAILED: AWS refused the new key; the canary moves back and the new key and set \
+                 are deleted"
+            }
+        }
+        .into()
+    }
+}
+
+impl Words for crate::model::AuthFailure {
+    fn words(&self) -> String {
+        let on = self
+            .resource_id
+            .as_deref()
+            .map(|r| format!(" for {r}"))
+            .unwrap_or_default();
+        format!(
+            "{} logged {}{on} at {}",
+            self.service,
+            self.error,
+            fmt_time(self.at)
+        )
+    }
+}
+
+impl Words for crate::plan::CanaryState {
+    fn words(&self) -> String {
+        let holders: Vec<String> = self.holders.iter().map(|h| h.to_string()).collect();
+        let mut text = format!(
+            "{} -> {} on {}: {}",
+            self.from_set,
+            self.to_set,
+            holders.join(", "),
+            self.stage.words()
+        );
+        if let Some(since) = self.since {
+            text.push_str(&format!("; since {}", fmt_time(since)));
+        }
+        let e = &self.evidence;
+        let mut seen = Vec::new();
+        if let Some(u) = &e.key_used {
+            seen.push(format!(
+                "new key used by {} in {} at {}",
+                u.service,
+                u.region,
+                fmt_time(u.at)
+            ));
+        }
+        if let Some(t) = e.set_used {
+            seen.push(format!("new set used at {}", fmt_time(t)));
+        }
+        let n = e.failures.len();
+        if let Some(f) = e.failures.first() {
+            let more = if n > 1 {
+                format!(" (and {} more)", n - 1)
+            } else {
+                String::new()
+            };
+            seen.push(format!("{}{more}", f.words()));
+        }
+        if seen.is_empty() {
+            text.push_str("; evidence: none yet");
+        } else {
+            text.push_str(&format!("; evidence: {}", seen.join("; ")));
+        }
+        if self.stage.waiting() {
+            if let Some(r) = self.ready_from {
+                text.push_str(&format!(
+                    "; the rest moves on evidence from {}",
+                    fmt_time(r)
+                ));
+            }
+            if let Some(d) = self.decide_by {
+                text.push_str(&format!("; without evidence decided at {}", fmt_time(d)));
+            }
+        }
+        text
+    }
+}
+
+impl Words for KeyStatus {
+    fn words(&self) -> String {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Inactive => "inactive",
+        }
+        .into()
+    }
+}
+
+impl Words for NotProposed {
+    fn words(&self) -> String {
+        match self {
+            NotProposed::OtherAccount { set, key } => format!(
+                "set {set}: its key {key} belongs to no IAM user of this account (another account's key?); rotate it there"
+            ),
+            NotProposed::KeyUnknown { set } => format!(
+                "set {set}: SORACOM reports no access key id for it; name its key in adopt_keys of the right target by hand"
+            ),
+        }
+    }
+}

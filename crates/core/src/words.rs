@@ -1,0 +1,46 @@
+//! The [`Words`] trait, and the `serialize_with` helpers that put a value's sentence beside
+//! its fields in JSON (as `message`).
+//!
+//! A module of its own that depends on no other module of the crate: the worded types
+//! (the plan's steps and outcomes, `status`) name these helpers in their serde attributes,
+//! and [`crate::wording`] implements the trait for them; with the trait here neither has to
+//! import the other.
+
+use serde::{Serialize, Serializer};
+
+/// A value the tool words for people.
+pub trait Words {
+    /// The sentence.
+    fn words(&self) -> String;
+}
+
+/// Serializes `v` with its sentence beside its fields, as `message`.
+fn with_message<T: Serialize + Words>(v: &T) -> serde_json::Value {
+    let mut json = serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+    if let serde_json::Value::Object(m) = &mut json {
+        m.insert("message".into(), serde_json::Value::String(v.words()));
+    }
+    json
+}
+
+/// `serialize_with` for one worded value.
+pub(crate) fn worded<T: Serialize + Words, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    with_message(v).serialize(s)
+}
+
+/// `serialize_with` for an optional worded value.
+pub(crate) fn worded_option<T: Serialize + Words, S: Serializer>(
+    v: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    v.as_ref().map(with_message).serialize(s)
+}
+
+/// `serialize_with` for a list of worded values.
+#[allow(clippy::ptr_arg)] // serde hands the field itself, a `Vec`
+pub(crate) fn worded_all<T: Serialize + Words, S: Serializer>(
+    v: &Vec<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    v.iter().map(with_message).collect::<Vec<_>>().serialize(s)
+}

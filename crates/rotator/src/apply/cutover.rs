@@ -1,0 +1,402 @@
+//! The cutover: every reference moves onto the key in use — the first alone when this run
+//! made the key (so that a failure before any move is clean), the rest with bounded
+//! concurrency. The key is checked right before the first move and after the last;
+//! references that moved onto a key someone switched off meanwhile go back. A holder that
+//! refuses the role set stays on the key, for good.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+use rotator_core::execution::{
+    after_check, cutover_key, failed_cutover, key_check, move_back, role_refusal, AfterCheck,
+    FailedCutover, KeyCheck,
+};
+use serde_json::Value;
+
+use super::keys::Rotated;
+use super::run::{Stop, TargetRun};
+use super::Engine;
+use crate::error::{Error, Result};
+use crate::iam::IamApi;
+use crate::model::{Holder, KeyStatus};
+use crate::plan::{resolve, Repoint, View};
+use crate::records::{role_tag, KeyRecord};
+use crate::refs::{points_to, rewrite};
+use crate::report::Change;
+use crate::secret::AccessKeyId;
+use crate::soracom::SoracomApi;
+use crate::wording::Words;
+
+/// What a failed cutover's moves leave.
+type Moved<'p> = (Vec<&'p Repoint>, Option<(&'p Repoint, Error)>);
+
+impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
+    /// Moves every reference of the plan; records the cutover of the key this run made.
+    pub(super) async fn cutover(
+        &self,
+        run: &mut TargetRun<'_>,
+        rotated: Option<&Rotated>,
+    ) -> Result<(), Stop> {
+        let repoints = run.plan.cutover.clone();
+        run.moves.total = repoints.len();
+        let view = resolve(run.target, run.obs, run.clock.start());
+        let key = cutover_key(&run.plan, &view, rotated.map(|r| &r.key.id));
+        let dest = repoints.first().map(|r| r.to.clone());
+        if let (Some(to), Some(k)) = (&dest, &key) {
+            self.before_first_move(run, (to, k), rotated).await?;
+        }
+        let refs: Vec<&Repoint> = repoints.iter().collect();
+        let (moved, failure) = self.repoint_all(&refs, rotated.is_some(), run).await;
+        run.moves.moved = moved.len();
+        if let (Some(to), Some(k), false) = (&dest, &key, moved.is_empty()) {
+            self.after_last_move(run, (to, k), (&view, &moved), rotated)
+                .await?;
+        }
+        let failure = match failure {
+            Some((a, e)) => self.refused_or_failed(run, a, e).await,
+            None => None,
+        };
+        if let Some((a, e)) = failure {
+            return Err(self.failed_move(run, (a, e), moved.len(), rotated).await);
+        }
+        self.cutover_done(run, rotated).await
+    }
+
+    /// The key references move onto, checked right before the first move: switched off or
+    /// gone, or IAM not telling — nothing moves, and what this run made goes.
+    async fn before_first_move(
+        &self,
+        run: &mut TargetRun<'_>,
+        (to, k): (&str, &AccessKeyId),
+        rotated: Option<&Rotated>,
+    ) -> Result<(), Stop> {
+        let what = format!("checking key {k} of {to} right before the first move");
+        let next = "no reference was moved; the next reconcile starts over";
+        let why = match self.key_check(run.user(), k).await {
+            Ok(KeyCheck::Active) => return Ok(()),
+            Ok(check) => format!("access key {k} {}", check.words()),
+            Err(e) => e.to_string(),
+        };
+        if let Some(r) = rotated {
+            self.undo(run, &r.set_id, &r.key).await;
+        }
+        Err(Stop::found(what, why, next))
+    }
+
+    /// The key checked after the last move (or the one that failed): references that moved
+    /// onto a key someone switched off meanwhile go back where they came from; when IAM
+    /// cannot tell, they stay and the next run checks again.
+    async fn after_last_move(
+        &self,
+        run: &mut TargetRun<'_>,
+        (to, k): (&str, &AccessKeyId),
+        (view, moved): (&View, &[&Repoint]),
+        rotated: Option<&Rotated>,
+    ) -> Result<(), Stop> {
+        let what = format!("checking key {k} of {to} after the last move");
+        let check = match self.key_check(run.user(), k).await {
+            Ok(check) => check,
+            Err(e) => {
+                // Not known either way: the references stay; the next run checks again.
+                self.hand_over(run, rotated).await;
+                return Err(Stop::failed(
+                    what,
+                    e,
+                    "the next reconcile checks the key again and finishes the cutover",
+                ));
+            }
+        };
+        match after_check(Some(check)) {
+            AfterCheck::GoOn => Ok(()),
+            AfterCheck::Back | AfterCheck::Unknown => {
+                let back = self.move_back(run, view, moved).await;
+                Err(Stop::found(
+                    what,
+                    format!("access key {k} {}", check.words()),
+                    back,
+                ))
+            }
+        }
+    }
+
+    /// What IAM says of `key` now.
+    async fn key_check(&self, user: &str, key: &AccessKeyId) -> Result<KeyCheck> {
+        let statuses = self.iam.key_statuses(user).await?;
+        Ok(key_check(&statuses, key))
+    }
+
+    /// A failed move onto the role set that the holder refused ([`role_refusal`]): its kind
+    /// is recorded as refused and its canary ends; no failure remains unless recording it
+    /// failed. Any other failed move stays a failure.
+    async fn refused_or_failed<'p>(
+        &self,
+        run: &mut TargetRun<'_>,
+        a: &'p Repoint,
+        e: Error,
+    ) -> Option<(&'p Repoint, Error)> {
+        let Some(kind) = role_refusal(run.target, a, e.rejects_the_value()) else {
+            return Some((a, e));
+        };
+        let user = run.user();
+        let tag = role_tag(&kind, true, run.clock.now());
+        if let Err(e) = self.record(user, tag, &Refused(a), run).await {
+            return Some((a, e));
+        }
+        let (canary, _) = role_tag(&kind, false, run.clock.start());
+        match self.iam.untag(user, &[canary]).await {
+            Ok(()) => None,
+            Err(e) => Some((a, e)),
+        }
+    }
+
+    /// A cutover stopped on a failed write ([`failed_cutover`]): nothing moved and the write
+    /// was rejected — what this run made goes; otherwise the new set keeps its key and the
+    /// next run resumes.
+    async fn failed_move(
+        &self,
+        run: &mut TargetRun<'_>,
+        (a, e): (&Repoint, Error),
+        moved: usize,
+        rotated: Option<&Rotated>,
+    ) -> Stop {
+        let what = a.words();
+        let definite = e.is_definite_rejection();
+        if let (FailedCutover::Undo, Some(r)) =
+            (failed_cutover(moved, definite, rotated.is_some()), rotated)
+        {
+            self.undo(run, &r.set_id, &r.key).await;
+            return Stop::failed(
+                what,
+                e,
+                "no reference was moved; the new set and key were deleted; run again",
+            );
+        }
+        // The set holds the new key: the next run may resume the cutover at once.
+        self.hand_over(run, rotated).await;
+        let next = format!(
+            "{moved} of {} references moved; the next reconcile resumes the cutover (no new key)",
+            run.moves.total
+        );
+        Stop::failed(what, e, next)
+    }
+
+    /// The cutover is done: from now on the set holds the key this run made, and other
+    /// runs may act.
+    async fn cutover_done(
+        &self,
+        run: &mut TargetRun<'_>,
+        rotated: Option<&Rotated>,
+    ) -> Result<(), Stop> {
+        let Some(Rotated { set_id, key }) = rotated else {
+            return Ok(());
+        };
+        let held = KeyRecord::HeldBy {
+            set_id: set_id.clone(),
+            since: run.clock.now(),
+        };
+        if let Err(e) = self.record_key(run.user(), &key.id, &held).await {
+            return Err(Stop::failed(
+                format!("recording that {set_id} holds access key {}", key.id),
+                e,
+                "every reference moved; the next run (in two hours at the latest) records the rest",
+            ));
+        }
+        let previous = run
+            .plan
+            .current
+            .as_ref()
+            .and_then(|c| c.link.key().cloned());
+        run.changes.push(Change::Rotated {
+            key: key.id.clone(),
+            set_id: set_id.clone(),
+            previous,
+        });
+        Ok(())
+    }
+
+    /// A run that stops during its cutover records that the new set holds its key, so the
+    /// next run may resume the cutover at once (a run that dies leaves the key in flight,
+    /// and other runs wait out the limit).
+    async fn hand_over(&self, run: &mut TargetRun<'_>, rotated: Option<&Rotated>) {
+        let Some(Rotated { set_id, key }) = rotated else {
+            return;
+        };
+        let held = KeyRecord::HeldBy {
+            set_id: set_id.clone(),
+            since: run.clock.now(),
+        };
+        if let Err(e) = self.record_key(run.user(), &key.id, &held).await {
+            run.fail(
+                format!("recording that {set_id} holds access key {}", key.id),
+                &e,
+            );
+        }
+    }
+
+    /// Moves the references `moved` back where [`move_back`] says; what to tell the
+    /// operator.
+    async fn move_back(&self, run: &mut TargetRun<'_>, view: &View, moved: &[&Repoint]) -> String {
+        let active: Vec<AccessKeyId> = self
+            .iam
+            .key_statuses(run.user())
+            .await
+            .map(|ks| {
+                ks.into_iter()
+                    .filter(|(_, s)| *s == KeyStatus::Active)
+                    .map(|(id, _)| id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (mut back, mut stuck) = (0, 0);
+        for reverse in move_back(view, moved, &active) {
+            let Some(reverse) = reverse else {
+                stuck += 1;
+                continue;
+            };
+            match self.repoint_one(&reverse).await {
+                Ok(()) => {
+                    back += 1;
+                    run.ok(format!("moved back: {}", reverse.words()));
+                }
+                Err(e) => {
+                    stuck += 1;
+                    run.fail(reverse.words(), &e);
+                }
+            }
+        }
+        format!(
+            "{back} reference(s) moved back to the previous set; {stuck} could not be: \
+             a human must check them now"
+        )
+    }
+
+    /// Repoints every slot: the first alone when `first_alone` (so a failure before any
+    /// move is clean), the rest with bounded concurrency; stops starting new writes after a
+    /// failure.
+    async fn repoint_all<'p>(
+        &self,
+        actions: &[&'p Repoint],
+        first_alone: bool,
+        run: &mut TargetRun<'_>,
+    ) -> Moved<'p> {
+        if actions.is_empty() {
+            return (Vec::new(), None);
+        }
+        self.progress.start("repointing", actions.len() as u64);
+        let mut moved: Vec<&'p Repoint> = Vec::new();
+        let mut rest = actions;
+        if first_alone {
+            if let Some((first, tail)) = actions.split_first() {
+                if let Err(e) = self.repoint_one(first).await {
+                    self.progress.finish();
+                    return (moved, Some((first, e)));
+                }
+                moved.push(first);
+                self.progress.advance();
+                rest = tail;
+            }
+        }
+        let stop = AtomicBool::new(false);
+        // The futures are made before they are streamed: a stream over a closure that makes
+        // them would not be provably `Send` (rustc's higher-ranked lifetime limitation).
+        let pending: Vec<_> = rest
+            .iter()
+            .map(|a| self.repoint_unless_stopped(a, &stop))
+            .collect();
+        let results: Vec<(&'p Repoint, Option<Result<()>>)> = futures::stream::iter(pending)
+            .buffer_unordered(self.config.soracom.concurrency)
+            .collect()
+            .await;
+        self.progress.finish();
+        let mut failure = None;
+        for (a, r) in results {
+            match r {
+                Some(Ok(())) => moved.push(a),
+                Some(Err(e)) if failure.is_none() => failure = Some((a, e)),
+                Some(Err(e)) => run.fail(a.words(), &e),
+                None => {}
+            }
+        }
+        run.ok(format!(
+            "repointed {} of {} references",
+            moved.len(),
+            actions.len()
+        ));
+        (moved, failure)
+    }
+
+    /// Moves `a` unless another move failed (`stop`); a failure stops the moves not yet
+    /// started.
+    async fn repoint_unless_stopped<'p>(
+        &self,
+        a: &'p Repoint,
+        stop: &AtomicBool,
+    ) -> (&'p Repoint, Option<Result<()>>) {
+        if stop.load(Ordering::SeqCst) {
+            return (a, None);
+        }
+        let r = self.repoint_one(a).await;
+        match &r {
+            Ok(()) => self.progress.advance(),
+            Err(_) => stop.store(true, Ordering::SeqCst),
+        }
+        (a, Some(r))
+    }
+
+    /// Writes one slot with its references moved.
+    async fn repoint_one(&self, action: &Repoint) -> Result<()> {
+        let Repoint { slot, from, to } = action;
+        let value = from
+            .iter()
+            .fold(slot.value.clone(), |v, f| rewrite(&v, &slot.refs, f, to));
+        match &slot.holder {
+            Holder::GroupKey {
+                group_id,
+                namespace,
+                key,
+                ..
+            } => {
+                let group = self
+                    .soracom
+                    .put_group_config(group_id, namespace, key, &value)
+                    .await?;
+                let echoed = group
+                    .configuration
+                    .get(namespace)
+                    .and_then(|ns| ns.get(key));
+                let confirmed =
+                    echoed.is_some_and(|v| from.iter().all(|f| points_to(v, &slot.refs, f, to)));
+                if !confirmed {
+                    return Err(Error::Unconfirmed(format!(
+                        "{}: the response does not show {to}",
+                        slot.holder
+                    )));
+                }
+            }
+            Holder::EventHandler { handler_id, .. } => {
+                let mut body = value;
+                if let Value::Object(m) = &mut body {
+                    m.remove("handlerId");
+                }
+                self.soracom.update_event_handler(handler_id, &body).await?;
+            }
+            Holder::VpgInspection { vpg_id, .. } => {
+                self.soracom.set_inspection(vpg_id, &value).await?;
+            }
+        }
+        tracing::info!(holder = %slot.holder, to = %to, "repointed");
+        Ok(())
+    }
+}
+
+/// A holder's refusal of the role set, as a step of the run.
+struct Refused<'a>(&'a Repoint);
+
+impl Words for Refused<'_> {
+    fn words(&self) -> String {
+        format!(
+            "{} refused the role set {}: it stays on the key (its kind is recorded as refused)",
+            self.0.slot.holder, self.0.to
+        )
+    }
+}
