@@ -1,0 +1,3 @@
+//! The simulator's own tests: fixed seeds, determinism, regression seeds.
+
+mod seeds;
