@@ -35,8 +35,14 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
     #[tracing::instrument(name = "observe", skip_all, fields(targets = targets.len()))]
     pub(crate) async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
         let keys = futures::future::join_all(targets.iter().map(|t| async move {
-            let keys = self.iam.list_keys(&t.iam_user).await?;
+            // The records first, then the keys: every record names a key that existed
+            // when it was written, so a key a record names but the later listing lacks
+            // is really gone. Read the other way round, a key another run created between
+            // the two reads would look deleted, and its in-flight record would be removed
+            // as stale, leaving the key no one's (found by the simulator, seed 893;
+            // docs/RELIABILITY.md).
             let tags = self.iam.tags(&t.iam_user).await?;
+            let keys = self.iam.list_keys(&t.iam_user).await?;
             let records = Records::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             Ok::<_, Error>((keys, records))
         }));
