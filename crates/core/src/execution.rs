@@ -16,6 +16,7 @@
 //!   rotation may delete ([`undo`]);
 //! - how a run ends ([`finish`]).
 
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::config::Target;
@@ -215,8 +216,9 @@ fn reverse(a: &Repoint, prev: &str) -> Repoint {
 pub trait Destructive: PartialEq {
     /// Whether it deletes or deactivates something.
     fn destructive(&self) -> bool;
-    /// The set whose key it deactivates, if it does.
-    fn deactivates(&self) -> Option<&str> {
+    /// The set it takes out of service (deactivating or deleting its key, or deleting
+    /// the set), if it does.
+    fn takes_away(&self) -> Option<&str> {
         None
     }
 }
@@ -232,9 +234,12 @@ impl Destructive for Retire {
         self.is_destructive()
     }
 
-    fn deactivates(&self) -> Option<&str> {
+    fn takes_away(&self) -> Option<&str> {
         match self {
-            Retire::Deactivate { set_id, .. } => Some(set_id),
+            Retire::Deactivate { set_id, .. }
+            | Retire::DropCanary { set_id, .. }
+            | Retire::DeleteSet { set_id, .. } => Some(set_id),
+            Retire::DeleteRetired { set_id, .. } => set_id.as_deref(),
             _ => None,
         }
     }
@@ -242,8 +247,9 @@ impl Destructive for Retire {
 
 /// Whether each of `steps` may be taken: every step that is not destructive, and each
 /// destructive one that the same phase of `again` (a plan from a fresh observation) still
-/// holds — except a deactivation of a set `again` moves references off (someone moved
-/// them onto it meanwhile).
+/// holds — except one that takes away a set `again` moves references off (someone moved
+/// them onto it meanwhile; a failed canary's set a person pointed a holder at was found by
+/// the simulator, docs/RELIABILITY.md).
 pub fn still_called_for<T: Destructive>(steps: &[T], fresh: &[T], again: &Plan) -> Vec<bool> {
     let moving_off = |set: &str| {
         again
@@ -254,7 +260,7 @@ pub fn still_called_for<T: Destructive>(steps: &[T], fresh: &[T], again: &Plan) 
     steps
         .iter()
         .map(|s| {
-            !s.destructive() || (fresh.contains(s) && !s.deactivates().is_some_and(moving_off))
+            !s.destructive() || (fresh.contains(s) && !s.takes_away().is_some_and(moving_off))
         })
         .collect()
 }
@@ -437,6 +443,64 @@ pub fn dry_ending(plan: &Plan) -> Ending {
         error,
         next: None,
     }
+}
+
+/// What a move writes, given its holder as it is right before the write.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fresh {
+    /// This value: the holder as read now, only its references to the observed sets
+    /// moved (what a person changed beside them stays).
+    Write(Value),
+    /// Every reference already names the destination: nothing to write.
+    Already,
+    /// A reference no longer names a set the run observed (or is gone): a person moved
+    /// it, and it stays where they put it. What it names now.
+    Moved {
+        /// The sets the references name now (none when they are gone).
+        now: Vec<String>,
+    },
+}
+
+/// What to write for `action` when its holder reads `now` right before the write
+/// (docs/ARCHITECTURE.md, invariant 6: a change a person made after the run read the
+/// holder is not undone).
+pub fn refresh(action: &Repoint, now: &Value) -> Fresh {
+    let at: Vec<(&Ref, Option<String>)> = action
+        .slot
+        .refs
+        .iter()
+        .filter(|r| action.from.contains(&r.set_id))
+        .map(|r| (r, crate::refs::set_at(now, r)))
+        .collect();
+    let moved: Vec<String> = at
+        .iter()
+        .filter(|(_, id)| {
+            id.as_ref()
+                .is_none_or(|id| *id != action.to && !action.from.contains(id))
+        })
+        .filter_map(|(_, id)| id.clone())
+        .collect();
+    if at.iter().any(|(_, id)| id.is_none()) || !moved.is_empty() {
+        return Fresh::Moved { now: moved };
+    }
+    if at.iter().all(|(_, id)| id.as_deref() == Some(action.to.as_str())) {
+        return Fresh::Already;
+    }
+    let refs: Vec<Ref> = at
+        .iter()
+        .filter_map(|(r, id)| {
+            id.as_ref().map(|id| Ref {
+                set_id: id.clone(),
+                ..(*r).clone()
+            })
+        })
+        .collect();
+    Fresh::Write(
+        action
+            .from
+            .iter()
+            .fold(now.clone(), |v, f| crate::refs::rewrite(&v, &refs, f, &action.to)),
+    )
 }
 
 #[cfg(test)]

@@ -84,6 +84,30 @@ impl Words for Repoint {
     }
 }
 
+/// A move left undone: someone moved the reference after the run read the holder, and it
+/// stays where they put it (docs/ARCHITECTURE.md, invariant 6).
+pub struct LeftAlone<'a> {
+    /// The move.
+    pub action: &'a Repoint,
+    /// What the references name now (none: they are gone).
+    pub now: &'a [String],
+}
+
+impl Words for LeftAlone<'_> {
+    fn words(&self) -> String {
+        let now = if self.now.is_empty() {
+            "no set any more".to_string()
+        } else {
+            self.now.join(", ")
+        };
+        format!(
+            "left {} where someone put it after this run read it (it now names {now}); \
+             not moved to {}",
+            self.action.slot.holder, self.action.to
+        )
+    }
+}
+
 impl Words for Retire {
     fn words(&self) -> String {
         match self {

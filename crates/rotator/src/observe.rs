@@ -6,6 +6,10 @@
 //! are read at the same time. Only slots that reference a target's own `aws-credentials`
 //! sets are kept, so memory does not grow with groups that do not matter.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
 use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
@@ -68,6 +72,36 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
             };
             out.push(observed);
         }
+        Ok(out)
+    }
+
+    /// The values of the group slots `wanted` (group id, namespace, key) as every page of
+    /// groups shows them now: one listing, however many groups move (docs/PERFORMANCE.md).
+    pub(crate) async fn group_values(
+        &self,
+        wanted: &BTreeSet<&str>,
+    ) -> Result<BTreeMap<(String, String, String), Value>> {
+        let mut out = BTreeMap::new();
+        let soracom = self.soracom;
+        Pager::new(self.page_size)
+            .each(
+                "listGroups",
+                |after, limit| async move {
+                    let page = soracom.list_groups(after.as_deref(), limit).await?;
+                    Ok((page.groups, page.next))
+                },
+                |g| {
+                    if wanted.contains(g.id.as_str()) {
+                        for (namespace, keys) in &g.configuration {
+                            for (key, value) in keys.as_object().into_iter().flatten() {
+                                out.insert((g.id.clone(), namespace.clone(), key.clone()), value.clone());
+                            }
+                        }
+                    }
+                    Walk::More
+                },
+            )
+            .await?;
         Ok(out)
     }
 

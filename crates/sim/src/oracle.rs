@@ -318,6 +318,10 @@ pub struct Ledger {
     pub person_sets: BTreeSet<String>,
     /// Keys a person put into a set of a target's names: handed to the tool.
     pub handed_over: BTreeSet<String>,
+    /// Keys a person created while a run's announcement that it is creating a key stood
+    /// on the user: to the tool, indistinguishable from that run's key (a known limit,
+    /// docs/RELIABILITY.md).
+    pub announced_over: BTreeSet<String>,
     /// Every change a person made.
     pub touches: Vec<Touch>,
 }
@@ -461,7 +465,8 @@ impl StepCheck<'_> {
             }
             let ours = self.ledger.tool_keys.contains(id)
                 || self.seed_keys.contains(id)
-                || self.ledger.handed_over.contains(id);
+                || self.ledger.handed_over.contains(id)
+                || self.ledger.announced_over.contains(id);
             if !ours {
                 out.push(Violation::NotOurs(format!(
                     "key {id} of {} {} although a person made it",

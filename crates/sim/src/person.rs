@@ -66,6 +66,15 @@ pub fn act(
             let (id, secret) = at_once(helper.create_access_key(&user))?.ok()?;
             touch(Kind::Keys, &id);
             ledger.person_keys.insert(id.clone());
+            // A run announced it is creating a key on this user: until it records the
+            // key it made, one new key after the announcement counts as that run's
+            // (crates/core/src/records.rs, `creating`). IAM cannot tell the two apart.
+            let announced = snap.tags.get(&user).into_iter().flatten().any(|(k, _)| {
+                k.starts_with("soracom-key-rotator:creating:")
+            });
+            if announced {
+                ledger.announced_over.insert(id.clone());
+            }
             world.planted.push(secret);
             Act {
                 what: format!("created key {id} for {user}"),
@@ -120,7 +129,14 @@ pub fn act(
             }
         }
         5 => {
-            let (act, set, key) = rewrite_set(world, &snap, &mut touch, choices)?;
+            let known: Vec<String> = ledger
+                .person_keys
+                .iter()
+                .chain(&world.seed_keys)
+                .filter(|k| snap.keys.contains_key(*k))
+                .cloned()
+                .collect();
+            let (act, set, key) = rewrite_set(world, &snap, &known, &mut touch, choices)?;
             if crate::oracle::owned(&world.targets, &set) {
                 ledger.handed_over.insert(key);
             }
@@ -172,16 +188,18 @@ fn pick(items: &[String], choices: &mut Choices) -> Option<String> {
     items.get(choices.below(items.len())).cloned()
 }
 
-/// Rewrites a set: another key of the user's (or a key that does not exist).
+/// Rewrites a set: a key whose secret a person knows (`known`: theirs, or one made by
+/// hand before the tool ran; the tool's secrets are never shown to anyone), or a key
+/// that does not exist.
 fn rewrite_set(
     world: &SimWorld,
     snap: &Snapshot,
+    known: &[String],
     touch: &mut impl FnMut(Kind, &str),
     choices: &mut Choices,
 ) -> Option<(Act, String, String)> {
     let id = pick(&snap.sets.keys().cloned().collect::<Vec<_>>(), choices)?;
-    let keys: Vec<String> = snap.keys.keys().cloned().collect();
-    let (key, secret) = match pick(&keys, choices) {
+    let (key, secret) = match pick(known, choices) {
         Some(k) if choices.chance(600) => {
             let secret = snap.keys.get(&k)?.secret.clone();
             (k, secret)

@@ -27,7 +27,7 @@ use crate::world::{at_once, SimWorld, MAX_KEY_AGE_DAYS};
 /// Steps one round of runs may take before they count as never ending.
 const MAX_ROUND_STEPS: u64 = 6_000;
 /// Reconciles of the quiet phase at most.
-const MAX_QUIET_RUNS: usize = 30;
+const MAX_QUIET_RUNS: usize = 50;
 /// How long the quiet phase lasts: more than a key's life.
 const QUIET_DAYS: i64 = 110;
 /// How late IAM shows a key's last use (the world's setting).
@@ -585,6 +585,14 @@ impl Schedule {
                 self.ledger.tool_keys.insert(id.clone());
             }
         }
+        let limit = before
+            .keys
+            .keys()
+            .filter(|k| !after.keys.contains_key(*k) && self.ledger.announced_over.contains(*k))
+            .count();
+        for _ in 0..limit {
+            self.counts.event("limit:announced-key-taken");
+        }
         let found = StepCheck {
             run: view,
             targets: &self.world.targets,
@@ -697,7 +705,10 @@ impl Schedule {
             if idle && now - start >= time::Duration::days(QUIET_DAYS) {
                 break;
             }
-            if runs >= MAX_QUIET_RUNS {
+            // Convergence is owed only where no person left the tool something it must
+            // not touch: a few runs show the rest holds.
+            let cap = if self.needs_human { MAX_QUIET_RUNS / 5 } else { MAX_QUIET_RUNS };
+            if runs >= cap {
                 if !self.needs_human {
                     self.violated(Violation::NoConvergence(format!(
                         "still acting after {runs} quiet reconciles"

@@ -273,6 +273,32 @@ fn a_destructive_step_goes_only_if_the_fresh_plan_still_holds_it() {
         to: "p-221101".into(),
     });
     assert_eq!(still_called_for(&steps, &fresh, &again), vec![false, true]);
+    // So with every step that takes a set away: a failed canary's key and set, a retired
+    // key and its set, an unused set.
+    let takers = [
+        Retire::DropCanary {
+            key: k(K2),
+            set_id: "p-221001".into(),
+        },
+        Retire::DeleteRetired {
+            key: k(K1),
+            set_id: Some("p-221001".into()),
+        },
+        Retire::DeleteSet {
+            set_id: "p-221001".into(),
+            key: k(K1),
+        },
+    ];
+    for step in takers {
+        let one = vec![step.clone()];
+        assert_eq!(still_called_for(&one, &one, &again), vec![false], "{step:?}");
+    }
+    let in_place = Retire::DeleteRetired {
+        key: k(K1),
+        set_id: None,
+    };
+    let one = vec![in_place];
+    assert_eq!(still_called_for(&one, &one, &again), vec![true], "an in-place set stays");
 }
 
 #[test]
@@ -411,4 +437,73 @@ fn a_run_ends_refused_failed_done_or_with_nothing_due() {
     assert_eq!(end.outcome, Outcome::Refused);
     assert_eq!(dry_ending(&refused).outcome, Outcome::Refused);
     assert_eq!(dry_ending(&quiet).outcome, Outcome::NothingDue);
+}
+
+/// A handler with a Lambda action through `set` and a webhook `url` beside it.
+fn handler(set: Value, url: &str) -> Value {
+    json!({"name": "h", "actionConfigList": [
+        {"type": "InvokeAWSLambdaAction", "properties": {"credentialsId": set}},
+        {"type": "ExecuteWebRequestAction", "properties": {"url": url}}
+    ]})
+}
+
+#[test]
+fn a_move_writes_the_holder_as_it_is_now_and_leaves_a_person_s_move_alone() {
+    let observed = handler(json!("p-1"), "https://a.example/one");
+    let slot = Slot {
+        holder: Holder::EventHandler {
+            handler_id: "h1".into(),
+            name: None,
+        },
+        refs: crate::refs::find_refs(&observed),
+        value: observed,
+    };
+    let action = Repoint {
+        slot,
+        from: vec!["p-1".into()],
+        to: "p-2".into(),
+    };
+    let cases = [
+        // A person changed the webhook since: it stays, only the reference moves.
+        (
+            handler(json!("p-1"), "https://a.example/two"),
+            Fresh::Write(handler(json!("p-2"), "https://a.example/two")),
+        ),
+        // Unchanged.
+        (
+            handler(json!("p-1"), "https://a.example/one"),
+            Fresh::Write(handler(json!("p-2"), "https://a.example/one")),
+        ),
+        // Another run moved it already.
+        (
+            handler(json!("p-2"), "https://a.example/one"),
+            Fresh::Already,
+        ),
+        // A person moved it to their own set: it stays there.
+        (
+            handler(json!("mine"), "https://a.example/one"),
+            Fresh::Moved {
+                now: vec!["mine".into()],
+            },
+        ),
+        // The action (and its reference) is gone.
+        (json!({"name": "h", "actionConfigList": []}), Fresh::Moved { now: vec![] }),
+    ];
+    for (now, want) in cases {
+        assert_eq!(refresh(&action, &now), want, "{now}");
+    }
+}
+
+#[test]
+fn a_reference_read_in_its_shape_or_not_at_all() {
+    let v = json!({"a": {"credentialsId": "s-1"}, "b": {"credentialsId": {"$credentialsId": "s-2"}}});
+    let refs = crate::refs::find_refs(&v);
+    let ids: Vec<Option<String>> = refs.iter().map(|r| crate::refs::set_at(&v, r)).collect();
+    assert_eq!(ids, vec![Some("s-1".to_string()), Some("s-2".to_string())]);
+    let changed = json!({"a": {"credentialsId": {"$credentialsId": "s-1"}}, "b": {}});
+    assert_eq!(
+        refs.iter().map(|r| crate::refs::set_at(&changed, r)).collect::<Vec<_>>(),
+        vec![None, None],
+        "another shape or nothing at the path is no reference"
+    );
 }
