@@ -259,9 +259,7 @@ pub fn still_called_for<T: Destructive>(steps: &[T], fresh: &[T], again: &Plan) 
     };
     steps
         .iter()
-        .map(|s| {
-            !s.destructive() || (fresh.contains(s) && !s.takes_away().is_some_and(moving_off))
-        })
+        .map(|s| !s.destructive() || (fresh.contains(s) && !s.takes_away().is_some_and(moving_off)))
         .collect()
 }
 
@@ -290,6 +288,18 @@ pub fn another_run_at_work(
         keys.contains(k) && matches!(r, KeyRecord::InFlight { since, .. } if young(*since))
     });
     other_announcement || other_lease || in_flight
+}
+
+/// Whether `records` show another run's lease (a rollback's, or a retirement's), younger
+/// than [`IN_FLIGHT_LIMIT`] at `at`, beside this run's own (`own`, its tag key). A run
+/// that is about to deactivate or delete leases the target and steps back only for
+/// another lease: a key being created is no reason to wait, the fresh plan already keeps
+/// what a rotation under way still needs.
+pub fn another_lease(records: &Records, own: &str, at: OffsetDateTime) -> bool {
+    records
+        .leases
+        .iter()
+        .any(|(run, since)| own != lease_key(run) && at < since.saturating_add(IN_FLIGHT_LIMIT))
 }
 
 /// What a `CreateAccessKey` whose answer was lost left, from the user's keys `before` it
@@ -483,7 +493,10 @@ pub fn refresh(action: &Repoint, now: &Value) -> Fresh {
     if at.iter().any(|(_, id)| id.is_none()) || !moved.is_empty() {
         return Fresh::Moved { now: moved };
     }
-    if at.iter().all(|(_, id)| id.as_deref() == Some(action.to.as_str())) {
+    if at
+        .iter()
+        .all(|(_, id)| id.as_deref() == Some(action.to.as_str()))
+    {
         return Fresh::Already;
     }
     let refs: Vec<Ref> = at
@@ -495,12 +508,9 @@ pub fn refresh(action: &Repoint, now: &Value) -> Fresh {
             })
         })
         .collect();
-    Fresh::Write(
-        action
-            .from
-            .iter()
-            .fold(now.clone(), |v, f| crate::refs::rewrite(&v, &refs, f, &action.to)),
-    )
+    Fresh::Write(action.from.iter().fold(now.clone(), |v, f| {
+        crate::refs::rewrite(&v, &refs, f, &action.to)
+    }))
 }
 
 #[cfg(test)]

@@ -176,7 +176,10 @@ pub fn set_at(value: &Value, r: &Ref) -> Option<String> {
     let mut v = value.clone();
     match (pointer_mut(&mut v, &r.path)?, r.shape) {
         (Value::String(s), Shape::String) => Some(s.clone()),
-        (Value::Object(m), Shape::Object) => m.get(OBJECT_KEY).and_then(Value::as_str).map(str::to_string),
+        (Value::Object(m), Shape::Object) => m
+            .get(OBJECT_KEY)
+            .and_then(Value::as_str)
+            .map(str::to_string),
         _ => None,
     }
 }

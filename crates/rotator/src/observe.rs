@@ -94,7 +94,10 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
                     if wanted.contains(g.id.as_str()) {
                         for (namespace, keys) in &g.configuration {
                             for (key, value) in keys.as_object().into_iter().flatten() {
-                                out.insert((g.id.clone(), namespace.clone(), key.clone()), value.clone());
+                                out.insert(
+                                    (g.id.clone(), namespace.clone(), key.clone()),
+                                    value.clone(),
+                                );
                             }
                         }
                     }

@@ -90,8 +90,7 @@ impl SimClock {
 impl Clock for SimClock {
     fn now(&self) -> OffsetDateTime {
         let inner = self.lock();
-        inner.start
-            + time::Duration::try_from(inner.mono).unwrap_or(time::Duration::ZERO)
+        inner.start + time::Duration::try_from(inner.mono).unwrap_or(time::Duration::ZERO)
     }
 
     fn monotonic(&self) -> Duration {

@@ -55,7 +55,10 @@ impl Gate {
 
     /// The waiting calls: (run, call) in the order they came.
     pub fn calls(&self) -> Vec<(usize, Call)> {
-        self.lock().iter().map(|p| (p.run, p.call.clone())).collect()
+        self.lock()
+            .iter()
+            .map(|p| (p.run, p.call.clone()))
+            .collect()
     }
 
     /// Takes the `i`-th waiting call.

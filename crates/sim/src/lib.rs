@@ -43,9 +43,11 @@ fn run(seed: u64, choices: Choices, trace: bool) -> Ran {
         .without_time()
         .with_max_level(tracing::Level::DEBUG)
         .finish();
-    tracing::subscriber::with_default(subscriber, || match schedule::Schedule::new(seed, choices, trace) {
-        Ok(s) => s.run(&log),
-        Err(e) => Ran::setup_failed(e),
+    tracing::subscriber::with_default(subscriber, || {
+        match schedule::Schedule::new(seed, choices, trace) {
+            Ok(s) => s.run(&log),
+            Err(e) => Ran::setup_failed(e),
+        }
     })
 }
 

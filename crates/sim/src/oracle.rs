@@ -241,7 +241,12 @@ impl Snapshot {
             .into_iter()
             .filter_map(|id| world.emu.credential(&id))
             .map(|c| {
-                let field = |f: &str| c.credentials.get(f).and_then(Value::as_str).map(str::to_string);
+                let field = |f: &str| {
+                    c.credentials
+                        .get(f)
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                };
                 (
                     c.id.clone(),
                     SetState {
@@ -262,7 +267,10 @@ impl Snapshot {
         }
         for v in world.emu.vpgs() {
             let id = v["vpgId"].as_str().unwrap_or_default().to_string();
-            holders.insert(format!("vpg:{id}"), v.get("inspection").cloned().unwrap_or(Value::Null));
+            holders.insert(
+                format!("vpg:{id}"),
+                v.get("inspection").cloned().unwrap_or(Value::Null),
+            );
         }
         Snapshot {
             now: world.clock_now(),
@@ -406,7 +414,14 @@ fn beside_references(v: &Value) -> Value {
             m.iter()
                 .map(|(k, v)| {
                     let blank = (k == "credentialsId" && v.is_string()) || k == "$credentialsId";
-                    (k.clone(), if blank { Value::Null } else { beside_references(v) })
+                    (
+                        k.clone(),
+                        if blank {
+                            Value::Null
+                        } else {
+                            beside_references(v)
+                        },
+                    )
                 })
                 .collect(),
         ),
@@ -479,8 +494,9 @@ impl StepCheck<'_> {
             // writes first makes any later run finish the same emergency
             // (crates/core/src/records.rs, `exposed`).
             let exposed = self.before.tags.get(&k.user).is_some_and(|tags| {
-                tags.iter()
-                    .any(|(t, _)| t.strip_prefix("soracom-key-rotator:exposed:") == Some(id.as_str()))
+                tags.iter().any(|(t, _)| {
+                    t.strip_prefix("soracom-key-rotator:exposed:") == Some(id.as_str())
+                })
             });
             if retired && !self.run.emergency && !exposed {
                 self.in_use(id, out);
@@ -518,12 +534,16 @@ impl StepCheck<'_> {
         for (id, before) in &self.before.sets {
             let Some(after) = self.after.sets.get(id) else {
                 if self.ledger.person_sets.contains(id) || !owned(self.targets, id) {
-                    out.push(Violation::SetDeleted(format!("{id}, not the tool's, deleted")));
+                    out.push(Violation::SetDeleted(format!(
+                        "{id}, not the tool's, deleted"
+                    )));
                 }
                 for (holder, _) in refs.iter().filter(|(_, s)| s == id) {
                     let objects = [(Kind::of_holder(holder), holder.as_str())];
                     if !self.ledger.excused(self.run, &objects, Acting::Retire) {
-                        out.push(Violation::SetDeleted(format!("{id} deleted while {holder} names it")));
+                        out.push(Violation::SetDeleted(format!(
+                            "{id} deleted while {holder} names it"
+                        )));
                     }
                 }
                 continue;
@@ -569,7 +589,14 @@ impl StepCheck<'_> {
     }
 
     /// One reference of `holder` moved `from` → `to`.
-    fn moved(&self, holder: &str, from: Option<&str>, to: &str, excused: bool, out: &mut Vec<Violation>) {
+    fn moved(
+        &self,
+        holder: &str,
+        from: Option<&str>,
+        to: &str,
+        excused: bool,
+        out: &mut Vec<Violation>,
+    ) {
         if let Some(from) = from {
             if !owned(self.targets, from) && !excused {
                 out.push(Violation::MovedForeign(format!(
@@ -578,7 +605,9 @@ impl StepCheck<'_> {
             }
         }
         if !owned(self.targets, to) {
-            out.push(Violation::BadReference(format!("{holder}: pointed at {to}, not the tool's")));
+            out.push(Violation::BadReference(format!(
+                "{holder}: pointed at {to}, not the tool's"
+            )));
             return;
         }
         let key = self

@@ -69,9 +69,12 @@ pub fn act(
             // A run announced it is creating a key on this user: until it records the
             // key it made, one new key after the announcement counts as that run's
             // (crates/core/src/records.rs, `creating`). IAM cannot tell the two apart.
-            let announced = snap.tags.get(&user).into_iter().flatten().any(|(k, _)| {
-                k.starts_with("soracom-key-rotator:creating:")
-            });
+            let announced = snap
+                .tags
+                .get(&user)
+                .into_iter()
+                .flatten()
+                .any(|(k, _)| k.starts_with("soracom-key-rotator:creating:"));
             if announced {
                 ledger.announced_over.insert(id.clone());
             }
@@ -98,7 +101,11 @@ pub fn act(
             Act {
                 what: format!(
                     "{} key {id} of {user}",
-                    if active { "re-activated" } else { "deactivated" }
+                    if active {
+                        "re-activated"
+                    } else {
+                        "deactivated"
+                    }
                 ),
                 needs_human: true,
             }
@@ -204,7 +211,10 @@ fn rewrite_set(
             let secret = snap.keys.get(&k)?.secret.clone();
             (k, secret)
         }
-        _ => ("AKIANOSUCHKEY0000001".to_string(), "no-such-secret-0000000000000000000000000".to_string()),
+        _ => (
+            "AKIANOSUCHKEY0000001".to_string(),
+            "no-such-secret-0000000000000000000000000".to_string(),
+        ),
     };
     let c = world.emu.credential(&id)?;
     world.emu.put_credential(
@@ -268,10 +278,12 @@ fn edit_beside(
             let actions = value.get_mut("actionConfigList")?.as_array_mut()?;
             for a in actions.iter_mut() {
                 if let Some(url) = a.pointer_mut("/properties/url") {
-                    *url = Value::String(format!("https://partner.example.invalid/new?token={token}"));
+                    *url =
+                        Value::String(format!("https://partner.example.invalid/new?token={token}"));
                 }
             }
-            if let Some(mb) = value.pointer_mut("/ruleConfig/properties/limitTotalTrafficMegaByte") {
+            if let Some(mb) = value.pointer_mut("/ruleConfig/properties/limitTotalTrafficMegaByte")
+            {
                 *mb = Value::String("250".into());
             }
         }
@@ -301,7 +313,9 @@ fn touch_tag(world: &SimWorld, snap: &Snapshot, user: &str, choices: &mut Choice
         .tags
         .get(user)?
         .iter()
-        .filter(|(k, v)| k.starts_with("soracom-key-rotator") || v.starts_with("soracom-key-rotator"))
+        .filter(|(k, v)| {
+            k.starts_with("soracom-key-rotator") || v.starts_with("soracom-key-rotator")
+        })
         .map(|(k, _)| k.clone())
         .collect();
     let key = pick(&tags, choices)?;

@@ -51,7 +51,13 @@ pub enum Cmd {
 }
 
 impl Cmd {
-    const ALL: [Cmd; 5] = [Cmd::Reconcile, Cmd::Rotate, Cmd::Retire, Cmd::Rollback, Cmd::Emergency];
+    const ALL: [Cmd; 5] = [
+        Cmd::Reconcile,
+        Cmd::Rotate,
+        Cmd::Retire,
+        Cmd::Rollback,
+        Cmd::Emergency,
+    ];
     const WEIGHTS: [u32; 5] = [40, 25, 12, 10, 8];
 
     fn request(self) -> Request {
@@ -253,30 +259,55 @@ impl Schedule {
             self.world
                 .targets
                 .iter()
-                .map(|t| format!("{}{}{}", t.name, if t.fixed_set.is_some() { " in place" } else { "" }, if t.canary { " canary" } else { "" }))
+                .map(|t| format!(
+                    "{}{}{}",
+                    t.name,
+                    if t.fixed_set.is_some() {
+                        " in place"
+                    } else {
+                        ""
+                    },
+                    if t.canary { " canary" } else { "" }
+                ))
                 .collect::<Vec<_>>()
                 .join(", "),
             self.mix
         );
         self.note(|| world);
-        self.move_time(Duration::from_secs(u64::try_from(age).unwrap_or(0) * 86_400));
+        self.move_time(Duration::from_secs(
+            u64::try_from(age).unwrap_or(0) * 86_400,
+        ));
         let rounds = 1 + self.choices.below(3);
         for round in 0..rounds {
             if round > 0 {
-                let jumps = [60, 600, 3_600, 7 * 3_600, 2 * 86_400, 8 * 86_400, 16 * 86_400];
+                let jumps = [
+                    60,
+                    600,
+                    3_600,
+                    7 * 3_600,
+                    2 * 86_400,
+                    8 * 86_400,
+                    16 * 86_400,
+                ];
                 let by = jumps[self.choices.below(jumps.len())];
                 self.move_time(Duration::from_secs(by));
             }
             self.round();
         }
         self.quiet();
-        let mut text = self.output.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut text = self
+            .output
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         text.push_str(&self.world.notices.text());
         text.push_str(&log.lock().unwrap_or_else(PoisonError::into_inner));
         for secret in self.world.secrets() {
             if !secret.is_empty() && text.contains(&secret) {
                 let shown: String = secret.chars().take(6).collect();
-                self.violated(Violation::Secret(format!("a secret ({shown}…) was written")));
+                self.violated(Violation::Secret(format!(
+                    "a secret ({shown}…) was written"
+                )));
             }
         }
         Ran {
@@ -294,8 +325,11 @@ impl Schedule {
             .map(|_| {
                 let at = self.step + self.choices.below(12) as u64;
                 let cmd = Cmd::ALL[self.choices.weighted(&Cmd::WEIGHTS)];
-                let only = (self.world.targets.len() > 1 && self.choices.chance(300))
-                    .then(|| self.world.targets[self.choices.below(self.world.targets.len())].name.clone());
+                let only = (self.world.targets.len() > 1 && self.choices.chance(300)).then(|| {
+                    self.world.targets[self.choices.below(self.world.targets.len())]
+                        .name
+                        .clone()
+                });
                 (at, cmd, only)
             })
             .collect();
@@ -312,7 +346,9 @@ impl Schedule {
                 return;
             }
             if self.step - begin > MAX_ROUND_STEPS {
-                self.violated(Violation::Run(format!("runs still going after {MAX_ROUND_STEPS} steps")));
+                self.violated(Violation::Run(format!(
+                    "runs still going after {MAX_ROUND_STEPS} steps"
+                )));
                 self.crash_all();
                 return;
             }
@@ -363,7 +399,15 @@ impl Schedule {
         let id = self.next_run;
         self.next_run += 1;
         self.counts.runs += 1;
-        self.note(|| format!("run{id} starts: {}{}", cmd.name(), only.as_deref().map(|t| format!(" --target {t}")).unwrap_or_default()));
+        self.note(|| {
+            format!(
+                "run{id} starts: {}{}",
+                cmd.name(),
+                only.as_deref()
+                    .map(|t| format!(" --target {t}"))
+                    .unwrap_or_default()
+            )
+        });
         let hook = self.gate.hook(id);
         let iam = self.world.iam.with_hook(hook.clone());
         let clock: Arc<dyn rotator::Clock> = self.world.clock.clone();
@@ -426,9 +470,16 @@ impl Schedule {
         }
         for (id, ended) in self.runs.take_ended() {
             let cmd = self.live.remove(&id).map(|l| l.cmd);
-            let code = ended.code.map_or_else(|| "crashed".to_string(), |c| c.to_string());
+            let code = ended
+                .code
+                .map_or_else(|| "crashed".to_string(), |c| c.to_string());
             *self.counts.exits.entry(code.clone()).or_default() += 1;
-            let text = ended.output.split_once('\n').map_or("", |(_, t)| t).trim_end().replace('\n', "\n        | ");
+            let text = ended
+                .output
+                .split_once('\n')
+                .map_or("", |(_, t)| t)
+                .trim_end()
+                .replace('\n', "\n        | ");
             self.note(|| format!("run{id} ended: exit {code}\n        | {text}"));
             // An emergency that did not finish stays recorded (every later run tries to
             // finish it) and may need a person: the exposed key's slot is only freed by
@@ -471,7 +522,11 @@ impl Schedule {
         let _ = self.runs.take_ended();
         *self.counts.exits.entry("crashed".into()).or_default() += 1;
         // An emergency that did not finish: see `settle`.
-        if self.live.remove(&id).is_some_and(|l| l.cmd == Cmd::Emergency) {
+        if self
+            .live
+            .remove(&id)
+            .is_some_and(|l| l.cmd == Cmd::Emergency)
+        {
             self.needs_human = true;
         }
     }
@@ -500,7 +555,10 @@ impl Schedule {
     /// reference that cannot carry traffic leaves an error log, as Funnel does.
     fn traffic(&mut self) {
         let now = self.world.clock_now();
-        if self.last_traffic.is_some_and(|t| now - t < time::Duration::minutes(1)) {
+        if self
+            .last_traffic
+            .is_some_and(|t| now - t < time::Duration::minutes(1))
+        {
             return;
         }
         // Traffic flowed all the while time moved: IAM shows the use it has caught up
@@ -707,7 +765,11 @@ impl Schedule {
             }
             // Convergence is owed only where no person left the tool something it must
             // not touch: a few runs show the rest holds.
-            let cap = if self.needs_human { MAX_QUIET_RUNS / 5 } else { MAX_QUIET_RUNS };
+            let cap = if self.needs_human {
+                MAX_QUIET_RUNS / 5
+            } else {
+                MAX_QUIET_RUNS
+            };
             if runs >= cap {
                 if !self.needs_human {
                     self.violated(Violation::NoConvergence(format!(
@@ -752,7 +814,9 @@ impl Schedule {
             }
             self.release();
         }
-        self.violated(Violation::Run(format!("runs still going after {MAX_ROUND_STEPS} steps")));
+        self.violated(Violation::Run(format!(
+            "runs still going after {MAX_ROUND_STEPS} steps"
+        )));
         self.crash_all();
     }
 
@@ -803,7 +867,10 @@ impl Schedule {
                     || v.starts_with("soracom-key-rotator/abandoned")
             });
             if in_flight {
-                self.violated(Violation::NoConvergence(format!("{}: left in flight", t.name)));
+                self.violated(Violation::NoConvergence(format!(
+                    "{}: left in flight",
+                    t.name
+                )));
             }
         }
     }
@@ -814,9 +881,10 @@ fn acted(output: &str) -> bool {
     let Some(Ok(value)) = output.lines().next().map(serde_json::from_str::<Value>) else {
         return false;
     };
-    value["targets"]
-        .as_array()
-        .is_some_and(|ts| ts.iter().any(|t| t["steps"].as_array().is_some_and(|s| !s.is_empty())))
+    value["targets"].as_array().is_some_and(|ts| {
+        ts.iter()
+            .any(|t| t["steps"].as_array().is_some_and(|s| !s.is_empty()))
+    })
 }
 
 /// Whether every refusal in a report's JSON is another run at work (which ends by itself
@@ -848,10 +916,10 @@ fn collect_dues(v: &Value, out: &mut Vec<OffsetDateTime>) {
             for (k, v) in m {
                 // When something is due; when a run that died is cleaned up.
                 if k == "due" || k == "until" {
-                    if let Some(t) = v
-                        .as_str()
-                        .and_then(|s| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
-                    {
+                    if let Some(t) = v.as_str().and_then(|s| {
+                        OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                            .ok()
+                    }) {
                         out.push(t);
                     }
                 }

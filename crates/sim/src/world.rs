@@ -32,7 +32,8 @@ const AUTH_KEY: &str = "secret-sim-operator-auth-key-8f3a1c9e7b";
 /// The webhook the configuration notifies: its path is a secret of the world.
 const WEBHOOK: &str = "https://hooks.example.invalid/services/T0SIM/B0SIM/webhook-token-5d1e9a";
 /// A third party's webhook URL, in an event handler's other action.
-const THIRD_PARTY_URL: &str = "https://partner.example.invalid/ingest?token=third-party-url-token-77c2";
+const THIRD_PARTY_URL: &str =
+    "https://partner.example.invalid/ingest?token=third-party-url-token-77c2";
 /// A third party's value in a group's other namespace.
 const THIRD_PARTY_VALUE: &str = "third-party-group-password-4b8e21";
 /// `max_key_age_days` of every target (the default).
@@ -178,7 +179,15 @@ impl SimWorld {
         for i in 1..=count {
             let in_place = choices.chance(250);
             let canary = !in_place && choices.chance(300);
-            targets.push(add_target(&iam, &emu, &clock, &mut seed_keys, i, in_place, canary)?);
+            targets.push(add_target(
+                &iam,
+                &emu,
+                &clock,
+                &mut seed_keys,
+                i,
+                in_place,
+                canary,
+            )?);
         }
         let config = Config::from_toml(&config_text(&targets), Path::new("sim.toml"))
             .map_err(|e| e.to_string())?;

@@ -291,14 +291,22 @@ fn a_destructive_step_goes_only_if_the_fresh_plan_still_holds_it() {
     ];
     for step in takers {
         let one = vec![step.clone()];
-        assert_eq!(still_called_for(&one, &one, &again), vec![false], "{step:?}");
+        assert_eq!(
+            still_called_for(&one, &one, &again),
+            vec![false],
+            "{step:?}"
+        );
     }
     let in_place = Retire::DeleteRetired {
         key: k(K1),
         set_id: None,
     };
     let one = vec![in_place];
-    assert_eq!(still_called_for(&one, &one, &again), vec![true], "an in-place set stays");
+    assert_eq!(
+        still_called_for(&one, &one, &again),
+        vec![true],
+        "an in-place set stays"
+    );
 }
 
 #[test]
@@ -487,7 +495,10 @@ fn a_move_writes_the_holder_as_it_is_now_and_leaves_a_person_s_move_alone() {
             },
         ),
         // The action (and its reference) is gone.
-        (json!({"name": "h", "actionConfigList": []}), Fresh::Moved { now: vec![] }),
+        (
+            json!({"name": "h", "actionConfigList": []}),
+            Fresh::Moved { now: vec![] },
+        ),
     ];
     for (now, want) in cases {
         assert_eq!(refresh(&action, &now), want, "{now}");
@@ -496,14 +507,59 @@ fn a_move_writes_the_holder_as_it_is_now_and_leaves_a_person_s_move_alone() {
 
 #[test]
 fn a_reference_read_in_its_shape_or_not_at_all() {
-    let v = json!({"a": {"credentialsId": "s-1"}, "b": {"credentialsId": {"$credentialsId": "s-2"}}});
+    let v =
+        json!({"a": {"credentialsId": "s-1"}, "b": {"credentialsId": {"$credentialsId": "s-2"}}});
     let refs = crate::refs::find_refs(&v);
     let ids: Vec<Option<String>> = refs.iter().map(|r| crate::refs::set_at(&v, r)).collect();
     assert_eq!(ids, vec![Some("s-1".to_string()), Some("s-2".to_string())]);
     let changed = json!({"a": {"credentialsId": {"$credentialsId": "s-1"}}, "b": {}});
     assert_eq!(
-        refs.iter().map(|r| crate::refs::set_at(&changed, r)).collect::<Vec<_>>(),
+        refs.iter()
+            .map(|r| crate::refs::set_at(&changed, r))
+            .collect::<Vec<_>>(),
         vec![None, None],
         "another shape or nothing at the path is no reference"
     );
+}
+
+#[test]
+fn a_retirement_steps_back_only_for_another_young_lease() {
+    let own = lease_key("mine");
+    let young = NOW - Duration::minutes(5);
+    let old = NOW - IN_FLIGHT_LIMIT - Duration::minutes(1);
+    let with = |leases: Vec<(&str, OffsetDateTime)>, creating: Vec<Creating>| Records {
+        leases: leases
+            .into_iter()
+            .map(|(r, t)| (r.to_string(), t))
+            .collect(),
+        creating,
+        ..Records::default()
+    };
+    let announcement = Creating {
+        run: "theirs".into(),
+        since: young,
+        existing: Vec::new(),
+    };
+    let cases = [
+        ("nothing", with(vec![], vec![]), false),
+        ("our own lease", with(vec![("mine", young)], vec![]), false),
+        (
+            "another's lease",
+            with(vec![("theirs", young)], vec![]),
+            true,
+        ),
+        (
+            "another's lease, long over",
+            with(vec![("theirs", old)], vec![]),
+            false,
+        ),
+        (
+            "a key being created",
+            with(vec![], vec![announcement]),
+            false,
+        ),
+    ];
+    for (what, records, want) in cases {
+        assert_eq!(another_lease(&records, &own, NOW), want, "{what}");
+    }
 }

@@ -299,7 +299,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 }
                 Ok(Wrote::Left(now)) => {
                     stuck += 1;
-                    run.ok(LeftAlone { action: &reverse, now: &now }.words());
+                    run.ok(LeftAlone {
+                        action: &reverse,
+                        now: &now,
+                    }
+                    .words());
                 }
                 Err(e) => {
                     stuck += 1;
@@ -335,7 +339,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                         self.progress.finish();
                         return (moved, Some((first, e)));
                     }
-                    Ok(Wrote::Left(now)) => run.ok(LeftAlone { action: first, now: &now }.words()),
+                    Ok(Wrote::Left(now)) => run.ok(LeftAlone {
+                        action: first,
+                        now: &now,
+                    }
+                    .words()),
                     Ok(Wrote::Moved) => moved.push(first),
                 }
                 self.progress.advance();
@@ -358,7 +366,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         for (a, r) in results {
             match r {
                 Some(Ok(Wrote::Moved)) => moved.push(a),
-                Some(Ok(Wrote::Left(now))) => run.ok(LeftAlone { action: a, now: &now }.words()),
+                Some(Ok(Wrote::Left(now))) => run.ok(LeftAlone {
+                    action: a,
+                    now: &now,
+                }
+                .words()),
                 Some(Err(e)) if failure.is_none() => failure = Some((a, e)),
                 Some(Err(e)) => run.fail(a.words(), &e),
                 None => {}

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use rotator_core::execution::{another_run_at_work, failed_create, undo, FailedCreate, Undo};
+use rotator_core::execution::{
+    another_lease, another_run_at_work, failed_create, undo, FailedCreate, Undo,
+};
 use time::OffsetDateTime;
 
 use super::run::TargetRun;
@@ -176,7 +178,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let run_id = self.ids.run_id(at.unix_timestamp());
         let (tag_key, tag_value) = creating_tag(&run_id, at, &before);
         if !self
-            .claim(user, (&tag_key, &tag_value), &before, at)
+            .claim(user, (&tag_key, &tag_value), Some(&before), at)
             .await?
         {
             return Ok(None);
@@ -418,14 +420,15 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
 
     /// Announces (or leases) the target for this run (`tag`: key and value), then steps
     /// back if any other run's announcement, lease or key in flight is there
-    /// ([`another_run_at_work`]): whether this run may go on. IAM has no lock, so both runs
+    /// ([`another_run_at_work`]), or with no `keys` only another lease ([`another_lease`]):
+    /// whether this run may go on. IAM has no lock, so both runs
     /// write and then read, and either sees the other (both may step back; the next run
     /// goes on).
     pub(super) async fn claim(
         &self,
         user: &str,
         (tag_key, tag_value): (&str, &str),
-        keys: &[AccessKeyId],
+        keys: Option<&[AccessKeyId]>,
         at: OffsetDateTime,
     ) -> Result<bool> {
         self.iam.tag(user, tag_key, tag_value).await?;
@@ -437,7 +440,13 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             }
         };
         let records = Records::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if another_run_at_work(&records, tag_key, keys, at) {
+        // `keys`: the user's keys, when any run at work counts (creating, rolling back);
+        // none when only another lease does (retiring).
+        let busy = match keys {
+            Some(keys) => another_run_at_work(&records, tag_key, keys, at),
+            None => another_lease(&records, tag_key, at),
+        };
+        if busy {
             let _ = self.iam.untag(user, &[tag_key.to_string()]).await;
             return Ok(false);
         }

@@ -363,26 +363,33 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         if run.mode != Mode::Rollback || run.plan.is_empty() {
             return Ok(None);
         }
-        self.lease_for(run, "leasing the target for the rollback")
+        self.lease_for(run, "leasing the target for the rollback", true)
             .await
             .map(Some)
     }
 
-    /// Leases the target for this run (`what` the run is about to do): its lease's tag key,
-    /// or a stop when another run is at work or the lease cannot be written.
+    /// Leases the target for this run (`what` the run is about to do); `exclusive`: any
+    /// other run at work makes it step back, not only another lease. Its lease's tag key,
+    /// or a stop when it must step back or the lease cannot be written.
     async fn lease_for(
         &self,
         run: &TargetRun<'_>,
         what: &str,
+        exclusive: bool,
     ) -> std::result::Result<String, Stop> {
         let keys: Vec<AccessKeyId> = run.obs.keys.iter().map(|k| k.id.clone()).collect();
         let id = self.ids.run_id(run.clock.start().unix_timestamp());
         let (k, v) = lease_tag(&id, run.clock.now());
         let user = run.target.iam_user.clone();
-        match self.claim(&user, (&k, &v), &keys, run.clock.now()).await {
+        let keys = exclusive.then_some(keys.as_slice());
+        match self.claim(&user, (&k, &v), keys, run.clock.now()).await {
             Ok(true) => Ok(k),
             Ok(false) => Err(Stop::busy(what, "nothing was changed; run again later")),
-            Err(e) => Err(Stop::failed(what, e, "nothing was changed; run again later")),
+            Err(e) => Err(Stop::failed(
+                what,
+                e,
+                "nothing was changed; run again later",
+            )),
         }
     }
 

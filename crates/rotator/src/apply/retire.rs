@@ -30,12 +30,24 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         // a rollback moving references back onto the key cannot slip in between the
         // re-check and the deactivation (found by the simulator, seed 299;
         // docs/ARCHITECTURE.md, invariant 4).
-        let own = self.lease_for(run, "leasing the target to retire keys").await?;
+        let own = self
+            .lease_for(run, "leasing the target to retire keys", false)
+            .await?;
         let done = self.retire_leased(run, &steps, Some(&own)).await;
-        if let Err(e) = self.iam.untag(run.user(), std::slice::from_ref(&own)).await {
-            run.fail("removing this run's lease from the IAM user".into(), &e);
+        let released = self.iam.untag(run.user(), std::slice::from_ref(&own)).await;
+        match (done, released) {
+            (Err(stop), Err(e)) => {
+                run.fail("removing this run's lease from the IAM user".into(), &e);
+                Err(stop)
+            }
+            (Err(stop), Ok(())) => Err(stop),
+            (Ok(()), Err(e)) => Err(Stop::failed(
+                "removing this run's lease from the IAM user",
+                e,
+                "everything else was done; other runs wait for the lease to lapse",
+            )),
+            (Ok(()), Ok(())) => Ok(()),
         }
-        done
     }
 
     /// [`Engine::retire`] under this run's lease `lease` (none: nothing destructive).

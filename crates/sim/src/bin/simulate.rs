@@ -48,12 +48,17 @@ fn main() -> Result<()> {
         return show(seed, &simulate(seed, true));
     }
     if let Some(path) = &args.replay {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let (seed, draws) = parse_record(&text)?;
         return show(seed, &replay(seed, draws, true));
     }
-    let deadline = args.minutes.map(|m| Instant::now() + Duration::from_secs(m * 60));
-    let limit = args.seeds.unwrap_or(if deadline.is_some() { u64::MAX } else { 100 });
+    let deadline = args
+        .minutes
+        .map(|m| Instant::now() + Duration::from_secs(m * 60));
+    let limit = args
+        .seeds
+        .unwrap_or(if deadline.is_some() { u64::MAX } else { 100 });
     let started = Instant::now();
     let jobs = args.jobs.max(1);
     let results: Vec<(Counts, u64, Vec<(u64, Ran)>)> = std::thread::scope(|scope| {
@@ -103,13 +108,28 @@ fn main() -> Result<()> {
     let text = serde_json::to_string_pretty(&summary)?;
     println!("{text}");
     if let Some(path) = &args.json {
-        std::fs::write(path, format!("{text}\n")).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, format!("{text}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     for (seed, ran) in failed.iter().take(3) {
-        let kind = ran.violations.first().map(|(_, v)| v.kind()).unwrap_or("run");
+        let kind = ran
+            .violations
+            .first()
+            .map(|(_, v)| v.kind())
+            .unwrap_or("run");
         let small = shrink(*seed, ran.draws.clone(), kind, args.shrink);
-        eprintln!("\nseed {seed} broke {kind}; shrunk schedule ({} draws, replay with --replay):", small.len());
-        eprintln!("seed {seed}\ndraws {}", small.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
+        eprintln!(
+            "\nseed {seed} broke {kind}; shrunk schedule ({} draws, replay with --replay):",
+            small.len()
+        );
+        eprintln!(
+            "seed {seed}\ndraws {}",
+            small
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
         let again = replay(*seed, small, true);
         for line in &again.trace {
             eprintln!("  {line}");
