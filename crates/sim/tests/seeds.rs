@@ -3,8 +3,8 @@
 
 use sim::simulate;
 
-/// Schedules per half: about half a minute each in a debug build on this machine.
-const PER_HALF: u64 = 250;
+/// Schedules per half: about 25 s each in a debug build on this machine (2 cores).
+const PER_HALF: u64 = 750;
 
 fn run(first: u64) {
     let mut broken = Vec::new();
