@@ -77,39 +77,41 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
     }
 }
 
-/// Shrinks a failing schedule: zeroes draws (the benign choice) and cuts the record
-/// short while the schedule still breaks a promise of the same kind, at most `budget`
-/// replays. The shortest record found.
+/// Shrinks a failing schedule to a short one that still breaks a promise of kind `kind`,
+/// in at most `budget` replays: first the shortest prefix of the draws that still fails
+/// (every later draw benign), then each remaining choice made benign, from the last, where
+/// the schedule still fails without it. Returns the draws found.
 pub fn shrink(seed: u64, draws: Vec<u32>, kind: &str, budget: usize) -> Vec<u32> {
+    let tries = std::cell::Cell::new(0);
     let fails = |d: &[u32]| {
+        tries.set(tries.get() + 1);
         replay(seed, d.to_vec(), false)
             .violations
             .iter()
             .any(|(_, v)| v.kind() == kind)
     };
-    let mut best = draws;
-    let mut tries = 0;
-    let mut chunk = best.len().max(1);
-    while chunk >= 1 && tries < budget {
-        let mut i = 0;
-        let mut improved = false;
-        while i < best.len() && tries < budget {
-            let end = (i + chunk).min(best.len());
-            if best[i..end].iter().all(|d| *d == 0) {
-                i = end;
-                continue;
-            }
-            let mut candidate = best.clone();
-            candidate[i..end].iter_mut().for_each(|d| *d = 0);
-            tries += 1;
-            if fails(&candidate) {
-                best = candidate;
-                improved = true;
-            }
-            i = end;
+    // The shortest failing prefix: a failing schedule's draws fail by definition.
+    let (mut lo, mut hi) = (0, draws.len());
+    while lo < hi && tries.get() < budget / 3 {
+        let mid = (lo + hi) / 2;
+        if fails(&draws[..mid]) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
         }
-        if !improved {
-            chunk /= 2;
+    }
+    let mut best = draws[..hi].to_vec();
+    for i in (0..best.len()).rev() {
+        if tries.get() >= budget {
+            break;
+        }
+        if best[i] == 0 {
+            continue;
+        }
+        let mut candidate = best.clone();
+        candidate[i] = 0;
+        if fails(&candidate) {
+            best = candidate;
         }
     }
     while best.last() == Some(&0) {
