@@ -53,14 +53,6 @@ impl Gate {
         self.lock().is_empty()
     }
 
-    /// The waiting calls: (run, call) in the order they came.
-    pub fn calls(&self) -> Vec<(usize, Call)> {
-        self.lock()
-            .iter()
-            .map(|p| (p.run, p.call.clone()))
-            .collect()
-    }
-
     /// Takes the `i`-th waiting call.
     pub fn take(&self, i: usize) -> Option<Pending> {
         let mut pending = self.lock();

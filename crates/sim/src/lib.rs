@@ -77,24 +77,33 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
     }
 }
 
-/// Shrinks a failing schedule to a short one that still breaks a promise of kind `kind`,
-/// in at most `budget` replays: first the shortest prefix of the draws that still fails
-/// (every later draw benign), then each remaining choice made benign, from the last, where
-/// the schedule still fails without it. Returns the draws found.
+/// Shrinks a failing schedule to a short one that still breaks a promise of kind `kind`
+/// ([`shrink_while`]).
 pub fn shrink(seed: u64, draws: Vec<u32>, kind: &str, budget: usize) -> Vec<u32> {
+    shrink_while(seed, draws, budget, |ran| {
+        ran.violations.iter().any(|(_, v)| v.kind() == kind)
+    })
+}
+
+/// Shrinks a schedule to a short one that still shows what `keeps` looks for, in at most
+/// `budget` replays: first the shortest prefix of the draws that still shows it (every later
+/// draw benign), then each remaining choice made benign, from the last, where it still
+/// does. Returns the draws found.
+pub fn shrink_while(
+    seed: u64,
+    draws: Vec<u32>,
+    budget: usize,
+    keeps: impl Fn(&Ran) -> bool,
+) -> Vec<u32> {
     let tries = std::cell::Cell::new(0);
-    let fails = |d: &[u32]| {
+    let holds = |d: &[u32]| {
         tries.set(tries.get() + 1);
-        replay(seed, d.to_vec(), false)
-            .violations
-            .iter()
-            .any(|(_, v)| v.kind() == kind)
+        keeps(&replay(seed, d.to_vec(), false))
     };
-    // The shortest failing prefix: a failing schedule's draws fail by definition.
     let (mut lo, mut hi) = (0, draws.len());
     while lo < hi && tries.get() < budget / 3 {
         let mid = (lo + hi) / 2;
-        if fails(&draws[..mid]) {
+        if holds(&draws[..mid]) {
             hi = mid;
         } else {
             lo = mid + 1;
@@ -110,7 +119,7 @@ pub fn shrink(seed: u64, draws: Vec<u32>, kind: &str, budget: usize) -> Vec<u32>
         }
         let mut candidate = best.clone();
         candidate[i] = 0;
-        if fails(&candidate) {
+        if holds(&candidate) {
             best = candidate;
         }
     }

@@ -116,6 +116,9 @@ pub struct RunView {
     /// `rotate --emergency`: it may deactivate a key in use.
     pub emergency: bool,
     last_read: [Option<u64>; KINDS],
+    /// When it last listed each kind (its observation; a get of one holder is a read,
+    /// not a listing).
+    last_list: [Option<u64>; KINDS],
     /// A call other than repointing since that read (a holder write is then stale).
     stale_for_write: [bool; KINDS],
     /// A key made or proved since that read (a deactivation is then stale).
@@ -128,6 +131,7 @@ impl RunView {
         RunView {
             emergency,
             last_read: [None; KINDS],
+            last_list: [None; KINDS],
             stale_for_write: [false; KINDS],
             stale_for_retire: [false; KINDS],
         }
@@ -138,6 +142,9 @@ impl RunView {
         match class_of(op) {
             CallClass::Read(k) => {
                 self.last_read[k.index()] = Some(step);
+                if op.starts_with("list") || op.starts_with("List") {
+                    self.last_list[k.index()] = Some(step);
+                }
                 self.stale_for_write[k.index()] = false;
                 self.stale_for_retire[k.index()] = false;
             }
@@ -460,6 +467,26 @@ pub struct StepCheck<'a> {
 }
 
 impl StepCheck<'_> {
+    /// The holders this step wrote that a person had changed after the run listed them
+    /// (its observation): the known failures' ground (a write from the run's older copy),
+    /// to count and to record when no promise broke.
+    pub fn rewrote_after_a_person(&self) -> Vec<String> {
+        self.before
+            .holders
+            .iter()
+            .filter(|(h, v)| self.after.holders.get(*h).is_some_and(|a| a != *v))
+            .filter(|(h, _)| {
+                let kind = Kind::of_holder(h);
+                self.ledger.touches.iter().any(|t| {
+                    t.kind == kind
+                        && t.object == **h
+                        && self.run.last_list[kind.index()].is_some_and(|l| t.step > l)
+                })
+            })
+            .map(|(h, _)| h.clone())
+            .collect()
+    }
+
     /// Every broken promise of this step.
     pub fn violations(&self) -> Vec<Violation> {
         let mut out = Vec::new();

@@ -44,144 +44,221 @@ pub fn act(
     step: u64,
 ) -> Option<Act> {
     let snap = Snapshot::take(world);
-    let their_sets = ledger_sets(ledger);
     let t = choices.below(world.targets.len());
     let user = world.targets.get(t)?.user.clone();
-    let mut touch = |kind: Kind, object: &str| {
+    let mut p = Person {
+        world,
+        ledger,
+        choices,
+        step,
+        user,
+    };
+    match p.choices.weighted(&WEIGHTS) {
+        0 => p.create_key(&snap),
+        1 => p.delete_key(&snap),
+        2 => p.switch_key(&snap),
+        3 => p.create_set(),
+        4 => p.delete_set(&snap),
+        5 => p.rewrite_set(&snap),
+        6 => {
+            let theirs = ledger_sets(p.ledger);
+            point_holder(
+                p.world,
+                &snap,
+                &mut toucher(p.ledger, p.step),
+                theirs,
+                p.choices,
+                false,
+            )
+        }
+        7 => edit_beside(p.world, &snap, &mut toucher(p.ledger, p.step), p.choices),
+        8 => touch_tag(p.world, &snap, &p.user, p.choices),
+        9 => Some(p.write_log()),
+        10 => p.use_key(&snap),
+        _ => point_holder(
+            p.world,
+            &snap,
+            &mut toucher(p.ledger, p.step),
+            Vec::new(),
+            p.choices,
+            true,
+        ),
+    }
+}
+
+/// What a person changes, recorded in `ledger` at `step`, as a function.
+fn toucher(ledger: &mut Ledger, step: u64) -> impl FnMut(Kind, &str) + '_ {
+    move |kind, object| {
         ledger.touches.push(Touch {
             kind,
             object: object.to_string(),
             step,
         });
-    };
-    let helper = world.iam.helper();
-    let user_keys: Vec<String> = snap
-        .keys
-        .iter()
-        .filter(|(_, k)| k.user == user)
-        .map(|(id, _)| id.clone())
-        .collect();
-    let act = match choices.weighted(&WEIGHTS) {
-        0 => {
-            let (id, secret) = at_once(helper.create_access_key(&user))?.ok()?;
-            touch(Kind::Keys, &id);
-            ledger.person_keys.insert(id.clone());
-            // A run announced it is creating a key on this user: until it records the
-            // key it made, one new key after the announcement counts as that run's
-            // (crates/core/src/records.rs, `creating`). IAM cannot tell the two apart.
-            let announced = snap
-                .tags
-                .get(&user)
-                .into_iter()
-                .flatten()
-                .any(|(k, _)| k.starts_with("soracom-key-rotator:creating:"));
-            if announced {
-                ledger.announced_over.insert(id.clone());
-            }
-            world.planted.push(secret);
-            Act {
-                what: format!("created key {id} for {user}"),
-                needs_human: true,
-            }
+    }
+}
+
+/// A person at work on one target's IAM user, at one step.
+struct Person<'a> {
+    world: &'a mut SimWorld,
+    ledger: &'a mut Ledger,
+    choices: &'a mut Choices,
+    step: u64,
+    user: String,
+}
+
+impl Person<'_> {
+    /// Records what the person changed.
+    fn touch(&mut self, kind: Kind, object: &str) {
+        self.ledger.touches.push(Touch {
+            kind,
+            object: object.to_string(),
+            step: self.step,
+        });
+    }
+
+    /// The user's keys.
+    fn user_keys(&self, snap: &Snapshot) -> Vec<String> {
+        snap.keys
+            .iter()
+            .filter(|(_, k)| k.user == self.user)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    fn create_key(&mut self, snap: &Snapshot) -> Option<Act> {
+        let helper = self.world.iam.helper();
+        let (id, secret) = at_once(helper.create_access_key(&self.user))?.ok()?;
+        self.touch(Kind::Keys, &id);
+        self.ledger.person_keys.insert(id.clone());
+        self.world.planted.push(secret);
+        // A run announced it is creating a key on this user: until it records the key it
+        // made, one new key after the announcement counts as that run's
+        // (crates/core/src/records.rs, `creating`). IAM cannot tell the two apart.
+        let announced = snap
+            .tags
+            .get(&self.user)
+            .into_iter()
+            .flatten()
+            .any(|(k, _)| k.starts_with("soracom-key-rotator:creating:"));
+        if announced {
+            self.ledger.announced_over.insert(id.clone());
         }
-        1 => {
-            let id = pick(&user_keys, choices)?;
-            at_once(helper.delete_access_key(&user, &id))?.ok()?;
-            touch(Kind::Keys, &id);
-            Act {
-                what: format!("deleted key {id} of {user}"),
-                needs_human: true,
-            }
+        Some(Act {
+            what: format!("created key {id} for {}", self.user),
+            needs_human: true,
+        })
+    }
+
+    fn delete_key(&mut self, snap: &Snapshot) -> Option<Act> {
+        let id = pick(&self.user_keys(snap), self.choices)?;
+        at_once(self.world.iam.helper().delete_access_key(&self.user, &id))?.ok()?;
+        self.touch(Kind::Keys, &id);
+        Some(Act {
+            what: format!("deleted key {id} of {}", self.user),
+            needs_human: true,
+        })
+    }
+
+    fn switch_key(&mut self, snap: &Snapshot) -> Option<Act> {
+        let id = pick(&self.user_keys(snap), self.choices)?;
+        let active = !snap.keys.get(&id)?.active;
+        at_once(
+            self.world
+                .iam
+                .helper()
+                .set_key_status(&self.user, &id, active),
+        )?
+        .ok()?;
+        self.touch(Kind::Keys, &id);
+        let done = if active {
+            "re-activated"
+        } else {
+            "deactivated"
+        };
+        Some(Act {
+            what: format!("{done} key {id} of {}", self.user),
+            needs_human: true,
+        })
+    }
+
+    fn create_set(&mut self) -> Option<Act> {
+        let id = format!("person-set-{}", self.step);
+        self.world.emu.put_credential(
+            &id,
+            "aws-credentials",
+            "mine",
+            json!({"accessKeyId": "AKIAPERSONPERSON0001", "secretAccessKey": "person-secret-not-a-real-one-000000000000"}),
+            0,
+        );
+        self.touch(Kind::Sets, &id);
+        self.ledger.person_sets.insert(id.clone());
+        Some(Act {
+            what: format!("created set {id} of their own"),
+            needs_human: false,
+        })
+    }
+
+    fn delete_set(&mut self, snap: &Snapshot) -> Option<Act> {
+        let id = pick(&snap.sets.keys().cloned().collect::<Vec<_>>(), self.choices)?;
+        self.world.emu.remove_credential(&id);
+        self.touch(Kind::Sets, &id);
+        Some(Act {
+            what: format!("deleted set {id}"),
+            needs_human: true,
+        })
+    }
+
+    fn rewrite_set(&mut self, snap: &Snapshot) -> Option<Act> {
+        let known: Vec<String> = self
+            .ledger
+            .person_keys
+            .iter()
+            .chain(&self.world.seed_keys)
+            .filter(|k| snap.keys.contains_key(*k))
+            .cloned()
+            .collect();
+        let (act, set, key) = rewrite_set(
+            self.world,
+            snap,
+            &known,
+            &mut toucher(self.ledger, self.step),
+            self.choices,
+        )?;
+        if crate::oracle::owned(&self.world.targets, &set) {
+            self.ledger.handed_over.insert(key);
         }
-        2 => {
-            let id = pick(&user_keys, choices)?;
-            let active = !snap.keys.get(&id)?.active;
-            at_once(helper.set_key_status(&user, &id, active))?.ok()?;
-            touch(Kind::Keys, &id);
-            Act {
-                what: format!(
-                    "{} key {id} of {user}",
-                    if active {
-                        "re-activated"
-                    } else {
-                        "deactivated"
-                    }
-                ),
-                needs_human: true,
-            }
-        }
-        3 => {
-            let id = format!("person-set-{step}");
-            world.emu.put_credential(
-                &id,
-                "aws-credentials",
-                "mine",
-                json!({"accessKeyId": "AKIAPERSONPERSON0001", "secretAccessKey": "person-secret-not-a-real-one-000000000000"}),
-                0,
-            );
-            touch(Kind::Sets, &id);
-            ledger.person_sets.insert(id.clone());
-            Act {
-                what: format!("created set {id} of their own"),
-                needs_human: false,
-            }
-        }
-        4 => {
-            let id = pick(&snap.sets.keys().cloned().collect::<Vec<_>>(), choices)?;
-            world.emu.remove_credential(&id);
-            touch(Kind::Sets, &id);
-            Act {
-                what: format!("deleted set {id}"),
-                needs_human: true,
-            }
-        }
-        5 => {
-            let known: Vec<String> = ledger
-                .person_keys
-                .iter()
-                .chain(&world.seed_keys)
-                .filter(|k| snap.keys.contains_key(*k))
+        Some(act)
+    }
+
+    /// An error log as Funnel writes one when AWS refuses its credentials.
+    fn write_log(&mut self) -> Act {
+        let now = self.world.clock_now();
+        self.world.emu.emit_log(LogEntry {
+            service: LogService::Funnel,
+            resource_type: LogResourceType::Subscriber,
+            resource_id: "440101234567890".into(),
+            time: i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0),
+            log_level: LogLevel::Error,
+            body: json!({"message": "Failed to put record: UnrecognizedClientException", "statusCode": 400})
+                .as_object()
                 .cloned()
-                .collect();
-            let (act, set, key) = rewrite_set(world, &snap, &known, &mut touch, choices)?;
-            if crate::oracle::owned(&world.targets, &set) {
-                ledger.handed_over.insert(key);
-            }
-            act
+                .unwrap_or_default(),
+        });
+        Act {
+            what: "wrote a Funnel error log".into(),
+            needs_human: self.world.targets.iter().any(|t| t.canary),
         }
-        6 => point_holder(world, &snap, &mut touch, their_sets, choices, false)?,
-        7 => edit_beside(world, &snap, &mut touch, choices)?,
-        8 => touch_tag(world, &snap, &user, choices)?,
-        9 => {
-            world.emu.emit_log(LogEntry {
-                service: LogService::Funnel,
-                resource_type: LogResourceType::Subscriber,
-                resource_id: "440101234567890".into(),
-                time: i64::try_from(world.clock_now().unix_timestamp_nanos() / 1_000_000)
-                    .unwrap_or(0),
-                log_level: LogLevel::Error,
-                body: json!({"message": "Failed to put record: UnrecognizedClientException", "statusCode": 400})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            });
-            Act {
-                what: "wrote a Funnel error log".into(),
-                needs_human: world.targets.iter().any(|t| t.canary),
-            }
-        }
-        10 => {
-            let id = pick(&user_keys, choices)?;
-            at_once(helper.use_key(&id, "s3", "ap-northeast-1"))?.ok()?;
-            touch(Kind::Keys, &id);
-            Act {
-                what: format!("used key {id} from elsewhere"),
-                needs_human: true,
-            }
-        }
-        _ => point_holder(world, &snap, &mut touch, Vec::new(), choices, true)?,
-    };
-    Some(act)
+    }
+
+    fn use_key(&mut self, snap: &Snapshot) -> Option<Act> {
+        let id = pick(&self.user_keys(snap), self.choices)?;
+        at_once(self.world.iam.helper().use_key(&id, "s3", "ap-northeast-1"))?.ok()?;
+        self.touch(Kind::Keys, &id);
+        Some(Act {
+            what: format!("used key {id} from elsewhere"),
+            needs_human: true,
+        })
+    }
 }
 
 fn ledger_sets(ledger: &Ledger) -> Vec<String> {

@@ -173,6 +173,9 @@ impl Ran {
     }
 }
 
+/// What undoes a fault armed in the emulator for one call, once the call is done.
+type Undo = Box<dyn Fn(&SimWorld)>;
+
 /// A run the oracles follow.
 struct Live {
     cmd: Cmd,
@@ -492,6 +495,20 @@ impl Schedule {
             if cmd == Some(Cmd::Rollback) && acted(&ended.output) {
                 self.rolled_back = true;
             }
+            // What the tool reports when a fresh look stopped it: counted, so that a
+            // schedule that leads there can be recorded as a regression.
+            for (said, event) in [
+                ("where someone put it after this run read it", "kept:person-moved-reference"),
+                ("not done, the state changed since this run observed it: delete the failed canary", "kept:canary-set-in-use"),
+                ("not done, the state changed since this run observed it: deactivate", "kept:deactivation-stopped"),
+                ("leasing the target to retire keys", "kept:retirement-stepped-back"),
+                ("leasing the target for the rollback", "kept:rollback-stepped-back"),
+                ("(a key in flight); this run changes nothing", "kept:key-in-flight-left-alone"),
+            ] {
+                if ended.output.contains(said) {
+                    self.counts.event(event);
+                }
+            }
             if let (Some(cmd), Some(c)) = (cmd, ended.code) {
                 self.last_exit = Some((cmd, c, ended.output));
             }
@@ -651,17 +668,30 @@ impl Schedule {
         for _ in 0..limit {
             self.counts.event("limit:announced-key-taken");
         }
-        let found = StepCheck {
+        let step = StepCheck {
             run: view,
             targets: &self.world.targets,
             ledger: &self.ledger,
             seed_keys: &self.world.seed_keys,
             before,
             after: &after,
-        }
-        .violations();
+        };
+        let found = step.violations();
+        let kept = if found.is_empty() {
+            step.rewrote_after_a_person()
+        } else {
+            Vec::new()
+        };
         for v in found {
             self.violated(v);
+        }
+        for holder in kept {
+            self.counts.event("kept:person-change-beside");
+            self.note(|| {
+                format!(
+                    "kept: {holder} written keeping what a person changed after the run read it"
+                )
+            });
         }
     }
 
@@ -669,8 +699,8 @@ impl Schedule {
     /// the kinds the ports meet. Some SORACOM failures are the emulator's own (429 with
     /// its headers, an expired token, a page that claims more): armed for this call, and
     /// undone after it by the returned function.
-    fn verdict(&mut self, p: &Pending) -> (Verdict, Box<dyn Fn(&SimWorld)>) {
-        let nothing: Box<dyn Fn(&SimWorld)> = Box::new(|_| {});
+    fn verdict(&mut self, p: &Pending) -> (Verdict, Undo) {
+        let nothing: Undo = Box::new(|_| {});
         if !self.mix.faults {
             return (Verdict::Proceed, nothing);
         }

@@ -52,12 +52,6 @@ pub struct TargetSpec {
     pub fixed_set: Option<String>,
     /// Whether a canary cutover is configured.
     pub canary: bool,
-    /// Its groups' ids.
-    pub groups: Vec<String>,
-    /// Its event handler's id.
-    pub handler: String,
-    /// Its VPG's id, if it has one.
-    pub vpg: Option<String>,
 }
 
 impl TargetSpec {
@@ -271,28 +265,22 @@ fn add_target(
         json!({"accessKeyId": key, "secretAccessKey": secret}),
         ms(clock.now()),
     );
-    let groups = ["a", "b"]
-        .iter()
-        .map(|g| emu.add_group(&format!("{name}-{g}"), group_config(&set)))
-        .collect();
-    let handler = emu.add_event_handler(handler_config(&name, &set));
-    let vpg = (i == 1).then(|| {
-        let id = format!("vpg-{name}");
+    for g in ["a", "b"] {
+        emu.add_group(&format!("{name}-{g}"), group_config(&set));
+    }
+    emu.add_event_handler(handler_config(&name, &set));
+    if i == 1 {
         emu.add_vpg(
-            &id,
+            &format!("vpg-{name}"),
             json!({"enabled": true, "report": {"enabled": true, "credentialsId": set, "contentType": "json"}}),
         );
-        id
-    });
+    }
     Ok(TargetSpec {
         name,
         user,
         prefix,
         fixed_set: in_place.then_some(set),
         canary,
-        groups,
-        handler,
-        vpg,
     })
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use sim::{replay, shrink, simulate, Counts, Ran};
+use sim::{replay, shrink, shrink_while, simulate, Counts, Ran};
 
 #[derive(Parser)]
 #[command(about = "Deterministic simulation of soracom-key-rotator")]
@@ -40,6 +40,10 @@ struct Args {
     /// Replays a shrinker may spend on each failing seed.
     #[arg(long, default_value_t = 300)]
     shrink: usize,
+    /// Record a regression schedule: the first seed (from --first) that shows this event
+    /// (`kept:…`) and breaks nothing, shrunk.
+    #[arg(long, conflicts_with_all = ["seed", "replay", "minutes"])]
+    keep: Option<String>,
 }
 
 fn main() -> Result<()> {
@@ -53,6 +57,9 @@ fn main() -> Result<()> {
         let (seed, draws) = parse_record(&text)?;
         return show(seed, &replay(seed, draws, true));
     }
+    if let Some(event) = &args.keep {
+        return record(event, args.first, args.seeds.unwrap_or(10_000), args.shrink);
+    }
     let deadline = args
         .minutes
         .map(|m| Instant::now() + Duration::from_secs(m * 60));
@@ -61,27 +68,9 @@ fn main() -> Result<()> {
         .unwrap_or(if deadline.is_some() { u64::MAX } else { 100 });
     let started = Instant::now();
     let jobs = args.jobs.max(1);
-    let results: Vec<(Counts, u64, Vec<(u64, Ran)>)> = std::thread::scope(|scope| {
+    let shares: Vec<Share> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..jobs)
-            .map(|j| {
-                scope.spawn(move || {
-                    let mut counts = Counts::default();
-                    let mut done = 0;
-                    let mut failed = Vec::new();
-                    let mut i = j;
-                    while i < limit && deadline.is_none_or(|d| Instant::now() < d) {
-                        let seed = args.first + i;
-                        let ran = simulate(seed, false);
-                        counts.add(&ran.counts);
-                        done += 1;
-                        if !ran.violations.is_empty() {
-                            failed.push((seed, ran));
-                        }
-                        i += jobs;
-                    }
-                    (counts, done, failed)
-                })
-            })
+            .map(|j| scope.spawn(move || share(args.first, j, jobs, limit, deadline)))
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
@@ -89,10 +78,10 @@ fn main() -> Result<()> {
     let mut counts = Counts::default();
     let mut done = 0;
     let mut failed = Vec::new();
-    for (c, d, f) in results {
-        counts.add(&c);
-        done += d;
-        failed.extend(f);
+    for s in shares {
+        counts.add(&s.counts);
+        done += s.done;
+        failed.extend(s.failed);
     }
     failed.sort_by_key(|(s, _)| *s);
     let summary = serde_json::json!({
@@ -140,6 +129,60 @@ fn main() -> Result<()> {
         bail!("{} of {done} schedules broke a promise", failed.len());
     }
     Ok(())
+}
+
+/// What one thread ran.
+struct Share {
+    counts: Counts,
+    done: u64,
+    failed: Vec<(u64, Ran)>,
+}
+
+/// The schedules of thread `j` of `jobs`: seeds `first + j`, `first + j + jobs`, … below
+/// `first + limit`, until `deadline`.
+fn share(first: u64, j: u64, jobs: u64, limit: u64, deadline: Option<Instant>) -> Share {
+    let mut out = Share {
+        counts: Counts::default(),
+        done: 0,
+        failed: Vec::new(),
+    };
+    let mut i = j;
+    while i < limit && deadline.is_none_or(|d| Instant::now() < d) {
+        let seed = first + i;
+        let ran = simulate(seed, false);
+        out.counts.add(&ran.counts);
+        out.done += 1;
+        if !ran.violations.is_empty() {
+            out.failed.push((seed, ran));
+        }
+        i += jobs;
+    }
+    out
+}
+
+/// Finds, shrinks and prints a schedule that shows `event` and breaks nothing.
+fn record(event: &str, first: u64, count: u64, budget: usize) -> Result<()> {
+    let shows = |ran: &Ran| ran.violations.is_empty() && ran.counts.events.contains_key(event);
+    for seed in first..first.saturating_add(count) {
+        let ran = simulate(seed, false);
+        if !shows(&ran) {
+            continue;
+        }
+        let small = shrink_while(seed, ran.draws, budget, shows);
+        println!(
+            "seed {seed}\ndraws {}",
+            small
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        for line in replay(seed, small, true).trace {
+            println!("  {line}");
+        }
+        return Ok(());
+    }
+    bail!("no seed of {count} from {first} shows {event}")
 }
 
 /// Prints one schedule and what it broke; an error when it broke something.
