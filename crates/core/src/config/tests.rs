@@ -384,11 +384,14 @@ fn a_canary_is_read_checked_and_moves_rotation_earlier() {
     assert!(err.contains("targets[0].max_key_age_days"), "{err}");
 }
 
-/// The README's configuration tables say what the code does: every numeric setting's
-/// default and range, table by table.
+/// The configuration reference's tables (docs/configuration.md) say what the code does:
+/// every numeric setting's default and range, table by table.
 #[test]
 fn the_readme_tables_match_the_settings() {
-    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+    let readme = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ));
     let mut table = "";
     let mut rows = std::collections::BTreeMap::new();
     for line in readme.lines() {
@@ -415,9 +418,9 @@ fn the_readme_tables_match_the_settings() {
         rows.insert((table, key), (cells[2].to_string(), cells[3].to_string()));
     }
     for s in settings::ALL {
-        let (default, allowed) = rows
-            .get(&(s.table, s.key))
-            .unwrap_or_else(|| panic!("README has no row for {}.{}", s.table, s.key));
+        let (default, allowed) = rows.get(&(s.table, s.key)).unwrap_or_else(|| {
+            panic!("docs/configuration.md has no row for {}.{}", s.table, s.key)
+        });
         assert_eq!(
             default,
             &s.default.to_string(),
@@ -450,14 +453,14 @@ fn the_readme_tables_match_the_settings() {
     ] {
         assert!(
             rows.contains_key(&(table, key)),
-            "README has no row for {table}.{key}"
+            "docs/configuration.md has no row for {table}.{key}"
         );
     }
     for r in Rung::ALL {
         let key = format!("on_{}", r.name());
         let (default, allowed) = rows
             .get(&("notify", key.as_str()))
-            .unwrap_or_else(|| panic!("README has no row for notify.{key}"));
+            .unwrap_or_else(|| panic!("docs/configuration.md has no row for notify.{key}"));
         assert_eq!(default, &r.default_on().to_string(), "notify.{key} default");
         assert_eq!(allowed, "true, false", "notify.{key}");
     }
