@@ -15,18 +15,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use rotator::apply::{Command, NoProgress, Progress};
-use rotator::clock::Clock;
-use rotator::config::SoracomSettings;
-use rotator::iam::IamApi;
-use rotator::ids::Ids;
-use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request};
-use rotator::notify::Deliver;
-use rotator::report::RunReport;
 use rotator::soracom::{auth, Dial};
-use rotator::status::StatusReport;
-use rotator::{policy, Config};
+use rotator::{
+    invoke, Clients, Clock, Command, Deliver, IamApi, Ids, InvokeError, NoProgress, Outcome,
+    Progress, Request,
+};
+use rotator_core::config::SoracomSettings;
 use rotator_core::discover::Discovery;
+use rotator_core::endpoint::{AuthKey, Endpoint};
+use rotator_core::report::RunReport;
+use rotator_core::status::StatusReport;
+use rotator_core::{policy, Config};
 use time::OffsetDateTime;
 
 mod selfkey;
@@ -433,7 +432,7 @@ async fn run_request<S: System>(
 async fn connect<S: System>(
     settings: &SoracomSettings,
     sys: &S,
-) -> Result<(auth::Endpoint, auth::AuthKey, S::Iam), Failure> {
+) -> Result<(Endpoint, AuthKey, S::Iam), Failure> {
     let home = sys.home();
     let env = |k: &str| sys.var(k);
     let (endpoint, key) = auth::resolve(
@@ -466,7 +465,7 @@ async fn discover<S: System>(
     }
     let settings = Config::default_soracom().map_err(|e| usage(e.into()))?;
     let (endpoint, key, iam) = connect(&settings, sys).await?;
-    let found = rotator::discover::run(&iam, sys.dial(), (endpoint, key), settings, now)
+    let found = rotator::discover(&iam, sys.dial(), (endpoint, key), settings, now)
         .await
         .map_err(|e| Failure {
             code: 1,
@@ -488,24 +487,8 @@ async fn discover<S: System>(
         code: code(&e),
         error: e.into(),
     })?;
-    let targets = &found.proposal.targets;
     match cli.output {
-        Output::Text => write_stdout(
-            out,
-            &format!(
-                "wrote {}: {} target(s) ({}); {} set(s) not proposed.\n\
-             Read it, then: soracom-key-rotator --config {} plan\n",
-                path.display(),
-                targets.len(),
-                targets
-                    .iter()
-                    .map(|t| t.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                found.proposal.not_proposed.len(),
-                path.display()
-            ),
-        )?,
+        Output::Text => write_stdout(out, &rotator_core::render::written(path, &found.proposal))?,
         Output::Json => {
             let doc = serde_json::json!({
                 "written": path.display().to_string(),
@@ -546,14 +529,14 @@ fn check_account(account: &str) -> Result<(), Failure> {
 /// `soracom_coverage`/`soracom_endpoint` (which win over `SORACOM_ENDPOINT`).
 /// `soracom_secret` is the Lambda function's and is not read here.
 struct Operators<'a, S> {
-    endpoint: auth::Endpoint,
-    key: auth::AuthKey,
+    endpoint: Endpoint,
+    key: AuthKey,
     sys: &'a S,
-    coverage: Option<rotator::config::Coverage>,
+    coverage: Option<rotator_core::config::Coverage>,
 }
 
 impl<'a, S: System> Operators<'a, S> {
-    fn new(endpoint: auth::Endpoint, key: auth::AuthKey, config: &Config, sys: &'a S) -> Self {
+    fn new(endpoint: Endpoint, key: AuthKey, config: &Config, sys: &'a S) -> Self {
         Operators {
             endpoint,
             key,
@@ -563,11 +546,11 @@ impl<'a, S: System> Operators<'a, S> {
     }
 }
 
-impl<S: System> rotator::invoke::SoracomAccess for Operators<'_, S> {
+impl<S: System> rotator::SoracomAccess for Operators<'_, S> {
     async fn credentials(
         &self,
-        over: &rotator::config::SoracomOverride,
-    ) -> Result<(auth::Endpoint, auth::AuthKey), rotator::Error> {
+        over: &rotator_core::config::SoracomOverride,
+    ) -> Result<(Endpoint, AuthKey), rotator::Error> {
         if over.profile.is_none() && over.coverage.is_none() && over.endpoint.is_none() {
             return Ok((self.endpoint.clone(), self.key.clone()));
         }
@@ -615,7 +598,7 @@ async fn migrate_to_role<S: System>(
         clock: sys.clock(),
         ids: sys.ids(),
     };
-    let report = rotator::invoke::migrate(config, target, dry_run, clients)
+    let report = rotator::migrate(config, target, dry_run, clients)
         .await
         .map_err(|e| match e {
             InvokeError::NoSuchTarget(m) => usage(anyhow::anyhow!(m)),
@@ -636,8 +619,8 @@ async fn migrate_to_role<S: System>(
 }
 
 /// An access key id as `--key` takes it.
-fn parse_key_id(s: &str) -> anyhow::Result<rotator::secret::AccessKeyId> {
-    rotator::secret::AccessKeyId::parse(s).ok_or_else(|| {
+fn parse_key_id(s: &str) -> anyhow::Result<rotator_core::secret::AccessKeyId> {
+    rotator_core::secret::AccessKeyId::parse(s).ok_or_else(|| {
         anyhow::anyhow!("--key: not an access key id (16 to 128 upper-case letters and digits)")
     })
 }
@@ -685,7 +668,8 @@ fn print_policy(
     )
 }
 
-/// The IAM policy and the SAM permission, as text (commented) or one JSON document.
+/// The IAM policy and the SAM permission, as text (commented, laid out by the core's
+/// `render`) or one JSON document.
 fn print_documents(
     iam: &serde_json::Value,
     sam: &serde_json::Value,
@@ -696,26 +680,7 @@ fn print_documents(
     let pretty =
         |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
     let text = match output {
-        Output::Text => {
-            let mut text = format!(
-                "# IAM policy for the principal that {who}\n{}\n\n\
-                 # SORACOM SAM permission for the user whose auth key it logs in with\n{}\n",
-                pretty(iam),
-                pretty(sam)
-            );
-            for s in spokes {
-                text.push_str(&format!(
-                    "\n# Role {} to create in account {} (targets: {})\n\
-                     ## Trust policy\n{}\n## Permissions (inline policy)\n{}\n",
-                    s.role_arn,
-                    s.account,
-                    s.targets.join(", "),
-                    pretty(&s.trust_policy),
-                    pretty(&s.permissions)
-                ));
-            }
-            text
-        }
+        Output::Text => rotator_core::render::policy_documents(iam, sam, spokes, who),
         Output::Json => format!(
             "{}\n",
             pretty(&serde_json::json!({"iam": iam, "soracom": sam, "spokes": spokes}))

@@ -10,12 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use rotator::apply::Progress;
-use rotator::clock::{Clock, SystemClock};
-use rotator::iam::AwsIam;
-use rotator::ids::{Ids, OsIds};
-use rotator::notify::Channels;
 use rotator::soracom::HttpDial;
+use rotator::{AwsIam, Channels, Clock, Ids, OsIds, Progress, SystemClock};
 use soracom_key_rotator::{run_parsed, Cli, System};
 
 fn main() -> ExitCode {
@@ -126,7 +122,7 @@ impl System for Real {
         if std::io::stderr().is_terminal() {
             &self.bar
         } else {
-            &rotator::apply::NoProgress
+            &rotator::NoProgress
         }
     }
 }

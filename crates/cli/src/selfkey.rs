@@ -3,9 +3,9 @@
 //! updated, so it is refused with a message saying what to do.
 
 use anyhow::Context;
-use rotator::selfkey::{rotate_soracom_key, ProfileStore};
 use rotator::soracom::auth;
-use rotator::Config;
+use rotator::{rotate_soracom_key, ProfileStore};
+use rotator_core::Config;
 
 use crate::{usage, Failure, Output, Ran, System};
 

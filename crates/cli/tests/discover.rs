@@ -84,7 +84,7 @@ async fn scenario(w: &World) -> (String, String, String) {
 }
 
 fn masked(id: &str) -> String {
-    rotator::AccessKeyId::new(id).to_string()
+    rotator_core::AccessKeyId::new(id).to_string()
 }
 
 #[tokio::test(start_paused = true)]

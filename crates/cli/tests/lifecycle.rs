@@ -465,7 +465,7 @@ async fn policy_names_every_operation_on_the_targets_users() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    let wanted: Vec<&str> = rotator::policy::IAM.iter().map(|p| p.name).collect();
+    let wanted: Vec<&str> = rotator_core::policy::IAM.iter().map(|p| p.name).collect();
     assert_eq!(actions, wanted);
     let api: Vec<&str> = doc["soracom"]["statements"][0]["api"]
         .as_array()

@@ -25,7 +25,7 @@ async fn role(
     Vec<String>,
     Vec<String>,
 )> {
-    use rotator::iam::IamApi;
+    use rotator::IamApi;
     let r = w.fakes().iam.role(name).await.ok()??;
     let trust = serde_json::from_str(r.trust.expose()).unwrap_or(Value::Null);
     let tags = r
@@ -146,12 +146,15 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
     assert_eq!(done["outcome"], "done", "{done}");
     let (arn, trust, tags, inline, attached) = role(&w, &role_name).await.expect("role made");
     let tag = |k: &str| tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.clone());
-    let external_id = tag(rotator::role::TAG_EXTERNAL_ID).expect("external id tag");
+    let external_id = tag(rotator_core::role::TAG_EXTERNAL_ID).expect("external id tag");
     w.plant_secret(&external_id);
-    assert_eq!(tag(rotator::role::TAG_TARGET).as_deref(), Some("funnel"));
-    assert_eq!(external_id.len(), rotator::role::EXTERNAL_ID_LEN);
+    assert_eq!(
+        tag(rotator_core::role::TAG_TARGET).as_deref(),
+        Some("funnel")
+    );
+    assert_eq!(external_id.len(), rotator_core::role::EXTERNAL_ID_LEN);
     assert!(
-        rotator::role::trusts(&trust.to_string(), SORACOM_ACCOUNT, &external_id),
+        rotator_core::role::trusts(&trust.to_string(), SORACOM_ACCOUNT, &external_id),
         "{trust}"
     );
     assert_eq!(inline, ["iot"]);
@@ -249,7 +252,7 @@ async fn a_foreign_role_of_the_same_name_is_reported_and_left_alone() {
     let (_, _, tags, _, _) = role(&w, &other).await.expect("role made");
     if let Some((_, id)) = tags
         .iter()
-        .find(|(k, _)| k == rotator::role::TAG_EXTERNAL_ID)
+        .find(|(k, _)| k == rotator_core::role::TAG_EXTERNAL_ID)
     {
         w.plant_secret(id);
     }

@@ -8,7 +8,8 @@
 //! whose key SORACOM does not report is reported, never proposed: a target owning it would
 //! move its holders onto our key. [`Discovery::to_toml`] writes the proposal as a commented
 //! configuration, checked with [`Config::from_toml`] before it is returned, and
-//! [`write_new`] never overwrites a file.
+//! [`write_new`] never overwrites a file. What `discover` prints is laid out in
+//! [`crate::render`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,9 +21,10 @@ use crate::config::{Config, ConfigError};
 use crate::model::{AccessKey, CredentialSet, Holder, KeyStatus, ManagedId, Slot};
 use crate::plan::AWS_CREDENTIALS;
 use crate::secret::AccessKeyId;
+use crate::words::Words;
 
 /// Security Hub IAM.3 fails an active key older than this many days.
-pub const IAM3_DAYS: i64 = 90;
+pub(crate) const IAM3_DAYS: i64 = 90;
 
 /// Why discovery or `init` could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +51,7 @@ pub enum DiscoverError {
 /// How the key of a set is known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum KeySource {
+pub(crate) enum KeySource {
     /// SORACOM reports it (`credentials.accessKeyId`).
     Api,
     /// The description this tool writes names it.
@@ -59,7 +61,7 @@ pub enum KeySource {
 /// Who owns the key a set holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "kind", content = "user")]
-pub enum Owner {
+pub(crate) enum Owner {
     /// An IAM user of this account.
     User(String),
     /// No user of this account has the key: another account's key.
@@ -71,38 +73,38 @@ pub enum Owner {
 /// One `aws-credentials` set as discovered.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FoundSet {
+pub(crate) struct FoundSet {
     /// The set's id.
-    pub id: String,
+    pub(crate) id: String,
     /// When it was created.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub created: Option<OffsetDateTime>,
+    pub(crate) created: Option<OffsetDateTime>,
     /// When SORACOM last used it.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub last_used: Option<OffsetDateTime>,
+    pub(crate) last_used: Option<OffsetDateTime>,
     /// The access key id it holds (masked when shown).
-    pub key: Option<AccessKeyId>,
+    pub(crate) key: Option<AccessKeyId>,
     /// How that is known.
-    pub key_source: Option<KeySource>,
+    pub(crate) key_source: Option<KeySource>,
     /// Who owns the key.
-    pub owner: Owner,
+    pub(crate) owner: Owner,
     /// Every holder that references it.
-    pub holders: Vec<Holder>,
+    pub(crate) holders: Vec<Holder>,
 }
 
 /// One access key of a user that owns a key of a set.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FoundKey {
+pub(crate) struct FoundKey {
     /// The key, its status, creation and last use (`id`, `status`, `created`, `lastUsed`).
     #[serde(flatten, serialize_with = "camel_key")]
-    pub key: AccessKey,
+    pub(crate) key: AccessKey,
     /// Whole days since it was created.
-    pub age_days: i64,
+    pub(crate) age_days: i64,
     /// Active and older than 90 days: Security Hub IAM.3 fails it today.
-    pub fails_iam3: bool,
+    pub(crate) fails_iam3: bool,
     /// The sets that hold it (none: a key SORACOM does not hold).
-    pub sets: Vec<String>,
+    pub(crate) sets: Vec<String>,
 }
 
 /// An access key in the camelCase of this report (the model's own form is snake_case).
@@ -128,37 +130,37 @@ fn camel_key<S: serde::Serializer>(k: &AccessKey, s: S) -> Result<S::Ok, S::Erro
 /// An IAM user that owns the key of at least one set.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FoundUser {
+pub(crate) struct FoundUser {
     /// The user's name.
-    pub user: String,
+    pub(crate) user: String,
     /// All its keys.
-    pub keys: Vec<FoundKey>,
+    pub(crate) keys: Vec<FoundKey>,
 }
 
 /// A target the proposal makes: one user, its sets.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ProposedTarget {
+pub(crate) struct ProposedTarget {
     /// The target's name (the user's, made to fit).
-    pub name: String,
+    pub(crate) name: String,
     /// The IAM user.
-    pub iam_user: String,
+    pub(crate) iam_user: String,
     /// The prefix new sets get; every set it matches is this user's.
-    pub credential_prefix: String,
+    pub(crate) credential_prefix: String,
     /// Whether the prefix was read from existing ids (else it is new and matches none).
-    pub prefix_inferred: bool,
+    pub(crate) prefix_inferred: bool,
     /// The user's sets the prefix matches.
-    pub managed: Vec<String>,
+    pub(crate) managed: Vec<String>,
     /// The user's other sets, adopted.
-    pub adopt: Vec<String>,
+    pub(crate) adopt: Vec<String>,
     /// The key each adopted set holds.
-    pub adopt_keys: BTreeMap<String, AccessKeyId>,
+    pub(crate) adopt_keys: BTreeMap<String, AccessKeyId>,
 }
 
 /// Why a set is not in the proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "reason")]
-pub enum NotProposed {
+pub(crate) enum NotProposed {
     /// Its key belongs to no user of this account.
     OtherAccount {
         /// The set.
@@ -178,9 +180,9 @@ pub enum NotProposed {
 #[serde(rename_all = "camelCase")]
 pub struct Proposal {
     /// One target per user that owns a set's key.
-    pub targets: Vec<ProposedTarget>,
+    pub(crate) targets: Vec<ProposedTarget>,
     /// Sets reported, not proposed.
-    pub not_proposed: Vec<NotProposed>,
+    pub(crate) not_proposed: Vec<NotProposed>,
 }
 
 /// What `discover` found and proposes.
@@ -189,11 +191,11 @@ pub struct Proposal {
 pub struct Discovery {
     /// When (the run's clock).
     #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
+    pub(crate) at: OffsetDateTime,
     /// Every `aws-credentials` set.
-    pub sets: Vec<FoundSet>,
+    pub(crate) sets: Vec<FoundSet>,
     /// The users owning their keys, with all their keys.
-    pub users: Vec<FoundUser>,
+    pub(crate) users: Vec<FoundUser>,
     /// The proposed targets.
     pub proposal: Proposal,
 }
@@ -295,7 +297,7 @@ fn found_users(o: &Observation, sets: &[FoundSet], now: OffsetDateTime) -> Vec<F
 }
 
 /// `<prefix>` if `id` is `<prefix>-<yymmdd>` or `<prefix>-<yymmdd>-<n>` (the managed form).
-pub fn managed_prefix(id: &str) -> Option<&str> {
+pub(crate) fn managed_prefix(id: &str) -> Option<&str> {
     id.rmatch_indices('-')
         .take(2)
         .map(|(i, _)| &id[..i])
@@ -511,7 +513,7 @@ impl Discovery {
         if !self.proposal.not_proposed.is_empty() {
             t.push_str("\n# Not proposed (no target may own them):\n");
             for n in &self.proposal.not_proposed {
-                t.push_str(&format!("#   {}\n", comment(&not_proposed_words(n))));
+                t.push_str(&format!("#   {}\n", comment(&n.words())));
             }
         }
         Config::from_toml(&t, file)?;
@@ -536,7 +538,7 @@ impl Discovery {
             t.push_str(&format!(
                 "#   key {} {}, {} days old{}{}\n",
                 k.key.id,
-                status_word(k.key.status),
+                k.key.status.words(),
                 k.age_days,
                 if k.fails_iam3 {
                     " (fails Security Hub IAM.3 today)"
@@ -572,127 +574,6 @@ impl Discovery {
             );
         }
     }
-
-    /// The report as text: sets, users and keys, the proposal. Key ids are masked.
-    pub fn render_text(&self) -> String {
-        let mut t = String::new();
-        self.sets_text(&mut t);
-        self.users_text(&mut t);
-        self.proposal_text(&mut t);
-        t.push_str(
-            "\nWrite this proposal as a configuration with `soracom-key-rotator init [--config FILE]`.\n",
-        );
-        t
-    }
-
-    /// Every `aws-credentials` set: when made and used, its key and owner, its holders.
-    fn sets_text(&self, t: &mut String) {
-        t.push_str(&format!(
-            "Credential sets of type aws-credentials: {}\n",
-            self.sets.len()
-        ));
-        for s in &self.sets {
-            t.push_str(&format!(
-                "  {}  created {}, last used {}\n",
-                s.id,
-                day(s.created),
-                s.last_used
-                    .map_or_else(|| "never".to_string(), |d| day(Some(d)))
-            ));
-            let key = match (&s.key, s.key_source) {
-                (Some(k), Some(KeySource::Api)) => format!("key {k} (reported by SORACOM)"),
-                (Some(k), _) => format!("key {k} (named in its description)"),
-                (None, _) => "key unknown (SORACOM reports none)".to_string(),
-            };
-            let owner = match &s.owner {
-                Owner::User(u) => format!("owned by IAM user {u}"),
-                Owner::OtherAccount => "owned by no user of this account (another account)".into(),
-                Owner::KeyUnknown => "owner unknown".into(),
-            };
-            t.push_str(&format!("    {key}, {owner}\n"));
-            if s.holders.is_empty() {
-                t.push_str("    referenced by nothing\n");
-            }
-            for h in &s.holders {
-                t.push_str(&format!("    referenced by {h}\n"));
-            }
-        }
-    }
-
-    /// The users owning those keys, with every key of theirs.
-    fn users_text(&self, t: &mut String) {
-        t.push_str(&format!(
-            "\nIAM users owning those keys: {}\n",
-            self.users.len()
-        ));
-        for u in &self.users {
-            t.push_str(&format!("  {}\n", u.user));
-            for k in &u.keys {
-                let used = k.key.last_used.as_ref().map_or_else(
-                    || "never used".to_string(),
-                    |l| {
-                        format!(
-                            "last used {} ({}, {})",
-                            day(Some(l.at)),
-                            l.service,
-                            l.region
-                        )
-                    },
-                );
-                let sets = if k.sets.is_empty() {
-                    "in no set".to_string()
-                } else {
-                    format!("in {}", k.sets.join(", "))
-                };
-                t.push_str(&format!(
-                    "    key {} {}, created {}, {} days old, {used}, {sets}{}\n",
-                    k.key.id,
-                    status_word(k.key.status),
-                    day(Some(k.key.created)),
-                    k.age_days,
-                    if k.fails_iam3 {
-                        "; FAILS Security Hub IAM.3 (active, older than 90 days)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-        }
-    }
-
-    /// The proposed targets, and the sets not proposed.
-    fn proposal_text(&self, t: &mut String) {
-        t.push_str(&format!(
-            "\nProposed targets: {}\n",
-            self.proposal.targets.len()
-        ));
-        for p in &self.proposal.targets {
-            t.push_str(&format!(
-                "  {} (IAM user {}): credential_prefix {}{}",
-                p.name,
-                p.iam_user,
-                p.credential_prefix,
-                if p.prefix_inferred {
-                    ""
-                } else {
-                    " (new: no set id has the form <prefix>-<yymmdd>)"
-                }
-            ));
-            if !p.managed.is_empty() {
-                t.push_str(&format!(", sets {}", p.managed.join(", ")));
-            }
-            if !p.adopt.is_empty() {
-                t.push_str(&format!(", adopted {}", p.adopt.join(", ")));
-            }
-            t.push('\n');
-        }
-        if !self.proposal.not_proposed.is_empty() {
-            t.push_str("\nNot proposed:\n");
-            for n in &self.proposal.not_proposed {
-                t.push_str(&format!("  {}\n", not_proposed_words(n)));
-            }
-        }
-    }
 }
 
 /// A proposed target's `[[targets]]` table: name, user, prefix, the adopted sets and
@@ -718,28 +599,6 @@ fn target_table(target: &ProposedTarget, t: &mut String) {
             .map(|(set, key)| format!("{} = {}", quoted(set), quoted(key.as_str())))
             .collect();
         t.push_str(&format!("adopt_keys = {{ {} }}\n", pairs.join(", ")));
-    }
-}
-
-fn status_word(s: KeyStatus) -> &'static str {
-    match s {
-        KeyStatus::Active => "active",
-        KeyStatus::Inactive => "inactive",
-    }
-}
-
-fn day(t: Option<OffsetDateTime>) -> String {
-    t.map_or_else(|| "unknown".to_string(), |t| t.date().to_string())
-}
-
-fn not_proposed_words(n: &NotProposed) -> String {
-    match n {
-        NotProposed::OtherAccount { set, key } => format!(
-            "set {set}: its key {key} belongs to no IAM user of this account (another account's key?); rotate it there"
-        ),
-        NotProposed::KeyUnknown { set } => format!(
-            "set {set}: SORACOM reports no access key id for it; name its key in adopt_keys of the right target by hand"
-        ),
     }
 }
 

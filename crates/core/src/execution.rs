@@ -31,7 +31,7 @@ use crate::words::Words;
 /// The keys an emergency records as exposed on the IAM user: of `exposed`, those the
 /// user holds active; without named keys, the current set's key — unless an emergency is
 /// still to finish (a recorded exposed key of the target's sets still active, or one
-/// recorded less than [`EMERGENCY_RERUN`] ago), so that a rerun never makes a second key.
+/// recorded less than `EMERGENCY_RERUN` ago), so that a rerun never makes a second key.
 /// Keys already recorded are not recorded again.
 pub fn emergency_keys(
     target: &Target,
@@ -358,7 +358,7 @@ pub struct Ending {
 
 /// The refusal, the blocked keys and what a canary or migration needs a human for, as one
 /// message per line.
-pub fn refusals(plan: &Plan) -> Vec<String> {
+pub(crate) fn refusals(plan: &Plan) -> Vec<String> {
     plan.refusal
         .iter()
         .map(Words::words)

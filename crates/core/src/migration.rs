@@ -1,8 +1,8 @@
 //! What `migrate-to-role` did, or would do, for one target: the report both binaries
 //! print (docs/ARCHITECTURE.md, *Migrating to a role*). The decision is
 //! [`crate::role::plan`]; carrying it out is the `rotator` crate's. Its text
-//! (`MigrationReport::render_text`) is worded in [`crate::wording`] with every other
-//! sentence, so this module needs nothing of the wording.
+//! (`MigrationReport::render_text`) is laid out in [`crate::render`] with every other
+//! report, so this module needs nothing of the rendering.
 
 use serde::Serialize;
 

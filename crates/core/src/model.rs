@@ -73,7 +73,7 @@ pub struct CredentialSet {
 }
 
 /// The token written into a set's description to name the key it holds.
-pub const LINK_TOKEN: &str = "accessKeyId=";
+pub(crate) const LINK_TOKEN: &str = "accessKeyId=";
 
 /// The description this tool writes into a credential set it creates.
 pub fn link_description(key: &AccessKeyId) -> String {
@@ -84,7 +84,7 @@ pub fn link_description(key: &AccessKeyId) -> String {
 }
 
 /// The token naming the key an in-place set held before (its retirement is still due).
-pub const PREVIOUS_TOKEN: &str = "previousAccessKeyId=";
+pub(crate) const PREVIOUS_TOKEN: &str = "previousAccessKeyId=";
 
 /// The description of an in-place set: the key it holds and the one it replaced.
 pub fn in_place_description(key: &AccessKeyId, previous: Option<&AccessKeyId>) -> String {
@@ -106,7 +106,7 @@ fn key_after(text: &str, token: &str) -> Option<AccessKeyId> {
 
 impl CredentialSet {
     /// The access key id named in the description, if this tool linked it.
-    pub fn linked_key(&self) -> Option<AccessKeyId> {
+    pub(crate) fn linked_key(&self) -> Option<AccessKeyId> {
         key_after(&self.description, LINK_TOKEN)
     }
 
@@ -116,24 +116,24 @@ impl CredentialSet {
     }
 
     /// The key an in-place set held before its last rotation, if the description says.
-    pub fn previous_key(&self) -> Option<AccessKeyId> {
+    pub(crate) fn previous_key(&self) -> Option<AccessKeyId> {
         key_after(&self.description, PREVIOUS_TOKEN)
     }
 }
 
 /// The parsed date and sequence of a managed credential set id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ManagedId {
+pub(crate) struct ManagedId {
     /// The UTC date in the id.
-    pub date: Date,
+    pub(crate) date: Date,
     /// 1 for `<prefix>-<yymmdd>`, n for `<prefix>-<yymmdd>-<n>` (n ≥ 2).
-    pub seq: u32,
+    pub(crate) seq: u32,
 }
 
 impl ManagedId {
     /// Parses `id` as `<prefix>-<yymmdd>[-<n>]`; anything else (including ids that only
     /// contain the prefix) is `None`.
-    pub fn parse(prefix: &str, id: &str) -> Option<ManagedId> {
+    pub(crate) fn parse(prefix: &str, id: &str) -> Option<ManagedId> {
         let rest = id.strip_prefix(prefix)?.strip_prefix('-')?;
         let (date_part, seq) = match rest.split_once('-') {
             None => (rest, 1),
@@ -163,7 +163,7 @@ impl ManagedId {
     }
 
     /// Formats the id for `prefix`.
-    pub fn format(&self, prefix: &str) -> String {
+    pub(crate) fn format(&self, prefix: &str) -> String {
         let base = format!(
             "{prefix}-{:02}{:02}{:02}",
             self.date.year().rem_euclid(100),
@@ -178,7 +178,7 @@ impl ManagedId {
     }
 
     /// The first id for `date` not in `taken`: `<prefix>-<yymmdd>`, then `-2`, `-3`, …
-    pub fn next_free<'a>(
+    pub(crate) fn next_free<'a>(
         prefix: &str,
         date: Date,
         taken: impl Fn(&str) -> bool + 'a,
@@ -295,7 +295,7 @@ pub struct Slot {
 
 impl Slot {
     /// Whether any reference in this slot names `set_id`.
-    pub fn references(&self, set_id: &str) -> bool {
+    pub(crate) fn references(&self, set_id: &str) -> bool {
         self.refs.iter().any(|r| r.set_id == set_id)
     }
 }

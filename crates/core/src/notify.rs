@@ -6,7 +6,7 @@
 //! cutover), an old key deactivated, an old key deleted, a retirement blocked by use after
 //! the cutover (who used the key: service, region, time), a run that failed or was refused,
 //! and a key at risk of being active at its deadline (warning, then urgent, then missed).
-//! A message about a risk carries its [`Severity`]; one about a failure carries the
+//! A message about a risk carries its `Severity`; one about a failure carries the
 //! severity of the key closest to its deadline.
 //!
 //! One event makes one message: the rungs that describe a state (due soon, blocked, failed,
@@ -47,9 +47,9 @@ pub struct Notice {
     /// The rung that sends it.
     pub rung: Rung,
     /// How close the deadline is, when a deadline is at stake.
-    pub severity: Option<Severity>,
+    pub(crate) severity: Option<Severity>,
     /// What it is about, as remembered on the IAM user: a key id, `key=severity`, or the day.
-    pub event: String,
+    pub(crate) event: String,
     /// A one-line subject (at most 100 characters, for SNS).
     pub subject: String,
     /// The message: what happened, the keys (masked), what to do.

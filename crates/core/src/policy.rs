@@ -15,9 +15,9 @@ pub struct Permission {
     /// The IAM action (`iam:CreateAccessKey`) or SAM API name (`Credential:createCredential`).
     pub name: &'static str,
     /// Why the tool calls it.
-    pub why: &'static str,
+    pub(crate) why: &'static str,
     /// Needed only when a target uses the in-place strategy.
-    pub in_place_only: bool,
+    pub(crate) in_place_only: bool,
 }
 
 const fn p(name: &'static str, why: &'static str) -> Permission {
@@ -56,7 +56,7 @@ pub const IAM: &[Permission] = &[
 /// *Migrating to a role*): reading what the target's user may do, on the users; making the
 /// role, on the roles of [`crate::config::TargetRole`]. Printed only for a configuration
 /// with `[soracom] aws_account_id`, which migration needs.
-pub const MIGRATION_USER: &[Permission] = &[
+pub(crate) const MIGRATION_USER: &[Permission] = &[
     p(
         "iam:GetUser",
         "the user's permissions boundary, for the role",
@@ -77,7 +77,7 @@ pub const MIGRATION_USER: &[Permission] = &[
 ];
 
 /// IAM actions `migrate-to-role` needs on the targets' roles.
-pub const MIGRATION_ROLE: &[Permission] = &[
+pub(crate) const MIGRATION_ROLE: &[Permission] = &[
     p("iam:GetRole", "find the role an earlier run made"),
     p(
         "iam:CreateRole",
@@ -99,7 +99,7 @@ pub const MIGRATION_ROLE: &[Permission] = &[
 /// IAM actions `discover` and `init` need, on every user of the account (they look for the
 /// owner of each key SORACOM holds): printed by `policy --discover`, for the person who runs
 /// them once; the scheduled rotation never needs them.
-pub const DISCOVERY: &[Permission] = &[
+pub(crate) const DISCOVERY: &[Permission] = &[
     p("iam:ListUsers", "find the user that owns each key"),
     p("iam:ListAccessKeys", "each user's keys"),
     p(
@@ -109,7 +109,7 @@ pub const DISCOVERY: &[Permission] = &[
 ];
 
 /// SORACOM SAM API names `discover` and `init` need: reading only.
-pub const SORACOM_DISCOVERY: &[&str] = &[
+pub(crate) const SORACOM_DISCOVERY: &[&str] = &[
     "Credential:listCredentials",
     "Group:listGroups",
     "EventHandler:listEventHandlers",
@@ -117,7 +117,7 @@ pub const SORACOM_DISCOVERY: &[&str] = &[
 ];
 
 /// SORACOM SAM API names (`<tag>:<operationId>`). `Auth:auth` is how the tool logs in.
-pub const SORACOM: &[Permission] = &[
+pub(crate) const SORACOM: &[Permission] = &[
     p("Credential:listCredentials", "observe credential sets"),
     p(
         "Credential:createCredential",
@@ -161,7 +161,7 @@ pub const SORACOM: &[Permission] = &[
 
 /// SORACOM SAM API names `rotate-soracom-key` needs on top of [`SORACOM`]: the `User:`
 /// operations for a SAM user's own AuthKeys, the `Operator:` ones for the root user's.
-pub const SORACOM_SELF_ROTATION: &[Permission] = &[
+pub(crate) const SORACOM_SELF_ROTATION: &[Permission] = &[
     p(
         "User:listUserAuthKeys",
         "find a key a failed generate call left",
@@ -268,16 +268,16 @@ pub fn iam_policy(config: &Config, account: &str) -> Value {
 #[serde(rename_all = "camelCase")]
 pub struct SpokeRole {
     /// The spoke account's id.
-    pub account: String,
+    pub(crate) account: String,
     /// The role's ARN, as configured.
-    pub role_arn: String,
+    pub(crate) role_arn: String,
     /// The targets it serves.
-    pub targets: Vec<String>,
+    pub(crate) targets: Vec<String>,
     /// Its trust policy: the hub account's principals, with the external id if one is
     /// configured.
-    pub trust_policy: Value,
+    pub(crate) trust_policy: Value,
     /// Its permissions: the per-user policy, on the spoke account's users.
-    pub permissions: Value,
+    pub(crate) permissions: Value,
 }
 
 /// The spoke roles the configuration names, one per role ARN, in ARN order. `hub` is the

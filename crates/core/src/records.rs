@@ -70,7 +70,7 @@ pub enum Mark {
 
 impl Mark {
     /// Every kind of mark.
-    pub const ALL: [Mark; 5] = [
+    pub(crate) const ALL: [Mark; 5] = [
         Mark::Released,
         Mark::Deactivated,
         Mark::Exposed,
@@ -79,7 +79,7 @@ impl Mark {
     ];
 
     /// The tag key prefix; the access key id follows.
-    pub fn tag_prefix(self) -> &'static str {
+    pub(crate) fn tag_prefix(self) -> &'static str {
         match self {
             Mark::Released => "soracom-key-rotator:released:",
             Mark::Deactivated => "soracom-key-rotator:deactivated:",
@@ -93,22 +93,23 @@ impl Mark {
 /// What the notification ladder already told people: per rung, the events its messages
 /// were about.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Notified(pub BTreeMap<String, BTreeSet<String>>);
+pub struct Notified(pub(crate) BTreeMap<String, BTreeSet<String>>);
 
 impl Notified {
     /// Whether `event` was told on `rung`.
-    pub fn has(&self, rung: &str, event: &str) -> bool {
+    #[cfg(test)]
+    pub(crate) fn has(&self, rung: &str, event: &str) -> bool {
         self.0.get(rung).is_some_and(|e| e.contains(event))
     }
 
     /// The events told on `rung`.
-    pub fn events(&self, rung: &str) -> impl Iterator<Item = &str> {
+    pub(crate) fn events(&self, rung: &str) -> impl Iterator<Item = &str> {
         self.0.get(rung).into_iter().flatten().map(String::as_str)
     }
 }
 
 /// Whether `s` may be one event of a notified record: it fits between the `/`s.
-pub fn is_event(s: &str) -> bool {
+pub(crate) fn is_event(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()
@@ -117,7 +118,7 @@ pub fn is_event(s: &str) -> bool {
 
 /// The tag of what `rung` told people (`None` when nothing: the tag is removed). Events
 /// that do not fit IAM's limit on a tag value are left out, last first.
-pub fn notified_tag<'a>(
+pub(crate) fn notified_tag<'a>(
     rung: &str,
     events: impl IntoIterator<Item = &'a str>,
 ) -> (String, Option<String>) {
@@ -171,43 +172,43 @@ pub enum KeyRecord {
 
 /// A run's announcement that it is creating a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Creating {
+pub(crate) struct Creating {
     /// The run's id (the tag key's suffix).
-    pub run: String,
+    pub(crate) run: String,
     /// When the run was about to create the key.
-    pub since: OffsetDateTime,
+    pub(crate) since: OffsetDateTime,
     /// The keys the user had just before.
-    pub existing: Vec<AccessKeyId>,
+    pub(crate) existing: Vec<AccessKeyId>,
 }
 
 /// Everything recorded on one user.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Records {
     /// When the last reference left each key's set.
-    pub released: BTreeMap<AccessKeyId, OffsetDateTime>,
+    pub(crate) released: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// When each key was deactivated by this tool.
-    pub deactivated: BTreeMap<AccessKeyId, OffsetDateTime>,
+    pub(crate) deactivated: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// When each key was reported exposed (an emergency retires it at once).
     pub exposed: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// When a canary moved off each key's set.
     pub canary: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// When the canary that moved off each key's set failed.
-    pub canary_failed: BTreeMap<AccessKeyId, OffsetDateTime>,
+    pub(crate) canary_failed: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// Holder kinds whose move onto the target's role set is under a canary, and since
     /// when (docs/ARCHITECTURE.md, *Migrating to a role*).
     pub role_canary: BTreeMap<String, OffsetDateTime>,
     /// Holder kinds that refused the role set (a 4xx on the write, or AWS refusing it in
     /// production), and when: they stay on the key.
-    pub role_refused: BTreeMap<String, OffsetDateTime>,
+    pub(crate) role_refused: BTreeMap<String, OffsetDateTime>,
     /// The tool's own keys and their state.
-    pub keys: BTreeMap<AccessKeyId, KeyRecord>,
+    pub(crate) keys: BTreeMap<AccessKeyId, KeyRecord>,
     /// Runs that announced they are creating a key.
-    pub creating: Vec<Creating>,
+    pub(crate) creating: Vec<Creating>,
     /// Runs holding a lease on the target (a rollback): their id and since when.
     pub leases: Vec<(String, OffsetDateTime)>,
     /// Keys a person described (a user tag named after the key id that this tool did not
     /// write): never this tool's.
-    pub described: BTreeSet<AccessKeyId>,
+    pub(crate) described: BTreeSet<AccessKeyId>,
     /// What the notification ladder already told people.
     pub notified: Notified,
 }
@@ -217,7 +218,7 @@ fn time(s: &str) -> Option<OffsetDateTime> {
 }
 
 /// A time as a tag value (RFC 3339 uses only characters IAM allows in tags).
-pub fn stamp(t: OffsetDateTime) -> String {
+pub(crate) fn stamp(t: OffsetDateTime) -> String {
     t.format(&Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
@@ -413,7 +414,7 @@ pub fn creating_tag(run: &str, at: OffsetDateTime, existing: &[AccessKeyId]) -> 
 }
 
 /// The tag key of run `run`'s announcement.
-pub fn creating_key(run: &str) -> String {
+pub(crate) fn creating_key(run: &str) -> String {
     format!("{CREATING}{run}")
 }
 

@@ -1,17 +1,15 @@
-//! What a run did: a serialisable report, its exit code, and its text rendering.
+//! What a run did: a serialisable report and its exit code.
 //!
-//! The same [`RunReport`] is printed as text by the CLI, as JSON with `--output json`,
-//! and returned by the Lambda entry point. Key ids in it are masked; it never holds a
-//! secret.
+//! The same [`RunReport`] is printed as text by the CLI (laid out in
+//! [`crate::render`]), as JSON with `--output json`, and returned by the Lambda entry
+//! point. Key ids in it are masked; it never holds a secret.
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::plan::{fmt_time, KeyDeadline, Plan};
+use crate::plan::{KeyDeadline, Plan};
 use crate::records::Notified;
 use crate::secret::AccessKeyId;
-pub use crate::wording::{describe, describe_link};
-use crate::words::Words;
 
 /// How one target's run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -37,12 +35,6 @@ pub struct Step {
     pub what: String,
     /// Whether it succeeded.
     pub ok: bool,
-}
-
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", if self.ok { "ok  " } else { "FAIL" }, self.what)
-    }
 }
 
 /// References counted for the cutover.
@@ -105,7 +97,11 @@ pub struct KeyMetrics {
 impl KeyMetrics {
     /// The figures of the active keys in `deadlines`, leaving out the keys in `gone`
     /// (deactivated or deleted by the run that made them).
-    pub fn of(deadlines: &[KeyDeadline], gone: &[&AccessKeyId], now: OffsetDateTime) -> KeyMetrics {
+    pub(crate) fn of(
+        deadlines: &[KeyDeadline],
+        gone: &[&AccessKeyId],
+        now: OffsetDateTime,
+    ) -> KeyMetrics {
         let active: Vec<&KeyDeadline> = deadlines
             .iter()
             .filter(|d| !gone.contains(&&d.key))
@@ -204,122 +200,5 @@ impl RunReport {
         } else {
             0
         }
-    }
-
-    /// The report as text for a terminal or a log.
-    pub fn render_text(&self) -> String {
-        let mut out = format!(
-            "soracom-key-rotator {}{} at {}\n",
-            self.command,
-            if self.dry_run {
-                " (dry run: nothing changed)"
-            } else {
-                ""
-            },
-            fmt_time(self.now)
-        );
-        for t in &self.targets {
-            out.push_str(&format!(
-                "\ntarget {} (IAM user {})\n",
-                t.target, t.iam_user
-            ));
-            if let Some(plan) = &t.plan {
-                render_plan(&mut out, plan);
-            }
-            if !t.steps.is_empty() {
-                out.push_str("  done:\n");
-                for s in &t.steps {
-                    out.push_str(&format!(
-                        "    {s}
-"
-                    ));
-                }
-            }
-            let result = match t.outcome {
-                Outcome::NothingDue => "nothing due".to_string(),
-                Outcome::Planned => "planned (run `reconcile` to apply)".to_string(),
-                Outcome::Done => "done".to_string(),
-                Outcome::Refused => "REFUSED".to_string(),
-                Outcome::Failed => "FAILED".to_string(),
-            };
-            let refs = if t.references.total > 0 {
-                format!(
-                    " ({}/{} references moved)",
-                    t.references.moved, t.references.total
-                )
-            } else {
-                String::new()
-            };
-            out.push_str(&format!("  result: {result}{refs}\n"));
-            if let Some(e) = &t.error {
-                out.push_str(&format!("  error: {e}\n"));
-            }
-            if let Some(n) = &t.next {
-                out.push_str(&format!("  next: {n}\n"));
-            }
-        }
-        out
-    }
-}
-
-fn render_plan(out: &mut String, plan: &Plan) {
-    match &plan.current {
-        Some(c) => {
-            let key = describe_link(&c.link);
-            let age = c
-                .age_days
-                .map(|d| format!(", {d} days old"))
-                .unwrap_or_default();
-            out.push_str(&format!("  current: {} ({key}{age})\n", c.set_id));
-        }
-        None => out.push_str("  current: none\n"),
-    }
-    let next = plan
-        .due
-        .next
-        .map(|n| format!("; due {}", fmt_time(n)))
-        .unwrap_or_default();
-    out.push_str(&format!(
-        "  rotation: {} ({}{next})\n",
-        if plan.due.now { "due" } else { "not due" },
-        plan.due.reason.words()
-    ));
-    if plan.is_empty() {
-        out.push_str("  plan: nothing to do\n");
-    } else {
-        out.push_str("  plan:\n");
-        for a in plan.steps() {
-            out.push_str(&format!("    - {}\n", describe(a)));
-        }
-    }
-    if let Some(r) = &plan.refusal {
-        out.push_str(&format!("  refused: {}\n", r.words()));
-    }
-    for b in &plan.blocked {
-        out.push_str(&format!("  KEPT: {}\n", b.words()));
-    }
-    if let Some(c) = &plan.canary {
-        out.push_str(&format!("  canary: {}\n", c.words()));
-    }
-    if let Some(m) = &plan.migration {
-        out.push_str(&format!("  migration: {}\n", m.words()));
-    }
-    for u in &plan.upcoming {
-        out.push_str(&format!(
-            "  later: {} (from {})\n",
-            u.step.words(),
-            fmt_time(u.due)
-        ));
-    }
-    for n in &plan.notes {
-        out.push_str(&format!("  note: {}\n", n.words()));
-    }
-    for d in &plan.deadlines {
-        let label = if d.risk.is_some() {
-            "AT RISK"
-        } else {
-            "deadline"
-        };
-        out.push_str(&format!("  {label}: {}\n", d.words()));
     }
 }

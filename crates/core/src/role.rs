@@ -30,7 +30,7 @@ pub const TAG_EXTERNAL_ID: &str = "soracom-key-rotator:external-id";
 pub const ROLE_CREDENTIALS: &str = "aws-iam-role-credentials";
 /// The token in a role set's description naming the role it holds (SORACOM is not known
 /// to echo `credentials.roleArn`).
-pub const ROLE_TOKEN: &str = "roleArn=";
+pub(crate) const ROLE_TOKEN: &str = "roleArn=";
 /// Characters of a generated external id.
 pub const EXTERNAL_ID_LEN: usize = 32;
 /// What the trust policy shows where the external id is.
@@ -43,7 +43,7 @@ pub struct ExternalId(pub Secret);
 /// The random source had no randomness to give.
 #[derive(Debug, thiserror::Error)]
 #[error("no random source for the external id: {0}")]
-pub struct NoRandom(pub String);
+pub struct NoRandom(pub(crate) String);
 
 impl ExternalId {
     /// A new id: [`EXTERNAL_ID_LEN`] characters of `A-Z a-z 0-9` from `fill`, a random
@@ -227,19 +227,6 @@ pub fn linked_role(set: &CredentialSet) -> Option<&str> {
     arn.starts_with("arn:").then_some(arn)
 }
 
-/// The target's role set among `sets`, with the role it names, if `migrate-to-role`
-/// registered it: what a cutover moves references onto. Pure; needs no IAM call (the set's
-/// description names the role, docs/ARCHITECTURE.md, *Migrating to a role*).
-pub fn registered<'s>(
-    settings: &crate::config::TargetRole,
-    sets: &'s [CredentialSet],
-) -> Option<(&'s CredentialSet, &'s str)> {
-    let set = sets
-        .iter()
-        .find(|s| s.id == settings.credential_id && s.kind == ROLE_CREDENTIALS)?;
-    Some((set, linked_role(set)?))
-}
-
 /// What happens to the role.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "action")]
@@ -279,7 +266,7 @@ pub struct InlineStep {
     /// The policy's name, on the user and on the role.
     pub name: String,
     /// Its document, for showing.
-    pub document: Value,
+    pub(crate) document: Value,
     /// Its document as IAM gave it, for putting it on the role unchanged.
     #[serde(skip)]
     pub text: String,
@@ -291,7 +278,7 @@ pub struct InlineStep {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AttachStep {
     /// The policy's name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its ARN.
     pub arn: String,
     /// Whether it is attached.
@@ -324,7 +311,7 @@ pub struct Migration {
     /// What happens to the role.
     pub role: RoleAction,
     /// The trust policy, with the external id shown as [`REDACTED`].
-    pub trust_policy: Value,
+    pub(crate) trust_policy: Value,
     /// The user's permissions boundary, which the role gets too (none: none).
     pub permissions_boundary: Option<String>,
     /// The user's inline policies.
@@ -332,7 +319,7 @@ pub struct Migration {
     /// The user's managed policies.
     pub attached_policies: Vec<AttachStep>,
     /// Groups the user is in: their policies are not copied (a role is in no group).
-    pub groups_not_copied: Vec<String>,
+    pub(crate) groups_not_copied: Vec<String>,
     /// The role set's id.
     pub credential_id: String,
     /// What happens to it.
@@ -772,24 +759,6 @@ mod tests {
         let set = role_set(&set_description(&r.arn));
         let m = plan(&target(), &settings(), &user(), None, &[set]);
         assert!(m.refusal().is_some());
-    }
-
-    #[test]
-    fn the_registered_role_set_is_found_by_id_type_and_description() {
-        let s = settings();
-        let ours = role_set(&set_description("arn:aws:iam::1:role/u-role"));
-        let found = registered(&s.role, std::slice::from_ref(&ours));
-        assert_eq!(
-            found.map(|(_, arn)| arn),
-            Some("arn:aws:iam::1:role/u-role")
-        );
-        let mut key_set = ours.clone();
-        key_set.kind = "aws-credentials".into();
-        assert!(registered(&s.role, &[key_set]).is_none());
-        assert!(registered(&s.role, &[role_set("by hand")]).is_none());
-        let mut other = ours;
-        other.id = "p-other".into();
-        assert!(registered(&s.role, &[other]).is_none());
     }
 
     #[test]

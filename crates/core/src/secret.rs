@@ -65,7 +65,7 @@ impl AccessKeyId {
     }
 
     /// The id with all but its first and last four characters hidden.
-    pub fn masked(&self) -> String {
+    pub(crate) fn masked(&self) -> String {
         mask(&self.0)
     }
 }

@@ -1,9 +1,10 @@
 //! `status`: what each target looks like now — keys, sets, references, what is due and
 //! when, and compliance findings.
 //!
-//! Built from the same observation and [`crate::plan::resolve`] as every command, so it
+//! Built from the same observation and [`resolve`](fn@crate::plan::resolve) as every command, so it
 //! shows exactly what `reconcile` would act on. The JSON form is a stable, documented
-//! shape (docs/STATUS.md); field names only ever get added.
+//! shape (docs/STATUS.md); field names only ever get added. Its text is laid out in
+//! [`crate::render`].
 
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
@@ -11,80 +12,80 @@ use time::{Duration, OffsetDateTime};
 use crate::config::{Strategy, Target};
 use crate::model::{Holder, KeyStatus, LastUsed, Observed, Slot};
 use crate::plan::{
-    fmt_time, plan, resolve, Blocked, CanaryState, KeyDeadline, KeyState, Link, Migration, Mode,
-    Note, Upcoming,
+    plan, resolve, Blocked, CanaryState, KeyDeadline, KeyState, Link, Migration, Mode, Note,
+    Upcoming,
 };
-use crate::report::{describe, KeyMetrics};
+use crate::report::KeyMetrics;
 use crate::secret::AccessKeyId;
-use crate::words::Words;
+use crate::wording::describe;
 
 /// Security Hub IAM.3 fails active access keys older than this.
-pub const IAM3_MAX_AGE_DAYS: i64 = 90;
+pub(crate) const IAM3_MAX_AGE_DAYS: i64 = 90;
 
 /// One access key of the target's user.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct KeyInfo {
+pub(crate) struct KeyInfo {
     /// Masked key id.
-    pub id: AccessKeyId,
+    pub(crate) id: AccessKeyId,
     /// `active` or `inactive`.
-    pub status: KeyStatus,
+    pub(crate) status: KeyStatus,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
-    pub created: OffsetDateTime,
+    pub(crate) created: OffsetDateTime,
     /// Whole days since creation.
-    pub age_days: i64,
+    pub(crate) age_days: i64,
     /// Last use according to IAM.
-    pub last_used: Option<LastUsed>,
+    pub(crate) last_used: Option<LastUsed>,
     /// The owned set holding it (or that held it, for an in-place previous key).
-    pub set: Option<String>,
+    pub(crate) set: Option<String>,
     /// When this tool deactivated it, if recorded.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub deactivated: Option<OffsetDateTime>,
+    pub(crate) deactivated: Option<OffsetDateTime>,
     /// When the last reference left the set holding it (its cutover), if recorded.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub released: Option<OffsetDateTime>,
+    pub(crate) released: Option<OffsetDateTime>,
 }
 
 /// One credential set owned by the target. Not the listed `CredentialSet` itself: its
 /// description holds the full access key id, which output shows only masked (in `link`).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SetInfo {
+pub(crate) struct SetInfo {
     /// Set id.
-    pub id: String,
+    pub(crate) id: String,
     /// Credential type.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub created: Option<OffsetDateTime>,
+    pub(crate) created: Option<OffsetDateTime>,
     /// Last update.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub updated: Option<OffsetDateTime>,
+    pub(crate) updated: Option<OffsetDateTime>,
     /// Last use by SORACOM.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub last_used: Option<OffsetDateTime>,
+    pub(crate) last_used: Option<OffsetDateTime>,
     /// Which key it holds and how that is known.
-    pub link: Link,
+    pub(crate) link: Link,
     /// The state of that key.
-    pub key_state: KeyState,
+    pub(crate) key_state: KeyState,
     /// Whether it is the set in use.
-    pub current: bool,
+    pub(crate) current: bool,
     /// Where it is referenced (`group test-1 SoracomFunnel.credentialsId`, …).
-    pub references: Vec<String>,
+    pub(crate) references: Vec<String>,
 }
 
 /// A compliance finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Finding {
+pub(crate) struct Finding {
     /// `IAM.3` (Security Hub), `ROLE_CREDENTIALS` or `ROLE_CREDENTIALS_UNVERIFIED` (advice).
-    pub code: String,
+    pub(crate) code: String,
     /// `fail` or `advice`.
-    pub severity: String,
+    pub(crate) severity: String,
     /// What and why.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// The status of one target.
@@ -92,41 +93,41 @@ pub struct Finding {
 #[serde(rename_all = "camelCase")]
 pub struct TargetStatus {
     /// Target name.
-    pub target: String,
+    pub(crate) target: String,
     /// IAM user.
-    pub iam_user: String,
+    pub(crate) iam_user: String,
     /// `repoint` or `in-place`.
-    pub strategy: Strategy,
+    pub(crate) strategy: Strategy,
     /// The set in use.
-    pub current_set: Option<String>,
+    pub(crate) current_set: Option<String>,
     /// The user's keys.
-    pub keys: Vec<KeyInfo>,
+    pub(crate) keys: Vec<KeyInfo>,
     /// The target's credential sets, oldest first.
-    pub sets: Vec<SetInfo>,
+    pub(crate) sets: Vec<SetInfo>,
     /// What `reconcile` would do now.
-    pub due_now: Vec<String>,
+    pub(crate) due_now: Vec<String>,
     /// What becomes due later, soonest first.
-    pub next: Vec<Upcoming>,
+    pub(crate) next: Vec<Upcoming>,
     /// Old keys kept because they were used after cutover.
     #[serde(serialize_with = "crate::words::worded_all")]
-    pub blocked: Vec<Blocked>,
+    pub(crate) blocked: Vec<Blocked>,
     /// The canary cutover under way: its stage, evidence so far and what comes next.
     #[serde(serialize_with = "crate::words::worded_option")]
-    pub canary: Option<CanaryState>,
+    pub(crate) canary: Option<CanaryState>,
     /// The move onto the target's role set (`migrated` once no reference is on a key).
     #[serde(serialize_with = "crate::words::worded_option")]
-    pub migration: Option<Migration>,
+    pub(crate) migration: Option<Migration>,
     /// Compliance findings.
-    pub compliance: Vec<Finding>,
+    pub(crate) compliance: Vec<Finding>,
     /// Other things worth knowing.
     #[serde(serialize_with = "crate::words::worded_all")]
-    pub notes: Vec<Note>,
+    pub(crate) notes: Vec<Note>,
     /// Every active key's deadline: when its rotation starts, when its deactivation is
     /// due, the slack, and the risk of missing it.
     #[serde(serialize_with = "crate::words::worded_all")]
-    pub deadlines: Vec<KeyDeadline>,
+    pub(crate) deadlines: Vec<KeyDeadline>,
     /// The figures the target is watched by.
-    pub metrics: KeyMetrics,
+    pub(crate) metrics: KeyMetrics,
 }
 
 /// `status` for every target.
@@ -287,114 +288,6 @@ fn holder_kind(holder: &Holder) -> String {
         Holder::GroupKey { namespace, .. } => format!("{namespace} (groups)"),
         Holder::EventHandler { .. } => "event handlers".into(),
         Holder::VpgInspection { .. } => "VPG Junction inspection".into(),
-    }
-}
-
-impl StatusReport {
-    /// The report as text.
-    pub fn render_text(&self) -> String {
-        let mut out = format!("soracom-key-rotator status at {}\n", fmt_time(self.now));
-        for e in &self.errors {
-            out.push_str(&format!(
-                "\ntarget {}: could not be observed: {}\n",
-                e.target, e.error
-            ));
-        }
-        for t in &self.targets {
-            out.push_str(&format!(
-                "\ntarget {} (IAM user {}, {:?})\n",
-                t.target, t.iam_user, t.strategy
-            ));
-            keys_text(t, &mut out);
-            sets_text(t, &mut out);
-            outlook_text(t, &mut out);
-        }
-        out
-    }
-}
-
-/// A target's keys: status, age, last use, the set holding each.
-fn keys_text(t: &TargetStatus, out: &mut String) {
-    out.push_str("  keys:\n");
-    for k in &t.keys {
-        let used = match &k.last_used {
-            Some(u) => {
-                format!("last used {} ({}, {})", fmt_time(u.at), u.service, u.region)
-            }
-            None => "never used".into(),
-        };
-        let set = k
-            .set
-            .as_deref()
-            .map(|s| format!(", in {s}"))
-            .unwrap_or_default();
-        let status = match k.status {
-            KeyStatus::Active => "active",
-            KeyStatus::Inactive => "inactive",
-        };
-        out.push_str(&format!(
-            "    {} {status:<8} created {} ({} days), {used}{set}\n",
-            k.id,
-            fmt_time(k.created),
-            k.age_days
-        ));
-    }
-}
-
-/// A target's credential sets: which is current, their keys, what references each.
-fn sets_text(t: &TargetStatus, out: &mut String) {
-    out.push_str("  credential sets:\n");
-    for s in &t.sets {
-        let key = crate::report::describe_link(&s.link);
-        let used = s.last_used.map(fmt_time).unwrap_or_else(|| "never".into());
-        out.push_str(&format!(
-            "    {}{} created {}, last used {used}, {key} ({:?})\n",
-            s.id,
-            if s.current { " [current]" } else { "" },
-            s.created.map(fmt_time).unwrap_or_else(|| "?".into()),
-            s.key_state
-        ));
-        for r in &s.references {
-            out.push_str(&format!("      referenced by {r}\n"));
-        }
-    }
-}
-
-/// What is due now and later, what is kept or under way, the deadlines, the findings and
-/// the notes.
-fn outlook_text(t: &TargetStatus, out: &mut String) {
-    for d in &t.due_now {
-        out.push_str(&format!("  due now: {d}\n"));
-    }
-    for u in &t.next {
-        out.push_str(&format!(
-            "  next: {} from {}\n",
-            u.step.words(),
-            fmt_time(u.due)
-        ));
-    }
-    for b in &t.blocked {
-        out.push_str(&format!("  KEPT: {}\n", b.words()));
-    }
-    if let Some(c) = &t.canary {
-        out.push_str(&format!("  canary: {}\n", c.words()));
-    }
-    if let Some(m) = &t.migration {
-        out.push_str(&format!("  migration: {}\n", m.words()));
-    }
-    for d in &t.deadlines {
-        let label = if d.risk.is_some() {
-            "AT RISK"
-        } else {
-            "deadline"
-        };
-        out.push_str(&format!("  {label}: {}\n", d.words()));
-    }
-    for f in &t.compliance {
-        out.push_str(&format!("  {} [{}]: {}\n", f.code, f.severity, f.message));
-    }
-    for n in &t.notes {
-        out.push_str(&format!("  note: {}\n", n.words()));
     }
 }
 

@@ -19,7 +19,7 @@ const EXCERPT: usize = 120;
 /// key, or — in a group's configuration or an event handler written back — a third
 /// party's value (a webhook URL, a password, a header) that happens to sit beside the
 /// reference. Their errors never quote the server.
-pub const SECRET_BEARING: &[&str] = &[
+pub(crate) const SECRET_BEARING: &[&str] = &[
     "auth",
     "createCredential",
     "updateCredential",

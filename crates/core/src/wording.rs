@@ -1,28 +1,23 @@
 //! Every sentence the tool says about a plan, in one place: its steps, refusals, notes,
 //! blocked keys, upcoming steps and why rotation is (not) due. The text report, the JSON
 //! (`message` beside each value's `code`), `status` and the notifications all word them
-//! here, so rules and tests work on the typed values and never on the wording.
+//! here, so rules and tests work on the typed values and never on the wording. The
+//! reports that place these sentences are laid out in [`crate::render`].
 
-use std::fmt::Write as _;
-
-use crate::migration::{MigrationOutcome, MigrationReport};
+use crate::discover::NotProposed;
 use crate::model::{KeyStatus, LastUsed};
 use crate::plan::{
     fmt_time, Blocked, DueReason, KeyDeadline, KeyState, Link, Next, Note, Refusal, Repair,
     Repoint, Retire, RiskCause, RollbackRefusal, Severity, Step,
 };
 use crate::records::Mark;
-use crate::role::{
-    Migration as RoleMigration, PolicyAction, RoleAction, SetAction, ROLE_CREDENTIALS,
-    TAG_EXTERNAL_ID,
-};
 
-/// The trait every sentence here implements (its home is [`crate::words`]), re-exported
+/// The trait every sentence here implements (its home is `crate::words`), re-exported
 /// where callers of the wording look for it.
 pub use crate::words::Words;
 
 /// Which key a set holds, and how that is known.
-pub fn describe_link(link: &Link) -> String {
+pub(crate) fn describe_link(link: &Link) -> String {
     match link {
         Link::Api(k) => format!("key {k} (reported by SORACOM)"),
         Link::Description(k) => format!("key {k} (named in its description)"),
@@ -190,10 +185,7 @@ impl Words for Refusal {
                             ),
                             None => "never used".into(),
                         };
-                        let status = match k.status {
-                            KeyStatus::Active => "active",
-                            KeyStatus::Inactive => "inactive",
-                        };
+                        let status = k.status.words();
                         format!(
                             "{} ({status}, created {}, {used})",
                             k.key,
@@ -379,7 +371,7 @@ impl Words for Blocked {
 
 /// Who used a key after its cutover: IAM's last use (service, region, time) and SORACOM's
 /// last use of the set.
-pub fn use_after(
+pub(crate) fn use_after(
     set_id: &str,
     cutover: time::OffsetDateTime,
     key_last_used: Option<&crate::model::LastUsed>,
@@ -662,141 +654,25 @@ impl Words for crate::plan::CanaryState {
     }
 }
 
-impl MigrationReport {
-    /// `migrate-to-role`'s report as text, for a human: the role, its trust policy
-    /// (external id redacted), every policy it gets, the groups whose policies it does
-    /// not, the set, the steps. The report is [`crate::migration`]'s; its sentences are
-    /// here with every other.
-    pub fn render_text(&self) -> String {
-        let mut out = String::new();
-        let dry = if self.dry_run { " (dry run)" } else { "" };
-        let _ = writeln!(
-            out,
-            "target {} (IAM user {}): migrate-to-role{dry}",
-            self.target, self.iam_user
-        );
-        role_lines(&mut out, &self.plan);
-        policy_lines(&mut out, &self.plan);
-        set_line(&mut out, &self.plan);
-        run_lines(&mut out, self);
-        out
+impl Words for KeyStatus {
+    fn words(&self) -> String {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Inactive => "inactive",
+        }
+        .into()
     }
 }
 
-/// The role: what happens to it, its trust policy and its permissions boundary.
-fn role_lines(out: &mut String, p: &RoleMigration) {
-    let role = match &p.role {
-        RoleAction::Create => "create".to_string(),
-        RoleAction::Adopt { arn, .. } => format!("adopt {arn} (made by an earlier run)"),
-        RoleAction::Foreign { arn, reason } => format!("NOT THIS TOOL'S: {arn}: {reason}"),
-    };
-    let _ = writeln!(out, "  IAM role {}: {role}", p.role_name);
-    let _ = writeln!(
-        out,
-        "    trust policy (SORACOM's AWS account {}; the external id is generated once, kept in tag {} and never shown):\n{}",
-        p.soracom_account_id,
-        TAG_EXTERNAL_ID,
-        indented_json(&p.trust_policy)
-    );
-    if let Some(b) = &p.permissions_boundary {
-        let _ = writeln!(
-            out,
-            "    permissions boundary {b}: the user's, so the role can do no more than the user could"
-        );
-    }
-}
-
-/// The user's policies the role gets (inline ones in full), and the groups it does not
-/// get the policies of.
-fn policy_lines(out: &mut String, p: &RoleMigration) {
-    if p.inline_policies.is_empty() && p.attached_policies.is_empty() {
-        let _ = writeln!(out, "    the user has no inline or attached policy to copy");
-    }
-    for i in &p.inline_policies {
-        let _ = writeln!(
-            out,
-            "    inline policy {}: {}\n{}",
-            i.name,
-            policy_action(i.action, "put (copied from the user)"),
-            indented_json(&i.document)
-        );
-    }
-    for a in &p.attached_policies {
-        let _ = writeln!(
-            out,
-            "    managed policy {} ({}): {}",
-            a.name,
-            a.arn,
-            policy_action(a.action, "attach (attached to the user)")
-        );
-    }
-    if !p.groups_not_copied.is_empty() {
-        let _ = writeln!(
-            out,
-            "    not copied: the policies of group(s) {} also apply to the user; a role is in no group, so attach what it needs by hand",
-            p.groups_not_copied.join(", ")
-        );
-    }
-}
-
-/// The role's credential set and what happens to it.
-fn set_line(out: &mut String, p: &RoleMigration) {
-    let set = match &p.credential_set {
-        SetAction::Create => "register (roleArn + externalId)".to_string(),
-        SetAction::Present => "present (registered by an earlier run)".to_string(),
-        SetAction::Foreign { reason } => format!("NOT THIS TOOL'S: {reason}"),
-    };
-    let _ = writeln!(
-        out,
-        "  credential set {} ({ROLE_CREDENTIALS}): {set}",
-        p.credential_id
-    );
-}
-
-/// The steps the run took, how it ended, and what happens next.
-fn run_lines(out: &mut String, r: &MigrationReport) {
-    for s in &r.steps {
-        match &s.error {
-            None => {
-                let _ = writeln!(out, "  ok    {}", s.step);
-            }
-            Some(e) => {
-                let _ = writeln!(out, "  FAIL  {}: {e}", s.step);
-            }
+impl Words for NotProposed {
+    fn words(&self) -> String {
+        match self {
+            NotProposed::OtherAccount { set, key } => format!(
+                "set {set}: its key {key} belongs to no IAM user of this account (another account's key?); rotate it there"
+            ),
+            NotProposed::KeyUnknown { set } => format!(
+                "set {set}: SORACOM reports no access key id for it; name its key in adopt_keys of the right target by hand"
+            ),
         }
     }
-    let outcome = match r.outcome {
-        MigrationOutcome::Planned => "planned",
-        MigrationOutcome::NothingToDo => "nothing to do",
-        MigrationOutcome::Done => "done",
-        MigrationOutcome::Refused => "REFUSED",
-        MigrationOutcome::Failed => "FAILED",
-    };
-    match &r.error {
-        Some(e) => {
-            let _ = writeln!(out, "  {outcome}: {e}");
-        }
-        None => {
-            let _ = writeln!(out, "  {outcome}");
-        }
-    }
-    let _ = writeln!(out, "  next: {}", r.next);
-}
-
-/// What happens to one of the user's policies: kept when the role has it, else `verb`.
-fn policy_action(a: PolicyAction, verb: &'static str) -> &'static str {
-    match a {
-        PolicyAction::Present => "present, kept as it is",
-        PolicyAction::Add => verb,
-    }
-}
-
-/// A JSON document, pretty-printed and indented under its line.
-fn indented_json(v: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(v)
-        .unwrap_or_else(|_| v.to_string())
-        .lines()
-        .map(|l| format!("      {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }

@@ -24,12 +24,12 @@ fn with_message<T: Serialize + Words>(v: &T) -> serde_json::Value {
 }
 
 /// `serialize_with` for one worded value.
-pub fn worded<T: Serialize + Words, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn worded<T: Serialize + Words, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     with_message(v).serialize(s)
 }
 
 /// `serialize_with` for an optional worded value.
-pub fn worded_option<T: Serialize + Words, S: Serializer>(
+pub(crate) fn worded_option<T: Serialize + Words, S: Serializer>(
     v: &Option<T>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
@@ -38,7 +38,7 @@ pub fn worded_option<T: Serialize + Words, S: Serializer>(
 
 /// `serialize_with` for a list of worded values.
 #[allow(clippy::ptr_arg)] // serde hands the field itself, a `Vec`
-pub fn worded_all<T: Serialize + Words, S: Serializer>(
+pub(crate) fn worded_all<T: Serialize + Words, S: Serializer>(
     v: &Vec<T>,
     s: S,
 ) -> Result<S::Ok, S::Error> {

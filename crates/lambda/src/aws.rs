@@ -4,10 +4,9 @@
 use aws_config::SdkConfig;
 use serde::Deserialize;
 
-use rotator::error::aws_retryable;
-use rotator::selfkey::{KeyStore, Stored};
-use rotator::soracom::AuthKey;
-use rotator::{Error, Secret};
+use rotator::{aws_retryable, Error, KeyStore, Stored};
+use rotator_core::endpoint::AuthKey;
+use rotator_core::Secret;
 
 use crate::{ConfigSource, HandlerError};
 
@@ -107,7 +106,7 @@ impl KeyStore for SecretsManagerStore {
     async fn store(&self, key: &AuthKey, replaced: Option<&str>) -> Result<(), Error> {
         let mut body = serde_json::json!({"authKeyId": key.id, "authKey": key.secret.expose()});
         if let Some(r) = replaced {
-            body[rotator::selfkey::REPLACED_FIELD] = serde_json::Value::String(r.to_string());
+            body[rotator::REPLACED_FIELD] = serde_json::Value::String(r.to_string());
         }
         self.client
             .put_secret_value()

@@ -28,15 +28,15 @@ use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use rotator::apply::{Command, NoProgress};
-use rotator::config::SoracomOverride;
-use rotator::iam::IamApi;
-use rotator::invoke::{invoke, Clients, InvokeError, Outcome, Request as Run, SoracomAccess};
-use rotator::report::RunReport;
-use rotator::secret::AccessKeyId;
-use rotator::selfkey::{rotate_soracom_key, KeyStore};
-use rotator::soracom::Endpoint;
-use rotator::Config;
+use rotator::{
+    invoke, rotate_soracom_key, Clients, Command, IamApi, InvokeError, KeyStore, NoProgress,
+    Outcome, Request as Run, SoracomAccess,
+};
+use rotator_core::config::SoracomOverride;
+use rotator_core::endpoint::Endpoint;
+use rotator_core::report::RunReport;
+use rotator_core::secret::AccessKeyId;
+use rotator_core::Config;
 
 pub mod aws;
 
@@ -171,7 +171,7 @@ pub struct Ports<'a, I, K, C, D> {
     /// How SORACOM is reached.
     pub dial: &'a D,
     /// Where notices go (SNS and the webhook).
-    pub notify: &'a dyn rotator::notify::Deliver,
+    pub notify: &'a dyn rotator::Deliver,
     /// `SORACOM_ENDPOINT`, which overrides the configured coverage: one of SORACOM's own
     /// API origins, unless `allow_any_endpoint`.
     pub soracom_endpoint: Option<String>,
@@ -179,9 +179,9 @@ pub struct Ports<'a, I, K, C, D> {
     /// (`ROTATOR_TEST_ALLOW_ANY_SORACOM_ENDPOINT=1`), never the default.
     pub allow_any_endpoint: bool,
     /// The time and every wait (the system clock in production; tests move it).
-    pub clock: &'a dyn rotator::clock::Clock,
+    pub clock: &'a dyn rotator::Clock,
     /// Run ids and random bytes.
-    pub ids: &'a dyn rotator::ids::Ids,
+    pub ids: &'a dyn rotator::Ids,
     /// Where the embedded-metric-format lines go (stdout, which CloudWatch Logs reads).
     pub metrics: &'a (dyn Fn(&str) + Send + Sync),
 }
@@ -224,6 +224,18 @@ fn exposed_keys(event: &Value) -> Option<Result<Vec<AccessKeyId>, HandlerError>>
 /// The CloudWatch namespace of the function's metrics.
 pub const NAMESPACE: &str = "SoracomKeyRotator";
 
+/// The metrics of [`metric_lines`] and their units: every one a line may carry (the key's
+/// age and the days to the deadline only when the target has an active key). The
+/// templates' alarms and dashboard are held to these names (crates/lambda/tests/template.rs).
+pub const METRICS: [(&str, &str); 6] = [
+    ("ReferencesMoved", "Count"),
+    ("RunFailed", "Count"),
+    ("RunRefused", "Count"),
+    ("KeysAtRisk", "Count"),
+    ("OldestActiveKeyAgeDays", "None"),
+    ("DaysToDeadline", "None"),
+];
+
 /// One embedded-metric-format line per target of `report`: the age of its oldest active
 /// key, the days to its nearest deadline (rounded up), its keys at risk, the references the
 /// run moved, and whether it failed or was refused; by target, and for the whole service
@@ -240,32 +252,25 @@ pub fn metric_lines(report: &RunReport, config: &Config) -> Vec<String> {
                 .find(|c| c.name == t.target)
                 .map_or(0, |c| c.max_key_age_days);
             let m = t.metrics(report.now, max);
-            let mut names = vec![
-                ("ReferencesMoved", "Count"),
-                ("RunFailed", "Count"),
-                ("RunRefused", "Count"),
-                ("KeysAtRisk", "Count"),
-            ];
             let mut line = serde_json::json!({
                 "Service": "soracom-key-rotator",
                 "Target": t.target,
                 "Command": report.command,
                 "Outcome": t.outcome,
                 "ReferencesMoved": t.references.moved,
-                "RunFailed": u8::from(t.outcome == rotator::report::Outcome::Failed),
-                "RunRefused": u8::from(t.outcome == rotator::report::Outcome::Refused),
+                "RunFailed": u8::from(t.outcome == rotator_core::report::Outcome::Failed),
+                "RunRefused": u8::from(t.outcome == rotator_core::report::Outcome::Refused),
                 "KeysAtRisk": m.keys_at_risk,
             });
             if let Some(age) = m.oldest_active_key_age_days {
                 line["OldestActiveKeyAgeDays"] = age.into();
-                names.push(("OldestActiveKeyAgeDays", "None"));
             }
             if let Some(days) = m.days_to_deadline {
                 line["DaysToDeadline"] = days.into();
-                names.push(("DaysToDeadline", "None"));
             }
-            let metrics: Vec<Value> = names
+            let metrics: Vec<Value> = METRICS
                 .iter()
+                .filter(|(n, _)| line.get(n).is_some())
                 .map(|(n, u)| serde_json::json!({"Name": n, "Unit": u}))
                 .collect();
             line["_aws"] = serde_json::json!({
@@ -388,10 +393,7 @@ fn named_keys(req: &Request) -> Result<Vec<AccessKeyId>, HandlerError> {
 
 /// The time a request runs at: the clock's, or its `now` — which only `plan` and `status`
 /// may give (whoever may invoke the function must not be able to skip a delay).
-fn time_of(
-    req: &Request,
-    clock: &dyn rotator::clock::Clock,
-) -> Result<OffsetDateTime, HandlerError> {
+fn time_of(req: &Request, clock: &dyn rotator::Clock) -> Result<OffsetDateTime, HandlerError> {
     let writes = matches!(
         req.command,
         LambdaCommand::Reconcile | LambdaCommand::Rotate | LambdaCommand::RotateSoracomKey
@@ -441,7 +443,7 @@ async fn run_request<I: IamApi, K: KeyStore, C: ConfigSource, D: rotator::soraco
 /// The response to a run: its metric lines written, its report (exit 0), or a Lambda
 /// error (`Retryable` when it failed, `NonRetryable` when a safety rule refused).
 fn respond(
-    report: &rotator::report::RunReport,
+    report: &rotator_core::report::RunReport,
     config: &Config,
     metrics: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Value, HandlerError> {
@@ -486,7 +488,7 @@ impl<I: IamApi, K: KeyStore, C: ConfigSource, D: Sync> SoracomAccess
     async fn credentials(
         &self,
         over: &SoracomOverride,
-    ) -> Result<(Endpoint, rotator::soracom::AuthKey), rotator::Error> {
+    ) -> Result<(Endpoint, rotator_core::endpoint::AuthKey), rotator::Error> {
         use rotator::soracom::auth;
         if over.profile.is_some() {
             return Err(rotator::Error::SoracomCredentials(
@@ -500,10 +502,10 @@ impl<I: IamApi, K: KeyStore, C: ConfigSource, D: Sync> SoracomAccess
         } else {
             let coverage = over.coverage.or(self.config.soracom.coverage);
             let ep = auth::endpoint(over.endpoint.as_deref(), coverage, None)?;
-            if !self.ports.allow_any_endpoint && !auth::is_soracom(&ep) {
+            if !self.ports.allow_any_endpoint && !rotator_core::endpoint::is_soracom(&ep) {
                 return Err(rotator::Error::SoracomCredentials(format!(
                     "soracom_endpoint is not one of SORACOM's API origins ({})",
-                    auth::SORACOM_ORIGINS.join(", ")
+                    rotator_core::endpoint::SORACOM_ORIGINS.join(", ")
                 )));
             }
             ep
@@ -548,10 +550,10 @@ fn endpoint(
     use rotator::soracom::auth;
     let ep = auth::endpoint(over, config.soracom.coverage, None)
         .map_err(|e| HandlerError::Config(e.to_string()))?;
-    if !allow_any && !auth::is_soracom(&ep) {
+    if !allow_any && !rotator_core::endpoint::is_soracom(&ep) {
         return Err(HandlerError::Config(format!(
             "SORACOM_ENDPOINT is not one of SORACOM's API origins ({})",
-            auth::SORACOM_ORIGINS.join(", ")
+            rotator_core::endpoint::SORACOM_ORIGINS.join(", ")
         )));
     }
     Ok(ep)
@@ -587,7 +589,7 @@ mod tests {
         let sdk = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
-        let iam = rotator::iam::AwsIam::new(sdk.clone());
+        let iam = rotator::AwsIam::new(sdk.clone());
         let store = aws::SecretsManagerStore::new(&sdk, None);
         let stores = |id: &str| aws::SecretsManagerStore::new(&sdk, Some(id.to_string()));
         let source = InlineConfig(None);
@@ -597,13 +599,13 @@ mod tests {
             secret_store: &stores,
             config: &source,
             dial: &rotator::soracom::HttpDial {
-                clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+                clock: std::sync::Arc::new(rotator::SystemClock::new()),
             },
-            notify: &rotator::notify::Channels { sdk: sdk.clone() },
+            notify: &rotator::Channels { sdk: sdk.clone() },
             soracom_endpoint: None,
             allow_any_endpoint: false,
-            clock: &rotator::clock::SystemClock::new(),
-            ids: &rotator::ids::OsIds::default(),
+            clock: &rotator::SystemClock::new(),
+            ids: &rotator::OsIds::default(),
             metrics: &|_: &str| {},
         };
         let config = Config::from_toml(

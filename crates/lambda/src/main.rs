@@ -11,10 +11,8 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use rotator::clock::SystemClock;
-use rotator::iam::AwsIam;
-use rotator::notify::Channels;
 use rotator::soracom::HttpDial;
+use rotator::{AwsIam, Channels, SystemClock};
 use rotator_lambda::aws::{RuntimeConfig, SecretsManagerStore};
 use rotator_lambda::{handle, Ports};
 use serde_json::Value;
@@ -42,7 +40,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         soracom_endpoint: var("SORACOM_ENDPOINT"),
         allow_any_endpoint: var("ROTATOR_TEST_ALLOW_ANY_SORACOM_ENDPOINT").as_deref() == Some("1"),
         clock: &*clock,
-        ids: &rotator::ids::OsIds::default(),
+        ids: &rotator::OsIds::default(),
         // Embedded-metric-format lines must be log lines of their own, as written.
         metrics: &|line: &str| println!("{line}"),
     };

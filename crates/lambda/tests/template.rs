@@ -1,5 +1,5 @@
 //! The two deployment templates. deploy/template.yaml (plain CloudFormation): the function's
-//! role grants exactly `rotator::policy::IAM` on the target users plus the function's own
+//! role grants exactly `rotator_core::policy::IAM` on the target users plus the function's own
 //! needs, and the rest of the deployment is there (runtime, schedule and deadline alarm per
 //! target, errors alarm, log retention, the rule that sends exposed-key events to the
 //! function). template.yaml (SAM, one target): the same role and deployment, a cargo-lambda
@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rotator::config::settings::{DEADLINE_MARGIN_DAYS, MAX_KEY_AGE_DAYS};
+use rotator_core::config::settings::{DEADLINE_MARGIN_DAYS, MAX_KEY_AGE_DAYS};
 use serde_json::json;
 use serde_norway::Value;
 
@@ -37,7 +37,7 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
-/// The role's statements: the IAM actions are exactly `rotator::policy::IAM` on `users`,
+/// The role's statements: the IAM actions are exactly `rotator_core::policy::IAM` on `users`,
 /// then the function's own needs, each scoped to its resource (`ssm:GetParameter` only where
 /// the configuration is read from SSM).
 fn assert_least_privilege(t: &Value, users: &Value, reads_ssm: bool) {
@@ -58,13 +58,13 @@ fn assert_least_privilege(t: &Value, users: &Value, reads_ssm: bool) {
     };
 
     let (iam, resource) = by_sid("RotateSoracomKeys");
-    let expected: BTreeSet<String> = rotator::policy::IAM
+    let expected: BTreeSet<String> = rotator_core::policy::IAM
         .iter()
         .map(|p| p.name.to_string())
         .collect();
     assert_eq!(
         iam, expected,
-        "IAM actions differ from rotator::policy::IAM"
+        "IAM actions differ from rotator_core::policy::IAM"
     );
     assert_eq!(&resource, users);
 
@@ -233,7 +233,7 @@ fn aws_health_exposed_key_events_invoke_the_function() {
 /// (whose default is the targets' default), and a day without a figure is breaching.
 #[test]
 fn each_target_has_a_deadline_alarm_on_the_functions_metric() {
-    use rotator::config::settings::DEADLINE_MARGIN_DAYS;
+    use rotator_core::config::settings::DEADLINE_MARGIN_DAYS;
     let t = template();
     let margin = &t["Parameters"]["DeadlineMarginDays"];
     assert_eq!(
@@ -259,6 +259,106 @@ fn each_target_has_a_deadline_alarm_on_the_functions_metric() {
     assert_eq!(p["ComparisonOperator"].as_str(), Some("LessThanThreshold"));
     assert_eq!(p["TreatMissingData"].as_str(), Some("breaching"));
     assert_eq!(strings(&p["AlarmActions"][0]["Ref"]), ["NotificationTopic"]);
+}
+
+/// Both templates carry the dashboard: per target (found by SEARCH), the days to the
+/// deadline with the alarm's margin drawn, the oldest active key's age, the keys at risk,
+/// the runs failed and refused; and the function's errors. Every metric it reads is one the
+/// function writes, in the function's namespace, and the body is JSON once substituted.
+#[test]
+fn both_templates_carry_the_dashboard_of_the_metrics_the_function_writes() {
+    let written: Vec<&str> = rotator_lambda::METRICS.iter().map(|(n, _)| *n).collect();
+    for (name, t) in [
+        ("deploy/template.yaml", template()),
+        ("template.yaml", sam()),
+    ] {
+        let d = &t["Resources"]["Dashboard"];
+        assert_eq!(
+            d["Type"].as_str(),
+            Some("AWS::CloudWatch::Dashboard"),
+            "{name}"
+        );
+        let body = d["Properties"]["DashboardBody"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: the body is one Fn::Sub string"));
+        let substituted = body
+            .replace("${AWS::Region}", "eu-west-1")
+            .replace("${DeadlineMarginDays}", "3")
+            .replace("${Function}", "stack-rotator");
+        assert!(
+            !substituted.contains("${"),
+            "{name}: an unknown substitution"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&substituted)
+            .unwrap_or_else(|e| panic!("{name}: the body is not JSON: {e}"));
+        let read = metric_strings(&doc);
+        let ours = format!("{{{},Target}}", rotator_lambda::NAMESPACE);
+        let mut searched = Vec::new();
+        for expr in &read {
+            if let Some(rest) = expr.strip_prefix(&format!("SEARCH('{ours} MetricName=\"")) {
+                searched.push(rest.split('"').next().unwrap_or_default().to_string());
+            }
+        }
+        for metric in &searched {
+            assert!(
+                written.contains(&metric.as_str()),
+                "{name}: {metric} is not written"
+            );
+        }
+        for wanted in [
+            "DaysToDeadline",
+            "OldestActiveKeyAgeDays",
+            "KeysAtRisk",
+            "RunFailed",
+            "RunRefused",
+        ] {
+            assert!(
+                searched.iter().any(|m| m == wanted),
+                "{name}: no {wanted} widget"
+            );
+        }
+        assert!(
+            read.iter().any(|e| e == "Errors"),
+            "{name}: no errors widget"
+        );
+        assert!(
+            substituted.contains("\"value\": 3"),
+            "{name}: the margin is not drawn"
+        );
+        assert!(
+            t["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
+                .as_str()
+                .is_some_and(|u| u.contains("dashboards:name=${AWS::StackName}-keys")),
+            "{name}: no DashboardUrl output"
+        );
+    }
+}
+
+/// The strings of the dashboard's `metrics` rows: metric names and dimension values, and
+/// each expression row's `expression`.
+fn metric_strings(doc: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let widgets = doc["widgets"].as_array().cloned().unwrap_or_default();
+    for w in widgets {
+        for row in w["properties"]["metrics"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            for cell in row.as_array().cloned().unwrap_or_default() {
+                match cell {
+                    serde_json::Value::String(s) => out.push(s),
+                    serde_json::Value::Object(o) => out.extend(
+                        o.get("expression")
+                            .and_then(|e| e.as_str())
+                            .map(str::to_string),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The function as `sam build` builds it: cargo-lambda's build of the `bootstrap` binary of
@@ -476,7 +576,7 @@ fn the_sam_parameters_render_a_configuration_the_tool_accepts() {
         ("Coverage", "g"),
         ("MaxKeyAgeDays", "60"),
     ]);
-    let config = rotator::Config::from_toml(&text, std::path::Path::new("ROTATOR_CONFIG"))
+    let config = rotator_core::Config::from_toml(&text, std::path::Path::new("ROTATOR_CONFIG"))
         .unwrap_or_else(|e| panic!("{e}\n{text}"));
     let target = &config.targets[0];
     assert_eq!(config.targets.len(), 1);
@@ -569,10 +669,10 @@ fn the_sam_target_role_renders_into_the_configuration() {
     let parse = |extra: &[(&str, &str)]| {
         let values: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
         let text = rendered_config(&values);
-        rotator::Config::from_toml(&text, std::path::Path::new("ROTATOR_CONFIG"))
+        rotator_core::Config::from_toml(&text, std::path::Path::new("ROTATOR_CONFIG"))
             .map_err(|e| format!("{e}\n{text}"))
     };
-    let account = |config: &rotator::Config| {
+    let account = |config: &rotator_core::Config| {
         config.targets[0]
             .account
             .as_ref()

@@ -65,7 +65,7 @@ impl Clock for SystemClock {
 /// `--now`) and moves with `clock` from there, so that what a run records is never dated
 /// before it happened.
 #[derive(Clone, Copy)]
-pub struct RunClock<'a> {
+pub(crate) struct RunClock<'a> {
     clock: &'a dyn Clock,
     start: OffsetDateTime,
     started: Duration,
@@ -73,7 +73,7 @@ pub struct RunClock<'a> {
 
 impl<'a> RunClock<'a> {
     /// A run clock reading `start` now.
-    pub fn new(clock: &'a dyn Clock, start: OffsetDateTime) -> RunClock<'a> {
+    pub(crate) fn new(clock: &'a dyn Clock, start: OffsetDateTime) -> RunClock<'a> {
         RunClock {
             clock,
             start,
@@ -82,19 +82,19 @@ impl<'a> RunClock<'a> {
     }
 
     /// The run's time now.
-    pub fn now(&self) -> OffsetDateTime {
+    pub(crate) fn now(&self) -> OffsetDateTime {
         let elapsed = self.clock.monotonic().saturating_sub(self.started);
         self.start
             .saturating_add(time::Duration::try_from(elapsed).unwrap_or(time::Duration::ZERO))
     }
 
     /// The run's time when it started.
-    pub fn start(&self) -> OffsetDateTime {
+    pub(crate) fn start(&self) -> OffsetDateTime {
         self.start
     }
 
     /// How long the run has taken so far.
-    pub fn elapsed(&self) -> Duration {
+    pub(crate) fn elapsed(&self) -> Duration {
         self.clock.monotonic().saturating_sub(self.started)
     }
 }

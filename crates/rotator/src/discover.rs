@@ -15,8 +15,9 @@ use crate::error::Result;
 use crate::iam::IamApi;
 use crate::soracom::SoracomApi;
 
-/// Logs in to SORACOM at `endpoint` with `key` and [`discover`]s, as the CLI runs it.
-pub async fn run<I: IamApi, D: crate::soracom::Dial>(
+/// Logs in to SORACOM at `endpoint` with `key` and `read`s what is there, as the CLI
+/// runs it.
+pub async fn discover<I: IamApi, D: crate::soracom::Dial>(
     iam: &I,
     dial: &D,
     (endpoint, key): (crate::soracom::Endpoint, crate::soracom::AuthKey),
@@ -25,11 +26,11 @@ pub async fn run<I: IamApi, D: crate::soracom::Dial>(
 ) -> Result<Discovery> {
     let soracom = dial.dial(&endpoint, key, &settings)?;
     soracom.login().await?;
-    discover(iam, &soracom, settings.page_size, now).await
+    read(iam, &soracom, settings.page_size, now).await
 }
 
 /// Reads the sets, their holders and the owners of their keys. Changes nothing.
-pub async fn discover<I: IamApi, S: SoracomApi>(
+async fn read<I: IamApi, S: SoracomApi>(
     iam: &I,
     soracom: &S,
     page_size: u32,

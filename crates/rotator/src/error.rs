@@ -8,7 +8,7 @@
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 
 use rotator_core::secret::AccessKeyId;
-pub use rotator_core::wire::{BodyError, StatusError};
+pub(crate) use rotator_core::wire::{BodyError, StatusError};
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -144,7 +144,7 @@ impl Error {
     /// Whether SORACOM refused the value written (a 400 or 422): what a holder that does
     /// not accept a role credential set answers. Throttling, authorisation and a missing
     /// holder are not a refusal of the value.
-    pub fn rejects_the_value(&self) -> bool {
+    pub(crate) fn rejects_the_value(&self) -> bool {
         matches!(
             self,
             Error::SoracomStatus(StatusError {
@@ -170,7 +170,7 @@ impl Error {
 /// AWS error codes after which the same call may succeed later: throttling and failures on
 /// AWS's side, as IAM/STS, Secrets Manager and SSM name them (the union of what the IAM
 /// adapter and the Lambda's Secrets Manager and SSM adapters each listed before).
-pub const RETRYABLE_AWS_CODES: &[&str] = &[
+pub(crate) const RETRYABLE_AWS_CODES: &[&str] = &[
     // Throttling: IAM's `Throttling`, the common `ThrottlingException` (Secrets Manager,
     // SSM), and `RequestLimitExceeded` (EC2's name for it).
     "Throttling",
@@ -186,7 +186,7 @@ pub const RETRYABLE_AWS_CODES: &[&str] = &[
 
 /// Whether an AWS SDK error (of any service's SDK) may go away on retry: no answer (a
 /// timeout, a connection that failed, a response that could not be read), or a service
-/// error whose code is one of [`RETRYABLE_AWS_CODES`]. Anything else — a construction
+/// error whose code is one of `RETRYABLE_AWS_CODES`. Anything else — a construction
 /// failure, or a service error that says the request is wrong — is not.
 pub fn aws_retryable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     match err {

@@ -229,16 +229,7 @@ pub async fn invoke<I: IamApi, A: SoracomAccess, D: Dial>(
         accounts.push(iam);
     }
     if request == Request::Status {
-        let mut all = StatusReport {
-            now,
-            targets: Vec::new(),
-            errors: Vec::new(),
-        };
-        for s in statuses {
-            all.targets.extend(s.targets);
-            all.errors.extend(s.errors);
-        }
-        return Ok(Outcome::Status(all));
+        return Ok(Outcome::Status(merge_statuses(statuses, now)));
     }
     if let Request::Emergency { keys, .. } = &request {
         if !keys.is_empty() && !known_any {
@@ -362,9 +353,23 @@ fn merge(request: &Request, runs: Vec<RunReport>, now: OffsetDateTime) -> RunRep
     all
 }
 
+/// The status of every group's targets, as one report.
+fn merge_statuses(statuses: Vec<StatusReport>, now: OffsetDateTime) -> StatusReport {
+    let mut all = StatusReport {
+        now,
+        targets: Vec::new(),
+        errors: Vec::new(),
+    };
+    for s in statuses {
+        all.targets.extend(s.targets);
+        all.errors.extend(s.errors);
+    }
+    all
+}
+
 /// `migrate-to-role` for the target named `target`, as both binaries run it: check that
 /// the configuration has what the role needs (before logging in), log in, then
-/// [`crate::migrate::migrate_to_role`]. A configuration error is
+/// `crate::migrate::migrate_to_role`. A configuration error is
 /// `InvokeError::Failed(Error::Config(_))`.
 pub async fn migrate<I: IamApi, A: SoracomAccess, D: Dial>(
     config: &Config,

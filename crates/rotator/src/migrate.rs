@@ -22,7 +22,7 @@ use crate::soracom::SoracomApi;
 /// Plans and (unless `dry_run`) carries out `migrate-to-role` for `target`. An error means
 /// nothing was changed: the configuration lacks what the role needs (`Error::Config`), or
 /// IAM or SORACOM could not be read. A failure after that is in the report.
-pub async fn migrate_to_role<I: IamApi, S: SoracomApi>(
+pub(crate) async fn migrate_to_role<I: IamApi, S: SoracomApi>(
     iam: &I,
     soracom: &S,
     config: &Config,

@@ -18,29 +18,29 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// A notification that could not be delivered.
 #[derive(Debug, thiserror::Error)]
 #[error("notify via {channel}: {message}")]
-pub struct NotifyError {
+pub(crate) struct NotifyError {
     /// `sns` or `webhook`.
-    pub channel: &'static str,
+    pub(crate) channel: &'static str,
     /// What went wrong (never the webhook URL, which may carry a token).
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// A channel a [`Notice`] can be sent through.
-pub trait Notifier: Send + Sync {
+pub(crate) trait Notifier: Send + Sync {
     /// Sends one notice.
     fn send(&self, notice: &Notice) -> impl Future<Output = Result<(), NotifyError>> + Send;
 }
 
 /// Publishes to an SNS topic.
 #[derive(Clone, Debug)]
-pub struct SnsNotifier {
+pub(crate) struct SnsNotifier {
     client: aws_sdk_sns::Client,
     topic_arn: String,
 }
 
 impl SnsNotifier {
     /// A notifier for `topic_arn` using the SDK configuration of the run.
-    pub fn new(sdk: &SdkConfig, topic_arn: impl Into<String>) -> SnsNotifier {
+    pub(crate) fn new(sdk: &SdkConfig, topic_arn: impl Into<String>) -> SnsNotifier {
         SnsNotifier {
             client: aws_sdk_sns::Client::new(sdk),
             topic_arn: topic_arn.into(),
@@ -68,7 +68,7 @@ impl Notifier for SnsNotifier {
 /// POSTs a message to a webhook URL: Slack-compatible JSON (`{"text": …}`) or a Microsoft
 /// Teams message with an Adaptive Card.
 #[derive(Clone, Debug)]
-pub struct WebhookNotifier {
+pub(crate) struct WebhookNotifier {
     http: reqwest::Client,
     url: Secret,
     format: WebhookFormat,
@@ -76,7 +76,7 @@ pub struct WebhookNotifier {
 
 impl WebhookNotifier {
     /// A notifier for `url` (kept as a secret: webhook URLs embed their token).
-    pub fn new(url: Secret, format: WebhookFormat) -> Result<WebhookNotifier, NotifyError> {
+    pub(crate) fn new(url: Secret, format: WebhookFormat) -> Result<WebhookNotifier, NotifyError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(WEBHOOK_TIMEOUT)
@@ -124,16 +124,16 @@ pub struct Delivery {
 
 /// The channels `[notify]` configures.
 #[derive(Clone, Debug, Default)]
-pub struct Notifiers {
+pub(crate) struct Notifiers {
     /// SNS, when `sns_topic_arn` is set.
-    pub sns: Option<SnsNotifier>,
+    pub(crate) sns: Option<SnsNotifier>,
     /// The webhook, when `webhook_url` is set.
-    pub webhook: Option<WebhookNotifier>,
+    pub(crate) webhook: Option<WebhookNotifier>,
 }
 
 impl Notifiers {
     /// Builds the configured channels; `sdk` is the run's AWS configuration.
-    pub fn from_settings(
+    pub(crate) fn from_settings(
         settings: &NotifySettings,
         sdk: &SdkConfig,
     ) -> Result<Notifiers, NotifyError> {
@@ -153,7 +153,7 @@ impl Notifiers {
     /// Sends each notice through every channel. Failures are logged, counted and otherwise
     /// ignored: the run's outcome stands. Returns, beside the counts, whether each notice
     /// reached at least one channel (then it counts as told).
-    pub async fn deliver(&self, notices: &[Notice]) -> (Delivery, Vec<bool>) {
+    pub(crate) async fn deliver(&self, notices: &[Notice]) -> (Delivery, Vec<bool>) {
         let mut d = Delivery::default();
         let mut told = Vec::with_capacity(notices.len());
         for n in notices {

@@ -18,13 +18,13 @@ use crate::soracom::{Pager, SoracomApi, Walk};
 /// What a run reads its observation with: the two ports and the page size of SORACOM's
 /// listings.
 #[derive(Clone, Copy, Debug)]
-pub struct Observer<'a, I, S> {
+pub(crate) struct Observer<'a, I, S> {
     /// IAM and STS.
-    pub iam: &'a I,
+    pub(crate) iam: &'a I,
     /// SORACOM.
-    pub soracom: &'a S,
+    pub(crate) soracom: &'a S,
     /// Items per page of a SORACOM listing.
-    pub page_size: u32,
+    pub(crate) page_size: u32,
 }
 
 impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
@@ -33,7 +33,7 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
     /// that reference a target's own sets are kept, so memory does not grow with groups
     /// that do not matter.
     #[tracing::instrument(name = "observe", skip_all, fields(targets = targets.len()))]
-    pub async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
+    pub(crate) async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
         let keys = futures::future::join_all(targets.iter().map(|t| async move {
             let keys = self.iam.list_keys(&t.iam_user).await?;
             let tags = self.iam.tags(&t.iam_user).await?;
@@ -82,7 +82,7 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
         };
         let services: std::collections::BTreeSet<&str> = slots
             .iter()
-            .filter_map(|s| crate::plan::canary::log_service(&s.holder))
+            .filter_map(|s| crate::plan::log_service(&s.holder))
             .collect();
         let mut out = Vec::new();
         let soracom = self.soracom;
@@ -102,11 +102,11 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
                             Some(AuthFailure {
                                 service: e.service.clone(),
                                 at,
-                                error: crate::plan::canary::auth_failure(&e.body)?,
+                                error: crate::plan::auth_failure(&e.body)?,
                                 resource_id: e.resource_id.clone(),
                             })
                         }));
-                        if out.len() >= crate::plan::canary::MAX_FAILURES {
+                        if out.len() >= crate::plan::MAX_FAILURES {
                             Walk::Enough
                         } else {
                             Walk::More
@@ -115,7 +115,7 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
                 )
                 .await?;
         }
-        out.truncate(crate::plan::canary::MAX_FAILURES);
+        out.truncate(crate::plan::MAX_FAILURES);
         Ok(out)
     }
 
@@ -144,7 +144,7 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
     }
 
     /// Observes one target again, for the re-check of a destructive step.
-    pub async fn observe_one(&self, target: &Target) -> Result<Observed> {
+    pub(crate) async fn observe_one(&self, target: &Target) -> Result<Observed> {
         // One target in, one observation out.
         self.observe(&[target])
             .await?

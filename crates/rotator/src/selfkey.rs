@@ -22,7 +22,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use rotator_core::KeyRotation;
 use serde_json::Value;
 
 use crate::config::SoracomSettings;
@@ -61,56 +61,6 @@ pub trait KeyStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// What `rotate-soracom-key` did. Key ids are masked.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyRotation {
-    /// `user NAME` or `root user` of operator `OP…`.
-    pub user: String,
-    /// Where the key is kept.
-    pub store: String,
-    /// The key replaced (masked).
-    pub old_key: String,
-    /// The key now stored (masked).
-    pub new_key: String,
-    /// Whether the old key was deleted.
-    pub old_key_deleted: bool,
-    /// The key an earlier run replaced and this run deleted (masked), if there was one.
-    pub earlier_key_deleted: Option<String>,
-    /// Other AuthKeys of the user (masked): neither stored nor recorded, so never deleted.
-    pub other_keys: Vec<String>,
-    /// What the operator must still do, if anything.
-    pub warning: Option<String>,
-}
-
-impl KeyRotation {
-    /// The result as text.
-    pub fn render_text(&self) -> String {
-        let mut out = format!(
-            "rotated the SORACOM AuthKey of {}: {} -> {} (stored in {})\n",
-            self.user, self.old_key, self.new_key, self.store
-        );
-        if let Some(k) = &self.earlier_key_deleted {
-            out.push_str(&format!("deleted {k}, left by an earlier rotation\n"));
-        }
-        out.push_str(if self.old_key_deleted {
-            "old key deleted\n"
-        } else {
-            "old key NOT deleted\n"
-        });
-        for k in &self.other_keys {
-            out.push_str(&format!(
-                "note: AuthKey {k} of this user is not the stored one; it is left alone (if \
-                 nobody uses it — e.g. an interrupted run generated it — delete it by hand)\n"
-            ));
-        }
-        if let Some(w) = &self.warning {
-            out.push_str(&format!("warning: {w}\n"));
-        }
-        out
-    }
-}
-
 fn describe(who: &Identity) -> String {
     match &who.user_name {
         Some(u) => format!("SAM user {u} of operator {}", who.operator_id),
@@ -131,14 +81,8 @@ pub async fn rotate_soracom_key<K: KeyStore, D: Dial>(
     let who = client.identify(&old).await?;
     tracing::info!(user = %describe(&who), key = %mask(&old.id), "rotating the SORACOM AuthKey");
 
-    // An earlier rotation stored this key but did not get to delete the one it replaced.
     let earlier = match stored.replaced.filter(|id| *id != old.id) {
-        Some(id) => {
-            client.delete_auth_key(&who, &id).await?;
-            store.store(&old, None).await?;
-            tracing::info!(key = %mask(&id), "deleted the AuthKey an earlier rotation replaced");
-            Some(mask(&id))
-        }
+        Some(id) => Some(delete_earlier(&client, store, &who, &old, &id).await?),
         None => None,
     };
 
@@ -148,21 +92,7 @@ pub async fn rotate_soracom_key<K: KeyStore, D: Dial>(
         .filter(|id| **id != old.id)
         .map(|id| mask(id))
         .collect();
-    let new = match client.generate_auth_key(&who).await {
-        Ok(k) => k,
-        Err(e) => {
-            if !e.is_definite_rejection() {
-                // The call may have created a key whose secret we never saw: delete it.
-                if let Ok(after) = client.list_auth_key_ids(&who).await {
-                    for id in after.iter().filter(|id| !before.contains(id)) {
-                        let r = client.delete_auth_key(&who, id).await;
-                        tracing::warn!(key = %mask(id), deleted = r.is_ok(), "removing an AuthKey left by the failed call");
-                    }
-                }
-            }
-            return Err(e);
-        }
-    };
+    let new = generate(&client, &who, &before).await?;
 
     if let Err(e) = verify(&client, &who, &new, settings.retry_base).await {
         discard(&client, &who, &new).await;
@@ -206,6 +136,45 @@ pub async fn rotate_soracom_key<K: KeyStore, D: Dial>(
     }
     let (deleted, warning) = finish((dial, endpoint, settings), store, &who, &old, &new).await;
     Ok(done(deleted, warning))
+}
+
+/// An earlier rotation stored `old` but did not get to delete the key `id` it replaced:
+/// deletes it, then clears the record of it. The deleted key, masked.
+async fn delete_earlier<T: Transport, K: KeyStore>(
+    client: &SoracomClient<T>,
+    store: &K,
+    who: &Identity,
+    old: &AuthKey,
+    id: &str,
+) -> Result<String> {
+    client.delete_auth_key(who, id).await?;
+    store.store(old, None).await?;
+    tracing::info!(key = %mask(id), "deleted the AuthKey an earlier rotation replaced");
+    Ok(mask(id))
+}
+
+/// A new AuthKey for `who`, whose keys were `before`. A call that failed without a definite
+/// rejection may have created a key whose secret was never seen: any key not in `before`
+/// is deleted.
+async fn generate<T: Transport>(
+    client: &SoracomClient<T>,
+    who: &Identity,
+    before: &[String],
+) -> Result<AuthKey> {
+    match client.generate_auth_key(who).await {
+        Ok(k) => Ok(k),
+        Err(e) => {
+            if !e.is_definite_rejection() {
+                if let Ok(after) = client.list_auth_key_ids(who).await {
+                    for id in after.iter().filter(|id| !before.contains(id)) {
+                        let r = client.delete_auth_key(who, id).await;
+                        tracing::warn!(key = %mask(id), deleted = r.is_ok(), "removing an AuthKey left by the failed call");
+                    }
+                }
+            }
+            Err(e)
+        }
+    }
 }
 
 /// The new key is stored: delete the old one, logged in with the new key, then clear the
@@ -278,7 +247,7 @@ async fn discard<T: Transport>(client: &SoracomClient<T>, who: &Identity, new: &
     }
 }
 
-/// The soracom-cli profile file (`~/.soracom/<name>.json`, see [`crate::soracom::profile`]),
+/// The soracom-cli profile file (`~/.soracom/<name>.json`, see `crate::soracom::profile`),
 /// written atomically with mode 0600; other fields of the profile are kept.
 #[derive(Clone, Debug)]
 pub struct ProfileStore {
@@ -287,7 +256,7 @@ pub struct ProfileStore {
 
 impl ProfileStore {
     /// The store at `path`.
-    pub fn new(path: impl Into<PathBuf>) -> ProfileStore {
+    pub(crate) fn new(path: impl Into<PathBuf>) -> ProfileStore {
         ProfileStore { path: path.into() }
     }
 
@@ -298,11 +267,6 @@ impl ProfileStore {
         name: Option<&str>,
     ) -> Result<ProfileStore> {
         profile::locate(env, home, name).map(ProfileStore::new)
-    }
-
-    /// The profile's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn err(&self, e: profile::ProfileError) -> Error {

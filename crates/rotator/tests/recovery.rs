@@ -1,6 +1,6 @@
-//! The executor's recovery decisions, in-process: [`rotator::apply::Engine`] over the
-//! in-memory fakes (the fake IAM, the real [`SoracomClient`] over the emulator in memory)
-//! on a [`testkit::world::World`] in simulated time, with a fault or a person acting in the
+//! The executor's recovery decisions, in-process: [`rotator::invoke`], as both
+//! binaries run it, over the in-memory fakes (the fake IAM, the real SORACOM client over
+//! the emulator in memory) on a [`testkit::world::World`] in simulated time, with a fault or a person acting in the
 //! middle of a run. Each test asserts the report's typed fields (outcome, steps' success,
 //! references moved, the plan's steps) and the state the run left in IAM and SORACOM;
 //! every world ends with the contract and no-secret checks (the reports are searched).
@@ -17,16 +17,17 @@
 
 use std::time::Duration;
 
-use rotator::apply::{Command, Engine, NoProgress};
-use rotator::plan::{Repair, Retire};
-use rotator::report::{Outcome, TargetReport};
-use rotator::soracom::{AuthKey, Dial, Endpoint, SoracomClient};
-use rotator::{Config, Secret};
+use rotator::{invoke, Clients, Command, NoProgress, Outcome as Ran, Request};
+use rotator_core::endpoint::{AuthKey, Endpoint};
+use rotator_core::plan::{Repair, Retire};
+use rotator_core::report::{Outcome, TargetReport};
+use rotator_core::{Config, Secret};
 use soracom_emulator::{Fault, FaultBody, FaultKind};
 use testkit::aws_proxy::{AwsFault, AwsFaultKind};
 use testkit::fake::iam::FakeIam;
-use testkit::fake::soracom::Memory;
 use testkit::world::{eventually, funnel, Moto, Options, World, PREFIX};
+
+use crate::clients::{Operator, Silent};
 
 const AUTH_KEY_ID: &str = "keyId-apply-test";
 const AUTH_KEY: &str = "secret-apply-soracom-auth-key-0123456789";
@@ -41,14 +42,14 @@ const DEACTIVATE_AT: i64 = 8;
 const DELETE_AT: i64 = 16;
 
 /// A world seeded with a first key `k1` in set `<PREFIX>-220810` (adopted, so that it may
-/// be retired), used by groups test-1 and test-2, and the engine's adapters.
+/// be retired), used by groups test-1 and test-2, and the run's IAM port and operator.
 struct Rig {
     w: World,
     old: String,
     k1: String,
     config: Config,
     iam: FakeIam,
-    soracom: SoracomClient<Memory>,
+    operator: Operator,
 }
 
 impl Rig {
@@ -77,18 +78,14 @@ impl Rig {
             id: AUTH_KEY_ID.into(),
             secret: Secret::new(AUTH_KEY),
         };
-        let soracom = w
-            .fakes()
-            .dial
-            .dial(&Endpoint(w.emu.endpoint()), key, &config.soracom)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let operator = Operator(Endpoint(w.emu.endpoint()), key);
         Rig {
             w,
             old,
             k1,
             config,
             iam,
-            soracom,
+            operator,
         }
     }
 
@@ -96,19 +93,24 @@ impl Rig {
     /// the target's report. The whole report is kept for the secret check.
     async fn run(&self, command: Command, days: i64) -> TargetReport {
         self.w.travel(days);
-        let engine = Engine {
+        let clients = Clients {
             iam: &self.iam,
-            soracom: &self.soracom,
-            config: &self.config,
+            soracom: &self.operator,
+            dial: &self.w.fakes().dial,
+            notify: &Silent,
             progress: &NoProgress,
             clock: &*self.w.fakes().clock,
             ids: &*self.w.fakes().ids,
         };
-        let targets = self.config.select(None).unwrap_or_else(|e| panic!("{e}"));
-        let report = engine
-            .run(command, &targets, self.w.current(), false)
-            .await
-            .unwrap_or_else(|e| panic!("the run failed before planning: {e}"));
+        let request = Request::Run {
+            command,
+            dry_run: false,
+        };
+        let report = match invoke(&self.config, None, request, self.w.current(), clients).await {
+            Ok(Ran::Run(report)) => report,
+            Ok(Ran::Status(_)) => panic!("a command reports a run, not a status"),
+            Err(e) => panic!("the run failed before planning: {e}"),
+        };
         self.w
             .wrote(&serde_json::to_string(&report).unwrap_or_default());
         report.targets.into_iter().next().expect("one target")

@@ -4,10 +4,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rotator::config::SoracomSettings;
-use rotator::selfkey::{rotate_soracom_key, KeyStore, ProfileStore, Stored};
-use rotator::soracom::{AuthKey, Endpoint, SoracomClient};
-use rotator::{Config, Error};
+use rotator::soracom::{Dial, HttpDial};
+use rotator::{rotate_soracom_key, Error, KeyStore, ProfileStore, Stored};
+use rotator_core::config::SoracomSettings;
+use rotator_core::endpoint::{AuthKey, Endpoint};
+use rotator_core::Config;
 use soracom_emulator::{Emulator, Fault, FaultBody, FaultKind};
 use testkit::contract::{assert_conforms, recorded, Spec};
 
@@ -19,6 +20,13 @@ fn settings() -> SoracomSettings {
     match Config::from_toml(text, std::path::Path::new("test.toml")) {
         Ok(c) => c.soracom,
         Err(e) => panic!("{e}"),
+    }
+}
+
+/// Clients over HTTP, waiting on the system clock.
+fn dial() -> HttpDial {
+    HttpDial {
+        clock: std::sync::Arc::new(rotator::SystemClock::new()),
     }
 }
 
@@ -86,8 +94,11 @@ impl World {
         World { emu, dir }
     }
 
+    /// The soracom-cli profile `default` in the world's profile directory.
     fn store(&self) -> ProfileStore {
-        ProfileStore::new(self.dir.path().join("default.json"))
+        let dir = self.dir.path().display().to_string();
+        let env = move |k: &str| (k == "SORACOM_PROFILE_DIR").then(|| dir.clone());
+        ProfileStore::locate(&env, None, None).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn faulty(&self, fail_store: bool, fail_reads_after_store: bool) -> Faulty {
@@ -121,13 +132,9 @@ impl World {
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .key;
-        let client = SoracomClient::new(
-            self.endpoint(),
-            key.clone(),
-            settings(),
-            std::sync::Arc::new(rotator::clock::SystemClock::new()),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let client = dial()
+            .dial(&self.endpoint(), key.clone(), &settings())
+            .unwrap_or_else(|e| panic!("{e}"));
         client
             .login()
             .await
@@ -154,16 +161,9 @@ fn status(code: u16) -> FaultKind {
 #[tokio::test]
 async fn rotates_a_sam_users_key_and_deletes_the_old_one() {
     let w = World::new(Some("rotator")).await;
-    let done = rotate_soracom_key(
-        &rotator::soracom::HttpDial {
-            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
-        },
-        &w.endpoint(),
-        &settings(),
-        &w.store(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let done = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.store())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(done.old_key_deleted, "{done:?}");
     assert!(done.user.contains("SAM user rotator"), "{done:?}");
     let text = format!("{done:?}{}", done.render_text());
@@ -177,7 +177,7 @@ async fn rotates_a_sam_users_key_and_deletes_the_old_one() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(w.store().path())
+        let mode = std::fs::metadata(w.dir.path().join("default.json"))
             .map(|m| m.permissions().mode() & 0o777)
             .unwrap_or(0);
         assert_eq!(mode, 0o600);
@@ -187,16 +187,9 @@ async fn rotates_a_sam_users_key_and_deletes_the_old_one() {
 #[tokio::test]
 async fn rotates_a_root_key_through_the_operator_paths() {
     let w = World::new(None).await;
-    let done = rotate_soracom_key(
-        &rotator::soracom::HttpDial {
-            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
-        },
-        &w.endpoint(),
-        &settings(),
-        &w.store(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let done = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.store())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         done.old_key_deleted && done.user.contains("root user"),
         "{done:?}"
@@ -210,15 +203,7 @@ async fn a_failed_generate_changes_nothing() {
     for kind in [status(500), FaultKind::SucceedThenDrop, status(403)] {
         let w = World::new(Some("rotator")).await;
         w.fault("generateUserAuthKey", 1, 1, kind.clone());
-        let r = rotate_soracom_key(
-            &rotator::soracom::HttpDial {
-                clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
-            },
-            &w.endpoint(),
-            &settings(),
-            &w.store(),
-        )
-        .await;
+        let r = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.store()).await;
         assert!(r.is_err(), "{kind:?}: {r:?}");
         let key = w.assert_stored_key_works(1).await;
         assert_eq!(key.id, OLD_ID, "{kind:?}");
@@ -230,15 +215,7 @@ async fn a_new_key_that_does_not_authenticate_is_deleted() {
     let w = World::new(Some("rotator")).await;
     // auth #1 identifies the old key, #2 is the session's login, #3.. verify the new key.
     w.fault("auth", 3, 3, status(401));
-    let r = rotate_soracom_key(
-        &rotator::soracom::HttpDial {
-            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
-        },
-        &w.endpoint(),
-        &settings(),
-        &w.store(),
-    )
-    .await;
+    let r = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.store()).await;
     assert!(r.is_err(), "{r:?}");
     let key = w.assert_stored_key_works(1).await;
     assert_eq!(key.id, OLD_ID);
@@ -247,15 +224,7 @@ async fn a_new_key_that_does_not_authenticate_is_deleted() {
 #[tokio::test]
 async fn a_failed_store_keeps_the_old_key() {
     let w = World::new(Some("rotator")).await;
-    let r = rotate_soracom_key(
-        &rotator::soracom::HttpDial {
-            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
-        },
-        &w.endpoint(),
-        &settings(),
-        &w.faulty(true, false),
-    )
-    .await;
+    let r = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.faulty(true, false)).await;
     assert!(r.is_err(), "{r:?}");
     let key = w.assert_stored_key_works(1).await;
     assert_eq!(key.id, OLD_ID);
@@ -264,15 +233,7 @@ async fn a_failed_store_keeps_the_old_key() {
 #[tokio::test]
 async fn an_unreadable_store_after_a_failed_write_keeps_both_keys() {
     let w = World::new(Some("rotator")).await;
-    let r = rotate_soracom_key(
-        &rotator::soracom::HttpDial {
-            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
-        },
-        &w.endpoint(),
-        &settings(),
-        &w.faulty(true, true),
-    )
-    .await;
+    let r = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.faulty(true, true)).await;
     let msg = r.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(msg.contains("both AuthKeys"), "{msg}");
     assert!(!msg.contains(OLD_ID), "key ids are masked: {msg}");
@@ -284,16 +245,9 @@ async fn an_unreadable_store_after_a_failed_write_keeps_both_keys() {
 async fn a_failed_delete_of_the_old_key_is_finished_by_the_next_rotation() {
     let w = World::new(Some("rotator")).await;
     w.fault("deleteUserAuthKey", 1, 0, status(500));
-    let done = rotate_soracom_key(
-        &rotator::soracom::HttpDial {
-            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
-        },
-        &w.endpoint(),
-        &settings(),
-        &w.store(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let done = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.store())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!done.old_key_deleted);
     assert!(
         done.warning
@@ -306,16 +260,9 @@ async fn a_failed_delete_of_the_old_key_is_finished_by_the_next_rotation() {
     // The store remembers the key it replaced: the next rotation deletes it first.
     let record = w.store().load().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(record.replaced.as_deref(), Some(OLD_ID));
-    let again = rotate_soracom_key(
-        &rotator::soracom::HttpDial {
-            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
-        },
-        &w.endpoint(),
-        &settings(),
-        &w.store(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let again = rotate_soracom_key(&dial(), &w.endpoint(), &settings(), &w.store())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(again.old_key_deleted, "{again:?}");
     assert!(again.earlier_key_deleted.is_some(), "{again:?}");
     assert!(again.other_keys.is_empty(), "{again:?}");

@@ -1,16 +1,18 @@
 //! The SORACOM client against the emulator: status and body mapping, retries, re-login,
-//! rate limits, paging (either header, the `limit` fallback, broken answers), and what is
-//! never retried.
+//! rate limits, the next page's key, and what is never retried. The pager over the
+//! emulator (either header, the `limit` fallback, broken answers) is tested beside it
+//! (`src/soracom/paging/tests.rs`).
 
 use std::time::Duration;
 
-use rotator::config::SoracomSettings;
-use rotator::error::{BodyError, PagingProblem, StatusError};
-use rotator::soracom::{AuthKey, Endpoint, Pager, SoracomApi, SoracomClient, Walk};
-use rotator::{AccessKeyId, Error, NewAccessKey, Secret};
+use rotator::soracom::{Dial, HttpDial, SoracomApi, SoracomClient};
+use rotator::Error;
+use rotator_core::config::SoracomSettings;
+use rotator_core::endpoint::{AuthKey, Endpoint};
+use rotator_core::wire::{BodyError, StatusError};
+use rotator_core::{AccessKeyId, NewAccessKey, Secret};
 use serde_json::json;
-use soracom_emulator::{Emulator, ErrorEnvelope, Fault, FaultBody, FaultKind, PagingMode};
-use testkit::contract::{assert_conforms, recorded, Spec};
+use soracom_emulator::{Emulator, ErrorEnvelope, Fault, FaultBody, FaultKind};
 
 fn settings() -> SoracomSettings {
     SoracomSettings {
@@ -24,6 +26,13 @@ fn settings() -> SoracomSettings {
     }
 }
 
+/// Clients over HTTP, waiting on the system clock.
+fn dial() -> HttpDial {
+    HttpDial {
+        clock: std::sync::Arc::new(rotator::SystemClock::new()),
+    }
+}
+
 async fn setup() -> (Emulator, SoracomClient) {
     let emu = Emulator::start().await.expect("emulator");
     emu.add_auth_key("keyId-c", "secret-c");
@@ -31,13 +40,9 @@ async fn setup() -> (Emulator, SoracomClient) {
         id: "keyId-c".into(),
         secret: Secret::new("secret-c"),
     };
-    let client = SoracomClient::new(
-        Endpoint(emu.endpoint()),
-        key,
-        settings(),
-        std::sync::Arc::new(rotator::clock::SystemClock::new()),
-    )
-    .expect("client");
+    let client = dial()
+        .dial(&Endpoint(emu.endpoint()), key, &settings())
+        .expect("client");
     (emu, client)
 }
 
@@ -64,13 +69,9 @@ async fn wrong_auth_key_is_a_clear_error() {
         id: "keyId-c".into(),
         secret: Secret::new("wrong"),
     };
-    let client = SoracomClient::new(
-        Endpoint(emu.endpoint()),
-        key,
-        settings(),
-        std::sync::Arc::new(rotator::clock::SystemClock::new()),
-    )
-    .expect("client");
+    let client = dial()
+        .dial(&Endpoint(emu.endpoint()), key, &settings())
+        .expect("client");
     let err = client.login().await.expect_err("login must fail");
     assert!(
         matches!(
@@ -289,201 +290,4 @@ async fn a_rejection_after_an_unanswered_attempt_is_not_definite() {
         .expect_err("400 on the retry");
     assert!(!err.is_definite_rejection(), "{err}");
     assert!(err.to_string().contains("outcome is unknown"), "{err}");
-}
-
-/// Every group id over every page, walked by `pager` as a run walks them.
-async fn all_groups(client: &SoracomClient, pager: &mut Pager) -> rotator::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    pager
-        .each(
-            "listGroups",
-            |after, limit| async move {
-                let page = client.list_groups(after.as_deref(), limit).await?;
-                Ok((page.groups, page.next))
-            },
-            |g| {
-                ids.push(g.id);
-                Walk::More
-            },
-        )
-        .await?;
-    Ok(ids)
-}
-
-/// Every VPG id over every page, walked by `pager`.
-async fn all_vpgs(client: &SoracomClient, pager: &mut Pager) -> rotator::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    pager
-        .each(
-            "listVirtualPrivateGateways",
-            |after, limit| async move {
-                let page = client.list_vpgs(after.as_deref(), limit).await?;
-                Ok((page.vpgs, page.next))
-            },
-            |v| {
-                ids.extend(v["vpgId"].as_str().map(str::to_string));
-                Walk::More
-            },
-        )
-        .await?;
-    Ok(ids)
-}
-
-/// The `limit` and `last_evaluated_key` of each request to `path`, in order.
-fn paging_queries(emu: &Emulator, path: &str) -> Vec<(Option<String>, Option<String>)> {
-    emu.requests()
-        .into_iter()
-        .filter(|r| r.path == path)
-        .map(|r| {
-            let query = r.query.unwrap_or_default();
-            let param = |name: &str| {
-                query.split('&').find_map(|p| {
-                    p.strip_prefix(name)
-                        .and_then(|v| v.strip_prefix('='))
-                        .map(str::to_string)
-                })
-            };
-            (param("limit"), param("last_evaluated_key"))
-        })
-        .collect()
-}
-
-/// Every request the client sent conforms to SORACOM's spec.
-fn assert_contract(emu: &Emulator) {
-    let reqs = emu.requests();
-    let report = assert_conforms(Spec::load_default(), recorded(&reqs));
-    assert_eq!(report.checked, reqs.len());
-}
-
-#[tokio::test]
-async fn link_only_paging_reads_every_page() {
-    let (emu, client) = setup().await;
-    let mut groups: Vec<String> = (0..7)
-        .map(|i| emu.add_group(&format!("g{i}"), json!({})))
-        .collect();
-    groups.sort();
-    for i in 0..5 {
-        emu.add_vpg(&format!("vpg-{i}"), json!({"enabled": false}));
-    }
-    emu.set_page_size(3);
-    emu.set_paging_mode(PagingMode::Link);
-    let mut pager = Pager::new(100);
-    let mut got = all_groups(&client, &mut pager).await.expect("groups");
-    got.sort();
-    assert_eq!(got, groups);
-    let vpgs = all_vpgs(&client, &mut pager).await.expect("vpgs");
-    assert_eq!(vpgs.len(), 5, "{vpgs:?}");
-    // Three pages of groups and two of VPGs, each after the first asked with the key the
-    // Link header carried; no answer had an x-soracom-next-key.
-    let asked = paging_queries(&emu, "/v1/groups");
-    assert_eq!(asked.len(), 3, "{asked:?}");
-    assert!(asked[0].1.is_none() && asked[1..].iter().all(|q| q.1.is_some()));
-    assert_eq!(
-        paging_queries(&emu, "/v1/virtual_private_gateways").len(),
-        2
-    );
-    assert!(emu
-        .requests()
-        .iter()
-        .all(|r| r.status == 200 || r.path == "/v1/auth"));
-    assert_contract(&emu);
-}
-
-#[tokio::test]
-async fn both_headers_agreeing_read_every_page() {
-    let (emu, client) = setup().await;
-    for i in 0..7 {
-        emu.add_group(&format!("g{i}"), json!({}));
-    }
-    emu.set_page_size(2);
-    emu.set_paging_mode(PagingMode::Both);
-    let got = all_groups(&client, &mut Pager::new(100))
-        .await
-        .expect("groups");
-    assert_eq!(got.len(), 7);
-    assert_eq!(emu.call_counts().get("listGroups").copied(), Some(4));
-    assert_contract(&emu);
-}
-
-#[tokio::test]
-async fn a_refused_limit_falls_back_to_100_for_the_rest_of_the_run() {
-    let (emu, client) = setup().await;
-    for i in 0..7 {
-        emu.add_group(&format!("g{i}"), json!({}));
-    }
-    for i in 0..4 {
-        emu.add_vpg(&format!("vpg-{i}"), json!({"enabled": false}));
-    }
-    emu.set_page_size(3);
-    // As an API that caps `limit`: 1,000 is refused with a 400, 100 is not.
-    emu.set_max_limit(Some(100));
-    let mut pager = Pager::new(1000);
-    let groups = all_groups(&client, &mut pager).await.expect("groups");
-    assert_eq!(groups.len(), 7);
-    assert_eq!(pager.limit(), 100);
-    let limits = |path| {
-        paging_queries(&emu, path)
-            .into_iter()
-            .map(|(limit, _)| limit.unwrap_or_default())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(limits("/v1/groups"), ["1000", "100", "100", "100"]);
-    let refused: Vec<u16> = emu
-        .requests()
-        .iter()
-        .map(|r| r.status)
-        .filter(|s| *s == 400)
-        .collect();
-    assert_eq!(refused, [400], "one refusal, then the fallback");
-    // The VPG listing of the same run is asked with the fallback at once.
-    assert_eq!(all_vpgs(&client, &mut pager).await.expect("vpgs").len(), 4);
-    assert_eq!(limits("/v1/virtual_private_gateways"), ["100", "100"]);
-    // A server that refuses even the fallback is an error, not a short list.
-    emu.set_max_limit(Some(10));
-    let err = all_groups(&client, &mut Pager::new(1000))
-        .await
-        .expect_err("100 is refused too");
-    assert!(
-        matches!(
-            err,
-            Error::SoracomStatus(StatusError {
-                op: "listGroups",
-                status: 400,
-                ..
-            })
-        ),
-        "{err}"
-    );
-    assert_contract(&emu);
-}
-
-#[tokio::test]
-async fn a_broken_next_page_is_an_error_never_a_short_list() {
-    let (emu, client) = setup().await;
-    for i in 0..7 {
-        emu.add_group(&format!("g{i}"), json!({}));
-    }
-    emu.set_page_size(3);
-    for (mode, problem, calls) in [
-        (PagingMode::EmptyNextKey, PagingProblem::EmptyNextKey, 1),
-        (PagingMode::LinkWithoutKey, PagingProblem::LinkWithoutKey, 1),
-        (PagingMode::RepeatKey, PagingProblem::KeyRepeated, 2),
-    ] {
-        emu.set_paging_mode(mode);
-        let before = emu.call_counts().get("listGroups").copied().unwrap_or(0);
-        let err = all_groups(&client, &mut Pager::new(100))
-            .await
-            .expect_err("more pages without a usable key");
-        match &err {
-            Error::SoracomPaging { op, problem: p } => {
-                assert_eq!((*op, p), ("listGroups", &problem), "{mode:?}")
-            }
-            other => panic!("{mode:?}: {other}"),
-        }
-        assert!(!err.is_retryable(), "{err}");
-        // Found on the answer itself: no retry, no page past it.
-        let after = emu.call_counts().get("listGroups").copied().unwrap_or(0);
-        assert_eq!(after - before, calls, "{mode:?}");
-    }
-    assert_contract(&emu);
 }

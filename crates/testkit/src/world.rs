@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use rotator::clock::Clock;
+use rotator::Clock;
 use serde_json::{json, Value};
 use soracom_emulator::Emulator;
 use time::format_description::well_known::Rfc3339;
@@ -702,11 +702,11 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// A world's live time as a [`rotator::clock::Clock`]: the real time plus the offset
+/// A world's live time as a [`rotator::Clock`]: the real time plus the offset
 /// travelled ([`World::live`]); waits are real.
 pub struct Live<'w> {
     world: &'w World,
-    real: rotator::clock::SystemClock,
+    real: rotator::SystemClock,
 }
 
 impl<'w> Live<'w> {
@@ -714,12 +714,12 @@ impl<'w> Live<'w> {
     pub fn new(world: &'w World) -> Live<'w> {
         Live {
             world,
-            real: rotator::clock::SystemClock::new(),
+            real: rotator::SystemClock::new(),
         }
     }
 }
 
-impl rotator::clock::Clock for Live<'_> {
+impl rotator::Clock for Live<'_> {
     fn now(&self) -> OffsetDateTime {
         self.world.live()
     }
@@ -728,7 +728,7 @@ impl rotator::clock::Clock for Live<'_> {
         self.real.monotonic()
     }
 
-    fn sleep(&self, duration: Duration) -> rotator::clock::Sleep<'_> {
+    fn sleep(&self, duration: Duration) -> rotator::Sleep<'_> {
         self.real.sleep(duration)
     }
 }

@@ -13,11 +13,11 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use rotator::iam::{AwsIam, IamApi};
-use rotator::model::{AccessKey, KeyStatus};
-use rotator::role::{self, AttachedPolicy, UserPolicies};
-use rotator::{AccessKeyId, NewAccessKey, Secret};
+use rotator::{AwsIam, IamApi};
 use rotator_core::config::AssumeRole;
+use rotator_core::model::{AccessKey, KeyStatus};
+use rotator_core::role::{self, AttachedPolicy, UserPolicies};
+use rotator_core::{AccessKeyId, NewAccessKey, Secret};
 use serde_json::Value;
 use testkit::fake::clock::PausedClock;
 use testkit::fake::iam::{FakeIam, DEFAULT_ACCOUNT, DEFAULT_STS_DELAY};
@@ -88,7 +88,7 @@ impl Backend for Fake {
     }
 
     fn now(&self) -> OffsetDateTime {
-        rotator::clock::Clock::now(self.clock.as_ref())
+        rotator::Clock::now(self.clock.as_ref())
     }
 
     async fn create_user(&self, name: &str) -> TestResult {

@@ -18,14 +18,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rotator::clock::{Clock, SystemClock};
-use rotator::config::SoracomSettings;
-use rotator::error::{BodyError, PagingProblem, StatusError};
-use rotator::model::CredentialSet;
-use rotator::soracom::{
-    AuthKey, Dial, Endpoint, HttpDial, Identity, SoracomApi, SoracomClient, Transport,
-};
-use rotator::{AccessKeyId, Error, NewAccessKey, Secret};
+use rotator::soracom::{Dial, HttpDial, Identity, SoracomApi, SoracomClient, Transport};
+use rotator::{Clock, Error, PagingProblem, SystemClock};
+use rotator_core::config::SoracomSettings;
+use rotator_core::endpoint::{AuthKey, Endpoint};
+use rotator_core::model::CredentialSet;
+use rotator_core::wire::{BodyError, StatusError};
+use rotator_core::{AccessKeyId, NewAccessKey, Secret};
 use serde_json::{json, Map, Value};
 use soracom_emulator::{
     Emulator, ErrorEnvelope, Fault, FaultBody, FaultKind, LogEntry, LogLevel, LogResourceType,
@@ -205,7 +204,7 @@ where
 async fn all_groups(
     api: &impl SoracomApi,
     limit: u32,
-) -> rotator::Result<(Vec<rotator::soracom::Group>, usize)> {
+) -> rotator::Result<(Vec<rotator_core::model::Group>, usize)> {
     walk("listGroups", |after| async move {
         let page = api.list_groups(after.as_deref(), limit).await?;
         Ok((page.groups, page.next))

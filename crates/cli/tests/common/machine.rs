@@ -8,11 +8,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rotator::apply::{NoProgress, Progress};
-use rotator::clock::Clock;
-use rotator::config::NotifySettings;
-use rotator::ids::Ids;
-use rotator::notify::{Deliver, Delivery};
+use rotator::{Clock, Deliver, Delivery, Ids, NoProgress, Progress};
+use rotator_core::config::NotifySettings;
 use rotator_core::notify::Notice;
 use soracom_key_rotator::{Ran, System};
 use testkit::fake::iam::FakeIam;

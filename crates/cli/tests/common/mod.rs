@@ -699,7 +699,7 @@ impl World {
             // permission on the configured roles (`policy`'s AssumeSpokeRoles).
             if call.action != "GetCallerIdentity" && call.action != "AssumeRole" {
                 assert!(
-                    rotator::policy::allows_iam(&call.action),
+                    rotator_core::policy::allows_iam(&call.action),
                     "IAM {} is not in the policy",
                     call.action
                 );
@@ -712,7 +712,7 @@ impl World {
             .filter(|op| op.as_str() != "auth")
         {
             assert!(
-                rotator::policy::allows_soracom(op),
+                rotator_core::policy::allows_soracom(op),
                 "SORACOM {op} is not in the SAM permission"
             );
         }

@@ -23,9 +23,9 @@ mod validate;
 #[error("config {}: {message}", file.display())]
 pub struct ConfigError {
     /// The file the problem is in.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// What is wrong, naming the key.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// The page size used when the server refuses a larger `limit` (the API documents no
@@ -58,7 +58,7 @@ impl Coverage {
 /// How the new key replaces the old one in SORACOM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Strategy {
+pub(crate) enum Strategy {
     /// A new credential set per key; every reference is repointed (the seed's way).
     Repoint,
     /// One fixed credential set whose key is replaced in place; references never move.
@@ -77,21 +77,21 @@ pub struct Config {
     /// Where to send notifications (`[notify]`); empty when the table is absent.
     pub notify: NotifySettings,
     /// What `migrate-to-role` makes for each target, and whom the role trusts.
-    pub roles: RoleSettings,
+    pub(crate) roles: RoleSettings,
     /// The file this came from, for errors found later (a setting only one command needs).
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
 }
 
 /// What `migrate-to-role` needs (docs/ARCHITECTURE.md, *Migrating to a role*): SORACOM's
 /// AWS account, which the role must trust, and per target the role and its credential set.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RoleSettings {
+pub(crate) struct RoleSettings {
     /// SORACOM's AWS account id for the configured coverage (`[soracom] aws_account_id`).
     /// SORACOM's documentation that could be consulted does not state it, so there is no
     /// default: `migrate-to-role` refuses to run without it ([`Config::role_of`]).
-    pub soracom_account_id: Option<String>,
+    pub(crate) soracom_account_id: Option<String>,
     /// Per target, by its name.
-    pub targets: BTreeMap<String, TargetRole>,
+    pub(crate) targets: BTreeMap<String, TargetRole>,
 }
 
 /// The role that replaces a target's access key, and the credential set that names it.
@@ -102,7 +102,7 @@ pub struct TargetRole {
     /// The `aws-iam-role-credentials` set's id (`role_credential_id`; default
     /// `<credential_prefix>-role`, or `<credential_id>-role` in place). A managed id is
     /// `<prefix>-<yymmdd>[-<n>]`, so `-role` is never taken for a key's set.
-    pub credential_id: String,
+    pub(crate) credential_id: String,
 }
 
 /// A target's role with the account it trusts: everything `migrate-to-role` needs.
@@ -111,7 +111,7 @@ pub struct RoleTarget {
     /// The role and its set.
     pub role: TargetRole,
     /// SORACOM's AWS account id the trust policy names.
-    pub soracom_account_id: String,
+    pub(crate) soracom_account_id: String,
 }
 
 /// Where and when to notify a human (`[notify]`). Secrets never go into a message.
@@ -123,9 +123,9 @@ pub struct NotifySettings {
     /// never logged.
     pub webhook_url: Option<crate::secret::Secret>,
     /// The rungs of the notification ladder that send messages.
-    pub rungs: BTreeSet<Rung>,
+    pub(crate) rungs: BTreeSet<Rung>,
     /// Warn when a key's rotation is due within this many days (0: never).
-    pub due_warning_days: u32,
+    pub(crate) due_warning_days: u32,
     /// The webhook's payload.
     pub webhook_format: WebhookFormat,
 }
@@ -154,7 +154,7 @@ pub enum Rung {
 
 impl Rung {
     /// Every rung, in the order of a key's life.
-    pub const ALL: [Rung; 8] = [
+    pub(crate) const ALL: [Rung; 8] = [
         Rung::DueSoon,
         Rung::Rotated,
         Rung::Deactivated,
@@ -181,7 +181,7 @@ impl Rung {
 
     /// Whether it is on when `[notify]` does not say: what needs a human is on, news of
     /// routine success is off (`on_success = true` turns those on together).
-    pub fn default_on(self) -> bool {
+    pub(crate) fn default_on(self) -> bool {
         !matches!(self, Rung::Rotated | Rung::Deactivated | Rung::Deleted)
     }
 }
@@ -212,7 +212,7 @@ impl Default for NotifySettings {
 
 impl NotifySettings {
     /// Whether `rung` sends messages.
-    pub fn on(&self, rung: Rung) -> bool {
+    pub(crate) fn on(&self, rung: Rung) -> bool {
         self.rungs.contains(&rung)
     }
 
@@ -262,7 +262,7 @@ pub struct Target {
     /// The IAM user whose keys are rotated.
     pub iam_user: String,
     /// Where the target's key goes in SORACOM.
-    pub placement: Placement,
+    pub(crate) placement: Placement,
     /// The age no active key may reach (the compliance deadline, e.g. Security Hub IAM.3's
     /// 90 days): rotation starts early enough that the old key is deactivated before it.
     pub max_key_age_days: u32,
@@ -270,21 +270,21 @@ pub struct Target {
     /// failed or missed runs.
     pub deadline_margin_days: u32,
     /// Days after cutover before an old key may be deactivated.
-    pub retire_after_days: u32,
+    pub(crate) retire_after_days: u32,
     /// Days after deactivation before an old key is deleted.
-    pub delete_after_days: u32,
+    pub(crate) delete_after_days: u32,
     /// Use of an old key up to this long after cutover is not counted against retiring it
     /// (last-used data is coarse and may lag).
-    pub settle_minutes: u32,
+    pub(crate) settle_minutes: u32,
     /// Credential set ids made by hand that this target also owns.
-    pub adopt: Vec<String>,
+    pub(crate) adopt: Vec<String>,
     /// The access key id a set holds, where SORACOM and its description do not say.
-    pub adopt_keys: BTreeMap<String, String>,
+    pub(crate) adopt_keys: BTreeMap<String, String>,
     /// A canary cutover: a rotation first moves only these references and waits for
     /// evidence from production before moving the rest (`[targets.canary]`).
-    pub canary: Option<Canary>,
+    pub(crate) canary: Option<Canary>,
     /// The id of the target's `aws-iam-role-credentials` set once `migrate-to-role` made
-    /// it ([`TargetRole::credential_id`]): while it exists, references move onto it.
+    /// it (`TargetRole::credential_id`): while it exists, references move onto it.
     pub role_set_id: String,
     /// The AWS account the target's IAM user is in, when it is not the caller's: its IAM
     /// calls and the verification of its new key run with credentials of this role.
@@ -304,19 +304,19 @@ pub struct AssumeRole {
     pub arn: String,
     /// The external id the role's trust policy requires, if any.
     pub external_id: Option<String>,
-    /// The role session name (default [`DEFAULT_SESSION_NAME`]); CloudTrail shows it.
+    /// The role session name (default `DEFAULT_SESSION_NAME`); CloudTrail shows it.
     pub session_name: String,
 }
 
 impl AssumeRole {
     /// The 12-digit account id in the ARN.
-    pub fn account_id(&self) -> &str {
+    pub(crate) fn account_id(&self) -> &str {
         self.arn.split(':').nth(4).unwrap_or_default()
     }
 }
 
 /// The role session name when `session_name` is absent.
-pub const DEFAULT_SESSION_NAME: &str = "soracom-key-rotator";
+pub(crate) const DEFAULT_SESSION_NAME: &str = "soracom-key-rotator";
 
 /// A target's own SORACOM operator (`soracom_profile`, or `soracom_coverage` /
 /// `soracom_endpoint`; in the Lambda function `soracom_secret`). All absent: `[soracom]`
@@ -335,25 +335,26 @@ pub struct SoracomOverride {
     pub secret: Option<String>,
 }
 
+#[cfg(test)]
 impl SoracomOverride {
     /// Whether the target uses the run's own SORACOM settings.
-    pub fn is_default(&self) -> bool {
+    pub(crate) fn is_default(&self) -> bool {
         *self == SoracomOverride::default()
     }
 }
 
 /// How a target's cutover goes through a canary (docs/ARCHITECTURE.md, *The canary*).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Canary {
+pub(crate) struct Canary {
     /// Which references move first.
-    pub holders: CanaryHolders,
+    pub(crate) holders: CanaryHolders,
     /// The canary runs at least this long before the rest moves, however good the evidence.
-    pub min_minutes: u32,
+    pub(crate) min_minutes: u32,
     /// By this many hours after the canary moved, without evidence either way, the
     /// configured choice is made.
-    pub max_hours: u32,
+    pub(crate) max_hours: u32,
     /// What happens at `max_hours` without evidence.
-    pub without_evidence: WithoutEvidence,
+    pub(crate) without_evidence: WithoutEvidence,
 }
 
 /// Which references are the canary.
@@ -368,7 +369,7 @@ pub enum CanaryHolders {
 /// The choice at `max_hours` without evidence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum WithoutEvidence {
+pub(crate) enum WithoutEvidence {
     /// Keep the canary as it is and ask a human (exit 3, the blocked rung).
     Hold,
     /// Move the rest, and say that it went ahead without evidence.
@@ -377,7 +378,7 @@ pub enum WithoutEvidence {
 
 impl Canary {
     /// Whether `holder` is one of the named canary holders (by id or name).
-    pub fn names(&self, holder: &crate::model::Holder) -> bool {
+    pub(crate) fn names(&self, holder: &crate::model::Holder) -> bool {
         use crate::model::Holder;
         let CanaryHolders::Named(names) = &self.holders else {
             return false;
@@ -397,7 +398,7 @@ impl Canary {
     }
 
     /// The longest a canary may last.
-    pub fn max(&self) -> time::Duration {
+    pub(crate) fn max(&self) -> time::Duration {
         time::Duration::hours(self.max_hours.into())
     }
 }
@@ -431,7 +432,7 @@ impl Target {
     }
 
     /// The strategy, as the configuration names it.
-    pub fn strategy(&self) -> Strategy {
+    pub(crate) fn strategy(&self) -> Strategy {
         match self.placement {
             Placement::Managed { .. } => Strategy::Repoint,
             Placement::Fixed { .. } => Strategy::InPlace,
@@ -447,7 +448,7 @@ impl Target {
     }
 
     /// The fixed set's id (in place), if any.
-    pub fn fixed_id(&self) -> Option<&str> {
+    pub(crate) fn fixed_id(&self) -> Option<&str> {
         match &self.placement {
             Placement::Fixed { id } => Some(id),
             Placement::Managed { .. } => None,
@@ -460,9 +461,9 @@ impl Target {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Setting {
     /// The key in its table (`page_size`; a target's keys without `targets[i].`).
-    pub key: &'static str,
+    pub(crate) key: &'static str,
     /// The table (`soracom`, `verify`, `notify`, `targets`).
-    pub table: &'static str,
+    pub(crate) table: &'static str,
     /// The value when the key is absent.
     pub default: u32,
     /// The smallest value accepted.
@@ -512,41 +513,43 @@ pub mod settings {
     }
 
     /// Groups requested per page.
-    pub const PAGE_SIZE: Setting = s("soracom", "page_size", 1000, 1, 1000);
+    pub(crate) const PAGE_SIZE: Setting = s("soracom", "page_size", 1000, 1, 1000);
     /// References repointed at once.
-    pub const CONCURRENCY: Setting = s("soracom", "concurrency", 16, 1, 64);
+    pub(crate) const CONCURRENCY: Setting = s("soracom", "concurrency", 16, 1, 64);
     /// Seconds one HTTP request (and each attempt of an AWS call) may take.
-    pub const REQUEST_TIMEOUT_SECONDS: Setting =
+    pub(crate) const REQUEST_TIMEOUT_SECONDS: Setting =
         s("soracom", "request_timeout_seconds", 30, 1, 300);
     /// Attempts per call, the first included.
-    pub const RETRY_ATTEMPTS: Setting = s("soracom", "retry_attempts", 5, 1, 10);
+    pub(crate) const RETRY_ATTEMPTS: Setting = s("soracom", "retry_attempts", 5, 1, 10);
     /// The first backoff, in milliseconds.
-    pub const RETRY_BASE_MS: Setting = s("soracom", "retry_base_ms", 500, 1, 60_000);
+    pub(crate) const RETRY_BASE_MS: Setting = s("soracom", "retry_base_ms", 500, 1, 60_000);
     /// STS successes in a row.
-    pub const SUCCESSES: Setting = s("verify", "successes", 3, 1, 20);
+    pub(crate) const SUCCESSES: Setting = s("verify", "successes", 3, 1, 20);
     /// Milliseconds between two checks.
-    pub const INTERVAL_MS: Setting = s("verify", "interval_ms", 2000, 0, 60_000);
+    pub(crate) const INTERVAL_MS: Setting = s("verify", "interval_ms", 2000, 0, 60_000);
     /// Seconds before verification gives up.
-    pub const TIMEOUT_SECONDS: Setting = s("verify", "timeout_seconds", 120, 1, 3600);
+    pub(crate) const TIMEOUT_SECONDS: Setting = s("verify", "timeout_seconds", 120, 1, 3600);
     /// Days before a due rotation the notice warns.
-    pub const DUE_WARNING_DAYS: Setting = s("notify", "due_warning_days", 7, 0, 365);
+    pub(crate) const DUE_WARNING_DAYS: Setting = s("notify", "due_warning_days", 7, 0, 365);
     /// The age no active key may reach.
     pub const MAX_KEY_AGE_DAYS: Setting = s("targets", "max_key_age_days", 90, 1, 3650);
     /// Days kept free before the deadline.
     pub const DEADLINE_MARGIN_DAYS: Setting = s("targets", "deadline_margin_days", 3, 1, 30);
     /// Days after cutover before an old key may be deactivated.
-    pub const RETIRE_AFTER_DAYS: Setting = s("targets", "retire_after_days", 7, 0, 365);
+    pub(crate) const RETIRE_AFTER_DAYS: Setting = s("targets", "retire_after_days", 7, 0, 365);
     /// Days after deactivation before an old key is deleted.
-    pub const DELETE_AFTER_DAYS: Setting = s("targets", "delete_after_days", 7, 0, 365);
+    pub(crate) const DELETE_AFTER_DAYS: Setting = s("targets", "delete_after_days", 7, 0, 365);
     /// Minutes after cutover during which use of the old key is not counted.
-    pub const SETTLE_MINUTES: Setting = s("targets", "settle_minutes", 60, 0, 10_080);
+    pub(crate) const SETTLE_MINUTES: Setting = s("targets", "settle_minutes", 60, 0, 10_080);
     /// Minutes a canary runs at least.
-    pub const CANARY_MIN_MINUTES: Setting = s("targets.canary", "min_minutes", 60, 0, 10_080);
+    pub(crate) const CANARY_MIN_MINUTES: Setting =
+        s("targets.canary", "min_minutes", 60, 0, 10_080);
     /// Hours by which a canary without evidence is decided.
-    pub const CANARY_MAX_HOURS: Setting = s("targets.canary", "max_hours", 24, 1, 720);
+    pub(crate) const CANARY_MAX_HOURS: Setting = s("targets.canary", "max_hours", 24, 1, 720);
 
     /// All of them, for the README check.
-    pub const ALL: [Setting; 16] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [Setting; 16] = [
         PAGE_SIZE,
         CONCURRENCY,
         REQUEST_TIMEOUT_SECONDS,

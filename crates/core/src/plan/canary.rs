@@ -42,7 +42,7 @@ const MAX_DEPTH: usize = 16;
 pub const MAX_FAILURES: usize = 20;
 
 /// The AWS authentication or authorisation failure an error log entry's body reports, if
-/// any: one of [`AUTH_ERRORS`] in a string, or an HTTP 401/403 in a member whose name says
+/// any: one of `AUTH_ERRORS` in a string, or an HTTP 401/403 in a member whose name says
 /// status. The body's format is not documented, so every string in it is searched.
 pub fn auth_failure(body: &Value) -> Option<&'static str> {
     fn walk(v: &Value, key: &str, depth: usize) -> Option<&'static str> {

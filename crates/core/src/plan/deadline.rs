@@ -21,29 +21,29 @@ use crate::plan::{
 };
 
 /// A key at risk with at most this many days left is urgent.
-pub const URGENT_DAYS: i64 = 3;
+pub(crate) const URGENT_DAYS: i64 = 3;
 
 /// A step due within this long counts as due now. A scheduler that fires at the same time
 /// every day would otherwise slip a day each cycle: the key a run makes is dated a few
 /// seconds after the run began, so the next cycle's run comes those seconds too early.
-pub const EARLY: Duration = Duration::hours(1);
+pub(crate) const EARLY: Duration = Duration::hours(1);
 
 /// The wait between a cutover and the old key's deactivation: `retire_after_days`, never
 /// less than the settle window.
-pub fn grace(target: &Target) -> Duration {
+pub(crate) fn grace(target: &Target) -> Duration {
     Duration::days(target.retire_after_days.into())
         .max(Duration::minutes(target.settle_minutes.into()))
 }
 
 /// The longest the cutover itself may take: a canary's `max_hours` (zero without one).
-pub fn cutover_time(target: &Target) -> Duration {
+pub(crate) fn cutover_time(target: &Target) -> Duration {
     target.canary.as_ref().map_or(Duration::ZERO, |c| c.max())
 }
 
 /// The age a key's rotation starts at: the cutover (a canary's longest), then the grace
 /// period, then its deactivation comes `deadline_margin_days` before the deadline. The
 /// configuration guarantees it is positive.
-pub fn rotation_age(target: &Target) -> Duration {
+pub(crate) fn rotation_age(target: &Target) -> Duration {
     Duration::days(target.max_key_age_days.into())
         - cutover_time(target)
         - grace(target)
@@ -51,12 +51,12 @@ pub fn rotation_age(target: &Target) -> Duration {
 }
 
 /// When a key created at `created` reaches `max_key_age_days`.
-pub fn deadline_of(target: &Target, created: OffsetDateTime) -> OffsetDateTime {
+pub(crate) fn deadline_of(target: &Target, created: OffsetDateTime) -> OffsetDateTime {
     created.saturating_add(Duration::days(target.max_key_age_days.into()))
 }
 
 /// How close `deadline` is at `now`.
-pub fn severity(deadline: OffsetDateTime, now: OffsetDateTime) -> Severity {
+pub(crate) fn severity(deadline: OffsetDateTime, now: OffsetDateTime) -> Severity {
     if now >= deadline {
         Severity::Missed
     } else if deadline - now <= Duration::days(URGENT_DAYS) {
@@ -67,7 +67,7 @@ pub fn severity(deadline: OffsetDateTime, now: OffsetDateTime) -> Severity {
 }
 
 /// Whole days in `d`, rounded down (a deadline half a day ago is one day past).
-pub fn floor_days(d: Duration) -> i64 {
+pub(crate) fn floor_days(d: Duration) -> i64 {
     d.whole_seconds().div_euclid(86_400)
 }
 

@@ -21,7 +21,7 @@ use crate::plan::{
 use crate::role::{linked_role, ROLE_CREDENTIALS};
 
 /// A holder's kind: event handlers, VPG inspection, or a group namespace.
-pub fn holder_kind(h: &Holder) -> String {
+pub(crate) fn holder_kind(h: &Holder) -> String {
     match h {
         Holder::EventHandler { .. } => "event-handler".into(),
         Holder::VpgInspection { .. } => "vpg-inspection".into(),
@@ -49,7 +49,7 @@ fn settings(target: &Target) -> Canary {
 /// Whether the target's role set exists as `migrate-to-role` registers it (of type
 /// `aws-iam-role-credentials`, its description naming the role): then its references are
 /// moving (or moved). A set of that id made by hand is not a reason to move anything.
-pub fn role_set_exists(target: &Target, obs: &Observed) -> bool {
+pub(crate) fn role_set_exists(target: &Target, obs: &Observed) -> bool {
     obs.sets.iter().any(|s| {
         s.id == target.role_set_id && s.kind == ROLE_CREDENTIALS && linked_role(s).is_some()
     })
@@ -57,7 +57,7 @@ pub fn role_set_exists(target: &Target, obs: &Observed) -> bool {
 
 /// Whether the target is migrated: its role set exists and is referenced, and no
 /// reference names one of its key sets.
-pub fn migrated(target: &Target, obs: &Observed) -> bool {
+pub(crate) fn migrated(target: &Target, obs: &Observed) -> bool {
     role_set_exists(target, obs)
         && obs.slots.iter().any(|s| s.references(&target.role_set_id))
         && !obs
@@ -93,7 +93,7 @@ fn back_from_a_deleted_role_set(target: &Target, obs: &Observed, view: &View, pl
 /// Whether the target still needs a key: its role set does not exist, or a reference on a
 /// key set is of a kind not yet on the role set (or that refused it). References of kinds
 /// already on the role set (a person pointed one back, a new group) move onto it instead.
-pub fn needs_key(target: &Target, obs: &Observed) -> bool {
+pub(crate) fn needs_key(target: &Target, obs: &Observed) -> bool {
     if !role_set_exists(target, obs) {
         return true;
     }

@@ -2,15 +2,15 @@
 //!
 //! [`plan`] decides, for one target, what a command must do now. Each rule family has a
 //! file of its own (docs/ARCHITECTURE.md lists which rule lives where):
-//! - [`resolve`]: which key each credential set holds, which set is current, which keys
-//!   are a dead run's orphans (deleted) or someone else's (reported), whether a run is at
-//!   work on the target (then nothing else happens);
-//! - [`rotate`]: whether rotation is due, making room in IAM's two key slots, the new set
+//! - `resolve` ([`resolve()`]): which key each credential set holds, which set is
+//!   current, which keys are a dead run's orphans (deleted) or someone else's (reported),
+//!   whether a run is at work on the target (then nothing else happens);
+//! - `rotate`: whether rotation is due, making room in IAM's two key slots, the new set
 //!   or the in-place update, and moving every reference onto the key in use;
-//! - [`rollback`]: back to the previous set while its key is active;
-//! - [`retire`]: deactivating old keys on evidence and deleting them later, and the
+//! - `rollback`: back to the previous set while its key is active;
+//! - `retire`: deactivating old keys on evidence and deleting them later, and the
 //!   records that time it;
-//! - [`deadline`]: the age no active key may reach, when rotation starts so that the old
+//! - `deadline`: the age no active key may reach, when rotation starts so that the old
 //!   key is off before it, and which keys are at risk.
 //!
 //! A plan is typed through and through: its steps come in three phases ([`Repair`],
@@ -19,11 +19,11 @@
 //! one place ([`crate::wording`]). Nothing here performs I/O; the `rotator` crate's `apply` carries
 //! plans out.
 
-pub mod canary;
+mod canary;
 mod deadline;
-pub mod migrate;
+pub(crate) mod migrate;
 mod outcome;
-pub mod resolve;
+mod resolve;
 mod retire;
 mod rollback;
 mod rotate;
@@ -38,8 +38,9 @@ use crate::model::{Observed, Slot};
 use crate::records::Mark;
 use crate::secret::AccessKeyId;
 
-pub use deadline::{deadline_of, floor_days, grace, rotation_age, severity, EARLY, URGENT_DAYS};
-pub use outcome::{
+pub use canary::{auth_failure, log_service, MAX_FAILURES};
+pub(crate) use deadline::{floor_days, grace, rotation_age, severity, EARLY};
+pub(crate) use outcome::{
     Blocked, CanaryStage, CanaryState, Due, DueReason, Evidence, KeyBrief, KeyDeadline, KeyRole,
     Migration, MigrationStage, Next, Note, Refusal, RetiredKey, Risk, RiskCause, RollbackRefusal,
     Severity, Upcoming,
@@ -70,11 +71,11 @@ pub enum Mode {
 #[serde(rename_all = "camelCase")]
 pub struct Current {
     /// Set id.
-    pub set_id: String,
+    pub(crate) set_id: String,
     /// How its key is known.
     pub link: Link,
     /// Age in whole days of the key (or of the set when the key is unknown).
-    pub age_days: Option<i64>,
+    pub(crate) age_days: Option<i64>,
 }
 
 /// A step before any reference moves: repairs, room in the key slots, a new key.
@@ -236,7 +237,7 @@ pub enum Retire {
 impl Repair {
     /// Whether the step deletes something: it is taken only when a fresh observation
     /// still calls for it.
-    pub fn is_destructive(&self) -> bool {
+    pub(crate) fn is_destructive(&self) -> bool {
         matches!(
             self,
             Repair::DeleteOrphanKey { .. } | Repair::MakeRoom { .. }
@@ -247,7 +248,7 @@ impl Repair {
 impl Retire {
     /// Whether the step deletes or deactivates something: it is taken only when a fresh
     /// observation still calls for it.
-    pub fn is_destructive(&self) -> bool {
+    pub(crate) fn is_destructive(&self) -> bool {
         matches!(
             self,
             Retire::Deactivate { .. }
@@ -274,11 +275,11 @@ pub enum Step<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// Target name.
-    pub target: String,
+    pub(crate) target: String,
     /// The set in use, if any.
     pub current: Option<Current>,
     /// The rotation decision.
-    pub due: Due,
+    pub(crate) due: Due,
     /// Phase 1: repairs and the new key, before any reference moves.
     pub repair: Vec<Repair>,
     /// Phase 2: the references to move.
@@ -287,41 +288,36 @@ pub struct Plan {
     pub retire: Vec<Retire>,
     /// Set when a safety rule forbids what is due; the operator must act.
     #[serde(serialize_with = "crate::words::worded_option")]
-    pub refusal: Option<Refusal>,
+    pub(crate) refusal: Option<Refusal>,
     /// Old keys used after their cutover: never touched, reported (exit 3).
     #[serde(serialize_with = "crate::words::worded_all")]
-    pub blocked: Vec<Blocked>,
+    pub(crate) blocked: Vec<Blocked>,
     /// Steps that become due later, with their dates.
-    pub upcoming: Vec<Upcoming>,
+    pub(crate) upcoming: Vec<Upcoming>,
     /// Things the operator should know.
     #[serde(serialize_with = "crate::words::worded_all")]
-    pub notes: Vec<Note>,
+    pub(crate) notes: Vec<Note>,
     /// Every active key's deadline under this plan, and the keys at risk.
-    pub deadlines: Vec<KeyDeadline>,
+    pub(crate) deadlines: Vec<KeyDeadline>,
     /// The canary cutover, when the target's cutover goes through one.
     #[serde(serialize_with = "crate::words::worded_option")]
-    pub canary: Option<CanaryState>,
+    pub(crate) canary: Option<CanaryState>,
     /// The move onto the target's role set, once `migrate-to-role` made it.
     #[serde(serialize_with = "crate::words::worded_option")]
-    pub migration: Option<Migration>,
+    pub(crate) migration: Option<Migration>,
 }
 
 impl Plan {
     /// Whether a safety rule stopped something that was due.
-    pub fn refused(&self) -> bool {
+    pub(crate) fn refused(&self) -> bool {
         self.refusal.is_some()
             || !self.blocked.is_empty()
             || self.canary.as_ref().is_some_and(|c| c.stage.needs_human())
             || self.migration.as_ref().is_some_and(Migration::needs_human)
     }
 
-    /// Whether the target is migrated onto its role set.
-    pub fn migrated(&self) -> bool {
-        self.migration.as_ref().is_some_and(Migration::done)
-    }
-
     /// Every step, in the order they are carried out.
-    pub fn steps(&self) -> impl Iterator<Item = Step<'_>> {
+    pub(crate) fn steps(&self) -> impl Iterator<Item = Step<'_>> {
         self.repair
             .iter()
             .map(Step::Repair)
@@ -335,7 +331,7 @@ impl Plan {
     }
 
     /// The keys that may still be active at their deadline.
-    pub fn at_risk(&self) -> impl Iterator<Item = (&KeyDeadline, Risk)> {
+    pub(crate) fn at_risk(&self) -> impl Iterator<Item = (&KeyDeadline, Risk)> {
         self.deadlines.iter().filter_map(|d| d.risk.map(|r| (d, r)))
     }
 
@@ -353,10 +349,10 @@ impl Plan {
 
 /// How long after an exposure was recorded `rotate --emergency` without named keys takes
 /// itself for a rerun of the same emergency (and records nothing new).
-pub const EMERGENCY_RERUN: time::Duration = time::Duration::days(1);
+pub(crate) const EMERGENCY_RERUN: time::Duration = time::Duration::days(1);
 
 /// Whether a set of the target holds `key` (or held it before an in-place rotation).
-pub fn holds(view: &View, key: &AccessKeyId) -> bool {
+pub(crate) fn holds(view: &View, key: &AccessKeyId) -> bool {
     view.sets
         .iter()
         .any(|s| s.link.key() == Some(key) || s.previous.as_ref() == Some(key))
@@ -445,7 +441,7 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
 }
 
 /// Formats a timestamp for messages (RFC 3339, UTC).
-pub fn fmt_time(t: OffsetDateTime) -> String {
+pub(crate) fn fmt_time(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }

@@ -12,7 +12,7 @@ use crate::secret::AccessKeyId;
 /// Why a plan does not do what is due: a human must act (exit 3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "camelCase")]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// Another run is at work on the target (a key in flight, an announcement, a lease).
     #[serde(rename_all = "camelCase")]
     Busy {
@@ -65,7 +65,7 @@ pub enum Refusal {
 /// Why a rollback cannot be done.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "camelCase")]
-pub enum RollbackRefusal {
+pub(crate) enum RollbackRefusal {
     /// In place, the previous secret is gone (SORACOM never returns it).
     InPlace,
     /// No set is in use.
@@ -99,35 +99,35 @@ pub enum RollbackRefusal {
 /// A key, as a refusal names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct KeyBrief {
+pub(crate) struct KeyBrief {
     /// The key.
-    pub key: AccessKeyId,
+    pub(crate) key: AccessKeyId,
     /// Active or inactive.
-    pub status: KeyStatus,
+    pub(crate) status: KeyStatus,
     /// When IAM created it.
     #[serde(with = "time::serde::rfc3339")]
-    pub created: OffsetDateTime,
+    pub(crate) created: OffsetDateTime,
     /// Its last use, if any.
-    pub last_used: Option<LastUsed>,
+    pub(crate) last_used: Option<LastUsed>,
 }
 
 /// A retired key that may be deleted to make room later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RetiredKey {
+pub(crate) struct RetiredKey {
     /// The key.
-    pub key: AccessKeyId,
+    pub(crate) key: AccessKeyId,
     /// From when (`None`: `delete_after_days` after this tool records it inactive).
     #[serde(with = "time::serde::rfc3339::option")]
-    pub deletable_from: Option<OffsetDateTime>,
+    pub(crate) deletable_from: Option<OffsetDateTime>,
     /// `delete_after_days`.
-    pub delete_after_days: u32,
+    pub(crate) delete_after_days: u32,
 }
 
 /// Something the operator should know.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "camelCase")]
-pub enum Note {
+pub(crate) enum Note {
     /// A set whose id looks like ours is of another type: never the tool's.
     #[serde(rename_all = "camelCase")]
     OtherType {
@@ -242,25 +242,25 @@ pub enum Note {
 /// An old key that must not be retired: it was used after its cutover.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Blocked {
+pub(crate) struct Blocked {
     /// The key.
-    pub key: AccessKeyId,
+    pub(crate) key: AccessKeyId,
     /// The set that held it.
-    pub set_id: String,
+    pub(crate) set_id: String,
     /// When SORACOM stopped using it.
     #[serde(with = "time::serde::rfc3339")]
-    pub cutover: OffsetDateTime,
+    pub(crate) cutover: OffsetDateTime,
     /// IAM's last use of the key.
-    pub key_last_used: Option<LastUsed>,
+    pub(crate) key_last_used: Option<LastUsed>,
     /// SORACOM's last use of the set.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub set_last_used: Option<OffsetDateTime>,
+    pub(crate) set_last_used: Option<OffsetDateTime>,
 }
 
 /// A step that becomes due later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "camelCase")]
-pub enum Next {
+pub(crate) enum Next {
     /// Rotate the current key.
     Rotate,
     /// Deactivate an old key.
@@ -290,19 +290,19 @@ pub enum Next {
 /// A step that becomes due later, and from when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Upcoming {
+pub(crate) struct Upcoming {
     /// What will be done.
     #[serde(serialize_with = "crate::words::worded")]
-    pub step: Next,
+    pub(crate) step: Next,
     /// From when.
     #[serde(with = "time::serde::rfc3339")]
-    pub due: OffsetDateTime,
+    pub(crate) due: OffsetDateTime,
 }
 
 /// Why rotation is (not) due.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "camelCase")]
-pub enum DueReason {
+pub(crate) enum DueReason {
     /// `rotate` was asked.
     Requested,
     /// The current key's age.
@@ -358,22 +358,22 @@ pub enum DueReason {
 /// Whether rotation is due, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Due {
+pub(crate) struct Due {
     /// Rotation is due now.
-    pub now: bool,
+    pub(crate) now: bool,
     /// Why (or why not).
     #[serde(serialize_with = "crate::words::worded")]
-    pub reason: DueReason,
+    pub(crate) reason: DueReason,
     /// When the current key becomes due, if known.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub next: Option<OffsetDateTime>,
+    pub(crate) next: Option<OffsetDateTime>,
 }
 
 /// How a key stands to its target: the one references use, an older one being retired, or
 /// one no set of the target holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum KeyRole {
+pub(crate) enum KeyRole {
     /// The current set's key.
     Current,
     /// An older key, or an in-place set's previous one: retired on evidence.
@@ -385,8 +385,8 @@ pub enum KeyRole {
 /// How close a key at risk is to its deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Severity {
-    /// More than [`URGENT_DAYS`](crate::plan::URGENT_DAYS) days left.
+pub(crate) enum Severity {
+    /// More than [`URGENT_DAYS`](crate::plan::deadline::URGENT_DAYS) days left.
     Warning,
     /// At most that many days left.
     Urgent,
@@ -397,7 +397,7 @@ pub enum Severity {
 /// Why a key may still be active at its deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum RiskCause {
+pub(crate) enum RiskCause {
     /// Its retirement is blocked: it was used after its cutover.
     Blocked,
     /// Rotation should have started and this run does not rotate (a refusal, a failure
@@ -416,12 +416,12 @@ pub enum RiskCause {
 /// A key that may still be active at its deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Risk {
+pub(crate) struct Risk {
     /// Why.
     #[serde(serialize_with = "crate::words::worded")]
-    pub cause: RiskCause,
+    pub(crate) cause: RiskCause,
     /// How close the deadline is.
-    pub severity: Severity,
+    pub(crate) severity: Severity,
 }
 
 /// One active key and the age it may not reach: its deadline, when its rotation starts,
@@ -429,36 +429,36 @@ pub struct Risk {
 /// risk.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct KeyDeadline {
+pub(crate) struct KeyDeadline {
     /// The key.
-    pub key: AccessKeyId,
+    pub(crate) key: AccessKeyId,
     /// The owned set holding it (or that held it), if any.
-    pub set_id: Option<String>,
+    pub(crate) set_id: Option<String>,
     /// How it stands to the target.
-    pub role: KeyRole,
+    pub(crate) role: KeyRole,
     /// Its age in whole days.
-    pub age_days: i64,
+    pub(crate) age_days: i64,
     /// When it reaches `max_key_age_days`.
     #[serde(with = "time::serde::rfc3339")]
-    pub deadline: OffsetDateTime,
+    pub(crate) deadline: OffsetDateTime,
     /// Whole days from now to the deadline (negative once past).
-    pub days_left: i64,
+    pub(crate) days_left: i64,
     /// When its rotation starts (the current key only).
     #[serde(with = "time::serde::rfc3339::option")]
-    pub rotation_starts: Option<OffsetDateTime>,
+    pub(crate) rotation_starts: Option<OffsetDateTime>,
     /// When it is to be deactivated, as things stand (`None`: nothing will).
     #[serde(with = "time::serde::rfc3339::option")]
-    pub deactivation_due: Option<OffsetDateTime>,
+    pub(crate) deactivation_due: Option<OffsetDateTime>,
     /// Whole days between that deactivation and the deadline.
-    pub slack_days: Option<i64>,
+    pub(crate) slack_days: Option<i64>,
     /// Set when it may still be active at its deadline.
-    pub risk: Option<Risk>,
+    pub(crate) risk: Option<Risk>,
 }
 
 /// Where a canary cutover stands (docs/ARCHITECTURE.md, *The canary*).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum CanaryStage {
+pub(crate) enum CanaryStage {
     /// The canary references move onto the new set now; the run ends there.
     Starting,
     /// The canary runs; no decision yet.
@@ -476,12 +476,12 @@ pub enum CanaryStage {
 
 impl CanaryStage {
     /// Whether a later run decides (the stage waits for evidence or time).
-    pub fn waiting(self) -> bool {
+    pub(crate) fn waiting(self) -> bool {
         matches!(self, CanaryStage::Starting | CanaryStage::Watching)
     }
 
     /// Whether a person must act (exit 3, escalated like a blocked retirement).
-    pub fn needs_human(self) -> bool {
+    pub(crate) fn needs_human(self) -> bool {
         matches!(self, CanaryStage::Held | CanaryStage::Failed)
     }
 }
@@ -489,19 +489,19 @@ impl CanaryStage {
 /// What production showed since the canary moved.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Evidence {
+pub(crate) struct Evidence {
     /// The new key's last use by a service other than STS, after the canary moved.
-    pub key_used: Option<LastUsed>,
+    pub(crate) key_used: Option<LastUsed>,
     /// The new set's `lastUsedDateTime`, after the canary moved.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub set_used: Option<OffsetDateTime>,
+    pub(crate) set_used: Option<OffsetDateTime>,
     /// SORACOM's error logs of AWS refusing credentials, since the canary moved.
-    pub failures: Vec<AuthFailure>,
+    pub(crate) failures: Vec<AuthFailure>,
 }
 
 impl Evidence {
     /// Whether something used the new key (or set) in production.
-    pub fn positive(&self) -> bool {
+    pub(crate) fn positive(&self) -> bool {
         self.key_used.is_some() || self.set_used.is_some()
     }
 }
@@ -509,34 +509,34 @@ impl Evidence {
 /// A target's canary cutover, as this plan sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CanaryState {
+pub(crate) struct CanaryState {
     /// Where it stands, and so what this plan does.
-    pub stage: CanaryStage,
+    pub(crate) stage: CanaryStage,
     /// The old key (the canary's records are about it).
-    pub key: AccessKeyId,
+    pub(crate) key: AccessKeyId,
     /// The set the canary left (and goes back to on failure).
-    pub from_set: String,
+    pub(crate) from_set: String,
     /// The new set.
-    pub to_set: String,
+    pub(crate) to_set: String,
     /// The canary's holders.
-    pub holders: Vec<Holder>,
+    pub(crate) holders: Vec<Holder>,
     /// When the canary moved (`None` while it starts).
     #[serde(with = "time::serde::rfc3339::option")]
-    pub since: Option<OffsetDateTime>,
+    pub(crate) since: Option<OffsetDateTime>,
     /// When positive evidence is enough (`min_minutes` after `since`).
     #[serde(with = "time::serde::rfc3339::option")]
-    pub ready_from: Option<OffsetDateTime>,
+    pub(crate) ready_from: Option<OffsetDateTime>,
     /// When the configured choice is made without evidence (`max_hours` after `since`).
     #[serde(with = "time::serde::rfc3339::option")]
-    pub decide_by: Option<OffsetDateTime>,
+    pub(crate) decide_by: Option<OffsetDateTime>,
     /// The evidence so far.
-    pub evidence: Evidence,
+    pub(crate) evidence: Evidence,
 }
 
 /// Where a target's move onto its role set stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum MigrationStage {
+pub(crate) enum MigrationStage {
     /// References of kinds already proven on the role set move onto it.
     Moving,
     /// A holder kind's canary onto the role set.
@@ -550,30 +550,25 @@ pub enum MigrationStage {
 /// A target's migration onto its role set, as this plan sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Migration {
+pub(crate) struct Migration {
     /// Where it stands.
-    pub stage: MigrationStage,
+    pub(crate) stage: MigrationStage,
     /// The role set.
-    pub role_set: String,
+    pub(crate) role_set: String,
     /// The holder kind under a canary, if any.
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// Holder kinds that refused the role set (they stay on the key).
-    pub refused: Vec<String>,
+    pub(crate) refused: Vec<String>,
     /// When the kind's canary moved.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub since: Option<OffsetDateTime>,
+    pub(crate) since: Option<OffsetDateTime>,
     /// The evidence so far (the role set's last use, SORACOM's error logs).
-    pub evidence: Evidence,
+    pub(crate) evidence: Evidence,
 }
 
 impl Migration {
     /// Whether a person must act (a canary that failed or is held).
-    pub fn needs_human(&self) -> bool {
+    pub(crate) fn needs_human(&self) -> bool {
         matches!(self.stage, MigrationStage::Canary(s) if s.needs_human())
-    }
-
-    /// Whether the target is migrated.
-    pub fn done(&self) -> bool {
-        self.stage == MigrationStage::Migrated
     }
 }

@@ -61,7 +61,7 @@ impl Link {
     }
 
     /// The key, when the link is certain enough to retire it (not mere evidence).
-    pub fn certain(&self) -> Option<&AccessKeyId> {
+    pub(crate) fn certain(&self) -> Option<&AccessKeyId> {
         match self {
             Link::Api(k) | Link::Description(k) | Link::Adopted(k) => Some(k),
             Link::Evidence(_) | Link::Unknown => None,
@@ -88,39 +88,39 @@ pub enum KeyState {
 #[serde(rename_all = "camelCase")]
 pub struct SetView {
     /// The set as listed.
-    pub set: CredentialSet,
+    pub(crate) set: CredentialSet,
     /// Which key it holds.
-    pub link: Link,
+    pub(crate) link: Link,
     /// That key's state.
-    pub key_state: KeyState,
+    pub(crate) key_state: KeyState,
     /// In-place sets: the key held before the last rotation, still to be retired.
-    pub previous: Option<AccessKeyId>,
+    pub(crate) previous: Option<AccessKeyId>,
     /// What references it.
-    pub references: Vec<Holder>,
+    pub(crate) references: Vec<Holder>,
 }
 
 /// What is known about a target before deciding anything.
 #[derive(Clone, Debug, PartialEq)]
 pub struct View {
     /// Owned sets, oldest first.
-    pub sets: Vec<SetView>,
+    pub(crate) sets: Vec<SetView>,
     /// Index in `sets` of the current set: the newest whose key is active (or unknown).
-    pub current: Option<usize>,
+    pub(crate) current: Option<usize>,
     /// Keys this tool recorded as in flight (or announced) for a run that died: deleted.
-    pub orphans: Vec<AccessKeyId>,
+    pub(crate) orphans: Vec<AccessKeyId>,
     /// Tag keys of announcements and leases of runs that are long over (or leftovers):
     /// they are removed.
-    pub stale_runs: Vec<String>,
+    pub(crate) stale_runs: Vec<String>,
     /// Since when a run is at work on this target (a key in flight, an announcement or a
     /// lease younger than [`IN_FLIGHT_LIMIT`]); nothing else may change it meanwhile.
-    pub busy: Option<OffsetDateTime>,
+    pub(crate) busy: Option<OffsetDateTime>,
     /// Things the operator should know.
-    pub notes: Vec<Note>,
+    pub(crate) notes: Vec<Note>,
 }
 
 impl View {
     /// The current set, if any.
-    pub fn current_set(&self) -> Option<&SetView> {
+    pub(crate) fn current_set(&self) -> Option<&SetView> {
         self.current.and_then(|i| self.sets.get(i))
     }
 }

@@ -40,7 +40,7 @@ pub struct World {
 /// the messages published (the webhook's are in [`World::webhook`]).
 #[derive(Clone)]
 struct Memory {
-    key: Arc<Mutex<rotator::selfkey::Stored>>,
+    key: Arc<Mutex<rotator::Stored>>,
     config: Arc<Mutex<String>>,
     sns: Arc<Mutex<Vec<(String, String)>>>,
 }
@@ -49,21 +49,21 @@ fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl rotator::selfkey::KeyStore for Memory {
+impl rotator::KeyStore for Memory {
     fn name(&self) -> String {
         "memory-secret".into()
     }
 
-    async fn load(&self) -> rotator::Result<rotator::selfkey::Stored> {
+    async fn load(&self) -> rotator::Result<rotator::Stored> {
         Ok(locked(&self.key).clone())
     }
 
     async fn store(
         &self,
-        key: &rotator::soracom::AuthKey,
+        key: &rotator_core::endpoint::AuthKey,
         replaced: Option<&str>,
     ) -> rotator::Result<()> {
-        *locked(&self.key) = rotator::selfkey::Stored {
+        *locked(&self.key) = rotator::Stored {
             key: key.clone(),
             replaced: replaced.map(str::to_string),
         };
@@ -88,16 +88,16 @@ struct Channels {
     webhook: Arc<Mutex<Vec<Value>>>,
 }
 
-impl rotator::notify::Deliver for Channels {
+impl rotator::Deliver for Channels {
     fn deliver<'a>(
         &'a self,
-        settings: &'a rotator::config::NotifySettings,
+        settings: &'a rotator_core::config::NotifySettings,
         notices: &'a [rotator_core::notify::Notice],
     ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = (rotator::notify::Delivery, Vec<bool>)> + Send + 'a>,
+        Box<dyn std::future::Future<Output = (rotator::Delivery, Vec<bool>)> + Send + 'a>,
     > {
         Box::pin(async move {
-            let mut d = rotator::notify::Delivery::default();
+            let mut d = rotator::Delivery::default();
             for n in notices {
                 if settings.sns_topic_arn.is_some() {
                     locked(&self.sns).push((n.subject.clone(), n.text.clone()));
@@ -277,10 +277,10 @@ impl World {
         let url = "https://hooks.example.invalid/services/T000/B000/memory-token".to_string();
         world.plant_secret(&url);
         let memory = Memory {
-            key: Arc::new(Mutex::new(rotator::selfkey::Stored {
-                key: rotator::soracom::AuthKey {
+            key: Arc::new(Mutex::new(rotator::Stored {
+                key: rotator_core::endpoint::AuthKey {
                     id: AUTH_KEY_ID.into(),
-                    secret: rotator::Secret::new(AUTH_KEY),
+                    secret: rotator_core::Secret::new(AUTH_KEY),
                 },
                 replaced: None,
             })),
@@ -425,7 +425,7 @@ pub async fn invoke_as(
     allow_any_endpoint: bool,
     metrics: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Value, rotator_lambda::HandlerError> {
-    let iam = rotator::iam::AwsIam::new(w.sdk.clone());
+    let iam = rotator::AwsIam::new(w.sdk.clone());
     let clock = w.clock();
     let secret_store =
         |id: &str| rotator_lambda::aws::SecretsManagerStore::new(&w.sdk, Some(id.to_string()));
@@ -435,13 +435,13 @@ pub async fn invoke_as(
         secret_store: &secret_store,
         config,
         dial: &rotator::soracom::HttpDial {
-            clock: std::sync::Arc::new(rotator::clock::SystemClock::new()),
+            clock: std::sync::Arc::new(rotator::SystemClock::new()),
         },
-        notify: &rotator::notify::Channels { sdk: w.sdk.clone() },
+        notify: &rotator::Channels { sdk: w.sdk.clone() },
         soracom_endpoint: Some(w.emu.endpoint()),
         allow_any_endpoint,
         clock: &clock,
-        ids: &rotator::ids::OsIds::default(),
+        ids: &rotator::OsIds::default(),
         metrics,
     };
     rotator_lambda::handle(event, &ports).await

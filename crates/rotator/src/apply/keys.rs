@@ -27,9 +27,9 @@ const CREATE_ATTEMPTS: u32 = 3;
 /// The key a run made and registered in a new set, still in flight until the cutover.
 pub(super) struct Rotated {
     /// The new set.
-    pub set_id: String,
+    pub(crate) set_id: String,
     /// The new key.
-    pub key: NewAccessKey,
+    pub(crate) key: NewAccessKey,
 }
 
 impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {

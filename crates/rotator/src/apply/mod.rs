@@ -97,19 +97,19 @@ impl Command {
 }
 
 /// The workflow over the two ports.
-pub struct Engine<'a, I, S> {
+pub(crate) struct Engine<'a, I, S> {
     /// IAM and STS.
-    pub iam: &'a I,
+    pub(crate) iam: &'a I,
     /// SORACOM.
-    pub soracom: &'a S,
+    pub(crate) soracom: &'a S,
     /// Validated configuration.
-    pub config: &'a Config,
+    pub(crate) config: &'a Config,
     /// Where repointing progress goes.
-    pub progress: &'a dyn Progress,
+    pub(crate) progress: &'a dyn Progress,
     /// The time, and every wait.
-    pub clock: &'a dyn Clock,
+    pub(crate) clock: &'a dyn Clock,
     /// Run ids and random bytes.
-    pub ids: &'a dyn Ids,
+    pub(crate) ids: &'a dyn Ids,
 }
 
 /// The report of a target that failed before it could be planned: nothing was changed.
@@ -164,7 +164,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     }
 
     /// The status of `targets` at `now`; changes nothing.
-    pub async fn status(&self, targets: &[&Target], now: OffsetDateTime) -> Result<StatusReport> {
+    pub(crate) async fn status(
+        &self,
+        targets: &[&Target],
+        now: OffsetDateTime,
+    ) -> Result<StatusReport> {
         let observed = self.observer().observe(targets).await?;
         let mut report = StatusReport {
             now,
@@ -184,7 +188,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     }
 
     /// Runs `command` for `targets` at `now`. `dry_run` forbids every write.
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         command: Command,
         targets: &[&Target],
@@ -198,7 +202,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// ones: [`emergency_keys`]) are recorded as exposed on the IAM user first, so that a
     /// rerun after a failure finishes the same emergency; then the target is planned in
     /// [`Mode::Emergency`].
-    pub async fn emergency(
+    pub(crate) async fn emergency(
         &self,
         targets: &[&Target],
         exposed: &[AccessKeyId],

@@ -8,7 +8,8 @@ use crate::config::Target;
 use crate::error::Error;
 use crate::model::Observed;
 use crate::plan::{Mode, Plan, Step};
-use crate::report::{describe, Change, Moves, Outcome, Step as DoneStep, TargetReport};
+use crate::report::{Change, Moves, Outcome, Step as DoneStep, TargetReport};
+use crate::wording::describe;
 
 /// What a run that stepped back says: another run is changing the target.
 pub(super) const BUSY: &str = "another run started changing this target at the same time; this \
@@ -65,19 +66,19 @@ impl Stop {
 /// One target's run: its inputs and the report under construction.
 pub(super) struct TargetRun<'a> {
     /// The target.
-    pub target: &'a Target,
+    pub(crate) target: &'a Target,
     /// What the run observed.
-    pub obs: &'a Observed,
+    pub(crate) obs: &'a Observed,
     /// The plan it carries out.
-    pub plan: Plan,
+    pub(crate) plan: Plan,
     /// The run's clock.
-    pub clock: RunClock<'a>,
+    pub(crate) clock: RunClock<'a>,
     /// What the plan was made for.
-    pub mode: Mode,
+    pub(crate) mode: Mode,
     /// References moved, of how many.
-    pub moves: Moves,
+    pub(crate) moves: Moves,
     /// What people are told this run changed.
-    pub changes: Vec<Change>,
+    pub(crate) changes: Vec<Change>,
     steps: Vec<DoneStep>,
     /// Destructive steps left out because a fresh observation no longer called for them.
     skipped: usize,
@@ -85,7 +86,7 @@ pub(super) struct TargetRun<'a> {
 
 impl<'a> TargetRun<'a> {
     /// A run of `plan` for `target`, which observed `obs`.
-    pub fn new(
+    pub(crate) fn new(
         target: &'a Target,
         obs: &'a Observed,
         plan: Plan,
@@ -106,12 +107,12 @@ impl<'a> TargetRun<'a> {
     }
 
     /// The IAM user the run acts on.
-    pub fn user(&self) -> &'a str {
+    pub(crate) fn user(&self) -> &'a str {
         &self.target.iam_user
     }
 
     /// A planned step not taken: the state it was planned on changed.
-    pub fn skip(&mut self, action: Step<'_>) {
+    pub(crate) fn skip(&mut self, action: Step<'_>) {
         self.skipped += 1;
         self.step(
             format!(
@@ -123,7 +124,7 @@ impl<'a> TargetRun<'a> {
     }
 
     /// A step taken (`ok`) or tried.
-    pub fn step(&mut self, what: String, ok: bool) {
+    pub(crate) fn step(&mut self, what: String, ok: bool) {
         if ok {
             tracing::info!(target = %self.target.name, "{what}");
         } else {
@@ -133,17 +134,17 @@ impl<'a> TargetRun<'a> {
     }
 
     /// A step taken.
-    pub fn ok(&mut self, what: String) {
+    pub(crate) fn ok(&mut self, what: String) {
         self.step(what, true);
     }
 
     /// A step that failed with `e`.
-    pub fn fail(&mut self, what: String, e: &Error) {
+    pub(crate) fn fail(&mut self, what: String, e: &Error) {
         self.step(format!("{what}: {e}"), false);
     }
 
     /// The report of a run that stopped early.
-    pub fn stopped(mut self, stop: Stop) -> TargetReport {
+    pub(crate) fn stopped(mut self, stop: Stop) -> TargetReport {
         let (outcome, error) = match &stop.cause {
             Cause::Failed(why) => (Outcome::Failed, why.clone()),
             Cause::Busy => (Outcome::Refused, BUSY.to_string()),
@@ -153,7 +154,7 @@ impl<'a> TargetRun<'a> {
     }
 
     /// The report of a run that carried every phase out.
-    pub fn finished(self) -> TargetReport {
+    pub(crate) fn finished(self) -> TargetReport {
         let done = Done {
             steps: self.steps.len(),
             failed: self.steps.iter().find(|s| !s.ok).map(|s| s.what.clone()),

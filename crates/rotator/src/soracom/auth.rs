@@ -6,13 +6,13 @@
 //! and the Lambda function alike). The auth key is
 //! `SORACOM_AUTH_KEY_ID` + `SORACOM_AUTH_KEY`, else the profile
 //! (`$SORACOM_PROFILE_DIR/<name>.json`, default `~/.soracom/<name>.json`), which, like
-//! soracom-cli, is refused when group or others can read it ([`super::profile`]).
+//! soracom-cli, is refused when group or others can read it (`super::profile`).
 
 use std::path::Path;
 
 use super::profile::ProfileError;
 use rotator_core::config::Coverage;
-pub use rotator_core::endpoint::{is_soracom, AuthKey, Endpoint, SORACOM_ORIGINS};
+pub(crate) use rotator_core::endpoint::{AuthKey, Endpoint};
 use rotator_core::secret::Secret;
 
 use crate::error::{Error, Result};

@@ -119,7 +119,7 @@ impl<T> std::fmt::Debug for SoracomClient<T> {
 
 impl SoracomClient<Http> {
     /// A client for `endpoint` over HTTP that logs in with `key` on first use.
-    pub fn new(
+    pub(crate) fn new(
         endpoint: Endpoint,
         key: AuthKey,
         settings: SoracomSettings,

@@ -4,7 +4,7 @@
 //! configuration, and event handlers. [`client::SoracomClient`] implements it over
 //! reqwest with one function mapping status and body to errors, bounded retries and
 //! rate-limit handling; [`auth`] finds the auth key (environment or soracom-cli profile);
-//! [`profile`] reads and writes the soracom-cli profile; [`paging`] walks every page of a
+//! `profile` reads and writes the soracom-cli profile; `paging` walks every page of a
 //! paged list, bounded.
 
 use std::future::Future;
@@ -13,17 +13,17 @@ use serde_json::Value;
 
 use crate::error::Result;
 use rotator_core::model::CredentialSet;
-pub use rotator_core::model::{Group, LogEntry};
+pub(crate) use rotator_core::model::{Group, LogEntry};
 use rotator_core::secret::{NewAccessKey, Secret};
 
 pub mod auth;
-pub mod client;
+pub(crate) mod client;
 mod limiter;
-pub mod paging;
-pub mod profile;
+pub(crate) mod paging;
+pub(crate) mod profile;
 pub mod transport;
 
-pub use auth::{AuthKey, Endpoint};
+pub(crate) use auth::{AuthKey, Endpoint};
 pub use client::{Identity, SoracomClient};
 pub use transport::{Http, Transport};
 
@@ -66,7 +66,7 @@ impl Dial for HttpDial {
         SoracomClient::new(endpoint.clone(), key, settings.clone(), self.clock.clone())
     }
 }
-pub use paging::{Pager, Walk};
+pub(crate) use paging::{Pager, Walk};
 
 /// One page of groups.
 #[derive(Clone, Debug, PartialEq)]

@@ -15,12 +15,12 @@ use crate::error::StatusError;
 use crate::error::{Error, PagingProblem, Result};
 
 /// Pages one listing reads at most; past this the listing is considered broken.
-pub const MAX_PAGES: usize = 100_000;
+pub(crate) const MAX_PAGES: usize = 100_000;
 
 /// What a visitor of [`Pager::each`] wants after an item (a walk ends early only when its
 /// visitor has seen enough; never because a page looked odd).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Walk {
+pub(crate) enum Walk {
     /// The next item (and page).
     More,
     /// Nothing more: the walk ends here.
@@ -30,20 +30,21 @@ pub enum Walk {
 /// Walks paged lists for one run; the `limit` it asks for is shared by the lists it reads,
 /// so a server that refused one `limit` is not asked it again.
 #[derive(Debug, Clone)]
-pub struct Pager {
+pub(crate) struct Pager {
     limit: u32,
 }
 
 impl Pager {
     /// A pager that asks for `page_size` items a page (at least 1).
-    pub fn new(page_size: u32) -> Pager {
+    pub(crate) fn new(page_size: u32) -> Pager {
         Pager {
             limit: page_size.max(1),
         }
     }
 
     /// The `limit` the next page is asked with.
-    pub fn limit(&self) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn limit(&self) -> u32 {
         self.limit
     }
 
@@ -51,7 +52,7 @@ impl Pager {
     /// page after `after` and returns its items and the next page's key (`None` on the last
     /// page); `visit` sees each item, page by page, so a long list is never held whole, and
     /// ends the walk early by answering [`Walk::Enough`]. Returns the number of pages read.
-    pub async fn each<T, F, Fut>(
+    pub(crate) async fn each<T, F, Fut>(
         &mut self,
         op: &'static str,
         mut fetch: F,
@@ -109,114 +110,4 @@ impl Pager {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A list of `n` items, `per` a page, keys `k<i>`; `next` can override the next key of
-    /// a page (by the index of its first item).
-    async fn walk(
-        pager: &mut Pager,
-        n: usize,
-        per: usize,
-        next: impl Fn(usize) -> Option<Option<String>>,
-        refuse_above: Option<u32>,
-    ) -> (Result<usize>, Vec<usize>, Vec<u32>) {
-        let mut asked = Vec::new();
-        let mut got = Vec::new();
-        let asked_ref = &mut asked;
-        let r = pager
-            .each(
-                "listGroups",
-                |after: Option<String>, limit| {
-                    asked_ref.push(limit);
-                    let from = after
-                        .and_then(|k| k.trim_start_matches('k').parse::<usize>().ok())
-                        .unwrap_or(0);
-                    let refused = refuse_above.is_some_and(|max| limit > max);
-                    let page = (from..(from + per).min(n)).collect::<Vec<_>>();
-                    let key = next(from)
-                        .unwrap_or_else(|| (from + per < n).then(|| format!("k{}", from + per)));
-                    async move {
-                        if refused {
-                            return Err(Error::SoracomStatus(StatusError {
-                                op: "listGroups",
-                                status: 400,
-                                code: None,
-                                message: "limit".into(),
-                            }));
-                        }
-                        Ok((page, key))
-                    }
-                },
-                |i| {
-                    got.push(i);
-                    Walk::More
-                },
-            )
-            .await;
-        (r, got, asked)
-    }
-
-    #[tokio::test]
-    async fn every_page_is_read_once() {
-        let mut pager = Pager::new(1000);
-        let (r, got, asked) = walk(&mut pager, 7, 3, |_| None, None).await;
-        assert_eq!(r.ok(), Some(3));
-        assert_eq!(got, (0..7).collect::<Vec<_>>());
-        assert_eq!(asked, [1000; 3]);
-    }
-
-    #[tokio::test]
-    async fn a_refused_limit_falls_back_for_the_rest_of_the_run() {
-        let mut pager = Pager::new(1000);
-        let (r, got, asked) = walk(&mut pager, 7, 3, |_| None, Some(100)).await;
-        assert_eq!(r.ok(), Some(3));
-        assert_eq!(got.len(), 7);
-        assert_eq!(asked, [1000, 100, 100, 100]);
-        assert_eq!(pager.limit(), 100);
-        // A 400 at the fallback size is an error, not another fallback.
-        let (r, _, asked) = walk(&mut pager, 7, 3, |_| None, Some(10)).await;
-        assert!(matches!(
-            r,
-            Err(Error::SoracomStatus(StatusError { status: 400, .. }))
-        ));
-        assert_eq!(asked, [100]);
-    }
-
-    #[tokio::test]
-    async fn a_key_read_before_is_an_error_not_a_loop() {
-        let mut pager = Pager::new(10);
-        // Page 3 leads back to page 2.
-        let cycle = |from| (from == 6).then(|| Some("k3".to_string()));
-        let (r, got, asked) = walk(&mut pager, 20, 3, cycle, None).await;
-        assert!(
-            matches!(
-                r,
-                Err(Error::SoracomPaging {
-                    problem: PagingProblem::KeyRepeated,
-                    ..
-                })
-            ),
-            "{r:?}"
-        );
-        assert_eq!((got.len(), asked.len()), (9, 3));
-    }
-
-    #[tokio::test]
-    async fn a_list_that_never_ends_is_bounded() {
-        let mut pager = Pager::new(10);
-        // Every page leads to a new key: the bound ends it.
-        let (r, _, asked) = walk(&mut pager, usize::MAX, 1, |_| None, None).await;
-        assert!(
-            matches!(
-                r,
-                Err(Error::SoracomPaging {
-                    problem: PagingProblem::TooManyPages { max: MAX_PAGES },
-                    ..
-                })
-            ),
-            "{r:?}"
-        );
-        assert_eq!(asked.len(), MAX_PAGES);
-    }
-}
+mod tests;

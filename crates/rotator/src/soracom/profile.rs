@@ -11,14 +11,14 @@
 
 use std::path::{Path, PathBuf};
 
-pub use rotator_core::profile::{parse, Profile, ProfileError};
+pub(crate) use rotator_core::profile::{parse, Profile, ProfileError};
 
 use crate::error::{Error, Result};
 
 /// The path of profile `name` (default `default`): in `$SORACOM_PROFILE_DIR` when it is set
 /// and not empty, else in `~/.soracom`. `env` reads an environment variable; `home` is the
 /// user's home directory.
-pub fn locate(
+pub(crate) fn locate(
     env: &dyn Fn(&str) -> Option<String>,
     home: Option<&Path>,
     name: Option<&str>,
@@ -34,7 +34,7 @@ pub fn locate(
 
 /// Reads the profile at `path`, refused (as soracom-cli does) when group or others can read
 /// it.
-pub fn read(path: &Path) -> std::result::Result<Profile, ProfileError> {
+pub(crate) fn read(path: &Path) -> std::result::Result<Profile, ProfileError> {
     let meta = std::fs::metadata(path).map_err(ProfileError::Unreadable)?;
     #[cfg(unix)]
     {
@@ -58,7 +58,7 @@ fn read_any(path: &Path) -> std::result::Result<Profile, ProfileError> {
 
 /// Reads the profile at `path` (its mode unchecked: the file is replaced by a private one),
 /// lets `change` edit it, and writes it back atomically with mode 0600.
-pub fn update(
+pub(crate) fn update(
     path: &Path,
     change: impl FnOnce(&mut Profile),
 ) -> std::result::Result<(), ProfileError> {

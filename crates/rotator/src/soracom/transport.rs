@@ -1,7 +1,7 @@
 //! How a SORACOM request travels: the [`Transport`] the client sends through, and
 //! [`Http`], the real one over reqwest.
 //!
-//! The client ([`super::client`]) decides everything about a call — login, pacing, retries,
+//! The client (`super::client`) decides everything about a call — login, pacing, retries,
 //! the mapping of answers to errors; a transport only carries one request and brings back
 //! its status, headers and body (or says it got none). Tests and the simulator put an
 //! in-memory transport to the emulator in its place (`testkit::fake::soracom`), so the
@@ -75,7 +75,7 @@ impl Headers {
     }
 
     /// The first value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -83,7 +83,7 @@ impl Headers {
     }
 
     /// Every value of `name`, in order.
-    pub fn all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
+    pub(crate) fn all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
         self.0
             .iter()
             .filter(move |(k, _)| k == name)
@@ -124,7 +124,7 @@ impl std::fmt::Debug for Http {
 
 impl Http {
     /// A transport to `endpoint`, each request bounded by `timeout`.
-    pub fn new(endpoint: Endpoint, timeout: Duration) -> Result<Http> {
+    pub(crate) fn new(endpoint: Endpoint, timeout: Duration) -> Result<Http> {
         // reqwest is built without a default crypto provider; ring is the one linked in.
         let _ = rustls::crypto::ring::default_provider().install_default();
         // Redirects are never followed: they would carry the API key and token headers (and,

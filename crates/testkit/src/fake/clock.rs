@@ -9,7 +9,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rotator::clock::{Clock, Sleep};
+use rotator::{Clock, Sleep};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 

@@ -45,7 +45,7 @@
 //!
 //! # Calls and the hook
 //! Every port call consults the hook once per IAM request the real adapter
-//! ([`rotator::iam::AwsIam`]) sends, with `Call { port: Iam, op: <action>, subject }`: the
+//! ([`rotator::AwsIam`]) sends, with `Call { port: Iam, op: <action>, subject }`: the
 //! subject is the user or role the request is about (`GetCallerIdentity`: the key's user,
 //! or its id when it has none; `ListUsers`: the account id). `list_keys` is a
 //! `ListAccessKeys` and a `GetAccessKeyLastUsed` per key; `role` and `create_role` add
@@ -57,7 +57,7 @@
 //! as the adapter sends it.
 //!
 //! Errors have the adapter's shapes: [`Error::Aws`] with the action, IAM's code and
-//! `"<code>: <message>"`, retryable as [`rotator::error::aws_retryable`] judges the same
+//! `"<code>: <message>"`, retryable as [`rotator::aws_retryable`] judges the same
 //! SDK error. The adapter's own turns apply to natural and injected answers alike: a
 //! `NoSuchEntity` of `DeleteAccessKey` is success, of `GetRole` is no role, a
 //! `LimitExceeded` of `TagUser` gets the adapter's explanation, and `AssumeRole` errors
@@ -73,10 +73,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_iam::error::{ErrorMetadata, SdkError};
 use aws_sdk_iam::operation::list_access_keys::ListAccessKeysError;
-use rotator::clock::Clock;
-use rotator::error::aws_retryable;
-use rotator::iam::{IamApi, MAX_USER_PAGES};
-use rotator::{Error, Result};
+use rotator::{aws_retryable, Clock, Error, IamApi, Result, MAX_USER_PAGES};
 use rotator_core::config::AssumeRole;
 use rotator_core::model::{AccessKey, KeyStatus, LastUsed};
 use rotator_core::role::{AttachedPolicy, InlinePolicy, Role, UserPolicies};

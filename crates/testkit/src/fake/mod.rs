@@ -1,7 +1,7 @@
 //! In-memory fakes of the two ports, so the engine runs in-process, in simulated time, with
 //! a person or a fault able to step in at any call.
 //!
-//! - [`iam::FakeIam`]: the [`rotator::iam::IamApi`] port over an in-memory IAM (accounts,
+//! - [`iam::FakeIam`]: the [`rotator::IamApi`] port over an in-memory IAM (accounts,
 //!   users, keys with status, create date and last use, tags, roles and policies; STS).
 //! - [`soracom`]: the real SORACOM client over an in-memory transport to the emulator's
 //!   request pipeline (no socket), so paging, rate-limit headers, faults and every answer's
@@ -366,7 +366,7 @@ impl SeqIds {
     }
 }
 
-impl rotator::ids::Ids for SeqIds {
+impl rotator::Ids for SeqIds {
     fn run_id(&self, unix_seconds: i64) -> String {
         format!("{unix_seconds}-{:016x}", self.next())
     }

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rotator::clock::Clock;
-use rotator::config::SoracomSettings;
-use rotator::error::{Error, Result};
 use rotator::soracom::transport::{Headers, Request, Response, Transport, MAX_RESPONSE_BYTES};
-use rotator::soracom::{AuthKey, Dial, Endpoint, SoracomClient};
+use rotator::soracom::{Dial, SoracomClient};
+use rotator::{Clock, Error, Result};
+use rotator_core::config::SoracomSettings;
+use rotator_core::endpoint::{AuthKey, Endpoint};
 use soracom_emulator::{Emulator, MemoryAnswer, MemoryRequest, Timer};
 
 use super::{Call, Failure, Hook, Port, Verdict};

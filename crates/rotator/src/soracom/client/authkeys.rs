@@ -42,11 +42,6 @@ pub struct Identity {
 }
 
 impl<T: Transport> SoracomClient<T> {
-    /// The id of the AuthKey this client logs in with.
-    pub fn auth_key_id(&self) -> &str {
-        &self.key.id
-    }
-
     /// `POST /auth` with `key` (not necessarily this client's): proves that the key works
     /// and tells whose it is. Not retried; the caller bounds its attempts.
     pub async fn identify(&self, key: &AuthKey) -> Result<Identity> {

@@ -6,8 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rotator::iam::IamApi;
-use rotator::Error;
+use rotator::{Error, IamApi};
 use rotator_core::config::AssumeRole;
 use rotator_core::model::KeyStatus;
 use rotator_core::secret::{AccessKeyId, NewAccessKey, Secret};
