@@ -2,7 +2,7 @@
 //!
 //! [`run`] turns arguments into a validated configuration, runs the library's engine with
 //! the ports a [`System`] gives, and returns the report (text or one JSON document) for
-//! stdout, the error for stderr, and the exit code of the README: 0 done or nothing due, 1
+//! stdout, the error for stderr, and the exit code (docs/commands.md): 0 done or nothing due, 1
 //! failed (rerun resumes), 2 usage or configuration error, 3 refused by a safety rule. The
 //! binary (`main.rs`) gives it the real system: AWS credentials from the environment,
 //! SORACOM over HTTPS, the machine's clock. Tests give it in-memory fakes and run it

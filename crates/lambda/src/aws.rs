@@ -86,7 +86,7 @@ impl KeyStore for SecretsManagerStore {
         let key: StoredKey = serde_json::from_str(text).map_err(|_| {
             self.err(
                 "the secret is not JSON {\"authKeyId\": …, \"authKey\": …}; put the SORACOM \
-                 AuthKey there (see the README)"
+                 AuthKey there (see docs/deployment.md#aws-sam-quick-start)"
                     .into(),
                 false,
             )

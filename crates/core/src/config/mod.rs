@@ -1,12 +1,12 @@
 //! The configuration file: parsed once, validated in one place.
 //!
-//! The TOML file (the README's *Configuration*) becomes a [`Config`] through
+//! The TOML file (docs/configuration.md) becomes a [`Config`] through
 //! [`Config::from_toml`], which is pure so that tests can feed it strings; [`Config::load`]
 //! only adds reading the file. Three jobs, three files: this one holds the validated types
 //! the rest of the tool reads; `raw` the file as written (serde's input types, and a parse
 //! error that never quotes the file); `validate` turns the one into the other. Each table
 //! is validated by a function of its own; each numeric setting's default and range is one
-//! [`Setting`] in [`settings`], used by the code and checked against the README's tables.
+//! [`Setting`] in [`settings`], used by the code and checked against docs/configuration.md.
 //! Unknown keys and bad values are errors naming the key and the file.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -457,7 +457,7 @@ impl Target {
 }
 
 /// A numeric setting: its key, default and allowed range, named once for the code and the
-/// README's tables (a test compares them).
+/// tables of docs/configuration.md (a test compares them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Setting {
     /// The key in its table (`page_size`; a target's keys without `targets[i].`).
@@ -547,7 +547,7 @@ pub mod settings {
     /// Hours by which a canary without evidence is decided.
     pub(crate) const CANARY_MAX_HOURS: Setting = s("targets.canary", "max_hours", 24, 1, 720);
 
-    /// All of them, for the README check.
+    /// All of them, for the check of docs/configuration.md.
     #[cfg(test)]
     pub(crate) const ALL: [Setting; 16] = [
         PAGE_SIZE,
