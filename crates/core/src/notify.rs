@@ -228,7 +228,8 @@ fn migration_needs_human(t: &TargetReport, plan: &Plan) -> Option<Notice> {
         None,
         "if AWS refused the role: give the role what the holders need, remove the \
          role-refused record from the IAM user and run reconcile; if the canary is held: \
-         check that its data arrives, then let it proceed (canary.without_evidence)",
+         check that its data arrives, then let it proceed (canary.without_evidence) or \
+         give the migration up (delete the role set)",
     ))
 }
 

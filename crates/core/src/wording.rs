@@ -527,17 +527,11 @@ impl Words for crate::plan::Migration {
                 self.role_set
             ),
             (M::Moving, _) => format!("moving references onto the role set {}", self.role_set),
-            (M::Canary(crate::plan::CanaryStage::Failed), kind) => format!(
-                "canary of the {} holders onto the role set {}: FAILED: AWS refused the role \
-                 in production; they move back to the key and stay there",
-                kind.as_deref().unwrap_or("?"),
-                self.role_set
-            ),
             (M::Canary(stage), kind) => format!(
                 "canary of the {} holders onto the role set {}: {}",
                 kind.as_deref().unwrap_or("?"),
                 self.role_set,
-                stage.words()
+                role_stage(*stage)
             ),
         };
         if let Some(since) = self.since {
@@ -556,6 +550,35 @@ impl Words for crate::plan::Migration {
             ));
         }
         text
+    }
+}
+
+/// Where a holder kind's canary onto the role set stands. Not a rotation's canary: there
+/// is no new key, and nothing to roll back; a held one is let through or given up.
+fn role_stage(stage: crate::plan::CanaryStage) -> &'static str {
+    use crate::plan::CanaryStage as S;
+    match stage {
+        S::Starting => {
+            "starting: one holder moves onto the role set now, the rest wait for evidence"
+        }
+        S::Watching => "watching: waiting for evidence from production",
+        S::Passed => {
+            "passed: the role set worked in production; the kind's other holders move \
+             now"
+        }
+        S::Proceeded => {
+            "no evidence by max_hours; proceeding as configured: the kind's other \
+             holders move now"
+        }
+        S::Held => {
+            "HELD: no evidence by max_hours; a person decides: let it proceed \
+             (canary.without_evidence = \"proceed\" for a run) or give the migration up \
+             (delete the role set)"
+        }
+        S::Failed => {
+            "FAILED: AWS refused the role in production; the kind moves back to the key and \
+             stays there"
+        }
     }
 }
 
@@ -674,5 +697,47 @@ impl Words for NotProposed {
                 "set {set}: SORACOM reports no access key id for it; name its key in adopt_keys of the right target by hand"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{CanaryStage, Evidence, Migration, MigrationStage};
+
+    fn role_canary(stage: CanaryStage) -> String {
+        Migration {
+            stage: MigrationStage::Canary(stage),
+            role_set: "funnel-role".into(),
+            kind: Some("event-handler".into()),
+            refused: Vec::new(),
+            since: None,
+            evidence: Evidence::default(),
+        }
+        .words()
+    }
+
+    /// A canary onto the role set has no new key and nothing to roll back: its words say
+    /// neither, and a held one names the two ways on that exist (proceed, or delete the
+    /// role set).
+    #[test]
+    fn a_role_canary_is_worded_as_a_role_set() {
+        use CanaryStage as S;
+        for stage in [
+            S::Starting,
+            S::Watching,
+            S::Passed,
+            S::Proceeded,
+            S::Held,
+            S::Failed,
+        ] {
+            let text = role_canary(stage);
+            assert!(!text.contains("new key"), "{stage:?}: {text}");
+            assert!(!text.contains("rollback"), "{stage:?}: {text}");
+        }
+        assert!(role_canary(S::Passed).contains("the role set worked in production"));
+        let held = role_canary(S::Held);
+        assert!(held.contains("without_evidence = \"proceed\""), "{held}");
+        assert!(held.contains("delete the role set"), "{held}");
     }
 }
