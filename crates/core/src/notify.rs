@@ -177,8 +177,8 @@ fn blocked<'a>(
             ),
             d,
             "find what still uses the key (the service and region above; CloudTrail for the \
-             access key id) and point it at the new credential set; the key is retired once \
-             that use stops, and stays active until then",
+             access key id) and point it at the new credential set, then switch the key off: \
+             the tool keeps it active, as it was used after its cutover",
         )
     })
 }
@@ -264,8 +264,8 @@ fn at_risk(t: &TargetReport, d: &KeyDeadline, risk: Risk) -> Notice {
 fn risk_todo(cause: RiskCause) -> &'static str {
     match cause {
         RiskCause::Blocked => {
-            "find what still uses the key and point it at the new credential set; then \
-             reconcile retires it"
+            "find what still uses the key and point it at the new credential set, then \
+             switch the key off (the tool does not, as it was used after its cutover)"
         }
         RiskCause::RotationLate => {
             "run `soracom-key-rotator reconcile` (or check that the scheduled run is \

@@ -353,9 +353,9 @@ fn last_use(last_used: Option<&LastUsed>) -> String {
 impl Words for Blocked {
     fn words(&self) -> String {
         format!(
-            "old key {} of {} was used after the cutover at {}: {}. Something outside SORACOM \
-             may still use this key (check CloudTrail for the access key id, and any group or \
-             device config not covered by this target); it stays active until that use stops",
+            "old key {} of {} was used after the cutover at {}: {}. Something this target \
+             does not cover uses it; the tool keeps it active, even once that use stops, until \
+             a person switches it off: see docs/runbooks.md#an-old-key-was-used-after-its-cutover",
             self.key,
             self.set_id,
             fmt_time(self.cutover),

@@ -853,6 +853,13 @@ fn a_blocked_key_is_named_with_when_and_where() {
         "{m}"
     );
     assert!(m.contains(&fmt_time(NOW - Duration::days(2))), "{m}");
+    // The evidence of use stays, so the key stays blocked (as a_blocked_retirement_escalates
+    // shows): the words promise no retirement once the use stops.
+    assert!(
+        m.contains("keeps it active, even once that use stops"),
+        "{m}"
+    );
+    assert!(!m.contains("until that use stops"), "{m}");
     assert!(p.refused());
 }
 
