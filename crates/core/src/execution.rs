@@ -417,7 +417,7 @@ pub fn finish(plan: &Plan, done: &Done) -> Ending {
             format!(
                 "next: {} from {}",
                 u.step.words(),
-                crate::plan::fmt_time(u.due)
+                crate::words::fmt_time(u.due)
             )
         }),
     }

@@ -26,14 +26,13 @@ use time::OffsetDateTime;
 
 use crate::config::{NotifySettings, Rung, WebhookFormat};
 use crate::plan::{
-    fmt_time, severity, CanaryStage, KeyDeadline, KeyRole, Note, Plan, Risk, RiskCause, Severity,
-    EARLY,
+    severity, CanaryStage, KeyDeadline, KeyRole, Note, Plan, Risk, RiskCause, Severity, EARLY,
 };
 use crate::records::notified_tag;
 use crate::report::{Change, Outcome, RunReport, TargetReport};
 use crate::secret::AccessKeyId;
 use crate::wording::use_after;
-use crate::words::Words;
+use crate::words::{fmt_time, Words};
 
 /// Longest SNS subject (SNS allows 100 characters).
 const MAX_SUBJECT: usize = 100;

@@ -7,11 +7,12 @@
 use crate::discover::NotProposed;
 use crate::model::{KeyStatus, LastUsed};
 use crate::plan::{
-    fmt_time, Blocked, DueReason, KeyDeadline, KeyState, Link, Next, Note, Refusal, Repair,
-    Repoint, Retire, RiskCause, RollbackRefusal, Severity, Step,
+    Blocked, DueReason, KeyDeadline, KeyState, Link, Next, Note, Refusal, Repair, Repoint, Retire,
+    RiskCause, RollbackRefusal, Severity, Step,
 };
 use crate::records::Mark;
 
+use crate::words::fmt_time;
 /// The trait every sentence here implements (its home is `crate::words`), re-exported
 /// where callers of the wording look for it.
 pub use crate::words::Words;

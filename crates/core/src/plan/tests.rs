@@ -6,7 +6,7 @@ use crate::model::{link_description, Holder, LastUsed, Ref, Seg, Shape};
 use crate::model::{AccessKey, CredentialSet, KeyStatus};
 use crate::plan::resolve::resolve;
 use crate::records::KeyRecord;
-use crate::words::Words;
+use crate::words::{fmt_time, Words};
 use serde_json::json;
 use time::macros::datetime;
 use time::Duration;

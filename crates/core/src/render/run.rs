@@ -1,9 +1,9 @@
 //! A run's report as text: per target, the plan, the steps done, how it ended.
 
-use crate::plan::{fmt_time, Plan};
+use crate::plan::Plan;
 use crate::report::{Outcome, RunReport, Step};
 use crate::wording::{describe, describe_link};
-use crate::words::Words;
+use crate::words::{fmt_time, Words};
 
 impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,9 +1,8 @@
 //! `status` as text: per target, its keys, its credential sets, and the outlook.
 
-use crate::plan::fmt_time;
 use crate::status::{StatusReport, TargetStatus};
 use crate::wording::describe_link;
-use crate::words::Words;
+use crate::words::{fmt_time, Words};
 
 impl StatusReport {
     /// The report as text.
