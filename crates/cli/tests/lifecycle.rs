@@ -141,8 +141,9 @@ async fn an_old_key_used_after_cutover_is_kept_and_reported() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("CloudTrail"),
-        "says what to check: {}",
+        run.stdout
+            .contains("see docs/runbooks.md#an-old-key-was-used-after-its-cutover"),
+        "points to what to check: {}",
         run.stdout
     );
     assert_eq!(
@@ -385,7 +386,7 @@ async fn status_reports_keys_sets_dates_and_compliance() {
     assert_eq!(codes, vec!["IAM.3", "ROLE_CREDENTIALS_UNVERIFIED"]);
     let probe = t["compliance"][1]["message"].as_str().unwrap_or("");
     assert!(
-        probe.contains("SoracomFunnel (groups)") && probe.contains("not documented"),
+        probe.contains("SoracomFunnel (groups)") && probe.contains("undocumented"),
         "{probe}"
     );
     // Rotated late (day 91), the old key is past the age no active key may reach: the one

@@ -17,7 +17,7 @@ use crate::plan::{
 };
 use crate::report::KeyMetrics;
 use crate::secret::AccessKeyId;
-use crate::wording::describe;
+use crate::wording::{self, describe};
 
 /// Security Hub IAM.3 fails active access keys older than this.
 pub(crate) const IAM3_MAX_AGE_DAYS: i64 = 90;
@@ -179,14 +179,13 @@ pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetSta
         .collect();
     let mut compliance: Vec<Finding> = keys
         .iter()
-        .filter(|k| k.status == KeyStatus::Active && now - k.created > Duration::days(IAM3_MAX_AGE_DAYS))
+        .filter(|k| {
+            k.status == KeyStatus::Active && now - k.created > Duration::days(IAM3_MAX_AGE_DAYS)
+        })
         .map(|k| Finding {
             code: "IAM.3".into(),
             severity: "fail".into(),
-            message: format!(
-                "active key {} is {} days old; Security Hub IAM.3 fails active keys older than {IAM3_MAX_AGE_DAYS} days",
-                k.id, k.age_days
-            ),
+            message: wording::iam3_finding(&k.id, k.age_days, IAM3_MAX_AGE_DAYS),
         })
         .collect();
     compliance.extend(role_advice(target, obs));
@@ -242,41 +241,23 @@ fn role_advice(target: &Target, obs: &Observed) -> Vec<Finding> {
         obs.slots.iter().partition(|s| role_documented(&s.holder));
     let mut out = Vec::new();
     if !documented.is_empty() {
-        let all = if others.is_empty() {
-            "every reference of this target is"
-        } else {
-            "some references of this target are"
-        };
         out.push(Finding {
             code: "ROLE_CREDENTIALS".into(),
             severity: "advice".into(),
-            message: format!(
-                "{all} in an event handler's Lambda action, which SORACOM documents as accepting \
-                 credential type aws-iam-role-credentials (no access key): `soracom-key-rotator \
-                 migrate-to-role --target {}` creates an IAM role with the policies of user {} \
-                 that trusts SORACOM's AWS account with an external id it generates, and registers \
-                 it as a credential set (roleArn + externalId) to point those references at",
-                target.name, target.iam_user
-            ),
+            message: wording::role_advice(others.is_empty(), &target.name),
         });
     }
     if !others.is_empty() {
         let mut holders: Vec<String> = others.iter().map(|s| holder_kind(&s.holder)).collect();
         holders.sort();
         holders.dedup();
+        let funk = others.iter().any(|s| {
+            matches!(&s.holder, Holder::GroupKey { namespace, .. } if namespace == "SoracomFunk")
+        });
         out.push(Finding {
             code: "ROLE_CREDENTIALS_UNVERIFIED".into(),
             severity: "advice".into(),
-            message: format!(
-                "whether {} accept aws-iam-role-credentials is not documented: never assume it; \
-                 `soracom-key-rotator migrate-to-role --target {}` makes the role and its set, and \
-                 its references are to move through a canary: one reference first, kept on the \
-                 role only if its data keeps arriving (the set's last use moves on, no \
-                 authentication errors in SORACOM's logs), the rest only then; a holder that \
-                 refuses the role stays on the key",
-                holders.join(", "),
-                target.name
-            ),
+            message: wording::role_probe_advice(&holders, funk, &target.name),
         });
     }
     out
@@ -376,7 +357,7 @@ mod tests {
         assert!(
             advice[1]
                 .message
-                .contains("whether SoracomFunnel (groups) accept"),
+                .starts_with("SoracomFunnel (groups) may take role credentials"),
             "{}",
             advice[1].message
         );
@@ -394,5 +375,28 @@ mod tests {
             advice[1].message
         );
         assert!(!advice[0].message.contains("SORACOM gives you"));
+        // One short line each, pointing to its runbook entry.
+        for (a, entry) in advice.iter().zip([
+            wording::runbook::ROLE_CREDENTIALS,
+            wording::runbook::ROLE_CREDENTIALS_UNVERIFIED,
+        ]) {
+            assert!(a.message.ends_with(entry), "{}", a.message);
+            assert!(a.message.split_whitespace().count() <= 30, "{}", a.message);
+        }
+        // Funk's probe cites the SORACOM Labs example and still goes through a canary.
+        let obs = Observed {
+            slots: vec![group("SoracomFunk")],
+            ..Default::default()
+        };
+        let funk = &role_advice(&target(), &obs)[0].message;
+        assert!(
+            funk.contains("SORACOM Labs") && funk.contains("canary"),
+            "{funk}"
+        );
+        assert!(
+            !advice[1].message.contains("SORACOM Labs"),
+            "{}",
+            advice[1].message
+        );
     }
 }

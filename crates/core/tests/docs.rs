@@ -5,6 +5,10 @@
 //!
 //! Links inside code (fenced blocks, `inline code`) are text, not links, and are left out;
 //! so are links with a scheme (`https:`, `mailto:`): they are not the repository's to keep.
+//!
+//! The code's own references hold too: every `docs/<page>.md#<anchor>` the sources name
+//! (the runbook entries the tool's text sends a person to, the pages its errors cite)
+//! names a page and a heading that exist.
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
@@ -288,6 +292,94 @@ fn every_relative_link_and_anchor_resolves() {
         "{} broken link(s):\n{}",
         wrong.len(),
         wrong.join("\n")
+    );
+}
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            sources(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Every `docs/<page>.md` or `docs/<page>.md#<anchor>` named in `text`.
+fn doc_references(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("docs/") {
+        let tail = &rest[i..];
+        let len = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "_-./#".contains(c)))
+            .unwrap_or(tail.len());
+        let name = tail[..len].trim_end_matches(['.', '#']);
+        if name.contains(".md") {
+            out.push(name.to_string());
+        }
+        rest = &tail[len.max(1)..];
+    }
+    out
+}
+
+#[test]
+fn every_page_and_anchor_the_code_names_exists() {
+    let root = root();
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(root.join("crates"))
+        .expect("crates/ is readable")
+        .filter_map(Result::ok)
+    {
+        sources(&krate.path().join("src"), &mut files);
+    }
+    let mut wrong = Vec::new();
+    let mut runbook = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for reference in doc_references(&text) {
+            let (page, anchor) = match reference.split_once('#') {
+                Some((p, a)) => (p, Some(a)),
+                None => (reference.as_str(), None),
+            };
+            let Ok(doc) = std::fs::read_to_string(root.join(page)) else {
+                wrong.push(format!("{}: {reference}: no such page", file.display()));
+                continue;
+            };
+            if page == "docs/runbooks.md" && anchor.is_some() {
+                runbook += 1;
+            }
+            if let Some(a) = anchor.filter(|a| !anchors(&doc).contains(*a)) {
+                wrong.push(format!(
+                    "{}: {reference}: no heading of {page} makes #{a}",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        runbook >= 15,
+        "only {runbook} runbook links found in the sources"
+    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn references_to_docs_are_read_from_code() {
+    let text =
+        r#"see docs/runbooks.md#a-canary-failed", "(docs/configuration.md)", docs/commands.md."#;
+    assert_eq!(
+        doc_references(text),
+        [
+            "docs/runbooks.md#a-canary-failed",
+            "docs/configuration.md",
+            "docs/commands.md"
+        ]
     );
 }
 

@@ -856,7 +856,7 @@ fn a_blocked_key_is_named_with_when_and_where() {
     // The evidence of use stays, so the key stays blocked (as a_blocked_retirement_escalates
     // shows): the words promise no retirement once the use stops.
     assert!(
-        m.contains("keeps it active, even once that use stops"),
+        m.contains("stays active until a person switches it off, even once that use stops"),
         "{m}"
     );
     assert!(!m.contains("until that use stops"), "{m}");
