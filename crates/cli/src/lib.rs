@@ -21,10 +21,8 @@ use rotator::{
     Progress, Request,
 };
 use rotator_core::config::SoracomSettings;
-use rotator_core::discover::Discovery;
 use rotator_core::endpoint::{AuthKey, Endpoint};
 use rotator_core::report::RunReport;
-use rotator_core::status::StatusReport;
 use rotator_core::{policy, Config};
 use time::OffsetDateTime;
 
@@ -54,6 +52,13 @@ pub trait System: Sync {
     fn home(&self) -> Option<PathBuf>;
     /// Where repointing progress is drawn (a bar on a terminal).
     fn progress(&self) -> &dyn Progress;
+    /// The columns text output fits in: `COLUMNS` when set (a test, a pipe read by a
+    /// person), else none (every table row on one line). The binary adds the terminal's.
+    fn width(&self) -> Option<u16> {
+        self.var("COLUMNS")
+            .and_then(|c| c.trim().parse::<u16>().ok())
+            .filter(|&c| c > 0)
+    }
 }
 
 /// What one run of the command line gave.
@@ -423,7 +428,7 @@ async fn run_request<S: System>(
         })?;
     match &outcome {
         Outcome::Run(r) => print_report(cli.output, r, RunReport::render_text, out)?,
-        Outcome::Status(s) => print_report(cli.output, s, StatusReport::render_text, out)?,
+        Outcome::Status(s) => print_report(cli.output, s, |s| s.render_text(sys.width()), out)?,
     }
     Ok(outcome.exit_code())
 }
@@ -472,7 +477,7 @@ async fn discover<S: System>(
             error: anyhow::Error::from(e).context("reading AWS and SORACOM; nothing was changed"),
         })?;
     if !init {
-        print_report(cli.output, &found, Discovery::render_text, out)?;
+        print_report(cli.output, &found, |d| d.render_text(sys.width()), out)?;
         return Ok(0);
     }
     let code = |e: &DiscoverError| match e {
@@ -634,7 +639,7 @@ fn request(command: Command, dry_run: bool) -> Request {
 fn print_report<T: serde::Serialize>(
     output: Output,
     report: &T,
-    text: fn(&T) -> String,
+    text: impl Fn(&T) -> String,
     out: &mut Ran,
 ) -> Result<(), Failure> {
     match output {

@@ -101,19 +101,48 @@ async fn discover_reports_owners_holders_and_iam3_without_a_config() {
         "beam-prod".into(),
         "partner-221001".into(),
         "mystery".into(),
-        format!("owned by IAM user {}", w.user),
-        format!("owned by IAM user {beam}"),
+        format!("IAM user {}", w.user),
+        format!("IAM user {beam}"),
         "group test-1 SoracomFunnel.credentialsId".into(),
         "group funk SoracomFunk.credentialsId".into(),
         "event handler lambda-on-usage".into(),
         "VPG vpg-1 Junction inspection".into(),
         "another account".into(),
-        "key unknown".into(),
-        format!("key {} active", masked(&k1)),
-        "FAILS Security Hub IAM.3".into(),
-        "in no set".into(),
+        "unknown (SORACOM reports none)".into(),
+        "FAILS IAM.3".into(),
     ] {
         assert!(out.contains(&want), "{want:?} missing:\n{out}");
+    }
+    // A table: a key's row names its user, status and the sets holding it (none: a key
+    // SORACOM does not hold).
+    let row = |key: &str| {
+        out.lines()
+            .find(|l| l.contains(&masked(key)) && l.contains("days"))
+            .unwrap_or_else(|| panic!("no row of {key}:\n{out}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    let k1_row = row(&k1);
+    assert_eq!(
+        &k1_row[..3],
+        [w.user.as_str(), &masked(&k1), "active"],
+        "{out}"
+    );
+    assert_eq!(row(&kb)[..2], [beam.as_str(), &masked(&kb)], "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("  {beam}")) && l.ends_with("  none")),
+        "{out}"
+    );
+    // In a terminal of 80 columns, every line fits, and no id is cut.
+    let mut narrow = w.machine(true);
+    narrow.vars.insert("COLUMNS".into(), "80".into());
+    let text = w.run_on(narrow, &["discover"]).await.stdout;
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "{line:?}:\n{text}");
+    }
+    for id in [format!("{PREFIX}-220810"), masked(&k1), w.user.clone()] {
+        assert!(text.contains(&id), "{id} cut:\n{text}");
     }
     for raw in [&k1, &kb] {
         assert!(!out.contains(raw.as_str()), "a key id in full:\n{out}");

@@ -433,9 +433,9 @@ async fn status_reports_keys_sets_dates_and_compliance() {
         s1.as_str(),
         old.as_str(),
         "IAM.3",
-        "ROLE_CREDENTIALS_UNVERIFIED",
-        "[current]",
-        "referenced by group test-1",
+        "docs/runbooks.md#advice-role-credentials-may-work",
+        "(current)",
+        "group test-1 SoracomFunnel.credentialsId",
         "AT RISK",
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");

@@ -331,6 +331,94 @@ mod tests {
             .collect()
     }
 
+    /// A target of two keys (the old one used after its cutover, the current one old
+    /// enough to fail IAM.3), two sets, a group on the current one: text of every kind.
+    fn report() -> StatusReport {
+        use crate::model::{link_description, CredentialSet, Ref, Shape};
+        use time::macros::datetime;
+        let now = datetime!(2027-02-24 20:46:43.978099 UTC);
+        let key = |id: &str, days: i64, used: Option<i64>| crate::model::AccessKey {
+            id: AccessKeyId::new(id),
+            status: KeyStatus::Active,
+            created: now - Duration::days(days) + Duration::seconds(7),
+            last_used: used.map(|d| LastUsed {
+                at: now - Duration::days(d) + Duration::nanoseconds(292_155_248),
+                service: "s3".into(),
+                region: "ap-northeast-1".into(),
+            }),
+        };
+        let set = |id: &str, k: &str, days: i64| CredentialSet {
+            id: id.into(),
+            kind: "aws-credentials".into(),
+            description: link_description(&AccessKeyId::new(k)),
+            created: Some(now - Duration::days(days)),
+            updated: None,
+            last_used: None,
+            api_key: None,
+        };
+        let (k1, k2) = ("AKIAAAAAAAAAAAAAAAA1", "AKIAAAAAAAAAAAAAAAA2");
+        let mut on_new = group("SoracomFunnel");
+        on_new.refs = vec![Ref {
+            path: vec![],
+            shape: Shape::String,
+            set_id: "p-261120".into(),
+        }];
+        let obs = Observed {
+            keys: vec![key(k1, 180, Some(1)), key(k2, 96, None)],
+            sets: vec![set("p-260801", k1, 180), set("p-261120", k2, 96)],
+            slots: vec![on_new, handler()],
+            records: crate::records::Records {
+                released: [(AccessKeyId::new(k1), now - Duration::days(90))]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        StatusReport {
+            now,
+            targets: vec![status(&target(), &obs, now)],
+            errors: Vec::new(),
+        }
+    }
+
+    /// Status as text names no Rust type, shows times to the minute with their zone, lays
+    /// its tables within the width it is given, and points a key kept in use to its runbook.
+    #[test]
+    fn status_text_is_in_words_to_the_minute_and_fits() {
+        let r = report();
+        let text = r.render_text(None);
+        assert!(text.contains("target t: IAM user u, repoint\n"), "{text}");
+        for rust in ["Repoint", "InPlace", "Active", "Missing", "Some(", "None"] {
+            assert!(!text.contains(rust), "{rust}: {text}");
+        }
+        assert!(text.contains("2027-02-24 20:46 UTC"), "{text}");
+        // No RFC 3339 time (a `T` between date and time), no seconds or fractions.
+        for line in text.lines() {
+            let b = line.as_bytes();
+            let rfc3339 = b
+                .windows(13)
+                .any(|w| w[4] == b'-' && w[7] == b'-' && w[10] == b'T');
+            assert!(!rfc3339, "{line}");
+            assert!(!line.contains(":43") && !line.contains(".978"), "{line}");
+        }
+        assert!(
+            text.contains("see docs/runbooks.md#an-old-key-was-used-after-its-cutover"),
+            "{text}"
+        );
+        assert!(text.contains("FAIL "), "{text}");
+        // Wide enough, a row is a line; at 80 columns nothing goes past the edge.
+        let wide = r.render_text(None);
+        assert!(wide.lines().any(|l| l.chars().count() > 80), "{wide}");
+        let narrow = r.render_text(Some(80));
+        for line in narrow.lines() {
+            assert!(line.chars().count() <= 80, "{line:?}\n{narrow}");
+        }
+        // JSON keeps RFC 3339 with the fields' precision.
+        let json = serde_json::to_value(&r).unwrap_or_default();
+        assert_eq!(json["now"], "2027-02-24T20:46:43.978099Z");
+    }
+
     /// Roles are advised only where SORACOM documents them; elsewhere only a probe.
     #[test]
     fn role_credentials_are_advised_only_where_documented() {

@@ -80,6 +80,17 @@ pub(crate) fn describe_link(link: &Link) -> String {
     }
 }
 
+/// Which key a set holds, and how that is known, for a table's cell.
+pub(crate) fn key_of(link: &Link) -> String {
+    match link {
+        Link::Api(k) => format!("{k} (SORACOM)"),
+        Link::Description(k) => format!("{k} (description)"),
+        Link::Adopted(k) => format!("{k} (adopt_keys)"),
+        Link::Evidence(k) => format!("{k} (evidence)"),
+        Link::Unknown => "unknown".to_string(),
+    }
+}
+
 /// One line describing a step.
 pub fn describe(step: Step<'_>) -> String {
     match step {
@@ -800,6 +811,28 @@ pub(crate) fn role_probe_advice(kinds: &[String], funk: bool, target: &str) -> S
         kinds.join(", "),
         runbook::ROLE_CREDENTIALS_UNVERIFIED
     )
+}
+
+impl Words for crate::config::Strategy {
+    fn words(&self) -> String {
+        match self {
+            crate::config::Strategy::Repoint => "repoint",
+            crate::config::Strategy::InPlace => "in place",
+        }
+        .into()
+    }
+}
+
+impl Words for KeyState {
+    fn words(&self) -> String {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Inactive => "inactive",
+            KeyState::Missing => "gone",
+            KeyState::Unknown => "unknown",
+        }
+        .into()
+    }
 }
 
 impl Words for KeyStatus {
