@@ -65,6 +65,12 @@ pub(crate) enum Strategy {
     InPlace,
 }
 
+/// What a missing configuration file is told: the commands that make one, and the page
+/// that describes every setting.
+const NO_CONFIG: &str = "no such file: `soracom-key-rotator discover` shows the credential sets \
+     and keys a configuration could manage, and `soracom-key-rotator init` writes one (give \
+     another with --config FILE); every setting is in docs/configuration.md";
+
 /// The whole validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -574,7 +580,11 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: path.to_path_buf(),
-            message: format!("cannot read: {e}"),
+            message: match e.kind() {
+                // A first run: say how a configuration comes to be.
+                std::io::ErrorKind::NotFound => NO_CONFIG.to_string(),
+                _ => format!("cannot read: {e}"),
+            },
         })?;
         Config::from_toml(&text, path)
     }

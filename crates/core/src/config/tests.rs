@@ -117,6 +117,32 @@ fn parse_errors_give_the_position_never_the_text() {
     );
 }
 
+/// A first `plan` without a configuration is told how one comes to be; a file that is
+/// there but unreadable is told why.
+#[test]
+fn a_missing_file_names_discover_init_and_the_reference() {
+    let missing = std::env::temp_dir()
+        .join("soracom-key-rotator-no-such-dir")
+        .join("soracom-key-rotator.toml");
+    let e = Config::load(&missing).expect_err("no file").to_string();
+    for word in [
+        "soracom-key-rotator discover",
+        "soracom-key-rotator init",
+        "--config",
+        "docs/configuration.md",
+        "soracom-key-rotator.toml",
+    ] {
+        assert!(e.contains(word), "{word}: {e}");
+    }
+    let dir = Config::load(&std::env::temp_dir())
+        .expect_err("a directory")
+        .to_string();
+    assert!(
+        dir.contains("cannot read") && !dir.contains("init"),
+        "{dir}"
+    );
+}
+
 #[test]
 fn errors_name_the_key_and_the_file() {
     let cases = [
