@@ -175,6 +175,10 @@ enum Cmd {
         /// What `discover` and `init` need instead (no configuration is read).
         #[arg(long)]
         discover: bool,
+        /// Also what `migrate-to-role` needs (creating the targets' roles): only for
+        /// whoever migrates, as it could give itself more.
+        #[arg(long, conflicts_with = "discover")]
+        migrate: bool,
     },
     /// List every aws-credentials set, the IAM user that owns its key, its holders and the
     /// keys failing Security Hub IAM.3, and propose targets. Needs no configuration file,
@@ -327,12 +331,15 @@ async fn main_run<S: System>(cli: Cli, sys: &S, out: &mut Ran) -> Result<u8, Fai
         Cmd::Policy {
             account,
             discover: true,
+            ..
         } => return print_discovery_policy(account, cli.output, out),
         _ => {}
     }
     let config = Config::load(&cli.config).map_err(|e| usage(e.into()))?;
     match &cli.command {
-        Cmd::Policy { account, .. } => print_policy(&config, account, cli.output, out),
+        Cmd::Policy {
+            account, migrate, ..
+        } => print_policy(&config, (account, *migrate), cli.output, out),
         Cmd::RotateSoracomKey => selfkey::run(&config, cli.output, sys, out).await,
         Cmd::MigrateToRole { target, dry_run } => {
             migrate_to_role(&config, target, *dry_run, cli.output, sys, out).await
@@ -578,8 +585,7 @@ impl<S: System> rotator::SoracomAccess for Operators<'_, S> {
     }
 }
 
-/// `migrate-to-role`: the library does the work; a configuration without what the role
-/// needs is a configuration error (exit 2), as before login.
+/// `migrate-to-role`: the library does the work; what it reports lies with the report.
 async fn migrate_to_role<S: System>(
     config: &Config,
     target: &str,
@@ -588,9 +594,6 @@ async fn migrate_to_role<S: System>(
     sys: &S,
     out: &mut Ran,
 ) -> Result<u8, Failure> {
-    if let Some(t) = config.targets.iter().find(|t| t.name == target) {
-        config.role_of(t).map_err(|e| usage(e.into()))?;
-    }
     let (endpoint, key, iam) = connect(&config.soracom, sys).await?;
     let access = Operators::new(endpoint, key, config, sys);
     let deliver = sys.deliver(&iam);
@@ -656,14 +659,14 @@ fn print_report<T: serde::Serialize>(
 /// `policy`: needs no credentials, only the configuration.
 fn print_policy(
     config: &Config,
-    account: &str,
+    (account, migration): (&str, bool),
     output: Output,
     out: &mut Ran,
 ) -> Result<u8, Failure> {
     check_account(account)?;
-    let iam = policy::iam_policy(config, account);
+    let iam = policy::iam_policy(config, account, migration);
     let sam = policy::sam_permission(config);
-    let spokes = policy::spoke_roles(config, account);
+    let spokes = policy::spoke_roles(config, account, migration);
     print_documents(
         &iam,
         &sam,

@@ -493,5 +493,27 @@ async fn policy_names_every_operation_on_the_targets_users() {
             "User:deleteUserAuthKey"
         ])
     );
+    // What migration needs (making roles) only when asked: the rotation's principal has none.
+    let sids = |doc: &Value| -> Vec<String> {
+        doc["iam"]["Statement"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["Sid"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(sids(&doc), ["RotateSoracomKeys"]);
+    let migrating = w
+        .expect(&["--output", "json", "policy", "--migrate"], 0)
+        .await
+        .json();
+    assert_eq!(
+        sids(&migrating),
+        [
+            "RotateSoracomKeys",
+            "MigrateToRoleReadUsers",
+            "MigrateToRoleMakeRoles"
+        ]
+    );
     w.expect(&["policy", "--account", "12"], 2).await;
 }

@@ -813,6 +813,27 @@ pub(crate) fn role_probe_advice(kinds: &[String], funk: bool, target: &str) -> S
     )
 }
 
+impl Words for crate::config::AccountSource {
+    fn words(&self) -> String {
+        use crate::config::{AccountSource, Coverage};
+        match self {
+            AccountSource::Configured => "from the configuration ([soracom] aws_account_id)",
+            AccountSource::Default(Coverage::Jp) => {
+                "the default for Japan coverage, from SORACOM Labs' example \
+                 soracom-labs/soracom-button-integrate-line-works-message-bot-example (the \
+                 account SORACOM Funk's role trusts) and a SORACOM engineer's published trust \
+                 policy; docs/configuration.md#soracoms-aws-account"
+            }
+            AccountSource::Default(Coverage::G) => {
+                "the default for global coverage, from two independent community \
+                 repositories (no official page found); \
+                 docs/configuration.md#soracoms-aws-account"
+            }
+        }
+        .into()
+    }
+}
+
 impl Words for crate::config::Strategy {
     fn words(&self) -> String {
         match self {

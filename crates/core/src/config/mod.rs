@@ -53,6 +53,36 @@ impl Coverage {
             Coverage::G => "https://g.api.soracom.io",
         }
     }
+
+    /// The coverage of one of SORACOM's own API origins (the API sandbox's included);
+    /// `None` for any other (a proxy, a local emulator).
+    pub fn of_endpoint(endpoint: &str) -> Option<Coverage> {
+        match endpoint {
+            "https://api.soracom.io" | "https://api-sandbox.soracom.io" => Some(Coverage::Jp),
+            "https://g.api.soracom.io" | "https://g.api-sandbox.soracom.io" => Some(Coverage::G),
+            _ => None,
+        }
+    }
+
+    /// The AWS account SORACOM's services call AWS from in this coverage, when
+    /// `[soracom] aws_account_id` does not say (docs/configuration.md, *SORACOM's AWS
+    /// account*, gives the public sources; the wording names them).
+    pub(crate) fn soracom_account(self) -> &'static str {
+        match self {
+            Coverage::Jp => "762707677580",
+            Coverage::G => "950858143650",
+        }
+    }
+}
+
+/// Where the AWS account id a role trusts came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AccountSource {
+    /// `[soracom] aws_account_id`.
+    Configured,
+    /// The default for this coverage.
+    Default(Coverage),
 }
 
 /// How the new key replaces the old one in SORACOM.
@@ -92,9 +122,8 @@ pub struct Config {
 /// AWS account, which the role must trust, and per target the role and its credential set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RoleSettings {
-    /// SORACOM's AWS account id for the configured coverage (`[soracom] aws_account_id`).
-    /// SORACOM's documentation that could be consulted does not state it, so there is no
-    /// default: `migrate-to-role` refuses to run without it ([`Config::role_of`]).
+    /// SORACOM's AWS account id (`[soracom] aws_account_id`); unset, the default of the
+    /// target's coverage ([`Config::role_of`]).
     pub(crate) soracom_account_id: Option<String>,
     /// Per target, by its name.
     pub(crate) targets: BTreeMap<String, TargetRole>,
@@ -118,6 +147,8 @@ pub struct RoleTarget {
     pub role: TargetRole,
     /// SORACOM's AWS account id the trust policy names.
     pub(crate) soracom_account_id: String,
+    /// Where that id came from.
+    pub(crate) account_source: AccountSource,
 }
 
 /// Where and when to notify a human (`[notify]`). Secrets never go into a message.
@@ -608,20 +639,28 @@ impl Config {
         validate::config(raw, file).map_err(err)
     }
 
-    /// What `migrate-to-role` makes for `target`; a configuration error naming
-    /// `soracom.aws_account_id` when SORACOM's account is not configured.
-    pub fn role_of(&self, target: &Target) -> Result<RoleTarget, ConfigError> {
+    /// What `migrate-to-role` makes for `target`, whose SORACOM API is `endpoint` (the
+    /// origin the run reached, when known), and the AWS account its role trusts: the
+    /// configured `[soracom] aws_account_id`, else the default of the target's coverage.
+    pub fn role_of(
+        &self,
+        target: &Target,
+        endpoint: Option<&str>,
+    ) -> Result<RoleTarget, ConfigError> {
         let err = |message: String| ConfigError {
             file: self.file.clone(),
             message,
         };
-        let account =
-            self.roles.soracom_account_id.clone().ok_or_else(|| {
-                err("soracom.aws_account_id: required by migrate-to-role: the 12-digit AWS account \
-                 SORACOM's services call AWS from for this coverage, which the role must trust \
-                 (SORACOM's documentation on IAM role credentials gives it per coverage)"
-                .into())
-            })?;
+        let (account, source) = match &self.roles.soracom_account_id {
+            Some(id) => (id.clone(), AccountSource::Configured),
+            None => {
+                let coverage = self.coverage_of(target, endpoint);
+                (
+                    coverage.soracom_account().to_string(),
+                    AccountSource::Default(coverage),
+                )
+            }
+        };
         let role = self
             .roles
             .targets
@@ -631,7 +670,25 @@ impl Config {
         Ok(RoleTarget {
             role,
             soracom_account_id: account,
+            account_source: source,
         })
+    }
+
+    /// The coverage of `target`'s SORACOM operator: that of the API the run reached when
+    /// it is one of SORACOM's, else the configured one (the target's `soracom_coverage` or
+    /// `soracom_endpoint`, then `[soracom] coverage`), else Japan, as for the endpoint.
+    fn coverage_of(&self, target: &Target, endpoint: Option<&str>) -> Coverage {
+        let own = &target.soracom;
+        endpoint
+            .and_then(Coverage::of_endpoint)
+            .or(own.coverage)
+            .or_else(|| {
+                let own = own.endpoint.as_deref()?;
+                let origin = crate::endpoint::origin(own, "soracom_endpoint").ok()?;
+                Coverage::of_endpoint(&origin.0)
+            })
+            .or(self.soracom.coverage)
+            .unwrap_or(Coverage::Jp)
     }
 
     /// The targets selected by `--target` (all when `None`).

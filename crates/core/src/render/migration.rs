@@ -8,6 +8,7 @@ use crate::role::{
     Migration as RoleMigration, PolicyAction, RoleAction, SetAction, ROLE_CREDENTIALS,
     TAG_EXTERNAL_ID,
 };
+use crate::words::Words;
 
 impl MigrationReport {
     /// `migrate-to-role`'s report as text, for a human: the role, its trust policy
@@ -39,8 +40,13 @@ fn role_lines(out: &mut String, p: &RoleMigration) {
     let _ = writeln!(out, "  IAM role {}: {role}", p.role_name);
     let _ = writeln!(
         out,
-        "    trust policy (SORACOM's AWS account {}; the external id is generated once, kept in tag {} and never shown):\n{}",
+        "    SORACOM's AWS account {}: {}",
         p.soracom_account_id,
+        p.soracom_account_source.words()
+    );
+    let _ = writeln!(
+        out,
+        "    trust policy (the external id is generated once, kept in tag {} and never shown):\n{}",
         TAG_EXTERNAL_ID,
         indented_json(&p.trust_policy)
     );
