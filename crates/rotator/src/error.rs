@@ -103,14 +103,12 @@ pub enum Error {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PagingProblem {
-    /// `x-soracom-next-key` was sent (more pages remain) but empty.
-    #[error("x-soracom-next-key is present but empty")]
-    EmptyNextKey,
     /// `Link: <…>; rel=next` was sent (more pages remain) but its URL has no
     /// `last_evaluated_key`.
     #[error("Link rel=next has no last_evaluated_key")]
     LinkWithoutKey,
-    /// `x-soracom-next-key` and `Link rel=next` name different next pages.
+    /// `x-soracom-next-key` and `Link rel=next` name different next pages (an empty
+    /// `x-soracom-next-key`, a last page, beside a `Link` to a next one among them).
     #[error("x-soracom-next-key and Link rel=next name different pages")]
     HeadersDisagree,
     /// The next page's key is one already read in this listing: the pages would repeat.
