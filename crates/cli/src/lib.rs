@@ -22,7 +22,6 @@ use rotator::{
 };
 use rotator_core::config::SoracomSettings;
 use rotator_core::endpoint::{AuthKey, Endpoint};
-use rotator_core::report::RunReport;
 use rotator_core::{policy, Config};
 use time::OffsetDateTime;
 
@@ -434,7 +433,7 @@ async fn run_request<S: System>(
             },
         })?;
     match &outcome {
-        Outcome::Run(r) => print_report(cli.output, r, RunReport::render_text, out)?,
+        Outcome::Run(r) => print_report(cli.output, r, |r| r.render_text(sys.width()), out)?,
         Outcome::Status(s) => print_report(cli.output, s, |s| s.render_text(sys.width()), out)?,
     }
     Ok(outcome.exit_code())
@@ -617,12 +616,7 @@ async fn migrate_to_role<S: System>(
                     .context("reading the user's policies, the role and the credential sets; nothing was changed"),
             },
         })?;
-    print_report(
-        output,
-        &report,
-        rotator_core::migration::MigrationReport::render_text,
-        out,
-    )?;
+    print_report(output, &report, |r| r.render_text(sys.width()), out)?;
     Ok(report.exit_code())
 }
 

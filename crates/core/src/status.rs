@@ -406,7 +406,7 @@ mod tests {
             text.contains("see docs/runbooks.md#an-old-key-was-used-after-its-cutover"),
             "{text}"
         );
-        assert!(text.contains("FAIL "), "{text}");
+        assert!(text.contains("\n  FAIL:"), "{text}");
         // Wide enough, a row is a line; at 80 columns nothing goes past the edge.
         let wide = r.render_text(None);
         assert!(wide.lines().any(|l| l.chars().count() > 80), "{wide}");

@@ -35,6 +35,13 @@ pub(crate) fn fmt_time(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| format!("{} s after 1970 UTC", t.unix_timestamp()))
 }
 
+/// A time in a table's cell whose header names the zone (`… (UTC)`): `2027-02-24 20:46`.
+pub(crate) fn fmt_minute(t: OffsetDateTime) -> String {
+    t.to_offset(UtcOffset::UTC)
+        .format(format_description!("[year]-[month]-[day] [hour]:[minute]"))
+        .unwrap_or_else(|_| format!("{} s after 1970", t.unix_timestamp()))
+}
+
 /// `serialize_with` for one worded value.
 pub(crate) fn worded<T: Serialize + Words, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     with_message(v).serialize(s)
@@ -72,6 +79,11 @@ mod tests {
         assert_eq!(
             fmt_time(datetime!(2026-12-14 13:48:47.292155248 +09:00)),
             "2026-12-14 04:48 UTC"
+        );
+        // In a table whose header names the zone.
+        assert_eq!(
+            fmt_minute(datetime!(2026-12-14 13:48:47.292155248 +09:00)),
+            "2026-12-14 04:48"
         );
     }
 }

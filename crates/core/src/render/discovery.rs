@@ -30,34 +30,22 @@ impl Discovery {
         if self.sets.is_empty() {
             return;
         }
-        let mut tab = Grid::new(&[
-            "SET",
-            "CREATED",
-            "LAST USED",
-            "KEY",
-            "OWNER",
-            "REFERENCED BY",
-        ]);
+        let mut tab = Grid::new(&["SET", "CREATED", "LAST USED", "KEY", "OWNER (IAM USER)"]);
+        let mut refs = Grid::new(&["REFERENCE", "SET"]);
         for s in &self.sets {
             let key = match (&s.key, s.key_source) {
-                (Some(k), Some(KeySource::Api)) => format!("{k} (reported by SORACOM)"),
-                (Some(k), _) => format!("{k} (named in its description)"),
+                (Some(k), Some(KeySource::Api)) => format!("{k} (SORACOM)"),
+                (Some(k), _) => format!("{k} (description)"),
                 (None, _) => "unknown (SORACOM reports none)".to_string(),
             };
             let owner = match &s.owner {
-                Owner::User(u) => format!("IAM user {u}"),
-                Owner::OtherAccount => "no user of this account (another account)".into(),
+                Owner::User(u) => u.clone(),
+                Owner::OtherAccount => "another account (no user of this one)".into(),
                 Owner::KeyUnknown => "unknown".into(),
             };
-            let holders = if s.holders.is_empty() {
-                "nothing".to_string()
-            } else {
-                s.holders
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            };
+            for h in &s.holders {
+                refs.row(vec![h.to_string(), s.id.clone()]);
+            }
             tab.row(vec![
                 s.id.clone(),
                 day(s.created),
@@ -65,10 +53,15 @@ impl Discovery {
                     .map_or_else(|| "never".to_string(), |d| day(Some(d))),
                 key,
                 owner,
-                holders,
             ]);
         }
         t.push_str(&tab.render(width));
+        if refs.is_empty() {
+            t.push_str("  nothing references them\n");
+        } else {
+            t.push('\n');
+            t.push_str(&refs.render(width));
+        }
     }
 
     /// The users owning those keys, with every key of theirs.
@@ -80,42 +73,32 @@ impl Discovery {
         if self.users.is_empty() {
             return;
         }
-        let mut tab = Grid::new(&[
-            "USER",
-            "KEY",
-            "STATUS",
-            "CREATED",
-            "AGE",
-            "LAST USED",
-            "IN SETS",
-        ]);
+        // A table per user, whose keys in no set say so (the sets above name their keys).
         for u in &self.users {
+            t.push_str(&format!("  {}:\n", u.user));
+            let mut tab = Grid::new(&["KEY", "STATUS", "CREATED", "AGE", "LAST USED"]).nested();
             for k in &u.keys {
                 let used = k.key.last_used.as_ref().map_or_else(
                     || "never".to_string(),
                     |l| format!("{} ({}, {})", day(Some(l.at)), l.service, l.region),
                 );
-                let status = if k.fails_iam3 {
-                    format!("{} (FAILS IAM.3)", k.key.status.words())
-                } else {
-                    k.key.status.words()
-                };
+                let mut status = k.key.status.words();
+                if k.sets.is_empty() {
+                    status.push_str(", in no set");
+                }
+                if k.fails_iam3 {
+                    status.push_str(", FAILS IAM.3");
+                }
                 tab.row(vec![
-                    u.user.clone(),
                     k.key.id.to_string(),
                     status,
                     day(Some(k.key.created)),
                     format!("{} days", k.age_days),
                     used,
-                    if k.sets.is_empty() {
-                        "none".to_string()
-                    } else {
-                        k.sets.join("\n")
-                    },
                 ]);
             }
+            t.push_str(&tab.render(width));
         }
-        t.push_str(&tab.render(width));
         if self
             .users
             .iter()

@@ -10,11 +10,17 @@ use crate::role::{
 };
 use crate::words::Words;
 
+use super::table::wrapped;
+
+/// How far a JSON document is indented under its line.
+const JSON_INDENT: &str = "      ";
+
 impl MigrationReport {
     /// `migrate-to-role`'s report as text, for a human: the role, its trust policy
     /// (external id redacted), every policy it gets, the groups whose policies it does
-    /// not, the set, the steps.
-    pub fn render_text(&self) -> String {
+    /// not, the set, the steps; within `width` columns when given, a long line broken at
+    /// its spaces (the JSON documents, indented six, left whole).
+    pub fn render_text(&self, width: Option<u16>) -> String {
         let mut out = String::new();
         let dry = if self.dry_run { " (dry run)" } else { "" };
         let _ = writeln!(
@@ -26,7 +32,7 @@ impl MigrationReport {
         policy_lines(&mut out, &self.plan);
         set_line(&mut out, &self.plan);
         run_lines(&mut out, self);
-        out
+        wrapped(&out, width, |line| line.starts_with(JSON_INDENT))
     }
 }
 
@@ -148,7 +154,7 @@ fn indented_json(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v)
         .unwrap_or_else(|_| v.to_string())
         .lines()
-        .map(|l| format!("      {l}"))
+        .map(|l| format!("{JSON_INDENT}{l}"))
         .collect::<Vec<_>>()
         .join("\n")
 }

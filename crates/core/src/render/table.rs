@@ -13,7 +13,7 @@
 use comfy_table::presets::NOTHING;
 use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width};
 
-/// How far a report's tables are indented under their heading.
+/// How far a report's tables are indented under their heading (and a nested one more).
 const INDENT: usize = 2;
 /// The space between two columns.
 const GAP: usize = 2;
@@ -22,6 +22,7 @@ const GAP: usize = 2;
 pub(super) struct Grid {
     header: Vec<&'static str>,
     rows: Vec<Vec<String>>,
+    indent: usize,
 }
 
 impl Grid {
@@ -30,12 +31,24 @@ impl Grid {
         Grid {
             header: header.to_vec(),
             rows: Vec::new(),
+            indent: INDENT,
         }
+    }
+
+    /// The grid indented one step more (under a heading of its own).
+    pub(super) fn nested(mut self) -> Grid {
+        self.indent += INDENT;
+        self
     }
 
     /// Adds an item, a cell per column (a cell may hold lines).
     pub(super) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
+    }
+
+    /// Whether it has no item.
+    pub(super) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
     }
 
     /// The grid as text within `width` columns when given: a table if it fits without
@@ -48,11 +61,11 @@ impl Grid {
         for r in &self.rows {
             t.add_row(r.clone());
         }
-        match widths(&cells, width, false) {
-            Fit::Natural => indented(&t),
+        match widths(&cells, width, self.indent, false) {
+            Fit::Natural => indented(&t, self.indent),
             Fit::Fixed(w) => {
                 fixed(&mut t, w);
-                indented(&t)
+                indented(&t, self.indent)
             }
             Fit::TooNarrow => self.records(width),
         }
@@ -70,7 +83,7 @@ impl Grid {
                     .zip(r)
                     .map(|(h, c)| (h.to_string(), c.clone()))
                     .collect();
-                labelled(&rows, width)
+                labelled_at(&rows, width, self.indent)
             })
             .collect();
         items.join("\n")
@@ -79,6 +92,11 @@ impl Grid {
 
 /// `rows` as labelled lines: each label, then its text, the texts aligned.
 pub(super) fn labelled(rows: &[(String, String)], width: Option<u16>) -> String {
+    labelled_at(rows, width, INDENT)
+}
+
+/// [`labelled`], indented by `indent`.
+fn labelled_at(rows: &[(String, String)], width: Option<u16>, indent: usize) -> String {
     if rows.is_empty() {
         return String::new();
     }
@@ -90,10 +108,47 @@ pub(super) fn labelled(rows: &[(String, String)], width: Option<u16>) -> String 
     for (label, text) in rows {
         t.add_row(vec![label.as_str(), text.as_str()]);
     }
-    if let Fit::Fixed(w) = widths(&cells, width, true) {
+    if let Fit::Fixed(w) = widths(&cells, width, indent, true) {
         fixed(&mut t, w);
     }
-    indented(&t)
+    indented(&t, indent)
+}
+
+/// `text` with each line longer than `width` broken at its spaces, the rest of it indented
+/// two more than the line; a line `keep` says to leave alone (a JSON document, where a
+/// break could land inside a string) stays whole, as does a word longer than the room.
+pub(super) fn wrapped(text: &str, width: Option<u16>, keep: impl Fn(&str) -> bool) -> String {
+    let Some(width) = width.map(usize::from) else {
+        return text.to_string();
+    };
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.chars().count() <= width || keep(line) {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        let mut current = " ".repeat(indent);
+        let mut empty = true;
+        for word in line.split_whitespace() {
+            let fits = current.chars().count() + 1 + word.chars().count() <= width;
+            if !empty && !fits {
+                out.push_str(&current);
+                out.push('\n');
+                current = " ".repeat(indent + 2);
+                empty = true;
+            }
+            if !empty {
+                current.push(' ');
+            }
+            current.push_str(word);
+            empty = false;
+        }
+        out.push_str(&current);
+        out.push('\n');
+    }
+    out
 }
 
 /// The widest line of a cell, and its longest word.
@@ -120,7 +175,7 @@ enum Fit {
 /// Each column's width within `width`: as wide as its widest line where all fit; else
 /// the widest columns narrowed first, never below their longest word, unless `squeeze`
 /// (labelled lines: the labels stay whole and the text wraps however narrow).
-fn widths(cells: &[Vec<String>], width: Option<u16>, squeeze: bool) -> Fit {
+fn widths(cells: &[Vec<String>], width: Option<u16>, indent: usize, squeeze: bool) -> Fit {
     let Some(width) = width.map(usize::from) else {
         return Fit::Natural;
     };
@@ -134,7 +189,7 @@ fn widths(cells: &[Vec<String>], width: Option<u16>, squeeze: bool) -> Fit {
             least[i] = least[i].max(word);
         }
     }
-    let room = width.saturating_sub(INDENT + GAP * columns.saturating_sub(1));
+    let room = width.saturating_sub(indent + GAP * columns.saturating_sub(1));
     if squeeze {
         // The labels stay whole; the text takes what is left.
         let labels: usize = natural.iter().take(columns.saturating_sub(1)).sum();
@@ -172,15 +227,15 @@ fn fixed(t: &mut Table, w: Vec<usize>) {
     }
 }
 
-/// `t` as text, indented under its heading, without trailing spaces, one line a row
-/// (more where a cell wraps).
-fn indented(t: &Table) -> String {
+/// `t` as text, indented by `indent`, without trailing spaces, one line a row (more where a
+/// cell wraps).
+fn indented(t: &Table, indent: usize) -> String {
     let mut out = String::new();
     for line in t.lines() {
         let line = line.trim_end();
         if !line.is_empty() {
             // The first column's left padding is one space of the indent.
-            out.push_str(&" ".repeat(INDENT - 1));
+            out.push_str(&" ".repeat(indent.saturating_sub(1)));
             out.push_str(line);
         }
         out.push('\n');
@@ -248,6 +303,17 @@ mod tests {
             "aws-soracom-funnel-sample-270224 (current)".into(),
         ]);
         g
+    }
+
+    /// A long line breaks at its spaces under its own indent; a kept one stays whole.
+    #[test]
+    fn long_lines_wrap_under_their_indent() {
+        let text = "  one two three four five six\n      {\"a b c d e f g h\": 1}\n";
+        assert_eq!(wrapped(text, None, |_| false), text);
+        assert_eq!(
+            wrapped(text, Some(16), |l| l.starts_with("      ")),
+            "  one two three\n    four five\n    six\n      {\"a b c d e f g h\": 1}\n"
+        );
     }
 
     /// A grid's header and rows line up; no line ends in spaces.
