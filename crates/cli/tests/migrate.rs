@@ -83,8 +83,10 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
     // Without SORACOM's account configured, the role trusts the default of the coverage
     // (the emulator's endpoint names none, and the file none: Japan's), and the dry run
     // says which and where it comes from; nothing is written.
+    let dry_run = [migrate[0], migrate[1], migrate[2], "--dry-run"];
+    let json_dry_run = [&["--output", "json"][..], &dry_run].concat();
     let writes = (w.soracom_writes(), iam_writes(&w));
-    let default = w.expect(&[&migrate[..], &["--dry-run"]].concat(), 0).await;
+    let default = w.expect(&dry_run, 0).await;
     for needle in [
         "SORACOM's AWS account 762707677580: the default for Japan coverage, from SORACOM Labs'",
         "arn:aws:iam::762707677580:root",
@@ -96,27 +98,14 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
             default.stdout
         );
     }
-    let doc = w
-        .expect(
-            &[
-                "--output",
-                "json",
-                migrate[0],
-                migrate[1],
-                migrate[2],
-                "--dry-run",
-            ],
-            0,
-        )
-        .await
-        .json();
+    let doc = w.expect(&json_dry_run, 0).await.json();
     assert_eq!(doc["plan"]["soracomAccountId"], json!("762707677580"));
     assert_eq!(
         doc["plan"]["soracomAccountSource"],
         json!({"default": "jp"})
     );
     w.write_config_with("coverage = \"g\"", "");
-    let global = w.expect(&[&migrate[..], &["--dry-run"]].concat(), 0).await;
+    let global = w.expect(&dry_run, 0).await;
     assert!(
         global
             .stdout
@@ -128,7 +117,7 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
 
     w.write_config_with(&format!("aws_account_id = \"{SORACOM_ACCOUNT}\""), "");
     let writes = (w.soracom_writes(), iam_writes(&w));
-    let dry = w.expect(&[&migrate[..], &["--dry-run"]].concat(), 0).await;
+    let dry = w.expect(&dry_run, 0).await;
     for needle in [
         role_name.as_str(),
         "SORACOM's AWS account 111122223333: from the configuration ([soracom] aws_account_id)",
@@ -148,20 +137,7 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
             dry.stdout
         );
     }
-    let json_dry = w
-        .expect(
-            &[
-                "--output",
-                "json",
-                migrate[0],
-                migrate[1],
-                migrate[2],
-                "--dry-run",
-            ],
-            0,
-        )
-        .await
-        .json();
+    let json_dry = w.expect(&json_dry_run, 0).await.json();
     assert_eq!(json_dry["outcome"], "planned");
     assert_eq!(json_dry["plan"]["role"]["action"], "create");
     assert_eq!(json_dry["plan"]["credentialSet"]["action"], "create");
