@@ -2,7 +2,7 @@
 //!
 //! [`run`] turns arguments into a validated configuration, runs the library's engine with
 //! the ports a [`System`] gives, and returns the report (text or one JSON document) for
-//! stdout, the error for stderr, and the exit code of the README: 0 done or nothing due, 1
+//! stdout, the error for stderr, and the exit code (docs/commands.md): 0 done or nothing due, 1
 //! failed (rerun resumes), 2 usage or configuration error, 3 refused by a safety rule. The
 //! binary (`main.rs`) gives it the real system: AWS credentials from the environment,
 //! SORACOM over HTTPS, the machine's clock. Tests give it in-memory fakes and run it
@@ -21,10 +21,7 @@ use rotator::{
     Progress, Request,
 };
 use rotator_core::config::SoracomSettings;
-use rotator_core::discover::Discovery;
 use rotator_core::endpoint::{AuthKey, Endpoint};
-use rotator_core::report::RunReport;
-use rotator_core::status::StatusReport;
 use rotator_core::{policy, Config};
 use time::OffsetDateTime;
 
@@ -54,6 +51,13 @@ pub trait System: Sync {
     fn home(&self) -> Option<PathBuf>;
     /// Where repointing progress is drawn (a bar on a terminal).
     fn progress(&self) -> &dyn Progress;
+    /// The columns text output fits in: `COLUMNS` when set (a test, a pipe read by a
+    /// person), else none (every table row on one line). The binary adds the terminal's.
+    fn width(&self) -> Option<u16> {
+        self.var("COLUMNS")
+            .and_then(|c| c.trim().parse::<u16>().ok())
+            .filter(|&c| c > 0)
+    }
 }
 
 /// What one run of the command line gave.
@@ -170,6 +174,10 @@ enum Cmd {
         /// What `discover` and `init` need instead (no configuration is read).
         #[arg(long)]
         discover: bool,
+        /// Also what `migrate-to-role` needs (creating the targets' roles): only for
+        /// whoever migrates, as it could give itself more.
+        #[arg(long, conflicts_with = "discover")]
+        migrate: bool,
     },
     /// List every aws-credentials set, the IAM user that owns its key, its holders and the
     /// keys failing Security Hub IAM.3, and propose targets. Needs no configuration file,
@@ -322,12 +330,15 @@ async fn main_run<S: System>(cli: Cli, sys: &S, out: &mut Ran) -> Result<u8, Fai
         Cmd::Policy {
             account,
             discover: true,
+            ..
         } => return print_discovery_policy(account, cli.output, out),
         _ => {}
     }
     let config = Config::load(&cli.config).map_err(|e| usage(e.into()))?;
     match &cli.command {
-        Cmd::Policy { account, .. } => print_policy(&config, account, cli.output, out),
+        Cmd::Policy {
+            account, migrate, ..
+        } => print_policy(&config, (account, *migrate), cli.output, out),
         Cmd::RotateSoracomKey => selfkey::run(&config, cli.output, sys, out).await,
         Cmd::MigrateToRole { target, dry_run } => {
             migrate_to_role(&config, target, *dry_run, cli.output, sys, out).await
@@ -422,8 +433,8 @@ async fn run_request<S: System>(
             },
         })?;
     match &outcome {
-        Outcome::Run(r) => print_report(cli.output, r, RunReport::render_text, out)?,
-        Outcome::Status(s) => print_report(cli.output, s, StatusReport::render_text, out)?,
+        Outcome::Run(r) => print_report(cli.output, r, |r| r.render_text(sys.width()), out)?,
+        Outcome::Status(s) => print_report(cli.output, s, |s| s.render_text(sys.width()), out)?,
     }
     Ok(outcome.exit_code())
 }
@@ -472,7 +483,7 @@ async fn discover<S: System>(
             error: anyhow::Error::from(e).context("reading AWS and SORACOM; nothing was changed"),
         })?;
     if !init {
-        print_report(cli.output, &found, Discovery::render_text, out)?;
+        print_report(cli.output, &found, |d| d.render_text(sys.width()), out)?;
         return Ok(0);
     }
     let code = |e: &DiscoverError| match e {
@@ -573,8 +584,7 @@ impl<S: System> rotator::SoracomAccess for Operators<'_, S> {
     }
 }
 
-/// `migrate-to-role`: the library does the work; a configuration without what the role
-/// needs is a configuration error (exit 2), as before login.
+/// `migrate-to-role`: the library does the work; what it reports lies with the report.
 async fn migrate_to_role<S: System>(
     config: &Config,
     target: &str,
@@ -583,9 +593,6 @@ async fn migrate_to_role<S: System>(
     sys: &S,
     out: &mut Ran,
 ) -> Result<u8, Failure> {
-    if let Some(t) = config.targets.iter().find(|t| t.name == target) {
-        config.role_of(t).map_err(|e| usage(e.into()))?;
-    }
     let (endpoint, key, iam) = connect(&config.soracom, sys).await?;
     let access = Operators::new(endpoint, key, config, sys);
     let deliver = sys.deliver(&iam);
@@ -609,12 +616,7 @@ async fn migrate_to_role<S: System>(
                     .context("reading the user's policies, the role and the credential sets; nothing was changed"),
             },
         })?;
-    print_report(
-        output,
-        &report,
-        rotator_core::migration::MigrationReport::render_text,
-        out,
-    )?;
+    print_report(output, &report, |r| r.render_text(sys.width()), out)?;
     Ok(report.exit_code())
 }
 
@@ -634,7 +636,7 @@ fn request(command: Command, dry_run: bool) -> Request {
 fn print_report<T: serde::Serialize>(
     output: Output,
     report: &T,
-    text: fn(&T) -> String,
+    text: impl Fn(&T) -> String,
     out: &mut Ran,
 ) -> Result<(), Failure> {
     match output {
@@ -651,14 +653,14 @@ fn print_report<T: serde::Serialize>(
 /// `policy`: needs no credentials, only the configuration.
 fn print_policy(
     config: &Config,
-    account: &str,
+    (account, migration): (&str, bool),
     output: Output,
     out: &mut Ran,
 ) -> Result<u8, Failure> {
     check_account(account)?;
-    let iam = policy::iam_policy(config, account);
+    let iam = policy::iam_policy(config, account, migration);
     let sam = policy::sam_permission(config);
-    let spokes = policy::spoke_roles(config, account);
+    let spokes = policy::spoke_roles(config, account, migration);
     print_documents(
         &iam,
         &sam,

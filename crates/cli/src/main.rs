@@ -118,6 +118,17 @@ impl System for Real {
         std::env::var_os("HOME").map(PathBuf::from)
     }
 
+    fn width(&self) -> Option<u16> {
+        let columns = std::env::var("COLUMNS").ok();
+        match columns.and_then(|c| c.trim().parse::<u16>().ok()) {
+            Some(c) if c > 0 => Some(c),
+            // The terminal's, when stdout is one.
+            _ => console::Term::stdout()
+                .size_checked()
+                .map(|(_, columns)| columns),
+        }
+    }
+
     fn progress(&self) -> &dyn Progress {
         if std::io::stderr().is_terminal() {
             &self.bar

@@ -101,19 +101,47 @@ async fn discover_reports_owners_holders_and_iam3_without_a_config() {
         "beam-prod".into(),
         "partner-221001".into(),
         "mystery".into(),
-        format!("owned by IAM user {}", w.user),
-        format!("owned by IAM user {beam}"),
+        format!("  {}:", w.user),
+        format!("  {beam}:"),
         "group test-1 SoracomFunnel.credentialsId".into(),
         "group funk SoracomFunk.credentialsId".into(),
         "event handler lambda-on-usage".into(),
         "VPG vpg-1 Junction inspection".into(),
         "another account".into(),
-        "key unknown".into(),
-        format!("key {} active", masked(&k1)),
-        "FAILS Security Hub IAM.3".into(),
-        "in no set".into(),
+        "unknown (SORACOM reports none)".into(),
+        "FAILS IAM.3".into(),
     ] {
         assert!(out.contains(&want), "{want:?} missing:\n{out}");
+    }
+    // Tables: a set's row names its key's owner; under each owner a row per key, with its
+    // status (a key SORACOM does not hold says so).
+    let row = |first: &str, also: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(first) && l.contains(also))
+            .unwrap_or_else(|| panic!("no row of {first}:\n{out}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("beam-prod", "20")[5], beam.as_str(), "{out}");
+    assert_eq!(
+        row(&masked(&k1), "days")[1..3],
+        ["active,", "FAILS"],
+        "{out}"
+    );
+    assert!(
+        row(&masked(&kb), "days")[1] == "active"
+            && out.lines().any(|l| l.contains("active, in no set")),
+        "{out}"
+    );
+    // In a terminal of 80 columns, every line fits, and no id is cut.
+    let mut narrow = w.machine(true);
+    narrow.vars.insert("COLUMNS".into(), "80".into());
+    let text = w.run_on(narrow, &["discover"]).await.stdout;
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "{line:?}:\n{text}");
+    }
+    for id in [format!("{PREFIX}-220810"), masked(&k1), w.user.clone()] {
+        assert!(text.contains(&id), "{id} cut:\n{text}");
     }
     for raw in [&k1, &kb] {
         assert!(!out.contains(raw.as_str()), "a key id in full:\n{out}");

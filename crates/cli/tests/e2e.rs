@@ -965,6 +965,26 @@ async fn completions_and_man_pages_need_no_configuration() {
     w.assert_no_secret();
 }
 
+/// A first `plan` with no configuration file is a usage error that says how to make one
+/// (discover, init) and where every setting is described, before anything is asked of AWS
+/// or SORACOM.
+#[tokio::test(start_paused = true)]
+async fn plan_without_a_configuration_names_discover_and_init() {
+    let w = World::new().await;
+    std::fs::remove_file(w.config_path()).expect("no configuration");
+    let run = w.expect(&["plan"], 2).await;
+    for word in [
+        "soracom-key-rotator discover",
+        "soracom-key-rotator init",
+        "docs/configuration.md",
+    ] {
+        assert!(run.stderr.contains(word), "{word}: {}", run.stderr);
+    }
+    assert!(!run.stderr.contains("os error"), "{}", run.stderr);
+    assert!(w.emu.requests().is_empty());
+    assert!(w.proxy.calls().is_empty());
+}
+
 /// A VPG's Junction inspection reports to Funnel with a credential set: those references
 /// are found on every page of VPGs, moved with the rest (the rest of the inspection kept),
 /// and counted by retirement like any other.

@@ -2,8 +2,8 @@
 //! emulator. The role is created with a trust policy naming SORACOM's account and a
 //! generated external id, gets the user's inline and attached policies, and is registered
 //! as an `aws-iam-role-credentials` set; a rerun adopts it, a dry run changes nothing, a
-//! foreign role of the same name is reported and left alone, and a configuration without
-//! SORACOM's account is a configuration error. The world's checks end each scenario (the
+//! foreign role of the same name is reported and left alone, and without SORACOM's account
+//! configured the role trusts the default of the coverage, which the dry run names. The world's checks end each scenario (the
 //! external id is among the secrets searched for in everything the binary printed).
 
 use crate::common::{World, PREFIX};
@@ -80,19 +80,47 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
     let set_id = format!("{PREFIX}-role");
     let migrate = ["migrate-to-role", "--target", "funnel"];
 
-    // Without SORACOM's account the role cannot be made: a configuration error, naming it.
-    let run = w.expect(&migrate, 2).await;
-    assert!(
-        run.stderr.contains("soracom.aws_account_id"),
-        "{}",
-        run.stderr
+    // Without SORACOM's account configured, the role trusts the default of the coverage
+    // (the emulator's endpoint names none, and the file none: Japan's), and the dry run
+    // says which and where it comes from; nothing is written.
+    let dry_run = [migrate[0], migrate[1], migrate[2], "--dry-run"];
+    let json_dry_run = [&["--output", "json"][..], &dry_run].concat();
+    let writes = (w.soracom_writes(), iam_writes(&w));
+    let default = w.expect(&dry_run, 0).await;
+    for needle in [
+        "SORACOM's AWS account 762707677580: the default for Japan coverage, from SORACOM Labs'",
+        "arn:aws:iam::762707677580:root",
+        "docs/configuration.md#soracoms-aws-account",
+    ] {
+        assert!(
+            default.stdout.contains(needle),
+            "{needle} missing:\n{}",
+            default.stdout
+        );
+    }
+    let doc = w.expect(&json_dry_run, 0).await.json();
+    assert_eq!(doc["plan"]["soracomAccountId"], json!("762707677580"));
+    assert_eq!(
+        doc["plan"]["soracomAccountSource"],
+        json!({"default": "jp"})
     );
+    w.write_config_with("coverage = \"g\"", "");
+    let global = w.expect(&dry_run, 0).await;
+    assert!(
+        global
+            .stdout
+            .contains("SORACOM's AWS account 950858143650: the default for global coverage"),
+        "{}",
+        global.stdout
+    );
+    assert_eq!((w.soracom_writes(), iam_writes(&w)), writes);
 
     w.write_config_with(&format!("aws_account_id = \"{SORACOM_ACCOUNT}\""), "");
     let writes = (w.soracom_writes(), iam_writes(&w));
-    let dry = w.expect(&[&migrate[..], &["--dry-run"]].concat(), 0).await;
+    let dry = w.expect(&dry_run, 0).await;
     for needle in [
         role_name.as_str(),
+        "SORACOM's AWS account 111122223333: from the configuration ([soracom] aws_account_id)",
         "arn:aws:iam::111122223333:root",
         "sts:ExternalId",
         "[redacted]",
@@ -109,20 +137,7 @@ async fn migrate_to_role_creates_the_role_and_its_set_and_a_rerun_adopts_them() 
             dry.stdout
         );
     }
-    let json_dry = w
-        .expect(
-            &[
-                "--output",
-                "json",
-                migrate[0],
-                migrate[1],
-                migrate[2],
-                "--dry-run",
-            ],
-            0,
-        )
-        .await
-        .json();
+    let json_dry = w.expect(&json_dry_run, 0).await.json();
     assert_eq!(json_dry["outcome"], "planned");
     assert_eq!(json_dry["plan"]["role"]["action"], "create");
     assert_eq!(json_dry["plan"]["credentialSet"]["action"], "create");

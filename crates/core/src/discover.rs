@@ -499,7 +499,7 @@ impl Discovery {
             "# soracom-key-rotator configuration, proposed by `soracom-key-rotator init` on {day}\n\
              # from the credential sets SORACOM listed and the IAM users that own their keys.\n\
              # Read it, then run `soracom-key-rotator plan` (it changes nothing) before the first\n\
-             # `reconcile`. Every setting and its default: the README's *Configuration*.\n\n\
+             # `reconcile`. Every setting and its default: docs/configuration.md.\n\n\
              [soracom]\n\
              # The endpoint: SORACOM_ENDPOINT, else this, else the soracom-cli profile, else jp.\n\
              # coverage = \"jp\"            # or \"g\"\n\

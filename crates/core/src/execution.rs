@@ -429,13 +429,11 @@ pub fn finish(plan: &Plan, done: &Done) -> Ending {
             Outcome::Done
         },
         error: None,
-        next: plan.upcoming.first().map(|u| {
-            format!(
-                "next: {} from {}",
-                u.step.words(),
-                crate::plan::fmt_time(u.due)
-            )
-        }),
+        // The text report labels it (`next:`); the sentence carries no label of its own.
+        next: plan
+            .upcoming
+            .first()
+            .map(|u| format!("{}, from {}", u.step.words(), crate::words::fmt_time(u.due))),
     }
 }
 

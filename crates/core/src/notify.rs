@@ -26,14 +26,13 @@ use time::OffsetDateTime;
 
 use crate::config::{NotifySettings, Rung, WebhookFormat};
 use crate::plan::{
-    fmt_time, severity, CanaryStage, KeyDeadline, KeyRole, Note, Plan, Risk, RiskCause, Severity,
-    EARLY,
+    severity, CanaryStage, KeyDeadline, KeyRole, Note, Plan, Risk, RiskCause, Severity, EARLY,
 };
 use crate::records::notified_tag;
 use crate::report::{Change, Outcome, RunReport, TargetReport};
 use crate::secret::AccessKeyId;
 use crate::wording::use_after;
-use crate::words::Words;
+use crate::words::{fmt_time, Words};
 
 /// Longest SNS subject (SNS allows 100 characters).
 const MAX_SUBJECT: usize = 100;
@@ -177,8 +176,8 @@ fn blocked<'a>(
             ),
             d,
             "find what still uses the key (the service and region above; CloudTrail for the \
-             access key id) and point it at the new credential set; the key is retired once \
-             that use stops, and stays active until then",
+             access key id) and point it at the new credential set, then switch the key off: \
+             the tool keeps it active, as it was used after its cutover",
         )
     })
 }
@@ -228,7 +227,8 @@ fn migration_needs_human(t: &TargetReport, plan: &Plan) -> Option<Notice> {
         None,
         "if AWS refused the role: give the role what the holders need, remove the \
          role-refused record from the IAM user and run reconcile; if the canary is held: \
-         check that its data arrives, then let it proceed (canary.without_evidence)",
+         check that its data arrives, then let it proceed (canary.without_evidence) or \
+         give the migration up (delete the role set)",
     ))
 }
 
@@ -263,8 +263,8 @@ fn at_risk(t: &TargetReport, d: &KeyDeadline, risk: Risk) -> Notice {
 fn risk_todo(cause: RiskCause) -> &'static str {
     match cause {
         RiskCause::Blocked => {
-            "find what still uses the key and point it at the new credential set; then \
-             reconcile retires it"
+            "find what still uses the key and point it at the new credential set, then \
+             switch the key off (the tool does not, as it was used after its cutover)"
         }
         RiskCause::RotationLate => {
             "run `soracom-key-rotator reconcile` (or check that the scheduled run is \

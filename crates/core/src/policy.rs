@@ -54,8 +54,10 @@ pub const IAM: &[Permission] = &[
 
 /// IAM actions `migrate-to-role` needs on top of [`IAM`] (docs/ARCHITECTURE.md,
 /// *Migrating to a role*): reading what the target's user may do, on the users; making the
-/// role, on the roles of [`crate::config::TargetRole`]. Printed only for a configuration
-/// with `[soracom] aws_account_id`, which migration needs.
+/// role, on the roles of [`crate::config::TargetRole`]. Printed only when asked
+/// (`policy --migrate`) or for a configuration that sets `[soracom] aws_account_id`: a
+/// principal that may create roles and put policies on them may give itself more, so the
+/// rotation's policy leaves them out.
 pub(crate) const MIGRATION_USER: &[Permission] = &[
     p(
         "iam:GetUser",
@@ -200,7 +202,7 @@ fn needed<'a>(list: &'a [Permission], config: &Config) -> impl Iterator<Item = &
 
 /// The statements that let a principal rotate the keys of `targets` in `account`, and
 /// (when the configuration can migrate) make their roles.
-fn statements(config: &Config, targets: &[&Target], account: &str) -> Vec<Value> {
+fn statements(config: &Config, targets: &[&Target], account: &str, migration: bool) -> Vec<Value> {
     let mut users: Vec<String> = targets
         .iter()
         .map(|t| format!("arn:aws:iam::{account}:user/{}", t.iam_user))
@@ -216,7 +218,7 @@ fn statements(config: &Config, targets: &[&Target], account: &str) -> Vec<Value>
         "Action": needed(IAM, config).map(|p| p.name).collect::<Vec<_>>(),
         "Resource": users,
     })];
-    if config.roles.soracom_account_id.is_some() {
+    if migration || config.roles.soracom_account_id.is_some() {
         let mut roles: Vec<String> = targets
             .iter()
             .filter_map(|t| config.roles.targets.get(&t.name))
@@ -242,13 +244,13 @@ fn statements(config: &Config, targets: &[&Target], account: &str) -> Vec<Value>
 /// The IAM policy for the tool's own principal (the *hub*): the actions above on each
 /// user of a target in its own account (`account`: its id, or `*`), and `sts:AssumeRole`
 /// on exactly the roles of the targets in other accounts (`assume_role_arn`).
-pub fn iam_policy(config: &Config, account: &str) -> Value {
+pub fn iam_policy(config: &Config, account: &str, migration: bool) -> Value {
     let own: Vec<&Target> = config
         .targets
         .iter()
         .filter(|t| t.account.is_none())
         .collect();
-    let mut statements = statements(config, &own, account);
+    let mut statements = statements(config, &own, account, migration);
     let mut roles: Vec<&str> = config
         .targets
         .iter()
@@ -290,7 +292,7 @@ pub struct SpokeRole {
 
 /// The spoke roles the configuration names, one per role ARN, in ARN order. `hub` is the
 /// hub's account id (the trust policy's principal), or `*` for a placeholder to fill in.
-pub fn spoke_roles(config: &Config, hub: &str) -> Vec<SpokeRole> {
+pub fn spoke_roles(config: &Config, hub: &str, migration: bool) -> Vec<SpokeRole> {
     let mut roles: Vec<&AssumeRole> = config
         .targets
         .iter()
@@ -330,7 +332,7 @@ pub fn spoke_roles(config: &Config, hub: &str) -> Vec<SpokeRole> {
                 trust_policy: json!({"Version": "2012-10-17", "Statement": [trust]}),
                 permissions: json!({
                     "Version": "2012-10-17",
-                    "Statement": statements(config, &served, role.account_id()),
+                    "Statement": statements(config, &served, role.account_id(), migration),
                 }),
             }
         })
@@ -417,9 +419,16 @@ mod tests {
 
     #[test]
     fn migration_permissions_are_printed_for_a_config_that_can_migrate() {
-        let plain = iam_policy(&config(""), "123456789012");
+        let plain = iam_policy(&config(""), "123456789012", false);
         assert_eq!(plain["Statement"].as_array().map(Vec::len), Some(1));
-        let doc = iam_policy(&config("aws_account_id = \"111122223333\""), "123456789012");
+        // Asked for, or for a configuration that names SORACOM's account.
+        let asked = iam_policy(&config(""), "123456789012", true);
+        assert_eq!(asked["Statement"].as_array().map(Vec::len), Some(3));
+        let doc = iam_policy(
+            &config("aws_account_id = \"111122223333\""),
+            "123456789012",
+            false,
+        );
         let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
         assert_eq!(statements.len(), 3);
         assert_eq!(
@@ -459,7 +468,7 @@ mod tests {
             assume_role_arn = \"arn:aws:iam::222233334444:role/rotator\"\nexternal_id = \"ext-1\"\n";
         let config = Config::from_toml(text, std::path::Path::new("t.toml"))
             .unwrap_or_else(|e| panic!("{e}"));
-        let hub = iam_policy(&config, "111122223333");
+        let hub = iam_policy(&config, "111122223333", false);
         let statements = hub["Statement"].as_array().cloned().unwrap_or_default();
         assert_eq!(
             statements[0]["Resource"],
@@ -470,7 +479,7 @@ mod tests {
             statements[1]["Resource"],
             json!(["arn:aws:iam::222233334444:role/rotator"])
         );
-        let spokes = spoke_roles(&config, "111122223333");
+        let spokes = spoke_roles(&config, "111122223333", false);
         assert_eq!(spokes.len(), 1);
         let s = &spokes[0];
         assert_eq!(

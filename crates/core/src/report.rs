@@ -190,7 +190,7 @@ impl TargetReport {
 }
 
 impl RunReport {
-    /// The process exit code (the README's *Exit codes*): 3 if any target was refused,
+    /// The process exit code (docs/commands.md, *Exit codes*): 3 if any target was refused,
     /// else 1 if any failed, else 0. A refusal wins because it needs a human; a failure heals on rerun.
     pub fn exit_code(&self) -> u8 {
         if self.targets.iter().any(|t| t.outcome == Outcome::Refused) {

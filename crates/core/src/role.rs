@@ -18,7 +18,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::config::{RoleTarget, Target};
+use crate::config::{AccountSource, RoleTarget, Target};
 use crate::model::CredentialSet;
 use crate::secret::Secret;
 
@@ -308,6 +308,8 @@ pub struct Migration {
     pub role_name: String,
     /// SORACOM's AWS account, which the role trusts.
     pub soracom_account_id: String,
+    /// Where that account id came from: the configuration, or the default of a coverage.
+    pub soracom_account_source: AccountSource,
     /// What happens to the role.
     pub role: RoleAction,
     /// The trust policy, with the external id shown as [`REDACTED`].
@@ -472,6 +474,7 @@ pub fn plan(
     Migration {
         role_name: settings.role.name.clone(),
         soracom_account_id: account.to_string(),
+        soracom_account_source: settings.account_source,
         trust_policy: trust_policy(account, REDACTED),
         permissions_boundary: user.boundary.clone(),
         credential_set: judge_set(sets.iter().find(|s| s.id == credential_id), arn),
@@ -516,6 +519,7 @@ mod tests {
                 credential_id: "p-role".into(),
             },
             soracom_account_id: ACCOUNT.into(),
+            account_source: AccountSource::Configured,
         }
     }
 

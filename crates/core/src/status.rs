@@ -17,7 +17,7 @@ use crate::plan::{
 };
 use crate::report::KeyMetrics;
 use crate::secret::AccessKeyId;
-use crate::wording::describe;
+use crate::wording::{self, describe};
 
 /// Security Hub IAM.3 fails active access keys older than this.
 pub(crate) const IAM3_MAX_AGE_DAYS: i64 = 90;
@@ -179,14 +179,13 @@ pub fn status(target: &Target, obs: &Observed, now: OffsetDateTime) -> TargetSta
         .collect();
     let mut compliance: Vec<Finding> = keys
         .iter()
-        .filter(|k| k.status == KeyStatus::Active && now - k.created > Duration::days(IAM3_MAX_AGE_DAYS))
+        .filter(|k| {
+            k.status == KeyStatus::Active && now - k.created > Duration::days(IAM3_MAX_AGE_DAYS)
+        })
         .map(|k| Finding {
             code: "IAM.3".into(),
             severity: "fail".into(),
-            message: format!(
-                "active key {} is {} days old; Security Hub IAM.3 fails active keys older than {IAM3_MAX_AGE_DAYS} days",
-                k.id, k.age_days
-            ),
+            message: wording::iam3_finding(&k.id, k.age_days, IAM3_MAX_AGE_DAYS),
         })
         .collect();
     compliance.extend(role_advice(target, obs));
@@ -242,41 +241,23 @@ fn role_advice(target: &Target, obs: &Observed) -> Vec<Finding> {
         obs.slots.iter().partition(|s| role_documented(&s.holder));
     let mut out = Vec::new();
     if !documented.is_empty() {
-        let all = if others.is_empty() {
-            "every reference of this target is"
-        } else {
-            "some references of this target are"
-        };
         out.push(Finding {
             code: "ROLE_CREDENTIALS".into(),
             severity: "advice".into(),
-            message: format!(
-                "{all} in an event handler's Lambda action, which SORACOM documents as accepting \
-                 credential type aws-iam-role-credentials (no access key): `soracom-key-rotator \
-                 migrate-to-role --target {}` creates an IAM role with the policies of user {} \
-                 that trusts SORACOM's AWS account with an external id it generates, and registers \
-                 it as a credential set (roleArn + externalId) to point those references at",
-                target.name, target.iam_user
-            ),
+            message: wording::role_advice(others.is_empty(), &target.name),
         });
     }
     if !others.is_empty() {
         let mut holders: Vec<String> = others.iter().map(|s| holder_kind(&s.holder)).collect();
         holders.sort();
         holders.dedup();
+        let funk = others.iter().any(|s| {
+            matches!(&s.holder, Holder::GroupKey { namespace, .. } if namespace == "SoracomFunk")
+        });
         out.push(Finding {
             code: "ROLE_CREDENTIALS_UNVERIFIED".into(),
             severity: "advice".into(),
-            message: format!(
-                "whether {} accept aws-iam-role-credentials is not documented: never assume it; \
-                 `soracom-key-rotator migrate-to-role --target {}` makes the role and its set, and \
-                 its references are to move through a canary: one reference first, kept on the \
-                 role only if its data keeps arriving (the set's last use moves on, no \
-                 authentication errors in SORACOM's logs), the rest only then; a holder that \
-                 refuses the role stays on the key",
-                holders.join(", "),
-                target.name
-            ),
+            message: wording::role_probe_advice(&holders, funk, &target.name),
         });
     }
     out
@@ -350,6 +331,94 @@ mod tests {
             .collect()
     }
 
+    /// A target of two keys (the old one used after its cutover, the current one old
+    /// enough to fail IAM.3), two sets, a group on the current one: text of every kind.
+    fn report() -> StatusReport {
+        use crate::model::{link_description, CredentialSet, Ref, Shape};
+        use time::macros::datetime;
+        let now = datetime!(2027-02-24 20:46:43.978099 UTC);
+        let key = |id: &str, days: i64, used: Option<i64>| crate::model::AccessKey {
+            id: AccessKeyId::new(id),
+            status: KeyStatus::Active,
+            created: now - Duration::days(days) + Duration::seconds(7),
+            last_used: used.map(|d| LastUsed {
+                at: now - Duration::days(d) + Duration::nanoseconds(292_155_248),
+                service: "s3".into(),
+                region: "ap-northeast-1".into(),
+            }),
+        };
+        let set = |id: &str, k: &str, days: i64| CredentialSet {
+            id: id.into(),
+            kind: "aws-credentials".into(),
+            description: link_description(&AccessKeyId::new(k)),
+            created: Some(now - Duration::days(days)),
+            updated: None,
+            last_used: None,
+            api_key: None,
+        };
+        let (k1, k2) = ("AKIAAAAAAAAAAAAAAAA1", "AKIAAAAAAAAAAAAAAAA2");
+        let mut on_new = group("SoracomFunnel");
+        on_new.refs = vec![Ref {
+            path: vec![],
+            shape: Shape::String,
+            set_id: "p-261120".into(),
+        }];
+        let obs = Observed {
+            keys: vec![key(k1, 180, Some(1)), key(k2, 96, None)],
+            sets: vec![set("p-260801", k1, 180), set("p-261120", k2, 96)],
+            slots: vec![on_new, handler()],
+            records: crate::records::Records {
+                released: [(AccessKeyId::new(k1), now - Duration::days(90))]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        StatusReport {
+            now,
+            targets: vec![status(&target(), &obs, now)],
+            errors: Vec::new(),
+        }
+    }
+
+    /// Status as text names no Rust type, shows times to the minute with their zone, lays
+    /// its tables within the width it is given, and points a key kept in use to its runbook.
+    #[test]
+    fn status_text_is_in_words_to_the_minute_and_fits() {
+        let r = report();
+        let text = r.render_text(None);
+        assert!(text.contains("target t: IAM user u, repoint\n"), "{text}");
+        for rust in ["Repoint", "InPlace", "Active", "Missing", "Some(", "None"] {
+            assert!(!text.contains(rust), "{rust}: {text}");
+        }
+        assert!(text.contains("2027-02-24 20:46 UTC"), "{text}");
+        // No RFC 3339 time (a `T` between date and time), no seconds or fractions.
+        for line in text.lines() {
+            let b = line.as_bytes();
+            let rfc3339 = b
+                .windows(13)
+                .any(|w| w[4] == b'-' && w[7] == b'-' && w[10] == b'T');
+            assert!(!rfc3339, "{line}");
+            assert!(!line.contains(":43") && !line.contains(".978"), "{line}");
+        }
+        assert!(
+            text.contains("see docs/runbooks.md#an-old-key-was-used-after-its-cutover"),
+            "{text}"
+        );
+        assert!(text.contains("\n  FAIL:"), "{text}");
+        // Wide enough, a row is a line; at 80 columns nothing goes past the edge.
+        let wide = r.render_text(None);
+        assert!(wide.lines().any(|l| l.chars().count() > 80), "{wide}");
+        let narrow = r.render_text(Some(80));
+        for line in narrow.lines() {
+            assert!(line.chars().count() <= 80, "{line:?}\n{narrow}");
+        }
+        // JSON keeps RFC 3339 with the fields' precision.
+        let json = serde_json::to_value(&r).unwrap_or_default();
+        assert_eq!(json["now"], "2027-02-24T20:46:43.978099Z");
+    }
+
     /// Roles are advised only where SORACOM documents them; elsewhere only a probe.
     #[test]
     fn role_credentials_are_advised_only_where_documented() {
@@ -376,7 +445,7 @@ mod tests {
         assert!(
             advice[1]
                 .message
-                .contains("whether SoracomFunnel (groups) accept"),
+                .starts_with("SoracomFunnel (groups) may take role credentials"),
             "{}",
             advice[1].message
         );
@@ -394,5 +463,28 @@ mod tests {
             advice[1].message
         );
         assert!(!advice[0].message.contains("SORACOM gives you"));
+        // One short line each, pointing to its runbook entry.
+        for (a, entry) in advice.iter().zip([
+            wording::runbook::ROLE_CREDENTIALS,
+            wording::runbook::ROLE_CREDENTIALS_UNVERIFIED,
+        ]) {
+            assert!(a.message.ends_with(entry), "{}", a.message);
+            assert!(a.message.split_whitespace().count() <= 30, "{}", a.message);
+        }
+        // Funk's probe cites the SORACOM Labs example and still goes through a canary.
+        let obs = Observed {
+            slots: vec![group("SoracomFunk")],
+            ..Default::default()
+        };
+        let funk = &role_advice(&target(), &obs)[0].message;
+        assert!(
+            funk.contains("SORACOM Labs") && funk.contains("canary"),
+            "{funk}"
+        );
+        assert!(
+            !advice[1].message.contains("SORACOM Labs"),
+            "{}",
+            advice[1].message
+        );
     }
 }

@@ -7,14 +7,67 @@
 use crate::discover::NotProposed;
 use crate::model::{KeyStatus, LastUsed};
 use crate::plan::{
-    fmt_time, Blocked, DueReason, KeyDeadline, KeyState, Link, Next, Note, Refusal, Repair,
-    Repoint, Retire, RiskCause, RollbackRefusal, Severity, Step,
+    Blocked, DueReason, KeyDeadline, KeyState, Link, Next, Note, Refusal, Repair, Repoint, Retire,
+    RiskCause, RollbackRefusal, Severity, Step,
 };
 use crate::records::Mark;
+use crate::secret::AccessKeyId;
 
+use crate::words::fmt_time;
 /// The trait every sentence here implements (its home is `crate::words`), re-exported
 /// where callers of the wording look for it.
 pub use crate::words::Words;
+
+/// The runbook entries (docs/runbooks.md) the tool's text sends a person to, one per
+/// cause. Text names them whole (`see docs/runbooks.md#…`), so that a test can hold every
+/// one in the sources to a heading that exists (crates/core/tests/docs.rs).
+pub(crate) mod runbook {
+    /// Another run holds the target.
+    pub(crate) const BUSY: &str = "docs/runbooks.md#another-run-is-at-work";
+    /// The IAM user has two keys and none may go.
+    pub(crate) const SLOTS_FULL: &str = "docs/runbooks.md#both-key-slots-are-taken";
+    /// Every set id of the day is taken.
+    pub(crate) const NO_FREE_SET_ID: &str = "docs/runbooks.md#no-free-credential-set-id-today";
+    /// The fixed set of an in-place target is missing.
+    pub(crate) const NO_FIXED_SET: &str =
+        "docs/runbooks.md#the-fixed-credential-set-does-not-exist";
+    /// An old key used after its cutover.
+    pub(crate) const BLOCKED: &str = "docs/runbooks.md#an-old-key-was-used-after-its-cutover";
+    /// A rotation's canary failed.
+    pub(crate) const CANARY_FAILED: &str = "docs/runbooks.md#a-canary-failed";
+    /// A due rotation waits after a failed canary.
+    pub(crate) const ROTATION_HELD: &str =
+        "docs/runbooks.md#rotation-is-held-after-a-failed-canary";
+    /// A rotation's canary found no evidence either way.
+    pub(crate) const CANARY_HELD: &str = "docs/runbooks.md#a-canary-is-held-without-evidence";
+    /// AWS refused the role for a holder kind.
+    pub(crate) const ROLE_CANARY_FAILED: &str = "docs/runbooks.md#a-role-canary-failed";
+    /// A holder kind's canary onto the role set found no evidence either way.
+    pub(crate) const ROLE_CANARY_HELD: &str =
+        "docs/runbooks.md#a-role-canary-is-held-without-evidence";
+    /// Rollback of an in-place set.
+    pub(crate) const ROLLBACK_IN_PLACE: &str = "docs/runbooks.md#rollback-refused-in-place";
+    /// Rollback without a current set.
+    pub(crate) const ROLLBACK_NO_CURRENT: &str = "docs/runbooks.md#rollback-refused-no-current-set";
+    /// Rollback of a set the tool did not make.
+    pub(crate) const ROLLBACK_NOT_OURS: &str =
+        "docs/runbooks.md#rollback-refused-the-current-set-was-not-made-by-the-tool";
+    /// Rollback without an older set.
+    pub(crate) const ROLLBACK_NO_OLDER: &str = "docs/runbooks.md#rollback-refused-no-older-set";
+    /// Rollback onto a retired key.
+    pub(crate) const ROLLBACK_RETIRED: &str =
+        "docs/runbooks.md#rollback-refused-the-previous-key-is-retired";
+    /// Rollback onto a set whose key is not known.
+    pub(crate) const ROLLBACK_UNKNOWN: &str =
+        "docs/runbooks.md#rollback-refused-the-previous-key-is-unknown";
+    /// References SORACOM documents as accepting role credentials.
+    pub(crate) const ROLE_CREDENTIALS: &str = "docs/runbooks.md#advice-role-credentials";
+    /// References that may accept role credentials (not documented).
+    pub(crate) const ROLE_CREDENTIALS_UNVERIFIED: &str =
+        "docs/runbooks.md#advice-role-credentials-may-work";
+    /// An active key older than Security Hub's IAM.3 allows.
+    pub(crate) const IAM3: &str = "docs/runbooks.md#finding-iam3";
+}
 
 /// Which key a set holds, and how that is known.
 pub(crate) fn describe_link(link: &Link) -> String {
@@ -24,6 +77,17 @@ pub(crate) fn describe_link(link: &Link) -> String {
         Link::Adopted(k) => format!("key {k} (from adopt_keys)"),
         Link::Evidence(k) => format!("key {k} (linked by evidence)"),
         Link::Unknown => "key unknown".to_string(),
+    }
+}
+
+/// Which key a set holds, and how that is known, for a table's cell.
+pub(crate) fn key_of(link: &Link) -> String {
+    match link {
+        Link::Api(k) => format!("{k} (SORACOM)"),
+        Link::Description(k) => format!("{k} (description)"),
+        Link::Adopted(k) => format!("{k} (adopt_keys)"),
+        Link::Evidence(k) => format!("{k} (evidence)"),
+        Link::Unknown => "unknown".to_string(),
     }
 }
 
@@ -188,9 +252,10 @@ impl Words for Refusal {
         match self {
             Refusal::Busy { since, until } => format!(
                 "another run has been rotating this target since {} (a key in flight); this run \
-                 changes nothing. If that run died, its key is cleaned up from {}",
+                 changes nothing. If that run died, its key is cleaned up from {}: see {}",
                 fmt_time(*since),
-                fmt_time(*until)
+                fmt_time(*until),
+                runbook::BUSY
             ),
             Refusal::SlotsFull {
                 iam_user,
@@ -219,9 +284,7 @@ impl Words for Refusal {
                     .collect();
                 let mut text = format!(
                     "IAM user {iam_user} already has two access keys: {}. Only an inactive key that \
-                     soracom-key-rotator retired may be deleted to make room. Check which key is \
-                     unused, deactivate and delete it (aws iam update-access-key / \
-                     delete-access-key), then run again.",
+                     soracom-key-rotator retired may be deleted to make room.",
                     list.join("; ")
                 );
                 if let Some(r) = retired {
@@ -238,21 +301,43 @@ impl Words for Refusal {
                         r.key
                     ));
                 }
+                text.push_str(&format!(" See {}", runbook::SLOTS_FULL));
                 text
             }
-            Refusal::NoFreeSetId => "no free credential set id on this date".into(),
+            Refusal::NoFreeSetId => format!(
+                "no free credential set id on this date: see {}",
+                runbook::NO_FREE_SET_ID
+            ),
             Refusal::NoFixedSet { set_id } => format!(
                 "credential set {set_id} does not exist or holds no usable key; create it by \
-                 hand once, then rotate"
+                 hand once, then rotate: see {}",
+                runbook::NO_FIXED_SET
             ),
-            Refusal::Rollback { why } => format!("rollback refused: {}", why.words()),
+            Refusal::Rollback { why } => format!(
+                "rollback refused: {}: see {}",
+                why.words(),
+                rollback_runbook(why)
+            ),
             Refusal::CanaryFailed { key, set_id, at } => format!(
                 "the canary off key {key} of {set_id} failed at {}: reconcile does not rotate \
-                 it again. Fix what made AWS refuse the new key (its permissions, a boundary, \
-                 an SCP or a source-IP condition), then run `soracom-key-rotator rotate`",
-                fmt_time(*at)
+                 it again until a person fixes what made AWS refuse the new key and runs \
+                 `soracom-key-rotator rotate`: see {}",
+                fmt_time(*at),
+                runbook::ROTATION_HELD
             ),
         }
+    }
+}
+
+/// The runbook entry of a refused rollback.
+fn rollback_runbook(why: &RollbackRefusal) -> &'static str {
+    match why {
+        RollbackRefusal::InPlace => runbook::ROLLBACK_IN_PLACE,
+        RollbackRefusal::NoCurrent => runbook::ROLLBACK_NO_CURRENT,
+        RollbackRefusal::NotOurs { .. } => runbook::ROLLBACK_NOT_OURS,
+        RollbackRefusal::NoOlder { .. } => runbook::ROLLBACK_NO_OLDER,
+        RollbackRefusal::PreviousRetired { .. } => runbook::ROLLBACK_RETIRED,
+        RollbackRefusal::PreviousUnknown { .. } => runbook::ROLLBACK_UNKNOWN,
     }
 }
 
@@ -377,9 +462,8 @@ fn last_use(last_used: Option<&LastUsed>) -> String {
 impl Words for Blocked {
     fn words(&self) -> String {
         format!(
-            "old key {} of {} was used after the cutover at {}: {}. Something outside SORACOM \
-             may still use this key (check CloudTrail for the access key id, and any group or \
-             device config not covered by this target); it stays active until that use stops",
+            "old key {} of {} was used after the cutover at {}: {}. It stays active until a \
+             person switches it off, even once that use stops: see {}",
             self.key,
             self.set_id,
             fmt_time(self.cutover),
@@ -388,7 +472,8 @@ impl Words for Blocked {
                 self.cutover,
                 self.key_last_used.as_ref(),
                 self.set_last_used
-            )
+            ),
+            runbook::BLOCKED
         )
     }
 }
@@ -551,17 +636,11 @@ impl Words for crate::plan::Migration {
                 self.role_set
             ),
             (M::Moving, _) => format!("moving references onto the role set {}", self.role_set),
-            (M::Canary(crate::plan::CanaryStage::Failed), kind) => format!(
-                "canary of the {} holders onto the role set {}: FAILED: AWS refused the role \
-                 in production; they move back to the key and stay there",
-                kind.as_deref().unwrap_or("?"),
-                self.role_set
-            ),
             (M::Canary(stage), kind) => format!(
                 "canary of the {} holders onto the role set {}: {}",
                 kind.as_deref().unwrap_or("?"),
                 self.role_set,
-                stage.words()
+                role_stage(*stage)
             ),
         };
         if let Some(since) = self.since {
@@ -583,6 +662,41 @@ impl Words for crate::plan::Migration {
     }
 }
 
+/// Where a holder kind's canary onto the role set stands. Not a rotation's canary: there
+/// is no new key, and nothing to roll back; a held one is let through or given up.
+fn role_stage(stage: crate::plan::CanaryStage) -> String {
+    use crate::plan::CanaryStage as S;
+    match stage {
+        S::Starting => {
+            "starting: one holder moves onto the role set now, the rest wait for evidence"
+        }
+        S::Watching => "watching: waiting for evidence from production",
+        S::Passed => {
+            "passed: the role set worked in production; the kind's other holders move \
+             now"
+        }
+        S::Proceeded => {
+            "no evidence by max_hours; proceeding as configured: the kind's other \
+             holders move now"
+        }
+        S::Held => {
+            return format!(
+                "HELD: no evidence by max_hours; a person lets it proceed or gives the \
+                 migration up: see {}",
+                runbook::ROLE_CANARY_HELD
+            )
+        }
+        S::Failed => {
+            return format!(
+                "FAILED: AWS refused the role in production; the kind moves back to the key \
+                 and stays there: see {}",
+                runbook::ROLE_CANARY_FAILED
+            )
+        }
+    }
+    .into()
+}
+
 impl Words for crate::plan::CanaryStage {
     fn words(&self) -> String {
         use crate::plan::CanaryStage as S;
@@ -594,13 +708,18 @@ impl Words for crate::plan::CanaryStage {
                 "no evidence by max_hours; proceeding as configured: the rest moves now"
             }
             S::Held => {
-                "HELD: no evidence by max_hours; a person decides: check that the canary's \
-                 data arrives, then set canary.without_evidence = \"proceed\" for a run, or \
-                 run rollback to give the new key up"
+                return format!(
+                    "HELD: no evidence by max_hours; a person decides whether the rest moves: \
+                     see {}",
+                    runbook::CANARY_HELD
+                )
             }
             S::Failed => {
-                "FAILED: AWS refused the new key; the canary moves back and the new key and set \
-                 are deleted"
+                return format!(
+                    "FAILED: AWS refused the new key; the canary moves back and the new key and \
+                     set are deleted: see {}",
+                    runbook::CANARY_FAILED
+                )
             }
         }
         .into()
@@ -678,6 +797,89 @@ impl Words for crate::plan::CanaryState {
     }
 }
 
+/// A key older than Security Hub's IAM.3 allows.
+pub(crate) fn iam3_finding(key: &AccessKeyId, age_days: i64, max_days: i64) -> String {
+    format!(
+        "active key {key} is {age_days} days old; Security Hub IAM.3 fails active keys older \
+         than {max_days} days: see {}",
+        runbook::IAM3
+    )
+}
+
+/// Advice where SORACOM documents role credentials (an event handler's Lambda action), for
+/// `every` reference of target `target` or some.
+pub(crate) fn role_advice(every: bool, target: &str) -> String {
+    let which = if every {
+        "every reference is an event handler"
+    } else {
+        "some references are event handlers"
+    };
+    format!(
+        "{which}, documented to take role credentials: `migrate-to-role \
+         --target {target}`; see {}",
+        runbook::ROLE_CREDENTIALS
+    )
+}
+
+/// Advice where role credentials are not documented (`kinds` of reference), tried only
+/// through a canary; Funk's cites the SORACOM Labs example that uses them.
+pub(crate) fn role_probe_advice(kinds: &[String], funk: bool, target: &str) -> String {
+    let example = if funk {
+        "; a SORACOM Labs example uses them with Funk"
+    } else {
+        ""
+    };
+    format!(
+        "{} may take role credentials (undocumented{example}): `migrate-to-role --target \
+         {target}` tries them through a canary; see {}",
+        kinds.join(", "),
+        runbook::ROLE_CREDENTIALS_UNVERIFIED
+    )
+}
+
+impl Words for crate::config::AccountSource {
+    fn words(&self) -> String {
+        use crate::config::{AccountSource, Coverage};
+        match self {
+            AccountSource::Configured => "from the configuration ([soracom] aws_account_id)",
+            AccountSource::Default(Coverage::Jp) => {
+                "the default for Japan coverage, from SORACOM Labs' example \
+                 soracom-labs/soracom-button-integrate-line-works-message-bot-example (the \
+                 account SORACOM Funk's role trusts) and a SORACOM engineer's published trust \
+                 policy; docs/configuration.md#soracoms-aws-account"
+            }
+            AccountSource::Default(Coverage::G) => {
+                "the default for global coverage, from two independent community \
+                 repositories (no official page found); \
+                 docs/configuration.md#soracoms-aws-account"
+            }
+        }
+        .into()
+    }
+}
+
+impl Words for crate::config::Strategy {
+    fn words(&self) -> String {
+        match self {
+            crate::config::Strategy::Repoint => "repoint",
+            crate::config::Strategy::InPlace => "in place",
+        }
+        .into()
+    }
+}
+
+impl Words for KeyState {
+    fn words(&self) -> String {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Inactive => "inactive",
+            KeyState::Missing => "gone",
+            KeyState::Unknown => "unknown",
+        }
+        .into()
+    }
+}
+
 impl Words for KeyStatus {
     fn words(&self) -> String {
         match self {
@@ -698,5 +900,47 @@ impl Words for NotProposed {
                 "set {set}: SORACOM reports no access key id for it; name its key in adopt_keys of the right target by hand"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{CanaryStage, Evidence, Migration, MigrationStage};
+
+    fn role_canary(stage: CanaryStage) -> String {
+        Migration {
+            stage: MigrationStage::Canary(stage),
+            role_set: "funnel-role".into(),
+            kind: Some("event-handler".into()),
+            refused: Vec::new(),
+            since: None,
+            evidence: Evidence::default(),
+        }
+        .words()
+    }
+
+    /// A canary onto the role set has no new key and nothing to roll back: its words say
+    /// neither, and one that needs a person points to the role canary's runbook entry.
+    #[test]
+    fn a_role_canary_is_worded_as_a_role_set() {
+        use CanaryStage as S;
+        for stage in [
+            S::Starting,
+            S::Watching,
+            S::Passed,
+            S::Proceeded,
+            S::Held,
+            S::Failed,
+        ] {
+            let text = role_canary(stage);
+            assert!(!text.contains("new key"), "{stage:?}: {text}");
+            assert!(!text.contains("rollback"), "{stage:?}: {text}");
+        }
+        assert!(role_canary(S::Passed).contains("the role set worked in production"));
+        let held = role_canary(S::Held);
+        assert!(held.ends_with(runbook::ROLE_CANARY_HELD), "{held}");
+        let failed = role_canary(S::Failed);
+        assert!(failed.ends_with(runbook::ROLE_CANARY_FAILED), "{failed}");
     }
 }

@@ -1,5 +1,5 @@
-//! The [`Words`] trait, and the `serialize_with` helpers that put a value's sentence beside
-//! its fields in JSON (as `message`).
+//! The [`Words`] trait, how a time reads in text (`fmt_time`), and the `serialize_with`
+//! helpers that put a value's sentence beside its fields in JSON (as `message`).
 //!
 //! A module of its own that depends on no other module of the crate: the worded types
 //! (the plan's steps and outcomes, `status`) name these helpers in their serde attributes,
@@ -7,6 +7,8 @@
 //! import the other.
 
 use serde::{Serialize, Serializer};
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
 
 /// A value the tool words for people.
 pub trait Words {
@@ -21,6 +23,23 @@ fn with_message<T: Serialize + Words>(v: &T) -> serde_json::Value {
         m.insert("message".into(), serde_json::Value::String(v.words()));
     }
     json
+}
+
+/// A time as people read it, to the minute and in UTC: `2027-02-24 20:46 UTC`. Text only;
+/// JSON keeps RFC 3339 with the fields' full precision.
+pub(crate) fn fmt_time(t: OffsetDateTime) -> String {
+    t.to_offset(UtcOffset::UTC)
+        .format(format_description!(
+            "[year]-[month]-[day] [hour]:[minute] UTC"
+        ))
+        .unwrap_or_else(|_| format!("{} s after 1970 UTC", t.unix_timestamp()))
+}
+
+/// A time in a table's cell whose header names the zone (`… (UTC)`): `2027-02-24 20:46`.
+pub(crate) fn fmt_minute(t: OffsetDateTime) -> String {
+    t.to_offset(UtcOffset::UTC)
+        .format(format_description!("[year]-[month]-[day] [hour]:[minute]"))
+        .unwrap_or_else(|_| format!("{} s after 1970", t.unix_timestamp()))
 }
 
 /// `serialize_with` for one worded value.
@@ -43,4 +62,28 @@ pub(crate) fn worded_all<T: Serialize + Words, S: Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     v.iter().map(with_message).collect::<Vec<_>>().serialize(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    /// Text shows a time to the minute with its zone, whatever precision or offset it has.
+    #[test]
+    fn times_read_to_the_minute_in_utc() {
+        assert_eq!(
+            fmt_time(datetime!(2027-02-24 20:46:43.978099 UTC)),
+            "2027-02-24 20:46 UTC"
+        );
+        assert_eq!(
+            fmt_time(datetime!(2026-12-14 13:48:47.292155248 +09:00)),
+            "2026-12-14 04:48 UTC"
+        );
+        // In a table whose header names the zone.
+        assert_eq!(
+            fmt_minute(datetime!(2026-12-14 13:48:47.292155248 +09:00)),
+            "2026-12-14 04:48"
+        );
+    }
 }

@@ -454,7 +454,8 @@ fn list_page_size(st: &State, q: &HashMap<String, String>) -> Result<usize, ApiE
 }
 
 /// One page of a list, with the headers leading to the next page (in the emulator's paging
-/// mode, `documented` being what the spec documents for this list) when more remain.
+/// mode, `documented` being what the spec documents for this list) when more remain, and
+/// those the mode gives a last page otherwise.
 fn page_reply(
     st: &State,
     call: &Call<'_>,
@@ -480,6 +481,8 @@ fn page_reply(
                 key: &key,
             },
         ));
+    } else {
+        reply.headers.extend(paging::last_page_headers(st.paging));
     }
     reply
 }

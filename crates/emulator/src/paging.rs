@@ -15,7 +15,8 @@ use crate::reply::ApiError;
 use crate::routes::percent_decode;
 
 /// How a paged list (`GET /v1/groups`, `/v1/virtual_private_gateways`, `/v1/logs`) says that
-/// more pages remain. The last page never carries a next-page header.
+/// more pages remain. The last page carries no next-page header, but in
+/// [`PagingMode::EmptyOnLastPage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum PagingMode {
@@ -30,8 +31,9 @@ pub enum PagingMode {
     Link,
     /// Both headers.
     Both,
-    /// Broken: `x-soracom-next-key` is sent but empty although more pages remain.
-    EmptyNextKey,
+    /// `x-soracom-next-key: <key>` on every page but the last, which carries it empty: a
+    /// last page as SORACOM's own clients read it (soracom-cli stops on an empty value).
+    EmptyOnLastPage,
     /// Broken: `Link: <…>; rel=next` whose URL has no `last_evaluated_key`.
     LinkWithoutKey,
     /// Broken: `x-soracom-next-key` repeats the request's `last_evaluated_key` (the first
@@ -73,16 +75,26 @@ pub(crate) fn next_page_headers(
     let link = |key: Option<&str>| ("link".to_owned(), format!("<{}>; rel=next", url(next, key)));
     match mode.resolve(documented) {
         // `resolve` never returns `Documented`; answer as `NextKey` if it ever did.
-        PagingMode::Documented | PagingMode::NextKey => vec![next_key(next.key)],
+        PagingMode::Documented | PagingMode::NextKey | PagingMode::EmptyOnLastPage => {
+            vec![next_key(next.key)]
+        }
         PagingMode::Link => vec![link(Some(next.key))],
         PagingMode::Both => vec![next_key(next.key), link(Some(next.key))],
-        PagingMode::EmptyNextKey => vec![next_key("")],
         PagingMode::LinkWithoutKey => vec![link(None)],
         PagingMode::RepeatKey => {
             vec![next_key(
                 &requested_key(next.query).unwrap_or_else(|| next.key.to_owned()),
             )]
         }
+    }
+}
+
+/// The headers (lowercase names) of a list's last page in `mode`: none, or an empty
+/// `x-soracom-next-key` in [`PagingMode::EmptyOnLastPage`].
+pub(crate) fn last_page_headers(mode: PagingMode) -> Vec<(String, String)> {
+    match mode {
+        PagingMode::EmptyOnLastPage => vec![("x-soracom-next-key".to_owned(), String::new())],
+        _ => Vec::new(),
     }
 }
 
@@ -197,10 +209,22 @@ mod tests {
             headers(PagingMode::Both, q),
             [pair("x-soracom-next-key", "k/1"), pair("link", link)]
         );
+        // A key on every page but the last, which says it is the last with an empty one.
         assert_eq!(
-            headers(PagingMode::EmptyNextKey, q),
+            headers(PagingMode::EmptyOnLastPage, q),
+            [pair("x-soracom-next-key", "k/1")]
+        );
+        assert_eq!(
+            last_page_headers(PagingMode::EmptyOnLastPage),
             [pair("x-soracom-next-key", "")]
         );
+        for mode in [
+            PagingMode::Documented,
+            PagingMode::Link,
+            PagingMode::RepeatKey,
+        ] {
+            assert!(last_page_headers(mode).is_empty(), "{mode:?}");
+        }
         assert_eq!(
             headers(PagingMode::LinkWithoutKey, q),
             [pair(

@@ -4,7 +4,7 @@
 use aws_config::SdkConfig;
 use serde::Deserialize;
 
-use rotator::{aws_retryable, Error, KeyStore, Stored};
+use rotator::{aws_error_text, aws_retryable, Error, KeyStore, Stored};
 use rotator_core::endpoint::AuthKey;
 use rotator_core::Secret;
 
@@ -73,20 +73,14 @@ impl KeyStore for SecretsManagerStore {
             .await
             .map_err(|e| {
                 let r = aws_retryable(&e);
-                self.err(
-                    format!(
-                        "GetSecretValue: {}",
-                        aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                    ),
-                    r,
-                )
+                self.err(format!("GetSecretValue: {}", aws_error_text(&e).1), r)
             })?;
         let text = out.secret_string().unwrap_or_default();
         // Never quote the secret in an error.
         let key: StoredKey = serde_json::from_str(text).map_err(|_| {
             self.err(
                 "the secret is not JSON {\"authKeyId\": …, \"authKey\": …}; put the SORACOM \
-                 AuthKey there (see the README)"
+                 AuthKey there (see docs/deployment.md#aws-sam-quick-start)"
                     .into(),
                 false,
             )
@@ -117,13 +111,7 @@ impl KeyStore for SecretsManagerStore {
             .map(|_| ())
             .map_err(|e| {
                 let r = aws_retryable(&e);
-                self.err(
-                    format!(
-                        "PutSecretValue: {}",
-                        aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                    ),
-                    r,
-                )
+                self.err(format!("PutSecretValue: {}", aws_error_text(&e).1), r)
             })
     }
 }
@@ -160,11 +148,12 @@ impl ConfigSource for SsmConfig {
             .send()
             .await
             .map_err(|e| {
+                let (code, message) = aws_error_text(&e);
                 HandlerError::Rotator(Error::Aws {
                     op: "ssm:GetParameter",
-                    code: aws_sdk_ssm::error::ProvideErrorMetadata::code(&e).map(str::to_string),
+                    code,
                     retryable: aws_retryable(&e),
-                    message: aws_sdk_ssm::error::DisplayErrorContext(e).to_string(),
+                    message,
                 })
             })?;
         out.parameter()

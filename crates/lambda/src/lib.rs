@@ -237,9 +237,9 @@ pub const METRICS: [(&str, &str); 6] = [
 ];
 
 /// One embedded-metric-format line per target of `report`: the age of its oldest active
-/// key, the days to its nearest deadline (rounded up), its keys at risk, the references the
-/// run moved, and whether it failed or was refused; by target, and for the whole service
-/// (the template's alarms read the target's).
+/// key, the days to its nearest deadline (whole days, rounded down), its keys at risk, the
+/// references the run moved, and whether it failed or was refused; by target, and for the
+/// whole service (the template's alarms read the target's).
 pub fn metric_lines(report: &RunReport, config: &Config) -> Vec<String> {
     let at = report.now.unix_timestamp() * 1000;
     report

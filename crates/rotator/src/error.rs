@@ -3,9 +3,12 @@
 //! Each variant says which remote call failed and how, so that the CLI can print a
 //! clear chain and the Lambda entry point can tell whether a retry may help
 //! ([`Error::is_retryable`]). No variant carries a secret. [`aws_retryable`] is the one
-//! place an AWS SDK error is judged worth a retry, for every AWS service the tool calls.
+//! place an AWS SDK error is judged worth a retry, and [`aws_error_text`] the one place it
+//! is put in words, for every AWS service the tool calls.
 
+use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::operation::RequestId;
 
 use rotator_core::secret::AccessKeyId;
 pub(crate) use rotator_core::wire::{BodyError, StatusError};
@@ -100,14 +103,12 @@ pub enum Error {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PagingProblem {
-    /// `x-soracom-next-key` was sent (more pages remain) but empty.
-    #[error("x-soracom-next-key is present but empty")]
-    EmptyNextKey,
     /// `Link: <…>; rel=next` was sent (more pages remain) but its URL has no
     /// `last_evaluated_key`.
     #[error("Link rel=next has no last_evaluated_key")]
     LinkWithoutKey,
-    /// `x-soracom-next-key` and `Link rel=next` name different next pages.
+    /// `x-soracom-next-key` and `Link rel=next` name different next pages (an empty
+    /// `x-soracom-next-key`, a last page, beside a `Link` to a next one among them).
     #[error("x-soracom-next-key and Link rel=next name different pages")]
     HeadersDisagree,
     /// The next page's key is one already read in this listing: the pages would repeat.
@@ -201,6 +202,95 @@ pub fn aws_retryable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     }
 }
 
+/// The longest AWS message quoted, and the longest chain of causes told, in characters.
+const MAX_AWS_TEXT: usize = 300;
+/// The longest request id shown.
+const MAX_REQUEST_ID: usize = 64;
+
+/// An AWS SDK error (of any service's SDK) in one line, with AWS's error code when it sent
+/// one: `<code>: <message>` as AWS sent them; for an answer whose body the SDK could not
+/// read, its HTTP status (the body is never quoted: an answer to `CreateAccessKey` holds a
+/// secret); for no answer, what went wrong, in each cause's own words; then the request id
+/// when the answer had one. Never the SDK's debug form, which holds the whole answer.
+pub fn aws_error_text<E>(err: &SdkError<E, HttpResponse>) -> (Option<String>, String)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let (code, text) = match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let message = e.message().map(|m| bounded(m, MAX_AWS_TEXT));
+            let text = match (e.code(), message) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_string(),
+                (None, Some(m)) => format!("HTTP {}: {m}", service.raw().status().as_u16()),
+                (None, None) => format!(
+                    "HTTP {}, an error body the SDK could not read",
+                    service.raw().status().as_u16()
+                ),
+            };
+            (e.code().map(str::to_string), text)
+        }
+        SdkError::ResponseError(r) => (
+            None,
+            format!(
+                "HTTP {}, an answer the SDK could not read",
+                r.raw().status().as_u16()
+            ),
+        ),
+        other => (None, causes(other)),
+    };
+    let id = match err {
+        SdkError::ServiceError(s) => s.err().meta().request_id().or_else(|| err.request_id()),
+        _ => err.request_id(),
+    };
+    let text = match id.map(request_id).filter(|i| !i.is_empty()) {
+        Some(id) => format!("{text} (request id {id})"),
+        None => text,
+    };
+    (code, text)
+}
+
+/// An error and its causes in their own words (`Display`), joined with `: `, in one
+/// bounded line. A cause that prints a debug structure (`Error { … }`) ends the line there.
+pub fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if text.contains('{') {
+            break;
+        }
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    if parts.is_empty() {
+        return "an error the SDK did not describe".into();
+    }
+    bounded(&parts.join(": "), MAX_AWS_TEXT)
+}
+
+/// `s` on one line, at most `max` characters (cut with `…`).
+fn bounded(s: &str, max: usize) -> String {
+    let line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= max {
+        return line;
+    }
+    let mut cut: String = line.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// A request id as shown: the characters an id is made of, bounded.
+fn request_id(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_:./".contains(*c))
+        .take(MAX_REQUEST_ID)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +302,67 @@ mod tests {
     fn service(code: &str) -> Sdk {
         let meta = ErrorMetadata::builder().code(code).build();
         SdkError::service_error(ListAccessKeysError::generic(meta), ())
+    }
+
+    /// An answer with `status`, `headers` and `body`, as the SDK hands it over.
+    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+        let mut r = HttpResponse::new(
+            status.try_into().expect("a status"),
+            aws_smithy_types::body::SdkBody::from(body),
+        );
+        for (k, v) in headers {
+            r.headers_mut().insert(k.to_string(), v.to_string());
+        }
+        r
+    }
+
+    fn answered(
+        meta: ErrorMetadata,
+        raw: HttpResponse,
+    ) -> SdkError<ListAccessKeysError, HttpResponse> {
+        SdkError::service_error(ListAccessKeysError::generic(meta), raw)
+    }
+
+    /// AWS's code and message as sent; an unreadable body by its status only (never
+    /// quoted: it may hold a secret); a request id when known, cleaned; one bounded line.
+    #[test]
+    fn aws_errors_are_worded_by_code_message_status_and_request_id() {
+        let meta = ErrorMetadata::builder()
+            .code("AccessDenied")
+            .message("User: arn:aws:iam::1:user/u is not\nauthorized")
+            .build();
+        let id = [("x-amzn-requestid", "4d5e-6f")];
+        let (code, text) = aws_error_text(&answered(meta, answer(403, &id, "")));
+        assert_eq!(code.as_deref(), Some("AccessDenied"));
+        assert_eq!(
+            text,
+            "AccessDenied: User: arn:aws:iam::1:user/u is not authorized (request id 4d5e-6f)"
+        );
+        let secret = "<SecretAccessKey>wJalrXUtnFEMI/K7MDENG</SecretAccessKey>";
+        let hostile = [("x-amzn-requestid", "id <b>\"x\"</b>")];
+        let unread = answered(
+            ErrorMetadata::builder().build(),
+            answer(502, &hostile, secret),
+        );
+        let (code, text) = aws_error_text(&unread);
+        assert_eq!(code, None);
+        assert_eq!(
+            text,
+            "HTTP 502, an error body the SDK could not read (request id idbx/b)"
+        );
+        let long = "x ".repeat(400);
+        let meta = ErrorMetadata::builder()
+            .code("ServiceFailure")
+            .message(&long)
+            .build();
+        let (_, text) = aws_error_text(&answered(meta, answer(500, &[], "")));
+        assert!(text.chars().count() <= 320 && text.ends_with('…'), "{text}");
+        // No answer: what went wrong, in the causes' own words.
+        let timeout = SdkError::<ListAccessKeysError, HttpResponse>::timeout_error(
+            "the attempt took too long",
+        );
+        let (_, text) = aws_error_text(&timeout);
+        assert_eq!(text, "request has timed out: the attempt took too long");
     }
 
     #[test]

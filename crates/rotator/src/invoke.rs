@@ -157,7 +157,7 @@ async fn connect<'a, I: IamApi, A: SoracomAccess, D: Dial>(
     config: &Config,
     group: &Group<'_>,
     clients: &Clients<'a, I, A, D>,
-) -> Result<(Account<'a, I>, SoracomClient<D::Transport>), Error> {
+) -> Result<(Account<'a, I>, SoracomClient<D::Transport>, Endpoint), Error> {
     let iam = match group.account {
         None => Account::Own(clients.iam),
         Some(role) => Account::Assumed(clients.iam.assume(role).await?),
@@ -165,7 +165,7 @@ async fn connect<'a, I: IamApi, A: SoracomAccess, D: Dial>(
     let (endpoint, key) = clients.soracom.credentials(group.soracom).await?;
     let soracom = clients.dial.dial(&endpoint, key, &config.soracom)?;
     soracom.login().await?;
-    Ok((iam, soracom))
+    Ok((iam, soracom, endpoint))
 }
 
 /// Runs `request` for the target named `target` (all when `None`) at `now`. Targets are
@@ -195,7 +195,7 @@ pub async fn invoke<I: IamApi, A: SoracomAccess, D: Dial>(
             Err(e) => Err(e),
         };
         let (iam, soracom) = match connected {
-            Ok(c) => c,
+            Ok((iam, soracom, _)) => (iam, soracom),
             Err(e) => {
                 tracing::warn!(targets = ?group.targets.iter().map(|t| &t.name).collect::<Vec<_>>(), error = %e, "account or operator not reached");
                 // Its targets may hold a named exposed key: the run cannot say none does.
@@ -385,16 +385,24 @@ pub async fn migrate<I: IamApi, A: SoracomAccess, D: Dial>(
             "no target named {target:?}"
         )));
     };
-    config.role_of(target).map_err(Error::Config)?;
     let group = Group {
         account: target.account.as_ref(),
         soracom: &target.soracom,
         targets: vec![target],
     };
-    let (iam, soracom) = connect(config, &group, &clients).await?;
-    let report =
-        crate::migrate::migrate_to_role(iam.get(), &soracom, config, target, dry_run, clients.ids)
-            .await?;
+    let (iam, soracom, endpoint) = connect(config, &group, &clients).await?;
+    // The role trusts the account of the coverage whose API the run reached.
+    let settings = config
+        .role_of(target, Some(&endpoint.0))
+        .map_err(Error::Config)?;
+    let report = crate::migrate::migrate_to_role(
+        iam.get(),
+        &soracom,
+        (target, &settings),
+        dry_run,
+        clients.ids,
+    )
+    .await?;
     tracing::info!(target_name = %report.target, exit_code = report.exit_code(), "migrate-to-role finished");
     Ok(report)
 }

@@ -39,7 +39,7 @@ pub mod soracom;
 pub use apply::{Command, NoProgress, Progress};
 pub use clock::{Clock, Sleep, SystemClock};
 pub use discover::discover;
-pub use error::{aws_retryable, Error, PagingProblem, Result};
+pub use error::{aws_error_text, aws_retryable, Error, PagingProblem, Result};
 pub use iam::{decode_document, AwsIam, IamApi, DEFAULT_ATTEMPT_TIMEOUT, MAX_USER_PAGES};
 pub use ids::{Ids, OsIds};
 pub use invoke::{invoke, migrate, Clients, InvokeError, Outcome, Request, SoracomAccess};

@@ -9,7 +9,7 @@
 //! to the role set, holder by holder, is the canary's job ([`MigrationReport::role_set`]
 //! names what it moves onto).
 
-use rotator_core::config::{Config, Target};
+use rotator_core::config::{RoleTarget, Target};
 use rotator_core::migration::{MigrationOutcome, MigrationReport, MigrationStep, RoleSet};
 use rotator_core::role::{self, ExternalId, PolicyAction, RoleAction, SetAction, UserPolicies};
 use rotator_core::secret::Secret;
@@ -25,16 +25,14 @@ use crate::soracom::SoracomApi;
 pub(crate) async fn migrate_to_role<I: IamApi, S: SoracomApi>(
     iam: &I,
     soracom: &S,
-    config: &Config,
-    target: &Target,
+    (target, settings): (&Target, &RoleTarget),
     dry_run: bool,
     ids: &dyn Ids,
 ) -> Result<MigrationReport> {
-    let settings = config.role_of(target)?;
     let user: UserPolicies = iam.user_policies(&target.iam_user).await?;
     let existing = iam.role(&settings.role.name).await?;
     let sets = soracom.list_credentials().await?;
-    let plan = role::plan(target, &settings, &user, existing.as_ref(), &sets);
+    let plan = role::plan(target, settings, &user, existing.as_ref(), &sets);
     let mut report = MigrationReport {
         target: target.name.clone(),
         iam_user: target.iam_user.clone(),

@@ -60,7 +60,7 @@ impl Notifier for SnsNotifier {
             .map(|_| ())
             .map_err(|e| NotifyError {
                 channel: "sns",
-                message: aws_sdk_sns::error::DisplayErrorContext(e).to_string(),
+                message: format!("Publish: {}", crate::error::aws_error_text(&e).1),
             })
     }
 }

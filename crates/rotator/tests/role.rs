@@ -257,7 +257,7 @@ impl Rig {
         let report = migrate(&self.config, "funnel", dry_run, clients)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let text = report.render_text();
+        let text = report.render_text(None);
         let json = serde_json::to_string(&report).unwrap_or_default();
         self.w.wrote(&text);
         self.w.wrote(&json);
@@ -285,7 +285,7 @@ async fn a_run_registers_the_role_set_a_rerun_adopts_and_a_lost_answer_is_settle
         first.outcome,
         MigrationOutcome::Done,
         "{}",
-        first.render_text()
+        first.render_text(None)
     );
     assert!(
         r.w.emu
@@ -353,7 +353,7 @@ async fn a_holder_that_refuses_role_sets_answers_400_and_keeps_its_reference() {
         done.outcome,
         MigrationOutcome::Done,
         "{}",
-        done.render_text()
+        done.render_text(None)
     );
     let set_id = format!("{PREFIX}-role");
     r.w.emu
@@ -514,7 +514,7 @@ async fn a_failure_at_any_step_converges_on_the_next_run() {
             first.outcome,
             MigrationOutcome::Failed,
             "{what}: {}",
-            first.render_text()
+            first.render_text(None)
         );
         assert_eq!(first.exit_code(), 1);
         let second = r.migrate(false).await;
@@ -524,7 +524,7 @@ async fn a_failure_at_any_step_converges_on_the_next_run() {
                 MigrationOutcome::Done | MigrationOutcome::NothingToDo
             ),
             "{what}: {}",
-            second.render_text()
+            second.render_text(None)
         );
         let made = r
             .iam

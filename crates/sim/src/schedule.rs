@@ -437,12 +437,12 @@ impl Schedule {
                     output: format!(
                         "{}\n{}\n",
                         serde_json::to_string(&report).unwrap_or_default(),
-                        report.render_text()
+                        report.render_text(None)
                     ),
                 },
                 Ok(Outcome::Status(s)) => Ended {
                     code: Some(if s.errors.is_empty() { 0 } else { 1 }),
-                    output: s.render_text(),
+                    output: s.render_text(None),
                 },
                 Err(e) => Ended {
                     code: Some(1),

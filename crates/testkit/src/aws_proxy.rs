@@ -64,7 +64,16 @@ pub enum AwsFaultKind {
     /// Wait this long, then forward and relay as usual: holds the client at this call
     /// (for a test that acts meanwhile, as a second run or a person would).
     Delay(Duration),
+    /// Answer with this status and a body that is no AWS error document (what a load
+    /// balancer or a proxy in between answers), with a request id header
+    /// (`unparseable-<status>`): the SDK cannot read a code from it. The upstream is not
+    /// called.
+    Unparseable(u16),
 }
+
+/// The body of an [`AwsFaultKind::Unparseable`] answer: HTML, as a proxy would send.
+pub const UNPARSEABLE_BODY: &str =
+    "<html><head><title>Bad answer</title></head><body>upstream said no</body></html>";
 
 /// The longest a `Hang` or `SucceedThenHang` call holds its connection.
 pub const HOLD_LIMIT: Duration = Duration::from_secs(30);
@@ -83,7 +92,8 @@ impl AwsFaultKind {
             | AwsFaultKind::Hang
             | AwsFaultKind::SucceedThenHang
             | AwsFaultKind::AlterSecret
-            | AwsFaultKind::Delay(_) => None,
+            | AwsFaultKind::Delay(_)
+            | AwsFaultKind::Unparseable(_) => None,
         }
     }
 }
@@ -395,9 +405,27 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
             }
             Err(e) => upstream_failed(&e),
         }),
+        Some(AwsFaultKind::Unparseable(status)) => Some(Answer {
+            status,
+            headers: vec![
+                ("content-type".to_string(), "text/html".to_string()),
+                (
+                    "x-amzn-requestid".to_string(),
+                    format!("unparseable-{status}"),
+                ),
+            ],
+            body: UNPARSEABLE_BODY.as_bytes().to_vec(),
+        }),
         Some(kind) => kind.error().map(|(status, code, kind_type)| Answer {
             status,
-            headers: vec![("content-type".to_string(), "text/xml".to_string())],
+            // As IAM does, the request id in a header too (the SDK reads it from there).
+            headers: vec![
+                ("content-type".to_string(), "text/xml".to_string()),
+                (
+                    "x-amzn-requestid".to_string(),
+                    "testkit-aws-proxy-fault".to_string(),
+                ),
+            ],
             body: error_document(code, kind_type).into_bytes(),
         }),
         None => Some(match forward(&shared, &req).await {

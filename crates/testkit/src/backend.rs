@@ -298,6 +298,8 @@ pub fn rule_of(fault: &AwsFault) -> Rule {
         AwsFaultKind::SucceedThenHang => Action::Verdict(Verdict::ActThenHang),
         AwsFaultKind::AlterSecret => Action::Verdict(Verdict::ActThenAlter),
         AwsFaultKind::Delay(d) => Action::Hold(delay_gate(*d)),
+        // No code can be read from the answer: the status alone.
+        AwsFaultKind::Unparseable(s) => status(*s, ""),
     };
     Rule::on(Port::Iam, &fault.action, fault.nth, action).times(fault.times)
 }

@@ -95,6 +95,58 @@ async fn each_error_kind_reaches_the_sdk() -> TestResult {
     Ok(())
 }
 
+/// An error whose body the SDK cannot read (a proxy's HTML page) reaches the tool as one
+/// line: the operation, the HTTP status, that the body could not be read, and the request
+/// id when the answer carries one; never the SDK's debug structure or the body itself.
+#[tokio::test]
+async fn an_unparseable_error_is_one_line_through_the_iam_port() -> TestResult {
+    use rotator::IamApi;
+    let (proxy, direct) = start().await?;
+    let user = moto::unique("tk-proxy-garbage");
+    direct.create_user(&user).await?;
+    let iam = rotator::AwsIam::new(moto::sdk_config(&proxy.endpoint()).await);
+    for status in [400, 403] {
+        proxy.clear_faults();
+        proxy.add_fault(AwsFault::always(
+            "ListAccessKeys",
+            AwsFaultKind::Unparseable(status),
+        ));
+        let err = iam.list_keys(&user).await.err().ok_or("call succeeded")?;
+        let text = format!("{err:#}");
+        assert_eq!(
+            text,
+            format!(
+                "AWS ListAccessKeys: HTTP {status}, an error body the SDK could not read \
+                 (request id unparseable-{status})"
+            )
+        );
+        for dump in [
+            "SdkBody",
+            "Error {",
+            "<html",
+            "upstream said no",
+            "Unhandled",
+        ] {
+            assert!(!text.contains(dump), "{dump}: {text}");
+        }
+        assert!(!err.is_retryable(), "{status}: {text}");
+    }
+    // A readable AWS error keeps its code and message, and names the request.
+    proxy.clear_faults();
+    proxy.add_fault(AwsFault::always(
+        "ListAccessKeys",
+        AwsFaultKind::AccessDenied,
+    ));
+    let err = iam.list_keys(&user).await.err().ok_or("call succeeded")?;
+    assert_eq!(
+        format!("{err:#}"),
+        "AWS ListAccessKeys: AccessDenied: injected by testkit::aws_proxy: AccessDenied \
+         (request id testkit-aws-proxy-fault)"
+    );
+    proxy.shutdown().await;
+    Ok(())
+}
+
 #[tokio::test]
 async fn drop_closes_without_calling_upstream() -> TestResult {
     let (proxy, direct) = start().await?;

@@ -501,11 +501,14 @@ fn seven_groups(env: &Env) -> Vec<String> {
 
 async fn groups_are_paged_in_every_paging_mode(api: &impl SoracomApi, env: &Env) -> TestResult {
     let ids = seven_groups(env);
+    // An empty x-soracom-next-key on the last page ends the listing, as SORACOM's own
+    // clients read it.
     let modes = [
         PagingMode::Documented,
         PagingMode::NextKey,
         PagingMode::Link,
         PagingMode::Both,
+        PagingMode::EmptyOnLastPage,
     ];
     for mode in modes {
         env.emu.set_paging_mode(mode);
@@ -549,7 +552,6 @@ async fn a_broken_next_page_is_the_clients_paging_error(
 ) -> TestResult {
     seven_groups(env);
     let cases = [
-        (PagingMode::EmptyNextKey, PagingProblem::EmptyNextKey, 1),
         (PagingMode::LinkWithoutKey, PagingProblem::LinkWithoutKey, 1),
         (PagingMode::RepeatKey, PagingProblem::KeyRepeated, 2),
     ];
@@ -567,7 +569,7 @@ async fn a_broken_next_page_is_the_clients_paging_error(
         // Found on the answer itself: no retry, no page past it.
         assert_eq!(env.count("listGroups") - before, calls, "{mode:?}");
     }
-    assert_eq!(env.statuses("listGroups"), [200, 200, 200, 200]);
+    assert_eq!(env.statuses("listGroups"), [200, 200, 200]);
     Ok(())
 }
 

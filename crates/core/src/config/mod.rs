@@ -1,12 +1,12 @@
 //! The configuration file: parsed once, validated in one place.
 //!
-//! The TOML file (the README's *Configuration*) becomes a [`Config`] through
+//! The TOML file (docs/configuration.md) becomes a [`Config`] through
 //! [`Config::from_toml`], which is pure so that tests can feed it strings; [`Config::load`]
 //! only adds reading the file. Three jobs, three files: this one holds the validated types
 //! the rest of the tool reads; `raw` the file as written (serde's input types, and a parse
 //! error that never quotes the file); `validate` turns the one into the other. Each table
 //! is validated by a function of its own; each numeric setting's default and range is one
-//! [`Setting`] in [`settings`], used by the code and checked against the README's tables.
+//! [`Setting`] in [`settings`], used by the code and checked against docs/configuration.md.
 //! Unknown keys and bad values are errors naming the key and the file.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,6 +53,36 @@ impl Coverage {
             Coverage::G => "https://g.api.soracom.io",
         }
     }
+
+    /// The coverage of one of SORACOM's own API origins (the API sandbox's included);
+    /// `None` for any other (a proxy, a local emulator).
+    pub fn of_endpoint(endpoint: &str) -> Option<Coverage> {
+        match endpoint {
+            "https://api.soracom.io" | "https://api-sandbox.soracom.io" => Some(Coverage::Jp),
+            "https://g.api.soracom.io" | "https://g.api-sandbox.soracom.io" => Some(Coverage::G),
+            _ => None,
+        }
+    }
+
+    /// The AWS account SORACOM's services call AWS from in this coverage, when
+    /// `[soracom] aws_account_id` does not say (docs/configuration.md, *SORACOM's AWS
+    /// account*, gives the public sources; the wording names them).
+    pub(crate) fn soracom_account(self) -> &'static str {
+        match self {
+            Coverage::Jp => "762707677580",
+            Coverage::G => "950858143650",
+        }
+    }
+}
+
+/// Where the AWS account id a role trusts came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AccountSource {
+    /// `[soracom] aws_account_id`.
+    Configured,
+    /// The default for this coverage.
+    Default(Coverage),
 }
 
 /// How the new key replaces the old one in SORACOM.
@@ -64,6 +94,12 @@ pub(crate) enum Strategy {
     /// One fixed credential set whose key is replaced in place; references never move.
     InPlace,
 }
+
+/// What a missing configuration file is told: the commands that make one, and the page
+/// that describes every setting.
+const NO_CONFIG: &str = "no such file: `soracom-key-rotator discover` shows the credential sets \
+     and keys a configuration could manage, and `soracom-key-rotator init` writes one (give \
+     another with --config FILE); every setting is in docs/configuration.md";
 
 /// The whole validated configuration.
 #[derive(Clone, Debug)]
@@ -86,9 +122,8 @@ pub struct Config {
 /// AWS account, which the role must trust, and per target the role and its credential set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RoleSettings {
-    /// SORACOM's AWS account id for the configured coverage (`[soracom] aws_account_id`).
-    /// SORACOM's documentation that could be consulted does not state it, so there is no
-    /// default: `migrate-to-role` refuses to run without it ([`Config::role_of`]).
+    /// SORACOM's AWS account id (`[soracom] aws_account_id`); unset, the default of the
+    /// target's coverage ([`Config::role_of`]).
     pub(crate) soracom_account_id: Option<String>,
     /// Per target, by its name.
     pub(crate) targets: BTreeMap<String, TargetRole>,
@@ -112,6 +147,8 @@ pub struct RoleTarget {
     pub role: TargetRole,
     /// SORACOM's AWS account id the trust policy names.
     pub(crate) soracom_account_id: String,
+    /// Where that id came from.
+    pub(crate) account_source: AccountSource,
 }
 
 /// Where and when to notify a human (`[notify]`). Secrets never go into a message.
@@ -457,7 +494,7 @@ impl Target {
 }
 
 /// A numeric setting: its key, default and allowed range, named once for the code and the
-/// README's tables (a test compares them).
+/// tables of docs/configuration.md (a test compares them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Setting {
     /// The key in its table (`page_size`; a target's keys without `targets[i].`).
@@ -547,7 +584,7 @@ pub mod settings {
     /// Hours by which a canary without evidence is decided.
     pub(crate) const CANARY_MAX_HOURS: Setting = s("targets.canary", "max_hours", 24, 1, 720);
 
-    /// All of them, for the README check.
+    /// All of them, for the check of docs/configuration.md.
     #[cfg(test)]
     pub(crate) const ALL: [Setting; 16] = [
         PAGE_SIZE,
@@ -574,7 +611,11 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: path.to_path_buf(),
-            message: format!("cannot read: {e}"),
+            message: match e.kind() {
+                // A first run: say how a configuration comes to be.
+                std::io::ErrorKind::NotFound => NO_CONFIG.to_string(),
+                _ => format!("cannot read: {e}"),
+            },
         })?;
         Config::from_toml(&text, path)
     }
@@ -598,20 +639,28 @@ impl Config {
         validate::config(raw, file).map_err(err)
     }
 
-    /// What `migrate-to-role` makes for `target`; a configuration error naming
-    /// `soracom.aws_account_id` when SORACOM's account is not configured.
-    pub fn role_of(&self, target: &Target) -> Result<RoleTarget, ConfigError> {
+    /// What `migrate-to-role` makes for `target`, whose SORACOM API is `endpoint` (the
+    /// origin the run reached, when known), and the AWS account its role trusts: the
+    /// configured `[soracom] aws_account_id`, else the default of the target's coverage.
+    pub fn role_of(
+        &self,
+        target: &Target,
+        endpoint: Option<&str>,
+    ) -> Result<RoleTarget, ConfigError> {
         let err = |message: String| ConfigError {
             file: self.file.clone(),
             message,
         };
-        let account =
-            self.roles.soracom_account_id.clone().ok_or_else(|| {
-                err("soracom.aws_account_id: required by migrate-to-role: the 12-digit AWS account \
-                 SORACOM's services call AWS from for this coverage, which the role must trust \
-                 (SORACOM's documentation on IAM role credentials gives it per coverage)"
-                .into())
-            })?;
+        let (account, source) = match &self.roles.soracom_account_id {
+            Some(id) => (id.clone(), AccountSource::Configured),
+            None => {
+                let coverage = self.coverage_of(target, endpoint);
+                (
+                    coverage.soracom_account().to_string(),
+                    AccountSource::Default(coverage),
+                )
+            }
+        };
         let role = self
             .roles
             .targets
@@ -621,7 +670,25 @@ impl Config {
         Ok(RoleTarget {
             role,
             soracom_account_id: account,
+            account_source: source,
         })
+    }
+
+    /// The coverage of `target`'s SORACOM operator: that of the API the run reached when
+    /// it is one of SORACOM's, else the configured one (the target's `soracom_coverage` or
+    /// `soracom_endpoint`, then `[soracom] coverage`), else Japan, as for the endpoint.
+    fn coverage_of(&self, target: &Target, endpoint: Option<&str>) -> Coverage {
+        let own = &target.soracom;
+        endpoint
+            .and_then(Coverage::of_endpoint)
+            .or(own.coverage)
+            .or_else(|| {
+                let own = own.endpoint.as_deref()?;
+                let origin = crate::endpoint::origin(own, "soracom_endpoint").ok()?;
+                Coverage::of_endpoint(&origin.0)
+            })
+            .or(self.soracom.coverage)
+            .unwrap_or(Coverage::Jp)
     }
 
     /// The targets selected by `--target` (all when `None`).

@@ -117,6 +117,32 @@ fn parse_errors_give_the_position_never_the_text() {
     );
 }
 
+/// A first `plan` without a configuration is told how one comes to be; a file that is
+/// there but unreadable is told why.
+#[test]
+fn a_missing_file_names_discover_init_and_the_reference() {
+    let missing = std::env::temp_dir()
+        .join("soracom-key-rotator-no-such-dir")
+        .join("soracom-key-rotator.toml");
+    let e = Config::load(&missing).expect_err("no file").to_string();
+    for word in [
+        "soracom-key-rotator discover",
+        "soracom-key-rotator init",
+        "--config",
+        "docs/configuration.md",
+        "soracom-key-rotator.toml",
+    ] {
+        assert!(e.contains(word), "{word}: {e}");
+    }
+    let dir = Config::load(&std::env::temp_dir())
+        .expect_err("a directory")
+        .to_string();
+    assert!(
+        dir.contains("cannot read") && !dir.contains("init"),
+        "{dir}"
+    );
+}
+
 #[test]
 fn errors_name_the_key_and_the_file() {
     let cases = [
@@ -161,8 +187,52 @@ fn errors_name_the_key_and_the_file() {
 
 /// `migrate-to-role`'s settings: defaults derived from the user and the prefix (or the
 /// fixed id), never a key set's id, unique; SORACOM's account required only when asked.
+/// The account a role trusts: the configured one, else the default of the coverage the
+/// run reached (one of SORACOM's origins), else of the configured coverage (the target's
+/// own, then `[soracom]`), else of Japan coverage, as the endpoint falls back.
 #[test]
-fn role_settings_have_defaults_and_the_account_is_required_only_by_migration() {
+fn soracom_s_account_defaults_by_coverage_and_a_configured_one_wins() {
+    use crate::config::AccountSource::{Configured, Default};
+    use crate::config::Coverage::{Jp, G};
+    let t = "[[targets]]\nname=\"a\"\niam_user=\"u\"\ncredential_prefix=\"p\"\n";
+    let account = |text: &str, endpoint: Option<&str>| {
+        let c = parse(text).unwrap_or_else(|e| panic!("{e}"));
+        c.role_of(&c.targets[0], endpoint)
+            .map(|r| (r.soracom_account_id, r.account_source))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (jp, g) = ("762707677580".to_string(), "950858143650".to_string());
+    assert_eq!(account(t, None), (jp.clone(), Default(Jp)));
+    let emulator = Some("http://127.0.0.1:9");
+    assert_eq!(account(t, emulator), (jp.clone(), Default(Jp)));
+    assert_eq!(
+        account(t, Some("https://g.api.soracom.io")),
+        (g.clone(), Default(G))
+    );
+    assert_eq!(
+        account(t, Some("https://api-sandbox.soracom.io")),
+        (jp.clone(), Default(Jp))
+    );
+    let global = format!("[soracom]\ncoverage = \"g\"\n{t}");
+    assert_eq!(account(&global, emulator), (g.clone(), Default(G)));
+    // The API the run reached says more than the file.
+    assert_eq!(
+        account(&global, Some("https://api.soracom.io")),
+        (jp.clone(), Default(Jp))
+    );
+    let own = format!("{t}soracom_coverage = \"g\"\n");
+    assert_eq!(account(&own, None), (g.clone(), Default(G)));
+    let own = format!("{t}soracom_endpoint = \"https://g.api.soracom.io/\"\n");
+    assert_eq!(account(&own, None), (g.clone(), Default(G)));
+    let set = format!("[soracom]\ncoverage = \"g\"\naws_account_id = \"111122223333\"\n{t}");
+    assert_eq!(
+        account(&set, Some("https://g.api.soracom.io")),
+        ("111122223333".to_string(), Configured)
+    );
+}
+
+#[test]
+fn role_settings_have_defaults() {
     let c = match parse(GOOD) {
         Ok(c) => c,
         Err(e) => panic!("{e}"),
@@ -171,15 +241,6 @@ fn role_settings_have_defaults_and_the_account_is_required_only_by_migration() {
     assert_eq!(funnel.name, "soracom-funnel-sample-user-role");
     assert_eq!(funnel.credential_id, "aws-soracom-funnel-sample-role");
     assert_eq!(c.roles.targets["fixed"].credential_id, "aws-fixed-role");
-    let msg = c
-        .role_of(&c.targets[0])
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    assert!(
-        msg.contains("soracom.aws_account_id") && msg.contains("test.toml"),
-        "{msg}"
-    );
     let long = format!(
         "[soracom]\naws_account_id = \"111122223333\"\n[[targets]]\nname=\"a\"\niam_user=\"{}\"\ncredential_prefix=\"p\"\nrole_name=\"r\"\nrole_credential_id=\"p-r\"\n",
         "u".repeat(64)
@@ -188,7 +249,7 @@ fn role_settings_have_defaults_and_the_account_is_required_only_by_migration() {
         Ok(c) => c,
         Err(e) => panic!("{e}"),
     };
-    let role = c.role_of(&c.targets[0]).map_err(|e| e.to_string());
+    let role = c.role_of(&c.targets[0], None).map_err(|e| e.to_string());
     assert_eq!(
         role.map(|r| (r.role.name, r.role.credential_id, r.soracom_account_id)),
         Ok(("r".into(), "p-r".into(), "111122223333".into()))
@@ -384,11 +445,14 @@ fn a_canary_is_read_checked_and_moves_rotation_earlier() {
     assert!(err.contains("targets[0].max_key_age_days"), "{err}");
 }
 
-/// The README's configuration tables say what the code does: every numeric setting's
-/// default and range, table by table.
+/// The configuration reference's tables (docs/configuration.md) say what the code does:
+/// every numeric setting's default and range, table by table.
 #[test]
-fn the_readme_tables_match_the_settings() {
-    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+fn the_configuration_reference_matches_the_settings() {
+    let readme = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ));
     let mut table = "";
     let mut rows = std::collections::BTreeMap::new();
     for line in readme.lines() {
@@ -415,9 +479,9 @@ fn the_readme_tables_match_the_settings() {
         rows.insert((table, key), (cells[2].to_string(), cells[3].to_string()));
     }
     for s in settings::ALL {
-        let (default, allowed) = rows
-            .get(&(s.table, s.key))
-            .unwrap_or_else(|| panic!("README has no row for {}.{}", s.table, s.key));
+        let (default, allowed) = rows.get(&(s.table, s.key)).unwrap_or_else(|| {
+            panic!("docs/configuration.md has no row for {}.{}", s.table, s.key)
+        });
         assert_eq!(
             default,
             &s.default.to_string(),
@@ -450,14 +514,14 @@ fn the_readme_tables_match_the_settings() {
     ] {
         assert!(
             rows.contains_key(&(table, key)),
-            "README has no row for {table}.{key}"
+            "docs/configuration.md has no row for {table}.{key}"
         );
     }
     for r in Rung::ALL {
         let key = format!("on_{}", r.name());
         let (default, allowed) = rows
             .get(&("notify", key.as_str()))
-            .unwrap_or_else(|| panic!("README has no row for notify.{key}"));
+            .unwrap_or_else(|| panic!("docs/configuration.md has no row for notify.{key}"));
         assert_eq!(default, &r.default_on().to_string(), "notify.{key} default");
         assert_eq!(allowed, "true, false", "notify.{key}");
     }

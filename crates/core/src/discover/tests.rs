@@ -248,5 +248,5 @@ fn nothing_to_propose_writes_nothing() {
         d.to_toml(Path::new("t.toml")),
         Err(DiscoverError::NothingToPropose)
     ));
-    assert!(d.render_text().contains("another account"));
+    assert!(d.render_text(None).contains("another account"));
 }

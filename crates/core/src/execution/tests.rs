@@ -439,6 +439,17 @@ fn a_run_ends_refused_failed_done_or_with_nothing_due() {
         assert_eq!(end.outcome, want, "{done:?}");
         assert_eq!(end.error.is_some(), want == Outcome::Failed, "{done:?}");
     }
+    // What comes next is one sentence; the report puts the label `next:` before it.
+    let mut later = quiet.clone();
+    later.upcoming = vec![crate::plan::Upcoming {
+        step: crate::plan::Next::Rotate,
+        due: NOW + Duration::days(3),
+    }];
+    let end = finish(&later, &Done::default());
+    assert_eq!(
+        end.next.as_deref(),
+        Some("rotate the current key, from 2026-12-01 12:00 UTC")
+    );
     let mut refused = quiet.clone();
     refused.refusal = Some(crate::plan::Refusal::NoFreeSetId);
     let end = finish(&refused, &Done::default());

@@ -439,9 +439,3 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
     plan.deadlines = deadline::deadlines(target, obs, &view, now, mode, &plan);
     plan
 }
-
-/// Formats a timestamp for messages (RFC 3339, UTC).
-pub(crate) fn fmt_time(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}

@@ -6,7 +6,7 @@ use crate::model::{link_description, Holder, LastUsed, Ref, Seg, Shape};
 use crate::model::{AccessKey, CredentialSet, KeyStatus};
 use crate::plan::resolve::resolve;
 use crate::records::KeyRecord;
-use crate::words::Words;
+use crate::words::{fmt_time, Words};
 use serde_json::json;
 use time::macros::datetime;
 use time::Duration;
@@ -853,6 +853,13 @@ fn a_blocked_key_is_named_with_when_and_where() {
         "{m}"
     );
     assert!(m.contains(&fmt_time(NOW - Duration::days(2))), "{m}");
+    // The evidence of use stays, so the key stays blocked (as a_blocked_retirement_escalates
+    // shows): the words promise no retirement once the use stops.
+    assert!(
+        m.contains("stays active until a person switches it off, even once that use stops"),
+        "{m}"
+    );
+    assert!(!m.contains("until that use stops"), "{m}");
     assert!(p.refused());
 }
 

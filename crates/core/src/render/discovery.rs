@@ -5,128 +5,156 @@ use std::path::Path;
 
 use time::OffsetDateTime;
 
+use super::table::{labelled, Grid};
 use crate::discover::{Discovery, KeySource, Owner, Proposal};
 use crate::words::Words;
 
 impl Discovery {
-    /// The report as text: sets, users and keys, the proposal. Key ids are masked.
-    pub fn render_text(&self) -> String {
+    /// The report as text: sets, users and keys, the proposal, as tables within `width`
+    /// columns when given (a terminal's), else each row on one line. Key ids are masked.
+    pub fn render_text(&self, width: Option<u16>) -> String {
         let mut t = String::new();
-        self.sets_text(&mut t);
-        self.users_text(&mut t);
-        self.proposal_text(&mut t);
-        t.push_str(
-            "\nWrite this proposal as a configuration with `soracom-key-rotator init [--config FILE]`.\n",
-        );
+        self.sets_text(width, &mut t);
+        self.users_text(width, &mut t);
+        self.proposal_text(width, &mut t);
+        t.push_str("\nWrite it as a configuration: soracom-key-rotator init [--config FILE]\n");
         t
     }
 
     /// Every `aws-credentials` set: when made and used, its key and owner, its holders.
-    fn sets_text(&self, t: &mut String) {
+    fn sets_text(&self, width: Option<u16>, t: &mut String) {
         t.push_str(&format!(
             "Credential sets of type aws-credentials: {}\n",
             self.sets.len()
         ));
+        if self.sets.is_empty() {
+            return;
+        }
+        let mut tab = Grid::new(&["SET", "CREATED", "LAST USED", "KEY", "OWNER (IAM USER)"]);
+        let mut refs = Grid::new(&["REFERENCE", "SET"]);
         for s in &self.sets {
-            t.push_str(&format!(
-                "  {}  created {}, last used {}\n",
-                s.id,
-                day(s.created),
-                s.last_used
-                    .map_or_else(|| "never".to_string(), |d| day(Some(d)))
-            ));
             let key = match (&s.key, s.key_source) {
-                (Some(k), Some(KeySource::Api)) => format!("key {k} (reported by SORACOM)"),
-                (Some(k), _) => format!("key {k} (named in its description)"),
-                (None, _) => "key unknown (SORACOM reports none)".to_string(),
+                (Some(k), Some(KeySource::Api)) => format!("{k} (SORACOM)"),
+                (Some(k), _) => format!("{k} (description)"),
+                (None, _) => "unknown (SORACOM reports none)".to_string(),
             };
             let owner = match &s.owner {
-                Owner::User(u) => format!("owned by IAM user {u}"),
-                Owner::OtherAccount => "owned by no user of this account (another account)".into(),
-                Owner::KeyUnknown => "owner unknown".into(),
+                Owner::User(u) => u.clone(),
+                Owner::OtherAccount => "another account (no user of this one)".into(),
+                Owner::KeyUnknown => "unknown".into(),
             };
-            t.push_str(&format!("    {key}, {owner}\n"));
-            if s.holders.is_empty() {
-                t.push_str("    referenced by nothing\n");
-            }
             for h in &s.holders {
-                t.push_str(&format!("    referenced by {h}\n"));
+                refs.row(vec![h.to_string(), s.id.clone()]);
             }
+            tab.row(vec![
+                s.id.clone(),
+                day(s.created),
+                s.last_used
+                    .map_or_else(|| "never".to_string(), |d| day(Some(d))),
+                key,
+                owner,
+            ]);
+        }
+        t.push_str(&tab.render(width));
+        if refs.is_empty() {
+            t.push_str("  nothing references them\n");
+        } else {
+            t.push('\n');
+            t.push_str(&refs.render(width));
         }
     }
 
     /// The users owning those keys, with every key of theirs.
-    fn users_text(&self, t: &mut String) {
+    fn users_text(&self, width: Option<u16>, t: &mut String) {
         t.push_str(&format!(
             "\nIAM users owning those keys: {}\n",
             self.users.len()
         ));
+        if self.users.is_empty() {
+            return;
+        }
+        // A table per user, whose keys in no set say so (the sets above name their keys).
         for u in &self.users {
-            t.push_str(&format!("  {}\n", u.user));
+            t.push_str(&format!("  {}:\n", u.user));
+            let mut tab = Grid::new(&["KEY", "STATUS", "CREATED", "AGE", "LAST USED"]).nested();
             for k in &u.keys {
                 let used = k.key.last_used.as_ref().map_or_else(
-                    || "never used".to_string(),
-                    |l| {
-                        format!(
-                            "last used {} ({}, {})",
-                            day(Some(l.at)),
-                            l.service,
-                            l.region
-                        )
-                    },
+                    || "never".to_string(),
+                    |l| format!("{} ({}, {})", day(Some(l.at)), l.service, l.region),
                 );
-                let sets = if k.sets.is_empty() {
-                    "in no set".to_string()
-                } else {
-                    format!("in {}", k.sets.join(", "))
-                };
-                t.push_str(&format!(
-                    "    key {} {}, created {}, {} days old, {used}, {sets}{}\n",
-                    k.key.id,
-                    k.key.status.words(),
+                let mut status = k.key.status.words();
+                if k.sets.is_empty() {
+                    status.push_str(", in no set");
+                }
+                if k.fails_iam3 {
+                    status.push_str(", FAILS IAM.3");
+                }
+                tab.row(vec![
+                    k.key.id.to_string(),
+                    status,
                     day(Some(k.key.created)),
-                    k.age_days,
-                    if k.fails_iam3 {
-                        "; FAILS Security Hub IAM.3 (active, older than 90 days)"
-                    } else {
-                        ""
-                    }
-                ));
+                    format!("{} days", k.age_days),
+                    used,
+                ]);
             }
+            t.push_str(&tab.render(width));
+        }
+        if self
+            .users
+            .iter()
+            .flat_map(|u| &u.keys)
+            .any(|k| k.fails_iam3)
+        {
+            t.push_str(
+                "  FAILS IAM.3: active and older than 90 days, which Security Hub IAM.3 fails\n",
+            );
         }
     }
 
     /// The proposed targets, and the sets not proposed.
-    fn proposal_text(&self, t: &mut String) {
+    fn proposal_text(&self, width: Option<u16>, t: &mut String) {
         t.push_str(&format!(
             "\nProposed targets: {}\n",
             self.proposal.targets.len()
         ));
-        for p in &self.proposal.targets {
-            t.push_str(&format!(
-                "  {} (IAM user {}): credential_prefix {}{}",
-                p.name,
-                p.iam_user,
-                p.credential_prefix,
-                if p.prefix_inferred {
-                    ""
+        if !self.proposal.targets.is_empty() {
+            let mut tab =
+                Grid::new(&["TARGET", "IAM USER", "CREDENTIAL PREFIX", "SETS", "ADOPTED"]);
+            for p in &self.proposal.targets {
+                let prefix = if p.prefix_inferred {
+                    p.credential_prefix.clone()
                 } else {
-                    " (new: no set id has the form <prefix>-<yymmdd>)"
-                }
-            ));
-            if !p.managed.is_empty() {
-                t.push_str(&format!(", sets {}", p.managed.join(", ")));
+                    format!(
+                        "{} (new: no set id has the form <prefix>-<yymmdd>)",
+                        p.credential_prefix
+                    )
+                };
+                let list = |v: &[String]| {
+                    if v.is_empty() {
+                        "-".to_string()
+                    } else {
+                        v.join("\n")
+                    }
+                };
+                tab.row(vec![
+                    p.name.clone(),
+                    p.iam_user.clone(),
+                    prefix,
+                    list(&p.managed),
+                    list(&p.adopt),
+                ]);
             }
-            if !p.adopt.is_empty() {
-                t.push_str(&format!(", adopted {}", p.adopt.join(", ")));
-            }
-            t.push('\n');
+            t.push_str(&tab.render(width));
         }
         if !self.proposal.not_proposed.is_empty() {
             t.push_str("\nNot proposed:\n");
-            for n in &self.proposal.not_proposed {
-                t.push_str(&format!("  {}\n", n.words()));
-            }
+            let rows: Vec<(String, String)> = self
+                .proposal
+                .not_proposed
+                .iter()
+                .map(|n| ("-".to_string(), n.words()))
+                .collect();
+            t.push_str(&labelled(&rows, width));
         }
     }
 }

@@ -8,12 +8,19 @@ use crate::role::{
     Migration as RoleMigration, PolicyAction, RoleAction, SetAction, ROLE_CREDENTIALS,
     TAG_EXTERNAL_ID,
 };
+use crate::words::Words;
+
+use super::table::wrapped;
+
+/// How far a JSON document is indented under its line.
+const JSON_INDENT: &str = "      ";
 
 impl MigrationReport {
     /// `migrate-to-role`'s report as text, for a human: the role, its trust policy
     /// (external id redacted), every policy it gets, the groups whose policies it does
-    /// not, the set, the steps.
-    pub fn render_text(&self) -> String {
+    /// not, the set, the steps; within `width` columns when given, a long line broken at
+    /// its spaces (the JSON documents, indented six, left whole).
+    pub fn render_text(&self, width: Option<u16>) -> String {
         let mut out = String::new();
         let dry = if self.dry_run { " (dry run)" } else { "" };
         let _ = writeln!(
@@ -25,7 +32,7 @@ impl MigrationReport {
         policy_lines(&mut out, &self.plan);
         set_line(&mut out, &self.plan);
         run_lines(&mut out, self);
-        out
+        wrapped(&out, width, |line| line.starts_with(JSON_INDENT))
     }
 }
 
@@ -39,8 +46,13 @@ fn role_lines(out: &mut String, p: &RoleMigration) {
     let _ = writeln!(out, "  IAM role {}: {role}", p.role_name);
     let _ = writeln!(
         out,
-        "    trust policy (SORACOM's AWS account {}; the external id is generated once, kept in tag {} and never shown):\n{}",
+        "    SORACOM's AWS account {}: {}",
         p.soracom_account_id,
+        p.soracom_account_source.words()
+    );
+    let _ = writeln!(
+        out,
+        "    trust policy (the external id is generated once, kept in tag {} and never shown):\n{}",
         TAG_EXTERNAL_ID,
         indented_json(&p.trust_policy)
     );
@@ -142,7 +154,7 @@ fn indented_json(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v)
         .unwrap_or_else(|_| v.to_string())
         .lines()
-        .map(|l| format!("      {l}"))
+        .map(|l| format!("{JSON_INDENT}{l}"))
         .collect::<Vec<_>>()
         .join("\n")
 }

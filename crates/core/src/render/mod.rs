@@ -12,6 +12,8 @@
 //! - `key_rotation.rs`: `rotate-soracom-key`
 //!   ([`KeyRotation::render_text`](crate::selfkey::KeyRotation::render_text)).
 //! - `policy.rs`: `policy`, its documents under their headings ([`policy_documents`]).
+//! - `table.rs`: the two shapes `status` and `discover` are laid out in (tables and
+//!   labelled lines), fitted to the terminal's width when the CLI gives one.
 //!
 //! The reports are data (serialised as they are for `--output json` and the Lambda); this
 //! module lays them out for a terminal or a log. The sentences about a plan's values are
@@ -23,6 +25,7 @@ mod migration;
 mod policy;
 mod run;
 mod status;
+mod table;
 
 pub use discovery::written;
 pub use policy::policy_documents;

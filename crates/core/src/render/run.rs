@@ -1,9 +1,12 @@
-//! A run's report as text: per target, the plan, the steps done, how it ended.
+//! A run's report as text: per target, the plan, the steps done, how it ended, each under
+//! its label (`current:`, `rotation:`, `plan:`, … `result:`, `error:`, `next:`), long texts
+//! wrapped under their own column within the terminal's width when it is known.
 
-use crate::plan::{fmt_time, Plan};
+use super::table::labelled;
+use crate::plan::Plan;
 use crate::report::{Outcome, RunReport, Step};
 use crate::wording::{describe, describe_link};
-use crate::words::Words;
+use crate::words::{fmt_time, Words};
 
 impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -12,8 +15,9 @@ impl std::fmt::Display for Step {
 }
 
 impl RunReport {
-    /// The report as text for a terminal or a log.
-    pub fn render_text(&self) -> String {
+    /// The report as text for a terminal (within `width` columns when given) or a log
+    /// (`None`: a line per entry).
+    pub fn render_text(&self, width: Option<u16>) -> String {
         let mut out = format!(
             "soracom-key-rotator {}{} at {}\n",
             self.command,
@@ -29,17 +33,12 @@ impl RunReport {
                 "\ntarget {} (IAM user {})\n",
                 t.target, t.iam_user
             ));
+            let mut rows = Vec::new();
             if let Some(plan) = &t.plan {
-                render_plan(&mut out, plan);
+                plan_rows(plan, &mut rows);
             }
-            if !t.steps.is_empty() {
-                out.push_str("  done:\n");
-                for s in &t.steps {
-                    out.push_str(&format!(
-                        "    {s}
-"
-                    ));
-                }
+            for (i, s) in t.steps.iter().enumerate() {
+                rows.push((if i == 0 { "done:" } else { "" }.to_string(), s.to_string()));
             }
             let result = match t.outcome {
                 Outcome::NothingDue => "nothing due".to_string(),
@@ -56,21 +55,26 @@ impl RunReport {
             } else {
                 String::new()
             };
-            out.push_str(&format!("  result: {result}{refs}\n"));
+            rows.push(("result:".into(), format!("{result}{refs}")));
             if let Some(e) = &t.error {
-                out.push_str(&format!("  error: {e}\n"));
+                // One reason a line (a refusal can have several).
+                for (i, line) in e.lines().enumerate() {
+                    rows.push((if i == 0 { "error:" } else { "" }.into(), line.into()));
+                }
             }
             if let Some(n) = &t.next {
-                out.push_str(&format!("  next: {n}\n"));
+                rows.push(("next:".into(), n.clone()));
             }
+            out.push_str(&labelled(&rows, width));
         }
         out
     }
 }
 
-/// The plan's lines: the current set, whether rotation is due, the steps, and what is
+/// The plan's rows: the current set, whether rotation is due, the steps, and what is
 /// refused, kept, under way, later, noted and at risk.
-fn render_plan(out: &mut String, plan: &Plan) {
+fn plan_rows(plan: &Plan, rows: &mut Vec<(String, String)>) {
+    let mut row = |label: &str, text: String| rows.push((label.to_string(), text));
     match &plan.current {
         Some(c) => {
             let key = describe_link(&c.link);
@@ -78,56 +82,60 @@ fn render_plan(out: &mut String, plan: &Plan) {
                 .age_days
                 .map(|d| format!(", {d} days old"))
                 .unwrap_or_default();
-            out.push_str(&format!("  current: {} ({key}{age})\n", c.set_id));
+            row("current:", format!("{} ({key}{age})", c.set_id));
         }
-        None => out.push_str("  current: none\n"),
+        None => row("current:", "none".into()),
     }
     let next = plan
         .due
         .next
         .map(|n| format!("; due {}", fmt_time(n)))
         .unwrap_or_default();
-    out.push_str(&format!(
-        "  rotation: {} ({}{next})\n",
-        if plan.due.now { "due" } else { "not due" },
-        plan.due.reason.words()
-    ));
+    row(
+        "rotation:",
+        format!(
+            "{} ({}{next})",
+            if plan.due.now { "due" } else { "not due" },
+            plan.due.reason.words()
+        ),
+    );
     if plan.is_empty() {
-        out.push_str("  plan: nothing to do\n");
+        row("plan:", "nothing to do".into());
     } else {
-        out.push_str("  plan:\n");
-        for a in plan.steps() {
-            out.push_str(&format!("    - {}\n", describe(a)));
+        for (i, a) in plan.steps().enumerate() {
+            row(
+                if i == 0 { "plan:" } else { "" },
+                format!("- {}", describe(a)),
+            );
         }
     }
     if let Some(r) = &plan.refusal {
-        out.push_str(&format!("  refused: {}\n", r.words()));
+        row("refused:", r.words());
     }
     for b in &plan.blocked {
-        out.push_str(&format!("  KEPT: {}\n", b.words()));
+        row("KEPT:", b.words());
     }
     if let Some(c) = &plan.canary {
-        out.push_str(&format!("  canary: {}\n", c.words()));
+        row("canary:", c.words());
     }
     if let Some(m) = &plan.migration {
-        out.push_str(&format!("  migration: {}\n", m.words()));
+        row("migration:", m.words());
     }
     for u in &plan.upcoming {
-        out.push_str(&format!(
-            "  later: {} (from {})\n",
-            u.step.words(),
-            fmt_time(u.due)
-        ));
+        row(
+            "later:",
+            format!("{}, from {}", u.step.words(), fmt_time(u.due)),
+        );
     }
     for n in &plan.notes {
-        out.push_str(&format!("  note: {}\n", n.words()));
+        row("note:", n.words());
     }
     for d in &plan.deadlines {
         let label = if d.risk.is_some() {
-            "AT RISK"
+            "AT RISK:"
         } else {
-            "deadline"
+            "deadline:"
         };
-        out.push_str(&format!("  {label}: {}\n", d.words()));
+        row(label, d.words());
     }
 }

@@ -1,13 +1,17 @@
-//! `status` as text: per target, its keys, its credential sets, and the outlook.
+//! `status` as text: per target, a line naming it, then its keys, its credential sets,
+//! what references them and its keys' deadlines as tables, then what is due, kept, under
+//! way, found and noted as labelled lines. A table's times are in UTC, as its headers say.
 
-use crate::plan::fmt_time;
+use super::table::{labelled, Grid};
+use crate::plan::KeyDeadline;
 use crate::status::{StatusReport, TargetStatus};
-use crate::wording::describe_link;
-use crate::words::Words;
+use crate::wording::key_of;
+use crate::words::{fmt_minute, fmt_time, Words};
 
 impl StatusReport {
-    /// The report as text.
-    pub fn render_text(&self) -> String {
+    /// The report as text, its tables within `width` columns when given (a terminal's),
+    /// else each row on one line.
+    pub fn render_text(&self, width: Option<u16>) -> String {
         let mut out = format!("soracom-key-rotator status at {}\n", fmt_time(self.now));
         for e in &self.errors {
             out.push_str(&format!(
@@ -17,95 +21,182 @@ impl StatusReport {
         }
         for t in &self.targets {
             out.push_str(&format!(
-                "\ntarget {} (IAM user {}, {:?})\n",
-                t.target, t.iam_user, t.strategy
+                "\ntarget {}: IAM user {}, {}\n",
+                t.target,
+                t.iam_user,
+                t.strategy.words()
             ));
-            keys_text(t, &mut out);
-            sets_text(t, &mut out);
-            outlook_text(t, &mut out);
+            keys_text(t, width, &mut out);
+            sets_text(t, width, &mut out);
+            references_text(t, width, &mut out);
+            deadlines_text(&t.deadlines, width, &mut out);
+            let lines = outlook(t);
+            if !lines.is_empty() {
+                out.push('\n');
+                out.push_str(&labelled(&lines, width));
+            }
         }
         out
     }
 }
 
-/// A target's keys: status, age, last use, the set holding each.
-fn keys_text(t: &TargetStatus, out: &mut String) {
-    out.push_str("  keys:\n");
+/// A target's keys: status, creation and age, last use.
+fn keys_text(t: &TargetStatus, width: Option<u16>, out: &mut String) {
+    if t.keys.is_empty() {
+        out.push_str("  no access key\n");
+        return;
+    }
+    let mut tab = Grid::new(&["KEY", "STATUS", "CREATED (UTC)", "AGE", "LAST USED (UTC)"]);
     for k in &t.keys {
         let used = match &k.last_used {
-            Some(u) => {
-                format!("last used {} ({}, {})", fmt_time(u.at), u.service, u.region)
-            }
-            None => "never used".into(),
+            Some(u) => format!("{} ({}, {})", fmt_minute(u.at), u.service, u.region),
+            None => "never".into(),
         };
-        let set = k
-            .set
-            .as_deref()
-            .map(|s| format!(", in {s}"))
-            .unwrap_or_default();
-        let status = k.status.words();
-        out.push_str(&format!(
-            "    {} {status:<8} created {} ({} days), {used}{set}\n",
-            k.id,
-            fmt_time(k.created),
-            k.age_days
-        ));
+        tab.row(vec![
+            k.id.to_string(),
+            k.status.words(),
+            fmt_minute(k.created),
+            days(k.age_days),
+            used,
+        ]);
     }
+    out.push_str(&tab.render(width));
 }
 
-/// A target's credential sets: which is current, their keys, what references each.
-fn sets_text(t: &TargetStatus, out: &mut String) {
-    out.push_str("  credential sets:\n");
+/// A target's credential sets: the current one, the key each holds (and how that is
+/// known), its state and the set's last use.
+fn sets_text(t: &TargetStatus, width: Option<u16>, out: &mut String) {
+    if t.sets.is_empty() {
+        out.push_str("\n  no credential set\n");
+        return;
+    }
+    let mut tab = Grid::new(&["CREDENTIAL SET", "KEY", "KEY STATE", "LAST USED (UTC)"]);
     for s in &t.sets {
-        let key = describe_link(&s.link);
-        let used = s.last_used.map(fmt_time).unwrap_or_else(|| "never".into());
-        out.push_str(&format!(
-            "    {}{} created {}, last used {used}, {key} ({:?})\n",
-            s.id,
-            if s.current { " [current]" } else { "" },
-            s.created.map(fmt_time).unwrap_or_else(|| "?".into()),
-            s.key_state
-        ));
+        let id = if s.current {
+            format!("{} (current)", s.id)
+        } else {
+            s.id.clone()
+        };
+        tab.row(vec![
+            id,
+            key_of(&s.link),
+            s.key_state.words(),
+            s.last_used
+                .map(fmt_minute)
+                .unwrap_or_else(|| "never".into()),
+        ]);
+    }
+    out.push('\n');
+    out.push_str(&tab.render(width));
+}
+
+/// What references the target's sets, and which set each names.
+fn references_text(t: &TargetStatus, width: Option<u16>, out: &mut String) {
+    let mut tab = Grid::new(&["REFERENCE", "CREDENTIAL SET"]);
+    for s in &t.sets {
         for r in &s.references {
-            out.push_str(&format!("      referenced by {r}\n"));
+            tab.row(vec![r.clone(), s.id.clone()]);
         }
     }
+    if !tab.is_empty() {
+        out.push('\n');
+        out.push_str(&tab.render(width));
+    }
 }
 
-/// What is due now and later, what is kept or under way, the deadlines, the findings and
-/// the notes.
-fn outlook_text(t: &TargetStatus, out: &mut String) {
+/// Every active key's deadline: how far off it is, when its rotation starts, when its
+/// deactivation is due and the days that leaves (the risk of missing it is a line of the
+/// outlook).
+fn deadlines_text(deadlines: &[KeyDeadline], width: Option<u16>, out: &mut String) {
+    if deadlines.is_empty() {
+        return;
+    }
+    let mut tab = Grid::new(&[
+        "KEY",
+        "DEADLINE (UTC)",
+        "LEFT",
+        "ROTATION STARTS (UTC)",
+        "DEACTIVATION DUE (UTC)",
+        "SPARE",
+    ]);
+    for d in deadlines {
+        let left = match d.days_left {
+            n if n < 0 => format!("{} past", days(-n)),
+            n => days(n),
+        };
+        let spare = match d.slack_days {
+            Some(s) if s < 0 => format!("{} late", days(-s)),
+            Some(s) => days(s),
+            None => "-".into(),
+        };
+        tab.row(vec![
+            d.key.to_string(),
+            fmt_minute(d.deadline),
+            left,
+            d.rotation_starts
+                .map(fmt_minute)
+                .unwrap_or_else(|| "-".into()),
+            d.deactivation_due
+                .map(fmt_minute)
+                .unwrap_or_else(|| "none planned".into()),
+            spare,
+        ]);
+    }
+    out.push('\n');
+    out.push_str(&tab.render(width));
+}
+
+/// What is due now and later, what is kept or under way or at risk, the findings and the
+/// notes, each under its label.
+fn outlook(t: &TargetStatus) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut row = |label: &str, text: String| rows.push((label.to_string(), text));
     for d in &t.due_now {
-        out.push_str(&format!("  due now: {d}\n"));
+        row("due now:", d.clone());
     }
     for u in &t.next {
-        out.push_str(&format!(
-            "  next: {} from {}\n",
-            u.step.words(),
-            fmt_time(u.due)
-        ));
+        row(
+            "next:",
+            format!("{}, from {}", u.step.words(), fmt_time(u.due)),
+        );
     }
     for b in &t.blocked {
-        out.push_str(&format!("  KEPT: {}\n", b.words()));
+        row("KEPT:", b.words());
     }
     if let Some(c) = &t.canary {
-        out.push_str(&format!("  canary: {}\n", c.words()));
+        row("canary:", c.words());
     }
     if let Some(m) = &t.migration {
-        out.push_str(&format!("  migration: {}\n", m.words()));
+        row("migration:", m.words());
     }
     for d in &t.deadlines {
-        let label = if d.risk.is_some() {
-            "AT RISK"
-        } else {
-            "deadline"
-        };
-        out.push_str(&format!("  {label}: {}\n", d.words()));
+        if let Some(r) = &d.risk {
+            row(
+                "AT RISK:",
+                format!("key {}: {}: {}", d.key, r.severity.words(), r.cause.words()),
+            );
+        }
     }
     for f in &t.compliance {
-        out.push_str(&format!("  {} [{}]: {}\n", f.code, f.severity, f.message));
+        // A failed control is named in its message (Security Hub IAM.3).
+        let label = if f.severity == "fail" {
+            "FAIL:"
+        } else {
+            "advice:"
+        };
+        row(label, f.message.clone());
     }
     for n in &t.notes {
-        out.push_str(&format!("  note: {}\n", n.words()));
+        row("note:", n.words());
+    }
+    rows
+}
+
+/// Whole days, as a table shows them.
+fn days(n: i64) -> String {
+    if n == 1 {
+        "1 day".into()
+    } else {
+        format!("{n} days")
     }
 }

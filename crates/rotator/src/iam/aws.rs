@@ -9,6 +9,7 @@
 use std::future::Future;
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::primitives::DateTime;
 use aws_sdk_iam::types::StatusType;
@@ -19,7 +20,7 @@ use rotator_core::secret::{AccessKeyId, NewAccessKey, Secret};
 use time::OffsetDateTime;
 
 use super::{IamApi, MAX_USER_PAGES};
-use crate::error::{aws_retryable, Error, Result};
+use crate::error::{aws_error_text, aws_retryable, causes, Error, Result};
 
 /// Bound on one attempt of an IAM or STS call when none is given.
 pub const DEFAULT_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -91,33 +92,34 @@ fn to_time(t: &DateTime) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
 }
 
-/// Maps an SDK error to [`Error::Aws`], keeping AWS's code and whether a retry may help.
-fn aws_error<E, R>(op: &'static str, err: SdkError<E, R>) -> Error
+/// Maps an SDK error to [`Error::Aws`], keeping AWS's code, its words
+/// ([`aws_error_text`]) and whether a retry may help.
+fn aws_error<E>(op: &'static str, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    let (code, message) = match &err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            let message = match (e.code(), e.message()) {
-                (Some(c), Some(m)) => format!("{c}: {m}"),
-                (Some(c), None) => c.to_string(),
-                _ => format!("{}", aws_sdk_iam::error::DisplayErrorContext(&err)),
-            };
-            (e.code().map(str::to_string), message)
-        }
-        _ => (
-            None,
-            format!("{}", aws_sdk_iam::error::DisplayErrorContext(&err)),
-        ),
-    };
+    let (code, message) = aws_error_text(&err);
     Error::Aws {
         op,
         code,
         message,
         retryable: aws_retryable(&err),
     }
+}
+
+/// Why the credentials of a role could not be had: STS's answer in words when the SDK's
+/// error is among the causes (the provider wraps it), else the causes' own words.
+fn assume_role_text(e: &(dyn std::error::Error + 'static)) -> String {
+    type AssumeRoleError =
+        SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError, HttpResponse>;
+    let mut next = Some(e);
+    while let Some(cause) = next {
+        if let Some(sdk) = cause.downcast_ref::<AssumeRoleError>() {
+            return aws_error_text(sdk).1;
+        }
+        next = cause.source();
+    }
+    causes(e)
 }
 
 fn key_status(status: Option<&StatusType>) -> Result<KeyStatus> {
@@ -445,7 +447,6 @@ impl IamApi for AwsIam {
         }
         let provider = builder.build().await;
         if let Err(e) = provider.provide_credentials().await {
-            use aws_sdk_iam::error::DisplayErrorContext;
             let retryable = matches!(
                 e,
                 aws_credential_types::provider::error::CredentialsError::ProviderTimedOut(_)
@@ -453,7 +454,7 @@ impl IamApi for AwsIam {
             return Err(Error::Aws {
                 op: "AssumeRole",
                 code: None,
-                message: format!("{}: {}", role.arn, DisplayErrorContext(&e)),
+                message: format!("{}: {}", role.arn, assume_role_text(&e)),
                 retryable,
             });
         }
@@ -762,24 +763,12 @@ impl IamApi for AwsIam {
             .credentials_provider(creds)
             .build();
         let sts = aws_sdk_sts::Client::from_conf(conf);
-        let out = sts.get_caller_identity().send().await.map_err(|e| {
-            // moto's auth errors are not parsed by the SDK; the raw status still says it.
-            let status = e.raw_response().map(|r| r.status().as_u16());
-            match aws_error("GetCallerIdentity", e) {
-                Error::Aws {
-                    op,
-                    code: None,
-                    message,
-                    retryable,
-                } if status.is_some() => Error::Aws {
-                    op,
-                    code: None,
-                    message: format!("HTTP {}: {message}", status.unwrap_or_default()),
-                    retryable,
-                },
-                other => other,
-            }
-        })?;
+        // (moto's auth errors are not parsed by the SDK: their HTTP status says it.)
+        let out = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| aws_error("GetCallerIdentity", e))?;
         out.arn()
             .map(str::to_string)
             .ok_or_else(|| missing("GetCallerIdentity", "Arn"))

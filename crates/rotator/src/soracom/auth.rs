@@ -1,9 +1,9 @@
 //! Where the SORACOM endpoint and auth key come from.
 //!
-//! Precedence follows soracom-cli, as the README's *Credentials* says: the endpoint is
-//! `SORACOM_ENDPOINT` (an origin without `/v1`), else the configured coverage, else the
-//! profile's `endpoint` or `coverageType`, else Japan coverage ([`endpoint`], for the CLI
-//! and the Lambda function alike). The auth key is
+//! Precedence follows soracom-cli, as docs/configuration.md (*Credentials and endpoints*)
+//! says: the endpoint is `SORACOM_ENDPOINT` (an origin without `/v1`), else the configured
+//! coverage, else the profile's `endpoint` or `coverageType`, else Japan coverage
+//! ([`endpoint`], for the CLI and the Lambda function alike). The auth key is
 //! `SORACOM_AUTH_KEY_ID` + `SORACOM_AUTH_KEY`, else the profile
 //! (`$SORACOM_PROFILE_DIR/<name>.json`, default `~/.soracom/<name>.json`), which, like
 //! soracom-cli, is refused when group or others can read it (`super::profile`).

@@ -565,19 +565,24 @@ impl<T: Transport> SoracomApi for SoracomClient<T> {
 /// `x-soracom-next-key: <key>`, or `Link: </v1/groups?…&last_evaluated_key=<key>>; rel=next`.
 /// SORACOM's paging guide (users.soracom.io/ja-jp/tools/api/paging/) shows both on one
 /// answer and warns that some APIs send only one of the two, either leading to the same
-/// page. Either header says more pages remain, so one without a usable key, two that
-/// disagree, or a key equal to the request's is an error ([`PagingProblem`]), never a silent
+/// page. An empty `x-soracom-next-key` with no `Link` rel=next is a last page, as SORACOM's
+/// own clients read it (soracom-cli stops on an empty value; soracom-labs' Python client on
+/// `if not next_key`). A `Link` rel=next without a usable key, two headers that name
+/// different pages (an empty `x-soracom-next-key` beside a `Link` to a next page among
+/// them), or a key equal to the request's is an error ([`PagingProblem`]), never a silent
 /// last page. Only the key is taken from a `Link`: its URL is never requested (it could point
 /// anywhere, and a request carries the API key and token).
 fn next_key(op: &'static str, headers: &Headers, after: Option<&str>) -> Result<Option<String>> {
     let broken = |problem| Error::SoracomPaging { op, problem };
     let mut keys = Vec::new();
+    let mut says_last = false;
     for v in headers.all("x-soracom-next-key") {
         let key = v.trim().to_string();
         if key.is_empty() {
-            return Err(broken(PagingProblem::EmptyNextKey));
+            says_last = true;
+        } else {
+            keys.push(key);
         }
-        keys.push(key);
     }
     for v in headers.all("link") {
         for url in next_links(v) {
@@ -587,7 +592,7 @@ fn next_key(op: &'static str, headers: &Headers, after: Option<&str>) -> Result<
     let Some(next) = keys.first() else {
         return Ok(None);
     };
-    if keys.iter().any(|k| k != next) {
+    if says_last || keys.iter().any(|k| k != next) {
         return Err(broken(PagingProblem::HeadersDisagree));
     }
     if after == Some(next.as_str()) {
@@ -719,12 +724,33 @@ mod tests {
         assert_eq!(next(&prev, None).ok(), Some(None));
     }
 
+    /// An empty `x-soracom-next-key` alone ends the listing, as SORACOM's clients read it;
+    /// beside a `Link` to a next page the two disagree.
+    #[test]
+    fn an_empty_next_key_alone_is_a_last_page() {
+        for empty in ["", "  "] {
+            assert_eq!(
+                next(&[("x-soracom-next-key", empty)], Some("k")).ok(),
+                Some(None)
+            );
+        }
+        let prev = [
+            ("x-soracom-next-key", ""),
+            ("link", "</v1/groups?last_evaluated_key=a>; rel=prev"),
+        ];
+        assert_eq!(next(&prev, None).ok(), Some(None));
+        let more = [
+            ("x-soracom-next-key", ""),
+            ("link", "</v1/groups?last_evaluated_key=b>; rel=next"),
+        ];
+        assert_eq!(
+            problem(next(&more, None)),
+            Some(PagingProblem::HeadersDisagree)
+        );
+    }
+
     #[test]
     fn more_pages_without_a_usable_key_is_an_error() {
-        assert_eq!(
-            problem(next(&[("x-soracom-next-key", "")], None)),
-            Some(PagingProblem::EmptyNextKey)
-        );
         for link in [
             "</v1/groups?limit=2>; rel=next",
             "</v1/groups?last_evaluated_key=>; rel=\"next\"",
@@ -749,11 +775,12 @@ mod tests {
             problem(next(&[("x-soracom-next-key", "a")], Some("a"))),
             Some(PagingProblem::KeyRepeated)
         );
-        let e = next(&[("x-soracom-next-key", "")], None).expect_err("broken");
+        let e = next(&disagree, None).expect_err("broken");
         assert!(!e.is_retryable());
         assert_eq!(
             e.to_string(),
-            "SORACOM listGroups: paging broken: x-soracom-next-key is present but empty"
+            "SORACOM listGroups: paging broken: x-soracom-next-key and Link rel=next name \
+             different pages"
         );
     }
 }

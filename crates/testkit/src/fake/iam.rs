@@ -159,6 +159,13 @@ fn injected(op: &'static str, failure: &Failure) -> Error {
                 "injected",
             )),
         },
+        // An answer the SDK could not read a code from, as the adapter words it.
+        Failure::Status { status, code } if code.is_empty() => Error::Aws {
+            op,
+            code: None,
+            message: format!("HTTP {status}, an error body the SDK could not read"),
+            retryable: false,
+        },
         Failure::Status { status, code } => Error::Aws {
             op,
             code: Some(code.clone()),
