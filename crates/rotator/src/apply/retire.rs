@@ -16,7 +16,7 @@ use rotator_core::execution::Destructive;
 
 impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// Takes the plan's retire steps in order; `lease` is this run's own lease (a
-    /// rollback's), which is not another run at work.
+    /// rollback's, or one taken before the cutover), which is not another run at work.
     pub(super) async fn retire(
         &self,
         run: &mut TargetRun<'_>,
@@ -31,7 +31,14 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         // re-check and the deactivation (found by the simulator, seed 299;
         // docs/ARCHITECTURE.md, invariant 4).
         let own = self
-            .lease_for(run, "leasing the target to retire keys", false)
+            .lease_for(
+                run,
+                (
+                    "leasing the target to retire keys",
+                    "nothing was retired; run again later",
+                ),
+                false,
+            )
             .await?;
         let done = self.retire_leased(run, &steps, Some(&own)).await;
         let released = self.iam.untag(run.user(), std::slice::from_ref(&own)).await;
