@@ -45,7 +45,8 @@ fn statuses_429(w: &World) -> usize {
 /// the writes: no reads after them); on AWS: observing, 1 ListAccessKeys, 1
 /// GetAccessKeyLastUsed per key and 1 ListUserTags (the tool's records); before creating,
 /// 1 ListAccessKeys (the keys there are) and a TagUser announcing the run, then a
-/// ListUserTags (did another run announce itself first?); 1 CreateAccessKey, a TagUser
+/// ListUserTags (did another run announce itself first?), then 1 ListAccessKeys and a
+/// TagUser writing the keys into the announcement; 1 CreateAccessKey, a TagUser
 /// recording the key in flight and an UntagUser removing the announcement; one
 /// GetCallerIdentity per required verification success; a TagUser once the set holds the
 /// key; 1 ListAccessKeys right before the first move and 1 after the last; a TagUser
@@ -75,10 +76,10 @@ async fn a_rotation_makes_exactly_the_calls_it_needs() {
     assert_eq!(
         w.proxy.call_counts(),
         counts(&[
-            ("ListAccessKeys", 4),
+            ("ListAccessKeys", 5),
             ("GetAccessKeyLastUsed", 1),
             ("ListUserTags", 2),
-            ("TagUser", 4),
+            ("TagUser", 5),
             ("UntagUser", 1),
             ("CreateAccessKey", 1),
             ("GetCallerIdentity", 3),

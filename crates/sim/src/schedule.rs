@@ -180,6 +180,9 @@ type Undo = Box<dyn Fn(&SimWorld)>;
 struct Live {
     cmd: Cmd,
     view: RunView,
+    /// A reference written or a key switched (what a rollback does), even if the run
+    /// then dies.
+    moved: bool,
 }
 
 /// One schedule under way.
@@ -461,6 +464,7 @@ impl Schedule {
             Live {
                 cmd,
                 view: RunView::new(cmd == Cmd::Emergency),
+                moved: false,
             },
         );
     }
@@ -472,7 +476,9 @@ impl Schedule {
             self.crash_all();
         }
         for (id, ended) in self.runs.take_ended() {
-            let cmd = self.live.remove(&id).map(|l| l.cmd);
+            let live = self.live.remove(&id);
+            let cmd = live.as_ref().map(|l| l.cmd);
+            let moved = live.is_some_and(|l| l.moved);
             let code = ended
                 .code
                 .map_or_else(|| "crashed".to_string(), |c| c.to_string());
@@ -492,7 +498,7 @@ impl Schedule {
             }
             // A rollback returns to the old key: how old it may grow then is the
             // operator's choice (the tool warns: AT RISK, the deadline rung, exit 3).
-            if cmd == Some(Cmd::Rollback) && acted(&ended.output) {
+            if cmd == Some(Cmd::Rollback) && (acted(&ended.output) || moved) {
                 self.rolled_back = true;
             }
             // What the tool reports when a fresh look stopped it: counted, so that a
@@ -503,6 +509,7 @@ impl Schedule {
                 ("not done, the state changed since this run observed it: deactivate", "kept:deactivation-stopped"),
                 ("leasing the target to retire keys", "kept:retirement-stepped-back"),
                 ("leasing the target for the rollback", "kept:rollback-stepped-back"),
+                ("leasing the target to move references", "kept:cutover-stepped-back"),
                 ("(a key in flight); this run changes nothing", "kept:key-in-flight-left-alone"),
             ] {
                 if ended.output.contains(said) {
@@ -538,13 +545,11 @@ impl Schedule {
         self.gate.forget(id);
         let _ = self.runs.take_ended();
         *self.counts.exits.entry("crashed".into()).or_default() += 1;
-        // An emergency that did not finish: see `settle`.
-        if self
-            .live
-            .remove(&id)
-            .is_some_and(|l| l.cmd == Cmd::Emergency)
-        {
-            self.needs_human = true;
+        // An emergency that did not finish, or a rollback that acted: see `settle`.
+        match self.live.remove(&id) {
+            Some(l) if l.cmd == Cmd::Emergency => self.needs_human = true,
+            Some(l) if l.cmd == Cmd::Rollback && l.moved => self.rolled_back = true,
+            _ => {}
         }
     }
 
@@ -638,6 +643,7 @@ impl Schedule {
         if acts {
             if let Some(l) = self.live.get_mut(&run) {
                 l.view.saw(&op, step);
+                l.moved |= moves_or_switches(&op);
             }
         }
         self.settle();
@@ -904,6 +910,19 @@ impl Schedule {
             }
         }
     }
+}
+
+/// Whether `op` writes a reference or switches a key: what a rollback does once it acts
+/// (a rollback that died after one counts as rolled back).
+fn moves_or_switches(op: &str) -> bool {
+    matches!(
+        op,
+        "putConfigurationParameters"
+            | "deleteConfigurationParameter"
+            | "updateEventHandler"
+            | "setInspectionConfiguration"
+            | "UpdateAccessKey"
+    )
 }
 
 /// Whether a report's JSON shows a step taken.

@@ -172,7 +172,7 @@ fn another_run_shows_by_a_young_record_not_by_an_old_or_our_own() {
     let creating = |run: &str, since| Creating {
         run: run.into(),
         since,
-        existing: Vec::new(),
+        existing: Some(Vec::new()),
     };
     let cases: Vec<(&str, Records, bool)> = vec![
         ("nothing", Records::default(), false),
@@ -549,7 +549,7 @@ fn a_retirement_steps_back_only_for_another_young_lease() {
     let announcement = Creating {
         run: "theirs".into(),
         since: young,
-        existing: Vec::new(),
+        existing: Some(Vec::new()),
     };
     let cases = [
         ("nothing", with(vec![], vec![]), false),

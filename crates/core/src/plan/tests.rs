@@ -167,13 +167,20 @@ fn in_flight(hours: i64) -> crate::records::Records {
     r
 }
 
+/// Records: a run announced a key `hours` ago and died before it listed the user's keys.
+fn unlisted(hours: i64) -> crate::records::Records {
+    let mut records = announced(hours);
+    records.creating[0].existing = None;
+    records
+}
+
 /// Records: a run announced a key `hours` ago, when the user had only K1.
 fn announced(hours: i64) -> crate::records::Records {
     crate::records::Records {
         creating: vec![crate::records::Creating {
             run: "r1".into(),
             since: NOW - Duration::hours(hours),
-            existing: vec![AccessKeyId::new(K1)],
+            existing: Some(vec![AccessKeyId::new(K1)]),
         }],
         ..Default::default()
     }
@@ -356,6 +363,18 @@ fn plans_match_the_rules() {
             actions: &["orphan AAA2", "forget-run r1"],
             refused: false,
             records: announced(3),
+        },
+        Case {
+            name: "a dead run's announcement that never listed the keys proves no key its own",
+            keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), announced_key(3)],
+            sets: vec![set("p-261029", 30, Some(K1))],
+            slots: vec![funnel("g1", "p-261029")],
+            force: false,
+            due: false,
+            current: Some("p-261029"),
+            actions: &["forget-run r1"],
+            refused: false,
+            records: unlisted(3),
         },
         Case {
             name: "a key created long after a dead run's announcement is not that run's",

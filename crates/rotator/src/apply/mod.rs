@@ -403,17 +403,16 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         }
     }
 
-    /// Removes this run's lease; a failure fails a run that was not refused.
+    /// Removes this run's lease; a failure fails the run, as any failed call does (other
+    /// runs wait for the lease to lapse).
     async fn release_lease(&self, user: &str, key: &str, report: &mut TargetReport) {
         if let Err(e) = self.iam.untag(user, &[key.to_string()]).await {
             report.steps.push(crate::report::Step {
                 what: format!("removing this run's lease from the IAM user: {e}"),
                 ok: false,
             });
-            if report.outcome != Outcome::Refused {
-                report.outcome = Outcome::Failed;
-                report.error = Some(format!("removing this run's lease failed: {e}"));
-            }
+            report.outcome = Outcome::Failed;
+            report.error = Some(format!("removing this run's lease failed: {e}"));
         }
     }
 }
