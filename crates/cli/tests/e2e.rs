@@ -815,7 +815,7 @@ async fn a_refused_page_size_falls_back_to_100() {
     let observations = w
         .emu
         .call_counts()
-        .get("listCredentials")
+        .get("listEventHandlers")
         .copied()
         .unwrap_or(0);
     assert_eq!(vpgs.len() as u64, observations, "{vpgs:?}");

@@ -20,7 +20,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::config::Target;
-use crate::model::{AccessKey, KeyStatus, Observed, Ref, Slot};
+use crate::model::{AccessKey, CredentialSet, KeyStatus, Observed, Ref, Slot};
 use crate::plan::{
     holds, resolve, Plan, Repair, Repoint, Retire, View, EMERGENCY_RERUN, IN_FLIGHT_LIMIT,
 };
@@ -103,6 +103,41 @@ impl Words for KeyCheck {
     }
 }
 
+/// What SORACOM's sets say now of the set references are about to move onto, which held
+/// the key by the observation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetCheck {
+    /// It exists and holds that key (or names none SORACOM reports).
+    Holds,
+    /// It no longer exists.
+    Gone,
+    /// It holds another key now.
+    Rewritten,
+}
+
+impl Words for SetCheck {
+    fn words(&self) -> String {
+        match self {
+            SetCheck::Holds => "holds the key".into(),
+            SetCheck::Gone => "no longer exists (someone deleted it)".into(),
+            SetCheck::Rewritten => "now holds another key (someone rewrote it)".into(),
+        }
+    }
+}
+
+/// What `sets` (as SORACOM lists them now) say of set `id`, observed holding `key`
+/// (found by the simulator, seed 20426: a set deleted after the observation was written
+/// into a reference).
+pub fn set_check(sets: &[CredentialSet], id: &str, key: &AccessKeyId) -> SetCheck {
+    match sets.iter().find(|s| s.id == id) {
+        None => SetCheck::Gone,
+        Some(s) => match s.key() {
+            Some(k) if &k != key => SetCheck::Rewritten,
+            _ => SetCheck::Holds,
+        },
+    }
+}
+
 /// What the user's keys (`statuses`, as IAM lists them) say of `key`.
 pub fn key_check(statuses: &[(AccessKeyId, KeyStatus)], key: &AccessKeyId) -> KeyCheck {
     match statuses.iter().find(|(id, _)| id == key) {
@@ -162,14 +197,23 @@ pub fn failed_cutover(moved: usize, definite: bool, rotated: bool) -> FailedCuto
     }
 }
 
-/// Where each of `moved` goes back to: the newest set it came from whose key is `active`
-/// now (the reverse move), or `None` (it stays; a human must look).
-pub fn move_back(view: &View, moved: &[&Repoint], active: &[AccessKeyId]) -> Vec<Option<Repoint>> {
+/// Where each of `moved` goes back to: the newest set it came from that still exists in
+/// `sets` (as SORACOM lists them now) and whose key is `active` now (the reverse move), or
+/// `None` (it stays; a human must look). A set someone deleted or rewrote since the
+/// observation is judged as it is now (found by the simulator, seed 19873).
+pub fn move_back(
+    view: &View,
+    moved: &[&Repoint],
+    (active, sets): (&[AccessKeyId], &[CredentialSet]),
+) -> Vec<Option<Repoint>> {
     let key_of = |set: &str| {
-        view.sets
-            .iter()
-            .find(|s| s.set.id == set)
-            .and_then(|s| s.link.key().cloned())
+        let now = sets.iter().find(|s| s.id == set)?;
+        now.key().or_else(|| {
+            view.sets
+                .iter()
+                .find(|s| s.set.id == set)
+                .and_then(|s| s.link.key().cloned())
+        })
     };
     moved
         .iter()

@@ -396,6 +396,10 @@ impl Words for Note {
                 "set {set_id} is linked to key {key} by evidence only; add it to adopt_keys to \
                  let it be retired"
             ),
+            Note::HeldElsewhere { key, set_id } => format!(
+                "key {key} is used through set {set_id}, which is not this target's; it is not \
+                 retired while a holder names that set"
+            ),
             Note::KeyGone { set_id, key } => format!(
                 "set {set_id} names key {key}, which no longer exists; check adopt_keys, or \
                  delete the set by hand"

@@ -17,6 +17,7 @@ use crate::model::{AuthFailure, CredentialSet, Observed, Slot};
 use crate::plan::AWS_CREDENTIALS;
 use crate::records::Records;
 use crate::refs::{group_slots, handler_slot, vpg_slot};
+use crate::secret::AccessKeyId;
 use crate::soracom::{Pager, SoracomApi, Walk};
 
 /// What a run reads its observation with: the two ports and the page size of SORACOM's
@@ -30,6 +31,10 @@ pub(crate) struct Observer<'a, I, S> {
     /// Items per page of a SORACOM listing.
     pub(crate) page_size: u32,
 }
+
+/// Sets named by a holder that hold a key SORACOM names and are not every target's: (set
+/// id, key).
+type Elsewhere = Vec<(String, AccessKeyId)>;
 
 impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
     /// Observes every target: one listing of credential sets, groups and event handlers
@@ -51,13 +56,18 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
             Ok::<_, Error>((keys, records))
         }));
         let (soracom, keys) = futures::join!(self.observe_soracom(targets), keys);
-        let (sets, slots) = soracom?;
+        let (sets, slots, elsewhere) = soracom?;
         let mut out = Vec::with_capacity(targets.len());
-        for (k, slots) in keys.into_iter().zip(slots) {
+        for ((k, slots), t) in keys.into_iter().zip(slots).zip(targets) {
             // The logs are read for a target with a canary only, and fail that target only:
             // the others of the group need no evidence from them.
             let observed = match k {
                 Ok((keys, records)) => {
+                    let held_elsewhere = elsewhere
+                        .iter()
+                        .filter(|(set, key)| !t.owns(set) && keys.iter().any(|k| &k.id == key))
+                        .map(|(set, key)| (key.clone(), set.clone()))
+                        .collect();
                     self.auth_failures(&records, &slots)
                         .await
                         .map(|auth_failures| Observed {
@@ -66,6 +76,7 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
                             slots,
                             records,
                             auth_failures,
+                            held_elsewhere,
                         })
                 }
                 Err(e) => Err(e),
@@ -167,8 +178,15 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
     async fn observe_soracom(
         &self,
         targets: &[&Target],
-    ) -> Result<(Vec<CredentialSet>, Vec<Vec<Slot>>)> {
+    ) -> Result<(Vec<CredentialSet>, Vec<Vec<Slot>>, Elsewhere)> {
         let sets = self.soracom.list_credentials().await?;
+        // Sets that hold a key SORACOM names and are not every target's: a holder naming
+        // one uses that key, whoever's set it is.
+        let keyed: BTreeMap<&str, &AccessKeyId> = sets
+            .iter()
+            .filter(|s| s.kind == AWS_CREDENTIALS && targets.iter().any(|t| !t.owns(&s.id)))
+            .filter_map(|s| s.api_key.as_ref().map(|k| (s.id.as_str(), k)))
+            .collect();
         // A reference to a set of another type (e.g. IAM role credentials) is not the
         // tool's, whatever its id: it is never moved.
         let other_type: std::collections::BTreeSet<&str> = sets
@@ -179,11 +197,23 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
         // The target's role set (`migrate-to-role`) is watched too: references move onto it.
         let ours =
             |t: &Target, id: &str| (t.owns(id) && !other_type.contains(id)) || id == t.role_set_id;
-        let slots = holder_slots(self.soracom, self.page_size, targets.len(), |i, id| {
-            targets.get(i).is_some_and(|t| ours(t, id))
+        let n = targets.len();
+        let mut slots = holder_slots(self.soracom, self.page_size, n + 1, |i, id| match i {
+            i if i == n => keyed.contains_key(id),
+            i => targets.get(i).is_some_and(|t| ours(t, id)),
         })
         .await?;
-        Ok((sets, slots))
+        let foreign = slots.pop().unwrap_or_default();
+        let named: BTreeSet<&str> = foreign
+            .iter()
+            .flat_map(|slot| slot.refs.iter().map(|r| r.set_id.as_str()))
+            .collect();
+        let elsewhere = keyed
+            .iter()
+            .filter(|(id, _)| named.contains(*id))
+            .map(|(id, k)| (id.to_string(), (*k).clone()))
+            .collect();
+        Ok((sets, slots, elsewhere))
     }
 
     /// Observes one target again, for the re-check of a destructive step.

@@ -123,6 +123,12 @@ pub struct RunView {
     stale_for_write: [bool; KINDS],
     /// A key made or proved since that read (a deactivation is then stale).
     stale_for_retire: [bool; KINDS],
+    /// When it last read each holder (`group:…`, `handler:…`, `vpg:…`): the get, or the
+    /// page of a listing, that showed it. A get of one holder, or a later page, says
+    /// nothing of another.
+    holder_read: BTreeMap<String, u64>,
+    /// Holders read before its last call other than repointing.
+    holder_stale: BTreeSet<String>,
 }
 
 impl RunView {
@@ -134,6 +140,16 @@ impl RunView {
             last_list: [None; KINDS],
             stale_for_write: [false; KINDS],
             stale_for_retire: [false; KINDS],
+            holder_read: BTreeMap::new(),
+            holder_stale: BTreeSet::new(),
+        }
+    }
+
+    /// Records that the run's call `op` at step `step` showed it `holders`.
+    pub fn read_holders(&mut self, holders: &[String], step: u64) {
+        for h in holders {
+            self.holder_read.insert(h.clone(), step);
+            self.holder_stale.remove(h);
         }
     }
 
@@ -149,7 +165,10 @@ impl RunView {
                 self.stale_for_retire[k.index()] = false;
             }
             CallClass::Repoint => {}
-            CallClass::OtherRead | CallClass::OtherWrite => self.stale_for_write = [true; KINDS],
+            CallClass::OtherRead | CallClass::OtherWrite => {
+                self.stale_for_write = [true; KINDS];
+                self.holder_stale.extend(self.holder_read.keys().cloned());
+            }
         }
         // Making and proving a key takes seconds: what was read before is old by then.
         // Retiring (deactivations, deletions, their records) follows its re-check at once.
@@ -163,14 +182,21 @@ impl RunView {
 
     /// Whether a person's change of `kind` at step `at` is one the run could not have
     /// seen before it acted as `by`.
-    fn unseen(&self, kind: Kind, at: u64, by: Acting) -> bool {
+    fn unseen(&self, kind: Kind, object: &str, at: u64, by: Acting) -> bool {
         let i = kind.index();
+        let holder = matches!(kind, Kind::Groups | Kind::Handlers | Kind::Vpgs);
         let stale = match by {
+            Acting::Write if holder => self.holder_stale.contains(object),
             Acting::Write => self.stale_for_write[i],
             Acting::Retire => self.stale_for_retire[i],
             Acting::Trust => false,
         };
-        self.last_read[i].is_some_and(|read| at > read) && !stale
+        let read = if holder {
+            self.holder_read.get(object).copied()
+        } else {
+            self.last_read[i]
+        };
+        read.is_some_and(|read| at > read) && !stale
     }
 }
 
@@ -347,7 +373,7 @@ impl Ledger {
         self.touches.iter().any(|t| {
             objects
                 .iter()
-                .any(|(k, o)| t.kind == *k && t.object == *o && run.unseen(*k, t.step, by))
+                .any(|(k, o)| t.kind == *k && t.object == *o && run.unseen(*k, o, t.step, by))
         })
     }
 }

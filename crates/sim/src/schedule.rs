@@ -510,6 +510,8 @@ impl Schedule {
                 ("leasing the target to retire keys", "kept:retirement-stepped-back"),
                 ("leasing the target for the rollback", "kept:rollback-stepped-back"),
                 ("leasing the target to move references", "kept:cutover-stepped-back"),
+                ("right before the first move: credential set", "kept:set-changed-before-move"),
+                ("which is not this target's; it is not retired", "kept:key-held-elsewhere"),
                 ("(a key in flight); this run changes nothing", "kept:key-in-flight-left-alone"),
             ] {
                 if ended.output.contains(said) {
@@ -627,6 +629,7 @@ impl Schedule {
         let (verdict, after_fault) = self.verdict(&pending);
         let run = pending.run;
         let op = pending.call.op.clone();
+        let subject = pending.call.subject.clone();
         let acts = !matches!(verdict, Verdict::Refuse(_));
         let watched = acts && may_change(&op);
         let before = watched.then(|| Snapshot::take(&self.world));
@@ -647,6 +650,12 @@ impl Schedule {
             }
         }
         self.settle();
+        if acts {
+            let read = self.holders_read(&op, &subject);
+            if let Some(l) = self.live.get_mut(&run) {
+                l.view.read_holders(&read, step);
+            }
+        }
         after_fault(&self.world);
         if let Some(before) = before {
             self.check(&view, &op, &before);
@@ -655,6 +664,56 @@ impl Schedule {
             // A process that died right after its call succeeded.
             self.note(|| format!("run{run} dies after its call"));
             self.kill(run);
+        }
+    }
+
+    /// The holders call `op` on `subject` showed its run: a get, its holder; the handlers'
+    /// listing, every handler; a page of groups or VPGs, every one after its
+    /// `last_evaluated_key` (ids ascend; the next page re-reads those past this one).
+    fn holders_read(&self, op: &str, subject: &str) -> Vec<String> {
+        let tail = |prefix: &str| {
+            subject
+                .rsplit('/')
+                .next()
+                .map(|id| format!("{prefix}:{id}"))
+        };
+        let after = || {
+            self.world
+                .emu
+                .requests()
+                .into_iter()
+                .rev()
+                .find(|r| r.operation.as_deref() == Some(op))
+                .and_then(|r| r.query)
+                .and_then(|q| {
+                    q.split('&')
+                        .find_map(|kv| kv.strip_prefix("last_evaluated_key=").map(str::to_string))
+                })
+        };
+        let page = |prefix: &str, ids: Vec<String>| {
+            let after = after();
+            ids.into_iter()
+                .filter(|id| after.as_deref().is_none_or(|a| id.as_str() > a))
+                .map(|id| format!("{prefix}:{id}"))
+                .collect::<Vec<_>>()
+        };
+        let ids = |items: Vec<Value>, field: &str| -> Vec<String> {
+            items
+                .iter()
+                .filter_map(|v| v[field].as_str().map(str::to_string))
+                .collect()
+        };
+        match op {
+            "getGroup" => tail("group").into_iter().collect(),
+            "getEventHandler" => tail("handler").into_iter().collect(),
+            "getVirtualPrivateGateway" => tail("vpg").into_iter().collect(),
+            "listEventHandlers" => ids(self.world.emu.event_handlers(), "handlerId")
+                .into_iter()
+                .map(|id| format!("handler:{id}"))
+                .collect(),
+            "listGroups" => page("group", ids(self.world.emu.groups(), "groupId")),
+            "listVirtualPrivateGateways" => page("vpg", ids(self.world.emu.vpgs(), "vpgId")),
+            _ => Vec::new(),
         }
     }
 

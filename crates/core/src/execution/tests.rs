@@ -92,6 +92,7 @@ fn observed(k1_active: bool) -> Observed {
         slots: vec![funnel("g1", "p-221001"), funnel("g2", "p-221101")],
         records: Records::default(),
         auth_failures: Vec::new(),
+        held_elsewhere: Vec::new(),
     }
 }
 
@@ -320,6 +321,7 @@ fn references_go_back_to_the_newest_set_they_came_from_whose_key_works() {
         slots: vec![funnel("g1", "p-221001"), funnel("g2", "p-221101")],
         records: Records::default(),
         auth_failures: Vec::new(),
+        held_elsewhere: Vec::new(),
     };
     let view = resolve(&target(), &obs, NOW);
     let moved = Repoint {
@@ -327,7 +329,7 @@ fn references_go_back_to_the_newest_set_they_came_from_whose_key_works() {
         from: vec!["p-221001".into()],
         to: "p-new".into(),
     };
-    let back = move_back(&view, &[&moved], &[k(K1)]);
+    let back = move_back(&view, &[&moved], (&[k(K1)], &obs.sets));
     let reverse = back[0].as_ref().expect("a way back");
     assert_eq!(reverse.to, "p-221001");
     assert_eq!(reverse.from, vec!["p-new".to_string()]);
@@ -335,7 +337,31 @@ fn references_go_back_to_the_newest_set_they_came_from_whose_key_works() {
     assert_eq!(reverse.slot.value, json!("p-new"));
     assert_eq!(reverse.slot.refs[0].set_id, "p-new");
     // The key it came from is not active: it stays (a human must look).
-    assert_eq!(move_back(&view, &[&moved], &[k(K2)]), vec![None]);
+    assert_eq!(
+        move_back(&view, &[&moved], (&[k(K2)], &obs.sets)),
+        vec![None]
+    );
+    // The set it came from is gone now, or holds a key that is not active: it stays.
+    let gone = vec![obs.sets[1].clone()];
+    assert_eq!(move_back(&view, &[&moved], (&[k(K1)], &gone)), vec![None]);
+    let mut rewritten = obs.sets.clone();
+    rewritten[0].api_key = Some(k(K2));
+    assert_eq!(
+        move_back(&view, &[&moved], (&[k(K1)], &rewritten)),
+        vec![None]
+    );
+}
+
+#[test]
+fn a_set_is_checked_as_soracom_lists_it_now() {
+    let sets = vec![set("p-221001", K1, 60)];
+    assert_eq!(set_check(&sets, "p-221001", &k(K1)), SetCheck::Holds);
+    assert_eq!(set_check(&sets, "p-221001", &k(K2)), SetCheck::Rewritten);
+    assert_eq!(set_check(&sets, "p-221101", &k(K1)), SetCheck::Gone);
+    let mut unnamed = sets.clone();
+    unnamed[0].api_key = None;
+    unnamed[0].description = String::new();
+    assert_eq!(set_check(&unnamed, "p-221001", &k(K2)), SetCheck::Holds);
 }
 
 #[test]

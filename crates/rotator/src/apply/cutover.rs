@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rotator_core::execution::{
     after_check, cutover_key, failed_cutover, key_check, move_back, refresh, role_refusal,
-    AfterCheck, FailedCutover, Fresh, KeyCheck,
+    set_check, AfterCheck, FailedCutover, Fresh, KeyCheck, SetCheck,
 };
 use rotator_core::wording::LeftAlone;
 use serde_json::Value;
@@ -101,8 +101,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         }
     }
 
-    /// The key references move onto, checked right before the first move: switched off or
-    /// gone, or IAM not telling — nothing moves, and what this run made goes.
+    /// The key references move onto, and the set that holds it, checked right before the
+    /// first move: the key switched off or gone, the set deleted or rewritten, or IAM or
+    /// SORACOM not telling — nothing moves, and what this run made goes.
     async fn before_first_move(
         &self,
         run: &mut TargetRun<'_>,
@@ -112,7 +113,13 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let what = format!("checking key {k} of {to} right before the first move");
         let next = "no reference was moved; the next reconcile starts over";
         let why = match self.key_check(run.user(), k).await {
-            Ok(KeyCheck::Active) => return Ok(()),
+            Ok(KeyCheck::Active) => match self.soracom.list_credentials().await {
+                Ok(sets) => match set_check(&sets, to, k) {
+                    SetCheck::Holds => return Ok(()),
+                    check => format!("credential set {to} {}", check.words()),
+                },
+                Err(e) => e.to_string(),
+            },
             Ok(check) => format!("access key {k} {}", check.words()),
             Err(e) => e.to_string(),
         };
@@ -272,8 +279,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         }
     }
 
-    /// Moves the references `moved` back where [`move_back`] says; what to tell the
-    /// operator.
+    /// Moves the references `moved` back where [`move_back`] says, from the keys and the
+    /// sets as they are now (when either cannot be read, nothing moves back); what to tell
+    /// the operator.
     async fn move_back(&self, run: &mut TargetRun<'_>, view: &View, moved: &[&Repoint]) -> String {
         let active: Vec<AccessKeyId> = self
             .iam
@@ -286,8 +294,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     .collect()
             })
             .unwrap_or_default();
+        let sets = self.soracom.list_credentials().await.unwrap_or_default();
         let (mut back, mut stuck) = (0, 0);
-        for reverse in move_back(view, moved, &active) {
+        for reverse in move_back(view, moved, (&active, &sets)) {
             let Some(reverse) = reverse else {
                 stuck += 1;
                 continue;
