@@ -103,6 +103,21 @@ impl Words for KeyCheck {
     }
 }
 
+/// How long to wait before references move onto `key`, which this run did not prove with
+/// STS (a key a person put into a set of the target): until it is `window` old — the
+/// longest this tool waits for a key of its own to work. IAM takes seconds to accept a new
+/// key (found by the simulator, seed 106). `None`: no wait (unknown key, or old enough).
+pub fn unproved_wait(
+    keys: &[AccessKey],
+    key: &AccessKeyId,
+    now: OffsetDateTime,
+    window: std::time::Duration,
+) -> Option<std::time::Duration> {
+    let created = keys.iter().find(|k| &k.id == key)?.created;
+    let ready = created.saturating_add(time::Duration::try_from(window).ok()?);
+    (ready > now).then(|| (ready - now).unsigned_abs())
+}
+
 /// What SORACOM's sets say now of the set references are about to move onto, which held
 /// the key by the observation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -525,6 +525,16 @@ impl Emulator {
         lock(&self.shared).requests.clone()
     }
 
+    /// The last request recorded for `operation`, if any (without copying the rest).
+    pub fn last_request(&self, operation: &str) -> Option<RecordedRequest> {
+        lock(&self.shared)
+            .requests
+            .iter()
+            .rev()
+            .find(|r| r.operation.as_deref() == Some(operation))
+            .cloned()
+    }
+
     /// Calls per operationId, faulted calls included, unrouted calls excluded.
     pub fn call_counts(&self) -> BTreeMap<String, u64> {
         lock(&self.shared).counts.clone()

@@ -512,6 +512,7 @@ impl Schedule {
                 ("leasing the target to move references", "kept:cutover-stepped-back"),
                 ("right before the first move: credential set", "kept:set-changed-before-move"),
                 ("which is not this target's; it is not retired", "kept:key-held-elsewhere"),
+                ("is new and this run did not prove it", "kept:waited-for-a-new-key"),
                 ("(a key in flight); this run changes nothing", "kept:key-in-flight-left-alone"),
             ] {
                 if ended.output.contains(said) {
@@ -680,10 +681,7 @@ impl Schedule {
         let after = || {
             self.world
                 .emu
-                .requests()
-                .into_iter()
-                .rev()
-                .find(|r| r.operation.as_deref() == Some(op))
+                .last_request(op)
                 .and_then(|r| r.query)
                 .and_then(|q| {
                     q.split('&')

@@ -600,3 +600,25 @@ fn a_retirement_steps_back_only_for_another_young_lease() {
         assert_eq!(another_lease(&records, &own, NOW), want, "{what}");
     }
 }
+
+#[test]
+fn references_wait_for_a_key_no_run_proved_until_it_is_old_enough() {
+    let window = std::time::Duration::from_secs(120);
+    let mut fresh = key(K1, KeyStatus::Active, false);
+    fresh.created = NOW - Duration::seconds(20);
+    let keys = vec![fresh, key(K2, KeyStatus::Active, false)];
+    assert_eq!(
+        unproved_wait(&keys, &k(K1), NOW, window),
+        Some(std::time::Duration::from_secs(100))
+    );
+    assert_eq!(
+        unproved_wait(&keys, &k(K2), NOW, window),
+        None,
+        "old enough"
+    );
+    assert_eq!(
+        unproved_wait(&keys, &k("AKIAAAAAAAAAAAAAAAA3"), NOW, window),
+        None,
+        "not listed"
+    );
+}

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rotator_core::execution::{
     after_check, cutover_key, failed_cutover, key_check, move_back, refresh, role_refusal,
-    set_check, AfterCheck, FailedCutover, Fresh, KeyCheck, SetCheck,
+    set_check, unproved_wait, AfterCheck, FailedCutover, Fresh, KeyCheck, SetCheck,
 };
 use rotator_core::wording::LeftAlone;
 use serde_json::Value;
@@ -46,6 +46,17 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let key = cutover_key(&run.plan, &view, rotated.map(|r| &r.key.id));
         let dest = repoints.first().map(|r| r.to.clone());
         if let (Some(to), Some(k)) = (&dest, &key) {
+            if rotated.is_none() {
+                let window = self.config.verify.timeout;
+                if let Some(wait) = unproved_wait(&run.obs.keys, k, run.clock.now(), window) {
+                    self.clock.sleep(wait).await;
+                    run.ok(format!(
+                        "waited {} s before the first move: key {k} of {to} is new and this \
+                         run did not prove it",
+                        wait.as_secs()
+                    ));
+                }
+            }
             self.before_first_move(run, (to, k), rotated).await?;
         }
         let groups = self.groups_now(run, &repoints, rotated).await?;
