@@ -385,6 +385,9 @@ pub enum Violation {
     NotOurs(String),
     /// A key in production use deactivated or deleted outside an emergency.
     InUse(String),
+    /// A key another run is still at work with (made less than the in-flight limit ago,
+    /// not abandoned) deleted.
+    InFlight(String),
     /// A set deleted that is a person's, or that a reference still names.
     SetDeleted(String),
     /// A reference the tool wrote names a set that cannot carry traffic.
@@ -409,6 +412,7 @@ impl Violation {
         match self {
             Violation::NotOurs(_) => "not-ours",
             Violation::InUse(_) => "in-use",
+            Violation::InFlight(_) => "in-flight",
             Violation::SetDeleted(_) => "set-deleted",
             Violation::BadReference(_) => "bad-reference",
             Violation::MovedForeign(_) => "moved-foreign",
@@ -426,6 +430,7 @@ impl std::fmt::Display for Violation {
         let what = match self {
             Violation::NotOurs(s)
             | Violation::InUse(s)
+            | Violation::InFlight(s)
             | Violation::SetDeleted(s)
             | Violation::BadReference(s)
             | Violation::MovedForeign(s)

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rotator::{invoke, Clients, Command, NoProgress, Outcome, Request};
+use rotator_core::plan::IN_FLIGHT_LIMIT;
 use serde_json::Value;
 use soracom_emulator::{Fault, FaultKind, PagingMode};
 use testkit::fake::soracom::MemoryDial;
@@ -199,6 +200,8 @@ pub struct Schedule {
     needs_human: bool,
     /// A rollback was carried out: the deadline is the operator's.
     rolled_back: bool,
+    /// Which run made each key the tool made, and when (the in-flight oracle).
+    made_by: BTreeMap<String, (usize, OffsetDateTime)>,
     trace: Option<Vec<String>>,
     violations: Vec<(u64, Violation)>,
     counts: Counts,
@@ -233,6 +236,7 @@ impl Schedule {
             mix,
             needs_human: false,
             rolled_back: false,
+            made_by: BTreeMap::new(),
             trace: trace.then(Vec::new),
             violations: Vec::new(),
             counts: Counts::default(),
@@ -659,7 +663,7 @@ impl Schedule {
         }
         after_fault(&self.world);
         if let Some(before) = before {
-            self.check(&view, &op, &before);
+            self.check(run, (&view, &op), &before);
         }
         if hang {
             // A process that died right after its call succeeded.
@@ -716,12 +720,16 @@ impl Schedule {
     }
 
     /// The oracles of one call that acted.
-    fn check(&mut self, view: &RunView, op: &str, before: &Snapshot) {
+    fn check(&mut self, run: usize, (view, op): (&RunView, &str), before: &Snapshot) {
         let after = Snapshot::take(&self.world);
         if op == "CreateAccessKey" {
             for id in after.keys.keys().filter(|k| !before.keys.contains_key(*k)) {
                 self.ledger.tool_keys.insert(id.clone());
+                self.made_by.insert(id.clone(), (run, after.now));
             }
+        }
+        if op == "DeleteAccessKey" {
+            self.in_flight_kept(run, before, &after);
         }
         let limit = before
             .keys
@@ -755,6 +763,32 @@ impl Schedule {
                     "kept: {holder} written keeping what a person changed after the run read it"
                 )
             });
+        }
+    }
+
+    /// Invariant 2's in-flight half: a key another run made less than the in-flight limit
+    /// ago, while that run is still at work and has not abandoned it, is never deleted by
+    /// a run — only the run that made it may give it up.
+    fn in_flight_kept(&mut self, run: usize, before: &Snapshot, after: &Snapshot) {
+        for (id, k) in before
+            .keys
+            .iter()
+            .filter(|(id, _)| !after.keys.contains_key(*id))
+        {
+            let Some(&(maker, made)) = self.made_by.get(id) else {
+                continue;
+            };
+            let abandoned = before.tags.get(&k.user).is_some_and(|tags| {
+                tags.iter()
+                    .any(|(t, v)| t == id && v.starts_with("soracom-key-rotator/abandoned/"))
+            });
+            let young = after.now < made + IN_FLIGHT_LIMIT;
+            if maker != run && self.live.contains_key(&maker) && young && !abandoned {
+                self.violated(Violation::InFlight(format!(
+                    "key {id} of {} deleted by run{run} while run{maker}, which made it at {made}, is still at work",
+                    k.user
+                )));
+            }
         }
     }
 
