@@ -197,7 +197,10 @@ async fn every_page_of_groups_is_repointed() {
         assert_eq!(w.funnel_of(&format!("extra-{i}")), json!(new_set));
     }
     let pages = w.emu.call_counts().get("listGroups").copied().unwrap_or(0);
-    assert_eq!(pages, 6, "12 groups at 2 per page");
+    assert_eq!(
+        pages, 12,
+        "12 groups at 2 per page, observed and listed again before the first move"
+    );
     assert!(w.emu.requests().iter().any(|r| r
         .query
         .as_deref()
@@ -806,9 +809,16 @@ async fn a_refused_page_size_falls_back_to_100() {
         2 * refusals,
         "one page at 100 after each: {groups:?}"
     );
-    // The VPG listing of the same observation is asked with the fallback at once.
+    // The VPG listing of the same observation is asked with the fallback at once (the
+    // groups are listed again before the first move, outside an observation).
     let vpgs = limits("listVirtualPrivateGateways");
-    assert_eq!(vpgs.len(), refusals, "{vpgs:?}");
+    let observations = w
+        .emu
+        .call_counts()
+        .get("listEventHandlers")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(vpgs.len() as u64, observations, "{vpgs:?}");
     assert!(vpgs.iter().all(|l| l == "100"), "{vpgs:?}");
     w.assert_converged(&w.id_for(0)).await;
     w.finish().await;

@@ -39,12 +39,15 @@ fn statuses_429(w: &World) -> usize {
 }
 
 /// G groups of which R reference the target: 1 auth, 1 listCredentials, ceil(G/page)
-/// listGroups, 1 listEventHandlers, 1 listVirtualPrivateGateways (one page: there are
-/// none), 1 createCredential, R PUTs (their responses confirm
+/// listGroups to observe and as many again right before the first move (a slot someone
+/// changed since is left to them), 1 listEventHandlers, 1 listVirtualPrivateGateways (one page: there are
+/// none), 1 createCredential, 1 listCredentials right before the first move (the set still
+/// holds the key), R PUTs (their responses confirm
 /// the writes: no reads after them); on AWS: observing, 1 ListAccessKeys, 1
 /// GetAccessKeyLastUsed per key and 1 ListUserTags (the tool's records); before creating,
 /// 1 ListAccessKeys (the keys there are) and a TagUser announcing the run, then a
-/// ListUserTags (did another run announce itself first?); 1 CreateAccessKey, a TagUser
+/// ListUserTags (did another run announce itself first?), then 1 ListAccessKeys and a
+/// TagUser writing the keys into the announcement; 1 CreateAccessKey, a TagUser
 /// recording the key in flight and an UntagUser removing the announcement; one
 /// GetCallerIdentity per required verification success; a TagUser once the set holds the
 /// key; 1 ListAccessKeys right before the first move and 1 after the last; a TagUser
@@ -63,8 +66,8 @@ async fn a_rotation_makes_exactly_the_calls_it_needs() {
         w.emu.call_counts(),
         counts(&[
             ("auth", 1),
-            ("listCredentials", 1),
-            ("listGroups", pages),
+            ("listCredentials", 2),
+            ("listGroups", 2 * pages),
             ("listEventHandlers", 1),
             ("listVirtualPrivateGateways", 1),
             ("createCredential", 1),
@@ -74,10 +77,10 @@ async fn a_rotation_makes_exactly_the_calls_it_needs() {
     assert_eq!(
         w.proxy.call_counts(),
         counts(&[
-            ("ListAccessKeys", 4),
+            ("ListAccessKeys", 5),
             ("GetAccessKeyLastUsed", 1),
             ("ListUserTags", 2),
-            ("TagUser", 4),
+            ("TagUser", 5),
             ("UntagUser", 1),
             ("CreateAccessKey", 1),
             ("GetCallerIdentity", 3),

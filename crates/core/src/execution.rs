@@ -16,10 +16,11 @@
 //!   rotation may delete ([`undo`]);
 //! - how a run ends ([`finish`]).
 
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::config::Target;
-use crate::model::{AccessKey, KeyStatus, Observed, Ref, Slot};
+use crate::model::{AccessKey, CredentialSet, KeyStatus, Observed, Ref, Slot};
 use crate::plan::{
     holds, resolve, Plan, Repair, Repoint, Retire, View, EMERGENCY_RERUN, IN_FLIGHT_LIMIT,
 };
@@ -102,6 +103,56 @@ impl Words for KeyCheck {
     }
 }
 
+/// How long to wait before references move onto `key`, which this run did not prove with
+/// STS (a key a person put into a set of the target): until it is `window` old — the
+/// longest this tool waits for a key of its own to work. IAM takes seconds to accept a new
+/// key (found by the simulator, seed 106). `None`: no wait (unknown key, or old enough).
+pub fn unproved_wait(
+    keys: &[AccessKey],
+    key: &AccessKeyId,
+    now: OffsetDateTime,
+    window: std::time::Duration,
+) -> Option<std::time::Duration> {
+    let created = keys.iter().find(|k| &k.id == key)?.created;
+    let ready = created.saturating_add(time::Duration::try_from(window).ok()?);
+    (ready > now).then(|| (ready - now).unsigned_abs())
+}
+
+/// What SORACOM's sets say now of the set references are about to move onto, which held
+/// the key by the observation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetCheck {
+    /// It exists and holds that key (or names none SORACOM reports).
+    Holds,
+    /// It no longer exists.
+    Gone,
+    /// It holds another key now.
+    Rewritten,
+}
+
+impl Words for SetCheck {
+    fn words(&self) -> String {
+        match self {
+            SetCheck::Holds => "holds the key".into(),
+            SetCheck::Gone => "no longer exists (someone deleted it)".into(),
+            SetCheck::Rewritten => "now holds another key (someone rewrote it)".into(),
+        }
+    }
+}
+
+/// What `sets` (as SORACOM lists them now) say of set `id`, observed holding `key`
+/// (found by the simulator, seed 20426: a set deleted after the observation was written
+/// into a reference).
+pub fn set_check(sets: &[CredentialSet], id: &str, key: &AccessKeyId) -> SetCheck {
+    match sets.iter().find(|s| s.id == id) {
+        None => SetCheck::Gone,
+        Some(s) => match s.key() {
+            Some(k) if &k != key => SetCheck::Rewritten,
+            _ => SetCheck::Holds,
+        },
+    }
+}
+
 /// What the user's keys (`statuses`, as IAM lists them) say of `key`.
 pub fn key_check(statuses: &[(AccessKeyId, KeyStatus)], key: &AccessKeyId) -> KeyCheck {
     match statuses.iter().find(|(id, _)| id == key) {
@@ -161,14 +212,23 @@ pub fn failed_cutover(moved: usize, definite: bool, rotated: bool) -> FailedCuto
     }
 }
 
-/// Where each of `moved` goes back to: the newest set it came from whose key is `active`
-/// now (the reverse move), or `None` (it stays; a human must look).
-pub fn move_back(view: &View, moved: &[&Repoint], active: &[AccessKeyId]) -> Vec<Option<Repoint>> {
+/// Where each of `moved` goes back to: the newest set it came from that still exists in
+/// `sets` (as SORACOM lists them now) and whose key is `active` now (the reverse move), or
+/// `None` (it stays; a human must look). A set someone deleted or rewrote since the
+/// observation is judged as it is now (found by the simulator, seed 19873).
+pub fn move_back(
+    view: &View,
+    moved: &[&Repoint],
+    (active, sets): (&[AccessKeyId], &[CredentialSet]),
+) -> Vec<Option<Repoint>> {
     let key_of = |set: &str| {
-        view.sets
-            .iter()
-            .find(|s| s.set.id == set)
-            .and_then(|s| s.link.key().cloned())
+        let now = sets.iter().find(|s| s.id == set)?;
+        now.key().or_else(|| {
+            view.sets
+                .iter()
+                .find(|s| s.set.id == set)
+                .and_then(|s| s.link.key().cloned())
+        })
     };
     moved
         .iter()
@@ -215,8 +275,9 @@ fn reverse(a: &Repoint, prev: &str) -> Repoint {
 pub trait Destructive: PartialEq {
     /// Whether it deletes or deactivates something.
     fn destructive(&self) -> bool;
-    /// The set whose key it deactivates, if it does.
-    fn deactivates(&self) -> Option<&str> {
+    /// The set it takes out of service (deactivating or deleting its key, or deleting
+    /// the set), if it does.
+    fn takes_away(&self) -> Option<&str> {
         None
     }
 }
@@ -232,9 +293,12 @@ impl Destructive for Retire {
         self.is_destructive()
     }
 
-    fn deactivates(&self) -> Option<&str> {
+    fn takes_away(&self) -> Option<&str> {
         match self {
-            Retire::Deactivate { set_id, .. } => Some(set_id),
+            Retire::Deactivate { set_id, .. }
+            | Retire::DropCanary { set_id, .. }
+            | Retire::DeleteSet { set_id, .. } => Some(set_id),
+            Retire::DeleteRetired { set_id, .. } => set_id.as_deref(),
             _ => None,
         }
     }
@@ -242,8 +306,9 @@ impl Destructive for Retire {
 
 /// Whether each of `steps` may be taken: every step that is not destructive, and each
 /// destructive one that the same phase of `again` (a plan from a fresh observation) still
-/// holds — except a deactivation of a set `again` moves references off (someone moved
-/// them onto it meanwhile).
+/// holds — except one that takes away a set `again` moves references off (someone moved
+/// them onto it meanwhile; a failed canary's set a person pointed a holder at was found by
+/// the simulator, docs/RELIABILITY.md).
 pub fn still_called_for<T: Destructive>(steps: &[T], fresh: &[T], again: &Plan) -> Vec<bool> {
     let moving_off = |set: &str| {
         again
@@ -253,9 +318,7 @@ pub fn still_called_for<T: Destructive>(steps: &[T], fresh: &[T], again: &Plan) 
     };
     steps
         .iter()
-        .map(|s| {
-            !s.destructive() || (fresh.contains(s) && !s.deactivates().is_some_and(moving_off))
-        })
+        .map(|s| !s.destructive() || (fresh.contains(s) && !s.takes_away().is_some_and(moving_off)))
         .collect()
 }
 
@@ -284,6 +347,18 @@ pub fn another_run_at_work(
         keys.contains(k) && matches!(r, KeyRecord::InFlight { since, .. } if young(*since))
     });
     other_announcement || other_lease || in_flight
+}
+
+/// Whether `records` show another run's lease (a rollback's, or a retirement's), younger
+/// than [`IN_FLIGHT_LIMIT`] at `at`, beside this run's own (`own`, its tag key). A run
+/// that is about to deactivate or delete leases the target and steps back only for
+/// another lease: a key being created is no reason to wait, the fresh plan already keeps
+/// what a rotation under way still needs.
+pub fn another_lease(records: &Records, own: &str, at: OffsetDateTime) -> bool {
+    records
+        .leases
+        .iter()
+        .any(|(run, since)| own != lease_key(run) && at < since.saturating_add(IN_FLIGHT_LIMIT))
 }
 
 /// What a `CreateAccessKey` whose answer was lost left, from the user's keys `before` it
@@ -435,6 +510,64 @@ pub fn dry_ending(plan: &Plan) -> Ending {
         error,
         next: None,
     }
+}
+
+/// What a move writes, given its holder as it is right before the write.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fresh {
+    /// This value: the holder as read now, only its references to the observed sets
+    /// moved (what a person changed beside them stays).
+    Write(Value),
+    /// Every reference already names the destination: nothing to write.
+    Already,
+    /// A reference no longer names a set the run observed (or is gone): a person moved
+    /// it, and it stays where they put it. What it names now.
+    Moved {
+        /// The sets the references name now (none when they are gone).
+        now: Vec<String>,
+    },
+}
+
+/// What to write for `action` when its holder reads `now` right before the write
+/// (docs/ARCHITECTURE.md, invariant 6: a change a person made after the run read the
+/// holder is not undone).
+pub fn refresh(action: &Repoint, now: &Value) -> Fresh {
+    let at: Vec<(&Ref, Option<String>)> = action
+        .slot
+        .refs
+        .iter()
+        .filter(|r| action.from.contains(&r.set_id))
+        .map(|r| (r, crate::refs::set_at(now, r)))
+        .collect();
+    let moved: Vec<String> = at
+        .iter()
+        .filter(|(_, id)| {
+            id.as_ref()
+                .is_none_or(|id| *id != action.to && !action.from.contains(id))
+        })
+        .filter_map(|(_, id)| id.clone())
+        .collect();
+    if at.iter().any(|(_, id)| id.is_none()) || !moved.is_empty() {
+        return Fresh::Moved { now: moved };
+    }
+    if at
+        .iter()
+        .all(|(_, id)| id.as_deref() == Some(action.to.as_str()))
+    {
+        return Fresh::Already;
+    }
+    let refs: Vec<Ref> = at
+        .iter()
+        .filter_map(|(r, id)| {
+            id.as_ref().map(|id| Ref {
+                set_id: id.clone(),
+                ..(*r).clone()
+            })
+        })
+        .collect();
+    Fresh::Write(action.from.iter().fold(now.clone(), |v, f| {
+        crate::refs::rewrite(&v, &refs, f, &action.to)
+    }))
 }
 
 #[cfg(test)]

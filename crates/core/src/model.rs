@@ -331,6 +331,9 @@ pub struct Observed {
     /// Authentication failures SORACOM logged since a canary of the target moved (read
     /// only while one is recorded).
     pub auth_failures: Vec<AuthFailure>,
+    /// Keys of this target's user that a set not the target's holds (as SORACOM reports
+    /// it) while a holder names that set: (key, set id). Never retired.
+    pub held_elsewhere: Vec<(AccessKeyId, String)>,
 }
 
 /// A group as far as rotation cares.

@@ -738,6 +738,7 @@ mod tests {
             sets: vec![set("aws-x-260901", K1, NOW - age)],
             slots: vec![funnel("aws-x-260901")],
             records: Records::default(),
+            held_elsewhere: Vec::new(),
         }
     }
 
@@ -746,6 +747,7 @@ mod tests {
         let created = NOW - age;
         let cutover = created + Duration::days(80);
         Observed {
+            held_elsewhere: Vec::new(),
             auth_failures: Vec::new(),
             keys: vec![
                 key(K1, created, Some(cutover + Duration::days(1))),
@@ -881,6 +883,7 @@ mod tests {
         };
         let since = NOW - Duration::hours(2);
         let obs = Observed {
+            held_elsewhere: Vec::new(),
             keys: vec![
                 key(K1, NOW - Duration::days(80), None),
                 key(K2, since, None),

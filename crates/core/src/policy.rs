@@ -144,12 +144,20 @@ pub(crate) const SORACOM: &[Permission] = &[
         "find references in event handlers",
     ),
     p(
+        "EventHandler:getEventHandler",
+        "read an event handler again right before repointing it",
+    ),
+    p(
         "EventHandler:updateEventHandler",
         "repoint an event handler's reference",
     ),
     p(
         "VirtualPrivateGateway:listVirtualPrivateGateways",
         "find references in VPGs' Junction inspection",
+    ),
+    p(
+        "VirtualPrivateGateway:getVirtualPrivateGateway",
+        "read a VPG again right before repointing its inspection report",
     ),
     p(
         "VirtualPrivateGateway:setInspectionConfiguration",

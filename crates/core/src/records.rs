@@ -10,7 +10,8 @@
 //! - `soracom-key-rotator:creating:<run id>` = `time/key-id/…`: a run is about to create a
 //!   key; the ids are the keys the user had just before. Written before `CreateAccessKey`,
 //!   so a run that dies before it hears the answer still leaves proof that the one new key
-//!   is its own.
+//!   is its own. It is first written as `time/unlisted` (no key can be proven the run's),
+//!   then the keys are listed and written: a key made before the listing is in it.
 //! - `soracom-key-rotator:run:<run id>` = `time`: a run is rolling the target back; other
 //!   runs leave it alone meanwhile.
 //! - `soracom-key-rotator:notified:<rung>` = `event/event/…`: what the notification ladder
@@ -177,8 +178,9 @@ pub(crate) struct Creating {
     pub(crate) run: String,
     /// When the run was about to create the key.
     pub(crate) since: OffsetDateTime,
-    /// The keys the user had just before.
-    pub(crate) existing: Vec<AccessKeyId>,
+    /// The keys the user had just before; `None` while the run has not listed them yet
+    /// (then no key can be proven the run's).
+    pub(crate) existing: Option<Vec<AccessKeyId>>,
 }
 
 /// Everything recorded on one user.
@@ -252,15 +254,18 @@ impl Records {
         let Some(run) = key.strip_prefix(CREATING) else {
             return false;
         };
-        let mut words = value.split('/');
+        let mut words = value.split('/').peekable();
         if let Some(since) = words.next().and_then(time) {
+            let listed = words.peek() != Some(&UNLISTED);
             self.creating.push(Creating {
                 run: run.to_string(),
                 since,
-                existing: words
-                    .filter(|w| is_key_id(w))
-                    .map(AccessKeyId::new)
-                    .collect(),
+                existing: listed.then(|| {
+                    words
+                        .filter(|w| is_key_id(w))
+                        .map(AccessKeyId::new)
+                        .collect()
+                }),
             });
         }
         true
@@ -403,12 +408,28 @@ pub fn key_tag(key: &AccessKeyId, record: &KeyRecord) -> (String, String) {
     (key.as_str().to_string(), value)
 }
 
-/// The tag announcing that run `run` is creating a key, given the keys there are now.
-pub fn creating_tag(run: &str, at: OffsetDateTime, existing: &[AccessKeyId]) -> (String, String) {
+/// The word of an announcement whose run has not listed the user's keys yet.
+const UNLISTED: &str = "unlisted";
+
+/// The tag announcing that run `run` is creating a key, given the keys there are now
+/// (`None`: not listed yet).
+pub fn creating_tag(
+    run: &str,
+    at: OffsetDateTime,
+    existing: Option<&[AccessKeyId]>,
+) -> (String, String) {
     let mut value = stamp(at);
-    for k in existing {
-        value.push('/');
-        value.push_str(k.as_str());
+    match existing {
+        None => {
+            value.push('/');
+            value.push_str(UNLISTED);
+        }
+        Some(keys) => {
+            for k in keys {
+                value.push('/');
+                value.push_str(k.as_str());
+            }
+        }
     }
     (format!("{CREATING}{run}"), value)
 }
@@ -459,7 +480,8 @@ mod tests {
                     set_id: "p-261201".into(),
                 },
             ),
-            creating_tag("run-1", t, std::slice::from_ref(&k)),
+            creating_tag("run-1", t, Some(std::slice::from_ref(&k))),
+            creating_tag("run-2", t, None),
         ];
         let r = Records::parse(tags.iter().map(|(a, b)| (a.as_str(), b.as_str())));
         assert_eq!(r.released.get(&k), Some(&t));
@@ -473,11 +495,18 @@ mod tests {
         );
         assert_eq!(
             r.creating,
-            [Creating {
-                run: "run-1".into(),
-                since: t,
-                existing: vec![k.clone()]
-            }]
+            [
+                Creating {
+                    run: "run-1".into(),
+                    since: t,
+                    existing: Some(vec![k.clone()])
+                },
+                Creating {
+                    run: "run-2".into(),
+                    since: t,
+                    existing: None
+                }
+            ]
         );
         let held = key_tag(
             &k,

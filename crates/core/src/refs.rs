@@ -170,6 +170,20 @@ pub fn rewrite(value: &Value, refs: &[Ref], from: &str, to: &str) -> Value {
     out
 }
 
+/// The set `value` names where `r` was found, read in `r`'s shape; `None` when nothing
+/// of that shape is there any more.
+pub fn set_at(value: &Value, r: &Ref) -> Option<String> {
+    let mut v = value.clone();
+    match (pointer_mut(&mut v, &r.path)?, r.shape) {
+        (Value::String(s), Shape::String) => Some(s.clone()),
+        (Value::Object(m), Shape::Object) => m
+            .get(OBJECT_KEY)
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
 /// Whether `value` references `to` wherever `refs` said `from` was.
 pub fn points_to(value: &Value, refs: &[Ref], from: &str, to: &str) -> bool {
     refs.iter().filter(|r| r.set_id == from).all(|r| {

@@ -194,6 +194,20 @@ pub fn group(body: &[u8]) -> Result<Group, BodyError> {
     decode::<WireGroup>("putConfigurationParameters", body).map(Group::from)
 }
 
+/// One object answered by `op` that must carry `id_field` = `id` (an event handler's
+/// `handlerId`, a VPG's `vpgId`): anything else is a malformed answer, never a holder
+/// whose references are gone.
+pub fn one(op: &'static str, body: &[u8], id_field: &str, id: &str) -> Result<Value, BodyError> {
+    let value: Value = decode(op, body)?;
+    if value.get(id_field).and_then(Value::as_str) != Some(id) {
+        return Err(BodyError {
+            op,
+            detail: format!("the answer is not the object asked for (no {id_field} {id})"),
+        });
+    }
+    Ok(value)
+}
+
 /// A `listVirtualPrivateGateways` page: `VirtualPrivateGateway` objects as they are.
 pub fn vpgs(body: &[u8]) -> Result<Vec<Value>, BodyError> {
     let op = "listVirtualPrivateGateways";

@@ -148,6 +148,30 @@ impl Words for Repoint {
     }
 }
 
+/// A move left undone: someone moved the reference after the run read the holder, and it
+/// stays where they put it (docs/ARCHITECTURE.md, invariant 6).
+pub struct LeftAlone<'a> {
+    /// The move.
+    pub action: &'a Repoint,
+    /// What the references name now (none: they are gone).
+    pub now: &'a [String],
+}
+
+impl Words for LeftAlone<'_> {
+    fn words(&self) -> String {
+        let now = if self.now.is_empty() {
+            "no set any more".to_string()
+        } else {
+            self.now.join(", ")
+        };
+        format!(
+            "left {} where someone put it after this run read it (it now names {now}); \
+             not moved to {}",
+            self.action.slot.holder, self.action.to
+        )
+    }
+}
+
 impl Words for Retire {
     fn words(&self) -> String {
         match self {
@@ -371,6 +395,10 @@ impl Words for Note {
             Note::EvidenceOnly { set_id, key } => format!(
                 "set {set_id} is linked to key {key} by evidence only; add it to adopt_keys to \
                  let it be retired"
+            ),
+            Note::HeldElsewhere { key, set_id } => format!(
+                "key {key} is used through set {set_id}, which is not this target's; it is not \
+                 retired while a holder names that set"
             ),
             Note::KeyGone { set_id, key } => format!(
                 "set {set_id} names key {key}, which no longer exists; check adopt_keys, or \

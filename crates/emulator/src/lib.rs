@@ -334,6 +334,26 @@ impl Emulator {
         );
     }
 
+    /// Deletes a credential set directly, as a person in the console would; whether it was
+    /// there.
+    pub fn remove_credential(&self, id: &str) -> bool {
+        lock(&self.shared).credentials.remove(id).is_some()
+    }
+
+    /// Replaces namespace `namespace` of group `group_id`'s configuration with `value`, as a
+    /// person in the console would (the group's `lastModifiedTime` moves); whether the group
+    /// was there.
+    pub fn set_group_namespace(&self, group_id: &str, namespace: &str, value: Value) -> bool {
+        let mut st = lock(&self.shared);
+        let now = st.now_ms();
+        let Some(group) = st.groups.get_mut(group_id) else {
+            return false;
+        };
+        group.configuration.insert(namespace.to_owned(), value);
+        group.modified_ms = now;
+        true
+    }
+
     /// The ids of all credential sets, sorted.
     pub fn credential_ids(&self) -> Vec<String> {
         lock(&self.shared).credentials.keys().cloned().collect()
@@ -503,6 +523,16 @@ impl Emulator {
     /// Every API request so far (admin calls excluded), in order of completion.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared).requests.clone()
+    }
+
+    /// The last request recorded for `operation`, if any (without copying the rest).
+    pub fn last_request(&self, operation: &str) -> Option<RecordedRequest> {
+        lock(&self.shared)
+            .requests
+            .iter()
+            .rev()
+            .find(|r| r.operation.as_deref() == Some(operation))
+            .cloned()
     }
 
     /// Calls per operationId, faulted calls included, unrouted calls excluded.

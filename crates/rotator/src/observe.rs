@@ -6,6 +6,10 @@
 //! are read at the same time. Only slots that reference a target's own `aws-credentials`
 //! sets are kept, so memory does not grow with groups that do not matter.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
 use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
@@ -13,6 +17,7 @@ use crate::model::{AuthFailure, CredentialSet, Observed, Slot};
 use crate::plan::AWS_CREDENTIALS;
 use crate::records::Records;
 use crate::refs::{group_slots, handler_slot, vpg_slot};
+use crate::secret::AccessKeyId;
 use crate::soracom::{Pager, SoracomApi, Walk};
 
 /// What a run reads its observation with: the two ports and the page size of SORACOM's
@@ -27,6 +32,10 @@ pub(crate) struct Observer<'a, I, S> {
     pub(crate) page_size: u32,
 }
 
+/// Sets named by a holder that hold a key SORACOM names and are not every target's: (set
+/// id, key).
+type Elsewhere = Vec<(String, AccessKeyId)>;
+
 impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
     /// Observes every target: one listing of credential sets, groups and event handlers
     /// shared by all, and each target's keys, the two sides at the same time. Only slots
@@ -35,19 +44,30 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
     #[tracing::instrument(name = "observe", skip_all, fields(targets = targets.len()))]
     pub(crate) async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
         let keys = futures::future::join_all(targets.iter().map(|t| async move {
-            let keys = self.iam.list_keys(&t.iam_user).await?;
+            // The records first, then the keys: every record names a key that existed
+            // when it was written, so a key a record names but the later listing lacks
+            // is really gone. Read the other way round, a key another run created between
+            // the two reads would look deleted, and its in-flight record would be removed
+            // as stale, leaving the key no one's (found by the simulator, seed 893;
+            // docs/RELIABILITY.md).
             let tags = self.iam.tags(&t.iam_user).await?;
+            let keys = self.iam.list_keys(&t.iam_user).await?;
             let records = Records::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             Ok::<_, Error>((keys, records))
         }));
         let (soracom, keys) = futures::join!(self.observe_soracom(targets), keys);
-        let (sets, slots) = soracom?;
+        let (sets, slots, elsewhere) = soracom?;
         let mut out = Vec::with_capacity(targets.len());
-        for (k, slots) in keys.into_iter().zip(slots) {
+        for ((k, slots), t) in keys.into_iter().zip(slots).zip(targets) {
             // The logs are read for a target with a canary only, and fail that target only:
             // the others of the group need no evidence from them.
             let observed = match k {
                 Ok((keys, records)) => {
+                    let held_elsewhere = elsewhere
+                        .iter()
+                        .filter(|(set, key)| !t.owns(set) && keys.iter().any(|k| &k.id == key))
+                        .map(|(set, key)| (key.clone(), set.clone()))
+                        .collect();
                     self.auth_failures(&records, &slots)
                         .await
                         .map(|auth_failures| Observed {
@@ -56,12 +76,46 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
                             slots,
                             records,
                             auth_failures,
+                            held_elsewhere,
                         })
                 }
                 Err(e) => Err(e),
             };
             out.push(observed);
         }
+        Ok(out)
+    }
+
+    /// The values of the group slots `wanted` (group id, namespace, key) as every page of
+    /// groups shows them now: one listing, however many groups move (docs/PERFORMANCE.md).
+    pub(crate) async fn group_values(
+        &self,
+        wanted: &BTreeSet<&str>,
+    ) -> Result<BTreeMap<(String, String, String), Value>> {
+        let mut out = BTreeMap::new();
+        let soracom = self.soracom;
+        Pager::new(self.page_size)
+            .each(
+                "listGroups",
+                |after, limit| async move {
+                    let page = soracom.list_groups(after.as_deref(), limit).await?;
+                    Ok((page.groups, page.next))
+                },
+                |g| {
+                    if wanted.contains(g.id.as_str()) {
+                        for (namespace, keys) in &g.configuration {
+                            for (key, value) in keys.as_object().into_iter().flatten() {
+                                out.insert(
+                                    (g.id.clone(), namespace.clone(), key.clone()),
+                                    value.clone(),
+                                );
+                            }
+                        }
+                    }
+                    Walk::More
+                },
+            )
+            .await?;
         Ok(out)
     }
 
@@ -124,8 +178,15 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
     async fn observe_soracom(
         &self,
         targets: &[&Target],
-    ) -> Result<(Vec<CredentialSet>, Vec<Vec<Slot>>)> {
+    ) -> Result<(Vec<CredentialSet>, Vec<Vec<Slot>>, Elsewhere)> {
         let sets = self.soracom.list_credentials().await?;
+        // Sets that hold a key SORACOM names and are not every target's: a holder naming
+        // one uses that key, whoever's set it is.
+        let keyed: BTreeMap<&str, &AccessKeyId> = sets
+            .iter()
+            .filter(|s| s.kind == AWS_CREDENTIALS && targets.iter().any(|t| !t.owns(&s.id)))
+            .filter_map(|s| s.api_key.as_ref().map(|k| (s.id.as_str(), k)))
+            .collect();
         // A reference to a set of another type (e.g. IAM role credentials) is not the
         // tool's, whatever its id: it is never moved.
         let other_type: std::collections::BTreeSet<&str> = sets
@@ -136,11 +197,23 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
         // The target's role set (`migrate-to-role`) is watched too: references move onto it.
         let ours =
             |t: &Target, id: &str| (t.owns(id) && !other_type.contains(id)) || id == t.role_set_id;
-        let slots = holder_slots(self.soracom, self.page_size, targets.len(), |i, id| {
-            targets.get(i).is_some_and(|t| ours(t, id))
+        let n = targets.len();
+        let mut slots = holder_slots(self.soracom, self.page_size, n + 1, |i, id| match i {
+            i if i == n => keyed.contains_key(id),
+            i => targets.get(i).is_some_and(|t| ours(t, id)),
         })
         .await?;
-        Ok((sets, slots))
+        let foreign = slots.pop().unwrap_or_default();
+        let named: BTreeSet<&str> = foreign
+            .iter()
+            .flat_map(|slot| slot.refs.iter().map(|r| r.set_id.as_str()))
+            .collect();
+        let elsewhere = keyed
+            .iter()
+            .filter(|(id, _)| named.contains(*id))
+            .map(|(id, k)| (id.to_string(), (*k).clone()))
+            .collect();
+        Ok((sets, slots, elsewhere))
     }
 
     /// Observes one target again, for the re-check of a destructive step.

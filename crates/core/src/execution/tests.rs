@@ -92,6 +92,7 @@ fn observed(k1_active: bool) -> Observed {
         slots: vec![funnel("g1", "p-221001"), funnel("g2", "p-221101")],
         records: Records::default(),
         auth_failures: Vec::new(),
+        held_elsewhere: Vec::new(),
     }
 }
 
@@ -172,7 +173,7 @@ fn another_run_shows_by_a_young_record_not_by_an_old_or_our_own() {
     let creating = |run: &str, since| Creating {
         run: run.into(),
         since,
-        existing: Vec::new(),
+        existing: Some(Vec::new()),
     };
     let cases: Vec<(&str, Records, bool)> = vec![
         ("nothing", Records::default(), false),
@@ -273,6 +274,40 @@ fn a_destructive_step_goes_only_if_the_fresh_plan_still_holds_it() {
         to: "p-221101".into(),
     });
     assert_eq!(still_called_for(&steps, &fresh, &again), vec![false, true]);
+    // So with every step that takes a set away: a failed canary's key and set, a retired
+    // key and its set, an unused set.
+    let takers = [
+        Retire::DropCanary {
+            key: k(K2),
+            set_id: "p-221001".into(),
+        },
+        Retire::DeleteRetired {
+            key: k(K1),
+            set_id: Some("p-221001".into()),
+        },
+        Retire::DeleteSet {
+            set_id: "p-221001".into(),
+            key: k(K1),
+        },
+    ];
+    for step in takers {
+        let one = vec![step.clone()];
+        assert_eq!(
+            still_called_for(&one, &one, &again),
+            vec![false],
+            "{step:?}"
+        );
+    }
+    let in_place = Retire::DeleteRetired {
+        key: k(K1),
+        set_id: None,
+    };
+    let one = vec![in_place];
+    assert_eq!(
+        still_called_for(&one, &one, &again),
+        vec![true],
+        "an in-place set stays"
+    );
 }
 
 #[test]
@@ -286,6 +321,7 @@ fn references_go_back_to_the_newest_set_they_came_from_whose_key_works() {
         slots: vec![funnel("g1", "p-221001"), funnel("g2", "p-221101")],
         records: Records::default(),
         auth_failures: Vec::new(),
+        held_elsewhere: Vec::new(),
     };
     let view = resolve(&target(), &obs, NOW);
     let moved = Repoint {
@@ -293,7 +329,7 @@ fn references_go_back_to_the_newest_set_they_came_from_whose_key_works() {
         from: vec!["p-221001".into()],
         to: "p-new".into(),
     };
-    let back = move_back(&view, &[&moved], &[k(K1)]);
+    let back = move_back(&view, &[&moved], (&[k(K1)], &obs.sets));
     let reverse = back[0].as_ref().expect("a way back");
     assert_eq!(reverse.to, "p-221001");
     assert_eq!(reverse.from, vec!["p-new".to_string()]);
@@ -301,7 +337,31 @@ fn references_go_back_to_the_newest_set_they_came_from_whose_key_works() {
     assert_eq!(reverse.slot.value, json!("p-new"));
     assert_eq!(reverse.slot.refs[0].set_id, "p-new");
     // The key it came from is not active: it stays (a human must look).
-    assert_eq!(move_back(&view, &[&moved], &[k(K2)]), vec![None]);
+    assert_eq!(
+        move_back(&view, &[&moved], (&[k(K2)], &obs.sets)),
+        vec![None]
+    );
+    // The set it came from is gone now, or holds a key that is not active: it stays.
+    let gone = vec![obs.sets[1].clone()];
+    assert_eq!(move_back(&view, &[&moved], (&[k(K1)], &gone)), vec![None]);
+    let mut rewritten = obs.sets.clone();
+    rewritten[0].api_key = Some(k(K2));
+    assert_eq!(
+        move_back(&view, &[&moved], (&[k(K1)], &rewritten)),
+        vec![None]
+    );
+}
+
+#[test]
+fn a_set_is_checked_as_soracom_lists_it_now() {
+    let sets = vec![set("p-221001", K1, 60)];
+    assert_eq!(set_check(&sets, "p-221001", &k(K1)), SetCheck::Holds);
+    assert_eq!(set_check(&sets, "p-221001", &k(K2)), SetCheck::Rewritten);
+    assert_eq!(set_check(&sets, "p-221101", &k(K1)), SetCheck::Gone);
+    let mut unnamed = sets.clone();
+    unnamed[0].api_key = None;
+    unnamed[0].description = String::new();
+    assert_eq!(set_check(&unnamed, "p-221001", &k(K2)), SetCheck::Holds);
 }
 
 #[test]
@@ -422,4 +482,143 @@ fn a_run_ends_refused_failed_done_or_with_nothing_due() {
     assert_eq!(end.outcome, Outcome::Refused);
     assert_eq!(dry_ending(&refused).outcome, Outcome::Refused);
     assert_eq!(dry_ending(&quiet).outcome, Outcome::NothingDue);
+}
+
+/// A handler with a Lambda action through `set` and a webhook `url` beside it.
+fn handler(set: Value, url: &str) -> Value {
+    json!({"name": "h", "actionConfigList": [
+        {"type": "InvokeAWSLambdaAction", "properties": {"credentialsId": set}},
+        {"type": "ExecuteWebRequestAction", "properties": {"url": url}}
+    ]})
+}
+
+#[test]
+fn a_move_writes_the_holder_as_it_is_now_and_leaves_a_person_s_move_alone() {
+    let observed = handler(json!("p-1"), "https://a.example/one");
+    let slot = Slot {
+        holder: Holder::EventHandler {
+            handler_id: "h1".into(),
+            name: None,
+        },
+        refs: crate::refs::find_refs(&observed),
+        value: observed,
+    };
+    let action = Repoint {
+        slot,
+        from: vec!["p-1".into()],
+        to: "p-2".into(),
+    };
+    let cases = [
+        // A person changed the webhook since: it stays, only the reference moves.
+        (
+            handler(json!("p-1"), "https://a.example/two"),
+            Fresh::Write(handler(json!("p-2"), "https://a.example/two")),
+        ),
+        // Unchanged.
+        (
+            handler(json!("p-1"), "https://a.example/one"),
+            Fresh::Write(handler(json!("p-2"), "https://a.example/one")),
+        ),
+        // Another run moved it already.
+        (
+            handler(json!("p-2"), "https://a.example/one"),
+            Fresh::Already,
+        ),
+        // A person moved it to their own set: it stays there.
+        (
+            handler(json!("mine"), "https://a.example/one"),
+            Fresh::Moved {
+                now: vec!["mine".into()],
+            },
+        ),
+        // The action (and its reference) is gone.
+        (
+            json!({"name": "h", "actionConfigList": []}),
+            Fresh::Moved { now: vec![] },
+        ),
+    ];
+    for (now, want) in cases {
+        assert_eq!(refresh(&action, &now), want, "{now}");
+    }
+}
+
+#[test]
+fn a_reference_read_in_its_shape_or_not_at_all() {
+    let v =
+        json!({"a": {"credentialsId": "s-1"}, "b": {"credentialsId": {"$credentialsId": "s-2"}}});
+    let refs = crate::refs::find_refs(&v);
+    let ids: Vec<Option<String>> = refs.iter().map(|r| crate::refs::set_at(&v, r)).collect();
+    assert_eq!(ids, vec![Some("s-1".to_string()), Some("s-2".to_string())]);
+    let changed = json!({"a": {"credentialsId": {"$credentialsId": "s-1"}}, "b": {}});
+    assert_eq!(
+        refs.iter()
+            .map(|r| crate::refs::set_at(&changed, r))
+            .collect::<Vec<_>>(),
+        vec![None, None],
+        "another shape or nothing at the path is no reference"
+    );
+}
+
+#[test]
+fn a_retirement_steps_back_only_for_another_young_lease() {
+    let own = lease_key("mine");
+    let young = NOW - Duration::minutes(5);
+    let old = NOW - IN_FLIGHT_LIMIT - Duration::minutes(1);
+    let with = |leases: Vec<(&str, OffsetDateTime)>, creating: Vec<Creating>| Records {
+        leases: leases
+            .into_iter()
+            .map(|(r, t)| (r.to_string(), t))
+            .collect(),
+        creating,
+        ..Records::default()
+    };
+    let announcement = Creating {
+        run: "theirs".into(),
+        since: young,
+        existing: Some(Vec::new()),
+    };
+    let cases = [
+        ("nothing", with(vec![], vec![]), false),
+        ("our own lease", with(vec![("mine", young)], vec![]), false),
+        (
+            "another's lease",
+            with(vec![("theirs", young)], vec![]),
+            true,
+        ),
+        (
+            "another's lease, long over",
+            with(vec![("theirs", old)], vec![]),
+            false,
+        ),
+        (
+            "a key being created",
+            with(vec![], vec![announcement]),
+            false,
+        ),
+    ];
+    for (what, records, want) in cases {
+        assert_eq!(another_lease(&records, &own, NOW), want, "{what}");
+    }
+}
+
+#[test]
+fn references_wait_for_a_key_no_run_proved_until_it_is_old_enough() {
+    let window = std::time::Duration::from_secs(120);
+    let mut fresh = key(K1, KeyStatus::Active, false);
+    fresh.created = NOW - Duration::seconds(20);
+    let keys = vec![fresh, key(K2, KeyStatus::Active, false)];
+    assert_eq!(
+        unproved_wait(&keys, &k(K1), NOW, window),
+        Some(std::time::Duration::from_secs(100))
+    );
+    assert_eq!(
+        unproved_wait(&keys, &k(K2), NOW, window),
+        None,
+        "old enough"
+    );
+    assert_eq!(
+        unproved_wait(&keys, &k("AKIAAAAAAAAAAAAAAAA3"), NOW, window),
+        None,
+        "not listed"
+    );
 }

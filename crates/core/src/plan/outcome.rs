@@ -162,6 +162,15 @@ pub(crate) enum Note {
         /// The key.
         key: AccessKeyId,
     },
+    /// A holder uses a key of the target through a set that is not the target's: the key
+    /// is not retired while it does.
+    #[serde(rename_all = "camelCase")]
+    HeldElsewhere {
+        /// The key.
+        key: AccessKeyId,
+        /// The set that is not the target's.
+        set_id: String,
+    },
     /// A hand-made set names a key that no longer exists: reported, never deleted.
     #[serde(rename_all = "camelCase")]
     KeyGone {

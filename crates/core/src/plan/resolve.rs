@@ -329,7 +329,9 @@ impl Runs {
                     | KeyRecord::Abandoned { since }
                     | KeyRecord::HeldBy { since, .. } => *since,
                 };
-                !c.existing.contains(k) && since >= c.since && obs.keys.iter().any(|x| &x.id == k)
+                !c.existing.as_ref().is_some_and(|e| e.contains(k))
+                    && since >= c.since
+                    && obs.keys.iter().any(|x| &x.id == k)
             });
             // A run announced a key and nothing came of it yet: running, or long dead.
             if !recorded && self.young(c.since) {
@@ -382,17 +384,21 @@ fn announcement_of<'a>(
 
 /// The keys that may be a run's, given its announcement `c`: a dead run's key is one the
 /// user did not have when the run announced it, created just after the announcement, never
-/// used (only that run knew its secret), and not described by a person.
+/// used (only that run knew its secret), and not described by a person. None when the run
+/// had not listed the user's keys yet: a key made meanwhile may be a person's.
 fn made_after<'a>(
     obs: &'a Observed,
     claimed: &BTreeSet<AccessKeyId>,
     c: &Creating,
 ) -> Vec<&'a AccessKey> {
+    let Some(existing) = &c.existing else {
+        return Vec::new();
+    };
     obs.keys
         .iter()
         .filter(|k| {
             !claimed.contains(&k.id)
-                && !c.existing.contains(&k.id)
+                && !existing.contains(&k.id)
                 && k.last_used.is_none()
                 && !obs.records.keys.contains_key(&k.id)
                 && !obs.records.described.contains(&k.id)

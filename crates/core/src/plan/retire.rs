@@ -41,20 +41,28 @@ pub(super) fn retire(
             _ => None,
         })
         .collect();
-    // Keys that something in use still holds are never retired, whatever set they are in.
+    // Keys that something in use still holds are never retired, whatever set they are in
+    // — a set that is not the target's included (found by the simulator, seed 12866).
     // Once migrated onto the role set, the current key set is in use no more.
     let current = view.current.filter(|_| !migrate::migrated(target, obs));
-    let in_use: BTreeSet<&AccessKeyId> = view
+    let mut in_use: BTreeSet<&AccessKeyId> = view
         .sets
         .iter()
         .enumerate()
         .filter(|(i, s)| !s.references.is_empty() || Some(*i) == current)
         .filter_map(|(_, s)| s.link.key())
         .collect();
+    in_use.extend(obs.held_elsewhere.iter().map(|(k, _)| k));
     for old in old_keys(target, obs, view, plan) {
         let Some(access) = obs.keys.iter().find(|k| k.id == old.key) else {
             continue;
         };
+        if let Some((key, set_id)) = obs.held_elsewhere.iter().find(|(k, _)| *k == old.key) {
+            plan.notes.push(Note::HeldElsewhere {
+                key: key.clone(),
+                set_id: set_id.clone(),
+            });
+        }
         if in_use.contains(&old.key) || making_room.contains(&old.key) {
             continue;
         }

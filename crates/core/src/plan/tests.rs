@@ -167,13 +167,20 @@ fn in_flight(hours: i64) -> crate::records::Records {
     r
 }
 
+/// Records: a run announced a key `hours` ago and died before it listed the user's keys.
+fn unlisted(hours: i64) -> crate::records::Records {
+    let mut records = announced(hours);
+    records.creating[0].existing = None;
+    records
+}
+
 /// Records: a run announced a key `hours` ago, when the user had only K1.
 fn announced(hours: i64) -> crate::records::Records {
     crate::records::Records {
         creating: vec![crate::records::Creating {
             run: "r1".into(),
             since: NOW - Duration::hours(hours),
-            existing: vec![AccessKeyId::new(K1)],
+            existing: Some(vec![AccessKeyId::new(K1)]),
         }],
         ..Default::default()
     }
@@ -358,6 +365,18 @@ fn plans_match_the_rules() {
             records: announced(3),
         },
         Case {
+            name: "a dead run's announcement that never listed the keys proves no key its own",
+            keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), announced_key(3)],
+            sets: vec![set("p-261029", 30, Some(K1))],
+            slots: vec![funnel("g1", "p-261029")],
+            force: false,
+            due: false,
+            current: Some("p-261029"),
+            actions: &["forget-run r1"],
+            refused: false,
+            records: unlisted(3),
+        },
+        Case {
             name: "a key created long after a dead run's announcement is not that run's",
             keys: vec![key(K1, 30, KeyStatus::Active, Some(("iot", 60))), key(K2, 0, KeyStatus::Active, None)],
             sets: vec![set("p-261029", 30, Some(K1))],
@@ -497,6 +516,7 @@ fn plans_match_the_rules() {
             sets: c.sets,
             slots: c.slots,
             records: c.records,
+            held_elsewhere: Vec::new(),
         };
         let p = plan(
             &target(),
@@ -547,6 +567,7 @@ fn plans_match_the_rules() {
 #[test]
 fn refusal_names_both_keys_masked() {
     let obs = Observed {
+        held_elsewhere: Vec::new(),
         auth_failures: Vec::new(),
         keys: vec![
             key(K1, 100, KeyStatus::Active, Some(("iot", 60))),
@@ -579,6 +600,7 @@ fn refusal_names_both_keys_masked() {
 #[test]
 fn evidence_link_names_the_only_key_and_dates_the_next_rotation() {
     let obs = Observed {
+        held_elsewhere: Vec::new(),
         auth_failures: Vec::new(),
         keys: vec![key(K1, 10, KeyStatus::Active, None)],
         sets: vec![set("p-220810", 500, None)],
@@ -635,6 +657,7 @@ fn retire_world(r: &RetireCase) -> (Target, Observed) {
     (
         t,
         Observed {
+            held_elsewhere: Vec::new(),
             auth_failures: Vec::new(),
             keys,
             sets: vec![old, new],
@@ -864,6 +887,36 @@ fn a_blocked_key_is_named_with_when_and_where() {
 }
 
 #[test]
+fn a_key_a_holder_uses_through_a_set_not_the_target_s_is_not_retired() {
+    let c = RetireCase {
+        name: "",
+        cutover_days: 8,
+        k1: k1(KeyStatus::Active, Some(9)),
+        old_desc: Some(K1),
+        old_last_used_days: Some(9),
+        deactivated_days: None,
+        adopt_keys: false,
+        mode: Mode::Reconcile,
+        actions: &["deactivate AAA1 p-260801"],
+        blocked: false,
+        upcoming: 1,
+    };
+    let (t, mut obs) = retire_world(&c);
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert_eq!(summary(&p), c.actions, "without the holder: retired");
+    obs.held_elsewhere = vec![(AccessKeyId::new(K1), "their-set".into())];
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert!(summary(&p).is_empty(), "{:?}", summary(&p));
+    let notes: Vec<String> = p.notes.iter().map(Words::words).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("their-set") && n.contains("not retired")),
+        "{notes:?}"
+    );
+}
+
+#[test]
 fn rollback_is_refused_once_the_old_key_is_off() {
     let c = RetireCase {
         name: "",
@@ -922,6 +975,7 @@ fn in_place_rotates_the_fixed_set_and_retires_the_previous_key() {
     fixed.updated = Some(NOW - Duration::days(8));
     let slots = vec![funnel("g1", "fixed")];
     let obs = Observed {
+        held_elsewhere: Vec::new(),
         auth_failures: Vec::new(),
         keys: vec![
             k1(KeyStatus::Active, Some(9)),
@@ -941,6 +995,7 @@ fn in_place_rotates_the_fixed_set_and_retires_the_previous_key() {
     // the inactive previous key is deleted first to make room.
     let later = NOW + Duration::days(90);
     let obs = Observed {
+        held_elsewhere: Vec::new(),
         auth_failures: Vec::new(),
         keys: vec![
             k1(KeyStatus::Inactive, Some(9)),
@@ -1162,6 +1217,7 @@ fn current_only(age: Duration) -> Observed {
         sets: vec![set("p-260901", age.whole_days(), Some(K1))],
         slots: vec![funnel("g1", "p-260901")],
         records: Default::default(),
+        held_elsewhere: Vec::new(),
     }
 }
 
@@ -1265,6 +1321,7 @@ fn blocked_at(age: Duration) -> Observed {
     let mut new = set("p-261020", 0, Some(K2));
     new.created = Some(cutover);
     Observed {
+        held_elsewhere: Vec::new(),
         auth_failures: Vec::new(),
         keys: vec![k1, k2],
         sets: vec![old, new],
@@ -1549,6 +1606,7 @@ mod canary {
             slots: vec![funnel("g1", g1), funnel("g2", OLD)],
             records,
             auth_failures: Vec::new(),
+            held_elsewhere: Vec::new(),
         }
     }
 
@@ -1981,6 +2039,7 @@ mod migration {
             slots: vec![funnel("g1", g1), funnel("g2", g2), handler(h1)],
             records: Default::default(),
             auth_failures: Vec::new(),
+            held_elsewhere: Vec::new(),
         }
     }
 

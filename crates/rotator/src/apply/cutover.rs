@@ -7,10 +7,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+
 use rotator_core::execution::{
-    after_check, cutover_key, failed_cutover, key_check, move_back, role_refusal, AfterCheck,
-    FailedCutover, KeyCheck,
+    after_check, cutover_key, failed_cutover, key_check, move_back, refresh, role_refusal,
+    set_check, unproved_wait, AfterCheck, FailedCutover, Fresh, KeyCheck, SetCheck,
 };
+use rotator_core::wording::LeftAlone;
 use serde_json::Value;
 
 use super::keys::Rotated;
@@ -21,7 +24,7 @@ use crate::iam::IamApi;
 use crate::model::{Holder, KeyStatus};
 use crate::plan::{resolve, Repoint, View};
 use crate::records::{role_tag, KeyRecord};
-use crate::refs::{points_to, rewrite};
+use crate::refs::points_to;
 use crate::report::Change;
 use crate::secret::AccessKeyId;
 use crate::soracom::SoracomApi;
@@ -43,10 +46,24 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let key = cutover_key(&run.plan, &view, rotated.map(|r| &r.key.id));
         let dest = repoints.first().map(|r| r.to.clone());
         if let (Some(to), Some(k)) = (&dest, &key) {
+            if rotated.is_none() {
+                let window = self.config.verify.timeout;
+                if let Some(wait) = unproved_wait(&run.obs.keys, k, run.clock.now(), window) {
+                    self.clock.sleep(wait).await;
+                    run.ok(format!(
+                        "waited {} s before the first move: key {k} of {to} is new and this \
+                         run did not prove it",
+                        wait.as_secs()
+                    ));
+                }
+            }
             self.before_first_move(run, (to, k), rotated).await?;
         }
+        let groups = self.groups_now(run, &repoints, rotated).await?;
         let refs: Vec<&Repoint> = repoints.iter().collect();
-        let (moved, failure) = self.repoint_all(&refs, rotated.is_some(), run).await;
+        let (moved, failure) = self
+            .repoint_all(&refs, (rotated.is_some(), groups.as_ref()), run)
+            .await;
         run.moves.moved = moved.len();
         if let (Some(to), Some(k), false) = (&dest, &key, moved.is_empty()) {
             self.after_last_move(run, (to, k), (&view, &moved), rotated)
@@ -62,8 +79,42 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         self.cutover_done(run, rotated).await
     }
 
-    /// The key references move onto, checked right before the first move: switched off or
-    /// gone, or IAM not telling — nothing moves, and what this run made goes.
+    /// The group slots the moves write, as every page of groups shows them right before
+    /// the first move (after the key check), so that a slot someone changed since the
+    /// observation is left to them ([`refresh`]); `None` when no move is a group's. A
+    /// failed listing moves nothing, and the next run resumes.
+    async fn groups_now(
+        &self,
+        run: &mut TargetRun<'_>,
+        repoints: &[Repoint],
+        rotated: Option<&Rotated>,
+    ) -> Result<Option<GroupsNow>, Stop> {
+        let wanted: BTreeSet<&str> = repoints
+            .iter()
+            .filter_map(|r| match &r.slot.holder {
+                Holder::GroupKey { group_id, .. } => Some(group_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        match self.observer().group_values(&wanted).await {
+            Ok(groups) => Ok(Some(groups)),
+            Err(e) => {
+                self.hand_over(run, rotated).await;
+                Err(Stop::failed(
+                    "reading the groups again right before the first move",
+                    e,
+                    "no reference was moved; the next reconcile resumes the cutover",
+                ))
+            }
+        }
+    }
+
+    /// The key references move onto, and the set that holds it, checked right before the
+    /// first move: the key switched off or gone, the set deleted or rewritten, or IAM or
+    /// SORACOM not telling — nothing moves, and what this run made goes.
     async fn before_first_move(
         &self,
         run: &mut TargetRun<'_>,
@@ -73,7 +124,13 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let what = format!("checking key {k} of {to} right before the first move");
         let next = "no reference was moved; the next reconcile starts over";
         let why = match self.key_check(run.user(), k).await {
-            Ok(KeyCheck::Active) => return Ok(()),
+            Ok(KeyCheck::Active) => match self.soracom.list_credentials().await {
+                Ok(sets) => match set_check(&sets, to, k) {
+                    SetCheck::Holds => return Ok(()),
+                    check => format!("credential set {to} {}", check.words()),
+                },
+                Err(e) => e.to_string(),
+            },
             Ok(check) => format!("access key {k} {}", check.words()),
             Err(e) => e.to_string(),
         };
@@ -233,8 +290,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         }
     }
 
-    /// Moves the references `moved` back where [`move_back`] says; what to tell the
-    /// operator.
+    /// Moves the references `moved` back where [`move_back`] says, from the keys and the
+    /// sets as they are now (when either cannot be read, nothing moves back); what to tell
+    /// the operator.
     async fn move_back(&self, run: &mut TargetRun<'_>, view: &View, moved: &[&Repoint]) -> String {
         let active: Vec<AccessKeyId> = self
             .iam
@@ -247,16 +305,25 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     .collect()
             })
             .unwrap_or_default();
+        let sets = self.soracom.list_credentials().await.unwrap_or_default();
         let (mut back, mut stuck) = (0, 0);
-        for reverse in move_back(view, moved, &active) {
+        for reverse in move_back(view, moved, (&active, &sets)) {
             let Some(reverse) = reverse else {
                 stuck += 1;
                 continue;
             };
-            match self.repoint_one(&reverse).await {
-                Ok(()) => {
+            match self.repoint_one(&reverse, None).await {
+                Ok(Wrote::Moved) => {
                     back += 1;
                     run.ok(format!("moved back: {}", reverse.words()));
+                }
+                Ok(Wrote::Left(now)) => {
+                    stuck += 1;
+                    run.ok(LeftAlone {
+                        action: &reverse,
+                        now: &now,
+                    }
+                    .words());
                 }
                 Err(e) => {
                     stuck += 1;
@@ -276,7 +343,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     async fn repoint_all<'p>(
         &self,
         actions: &[&'p Repoint],
-        first_alone: bool,
+        (first_alone, groups): (bool, Option<&GroupsNow>),
         run: &mut TargetRun<'_>,
     ) -> Moved<'p> {
         if actions.is_empty() {
@@ -287,11 +354,18 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let mut rest = actions;
         if first_alone {
             if let Some((first, tail)) = actions.split_first() {
-                if let Err(e) = self.repoint_one(first).await {
-                    self.progress.finish();
-                    return (moved, Some((first, e)));
+                match self.repoint_one(first, groups).await {
+                    Err(e) => {
+                        self.progress.finish();
+                        return (moved, Some((first, e)));
+                    }
+                    Ok(Wrote::Left(now)) => run.ok(LeftAlone {
+                        action: first,
+                        now: &now,
+                    }
+                    .words()),
+                    Ok(Wrote::Moved) => moved.push(first),
                 }
-                moved.push(first);
                 self.progress.advance();
                 rest = tail;
             }
@@ -301,9 +375,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         // them would not be provably `Send` (rustc's higher-ranked lifetime limitation).
         let pending: Vec<_> = rest
             .iter()
-            .map(|a| self.repoint_unless_stopped(a, &stop))
+            .map(|a| self.repoint_unless_stopped(a, groups, &stop))
             .collect();
-        let results: Vec<(&'p Repoint, Option<Result<()>>)> = futures::stream::iter(pending)
+        let results: Vec<(&'p Repoint, Option<Result<Wrote>>)> = futures::stream::iter(pending)
             .buffer_unordered(self.config.soracom.concurrency)
             .collect()
             .await;
@@ -311,7 +385,12 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let mut failure = None;
         for (a, r) in results {
             match r {
-                Some(Ok(())) => moved.push(a),
+                Some(Ok(Wrote::Moved)) => moved.push(a),
+                Some(Ok(Wrote::Left(now))) => run.ok(LeftAlone {
+                    action: a,
+                    now: &now,
+                }
+                .words()),
                 Some(Err(e)) if failure.is_none() => failure = Some((a, e)),
                 Some(Err(e)) => run.fail(a.words(), &e),
                 None => {}
@@ -330,25 +409,59 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     async fn repoint_unless_stopped<'p>(
         &self,
         a: &'p Repoint,
+        groups: Option<&GroupsNow>,
         stop: &AtomicBool,
-    ) -> (&'p Repoint, Option<Result<()>>) {
+    ) -> (&'p Repoint, Option<Result<Wrote>>) {
         if stop.load(Ordering::SeqCst) {
             return (a, None);
         }
-        let r = self.repoint_one(a).await;
+        let r = self.repoint_one(a, groups).await;
         match &r {
-            Ok(()) => self.progress.advance(),
+            Ok(_) => self.progress.advance(),
             Err(_) => stop.store(true, Ordering::SeqCst),
         }
         (a, Some(r))
     }
 
-    /// Writes one slot with its references moved.
-    async fn repoint_one(&self, action: &Repoint) -> Result<()> {
+    /// Writes one slot with its references moved, as the holder is right before the write
+    /// ([`refresh`]): a group slot as `groups` (the listing right before the first move)
+    /// shows it — without one, as observed (moving back what this run just moved) — and an
+    /// event handler or a VPG read again. A reference someone moved elsewhere since is left
+    /// to them.
+    async fn repoint_one(&self, action: &Repoint, groups: Option<&GroupsNow>) -> Result<Wrote> {
         let Repoint { slot, from, to } = action;
-        let value = from
-            .iter()
-            .fold(slot.value.clone(), |v, f| rewrite(&v, &slot.refs, f, to));
+        let now = match &slot.holder {
+            Holder::GroupKey {
+                group_id,
+                namespace,
+                key,
+                ..
+            } => match groups {
+                Some(g) => g
+                    .get(&(group_id.clone(), namespace.clone(), key.clone()))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                None => slot.value.clone(),
+            },
+            Holder::EventHandler { handler_id, .. } => {
+                self.soracom.get_event_handler(handler_id).await?
+            }
+            Holder::VpgInspection { vpg_id, .. } => self
+                .soracom
+                .get_vpg(vpg_id)
+                .await?
+                .get("inspection")
+                .cloned()
+                .unwrap_or(Value::Null),
+        };
+        let value = match refresh(action, &now) {
+            Fresh::Write(v) => v,
+            Fresh::Already => return Ok(Wrote::Moved),
+            Fresh::Moved { now } => {
+                tracing::info!(holder = %slot.holder, "changed since observed: left alone");
+                return Ok(Wrote::Left(now));
+            }
+        };
         match &slot.holder {
             Holder::GroupKey {
                 group_id,
@@ -385,8 +498,21 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             }
         }
         tracing::info!(holder = %slot.holder, to = %to, "repointed");
-        Ok(())
+        Ok(Wrote::Moved)
     }
+}
+
+/// The group slots a cutover moves, as a listing right before its first move shows them:
+/// (group id, namespace, key) → value.
+type GroupsNow = BTreeMap<(String, String, String), Value>;
+
+/// What became of one move.
+enum Wrote {
+    /// The references are on the destination (written now, or already).
+    Moved,
+    /// Someone moved them elsewhere after the run read the holder: left where they are
+    /// (what they name now).
+    Left(Vec<String>),
 }
 
 /// A holder's refusal of the role set, as a step of the run.

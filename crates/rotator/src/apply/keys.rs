@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use rotator_core::execution::{another_run_at_work, failed_create, undo, FailedCreate, Undo};
+use rotator_core::execution::{
+    another_lease, another_run_at_work, failed_create, undo, FailedCreate, Undo,
+};
 use time::OffsetDateTime;
 
 use super::run::TargetRun;
@@ -155,10 +157,11 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// verifies it; on failure, whatever was created is deleted. `None`: another run is at
     /// work (nothing was created).
     ///
-    /// The announcement (the user's keys before, under a run id) is written before
-    /// `CreateAccessKey`, so that a run dying before it hears the answer still leaves proof
-    /// that the new key is its own: a later run deletes it once the announcement is older
-    /// than [`crate::plan::IN_FLIGHT_LIMIT`]. A key without such proof is never deleted.
+    /// The announcement (under a run id; then the user's keys before, listed under it) is
+    /// written before `CreateAccessKey`, so that a run dying before it hears the answer
+    /// still leaves proof that the new key is its own: a later run deletes it once the
+    /// announcement is older than [`crate::plan::IN_FLIGHT_LIMIT`]. A key without such
+    /// proof is never deleted.
     async fn new_verified_key(
         &self,
         run: &mut TargetRun<'_>,
@@ -166,21 +169,22 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     ) -> Result<Option<(NewAccessKey, Duration)>> {
         let user = run.user();
         let at = run.clock.now();
-        let before: Vec<AccessKeyId> = self
-            .iam
-            .key_statuses(user)
-            .await?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let keys = self.key_ids(user).await?;
         let run_id = self.ids.run_id(at.unix_timestamp());
-        let (tag_key, tag_value) = creating_tag(&run_id, at, &before);
+        let (tag_key, unlisted) = creating_tag(&run_id, at, None);
         if !self
-            .claim(user, (&tag_key, &tag_value), &before, at)
+            .claim(user, (&tag_key, &unlisted), Some(&keys), at)
             .await?
         {
             return Ok(None);
         }
+        let before = match self.listed(user, (&run_id, at)).await {
+            Ok(b) => b,
+            Err(e) => {
+                self.release(user, &tag_key, run).await;
+                return Err(e);
+            }
+        };
         let created = self.iam.create_key(user).await;
         let born = self.clock.monotonic();
         let key = match created {
@@ -207,6 +211,27 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             key.id
         ));
         Ok(Some((key, born)))
+    }
+
+    /// The ids of the user's keys now.
+    async fn key_ids(&self, user: &str) -> Result<Vec<AccessKeyId>> {
+        let keys = self.iam.key_statuses(user).await?;
+        Ok(keys.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Under the run's announcement (written "unlisted"), the user's keys listed and
+    /// written into it: the keys before. A key a person made before this listing is in it,
+    /// so it can never be taken for this run's (found by the simulator, seed 6519: listed
+    /// before the announcement, a person's key made in between was deleted as the run's).
+    async fn listed(
+        &self,
+        user: &str,
+        (run_id, at): (&str, OffsetDateTime),
+    ) -> Result<Vec<AccessKeyId>> {
+        let before = self.key_ids(user).await?;
+        let (k, v) = creating_tag(run_id, at, Some(&before));
+        self.iam.tag(user, &k, &v).await?;
+        Ok(before)
     }
 
     /// After `CreateAccessKey` failed with `e`: IAM refused (no key) — the announcement
@@ -418,14 +443,15 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
 
     /// Announces (or leases) the target for this run (`tag`: key and value), then steps
     /// back if any other run's announcement, lease or key in flight is there
-    /// ([`another_run_at_work`]): whether this run may go on. IAM has no lock, so both runs
+    /// ([`another_run_at_work`]), or with no `keys` only another lease ([`another_lease`]):
+    /// whether this run may go on. IAM has no lock, so both runs
     /// write and then read, and either sees the other (both may step back; the next run
     /// goes on).
     pub(super) async fn claim(
         &self,
         user: &str,
         (tag_key, tag_value): (&str, &str),
-        keys: &[AccessKeyId],
+        keys: Option<&[AccessKeyId]>,
         at: OffsetDateTime,
     ) -> Result<bool> {
         self.iam.tag(user, tag_key, tag_value).await?;
@@ -437,7 +463,13 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             }
         };
         let records = Records::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if another_run_at_work(&records, tag_key, keys, at) {
+        // `keys`: the user's keys, when any run at work counts (creating, rolling back);
+        // none when only another lease does (retiring).
+        let busy = match keys {
+            Some(keys) => another_run_at_work(&records, tag_key, keys, at),
+            None => another_lease(&records, tag_key, at),
+        };
+        if busy {
             let _ = self.iam.untag(user, &[tag_key.to_string()]).await;
             return Ok(false);
         }

@@ -34,6 +34,7 @@ use crate::secret::AccessKeyId;
 use crate::soracom::SoracomApi;
 use crate::status::{status, StatusReport, TargetError};
 
+use self::keys::Rotated;
 use self::run::{Stop, TargetRun};
 
 /// Progress of long steps (repointing); the CLI draws a bar on a terminal.
@@ -338,7 +339,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             Ok(r) => r,
             Err(stop) => return run.stopped(stop),
         };
-        let lease = match self.lease(&mut run).await {
+        let lease = match self.lease(&mut run, rotated.as_ref()).await {
             Ok(l) => l,
             Err(stop) => return run.stopped(stop),
         };
@@ -357,41 +358,61 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         report
     }
 
-    /// A rollback leases the target while it moves references back and deactivates the
-    /// key: other runs leave it alone meanwhile. Other commands take no lease.
-    async fn lease(&self, run: &mut TargetRun<'_>) -> std::result::Result<Option<String>, Stop> {
-        if run.mode != Mode::Rollback || run.plan.is_empty() {
+    /// The run's lease, taken before the cutover and held to the end: a rollback's while it
+    /// moves references back and deactivates the key (exclusive: any other run at work makes
+    /// it step back); and the lease of a run that moves references onto a key it did not
+    /// make (a canary, a resumed cutover), so that a rollback or a retirement cannot
+    /// deactivate that key between its re-check and the move (found by the simulator, seed
+    /// 3653; docs/ARCHITECTURE.md, invariants 1 and 3). A run that made its key needs none: its
+    /// key in flight keeps a rollback off. Without one, the retire phase leases for itself.
+    async fn lease(
+        &self,
+        run: &mut TargetRun<'_>,
+        rotated: Option<&Rotated>,
+    ) -> std::result::Result<Option<String>, Stop> {
+        let (what, exclusive) = if run.mode == Mode::Rollback && !run.plan.is_empty() {
+            ("leasing the target for the rollback", true)
+        } else if rotated.is_none() && !run.plan.cutover.is_empty() {
+            ("leasing the target to move references", false)
+        } else {
             return Ok(None);
-        }
+        };
+        let next = "no reference was moved and nothing retired; run again later";
+        self.lease_for(run, (what, next), exclusive).await.map(Some)
+    }
+
+    /// Leases the target for this run (`what` the run is about to do, and what an operator
+    /// does `next` if it cannot); `exclusive`: any other run at work makes it step back,
+    /// not only another lease. Its lease's tag key, or a stop when it must step back or the
+    /// lease cannot be written.
+    async fn lease_for(
+        &self,
+        run: &TargetRun<'_>,
+        (what, next): (&str, &str),
+        exclusive: bool,
+    ) -> std::result::Result<String, Stop> {
         let keys: Vec<AccessKeyId> = run.obs.keys.iter().map(|k| k.id.clone()).collect();
         let id = self.ids.run_id(run.clock.start().unix_timestamp());
         let (k, v) = lease_tag(&id, run.clock.now());
         let user = run.target.iam_user.clone();
-        match self.claim(&user, (&k, &v), &keys, run.clock.now()).await {
-            Ok(true) => Ok(Some(k)),
-            Ok(false) => Err(Stop::busy(
-                "leasing the target for the rollback",
-                "nothing was changed; run again later",
-            )),
-            Err(e) => Err(Stop::failed(
-                "leasing the target for the rollback",
-                e,
-                "nothing was changed; run again later",
-            )),
+        let keys = exclusive.then_some(keys.as_slice());
+        match self.claim(&user, (&k, &v), keys, run.clock.now()).await {
+            Ok(true) => Ok(k),
+            Ok(false) => Err(Stop::busy(what, next)),
+            Err(e) => Err(Stop::failed(what, e, next)),
         }
     }
 
-    /// Removes this run's lease; a failure fails a run that was not refused.
+    /// Removes this run's lease; a failure fails the run, as any failed call does (other
+    /// runs wait for the lease to lapse).
     async fn release_lease(&self, user: &str, key: &str, report: &mut TargetReport) {
         if let Err(e) = self.iam.untag(user, &[key.to_string()]).await {
             report.steps.push(crate::report::Step {
                 what: format!("removing this run's lease from the IAM user: {e}"),
                 ok: false,
             });
-            if report.outcome != Outcome::Refused {
-                report.outcome = Outcome::Failed;
-                report.error = Some(format!("removing this run's lease failed: {e}"));
-            }
+            report.outcome = Outcome::Failed;
+            report.error = Some(format!("removing this run's lease failed: {e}"));
         }
     }
 }

@@ -12,16 +12,59 @@ use crate::report::Change;
 use crate::secret::AccessKeyId;
 use crate::soracom::SoracomApi;
 use crate::wording::Words;
+use rotator_core::execution::Destructive;
 
 impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// Takes the plan's retire steps in order; `lease` is this run's own lease (a
-    /// rollback's), which is not another run at work.
+    /// rollback's, or one taken before the cutover), which is not another run at work.
     pub(super) async fn retire(
         &self,
         run: &mut TargetRun<'_>,
         lease: Option<&str>,
     ) -> Result<(), Stop> {
         let steps = run.plan.retire.clone();
+        if lease.is_some() || !steps.iter().any(Destructive::destructive) {
+            return self.retire_leased(run, &steps, lease).await;
+        }
+        // Deactivating or deleting, the run leases the target as a rollback does, so that
+        // a rollback moving references back onto the key cannot slip in between the
+        // re-check and the deactivation (found by the simulator, seed 299;
+        // docs/ARCHITECTURE.md, invariant 4).
+        let own = self
+            .lease_for(
+                run,
+                (
+                    "leasing the target to retire keys",
+                    "nothing was retired; run again later",
+                ),
+                false,
+            )
+            .await?;
+        let done = self.retire_leased(run, &steps, Some(&own)).await;
+        let released = self.iam.untag(run.user(), std::slice::from_ref(&own)).await;
+        match (done, released) {
+            (Err(stop), Err(e)) => {
+                run.fail("removing this run's lease from the IAM user".into(), &e);
+                Err(stop)
+            }
+            (Err(stop), Ok(())) => Err(stop),
+            (Ok(()), Err(e)) => Err(Stop::failed(
+                "removing this run's lease from the IAM user",
+                e,
+                "everything else was done; other runs wait for the lease to lapse",
+            )),
+            (Ok(()), Ok(())) => Ok(()),
+        }
+    }
+
+    /// [`Engine::retire`] under this run's lease `lease` (none: nothing destructive).
+    async fn retire_leased(
+        &self,
+        run: &mut TargetRun<'_>,
+        steps: &[Retire],
+        lease: Option<&str>,
+    ) -> Result<(), Stop> {
+        let steps = steps.to_vec();
         let allowed = self
             .recheck(run, &steps, |p| &p.retire, lease)
             .await

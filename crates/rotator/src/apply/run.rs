@@ -13,7 +13,7 @@ use crate::wording::describe;
 
 /// What a run that stepped back says: another run is changing the target.
 pub(super) const BUSY: &str = "another run started changing this target at the same time; this \
-     one changed nothing (the next run goes on)";
+     one stepped back here (the next run goes on)";
 
 /// Why a phase ended the run early.
 pub(super) struct Stop {

@@ -74,8 +74,13 @@ const PUT_CONFIG: Op = Op::idempotent(
     "/groups/{group_id}/configuration/{namespace}",
 );
 const LIST_HANDLERS: Op = Op::idempotent("listEventHandlers", "/event_handlers");
+const GET_HANDLER: Op = Op::idempotent("getEventHandler", "/event_handlers/{handler_id}");
 const UPDATE_HANDLER: Op = Op::idempotent("updateEventHandler", "/event_handlers/{handler_id}");
 const LIST_VPGS: Op = Op::idempotent("listVirtualPrivateGateways", "/virtual_private_gateways");
+const GET_VPG: Op = Op::idempotent(
+    "getVirtualPrivateGateway",
+    "/virtual_private_gateways/{vpg_id}",
+);
 const SET_INSPECTION: Op = Op::idempotent(
     "setInspectionConfiguration",
     "/virtual_private_gateways/{vpg_id}/junction/set_inspection",
@@ -465,6 +470,31 @@ impl<T: Transport> SoracomApi for SoracomClient<T> {
             .call(LIST_HANDLERS, Method::Get, "/event_handlers", &[], None)
             .await?;
         Ok(wire::decode(LIST_HANDLERS.id, &reply.body)?)
+    }
+
+    async fn get_event_handler(&self, handler_id: &str) -> Result<Value> {
+        let path = format!(
+            "/event_handlers/{}",
+            path_segment(GET_HANDLER.id, handler_id)?
+        );
+        let reply = self
+            .call(GET_HANDLER, Method::Get, &path, &[], None)
+            .await?;
+        Ok(wire::one(
+            GET_HANDLER.id,
+            &reply.body,
+            "handlerId",
+            handler_id,
+        )?)
+    }
+
+    async fn get_vpg(&self, vpg_id: &str) -> Result<Value> {
+        let path = format!(
+            "/virtual_private_gateways/{}",
+            path_segment(GET_VPG.id, vpg_id)?
+        );
+        let reply = self.call(GET_VPG, Method::Get, &path, &[], None).await?;
+        Ok(wire::one(GET_VPG.id, &reply.body, "vpgId", vpg_id)?)
     }
 
     async fn update_event_handler(&self, handler_id: &str, body: &Value) -> Result<()> {

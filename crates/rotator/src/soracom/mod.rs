@@ -146,6 +146,11 @@ pub trait SoracomApi: Send + Sync {
     ) -> impl Future<Output = Result<Group>> + Send;
     /// All event handlers (`listEventHandlers`).
     fn list_event_handlers(&self) -> impl Future<Output = Result<Vec<Value>>> + Send;
+    /// One event handler as it is now (`getEventHandler`).
+    fn get_event_handler(&self, handler_id: &str) -> impl Future<Output = Result<Value>> + Send;
+    /// One virtual private gateway as it is now (`getVirtualPrivateGateway`); its
+    /// `inspection` is the Junction inspection configuration.
+    fn get_vpg(&self, vpg_id: &str) -> impl Future<Output = Result<Value>> + Send;
     /// Replaces an event handler (`updateEventHandler`); `body` is the handler without its id.
     fn update_event_handler(
         &self,

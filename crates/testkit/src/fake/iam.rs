@@ -68,6 +68,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -628,6 +629,21 @@ impl IamApi for FakeIam {
     }
 }
 
+/// One access key as [`Iam::key_views`] shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyView {
+    /// Its user.
+    pub user: String,
+    /// The access key id.
+    pub id: String,
+    /// The secret access key.
+    pub secret: String,
+    /// Whether it is active.
+    pub active: bool,
+    /// When it was created.
+    pub created: OffsetDateTime,
+}
+
 /// Arranges and inspects the fake's IAM in one account, as [`crate::moto::Iam`] does
 /// moto's: the same methods, no hook, the IAM rules still applied. Get it from
 /// [`FakeIam::helper`].
@@ -751,6 +767,27 @@ impl Iam {
         })
     }
 
+    /// Records a use of key `id` by `service` in `region` at `at` (traffic that flowed
+    /// while time was moved past it).
+    pub async fn use_key_at(
+        &self,
+        id: &str,
+        service: &str,
+        region: &str,
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        self.run("UseKey", |w, _, _| {
+            w.record_use(
+                id,
+                LastUsed {
+                    at,
+                    service: service.to_string(),
+                    region: region.to_string(),
+                },
+            )
+        })
+    }
+
     /// Every secret access key this IAM ever issued (deleted keys' included).
     pub fn issued_secrets(&self) -> Vec<String> {
         self.shared.with(|w, _| w.issued.clone())
@@ -828,6 +865,48 @@ impl Iam {
         self.run("GetRole", |w, _, a| {
             Ok(w.role(a, name)?.description.clone())
         })
+    }
+
+    /// Every access key of every user of this account, as IAM holds it (secret included):
+    /// what a checker compares the world against, without a call.
+    pub fn key_views(&self) -> Vec<KeyView> {
+        self.shared.with(|w, _| {
+            w.account(&self.account)
+                .map(|a| {
+                    a.users
+                        .values()
+                        .flat_map(|u| {
+                            u.keys.iter().map(|k| KeyView {
+                                user: u.name.clone(),
+                                id: k.id.clone(),
+                                secret: k.secret.clone(),
+                                active: k.status == KeyStatus::Active,
+                                created: k.created,
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// The tags of every user of this account, by user name.
+    pub fn user_tags(&self) -> BTreeMap<String, Vec<(String, String)>> {
+        self.shared.with(|w, _| {
+            w.account(&self.account)
+                .map(|a| {
+                    a.users
+                        .values()
+                        .map(|u| (u.name.clone(), u.tags.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// Removes tags `keys` of `user` (absent ones are ignored, as IAM does).
+    pub async fn untag_user(&self, user: &str, keys: &[String]) -> Result<()> {
+        self.run("UntagUser", |w, _, a| w.untag(a, user, keys))
     }
 
     /// How long a new key fails STS (0: it works at once).
