@@ -4,7 +4,9 @@
 //! the targets an engine is given — one group of a run: targets in one AWS account with one
 //! SORACOM operator ([`crate::invoke`] makes the groups); each target's keys (with their last use) and the tool's records on its IAM user
 //! are read at the same time. Only slots that reference a target's own `aws-credentials`
-//! sets are kept, so memory does not grow with groups that do not matter.
+//! sets are kept, so memory does not grow with groups that do not matter; of slots naming
+//! another set that holds a key SORACOM names, only that set's id and key are kept (a key a
+//! holder uses through a set not the target's is never retired).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,7 +42,7 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
     /// Observes every target: one listing of credential sets, groups and event handlers
     /// shared by all, and each target's keys, the two sides at the same time. Only slots
     /// that reference a target's own sets are kept, so memory does not grow with groups
-    /// that do not matter.
+    /// that do not matter (and which keys other sets that holders name hold).
     #[tracing::instrument(name = "observe", skip_all, fields(targets = targets.len()))]
     pub(crate) async fn observe(&self, targets: &[&Target]) -> Result<Vec<Result<Observed>>> {
         let keys = futures::future::join_all(targets.iter().map(|t| async move {

@@ -60,6 +60,12 @@ fn main() -> Result<()> {
     if let Some(event) = &args.keep {
         return record(event, args.first, args.seeds.unwrap_or(10_000), args.shrink);
     }
+    run_many(&args)
+}
+
+/// Runs `--seeds` (or `--minutes`) schedules on `--jobs` threads; prints the figures and
+/// the first failing seeds' shrunk schedules.
+fn run_many(args: &Args) -> Result<()> {
     let deadline = args
         .minutes
         .map(|m| Instant::now() + Duration::from_secs(m * 60));
@@ -68,67 +74,90 @@ fn main() -> Result<()> {
         .unwrap_or(if deadline.is_some() { u64::MAX } else { 100 });
     let started = Instant::now();
     let jobs = args.jobs.max(1);
+    let first = args.first;
     let shares: Vec<Share> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..jobs)
-            .map(|j| scope.spawn(move || share(args.first, j, jobs, limit, deadline)))
+            .map(|j| scope.spawn(move || share(first, j, jobs, limit, deadline)))
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
     let elapsed = started.elapsed();
-    let mut counts = Counts::default();
-    let mut done = 0;
-    let mut failed = Vec::new();
+    let mut all = Share {
+        counts: Counts::default(),
+        done: 0,
+        failed: Vec::new(),
+    };
     for s in shares {
-        counts.add(&s.counts);
-        done += s.done;
-        failed.extend(s.failed);
+        all.counts.add(&s.counts);
+        all.done += s.done;
+        all.failed.extend(s.failed);
     }
-    failed.sort_by_key(|(s, _)| *s);
-    let summary = serde_json::json!({
-        "schedules": done,
-        "first_seed": args.first,
-        "seconds": elapsed.as_secs_f64(),
-        "jobs": jobs,
-        "schedules_per_second": done as f64 / elapsed.as_secs_f64().max(1e-9),
-        "steps_per_second": counts.steps as f64 / elapsed.as_secs_f64().max(1e-9),
-        "counts": counts,
-        "failing_seeds": failed.iter().map(|(s, r)| serde_json::json!({"seed": s, "violations": r.violations.iter().map(|(step, v)| format!("step {step}: {v}")).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-    });
-    let text = serde_json::to_string_pretty(&summary)?;
+    all.failed.sort_by_key(|(s, _)| *s);
+    let text = serde_json::to_string_pretty(&summary(&all, (first, jobs), elapsed))?;
     println!("{text}");
     if let Some(path) = &args.json {
         std::fs::write(path, format!("{text}\n"))
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    for (seed, ran) in failed.iter().take(3) {
-        let kind = ran
-            .violations
-            .first()
-            .map(|(_, v)| v.kind())
-            .unwrap_or("run");
-        let small = shrink(*seed, ran.draws.clone(), kind, args.shrink);
-        eprintln!(
-            "\nseed {seed} broke {kind}; shrunk schedule ({} draws, replay with --replay):",
-            small.len()
-        );
-        eprintln!(
-            "seed {seed}\ndraws {}",
-            small
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        let again = replay(*seed, small, true);
-        for line in &again.trace {
-            eprintln!("  {line}");
-        }
+    for (seed, ran) in all.failed.iter().take(3) {
+        print_shrunk(*seed, ran, args.shrink);
     }
     std::io::stdout().flush()?;
-    if !failed.is_empty() {
-        bail!("{} of {done} schedules broke a promise", failed.len());
+    if !all.failed.is_empty() {
+        bail!(
+            "{} of {} schedules broke a promise",
+            all.failed.len(),
+            all.done
+        );
     }
     Ok(())
+}
+
+/// The figures of a run of many schedules, as JSON.
+fn summary(all: &Share, (first, jobs): (u64, u64), elapsed: Duration) -> serde_json::Value {
+    let seconds = elapsed.as_secs_f64().max(1e-9);
+    let failing: Vec<serde_json::Value> = all
+        .failed
+        .iter()
+        .map(|(s, r)| {
+            let violations: Vec<String> = r
+                .violations
+                .iter()
+                .map(|(step, v)| format!("step {step}: {v}"))
+                .collect();
+            serde_json::json!({"seed": s, "violations": violations})
+        })
+        .collect();
+    serde_json::json!({
+        "schedules": all.done,
+        "first_seed": first,
+        "seconds": elapsed.as_secs_f64(),
+        "jobs": jobs,
+        "schedules_per_second": all.done as f64 / seconds,
+        "steps_per_second": all.counts.steps as f64 / seconds,
+        "counts": all.counts,
+        "failing_seeds": failing,
+    })
+}
+
+/// Shrinks a failing seed's schedule and prints it, replayable with `--replay`.
+fn print_shrunk(seed: u64, ran: &Ran, budget: usize) {
+    let kind = ran
+        .violations
+        .first()
+        .map(|(_, v)| v.kind())
+        .unwrap_or("run");
+    let small = shrink(seed, ran.draws.clone(), kind, budget);
+    eprintln!(
+        "\nseed {seed} broke {kind}; shrunk schedule ({} draws, replay with --replay):",
+        small.len()
+    );
+    let draws: Vec<String> = small.iter().map(u32::to_string).collect();
+    eprintln!("seed {seed}\ndraws {}", draws.join(","));
+    let again = replay(seed, small, true);
+    for line in &again.trace {
+        eprintln!("  {line}");
+    }
 }
 
 /// What one thread ran.
