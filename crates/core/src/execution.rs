@@ -107,6 +107,7 @@ impl Words for KeyCheck {
 /// STS (a key a person put into a set of the target): until it is `window` old — the
 /// longest this tool waits for a key of its own to work. IAM takes seconds to accept a new
 /// key (found by the simulator, seed 106). `None`: no wait (unknown key, or old enough).
+/// Never longer than `window`, whatever the clocks say (a creation date ahead of `now`).
 pub fn unproved_wait(
     keys: &[AccessKey],
     key: &AccessKeyId,
@@ -115,7 +116,7 @@ pub fn unproved_wait(
 ) -> Option<std::time::Duration> {
     let created = keys.iter().find(|k| &k.id == key)?.created;
     let ready = created.saturating_add(time::Duration::try_from(window).ok()?);
-    (ready > now).then(|| (ready - now).unsigned_abs())
+    (ready > now).then(|| (ready - now).unsigned_abs().min(window))
 }
 
 /// What SORACOM's sets say now of the set references are about to move onto, which held
@@ -349,7 +350,8 @@ pub fn another_run_at_work(
     other_announcement || other_lease || in_flight
 }
 
-/// Whether `records` show another run's lease (a rollback's, or a retirement's), younger
+/// Whether `records` show another run's lease (a rollback's, a retirement's, or a cutover's
+/// onto a key the run did not make), younger
 /// than [`IN_FLIGHT_LIMIT`] at `at`, beside this run's own (`own`, its tag key). A run
 /// that is about to deactivate or delete leases the target and steps back only for
 /// another lease: a key being created is no reason to wait, the fresh plan already keeps

@@ -12,7 +12,8 @@
 //!   so a run that dies before it hears the answer still leaves proof that the one new key
 //!   is its own. It is first written as `time/unlisted` (no key can be proven the run's),
 //!   then the keys are listed and written: a key made before the listing is in it.
-//! - `soracom-key-rotator:run:<run id>` = `time`: a run is rolling the target back; other
+//! - `soracom-key-rotator:run:<run id>` = `time`: a run's lease — it is rolling the target
+//!   back, retiring keys, or moving references onto a key it did not make; other
 //!   runs leave it alone meanwhile.
 //! - `soracom-key-rotator:notified:<rung>` = `event/event/…`: what the notification ladder
 //!   last told people on that rung (a key id, `key-id=severity`, or a day), so that one

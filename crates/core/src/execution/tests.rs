@@ -616,6 +616,13 @@ fn references_wait_for_a_key_no_run_proved_until_it_is_old_enough() {
         None,
         "old enough"
     );
+    let mut ahead = keys.clone();
+    ahead[0].created = NOW + Duration::days(3);
+    assert_eq!(
+        unproved_wait(&ahead, &k(K1), NOW, window),
+        Some(window),
+        "a creation date ahead of the clock waits no longer than the window"
+    );
     assert_eq!(
         unproved_wait(&keys, &k("AKIAAAAAAAAAAAAAAAA3"), NOW, window),
         None,

@@ -290,6 +290,9 @@ impl Runs {
             .collect();
         unclaimed.sort_by_key(|k| k.created);
         for k in unclaimed {
+            // A key a holder uses through a set that is not the target's is never an
+            // orphan, whatever records or announcements say: it is reported.
+            let elsewhere = obs.held_elsewhere.iter().any(|(h, _)| h == &k.id);
             match (
                 obs.records.keys.get(&k.id),
                 announcement_of(obs, claimed, k),
@@ -297,7 +300,9 @@ impl Runs {
                 (Some(KeyRecord::InFlight { since, .. }), _) if self.young(*since) => {
                     self.hold(*since)
                 }
-                (Some(KeyRecord::InFlight { .. } | KeyRecord::Abandoned { .. }), _) => {
+                (Some(KeyRecord::InFlight { .. } | KeyRecord::Abandoned { .. }), _)
+                    if !elsewhere =>
+                {
                     self.orphans.push(k.id.clone())
                 }
                 (None, Some(c)) => {
@@ -305,8 +310,11 @@ impl Runs {
                     if self.young(c.since) {
                         self.hold(c.since);
                     } else {
-                        self.orphans.push(k.id.clone());
                         self.stale_runs.push(creating_key(&c.run));
+                        match elsewhere {
+                            false => self.orphans.push(k.id.clone()),
+                            true => foreign.push(k),
+                        }
                     }
                 }
                 _ => foreign.push(k),
@@ -329,7 +337,9 @@ impl Runs {
                     | KeyRecord::Abandoned { since }
                     | KeyRecord::HeldBy { since, .. } => *since,
                 };
-                !c.existing.as_ref().is_some_and(|e| e.contains(k))
+                // An unlisted announcement's run has made no key yet: nothing of it is
+                // recorded.
+                c.existing.as_ref().is_some_and(|e| !e.contains(k))
                     && since >= c.since
                     && obs.keys.iter().any(|x| &x.id == k)
             });
@@ -342,7 +352,8 @@ impl Runs {
         }
     }
 
-    /// Leases of runs rolling the target back: at work, or long over.
+    /// Leases of runs rolling the target back, retiring, or moving references onto a key
+    /// they did not make: at work, or long over.
     fn leases(&mut self, obs: &Observed) {
         for (run, since) in &obs.records.leases {
             if self.young(*since) {

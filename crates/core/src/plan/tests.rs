@@ -167,6 +167,21 @@ fn in_flight(hours: i64) -> crate::records::Records {
     r
 }
 
+/// Records: a run announced a key a minute ago and has not listed the keys yet; K1's own
+/// record (held by its set) was written since.
+fn unlisted_with_a_newer_record() -> crate::records::Records {
+    let mut records = unlisted(0);
+    records.creating[0].since = NOW - Duration::minutes(1);
+    records.keys.insert(
+        AccessKeyId::new(K1),
+        KeyRecord::HeldBy {
+            set_id: "p-220810".into(),
+            since: NOW,
+        },
+    );
+    records
+}
+
 /// Records: a run announced a key `hours` ago and died before it listed the user's keys.
 fn unlisted(hours: i64) -> crate::records::Records {
     let mut records = announced(hours);
@@ -334,6 +349,18 @@ fn plans_match_the_rules() {
             actions: &[],
             refused: true,
             records: in_flight(1),
+        },
+        Case {
+            name: "a run at work that has not listed the keys yet holds the target, whatever key record is newer",
+            keys: vec![key(K1, 100, KeyStatus::Active, Some(("iot", 60)))],
+            sets: vec![set("p-220810", 100, Some(K1))],
+            slots: vec![funnel("g1", "p-220810")],
+            force: false,
+            due: true,
+            current: Some("p-220810"),
+            actions: &[],
+            refused: true,
+            records: unlisted_with_a_newer_record(),
         },
         Case {
             name: "a key in flight that a person deleted (the run moved references back): a leftover, not a run at work; its set is this tool's and goes",
@@ -914,6 +941,26 @@ fn a_key_a_holder_uses_through_a_set_not_the_target_s_is_not_retired() {
             .any(|n| n.contains("their-set") && n.contains("not retired")),
         "{notes:?}"
     );
+}
+
+#[test]
+fn a_dead_run_s_key_a_holder_uses_through_another_set_is_no_orphan() {
+    let mut obs = Observed {
+        auth_failures: Vec::new(),
+        keys: vec![
+            key(K1, 30, KeyStatus::Active, Some(("iot", 60))),
+            announced_key(3),
+        ],
+        sets: vec![set("p-261029", 30, Some(K1))],
+        slots: vec![funnel("g1", "p-261029")],
+        records: announced(3),
+        held_elsewhere: Vec::new(),
+    };
+    let p = plan(&target(), &obs, NOW, Mode::Reconcile);
+    assert_eq!(summary(&p), ["orphan AAA2", "forget-run r1"]);
+    obs.held_elsewhere = vec![(AccessKeyId::new(K2), "their-set".into())];
+    let p = plan(&target(), &obs, NOW, Mode::Reconcile);
+    assert_eq!(summary(&p), ["forget-run r1"], "reported, not deleted");
 }
 
 #[test]

@@ -112,9 +112,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         }
     }
 
-    /// The key references move onto, and the set that holds it, checked right before the
-    /// first move: the key switched off or gone, the set deleted or rewritten, or IAM or
-    /// SORACOM not telling — nothing moves, and what this run made goes.
+    /// The key references move onto, and (unless this run just made it) the set that holds
+    /// it, checked right before the first move: the key switched off or gone, the set
+    /// deleted or rewritten, or IAM or SORACOM not telling — nothing moves, and what this
+    /// run made goes.
     async fn before_first_move(
         &self,
         run: &mut TargetRun<'_>,
@@ -124,6 +125,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
         let what = format!("checking key {k} of {to} right before the first move");
         let next = "no reference was moved; the next reconcile starts over";
         let why = match self.key_check(run.user(), k).await {
+            // The set this run just made and registered needs no second look.
+            Ok(KeyCheck::Active) if rotated.is_some() => return Ok(()),
             Ok(KeyCheck::Active) => match self.soracom.list_credentials().await {
                 Ok(sets) => match set_check(&sets, to, k) {
                     SetCheck::Holds => return Ok(()),
@@ -305,7 +308,17 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     .collect()
             })
             .unwrap_or_default();
-        let sets = self.soracom.list_credentials().await.unwrap_or_default();
+        // Without the sets as they are now, nothing moves back (and the run says why).
+        let sets = match self.soracom.list_credentials().await {
+            Ok(sets) => sets,
+            Err(e) => {
+                run.fail(
+                    "listing the credential sets to move references back".into(),
+                    &e,
+                );
+                Vec::new()
+            }
+        };
         let (mut back, mut stuck) = (0, 0);
         for reverse in move_back(view, moved, (&active, &sets)) {
             let Some(reverse) = reverse else {

@@ -412,7 +412,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                 ok: false,
             });
             report.outcome = Outcome::Failed;
-            report.error = Some(format!("removing this run's lease failed: {e}"));
+            // An earlier failure stays the run's error; this one is in its steps.
+            if report.error.is_none() {
+                report.error = Some(format!("removing this run's lease failed: {e}"));
+            }
         }
     }
 }
