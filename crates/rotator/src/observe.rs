@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::iam::IamApi;
-use crate::model::{AuthFailure, CredentialSet, Observed, Slot};
+use crate::model::{AuthFailure, CredentialSet, Group, Observed, Slot};
 use crate::plan::AWS_CREDENTIALS;
 use crate::records::Records;
 use crate::refs::{group_slots, handler_slot, vpg_slot};
@@ -95,29 +95,21 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
         wanted: &BTreeSet<&str>,
     ) -> Result<BTreeMap<(String, String, String), Value>> {
         let mut out = BTreeMap::new();
-        let soracom = self.soracom;
-        Pager::new(self.page_size)
-            .each(
-                "listGroups",
-                |after, limit| async move {
-                    let page = soracom.list_groups(after.as_deref(), limit).await?;
-                    Ok((page.groups, page.next))
-                },
-                |g| {
-                    if wanted.contains(g.id.as_str()) {
-                        for (namespace, keys) in &g.configuration {
-                            for (key, value) in keys.as_object().into_iter().flatten() {
-                                out.insert(
-                                    (g.id.clone(), namespace.clone(), key.clone()),
-                                    value.clone(),
-                                );
-                            }
-                        }
+        let mut pager = Pager::new(self.page_size);
+        each_group(&mut pager, self.soracom, |g| {
+            if wanted.contains(g.id.as_str()) {
+                for (namespace, keys) in &g.configuration {
+                    for (key, value) in keys.as_object().into_iter().flatten() {
+                        out.insert(
+                            (g.id.clone(), namespace.clone(), key.clone()),
+                            value.clone(),
+                        );
                     }
-                    Walk::More
-                },
-            )
-            .await?;
+                }
+            }
+            Walk::More
+        })
+        .await?;
         Ok(out)
     }
 
@@ -229,6 +221,24 @@ impl<I: IamApi, S: SoracomApi> Observer<'_, I, S> {
     }
 }
 
+/// Walks every page of groups with `pager`, each group to `visit`.
+async fn each_group<S: SoracomApi>(
+    pager: &mut Pager,
+    soracom: &S,
+    visit: impl FnMut(Group) -> Walk,
+) -> Result<usize> {
+    pager
+        .each(
+            "listGroups",
+            |after, limit| async move {
+                let page = soracom.list_groups(after.as_deref(), limit).await?;
+                Ok((page.groups, page.next))
+            },
+            visit,
+        )
+        .await
+}
+
 /// The slots of every page of groups, of the event handlers and of every page of VPGs (their
 /// Junction inspection), sorted into `n` lists: a slot goes to list `i` when it references a
 /// set `wanted(i, id)` accepts. The one walker over SORACOM's holders: runs observe through
@@ -242,26 +252,18 @@ pub(crate) async fn holder_slots<S: SoracomApi>(
     let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); n];
     // One pager for both lists: a `limit` refused for groups is not asked for VPGs.
     let mut pager = Pager::new(page_size);
-    pager
-        .each(
-            "listGroups",
-            |after, limit| async move {
-                let page = soracom.list_groups(after.as_deref(), limit).await?;
-                Ok((page.groups, page.next))
-            },
-            |g| {
-                for (i, list) in slots.iter_mut().enumerate() {
-                    list.extend(group_slots(
-                        &g.id,
-                        g.name.as_deref(),
-                        &g.configuration,
-                        |id| wanted(i, id),
-                    ));
-                }
-                Walk::More
-            },
-        )
-        .await?;
+    each_group(&mut pager, soracom, |g| {
+        for (i, list) in slots.iter_mut().enumerate() {
+            list.extend(group_slots(
+                &g.id,
+                g.name.as_deref(),
+                &g.configuration,
+                |id| wanted(i, id),
+            ));
+        }
+        Walk::More
+    })
+    .await?;
     for h in soracom.list_event_handlers().await? {
         for (i, list) in slots.iter_mut().enumerate() {
             list.extend(handler_slot(&h, |id| wanted(i, id)));
