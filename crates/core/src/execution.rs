@@ -9,8 +9,10 @@
 //!   ([`after_check`]);
 //! - whether a holder's 4xx on the role set is a refusal of the role ([`role_refusal`]),
 //!   and what a failed cutover leaves behind ([`failed_cutover`]);
+//! - whether a set references move off appeared since the observation ([`appeared`]);
 //! - where each moved reference goes back to ([`move_back`]);
-//! - which destructive steps a fresh plan still calls for ([`still_called_for`]);
+//! - which destructive steps a fresh plan still calls for ([`still_called_for`]), and
+//!   whether the run still holds its lease ([`lease_held`]);
 //! - whether another run is at work on the target ([`another_run_at_work`]);
 //! - what an unclear `CreateAccessKey` left ([`failed_create`]) and what undoing a failed
 //!   rotation may delete ([`undo`]);
@@ -141,6 +143,25 @@ impl Words for SetCheck {
     }
 }
 
+/// How long to wait before references move back onto the keys `onto`: the longest
+/// [`unproved_wait`] among them, and the whole `window` for a key the observation
+/// (`observed`) did not list — one made since, which IAM may not accept yet (found by the
+/// simulator, seed 765128 of the first long run: a person put a key made that second into
+/// the set references went back to). `None`: no wait.
+pub fn back_wait(
+    observed: &[AccessKey],
+    onto: &[AccessKeyId],
+    now: OffsetDateTime,
+    window: std::time::Duration,
+) -> Option<std::time::Duration> {
+    onto.iter()
+        .filter_map(|k| match observed.iter().any(|o| &o.id == k) {
+            true => unproved_wait(observed, k, now, window),
+            false => Some(window),
+        })
+        .max()
+}
+
 /// What `sets` (as SORACOM lists them now) say of set `id`, observed holding `key`
 /// (found by the simulator, seed 20426: a set deleted after the observation was written
 /// into a reference).
@@ -152,6 +173,24 @@ pub fn set_check(sets: &[CredentialSet], id: &str, key: &AccessKeyId) -> SetChec
             _ => SetCheck::Holds,
         },
     }
+}
+
+/// A set references move off that the observation (`observed`) did not list and SORACOM
+/// lists now (`now`): another run created it meanwhile, and the observation read the sets
+/// before it and the holders after another run moved them onto it — a move "back" off it
+/// would undo that run's cutover (found by the simulator, seed 564604 of the first long
+/// run). The run steps back; the next one observes it all.
+pub fn appeared<'a>(
+    repoints: &'a [Repoint],
+    observed: &[CredentialSet],
+    now: &[CredentialSet],
+) -> Option<&'a str> {
+    let listed = |sets: &[CredentialSet], id: &str| sets.iter().any(|s| s.id == id);
+    repoints
+        .iter()
+        .flat_map(|r| &r.from)
+        .find(|id| !listed(observed, id) && listed(now, id))
+        .map(String::as_str)
 }
 
 /// What the user's keys (`statuses`, as IAM lists them) say of `key`.
@@ -214,14 +253,14 @@ pub fn failed_cutover(moved: usize, definite: bool, rotated: bool) -> FailedCuto
 }
 
 /// Where each of `moved` goes back to: the newest set it came from that still exists in
-/// `sets` (as SORACOM lists them now) and whose key is `active` now (the reverse move), or
-/// `None` (it stays; a human must look). A set someone deleted or rewrote since the
-/// observation is judged as it is now (found by the simulator, seed 19873).
+/// `sets` (as SORACOM lists them now) and whose key is `active` now (the reverse move, and
+/// that key), or `None` (it stays; a human must look). A set someone deleted or rewrote
+/// since the observation is judged as it is now (found by the simulator, seed 19873).
 pub fn move_back(
     view: &View,
     moved: &[&Repoint],
     (active, sets): (&[AccessKeyId], &[CredentialSet]),
-) -> Vec<Option<Repoint>> {
+) -> Vec<Option<(Repoint, AccessKeyId)>> {
     let key_of = |set: &str| {
         let now = sets.iter().find(|s| s.id == set)?;
         now.key().or_else(|| {
@@ -235,10 +274,10 @@ pub fn move_back(
         .iter()
         .map(|a| {
             // `view.sets` is oldest first: the newest usable set is the last one.
-            let prev = view.sets.iter().rev().map(|s| &s.set.id).find(|id| {
-                a.from.contains(id) && key_of(id).is_some_and(|k| active.contains(&k))
-            })?;
-            Some(reverse(a, prev))
+            view.sets.iter().rev().map(|s| &s.set.id).find_map(|id| {
+                let k = key_of(id).filter(|k| a.from.contains(id) && active.contains(k))?;
+                Some((reverse(a, id), k))
+            })
         })
         .collect()
 }
@@ -321,6 +360,15 @@ pub fn still_called_for<T: Destructive>(steps: &[T], fresh: &[T], again: &Plan) 
         .iter()
         .map(|s| !s.destructive() || (fresh.contains(s) && !s.takes_away().is_some_and(moving_off)))
         .collect()
+}
+
+/// Whether this run still holds its lease (`own`, the lease's tag key; `None`: it took
+/// none) by `records`, read again before a destructive step. A lease a person removed or
+/// edited keeps no other run off any more, so the run takes no destructive step (found by
+/// the simulator, seeds 878533 and 897450 of the first long run: a rollback deactivated the
+/// key another run was moving references onto).
+pub fn lease_held(records: &Records, own: Option<&str>) -> bool {
+    own.is_none_or(|own| records.leases.iter().any(|(id, _)| lease_key(id) == own))
 }
 
 /// Whether, after this run wrote its announcement or lease (tag key `own`), the user's

@@ -121,6 +121,10 @@ impl Words for Repair {
             Repair::RotateInPlace { set_id, .. } => format!(
                 "rotate in place: create an access key, verify it with STS, put it into {set_id}"
             ),
+            Repair::ForgetCutover { key } => format!(
+                "remove the cutover record of key {key}: its set is referenced again (recorded \
+                 anew once these references leave)"
+            ),
             Repair::StartCanary { key } => format!(
                 "record that a canary moves off the set of key {key} now (evidence counts from here)"
             ),

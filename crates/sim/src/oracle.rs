@@ -363,6 +363,10 @@ pub struct Ledger {
     /// on the user: to the tool, indistinguishable from that run's key (a known limit,
     /// docs/RELIABILITY.md).
     pub announced_over: BTreeSet<String>,
+    /// A person deleted or edited a run's lease while it stood: what keeps overlapping runs
+    /// apart is gone, and a run that moves references can meet one that deactivates the
+    /// key (a known limit, docs/RELIABILITY.md).
+    pub lease_taken: bool,
     /// Every change a person made.
     pub touches: Vec<Touch>,
 }
@@ -375,6 +379,15 @@ impl Ledger {
                 .iter()
                 .any(|(k, o)| t.kind == *k && t.object == *o && run.unseen(*k, o, t.step, by))
         })
+    }
+}
+
+impl Violation {
+    /// Whether the promise is one a lease keeps: no reference onto a key another run
+    /// deactivates meanwhile, no key deactivated while another run moves references onto
+    /// it.
+    pub fn kept_by_a_lease(&self) -> bool {
+        matches!(self, Violation::BadReference(_) | Violation::InUse(_))
     }
 }
 

@@ -3,6 +3,7 @@
 //! holders elsewhere, editing what sits beside a reference, touching the tool's tags,
 //! writing error logs, using an old key.
 
+use rotator_core::records::lease_key;
 use serde_json::{json, Value};
 use soracom_emulator::{LogEntry, LogLevel, LogResourceType, LogService};
 
@@ -72,7 +73,7 @@ pub fn act(
             )
         }
         7 => edit_beside(p.world, &snap, &mut toucher(p.ledger, p.step), p.choices),
-        8 => touch_tag(p.world, &snap, &p.user, p.choices),
+        8 => touch_tag(p.world, &snap, (&p.user, p.ledger), p.choices),
         9 => Some(p.write_log()),
         10 => p.use_key(&snap),
         _ => point_holder(
@@ -384,8 +385,14 @@ fn edit_beside(
     })
 }
 
-/// Deletes or garbles one of the tool's tags on `user`.
-fn touch_tag(world: &SimWorld, snap: &Snapshot, user: &str, choices: &mut Choices) -> Option<Act> {
+/// Deletes or garbles one of the tool's tags on `user` (a lease among them: the ledger
+/// says so).
+fn touch_tag(
+    world: &SimWorld,
+    snap: &Snapshot,
+    (user, ledger): (&str, &mut Ledger),
+    choices: &mut Choices,
+) -> Option<Act> {
     let tags: Vec<String> = snap
         .tags
         .get(user)?
@@ -396,6 +403,7 @@ fn touch_tag(world: &SimWorld, snap: &Snapshot, user: &str, choices: &mut Choice
         .map(|(k, _)| k.clone())
         .collect();
     let key = pick(&tags, choices)?;
+    ledger.lease_taken |= key.starts_with(&lease_key(""));
     let helper = world.iam.helper();
     if choices.chance(500) {
         at_once(helper.untag_user(user, std::slice::from_ref(&key)))?.ok()?;

@@ -255,6 +255,12 @@ impl Schedule {
     }
 
     fn violated(&mut self, v: Violation) {
+        // While people act, after one took a run's lease away: a known limit, counted.
+        if self.mix.people && self.ledger.lease_taken && v.kept_by_a_lease() {
+            self.counts.event("limit:lease-taken");
+            self.note(|| format!("limit (a person took a lease away): {v}"));
+            return;
+        }
         self.note(|| format!("VIOLATION {v}"));
         self.violations.push((self.step, v));
     }

@@ -330,7 +330,8 @@ fn references_go_back_to_the_newest_set_they_came_from_whose_key_works() {
         to: "p-new".into(),
     };
     let back = move_back(&view, &[&moved], (&[k(K1)], &obs.sets));
-    let reverse = back[0].as_ref().expect("a way back");
+    let (reverse, onto) = back[0].as_ref().expect("a way back");
+    assert_eq!(onto, &k(K1));
     assert_eq!(reverse.to, "p-221001");
     assert_eq!(reverse.from, vec!["p-new".to_string()]);
     // The slot as it is now: naming the set it was moved onto.
@@ -628,4 +629,43 @@ fn references_wait_for_a_key_no_run_proved_until_it_is_old_enough() {
         None,
         "not listed"
     );
+    // Moving back: the longest wait among the keys, and the whole window for a key made
+    // since the observation.
+    let k3 = k("AKIAAAAAAAAAAAAAAAA3");
+    assert_eq!(back_wait(&keys, &[k(K2)], NOW, window), None);
+    assert_eq!(
+        back_wait(&keys, &[k(K2), k(K1)], NOW, window),
+        Some(std::time::Duration::from_secs(100))
+    );
+    assert_eq!(back_wait(&keys, &[k(K1), k3], NOW, window), Some(window));
+    assert_eq!(back_wait(&keys, &[], NOW, window), None);
+}
+
+#[test]
+fn a_set_that_appeared_since_the_observation_stops_a_move_off_it() {
+    // The observation listed the sets before another run created p-221101, and read g1
+    // after that run moved it there: g1 looks like it names a missing set.
+    let observed = vec![set("p-221001", K1, 60)];
+    let moving = vec![Repoint {
+        slot: funnel("g1", "p-221101"),
+        from: vec!["p-221101".into()],
+        to: "p-221001".into(),
+    }];
+    let now = vec![set("p-221001", K1, 60), set("p-221101", K2, 0)];
+    assert_eq!(appeared(&moving, &observed, &now), Some("p-221101"));
+    // Still missing (a reference someone broke): it is repaired.
+    assert_eq!(appeared(&moving, &observed, &observed), None);
+    // Listed by the observation too: an ordinary move.
+    assert_eq!(appeared(&moving, &now, &now), None);
+}
+
+#[test]
+fn a_run_whose_lease_someone_removed_or_edited_no_longer_holds_it() {
+    let own = lease_key("1799485939-dd4ba3d22d5bbd15");
+    let held = Records::parse([(own.as_str(), "2026-11-28T12:00:00Z")]);
+    assert!(lease_held(&held, Some(&own)));
+    assert!(lease_held(&Records::default(), None), "no lease taken");
+    assert!(!lease_held(&Records::default(), Some(&own)), "removed");
+    let edited = Records::parse([(own.as_str(), "edited by a person")]);
+    assert!(!lease_held(&edited, Some(&own)), "edited");
 }

@@ -127,6 +127,17 @@ pub enum Repair {
         /// The holder kind.
         kind: String,
     },
+    /// Remove the cutover record of `key` before references move off its set again: the
+    /// set was referenced again since that record (a rollback, a person), so it no longer
+    /// says when the last reference left. Recorded anew once these moves are done; a run
+    /// that dies in between leaves no record, and the next one starts the grace period
+    /// then — never an old time that would make the key look used after its cutover
+    /// (found by the simulator, seed 107635 of the first long run).
+    #[serde(rename_all = "camelCase")]
+    ForgetCutover {
+        /// The key whose set references leave.
+        key: AccessKeyId,
+    },
     /// Create a key, verify it, and put it into the existing set (in-place strategy).
     #[serde(rename_all = "camelCase")]
     RotateInPlace {
@@ -427,6 +438,7 @@ pub fn plan(target: &Target, obs: &Observed, now: OffsetDateTime, mode: Mode) ->
             }
         }
     }
+    retire::forget_returned_cutovers(obs, &view, &mut plan);
     if let Some(next) = plan.due.next.filter(|_| !plan.due.now) {
         plan.upcoming.insert(
             0,

@@ -158,6 +158,34 @@ fn undo_returned_cutovers(obs: &Observed, view: &View, plan: &mut Plan) {
     }
 }
 
+/// A cutover recorded for a key whose set the plan moves references off: the set is
+/// referenced again since, so the record goes before the first move
+/// ([`Repair::ForgetCutover`]) rather than after it, and the plan's own record (when every
+/// reference leaves) replaces it once the moves are done.
+pub(super) fn forget_returned_cutovers(obs: &Observed, view: &View, plan: &mut Plan) {
+    let left: BTreeSet<&String> = plan.cutover.iter().flat_map(|r| &r.from).collect();
+    let keys: Vec<AccessKeyId> = view
+        .sets
+        .iter()
+        .filter(|s| left.contains(&s.set.id))
+        .filter_map(|s| s.link.certain())
+        .filter(|k| obs.records.released.contains_key(*k))
+        .cloned()
+        .collect();
+    for key in keys {
+        plan.retire.retain(|r| {
+            *r != Retire::Unrecord {
+                key: key.clone(),
+                mark: Mark::Released,
+            }
+        });
+        let step = Repair::ForgetCutover { key };
+        if !plan.repair.contains(&step) {
+            plan.repair.push(step);
+        }
+    }
+}
+
 /// The old keys and their cutovers. Along the way: a set whose key is gone is deleted
 /// when this tool made it or retired its key (else reported), and a set linked by
 /// evidence only is reported.

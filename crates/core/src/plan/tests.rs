@@ -129,6 +129,7 @@ fn summary(p: &Plan) -> Vec<String> {
             Step::Retire(Retire::Record { key, mark }) => {
                 format!("record {mark:?} {}", tail(key))
             }
+            Step::Repair(Repair::ForgetCutover { key }) => format!("forget-cutover {}", tail(key)),
             Step::Repair(Repair::StartCanary { key }) => format!("start-canary {}", tail(key)),
             Step::Repair(Repair::FailCanary { key }) => format!("fail-canary {}", tail(key)),
             Step::Retire(Retire::DropCanary { key, set_id }) => {
@@ -1100,6 +1101,50 @@ fn the_cutover_is_when_the_last_reference_left() {
         .find(|u| matches!(u.step, Next::Deactivate { .. }))
         .map(|u| u.due);
     assert_eq!(deactivate, Some(NOW + Duration::days(7)));
+}
+
+#[test]
+fn references_back_on_an_old_set_leave_it_with_a_new_cutover_never_the_old_one() {
+    // A rollback put a reference back on the old set and died (a crash, a timeout); the
+    // next run moves it onto the current set again. The old cutover record goes before
+    // that move, so a run that dies after the move leaves no record (the grace period
+    // starts when the next run sees the set unreferenced), never the old time that would
+    // make the key look used after its cutover (the simulator's seed 107635).
+    let c = RetireCase {
+        name: "",
+        cutover_days: 30,
+        k1: k1(KeyStatus::Active, Some(1)),
+        old_desc: Some(K1),
+        old_last_used_days: Some(1),
+        deactivated_days: None,
+        adopt_keys: false,
+        mode: Mode::Reconcile,
+        actions: &[],
+        blocked: false,
+        upcoming: 0,
+    };
+    let (t, mut obs) = retire_world(&c);
+    obs.slots.push(funnel("g2", "p-260801"));
+    for mode in [Mode::Reconcile, Mode::Rotate] {
+        let p = plan(&t, &obs, NOW, mode);
+        let s = summary(&p);
+        assert_eq!(
+            s,
+            [
+                "forget-cutover AAA1",
+                "repoint g2 p-260801>p-261120",
+                "record Released AAA1"
+            ],
+            "{mode:?}"
+        );
+        assert!(p.blocked.is_empty(), "{:?}", p.blocked);
+    }
+    // Once no reference is left and no record is, the grace period starts now.
+    obs.slots.pop();
+    obs.records.released.clear();
+    let p = plan(&t, &obs, NOW, Mode::Reconcile);
+    assert_eq!(summary(&p), ["record Released AAA1"]);
+    assert!(p.blocked.is_empty(), "{:?}", p.blocked);
 }
 
 #[test]

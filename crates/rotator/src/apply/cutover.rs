@@ -10,8 +10,8 @@ use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rotator_core::execution::{
-    after_check, cutover_key, failed_cutover, key_check, move_back, refresh, role_refusal,
-    set_check, unproved_wait, AfterCheck, FailedCutover, Fresh, KeyCheck, SetCheck,
+    after_check, appeared, back_wait, cutover_key, failed_cutover, key_check, move_back, refresh,
+    role_refusal, set_check, unproved_wait, AfterCheck, FailedCutover, Fresh, KeyCheck, SetCheck,
 };
 use rotator_core::wording::LeftAlone;
 use serde_json::Value;
@@ -128,6 +128,9 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             // The set this run just made and registered needs no second look.
             Ok(KeyCheck::Active) if rotated.is_some() => return Ok(()),
             Ok(KeyCheck::Active) => match self.soracom.list_credentials().await {
+                Ok(sets) if appeared(&run.plan.cutover, &run.obs.sets, &sets).is_some() => {
+                    return Err(Stop::busy(what, next));
+                }
                 Ok(sets) => match set_check(&sets, to, k) {
                     SetCheck::Holds => return Ok(()),
                     check => format!("credential set {to} {}", check.words()),
@@ -320,8 +323,19 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             }
         };
         let (mut back, mut stuck) = (0, 0);
-        for reverse in move_back(view, moved, (&active, &sets)) {
-            let Some(reverse) = reverse else {
+        let backs = move_back(view, moved, (&active, &sets));
+        let onto: Vec<AccessKeyId> = backs.iter().flatten().map(|(_, k)| k.clone()).collect();
+        let window = self.config.verify.timeout;
+        if let Some(wait) = back_wait(&run.obs.keys, &onto, run.clock.now(), window) {
+            self.clock.sleep(wait).await;
+            run.ok(format!(
+                "waited {} s before moving back: a key references go back to is new and this \
+                 run did not prove it",
+                wait.as_secs()
+            ));
+        }
+        for reverse in backs {
+            let Some((reverse, _)) = reverse else {
                 stuck += 1;
                 continue;
             };

@@ -75,6 +75,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                     return Err(Stop::busy(action.words(), NEXT));
                 }
             }
+            Repair::ForgetCutover { key } => self
+                .untagged(user, &[mark_tag(Mark::Released, key, at).0], action, run)
+                .await
+                .map_err(stop)?,
             Repair::StartCanary { key } => self
                 .record(user, mark_tag(Mark::Canary, key, at), action, run)
                 .await

@@ -138,7 +138,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     }
 
     /// Removes tags `keys` from the IAM user; the step `what` is reported.
-    async fn untagged(
+    pub(super) async fn untagged(
         &self,
         user: &str,
         keys: &[String],
