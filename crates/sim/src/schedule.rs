@@ -524,6 +524,9 @@ impl Schedule {
                 ("which is not this target's; it is not retired", "kept:key-held-elsewhere"),
                 ("is new and this run did not prove it", "kept:waited-for-a-new-key"),
                 ("(a key in flight); this run changes nothing", "kept:key-in-flight-left-alone"),
+                ("its set is referenced again (recorded anew", "kept:returned-cutover-forgotten"),
+                ("right before the first move: another run started", "kept:set-appeared-before-move"),
+                ("before moving back: a key references go back to is new", "kept:waited-before-moving-back"),
             ] {
                 if ended.output.contains(said) {
                     self.counts.event(event);
