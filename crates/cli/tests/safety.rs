@@ -193,6 +193,56 @@ async fn a_rollback_during_a_rotation_never_strands_a_reference() {
     settles(&w).await;
 }
 
+/// A person removes a rollback's lease while it moves references back: the lease no longer
+/// keeps other runs off, so the rollback deactivates nothing (its re-check finds the lease
+/// gone) and says so; the key it would have switched off stays active. Found by the
+/// simulator (seeds 878533 and 897450 of the first long run: another run moved references
+/// onto that key meanwhile).
+#[tokio::test(start_paused = true)]
+async fn a_rollback_whose_lease_a_person_removed_deactivates_nothing() {
+    let (w, _) = seeded().await;
+    let a = w.run(&["rotate"]).await;
+    assert_eq!(a.code, 0, "{}\n{}", a.stdout, a.stderr);
+    let new_key = w.key_of_set(&w.id_for(0)).expect("the new set holds a key");
+    w.emu.add_fault(Fault {
+        operation: "putConfigurationParameters".into(),
+        nth: 2,
+        times: 1,
+        kind: FaultKind::Latency(HOLD),
+    });
+    let fired = w.emu.fired().len();
+    let r = w.spawn(&["rollback"]).await;
+    let reached = eventually(REACH, || async { w.emu.fired().len() > fired }).await;
+    assert!(reached, "the rollback never reached repointing");
+    let tags = w.iam.tags(&w.user).await.expect("the user's tags");
+    let lease: Vec<String> = tags
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("soracom-key-rotator:run:"))
+        .collect();
+    assert_eq!(lease.len(), 1, "the rollback holds one lease");
+    w.iam
+        .fake()
+        .untag_user(&w.user, &lease)
+        .await
+        .expect("a person removes the lease");
+    let r = w.wait(r).await;
+    assert!(
+        r.stdout
+            .contains("not done, the state changed since this run observed it: deactivate"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    let keys = w.keys().await;
+    let new = keys.iter().find(|k| k.id == new_key).expect("the new key");
+    assert_eq!(new.status, "Active", "the key stays active:\n{}", r.stdout);
+    for g in ["test-1", "test-2", "test-3"] {
+        assert_eq!(w.funnel_of(g), json!(old_set()), "{g} rolled back");
+    }
+    w.assert_invariants().await;
+}
+
 /// The key a run moves references onto is deleted by a person while the run writes: the
 /// run checks it after the last move, moves every reference back to the previous set
 /// (whose key is active) and fails loudly.
