@@ -363,12 +363,18 @@ pub fn still_called_for<T: Destructive>(steps: &[T], fresh: &[T], again: &Plan) 
 }
 
 /// Whether this run still holds its lease (`own`, the lease's tag key; `None`: it took
-/// none) by `records`, read again before a destructive step. A lease a person removed or
-/// edited keeps no other run off any more, so the run takes no destructive step (found by
+/// none) by `records`, read again at `at` before a destructive step. A lease a person
+/// removed or edited, or one older than [`IN_FLIGHT_LIMIT`] (other runs no longer heed
+/// it), keeps no other run off any more, so the run takes no destructive step (found by
 /// the simulator, seeds 878533 and 897450 of the first long run: a rollback deactivated the
 /// key another run was moving references onto).
-pub fn lease_held(records: &Records, own: Option<&str>) -> bool {
-    own.is_none_or(|own| records.leases.iter().any(|(id, _)| lease_key(id) == own))
+pub fn lease_held(records: &Records, own: Option<&str>, at: OffsetDateTime) -> bool {
+    own.is_none_or(|own| {
+        records
+            .leases
+            .iter()
+            .any(|(id, since)| lease_key(id) == own && at < since.saturating_add(IN_FLIGHT_LIMIT))
+    })
 }
 
 /// Whether, after this run wrote its announcement or lease (tag key `own`), the user's

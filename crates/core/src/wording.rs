@@ -123,7 +123,7 @@ impl Words for Repair {
             ),
             Repair::ForgetCutover { key } => format!(
                 "remove the cutover record of key {key}: its set is referenced again (recorded \
-                 anew once these references leave)"
+                 anew once no reference is left)"
             ),
             Repair::StartCanary { key } => format!(
                 "record that a canary moves off the set of key {key} now (evidence counts from here)"

@@ -363,10 +363,11 @@ pub struct Ledger {
     /// on the user: to the tool, indistinguishable from that run's key (a known limit,
     /// docs/RELIABILITY.md).
     pub announced_over: BTreeSet<String>,
-    /// A person deleted or edited a run's lease while it stood: what keeps overlapping runs
-    /// apart is gone, and a run that moves references can meet one that deactivates the
-    /// key (a known limit, docs/RELIABILITY.md).
-    pub lease_taken: bool,
+    /// The steps at which a person deleted or edited a lease (a run's, or a dead run's
+    /// leftover): from then on, what keeps the runs at work apart may be gone, and a run
+    /// that moves references can meet one that switches the key off (a known limit,
+    /// docs/RELIABILITY.md).
+    pub leases_taken: Vec<u64>,
     /// Every change a person made.
     pub touches: Vec<Touch>,
 }
@@ -383,13 +384,20 @@ impl Ledger {
 }
 
 impl Violation {
-    /// Whether the promise is one a lease keeps: no reference onto a key another run
-    /// deactivates meanwhile, no key deactivated while another run moves references onto
-    /// it.
+    /// Whether the promise is one a lease keeps: no reference written onto a set whose key
+    /// another run switched off meanwhile, no key switched off while another run moves
+    /// references onto it.
     pub fn kept_by_a_lease(&self) -> bool {
-        matches!(self, Violation::BadReference(_) | Violation::InUse(_))
+        match self {
+            Violation::InUse(_) => true,
+            Violation::BadReference(what) => what.ends_with(INACTIVE),
+            _ => false,
+        }
     }
 }
+
+/// How a bad reference onto a set whose key is inactive ends.
+const INACTIVE: &str = "whose key is inactive";
 
 /// A broken promise.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -689,9 +697,12 @@ impl StepCheck<'_> {
             .unwrap_or_default();
         let objects = [(Kind::Sets, to), (Kind::Keys, key.as_str())];
         if !self.after.usable(to) && !self.ledger.excused(self.run, &objects, Acting::Trust) {
-            out.push(Violation::BadReference(format!(
-                "{holder}: pointed at {to}, which cannot carry traffic"
-            )));
+            let inactive = self.after.keys.get(&key).is_some_and(|k| !k.active);
+            out.push(Violation::BadReference(if inactive {
+                format!("{holder}: pointed at {to}, {INACTIVE}")
+            } else {
+                format!("{holder}: pointed at {to}, which cannot carry traffic")
+            }));
         }
     }
 }

@@ -73,7 +73,7 @@ pub fn act(
             )
         }
         7 => edit_beside(p.world, &snap, &mut toucher(p.ledger, p.step), p.choices),
-        8 => touch_tag(p.world, &snap, (&p.user, p.ledger), p.choices),
+        8 => touch_tag(p.world, &snap, (&p.user, p.ledger, p.step), p.choices),
         9 => Some(p.write_log()),
         10 => p.use_key(&snap),
         _ => point_holder(
@@ -385,12 +385,12 @@ fn edit_beside(
     })
 }
 
-/// Deletes or garbles one of the tool's tags on `user` (a lease among them: the ledger
-/// says so).
+/// Deletes or garbles one of the tool's tags on `user` at `step` (a lease among them: the
+/// ledger keeps when).
 fn touch_tag(
     world: &SimWorld,
     snap: &Snapshot,
-    (user, ledger): (&str, &mut Ledger),
+    (user, ledger, step): (&str, &mut Ledger, u64),
     choices: &mut Choices,
 ) -> Option<Act> {
     let tags: Vec<String> = snap
@@ -403,7 +403,9 @@ fn touch_tag(
         .map(|(k, _)| k.clone())
         .collect();
     let key = pick(&tags, choices)?;
-    ledger.lease_taken |= key.starts_with(&lease_key(""));
+    if key.starts_with(&lease_key("")) {
+        ledger.leases_taken.push(step);
+    }
     let helper = world.iam.helper();
     if choices.chance(500) {
         at_once(helper.untag_user(user, std::slice::from_ref(&key)))?.ok()?;

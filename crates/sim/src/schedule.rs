@@ -184,6 +184,8 @@ struct Live {
     /// A reference written or a key switched (what a rollback does), even if the run
     /// then dies.
     moved: bool,
+    /// The step it started at.
+    started: u64,
 }
 
 /// One schedule under way.
@@ -255,12 +257,6 @@ impl Schedule {
     }
 
     fn violated(&mut self, v: Violation) {
-        // While people act, after one took a run's lease away: a known limit, counted.
-        if self.mix.people && self.ledger.lease_taken && v.kept_by_a_lease() {
-            self.counts.event("limit:lease-taken");
-            self.note(|| format!("limit (a person took a lease away): {v}"));
-            return;
-        }
         self.note(|| format!("VIOLATION {v}"));
         self.violations.push((self.step, v));
     }
@@ -475,6 +471,7 @@ impl Schedule {
                 cmd,
                 view: RunView::new(cmd == Cmd::Emergency),
                 moved: false,
+                started: self.step,
             },
         );
     }
@@ -572,7 +569,13 @@ impl Schedule {
     /// A person acts.
     fn person(&mut self) {
         let step = self.step;
+        let leases = self.ledger.leases_taken.len();
         if let Some(act) = person::act(&mut self.world, &mut self.ledger, &mut self.choices, step) {
+            // A dead run's leftover lease keeps no one apart: only one taken while runs are
+            // at work counts.
+            if self.live.is_empty() {
+                self.ledger.leases_taken.truncate(leases);
+            }
             self.counts.person_acts += 1;
             self.counts.event("person");
             self.needs_human |= act.needs_human;
@@ -763,6 +766,20 @@ impl Schedule {
             Vec::new()
         };
         for v in found {
+            // A promise a lease keeps, broken while people act, after a person took a lease
+            // away while a run still at work was: a known limit, counted.
+            let started = self
+                .live
+                .values()
+                .map(|l| l.started)
+                .min()
+                .unwrap_or(u64::MAX);
+            let taken = self.ledger.leases_taken.iter().any(|s| *s >= started);
+            if self.mix.people && taken && v.kept_by_a_lease() {
+                self.counts.event("limit:lease-taken");
+                self.note(|| format!("limit (a person took a lease away): {v}"));
+                continue;
+            }
             self.violated(v);
         }
         for holder in kept {

@@ -663,9 +663,14 @@ fn a_set_that_appeared_since_the_observation_stops_a_move_off_it() {
 fn a_run_whose_lease_someone_removed_or_edited_no_longer_holds_it() {
     let own = lease_key("1799485939-dd4ba3d22d5bbd15");
     let held = Records::parse([(own.as_str(), "2026-11-28T12:00:00Z")]);
-    assert!(lease_held(&held, Some(&own)));
-    assert!(lease_held(&Records::default(), None), "no lease taken");
-    assert!(!lease_held(&Records::default(), Some(&own)), "removed");
+    assert!(lease_held(&held, Some(&own), NOW));
+    assert!(lease_held(&Records::default(), None, NOW), "no lease taken");
+    assert!(!lease_held(&Records::default(), Some(&own), NOW), "removed");
     let edited = Records::parse([(own.as_str(), "edited by a person")]);
-    assert!(!lease_held(&edited, Some(&own)), "edited");
+    assert!(!lease_held(&edited, Some(&own), NOW), "edited");
+    let later = NOW + IN_FLIGHT_LIMIT;
+    assert!(
+        !lease_held(&held, Some(&own), later),
+        "too old: others no longer heed it"
+    );
 }

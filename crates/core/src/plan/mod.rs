@@ -129,10 +129,11 @@ pub enum Repair {
     },
     /// Remove the cutover record of `key` before references move off its set again: the
     /// set was referenced again since that record (a rollback, a person), so it no longer
-    /// says when the last reference left. Recorded anew once these moves are done; a run
-    /// that dies in between leaves no record, and the next one starts the grace period
-    /// then — never an old time that would make the key look used after its cutover
-    /// (found by the simulator, seed 107635 of the first long run).
+    /// says when the last reference left. It is recorded anew when no reference is left
+    /// (by this run when all of them move, else by the first run that sees the set
+    /// unreferenced); a run that dies in between leaves no record — never an old time that
+    /// would make the key look used after its cutover (found by the simulator, seed 107635
+    /// of the first long run). Taken first, before any key is made.
     #[serde(rename_all = "camelCase")]
     ForgetCutover {
         /// The key whose set references leave.

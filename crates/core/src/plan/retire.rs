@@ -159,8 +159,8 @@ fn undo_returned_cutovers(obs: &Observed, view: &View, plan: &mut Plan) {
 }
 
 /// A cutover recorded for a key whose set the plan moves references off: the set is
-/// referenced again since, so the record goes before the first move
-/// ([`Repair::ForgetCutover`]) rather than after it, and the plan's own record (when every
+/// referenced again since, so the record goes first of all ([`Repair::ForgetCutover`]:
+/// before any key is made or reference moves), and the plan's own record (when every
 /// reference leaves) replaces it once the moves are done.
 pub(super) fn forget_returned_cutovers(obs: &Observed, view: &View, plan: &mut Plan) {
     let left: BTreeSet<&String> = plan.cutover.iter().flat_map(|r| &r.from).collect();
@@ -181,7 +181,7 @@ pub(super) fn forget_returned_cutovers(obs: &Observed, view: &View, plan: &mut P
         });
         let step = Repair::ForgetCutover { key };
         if !plan.repair.contains(&step) {
-            plan.repair.push(step);
+            plan.repair.insert(0, step);
         }
     }
 }

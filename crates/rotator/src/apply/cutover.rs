@@ -300,30 +300,8 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
     /// sets as they are now (when either cannot be read, nothing moves back); what to tell
     /// the operator.
     async fn move_back(&self, run: &mut TargetRun<'_>, view: &View, moved: &[&Repoint]) -> String {
-        let active: Vec<AccessKeyId> = self
-            .iam
-            .key_statuses(run.user())
-            .await
-            .map(|ks| {
-                ks.into_iter()
-                    .filter(|(_, s)| *s == KeyStatus::Active)
-                    .map(|(id, _)| id)
-                    .collect()
-            })
-            .unwrap_or_default();
-        // Without the sets as they are now, nothing moves back (and the run says why).
-        let sets = match self.soracom.list_credentials().await {
-            Ok(sets) => sets,
-            Err(e) => {
-                run.fail(
-                    "listing the credential sets to move references back".into(),
-                    &e,
-                );
-                Vec::new()
-            }
-        };
         let (mut back, mut stuck) = (0, 0);
-        let backs = move_back(view, moved, (&active, &sets));
+        let mut backs = self.ways_back(run, view, moved).await;
         let onto: Vec<AccessKeyId> = backs.iter().flatten().map(|(_, k)| k.clone()).collect();
         let window = self.config.verify.timeout;
         if let Some(wait) = back_wait(&run.obs.keys, &onto, run.clock.now(), window) {
@@ -333,6 +311,19 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                  run did not prove it",
                 wait.as_secs()
             ));
+            // The keys and sets may have changed during the wait: read again. A key waited
+            // for is ready; another that would need a wait stays unused (no second wait).
+            backs = self.ways_back(run, view, moved).await;
+            let now = run.clock.now();
+            for b in backs.iter_mut() {
+                let unready = b.as_ref().is_some_and(|(_, k)| {
+                    !onto.contains(k)
+                        && back_wait(&run.obs.keys, std::slice::from_ref(k), now, window).is_some()
+                });
+                if unready {
+                    *b = None;
+                }
+            }
         }
         for reverse in backs {
             let Some((reverse, _)) = reverse else {
@@ -362,6 +353,38 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             "{back} reference(s) moved back to the previous set; {stuck} could not be: \
              a human must check them now"
         )
+    }
+
+    /// Where each of `moved` goes back to ([`move_back`]), from the keys and the sets as IAM
+    /// and SORACOM list them now; when either cannot be read, nowhere (the run says why).
+    async fn ways_back(
+        &self,
+        run: &mut TargetRun<'_>,
+        view: &View,
+        moved: &[&Repoint],
+    ) -> Vec<Option<(Repoint, AccessKeyId)>> {
+        let active: Vec<AccessKeyId> = self
+            .iam
+            .key_statuses(run.user())
+            .await
+            .map(|ks| {
+                ks.into_iter()
+                    .filter(|(_, s)| *s == KeyStatus::Active)
+                    .map(|(id, _)| id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let sets = match self.soracom.list_credentials().await {
+            Ok(sets) => sets,
+            Err(e) => {
+                run.fail(
+                    "listing the credential sets to move references back".into(),
+                    &e,
+                );
+                Vec::new()
+            }
+        };
+        move_back(view, moved, (&active, &sets))
     }
 
     /// Repoints every slot: the first alone when `first_alone` (so a failure before any

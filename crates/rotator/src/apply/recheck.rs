@@ -30,7 +30,7 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
             return Ok(vec![true; steps.len()]);
         }
         let mut fresh = self.observer().observe_one(run.target).await?;
-        let held = lease_held(&fresh.records, own_lease);
+        let held = lease_held(&fresh.records, own_lease, run.clock.now());
         fresh
             .records
             .leases
