@@ -10,7 +10,8 @@
 //! - whether a holder's 4xx on the role set is a refusal of the role ([`role_refusal`]),
 //!   and what a failed cutover leaves behind ([`failed_cutover`]);
 //! - whether a set references move off appeared since the observation ([`appeared`]);
-//! - where each moved reference goes back to ([`move_back`]);
+//! - where each moved reference goes back to ([`move_back`]), and how long it waits for a
+//!   key no run proved ([`back_wait`], [`ready_after_wait`]);
 //! - which destructive steps a fresh plan still calls for ([`still_called_for`]), and
 //!   whether the run still holds its lease ([`lease_held`]);
 //! - whether another run is at work on the target ([`another_run_at_work`]);
@@ -160,6 +161,24 @@ pub fn back_wait(
             false => Some(window),
         })
         .max()
+}
+
+/// The ways back ([`move_back`]) read again after a move back waited for the keys
+/// `waited`: one onto a key waited for, or onto one that needs no wait ([`back_wait`]),
+/// stands; one onto a key that would need a wait now stays unused (no second wait).
+pub fn ready_after_wait(
+    backs: Vec<Option<(Repoint, AccessKeyId)>>,
+    waited: &[AccessKeyId],
+    observed: &[AccessKey],
+    (now, window): (OffsetDateTime, std::time::Duration),
+) -> Vec<Option<(Repoint, AccessKeyId)>> {
+    let ready = |k: &AccessKeyId| {
+        waited.contains(k) || back_wait(observed, std::slice::from_ref(k), now, window).is_none()
+    };
+    backs
+        .into_iter()
+        .map(|b| b.filter(|(_, k)| ready(k)))
+        .collect()
 }
 
 /// What `sets` (as SORACOM lists them now) say of set `id`, observed holding `key`

@@ -637,8 +637,25 @@ fn references_wait_for_a_key_no_run_proved_until_it_is_old_enough() {
         back_wait(&keys, &[k(K2), k(K1)], NOW, window),
         Some(std::time::Duration::from_secs(100))
     );
-    assert_eq!(back_wait(&keys, &[k(K1), k3], NOW, window), Some(window));
+    assert_eq!(
+        back_wait(&keys, &[k(K1), k3.clone()], NOW, window),
+        Some(window)
+    );
     assert_eq!(back_wait(&keys, &[], NOW, window), None);
+    // Read again after waiting for K1: a way back onto K1 (waited for) or K2 (old enough)
+    // stands; one onto a key made during the wait stays unused.
+    let way = |key: &AccessKeyId| {
+        let r = Repoint {
+            slot: funnel("g1", "p-new"),
+            from: vec!["p-new".into()],
+            to: "p-221001".into(),
+        };
+        Some((r, key.clone()))
+    };
+    let backs = vec![way(&k(K1)), way(&k(K2)), way(&k3), None];
+    let ready = ready_after_wait(backs, &[k(K1)], &keys, (NOW, window));
+    let onto: Vec<Option<AccessKeyId>> = ready.into_iter().map(|b| b.map(|(_, k)| k)).collect();
+    assert_eq!(onto, vec![Some(k(K1)), Some(k(K2)), None, None]);
 }
 
 #[test]

@@ -10,8 +10,9 @@ use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rotator_core::execution::{
-    after_check, appeared, back_wait, cutover_key, failed_cutover, key_check, move_back, refresh,
-    role_refusal, set_check, unproved_wait, AfterCheck, FailedCutover, Fresh, KeyCheck, SetCheck,
+    after_check, appeared, back_wait, cutover_key, failed_cutover, key_check, move_back,
+    ready_after_wait, refresh, role_refusal, set_check, unproved_wait, AfterCheck, FailedCutover,
+    Fresh, KeyCheck, SetCheck,
 };
 use rotator_core::wording::LeftAlone;
 use serde_json::Value;
@@ -311,19 +312,10 @@ impl<I: IamApi, S: SoracomApi> Engine<'_, I, S> {
                  run did not prove it",
                 wait.as_secs()
             ));
-            // The keys and sets may have changed during the wait: read again. A key waited
-            // for is ready; another that would need a wait stays unused (no second wait).
-            backs = self.ways_back(run, view, moved).await;
+            // The keys and sets may have changed during the wait: read again.
+            let again = self.ways_back(run, view, moved).await;
             let now = run.clock.now();
-            for b in backs.iter_mut() {
-                let unready = b.as_ref().is_some_and(|(_, k)| {
-                    !onto.contains(k)
-                        && back_wait(&run.obs.keys, std::slice::from_ref(k), now, window).is_some()
-                });
-                if unready {
-                    *b = None;
-                }
-            }
+            backs = ready_after_wait(again, &onto, &run.obs.keys, (now, window));
         }
         for reverse in backs {
             let Some((reverse, _)) = reverse else {
