@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::common::{eventually, funnel, World, PREFIX};
+use crate::common::{eventually, funnel, Spawned, World, PREFIX};
 use serde_json::{json, Value};
 use soracom_emulator::{Fault, FaultKind};
 use testkit::aws_proxy::{AwsFault, AwsFaultKind};
@@ -31,6 +31,22 @@ async fn seeded_on(w: World) -> (World, String) {
     let k1 = w.seed().await;
     w.emu.add_group("test-3", funnel(&old_set()));
     (w, k1)
+}
+
+/// A `rollback`, started and held at its second group write (its lease taken, references
+/// moving back) until [`HOLD`] has passed.
+async fn rollback_held_at_its_second_move(w: &World) -> Spawned {
+    w.emu.add_fault(Fault {
+        operation: "putConfigurationParameters".into(),
+        nth: 2,
+        times: 1,
+        kind: FaultKind::Latency(HOLD),
+    });
+    let fired = w.emu.fired().len();
+    let r = w.spawn(&["rollback"]).await;
+    let reached = eventually(REACH, || async { w.emu.fired().len() > fired }).await;
+    assert!(reached, "the rollback never reached repointing");
+    r
 }
 
 /// The end every overlap must reach after one more `reconcile`: invariants, no reference
@@ -172,16 +188,7 @@ async fn a_rollback_during_a_rotation_never_strands_a_reference() {
     w.assert_invariants().await;
 
     // A rollback held while it moves references back; a rotation meanwhile changes nothing.
-    w.emu.add_fault(Fault {
-        operation: "putConfigurationParameters".into(),
-        nth: 2,
-        times: 1,
-        kind: FaultKind::Latency(HOLD),
-    });
-    let fired = w.emu.fired().len();
-    let r = w.spawn(&["rollback"]).await;
-    let reached = eventually(REACH, || async { w.emu.fired().len() > fired }).await;
-    assert!(reached, "the rollback never reached repointing");
+    let r = rollback_held_at_its_second_move(&w).await;
     let b = w.run(&["reconcile"]).await;
     assert_eq!(b.code, 3, "B:\n{}", b.stdout);
     let r = w.wait(r).await;
@@ -204,16 +211,7 @@ async fn a_rollback_whose_lease_a_person_removed_deactivates_nothing() {
     let a = w.run(&["rotate"]).await;
     assert_eq!(a.code, 0, "{}\n{}", a.stdout, a.stderr);
     let new_key = w.key_of_set(&w.id_for(0)).expect("the new set holds a key");
-    w.emu.add_fault(Fault {
-        operation: "putConfigurationParameters".into(),
-        nth: 2,
-        times: 1,
-        kind: FaultKind::Latency(HOLD),
-    });
-    let fired = w.emu.fired().len();
-    let r = w.spawn(&["rollback"]).await;
-    let reached = eventually(REACH, || async { w.emu.fired().len() > fired }).await;
-    assert!(reached, "the rollback never reached repointing");
+    let r = rollback_held_at_its_second_move(&w).await;
     let tags = w.iam.tags(&w.user).await.expect("the user's tags");
     let lease: Vec<String> = tags
         .into_iter()
